@@ -1,0 +1,65 @@
+import type { Knex } from 'knex';
+
+export type Account = {
+  id: string;
+  name: string;
+  birthdate: string | null;
+  email: string | null;
+  phoneNumber: string | null;
+  status: 'active' | 'disabled';
+  webauthnUserId: string;
+  createdAt: Date;
+};
+
+type Row = {
+  id: string;
+  name: string;
+  birthdate: string | Date | null;
+  email: string | null;
+  phone_number: string | null;
+  status: Account['status'];
+  webauthn_user_id: string;
+  created_at: Date;
+};
+
+const isoDate = (value: string | Date | null) =>
+  value === null ? null : typeof value === 'string' ? value.slice(0, 10) : value.toISOString().slice(0, 10);
+
+const toAccount = (row: Row): Account => ({
+  id: row.id,
+  name: row.name,
+  birthdate: isoDate(row.birthdate),
+  email: row.email,
+  phoneNumber: row.phone_number,
+  status: row.status,
+  webauthnUserId: row.webauthn_user_id,
+  createdAt: new Date(row.created_at),
+});
+
+export const insertAccount = async (db: Knex, account: Omit<Account, 'createdAt'>): Promise<void> => {
+  await db('accounts').insert({
+    id: account.id,
+    name: account.name,
+    birthdate: account.birthdate,
+    email: account.email,
+    phone_number: account.phoneNumber,
+    status: account.status,
+    webauthn_user_id: account.webauthnUserId,
+  });
+};
+
+export const findAccountById = async (db: Knex, id: string): Promise<Account | undefined> => {
+  // Non-UUID input is simply "not found", never a database error.
+  if (!/^[0-9a-f-]{36}$/i.test(id)) return undefined;
+  const row = await db<Row>('accounts').where({ id }).first();
+  return row ? toAccount(row) : undefined;
+};
+
+/** Accounts a citizen may identify as by email or phone number (for non-discoverable passkeys). */
+export const findAccountsByIdentifier = async (db: Knex, identifier: string): Promise<Account[]> => {
+  const value = identifier.trim();
+  const rows = value.includes('@')
+    ? await db<Row>('accounts').whereRaw('lower(email) = lower(?)', [value]).limit(10)
+    : await db<Row>('accounts').where({ phone_number: value.replace(/[\s-]/g, '') }).limit(10);
+  return rows.map(toAccount);
+};

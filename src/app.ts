@@ -1,0 +1,133 @@
+// Composition root: store, then each domain, then the OIDC engine, then HTTP.
+import type { Server } from 'node:http';
+import type { Redis } from 'ioredis';
+import type Provider from 'oidc-provider';
+import type { Logger } from 'pino';
+import { createAccountService } from './accounts/index.ts';
+import { createAuditService } from './audit/index.ts';
+import { createEnrolmentService } from './auth/index.ts';
+import { createPasskeyService } from './auth/passkey/index.ts';
+import { createClientService } from './clients/index.ts';
+import type { Config } from './config/index.ts';
+import { createCsrf } from './http/csrf.ts';
+import { createEnginePages } from './http/engine-pages.ts';
+import { createHttpApp } from './http/server.ts';
+import { createViews } from './http/views.ts';
+import { createOidcAdapter } from './oidc/adapter.ts';
+import { createProvider } from './oidc/provider.ts';
+import { createSigningKeyService } from './oidc/signing-keys.ts';
+import { createLogger, createSecretBox, systemClock } from './shared/index.ts';
+import { connectRedis, createMemoryKv, createRedisKv, migrateLatest, openDatabase, resolveSecrets } from './store/index.ts';
+
+export type AppOptions = { logger?: Logger; keyReloadSeconds?: number };
+
+export const createApp = async (config: Config, options: AppOptions = {}) => {
+  const log = options.logger ?? createLogger(config.logLevel);
+  const { secrets, generated } = resolveSecrets(config);
+  if (generated.length) log.warn({ generated, dataDir: config.dataDir }, 'development secrets generated and kept under DATA_DIR; set them in the environment for production');
+
+  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  const redis: Redis | undefined = config.redisUrl ? connectRedis(config.redisUrl) : undefined;
+  try {
+    await migrateLatest(db.knex);
+  } catch (error) {
+    await db.close();
+    redis?.disconnect();
+    throw error;
+  }
+  const { knex } = db;
+  const kv = redis ? createRedisKv(redis) : createMemoryKv();
+  const clock = systemClock;
+  const secretBox = createSecretBox(secrets.keyEncryptionKeys);
+  const issuerUrl = new URL(config.issuer);
+
+  const audit = createAuditService({ knex });
+  const accounts = createAccountService({ knex, clock, enrolmentTtlSeconds: config.enrolmentTtlSeconds, issuer: config.issuer });
+  const clients = createClientService({ knex, secretBox });
+  const passkeys = createPasskeyService({ knex, kv, clock, rpId: issuerUrl.hostname, rpName: 'One-ID', origin: issuerUrl.origin, decoySecret: secrets.pairwiseSalt });
+  const enrolment = createEnrolmentService({ knex, accounts, passkeys });
+  const signingKeys = createSigningKeyService({ knex, secretBox, clock });
+  await signingKeys.ensureKeys();
+
+  const csrf = createCsrf({ key: secrets.cookieKeys[0]!, secure: issuerUrl.protocol === 'https:' });
+  const views = createViews({ csrfToken: csrf.token });
+  const oidcStore = createOidcAdapter({ redis, clients });
+  const buildProvider = async () =>
+    createProvider({
+      issuer: config.issuer,
+      adapter: oidcStore.Adapter,
+      jwks: await signingKeys.engineJwks(),
+      cookieKeys: secrets.cookieKeys,
+      pairwiseSalt: secrets.pairwiseSalt,
+      accounts,
+      pages: createEnginePages(views),
+      sessionAbsoluteSeconds: config.sessionAbsoluteSeconds,
+      proxy: config.trustedProxies.length > 0,
+    });
+  let provider: Provider = await buildProvider();
+  let keyVersion = await signingKeys.version();
+
+  // A key rotated by the CLI or another instance is picked up within keyReloadSeconds: the
+  // engine is rebuilt with the new key set (its state lives in the adapter, so nothing is lost).
+  const reloadKeys = async () => {
+    const version = await signingKeys.version();
+    if (version === keyVersion) return false;
+    provider = await buildProvider();
+    keyVersion = version;
+    log.info('signing keys changed; provider reloaded');
+    return true;
+  };
+  const keyTimer = setInterval(() => void reloadKeys().catch((err) => log.warn({ err }, 'key reload failed')), (options.keyReloadSeconds ?? 30) * 1000);
+  keyTimer.unref();
+
+  const http = createHttpApp({
+    provider: () => provider,
+    passkeys,
+    enrolment,
+    agencyOf: async (clientId) => (await clients.find(clientId))?.agency,
+    views,
+    csrf,
+    log,
+    checks: { database: db.ping, ...(redis && { redis: kv.ping }) },
+    https: issuerUrl.protocol === 'https:',
+    proxy: config.trustedProxies.length > 0,
+  });
+
+  let server: Server | undefined;
+  return {
+    config,
+    log,
+    knex,
+    kv,
+    services: { audit, accounts, clients, passkeys, enrolment, signingKeys },
+    provider: () => provider,
+    reloadKeys,
+    listSessionIds: oidcStore.listSessionIds,
+    http,
+    /** Starts listening; resolves with the bound port (0 in config picks a free one). */
+    listen: (port = config.port, host = config.host) =>
+      new Promise<number>((resolve, reject) => {
+        server = http.listen(port, host, () => {
+          const address = server!.address();
+          resolve(typeof address === 'object' && address ? address.port : port);
+        });
+        server.once('error', reject);
+      }),
+    /** Graceful stop: no new connections, in-flight requests finish, then pools close. */
+    async close() {
+      clearInterval(keyTimer);
+      if (server) {
+        await new Promise<void>((resolve) => {
+          server!.close(() => resolve());
+          server!.closeIdleConnections();
+        });
+      }
+      await kv.close();
+      oidcStore.close?.();
+      if (redis) await redis.quit().catch(() => redis.disconnect());
+      await db.close();
+    },
+  };
+};
+
+export type App = Awaited<ReturnType<typeof createApp>>;

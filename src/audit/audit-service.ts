@@ -1,0 +1,124 @@
+// Append-only, hash-chained audit trail. Each record's hash covers its content and the
+// previous record's hash, so editing or deleting a row breaks the chain from that row on.
+import { createHash } from 'node:crypto';
+import type { Knex } from 'knex';
+
+export type AuditEvent = {
+  /** Dotted, past tense: `auth.passkey.verified`, `clients.created`. */
+  action: string;
+  /** Who did it: `account:<id>`, `admin:<id>`, `cli`, `system`, `client:<id>`, `anonymous`. */
+  actor: string;
+  subject?: string | undefined;
+  ip?: string | undefined;
+  details?: Record<string, unknown>;
+};
+
+export type AuditRecord = {
+  id: string;
+  occurredAt: Date;
+  action: string;
+  actor: string;
+  subject: string | null;
+  ip: string | null;
+  details: Record<string, unknown>;
+  prevHash: string;
+  hash: string;
+};
+
+const GENESIS = 'genesis';
+// Serialises writers across every instance (PostgreSQL advisory lock, held to commit).
+const CHAIN_LOCK = 0x6f6e6964;
+
+// jsonb does not keep key order, so the hash covers a canonical form (keys sorted, recursively).
+const canonical = (value: unknown): string => {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
+    return `{${entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value ?? null);
+};
+
+const hashRecord = (prevHash: string, r: { occurredAt: Date; action: string; actor: string; subject: string | null; ip: string | null; details: Record<string, unknown> }) =>
+  createHash('sha256')
+    .update(canonical([prevHash, r.occurredAt.toISOString(), r.action, r.actor, r.subject, r.ip, r.details]))
+    .digest('hex');
+
+/**
+ * Appends an event inside the caller's transaction, so the audit record commits (or not)
+ * together with the change it describes.
+ */
+export const appendAudit = async (trx: Knex.Transaction, event: AuditEvent): Promise<void> => {
+  await trx.raw('select pg_advisory_xact_lock(?)', [CHAIN_LOCK]);
+  const last = await trx('audit_events').select('hash').orderBy('id', 'desc').first();
+  const prevHash: string = last?.hash ?? GENESIS;
+  // Millisecond precision: what JavaScript dates round-trip, so verification recomputes the same hash.
+  const occurredAt = new Date(Math.floor(Date.now()));
+  const record = {
+    occurredAt,
+    action: event.action,
+    actor: event.actor,
+    subject: event.subject ?? null,
+    ip: event.ip ?? null,
+    details: event.details ?? {},
+  };
+  await trx('audit_events').insert({
+    occurred_at: occurredAt,
+    action: record.action,
+    actor: record.actor,
+    subject: record.subject,
+    ip: record.ip,
+    details: JSON.stringify(record.details),
+    prev_hash: prevHash,
+    hash: hashRecord(prevHash, record),
+  });
+};
+
+export const createAuditService = ({ knex }: { knex: Knex }) => ({
+  /** Records an event in its own transaction (for events with no other write). */
+  record: (event: AuditEvent) => knex.transaction((trx) => appendAudit(trx, event)),
+
+  /** Walks the chain in id order; returns the first record whose hash does not match. */
+  async verify(): Promise<{ ok: true; count: number } | { ok: false; count: number; brokenAt: string }> {
+    let prevHash = GENESIS;
+    let count = 0;
+    let afterId = '0';
+    for (;;) {
+      const rows = await knex('audit_events').where('id', '>', afterId).orderBy('id').limit(1000);
+      if (!rows.length) return { ok: true, count };
+      for (const row of rows) {
+        const expected = hashRecord(prevHash, {
+          occurredAt: new Date(row.occurred_at),
+          action: row.action,
+          actor: row.actor,
+          subject: row.subject,
+          ip: row.ip,
+          details: row.details,
+        });
+        if (row.prev_hash !== prevHash || row.hash !== expected) return { ok: false, count, brokenAt: String(row.id) };
+        prevHash = row.hash;
+        count += 1;
+        afterId = String(row.id);
+      }
+    }
+  },
+
+  async list(options: { subject?: string; action?: string; limit?: number } = {}): Promise<AuditRecord[]> {
+    const query = knex('audit_events').orderBy('id', 'desc').limit(options.limit ?? 50);
+    if (options.subject) query.where('subject', options.subject);
+    if (options.action) query.where('action', options.action);
+    return (await query).map((row) => ({
+      id: String(row.id),
+      occurredAt: new Date(row.occurred_at),
+      action: row.action,
+      actor: row.actor,
+      subject: row.subject,
+      ip: row.ip,
+      details: row.details,
+      prevHash: row.prev_hash,
+      hash: row.hash,
+    }));
+  },
+});
+
+export type AuditService = ReturnType<typeof createAuditService>;

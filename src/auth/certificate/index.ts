@@ -1,0 +1,28 @@
+// Certificate login, domain core. Typical flow for the HTTP layer:
+//   1. nonce = createChallengeNonce(); store it for the interaction.
+//   2. { leafDer, intermediatesDer, nonce } = await verifySignedChallenge(jws, { audience: issuer })
+//      (or, behind a proxy, isTrustedProxy + parseForwardedCertificate / parseForwardedChain).
+//   3. consume the nonce from the store; unknown or used -> CertificateError('replayed').
+//   4. cert = await validator.validate(leafDer, intermediatesDer).
+//   5. key = certificateSubjectKey(cert, rule) -> find or link the account; audit cert.revocation.
+export { CertificateError, CERTIFICATE_ERROR_REASONS, certificateErrorCode, isCertificateError } from './certificate-errors.ts';
+export type { CertificateErrorCode, CertificateErrorReason } from './certificate-errors.ts';
+export { createCertificateValidator } from './chain-validator.ts';
+export type { CertificateValidator, CertificateValidatorOptions } from './chain-validator.ts';
+export type { CertificateInput } from './certificate-encoding.ts';
+export type { SanOtherName } from './certificate-extensions.ts';
+export type { RevocationOptions, RevocationStatus } from './revocation-checker.ts';
+export type { ValidatedCertificate } from './validated-certificate.ts';
+export {
+  CHALLENGE_ALGORITHMS,
+  CHALLENGE_TYP,
+  MAX_CHALLENGE_LIFETIME_S,
+  createChallengeNonce,
+  verifySignedChallenge,
+} from './signed-challenge.ts';
+export type { ChallengeAlgorithm, SignedChallengeOptions, VerifiedChallenge } from './signed-challenge.ts';
+export { parseForwardedCertificate, parseForwardedChain } from './forwarded-certificate.ts';
+export type { ForwardedCertificateFormat, HeaderValues } from './forwarded-certificate.ts';
+export { isTrustedProxy } from './trusted-proxy.ts';
+export { certificateSubjectKey } from './certificate-mapping.ts';
+export type { CertificateMappingRule } from './certificate-mapping.ts';

@@ -1,0 +1,61 @@
+import type { Knex } from 'knex';
+import type { AuthenticatorTransportFuture, CredentialDeviceType } from '@simplewebauthn/server';
+
+export type PasskeyCredential = {
+  id: string;
+  accountId: string;
+  publicKey: Uint8Array;
+  counter: number;
+  transports: AuthenticatorTransportFuture[];
+  deviceType: CredentialDeviceType;
+  backedUp: boolean;
+  aaguid: string | null;
+  name: string;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+};
+
+const toCredential = (row: Record<string, any>): PasskeyCredential => ({
+  id: row.id,
+  accountId: row.account_id,
+  publicKey: new Uint8Array(row.public_key),
+  counter: Number(row.counter),
+  transports: row.transports,
+  deviceType: row.device_type,
+  backedUp: row.backed_up,
+  aaguid: row.aaguid,
+  name: row.name,
+  createdAt: new Date(row.created_at),
+  lastUsedAt: row.last_used_at ? new Date(row.last_used_at) : null,
+});
+
+export const insertCredential = async (db: Knex, c: Omit<PasskeyCredential, 'createdAt' | 'lastUsedAt'>): Promise<void> => {
+  await db('passkey_credentials').insert({
+    id: c.id,
+    account_id: c.accountId,
+    public_key: Buffer.from(c.publicKey),
+    counter: c.counter,
+    transports: JSON.stringify(c.transports),
+    device_type: c.deviceType,
+    backed_up: c.backedUp,
+    aaguid: c.aaguid,
+    name: c.name,
+  });
+};
+
+export const findCredential = async (db: Knex, id: string): Promise<PasskeyCredential | undefined> => {
+  const row = await db('passkey_credentials').where({ id }).first();
+  return row ? toCredential(row) : undefined;
+};
+
+export const listCredentials = async (db: Knex, accountIds: string[]): Promise<PasskeyCredential[]> =>
+  accountIds.length
+    ? (await db('passkey_credentials').whereIn('account_id', accountIds).orderBy('created_at')).map(toCredential)
+    : [];
+
+/**
+ * Stores the new signature counter, only if it still holds the value the assertion was checked
+ * against: two concurrent uses of one credential cannot both pass.
+ */
+export const recordCredentialUse = async (db: Knex, id: string, previousCounter: number, newCounter: number, at: Date): Promise<boolean> =>
+  (await db('passkey_credentials').where({ id, counter: previousCounter }).update({ counter: newCounter, last_used_at: at })) === 1;

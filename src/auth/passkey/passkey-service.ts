@@ -1,0 +1,159 @@
+// WebAuthn ceremonies (registration and authentication) with @simplewebauthn/server.
+// Challenges live in the shared KV store, bound to one interaction or enrolment, single-use
+// and short-lived; user verification is always required.
+import { createHmac } from 'node:crypto';
+import type { Knex } from 'knex';
+import {
+  generateAuthenticationOptions,
+  generateRegistrationOptions,
+  verifyAuthenticationResponse,
+  verifyRegistrationResponse,
+  type AuthenticationResponseJSON,
+  type AuthenticatorTransportFuture,
+  type PublicKeyCredentialCreationOptionsJSON,
+  type PublicKeyCredentialRequestOptionsJSON,
+  type RegistrationResponseJSON,
+} from '@simplewebauthn/server';
+import { findAccountsByIdentifier, type Account } from '../../accounts/index.ts';
+import { appendAudit } from '../../audit/index.ts';
+import type { Clock } from '../../shared/index.ts';
+import type { KvStore } from '../../store/index.ts';
+import { findCredential, insertCredential, listCredentials, recordCredentialUse } from './credential-repo.ts';
+import { passkeyFailed } from './passkey-errors.ts';
+
+const CHALLENGE_TTL_SECONDS = 300;
+
+type Deps = {
+  knex: Knex;
+  kv: KvStore;
+  clock: Clock;
+  rpId: string;
+  rpName: string;
+  origin: string;
+  /** Keys the stand-in credential ids returned for unknown identifiers (no account enumeration). */
+  decoySecret: string;
+};
+
+type StoredChallenge = { challenge: string; accountIds?: string[] };
+
+/** RFC 8176: a device-bound passkey is a hardware key (hwk), a synced one a software key (swk). */
+export const passkeyAmr = (deviceType: string): string[] => [deviceType === 'singleDevice' ? 'hwk' : 'swk', 'user'];
+
+export const createPasskeyService = ({ knex, kv, clock, rpId, rpName, origin, decoySecret }: Deps) => {
+  const storeChallenge = (key: string, value: StoredChallenge) => kv.set(key, JSON.stringify(value), CHALLENGE_TTL_SECONDS);
+  const takeChallenge = async (key: string): Promise<StoredChallenge> => {
+    const raw = await kv.take(key);
+    if (!raw) throw passkeyFailed('The passkey request expired or was already used. Please try again.');
+    return JSON.parse(raw) as StoredChallenge;
+  };
+
+  return {
+    /** Options for creating a passkey; `binding` names the ceremony (e.g. `enrol:<linkId>`). */
+    async registrationOptions(account: Account, binding: string): Promise<PublicKeyCredentialCreationOptionsJSON> {
+      const existing = await listCredentials(knex, [account.id]);
+      const options = await generateRegistrationOptions({
+        rpName,
+        rpID: rpId,
+        userName: account.email ?? account.name,
+        userDisplayName: account.name,
+        userID: Buffer.from(account.webauthnUserId, 'base64url'),
+        attestationType: 'none',
+        excludeCredentials: existing.map((c) => ({ id: c.id, transports: c.transports })),
+        authenticatorSelection: { residentKey: 'preferred', userVerification: 'required' },
+        timeout: CHALLENGE_TTL_SECONDS * 1000,
+      });
+      await storeChallenge(`webauthn:reg:${binding}`, { challenge: options.challenge });
+      return options;
+    },
+
+    /**
+     * Verifies a registration and stores the credential inside `trx` (the caller's transaction,
+     * so e.g. consuming an enrolment link and adding the passkey commit together).
+     */
+    async verifyRegistration(trx: Knex.Transaction, account: Account, binding: string, response: RegistrationResponseJSON, name: string) {
+      const { challenge } = await takeChallenge(`webauthn:reg:${binding}`);
+      let result;
+      try {
+        result = await verifyRegistrationResponse({ response, expectedChallenge: challenge, expectedOrigin: origin, expectedRPID: rpId, requireUserVerification: true });
+      } catch (error) {
+        throw passkeyFailed('The passkey could not be registered. Please try again.', error);
+      }
+      if (!result.verified) throw passkeyFailed('The passkey could not be registered. Please try again.');
+      const info = result.registrationInfo;
+      if (await findCredential(trx, info.credential.id)) throw passkeyFailed('This passkey is already registered.');
+      await insertCredential(trx, {
+        id: info.credential.id,
+        accountId: account.id,
+        publicKey: info.credential.publicKey,
+        counter: info.credential.counter,
+        transports: info.credential.transports ?? response.response.transports ?? [],
+        deviceType: info.credentialDeviceType,
+        backedUp: info.credentialBackedUp,
+        aaguid: info.aaguid,
+        name: name.slice(0, 100),
+      });
+      await appendAudit(trx, { action: 'auth.passkey.registered', actor: `account:${account.id}`, subject: `account:${account.id}`, details: { credentialId: info.credential.id, deviceType: info.credentialDeviceType } });
+      return { credentialId: info.credential.id };
+    },
+
+    /**
+     * Options for signing in. Without an identifier: a discoverable-credential request (empty
+     * allowCredentials, also used for autofill). With one (email or phone): that citizen's
+     * credentials, or a stable decoy when nobody matches, so the answer reveals nothing.
+     */
+    async authenticationOptions(binding: string, identifier?: string): Promise<PublicKeyCredentialRequestOptionsJSON> {
+      let allowCredentials: { id: string; transports?: AuthenticatorTransportFuture[] }[] | undefined;
+      let accountIds: string[] | undefined;
+      if (identifier) {
+        const accounts = await findAccountsByIdentifier(knex, identifier.slice(0, 320));
+        accountIds = accounts.map((a) => a.id);
+        const credentials = await listCredentials(knex, accountIds);
+        allowCredentials = credentials.length
+          ? credentials.map((c) => ({ id: c.id, transports: c.transports }))
+          : [{ id: createHmac('sha256', decoySecret).update(identifier.trim().toLowerCase()).digest('base64url') }];
+      }
+      const options = await generateAuthenticationOptions({ rpID: rpId, userVerification: 'required', allowCredentials, timeout: CHALLENGE_TTL_SECONDS * 1000 });
+      await storeChallenge(`webauthn:auth:${binding}`, { challenge: options.challenge, ...(accountIds && { accountIds }) });
+      return options;
+    },
+
+    /** Verifies an assertion; returns the signed-in account and the RFC 8176 methods used. */
+    async verifyAuthentication(binding: string, response: AuthenticationResponseJSON, context: { ip?: string } = {}) {
+      const stored = await takeChallenge(`webauthn:auth:${binding}`);
+      const credential = typeof response?.id === 'string' ? await findCredential(knex, response.id) : undefined;
+      const fail = async (reason: string, error?: unknown) => {
+        await knex.transaction((trx) => appendAudit(trx, { action: 'auth.passkey.failed', actor: 'anonymous', subject: credential ? `account:${credential.accountId}` : undefined, ip: context.ip, details: { reason } }));
+        return passkeyFailed('Sign-in with this passkey failed. Please try again.', error);
+      };
+      if (!credential) throw await fail('unknown_credential');
+      if (stored.accountIds && !stored.accountIds.includes(credential.accountId)) throw await fail('credential_not_allowed');
+      let result;
+      try {
+        result = await verifyAuthenticationResponse({
+          response,
+          expectedChallenge: stored.challenge,
+          expectedOrigin: origin,
+          expectedRPID: rpId,
+          requireUserVerification: true,
+          credential: { id: credential.id, publicKey: credential.publicKey as Uint8Array<ArrayBuffer>, counter: credential.counter, transports: credential.transports },
+        });
+      } catch (error) {
+        throw await fail('verification_error', error);
+      }
+      if (!result.verified) throw await fail('not_verified');
+      const { newCounter } = result.authenticationInfo;
+      const amr = passkeyAmr(credential.deviceType);
+      await knex.transaction(async (trx) => {
+        // A counter that did not advance (when the authenticator keeps one) is a cloned key;
+        // SimpleWebAuthn rejects that above, and this update rejects a concurrent reuse.
+        if (!(await recordCredentialUse(trx, credential.id, credential.counter, newCounter, clock.now()))) {
+          throw passkeyFailed('Sign-in with this passkey failed. Please try again.');
+        }
+        await appendAudit(trx, { action: 'auth.passkey.verified', actor: `account:${credential.accountId}`, subject: `account:${credential.accountId}`, ip: context.ip, details: { credentialId: credential.id, amr } });
+      });
+      return { accountId: credential.accountId, credentialId: credential.id, amr };
+    },
+  };
+};
+
+export type PasskeyService = ReturnType<typeof createPasskeyService>;

@@ -1,0 +1,27 @@
+// The services the CLI needs, on the same database the server uses (joining a running
+// embedded server over its loopback socket rather than opening its files twice).
+import { createAccountService } from '../accounts/index.ts';
+import { createAuditService } from '../audit/index.ts';
+import { createClientService } from '../clients/index.ts';
+import type { Config } from '../config/index.ts';
+import { createSigningKeyService } from '../oidc/signing-keys.ts';
+import { createSecretBox, systemClock } from '../shared/index.ts';
+import { migrateLatest, openDatabase, resolveSecrets } from '../store/index.ts';
+
+export const createCliContext = async (config: Config) => {
+  const { secrets } = resolveSecrets(config);
+  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: 2 });
+  await migrateLatest(db.knex);
+  const { knex } = db;
+  const secretBox = createSecretBox(secrets.keyEncryptionKeys);
+  const clock = systemClock;
+  return {
+    accounts: createAccountService({ knex, clock, enrolmentTtlSeconds: config.enrolmentTtlSeconds, issuer: config.issuer }),
+    clients: createClientService({ knex, secretBox }),
+    signingKeys: createSigningKeyService({ knex, secretBox, clock }),
+    audit: createAuditService({ knex }),
+    close: () => db.close(),
+  };
+};
+
+export type CliContext = Awaited<ReturnType<typeof createCliContext>>;

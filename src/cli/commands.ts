@@ -1,0 +1,105 @@
+// CLI commands: each takes parsed options and the context, returns the text to print.
+import { readFileSync } from 'node:fs';
+import { AppError } from '../shared/index.ts';
+import type { CliContext } from './cli-context.ts';
+
+export type Options = Record<string, string | boolean | undefined>;
+
+const required = (options: Options, name: string): string => {
+  const value = options[name];
+  if (typeof value !== 'string' || !value) throw new AppError('ERR_USAGE', `--${name} is required`);
+  return value;
+};
+
+const readJsonFile = (path: string): unknown => {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    throw new AppError('ERR_USAGE', `cannot read ${path}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new AppError('ERR_INVALID_CLIENT_METADATA', `${path} is not valid JSON: ${(error as Error).message}`);
+  }
+};
+
+const table = (rows: string[][]) => {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+};
+
+export const COMMANDS: Record<string, { usage: string; run: (ctx: CliContext, options: Options) => Promise<string> }> = {
+  'citizens enroll': {
+    usage: 'citizens enroll --name NAME --birthdate YYYY-MM-DD [--email E] [--phone P]',
+    async run(ctx, o) {
+      const { account, url, expiresAt } = await ctx.accounts.enrolCitizen(
+        {
+          name: required(o, 'name'),
+          birthdate: required(o, 'birthdate'),
+          ...(typeof o.email === 'string' && { email: o.email }),
+          ...(typeof o.phone === 'string' && { phone: o.phone }),
+        },
+        'cli',
+      );
+      return [
+        `Citizen enrolled: ${account.name} (account ${account.id})`,
+        `One-time enrolment link (valid until ${expiresAt.toISOString()}, single use):`,
+        `  ${url}`,
+        'Give it to the citizen only: whoever opens it first creates the passkey.',
+      ].join('\n');
+    },
+  },
+  'clients add': {
+    usage: 'clients add --file client.json',
+    async run(ctx, o) {
+      const { clientId, clientSecret, metadata } = await ctx.clients.addClient(readJsonFile(required(o, 'file')), 'cli');
+      return [
+        `Client registered: ${clientId} (${String(metadata.client_name)}, ${String(metadata.agency)})`,
+        ...(clientSecret ? [`client_secret: ${clientSecret}`, 'Store the secret now: it is shown only once.'] : []),
+      ].join('\n');
+    },
+  },
+  'clients list': {
+    usage: 'clients list [--after CLIENT_ID] [--limit N]',
+    async run(ctx, o) {
+      const rows = await ctx.clients.list({ ...(typeof o.after === 'string' && { after: o.after }), limit: Number(o.limit ?? 100) || 100 });
+      if (!rows.length) return 'No clients registered.';
+      return table([
+        ['CLIENT_ID', 'NAME', 'AGENCY', 'STATUS', 'AUTH', 'REDIRECT_URIS'],
+        ...rows.map((c) => [c.clientId, String(c.metadata.client_name ?? ''), c.agency, c.status, String(c.metadata.token_endpoint_auth_method ?? ''), ((c.metadata.redirect_uris as string[]) ?? []).join(' ')]),
+      ]);
+    },
+  },
+  'keys rotate': {
+    usage: 'keys rotate',
+    async run(ctx) {
+      const kids = await ctx.signingKeys.rotate('cli');
+      return `New signing keys: ${kids.join(', ')}\nPrevious keys stay published for verification; running servers switch within 30 seconds.`;
+    },
+  },
+  'keys list': {
+    usage: 'keys list',
+    async run(ctx) {
+      const keys = await ctx.signingKeys.list();
+      return table([['KID', 'ALG', 'STATUS', 'CREATED'], ...keys.map((k) => [k.kid, k.alg, k.status, k.createdAt.toISOString()])]);
+    },
+  },
+  'keys prune': {
+    usage: 'keys prune [--older-than-days 31]',
+    async run(ctx, o) {
+      const days = Number(o['older-than-days'] ?? 31);
+      if (!Number.isFinite(days) || days < 1) throw new AppError('ERR_USAGE', '--older-than-days must be at least 1 (longer than any token lifetime)');
+      return `Removed ${await ctx.signingKeys.prune('cli', days * 86400)} retired key(s).`;
+    },
+  },
+  'audit verify': {
+    usage: 'audit verify',
+    async run(ctx) {
+      const result = await ctx.audit.verify();
+      if (result.ok) return `Audit chain intact: ${result.count} record(s).`;
+      throw new AppError('ERR_AUDIT_CHAIN_BROKEN', `Audit chain broken at record ${result.brokenAt} (after ${result.count} valid record(s)).`);
+    },
+  },
+};

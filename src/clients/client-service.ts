@@ -1,0 +1,43 @@
+// Agency systems (relying parties): registration with validated metadata, and the lookup the
+// OIDC engine uses. Secrets are random, shown once, and stored sealed (the engine needs the
+// plaintext to compare client_secret_basic credentials, so a one-way hash cannot be used).
+import type { Knex } from 'knex';
+import { appendAudit } from '../audit/index.ts';
+import { AppError, randomToken, type SecretBox } from '../shared/index.ts';
+import { parseClientMetadata, usesSecret } from './client-metadata.ts';
+import { clientExists, findClient, insertClient, listClients, type ClientRecord } from './client-repo.ts';
+
+export const createClientService = ({ knex, secretBox }: { knex: Knex; secretBox: SecretBox }) => ({
+  /** Registers a client; returns its id and, for secret-based methods, the secret (shown once). */
+  async addClient(input: unknown, actor: string): Promise<{ clientId: string; clientSecret?: string; metadata: Record<string, unknown> }> {
+    const { agency, client_id: requestedId, ...metadata } = parseClientMetadata(input);
+    const clientId = requestedId ?? `${randomToken(12)}`;
+    const clientSecret = usesSecret(metadata) ? randomToken(32) : undefined;
+    const engineMetadata = { ...metadata, subject_type: 'pairwise' };
+    await knex.transaction(async (trx) => {
+      if (await clientExists(trx, clientId)) {
+        throw new AppError('ERR_CLIENT_EXISTS', `client_id: ${clientId} is already registered`, { status: 409, details: { field: 'client_id' } });
+      }
+      await insertClient(trx, { clientId, agency, metadata: engineMetadata, secretSealed: clientSecret ? secretBox.seal(clientSecret) : null });
+      await appendAudit(trx, { action: 'clients.created', actor, subject: `client:${clientId}`, details: { agency, after: engineMetadata } });
+    });
+    return { clientId, ...(clientSecret && { clientSecret }), metadata: { client_id: clientId, agency, ...engineMetadata } };
+  },
+
+  list: (options: { after?: string; limit?: number } = {}) => listClients(knex, { after: options.after, limit: Math.min(options.limit ?? 100, 1000) }),
+
+  find: (clientId: string): Promise<ClientRecord | undefined> => findClient(knex, clientId),
+
+  /** The metadata the engine sees, or undefined when the client is unknown, disabled or deleted. */
+  async engineMetadata(clientId: string): Promise<Record<string, unknown> | undefined> {
+    const record = await findClient(knex, clientId);
+    if (!record || record.status !== 'active') return undefined;
+    return {
+      ...record.metadata,
+      client_id: record.clientId,
+      ...(record.secretSealed && { client_secret: secretBox.open(record.secretSealed) }),
+    };
+  },
+});
+
+export type ClientService = ReturnType<typeof createClientService>;

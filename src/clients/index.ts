@@ -1,0 +1,5 @@
+export { createClientService } from './client-service.ts';
+export type { ClientService } from './client-service.ts';
+export { parseClientMetadata } from './client-metadata.ts';
+export type { ClientMetadataInput } from './client-metadata.ts';
+export type { ClientRecord } from './client-repo.ts';

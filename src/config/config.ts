@@ -1,0 +1,116 @@
+// One validated environment schema: every setting the server reads, parsed once at start.
+import { z } from 'zod';
+
+export type Config = Readonly<{
+  port: number;
+  host: string;
+  issuer: string;
+  databaseUrl: string | undefined;
+  redisUrl: string | undefined;
+  dataDir: string;
+  cookieKeys: string[] | undefined;
+  keyEncryptionKeys: Buffer[] | undefined;
+  pairwiseSalt: string | undefined;
+  trustedProxies: string[];
+  logLevel: string;
+  enrolmentTtlSeconds: number;
+  sessionIdleSeconds: number;
+  sessionAbsoluteSeconds: number;
+  production: boolean;
+}>;
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+const url = (protocols: string[]) =>
+  z.string().refine((value) => {
+    try {
+      return protocols.includes(new URL(value).protocol);
+    } catch {
+      return false;
+    }
+  }, `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`);
+
+const int = (min: number, max: number) =>
+  z.string().regex(/^\d+$/, 'must be a whole number').transform(Number).pipe(z.number().min(min).max(max));
+
+const list = z.string().transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean));
+
+// A 32-byte key, base64 or base64url encoded; several (comma-separated) allow rotation: the first encrypts.
+const keyList = list.pipe(
+  z.array(z.string()).min(1).refine(
+    (keys) => keys.every((k) => Buffer.from(k, 'base64url').length === 32),
+    'each key must be 32 bytes, base64url encoded (e.g. `openssl rand -base64 32`)',
+  ),
+);
+
+const schema = z.object({
+  PORT: int(1, 65535).default(3000),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  ISSUER: url(['http:', 'https:'])
+    .refine((v) => !new URL(v).search && !new URL(v).hash, 'must not have a query or fragment')
+    .default('http://localhost:3000'),
+  DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
+  REDIS_URL: url(['redis:', 'rediss:']).optional(),
+  DATA_DIR: z.string().min(1).default('./data'),
+  COOKIE_KEYS: list.pipe(z.array(z.string().min(32, 'each cookie key must be at least 32 characters')).min(1)).optional(),
+  KEY_ENCRYPTION_KEYS: keyList.optional(),
+  PAIRWISE_SALT: z.string().min(32, 'must be at least 32 characters').optional(),
+  TRUSTED_PROXIES: list.default([]),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  ENROLMENT_TTL_SECONDS: int(60, 30 * 86400).default(72 * 3600),
+  SESSION_IDLE_SECONDS: int(60, 30 * 86400).default(30 * 60),
+  SESSION_ABSOLUTE_SECONDS: int(300, 30 * 86400).default(8 * 3600),
+  NODE_ENV: z.string().default('development'),
+});
+
+/** Every key the server reads; a test keeps `.env.example` in step with it. */
+export const CONFIG_KEYS = Object.keys(schema.shape);
+
+/** Parses the environment; collects every problem and throws one ConfigError naming each bad key. */
+export const loadConfig = (env: Record<string, string | undefined>): Config => {
+  const input = Object.fromEntries(
+    CONFIG_KEYS.map((key) => [key, env[key] === '' ? undefined : env[key]]),
+  );
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  }
+  const v = parsed.data;
+  const production = v.NODE_ENV === 'production';
+  const problems: string[] = [];
+  if (production) {
+    // Production never falls back to generated development secrets or the embedded store.
+    for (const key of ['DATABASE_URL', 'REDIS_URL', 'COOKIE_KEYS', 'KEY_ENCRYPTION_KEYS', 'PAIRWISE_SALT'] as const) {
+      if (!v[key]) problems.push(`${key}: is required when NODE_ENV=production`);
+    }
+    if (new URL(v.ISSUER).protocol !== 'https:') problems.push('ISSUER: must be https when NODE_ENV=production');
+  }
+  if (v.SESSION_IDLE_SECONDS > v.SESSION_ABSOLUTE_SECONDS) {
+    problems.push('SESSION_IDLE_SECONDS: must not exceed SESSION_ABSOLUTE_SECONDS');
+  }
+  if (problems.length) throw new ConfigError(problems);
+  return Object.freeze({
+    port: v.PORT,
+    host: v.HOST,
+    issuer: v.ISSUER.replace(/\/$/, ''),
+    databaseUrl: v.DATABASE_URL,
+    redisUrl: v.REDIS_URL,
+    dataDir: v.DATA_DIR,
+    cookieKeys: v.COOKIE_KEYS,
+    keyEncryptionKeys: v.KEY_ENCRYPTION_KEYS?.map((k) => Buffer.from(k, 'base64url')),
+    pairwiseSalt: v.PAIRWISE_SALT,
+    trustedProxies: v.TRUSTED_PROXIES,
+    logLevel: v.LOG_LEVEL,
+    enrolmentTtlSeconds: v.ENROLMENT_TTL_SECONDS,
+    sessionIdleSeconds: v.SESSION_IDLE_SECONDS,
+    sessionAbsoluteSeconds: v.SESSION_ABSOLUTE_SECONDS,
+    production,
+  });
+};

@@ -1,0 +1,2 @@
+export { loadConfig, ConfigError, CONFIG_KEYS } from './config.ts';
+export type { Config } from './config.ts';

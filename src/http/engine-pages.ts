@@ -1,0 +1,25 @@
+// The engine's own pages (errors, logout confirmation, signed-out), rendered with our views.
+import type { Context } from 'koa';
+import type { KoaContextWithOIDC } from 'oidc-provider';
+import { translator } from './messages.ts';
+import { langOf, type Views } from './views.ts';
+
+export const engineErrorCode = (error: string) => (/^[a-z_]{1,64}$/.test(error) ? error : 'server_error');
+
+export const createEnginePages = (views: Views) => ({
+  async error(ctx: KoaContextWithOIDC, out: { error: string; error_description?: string }) {
+    const c = ctx as unknown as Context;
+    const t = translator(langOf(c));
+    views.render(c, 'message', { heading: t('error.title'), message: t('err.oauth'), detail: out.error_description ? `${out.error_description}. ${t('error.retry')}` : t('error.retry'), code: engineErrorCode(out.error) }, { status: ctx.status });
+  },
+  async logout(ctx: KoaContextWithOIDC, form: string) {
+    views.render(ctx as unknown as Context, 'logout', { formHtml: form });
+  },
+  async postLogout(ctx: KoaContextWithOIDC) {
+    const c = ctx as unknown as Context;
+    const t = translator(langOf(c));
+    const client = ctx.oidc.client;
+    const name = client?.clientName ?? client?.clientId;
+    views.render(c, 'message', { heading: t('logout.title'), message: name ? t('logout.done.client', { client: name }) : t('logout.done') });
+  },
+});

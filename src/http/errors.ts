@@ -1,0 +1,46 @@
+// One error middleware for our routes: citizens get a readable page in their language, JSON
+// callers (the pages' fetches, the admin API) get problem+json. Never a stack trace; 5xx
+// details go to the log only.
+import type { Context, Next } from 'koa';
+import type { Logger } from 'pino';
+import { isAppError } from '../shared/index.ts';
+import { langOf, type Views } from './views.ts';
+import { translator } from './messages.ts';
+
+type Described = { status: number; code: string; message: string };
+
+const describe = (error: unknown): Described => {
+  if (isAppError(error)) return { status: error.status, code: error.code, message: error.expose ? error.message : 'Internal error' };
+  const e = error as { status?: number; statusCode?: number; error?: string; error_description?: string; expose?: boolean };
+  const status = e.status ?? e.statusCode ?? 500;
+  // oidc-provider's errors (e.g. SessionNotFound when the interaction cookie is gone).
+  if (e.error && status < 500) return { status, code: e.error === 'invalid_request' && status === 400 ? 'ERR_INTERACTION_EXPIRED' : e.error, message: e.error_description ?? e.error };
+  if (status < 500 && e.expose) return { status, code: 'ERR_BAD_REQUEST', message: (error as Error).message };
+  return { status: 500, code: 'ERR_INTERNAL', message: 'Internal error' };
+};
+
+export const wantsJson = (ctx: Context) => ctx.is('application/json') === 'application/json' || ctx.path.startsWith('/admin/api/') || ctx.get('accept').startsWith('application/json');
+
+export const errorHandler = ({ views, log }: { views: Views; log: Logger }) => async (ctx: Context, next: Next) => {
+  try {
+    await next();
+    if (ctx.status === 404 && ctx.body === undefined && !ctx.res.headersSent && ctx.respond !== false) {
+      throw Object.assign(new Error('not found'), { status: 404, expose: true });
+    }
+  } catch (error) {
+    const d = describe(error);
+    const code = d.status === 404 && d.code === 'ERR_BAD_REQUEST' ? 'ERR_NOT_FOUND' : d.code;
+    if (d.status >= 500) log.error({ err: error, reqId: ctx.state.reqId }, 'request failed');
+    else log.info({ code, status: d.status, path: ctx.path, reqId: ctx.state.reqId }, 'request refused');
+    const t = translator(langOf(ctx));
+    const text = t(`err.${code}`);
+    const message = text === `err.${code}` ? (d.status >= 500 ? t('error.retry') : d.message) : text;
+    if (wantsJson(ctx)) {
+      ctx.status = d.status;
+      ctx.type = 'application/problem+json';
+      ctx.body = { type: 'about:blank', title: code, status: d.status, detail: message, code, message };
+      return;
+    }
+    views.render(ctx, 'message', { heading: t('error.title'), message, detail: t('error.retry'), code }, { status: d.status });
+  }
+};

@@ -1,0 +1,47 @@
+// Server-rendered pages (views/*.eta, auto-escaped) in the citizen's language.
+import { fileURLToPath } from 'node:url';
+import { Eta } from 'eta';
+import type { Context } from 'koa';
+import { LANGS, translator, type Lang } from './messages.ts';
+import type { State } from './security.ts';
+
+const VIEWS = fileURLToPath(new URL('../../views/', import.meta.url));
+const LANG_COOKIE = 'oneid_lang';
+
+/** Language: an explicit ?lang= (remembered in a cookie), then the cookie, then `ui_locales`, else Korean. */
+export const langOf = (ctx: Context, uiLocales?: string): Lang => {
+  const asked = ctx.query.lang;
+  if (typeof asked === 'string' && (LANGS as readonly string[]).includes(asked)) {
+    ctx.cookies.set(LANG_COOKIE, asked, { httpOnly: true, sameSite: 'lax', overwrite: true, maxAge: 365 * 86400_000 });
+    return asked as Lang;
+  }
+  const saved = ctx.cookies.get(LANG_COOKIE);
+  if (saved && (LANGS as readonly string[]).includes(saved)) return saved as Lang;
+  const preferred = uiLocales?.split(' ').map((l) => l.slice(0, 2)).find((l) => (LANGS as readonly string[]).includes(l));
+  return (preferred as Lang | undefined) ?? 'ko';
+};
+
+export const createViews = ({ csrfToken }: { csrfToken: (ctx: Context) => string }) => {
+  const eta = new Eta({ views: VIEWS, autoEscape: true, cache: true, autoTrim: false });
+  return {
+    /** Renders `view` into ctx.body with the layout's shared values (language, nonce, CSRF token). */
+    render(ctx: Context, view: string, data: Record<string, unknown> = {}, options: { status?: number; uiLocales?: string } = {}) {
+      const lang = langOf(ctx, options.uiLocales);
+      const otherLang: Lang = lang === 'ko' ? 'en' : 'ko';
+      const switchUrl = `${ctx.path}?${new URLSearchParams({ ...(ctx.query as Record<string, string>), lang: otherLang })}`;
+      ctx.status = options.status ?? 200;
+      ctx.type = 'html';
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = eta.render(view, {
+        ...data,
+        lang,
+        t: translator(lang),
+        nonce: (ctx.state as State).cspNonce,
+        csrf: csrfToken(ctx),
+        switchUrl,
+      });
+    },
+  };
+};
+
+export type Views = ReturnType<typeof createViews>;

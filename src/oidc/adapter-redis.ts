@@ -1,0 +1,249 @@
+// Redis storage for oidc-provider models, for standalone Redis and ioredis Cluster.
+//
+// Key layout (every key starts with the factory's prefix, default "oidc:"):
+//   {Model}:{id}                   hash: `payload` (the JSON as given) and `consumed` (epoch s)
+//   uid:{Model}:{uid}              string: id, same TTL as the record (findByUid)
+//   userCode:{Model}:{userCode}    string: id, same TTL as the record (findByUserCode)
+//   grant:{grantId}                sorted set: record keys scored by expiry (epoch ms)
+//   account-sessions:{accountId}   sorted set: Session ids scored by expiry (epoch ms)
+// Records and lookups expire with the engine's `expiresIn` (no TTL when it is undefined).
+// Each index expires with its longest-lived member and drops expired members on every write,
+// so neither grows without bound. Expiry scores use the Redis server clock (TIME), the same
+// clock as the key TTLs. Requires Redis >= 5 (scripts replicated by effects). No KEYS or SCAN.
+//
+// Cluster: every script and MULTI touches a single key. Operations spanning a record and its
+// indexes (upsert, destroy, revokeByGrantId) cannot share a slot, because a record is found
+// by its id alone and the index by a grant or account id, so no hash tag can bring them
+// together; they run as separate, individually atomic commands ordered so that a failure
+// leaves a harmless dangling index entry, never an unindexed token. A prefix holding a hash
+// tag (e.g. "oidc:{one-id}:") pins every key to one slot instead, trading sharding for the
+// standalone behaviour.
+import { createHash } from 'node:crypto';
+import type { Cluster, Redis } from 'ioredis';
+import type { Adapter, AdapterPayload } from 'oidc-provider';
+import { indexRefs, ttlSeconds } from './adapter-memory.ts';
+import type { IndexRefs, OidcAdapterStore } from './adapter-memory.ts';
+
+export type RedisClient = Redis | Cluster;
+
+export interface RedisAdapterOptions {
+  /** Prepended to every key; default "oidc:". */
+  prefix?: string;
+}
+
+export const DEFAULT_REDIS_PREFIX = 'oidc:';
+
+/** The key names of the layout above, e.g. for operational tooling and tests. */
+export const redisKeys = (prefix: string = DEFAULT_REDIS_PREFIX) => ({
+  record: (model: string, id: string) => `${prefix}${model}:${id}`,
+  uid: (model: string, uid: string) => `${prefix}uid:${model}:${uid}`,
+  userCode: (model: string, userCode: string) => `${prefix}userCode:${model}:${userCode}`,
+  grant: (grantId: string) => `${prefix}grant:${grantId}`,
+  accountSessions: (accountId: string) => `${prefix}account-sessions:${accountId}`,
+});
+export type RedisKeys = ReturnType<typeof redisKeys>;
+
+const script = (lua: string) => ({ lua, sha: createHash('sha1').update(lua).digest('hex') });
+type Script = ReturnType<typeof script>;
+
+// EVALSHA, loading the script on NOSCRIPT (first use, server restart, or another cluster node).
+const run = async (redis: RedisClient, { lua, sha }: Script, keys: string[], args: (string | number)[]) => {
+  try {
+    return await redis.evalsha(sha, keys.length, ...keys, ...args);
+  } catch (error) {
+    if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+    return redis.eval(lua, keys.length, ...keys, ...args);
+  }
+};
+
+const SERVER_NOW_MS = `
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+`;
+
+// Replaces a record whole (dropping `consumed`, as the engine's own adapters do) and returns
+// the previous payload so stale index entries can be removed.
+// KEYS[1] record; ARGV[1] payload JSON; ARGV[2] TTL in seconds, '' for none.
+const UPSERT = script(`
+local previous = redis.call('HGET', KEYS[1], 'payload')
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'payload', ARGV[1])
+if ARGV[2] ~= '' then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+return previous
+`);
+
+// Atomic, never creates a key for an unknown or expired id, and keeps the first consumption
+// time so a replayed code reports when it was first used. KEYS[1] record; ARGV[1] epoch s.
+const CONSUME = script(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+return redis.call('HSETNX', KEYS[1], 'consumed', ARGV[1])
+`);
+
+// Deletes a record and returns its payload. KEYS[1] record.
+const TAKE = script(`
+local previous = redis.call('HGET', KEYS[1], 'payload')
+redis.call('DEL', KEYS[1])
+return previous
+`);
+
+// Deletes a lookup only while it still points at this id: after a Session's id is rotated,
+// the new id owns the uid. KEYS[1] lookup; ARGV[1] id.
+const UNLINK_LOOKUP = script(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`);
+
+// Adds or removes an index member, prunes expired members and sets the key to expire with
+// its longest-lived member. KEYS[1] index; ARGV[1] member; ARGV[2] TTL in ms, 'inf' for
+// none, '' to remove the member.
+const INDEX = script(`${SERVER_NOW_MS}
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%.0f', now))
+if ARGV[2] == '' then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+elseif ARGV[2] == 'inf' then
+  redis.call('ZADD', KEYS[1], 'inf', ARGV[1])
+else
+  redis.call('ZADD', KEYS[1], string.format('%.0f', now + tonumber(ARGV[2])), ARGV[1])
+end
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+if last[2] == nil then return 0 end
+if last[2] == 'inf' then redis.call('PERSIST', KEYS[1]) else redis.call('PEXPIREAT', KEYS[1], last[2]) end
+return 1
+`);
+
+// KEYS[1] account-sessions index.
+const LIST_LIVE = script(`${SERVER_NOW_MS}
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%.0f', now))
+return redis.call('ZRANGE', KEYS[1], 0, -1)
+`);
+
+/**
+ * Ids of the account's live sessions, soonest expiry first, pruning expired ones. Ids only:
+ * before acting on one, load it with `find` and check its `accountId`.
+ */
+export const listSessionIds = async (
+  redis: RedisClient,
+  prefix: string,
+  accountId: string,
+): Promise<string[]> =>
+  (await run(redis, LIST_LIVE, [redisKeys(prefix).accountSessions(accountId)], [])) as string[];
+
+const parseRecord = (record: Record<string, string>): AdapterPayload | undefined => {
+  if (record.payload === undefined) return undefined;
+  const payload = JSON.parse(record.payload) as AdapterPayload;
+  if (record.consumed !== undefined) payload.consumed = Number(record.consumed);
+  return payload;
+};
+
+const throwOnError = (results: [Error | null, unknown][] | null) => {
+  if (results === null) throw new Error('Redis transaction was aborted');
+  for (const [error] of results) if (error) throw error;
+};
+
+/**
+ * Creates the adapter over a connection the caller owns (and quits). Factories with
+ * different prefixes on one Redis never see each other's data.
+ */
+export const createRedisAdapter = (
+  redis: RedisClient,
+  { prefix = DEFAULT_REDIS_PREFIX }: RedisAdapterOptions = {},
+): OidcAdapterStore => {
+  const keys = redisKeys(prefix);
+
+  const setLookup = (key: string, id: string, ttl: number | undefined) =>
+    ttl === undefined ? redis.set(key, id) : redis.set(key, id, 'EX', ttl);
+
+  const addIndexes = (model: string, id: string, refs: IndexRefs, ttl: number | undefined) => {
+    const ttlMs = ttl === undefined ? 'inf' : ttl * 1000;
+    const writes: Promise<unknown>[] = [];
+    if (refs.grantId) writes.push(run(redis, INDEX, [keys.grant(refs.grantId)], [keys.record(model, id), ttlMs]));
+    if (refs.accountId) writes.push(run(redis, INDEX, [keys.accountSessions(refs.accountId)], [id, ttlMs]));
+    if (refs.uid) writes.push(setLookup(keys.uid(model, refs.uid), id, ttl));
+    if (refs.userCode) writes.push(setLookup(keys.userCode(model, refs.userCode), id, ttl));
+    return Promise.all(writes);
+  };
+
+  const removeIndexes = (model: string, id: string, previous: IndexRefs, next: Partial<IndexRefs> = {}) => {
+    const removals: Promise<unknown>[] = [];
+    if (previous.grantId && previous.grantId !== next.grantId) {
+      removals.push(run(redis, INDEX, [keys.grant(previous.grantId)], [keys.record(model, id), '']));
+    }
+    if (previous.accountId && previous.accountId !== next.accountId) {
+      removals.push(run(redis, INDEX, [keys.accountSessions(previous.accountId)], [id, '']));
+    }
+    if (previous.uid && previous.uid !== next.uid) {
+      removals.push(run(redis, UNLINK_LOOKUP, [keys.uid(model, previous.uid)], [id]));
+    }
+    if (previous.userCode && previous.userCode !== next.userCode) {
+      removals.push(run(redis, UNLINK_LOOKUP, [keys.userCode(model, previous.userCode)], [id]));
+    }
+    return Promise.all(removals);
+  };
+
+  class RedisAdapter implements Adapter {
+    readonly #model: string;
+
+    constructor(model: string) {
+      this.#model = model;
+    }
+
+    async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
+      const ttl = ttlSeconds(expiresIn);
+      const refs = indexRefs(this.#model, payload);
+      // Indexes first: if the record write then fails, an index entry dangles harmlessly,
+      // whereas a token missing from its grant's index would survive revocation.
+      await addIndexes(this.#model, id, refs, ttl);
+      const previous = await run(redis, UPSERT, [keys.record(this.#model, id)], [JSON.stringify(payload), ttl ?? '']);
+      if (typeof previous === 'string') {
+        await removeIndexes(this.#model, id, indexRefs(this.#model, JSON.parse(previous) as AdapterPayload), refs);
+      }
+    }
+
+    async find(id: string): Promise<AdapterPayload | undefined> {
+      return parseRecord(await redis.hgetall(keys.record(this.#model, id)));
+    }
+
+    async findByUid(uid: string): Promise<AdapterPayload | undefined> {
+      const id = await redis.get(keys.uid(this.#model, uid));
+      return id === null ? undefined : this.find(id);
+    }
+
+    async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
+      const id = await redis.get(keys.userCode(this.#model, userCode));
+      return id === null ? undefined : this.find(id);
+    }
+
+    async consume(id: string): Promise<void> {
+      await run(redis, CONSUME, [keys.record(this.#model, id)], [Math.floor(Date.now() / 1000)]);
+    }
+
+    async destroy(id: string): Promise<void> {
+      const previous = await run(redis, TAKE, [keys.record(this.#model, id)], []);
+      if (typeof previous === 'string') {
+        await removeIndexes(this.#model, id, indexRefs(this.#model, JSON.parse(previous) as AdapterPayload));
+      }
+    }
+
+    // Only the members read are removed from the index, so a token indexed concurrently
+    // stays indexed for the next revocation. Lookups of revoked records (a DeviceCode's
+    // user code) are left to expire: they point at nothing and find returns undefined.
+    async revokeByGrantId(grantId: string): Promise<void> {
+      const grantKey = keys.grant(grantId);
+      const members = await redis.zrange(grantKey, 0, -1);
+      if (members.length === 0) return;
+      if (redis.isCluster) {
+        // The records hash to other slots than the index: delete them one by one, and
+        // unindex them only once they are gone, so a failed revocation can be retried.
+        await Promise.all(members.map((member) => redis.del(member)));
+        await redis.zrem(grantKey, ...members);
+        return;
+      }
+      throwOnError(await redis.multi().del(...members).zrem(grantKey, ...members).exec());
+    }
+  }
+
+  return {
+    Adapter: RedisAdapter,
+    listSessionIds: (accountId) => listSessionIds(redis, prefix, accountId),
+  };
+};

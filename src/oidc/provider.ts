@@ -1,0 +1,112 @@
+// The OIDC engine (oidc-provider 9), configured: code flow + PKCE S256 only, pairwise subjects,
+// refresh rotation, introspection, revocation, RP-initiated and back-channel logout.
+import { createHmac } from 'node:crypto';
+import Provider, { interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import type { AccountService } from '../accounts/index.ts';
+import { ACR_VALUES, satisfiesAcr } from '../auth/index.ts';
+import { accountClaims, SCOPE_CLAIMS } from './account-claims.ts';
+
+type Pages = {
+  error: NonNullable<Configuration['renderError']>;
+  logout: (ctx: KoaContextWithOIDC, form: string) => Promise<void>;
+  postLogout: (ctx: KoaContextWithOIDC) => Promise<void>;
+};
+
+export type ProviderDeps = {
+  issuer: string;
+  adapter: NonNullable<Configuration['adapter']>;
+  jwks: { keys: object[] };
+  cookieKeys: string[];
+  pairwiseSalt: string;
+  accounts: AccountService;
+  pages: Pages;
+  sessionAbsoluteSeconds: number;
+  proxy: boolean;
+};
+
+const { Prompt, Check, base } = interactionPolicy;
+
+/** The engine's default policy plus step-up: a session below the requested `acr_values` signs in again. */
+const policy = () => {
+  const prompts = base();
+  const login = prompts.get('login') as InstanceType<typeof Prompt>;
+  login.checks.add(
+    new Check('acr_values', 'the requested level of assurance requires a new sign-in', (ctx) => {
+      const { oidc } = ctx;
+      if (!oidc.session?.accountId || oidc.result?.login) return Check.NO_NEED_TO_PROMPT;
+      return satisfiesAcr(oidc.session.acr, oidc.params?.acr_values as string | undefined) ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT;
+    }),
+  );
+  return prompts;
+};
+
+export const createProvider = (deps: ProviderDeps): Provider => {
+  const configuration: Configuration = {
+    adapter: deps.adapter,
+    jwks: deps.jwks as Configuration['jwks'],
+    cookies: {
+      keys: deps.cookieKeys,
+      names: { session: 'oneid_session', interaction: 'oneid_interaction', resume: 'oneid_resume' },
+      long: { httpOnly: true, sameSite: 'lax' },
+      short: { httpOnly: true, sameSite: 'lax' },
+    },
+    claims: { ...SCOPE_CLAIMS, openid: [...SCOPE_CLAIMS.openid], acr: null, amr: null, auth_time: null, sid: null } as unknown as Configuration['claims'],
+    scopes: ['openid', 'offline_access', 'profile', 'email', 'phone'],
+    acrValues: ACR_VALUES,
+    responseTypes: ['code'],
+    subjectTypes: ['pairwise'],
+    // OIDC Core 8.1: the same citizen gets one stable `sub` per sector, unlinkable across sectors.
+    pairwiseIdentifier: async (_ctx, accountId, client) =>
+      createHmac('sha256', deps.pairwiseSalt).update(`${client.sectorIdentifier}\u0000${accountId}`).digest('base64url'),
+    clientDefaults: {
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      id_token_signed_response_alg: 'ES256',
+      token_endpoint_auth_method: 'client_secret_basic',
+      subject_type: 'pairwise',
+    },
+    pkce: { required: () => true },
+    features: {
+      devInteractions: { enabled: false },
+      claimsParameter: { enabled: true },
+      clientCredentials: { enabled: true },
+      introspection: { enabled: true },
+      revocation: { enabled: true },
+      userinfo: { enabled: true },
+      backchannelLogout: { enabled: true },
+      rpInitiatedLogout: { enabled: true, logoutSource: deps.pages.logout, postLogoutSuccessSource: deps.pages.postLogout },
+    },
+    // Refresh tokens go to clients allowed the grant; each use rotates them (RFC 9700 4.14.2).
+    issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+    rotateRefreshToken: true,
+    findAccount: async (_ctx, accountId) => {
+      const account = await deps.accounts.findById(accountId);
+      if (!account || account.status !== 'active') return undefined;
+      return { accountId, claims: async (_use, _scope, _claims, _rejected) => accountClaims(account, accountId) };
+    },
+    interactions: { policy: policy(), url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    ttl: {
+      AccessToken: 600,
+      AuthorizationCode: 60,
+      ClientCredentials: 600,
+      IdToken: 600,
+      Interaction: 900,
+      RefreshToken: 30 * 86400,
+      Grant: 30 * 86400,
+      Session: deps.sessionAbsoluteSeconds,
+    },
+    enabledJWA: {
+      idTokenSigningAlgValues: ['ES256', 'RS256'],
+      userinfoSigningAlgValues: ['ES256', 'RS256'],
+      introspectionSigningAlgValues: ['ES256', 'RS256'],
+      authorizationSigningAlgValues: ['ES256', 'RS256'],
+      requestObjectSigningAlgValues: ['ES256', 'RS256', 'PS256'],
+      clientAuthSigningAlgValues: ['ES256', 'RS256', 'PS256'],
+    },
+    renderError: deps.pages.error,
+    discovery: { ui_locales_supported: ['ko', 'en'], claims_locales_supported: ['ko', 'en'] },
+  };
+  const provider = new Provider(deps.issuer, configuration);
+  provider.proxy = deps.proxy;
+  return provider;
+};

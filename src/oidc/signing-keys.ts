@@ -1,0 +1,76 @@
+// Token signing keys: ES256 (default) and RS256, generated on first start, private parts sealed
+// in the database. Rotation adds a new active key per algorithm and keeps the old ones published
+// (retired) so tokens already issued still verify; the engine signs with the first key per alg.
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
+import type { Knex } from 'knex';
+import { appendAudit } from '../audit/index.ts';
+import type { Clock, SecretBox } from '../shared/index.ts';
+import { deleteRetiredKeys, insertSigningKey, latestKeyChange, listSigningKeys, retireActiveKeys } from './signing-key-repo.ts';
+
+export const SIGNING_ALGS = ['ES256', 'RS256'] as const;
+
+const newKey = async (alg: (typeof SIGNING_ALGS)[number], secretBox: SecretBox) => {
+  const { privateKey } = await generateKeyPair(alg, { extractable: true, ...(alg === 'RS256' && { modulusLength: 2048 }) });
+  const jwk = await exportJWK(privateKey);
+  const kid = await calculateJwkThumbprint(jwk);
+  const { d, p, q, dp, dq, qi, ...publicJwk } = jwk;
+  return { kid, alg, publicJwk: { ...publicJwk, kid, alg, use: 'sig' }, privateJwkSealed: secretBox.seal(JSON.stringify({ ...jwk, kid, alg, use: 'sig' })), status: 'active' as const };
+};
+
+export const createSigningKeyService = ({ knex, secretBox, clock }: { knex: Knex; secretBox: SecretBox; clock: Clock }) => ({
+  /** Generates the first key of each algorithm if none is active. Safe to run on every start. */
+  async ensureKeys(): Promise<string[]> {
+    return knex.transaction(async (trx) => {
+      await trx.raw('select pg_advisory_xact_lock(?)', [0x6b657973]);
+      const active = new Set((await listSigningKeys(trx)).filter((k) => k.status === 'active').map((k) => k.alg));
+      const created: string[] = [];
+      for (const alg of SIGNING_ALGS) {
+        if (active.has(alg)) continue;
+        const key = await newKey(alg, secretBox);
+        await insertSigningKey(trx, key);
+        await appendAudit(trx, { action: 'keys.generated', actor: 'system', subject: `key:${key.kid}`, details: { alg } });
+        created.push(key.kid);
+      }
+      return created;
+    });
+  },
+
+  /** Private JWKS for the engine: active keys first (they sign), retired ones after (verify only). */
+  async engineJwks(): Promise<{ keys: JWK[] }> {
+    const rows = await listSigningKeys(knex);
+    const ordered = [...rows.filter((k) => k.status === 'active'), ...rows.filter((k) => k.status === 'retired')];
+    return { keys: ordered.map((k) => JSON.parse(secretBox.open(k.privateJwkSealed)) as JWK) };
+  },
+
+  /** Rotates every algorithm's key; the previous keys stay published until pruned. */
+  async rotate(actor: string): Promise<string[]> {
+    return knex.transaction(async (trx) => {
+      await trx.raw('select pg_advisory_xact_lock(?)', [0x6b657973]);
+      const kids: string[] = [];
+      for (const alg of SIGNING_ALGS) {
+        await retireActiveKeys(trx, alg, clock.now());
+        const key = await newKey(alg, secretBox);
+        await insertSigningKey(trx, key);
+        kids.push(key.kid);
+      }
+      await appendAudit(trx, { action: 'keys.rotated', actor, details: { kids } });
+      return kids;
+    });
+  },
+
+  /** Removes retired keys retired longer ago than `olderThanSeconds` (use at least the longest token TTL). */
+  async prune(actor: string, olderThanSeconds: number): Promise<number> {
+    return knex.transaction(async (trx) => {
+      const removed = await deleteRetiredKeys(trx, new Date(clock.now().getTime() - olderThanSeconds * 1000));
+      await appendAudit(trx, { action: 'keys.pruned', actor, details: { removed } });
+      return removed;
+    });
+  },
+
+  list: () => listSigningKeys(knex).then((rows) => rows.map(({ privateJwkSealed: _sealed, ...rest }) => rest)),
+
+  /** A value that changes whenever keys are added, retired or removed (instances poll it). */
+  version: () => latestKeyChange(knex),
+});
+
+export type SigningKeyService = ReturnType<typeof createSigningKeyService>;

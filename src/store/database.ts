@@ -1,0 +1,102 @@
+// The SQL database: PostgreSQL when DATABASE_URL is set, otherwise the embedded PGlite
+// (real Postgres in WASM) under DATA_DIR. The embedded database is served on a loopback
+// socket (pglite-socket) and every user, the server and the CLI alike, talks to it with
+// knex's `pg` client: one code path for both backends, and pglite-socket's multiplexer
+// keeps each connection's transaction whole, so the CLI can run while the server does.
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join, resolve } from 'node:path';
+import knexFactory, { type Knex } from 'knex';
+
+export type Database = {
+  knex: Knex;
+  kind: 'postgres' | 'embedded';
+  /** Liveness check for /readyz. */
+  ping: () => Promise<void>;
+  close: () => Promise<void>;
+};
+
+type EmbeddedLock = { pid: number; port: number };
+
+const lockPath = (dataDir: string) => join(dataDir, 'pglite-server.json');
+
+const canConnect = (port: number) =>
+  new Promise<boolean>((done) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    const finish = (ok: boolean) => {
+      socket.destroy();
+      done(ok);
+    };
+    socket.setTimeout(1000, () => finish(false));
+    socket.once('connect', () => finish(true));
+    socket.once('error', () => finish(false));
+  });
+
+const processAlive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+const readLock = (dataDir: string): EmbeddedLock | undefined => {
+  try {
+    return JSON.parse(readFileSync(lockPath(dataDir), 'utf8')) as EmbeddedLock;
+  } catch {
+    return undefined;
+  }
+};
+
+const pgKnex = (connection: string, poolMax: number) =>
+  knexFactory({ client: 'pg', connection, pool: { min: 0, max: poolMax }, acquireConnectionTimeout: 10_000 });
+
+const wrap = (knex: Knex, kind: Database['kind'], onClose: () => Promise<void> = async () => {}): Database => ({
+  knex,
+  kind,
+  ping: async () => {
+    await knex.raw('select 1');
+  },
+  close: async () => {
+    await knex.destroy();
+    await onClose();
+  },
+});
+
+/** Starts the embedded PGlite under dataDir and serves it on 127.0.0.1 (ephemeral port). */
+const ownEmbedded = async (dataDir: string, poolMax: number): Promise<Database> => {
+  const { PGlite } = await import('@electric-sql/pglite');
+  const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket');
+  const pglite = await PGlite.create(join(dataDir, 'pglite'));
+  const server = new PGLiteSocketServer({ db: pglite, host: '127.0.0.1', port: 0, maxConnections: poolMax + 8 });
+  await server.start();
+  const port = Number(server.getServerConn().split(':').pop());
+  writeFileSync(lockPath(dataDir), JSON.stringify({ pid: process.pid, port } satisfies EmbeddedLock), { mode: 0o600 });
+  const knex = pgKnex(`postgres://postgres@127.0.0.1:${port}/postgres`, poolMax);
+  return wrap(knex, 'embedded', async () => {
+    await server.stop();
+    await pglite.close();
+    if (readLock(dataDir)?.pid === process.pid) rmSync(lockPath(dataDir), { force: true });
+  });
+};
+
+/**
+ * Opens the database. In the embedded default, a process that finds a live server for the
+ * same DATA_DIR joins it over the socket instead of opening the files a second time.
+ */
+export const openDatabase = async (options: {
+  databaseUrl: string | undefined;
+  dataDir: string;
+  poolMax?: number;
+}): Promise<Database> => {
+  const poolMax = options.poolMax ?? 10;
+  if (options.databaseUrl) return wrap(pgKnex(options.databaseUrl, poolMax), 'postgres');
+  const dataDir = resolve(options.dataDir);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const lock = existsSync(lockPath(dataDir)) ? readLock(dataDir) : undefined;
+  if (lock && lock.pid !== process.pid && processAlive(lock.pid) && (await canConnect(lock.port))) {
+    return wrap(pgKnex(`postgres://postgres@127.0.0.1:${lock.port}/postgres`, Math.min(poolMax, 2)), 'embedded');
+  }
+  return ownEmbedded(dataDir, poolMax);
+};

@@ -1,0 +1,81 @@
+// One-ID passkey ceremonies in the browser, with SimpleWebAuthn's browser library (served
+// locally as /static/webauthn.js). No inline script: loaded with the page's CSP nonce.
+(function () {
+  'use strict';
+  var lib = window.SimpleWebAuthnBrowser;
+  var csrf = document.querySelector('meta[name="csrf-token"]').getAttribute('content');
+
+  function post(url, body) {
+    return fetch(url, {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf },
+      body: JSON.stringify(body || {}),
+    }).then(function (res) {
+      return res.json().catch(function () { return {}; }).then(function (data) {
+        if (!res.ok) { var e = new Error(data.message || data.detail || 'failed'); e.server = true; throw e; }
+        return data;
+      });
+    });
+  }
+
+  function setup(root) {
+    var status = root.querySelector('#status');
+    var error = root.querySelector('#error');
+    var buttons = root.querySelectorAll('button');
+    function busy(on) {
+      for (var i = 0; i < buttons.length; i++) buttons[i].disabled = on;
+      status.textContent = on ? root.dataset.msgWorking : '';
+    }
+    function fail(err) {
+      busy(false);
+      // Citizen-readable messages come from the server; a cancelled prompt gets the generic one.
+      error.textContent = err && err.server ? err.message : root.dataset.msgFailed;
+    }
+    function finish(data) {
+      if (data.location) window.location.assign(data.location);
+    }
+    if (!lib || !lib.browserSupportsWebAuthn()) {
+      error.textContent = root.dataset.msgUnsupported;
+      return null;
+    }
+    return {
+      authenticate: function (body, autofill) {
+        if (!autofill) { busy(true); error.textContent = ''; }
+        return post(root.dataset.optionsUrl, body)
+          .then(function (options) { return lib.startAuthentication({ optionsJSON: options, useBrowserAutofill: !!autofill }); })
+          .then(function (response) { busy(true); return post(root.dataset.verifyUrl, response); })
+          .then(finish)
+          .catch(function (err) { if (!autofill || (err && err.server)) fail(err); });
+      },
+      register: function () {
+        busy(true); error.textContent = '';
+        return post(root.dataset.optionsUrl, {})
+          .then(function (options) { return lib.startRegistration({ optionsJSON: options }); })
+          .then(function (response) { return post(root.dataset.verifyUrl, response); })
+          .then(finish)
+          .catch(fail);
+      },
+    };
+  }
+
+  var login = document.getElementById('passkey-login');
+  if (login) {
+    var auth = setup(login);
+    if (auth) {
+      document.getElementById('passkey-button').addEventListener('click', function () { auth.authenticate({}); });
+      document.getElementById('identifier-form').addEventListener('submit', function (event) {
+        event.preventDefault();
+        var identifier = document.getElementById('identifier').value.trim();
+        auth.authenticate(identifier ? { identifier: identifier } : {});
+      });
+      // Conditional UI: offer saved passkeys in the field's autofill when the browser can.
+      lib.browserSupportsWebAuthnAutofill().then(function (yes) { if (yes) auth.authenticate({}, true); });
+    }
+  }
+  var enrol = document.getElementById('passkey-register');
+  if (enrol) {
+    var reg = setup(enrol);
+    if (reg) document.getElementById('register-button').addEventListener('click', function () { reg.register(); });
+  }
+})();
