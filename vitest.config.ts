@@ -4,6 +4,7 @@ import { defineConfig } from 'vitest/config';
 // worker count at the machine's two cores and give network tests room.
 export default defineConfig({
   test: {
+    globalSetup: ['test/support/global-setup.ts'],
     include: ['src/**/*.test.ts', 'test/**/*.test.ts', 'examples/**/*.test.ts'],
     pool: 'forks',
     maxWorkers: 2,

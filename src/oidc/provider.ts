@@ -50,7 +50,9 @@ export const createProvider = (deps: ProviderDeps): Provider => {
       long: { httpOnly: true, sameSite: 'lax' },
       short: { httpOnly: true, sameSite: 'lax' },
     },
-    claims: { ...SCOPE_CLAIMS, openid: [...SCOPE_CLAIMS.openid], acr: null, amr: null, auth_time: null, sid: null } as unknown as Configuration['claims'],
+    // acr/amr/auth_time ride on `openid` so every ID token states the assurance actually met
+    // and the methods actually used (RFC 8176), not only when a client asked for them.
+    claims: { ...SCOPE_CLAIMS, openid: ['sub', 'acr', 'amr', 'auth_time'], sid: null } as unknown as Configuration['claims'],
     scopes: ['openid', 'offline_access', 'profile', 'email', 'phone'],
     acrValues: ACR_VALUES,
     responseTypes: ['code'],

@@ -1,0 +1,62 @@
+// Starts the real One-ID app on a free port against the run's backend: PostgreSQL + Redis
+// when the run has DATABASE_URL/REDIS_URL, otherwise the embedded PGlite + in-process store.
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { inject } from 'vitest';
+import { createApp, type App } from '../../src/app.ts';
+import { loadConfig } from '../../src/config/index.ts';
+import { createLogger } from '../../src/shared/index.ts';
+
+export const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+    server.once('error', reject);
+  });
+
+export type TestApp = App & { issuer: string; port: number; stop: () => Promise<void> };
+
+export const startTestApp = async (env: Record<string, string> = {}, options: { port?: number; dataDir?: string } = {}): Promise<TestApp> => {
+  const port = options.port ?? (await freePort());
+  const secrets = inject('secrets');
+  const databaseUrl = inject('databaseUrl');
+  const redisUrl = inject('redisUrl');
+  let dataDir = options.dataDir;
+  let ownDataDir = false;
+  if (!dataDir) {
+    dataDir = mkdtempSync(join(tmpdir(), 'oneid-test-'));
+    ownDataDir = true;
+    const template = inject('pgliteTemplate');
+    if (template && !databaseUrl) cpSync(join(template, 'pglite'), join(dataDir, 'pglite'), { recursive: true });
+  }
+  // "localhost", not 127.0.0.1: WebAuthn needs a domain as RP ID.
+  const issuer = `http://localhost:${port}`;
+  const config = loadConfig({
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    ISSUER: issuer,
+    DATA_DIR: dataDir,
+    COOKIE_KEYS: secrets.cookieKey,
+    KEY_ENCRYPTION_KEYS: secrets.keyEncryptionKey,
+    PAIRWISE_SALT: secrets.pairwiseSalt,
+    LOG_LEVEL: 'warn',
+    ...(databaseUrl && { DATABASE_URL: databaseUrl }),
+    ...(redisUrl && { REDIS_URL: redisUrl }),
+    ...env,
+  });
+  const app = await createApp(config, { logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent') });
+  await app.listen(port, '127.0.0.1');
+  return Object.assign(app, {
+    issuer,
+    port,
+    stop: async () => {
+      await app.close();
+      if (ownDataDir) rmSync(dataDir!, { recursive: true, force: true });
+    },
+  });
+};

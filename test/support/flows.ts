@@ -1,0 +1,94 @@
+// Whole journeys over real HTTP: register a client, enrol a citizen with a software passkey,
+// sign in through the interaction pages, and hand the RP's callback URL to openid-client.
+import * as oidc from 'openid-client';
+import { randomBytes } from 'node:crypto';
+import type { TestApp } from './app.ts';
+import { createBrowserSession, csrfFrom, type BrowserSession } from './browser-session.ts';
+import { createSoftAuthenticator, type SoftAuthenticator } from './soft-authenticator.ts';
+
+export const registerClient = async (app: TestApp, overrides: Record<string, unknown> = {}) => {
+  const redirectUri = (overrides.redirect_uris as string[] | undefined)?.[0] ?? `http://localhost:4${String(randomBytes(2).readUInt16BE() % 1000).padStart(3, '0')}/cb`;
+  const result = await app.services.clients.addClient(
+    {
+      client_id: `rp-${randomBytes(6).toString('hex')}`,
+      client_name: 'Test RP',
+      agency: 'Test Agency',
+      redirect_uris: [redirectUri],
+      post_logout_redirect_uris: [new URL('/', redirectUri).toString()],
+      ...overrides,
+    },
+    'test',
+  );
+  return { clientId: result.clientId, clientSecret: result.clientSecret, redirectUri };
+};
+
+export const discover = (app: TestApp, client: { clientId: string; clientSecret?: string | undefined }) =>
+  oidc.discovery(new URL(app.issuer), client.clientId, client.clientSecret, undefined, { execute: [oidc.allowInsecureRequests] });
+
+export const enrolCitizen = async (app: TestApp, citizen: Partial<{ name: string; birthdate: string; email: string; phone: string }> = {}, authenticator?: SoftAuthenticator) => {
+  const { account, url } = await app.services.accounts.enrolCitizen(
+    { name: '홍길동', birthdate: '1990-01-01', email: `c${randomBytes(4).toString('hex')}@example.com`, ...citizen },
+    'test',
+  );
+  const key = authenticator ?? createSoftAuthenticator({ origin: app.issuer });
+  const session = createBrowserSession();
+  const page = await session.request(url);
+  if (page.status !== 200) throw new Error(`enrolment page: ${page.status}`);
+  const csrf = csrfFrom(await page.text());
+  const base = new URL(url).pathname;
+  const options = await (await session.request(`${app.issuer}${base}/options`, { method: 'POST', json: {}, headers: { 'x-csrf-token': csrf } })).json();
+  const verify = await session.request(`${app.issuer}${base}/verify`, { method: 'POST', json: key.register(options), headers: { 'x-csrf-token': csrf } });
+  if (verify.status !== 200) throw new Error(`enrolment verify: ${verify.status} ${await verify.text()}`);
+  return { account, authenticator: key, enrolmentUrl: url };
+};
+
+export type AuthRequest = { url: URL; verifier: string; state: string; nonce: string };
+
+export const authorizationRequest = async (config: oidc.Configuration, redirectUri: string, params: Record<string, string> = {}): Promise<AuthRequest> => {
+  const verifier = oidc.randomPKCECodeVerifier();
+  const state = oidc.randomState();
+  const nonce = oidc.randomNonce();
+  const url = oidc.buildAuthorizationUrl(config, {
+    redirect_uri: redirectUri,
+    scope: 'openid profile email',
+    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state,
+    nonce,
+    ...params,
+  });
+  return { url, verifier, state, nonce };
+};
+
+/**
+ * Drives the interaction pages from the authorization URL to the RP's callback: passkey
+ * sign-in when asked, then the consent decision when asked. Returns the callback URL.
+ */
+export const signIn = async (
+  app: TestApp,
+  session: BrowserSession,
+  authenticator: SoftAuthenticator,
+  authUrl: URL,
+  options: { consent?: 'approve' | 'decline'; identifier?: string } = {},
+): Promise<string> => {
+  let { res, url } = await session.follow(authUrl.toString(), app.issuer);
+  for (let step = 0; step < 4 && url.startsWith(app.issuer); step += 1) {
+    const html = await res.text();
+    if (res.status !== 200) throw new Error(`unexpected ${res.status} at ${url}: ${html.slice(0, 300)}`);
+    const csrf = csrfFrom(html);
+    const path = new URL(url).pathname;
+    if (html.includes('id="passkey-login"')) {
+      const request = await (await session.request(`${app.issuer}${path}/passkey/options`, { method: 'POST', json: options.identifier ? { identifier: options.identifier } : {}, headers: { 'x-csrf-token': csrf } })).json();
+      const verify = await session.request(`${app.issuer}${path}/passkey/verify`, { method: 'POST', json: authenticator.authenticate(request), headers: { 'x-csrf-token': csrf } });
+      const body = await verify.json();
+      if (verify.status !== 200) throw new Error(`passkey verify ${verify.status}: ${JSON.stringify(body)}`);
+      ({ res, url } = await session.follow(new URL(body.location, app.issuer).toString(), app.issuer));
+    } else if (html.includes(`action="${path}/consent"`)) {
+      ({ res, url } = await session.follow(`${app.issuer}${path}/consent`, app.issuer, { method: 'POST', form: { _csrf: csrf, decision: options.consent ?? 'approve' } }));
+    } else {
+      throw new Error(`unexpected page at ${url}: ${html.slice(0, 300)}`);
+    }
+  }
+  if (url.startsWith(app.issuer)) throw new Error(`did not reach the client: ${url}`);
+  return url;
+};

@@ -1,0 +1,53 @@
+// Runs once before the suite. With DATABASE_URL set (the PostgreSQL + Redis run), it creates a
+// fresh database for this run and migrates it; without it, it builds one migrated PGlite
+// template that each test app copies (initdb costs seconds; a copy costs milliseconds).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import knexFactory from 'knex';
+import type { TestProject } from 'vitest/node';
+import { migrateLatest, openDatabase } from '../../src/store/index.ts';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    databaseUrl: string | undefined;
+    redisUrl: string | undefined;
+    pgliteTemplate: string | undefined;
+    secrets: { cookieKey: string; keyEncryptionKey: string; pairwiseSalt: string };
+  }
+}
+
+export default async function setup(project: TestProject) {
+  const secrets = {
+    cookieKey: randomBytes(32).toString('base64url'),
+    keyEncryptionKey: randomBytes(32).toString('base64url'),
+    pairwiseSalt: randomBytes(32).toString('base64url'),
+  };
+  project.provide('secrets', secrets);
+  project.provide('redisUrl', process.env.REDIS_URL || undefined);
+  const baseUrl = process.env.DATABASE_URL;
+  if (baseUrl) {
+    const name = `oneid_test_${Date.now()}_${randomBytes(3).toString('hex')}`;
+    const admin = knexFactory({ client: 'pg', connection: baseUrl, pool: { min: 0, max: 1 } });
+    await admin.raw(`CREATE DATABASE ${name}`);
+    const url = new URL(baseUrl);
+    url.pathname = `/${name}`;
+    const db = await openDatabase({ databaseUrl: url.toString(), dataDir: tmpdir() });
+    await migrateLatest(db.knex);
+    await db.close();
+    project.provide('databaseUrl', url.toString());
+    project.provide('pgliteTemplate', undefined);
+    return async () => {
+      await admin.raw(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await admin.destroy();
+    };
+  }
+  const template = mkdtempSync(join(tmpdir(), 'oneid-template-'));
+  const db = await openDatabase({ databaseUrl: undefined, dataDir: template });
+  await migrateLatest(db.knex);
+  await db.close();
+  project.provide('databaseUrl', undefined);
+  project.provide('pgliteTemplate', template);
+  return () => rmSync(template, { recursive: true, force: true });
+}
