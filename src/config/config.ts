@@ -54,7 +54,7 @@ const schema = z.object({
   PORT: int(1, 65535).default(3000),
   HOST: z.string().min(1).default('0.0.0.0'),
   ISSUER: url(['http:', 'https:'])
-    .refine((v) => !new URL(v).search && !new URL(v).hash, 'must not have a query or fragment')
+    .refine((v) => !/[?#]/.test(v), 'must not have a query or fragment')
     .default('http://localhost:3000'),
   DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
   REDIS_URL: url(['redis:', 'rediss:']).optional(),

@@ -41,8 +41,8 @@ export const certificateToDer = (input: CertificateInput): Buffer => {
   if (typeof input !== 'string' && !(input instanceof Uint8Array)) {
     throw new CertificateError('malformed', 'certificate must be a string or bytes');
   }
-  const text = typeof input === 'string' ? input : looksLikePem(input) ? Buffer.from(input).toString('latin1') : null;
-  if (text === null) return Buffer.from(input as Uint8Array);
+  if (typeof input !== 'string' && !looksLikePem(input)) return Buffer.from(input);
+  const text = typeof input === 'string' ? input : Buffer.from(input).toString('latin1');
   if (text.includes('-----BEGIN')) {
     const ders = pemCertificatesToDer(text);
     if (ders.length !== 1) throw new CertificateError('malformed', `expected one PEM certificate, found ${ders.length}`);

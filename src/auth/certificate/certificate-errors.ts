@@ -1,5 +1,6 @@
 // Typed errors of certificate login. `reason` is stable and safe to show or audit;
 // `message` is for logs and may name certificates, URLs and low-level causes.
+import { AppError } from '../../shared/index.ts';
 
 export const CERTIFICATE_ERROR_REASONS = [
   'expired',
@@ -30,19 +31,14 @@ const statusOf = (reason: CertificateErrorReason): number =>
 export const certificateErrorCode = (reason: CertificateErrorReason): CertificateErrorCode =>
   `ERR_CERT_${reason.toUpperCase()}` as CertificateErrorCode;
 
-export class CertificateError extends Error {
+export class CertificateError extends AppError {
   override readonly name = 'CertificateError';
+  declare readonly code: CertificateErrorCode;
   readonly reason: CertificateErrorReason;
-  readonly code: CertificateErrorCode;
-  readonly status: number;
-  readonly expose: boolean;
 
-  constructor(reason: CertificateErrorReason, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  constructor(reason: CertificateErrorReason, message: string, options: { cause?: unknown } = {}) {
+    super(certificateErrorCode(reason), message, { status: statusOf(reason), cause: options.cause, details: { reason } });
     this.reason = reason;
-    this.code = certificateErrorCode(reason);
-    this.status = statusOf(reason);
-    this.expose = this.status < 500;
   }
 }
 

@@ -1,0 +1,55 @@
+// Real Chromium for end-to-end tests: Debian's /usr/bin/chromium driven by playwright-core
+// (never a downloaded browser), with a CDP virtual authenticator as the citizen's passkey.
+import { chromium, type Browser, type CDPSession, type Page } from 'playwright-core';
+
+export const CHROMIUM_PATH = '/usr/bin/chromium';
+
+/** One browser per test file: the caller closes it in afterAll. */
+export const launchChromium = (): Promise<Browser> =>
+  chromium.launch({
+    executablePath: CHROMIUM_PATH,
+    headless: true,
+    timeout: 20_000,
+    // No background networking: this machine's network is closed, and Chromium's own
+    // connections (updates, sync, QUIC probes) only add noise and delay.
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'],
+  });
+
+// The fields of CDP's WebAuthn.Credential that tests read (playwright-core's package exports
+// do not expose its protocol types). Binary fields are base64 (not base64url).
+export type VirtualCredential = { credentialId: string; isResidentCredential: boolean; rpId?: string; userHandle?: string; signCount: number };
+
+export type VirtualAuthenticator = {
+  id: string;
+  cdp: CDPSession;
+  /** The credentials the authenticator holds (WebAuthn.getCredentials). */
+  credentials: () => Promise<VirtualCredential[]>;
+  /** false makes the next ceremony fail user verification on the device itself. */
+  setUserVerified: (verified: boolean) => Promise<void>;
+  /** Makes the device sign assertions without the UV flag (the server must refuse them). */
+  setBadUserVerification: (bad: boolean) => Promise<void>;
+};
+
+/**
+ * Adds a CTAP2 platform authenticator with user verification to the page's tab. Without
+ * `residentKey`, every credential it creates is non-discoverable (sign-in then needs
+ * allowCredentials, i.e. the citizen's email or phone).
+ */
+export const addVirtualAuthenticator = async (page: Page, { residentKey }: { residentKey: boolean }): Promise<VirtualAuthenticator> => {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('WebAuthn.enable', { enableUI: false });
+  const { authenticatorId: id } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: residentKey, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+  });
+  return {
+    id,
+    cdp,
+    credentials: async () => (await cdp.send('WebAuthn.getCredentials', { authenticatorId: id })).credentials,
+    setUserVerified: async (verified) => {
+      await cdp.send('WebAuthn.setUserVerified', { authenticatorId: id, isUserVerified: verified });
+    },
+    setBadUserVerification: async (bad) => {
+      await cdp.send('WebAuthn.setResponseOverrideBits', { authenticatorId: id, isBadUV: bad });
+    },
+  };
+};
