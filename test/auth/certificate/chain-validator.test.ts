@@ -1,5 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { AppError } from '../../../src/shared/index.ts';
 import {
+  CertificateError,
   createCertificateValidator,
   type CertificateErrorReason,
   type CertificateValidatorOptions,
@@ -169,5 +171,16 @@ describe('createCertificateValidator', () => {
 
   it('refuses a configuration without trust anchors', () => {
     expect(() => createCertificateValidator({ trustAnchorsPem: '', revocation: { failOpen: false, timeoutMs: 500 } })).toThrow(TypeError);
+  });
+});
+
+describe('CertificateError', () => {
+  it('carries a stable reason and code on the shared AppError base', async () => {
+    const leaf = await createLeaf(intermediate, { expired: true });
+    const error = await validatorFor().validate(leaf.pem, [intermediate.pem]).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CertificateError);
+    expect(error).toBeInstanceOf(AppError);
+    expect(error).toMatchObject({ reason: 'expired', code: 'ERR_CERT_EXPIRED', status: 401, expose: true });
+    expect(new CertificateError('revocation_unavailable', 'x')).toMatchObject({ code: 'ERR_CERT_REVOCATION_UNAVAILABLE', status: 503, expose: false });
   });
 });
