@@ -10,6 +10,7 @@ import { createPasskeyService } from './auth/passkey/index.ts';
 import { createClientService } from './clients/index.ts';
 import type { Config } from './config/index.ts';
 import { createCsrf } from './http/csrf.ts';
+import { ACCOUNT_CLIENT_ID, createAccountSession } from './http/account-session.ts';
 import { createEnginePages } from './http/engine-pages.ts';
 import { createHttpApp } from './http/server.ts';
 import { createViews } from './http/views.ts';
@@ -49,6 +50,12 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
   const signingKeys = createSigningKeyService({ knex, secretBox, clock });
   await signingKeys.ensureKeys();
 
+  await clients.ensureFirstPartyClient(ACCOUNT_CLIENT_ID, {
+    client_name: 'My One-ID',
+    redirect_uris: [`${config.issuer}/account/callback`],
+    post_logout_redirect_uris: [`${config.issuer}/account/signed-out`],
+  });
+
   const csrf = createCsrf({ key: secrets.cookieKeys[0]!, secure: issuerUrl.protocol === 'https:' });
   const views = createViews({ csrfToken: csrf.token });
   const oidcStore = createOidcAdapter({ redis, clients });
@@ -62,6 +69,7 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
       accounts,
       pages: createEnginePages(views),
       sessionAbsoluteSeconds: config.sessionAbsoluteSeconds,
+      sessionIdleSeconds: config.sessionIdleSeconds,
       proxy: config.trustedProxies.length > 0,
     });
   let provider: Provider = await buildProvider();
@@ -85,6 +93,8 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     passkeys,
     enrolment,
     agencyOf: async (clientId) => (await clients.find(clientId))?.agency,
+    accountSession: createAccountSession({ provider: () => provider, issuer: config.issuer, secure: issuerUrl.protocol === 'https:' }),
+    accounts,
     views,
     csrf,
     log,

@@ -34,7 +34,11 @@ const jwk = z.object({ kty: z.string() }).loose().refine((k) => !('d' in k), 'mu
 
 export const clientMetadataSchema = z
   .object({
-    client_id: z.string().regex(/^[A-Za-z0-9._-]{3,100}$/, 'must be 3-100 characters of A-Z a-z 0-9 . _ -').optional(),
+    client_id: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{3,100}$/, 'must be 3-100 characters of A-Z a-z 0-9 . _ -')
+      .refine((id) => !id.toLowerCase().startsWith('one-id-'), 'the prefix one-id- is reserved for One-ID itself')
+      .optional(),
     client_name: z.string().trim().min(1, 'is required').max(200),
     agency: z.string().trim().min(1, 'is required').max(200),
     redirect_uris: z.array(redirectUri).min(1, 'needs at least one URI').max(20),

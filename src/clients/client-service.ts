@@ -24,6 +24,21 @@ export const createClientService = ({ knex, secretBox }: { knex: Knex; secretBox
     return { clientId, ...(clientSecret && { clientSecret }), metadata: { client_id: clientId, agency, ...engineMetadata } };
   },
 
+  /**
+   * Registers or refreshes One-ID's own first-party clients (e.g. the My One-ID page) at start.
+   * They are public clients (PKCE, no secret) whose redirect URIs live on the issuer itself.
+   */
+  async ensureFirstPartyClient(clientId: string, metadata: { client_name: string; redirect_uris: string[]; post_logout_redirect_uris?: string[] }): Promise<void> {
+    const engineMetadata = { ...metadata, grant_types: ['authorization_code'], response_types: ['code'], token_endpoint_auth_method: 'none', subject_type: 'pairwise' };
+    await knex.transaction(async (trx) => {
+      const existing = await findClient(trx, clientId);
+      if (existing && JSON.stringify(existing.metadata) === JSON.stringify(engineMetadata)) return;
+      if (existing) await trx('clients').where({ client_id: clientId }).update({ metadata: JSON.stringify(engineMetadata), updated_at: trx.fn.now() });
+      else await insertClient(trx, { clientId, agency: 'One-ID', metadata: engineMetadata, secretSealed: null });
+      await appendAudit(trx, { action: existing ? 'clients.updated' : 'clients.created', actor: 'system', subject: `client:${clientId}`, details: { after: engineMetadata, firstParty: true } });
+    });
+  },
+
   list: (options: { after?: string; limit?: number } = {}) => listClients(knex, { after: options.after, limit: Math.min(options.limit ?? 100, 1000) }),
 
   find: (clientId: string): Promise<ClientRecord | undefined> => findClient(knex, clientId),

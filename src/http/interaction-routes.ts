@@ -9,6 +9,7 @@ import type { Csrf } from './csrf.ts';
 import type { State } from './security.ts';
 import type { Views } from './views.ts';
 import { clientView, consentItems } from './interaction-view.ts';
+import { isFirstPartyClient } from './account-session.ts';
 import { translator } from './messages.ts';
 import { langOf } from './views.ts';
 
@@ -28,6 +29,18 @@ export const interactionRoutes = (router: Router, { provider, passkeys, agencyOf
     return interaction;
   };
 
+  /** Grants what the consent prompt asked for and resumes the authorization request. */
+  const finishConsent = async (ctx: Context, interaction: Awaited<ReturnType<typeof details>>) => {
+    const { prompt, params, session, grantId } = interaction;
+    const { Grant } = provider();
+    const grant = (grantId && (await Grant.find(grantId))) || new Grant({ accountId: session!.accountId, clientId: String(params.client_id) });
+    const d = prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> };
+    if (d.missingOIDCScope) grant.addOIDCScope(d.missingOIDCScope.join(' '));
+    if (d.missingOIDCClaims) grant.addOIDCClaims(d.missingOIDCClaims);
+    for (const [indicator, scopes] of Object.entries(d.missingResourceScopes ?? {})) grant.addResourceScope(indicator, scopes.join(' '));
+    await provider().interactionFinished(ctx.req, ctx.res, { consent: { grantId: await grant.save() } }, { mergeWithLastSubmission: true });
+  };
+
   router.get('/interaction/:uid', async (ctx) => {
     const interaction = await details(ctx);
     const { prompt, params, uid } = interaction;
@@ -43,6 +56,11 @@ export const interactionRoutes = (router: Router, { provider, passkeys, agencyOf
         verifyUrl: `/interaction/${uid}/passkey/verify`,
         abortUrl: `/interaction/${uid}/abort`,
       }, { uiLocales });
+      return;
+    }
+    // One-ID's own pages need no consent: the citizen is using One-ID itself.
+    if (isFirstPartyClient(String(params.client_id))) {
+      await finishConsent(ctx, interaction);
       return;
     }
     (ctx.state as State).formAction = [new URL(String(params.redirect_uri)).origin];
@@ -74,19 +92,13 @@ export const interactionRoutes = (router: Router, { provider, passkeys, agencyOf
     const body = await readBody(ctx);
     csrf.verify(ctx, body._csrf);
     const interaction = await details(ctx);
-    const { prompt, params, session, grantId } = interaction;
+    const { prompt, session } = interaction;
     if (prompt.name !== 'consent' || !session) throw Object.assign(new Error('not a consent prompt'), { status: 400, error: 'invalid_request' });
     if (body.decision !== 'approve') {
       await provider().interactionFinished(ctx.req, ctx.res, { error: 'access_denied', error_description: 'the citizen declined to share the requested information' }, { mergeWithLastSubmission: false });
       return;
     }
-    const { Grant } = provider();
-    const grant = (grantId && (await Grant.find(grantId))) || new Grant({ accountId: session.accountId, clientId: String(params.client_id) });
-    const d = prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> };
-    if (d.missingOIDCScope) grant.addOIDCScope(d.missingOIDCScope.join(' '));
-    if (d.missingOIDCClaims) grant.addOIDCClaims(d.missingOIDCClaims);
-    for (const [indicator, scopes] of Object.entries(d.missingResourceScopes ?? {})) grant.addResourceScope(indicator, scopes.join(' '));
-    await provider().interactionFinished(ctx.req, ctx.res, { consent: { grantId: await grant.save() } }, { mergeWithLastSubmission: true });
+    await finishConsent(ctx, interaction);
   });
 
   router.post('/interaction/:uid/abort', async (ctx) => {

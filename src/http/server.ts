@@ -8,6 +8,9 @@ import type { Logger } from 'pino';
 import type { EnrolmentService } from '../auth/index.ts';
 import type { PasskeyServiceLike } from './deps.ts';
 import type { Csrf } from './csrf.ts';
+import { accountRoutes } from './account-routes.ts';
+import type { AccountSession } from './account-session.ts';
+import type { AccountService } from '../accounts/index.ts';
 import { enrolmentRoutes } from './enrolment-routes.ts';
 import { errorHandler } from './errors.ts';
 import { healthRoutes } from './health-routes.ts';
@@ -21,6 +24,8 @@ export type HttpDeps = {
   passkeys: PasskeyServiceLike;
   enrolment: EnrolmentService;
   agencyOf: (clientId: string) => Promise<string | undefined>;
+  accountSession: AccountSession;
+  accounts: AccountService;
   views: Views;
   csrf: Csrf;
   log: Logger;
@@ -36,6 +41,7 @@ export const createHttpApp = (deps: HttpDeps): Koa => {
   const router = new Router();
   interactionRoutes(router, deps);
   enrolmentRoutes(router, deps);
+  accountRoutes(router, deps);
   staticRoutes(router);
   healthRoutes(router, deps);
 

@@ -21,6 +21,7 @@ export type ProviderDeps = {
   accounts: AccountService;
   pages: Pages;
   sessionAbsoluteSeconds: number;
+  sessionIdleSeconds: number;
   proxy: boolean;
 };
 
@@ -95,7 +96,13 @@ export const createProvider = (deps: ProviderDeps): Provider => {
       Interaction: 900,
       RefreshToken: 30 * 86400,
       Grant: 30 * 86400,
-      Session: deps.sessionAbsoluteSeconds,
+      // Each use re-saves the session: its lifetime is the idle timeout, capped by what is
+      // left of the absolute lifetime counted from sign-in.
+      Session: (_ctx, session) => {
+        const loginTs = (session as { loginTs?: number }).loginTs;
+        const left = loginTs ? loginTs + deps.sessionAbsoluteSeconds - Math.floor(Date.now() / 1000) : deps.sessionAbsoluteSeconds;
+        return Math.max(1, Math.min(deps.sessionIdleSeconds, left));
+      },
     },
     enabledJWA: {
       idTokenSigningAlgValues: ['ES256', 'RS256'],

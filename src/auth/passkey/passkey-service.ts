@@ -48,6 +48,9 @@ export const createPasskeyService = ({ knex, kv, clock, rpId, rpName, origin, de
   };
 
   return {
+    /** A citizen's passkeys, oldest first. */
+    listForAccount: (accountId: string) => listCredentials(knex, [accountId]),
+
     /** Options for creating a passkey; `binding` names the ceremony (e.g. `enrol:<linkId>`). */
     async registrationOptions(account: Account, binding: string): Promise<PublicKeyCredentialCreationOptionsJSON> {
       const existing = await listCredentials(knex, [account.id]);

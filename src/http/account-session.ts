@@ -1,0 +1,77 @@
+// The citizen's own pages (My One-ID, recovery) are signed in through One-ID itself: they
+// start an authorization request for the first-party client `one-id-account` and then rely on
+// the One-ID SSO session that sign-in created. Sensitive pages can demand a level of
+// assurance (step-up with acr_values) and a recent sign-in (max_age).
+import type { Context } from 'koa';
+import type Provider from 'oidc-provider';
+import { createHash } from 'node:crypto';
+import { satisfiesAcr } from './deps.ts';
+import { randomToken } from '../shared/index.ts';
+
+export const ACCOUNT_CLIENT_ID = 'one-id-account';
+const STATE_COOKIE = 'oneid_account_state';
+
+export type SignedInCitizen = { accountId: string; acr: string | undefined; amr: string[]; loginTs: number; sessionUid: string };
+
+const safeReturnTo = (value: unknown) => (typeof value === 'string' && /^\/account(\/[\w\-/]*)?(\?[\w=&%-]*)?$/.test(value) ? value : '/account');
+
+export const createAccountSession = ({ provider, issuer, secure }: { provider: () => Provider; issuer: string; secure: boolean }) => {
+  const redirectUri = `${issuer}/account/callback`;
+
+  /** The signed-in citizen of this browser's One-ID session, if any. */
+  const current = async (ctx: Context): Promise<SignedInCitizen | undefined> => {
+    const session = await provider().Session.get(ctx as never);
+    if (!session.accountId) return undefined;
+    return { accountId: session.accountId, acr: session.acr, amr: session.amr ?? [], loginTs: session.loginTs ?? 0, sessionUid: session.uid };
+  };
+
+  /** Where to send the browser to sign in (optionally at a level and with a fresh sign-in). */
+  const loginUrl = (ctx: Context, options: { returnTo: string; acr?: string | undefined; maxAge?: number | undefined }) => {
+    const state = randomToken(16);
+    ctx.cookies.set(STATE_COOKIE, `${state}.${options.returnTo}`, { httpOnly: true, sameSite: 'lax', secure, maxAge: 15 * 60_000, overwrite: true });
+    const url = new URL('/auth', issuer);
+    url.search = new URLSearchParams({
+      client_id: ACCOUNT_CLIENT_ID,
+      response_type: 'code',
+      scope: 'openid',
+      redirect_uri: redirectUri,
+      state,
+      // PKCE is mandatory for every client; this client never redeems its code (the SSO
+      // session is what it uses), so the verifier is simply not kept.
+      code_challenge: createHash('sha256').update(randomToken(32)).digest('base64url'),
+      code_challenge_method: 'S256',
+      ...(options.acr && { acr_values: options.acr }),
+      ...(options.maxAge !== undefined && { max_age: String(options.maxAge) }),
+    }).toString();
+    return url.toString();
+  };
+
+  return {
+    current,
+    redirectUri,
+    /**
+     * The signed-in citizen, or undefined after redirecting the browser to sign in (when there
+     * is no session, the session is below `acr`, or the sign-in is older than `maxAge` seconds).
+     */
+    async require(ctx: Context, options: { acr?: string; maxAge?: number } = {}): Promise<SignedInCitizen | undefined> {
+      const citizen = await current(ctx);
+      const fresh = options.maxAge === undefined || (citizen && Date.now() / 1000 - citizen.loginTs <= options.maxAge);
+      if (citizen && satisfiesAcr(citizen.acr, options.acr) && fresh) return citizen;
+      ctx.redirect(loginUrl(ctx, { returnTo: safeReturnTo(ctx.originalUrl), acr: options.acr, maxAge: fresh ? undefined : 0 }));
+      return undefined;
+    },
+    loginUrl: (ctx: Context, returnTo: string) => loginUrl(ctx, { returnTo: safeReturnTo(returnTo) }),
+    /** Completes /account/callback: checks state, returns where to go next (or throws). */
+    callback(ctx: Context): string {
+      const saved = ctx.cookies.get(STATE_COOKIE);
+      ctx.cookies.set(STATE_COOKIE, '', { httpOnly: true, sameSite: 'lax', secure, maxAge: 0, overwrite: true });
+      const [state, ...rest] = (saved ?? '').split('.');
+      if (!state || ctx.query.state !== state) throw Object.assign(new Error('state mismatch'), { status: 400, error: 'invalid_request', error_description: 'the sign-in could not be completed; please try again' });
+      if (typeof ctx.query.error === 'string') throw Object.assign(new Error(ctx.query.error), { status: 400, error: ctx.query.error.slice(0, 64), error_description: 'the sign-in was not completed' });
+      return safeReturnTo(rest.join('.'));
+    },
+  };
+};
+
+export type AccountSession = ReturnType<typeof createAccountSession>;
+export const isFirstPartyClient = (clientId: string) => clientId === ACCOUNT_CLIENT_ID;

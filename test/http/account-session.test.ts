@@ -1,0 +1,43 @@
+// My One-ID signs in through One-ID itself: no session sends the browser to sign in, the
+// first-party client needs no consent, and afterwards the page shows the citizen's data.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApp, type TestApp } from '../support/app.ts';
+import { createBrowserSession, csrfFrom } from '../support/browser-session.ts';
+import { enrolCitizen } from '../support/flows.ts';
+
+let app: TestApp;
+beforeAll(async () => {
+  app = await startTestApp();
+});
+afterAll(() => app?.stop());
+
+describe('My One-ID sign-in', () => {
+  it('redirects to sign in, then shows the citizen without a consent page', async () => {
+    const citizen = await enrolCitizen(app, { name: '박민수' });
+    const session = createBrowserSession();
+    const first = await session.request(`${app.issuer}/account`);
+    expect(first.status).toBe(302);
+    const { res, url } = await session.follow(`${app.issuer}/account`, app.issuer);
+    expect(new URL(url).pathname).toMatch(/^\/interaction\//);
+    const csrf = csrfFrom(await res.text());
+    const path = new URL(url).pathname;
+    const options = await (await session.request(`${app.issuer}${path}/passkey/options`, { method: 'POST', json: {}, headers: { 'x-csrf-token': csrf } })).json();
+    const verify = await session.request(`${app.issuer}${path}/passkey/verify`, { method: 'POST', json: citizen.authenticator.authenticate(options), headers: { 'x-csrf-token': csrf } });
+    const { location } = await verify.json();
+    const landed = await session.follow(new URL(location, app.issuer).toString(), app.issuer);
+    expect(new URL(landed.url).pathname).toBe('/account');
+    expect(landed.res.status).toBe(200);
+    const html = await landed.res.text();
+    expect(html).toContain('박민수');
+    expect(html).toContain('Passkey');
+  });
+
+  it('refuses a callback whose state does not match', async () => {
+    const res = await fetch(`${app.issuer}/account/callback?code=x&state=forged`);
+    expect(res.status).toBe(400);
+  });
+
+  it('does not let an agency register a client in the reserved namespace', async () => {
+    await expect(app.services.clients.addClient({ client_id: 'one-id-account', client_name: 'x', agency: 'x', redirect_uris: ['https://evil.example/cb'] }, 'test')).rejects.toThrow(/reserved/);
+  });
+});
