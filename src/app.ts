@@ -9,6 +9,7 @@ import { createEnrolmentService } from './auth/index.ts';
 import { createPasskeyService } from './auth/passkey/index.ts';
 import { createClientService } from './clients/index.ts';
 import type { Config } from './config/index.ts';
+import { createCatalogueService, createConsentService } from './consent/index.ts';
 import { createCsrf } from './http/csrf.ts';
 import { ACCOUNT_CLIENT_ID, createAccountSession } from './http/account-session.ts';
 import { createEnginePages } from './http/engine-pages.ts';
@@ -44,7 +45,10 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
 
   const audit = createAuditService({ knex });
   const accounts = createAccountService({ knex, clock, enrolmentTtlSeconds: config.enrolmentTtlSeconds, issuer: config.issuer });
-  const clients = createClientService({ knex, secretBox });
+  const catalogue = createCatalogueService({ knex });
+  await catalogue.seed();
+  const clients = createClientService({ knex, secretBox, knownClaims: async () => new Set((await catalogue.list()).map((i) => i.name)) });
+  const consent = createConsentService({ knex, clock, clients, catalogue, maxAgeDays: config.consentMaxAgeDays });
   const passkeys = createPasskeyService({ knex, kv, clock, rpId: issuerUrl.hostname, rpName: 'One-ID', origin: issuerUrl.origin, decoySecret: secrets.pairwiseSalt });
   const enrolment = createEnrolmentService({ knex, accounts, passkeys });
   const signingKeys = createSigningKeyService({ knex, secretBox, clock });
@@ -71,18 +75,22 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
       sessionAbsoluteSeconds: config.sessionAbsoluteSeconds,
       sessionIdleSeconds: config.sessionIdleSeconds,
       proxy: config.trustedProxies.length > 0,
+      consent,
+      catalogue: await catalogue.list(),
     });
   let provider: Provider = await buildProvider();
-  let keyVersion = await signingKeys.version();
+  // Keys and the claims catalogue shape the engine's configuration: rebuild it when either changes.
+  const engineVersion = async () => `${await signingKeys.version()}#${await catalogue.version()}`;
+  let keyVersion = await engineVersion();
 
   // A key rotated by the CLI or another instance is picked up within keyReloadSeconds: the
   // engine is rebuilt with the new key set (its state lives in the adapter, so nothing is lost).
   const reloadKeys = async () => {
-    const version = await signingKeys.version();
+    const version = await engineVersion();
     if (version === keyVersion) return false;
     provider = await buildProvider();
     keyVersion = version;
-    log.info('signing keys changed; provider reloaded');
+    log.info('signing keys or claims catalogue changed; provider reloaded');
     return true;
   };
   const keyTimer = setInterval(() => void reloadKeys().catch((err) => log.warn({ err }, 'key reload failed')), (options.keyReloadSeconds ?? 30) * 1000);
@@ -95,6 +103,7 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     agencyOf: async (clientId) => (await clients.find(clientId))?.agency,
     accountSession: createAccountSession({ provider: () => provider, issuer: config.issuer, secure: issuerUrl.protocol === 'https:' }),
     accounts,
+    consent,
     views,
     csrf,
     log,
@@ -109,7 +118,7 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     log,
     knex,
     kv,
-    services: { audit, accounts, clients, passkeys, enrolment, signingKeys },
+    services: { audit, accounts, clients, catalogue, consent, passkeys, enrolment, signingKeys },
     provider: () => provider,
     reloadKeys,
     listSessionIds: oidcStore.listSessionIds,

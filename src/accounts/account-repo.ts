@@ -6,6 +6,8 @@ export type Account = {
   birthdate: string | null;
   email: string | null;
   phoneNumber: string | null;
+  gender?: string | null;
+  address?: Record<string, string> | null;
   status: 'active' | 'disabled';
   webauthnUserId: string;
   createdAt: Date;
@@ -17,6 +19,8 @@ type Row = {
   birthdate: string | Date | null;
   email: string | null;
   phone_number: string | null;
+  gender?: string | null;
+  address?: Record<string, string> | null;
   status: Account['status'];
   webauthn_user_id: string;
   created_at: Date;
@@ -31,6 +35,8 @@ const toAccount = (row: Row): Account => ({
   birthdate: isoDate(row.birthdate),
   email: row.email,
   phoneNumber: row.phone_number,
+  gender: row.gender ?? null,
+  address: row.address ?? null,
   status: row.status,
   webauthnUserId: row.webauthn_user_id,
   createdAt: new Date(row.created_at),

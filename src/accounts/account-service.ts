@@ -22,6 +22,15 @@ const citizenSchema = z.object({
 
 export type CitizenInput = z.input<typeof citizenSchema>;
 
+const parseCitizen = (input: CitizenInput) => {
+  const parsed = citizenSchema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new AppError('ERR_INVALID_CITIZEN', `${issue.path.join('.')}: ${issue.message}`, { details: { field: issue.path.join('.') } });
+  }
+  return parsed.data;
+};
+
 export const createAccountService = ({ knex, clock, enrolmentTtlSeconds, issuer }: { knex: Knex; clock: Clock; enrolmentTtlSeconds: number; issuer: string }) => {
   const enrolmentUrl = (token: string) => `${issuer}/enrol/${token}`;
 
@@ -29,16 +38,31 @@ export const createAccountService = ({ knex, clock, enrolmentTtlSeconds, issuer 
     findById: (id: string) => findAccountById(knex, id),
 
     /**
+     * Creates an active citizen without an enrolment link, inside the caller's transaction (for
+     * identities proven otherwise, e.g. a qualified certificate). The caller audits the creation
+     * and links the credential that proved the identity in the same transaction.
+     */
+    async createCitizen(trx: Knex.Transaction, input: CitizenInput): Promise<Account> {
+      const citizen = parseCitizen(input);
+      const account = {
+        id: newId(),
+        name: citizen.name,
+        birthdate: citizen.birthdate,
+        email: citizen.email ?? null,
+        phoneNumber: citizen.phone ?? null,
+        status: 'active' as const,
+        webauthnUserId: randomToken(32),
+      };
+      await insertAccount(trx, account);
+      return { ...account, createdAt: clock.now() };
+    },
+
+    /**
      * Creates a citizen whose identity an operator has checked, and a single-use enrolment
      * link. The link's token is returned once and only its hash is stored.
      */
     async enrolCitizen(input: CitizenInput, issuedBy: string): Promise<{ account: Account; url: string; expiresAt: Date }> {
-      const parsed = citizenSchema.safeParse(input);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0]!;
-        throw new AppError('ERR_INVALID_CITIZEN', `${issue.path.join('.')}: ${issue.message}`, { details: { field: issue.path.join('.') } });
-      }
-      const citizen = parsed.data;
+      const citizen = parseCitizen(input);
       const token = randomToken();
       const expiresAt = new Date(clock.now().getTime() + enrolmentTtlSeconds * 1000);
       const account = {

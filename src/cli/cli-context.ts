@@ -3,6 +3,7 @@
 import { createAccountService } from '../accounts/index.ts';
 import { createAuditService } from '../audit/index.ts';
 import { createClientService } from '../clients/index.ts';
+import { createCatalogueService } from '../consent/index.ts';
 import type { Config } from '../config/index.ts';
 import { createSigningKeyService } from '../oidc/signing-keys.ts';
 import { createSecretBox, systemClock } from '../shared/index.ts';
@@ -15,9 +16,12 @@ export const createCliContext = async (config: Config) => {
   const { knex } = db;
   const secretBox = createSecretBox(secrets.keyEncryptionKeys);
   const clock = systemClock;
+  const catalogue = createCatalogueService({ knex });
+  await catalogue.seed();
   return {
+    catalogue,
     accounts: createAccountService({ knex, clock, enrolmentTtlSeconds: config.enrolmentTtlSeconds, issuer: config.issuer }),
-    clients: createClientService({ knex, secretBox }),
+    clients: createClientService({ knex, secretBox, knownClaims: async () => new Set((await catalogue.list()).map((i) => i.name)) }),
     signingKeys: createSigningKeyService({ knex, secretBox, clock }),
     audit: createAuditService({ knex }),
     close: () => db.close(),

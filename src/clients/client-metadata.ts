@@ -57,6 +57,19 @@ export const clientMetadataSchema = z
     policy_uri: httpsUrl.optional(),
     contacts: z.array(z.email()).max(10).optional(),
     scope: z.string().max(1000).optional(),
+    // One-ID extension: the data items this system may ask for, each with its purpose.
+    allowed_claims: z
+      .array(
+        z.object({
+          claim: z.string().regex(/^[a-z][a-z0-9_]{1,63}$/, 'must be a claim name from the catalogue'),
+          purpose: z.object({ ko: z.string().trim().min(1).max(300), en: z.string().trim().min(1).max(300) }),
+          required: z.boolean().default(false),
+          retention_days: z.number().int().min(1).max(3650),
+        }).strict(),
+      )
+      .max(50)
+      .refine((list) => new Set(list.map((a) => a.claim)).size === list.length, 'lists a claim twice')
+      .default([]),
   })
   .strict()
   .superRefine((m, ctx) => {
@@ -79,6 +92,7 @@ export const clientMetadataSchema = z
 
 export type ClientMetadataInput = z.input<typeof clientMetadataSchema>;
 export type ClientMetadata = z.output<typeof clientMetadataSchema>;
+export type ClaimAllowance = ClientMetadata['allowed_claims'][number];
 
 /** Parses metadata or throws ERR_INVALID_CLIENT_METADATA naming every bad field. */
 export const parseClientMetadata = (input: unknown): ClientMetadata => {

@@ -39,3 +39,21 @@ export const listClients = async (db: Knex, options: { after?: string; limit: nu
   if (options.after) query.where('client_id', '>', options.after);
   return (await query).map(toRecord);
 };
+
+export type AllowanceRow = { claim: string; purpose: { ko: string; en: string }; required: boolean; retentionDays: number };
+
+export const listAllowances = async (db: Knex, clientId: string): Promise<AllowanceRow[]> =>
+  (await db('client_claim_allowances').where({ client_id: clientId }).orderBy('claim')).map((r) => ({
+    claim: r.claim,
+    purpose: { ko: r.purpose_ko, en: r.purpose_en },
+    required: r.required,
+    retentionDays: r.retention_days,
+  }));
+
+/** Replaces a client's allowances. */
+export const replaceAllowances = async (db: Knex, clientId: string, rows: AllowanceRow[]): Promise<void> => {
+  await db('client_claim_allowances').where({ client_id: clientId }).delete();
+  if (rows.length) {
+    await db('client_claim_allowances').insert(rows.map((r) => ({ client_id: clientId, claim: r.claim, purpose_ko: r.purpose.ko, purpose_en: r.purpose.en, required: r.required, retention_days: r.retentionDays })));
+  }
+};

@@ -1,4 +1,5 @@
 // One validated environment schema: every setting the server reads, parsed once at start.
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 export type Config = Readonly<{
@@ -16,7 +17,25 @@ export type Config = Readonly<{
   enrolmentTtlSeconds: number;
   sessionIdleSeconds: number;
   sessionAbsoluteSeconds: number;
+  consentMaxAgeDays: number;
+  certificates: CertificateConfig;
   production: boolean;
+}>;
+
+/** Certificate login (docs/certificates.md). Disabled when trustAnchorsPath is undefined. */
+export type CertificateConfig = Readonly<{
+  trustAnchorsPath: string | undefined;
+  policyOids: string[];
+  revocationFailOpen: boolean;
+  revocationTimeoutMs: number;
+  crlUrls: string[];
+  mappingRule: 'subject-serial' | 'san-email' | 'issuer-serial';
+  /** The mutual-TLS listener runs only when loginPort, tlsCert and tlsKey are all set. */
+  loginPort: number | undefined;
+  tlsCert: string | undefined;
+  tlsKey: string | undefined;
+  header: string;
+  headerFormat: 'rfc9440' | 'nginx-escaped';
 }>;
 
 export class ConfigError extends Error {
@@ -42,6 +61,14 @@ const int = (min: number, max: number) =>
 
 const list = z.string().transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean));
 
+// An IP address or CIDR range (10.0.0.0/8, fd00::/8).
+const isAddressOrRange = (entry: string) => {
+  const [address = '', prefix, extra] = entry.split('/');
+  const version = isIP(address);
+  if (!version || extra !== undefined) return false;
+  return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (version === 4 ? 32 : 128));
+};
+
 // A 32-byte key, base64 or base64url encoded; several (comma-separated) allow rotation: the first encrypts.
 const keyList = list.pipe(
   z.array(z.string()).min(1).refine(
@@ -62,12 +89,24 @@ const schema = z.object({
   COOKIE_KEYS: list.pipe(z.array(z.string().min(32, 'each cookie key must be at least 32 characters')).min(1)).optional(),
   KEY_ENCRYPTION_KEYS: keyList.optional(),
   PAIRWISE_SALT: z.string().min(32, 'must be at least 32 characters').optional(),
-  TRUSTED_PROXIES: list.default([]),
+  TRUSTED_PROXIES: list.pipe(z.array(z.string()).refine((entries) => entries.every(isAddressOrRange), 'each entry must be an IP address or a CIDR range (e.g. 10.0.0.0/8)')).default([]),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   ENROLMENT_TTL_SECONDS: int(60, 30 * 86400).default(72 * 3600),
   SESSION_IDLE_SECONDS: int(60, 30 * 86400).default(30 * 60),
   SESSION_ABSOLUTE_SECONDS: int(300, 30 * 86400).default(8 * 3600),
+  CONSENT_MAX_AGE_DAYS: int(1, 3650).default(365),
   NODE_ENV: z.string().default('development'),
+  CERT_TRUST_ANCHORS: z.string().min(1).optional(),
+  CERT_POLICY_OIDS: list.pipe(z.array(z.string().regex(/^[0-2](\.\d+)+$/, 'each entry must be a dotted OID (e.g. 1.2.410.200004.5.2.1.2)'))).default([]),
+  CERT_REVOCATION_FAIL_OPEN: z.enum(['true', 'false'], 'must be true or false').default('false').transform((v) => v === 'true'),
+  CERT_REVOCATION_TIMEOUT_MS: int(100, 60_000).default(3000),
+  CERT_CRL_URLS: list.pipe(z.array(url(['http:', 'https:']))).default([]),
+  CERT_MAPPING_RULE: z.enum(['subject-serial', 'san-email', 'issuer-serial']).default('subject-serial'),
+  CERT_LOGIN_PORT: int(1, 65535).optional(),
+  TLS_CERT: z.string().min(1).optional(),
+  TLS_KEY: z.string().min(1).optional(),
+  CERT_HEADER: z.string().regex(/^[a-z0-9-]{1,64}$/i, 'must be a header name (letters, digits, -)').transform((v) => v.toLowerCase()).default('client-cert'),
+  CERT_HEADER_FORMAT: z.enum(['rfc9440', 'nginx-escaped']).default('rfc9440'),
 });
 
 /** Every key the server reads; a test keeps `.env.example` in step with it. */
@@ -95,6 +134,12 @@ export const loadConfig = (env: Record<string, string | undefined>): Config => {
   if (v.SESSION_IDLE_SECONDS > v.SESSION_ABSOLUTE_SECONDS) {
     problems.push('SESSION_IDLE_SECONDS: must not exceed SESSION_ABSOLUTE_SECONDS');
   }
+  // A half-configured mutual-TLS listener is a mistake to report, not to ignore silently.
+  if (v.CERT_LOGIN_PORT !== undefined) {
+    if (!v.TLS_CERT || !v.TLS_KEY) problems.push('CERT_LOGIN_PORT: needs TLS_CERT and TLS_KEY');
+    if (!v.CERT_TRUST_ANCHORS) problems.push('CERT_LOGIN_PORT: needs CERT_TRUST_ANCHORS');
+    if (v.CERT_LOGIN_PORT === v.PORT) problems.push('CERT_LOGIN_PORT: must differ from PORT');
+  }
   if (problems.length) throw new ConfigError(problems);
   return Object.freeze({
     port: v.PORT,
@@ -111,6 +156,20 @@ export const loadConfig = (env: Record<string, string | undefined>): Config => {
     enrolmentTtlSeconds: v.ENROLMENT_TTL_SECONDS,
     sessionIdleSeconds: v.SESSION_IDLE_SECONDS,
     sessionAbsoluteSeconds: v.SESSION_ABSOLUTE_SECONDS,
+    consentMaxAgeDays: v.CONSENT_MAX_AGE_DAYS,
+    certificates: Object.freeze({
+      trustAnchorsPath: v.CERT_TRUST_ANCHORS,
+      policyOids: v.CERT_POLICY_OIDS,
+      revocationFailOpen: v.CERT_REVOCATION_FAIL_OPEN,
+      revocationTimeoutMs: v.CERT_REVOCATION_TIMEOUT_MS,
+      crlUrls: v.CERT_CRL_URLS,
+      mappingRule: v.CERT_MAPPING_RULE,
+      loginPort: v.CERT_LOGIN_PORT,
+      tlsCert: v.TLS_CERT,
+      tlsKey: v.TLS_KEY,
+      header: v.CERT_HEADER,
+      headerFormat: v.CERT_HEADER_FORMAT,
+    }),
     production,
   });
 };

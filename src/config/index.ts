@@ -1,2 +1,2 @@
 export { loadConfig, ConfigError, CONFIG_KEYS } from './config.ts';
-export type { Config } from './config.ts';
+export type { CertificateConfig, Config } from './config.ts';

@@ -8,7 +8,9 @@ import { createHash } from 'node:crypto';
 import { satisfiesAcr } from './deps.ts';
 import { randomToken } from '../shared/index.ts';
 
-export const ACCOUNT_CLIENT_ID = 'one-id-account';
+import { ACCOUNT_CLIENT_ID } from '../clients/index.ts';
+
+export { ACCOUNT_CLIENT_ID };
 const STATE_COOKIE = 'oneid_account_state';
 
 export type SignedInCitizen = { accountId: string; acr: string | undefined; amr: string[]; loginTs: number; sessionUid: string };
@@ -74,4 +76,3 @@ export const createAccountSession = ({ provider, issuer, secure }: { provider: (
 };
 
 export type AccountSession = ReturnType<typeof createAccountSession>;
-export const isFirstPartyClient = (clientId: string) => clientId === ACCOUNT_CLIENT_ID;

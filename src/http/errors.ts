@@ -41,6 +41,8 @@ export const errorHandler = ({ views, log }: { views: Views; log: Logger }) => a
       ctx.body = { type: 'about:blank', title: code, status: d.status, detail: message, code, message };
       return;
     }
-    views.render(ctx, 'message', { heading: t('error.title'), message, detail: t('error.retry'), code }, { status: d.status });
+    // "Start again" helps after a broken sign-in or a server fault, not after e.g. a used enrolment link.
+    const retry = d.status >= 500 || code === 'ERR_INTERACTION_EXPIRED' || /^[a-z_]+$/.test(code);
+    views.render(ctx, 'message', { heading: t('error.title'), message, detail: retry ? t('error.retry') : undefined, code }, { status: d.status });
   }
 };

@@ -8,20 +8,22 @@ import { readBody, stringField } from './body.ts';
 import type { Csrf } from './csrf.ts';
 import type { State } from './security.ts';
 import type { Views } from './views.ts';
-import { clientView, consentItems } from './interaction-view.ts';
-import { isFirstPartyClient } from './account-session.ts';
-import { translator } from './messages.ts';
-import { langOf } from './views.ts';
+import { clientView, requestedFromParams } from './interaction-view.ts';
+import type { AccountService } from '../accounts/index.ts';
+import type { ConsentService } from '../consent/index.ts';
+import { isFirstPartyClient } from '../clients/index.ts';
 
 type Deps = {
   provider: () => Provider;
   passkeys: PasskeyServiceLike;
   agencyOf: (clientId: string) => Promise<string | undefined>;
+  consent: ConsentService;
+  accounts: AccountService;
   views: Views;
   csrf: Csrf;
 };
 
-export const interactionRoutes = (router: Router, { provider, passkeys, agencyOf, views, csrf }: Deps) => {
+export const interactionRoutes = (router: Router, { provider, passkeys, agencyOf, consent, accounts, views, csrf }: Deps) => {
   const details = async (ctx: Context) => {
     const interaction = await provider().interactionDetails(ctx.req, ctx.res);
     // The URL's uid must be the interaction this browser's cookie holds.
@@ -29,17 +31,8 @@ export const interactionRoutes = (router: Router, { provider, passkeys, agencyOf
     return interaction;
   };
 
-  /** Grants what the consent prompt asked for and resumes the authorization request. */
-  const finishConsent = async (ctx: Context, interaction: Awaited<ReturnType<typeof details>>) => {
-    const { prompt, params, session, grantId } = interaction;
-    const { Grant } = provider();
-    const grant = (grantId && (await Grant.find(grantId))) || new Grant({ accountId: session!.accountId, clientId: String(params.client_id) });
-    const d = prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> };
-    if (d.missingOIDCScope) grant.addOIDCScope(d.missingOIDCScope.join(' '));
-    if (d.missingOIDCClaims) grant.addOIDCClaims(d.missingOIDCClaims);
-    for (const [indicator, scopes] of Object.entries(d.missingResourceScopes ?? {})) grant.addResourceScope(indicator, scopes.join(' '));
-    await provider().interactionFinished(ctx.req, ctx.res, { consent: { grantId: await grant.save() } }, { mergeWithLastSubmission: true });
-  };
+  /** Resumes the authorization after a consent decision; the engine derives the grant from it. */
+  const finishConsent = (ctx: Context) => provider().interactionFinished(ctx.req, ctx.res, { consent: {} }, { mergeWithLastSubmission: true });
 
   router.get('/interaction/:uid', async (ctx) => {
     const interaction = await details(ctx);
@@ -60,12 +53,14 @@ export const interactionRoutes = (router: Router, { provider, passkeys, agencyOf
     }
     // One-ID's own pages need no consent: the citizen is using One-ID itself.
     if (isFirstPartyClient(String(params.client_id))) {
-      await finishConsent(ctx, interaction);
+      await finishConsent(ctx);
       return;
     }
+    const accountId = interaction.session!.accountId;
+    const { pending } = await consent.evaluate(accountId, String(params.client_id), requestedFromParams(params));
     (ctx.state as State).formAction = [new URL(String(params.redirect_uri)).origin];
-    const t = translator(langOf(ctx, uiLocales));
-    views.render(ctx, 'consent', { client: view, items: consentItems(prompt.details, t), submitUrl: `/interaction/${uid}/consent` }, { uiLocales });
+    const account = await accounts.findById(accountId);
+    views.render(ctx, 'consent', { client: view, items: pending, citizenName: account?.name ?? '', submitUrl: `/interaction/${uid}/consent` }, { uiLocales });
   });
 
   router.post('/interaction/:uid/passkey/options', async (ctx) => {
@@ -91,14 +86,20 @@ export const interactionRoutes = (router: Router, { provider, passkeys, agencyOf
   router.post('/interaction/:uid/consent', async (ctx) => {
     const body = await readBody(ctx);
     csrf.verify(ctx, body._csrf);
-    const interaction = await details(ctx);
-    const { prompt, session } = interaction;
+    const { prompt, session, params } = await details(ctx);
     if (prompt.name !== 'consent' || !session) throw Object.assign(new Error('not a consent prompt'), { status: 400, error: 'invalid_request' });
     if (body.decision !== 'approve') {
       await provider().interactionFinished(ctx.req, ctx.res, { error: 'access_denied', error_description: 'the citizen declined to share the requested information' }, { mergeWithLastSubmission: false });
       return;
     }
-    await finishConsent(ctx, interaction);
+    const clientId = String(params.client_id);
+    const requested = requestedFromParams(params);
+    // Approving agrees to the required items; optional ones only when their box was checked.
+    const checked = ([] as unknown[]).concat(body.claims ?? []).filter((c): c is string => typeof c === 'string');
+    const { pending } = await consent.evaluate(session.accountId, clientId, requested);
+    const accepted = pending.filter((p) => p.required || checked.includes(p.claim)).map((p) => p.claim);
+    await consent.decide(session.accountId, clientId, requested, accepted, { ip: ctx.ip });
+    await finishConsent(ctx);
   });
 
   router.post('/interaction/:uid/abort', async (ctx) => {

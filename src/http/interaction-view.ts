@@ -1,4 +1,4 @@
-// What the sign-in and consent pages show about the requesting system and the data it asks for.
+// What the sign-in and consent pages show about the requesting system and what it asks for.
 import type { ClientLike } from './deps.ts';
 
 export const clientView = (client: ClientLike | undefined, agency: string | undefined) => ({
@@ -7,18 +7,16 @@ export const clientView = (client: ClientLike | undefined, agency: string | unde
   agency: agency ?? '',
 });
 
-/** Each requested item by its name (never only a scope name), in the citizen's language. */
-export const consentItems = (details: Record<string, unknown>, t: (key: string) => string): string[] => {
-  const scopes = (details.missingOIDCScope as string[] | undefined) ?? [];
-  const claims = new Set((details.missingOIDCClaims as string[] | undefined) ?? []);
-  const byScope: Record<string, string[]> = {
-    openid: ['sub'],
-    profile: ['name', 'birthdate'],
-    email: ['email'],
-    phone: ['phone_number'],
-  };
-  for (const scope of scopes) for (const claim of byScope[scope] ?? []) claims.add(claim);
-  const items = [...claims].filter((c) => !['email_verified', 'phone_number_verified', 'acr', 'amr', 'auth_time', 'sid'].includes(c)).map((c) => t(`claim.${c}`));
-  if (scopes.includes('offline_access')) items.push(t('scope.offline_access'));
-  return items;
+const STANDALONE = new Set(['sub', 'sid', 'auth_time', 'acr', 'amr', 'iss']);
+
+/** The scopes and claims (claims parameter) an authorization request asks for. */
+export const requestedFromParams = (params: Record<string, unknown>) => {
+  let claims: string[] = [];
+  try {
+    const parsed = typeof params.claims === 'string' ? (JSON.parse(params.claims) as Record<string, Record<string, unknown> | undefined>) : {};
+    claims = [...new Set([...Object.keys(parsed.userinfo ?? {}), ...Object.keys(parsed.id_token ?? {})])].filter((c) => !STANDALONE.has(c));
+  } catch {
+    // The engine has already validated the claims parameter; anything unreadable asks for nothing.
+  }
+  return { scopes: String(params.scope ?? '').split(' ').filter(Boolean), claims };
 };

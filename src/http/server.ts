@@ -11,6 +11,7 @@ import type { Csrf } from './csrf.ts';
 import { accountRoutes } from './account-routes.ts';
 import type { AccountSession } from './account-session.ts';
 import type { AccountService } from '../accounts/index.ts';
+import type { ConsentService } from '../consent/index.ts';
 import { enrolmentRoutes } from './enrolment-routes.ts';
 import { errorHandler } from './errors.ts';
 import { healthRoutes } from './health-routes.ts';
@@ -26,6 +27,7 @@ export type HttpDeps = {
   agencyOf: (clientId: string) => Promise<string | undefined>;
   accountSession: AccountSession;
   accounts: AccountService;
+  consent: ConsentService;
   views: Views;
   csrf: Csrf;
   log: Logger;

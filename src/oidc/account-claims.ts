@@ -1,18 +1,25 @@
-// What One-ID asserts about a citizen. The engine filters these by granted scopes and claims.
+// What One-ID asserts about a citizen. The engine filters these by the grant (consent).
 import type { Account } from '../accounts/index.ts';
+import type { CatalogueItem } from '../consent/index.ts';
 
-/** Standard claims per scope (OIDC Core 5.4). */
-export const SCOPE_CLAIMS = {
-  openid: ['sub'],
-  profile: ['name', 'birthdate'],
-  email: ['email', 'email_verified'],
-  phone: ['phone_number', 'phone_number_verified'],
-} as const;
+/** Claims that travel with another (their consent is the other's). */
+const COMPANIONS: Record<string, string[]> = { email: ['email_verified'], phone_number: ['phone_number_verified'] };
+
+/** Scope -> claims, from the claims catalogue (OIDC Core 5.4 for the standard ones). */
+export const scopeClaims = (catalogue: CatalogueItem[]): Record<string, string[]> => {
+  const result: Record<string, string[]> = {};
+  for (const item of catalogue) {
+    for (const scope of item.scopes) (result[scope] ??= []).push(item.name, ...(COMPANIONS[item.name] ?? []));
+  }
+  return result;
+};
 
 export const accountClaims = (account: Account, sub: string): { sub: string; [claim: string]: unknown } => ({
   sub,
   name: account.name,
   ...(account.birthdate && { birthdate: account.birthdate }),
+  ...(account.gender && { gender: account.gender }),
+  ...(account.address && { address: account.address }),
   // Attributes recorded at the service counter were checked by an operator: verified.
   ...(account.email && { email: account.email, email_verified: true }),
   ...(account.phoneNumber && { phone_number: account.phoneNumber, phone_number_verified: true }),

@@ -4,7 +4,10 @@ import { createHmac } from 'node:crypto';
 import Provider, { interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { AccountService } from '../accounts/index.ts';
 import { ACR_VALUES, satisfiesAcr } from '../auth/index.ts';
-import { accountClaims, SCOPE_CLAIMS } from './account-claims.ts';
+import type { CatalogueItem, ConsentService } from '../consent/index.ts';
+import { isFirstPartyClient } from '../clients/index.ts';
+import { accountClaims, scopeClaims } from './account-claims.ts';
+import { createLoadExistingGrant } from './consent-grants.ts';
 
 type Pages = {
   error: NonNullable<Configuration['renderError']>;
@@ -23,6 +26,8 @@ export type ProviderDeps = {
   sessionAbsoluteSeconds: number;
   sessionIdleSeconds: number;
   proxy: boolean;
+  consent: ConsentService;
+  catalogue: CatalogueItem[];
 };
 
 const { Prompt, Check, base } = interactionPolicy;
@@ -53,8 +58,10 @@ export const createProvider = (deps: ProviderDeps): Provider => {
     },
     // acr/amr/auth_time ride on `openid` so every ID token states the assurance actually met
     // and the methods actually used (RFC 8176), not only when a client asked for them.
-    claims: { ...SCOPE_CLAIMS, openid: ['sub', 'acr', 'amr', 'auth_time'], sid: null } as unknown as Configuration['claims'],
-    scopes: ['openid', 'offline_access', 'profile', 'email', 'phone'],
+    claims: { ...scopeClaims(deps.catalogue), openid: ['sub', 'acr', 'amr', 'auth_time'], sid: null } as unknown as Configuration['claims'],
+    scopes: ['openid', 'offline_access', ...new Set(deps.catalogue.flatMap((i) => i.scopes))],
+    // Grants come from the citizen's consent record (the database), not from the session.
+    loadExistingGrant: createLoadExistingGrant({ consent: deps.consent, isFirstParty: isFirstPartyClient }),
     acrValues: ACR_VALUES,
     responseTypes: ['code'],
     subjectTypes: ['pairwise'],
@@ -117,5 +124,11 @@ export const createProvider = (deps: ProviderDeps): Provider => {
   };
   const provider = new Provider(deps.issuer, configuration);
   provider.proxy = deps.proxy;
+  // "Connected systems" on My One-ID: first and last sign-in per client.
+  provider.on('authorization.success', (ctx) => {
+    const accountId = ctx.oidc.session?.accountId;
+    const clientId = ctx.oidc.client?.clientId;
+    if (accountId && clientId && !isFirstPartyClient(clientId)) void deps.consent.signedIn(accountId, clientId).catch(() => undefined);
+  });
   return provider;
 };

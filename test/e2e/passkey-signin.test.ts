@@ -30,8 +30,8 @@ afterAll(async () => {
 /**
  * A phone-size tab in a fresh profile, collecting script errors and CSP violations. Chromium
  * answers a conditional (autofill) request from a virtual authenticator at once, without the
- * pick a person makes, so the login page would sign in on load; unless `autofill` is asked
- * for, the page is told the browser has no autofill, as a citizen who ignores it would be.
+ * pick a person makes, so the login page would sign in as it loads. Unless `autofill` is asked
+ * for, the page is told the browser has no autofill, so that the buttons run the ceremony.
  */
 const phonePage = async ({ autofill = false } = {}) => {
   const context = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 1, isMobile: true, hasTouch: true, locale: 'ko-KR' });
@@ -102,7 +102,7 @@ describe('passkey sign-in in Chromium', () => {
     const { account } = await enrolInBrowser(page, { name: '김민지', birthdate: '1992-07-15', email: 'minji@example.com' }, { lang: 'ko' });
     const [credential] = await authenticator.credentials();
     expect(credential).toMatchObject({ isResidentCredential: true, rpId: 'localhost' });
-    expect(await page.locator('#message-body').textContent()).toContain('패스키가 등록되었습니다');
+    expect(await page.locator('#message-body').textContent()).toBe(MESSAGES.ko['enrol.done.body']);
 
     const { client, config } = await agency(page, 4301);
     const request = await authorizationRequest(config, client.redirectUri);
@@ -118,7 +118,8 @@ describe('passkey sign-in in Chromium', () => {
     const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: request.verifier, expectedState: request.state, expectedNonce: request.nonce });
     const claims = tokens.claims()!;
     expect(claims.acr).toBe('urn:one-id:loa:substantial');
-    expect(claims.amr).toContain('user');
+    // RFC 8176: user verification, on a device-bound (not backup-eligible) key.
+    expect(claims.amr).toEqual(['hwk', 'user']);
     expect(claims.sub).not.toBe(account.id);
     const userinfo = await oidc.fetchUserInfo(config, tokens.access_token, claims.sub);
     expect(userinfo).toMatchObject({ name: '김민지', email: 'minji@example.com' });
@@ -192,7 +193,7 @@ describe('passkey sign-in in Chromium', () => {
     expect(problems).toEqual([]);
   });
 
-  it('signs in from the identifier field\'s autofill (conditional UI) without a click', async () => {
+  it('signs in through the autofill offer (conditional UI) without a click', async () => {
     const { page, problems } = await phonePage({ autofill: true });
     await addVirtualAuthenticator(page, { residentKey: true });
     await enrolInBrowser(page, { name: '최유나', birthdate: '2001-05-09' });
@@ -221,7 +222,7 @@ describe('dead enrolment links in Chromium', () => {
     expect(await page.locator('#register-button').count()).toBe(0);
   };
 
-  it('shows a readable 410 page for a used link and for an expired one', async () => {
+  it('shows readable pages for used (410), expired (410) and unknown (404) links', async () => {
     const { page, problems } = await phonePage();
     await addVirtualAuthenticator(page, { residentKey: true });
     const used = await enrolInBrowser(page, { name: '정하늘', birthdate: '1995-12-31' });

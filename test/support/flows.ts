@@ -6,6 +6,10 @@ import type { TestApp } from './app.ts';
 import { createBrowserSession, csrfFrom, type BrowserSession } from './browser-session.ts';
 import { createSoftAuthenticator, type SoftAuthenticator } from './soft-authenticator.ts';
 
+const purpose = { ko: '민원 처리', en: 'Handling your application' };
+/** What test clients may ask for by default: the common identity items, all required. */
+export const DEFAULT_ALLOWANCES = ['name', 'birthdate', 'email', 'phone_number'].map((claim) => ({ claim, purpose, required: true, retention_days: 30 }));
+
 export const registerClient = async (app: TestApp, overrides: Record<string, unknown> = {}) => {
   const redirectUri = (overrides.redirect_uris as string[] | undefined)?.[0] ?? `http://localhost:4${String(randomBytes(2).readUInt16BE() % 1000).padStart(3, '0')}/cb`;
   const result = await app.services.clients.addClient(
@@ -15,6 +19,7 @@ export const registerClient = async (app: TestApp, overrides: Record<string, unk
       agency: 'Test Agency',
       redirect_uris: [redirectUri],
       post_logout_redirect_uris: [new URL('/', redirectUri).toString()],
+      allowed_claims: DEFAULT_ALLOWANCES,
       ...overrides,
     },
     'test',
@@ -69,7 +74,7 @@ export const signIn = async (
   session: BrowserSession,
   authenticator: SoftAuthenticator,
   authUrl: URL,
-  options: { consent?: 'approve' | 'decline'; identifier?: string } = {},
+  options: { consent?: 'approve' | 'decline'; identifier?: string; optional?: string[] } = {},
 ): Promise<string> => {
   let { res, url } = await session.follow(authUrl.toString(), app.issuer);
   for (let step = 0; step < 4 && url.startsWith(app.issuer); step += 1) {
@@ -84,7 +89,9 @@ export const signIn = async (
       if (verify.status !== 200) throw new Error(`passkey verify ${verify.status}: ${JSON.stringify(body)}`);
       ({ res, url } = await session.follow(new URL(body.location, app.issuer).toString(), app.issuer));
     } else if (html.includes(`action="${path}/consent"`)) {
-      ({ res, url } = await session.follow(`${app.issuer}${path}/consent`, app.issuer, { method: 'POST', form: { _csrf: csrf, decision: options.consent ?? 'approve' } }));
+      const form = new URLSearchParams({ _csrf: csrf, decision: options.consent ?? 'approve' });
+      for (const claim of options.optional ?? []) form.append('claims', claim);
+      ({ res, url } = await session.follow(`${app.issuer}${path}/consent`, app.issuer, { method: 'POST', body: form.toString(), headers: { 'content-type': 'application/x-www-form-urlencoded' } }));
     } else {
       throw new Error(`unexpected page at ${url}: ${html.slice(0, 300)}`);
     }

@@ -26,3 +26,8 @@ export type { ForwardedCertificateFormat, HeaderValues } from './forwarded-certi
 export { isTrustedProxy } from './trusted-proxy.ts';
 export { certificateSubjectKey } from './certificate-mapping.ts';
 export type { CertificateMappingRule } from './certificate-mapping.ts';
+export { createCertificateLoginService, certificateAmr, CHALLENGE_TTL_SECONDS, TLS_TICKET_TTL_SECONDS } from './certificate-login-service.ts';
+export type { CertificateLoginService, CertificateMethod, CertificateOutcome, PendingEnrolment } from './certificate-login-service.ts';
+export { createRecoveryService } from './recovery-service.ts';
+export type { RecoveryService } from './recovery-service.ts';
+export type { LinkedCertificate } from './certificate-repo.ts';

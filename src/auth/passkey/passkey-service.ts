@@ -36,6 +36,16 @@ type Deps = {
 
 type StoredChallenge = { challenge: string; accountIds?: string[] };
 
+/** The challenge a response answers (from its clientDataJSON; verification checks it again). */
+const challengeOf = (response: { response?: { clientDataJSON?: unknown } } | undefined): string => {
+  try {
+    const data = JSON.parse(Buffer.from(String(response?.response?.clientDataJSON ?? ''), 'base64url').toString('utf8')) as { challenge?: unknown };
+    return typeof data.challenge === 'string' && /^[\w-]{16,128}$/.test(data.challenge) ? data.challenge : 'none';
+  } catch {
+    return 'none';
+  }
+};
+
 /** RFC 8176: a device-bound passkey is a hardware key (hwk), a synced one a software key (swk). */
 export const passkeyAmr = (deviceType: string): string[] => [deviceType === 'singleDevice' ? 'hwk' : 'swk', 'user'];
 
@@ -116,13 +126,15 @@ export const createPasskeyService = ({ knex, kv, clock, rpId, rpName, origin, de
           : [{ id: createHmac('sha256', decoySecret).update(identifier.trim().toLowerCase()).digest('base64url') }];
       }
       const options = await generateAuthenticationOptions({ rpID: rpId, userVerification: 'required', allowCredentials, timeout: CHALLENGE_TTL_SECONDS * 1000 });
-      await storeChallenge(`webauthn:auth:${binding}`, { challenge: options.challenge, ...(accountIds && { accountIds }) });
+      // One key per challenge: an autofill request and a button press on the same page each
+      // keep their own challenge; the response names which one it answers.
+      await storeChallenge(`webauthn:auth:${binding}:${options.challenge}`, { challenge: options.challenge, ...(accountIds && { accountIds }) });
       return options;
     },
 
     /** Verifies an assertion; returns the signed-in account and the RFC 8176 methods used. */
     async verifyAuthentication(binding: string, response: AuthenticationResponseJSON, context: { ip?: string } = {}) {
-      const stored = await takeChallenge(`webauthn:auth:${binding}`);
+      const stored = await takeChallenge(`webauthn:auth:${binding}:${challengeOf(response)}`);
       const credential = typeof response?.id === 'string' ? await findCredential(knex, response.id) : undefined;
       const fail = async (reason: string, error?: unknown) => {
         await knex.transaction((trx) => appendAudit(trx, { action: 'auth.passkey.failed', actor: 'anonymous', subject: credential ? `account:${credential.accountId}` : undefined, ip: context.ip, details: { reason } }));

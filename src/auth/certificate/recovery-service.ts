@@ -1,0 +1,45 @@
+// Account recovery after a lost passkey: a citizen who signed in with a certificate (high
+// assurance, recently; the HTTP layer checks both) may register a new passkey and remove lost
+// ones. Removing the last passkey is allowed only while a certificate is linked, so the
+// citizen always keeps a way in.
+import type { Knex } from 'knex';
+import type { RegistrationResponseJSON } from '@simplewebauthn/server';
+import type { Account } from '../../accounts/index.ts';
+import { appendAudit } from '../../audit/index.ts';
+import { AppError } from '../../shared/index.ts';
+import { listCredentials, type PasskeyService } from '../passkey/index.ts';
+import { listCertificates } from './certificate-repo.ts';
+import { deletePasskey, lockAccount } from './recovery-repo.ts';
+
+const binding = (accountId: string) => `recover:${accountId}`;
+
+export const createRecoveryService = ({ knex, passkeys }: { knex: Knex; passkeys: PasskeyService }) => ({
+  /** The citizen's passkeys and linked certificates, oldest first. */
+  async overview(accountId: string) {
+    const [credentials, certificates] = await Promise.all([listCredentials(knex, [accountId]), listCertificates(knex, accountId)]);
+    return { passkeys: credentials, certificates };
+  },
+
+  registrationOptions: (account: Account) => passkeys.registrationOptions(account, binding(account.id)),
+
+  /** Verifies and stores the new passkey (audited `auth.passkey.registered` by the passkey service). */
+  registerPasskey: (account: Account, response: RegistrationResponseJSON, deviceName: string) =>
+    knex.transaction((trx) => passkeys.verifyRegistration(trx, account, binding(account.id), response, deviceName)),
+
+  /** Removes a lost passkey; refuses to remove the last way in. Audited `auth.passkey.removed`. */
+  async removePasskey(accountId: string, credentialId: string, context: { ip?: string | undefined } = {}) {
+    await knex.transaction(async (trx) => {
+      await lockAccount(trx, accountId);
+      const [credentials, certificates] = await Promise.all([listCredentials(trx, [accountId]), listCertificates(trx, accountId)]);
+      const credential = credentials.find((c) => c.id === credentialId);
+      if (!credential) throw new AppError('ERR_PASSKEY_NOT_FOUND', 'This passkey is not registered to your account.', { status: 404 });
+      if (credentials.length === 1 && certificates.length === 0) {
+        throw new AppError('ERR_LAST_SIGN_IN_METHOD', 'This is your only way to sign in. Register a new passkey first.', { status: 409 });
+      }
+      await deletePasskey(trx, accountId, credentialId);
+      await appendAudit(trx, { action: 'auth.passkey.removed', actor: `account:${accountId}`, subject: `account:${accountId}`, ip: context.ip, details: { credentialId, name: credential.name, via: 'recovery' } });
+    });
+  },
+});
+
+export type RecoveryService = ReturnType<typeof createRecoveryService>;

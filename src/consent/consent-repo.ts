@@ -1,0 +1,96 @@
+import type { Knex } from 'knex';
+
+export type Purpose = { ko: string; en: string; required: boolean; retentionDays: number };
+
+export type ConsentRecord = {
+  id: string;
+  accountId: string;
+  clientId: string;
+  grantedClaims: string[];
+  declinedClaims: string[];
+  scopes: string[];
+  purposes: Record<string, Purpose>;
+  grantIds: string[];
+  grantedAt: Date;
+  updatedAt: Date;
+  expiresAt: Date;
+  withdrawnAt: Date | null;
+};
+
+const toRecord = (r: Record<string, any>): ConsentRecord => ({
+  id: r.id,
+  accountId: r.account_id,
+  clientId: r.client_id,
+  grantedClaims: r.granted_claims,
+  declinedClaims: r.declined_claims,
+  scopes: r.scopes,
+  purposes: r.purposes,
+  grantIds: r.grant_ids,
+  grantedAt: new Date(r.granted_at),
+  updatedAt: new Date(r.updated_at),
+  expiresAt: new Date(r.expires_at),
+  withdrawnAt: r.withdrawn_at ? new Date(r.withdrawn_at) : null,
+});
+
+/** The active (not withdrawn) consent of a citizen for a client, expired or not. */
+export const findActiveConsent = async (db: Knex, accountId: string, clientId: string): Promise<ConsentRecord | undefined> => {
+  const row = await db('consents').where({ account_id: accountId, client_id: clientId }).whereNull('withdrawn_at').first();
+  return row ? toRecord(row) : undefined;
+};
+
+export const findConsentById = async (db: Knex, id: string): Promise<ConsentRecord | undefined> => {
+  if (!/^[0-9a-f-]{36}$/i.test(id)) return undefined;
+  const row = await db('consents').where({ id }).first();
+  return row ? toRecord(row) : undefined;
+};
+
+export const listActiveConsents = async (db: Knex, accountId: string): Promise<ConsentRecord[]> =>
+  (await db('consents').where({ account_id: accountId }).whereNull('withdrawn_at').orderBy('granted_at')).map(toRecord);
+
+export const insertConsent = async (db: Knex, c: Omit<ConsentRecord, 'withdrawnAt'>): Promise<void> => {
+  await db('consents').insert({
+    id: c.id,
+    account_id: c.accountId,
+    client_id: c.clientId,
+    granted_claims: JSON.stringify(c.grantedClaims),
+    declined_claims: JSON.stringify(c.declinedClaims),
+    scopes: JSON.stringify(c.scopes),
+    purposes: JSON.stringify(c.purposes),
+    grant_ids: JSON.stringify(c.grantIds),
+    granted_at: c.grantedAt,
+    updated_at: c.updatedAt,
+    expires_at: c.expiresAt,
+  });
+};
+
+export const updateConsent = async (db: Knex, c: ConsentRecord): Promise<void> => {
+  await db('consents').where({ id: c.id }).update({
+    granted_claims: JSON.stringify(c.grantedClaims),
+    declined_claims: JSON.stringify(c.declinedClaims),
+    scopes: JSON.stringify(c.scopes),
+    purposes: JSON.stringify(c.purposes),
+    grant_ids: JSON.stringify(c.grantIds),
+    updated_at: c.updatedAt,
+    expires_at: c.expiresAt,
+  });
+};
+
+/** Appends an engine grant id to the consent (so withdrawal can revoke every grant). */
+export const addGrantId = async (db: Knex, id: string, grantId: string): Promise<void> => {
+  await db.raw(`update consents set grant_ids = grant_ids || to_jsonb(?::text) where id = ? and not grant_ids @> to_jsonb(?::text)`, [grantId, id, grantId]);
+};
+
+/** Marks withdrawn; false when it already was. */
+export const markWithdrawn = async (db: Knex, id: string, at: Date): Promise<boolean> =>
+  (await db('consents').where({ id }).whereNull('withdrawn_at').update({ withdrawn_at: at, updated_at: at })) === 1;
+
+export const recordSignIn = async (db: Knex, accountId: string, clientId: string, at: Date): Promise<void> => {
+  await db.raw(
+    `insert into client_sign_ins (account_id, client_id, first_at, last_at, count) values (?, ?, ?, ?, 1)
+     on conflict (account_id, client_id) do update set last_at = excluded.last_at, count = client_sign_ins.count + 1`,
+    [accountId, clientId, at, at],
+  );
+};
+
+export const listSignIns = async (db: Knex, accountId: string): Promise<{ clientId: string; firstAt: Date; lastAt: Date; count: number }[]> =>
+  (await db('client_sign_ins').where({ account_id: accountId }).orderBy('last_at', 'desc')).map((r) => ({ clientId: r.client_id, firstAt: new Date(r.first_at), lastAt: new Date(r.last_at), count: r.count }));

@@ -1,0 +1,6 @@
+export { createCatalogueService } from './catalogue-service.ts';
+export type { CatalogueService } from './catalogue-service.ts';
+export type { CatalogueItem } from './catalogue-repo.ts';
+export { createConsentService } from './consent-service.ts';
+export type { ConsentService, Evaluation, PendingItem } from './consent-service.ts';
+export type { ConsentRecord } from './consent-repo.ts';

@@ -1,0 +1,84 @@
+// The mutual-TLS listener (CERT_LOGIN_PORT): the ONLY place One-ID asks browsers for a TLS
+// client certificate, so no other page ever triggers the browser's certificate picker. It
+// serves one route. The handshake accepts any certificate (rejectUnauthorized: false):
+// One-ID validates the chain itself (anchors, revocation, usage, policy) and records the
+// outcome under the single-use ticket the login page issued, then sends the browser back to
+// the issuer, where the interaction cookie finishes the sign-in.
+import { createServer, type Server } from 'node:https';
+import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
+import Koa from 'koa';
+import Router from '@koa/router';
+import type { Logger } from 'pino';
+import type { CertificateLoginService } from '../auth/certificate/index.ts';
+import { errorHandler } from './errors.ts';
+import { securityHeaders } from './security.ts';
+import type { Views } from './views.ts';
+
+const MAX_CHAIN = 10;
+
+/** The peer's certificates as DER, leaf first, as the handshake delivered them. */
+export const peerChain = (peer: DetailedPeerCertificate | Record<string, never>): Buffer[] => {
+  const ders: Buffer[] = [];
+  let current = peer as DetailedPeerCertificate | undefined;
+  while (current?.raw && ders.length < MAX_CHAIN && !ders.some((der) => der.equals(current!.raw))) {
+    ders.push(current.raw);
+    current = current.issuerCertificate;
+  }
+  return ders;
+};
+
+type Deps = {
+  certificates: CertificateLoginService;
+  issuer: string;
+  /** PEM server certificate (with its chain) and key for the issuer's host name. */
+  tlsCert: string | Buffer;
+  tlsKey: string | Buffer;
+  /** The trust anchors: their names go in the CertificateRequest so browsers offer matching certificates. */
+  trustAnchorsPem: string;
+  views: Views;
+  log: Logger;
+};
+
+export const createCertificateListener = ({ certificates, issuer, tlsCert, tlsKey, trustAnchorsPem, views, log }: Deps) => {
+  const app = new Koa();
+  app.silent = true;
+  const router = new Router();
+  router.get('/certificate/tls', async (ctx) => {
+    const socket = ctx.req.socket as TLSSocket;
+    const ticket = typeof ctx.query.ticket === 'string' ? ctx.query.ticket : undefined;
+    const { uid } = await certificates.acceptTlsCertificate(ticket, peerChain(socket.getPeerCertificate(true)), { ip: socket.remoteAddress });
+    ctx.status = 303;
+    ctx.redirect(`${issuer}/interaction/${encodeURIComponent(uid)}/certificate/complete?ticket=${encodeURIComponent(ticket!)}`);
+  });
+  app.use(securityHeaders({ hsts: true }));
+  app.use(errorHandler({ views, log }));
+  app.use(router.routes());
+  app.use(router.allowedMethods());
+
+  const server: Server = createServer(
+    { cert: tlsCert, key: tlsKey, ca: trustAnchorsPem, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' },
+    app.callback(),
+  );
+  server.on('tlsClientError', (err) => log.debug({ err }, 'certificate listener: TLS handshake failed'));
+
+  return {
+    server,
+    /** Starts listening; resolves with the bound port. */
+    listen: (port: number, host: string) =>
+      new Promise<number>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          const address = server.address();
+          resolve(typeof address === 'object' && address ? address.port : port);
+        });
+      }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        if (!server.listening) return resolve();
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      }),
+  };
+};
+
+export type CertificateListener = ReturnType<typeof createCertificateListener>;

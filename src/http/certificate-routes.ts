@@ -1,0 +1,151 @@
+// Certificate sign-in on the interaction pages: the signed challenge (JSON, or a pasted JWS in
+// a form), the hand-over to and back from the mutual-TLS listener, the reverse proxy's
+// forwarded certificate, and self-enrolment for a valid certificate with no account yet.
+// Every successful path ends like the passkey routes: a login result at `high`.
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import type Provider from 'oidc-provider';
+import type { CertificateLoginService, CertificateOutcome } from '../auth/certificate/index.ts';
+import { AppError, isAppError } from '../shared/index.ts';
+import { ACR } from './deps.ts';
+import { readBody, stringField } from './body.ts';
+import type { Csrf } from './csrf.ts';
+import { translator } from './messages.ts';
+import { langOf, type Views } from './views.ts';
+
+/** How this deployment offers the certificate on the login page. */
+export type CertificateLoginOptions = {
+  /** https://<issuer host>:CERT_LOGIN_PORT/certificate/tls when the mutual-TLS listener runs. */
+  tlsLoginUrl: string | undefined;
+  /** true when TRUSTED_PROXIES is set: the proxy's forwarded certificate may be used. */
+  proxy: boolean;
+  /** CERT_HEADER (lowercase); the chain comes in `<header>-chain`. */
+  header: string;
+};
+
+type Deps = {
+  provider: () => Provider;
+  certificates: CertificateLoginService;
+  certificateOptions: CertificateLoginOptions;
+  views: Views;
+  csrf: Csrf;
+};
+
+/** What the login page needs to show the certificate section (undefined: certificate login is off). */
+export const certificateLoginView = (options: CertificateLoginOptions, uid: string) => {
+  const base = `/interaction/${uid}/certificate`;
+  return {
+    challengeUrl: `${base}/challenge`,
+    verifyUrl: `${base}/verify`,
+    // One "certificate in this browser" button: the mutual-TLS listener when it runs, else the
+    // proxy route (the proxy asked for the certificate during its own TLS handshake).
+    tlsUrl: options.tlsLoginUrl ? `${base}/tls` : undefined,
+    proxyUrl: !options.tlsLoginUrl && options.proxy ? `${base}/proxy` : undefined,
+  };
+};
+
+export const certificateRoutes = (router: Router, { provider, certificates, certificateOptions, views, csrf }: Deps) => {
+  /** The login interaction this browser's cookie holds, which must be the URL's. */
+  const loginInteraction = async (ctx: Context) => {
+    const interaction = await provider().interactionDetails(ctx.req, ctx.res);
+    if (interaction.uid !== ctx.params.uid) throw Object.assign(new Error('interaction mismatch'), { status: 400, error: 'invalid_request', error_description: 'interaction mismatch' });
+    if (interaction.prompt.name !== 'login') throw Object.assign(new Error('not a login prompt'), { status: 400, error: 'invalid_request', error_description: 'not a login prompt' });
+    return interaction;
+  };
+
+  const loginResult = (accountId: string, amr: string[]) => ({ login: { accountId, acr: ACR.high, amr, remember: true } });
+
+  /** Ends the step: sign-in (JSON `{ location }` or a redirect), or on to the enrolment page. */
+  const finish = async (ctx: Context, uid: string, outcome: CertificateOutcome, json: boolean) => {
+    if (outcome.kind === 'enrol') {
+      const location = `/interaction/${uid}/certificate/enrol`;
+      if (json) ctx.body = { location };
+      else {
+        ctx.status = 303;
+        ctx.redirect(location);
+      }
+      return;
+    }
+    const result = loginResult(outcome.accountId, outcome.amr);
+    if (json) ctx.body = { location: await provider().interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: false }) };
+    else await provider().interactionFinished(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });
+  };
+
+  // Proof 1: signed challenge.
+  router.post('/interaction/:uid/certificate/challenge', async (ctx) => {
+    const body = await readBody(ctx);
+    csrf.verify(ctx, body._csrf);
+    const { uid } = await loginInteraction(ctx);
+    ctx.body = await certificates.issueChallenge(uid);
+  });
+
+  router.post('/interaction/:uid/certificate/verify', async (ctx) => {
+    const body = await readBody(ctx);
+    csrf.verify(ctx, body._csrf);
+    const { uid } = await loginInteraction(ctx);
+    const outcome = await certificates.signInWithChallenge(uid, stringField(body, 'jws', 64 * 1024), { ip: ctx.ip });
+    await finish(ctx, uid, outcome, ctx.is('application/json') === 'application/json');
+  });
+
+  // Proof 2: TLS client authentication on the dedicated listener, bridged by a single-use ticket.
+  router.post('/interaction/:uid/certificate/tls', async (ctx) => {
+    const body = await readBody(ctx);
+    csrf.verify(ctx, body._csrf);
+    const { uid } = await loginInteraction(ctx);
+    if (!certificateOptions.tlsLoginUrl) throw new AppError('ERR_NOT_FOUND', 'not found', { status: 404 });
+    const ticket = await certificates.issueTlsTicket(uid);
+    ctx.status = 303;
+    ctx.redirect(`${certificateOptions.tlsLoginUrl}?ticket=${ticket}`);
+  });
+
+  router.get('/interaction/:uid/certificate/complete', async (ctx) => {
+    const { uid } = await loginInteraction(ctx);
+    await finish(ctx, uid, await certificates.completeTls(uid, ctx.query.ticket), false);
+  });
+
+  // Proof 3: the TLS handshake happened at a trusted reverse proxy.
+  router.get('/interaction/:uid/certificate/proxy', async (ctx) => {
+    const { uid } = await loginInteraction(ctx);
+    // The TCP peer, never X-Forwarded-For; headersDistinct keeps every line of a repeated
+    // header apart (ctx.headers would join them into one value).
+    const distinct = ctx.req.headersDistinct;
+    const outcome = await certificates.signInWithForwarded(
+      uid,
+      { peer: ctx.req.socket.remoteAddress ?? '', values: distinct[certificateOptions.header], chainValues: distinct[`${certificateOptions.header}-chain`] },
+      { ip: ctx.ip },
+    );
+    await finish(ctx, uid, outcome, false);
+  });
+
+  // Self-enrolment: a valid certificate with no account yet.
+  const renderEnrol = async (ctx: Context, uid: string, error?: string) => {
+    const pending = await certificates.pendingEnrolment(uid);
+    if (!pending) throw new AppError('ERR_CERT_ENROLMENT_EXPIRED', 'This certificate sign-in has expired. Please sign in with your certificate again.', { status: 410 });
+    views.render(ctx, 'certificate-enrol', {
+      certificate: { subject: pending.subject, issuer: pending.issuer, notAfter: pending.notAfter.slice(0, 10), name: pending.name, birthdate: pending.birthdate },
+      submitUrl: `/interaction/${uid}/certificate/enrol`,
+      abortUrl: `/interaction/${uid}/abort`,
+      error,
+    }, { status: error ? 400 : 200 });
+  };
+
+  router.get('/interaction/:uid/certificate/enrol', async (ctx) => {
+    const { uid } = await loginInteraction(ctx);
+    await renderEnrol(ctx, uid);
+  });
+
+  router.post('/interaction/:uid/certificate/enrol', async (ctx) => {
+    const body = await readBody(ctx);
+    csrf.verify(ctx, body._csrf);
+    const { uid } = await loginInteraction(ctx);
+    try {
+      const { accountId, amr } = await certificates.completeEnrolment(uid, { name: stringField(body, 'name', 200), birthdate: stringField(body, 'birthdate', 10) }, { ip: ctx.ip });
+      await provider().interactionFinished(ctx.req, ctx.res, loginResult(accountId, amr), { mergeWithLastSubmission: false });
+    } catch (error) {
+      // A missing or impossible value: the same form again, saying which.
+      if (!isAppError(error) || error.code !== 'ERR_INVALID_CITIZEN') throw error;
+      const t = translator(langOf(ctx));
+      await renderEnrol(ctx, uid, t(`enrol.certificate.invalid.${String(error.details?.field ?? 'name')}`));
+    }
+  });
+};
