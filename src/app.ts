@@ -1,19 +1,24 @@
 // Composition root: store, then each domain, then the OIDC engine, then HTTP.
+import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import type { Redis } from 'ioredis';
 import type Provider from 'oidc-provider';
 import type { Logger } from 'pino';
 import { createAccountService } from './accounts/index.ts';
 import { createAuditService } from './audit/index.ts';
 import { createEnrolmentService } from './auth/index.ts';
 import { createPasskeyService } from './auth/passkey/index.ts';
+import { createCertificateModule } from './auth/certificate/index.ts';
 import { createClientService } from './clients/index.ts';
 import type { Config } from './config/index.ts';
-import { createCatalogueService, createConsentService } from './consent/index.ts';
+import { createCatalogueService, createConsentService, createMyDataService } from './consent/index.ts';
 import { createCsrf } from './http/csrf.ts';
 import { ACCOUNT_CLIENT_ID, createAccountSession } from './http/account-session.ts';
 import { createEnginePages } from './http/engine-pages.ts';
+import { createCertificateListener } from './http/certificate-listener.ts';
 import { createHttpApp } from './http/server.ts';
+import { trackRequests } from './http/graceful-stop.ts';
+import { startMetricsServer } from './http/metrics.ts';
+import { createMetrics, observeProvider } from './observability/index.ts';
 import { createViews } from './http/views.ts';
 import { createOidcAdapter } from './oidc/adapter.ts';
 import { createProvider } from './oidc/provider.ts';
@@ -29,7 +34,8 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
   if (generated.length) log.warn({ generated, dataDir: config.dataDir }, 'development secrets generated and kept under DATA_DIR; set them in the environment for production');
 
   const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
-  const redis: Redis | undefined = config.redisUrl ? connectRedis(config.redisUrl) : undefined;
+  const metrics = createMetrics();
+  const redis = config.redis ? connectRedis(config.redis, log) : undefined;
   try {
     await migrateLatest(db.knex);
   } catch (error) {
@@ -51,6 +57,12 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
   const consent = createConsentService({ knex, clock, clients, catalogue, maxAgeDays: config.consentMaxAgeDays });
   const passkeys = createPasskeyService({ knex, kv, clock, rpId: issuerUrl.hostname, rpName: 'One-ID', origin: issuerUrl.origin, decoySecret: secrets.pairwiseSalt });
   const enrolment = createEnrolmentService({ knex, accounts, passkeys });
+  // Certificate login: on only with CERT_TRUST_ANCHORS (docs/certificates.md).
+  const certSettings = config.certificates;
+  const certificates = certSettings.trustAnchorsPath
+    ? createCertificateModule({ settings: { ...certSettings, trustAnchorsPath: certSettings.trustAnchorsPath }, issuer: config.issuer, trustedProxies: config.trustedProxies, knex, kv, clock, accounts, passkeys })
+    : undefined;
+  if (certificates && certSettings.revocationFailOpen) log.warn('CERT_REVOCATION_FAIL_OPEN=true: certificates whose revocation status cannot be obtained are accepted (audited as revocation "unknown")');
   const signingKeys = createSigningKeyService({ knex, secretBox, clock });
   await signingKeys.ensureKeys();
 
@@ -63,8 +75,9 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
   const csrf = createCsrf({ key: secrets.cookieKeys[0]!, secure: issuerUrl.protocol === 'https:' });
   const views = createViews({ csrfToken: csrf.token });
   const oidcStore = createOidcAdapter({ redis, clients });
+  // Each build is observed: its route names, issued tokens and errors reach the log and metrics.
   const buildProvider = async () =>
-    createProvider({
+    observeProvider(createProvider({
       issuer: config.issuer,
       adapter: oidcStore.Adapter,
       jwks: await signingKeys.engineJwks(),
@@ -77,7 +90,7 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
       proxy: config.trustedProxies.length > 0,
       consent,
       catalogue: await catalogue.list(),
-    });
+    }), { metrics, log });
   let provider: Provider = await buildProvider();
   // Keys and the claims catalogue shape the engine's configuration: rebuild it when either changes.
   const engineVersion = async () => `${await signingKeys.version()}#${await catalogue.version()}`;
@@ -104,42 +117,76 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     accountSession: createAccountSession({ provider: () => provider, issuer: config.issuer, secure: issuerUrl.protocol === 'https:' }),
     accounts,
     consent,
+    myData: createMyDataService({ consent, clients, catalogue, audit }),
     views,
     csrf,
     log,
+    metrics,
+    metricsPublic: config.metrics.public,
     checks: { database: db.ping, ...(redis && { redis: kv.ping }) },
     https: issuerUrl.protocol === 'https:',
     proxy: config.trustedProxies.length > 0,
+    certificateLogin: certificates && {
+      certificates: certificates.login,
+      recovery: certificates.recovery,
+      options: {
+        tlsLoginUrl: certSettings.loginPort && certSettings.tlsCert && certSettings.tlsKey ? `https://${issuerUrl.hostname}:${certSettings.loginPort}/certificate/tls` : undefined,
+        proxy: config.trustedProxies.length > 0,
+        header: certSettings.header,
+      },
+    },
   });
+  // The mutual-TLS listener (CERT_LOGIN_PORT + TLS_CERT + TLS_KEY): the only one asking for client certificates.
+  const certListener =
+    certificates && certSettings.loginPort && certSettings.tlsCert && certSettings.tlsKey
+      ? createCertificateListener({
+          certificates: certificates.login,
+          issuer: config.issuer,
+          tlsCert: readFileSync(certSettings.tlsCert),
+          tlsKey: readFileSync(certSettings.tlsKey),
+          trustAnchorsPem: certificates.trustAnchorsPem,
+          views,
+          log,
+        })
+      : undefined;
 
   let server: Server | undefined;
+  let requests: ReturnType<typeof trackRequests> | undefined;
+  let metricsServer: Server | undefined;
   return {
     config,
     log,
     knex,
     kv,
-    services: { audit, accounts, clients, catalogue, consent, passkeys, enrolment, signingKeys },
+    metrics,
+    services: { audit, accounts, clients, catalogue, consent, passkeys, enrolment, signingKeys, certificates },
     provider: () => provider,
     reloadKeys,
     listSessionIds: oidcStore.listSessionIds,
     http,
     /** Starts listening; resolves with the bound port (0 in config picks a free one). */
-    listen: (port = config.port, host = config.host) =>
-      new Promise<number>((resolve, reject) => {
+    listen: async (port = config.port, host = config.host) => {
+      const bound = await new Promise<number>((resolve, reject) => {
         server = http.listen(port, host, () => {
           const address = server!.address();
           resolve(typeof address === 'object' && address ? address.port : port);
         });
+        requests = trackRequests(server);
         server.once('error', reject);
-      }),
+      });
+      if (config.metrics.port !== undefined) metricsServer ??= await startMetricsServer(metrics, config.metrics.port, config.metrics.host);
+      if (certListener) await certListener.listen(certSettings.loginPort!, host);
+      return bound;
+    },
     /** Graceful stop: no new connections, in-flight requests finish, then pools close. */
     async close() {
       clearInterval(keyTimer);
-      if (server) {
-        await new Promise<void>((resolve) => {
-          server!.close(() => resolve());
-          server!.closeIdleConnections();
-        });
+      await certListener?.close();
+      // Keep-alive connections close as soon as their last request is answered (graceful-stop.ts).
+      if (requests) await requests.stop();
+      if (metricsServer) {
+        metricsServer.close();
+        metricsServer.closeAllConnections();
       }
       await kv.close();
       oidcStore.close?.();

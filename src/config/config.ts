@@ -8,6 +8,9 @@ export type Config = Readonly<{
   issuer: string;
   databaseUrl: string | undefined;
   redisUrl: string | undefined;
+  /** How to reach Redis: REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES (undefined: in-process store). */
+  redis: RedisSettings | undefined;
+  metrics: MetricsConfig;
   dataDir: string;
   cookieKeys: string[] | undefined;
   keyEncryptionKeys: Buffer[] | undefined;
@@ -37,6 +40,17 @@ export type CertificateConfig = Readonly<{
   header: string;
   headerFormat: 'rfc9440' | 'nginx-escaped';
 }>;
+
+export type HostPort = Readonly<{ host: string; port: number }>;
+
+/** One Redis topology; credentials and TLS for Sentinel and Cluster (a REDIS_URL carries its own). */
+export type RedisSettings =
+  | Readonly<{ mode: 'standalone'; url: string }>
+  | Readonly<{ mode: 'sentinel'; sentinels: HostPort[]; name: string; username?: string | undefined; password?: string | undefined; sentinelPassword?: string | undefined; tls: boolean }>
+  | Readonly<{ mode: 'cluster'; nodes: HostPort[]; username?: string | undefined; password?: string | undefined; tls: boolean }>;
+
+/** GET /metrics: on its own listener when port is set; on the main port only when public (never in production). */
+export type MetricsConfig = Readonly<{ port: number | undefined; host: string; public: boolean }>;
 
 export class ConfigError extends Error {
   readonly problems: string[];
@@ -77,6 +91,19 @@ const keyList = list.pipe(
   ),
 );
 
+// host:port, comma-separated (IPv6 in brackets: [fd00::1]:26379).
+const parseHostPort = (entry: string): HostPort | undefined => {
+  const m = /^(?:\[([0-9a-f:.]+)\]|([\w.-]+)):(\d{1,5})$/i.exec(entry);
+  const port = Number(m?.[3]);
+  return m && port >= 1 && port <= 65535 ? { host: m[1] ?? m[2]!, port } : undefined;
+};
+const hostPortList = list.pipe(
+  z.array(z.string()).min(1, 'must list at least one host:port')
+    .refine((entries) => entries.every((e) => parseHostPort(e)), 'each entry must be host:port (IPv6 as [address]:port)')
+    .transform((entries) => entries.map((e) => parseHostPort(e)!)),
+);
+const bool = z.enum(['true', 'false'], 'must be true or false').default('false').transform((v) => v === 'true');
+
 const schema = z.object({
   PORT: int(1, 65535).default(3000),
   HOST: z.string().min(1).default('0.0.0.0'),
@@ -85,12 +112,22 @@ const schema = z.object({
     .default('http://localhost:3000'),
   DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
   REDIS_URL: url(['redis:', 'rediss:']).optional(),
+  REDIS_SENTINELS: hostPortList.optional(),
+  REDIS_SENTINEL_NAME: z.string().min(1).optional(),
+  REDIS_SENTINEL_PASSWORD: z.string().min(1).optional(),
+  REDIS_CLUSTER_NODES: hostPortList.optional(),
+  REDIS_USERNAME: z.string().min(1).optional(),
+  REDIS_PASSWORD: z.string().min(1).optional(),
+  REDIS_TLS: bool,
   DATA_DIR: z.string().min(1).default('./data'),
   COOKIE_KEYS: list.pipe(z.array(z.string().min(32, 'each cookie key must be at least 32 characters')).min(1)).optional(),
   KEY_ENCRYPTION_KEYS: keyList.optional(),
   PAIRWISE_SALT: z.string().min(32, 'must be at least 32 characters').optional(),
   TRUSTED_PROXIES: list.pipe(z.array(z.string()).refine((entries) => entries.every(isAddressOrRange), 'each entry must be an IP address or a CIDR range (e.g. 10.0.0.0/8)')).default([]),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  METRICS_PORT: int(1, 65535).optional(),
+  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  METRICS_PUBLIC: bool,
   ENROLMENT_TTL_SECONDS: int(60, 30 * 86400).default(72 * 3600),
   SESSION_IDLE_SECONDS: int(60, 30 * 86400).default(30 * 60),
   SESSION_ABSOLUTE_SECONDS: int(300, 30 * 86400).default(8 * 3600),
@@ -126,14 +163,18 @@ export const loadConfig = (env: Record<string, string | undefined>): Config => {
   const problems: string[] = [];
   if (production) {
     // Production never falls back to generated development secrets or the embedded store.
-    for (const key of ['DATABASE_URL', 'REDIS_URL', 'COOKIE_KEYS', 'KEY_ENCRYPTION_KEYS', 'PAIRWISE_SALT'] as const) {
+    for (const key of ['DATABASE_URL', 'COOKIE_KEYS', 'KEY_ENCRYPTION_KEYS', 'PAIRWISE_SALT'] as const) {
       if (!v[key]) problems.push(`${key}: is required when NODE_ENV=production`);
     }
+    if (!v.REDIS_URL && !v.REDIS_SENTINELS && !v.REDIS_CLUSTER_NODES) problems.push('REDIS_URL: is required when NODE_ENV=production (or REDIS_SENTINELS, or REDIS_CLUSTER_NODES)');
+    if (v.METRICS_PUBLIC) problems.push('METRICS_PUBLIC: must not be true when NODE_ENV=production; serve metrics on METRICS_PORT instead');
     if (new URL(v.ISSUER).protocol !== 'https:') problems.push('ISSUER: must be https when NODE_ENV=production');
   }
   if (v.SESSION_IDLE_SECONDS > v.SESSION_ABSOLUTE_SECONDS) {
     problems.push('SESSION_IDLE_SECONDS: must not exceed SESSION_ABSOLUTE_SECONDS');
   }
+  problems.push(...redisProblems(v));
+  if (v.METRICS_PORT !== undefined && [v.PORT, v.CERT_LOGIN_PORT].includes(v.METRICS_PORT)) problems.push('METRICS_PORT: must differ from PORT and CERT_LOGIN_PORT');
   // A half-configured mutual-TLS listener is a mistake to report, not to ignore silently.
   if (v.CERT_LOGIN_PORT !== undefined) {
     if (!v.TLS_CERT || !v.TLS_KEY) problems.push('CERT_LOGIN_PORT: needs TLS_CERT and TLS_KEY');
@@ -147,6 +188,8 @@ export const loadConfig = (env: Record<string, string | undefined>): Config => {
     issuer: v.ISSUER.replace(/\/$/, ''),
     databaseUrl: v.DATABASE_URL,
     redisUrl: v.REDIS_URL,
+    redis: redisSettings(v),
+    metrics: Object.freeze({ port: v.METRICS_PORT, host: v.METRICS_HOST, public: v.METRICS_PUBLIC }),
     dataDir: v.DATA_DIR,
     cookieKeys: v.COOKIE_KEYS,
     keyEncryptionKeys: v.KEY_ENCRYPTION_KEYS?.map((k) => Buffer.from(k, 'base64url')),
@@ -172,4 +215,31 @@ export const loadConfig = (env: Record<string, string | undefined>): Config => {
     }),
     production,
   });
+};
+
+type Parsed = z.infer<typeof schema>;
+
+// One topology at a time; the Sentinel/Cluster-only settings are mistakes anywhere else.
+const redisProblems = (v: Parsed) => {
+  const problems: string[] = [];
+  const topologies = (['REDIS_URL', 'REDIS_SENTINELS', 'REDIS_CLUSTER_NODES'] as const).filter((key) => v[key]);
+  if (topologies.length > 1) problems.push(`${topologies.join(', ')}: set only one of them`);
+  if (v.REDIS_SENTINELS && !v.REDIS_SENTINEL_NAME) problems.push('REDIS_SENTINEL_NAME: is required with REDIS_SENTINELS (the name of the monitored master)');
+  for (const key of ['REDIS_SENTINEL_NAME', 'REDIS_SENTINEL_PASSWORD'] as const) {
+    if (v[key] && !v.REDIS_SENTINELS) problems.push(`${key}: needs REDIS_SENTINELS`);
+  }
+  if (!v.REDIS_SENTINELS && !v.REDIS_CLUSTER_NODES) {
+    for (const key of ['REDIS_USERNAME', 'REDIS_PASSWORD'] as const) {
+      if (v[key]) problems.push(`${key}: applies to REDIS_SENTINELS or REDIS_CLUSTER_NODES; with REDIS_URL put it in the URL`);
+    }
+    if (v.REDIS_TLS) problems.push('REDIS_TLS: applies to REDIS_SENTINELS or REDIS_CLUSTER_NODES; with REDIS_URL use rediss://');
+  }
+  return problems;
+};
+
+const redisSettings = (v: Parsed): RedisSettings | undefined => {
+  const auth = { username: v.REDIS_USERNAME, password: v.REDIS_PASSWORD, tls: v.REDIS_TLS };
+  if (v.REDIS_SENTINELS) return Object.freeze({ mode: 'sentinel', sentinels: v.REDIS_SENTINELS, name: v.REDIS_SENTINEL_NAME!, sentinelPassword: v.REDIS_SENTINEL_PASSWORD, ...auth });
+  if (v.REDIS_CLUSTER_NODES) return Object.freeze({ mode: 'cluster', nodes: v.REDIS_CLUSTER_NODES, ...auth });
+  return v.REDIS_URL ? Object.freeze({ mode: 'standalone', url: v.REDIS_URL }) : undefined;
 };

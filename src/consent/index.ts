@@ -4,3 +4,5 @@ export type { CatalogueItem } from './catalogue-repo.ts';
 export { createConsentService } from './consent-service.ts';
 export type { ConsentService, Evaluation, PendingItem } from './consent-service.ts';
 export type { ConsentRecord } from './consent-repo.ts';
+export { createMyDataService } from './my-data.ts';
+export type { MyDataService } from './my-data.ts';

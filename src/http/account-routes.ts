@@ -1,11 +1,36 @@
-// My One-ID: the citizen's own page, signed in through One-ID itself (see account-session.ts).
+// My One-ID: the citizen's own page, signed in through One-ID itself (see account-session.ts):
+// connected systems, the data each received and the consents behind it (withdrawable),
+// passkeys, sessions and recent activity.
 import type Router from '@koa/router';
+import type Provider from 'oidc-provider';
 import type { AccountService } from '../accounts/index.ts';
-import type { PasskeyServiceLike } from './deps.ts';
+import type { ConsentService, MyDataService } from '../consent/index.ts';
+import { revokeGrants } from '../oidc/grants.ts';
 import type { AccountSession } from './account-session.ts';
-import type { Views } from './views.ts';
+import { readBody, stringField } from './body.ts';
+import type { Csrf } from './csrf.ts';
+import type { PasskeyServiceLike } from './deps.ts';
+import { translator } from './messages.ts';
+import { langOf, type Views } from './views.ts';
 
-export const accountRoutes = (router: Router, { accountSession, accounts, passkeys, views }: { accountSession: AccountSession; accounts: AccountService; passkeys: PasskeyServiceLike; views: Views }) => {
+type Deps = {
+  provider: () => Provider;
+  accountSession: AccountSession;
+  accounts: AccountService;
+  passkeys: PasskeyServiceLike;
+  consent: ConsentService;
+  myData: MyDataService;
+  views: Views;
+  csrf: Csrf;
+  /** Called after a withdrawal: sign the client out of the citizen's sessions (back-channel logout). */
+  onConsentWithdrawn?: (accountId: string, clientId: string) => Promise<void>;
+};
+
+const DONE = new Set(['withdrawn', 'renamed']);
+
+export const accountRoutes = (router: Router, deps: Deps) => {
+  const { accountSession, accounts, passkeys, consent, myData, views, csrf } = deps;
+
   router.get('/account/login', (ctx) => {
     ctx.redirect(accountSession.loginUrl(ctx, typeof ctx.query.return_to === 'string' ? ctx.query.return_to : '/account'));
   });
@@ -19,6 +44,36 @@ export const accountRoutes = (router: Router, { accountSession, accounts, passke
     if (!citizen) return;
     const account = await accounts.findById(citizen.accountId);
     if (!account) return;
-    views.render(ctx, 'account', { account, passkeys: await passkeys.listForAccount(citizen.accountId), acr: citizen.acr });
+    const t = translator(langOf(ctx));
+    const done = typeof ctx.query.done === 'string' && DONE.has(ctx.query.done) ? t(`account.done.${ctx.query.done}`) : undefined;
+    views.render(ctx, 'account', {
+      account,
+      done,
+      passkeys: await passkeys.listForAccount(citizen.accountId),
+      ...(await myData.overview(citizen.accountId)),
+    });
+  });
+
+  router.post('/account/consents/:id/withdraw', async (ctx) => {
+    const body = await readBody(ctx);
+    csrf.verify(ctx, body._csrf);
+    const citizen = await accountSession.require(ctx);
+    if (!citizen) return;
+    const record = await consent.withdraw(citizen.accountId, ctx.params.id!, `account:${citizen.accountId}`, { ip: ctx.ip });
+    if (record) {
+      // At once: every token issued under this consent stops working, then the client is told.
+      await revokeGrants(deps.provider(), record.grantIds);
+      await deps.onConsentWithdrawn?.(citizen.accountId, record.clientId);
+    }
+    ctx.redirect('/account?done=withdrawn');
+  });
+
+  router.post('/account/passkeys/:id/rename', async (ctx) => {
+    const body = await readBody(ctx);
+    csrf.verify(ctx, body._csrf);
+    const citizen = await accountSession.require(ctx);
+    if (!citizen) return;
+    await passkeys.rename(citizen.accountId, ctx.params.id!, stringField(body, 'name', 200) ?? '');
+    ctx.redirect('/account?done=renamed');
   });
 };

@@ -6,6 +6,7 @@ import type Provider from 'oidc-provider';
 import { ACR, satisfiesAcr, type PasskeyServiceLike } from './deps.ts';
 import { readBody, stringField } from './body.ts';
 import type { Csrf } from './csrf.ts';
+import type { Metrics } from '../observability/index.ts';
 import type { State } from './security.ts';
 import type { Views } from './views.ts';
 import { clientView, requestedFromParams } from './interaction-view.ts';
@@ -21,9 +22,13 @@ type Deps = {
   accounts: AccountService;
   views: Views;
   csrf: Csrf;
+  /** Counts passkey sign-ins (oneid_signins_total). */
+  metrics: Pick<Metrics, 'observeSignIn'>;
+  /** The login page's certificate section for an interaction; absent when certificate login is off. */
+  certificateLogin?: ((uid: string) => object) | undefined;
 };
 
-export const interactionRoutes = (router: Router, { provider, passkeys, agencyOf, consent, accounts, views, csrf }: Deps) => {
+export const interactionRoutes = (router: Router, { provider, passkeys, agencyOf, consent, accounts, views, csrf, certificateLogin, metrics }: Deps) => {
   const details = async (ctx: Context) => {
     const interaction = await provider().interactionDetails(ctx.req, ctx.res);
     // The URL's uid must be the interaction this browser's cookie holds.
@@ -48,6 +53,7 @@ export const interactionRoutes = (router: Router, { provider, passkeys, agencyOf
         optionsUrl: `/interaction/${uid}/passkey/options`,
         verifyUrl: `/interaction/${uid}/passkey/verify`,
         abortUrl: `/interaction/${uid}/abort`,
+        certificate: certificateLogin?.(uid),
       }, { uiLocales });
       return;
     }
@@ -75,7 +81,7 @@ export const interactionRoutes = (router: Router, { provider, passkeys, agencyOf
     const body = await readBody(ctx);
     csrf.verify(ctx, body._csrf);
     const { uid, params } = await details(ctx);
-    const result = await passkeys.verifyAuthentication(`interaction:${uid}`, body as never, { ip: ctx.ip });
+    const result = await metrics.observeSignIn('passkey', passkeys.verifyAuthentication(`interaction:${uid}`, body as never, { ip: ctx.ip }));
     // A passkey proves `substantial`; a client that asked for more gets a clear error, not less.
     const outcome = satisfiesAcr(ACR.substantial, params.acr_values as string | undefined)
       ? { login: { accountId: result.accountId, acr: ACR.substantial, amr: result.amr, remember: true } }

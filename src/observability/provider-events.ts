@@ -39,7 +39,8 @@ const clip = (value: unknown, max = 200) => (typeof value === 'string' ? value.s
 export const safeError = (err: unknown) =>
   err instanceof Error ? { type: err.name, message: clip(err.message, 500), code: (err as { code?: unknown }).code, stack: err.stack } : { type: typeof err };
 
-export const observeProvider = (provider: Provider, { metrics, log }: { metrics: Metrics; log: Logger }) => {
+/** Attaches the observers to a freshly built provider and returns it. */
+export const observeProvider = (provider: Provider, { metrics, log }: { metrics: Metrics; log: Logger }): Provider => {
   provider.use(async (koaCtx, next) => {
     const ctx = koaCtx as unknown as KoaContextWithOIDC;
     try {
@@ -82,4 +83,5 @@ export const observeProvider = (provider: Provider, { metrics, log }: { metrics:
   events.on('backchannel.error', (ctx, ...[err, client]: [OAuthError, { clientId?: string } | undefined]) => {
     log.warn({ reqId: reqIdOf(ctx), client: client?.clientId, err: safeError(err) }, 'back-channel logout delivery failed');
   });
+  return provider;
 };

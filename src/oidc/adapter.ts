@@ -1,11 +1,10 @@
 // Storage for the engine: clients come from the database (managed by One-ID's client service);
 // every other model lives in Redis (production, shared by all instances) or in process memory
 // (the embedded single-process default).
-import type { Redis } from 'ioredis';
 import type { Adapter, AdapterConstructor, AdapterPayload } from 'oidc-provider';
 import type { ClientService } from '../clients/index.ts';
 import { createMemoryAdapter } from './adapter-memory.ts';
-import { createRedisAdapter } from './adapter-redis.ts';
+import { createRedisAdapter, type RedisClient } from './adapter-redis.ts';
 
 /** Read-only view of registered clients: registration goes through the client service. */
 const clientAdapter = (clients: ClientService) =>
@@ -23,7 +22,7 @@ const clientAdapter = (clients: ClientService) =>
     async revokeByGrantId() {}
   };
 
-export const createOidcAdapter = ({ redis, clients }: { redis: Redis | undefined; clients: ClientService }) => {
+export const createOidcAdapter = ({ redis, clients }: { redis: RedisClient | undefined; clients: ClientService }) => {
   const store = redis ? createRedisAdapter(redis, { prefix: 'oidc:' }) : createMemoryAdapter();
   const Clients = clientAdapter(clients);
   const Adapter = function (this: unknown, name: string) {

@@ -1,6 +1,11 @@
 // Short-lived shared values (WebAuthn challenges, single-use nonces, counters): Redis in
 // production so every instance sees them, an in-process map in the embedded default.
-import { Redis } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import type { Logger } from 'pino';
+import type { RedisSettings } from '../config/index.ts';
+
+/** A standalone or Sentinel-managed connection, or a Redis Cluster: the same commands serve all three. */
+export type RedisClient = Redis | Cluster;
 
 export type KvStore = {
   /** Stores value for ttlSeconds. */
@@ -15,7 +20,8 @@ export type KvStore = {
   close: () => Promise<void>;
 };
 
-export const createRedisKv = (redis: Redis, prefix = 'kv:'): KvStore => ({
+// Single-key commands only, so the same code runs on Redis Cluster.
+export const createRedisKv = (redis: RedisClient, prefix = 'kv:'): KvStore => ({
   set: async (key, value, ttl) => {
     await redis.set(prefix + key, value, 'EX', ttl);
   },
@@ -72,5 +78,35 @@ export const createMemoryKv = (): KvStore => {
   };
 };
 
-export const connectRedis = (url: string): Redis =>
-  new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 2, enableOfflineQueue: true });
+// A command waits for at most two reconnection attempts, so an unreachable Redis fails requests
+// (and /readyz) quickly instead of queueing them; ioredis keeps reconnecting in the background.
+const COMMON: RedisOptions = { lazyConnect: false, maxRetriesPerRequest: 2, enableOfflineQueue: true, connectTimeout: 5000 };
+
+/**
+ * Connects to Redis as configured: a URL, Sentinel (ioredis asks the sentinels for the current
+ * master and follows failovers) or Cluster. A lost connection is logged once (ioredis reports
+ * every failed reconnection), and so is its recovery.
+ */
+export const connectRedis = (settings: RedisSettings | string, log?: Pick<Logger, 'warn' | 'info'>): RedisClient => {
+  const s: RedisSettings = typeof settings === 'string' ? { mode: 'standalone', url: settings } : settings;
+  let client: RedisClient;
+  if (s.mode === 'standalone') {
+    client = new Redis(s.url, COMMON);
+  } else {
+    const auth: RedisOptions = { ...(s.username && { username: s.username }), ...(s.password && { password: s.password }), ...(s.tls && { tls: {} }) };
+    client =
+      s.mode === 'sentinel'
+        ? new Redis({ ...COMMON, ...auth, sentinels: [...s.sentinels], name: s.name, ...(s.sentinelPassword && { sentinelPassword: s.sentinelPassword }), enableTLSForSentinelMode: s.tls })
+        : new Cluster([...s.nodes], { redisOptions: { ...COMMON, ...auth }, enableOfflineQueue: true });
+  }
+  let down = false;
+  client.on('error', (error: Error) => {
+    if (!down) log?.warn({ err: { type: error.name, message: error.message } }, 'redis connection lost; reconnecting');
+    down = true;
+  });
+  client.on('ready', () => {
+    if (down) log?.info('redis connection restored');
+    down = false;
+  });
+  return client;
+};

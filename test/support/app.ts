@@ -5,7 +5,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inject } from 'vitest';
-import { createApp, type App } from '../../src/app.ts';
+import { createApp, type App, type AppOptions } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/index.ts';
 import { createLogger } from '../../src/shared/index.ts';
 
@@ -21,7 +21,7 @@ export const freePort = () =>
 
 export type TestApp = App & { issuer: string; port: number; stop: () => Promise<void> };
 
-export const startTestApp = async (env: Record<string, string> = {}, options: { port?: number; dataDir?: string } = {}): Promise<TestApp> => {
+export const startTestApp = async (env: Record<string, string> = {}, options: { port?: number; dataDir?: string; app?: AppOptions } = {}): Promise<TestApp> => {
   const port = options.port ?? (await freePort());
   const secrets = inject('secrets');
   const databaseUrl = inject('databaseUrl');
@@ -35,7 +35,8 @@ export const startTestApp = async (env: Record<string, string> = {}, options: { 
     if (template && !databaseUrl) cpSync(join(template, 'pglite'), join(dataDir, 'pglite'), { recursive: true });
   }
   // "localhost", not 127.0.0.1: WebAuthn needs a domain as RP ID.
-  const issuer = `http://localhost:${port}`;
+  // A second instance of a cluster is given the first one's ISSUER and still listens on `port`.
+  const issuer = env.ISSUER ?? `http://localhost:${port}`;
   const config = loadConfig({
     PORT: String(port),
     HOST: '127.0.0.1',
@@ -49,7 +50,7 @@ export const startTestApp = async (env: Record<string, string> = {}, options: { 
     ...(redisUrl && { REDIS_URL: redisUrl }),
     ...env,
   });
-  const app = await createApp(config, { logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent') });
+  const app = await createApp(config, { logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'), ...options.app });
   await app.listen(port, '127.0.0.1');
   return Object.assign(app, {
     issuer,

@@ -69,13 +69,28 @@ export const authorizationRequest = async (config: oidc.Configuration, redirectU
  * Drives the interaction pages from the authorization URL to the RP's callback: passkey
  * sign-in when asked, then the consent decision when asked. Returns the callback URL.
  */
-export const signIn = async (
+export type ConsentPage = { required: string[]; optional: string[] };
+export type SignInOptions = { consent?: 'approve' | 'decline'; identifier?: string; optional?: string[] };
+
+/** The data items a consent page asks for: required ones (no checkbox) and optional ones. */
+export const consentPageItems = (html: string): ConsentPage => ({
+  required: [...html.matchAll(/<span class="item-label" id="item-([a-z0-9_]+)">/g)].map((m) => m[1]!),
+  optional: [...html.matchAll(/<input type="checkbox" name="claims" value="([a-z0-9_]+)"/g)].map((m) => m[1]!),
+});
+
+export const signIn = async (app: TestApp, session: BrowserSession, authenticator: SoftAuthenticator, authUrl: URL, options: SignInOptions = {}): Promise<string> =>
+  (await signInDetailed(app, session, authenticator, authUrl, options)).callback;
+
+/** Like signIn, and also reports whether a sign-in and which consent pages were shown. */
+export const signInDetailed = async (
   app: TestApp,
   session: BrowserSession,
   authenticator: SoftAuthenticator,
   authUrl: URL,
-  options: { consent?: 'approve' | 'decline'; identifier?: string; optional?: string[] } = {},
-): Promise<string> => {
+  options: SignInOptions = {},
+): Promise<{ callback: string; signedIn: boolean; consentPages: ConsentPage[] }> => {
+  let signedIn = false;
+  const consentPages: ConsentPage[] = [];
   let { res, url } = await session.follow(authUrl.toString(), app.issuer);
   for (let step = 0; step < 4 && url.startsWith(app.issuer); step += 1) {
     const html = await res.text();
@@ -83,12 +98,14 @@ export const signIn = async (
     const csrf = csrfFrom(html);
     const path = new URL(url).pathname;
     if (html.includes('id="passkey-login"')) {
+      signedIn = true;
       const request = await (await session.request(`${app.issuer}${path}/passkey/options`, { method: 'POST', json: options.identifier ? { identifier: options.identifier } : {}, headers: { 'x-csrf-token': csrf } })).json();
       const verify = await session.request(`${app.issuer}${path}/passkey/verify`, { method: 'POST', json: authenticator.authenticate(request), headers: { 'x-csrf-token': csrf } });
       const body = await verify.json();
       if (verify.status !== 200) throw new Error(`passkey verify ${verify.status}: ${JSON.stringify(body)}`);
       ({ res, url } = await session.follow(new URL(body.location, app.issuer).toString(), app.issuer));
     } else if (html.includes(`action="${path}/consent"`)) {
+      consentPages.push(consentPageItems(html));
       const form = new URLSearchParams({ _csrf: csrf, decision: options.consent ?? 'approve' });
       for (const claim of options.optional ?? []) form.append('claims', claim);
       ({ res, url } = await session.follow(`${app.issuer}${path}/consent`, app.issuer, { method: 'POST', body: form.toString(), headers: { 'content-type': 'application/x-www-form-urlencoded' } }));
@@ -97,5 +114,5 @@ export const signIn = async (
     }
   }
   if (url.startsWith(app.issuer)) throw new Error(`did not reach the client: ${url}`);
-  return url;
+  return { callback: url, signedIn, consentPages };
 };

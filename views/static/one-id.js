@@ -78,4 +78,62 @@
     var reg = setup(enrol);
     if (reg) document.getElementById('register-button').addEventListener('click', function () { reg.register(); });
   }
+
+  // Certificate sign-in with a signed challenge (docs/certificates.md). The citizen's signing
+  // software signs the nonce; the signature is pasted into #certificate-jws, or handed over by
+  // a browser extension through window.postMessage (same window, same origin only):
+  //   page -> extension: { type: 'one-id:certificate-ready' } on load, and
+  //                      { type: 'one-id:certificate-challenge', nonce, audience, typ, algorithms, expiresIn }
+  //   extension -> page: { type: 'one-id:certificate-request' } asks for a challenge;
+  //                      { type: 'one-id:certificate-signed', jws } signs in with the compact JWS.
+  var cert = document.getElementById('certificate-login');
+  if (cert) {
+    var certStatus = document.getElementById('certificate-status');
+    var certError = document.getElementById('certificate-error');
+    var nonceField = document.getElementById('certificate-nonce');
+    var jwsField = document.getElementById('certificate-jws');
+    var certButtons = cert.querySelectorAll('button');
+    var certBusy = function (on) {
+      for (var i = 0; i < certButtons.length; i++) certButtons[i].disabled = on;
+      certStatus.textContent = on ? cert.dataset.msgWorking : '';
+    };
+    var certFail = function (err) {
+      certBusy(false);
+      certError.textContent = err && err.server ? err.message : cert.dataset.msgFailed;
+    };
+    var announce = function (message) { window.postMessage(message, window.location.origin); };
+    var challenge = function () {
+      certError.textContent = '';
+      return post(cert.dataset.challengeUrl, {}).then(function (c) {
+        nonceField.value = c.nonce;
+        cert.dataset.nonce = c.nonce;
+        announce({ type: 'one-id:certificate-challenge', nonce: c.nonce, audience: c.audience, typ: c.typ, algorithms: c.algorithms, expiresIn: c.expiresIn });
+        nonceField.focus();
+        nonceField.select();
+      }).catch(certFail);
+    };
+    var verify = function (jws) {
+      certError.textContent = '';
+      if (!jws) { certError.textContent = cert.dataset.msgMissing; return; }
+      certBusy(true);
+      post(cert.dataset.verifyUrl, { jws: jws })
+        .then(function (data) { if (data.location) window.location.assign(data.location); })
+        .catch(certFail);
+    };
+    document.getElementById('certificate-challenge-button').addEventListener('click', challenge);
+    document.getElementById('certificate-form').addEventListener('submit', function (event) {
+      event.preventDefault();
+      verify(jwsField.value.trim());
+    });
+    window.addEventListener('message', function (event) {
+      if (event.source !== window || event.origin !== window.location.origin) return;
+      var data = event.data || {};
+      if (data.type === 'one-id:certificate-request') challenge();
+      if (data.type === 'one-id:certificate-signed' && typeof data.jws === 'string') {
+        jwsField.value = data.jws;
+        verify(data.jws.trim());
+      }
+    });
+    announce({ type: 'one-id:certificate-ready' });
+  }
 })();

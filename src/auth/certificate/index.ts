@@ -31,3 +31,5 @@ export type { CertificateLoginService, CertificateMethod, CertificateOutcome, Pe
 export { createRecoveryService } from './recovery-service.ts';
 export type { RecoveryService } from './recovery-service.ts';
 export type { LinkedCertificate } from './certificate-repo.ts';
+export { createCertificateModule } from './certificate-module.ts';
+export type { CertificateModule } from './certificate-module.ts';

@@ -59,3 +59,6 @@ export const listCredentials = async (db: Knex, accountIds: string[]): Promise<P
  */
 export const recordCredentialUse = async (db: Knex, id: string, previousCounter: number, newCounter: number, at: Date): Promise<boolean> =>
   (await db('passkey_credentials').where({ id, counter: previousCounter }).update({ counter: newCounter, last_used_at: at })) === 1;
+
+export const renameCredential = async (db: Knex, accountId: string, id: string, name: string): Promise<boolean> =>
+  (await db('passkey_credentials').where({ id, account_id: accountId }).update({ name })) === 1;

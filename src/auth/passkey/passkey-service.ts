@@ -16,9 +16,9 @@ import {
 } from '@simplewebauthn/server';
 import { findAccountsByIdentifier, type Account } from '../../accounts/index.ts';
 import { appendAudit } from '../../audit/index.ts';
-import type { Clock } from '../../shared/index.ts';
+import { AppError, type Clock } from '../../shared/index.ts';
 import type { KvStore } from '../../store/index.ts';
-import { findCredential, insertCredential, listCredentials, recordCredentialUse } from './credential-repo.ts';
+import { findCredential, insertCredential, listCredentials, recordCredentialUse, renameCredential } from './credential-repo.ts';
 import { passkeyFailed } from './passkey-errors.ts';
 
 const CHALLENGE_TTL_SECONDS = 300;
@@ -60,6 +60,16 @@ export const createPasskeyService = ({ knex, kv, clock, rpId, rpName, origin, de
   return {
     /** A citizen's passkeys, oldest first. */
     listForAccount: (accountId: string) => listCredentials(knex, [accountId]),
+
+    /** Renames one of the citizen's passkeys (a label only they see). */
+    async rename(accountId: string, credentialId: string, name: string): Promise<void> {
+      const label = name.trim().slice(0, 60);
+      if (!label) throw new AppError('ERR_PASSKEY_NAME', 'Give the passkey a name.', { status: 400 });
+      await knex.transaction(async (trx) => {
+        if (!(await renameCredential(trx, accountId, credentialId, label))) throw new AppError('ERR_PASSKEY_NOT_FOUND', 'This passkey is not registered to your account.', { status: 404 });
+        await appendAudit(trx, { action: 'auth.passkey.renamed', actor: `account:${accountId}`, subject: `account:${accountId}`, details: { credentialId } });
+      });
+    },
 
     /** Options for creating a passkey; `binding` names the ceremony (e.g. `enrol:<linkId>`). */
     async registrationOptions(account: Account, binding: string): Promise<PublicKeyCredentialCreationOptionsJSON> {
