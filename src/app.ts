@@ -22,6 +22,8 @@ import { createMetrics, observeProvider } from './observability/index.ts';
 import { createViews } from './http/views.ts';
 import { createOidcAdapter } from './oidc/adapter.ts';
 import { createProvider } from './oidc/provider.ts';
+import { createClaimSources, type ClaimSourceSigner } from './oidc/claim-sources.ts';
+import { importJWK, type CryptoKey } from 'jose';
 import { createSigningKeyService } from './oidc/signing-keys.ts';
 import { createLogger, createSecretBox, systemClock } from './shared/index.ts';
 import { connectRedis, createMemoryKv, createRedisKv, migrateLatest, openDatabase, resolveSecrets } from './store/index.ts';
@@ -76,10 +78,23 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
   const views = createViews({ csrfToken: csrf.token });
   const oidcStore = createOidcAdapter({ redis, clients });
   // Each build is observed: its route names, issued tokens and errors reach the log and metrics.
-  const buildProvider = async () =>
-    observeProvider(createProvider({
+  // Requests to other agencies' claims endpoints are signed with One-ID's current ES256 key.
+  let claimSigner: Promise<ClaimSourceSigner> | undefined;
+  const claimSources = createClaimSources({
+    issuer: config.issuer,
+    signer: () => (claimSigner ??= signingKeys.engineJwks().then(async ({ keys }) => {
+      const jwk = keys.find((k) => k.alg === 'ES256')!;
+      return { key: (await importJWK(jwk, 'ES256')) as CryptoKey, kid: jwk.kid!, alg: 'ES256' };
+    })),
+    timeoutMs: config.claimSourceTimeoutMs,
+    log,
+  });
+  const buildProvider = async () => {
+    claimSigner = undefined;
+    return observeProvider(createProvider({
       issuer: config.issuer,
       adapter: oidcStore.Adapter,
+      claimSources,
       jwks: await signingKeys.engineJwks(),
       cookieKeys: secrets.cookieKeys,
       pairwiseSalt: secrets.pairwiseSalt,
@@ -91,6 +106,7 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
       consent,
       catalogue: await catalogue.list(),
     }), { metrics, log });
+  };
   let provider: Provider = await buildProvider();
   // Keys and the claims catalogue shape the engine's configuration: rebuild it when either changes.
   const engineVersion = async () => `${await signingKeys.version()}#${await catalogue.version()}`;

@@ -67,6 +67,12 @@ export const runQuickstart = async ({ env = process.env, print = console.log }: 
         jwks: { keys: [publicKey] },
         backchannel_logout_uri: `${appOrigin}/backchannel-logout`,
         backchannel_logout_session_required: true,
+        // The data items this system may ask for, and why: the consent page shows each purpose.
+        allowed_claims: [
+          { claim: 'name', purpose: { ko: '민원 신청인 확인', en: 'To identify the applicant' }, required: true, retention_days: 30 },
+          { claim: 'birthdate', purpose: { ko: '민원 신청인 확인', en: 'To identify the applicant' }, required: true, retention_days: 30 },
+          { claim: 'email', purpose: { ko: '처리 결과 안내', en: 'To tell you the outcome' }, required: false, retention_days: 30 },
+        ],
       },
       'quickstart',
     );

@@ -21,6 +21,7 @@ export type Config = Readonly<{
   sessionIdleSeconds: number;
   sessionAbsoluteSeconds: number;
   consentMaxAgeDays: number;
+  claimSourceTimeoutMs: number;
   certificates: CertificateConfig;
   production: boolean;
 }>;
@@ -132,6 +133,7 @@ const schema = z.object({
   SESSION_IDLE_SECONDS: int(60, 30 * 86400).default(30 * 60),
   SESSION_ABSOLUTE_SECONDS: int(300, 30 * 86400).default(8 * 3600),
   CONSENT_MAX_AGE_DAYS: int(1, 3650).default(365),
+  CLAIM_SOURCE_TIMEOUT_MS: int(100, 30_000).default(2000),
   NODE_ENV: z.string().default('development'),
   CERT_TRUST_ANCHORS: z.string().min(1).optional(),
   CERT_POLICY_OIDS: list.pipe(z.array(z.string().regex(/^[0-2](\.\d+)+$/, 'each entry must be a dotted OID (e.g. 1.2.410.200004.5.2.1.2)'))).default([]),
@@ -200,6 +202,7 @@ export const loadConfig = (env: Record<string, string | undefined>): Config => {
     sessionIdleSeconds: v.SESSION_IDLE_SECONDS,
     sessionAbsoluteSeconds: v.SESSION_ABSOLUTE_SECONDS,
     consentMaxAgeDays: v.CONSENT_MAX_AGE_DAYS,
+    claimSourceTimeoutMs: v.CLAIM_SOURCE_TIMEOUT_MS,
     certificates: Object.freeze({
       trustAnchorsPath: v.CERT_TRUST_ANCHORS,
       policyOids: v.CERT_POLICY_OIDS,

@@ -7,7 +7,14 @@ import { AppError } from '../shared/index.ts';
 import { catalogueVersion, listCatalogue, seedCatalogue, upsertCatalogueItem, type CatalogueItem } from './catalogue-repo.ts';
 
 const bilingual = z.object({ ko: z.string().trim().min(1).max(200), en: z.string().trim().min(1).max(200) });
-const httpsUrl = z.url({ protocol: /^https?$/ });
+const httpsUrl = z.string().max(2000).refine((v) => {
+  try {
+    const url = new URL(v);
+    return url.protocol === 'https:' || (url.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname));
+  } catch {
+    return false;
+  }
+}, 'must be an https URL (http only for localhost)');
 
 export const catalogueItemSchema = z
   .object({

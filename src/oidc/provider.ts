@@ -1,6 +1,5 @@
 // The OIDC engine (oidc-provider 9), configured: code flow + PKCE S256 only, pairwise subjects,
 // refresh rotation, introspection, revocation, RP-initiated and back-channel logout.
-import { createHmac } from 'node:crypto';
 import Provider, { interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { AccountService } from '../accounts/index.ts';
 import { ACR_VALUES, satisfiesAcr } from '../auth/index.ts';
@@ -8,6 +7,8 @@ import type { CatalogueItem, ConsentService } from '../consent/index.ts';
 import { isFirstPartyClient } from '../clients/index.ts';
 import { accountClaims, scopeClaims } from './account-claims.ts';
 import { createLoadExistingGrant } from './consent-grants.ts';
+import type { ClaimSources } from './claim-sources.ts';
+import { pairwiseSub } from './pairwise.ts';
 
 type Pages = {
   error: NonNullable<Configuration['renderError']>;
@@ -28,6 +29,7 @@ export type ProviderDeps = {
   proxy: boolean;
   consent: ConsentService;
   catalogue: CatalogueItem[];
+  claimSources: ClaimSources;
 };
 
 const { Prompt, Check, base } = interactionPolicy;
@@ -47,6 +49,9 @@ const policy = () => {
 };
 
 export const createProvider = (deps: ProviderDeps): Provider => {
+  const agencyItems = deps.catalogue.filter((i) => i.source === 'agency');
+  const agencyByScope = new Map<string, string[]>();
+  for (const item of agencyItems) for (const scope of item.scopes) agencyByScope.set(scope, [...(agencyByScope.get(scope) ?? []), item.name]);
   const configuration: Configuration = {
     adapter: deps.adapter,
     jwks: deps.jwks as Configuration['jwks'],
@@ -66,8 +71,7 @@ export const createProvider = (deps: ProviderDeps): Provider => {
     responseTypes: ['code'],
     subjectTypes: ['pairwise'],
     // OIDC Core 8.1: the same citizen gets one stable `sub` per sector, unlinkable across sectors.
-    pairwiseIdentifier: async (_ctx, accountId, client) =>
-      createHmac('sha256', deps.pairwiseSalt).update(`${client.sectorIdentifier}\u0000${accountId}`).digest('base64url'),
+    pairwiseIdentifier: async (_ctx, accountId, client) => pairwiseSub(deps.pairwiseSalt, String(client.sectorIdentifier), accountId),
     clientDefaults: {
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
@@ -90,10 +94,24 @@ export const createProvider = (deps: ProviderDeps): Provider => {
     // Refresh tokens go to clients allowed the grant; each use rotates them (RFC 9700 4.14.2).
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     rotateRefreshToken: true,
-    findAccount: async (_ctx, accountId) => {
+    findAccount: async (ctx, accountId) => {
       const account = await deps.accounts.findById(accountId);
       if (!account || account.status !== 'active') return undefined;
-      return { accountId, claims: async (_use, _scope, _claims, _rejected) => accountClaims(account, accountId) };
+      return {
+        accountId,
+        claims: async (_use, scope, claims, rejected) => {
+          const own = accountClaims(account, accountId);
+          // Agency-held items asked for (by scope or claims parameter) and not rejected by the grant.
+          const wanted = new Set([...scope.split(' ').flatMap((s) => agencyByScope.get(s) ?? []), ...Object.keys(claims ?? {})]);
+          const items = agencyItems.filter((i) => wanted.has(i.name) && !rejected.includes(i.name));
+          if (!items.length) return own;
+          const sources = await deps.claimSources.resolve(items, async (sourceClientId) => {
+            const source = await ctx.oidc.provider.Client.find(sourceClientId);
+            return source?.sectorIdentifier ? pairwiseSub(deps.pairwiseSalt, String(source.sectorIdentifier), accountId) : undefined;
+          });
+          return sources ? { ...own, ...sources } : own;
+        },
+      };
     },
     interactions: { policy: policy(), url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     ttl: {

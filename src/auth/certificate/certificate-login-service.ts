@@ -5,6 +5,7 @@
 // State between steps (nonces, TLS tickets, the certificate awaiting enrolment) lives in the
 // KV store, bound to one interaction; nothing the browser sends back is trusted.
 import { createHash } from 'node:crypto';
+import { decodeProtectedHeader } from 'jose';
 import type { Knex } from 'knex';
 import type { AccountService } from '../../accounts/index.ts';
 import { appendAudit, type AuditEvent } from '../../audit/index.ts';
@@ -75,6 +76,15 @@ type RequestContext = { ip?: string | undefined };
 
 const TOKEN = /^[\w-]{20,100}$/;
 const fingerprintOf = (der: Buffer) => createHash('sha256').update(der).digest('hex');
+/** The certificate a JWS names in x5c[0], unverified: only to say in the audit which one was refused. */
+const claimedLeaf = (jws: string): Buffer | undefined => {
+  try {
+    const first = decodeProtectedHeader(jws).x5c?.[0];
+    return typeof first === 'string' && first.length < 16_384 ? Buffer.from(first, 'base64') : undefined;
+  } catch {
+    return undefined;
+  }
+};
 const nonceKey = (uid: string, nonce: string) => `cert:nonce:${uid}:${nonce}`;
 const pendingKey = (uid: string) => `cert:pending:${uid}`;
 
@@ -160,6 +170,7 @@ export const createCertificateLoginService = ({ knex, kv, clock, accounts, valid
       let leafDer: Buffer | undefined;
       try {
         if (typeof jws !== 'string' || jws.trim() === '') throw new CertificateError('no_proof', 'no signed challenge was sent');
+        leafDer = claimedLeaf(jws.trim());
         const challenge = await verifySignedChallenge(jws.trim(), { audience: issuer, now: clock.now });
         leafDer = challenge.leafDer;
         if (!(await kv.take(nonceKey(uid, challenge.nonce)))) {
