@@ -19,7 +19,14 @@ beforeAll(async () => {
 });
 afterAll(() => app?.stop());
 
-const run = async (client: Awaited<ReturnType<typeof registerClient>>, session: BrowserSession, params: Record<string, string>, options: Parameters<typeof signInDetailed>[4] = {}) => {
+type RunResult = Awaited<ReturnType<typeof signInDetailed>> & {
+  error: string | null;
+  config: oidc.Configuration;
+  tokens?: Awaited<ReturnType<typeof oidc.authorizationCodeGrant>>;
+  userinfo?: oidc.UserInfoResponse;
+};
+
+const run = async (client: Awaited<ReturnType<typeof registerClient>>, session: BrowserSession, params: Record<string, string>, options: Parameters<typeof signInDetailed>[4] = {}): Promise<RunResult> => {
   const config = await discover(app, client);
   const request = await authorizationRequest(config, client.redirectUri, params);
   const result = await signInDetailed(app, session, citizen.authenticator, request.url, options);

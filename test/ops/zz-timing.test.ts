@@ -1,5 +1,5 @@
 import { it } from 'vitest';
-import { freePort, startTestApp } from '/work/main/test/support/app.ts';
+import { freePort, startTestApp } from '../support/app.ts';
 it('timing', async () => {
   let t = performance.now();
   const closed = await freePort();

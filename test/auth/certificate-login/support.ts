@@ -133,11 +133,12 @@ export const continueToClient = async (app: TestApp, session: BrowserSession, fr
   return url;
 };
 
-/** The RP's side: redeem the code and return the ID token claims. */
-export const redeem = async (rp: Awaited<ReturnType<typeof startRp>>, callback: string) => {
-  const tokens = await oidc.authorizationCodeGrant(rp.config, new URL(callback), { pkceCodeVerifier: rp.request.verifier, expectedState: rp.request.state, expectedNonce: rp.request.nonce });
-  return tokens.claims()!;
-};
+/** The RP's side: redeem the code (openid-client validates the ID token). */
+export const redeemTokens = (rp: Awaited<ReturnType<typeof startRp>>, callback: string) =>
+  oidc.authorizationCodeGrant(rp.config, new URL(callback), { pkceCodeVerifier: rp.request.verifier, expectedState: rp.request.state, expectedNonce: rp.request.nonce });
+
+/** The ID token claims of redeeming the code. */
+export const redeem = async (rp: Awaited<ReturnType<typeof startRp>>, callback: string) => (await redeemTokens(rp, callback)).claims()!;
 
 /** Audit rows of one action, newest first, optionally filtered on a details field. */
 export const auditRows = async (app: TestApp, action: string, where: Record<string, string> = {}) => {
