@@ -1,5 +1,6 @@
 // CLI commands: each takes parsed options and the context, returns the text to print.
 import { readFileSync } from 'node:fs';
+import { parseClientMetadata } from '../clients/index.ts';
 import { AppError } from '../shared/index.ts';
 import type { CliContext } from './cli-context.ts';
 
@@ -70,6 +71,35 @@ export const COMMANDS: Record<string, { usage: string; run: (ctx: CliContext, op
         ['CLIENT_ID', 'NAME', 'AGENCY', 'STATUS', 'AUTH', 'REDIRECT_URIS'],
         ...rows.map((c) => [c.clientId, String(c.metadata.client_name ?? ''), c.agency, c.status, String(c.metadata.token_endpoint_auth_method ?? ''), ((c.metadata.redirect_uris as string[]) ?? []).join(' ')]),
       ]);
+    },
+  },
+  'claims list': {
+    usage: 'claims list',
+    async run(ctx) {
+      const items = await ctx.catalogue.list();
+      return table([['CLAIM', 'LABEL (KO)', 'LABEL (EN)', 'SENSITIVITY', 'SCOPES', 'SOURCE'], ...items.map((i) => [i.name, i.label.ko, i.label.en, i.sensitivity, i.scopes.join(' '), i.source === 'agency' ? `${i.sourceAgency} (${i.delivery})` : 'One-ID'])]);
+    },
+  },
+  'claims put': {
+    usage: 'claims put --file claim.json   (add or edit a catalogue item, e.g. one served by another agency)',
+    async run(ctx, o) {
+      const item = await ctx.catalogue.put(readJsonFile(required(o, 'file')), 'cli');
+      return `Claim ${item.name} saved. Running servers pick it up within 30 seconds.`;
+    },
+  },
+  'clients allowances': {
+    usage: 'clients allowances --client CLIENT_ID [--file allowances.json]   (show, or replace with the file\'s list)',
+    async run(ctx, o) {
+      const clientId = required(o, 'client');
+      if (typeof o.file === 'string') {
+        const list = readJsonFile(o.file);
+        if (!Array.isArray(list)) throw new AppError('ERR_INVALID_CLIENT_METADATA', 'allowed_claims: the file must hold a JSON array');
+        const parsed = parseClientMetadata({ client_name: 'x', agency: 'x', redirect_uris: ['https://x.example/cb'], allowed_claims: list }).allowed_claims;
+        await ctx.clients.setAllowances(clientId, parsed, 'cli');
+      }
+      const rows = await ctx.clients.allowances(clientId);
+      if (!rows.length) return `${clientId} may ask for no personal data (only its pairwise sub).`;
+      return table([['CLAIM', 'REQUIRED', 'RETENTION', 'PURPOSE'], ...rows.map((r) => [r.claim, r.required ? 'yes' : 'no', `${r.retentionDays} days`, `${r.purpose.ko} / ${r.purpose.en}`])]);
     },
   },
   'keys rotate': {

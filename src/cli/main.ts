@@ -11,6 +11,7 @@ const OPTIONS = {
   email: { type: 'string' },
   phone: { type: 'string' },
   file: { type: 'string' },
+  client: { type: 'string' },
   after: { type: 'string' },
   limit: { type: 'string' },
   'older-than-days': { type: 'string' },
