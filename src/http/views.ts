@@ -21,7 +21,12 @@ export const langOf = (ctx: Context, uiLocales?: string): Lang => {
   return (preferred as Lang | undefined) ?? 'ko';
 };
 
-export const createViews = ({ csrfToken }: { csrfToken: (ctx: Context) => string }) => {
+export const createViews = ({ csrfToken, timeZone = 'Asia/Seoul' }: { csrfToken: (ctx: Context) => string; timeZone?: string }) => {
+  // Dates on pages are in the citizens' time zone (KST by default), never the server's.
+  const formats = {
+    ko: { day: new Intl.DateTimeFormat('ko-KR', { dateStyle: 'medium', timeZone }), time: new Intl.DateTimeFormat('ko-KR', { dateStyle: 'medium', timeStyle: 'short', timeZone }) },
+    en: { day: new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeZone }), time: new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone }) },
+  };
   const eta = new Eta({ views: VIEWS, autoEscape: true, cache: true, autoTrim: false });
   return {
     /** Renders `view` into ctx.body with the layout's shared values (language, nonce, CSRF token). */
@@ -39,6 +44,8 @@ export const createViews = ({ csrfToken }: { csrfToken: (ctx: Context) => string
         nonce: (ctx.state as State).cspNonce,
         csrf: csrfToken(ctx),
         switchUrl,
+        day: (d: Date) => formats[lang].day.format(d),
+        time: (d: Date) => formats[lang].time.format(d),
       });
     },
   };
