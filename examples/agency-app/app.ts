@@ -28,10 +28,16 @@ const clientAuth = async (config: AgencyConfig): Promise<oidc.ClientAuth> => {
 export const discoverOneId = async (config: AgencyConfig): Promise<oidc.Configuration> => {
   const insecure = config.issuer.protocol === 'http:';
   if (insecure && !LOOPBACK.has(config.issuer.hostname)) throw new Error(`ISSUER: ${config.issuer.href} must use https (http only for localhost)`);
-  const configuration = await oidc.discovery(config.issuer, config.clientId, undefined, await clientAuth(config), {
-    execute: insecure ? [oidc.allowInsecureRequests] : [],
-    timeout: 10,
-  });
+  let configuration: oidc.Configuration;
+  try {
+    configuration = await oidc.discovery(config.issuer, config.clientId, undefined, await clientAuth(config), {
+      execute: insecure ? [oidc.allowInsecureRequests] : [],
+      timeout: 10,
+    });
+  } catch (cause) {
+    const reason = (cause as Error & { cause?: Error }).cause?.message ?? (cause as Error).message;
+    throw new Error(`One-ID discovery at ${new URL('.well-known/openid-configuration', `${config.issuer.href.replace(/\/$/, '')}/`).href} failed: ${reason}`, { cause });
+  }
   // Also verify the ID token's signature against One-ID's JWKS (OIDC Core 3.1.3.7).
   oidc.enableNonRepudiationChecks(configuration);
   return configuration;
@@ -121,7 +127,8 @@ export const createAgencyApp = async (config: AgencyConfig, options: AgencyAppOp
         // e.g. access_denied when the citizen declines on the consent page.
         const { error: code = 'sign_in_failed', error_description: description } = error as { error?: string; error_description?: string };
         log(`sign-in failed: ${code} ${description ?? (error as Error).message}`);
-        return html(res, code === 'access_denied' ? 403 : 400, errorPage(400, code, description ?? (error as Error).message));
+        const status = code === 'access_denied' ? 403 : 400;
+        return html(res, status, errorPage(status, code, description ?? (error as Error).message));
       }
       const claims = tokens.claims()!;
       const userinfo = await oidc.fetchUserInfo(configuration, tokens.access_token, claims.sub);

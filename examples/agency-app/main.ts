@@ -3,10 +3,15 @@
 import { createAgencyApp } from './app.ts';
 import { agencyConfigFromEnv } from './config.ts';
 
-const config = agencyConfigFromEnv(process.env);
-const app = await createAgencyApp(config);
-await app.listen();
-console.log(`Agency app: http://localhost:${config.port}/ (One-ID: ${config.issuer.href})`);
-const stop = () => void app.close().then(() => process.exit(0));
-process.once('SIGINT', stop);
-process.once('SIGTERM', stop);
+try {
+  const config = agencyConfigFromEnv(process.env);
+  const app = await createAgencyApp(config);
+  await app.listen();
+  console.log(`Agency app: http://localhost:${config.port}/ (One-ID: ${config.issuer.href})`);
+  const stop = () => void app.close().then(() => process.exit(0));
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+} catch (error) {
+  console.error((error as Error).message);
+  process.exit(1);
+}

@@ -40,7 +40,16 @@ export const runQuickstart = async ({ env = process.env, print = console.log }: 
   const issuer = `http://localhost:${oneIdPort}`;
   const appOrigin = `http://localhost:${appPort}`;
 
-  const oneIdConfig = loadConfig({ ...env, PORT: String(oneIdPort), HOST: '127.0.0.1', ISSUER: issuer, LOG_LEVEL: env.LOG_LEVEL ?? 'warn' });
+  const oneIdConfig = loadConfig({
+    ...env,
+    PORT: String(oneIdPort),
+    HOST: '127.0.0.1',
+    ISSUER: issuer,
+    LOG_LEVEL: env.LOG_LEVEL ?? 'warn',
+    // The app's back-channel logout endpoint is on localhost, which One-ID refuses to call
+    // (SSRF protection) unless the host is named here.
+    OUTBOUND_PRIVATE_HOSTS: env.OUTBOUND_PRIVATE_HOSTS ?? 'localhost',
+  });
   const oneId = await createApp(oneIdConfig);
   try {
     await oneId.listen();

@@ -50,6 +50,8 @@ export const interactionRoutes = (router: Router, { provider, passkeys, agencyOf
       views.render(ctx, 'login', {
         client: view,
         stepUp,
+        // login_hint (OIDC Core 3.1.2.1) pre-fills the email/phone field; it is only a hint.
+        loginHint: typeof params.login_hint === 'string' ? params.login_hint.slice(0, 320) : '',
         optionsUrl: `/interaction/${uid}/passkey/options`,
         verifyUrl: `/interaction/${uid}/passkey/verify`,
         abortUrl: `/interaction/${uid}/abort`,

@@ -6,7 +6,9 @@ import { ACR_VALUES, satisfiesAcr } from '../auth/index.ts';
 import type { CatalogueItem, ConsentService } from '../consent/index.ts';
 import { isFirstPartyClient } from '../clients/index.ts';
 import { accountClaims, scopeClaims } from './account-claims.ts';
+import { createOutboundFetch } from './backchannel-fetch.ts';
 import { createLoadExistingGrant } from './consent-grants.ts';
+import { adminFeatures, adminTokenClaims, installAdminEngine, withAdminResource, type AdminEngine } from './admin-engine.ts';
 import type { ClaimSources } from './claim-sources.ts';
 import { pairwiseSub } from './pairwise.ts';
 
@@ -29,7 +31,11 @@ export type ProviderDeps = {
   proxy: boolean;
   consent: ConsentService;
   catalogue: CatalogueItem[];
+  /** Agency hosts the engine may call on loopback or private addresses (OUTBOUND_PRIVATE_HOSTS). */
+  outboundPrivateHosts?: readonly string[] | undefined;
   claimSources: ClaimSources;
+  /** Administration: the admin API resource server, secret grace period, dynamic registration (admin-engine.ts). */
+  admin?: AdminEngine | undefined;
 };
 
 const { Prompt, Check, base } = interactionPolicy;
@@ -66,7 +72,10 @@ export const createProvider = (deps: ProviderDeps): Provider => {
     claims: { ...scopeClaims(deps.catalogue), openid: ['sub', 'acr', 'amr', 'auth_time'], sid: null } as unknown as Configuration['claims'],
     scopes: ['openid', 'offline_access', ...new Set(deps.catalogue.flatMap((i) => i.scopes))],
     // Grants come from the citizen's consent record (the database), not from the session.
-    loadExistingGrant: createLoadExistingGrant({ consent: deps.consent, isFirstParty: isFirstPartyClient }),
+    loadExistingGrant: deps.admin
+      ? withAdminResource(createLoadExistingGrant({ consent: deps.consent, isFirstParty: isFirstPartyClient }), deps.admin)
+      : createLoadExistingGrant({ consent: deps.consent, isFirstParty: isFirstPartyClient }),
+    ...(deps.admin && { extraTokenClaims: adminTokenClaims(deps.admin) }),
     acrValues: ACR_VALUES,
     responseTypes: ['code'],
     subjectTypes: ['pairwise'],
@@ -80,6 +89,8 @@ export const createProvider = (deps: ProviderDeps): Provider => {
       subject_type: 'pairwise',
     },
     pkce: { required: () => true },
+    // OIDC Core 3.1.2.1: redirect_uri is required, even when a client registered only one.
+    allowOmittingSingleRegisteredRedirectUri: false,
     features: {
       devInteractions: { enabled: false },
       claimsParameter: { enabled: true },
@@ -90,6 +101,7 @@ export const createProvider = (deps: ProviderDeps): Provider => {
       userinfo: { enabled: true },
       backchannelLogout: { enabled: true },
       rpInitiatedLogout: { enabled: true, logoutSource: deps.pages.logout, postLogoutSuccessSource: deps.pages.postLogout },
+      ...(deps.admin ? adminFeatures(deps.admin) : {}),
     },
     // Refresh tokens go to clients allowed the grant; each use rotates them (RFC 9700 4.14.2).
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
@@ -140,8 +152,10 @@ export const createProvider = (deps: ProviderDeps): Provider => {
     },
     renderError: deps.pages.error,
     discovery: { ui_locales_supported: ['ko', 'en'], claims_locales_supported: ['ko', 'en'] },
+    fetch: createOutboundFetch(deps.outboundPrivateHosts ?? []) as Configuration['fetch'],
   };
   const provider = new Provider(deps.issuer, configuration);
+  if (deps.admin) installAdminEngine(provider, deps.admin);
   provider.proxy = deps.proxy;
   // "Connected systems" on My One-ID: first and last sign-in per client.
   provider.on('authorization.success', (ctx) => {

@@ -22,7 +22,8 @@ export type Rp = Awaited<ReturnType<typeof createRp>>;
 export const createRp = async (app: TestApp, overrides: Record<string, unknown> = {}) => {
   const client = await registerClient(app, overrides);
   const meta = await discovery(app);
-  const keys = createRemoteJWKSet(new URL(meta.jwks_uri));
+  // No cooldown: like the conformance suite, refetch the JWKS whenever a kid is unknown.
+  const keys = createRemoteJWKSet(new URL(meta.jwks_uri), { cooldownDuration: 0 });
 
   /** An authorization request; parameters set to undefined are left out (e.g. a missing response_type). */
   const request = (params: Record<string, string | undefined> = {}) => {
@@ -44,13 +45,16 @@ export const createRp = async (app: TestApp, overrides: Record<string, unknown> 
   };
 
   /** Redeems the code in `callback` at the token endpoint (client_secret_basic unless told). */
-  const redeem = async (callback: string | URL, verifier: string, auth: 'basic' | 'post' = 'basic') => {
+  const redeem = async (callback: string | URL, verifier: string, auth: 'basic' | 'post' = 'basic', secret = client.clientSecret!) => {
     const code = new URL(callback).searchParams.get('code');
     if (!code) throw new Error(`no code in ${callback}`);
     const form = new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: client.redirectUri, code_verifier: verifier });
     const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
-    if (auth === 'basic') headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(client.clientId)}:${encodeURIComponent(client.clientSecret!)}`).toString('base64')}`;
-    else form.set('client_id', client.clientId), form.set('client_secret', client.clientSecret!);
+    if (auth === 'basic') headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(client.clientId)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+    else {
+      form.set('client_id', client.clientId);
+      form.set('client_secret', secret);
+    }
     const res = await fetch(meta.token_endpoint, { method: 'POST', headers, body: form });
     return { status: res.status, body: (await res.json()) as Record<string, string> & { error?: string } };
   };
@@ -58,7 +62,7 @@ export const createRp = async (app: TestApp, overrides: Record<string, unknown> 
   const tokens = async (callback: string | URL, verifier: string) => {
     const { status, body } = await redeem(callback, verifier);
     if (status !== 200) throw new Error(`token endpoint ${status}: ${JSON.stringify(body)}`);
-    return body as { access_token: string; id_token: string; refresh_token?: string; token_type: string; expires_in: number };
+    return body as unknown as { access_token: string; id_token: string; refresh_token?: string; token_type: string; expires_in: number };
   };
 
   /** Verifies the ID token's signature against the JWKS and its iss/aud; returns header and claims. */

@@ -41,6 +41,8 @@ export type Driver = {
   clientAuth: string;
   /** Notes about the library as a whole (always shown). */
   notes?: string[];
+  /** The verdict when it needs saying more than the steps do (e.g. "only with a workaround"). */
+  verdict?: string;
   start: (env: InteropEnv) => Promise<Flow>;
   /** Further documented behaviours, each its own test; a failing one fails the suite. */
   checks?: { name: string; run: (env: InteropEnv) => Promise<string | void> }[];
@@ -67,6 +69,7 @@ export type StepResult = 'pass' | 'workaround' | 'fail' | 'not run';
 
 export type Row = {
   library: string;
+  verdict?: string | undefined;
   version: string;
   clientAuth: string;
   steps: Partial<Record<StepName, StepResult>>;

@@ -6,9 +6,14 @@ const MARK: Record<StepResult, string> = { pass: '✅ pass', workaround: '⚠️
 const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
 export const renderInteropDoc = (rows: Row[], context: { oneIdVersion: string; node: string; date: string }) => {
-  const header = `| Library | Version | Client auth | ${STEPS.map(([, label]) => label).join(' | ')} |`;
-  const rule = `| --- | --- | --- | ${STEPS.map(() => '---').join(' | ')} |`;
-  const lines = rows.map((row) => `| ${cell(row.library)} | ${cell(row.version)} | \`${row.clientAuth}\` | ${STEPS.map(([step]) => MARK[row.steps[step] ?? 'not run']).join(' | ')} |`);
+  const verdict = (row: Row) => {
+    const results = STEPS.map(([step]) => row.steps[step] ?? 'not run');
+    if (results.some((r) => r === 'fail' || r === 'not run')) return '❌ not compatible';
+    return row.verdict ?? (results.includes('workaround') ? '⚠️ with workarounds' : '✅ compatible');
+  };
+  const header = `| Library | Version | Verdict | Client auth | ${STEPS.map(([, label]) => label).join(' | ')} |`;
+  const rule = `| --- | --- | --- | --- | ${STEPS.map(() => '---').join(' | ')} |`;
+  const lines = rows.map((row) => `| ${cell(row.library)} | ${cell(row.version)} | ${cell(verdict(row))} | \`${row.clientAuth}\` | ${STEPS.map(([step]) => MARK[row.steps[step] ?? 'not run']).join(' | ')} |`);
   const notes = rows.map((row) => [`### ${row.library} ${row.version}`, '', ...row.notes.map((n) => `- ${n}`), ''].join('\n'));
   return `# One-ID interoperability / 상호운용성
 
@@ -23,7 +28,7 @@ Agency systems may use any good OpenID Connect client library. This table is pro
 documentation says**, against a real One-ID over HTTP with a passkey sign-in. One-ID requires
 **authorization code + PKCE (S256)** and issues **pairwise \`sub\`s**; a library that cannot send
 PKCE cannot sign citizens in. Where a library needs a workaround, the table says ⚠️ and the notes
-say what it is.
+say what it is. How to integrate: [integrating.md](integrating.md).
 
 Last run: One-ID ${context.oneIdVersion}, Node.js ${context.node}, ${context.date}.
 

@@ -2,7 +2,7 @@
 // against one real One-ID. With UPDATE_INTEROP_DOC=1 the results are written to docs/interop.md.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp } from '../support/app.ts';
+import type { TestApp } from '../support/app.ts';
 import { enrolCitizen, registerClient } from '../support/flows.ts';
 import { oauth4webapiDriver } from './drivers/oauth4webapi.ts';
 import { openidClientV5 } from './drivers/openid-client-v5.ts';
@@ -10,6 +10,7 @@ import { openidClientV6 } from './drivers/openid-client-v6.ts';
 import { passportOpenIdConnect } from './drivers/passport-openidconnect.ts';
 import { installedVersion, STEPS, type Driver, type Flow, type InteropEnv, type Row } from './harness.ts';
 import { renderInteropDoc } from './interop-doc.ts';
+import { startOneId } from './support.ts';
 
 const DRIVERS: Driver[] = [openidClientV6, oauth4webapiDriver, openidClientV5, passportOpenIdConnect];
 
@@ -18,7 +19,7 @@ const env = {} as InteropEnv;
 const rows: Row[] = [];
 
 beforeAll(async () => {
-  app = await startTestApp();
+  app = await startOneId();
   const email = 'interop@example.com';
   const { account, authenticator } = await enrolCitizen(app, { name: '이영희', birthdate: '1992-07-15', email });
   Object.assign(env, { app, citizen: { accountId: account.id, name: '이영희', email, authenticator }, register: (overrides = {}) => registerClient(app, overrides) });
@@ -36,7 +37,7 @@ afterAll(async () => {
 
 for (const driver of DRIVERS) {
   describe(`${driver.displayName}`, () => {
-    const row: Row = { library: driver.displayName, version: installedVersion(driver.packageName), clientAuth: driver.clientAuth, steps: {}, notes: [...(driver.notes ?? [])] };
+    const row: Row = { library: driver.displayName, verdict: driver.verdict, version: installedVersion(driver.packageName), clientAuth: driver.clientAuth, steps: {}, notes: [...(driver.notes ?? [])] };
     rows.push(row);
     let flow: Flow | undefined;
     beforeAll(async () => {

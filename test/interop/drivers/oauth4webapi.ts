@@ -18,7 +18,6 @@ export const oauth4webapiDriver: Driver = {
   clientAuth: 'private_key_jwt',
   notes: [
     'Used as its examples show; `oauth.validateApplicationLevelSignature()` also verifies the ID token signature against the JWKS (optional for a direct TLS response).',
-    'The library has no end-session helper: the logout URL is built from `end_session_endpoint` in the discovery document, as RP-Initiated Logout 1.0 describes.',
     '`[oauth.allowInsecureRequests]: true` only because the test issuer is `http://localhost`.',
   ],
   async start({ app, citizen, register }) {
@@ -87,7 +86,7 @@ export const oauth4webapiDriver: Driver = {
         const back = await confirmLogout(app, session, url);
         expect(back.searchParams.get('state')).toBe(logoutState);
         expect(await silentAuthError(app, session, registered)).toBe('login_required');
-        return { note: 'end_session URL built by hand from the discovery document (no helper in the library).' };
+        return { note: 'the library has no end-session helper: the URL is built from `end_session_endpoint` in the discovery document, as RP-Initiated Logout 1.0 describes (its intended use, not a workaround).' };
       },
     };
   },

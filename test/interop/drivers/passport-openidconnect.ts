@@ -7,7 +7,7 @@ import type { Server } from 'node:http';
 import express from 'express';
 import session from 'express-session';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
-import type { OAuth2 } from 'oauth';
+import type { OAuth2, oauth2tokenCallback } from 'oauth';
 import passport from 'passport';
 import OpenIDConnectStrategy from 'passport-openidconnect';
 import { expect } from 'vitest';
@@ -61,8 +61,10 @@ const startRp = async (app: TestApp, env: InteropEnv, { pkce }: { pkce: boolean 
     verify as unknown as ConstructorParameters<typeof OpenIDConnectStrategy>[1],
   );
   const oauth2 = (strategy as unknown as { _oauth2: OAuth2 })._oauth2;
-  const getToken = oauth2.getOAuthAccessToken.bind(oauth2);
-  oauth2.getOAuthAccessToken = (code, params, callback) => getToken(code, { ...params, ...(verifiers.has(code) && { code_verifier: verifiers.get(code) }) }, callback);
+  type GetToken = (code: string, params: Record<string, unknown>, callback: oauth2tokenCallback) => void;
+  const getToken = oauth2.getOAuthAccessToken.bind(oauth2) as GetToken;
+  const withVerifier: GetToken = (code, params, callback) => getToken(code, { ...params, ...(verifiers.has(code) && { code_verifier: verifiers.get(code) }) }, callback);
+  oauth2.getOAuthAccessToken = withVerifier as OAuth2['getOAuthAccessToken'];
 
   const auth = new passport.Passport();
   auth.use('openidconnect', strategy);
@@ -141,11 +143,10 @@ export const passportOpenIdConnect: Driver = {
   packageName: 'passport-openidconnect',
   displayName: 'passport-openidconnect (Express 5 + express-session)',
   clientAuth: 'client_secret_post',
+  verdict: '⚠️ only with the PKCE workaround (not compatible as documented)',
   notes: [
     '**Not compatible as documented: the strategy cannot send PKCE**, and One-ID then refuses the sign-in with `invalid_request` (checked below). It works with the PKCE workaround: override `authorizationParams()` (the strategy\'s documented extension point) to add `code_challenge` + `code_challenge_method=S256`, and add `code_verifier` to the token request by wrapping the strategy\'s protected `_oauth2.getOAuthAccessToken` (about 10 lines, in `test/interop/drivers/passport-openidconnect.ts`).',
     'Its OAuth2 client (`oauth`) sends the client secret in the body: register the system with `"token_endpoint_auth_method": "client_secret_post"`.',
-    'The strategy decodes the ID token without verifying its signature (it checks `iss`, `aud`, `azp`, `exp`, `nonce`); the RP verifies it with `jose` against `jwks_uri` in the verify callback.',
-    'No discovery, refresh or logout support: endpoints are copied from the discovery document, refresh uses the strategy\'s OAuth2 client with `grant_type=refresh_token`, and the end-session URL is built by hand.',
     'The unmaintained 0.1.x line is a risk in itself; prefer openid-client for new systems.',
   ],
   async start(env) {
@@ -176,7 +177,7 @@ export const passportOpenIdConnect: Driver = {
       },
       async idToken() {
         expectOneIdIdToken(expect, user.idTokenClaims, { issuer: app.issuer, clientId: rp.registered.clientId, accountId: citizen.accountId, nonce: authorizationUrl.searchParams.get('nonce')! });
-        return { workaround: true, note: 'signature verified by the RP with jose (the strategy does not).' };
+        return { workaround: true, note: 'the strategy checks `iss`, `aud`, `azp`, `exp`, `nonce` but decodes the ID token without verifying its signature; the RP verifies it with jose against `jwks_uri` in the verify callback.' };
       },
       async userinfo() {
         expectConsentedUserinfo(expect, user.userinfo, citizen, String(user.idTokenClaims.sub));
