@@ -21,6 +21,10 @@ import { startMetricsServer } from './http/metrics.ts';
 import { createMetrics, observeProvider } from './observability/index.ts';
 import { createViews } from './http/views.ts';
 import { createOidcAdapter } from './oidc/adapter.ts';
+import { createLogoutTokenSender } from './oidc/backchannel-queue.ts';
+import { createSessionEngine } from './oidc/session-engine.ts';
+import { createSessionTracking } from './oidc/session-tracking.ts';
+import { createSessionsModule } from './sessions/index.ts';
 import { createProvider } from './oidc/provider.ts';
 import { createClaimSources, type ClaimSourceSigner } from './oidc/claim-sources.ts';
 import { importJWK, type CryptoKey } from 'jose';
@@ -65,8 +69,9 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     ? createCertificateModule({ settings: { ...certSettings, trustAnchorsPath: certSettings.trustAnchorsPath }, issuer: config.issuer, trustedProxies: config.trustedProxies, knex, kv, clock, accounts, passkeys })
     : undefined;
   if (certificates && certSettings.revocationFailOpen) log.warn('CERT_REVOCATION_FAIL_OPEN=true: certificates whose revocation status cannot be obtained are accepted (audited as revocation "unknown")');
-  const signingKeys = createSigningKeyService({ knex, secretBox, clock });
+  const signingKeys = createSigningKeyService({ knex, secretBox, clock, activationDelaySeconds: config.keyActivationDelaySeconds });
   await signingKeys.ensureKeys();
+  await signingKeys.activateDue();
 
   await clients.ensureFirstPartyClient(ACCOUNT_CLIENT_ID, {
     client_name: 'My One-ID',
@@ -77,6 +82,20 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
   const csrf = createCsrf({ key: secrets.cookieKeys[0]!, secure: issuerUrl.protocol === 'https:' });
   const views = createViews({ csrfToken: csrf.token });
   const oidcStore = createOidcAdapter({ redis, clients });
+  // Citizens' sessions kept durably (src/sessions): mirrored from the engine's session saves,
+  // ended by logout, My One-ID, administrators and timeouts; logout tokens go through a queue.
+  const tracking = createSessionTracking({ sessions: () => sessions.service, Store: oidcStore.Adapter, log });
+  const sessions = createSessionsModule({
+    knex,
+    clock,
+    issuer: config.issuer,
+    clients,
+    log,
+    settings: { backchannel: config.backchannel, sweepSeconds: config.sessionSweepSeconds },
+    engine: createSessionEngine({ Adapter: oidcStore.Adapter, TrackedAdapter: tracking.Adapter }),
+    send: createLogoutTokenSender({ provider: () => provider, clients }),
+    onDelivery: (outcome) => metrics.recordBackchannelDelivery(outcome),
+  });
   // Each build is observed: its route names, issued tokens and errors reach the log and metrics.
   // Requests to other agencies' claims endpoints are signed with One-ID's current ES256 key.
   let claimSigner: Promise<ClaimSourceSigner> | undefined;
@@ -91,23 +110,25 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
   });
   const buildProvider = async () => {
     claimSigner = undefined;
-    return observeProvider(createProvider({
+    return tracking.install(observeProvider(createProvider({
       issuer: config.issuer,
-      adapter: oidcStore.Adapter,
+      adapter: tracking.Adapter,
       claimSources,
       jwks: await signingKeys.engineJwks(),
       cookieKeys: secrets.cookieKeys,
       pairwiseSalt: secrets.pairwiseSalt,
       accounts,
-      pages: createEnginePages(views),
+      pages: createEnginePages(views, { signedOutSystems: tracking.signedOutSystems }),
+      outboundPrivateHosts: config.outboundPrivateHosts,
       sessionAbsoluteSeconds: config.sessionAbsoluteSeconds,
       sessionIdleSeconds: config.sessionIdleSeconds,
       proxy: config.trustedProxies.length > 0,
       consent,
       catalogue: await catalogue.list(),
-    }), { metrics, log });
+    }), { metrics, log }));
   };
   let provider: Provider = await buildProvider();
+  sessions.start();
   // Keys and the claims catalogue shape the engine's configuration: rebuild it when either changes.
   const engineVersion = async () => `${await signingKeys.version()}#${await catalogue.version()}`;
   let keyVersion = await engineVersion();
@@ -115,6 +136,7 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
   // A key rotated by the CLI or another instance is picked up within keyReloadSeconds: the
   // engine is rebuilt with the new key set (its state lives in the adapter, so nothing is lost).
   const reloadKeys = async () => {
+    await signingKeys.activateDue();
     const version = await engineVersion();
     if (version === keyVersion) return false;
     provider = await buildProvider();
@@ -134,6 +156,9 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     accounts,
     consent,
     myData: createMyDataService({ consent, clients, catalogue, audit }),
+    sessions: sessions.service,
+    // The withdrawal route revokes the consent's grants; this signs the client out of live sessions.
+    onConsentWithdrawn: async (accountId, clientId) => void (await sessions.service.logoutClient(accountId, clientId, 'consent_withdrawn', { actor: `account:${accountId}` })),
     views,
     csrf,
     log,
@@ -147,7 +172,7 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
       recovery: certificates.recovery,
       options: {
         tlsLoginUrl: certSettings.loginPort && certSettings.tlsCert && certSettings.tlsKey ? `https://${issuerUrl.hostname}:${certSettings.loginPort}/certificate/tls` : undefined,
-        proxy: config.trustedProxies.length > 0,
+        trustedProxies: config.trustedProxies,
         header: certSettings.header,
       },
     },
@@ -175,7 +200,8 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     knex,
     kv,
     metrics,
-    services: { audit, accounts, clients, catalogue, consent, passkeys, enrolment, signingKeys, certificates },
+    services: { audit, accounts, clients, catalogue, consent, passkeys, enrolment, signingKeys, certificates, sessions: sessions.service },
+    sessions,
     provider: () => provider,
     reloadKeys,
     listSessionIds: oidcStore.listSessionIds,
@@ -198,12 +224,15 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     async close() {
       clearInterval(keyTimer);
       await certListener?.close();
-      // Keep-alive connections close as soon as their last request is answered (graceful-stop.ts).
-      if (requests) await requests.stop();
+      // Keep-alive connections close as soon as their last request is answered; requests still
+      // running after 10 s are cut, so pools close before main.ts's 15 s deadline (graceful-stop.ts).
+      if (requests) await requests.stop(10_000);
       if (metricsServer) {
         metricsServer.close();
         metricsServer.closeAllConnections();
       }
+      // Deliveries in flight finish (each bounded by BACKCHANNEL_TIMEOUT_MS); queued ones wait in the database.
+      await sessions.stop();
       await kv.close();
       oidcStore.close?.();
       if (redis) await redis.quit().catch(() => redis.disconnect());

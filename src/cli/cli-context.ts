@@ -6,6 +6,7 @@ import { createClientService } from '../clients/index.ts';
 import { createCatalogueService } from '../consent/index.ts';
 import type { Config } from '../config/index.ts';
 import { createSigningKeyService } from '../oidc/signing-keys.ts';
+import { createSessionService } from '../sessions/index.ts';
 import { createSecretBox, systemClock } from '../shared/index.ts';
 import { migrateLatest, openDatabase, resolveSecrets } from '../store/index.ts';
 
@@ -18,11 +19,14 @@ export const createCliContext = async (config: Config) => {
   const clock = systemClock;
   const catalogue = createCatalogueService({ knex });
   await catalogue.seed();
+  const clients = createClientService({ knex, secretBox, knownClaims: async () => new Set((await catalogue.list()).map((i) => i.name)) });
   return {
     catalogue,
     accounts: createAccountService({ knex, clock, enrolmentTtlSeconds: config.enrolmentTtlSeconds, issuer: config.issuer }),
-    clients: createClientService({ knex, secretBox, knownClaims: async () => new Set((await catalogue.list()).map((i) => i.name)) }),
-    signingKeys: createSigningKeyService({ knex, secretBox, clock }),
+    clients,
+    // No engine here: sessions are marked ended and their tokens queued; the servers do the rest.
+    sessions: createSessionService({ knex, clock, issuer: config.issuer, clients }),
+    signingKeys: createSigningKeyService({ knex, secretBox, clock, activationDelaySeconds: config.keyActivationDelaySeconds }),
     audit: createAuditService({ knex }),
     close: () => db.close(),
   };

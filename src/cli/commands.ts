@@ -103,10 +103,10 @@ export const COMMANDS: Record<string, { usage: string; run: (ctx: CliContext, op
     },
   },
   'keys rotate': {
-    usage: 'keys rotate',
-    async run(ctx) {
-      const kids = await ctx.signingKeys.rotate('cli');
-      return `New signing keys: ${kids.join(', ')}\nPrevious keys stay published for verification; running servers switch within 30 seconds.`;
+    usage: 'keys rotate [--now]   (new keys are published first and sign after KEY_ACTIVATION_DELAY_SECONDS; --now signs at once)',
+    async run(ctx, o) {
+      const kids = await ctx.signingKeys.rotate('cli', o.now ? { activateAfterSeconds: 0 } : {});
+      return `New signing keys: ${kids.join(', ')}\nThey are published now${o.now ? ' and sign at once' : ' and start signing after the activation delay'}; previous keys stay published for verification. Running servers pick this up within 30 seconds.`;
     },
   },
   'keys list': {
@@ -130,6 +130,18 @@ export const COMMANDS: Record<string, { usage: string; run: (ctx: CliContext, op
       const result = await ctx.audit.verify();
       if (result.ok) return `Audit chain intact: ${result.count} record(s).`;
       throw new AppError('ERR_AUDIT_CHAIN_BROKEN', `Audit chain broken at record ${result.brokenAt} (after ${result.count} valid record(s)).`);
+    },
+  },
+  'sessions end': {
+    usage: 'sessions end --account ACCOUNT_ID',
+    async run(ctx, o) {
+      const accountId = required(o, 'account');
+      if (!/^[0-9a-f-]{36}$/i.test(accountId) || !(await ctx.accounts.findById(accountId))) throw new AppError('ERR_USAGE', `no account ${accountId}`);
+      const { sessions, tokens } = await ctx.sessions.endAllForAccount(accountId, { actor: 'cli' });
+      return [
+        `Ended ${sessions} session(s) of account ${accountId}; ${tokens} back-channel logout token(s) queued.`,
+        ...(sessions ? ['Running servers remove the sessions within BACKCHANNEL_POLL_MS and revoke their tokens (refresh tokens included).'] : []),
+      ].join('\n');
     },
   },
 };

@@ -12,9 +12,11 @@ const OPTIONS = {
   phone: { type: 'string' },
   file: { type: 'string' },
   client: { type: 'string' },
+  account: { type: 'string' },
   after: { type: 'string' },
   limit: { type: 'string' },
   'older-than-days': { type: 'string' },
+  now: { type: 'boolean' },
   help: { type: 'boolean' },
 } as const;
 

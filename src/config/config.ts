@@ -20,8 +20,17 @@ export type Config = Readonly<{
   enrolmentTtlSeconds: number;
   sessionIdleSeconds: number;
   sessionAbsoluteSeconds: number;
+  /** How often each instance looks for sessions that expired (idle or absolute) to send their logout tokens. */
+  sessionSweepSeconds: number;
+  backchannel: BackchannelConfig;
+  /** Hosts of agency systems One-ID may call on loopback or private addresses (the engine refuses them otherwise). */
+  outboundPrivateHosts: string[];
   consentMaxAgeDays: number;
+  keyActivationDelaySeconds: number;
   claimSourceTimeoutMs: number;
+  /** CLIENT_SECRET_GRACE_SECONDS: a rotated-out client secret keeps working this long. */
+  clientSecretGraceSeconds: number;
+  admin: AdminConfig;
   certificates: CertificateConfig;
   production: boolean;
 }>;
@@ -41,6 +50,12 @@ export type CertificateConfig = Readonly<{
   header: string;
   headerFormat: 'rfc9440' | 'nginx-escaped';
 }>;
+
+/** The durable back-channel logout queue (docs/logout.md). */
+export type BackchannelConfig = Readonly<{ pollMs: number; timeoutMs: number; retryBaseMs: number; maxAttempts: number }>;
+
+/** The administration console and API (docs/admin.md). */
+export type AdminConfig = Readonly<{ sessionIdleSeconds: number; sessionAbsoluteSeconds: number; reauthSeconds: number; dcrEnabled: boolean }>;
 
 export type HostPort = Readonly<{ host: string; port: number }>;
 
@@ -132,8 +147,20 @@ const schema = z.object({
   ENROLMENT_TTL_SECONDS: int(60, 30 * 86400).default(72 * 3600),
   SESSION_IDLE_SECONDS: int(60, 30 * 86400).default(30 * 60),
   SESSION_ABSOLUTE_SECONDS: int(300, 30 * 86400).default(8 * 3600),
+  SESSION_SWEEP_SECONDS: int(1, 3600).default(30),
+  BACKCHANNEL_POLL_MS: int(10, 60_000).default(2000),
+  BACKCHANNEL_TIMEOUT_MS: int(500, 60_000).default(5000),
+  BACKCHANNEL_RETRY_BASE_MS: int(10, 600_000).default(5000),
+  BACKCHANNEL_MAX_ATTEMPTS: int(1, 50).default(8),
+  OUTBOUND_PRIVATE_HOSTS: list.pipe(z.array(z.string().regex(/^[a-z0-9.-]+$|^\[[0-9a-f:.]+\]$/i, 'each entry must be a host name or address (no scheme, no port)'))).default([]),
   CONSENT_MAX_AGE_DAYS: int(1, 3650).default(365),
+  KEY_ACTIVATION_DELAY_SECONDS: int(0, 7 * 86400).default(900),
   CLAIM_SOURCE_TIMEOUT_MS: int(100, 30_000).default(2000),
+  CLIENT_SECRET_GRACE_SECONDS: int(0, 90 * 86400).default(86400),
+  ADMIN_SESSION_IDLE_SECONDS: int(60, 86400).default(900),
+  ADMIN_SESSION_ABSOLUTE_SECONDS: int(300, 86400).default(3600),
+  ADMIN_REAUTH_SECONDS: int(30, 86400).default(300),
+  DCR_ENABLED: bool,
   NODE_ENV: z.string().default('development'),
   CERT_TRUST_ANCHORS: z.string().min(1).optional(),
   CERT_POLICY_OIDS: list.pipe(z.array(z.string().regex(/^[0-2](\.\d+)+$/, 'each entry must be a dotted OID (e.g. 1.2.410.200004.5.2.1.2)'))).default([]),
@@ -172,6 +199,7 @@ export const loadConfig = (env: Record<string, string | undefined>): Config => {
     if (v.METRICS_PUBLIC) problems.push('METRICS_PUBLIC: must not be true when NODE_ENV=production; serve metrics on METRICS_PORT instead');
     if (new URL(v.ISSUER).protocol !== 'https:') problems.push('ISSUER: must be https when NODE_ENV=production');
   }
+  if (v.ADMIN_SESSION_IDLE_SECONDS > v.ADMIN_SESSION_ABSOLUTE_SECONDS) problems.push('ADMIN_SESSION_IDLE_SECONDS: must not exceed ADMIN_SESSION_ABSOLUTE_SECONDS');
   if (v.SESSION_IDLE_SECONDS > v.SESSION_ABSOLUTE_SECONDS) {
     problems.push('SESSION_IDLE_SECONDS: must not exceed SESSION_ABSOLUTE_SECONDS');
   }
@@ -201,8 +229,14 @@ export const loadConfig = (env: Record<string, string | undefined>): Config => {
     enrolmentTtlSeconds: v.ENROLMENT_TTL_SECONDS,
     sessionIdleSeconds: v.SESSION_IDLE_SECONDS,
     sessionAbsoluteSeconds: v.SESSION_ABSOLUTE_SECONDS,
+    sessionSweepSeconds: v.SESSION_SWEEP_SECONDS,
+    backchannel: Object.freeze({ pollMs: v.BACKCHANNEL_POLL_MS, timeoutMs: v.BACKCHANNEL_TIMEOUT_MS, retryBaseMs: v.BACKCHANNEL_RETRY_BASE_MS, maxAttempts: v.BACKCHANNEL_MAX_ATTEMPTS }),
+    outboundPrivateHosts: v.OUTBOUND_PRIVATE_HOSTS.map((h) => h.toLowerCase()),
     consentMaxAgeDays: v.CONSENT_MAX_AGE_DAYS,
+    keyActivationDelaySeconds: v.KEY_ACTIVATION_DELAY_SECONDS,
     claimSourceTimeoutMs: v.CLAIM_SOURCE_TIMEOUT_MS,
+    clientSecretGraceSeconds: v.CLIENT_SECRET_GRACE_SECONDS,
+    admin: Object.freeze({ sessionIdleSeconds: v.ADMIN_SESSION_IDLE_SECONDS, sessionAbsoluteSeconds: v.ADMIN_SESSION_ABSOLUTE_SECONDS, reauthSeconds: v.ADMIN_REAUTH_SECONDS, dcrEnabled: v.DCR_ENABLED }),
     certificates: Object.freeze({
       trustAnchorsPath: v.CERT_TRUST_ANCHORS,
       policyOids: v.CERT_POLICY_OIDS,

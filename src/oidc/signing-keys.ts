@@ -5,7 +5,7 @@ import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jo
 import type { Knex } from 'knex';
 import { appendAudit } from '../audit/index.ts';
 import type { Clock, SecretBox } from '../shared/index.ts';
-import { deleteRetiredKeys, insertSigningKey, latestKeyChange, listSigningKeys, retireActiveKeys } from './signing-key-repo.ts';
+import { deleteRetiredKeys, dropPendingKeys, insertSigningKey, latestKeyChange, listSigningKeys, promoteDueKeys, retireActiveKeys } from './signing-key-repo.ts';
 
 export const SIGNING_ALGS = ['ES256', 'RS256'] as const;
 
@@ -17,7 +17,15 @@ const newKey = async (alg: (typeof SIGNING_ALGS)[number], secretBox: SecretBox) 
   return { kid, alg, publicJwk: { ...publicJwk, kid, alg, use: 'sig' }, privateJwkSealed: secretBox.seal(JSON.stringify({ ...jwk, kid, alg, use: 'sig' })), status: 'active' as const };
 };
 
-export const createSigningKeyService = ({ knex, secretBox, clock }: { knex: Knex; secretBox: SecretBox; clock: Clock }) => ({
+type Deps = {
+  knex: Knex;
+  secretBox: SecretBox;
+  clock: Clock;
+  /** How long a rotated key is published before it signs (relying parties refresh their JWKS caches). */
+  activationDelaySeconds: number;
+};
+
+export const createSigningKeyService = ({ knex, secretBox, clock, activationDelaySeconds }: Deps) => ({
   /** Generates the first key of each algorithm if none is active. Safe to run on every start. */
   async ensureKeys(): Promise<string[]> {
     return knex.transaction(async (trx) => {
@@ -35,25 +43,45 @@ export const createSigningKeyService = ({ knex, secretBox, clock }: { knex: Knex
     });
   },
 
-  /** Private JWKS for the engine: active keys first (they sign), retired ones after (verify only). */
+  /**
+   * Private JWKS for the engine: active keys first (the engine signs with the first key of an
+   * algorithm), then keys about to become active and retired ones (published, verify only).
+   */
   async engineJwks(): Promise<{ keys: JWK[] }> {
     const rows = await listSigningKeys(knex);
-    const ordered = [...rows.filter((k) => k.status === 'active'), ...rows.filter((k) => k.status === 'retired')];
+    const ordered = (['active', 'next', 'retired'] as const).flatMap((status) => rows.filter((k) => k.status === status));
     return { keys: ordered.map((k) => JSON.parse(secretBox.open(k.privateJwkSealed)) as JWK) };
   },
 
-  /** Rotates every algorithm's key; the previous keys stay published until pruned. */
-  async rotate(actor: string): Promise<string[]> {
+  /**
+   * Rotates every algorithm's key. The new keys are published at once and sign after
+   * `activateAfterSeconds` (default: the configured activation delay; 0 signs at once); the
+   * previous keys stay published, for verification, until pruned.
+   */
+  async rotate(actor: string, options: { activateAfterSeconds?: number } = {}): Promise<string[]> {
+    const delay = options.activateAfterSeconds ?? activationDelaySeconds;
+    const now = clock.now();
     return knex.transaction(async (trx) => {
       await trx.raw('select pg_advisory_xact_lock(?)', [0x6b657973]);
       const kids: string[] = [];
       for (const alg of SIGNING_ALGS) {
-        await retireActiveKeys(trx, alg, clock.now());
+        await dropPendingKeys(trx, alg);
+        if (delay === 0) await retireActiveKeys(trx, alg, now);
         const key = await newKey(alg, secretBox);
-        await insertSigningKey(trx, key);
+        await insertSigningKey(trx, delay === 0 ? key : { ...key, status: 'next', activateAt: new Date(now.getTime() + delay * 1000) });
         kids.push(key.kid);
       }
-      await appendAudit(trx, { action: 'keys.rotated', actor, details: { kids } });
+      await appendAudit(trx, { action: 'keys.rotated', actor, details: { kids, activateAfterSeconds: delay } });
+      return kids;
+    });
+  },
+
+  /** Makes due `next` keys active (every instance runs this on its reload poll). */
+  async activateDue(): Promise<string[]> {
+    return knex.transaction(async (trx) => {
+      await trx.raw('select pg_advisory_xact_lock(?)', [0x6b657973]);
+      const kids = await promoteDueKeys(trx, clock.now());
+      if (kids.length) await appendAudit(trx, { action: 'keys.activated', actor: 'system', details: { kids } });
       return kids;
     });
   },

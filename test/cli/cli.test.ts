@@ -86,7 +86,7 @@ describe('npm run cli', () => {
   });
 
   it('rotates signing keys and verifies the audit chain', async () => {
-    const rotated = await cli('keys', 'rotate');
+    const rotated = await cli('keys', 'rotate', '--now');
     expect(rotated.code).toBe(0);
     expect((await cli('keys', 'list')).stdout).toMatch(/retired/);
     const verified = await cli('audit', 'verify');

@@ -80,7 +80,7 @@ describe('Config OP', () => {
       return decodeProtectedHeader(idToken).kid!;
     };
     const before = await idTokenKid();
-    await app.services.signingKeys.rotate('test');
+    await app.services.signingKeys.rotate('test', { activateAfterSeconds: 0 });
     expect(await app.reloadKeys()).toBe(true);
     const after = await idTokenKid();
     expect(after).not.toBe(before);

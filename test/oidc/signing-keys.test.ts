@@ -21,6 +21,24 @@ const idToken = async (client: Awaited<ReturnType<typeof registerClient>>, citiz
 };
 
 describe('signing keys', () => {
+  it('publishes a rotated key before it signs, then switches when it is due', async () => {
+    const citizen = await enrolCitizen(app);
+    const client = await registerClient(app);
+    const signingKid = async () => decodeProtectedHeader((await idToken(client, citizen)).id_token!).kid;
+    const before = await signingKid();
+    const pending = await app.services.signingKeys.rotate('test', { activateAfterSeconds: 3600 });
+    await app.reloadKeys();
+    const published = (await (await fetch(`${app.issuer}/jwks`)).json()).keys.map((k: { kid: string }) => k.kid);
+    expect(published).toEqual(expect.arrayContaining(pending));
+    expect(await signingKid()).toBe(before);
+    // Due now: the next reload promotes it on this instance (and on every other one).
+    await app.knex('signing_keys').whereIn('kid', pending).update({ activate_at: new Date(Date.now() - 1000) });
+    expect(await app.reloadKeys()).toBe(true);
+    const after = await signingKid();
+    expect(pending).toContain(after);
+    expect(after).not.toBe(before);
+  });
+
   it('keeps private keys sealed at rest', async () => {
     const rows = await app.knex('signing_keys').select('alg', 'private_jwk_sealed', 'public_jwk');
     expect(rows.map((r) => r.alg).sort()).toEqual(expect.arrayContaining(['ES256', 'RS256']));
@@ -37,7 +55,7 @@ describe('signing keys', () => {
     const before = await idToken(client, citizen);
     const oldKid = decodeProtectedHeader(before.id_token!).kid;
 
-    const newKids = await app.services.signingKeys.rotate('test');
+    const newKids = await app.services.signingKeys.rotate('test', { activateAfterSeconds: 0 });
     expect(await app.reloadKeys()).toBe(true);
     const jwks = await (await fetch(`${app.issuer}/jwks`)).json();
     const published = jwks.keys.map((k: { kid: string }) => k.kid);
