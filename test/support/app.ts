@@ -4,6 +4,7 @@ import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import knexFactory from 'knex';
 import { inject } from 'vitest';
 import { createApp, type App, type AppOptions } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/index.ts';
@@ -21,10 +22,36 @@ export const freePort = () =>
 
 export type TestApp = App & { issuer: string; port: number; stop: () => Promise<void> };
 
+let copies = 0;
+/** A fresh copy of the run's migrated PostgreSQL database, for one test app. */
+const copyDatabase = async (templateUrl: string, adminUrl: string): Promise<string> => {
+  const template = new URL(templateUrl);
+  const name = `${template.pathname.slice(1)}_${process.pid}_${(copies += 1)}`;
+  const admin = knexFactory({ client: 'pg', connection: adminUrl, pool: { min: 0, max: 1 } });
+  try {
+    // Two workers copying the same template at once may collide: retry briefly.
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        await admin.raw(`CREATE DATABASE ${name} TEMPLATE ${template.pathname.slice(1)}`);
+        break;
+      } catch (error) {
+        if (attempt >= 20 || !/being accessed by other users/.test((error as Error).message)) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 200));
+      }
+    }
+  } finally {
+    await admin.destroy();
+  }
+  template.pathname = `/${name}`;
+  return template.toString();
+};
+
 export const startTestApp = async (env: Record<string, string> = {}, options: { port?: number; dataDir?: string; app?: AppOptions } = {}): Promise<TestApp> => {
   const port = options.port ?? (await freePort());
   const secrets = inject('secrets');
-  const databaseUrl = inject('databaseUrl');
+  const runDatabase = inject('databaseUrl');
+  const adminUrl = inject('databaseAdminUrl');
+  const databaseUrl = runDatabase && adminUrl && env.DATABASE_URL === undefined ? await copyDatabase(runDatabase, adminUrl) : runDatabase;
   const redisUrl = inject('redisUrl');
   let dataDir = options.dataDir;
   let ownDataDir = false;

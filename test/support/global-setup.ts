@@ -12,6 +12,7 @@ import { migrateLatest, openDatabase } from '../../src/store/index.ts';
 declare module 'vitest' {
   export interface ProvidedContext {
     databaseUrl: string | undefined;
+    databaseAdminUrl: string | undefined;
     redisUrl: string | undefined;
     pgliteTemplate: string | undefined;
     secrets: { cookieKey: string; keyEncryptionKey: string; pairwiseSalt: string };
@@ -36,10 +37,14 @@ export default async function setup(project: TestProject) {
     const db = await openDatabase({ databaseUrl: url.toString(), dataDir: tmpdir() });
     await migrateLatest(db.knex);
     await db.close();
+    // Each test app gets its own copy of this migrated database (CREATE DATABASE ... TEMPLATE),
+    // so apps with different issuers never share first-party clients or other rows.
     project.provide('databaseUrl', url.toString());
+    project.provide('databaseAdminUrl', baseUrl);
     project.provide('pgliteTemplate', undefined);
     return async () => {
-      await admin.raw(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      const copies = await admin.raw('SELECT datname FROM pg_database WHERE datname LIKE ?', [`${name}%`]);
+      for (const { datname } of copies.rows as { datname: string }[]) await admin.raw(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`);
       await admin.destroy();
     };
   }
@@ -48,6 +53,7 @@ export default async function setup(project: TestProject) {
   await migrateLatest(db.knex);
   await db.close();
   project.provide('databaseUrl', undefined);
+  project.provide('databaseAdminUrl', undefined);
   project.provide('pgliteTemplate', template);
   return () => rmSync(template, { recursive: true, force: true });
 }
