@@ -1,12 +1,13 @@
 // The SQL database: PostgreSQL when DATABASE_URL is set, otherwise the embedded PGlite
 // (real Postgres in WASM) under DATA_DIR. The embedded database is served on a loopback
-// socket (pglite-socket) and every user, the server and the CLI alike, talks to it with
-// knex's `pg` client: one code path for both backends, and pglite-socket's multiplexer
-// keeps each connection's transaction whole, so the CLI can run while the server does.
+// socket (pglite-server.ts) and every user, the server and the CLI alike, talks to it with
+// knex's `pg` client: one code path for both backends, and the socket server runs each
+// connection's requests and transactions whole, so the CLI can run while the server does.
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
+import { servePglite } from './pglite-server.ts';
 
 export type Database = {
   knex: Knex;
@@ -49,8 +50,11 @@ const readLock = (dataDir: string): EmbeddedLock | undefined => {
   }
 };
 
-const pgKnex = (connection: string, poolMax: number) =>
-  knexFactory({ client: 'pg', connection, pool: { min: 0, max: poolMax }, acquireConnectionTimeout: 10_000 });
+// A PostgreSQL that is down fails queries at once (knex propagates the refused connection); one
+// that does not answer fails them within connectionTimeoutMillis / acquireConnectionTimeout,
+// so requests get 503 rather than hang. Broken pooled connections are dropped and replaced.
+const pgKnex = (connectionString: string, poolMax: number) =>
+  knexFactory({ client: 'pg', connection: { connectionString, connectionTimeoutMillis: 3000, keepAlive: true }, pool: { min: 0, max: poolMax }, acquireConnectionTimeout: 5000 });
 
 const wrap = (knex: Knex, kind: Database['kind'], onClose: () => Promise<void> = async () => {}): Database => ({
   knex,
@@ -67,15 +71,16 @@ const wrap = (knex: Knex, kind: Database['kind'], onClose: () => Promise<void> =
 /** Starts the embedded PGlite under dataDir and serves it on 127.0.0.1 (ephemeral port). */
 const ownEmbedded = async (dataDir: string, poolMax: number): Promise<Database> => {
   const { PGlite } = await import('@electric-sql/pglite');
-  const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket');
   const pglite = await PGlite.create(join(dataDir, 'pglite'));
-  const server = new PGLiteSocketServer({ db: pglite, host: '127.0.0.1', port: 0, maxConnections: poolMax + 8 });
-  await server.start();
-  const port = Number(server.getServerConn().split(':').pop());
+  const server = await servePglite(pglite);
+  const { port } = server;
   writeFileSync(lockPath(dataDir), JSON.stringify({ pid: process.pid, port } satisfies EmbeddedLock), { mode: 0o600 });
+  // Several connections are safe here: pglite-server.ts runs each connection's request (up to
+  // Sync) and transaction as a unit. (pglite-socket 0.2.17 queues single protocol messages and can
+  // interleave concurrent connections' Parse/Bind/Execute: electric-sql/pglite#1046.)
   const knex = pgKnex(`postgres://postgres@127.0.0.1:${port}/postgres`, poolMax);
   return wrap(knex, 'embedded', async () => {
-    await server.stop();
+    await server.close();
     await pglite.close();
     if (readLock(dataDir)?.pid === process.pid) rmSync(lockPath(dataDir), { force: true });
   });
@@ -96,7 +101,7 @@ export const openDatabase = async (options: {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const lock = existsSync(lockPath(dataDir)) ? readLock(dataDir) : undefined;
   if (lock && lock.pid !== process.pid && processAlive(lock.pid) && (await canConnect(lock.port))) {
-    return wrap(pgKnex(`postgres://postgres@127.0.0.1:${lock.port}/postgres`, Math.min(poolMax, 2)), 'embedded');
+    return wrap(pgKnex(`postgres://postgres@127.0.0.1:${lock.port}/postgres`, 1), 'embedded');
   }
   return ownEmbedded(dataDir, poolMax);
 };
