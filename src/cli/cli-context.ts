@@ -1,33 +1,49 @@
 // The services the CLI needs, on the same database the server uses (joining a running
 // embedded server over its loopback socket rather than opening its files twice).
 import { createAccountService } from '../accounts/index.ts';
-import { createAuditService } from '../audit/index.ts';
+import { createAdminModule } from '../admin/index.ts';
+import { appendAudit, createAuditService } from '../audit/index.ts';
 import { createClientService } from '../clients/index.ts';
+import { createUpstreamService, federationRedirectUri } from '../federation/index.ts';
 import { createCatalogueService } from '../consent/index.ts';
 import type { Config } from '../config/index.ts';
 import { createSigningKeyService } from '../oidc/signing-keys.ts';
 import { createSessionService } from '../sessions/index.ts';
 import { createSecretBox, systemClock } from '../shared/index.ts';
-import { migrateLatest, openDatabase, resolveSecrets } from '../store/index.ts';
+import { migrateLatest, openDatabase, resealAll, resolveSecrets } from '../store/index.ts';
 
 export const createCliContext = async (config: Config) => {
   const { secrets } = resolveSecrets(config);
-  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: 2 });
+  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: 4 });
   await migrateLatest(db.knex);
   const { knex } = db;
   const secretBox = createSecretBox(secrets.keyEncryptionKeys);
   const clock = systemClock;
   const catalogue = createCatalogueService({ knex });
   await catalogue.seed();
-  const clients = createClientService({ knex, secretBox, knownClaims: async () => new Set((await catalogue.list()).map((i) => i.name)) });
+  const clients = createClientService({ knex, secretBox, clock, secretGraceSeconds: config.clientSecretGraceSeconds, knownClaims: async () => new Set((await catalogue.list()).map((i) => i.name)) });
+  const accounts = createAccountService({ knex, clock, enrolmentTtlSeconds: config.enrolmentTtlSeconds, issuer: config.issuer });
+  // No engine here: sessions are marked ended and their tokens queued; the servers do the rest.
+  const sessions = createSessionService({ knex, clock, issuer: config.issuer, clients });
+  const audit = createAuditService({ knex });
   return {
     catalogue,
-    accounts: createAccountService({ knex, clock, enrolmentTtlSeconds: config.enrolmentTtlSeconds, issuer: config.issuer }),
+    accounts,
     clients,
-    // No engine here: sessions are marked ended and their tokens queued; the servers do the rest.
-    sessions: createSessionService({ knex, clock, issuer: config.issuer, clients }),
+    sessions,
+    /** Administration as the CLI principal (platform rights: the operator holds the database). */
+    admin: createAdminModule({ knex, accounts, clients, audit, clock, reauthSeconds: config.admin.reauthSeconds, onClientDisabled: async (clientId, actor) => void (await sessions.logoutClientEverywhere(clientId, 'client_disabled', { actor })) }),
     signingKeys: createSigningKeyService({ knex, secretBox, clock, activationDelaySeconds: config.keyActivationDelaySeconds }),
-    audit: createAuditService({ knex }),
+    audit,
+    upstreams: createUpstreamService({ knex, secretBox }),
+    federationRedirectUri: federationRedirectUri(config.issuer),
+    /** KEY_ENCRYPTION_KEYS rotation: every sealed secret re-sealed with the first key; audited in the same transaction. */
+    resealSecrets: () =>
+      knex.transaction(async (trx) => {
+        const report = await resealAll(trx, secretBox);
+        await appendAudit(trx, { action: 'secrets.resealed', actor: 'cli', details: { columns: report } });
+        return report;
+      }),
     close: () => db.close(),
   };
 };

@@ -101,7 +101,7 @@ export const openDatabase = async (options: {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const lock = existsSync(lockPath(dataDir)) ? readLock(dataDir) : undefined;
   if (lock && lock.pid !== process.pid && processAlive(lock.pid) && (await canConnect(lock.port))) {
-    return wrap(pgKnex(`postgres://postgres@127.0.0.1:${lock.port}/postgres`, 1), 'embedded');
+    return wrap(pgKnex(`postgres://postgres@127.0.0.1:${lock.port}/postgres`, Math.min(poolMax, 4)), 'embedded');
   }
   return ownEmbedded(dataDir, poolMax);
 };

@@ -17,8 +17,22 @@ const source: Knex.MigrationSource<string> = {
   getMigration: async (name) => (await import(pathToFileURL(migrationsDir + name).href)) as Migration,
 };
 
-/** Applies pending migrations; returns the names applied. Safe to call on every start. */
+// Held on one connection while migrating, so instances starting together wait for each other
+// instead of failing on knex's "Migration table is already locked".
+const MIGRATION_LOCK = 0x6d696772;
+
+/** Applies pending migrations; returns the names applied. Safe to call on every start, from every instance. */
 export const migrateLatest = async (knex: Knex): Promise<string[]> => {
-  const [, applied] = (await knex.migrate.latest({ migrationSource: source })) as [number, string[]];
-  return applied;
+  const connection = await knex.client.acquireConnection();
+  try {
+    await knex.raw('select pg_advisory_lock(?)', [MIGRATION_LOCK]).connection(connection);
+    try {
+      const [, applied] = (await knex.migrate.latest({ migrationSource: source })) as [number, string[]];
+      return applied;
+    } finally {
+      await knex.raw('select pg_advisory_unlock(?)', [MIGRATION_LOCK]).connection(connection);
+    }
+  } finally {
+    await knex.client.releaseConnection(connection);
+  }
 };
