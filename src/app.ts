@@ -4,11 +4,13 @@ import type { Server } from 'node:http';
 import type Provider from 'oidc-provider';
 import type { Logger } from 'pino';
 import { createAccountService } from './accounts/index.ts';
+import { createAdminModule } from './admin/index.ts';
 import { createAuditService } from './audit/index.ts';
 import { createEnrolmentService } from './auth/index.ts';
 import { createPasskeyService } from './auth/passkey/index.ts';
 import { createCertificateModule } from './auth/certificate/index.ts';
-import { createClientService } from './clients/index.ts';
+import { ADMIN_API_CLIENT_ID, ADMIN_CLIENT_ID, createClientService } from './clients/index.ts';
+import { createFederationModule } from './federation/index.ts';
 import type { Config } from './config/index.ts';
 import { createCatalogueService, createConsentService, createMyDataService } from './consent/index.ts';
 import { createCsrf } from './http/csrf.ts';
@@ -16,11 +18,15 @@ import { ACCOUNT_CLIENT_ID, createAccountSession } from './http/account-session.
 import { createEnginePages } from './http/engine-pages.ts';
 import { createCertificateListener } from './http/certificate-listener.ts';
 import { createHttpApp } from './http/server.ts';
+import { createConsoleSession } from './http/admin-console-session.ts';
+import { createRateLimits } from './http/rate-limit.ts';
+import { createUnavailablePage } from './http/unavailable.ts';
 import { trackRequests } from './http/graceful-stop.ts';
 import { startMetricsServer } from './http/metrics.ts';
 import { createMetrics, observeProvider } from './observability/index.ts';
 import { createViews } from './http/views.ts';
 import { createOidcAdapter } from './oidc/adapter.ts';
+import { createRegistrationStore, type AdminEngine } from './oidc/admin-engine.ts';
 import { createLogoutTokenSender } from './oidc/backchannel-queue.ts';
 import { createSessionEngine } from './oidc/session-engine.ts';
 import { createSessionTracking } from './oidc/session-tracking.ts';
@@ -59,7 +65,7 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
   const accounts = createAccountService({ knex, clock, enrolmentTtlSeconds: config.enrolmentTtlSeconds, issuer: config.issuer });
   const catalogue = createCatalogueService({ knex });
   await catalogue.seed();
-  const clients = createClientService({ knex, secretBox, knownClaims: async () => new Set((await catalogue.list()).map((i) => i.name)) });
+  const clients = createClientService({ knex, secretBox, clock, secretGraceSeconds: config.clientSecretGraceSeconds, knownClaims: async () => new Set((await catalogue.list()).map((i) => i.name)) });
   const consent = createConsentService({ knex, clock, clients, catalogue, maxAgeDays: config.consentMaxAgeDays });
   const passkeys = createPasskeyService({ knex, kv, clock, rpId: issuerUrl.hostname, rpName: 'One-ID', origin: issuerUrl.origin, decoySecret: secrets.pairwiseSalt });
   const enrolment = createEnrolmentService({ knex, accounts, passkeys });
@@ -69,6 +75,8 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     ? createCertificateModule({ settings: { ...certSettings, trustAnchorsPath: certSettings.trustAnchorsPath }, issuer: config.issuer, trustedProxies: config.trustedProxies, knex, kv, clock, accounts, passkeys })
     : undefined;
   if (certificates && certSettings.revocationFailOpen) log.warn('CERT_REVOCATION_FAIL_OPEN=true: certificates whose revocation status cannot be obtained are accepted (audited as revocation "unknown")');
+  // Federation: upstream identity providers and agency account links (docs/federation.md).
+  const federation = createFederationModule({ knex, kv, clock, secretBox, accounts, clients, issuer: config.issuer, timeoutMs: config.federationTimeoutMs, log });
   const signingKeys = createSigningKeyService({ knex, secretBox, clock, activationDelaySeconds: config.keyActivationDelaySeconds });
   await signingKeys.ensureKeys();
   await signingKeys.activateDue();
@@ -78,10 +86,29 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     redirect_uris: [`${config.issuer}/account/callback`],
     post_logout_redirect_uris: [`${config.issuer}/account/signed-out`],
   });
+  // Administration (docs/admin.md): the console and administrators' scripts sign in through One-ID.
+  await clients.ensureFirstPartyClient(ADMIN_CLIENT_ID, { client_name: 'One-ID 관리 콘솔 (Admin console)', redirect_uris: [`${config.issuer}/admin/callback`] });
+  await clients.ensureFirstPartyClient(ADMIN_API_CLIENT_ID, { client_name: 'One-ID admin API', redirect_uris: ['http://127.0.0.1/callback'], application_type: 'native' });
+  const admin = createAdminModule({
+    knex,
+    accounts,
+    clients,
+    audit,
+    clock,
+    reauthSeconds: config.admin.reauthSeconds,
+    // A disabled or deleted client is signed out of every citizen's session (back-channel logout).
+    onClientDisabled: async (clientId, actor) => void (await sessions.service.logoutClientEverywhere?.(clientId, 'client_disabled', { actor })),
+  });
+  const adminEngine: AdminEngine = {
+    audience: `${config.issuer}/admin/api`,
+    scopesFor: admin.admins.apiScopesFor,
+    previousSecretMatches: clients.matchesPreviousSecret,
+    dcr: config.admin.dcrEnabled ? admin.dcr : undefined,
+  };
 
   const csrf = createCsrf({ key: secrets.cookieKeys[0]!, secure: issuerUrl.protocol === 'https:' });
   const views = createViews({ csrfToken: csrf.token });
-  const oidcStore = createOidcAdapter({ redis, clients });
+  const oidcStore = createOidcAdapter({ redis, clients, registrations: adminEngine.dcr && createRegistrationStore(adminEngine.dcr) });
   // Citizens' sessions kept durably (src/sessions): mirrored from the engine's session saves,
   // ended by logout, My One-ID, administrators and timeouts; logout tokens go through a queue.
   const tracking = createSessionTracking({ sessions: () => sessions.service, Store: oidcStore.Adapter, log });
@@ -95,6 +122,7 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     engine: createSessionEngine({ Adapter: oidcStore.Adapter, TrackedAdapter: tracking.Adapter }),
     send: createLogoutTokenSender({ provider: () => provider, clients }),
     onDelivery: (outcome) => metrics.recordBackchannelDelivery(outcome),
+    ephemeralStore: !redis,
   });
   // Each build is observed: its route names, issued tokens and errors reach the log and metrics.
   // Requests to other agencies' claims endpoints are signed with One-ID's current ES256 key.
@@ -118,13 +146,15 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
       cookieKeys: secrets.cookieKeys,
       pairwiseSalt: secrets.pairwiseSalt,
       accounts,
-      pages: createEnginePages(views, { signedOutSystems: tracking.signedOutSystems }),
+      pages: { ...createEnginePages(views, { signedOutSystems: tracking.signedOutSystems }), unavailable: createUnavailablePage(views) },
       outboundPrivateHosts: config.outboundPrivateHosts,
       sessionAbsoluteSeconds: config.sessionAbsoluteSeconds,
       sessionIdleSeconds: config.sessionIdleSeconds,
       proxy: config.trustedProxies.length > 0,
       consent,
       catalogue: await catalogue.list(),
+      federation: federation.engineHooks,
+      admin: adminEngine,
     }), { metrics, log }));
   };
   let provider: Provider = await buildProvider();
@@ -156,17 +186,29 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     accounts,
     consent,
     myData: createMyDataService({ consent, clients, catalogue, audit }),
+    federation,
     sessions: sessions.service,
     // The withdrawal route revokes the consent's grants; this signs the client out of live sessions.
     onConsentWithdrawn: async (accountId, clientId) => void (await sessions.service.logoutClient(accountId, clientId, 'consent_withdrawn', { actor: `account:${accountId}` })),
     views,
     csrf,
+    admin: {
+      admin,
+      session: createConsoleSession({ provider: () => provider, issuer: config.issuer, kv, secure: issuerUrl.protocol === 'https:', settings: config.admin, admins: admin.admins, audit }),
+      settings: config.admin,
+      issuer: config.issuer,
+      audience: adminEngine.audience,
+      accountName: async (accountId) => (await accounts.findById(accountId))?.name,
+    },
     log,
     metrics,
     metricsPublic: config.metrics.public,
     checks: { database: db.ping, ...(redis && { redis: kv.ping }) },
     https: issuerUrl.protocol === 'https:',
     proxy: config.trustedProxies.length > 0,
+    trustedProxies: config.trustedProxies,
+    // Shared by every instance through Redis when there is one; namespaced by issuer (one deployment).
+    rateLimits: createRateLimits({ config: config.rateLimits, redis, namespace: config.issuer }),
     certificateLogin: certificates && {
       certificates: certificates.login,
       recovery: certificates.recovery,
@@ -200,7 +242,7 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     knex,
     kv,
     metrics,
-    services: { audit, accounts, clients, catalogue, consent, passkeys, enrolment, signingKeys, certificates, sessions: sessions.service },
+    services: { audit, accounts, clients, catalogue, consent, passkeys, enrolment, signingKeys, certificates, sessions: sessions.service, federation, admin },
     sessions,
     provider: () => provider,
     reloadKeys,
@@ -214,6 +256,9 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
           resolve(typeof address === 'object' && address ? address.port : port);
         });
         requests = trackRequests(server);
+        // A client must send its whole request within 30 s and its headers within 15 s (slow senders).
+        server.requestTimeout = 30_000;
+        server.headersTimeout = 15_000;
         server.once('error', reject);
       });
       if (config.metrics.port !== undefined) metricsServer ??= await startMetricsServer(metrics, config.metrics.port, config.metrics.host);

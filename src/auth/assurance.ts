@@ -2,11 +2,12 @@
 // minimum with `acr_values`; a session below it must step up. (eIDAS-style names, so agencies
 // can map them to their own rules.)
 export const ACR = {
+  low: 'urn:one-id:loa:low', // an upstream identity provider registered at this level (federation)
   substantial: 'urn:one-id:loa:substantial', // passkey with user verification
   high: 'urn:one-id:loa:high', // qualified certificate with proof of possession
 } as const;
 
-export const ACR_VALUES: string[] = [ACR.substantial, ACR.high];
+export const ACR_VALUES: string[] = [ACR.low, ACR.substantial, ACR.high];
 
 export const acrRank = (acr: string | undefined): number => (acr ? ACR_VALUES.indexOf(acr) : -1);
 

@@ -1,5 +1,6 @@
 // CLI commands: each takes parsed options and the context, returns the text to print.
 import { readFileSync } from 'node:fs';
+import { cliPrincipal, type ManifestFormat } from '../admin/index.ts';
 import { parseClientMetadata } from '../clients/index.ts';
 import { AppError } from '../shared/index.ts';
 import type { CliContext } from './cli-context.ts';
@@ -102,6 +103,142 @@ export const COMMANDS: Record<string, { usage: string; run: (ctx: CliContext, op
       return table([['CLAIM', 'REQUIRED', 'RETENTION', 'PURPOSE'], ...rows.map((r) => [r.claim, r.required ? 'yes' : 'no', `${r.retentionDays} days`, `${r.purpose.ko} / ${r.purpose.en}`])]);
     },
   },
+  'upstreams add': {
+    usage: 'upstreams add --file upstream.json   (register an upstream identity provider; docs/federation.md)',
+    async run(ctx, o) {
+      const u = await ctx.upstreams.add(readJsonFile(required(o, 'file')), 'cli', { via: 'cli' });
+      return [
+        `Upstream registered: ${u.id} (${u.displayName.ko} / ${u.displayName.en}), ${u.issuer}, counts as ${u.acr}`,
+        `Register this redirect URI at the upstream: ${ctx.federationRedirectUri}`,
+      ].join('\n');
+    },
+  },
+  'upstreams list': {
+    usage: 'upstreams list',
+    async run(ctx) {
+      const rows = await ctx.upstreams.list();
+      if (!rows.length) return 'No upstream identity providers registered.';
+      return table([
+        ['ID', 'STATUS', 'ISSUER', 'ACR', 'MATCH', 'ENROLMENT', 'NAME'],
+        ...rows.map((u) => [u.id, u.status, u.issuer, u.acr, u.matchRule.join('+') || '-', u.enrolment ? 'yes' : 'no', `${u.displayName.ko} / ${u.displayName.en}`]),
+      ]);
+    },
+  },
+  'upstreams update': {
+    usage: 'upstreams update --id UPSTREAM_ID --file upstream.json   (replace its settings; without client_secret the stored one is kept)',
+    async run(ctx, o) {
+      const u = await ctx.upstreams.update(required(o, 'id'), readJsonFile(required(o, 'file')), 'cli', { via: 'cli' });
+      return `Upstream ${u.id} updated (${u.issuer}, counts as ${u.acr}). Running servers use the new settings at the next sign-in.`;
+    },
+  },
+  'upstreams disable': {
+    usage: 'upstreams disable --id UPSTREAM_ID   (leaves the sign-in page at once; linked identities stay)',
+    async run(ctx, o) {
+      const id = required(o, 'id');
+      const before = await ctx.upstreams.setStatus(id, 'disabled', 'cli', { via: 'cli' });
+      return before === 'disabled' ? `${id} was already disabled.` : `${id} disabled: it is no longer offered and signs nobody in.`;
+    },
+  },
+  'upstreams enable': {
+    usage: 'upstreams enable --id UPSTREAM_ID',
+    async run(ctx, o) {
+      const id = required(o, 'id');
+      const before = await ctx.upstreams.setStatus(id, 'active', 'cli', { via: 'cli' });
+      return before === 'active' ? `${id} was already enabled.` : `${id} enabled.`;
+    },
+  },
+  'clients disable': {
+    usage: 'clients disable --client CLIENT_ID   (at once: its requests fail with invalid_client; citizens are signed out of it)',
+    async run(ctx, o) {
+      const client = await ctx.admin.registry.disable(cliPrincipal(), required(o, 'client'));
+      return `${client.client_id} is ${client.status}.`;
+    },
+  },
+  'clients enable': {
+    usage: 'clients enable --client CLIENT_ID   (a draft or disabled client reaches the engine: the review)',
+    async run(ctx, o) {
+      const client = await ctx.admin.registry.enable(cliPrincipal(), required(o, 'client'));
+      return `${client.client_id} is ${client.status}.`;
+    },
+  },
+  'clients rotate-secret': {
+    usage: 'clients rotate-secret --client CLIENT_ID   (the previous secret works for CLIENT_SECRET_GRACE_SECONDS)',
+    async run(ctx, o) {
+      const { clientSecret, previousValidUntil } = await ctx.admin.registry.rotateSecret(cliPrincipal(), required(o, 'client'));
+      return [`client_secret: ${clientSecret}`, 'Store the secret now: it is shown only once.', previousValidUntil ? `The previous secret works until ${previousValidUntil.toISOString()}.` : 'The previous secret no longer works.'].join('\n');
+    },
+  },
+  'admins grant': {
+    usage: 'admins grant --account ACCOUNT_ID --role platform|agency|auditor [--agency NAME]',
+    async run(ctx, o) {
+      const g = await ctx.admin.admins.grant(cliPrincipal(), { accountId: required(o, 'account'), role: required(o, 'role'), agency: typeof o.agency === 'string' ? o.agency : null });
+      return `Account ${g.accountId} is ${g.role === 'agency' ? `an agency administrator of ${g.agency}` : g.role === 'auditor' ? `an auditor of ${g.agency ?? 'all agencies'}` : 'a platform administrator'}. It signs in at {ISSUER}/admin with its passkey or certificate.`;
+    },
+  },
+  'admins revoke': {
+    usage: 'admins revoke --account ACCOUNT_ID --role platform|agency|auditor [--agency NAME]',
+    async run(ctx, o) {
+      const revoked = await ctx.admin.admins.revoke(cliPrincipal(), { accountId: required(o, 'account'), role: required(o, 'role'), agency: typeof o.agency === 'string' ? o.agency : null });
+      return revoked ? 'Role revoked; it stops working at the administrator\'s next request.' : 'The account did not hold that role.';
+    },
+  },
+  'admins list': {
+    usage: 'admins list [--after CURSOR] [--limit N]',
+    async run(ctx, o) {
+      const page = await ctx.admin.admins.listGrants(cliPrincipal(), { ...(typeof o.after === 'string' && { after: o.after }), limit: Math.min(Number(o.limit ?? 100) || 100, 200) });
+      if (!page.items.length) return 'No administrators. Grant the first one: admins grant --account ID --role platform';
+      return [table([['ACCOUNT', 'ROLE', 'AGENCY', 'GRANTED', 'BY'], ...page.items.map((g) => [g.accountId, g.role, g.agency ?? '-', g.grantedAt.toISOString(), g.grantedBy])]), ...(page.next ? [`More: --after ${page.next}`] : [])].join('\n');
+    },
+  },
+  'agencies list': {
+    usage: 'agencies list [--after CURSOR] [--limit N]',
+    async run(ctx, o) {
+      const page = await ctx.admin.admins.listAgencies(cliPrincipal(), { ...(typeof o.after === 'string' && { after: o.after }), limit: Math.min(Number(o.limit ?? 100) || 100, 200) });
+      if (!page.items.length) return 'No agencies.';
+      return [table([['AGENCY', 'NAME_EN', 'CONTACT'], ...page.items.map((a) => [a.name, a.nameEn ?? '', a.contact ?? ''])]), ...(page.next ? [`More: --after ${page.next}`] : [])].join('\n');
+    },
+  },
+  'manifest import': {
+    usage: 'manifest import --file manifest.json|manifest.csv [--dry-run] [--format json|csv]   (idempotent; nothing is applied if a row is rejected)',
+    async run(ctx, o) {
+      const file = required(o, 'file');
+      const format: ManifestFormat = o.format === 'csv' || (o.format === undefined && file.toLowerCase().endsWith('.csv')) ? 'csv' : 'json';
+      let text: string;
+      try {
+        text = readFileSync(file, 'utf8');
+      } catch {
+        throw new AppError('ERR_USAGE', `cannot read ${file}`);
+      }
+      const dryRun = o['dry-run'] === true;
+      const result = await ctx.admin.manifest.import(cliPrincipal(), text, format, { dryRun });
+      const verb = (a: string) => (dryRun ? { create: 'would create', update: 'would update', unchanged: 'unchanged' } : { create: 'created', update: 'updated', unchanged: 'unchanged' })[a as 'create'];
+      const lines = result.changes.map((c) => `${verb(c.action)} ${c.kind} ${c.key}${c.fields.length ? ` (${c.fields.join(', ')})` : ''}`);
+      if (result.rejected.length) {
+        const rejected = result.rejected.map((r) => `rejected ${r.where}${r.key ? ` (${r.key})` : ''}: ${r.field}: ${r.message}`);
+        throw new AppError('ERR_MANIFEST_REJECTED', [...rejected, `${result.rejected.length} row problem(s); nothing was applied.`].join('\n'));
+      }
+      const secrets = Object.entries(result.secrets).map(([id, secret]) => `client_secret for ${id}: ${secret}`);
+      const counts = ['create', 'update', 'unchanged'].map((a) => `${result.changes.filter((c) => c.action === a).length} ${verb(a)}`).join(', ');
+      return [...lines, ...secrets, ...(secrets.length ? ['Store the secrets now: they are shown only once.'] : []), dryRun ? `Dry run: ${counts}; nothing was changed.` : `Done: ${counts}.`].join('\n');
+    },
+  },
+  'manifest export': {
+    usage: 'manifest export [--format json|csv]   (agencies and systems; never secrets)',
+    async run(ctx, o) {
+      return (await ctx.admin.manifest.export(cliPrincipal(), o.format === 'csv' ? 'csv' : 'json')).trimEnd();
+    },
+  },
+  'dcr issue-token': {
+    usage: 'dcr issue-token --agency NAME [--days 30]   (an initial access token for dynamic client registration, RFC 7591)',
+    async run(ctx, o) {
+      const issued = await ctx.admin.dcr.issueInitialToken(cliPrincipal(), { agency: required(o, 'agency'), days: o.days === undefined ? undefined : Number(o.days) });
+      return [
+        `Initial access token for ${issued.agency} (id ${issued.id}, valid until ${issued.expiresAt.toISOString()}):`,
+        `  ${issued.token}`,
+        'It is shown only once. Systems registered with it (POST {ISSUER}/reg, Authorization: Bearer <token>; needs DCR_ENABLED=true) belong to this agency.',
+      ].join('\n');
+    },
+  },
   'keys rotate': {
     usage: 'keys rotate [--now]   (new keys are published first and sign after KEY_ACTIVATION_DELAY_SECONDS; --now signs at once)',
     async run(ctx, o) {
@@ -124,6 +261,18 @@ export const COMMANDS: Record<string, { usage: string; run: (ctx: CliContext, op
       return `Removed ${await ctx.signingKeys.prune('cli', days * 86400)} retired key(s).`;
     },
   },
+  'secrets reseal': {
+    usage: 'secrets reseal',
+    async run(ctx) {
+      const report = await ctx.resealSecrets();
+      const total = report.reduce((n, c) => n + c.resealed, 0);
+      return [
+        table([['COLUMN', 'VALUES', 'RESEALED'], ...report.map((c) => [c.column, String(c.rows), String(c.resealed)])]),
+        `${total} value(s) re-sealed with the first key of KEY_ENCRYPTION_KEYS.`,
+        'Once every instance runs with the new key list, the old key can be removed from KEY_ENCRYPTION_KEYS.',
+      ].join('\n');
+    },
+  },
   'audit verify': {
     usage: 'audit verify',
     async run(ctx) {
@@ -140,7 +289,7 @@ export const COMMANDS: Record<string, { usage: string; run: (ctx: CliContext, op
       const { sessions, tokens } = await ctx.sessions.endAllForAccount(accountId, { actor: 'cli' });
       return [
         `Ended ${sessions} session(s) of account ${accountId}; ${tokens} back-channel logout token(s) queued.`,
-        ...(sessions ? ['Running servers remove the sessions within BACKCHANNEL_POLL_MS and revoke their tokens (refresh tokens included).'] : []),
+        ...(sessions ? ['Running servers remove the sessions within a few seconds (BACKCHANNEL_POLL_MS) and revoke their tokens, refresh tokens included.'] : []),
       ].join('\n');
     },
   },

@@ -1,6 +1,7 @@
 // Validates agency-submitted client metadata (OIDC Registration 2) against One-ID's rules:
 // exact redirect URIs (https outside localhost, no wildcards, no fragments), code flow only,
 // and an authentication method the engine supports. Each problem names its field.
+import { createPublicKey } from 'node:crypto';
 import { z } from 'zod';
 import { AppError } from '../shared/index.ts';
 
@@ -30,7 +31,19 @@ const httpsUrl = z.string().max(2000).refine((v) => {
   }
 }, 'must be an https URL (http only for localhost)');
 
-const jwk = z.object({ kty: z.string() }).loose().refine((k) => !('d' in k), 'must contain public keys only');
+// A public JWK the engine can use: no private members, and one node:crypto can import (so a
+// bad key is refused at registration, not at the client's first token request).
+const jwk = z.object({ kty: z.string() }).loose().superRefine((k, ctx) => {
+  if ('d' in k || 'p' in k || 'k' in k) {
+    ctx.addIssue({ code: 'custom', message: 'must contain public keys only' });
+    return;
+  }
+  try {
+    createPublicKey({ key: k as never, format: 'jwk' });
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'is not a valid public key' });
+  }
+});
 
 export const clientMetadataSchema = z
   .object({

@@ -5,10 +5,17 @@ export type ClientRecord = {
   agency: string;
   metadata: Record<string, unknown>;
   secretSealed: string | null;
-  status: 'active' | 'disabled';
+  /** `draft`: requested, awaiting a platform administrator; unknown to the engine like `disabled`. */
+  status: ClientStatus;
+  /** After a rotation, the previous secret stays valid until previousSecretExpiresAt. */
+  previousSecretSealed: string | null;
+  previousSecretExpiresAt: Date | null;
+  registeredVia: string | null;
   createdAt: Date;
   updatedAt: Date;
 };
+
+export type ClientStatus = 'draft' | 'active' | 'disabled';
 
 const toRecord = (row: Record<string, any>): ClientRecord => ({
   clientId: row.client_id,
@@ -16,12 +23,38 @@ const toRecord = (row: Record<string, any>): ClientRecord => ({
   metadata: row.metadata,
   secretSealed: row.secret_sealed,
   status: row.status,
+  previousSecretSealed: row.previous_secret_sealed ?? null,
+  previousSecretExpiresAt: row.previous_secret_expires_at ? new Date(row.previous_secret_expires_at) : null,
+  registeredVia: row.registered_via ?? null,
   createdAt: new Date(row.created_at),
   updatedAt: new Date(row.updated_at),
 });
 
-export const insertClient = async (db: Knex, c: Pick<ClientRecord, 'clientId' | 'agency' | 'metadata' | 'secretSealed'>): Promise<void> => {
-  await db('clients').insert({ client_id: c.clientId, agency: c.agency, metadata: JSON.stringify(c.metadata), secret_sealed: c.secretSealed });
+export const insertClient = async (db: Knex, c: Pick<ClientRecord, 'clientId' | 'agency' | 'metadata' | 'secretSealed'> & { status?: ClientStatus; registeredVia?: string }): Promise<void> => {
+  await db('clients').insert({ client_id: c.clientId, agency: c.agency, metadata: JSON.stringify(c.metadata), secret_sealed: c.secretSealed, status: c.status ?? 'active', registered_via: c.registeredVia ?? null });
+};
+
+/** Changes a live client's row (only the given fields); updated_at is set. */
+export const updateClientRow = async (
+  db: Knex,
+  clientId: string,
+  c: Partial<Pick<ClientRecord, 'agency' | 'metadata' | 'secretSealed' | 'status' | 'previousSecretSealed' | 'previousSecretExpiresAt'>> & { deletedAt?: Date },
+): Promise<void> => {
+  await db('clients').where({ client_id: clientId }).whereNull('deleted_at').update({
+    ...(c.agency !== undefined && { agency: c.agency }),
+    ...(c.metadata !== undefined && { metadata: JSON.stringify(c.metadata) }),
+    ...(c.secretSealed !== undefined && { secret_sealed: c.secretSealed }),
+    ...(c.status !== undefined && { status: c.status }),
+    ...(c.previousSecretSealed !== undefined && { previous_secret_sealed: c.previousSecretSealed }),
+    ...(c.previousSecretExpiresAt !== undefined && { previous_secret_expires_at: c.previousSecretExpiresAt }),
+    ...(c.deletedAt !== undefined && { deleted_at: c.deletedAt }),
+    updated_at: db.fn.now(),
+  });
+};
+
+/** Clients belong to agencies: the agency row is created with the first client that names it. */
+export const ensureAgency = async (db: Knex, name: string): Promise<void> => {
+  await db('agencies').insert({ name }).onConflict('name').ignore();
 };
 
 /** A live (not deleted) client by id, whatever its status. */
@@ -33,10 +66,12 @@ export const findClient = async (db: Knex, clientId: string): Promise<ClientReco
 export const clientExists = async (db: Knex, clientId: string): Promise<boolean> =>
   Boolean(await db('clients').where({ client_id: clientId }).first('client_id'));
 
-/** Keyset-paginated list ordered by client id. */
-export const listClients = async (db: Knex, options: { after?: string; limit: number }): Promise<ClientRecord[]> => {
+/** Keyset-paginated list ordered by client id (optionally of some agencies, or of one status). */
+export const listClients = async (db: Knex, options: { after?: string | undefined; limit: number; agencies?: string[] | undefined; status?: ClientStatus | undefined }): Promise<ClientRecord[]> => {
   const query = db('clients').whereNull('deleted_at').orderBy('client_id').limit(options.limit);
   if (options.after) query.where('client_id', '>', options.after);
+  if (options.agencies) query.whereIn('agency', options.agencies);
+  if (options.status) query.where('status', options.status);
   return (await query).map(toRecord);
 };
 

@@ -1,6 +1,6 @@
 export { createClientService } from './client-service.ts';
-export type { ClientService } from './client-service.ts';
-export { parseClientMetadata } from './client-metadata.ts';
-export type { ClientMetadataInput } from './client-metadata.ts';
-export type { ClientRecord } from './client-repo.ts';
-export { ACCOUNT_CLIENT_ID, isFirstPartyClient } from './first-party.ts';
+export type { AddClientOptions, ChangeContext, ClientService } from './client-service.ts';
+export { parseClientMetadata, usesSecret } from './client-metadata.ts';
+export type { ClaimAllowance, ClientMetadata, ClientMetadataInput } from './client-metadata.ts';
+export type { AllowanceRow, ClientRecord, ClientStatus } from './client-repo.ts';
+export { ACCOUNT_CLIENT_ID, ADMIN_API_CLIENT_ID, ADMIN_CLIENT_ID, isFirstPartyClient } from './first-party.ts';

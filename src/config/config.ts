@@ -28,11 +28,25 @@ export type Config = Readonly<{
   consentMaxAgeDays: number;
   keyActivationDelaySeconds: number;
   claimSourceTimeoutMs: number;
+  /** Deadline of each request to an upstream identity provider (discovery, token, JWKS, userinfo). */
+  federationTimeoutMs: number;
   /** CLIENT_SECRET_GRACE_SECONDS: a rotated-out client secret keeps working this long. */
   clientSecretGraceSeconds: number;
   admin: AdminConfig;
   certificates: CertificateConfig;
+  rateLimits: RateLimitConfig;
   production: boolean;
+}>;
+
+/** Rate limits (per minute) and the lockout of a sign-in method after repeated failures (docs/security.md). */
+export type RateLimitConfig = Readonly<{
+  signInPerMinute: number;
+  accountPerMinute: number;
+  enrolmentPerMinute: number;
+  tokenPerMinute: number;
+  adminPerMinute: number;
+  lockoutThreshold: number;
+  lockoutSeconds: number;
 }>;
 
 /** Certificate login (docs/certificates.md). Disabled when trustAnchorsPath is undefined. */
@@ -156,6 +170,7 @@ const schema = z.object({
   CONSENT_MAX_AGE_DAYS: int(1, 3650).default(365),
   KEY_ACTIVATION_DELAY_SECONDS: int(0, 7 * 86400).default(900),
   CLAIM_SOURCE_TIMEOUT_MS: int(100, 30_000).default(2000),
+  FEDERATION_TIMEOUT_MS: int(100, 60_000).default(5000),
   CLIENT_SECRET_GRACE_SECONDS: int(0, 90 * 86400).default(86400),
   ADMIN_SESSION_IDLE_SECONDS: int(60, 86400).default(900),
   ADMIN_SESSION_ABSOLUTE_SECONDS: int(300, 86400).default(3600),
@@ -173,6 +188,13 @@ const schema = z.object({
   TLS_KEY: z.string().min(1).optional(),
   CERT_HEADER: z.string().regex(/^[a-z0-9-]{1,64}$/i, 'must be a header name (letters, digits, -)').transform((v) => v.toLowerCase()).default('client-cert'),
   CERT_HEADER_FORMAT: z.enum(['rfc9440', 'nginx-escaped']).default('rfc9440'),
+  RATE_LIMIT_SIGNIN_PER_MINUTE: int(1, 1_000_000).default(300),
+  RATE_LIMIT_ACCOUNT_PER_MINUTE: int(1, 1_000_000).default(30),
+  RATE_LIMIT_ENROLMENT_PER_MINUTE: int(1, 1_000_000).default(60),
+  RATE_LIMIT_TOKEN_PER_MINUTE: int(1, 1_000_000).default(600),
+  RATE_LIMIT_ADMIN_PER_MINUTE: int(1, 1_000_000).default(600),
+  LOCKOUT_THRESHOLD: int(2, 1000).default(10),
+  LOCKOUT_SECONDS: int(1, 86_400).default(900),
 });
 
 /** Every key the server reads; a test keeps `.env.example` in step with it. */
@@ -235,6 +257,7 @@ export const loadConfig = (env: Record<string, string | undefined>): Config => {
     consentMaxAgeDays: v.CONSENT_MAX_AGE_DAYS,
     keyActivationDelaySeconds: v.KEY_ACTIVATION_DELAY_SECONDS,
     claimSourceTimeoutMs: v.CLAIM_SOURCE_TIMEOUT_MS,
+    federationTimeoutMs: v.FEDERATION_TIMEOUT_MS,
     clientSecretGraceSeconds: v.CLIENT_SECRET_GRACE_SECONDS,
     admin: Object.freeze({ sessionIdleSeconds: v.ADMIN_SESSION_IDLE_SECONDS, sessionAbsoluteSeconds: v.ADMIN_SESSION_ABSOLUTE_SECONDS, reauthSeconds: v.ADMIN_REAUTH_SECONDS, dcrEnabled: v.DCR_ENABLED }),
     certificates: Object.freeze({
@@ -249,6 +272,15 @@ export const loadConfig = (env: Record<string, string | undefined>): Config => {
       tlsKey: v.TLS_KEY,
       header: v.CERT_HEADER,
       headerFormat: v.CERT_HEADER_FORMAT,
+    }),
+    rateLimits: Object.freeze({
+      signInPerMinute: v.RATE_LIMIT_SIGNIN_PER_MINUTE,
+      accountPerMinute: v.RATE_LIMIT_ACCOUNT_PER_MINUTE,
+      enrolmentPerMinute: v.RATE_LIMIT_ENROLMENT_PER_MINUTE,
+      tokenPerMinute: v.RATE_LIMIT_TOKEN_PER_MINUTE,
+      adminPerMinute: v.RATE_LIMIT_ADMIN_PER_MINUTE,
+      lockoutThreshold: v.LOCKOUT_THRESHOLD,
+      lockoutSeconds: v.LOCKOUT_SECONDS,
     }),
     production,
   });

@@ -5,6 +5,8 @@ import type Router from '@koa/router';
 import type Provider from 'oidc-provider';
 import type { AccountService } from '../accounts/index.ts';
 import type { ConsentService, MyDataService } from '../consent/index.ts';
+import type { SessionService } from '../sessions/index.ts';
+import type { FederationModule } from '../federation/index.ts';
 import { revokeGrants } from '../oidc/grants.ts';
 import type { AccountSession } from './account-session.ts';
 import { readBody, stringField } from './body.ts';
@@ -24,9 +26,13 @@ type Deps = {
   csrf: Csrf;
   /** Called after a withdrawal: sign the client out of the citizen's sessions (back-channel logout). */
   onConsentWithdrawn?: (accountId: string, clientId: string) => Promise<void>;
+  /** The citizen's sessions for the page's sessions section (views/partials/account-sessions.eta). */
+  sessions?: SessionService | undefined;
+  /** Linked sign-in services and agency links (views/partials/account-federation.eta). */
+  federation?: Pick<FederationModule, 'overview'> | undefined;
 };
 
-const DONE = new Set(['withdrawn', 'renamed']);
+const DONE = new Set(['withdrawn', 'renamed', 'session-ended', 'unlinked']);
 
 export const accountRoutes = (router: Router, deps: Deps) => {
   const { accountSession, accounts, passkeys, consent, myData, views, csrf } = deps;
@@ -51,6 +57,8 @@ export const accountRoutes = (router: Router, deps: Deps) => {
       done,
       passkeys: await passkeys.listForAccount(citizen.accountId),
       ...(await myData.overview(citizen.accountId)),
+      sessions: await deps.sessions?.listActive(citizen.accountId, citizen.sessionUid),
+      federation: await deps.federation?.overview(citizen.accountId),
     });
   });
 

@@ -50,7 +50,8 @@ export const createCertificateListener = ({ certificates, issuer, tlsCert, tlsKe
     ctx.status = 303;
     ctx.redirect(`${issuer}/interaction/${encodeURIComponent(uid)}/certificate/complete?ticket=${encodeURIComponent(ticket!)}`);
   });
-  app.use(securityHeaders({ hsts: true }));
+  // HSTS covers every port of the host: only when the issuer itself is https.
+  app.use(securityHeaders({ hsts: new URL(issuer).protocol === 'https:' }));
   app.use(errorHandler({ views, log }));
   app.use(router.routes());
   app.use(router.allowedMethods());

@@ -5,7 +5,7 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
-import type { CertificateLoginService, CertificateOutcome } from '../auth/certificate/index.ts';
+import { isCertificateError, isTrustedProxy, type CertificateLoginService, type CertificateOutcome } from '../auth/certificate/index.ts';
 import { AppError, isAppError } from '../shared/index.ts';
 import { ACR } from './deps.ts';
 import { readBody, stringField } from './body.ts';
@@ -17,8 +17,8 @@ import { langOf, type Views } from './views.ts';
 export type CertificateLoginOptions = {
   /** https://<issuer host>:CERT_LOGIN_PORT/certificate/tls when the mutual-TLS listener runs. */
   tlsLoginUrl: string | undefined;
-  /** true when TRUSTED_PROXIES is set: the proxy's forwarded certificate may be used. */
-  proxy: boolean;
+  /** TRUSTED_PROXIES: when set, the proxy's forwarded certificate may be used. */
+  trustedProxies: readonly string[];
   /** CERT_HEADER (lowercase); the chain comes in `<header>-chain`. */
   header: string;
 };
@@ -40,7 +40,7 @@ export const certificateLoginView = (options: CertificateLoginOptions, uid: stri
     // One "certificate in this browser" button: the mutual-TLS listener when it runs, else the
     // proxy route (the proxy asked for the certificate during its own TLS handshake).
     tlsUrl: options.tlsLoginUrl ? `${base}/tls` : undefined,
-    proxyUrl: !options.tlsLoginUrl && options.proxy ? `${base}/proxy` : undefined,
+    proxyUrl: !options.tlsLoginUrl && options.trustedProxies.length > 0 ? `${base}/proxy` : undefined,
   };
 };
 
@@ -51,6 +51,12 @@ export const certificateRoutes = (router: Router, { provider, certificates, cert
     if (interaction.uid !== ctx.params.uid) throw Object.assign(new Error('interaction mismatch'), { status: 400, error: 'invalid_request', error_description: 'interaction mismatch' });
     if (interaction.prompt.name !== 'login') throw Object.assign(new Error('not a login prompt'), { status: 400, error: 'invalid_request', error_description: 'not a login prompt' });
     return interaction;
+  };
+
+  /** The client address for the audit: X-Forwarded-For only when the TCP peer is a trusted proxy. */
+  const clientIp = (ctx: Context) => {
+    const peer = ctx.req.socket.remoteAddress ?? '';
+    return isTrustedProxy(peer, certificateOptions.trustedProxies) ? ctx.ip : peer;
   };
 
   const loginResult = (accountId: string, amr: string[]) => ({ login: { accountId, acr: ACR.high, amr, remember: true } });
@@ -71,6 +77,20 @@ export const certificateRoutes = (router: Router, { provider, certificates, cert
     else await provider().interactionFinished(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });
   };
 
+  /**
+   * A refused certificate on a page (not a fetch): the reason, and the way back to the sign-in
+   * page, whose interaction is still open (another method may work).
+   */
+  const refusalPage = async (ctx: Context, uid: string, step: () => Promise<void>) => {
+    try {
+      await step();
+    } catch (error) {
+      if (!isCertificateError(error)) throw error;
+      const t = translator(langOf(ctx));
+      views.render(ctx, 'certificate-error', { message: t(`err.${error.code}`), code: error.code, retryUrl: `/interaction/${uid}` }, { status: error.status });
+    }
+  };
+
   // Proof 1: signed challenge.
   router.post('/interaction/:uid/certificate/challenge', async (ctx) => {
     const body = await readBody(ctx);
@@ -83,8 +103,11 @@ export const certificateRoutes = (router: Router, { provider, certificates, cert
     const body = await readBody(ctx);
     csrf.verify(ctx, body._csrf);
     const { uid } = await loginInteraction(ctx);
-    const outcome = await certificates.signInWithChallenge(uid, stringField(body, 'jws', 64 * 1024), { ip: ctx.ip });
-    await finish(ctx, uid, outcome, ctx.is('application/json') === 'application/json');
+    const json = ctx.is('application/json') === 'application/json';
+    const signIn = async () => finish(ctx, uid, await certificates.signInWithChallenge(uid, stringField(body, 'jws', 64 * 1024), { ip: clientIp(ctx) }), json);
+    // The page's fetch gets { code, message }; the plain form (no script) a page.
+    if (json) await signIn();
+    else await refusalPage(ctx, uid, signIn);
   });
 
   // Proof 2: TLS client authentication on the dedicated listener, bridged by a single-use ticket.
@@ -100,7 +123,7 @@ export const certificateRoutes = (router: Router, { provider, certificates, cert
 
   router.get('/interaction/:uid/certificate/complete', async (ctx) => {
     const { uid } = await loginInteraction(ctx);
-    await finish(ctx, uid, await certificates.completeTls(uid, ctx.query.ticket), false);
+    await refusalPage(ctx, uid, async () => finish(ctx, uid, await certificates.completeTls(uid, ctx.query.ticket), false));
   });
 
   // Proof 3: the TLS handshake happened at a trusted reverse proxy.
@@ -109,12 +132,14 @@ export const certificateRoutes = (router: Router, { provider, certificates, cert
     // The TCP peer, never X-Forwarded-For; headersDistinct keeps every line of a repeated
     // header apart (ctx.headers would join them into one value).
     const distinct = ctx.req.headersDistinct;
-    const outcome = await certificates.signInWithForwarded(
-      uid,
-      { peer: ctx.req.socket.remoteAddress ?? '', values: distinct[certificateOptions.header], chainValues: distinct[`${certificateOptions.header}-chain`] },
-      { ip: ctx.ip },
-    );
-    await finish(ctx, uid, outcome, false);
+    await refusalPage(ctx, uid, async () => {
+      const outcome = await certificates.signInWithForwarded(
+        uid,
+        { peer: ctx.req.socket.remoteAddress ?? '', values: distinct[certificateOptions.header], chainValues: distinct[`${certificateOptions.header}-chain`] },
+        { ip: clientIp(ctx) },
+      );
+      await finish(ctx, uid, outcome, false);
+    });
   });
 
   // Self-enrolment: a valid certificate with no account yet.
@@ -139,7 +164,7 @@ export const certificateRoutes = (router: Router, { provider, certificates, cert
     csrf.verify(ctx, body._csrf);
     const { uid } = await loginInteraction(ctx);
     try {
-      const { accountId, amr } = await certificates.completeEnrolment(uid, { name: stringField(body, 'name', 200), birthdate: stringField(body, 'birthdate', 10) }, { ip: ctx.ip });
+      const { accountId, amr } = await certificates.completeEnrolment(uid, { name: stringField(body, 'name', 200), birthdate: stringField(body, 'birthdate', 10) }, { ip: clientIp(ctx) });
       await provider().interactionFinished(ctx.req, ctx.res, loginResult(accountId, amr), { mergeWithLastSubmission: false });
     } catch (error) {
       // A missing or impossible value: the same form again, saying which.

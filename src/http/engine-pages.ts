@@ -6,7 +6,8 @@ import { langOf, type Views } from './views.ts';
 
 export const engineErrorCode = (error: string) => (/^[a-z_]{1,64}$/.test(error) ? error : 'server_error');
 
-export const createEnginePages = (views: Views) => ({
+/** `signedOutSystems`: the agency systems of the session the browser just ended (for the signed-out page). */
+export const createEnginePages = (views: Views, options: { signedOutSystems?: (ctx: KoaContextWithOIDC) => Promise<string[]> } = {}) => ({
   async error(ctx: KoaContextWithOIDC, out: { error: string; error_description?: string }) {
     const c = ctx as unknown as Context;
     const t = translator(langOf(c));
@@ -20,6 +21,10 @@ export const createEnginePages = (views: Views) => ({
     const t = translator(langOf(c));
     const client = ctx.oidc.client;
     const name = client?.clientName ?? client?.clientId;
-    views.render(c, 'message', { heading: t('logout.title'), message: name ? t('logout.done.client', { client: name }) : t('logout.done') });
+    if (name) {
+      views.render(c, 'message', { heading: t('logout.title'), message: t('logout.done.client', { client: name }) });
+      return;
+    }
+    views.render(c, 'logged-out', { systems: (await options.signedOutSystems?.(ctx)) ?? [] });
   },
 });

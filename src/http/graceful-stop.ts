@@ -16,10 +16,16 @@ export const trackRequests = (server: Server) => {
 
   return {
     inFlight: () => inFlight.size,
-    /** Resolves once every in-flight request has finished and every connection is closed. */
-    stop: () =>
+    /**
+     * Resolves once every in-flight request has finished and every connection is closed, or
+     * after `graceMs`, when the connections of requests still running are cut.
+     */
+    stop: (graceMs: number) =>
       new Promise<void>((resolve) => {
         stopping = true;
+        const deadline = setTimeout(() => server.closeAllConnections(), graceMs);
+        deadline.unref();
+        server.once('close', () => clearTimeout(deadline));
         for (const res of inFlight) {
           if (!res.headersSent) res.shouldKeepAlive = false;
           // A response already being written keeps its connection: close it once it is idle.

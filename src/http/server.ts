@@ -9,6 +9,9 @@ import type { CertificateLoginService, RecoveryService } from '../auth/certifica
 import type { PasskeyServiceLike } from './deps.ts';
 import type { Csrf } from './csrf.ts';
 import { accountRoutes } from './account-routes.ts';
+import { adminRoutes, type AdminHttpDeps } from './admin-routes.ts';
+import { sessionRoutes } from './session-routes.ts';
+import type { SessionService } from '../sessions/index.ts';
 import { certificateLoginView, certificateRoutes, type CertificateLoginOptions } from './certificate-routes.ts';
 import { recoveryRoutes } from './recovery-routes.ts';
 import type { AccountSession } from './account-session.ts';
@@ -20,6 +23,13 @@ import { healthRoutes } from './health-routes.ts';
 import { metricsRoutes, observeRequests } from './metrics.ts';
 import type { Metrics } from '../observability/index.ts';
 import { interactionRoutes } from './interaction-routes.ts';
+import { federationRoutes } from './federation-routes.ts';
+import { agencyLinkRoutes } from './agency-link-routes.ts';
+import type { FederationModule } from '../federation/index.ts';
+import type { RateLimits } from './rate-limit.ts';
+import { trustedForwarding } from './rate-limit-address.ts';
+import { guardCertificates, guardPasskeys } from './rate-limit-guards.ts';
+import { clientRateLimit, routeRateLimits } from './rate-limit-routes.ts';
 import { securityHeaders } from './security.ts';
 import { staticRoutes } from './static-routes.ts';
 import type { Views } from './views.ts';
@@ -34,8 +44,12 @@ export type HttpDeps = {
   consent: ConsentService;
   myData: MyDataService;
   onConsentWithdrawn?: (accountId: string, clientId: string) => Promise<void>;
+  /** Citizens' sessions: listed on My One-ID and ended from there (src/sessions). */
+  sessions?: SessionService | undefined;
   views: Views;
   csrf: Csrf;
+  /** The admin console and API (docs/admin.md). */
+  admin?: AdminHttpDeps | undefined;
   log: Logger;
   metrics: Metrics;
   /** METRICS_PUBLIC: also serve GET /metrics here (development only). */
@@ -43,6 +57,12 @@ export type HttpDeps = {
   checks: Record<string, () => Promise<void>>;
   https: boolean;
   proxy: boolean;
+  /** TRUSTED_PROXIES: the only TCP peers whose X-Forwarded-* headers are believed (rate-limit-address.ts). */
+  trustedProxies: readonly string[];
+  /** Rate limits and lockouts (rate-limit.ts; docs/security.md). */
+  rateLimits: RateLimits;
+  /** Federation (src/federation): sign-in through upstream identity providers, agency account links. */
+  federation?: FederationModule | undefined;
   /** Certificate login (CERT_TRUST_ANCHORS set): its routes, the login page's section, recovery. */
   certificateLogin?: { certificates: CertificateLoginService; recovery: RecoveryService; options: CertificateLoginOptions } | undefined;
 };
@@ -53,21 +73,30 @@ export const createHttpApp = (deps: HttpDeps): Koa => {
   app.silent = true;
   const router = new Router();
   const cert = deps.certificateLogin;
-  interactionRoutes(router, { ...deps, certificateLogin: cert && ((uid: string) => certificateLoginView(cert.options, uid)) });
+  // Sign-in ceremonies: per-identifier and per-credential limits, lockout of a failing passkey or certificate.
+  // Upstream identity providers: their routes first (they load the login page's federation section).
+  const loginViews = deps.federation ? federationRoutes(router, { ...deps, federation: deps.federation, passkeys: guardPasskeys(deps.passkeys, deps.rateLimits), certificateLogin: Boolean(cert) }) : deps.views;
+  interactionRoutes(router, { ...deps, views: loginViews, passkeys: guardPasskeys(deps.passkeys, deps.rateLimits), certificateLogin: cert && ((uid: string) => certificateLoginView(cert.options, uid)) });
   if (cert) {
-    certificateRoutes(router, { ...deps, certificates: cert.certificates, certificateOptions: cert.options });
+    certificateRoutes(router, { ...deps, certificates: guardCertificates(cert.certificates, deps.rateLimits), certificateOptions: cert.options });
     recoveryRoutes(router, { ...deps, recovery: cert.recovery });
   }
   enrolmentRoutes(router, deps);
   accountRoutes(router, deps);
+  if (deps.admin) adminRoutes(router, { ...deps.admin, provider: deps.provider, views: deps.views, csrf: deps.csrf });
+  if (deps.federation) agencyLinkRoutes(router, { ...deps, agencyLinks: deps.federation.agencyLinks });
+  if (deps.sessions) sessionRoutes(router, { ...deps, sessions: deps.sessions });
   staticRoutes(router);
   healthRoutes(router, deps);
 
   if (deps.metricsPublic) metricsRoutes(router, deps);
 
+  app.use(trustedForwarding(deps.trustedProxies));
   // Request id, one log line and the metrics of every request (src/http/metrics.ts).
   app.use(observeRequests(deps));
   app.use(securityHeaders({ hsts: deps.https }));
+  // The engine's client-authenticated endpoints (per client_id and address) and the admin API, before anything runs.
+  app.use(clientRateLimit(deps.rateLimits));
   app.use(async (ctx, next) => {
     const matched = router.match(ctx.path, ctx.method);
     if (!matched.route) {
@@ -79,6 +108,7 @@ export const createHttpApp = (deps: HttpDeps): Koa => {
     await next();
   });
   app.use(errorHandler(deps));
+  app.use(routeRateLimits(deps.rateLimits));
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;

@@ -37,7 +37,7 @@ const clip = (value: unknown, max = 200) => (typeof value === 'string' ? value.s
  * the row's data), and the engine's errors may carry request parameters.
  */
 export const safeError = (err: unknown) =>
-  err instanceof Error ? { type: err.name, message: clip(err.message, 500), code: (err as { code?: unknown }).code, stack: err.stack } : { type: typeof err };
+  err instanceof Error ? { type: err.constructor.name, message: clip(err.message, 500), code: (err as { code?: unknown }).code, stack: err.stack } : { type: typeof err };
 
 /** Attaches the observers to a freshly built provider and returns it. */
 export const observeProvider = (provider: Provider, { metrics, log }: { metrics: Metrics; log: Logger }): Provider => {

@@ -24,3 +24,21 @@ export const accountClaims = (account: Account, sub: string): { sub: string; [cl
   ...(account.email && { email: account.email, email_verified: true }),
   ...(account.phoneNumber && { phone_number: account.phoneNumber, phone_number_verified: true }),
 });
+
+/**
+ * `agency_member_id`: the member id an agency system linked to the citizen (agency account
+ * links), looked up for the client asking (`clientId`) only, so it only ever returns to the
+ * agency that wrote it. Asked for by its scope or the claims parameter; the grant (consent)
+ * filters it like any other item.
+ */
+export const agencyMemberClaim = async (
+  memberId: ((clientId: string, accountId: string) => Promise<string | undefined>) | undefined,
+  clientId: string | undefined,
+  accountId: string,
+  request: { scope: string; claims: Record<string, unknown> | undefined; rejected: string[] },
+): Promise<{ agency_member_id?: string }> => {
+  const asked = request.scope.split(' ').includes('agency_member_id') || Object.prototype.hasOwnProperty.call(request.claims ?? {}, 'agency_member_id');
+  if (!memberId || !clientId || !asked || request.rejected.includes('agency_member_id')) return {};
+  const value = await memberId(clientId, accountId);
+  return value ? { agency_member_id: value } : {};
+};

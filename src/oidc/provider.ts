@@ -5,17 +5,21 @@ import type { AccountService } from '../accounts/index.ts';
 import { ACR_VALUES, satisfiesAcr } from '../auth/index.ts';
 import type { CatalogueItem, ConsentService } from '../consent/index.ts';
 import { isFirstPartyClient } from '../clients/index.ts';
-import { accountClaims, scopeClaims } from './account-claims.ts';
+import { accountClaims, agencyMemberClaim, scopeClaims } from './account-claims.ts';
+import type { FederationEngineHooks } from '../federation/index.ts';
 import { createOutboundFetch } from './backchannel-fetch.ts';
 import { createLoadExistingGrant } from './consent-grants.ts';
 import { adminFeatures, adminTokenClaims, installAdminEngine, withAdminResource, type AdminEngine } from './admin-engine.ts';
 import type { ClaimSources } from './claim-sources.ts';
 import { pairwiseSub } from './pairwise.ts';
+import { guardConfiguration, retryAfterOn503 } from './unavailable.ts';
 
 type Pages = {
   error: NonNullable<Configuration['renderError']>;
   logout: (ctx: KoaContextWithOIDC, form: string) => Promise<void>;
   postLogout: (ctx: KoaContextWithOIDC) => Promise<void>;
+  /** The page for `temporarily_unavailable` (PostgreSQL or Redis down); else `error` renders it. */
+  unavailable?: ((ctx: KoaContextWithOIDC) => Promise<void>) | undefined;
 };
 
 export type ProviderDeps = {
@@ -36,6 +40,8 @@ export type ProviderDeps = {
   claimSources: ClaimSources;
   /** Administration: the admin API resource server, secret grace period, dynamic registration (admin-engine.ts). */
   admin?: AdminEngine | undefined;
+  /** Federation (src/federation): the pairwise-sub index, agencies' member ids, linking after a sign-in. */
+  federation?: FederationEngineHooks | undefined;
 };
 
 const { Prompt, Check, base } = interactionPolicy;
@@ -80,7 +86,12 @@ export const createProvider = (deps: ProviderDeps): Provider => {
     responseTypes: ['code'],
     subjectTypes: ['pairwise'],
     // OIDC Core 8.1: the same citizen gets one stable `sub` per sector, unlinkable across sectors.
-    pairwiseIdentifier: async (_ctx, accountId, client) => pairwiseSub(deps.pairwiseSalt, String(client.sectorIdentifier), accountId),
+    pairwiseIdentifier: async (_ctx, accountId, client) => {
+      const sub = pairwiseSub(deps.pairwiseSalt, String(client.sectorIdentifier), accountId);
+      // Indexed before it leaves, so an agency naming the citizen by this sub can be resolved (agency links).
+      if (!isFirstPartyClient(client.clientId)) await deps.federation?.subjectIssued(String(client.sectorIdentifier), sub, accountId);
+      return sub;
+    },
     clientDefaults: {
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
@@ -112,7 +123,7 @@ export const createProvider = (deps: ProviderDeps): Provider => {
       return {
         accountId,
         claims: async (_use, scope, claims, rejected) => {
-          const own = accountClaims(account, accountId);
+          const own = { ...accountClaims(account, accountId), ...(await agencyMemberClaim(deps.federation?.memberId, ctx.oidc.client?.clientId, accountId, { scope, claims, rejected })) };
           // Agency-held items asked for (by scope or claims parameter) and not rejected by the grant.
           const wanted = new Set([...scope.split(' ').flatMap((s) => agencyByScope.get(s) ?? []), ...Object.keys(claims ?? {})]);
           const items = agencyItems.filter((i) => wanted.has(i.name) && !rejected.includes(i.name));
@@ -154,7 +165,10 @@ export const createProvider = (deps: ProviderDeps): Provider => {
     discovery: { ui_locales_supported: ['ko', 'en'], claims_locales_supported: ['ko', 'en'] },
     fetch: createOutboundFetch(deps.outboundPrivateHosts ?? []) as Configuration['fetch'],
   };
+  // PostgreSQL or Redis down: temporarily_unavailable (503 + Retry-After), not server_error (unavailable.ts).
+  guardConfiguration(configuration, deps.pages.unavailable);
   const provider = new Provider(deps.issuer, configuration);
+  provider.use(retryAfterOn503);
   if (deps.admin) installAdminEngine(provider, deps.admin);
   provider.proxy = deps.proxy;
   // "Connected systems" on My One-ID: first and last sign-in per client.
@@ -162,6 +176,12 @@ export const createProvider = (deps: ProviderDeps): Provider => {
     const accountId = ctx.oidc.session?.accountId;
     const clientId = ctx.oidc.client?.clientId;
     if (accountId && clientId && !isFirstPartyClient(clientId)) void deps.consent.signedIn(accountId, clientId).catch(() => undefined);
+  });
+  // Federation: an upstream identity the citizen asked to link by signing in (e.g. with a certificate) is linked now.
+  provider.on('interaction.ended', (ctx) => {
+    const login = ctx.oidc.result?.login as { accountId: string; acr?: string; amr?: string[] } | undefined;
+    const uid = ctx.oidc.entities.Interaction?.uid;
+    if (login && uid && deps.federation) void deps.federation.signedIn(uid, login);
   });
   return provider;
 };

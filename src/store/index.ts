@@ -5,3 +5,6 @@ export { createRedisKv, createMemoryKv, connectRedis } from './kv.ts';
 export type { KvStore, RedisClient } from './kv.ts';
 export { resolveSecrets } from './dev-secrets.ts';
 export type { Secrets } from './dev-secrets.ts';
+export { isUnavailableError, UNAVAILABLE, UNAVAILABLE_RETRY_AFTER_SECONDS } from './health.ts';
+export { resealAll } from './reseal.ts';
+export type { ResealReport } from './reseal.ts';

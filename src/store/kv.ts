@@ -78,9 +78,20 @@ export const createMemoryKv = (): KvStore => {
   };
 };
 
-// A command waits for at most two reconnection attempts, so an unreachable Redis fails requests
-// (and /readyz) quickly instead of queueing them; ioredis keeps reconnecting in the background.
-const COMMON: RedisOptions = { lazyConnect: false, maxRetriesPerRequest: 2, enableOfflineQueue: true, connectTimeout: 5000 };
+// While Redis is down, commands fail fast instead of hanging: a queued command waits for one
+// reconnection attempt (at most 1 s apart) and no command waits longer than commandTimeout
+// (a Redis that hangs rather than refuses). Requests then get 503 and /readyz fails; ioredis
+// keeps reconnecting in the background, so service resumes within a second of Redis's return.
+// The offline queue is on only until the first connection is ready (start-up); after that a
+// command issued while the connection is down fails at once (see connectRedis).
+const COMMON: RedisOptions = {
+  lazyConnect: false,
+  maxRetriesPerRequest: 1,
+  enableOfflineQueue: true,
+  connectTimeout: 5000,
+  commandTimeout: 2000,
+  retryStrategy: (times) => Math.min(times * 100, 1000),
+};
 
 /**
  * Connects to Redis as configured: a URL, Sentinel (ioredis asks the sentinels for the current
@@ -107,6 +118,9 @@ export const connectRedis = (settings: RedisSettings | string, log?: Pick<Logger
   client.on('ready', () => {
     if (down) log?.info('redis connection restored');
     down = false;
+    // Fail fast from now on: while reconnecting, commands are refused at once (503) instead of
+    // queueing behind reconnection attempts. (ioredis reads this option at every command.)
+    if (client instanceof Redis) client.options.enableOfflineQueue = false;
   });
   return client;
 };

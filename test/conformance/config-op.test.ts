@@ -39,7 +39,7 @@ describe('Config OP', () => {
     expect(meta.grant_types_supported).toEqual(expect.arrayContaining(['authorization_code', 'refresh_token']));
     expect(meta.grant_types_supported).not.toContain('implicit');
     expect(meta.token_endpoint_auth_methods_supported).toEqual(expect.arrayContaining(['private_key_jwt', 'client_secret_basic', 'client_secret_post']));
-    expect(meta.acr_values_supported).toEqual(['urn:one-id:loa:substantial', 'urn:one-id:loa:high']);
+    expect(meta.acr_values_supported).toEqual(['urn:one-id:loa:low', 'urn:one-id:loa:substantial', 'urn:one-id:loa:high']);
     expect(meta.claims_parameter_supported).toBe(true);
     expect(meta.backchannel_logout_supported).toBe(true);
     expect(meta.backchannel_logout_session_supported).toBe(true);

@@ -1,8 +1,10 @@
 // An instance's life behind a load balancer: /healthz says the process lives, /readyz that its
 // dependencies answer (503 within the check's 2 s budget when Redis is unreachable), and a
 // graceful stop (SIGTERM) finishes every request already received while refusing new connections.
+import { createServer } from 'node:http';
 import { connect } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { trackRequests } from '../../src/http/graceful-stop.ts';
 import { freePort, startTestApp, type TestApp } from '../support/app.ts';
 import { registerClient } from '../support/flows.ts';
 
@@ -104,5 +106,18 @@ describe('graceful stop', () => {
     }
     await closing;
     expect(performance.now() - started).toBeLessThan(HOLD_MS + 2000);
+  });
+
+  it('cuts a request that outlives the grace period, so a stop always ends', async () => {
+    const server = createServer(() => {}); // answers nothing, ever
+    const requests = trackRequests(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    const hanging = fetch(`http://127.0.0.1:${port}/`).then(() => 'answered', () => 'cut');
+    await vi.waitFor(() => expect(requests.inFlight()).toBe(1));
+    const started = performance.now();
+    await requests.stop(300);
+    expect(performance.now() - started).toBeLessThan(1500);
+    expect(await hanging).toBe('cut');
   });
 });

@@ -3,14 +3,12 @@
 // same account; step-up from a passkey session needs the certificate.
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { certificateSubjectKey } from '../../../src/auth/certificate/index.ts';
-import { insertCertificate } from '../../../src/auth/certificate/certificate-repo.ts';
 import { MESSAGES } from '../../../src/http/messages.ts';
 import { startTestApp, type TestApp } from '../../support/app.ts';
 import { createBrowserSession, csrfFrom, type BrowserSession } from '../../support/browser-session.ts';
 import { authorizationRequest, discover, enrolCitizen, registerClient, signIn } from '../../support/flows.ts';
 import type { Issued } from '../../support/pki.ts';
-import { auditRows, certificateEnv, challengeSignIn, continueToClient, createTestPki, fingerprintOf, openLogin, redeem, redeemTokens, startRp, type TestPki } from './support.ts';
+import { auditRows, certificateEnv, challengeSignIn, continueToClient, createTestPki, fingerprintOf, linkCertificate, openLogin, redeem, redeemTokens, startRp, type TestPki } from './support.ts';
 
 let pki: TestPki;
 let app: TestApp;
@@ -121,8 +119,7 @@ describe('step-up to acr high', () => {
     const citizen = await enrolCitizen(app, { name: '최단계', birthdate: '1988-08-08' });
     // The counter linked this citizen's certificate to the account.
     const leaf = await pki.citizen({ commonName: '최단계', birthdate: '1988-08-08' });
-    const validated = await app.services.certificates!.validator.validate(leaf.der, [pki.intermediate.der]);
-    await insertCertificate(app.knex, { fingerprint: validated.fingerprintSha256, accountId: citizen.account.id, subjectKey: certificateSubjectKey(validated, 'subject-serial'), issuer: validated.issuer, serial: validated.serialNumber, subject: validated.subject, notAfter: validated.notAfter });
+    await linkCertificate(app, citizen.account.id, leaf, [pki.intermediate]);
 
     const client = await registerClient(app);
     const config = await discover(app, client);

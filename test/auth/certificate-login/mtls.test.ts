@@ -6,19 +6,22 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MESSAGES } from '../../../src/http/messages.ts';
 import { freePort, startTestApp, type TestApp } from '../../support/app.ts';
 import { createBrowserSession, csrfFrom, type BrowserSession } from '../../support/browser-session.ts';
-import type { Issued } from '../../support/pki.ts';
+import { createCrl, type Issued } from '../../support/pki.ts';
 import { auditRows, certificateEnv, continueToClient, createTestPki, fingerprintOf, openLogin, privateKeyPem, redeem, startRp, type TestPki } from './support.ts';
 
 let pki: TestPki;
 let app: TestApp;
 let loginPort: number;
+let revoked: Issued;
 
 beforeAll(async () => {
   pki = await createTestPki();
   const { certPath, keyPath } = await pki.serverFiles();
   loginPort = await freePort();
   // CERT_CRL_URLS: the leaves here carry no CRL pointer; the "local mirror" setting supplies it.
-  app = await startTestApp(certificateEnv(pki, { CERT_LOGIN_PORT: String(loginPort), TLS_CERT: certPath, TLS_KEY: keyPath, CERT_CRL_URLS: `${pki.server.url}/ca.crl` }));
+  revoked = await pki.citizen({ crlUrl: undefined });
+  pki.server.serveCrl('/mirror.crl', await createCrl(pki.intermediate, { revokedSerials: [revoked.cert.serialNumber] }));
+  app = await startTestApp(certificateEnv(pki, { CERT_LOGIN_PORT: String(loginPort), TLS_CERT: certPath, TLS_KEY: keyPath, CERT_CRL_URLS: `${pki.server.url}/mirror.crl` }));
 });
 afterAll(async () => {
   await app?.stop();
@@ -110,7 +113,7 @@ describe('certificate sign-in over mutual TLS', () => {
   });
 
   it('refuses a revoked certificate presented over TLS, naming the reason', async () => {
-    const leaf = await pki.revoked();
+    const leaf = revoked;
     const session = createBrowserSession();
     const { location } = await ticketUrl(session, (await startRp(app)).request.url);
     const page = await session.request((await tlsGet(location, leaf)).location!);

@@ -14,7 +14,8 @@ let plain: TestApp;
 
 beforeAll(async () => {
   pki = await createTestPki();
-  [app, plain] = await Promise.all([startTestApp(certificateEnv(pki)), startTestApp()]);
+  app = await startTestApp(certificateEnv(pki));
+  plain = await startTestApp();
 });
 afterAll(async () => {
   await Promise.all([app?.stop(), plain?.stop()]);
@@ -119,6 +120,12 @@ describe('certificate sign-in by signed challenge', () => {
     expect((await res.json()).code).toBe('ERR_CERT_NO_PROOF');
     const garbage = await session.request(`${app.issuer}${login.path}/certificate/verify`, { method: 'POST', json: { jws: 'a.b.c' }, headers: { 'x-csrf-token': login.csrf } });
     expect((await garbage.json()).code).toBe('ERR_CERT_MALFORMED');
+    // The plain form (no script): a readable page with the way back to the sign-in page.
+    const form = await session.request(`${app.issuer}${login.path}/certificate/verify`, { method: 'POST', form: { _csrf: login.csrf, jws: 'a.b.c' } });
+    expect(form.status).toBe(401);
+    const html = await form.text();
+    expect(html).toContain(MESSAGES.ko['err.ERR_CERT_MALFORMED']);
+    expect(html).toContain(`href="${login.path}"`);
   });
 });
 

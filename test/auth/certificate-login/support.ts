@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignJWT } from 'jose';
 import * as oidc from 'openid-client';
-import { CHALLENGE_TYP } from '../../../src/auth/certificate/index.ts';
+import { CHALLENGE_TYP, certificateSubjectKey } from '../../../src/auth/certificate/index.ts';
+import { insertCertificate } from '../../../src/auth/certificate/certificate-repo.ts';
 import type { TestApp } from '../../support/app.ts';
 import { csrfFrom, type BrowserSession } from '../../support/browser-session.ts';
 import { authorizationRequest, discover, registerClient } from '../../support/flows.ts';
@@ -149,3 +150,17 @@ export const auditRows = async (app: TestApp, action: string, where: Record<stri
 
 /** SHA-256 of the certificate's DER, lowercase hex: what One-ID stores and audits. */
 export const fingerprintOf = (leaf: Issued) => createHash('sha256').update(leaf.der).digest('hex');
+
+/** What a service counter would do: link `leaf` to an existing account (validated first). */
+export const linkCertificate = async (app: TestApp, accountId: string, leaf: Issued, chain: Issued[]) => {
+  const validated = await app.services.certificates!.validator.validate(leaf.der, chain.map((c) => c.der));
+  await insertCertificate(app.knex, {
+    fingerprint: validated.fingerprintSha256,
+    accountId,
+    subjectKey: certificateSubjectKey(validated, app.config.certificates.mappingRule),
+    issuer: validated.issuer,
+    serial: validated.serialNumber,
+    subject: validated.subject,
+    notAfter: validated.notAfter,
+  });
+};

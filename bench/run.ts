@@ -1,0 +1,159 @@
+// `npm run bench [-- --seconds 5] [--connections 1,10,50] [--targets baseline,postgres,embedded]
+//   [--scenarios discovery,jwks,...] [--profile] [--out bench/results/latest.json]`
+//
+// Starts the bare engine (bench/baseline.ts), One-ID on PostgreSQL + Redis (a fresh database,
+// dropped at the end, and Redis DB 13, flushed before and after) and One-ID on the embedded
+// default (a temporary DATA_DIR), each in its own process; then, for every scenario and
+// connection count, measures each target back to back (so a burst of load elsewhere on the
+// machine skews all three alike). All traffic goes to 127.0.0.1. Prints a table and writes
+// the same as JSON. --profile runs the One-ID children under `node --cpu-prof` (slower).
+import { cpus, freemem, loadavg, totalmem, tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { randomBytes } from 'node:crypto';
+import knexFactory from 'knex';
+import { Redis } from 'ioredis';
+import { seedKeyPair, seededAccount } from '../src/cli/seed-accounts.ts';
+import { createHttp } from './http.ts';
+import { runFlows, signInFlow, type Signer, type Target, type Tokens } from './flows.ts';
+import { measure, SCENARIOS, type Measurement, type Pools, type ScenarioName } from './scenarios.ts';
+import { startTarget, stopTarget, type Started } from './targets.ts';
+import { summariseProfile } from './profile.ts';
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: process.env.BENCH_SECONDS ?? '5' },
+    connections: { type: 'string', default: '1,10,50' },
+    targets: { type: 'string', default: 'baseline,postgres,embedded' },
+    scenarios: { type: 'string', default: SCENARIOS.join(',') },
+    accounts: { type: 'string', default: '1000' },
+    profile: { type: 'boolean', default: false },
+    out: { type: 'string', default: 'bench/results/latest.json' },
+  },
+});
+
+const seconds = Number(values.seconds);
+const connectionCounts = values.connections!.split(',').map(Number);
+const targetNames = values.targets!.split(',');
+const scenarioNames = values.scenarios!.split(',') as ScenarioName[];
+const seededAccounts = Number(values.accounts);
+const adminUrl = process.env.BENCH_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const redisUrl = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/13';
+const resultsDir = new URL('./results/', import.meta.url).pathname;
+const profileDir = values.profile ? join(resultsDir, 'profiles') : undefined;
+
+const secrets = { COOKIE_KEYS: randomBytes(32).toString('base64url'), KEY_ENCRYPTION_KEYS: randomBytes(32).toString('base64url'), PAIRWISE_SALT: randomBytes(32).toString('base64url') };
+// Limits stay on (their Redis counters are part of the cost) but far above the bench's rate.
+const limits = { RATE_LIMIT_SIGNIN_PER_MINUTE: '1000000', RATE_LIMIT_TOKEN_PER_MINUTE: '1000000', RATE_LIMIT_ACCOUNT_PER_MINUTE: '1000000' };
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+const main = async () => {
+  const startedAt = new Date();
+  const loadBefore = loadavg();
+  const dbName = `oneid_bench_${Date.now()}`;
+  const admin = knexFactory({ client: 'pg', connection: adminUrl, pool: { min: 0, max: 1 } });
+  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  const dataDir = mkdtempSync(join(tmpdir(), 'oneid-bench-'));
+  const started: Started[] = [];
+  const results: Measurement[] = [];
+  try {
+    if (profileDir) mkdirSync(profileDir, { recursive: true });
+    const seedEnv = { BENCH_SEED_ACCOUNTS: String(seededAccounts), BENCH_SEED: `bench${Date.now()}` };
+    for (const name of targetNames) {
+      if (name === 'baseline') started.push(await startTarget('baseline', 'baseline.ts', {}));
+      if (name === 'postgres') {
+        await admin.raw(`CREATE DATABASE ${dbName}`);
+        await redis.connect();
+        await redis.flushdb();
+        const dbUrl = new URL(adminUrl);
+        dbUrl.pathname = `/${dbName}`;
+        started.push(await startTarget('postgres', 'server.ts', { ...secrets, ...limits, ...seedEnv, DATABASE_URL: dbUrl.toString(), REDIS_URL: redisUrl }, { profileDir }));
+      }
+      if (name === 'embedded') started.push(await startTarget('embedded', 'server.ts', { ...secrets, ...limits, ...seedEnv, DATA_DIR: dataDir, DATABASE_URL: '', REDIS_URL: '' }, { profileDir }));
+      log(`started ${name}`);
+    }
+
+    const contexts = new Map<string, { target: Target; pools: Pools; signer: (n: number) => Signer | undefined; http: ReturnType<typeof createHttp> }>();
+    for (const s of started) {
+      const target: Target = { issuer: s.issuer, clientId: s.clientId, clientSecret: s.clientSecret, redirectUri: s.redirectUri, kind: s.name === 'baseline' ? 'baseline' : 'one-id' };
+      const signer = (n: number): Signer | undefined => {
+        if (target.kind === 'baseline') return undefined;
+        const a = seededAccount(s.seed!, n % seededAccounts);
+        return { credentialId: a.credentialId, privateKey: seedKeyPair(s.seed!, a.keyIndex).privateKey };
+      };
+      const flowHttp = createHttp(s.port, Math.max(...connectionCounts));
+      contexts.set(s.name, { target, signer, http: flowHttp, pools: { refresh: [], access: [] } });
+    }
+    // Pre-minted before each timed window: refresh tokens are single-use (each use returns the
+    // next one, which goes back in the pool) and access tokens serve userinfo and introspection.
+    // (Fresh ones each time: the bare engine's memory adapter is an LRU of 1,000 entries.)
+    const mint = async (c: { target: Target; signer: (n: number) => Signer | undefined; http: ReturnType<typeof createHttp>; pools: Pools }) => {
+      const minted: Tokens[] = [];
+      for (let i = 0; i < Math.max(...connectionCounts) + 20; i += 1) minted.push(await signInFlow(c.http, c.target, c.signer(i)));
+      c.pools.refresh = minted.map((t) => t.refresh_token!).filter(Boolean);
+      c.pools.access = minted.map((t) => t.access_token);
+    };
+
+    for (const scenario of scenarioNames) {
+      for (const connections of connectionCounts) {
+        for (const s of started) {
+          const c = contexts.get(s.name)!;
+          let m: Measurement;
+          if (['token_refresh', 'userinfo', 'introspection'].includes(scenario)) await mint(c);
+          if (scenario === 'signin') {
+            const r = await runFlows(c.http, c.target, connections, seconds, c.signer);
+            m = { scenario, target: s.name, connections, perSecond: r.perSecond, p50: r.p50, p99: r.p99, total: r.flows, errors: r.errors, ...(r.firstError && { firstError: r.firstError }) };
+          } else {
+            m = { ...(await measure(scenario, { port: s.port, issuer: s.issuer, clientId: s.clientId, clientSecret: s.clientSecret }, c.pools, connections, seconds)), target: s.name };
+          }
+          results.push(m);
+          log(`${scenario.padEnd(14)} ${String(connections).padStart(3)} conn  ${s.name.padEnd(9)} ${m.perSecond.toFixed(0).padStart(6)}/s  p50 ${m.p50.toFixed(1)} ms  p99 ${m.p99.toFixed(1)} ms${m.errors ? `  errors ${m.errors} ${m.firstError ?? ''}` : ''}`);
+        }
+      }
+    }
+    for (const c of contexts.values()) c.http.close();
+  } finally {
+    await Promise.all(started.map((s) => stopTarget(s)));
+    if (redis.status === 'ready') {
+      await redis.flushdb();
+      await redis.quit();
+    }
+    await admin.raw(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => undefined);
+    await admin.destroy();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+
+  const baselineOf = (m: Measurement) => results.find((b) => b.target === 'baseline' && b.scenario === m.scenario && b.connections === m.connections);
+  const rows = results.map((m) => {
+    const b = m.target === 'baseline' ? undefined : baselineOf(m);
+    return { ...m, ratio: b && b.perSecond > 0 ? m.perSecond / b.perSecond : undefined };
+  });
+  const report = {
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: +(totalmem() / 2 ** 30).toFixed(1), freeGiB: +(freemem() / 2 ** 30).toFixed(1), node: process.version, loadBefore, loadAfter: loadavg() },
+    settings: { seconds, connections: connectionCounts, seededAccounts, loadGenerator: 'autocannon (single requests); bench/flows.ts (sign-in flows), in the same process' },
+    baselineSignIn: 'bare oidc-provider code flow with auto-login: GET /auth -> GET /interaction/:uid (login + grant saved at once, no page) -> GET /auth/:uid -> code -> POST /token (ES256 ID token); no WebAuthn, no HTML page, no CSRF, no consent record, no audit',
+    results: rows,
+    ...(profileDir && { profiles: Object.fromEntries(targetNames.filter((n) => n !== 'baseline').map((n) => [n, summariseProfile(join(profileDir, `${n}.cpuprofile`), 25)])) }),
+  };
+  mkdirSync(resultsDir, { recursive: true });
+  writeFileSync(values.out!, `${JSON.stringify(report, null, 2)}\n`);
+  process.stdout.write(`${formatTable(rows)}\n\nload average before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${report.machine.loadAfter.map((l) => l.toFixed(2)).join(' ')} (${report.machine.cpus} CPUs)\nwritten to ${values.out}\n`);
+  if (report.profiles) for (const [name, top] of Object.entries(report.profiles)) process.stdout.write(`\nTop self time, ${name}:\n${top.map((t) => `  ${t.percent.toFixed(1).padStart(5)}%  ${t.function}  ${t.location}`).join('\n')}\n`);
+};
+
+const formatTable = (rows: (Measurement & { ratio?: number | undefined })[]) => {
+  const header = ['scenario', 'conn', 'target', 'req|flow/s', 'p50 ms', 'p99 ms', 'x baseline', 'errors'];
+  const body = rows.map((r) => [r.scenario, String(r.connections), r.target, r.perSecond.toFixed(0), r.p50.toFixed(1), r.p99.toFixed(1), r.ratio === undefined ? '' : r.ratio.toFixed(2), String(r.errors)]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  return [header, ...body].map((r) => r.map((cell, i) => (i < 3 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ')).join('\n');
+};
+
+main().catch((error) => {
+  process.stderr.write(`bench failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});

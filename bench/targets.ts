@@ -1,0 +1,63 @@
+// Starting and stopping the benchmark's servers, each in its own child process so the load
+// generator never shares their event loop: One-ID (bench/server.ts) on PostgreSQL + Redis or on
+// the embedded default, and the bare engine (bench/baseline.ts).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+export type Started = { name: string; port: number; issuer: string; clientId: string; clientSecret: string; redirectUri: string; seed?: string; child: ChildProcess };
+
+export const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+    server.once('error', reject);
+  });
+
+const benchDir = fileURLToPath(new URL('.', import.meta.url));
+
+/** Runs `script` (under tsx) with env; resolves with its first JSON stdout line once listening. */
+export const startTarget = async (name: string, script: string, env: Record<string, string>, options: { profileDir?: string | undefined; timeoutMs?: number } = {}): Promise<Started> => {
+  const port = await freePort();
+  const issuer = `http://localhost:${port}`;
+  const args = ['--import', 'tsx', ...(options.profileDir ? ['--cpu-prof', '--cpu-prof-dir', options.profileDir, '--cpu-prof-name', `${name}.cpuprofile`] : []), `${benchDir}${script}`];
+  const child = spawn(process.execPath, args, { env: { ...process.env, NODE_ENV: 'development', LOG_LEVEL: 'warn', ...env, PORT: String(port), HOST: '127.0.0.1', ISSUER: issuer }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-4000);
+  });
+  return new Promise<Started>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${name} did not start within ${options.timeoutMs ?? 180_000} ms: ${stderr}`));
+    }, options.timeoutMs ?? 180_000);
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const line = out.split('\n').find((l) => l.startsWith('{'));
+      if (!line) return;
+      clearTimeout(timer);
+      const info = JSON.parse(line) as Omit<Started, 'name' | 'child' | 'issuer'>;
+      resolve({ ...info, name, issuer, child });
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited (${code}) before listening: ${stderr}`));
+    });
+  });
+};
+
+/** SIGTERM, then waits for the exit (the profile, when asked, is written on the way out). */
+export const stopTarget = (target: Started, timeoutMs = 30_000) =>
+  new Promise<void>((resolve) => {
+    if (target.child.exitCode !== null) return resolve();
+    const timer = setTimeout(() => target.child.kill('SIGKILL'), timeoutMs);
+    target.child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    target.child.kill('SIGTERM');
+  });

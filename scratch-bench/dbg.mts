@@ -1,0 +1,11 @@
+import autocannon from 'autocannon';
+import { startTarget, stopTarget } from '../bench/targets.ts';
+import { createHttp } from '../bench/http.ts';
+import { signInFlow } from '../bench/flows.ts';
+const s = await startTarget('baseline', 'baseline.ts', {});
+const http = createHttp(s.port, 2);
+const t = await signInFlow(http, { ...s, kind: 'baseline' }, undefined);
+const r = await autocannon({ url: `http://127.0.0.1:${s.port}`, connections: 2, duration: 1, headers: { host: new URL(s.issuer).host }, requests: [{ method: 'GET', path: '/me', setupRequest: (req: any) => ({ ...req, headers: { ...req.headers, authorization: `Bearer ${t.access_token}` } }), onResponse: (st: number, body: string) => { if (st !== 200) console.log(st, body.slice(0, 200)); } }] });
+console.log(r['2xx'], r.non2xx, (r as any).statusCodeStats);
+http.close();
+await stopTarget(s);

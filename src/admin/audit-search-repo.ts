@@ -1,0 +1,42 @@
+// Reading the audit trail (it is written only by src/audit): filters by action, actor, subject,
+// agency and time, newest first, keyset-paginated by id. Each filter has an (x, id) index
+// (migrations/20261125130000), so a page is an index walk even over millions of records.
+import type { Knex } from 'knex';
+import type { AuditRecord } from '../audit/index.ts';
+
+export type AuditFilter = {
+  /** Exact, or a prefix ending in `*` (`clients.*`). */
+  action?: string | undefined;
+  actor?: string | undefined;
+  subject?: string | undefined;
+  from?: Date | undefined;
+  to?: Date | undefined;
+  /** Only records about these agencies (`details.agency`); undefined: all. */
+  agencies?: string[] | undefined;
+};
+
+const toRecord = (row: Record<string, any>): AuditRecord => ({
+  id: String(row.id),
+  occurredAt: new Date(row.occurred_at),
+  action: row.action,
+  actor: row.actor,
+  subject: row.subject,
+  ip: row.ip,
+  details: row.details,
+  prevHash: row.prev_hash,
+  hash: row.hash,
+});
+
+/** Records older than `before` (an id), newest first. */
+export const searchAudit = async (db: Knex, f: AuditFilter & { before?: string | undefined; limit: number }): Promise<AuditRecord[]> => {
+  const query = db('audit_events').orderBy('id', 'desc').limit(f.limit);
+  if (f.before) query.where('id', '<', f.before);
+  if (f.action?.endsWith('*')) query.where('action', 'like', `${f.action.slice(0, -1).replace(/[\\%_]/g, '\\$&')}%`);
+  else if (f.action) query.where('action', f.action);
+  if (f.actor) query.where('actor', f.actor);
+  if (f.subject) query.where('subject', f.subject);
+  if (f.from) query.where('occurred_at', '>=', f.from);
+  if (f.to) query.where('occurred_at', '<', f.to);
+  if (f.agencies) query.whereRaw("details->>'agency' = ANY(?::text[])", [f.agencies]);
+  return (await query).map(toRecord);
+};

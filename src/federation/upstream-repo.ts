@@ -1,0 +1,84 @@
+// Upstream identity providers (table upstream_providers). Functions take the handle first.
+import type { Knex } from 'knex';
+import type { Attribute, ClaimMapping } from './attribute-mapping.ts';
+
+export type UpstreamStatus = 'active' | 'disabled';
+
+export type UpstreamRecord = {
+  id: string;
+  issuer: string;
+  clientId: string;
+  clientSecretSealed: string | null;
+  tokenEndpointAuthMethod: 'client_secret_basic' | 'client_secret_post' | 'none';
+  scopes: string[];
+  claimMapping: ClaimMapping;
+  acr: string;
+  matchRule: Attribute[];
+  enrolment: boolean;
+  displayName: { ko: string; en: string };
+  logoUri: string | null;
+  status: UpstreamStatus;
+  createdAt: Date;
+  updatedAt: Date;
+};
+
+type Row = Record<string, any>;
+
+const toRecord = (r: Row): UpstreamRecord => ({
+  id: r.id,
+  issuer: r.issuer,
+  clientId: r.client_id,
+  clientSecretSealed: r.client_secret_sealed ?? null,
+  tokenEndpointAuthMethod: r.token_endpoint_auth_method,
+  scopes: r.scopes,
+  claimMapping: r.claim_mapping,
+  acr: r.acr,
+  matchRule: r.match_rule,
+  enrolment: r.enrolment,
+  displayName: { ko: r.display_name_ko, en: r.display_name_en },
+  logoUri: r.logo_uri ?? null,
+  status: r.status,
+  createdAt: new Date(r.created_at),
+  updatedAt: new Date(r.updated_at),
+});
+
+const toRow = (u: Omit<UpstreamRecord, 'createdAt' | 'updatedAt' | 'status'>) => ({
+  id: u.id,
+  issuer: u.issuer,
+  client_id: u.clientId,
+  client_secret_sealed: u.clientSecretSealed,
+  token_endpoint_auth_method: u.tokenEndpointAuthMethod,
+  scopes: JSON.stringify(u.scopes),
+  claim_mapping: JSON.stringify(u.claimMapping),
+  acr: u.acr,
+  match_rule: JSON.stringify(u.matchRule),
+  enrolment: u.enrolment,
+  display_name_ko: u.displayName.ko,
+  display_name_en: u.displayName.en,
+  logo_uri: u.logoUri,
+});
+
+export const findUpstream = async (db: Knex, id: string): Promise<UpstreamRecord | undefined> => {
+  const row = await db('upstream_providers').where({ id }).first();
+  return row ? toRecord(row) : undefined;
+};
+
+export const findUpstreamByIssuer = async (db: Knex, issuer: string): Promise<UpstreamRecord | undefined> => {
+  const row = await db('upstream_providers').where({ issuer }).first();
+  return row ? toRecord(row) : undefined;
+};
+
+export const listUpstreams = async (db: Knex, status?: UpstreamStatus): Promise<UpstreamRecord[]> =>
+  (await db('upstream_providers').modify((q) => (status ? q.where({ status }) : q)).orderBy('id')).map(toRecord);
+
+export const insertUpstream = async (db: Knex, u: Omit<UpstreamRecord, 'createdAt' | 'updatedAt' | 'status'>): Promise<void> => {
+  await db('upstream_providers').insert({ ...toRow(u), status: 'active' });
+};
+
+export const updateUpstream = async (db: Knex, u: Omit<UpstreamRecord, 'createdAt' | 'updatedAt' | 'status'>): Promise<void> => {
+  await db('upstream_providers').where({ id: u.id }).update({ ...toRow(u), updated_at: db.fn.now() });
+};
+
+export const setUpstreamStatus = async (db: Knex, id: string, status: UpstreamStatus): Promise<void> => {
+  await db('upstream_providers').where({ id }).update({ status, updated_at: db.fn.now() });
+};

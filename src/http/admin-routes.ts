@@ -1,0 +1,26 @@
+// The administration's HTTP surface: the JSON API (/admin/api, bearer tokens) and the console
+// (/admin, One-ID sign-in), both on src/admin.
+import type Router from '@koa/router';
+import type Provider from 'oidc-provider';
+import type { AdminModule } from '../admin/index.ts';
+import type { AdminConfig } from '../config/config.ts';
+import { adminApiRoutes } from './admin-api-routes.ts';
+import { adminConsoleRoutes } from './admin-console-routes.ts';
+import type { ConsoleSession } from './admin-console-session.ts';
+import type { Csrf } from './csrf.ts';
+import type { Views } from './views.ts';
+
+export type AdminHttpDeps = {
+  admin: AdminModule;
+  session: ConsoleSession;
+  settings: AdminConfig;
+  issuer: string;
+  /** The admin API's resource indicator, `${ISSUER}/admin/api`. */
+  audience: string;
+  accountName: (accountId: string) => Promise<string | undefined>;
+};
+
+export const adminRoutes = (router: Router, deps: AdminHttpDeps & { provider: () => Provider; views: Views; csrf: Csrf }) => {
+  adminApiRoutes(router, { admin: deps.admin, provider: deps.provider, audience: deps.audience, reauthSeconds: deps.settings.reauthSeconds });
+  adminConsoleRoutes(router, deps);
+};

@@ -1,0 +1,139 @@
+// Where the limits apply. The engine's client-authenticated endpoints (token, introspection,
+// revocation, PAR) are limited before the engine runs, per client_id and address; our sign-in
+// ceremonies and enrolment links per address; the admin API per bearer token and per address.
+const ADMIN_API = /^\/admin\/api(\/|$)/;
+import type { IncomingMessage } from 'node:http';
+import type { Context, Next } from 'koa';
+import { isRateLimited, type RateLimits } from './rate-limit.ts';
+
+/** The engine's routes (oidc-provider defaults) where a client authenticates. */
+export const CLIENT_AUTH_PATHS = new Set(['/token', '/token/introspection', '/token/revocation', '/request']);
+// The engine's own body limit (oidc-provider lib/shared/selective_body.js): bigger bodies it refuses itself.
+const ENGINE_BODY_LIMIT = 56 * 1024;
+const MAX_CLIENT_ID = 256;
+
+const bounded = (value: unknown) => (typeof value === 'string' && value.length > 0 && value.length <= MAX_CLIENT_ID ? value : undefined);
+
+/** RFC 6749 2.3.1: `Basic base64(urlencode(client_id):urlencode(secret))`. The id only; nothing is verified here. */
+export const basicClientId = (authorization: string | undefined): string | undefined => {
+  const match = /^Basic\s+([A-Za-z0-9+/=]{1,4096})\s*$/i.exec(authorization ?? '');
+  if (!match) return undefined;
+  const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
+  const user = decoded.slice(0, Math.max(0, decoded.indexOf(':')));
+  try {
+    return bounded(decodeURIComponent(user.replace(/\+/g, ' ')));
+  } catch {
+    return bounded(user);
+  }
+};
+
+/** client_id from a form body, or the `iss` (else `sub`) of a client_assertion JWT, decoded without verification. */
+export const formClientId = (body: string): string | undefined => {
+  const form = new URLSearchParams(body);
+  const named = bounded(form.get('client_id'));
+  if (named) return named;
+  const payload = form.get('client_assertion')?.split('.')[1];
+  if (!payload || payload.length > 16_384) return undefined;
+  try {
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { iss?: unknown; sub?: unknown };
+    return bounded(claims.iss) ?? bounded(claims.sub);
+  } catch {
+    return undefined;
+  }
+};
+
+/**
+ * Reads a body of known length and puts it back on the stream (unshift in the same tick as the
+ * last read, before 'end' can be emitted), so the engine still reads and parses it itself.
+ */
+const peekBody = (req: IncomingMessage, length: number) =>
+  new Promise<Buffer | undefined>((resolve) => {
+    const chunks: Buffer[] = [];
+    let received = 0;
+    const finish = (body?: Buffer) => {
+      req.off('readable', onReadable);
+      req.off('end', onStop);
+      req.off('error', onStop);
+      req.off('close', onStop);
+      resolve(body);
+    };
+    const onStop = () => finish(undefined);
+    const onReadable = () => {
+      let chunk: Buffer | null;
+      while (received < length && (chunk = req.read() as Buffer | null) !== null) {
+        chunks.push(chunk);
+        received += chunk.length;
+      }
+      if (received < length) return;
+      const body = Buffer.concat(chunks, received);
+      req.unshift(body);
+      finish(body);
+    };
+    req.on('readable', onReadable);
+    req.once('end', onStop);
+    req.once('error', onStop);
+    req.once('close', onStop);
+  });
+
+const claimedClientId = async (ctx: Context) => {
+  const basic = basicClientId(ctx.get('authorization'));
+  if (basic) return basic;
+  const length = ctx.request.length;
+  if (!ctx.is('application/x-www-form-urlencoded') || !length || length > ENGINE_BODY_LIMIT) return undefined;
+  const body = await peekBody(ctx.req, length);
+  return body ? formClientId(body.toString('utf8')) : undefined;
+};
+
+/**
+ * Before the engine: a client (named by Basic auth, `client_id` or its assertion's `iss`, never
+ * trusted for anything but choosing the counter) gets its allowance per address, so a caller
+ * naming another agency's client_id cannot spend that agency's allowance. Refusals are OAuth
+ * errors: 429 + Retry-After + `temporarily_unavailable` (docs/security.md says why not `slow_down`).
+ */
+export const clientRateLimit = (limits: RateLimits) => async (ctx: Context, next: Next) => {
+  if (ADMIN_API.test(ctx.path)) return adminRateLimit(limits, ctx, next);
+  if (ctx.method !== 'POST' || !CLIENT_AUTH_PATHS.has(ctx.path)) return next();
+  try {
+    await limits.take('tokenAddress', ctx.ip);
+    const clientId = await claimedClientId(ctx);
+    if (clientId) await limits.take('token', `${clientId}\u0000${ctx.ip}`);
+  } catch (error) {
+    if (!isRateLimited(error)) throw error;
+    ctx.status = 429;
+    ctx.set('Retry-After', String(error.retryAfter));
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { error: 'temporarily_unavailable', error_description: `too many requests; retry after ${error.retryAfter} seconds` };
+    return;
+  }
+  await next();
+};
+
+const SIGN_IN = /^\/interaction\/[^/]+\/(passkey|certificate)\//;
+const ENROLMENT = /^\/enrol\/(?!done$)[^/]+(\/(options|verify))?$/;
+
+const bearer = (authorization: string) => /^Bearer\s+(\S{1,4096})\s*$/i.exec(authorization)?.[1];
+
+/** The admin API, per address and per bearer token (whatever answers the path): problem+json 429. */
+const adminRateLimit = async (limits: RateLimits, ctx: Context, next: Next) => {
+  try {
+    await limits.take('admin', `address\u0000${ctx.ip}`);
+    const token = bearer(ctx.get('authorization'));
+    if (token) await limits.take('admin', `token\u0000${token}`);
+  } catch (error) {
+    if (!isRateLimited(error)) throw error;
+    ctx.status = 429;
+    ctx.set('Retry-After', String(error.retryAfter));
+    ctx.set('Cache-Control', 'no-store');
+    ctx.type = 'application/problem+json';
+    ctx.body = { type: 'about:blank', title: error.code, status: 429, detail: error.message, code: error.code, message: error.message };
+    return;
+  }
+  await next();
+};
+
+/** On our routes (behind the error middleware, which renders the 429 page or problem+json). */
+export const routeRateLimits = (limits: RateLimits) => async (ctx: Context, next: Next) => {
+  if (SIGN_IN.test(ctx.path)) await limits.take('signIn', ctx.ip);
+  else if (ENROLMENT.test(ctx.path)) await limits.take('enrolment', ctx.ip);
+  await next();
+};

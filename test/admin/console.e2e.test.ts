@@ -1,0 +1,143 @@
+// The admin console's main paths in real Chromium: sign in through One-ID with a passkey (CDP
+// virtual authenticator), register a system (an invalid one first: the error names the field),
+// see its secret once, rotate it, read the audit log. Korean first, English on ?lang=en; no
+// script errors or CSP violations; axe-core finds no serious accessibility problem.
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cliPrincipal } from '../../src/admin/index.ts';
+import { startTestApp, type TestApp } from '../support/app.ts';
+import { addVirtualAuthenticator, launchChromium } from '../support/chromium.ts';
+import { unique } from './support.ts';
+
+const WAIT = 15_000;
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+let app: TestApp;
+let browser: Browser;
+
+beforeAll(async () => {
+  [app, browser] = await Promise.all([startTestApp(), launchChromium()]);
+});
+afterAll(async () => {
+  await browser?.close();
+  await app?.stop();
+});
+
+const accessibilityProblems = async (page: Page) => {
+  await page.evaluate(AXE);
+  const result = (await page.evaluate(() => (window as unknown as { axe: { run: (o: unknown) => Promise<unknown> } }).axe.run({ runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }))) as { violations: { id: string; impact: string; nodes: { target: string[] }[] }[] };
+  return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+};
+
+describe('admin console', () => {
+  it('signs an administrator in, registers a system, rotates its secret and shows the audit log', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'ko-KR' });
+    context.setDefaultTimeout(WAIT);
+    context.setDefaultNavigationTimeout(WAIT);
+    // The login page's passkey button runs the ceremony (no autofill offer; see passkey-signin.test.ts).
+    await context.addInitScript(() => {
+      if (typeof PublicKeyCredential !== 'undefined') Object.defineProperty(PublicKeyCredential, 'isConditionalMediationAvailable', { value: async () => false });
+    });
+    const page = await context.newPage();
+    const problems: string[] = [];
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    page.on('console', (m) => {
+      if (m.type() === 'error' && /Content Security Policy|Refused to/i.test(m.text())) problems.push(`console: ${m.text()}`);
+    });
+    await addVirtualAuthenticator(page, { residentKey: true });
+    try {
+      // An account (enrolled at the counter) that the CLI made a platform administrator.
+      const { account, url } = await app.services.accounts.enrolCitizen({ name: '김관리', birthdate: '1979-09-09', email: `${unique('admin')}@example.go.kr` }, 'test');
+      await page.goto(url);
+      await page.click('#register-button');
+      await page.waitForURL(`${app.issuer}/enrol/done`);
+      await app.services.admin.admins.grant(cliPrincipal(), { accountId: account.id, role: 'platform' });
+      const agency = unique('국세청');
+      await app.services.admin.admins.putAgency(cliPrincipal(), { name: agency });
+
+      // Sign in: the console sends the browser to One-ID's own sign-in page.
+      await page.goto(`${app.issuer}/admin/clients`);
+      await page.waitForSelector('#passkey-button');
+      expect(page.url()).toMatch(new RegExp(`^${app.issuer}/interaction/`));
+      await page.click('#passkey-button');
+      await page.waitForURL(`${app.issuer}/admin/clients`);
+      expect(await page.locator('html').getAttribute('lang')).toBe('ko');
+      expect(await page.textContent('h1')).toBe('기관 시스템');
+      expect(await page.textContent('nav.admin-nav')).toContain('김관리');
+      expect(await accessibilityProblems(page)).toEqual([]);
+
+      // Register a system: first with a wildcard redirect URI, which is refused naming the field.
+      await page.click('#new-client');
+      await page.waitForSelector('#f-client_name');
+      const clientId = unique('hometax');
+      await page.fill('#f-client_id', clientId);
+      await page.fill('#f-client_name', '홈택스');
+      await page.selectOption('#f-agency', agency);
+      await page.fill('#f-redirect_uris', 'https://*.hometax.go.kr/cb');
+      await page.selectOption('#f-token_endpoint_auth_method', 'client_secret_basic');
+      await page.fill('#f-allowed_claims', JSON.stringify([{ claim: 'name', purpose: { ko: '납세자 확인', en: 'Identifying the taxpayer' }, required: true, retention_days: 365 }]));
+      await page.click('#save-client');
+      await page.waitForSelector('.error-summary');
+      expect(await page.textContent('.error-summary')).toContain('redirect_uris.0');
+      expect(await page.getAttribute('#f-redirect_uris', 'aria-invalid')).toBe('true');
+      expect(await page.inputValue('#f-client_name')).toBe('홈택스'); // what was typed is kept
+      expect(await accessibilityProblems(page)).toEqual([]);
+      await page.fill('#f-redirect_uris', 'https://www.hometax.go.kr/cb');
+      await page.click('#save-client');
+      await page.waitForSelector('#client-secret');
+      const secret = await page.inputValue('#client-secret');
+      expect(secret).toMatch(/^[\w-]{43}$/);
+      expect(await app.services.clients.find(clientId)).toMatchObject({ agency, status: 'active', registeredVia: 'console' });
+
+      // Its page, then a secret rotation: a new secret, the old one valid for the grace period.
+      await page.click(`a[href="/admin/clients/${clientId}"]`);
+      await page.waitForSelector('#rotate-secret');
+      expect(await page.textContent('#client-status')).toBe('사용 중');
+      expect(await accessibilityProblems(page)).toEqual([]);
+      await page.click('#rotate-secret');
+      await page.waitForSelector('#previous-valid');
+      const rotated = await page.inputValue('#client-secret');
+      expect(rotated).toMatch(/^[\w-]{43}$/);
+      expect(rotated).not.toBe(secret);
+      expect(await app.services.clients.matchesPreviousSecret(clientId, secret)).toBe(true);
+
+      // The audit log: who did what, from where, with before/after; then in English.
+      await page.goto(`${app.issuer}/admin/audit?subject=${encodeURIComponent(`client:${clientId}`)}`);
+      await page.waitForSelector('table.audit');
+      const actions = await page.locator('table.audit tbody tr td:nth-child(2)').allTextContents();
+      expect(actions).toEqual(['clients.secret.rotated', 'clients.created']);
+      expect(await page.locator('table.audit tbody tr').first().textContent()).toContain(`admin:${account.id}`);
+      expect(await accessibilityProblems(page)).toEqual([]);
+      await page.click('a.lang');
+      await page.waitForURL(/lang=en/);
+      expect(await page.locator('html').getAttribute('lang')).toBe('en');
+      expect(await page.textContent('h1')).toBe('Audit log');
+      expect(await page.locator('table.audit tbody tr').count()).toBe(2);
+
+      // The other pages render, labelled and navigable, in Korean.
+      await page.goto(`${app.issuer}/admin?lang=ko`);
+      for (const [path, heading] of [['/admin', '김관리'], ['/admin/agencies', '기관'], ['/admin/admins', '관리자'], ['/admin/dcr', '동적 등록 토큰']] as const) {
+        await page.goto(`${app.issuer}${path}`);
+        expect(await page.textContent('h1'), path).toContain(heading);
+        expect(await page.getAttribute(`nav.admin-nav a[href="${path}"]`, 'aria-current'), path).toBe('page');
+        expect(await accessibilityProblems(page), path).toEqual([]);
+      }
+
+      // Every form carries a CSRF token; a forged POST without one is refused.
+      const forged = await page.request.post(`${app.issuer}/admin/clients/${clientId}/disable`, { form: {}, maxRedirects: 0 });
+      expect(forged.status()).toBe(403);
+      expect((await app.services.clients.find(clientId))?.status).toBe('active');
+
+      // Signing out ends the console session.
+      await page.click('nav.admin-nav form.signout button');
+      await page.waitForSelector('#signed-out-title');
+      const back = await page.request.get(`${app.issuer}/admin`, { maxRedirects: 0 });
+      expect(back.status()).toBe(302);
+      expect(back.headers().location).toMatch(/\/auth\?client_id=one-id-admin&/);
+      expect(problems).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+});

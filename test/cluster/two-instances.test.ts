@@ -1,0 +1,189 @@
+// Two instances behind one issuer, sharing PostgreSQL and Redis: any request may land on any
+// instance. A small reverse proxy on the issuer's port plays the load balancer: it keeps the
+// Host header (as nginx does with `proxy_set_header Host $host`) and forwards each request to
+// the instance the test chooses.
+import { randomBytes } from 'node:crypto';
+import { createServer, request as forward, type Server } from 'node:http';
+import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
+import knexFactory from 'knex';
+import * as oidc from 'openid-client';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { freePort, startTestApp, type TestApp } from '../support/app.ts';
+import { createBrowserSession } from '../support/browser-session.ts';
+import { authorizationRequest, discover, enrolCitizen, registerClient, signInDetailed } from '../support/flows.ts';
+import type { SoftAuthenticator } from '../support/soft-authenticator.ts';
+
+// Instances share state only through PostgreSQL and Redis; the embedded default is one process.
+const databaseUrl = inject('databaseUrl');
+const shared = Boolean(databaseUrl && inject('redisUrl'));
+// The pair gets a database of its own: it rotates signing keys, which other test files running
+// meanwhile on the run's database must not see.
+const admin = shared ? knexFactory({ client: 'pg', connection: databaseUrl, pool: { min: 0, max: 1 } }) : undefined;
+const clusterDb = `oneid_cluster_${randomBytes(4).toString('hex')}`;
+
+let first: TestApp;
+let second: TestApp;
+let citizen: { authenticator: SoftAuthenticator };
+let client: Awaited<ReturnType<typeof registerClient>>;
+
+/** The load balancer: forwards every request to `balancer.target`. */
+const balancer = { target: undefined as TestApp | undefined, server: undefined as Server | undefined, issuer: '' };
+const startBalancer = async () => {
+  const port = await freePort();
+  balancer.issuer = `http://localhost:${port}`;
+  balancer.server = createServer((req, res) => {
+    const upstream = forward({ host: '127.0.0.1', port: balancer.target!.port, method: req.method, path: req.url, headers: req.headers, agent: false }, (answer) => {
+      res.writeHead(answer.statusCode!, answer.headers);
+      answer.pipe(res);
+    });
+    upstream.on('error', () => res.writeHead(502).end());
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => balancer.server!.listen(port, '127.0.0.1', resolve));
+};
+/** Sends the next requests to `instance`. */
+const via = (instance: TestApp) => {
+  balancer.target = instance;
+};
+
+const passkeySignIns = async (instance: TestApp) => {
+  const text = await instance.metrics.registry.getSingleMetricAsString('oneid_signins_total');
+  return Number(/oneid_signins_total\{method="passkey",outcome="success"\} (\d+)/.exec(text)?.[1]);
+};
+
+// Straight to an instance, past the balancer.
+const jwksOf = async (instance: TestApp) => (await (await fetch(`http://localhost:${instance.port}/jwks`)).json()) as JSONWebKeySet;
+
+describe.skipIf(!shared)('a cluster of two instances behind a load balancer (runs only with DATABASE_URL and REDIS_URL)', () => {
+  beforeAll(async () => {
+    await startBalancer();
+    await admin!.raw(`CREATE DATABASE ${clusterDb}`);
+    const url = new URL(databaseUrl!);
+    url.pathname = `/${clusterDb}`;
+    // One ISSUER (the balancer's URL) and one database for both; each listens on its own port.
+    // Instance 2 polls for key changes every second instead of every 30.
+    const env = { ISSUER: balancer.issuer, DATABASE_URL: url.toString() };
+    first = await startTestApp(env);
+    second = await startTestApp(env, { app: { keyReloadSeconds: 1 } });
+    via(first);
+    citizen = await enrolCitizen(first);
+    client = await registerClient(first);
+  });
+  afterAll(async () => {
+    await second?.stop();
+    await first?.stop();
+    balancer.server?.close();
+    await admin?.raw(`DROP DATABASE IF EXISTS ${clusterDb} WITH (FORCE)`);
+    await admin?.destroy();
+  });
+
+  /** Authorization request on instance 1; sign-in page, passkey, consent and code on instance 2; code redeemed on 1. */
+  const signInAcross = async (config: oidc.Configuration) => {
+    const request = await authorizationRequest(config, client.redirectUri);
+    const browser = createBrowserSession();
+    via(first);
+    const started = await browser.request(request.url);
+    expect(started.status).toBe(303);
+    via(second);
+    const { callback, signedIn } = await signInDetailed(first, browser, citizen.authenticator, new URL(started.headers.get('location')!, balancer.issuer));
+    expect(signedIn).toBe(true);
+    via(first);
+    const tokens = await oidc.authorizationCodeGrant(config, new URL(callback), { pkceCodeVerifier: request.verifier, expectedState: request.state, expectedNonce: request.nonce });
+    return { tokens, browser };
+  };
+
+  it('carries a sign-in across instances: authorize on 1, sign in on 2, redeem on 1, refresh on 2', async () => {
+    via(first);
+    const config = await discover(first, client);
+    const [before1, before2] = [await passkeySignIns(first), await passkeySignIns(second)];
+    const { tokens, browser } = await signInAcross(config);
+    // The passkey was verified by instance 2 (its challenge issued there, the interaction by 1).
+    expect(await passkeySignIns(second)).toBe(before2 + 1);
+    expect(await passkeySignIns(first)).toBe(before1);
+
+    const sub = tokens.claims()!.sub;
+    via(second);
+    const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token!);
+    expect(refreshed.claims()!.sub).toBe(sub);
+    expect((await oidc.fetchUserInfo(config, tokens.access_token, sub)).sub).toBe(sub);
+    via(first);
+    expect((await oidc.fetchUserInfo(config, refreshed.access_token, sub)).sub).toBe(sub);
+    // Rotation is shared: the refresh token used on instance 2 is dead on instance 1 too, and
+    // replaying it there revokes the grant, including what instance 2 issued (RFC 9700 4.14.2).
+    await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+    via(second);
+    await expect(oidc.fetchUserInfo(config, refreshed.access_token, sub)).rejects.toThrow();
+    await expect(oidc.refreshTokenGrant(config, refreshed.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+    via(first);
+
+    // Single sign-on: the session created on instance 2 signs the citizen in to another agency
+    // system through instance 1 without a new sign-in.
+    const other = await registerClient(first);
+    const otherConfig = await discover(first, other);
+    const request = await authorizationRequest(otherConfig, other.redirectUri);
+    const sso = await signInDetailed(first, browser, citizen.authenticator, request.url);
+    expect(sso.signedIn).toBe(false);
+    await oidc.authorizationCodeGrant(otherConfig, new URL(sso.callback), { pkceCodeVerifier: request.verifier, expectedState: request.state, expectedNonce: request.nonce });
+  });
+
+  it('publishes a key rotated on one instance on both before either signs with it, then both switch', async () => {
+    via(first);
+    const config = await discover(first, client);
+    const { tokens } = await signInAcross(config);
+    const oldToken = tokens.id_token!;
+    const kidOf = (jwt: string) => decodeProtectedHeader(jwt).kid!;
+
+    // Published at once, signing 2 s later (KEY_ACTIVATION_DELAY_SECONDS in production).
+    const kids = await first.services.signingKeys.rotate('test', { activateAfterSeconds: 2 });
+    const due = Date.now() + 2000;
+    expect(await first.reloadKeys()).toBe(true);
+    expect((await jwksOf(first)).keys.map((k) => k.kid)).toEqual(expect.arrayContaining(kids));
+    // Instance 2 was told nothing: it finds the change by polling (keyReloadSeconds).
+    await vi.waitFor(async () => expect((await jwksOf(second)).keys.map((k) => k.kid)).toEqual(expect.arrayContaining(kids)), { timeout: 5000, interval: 200 });
+    via(second);
+    let refresh = tokens.refresh_token!;
+    const early = await oidc.refreshTokenGrant(config, refresh);
+    refresh = early.refresh_token!;
+    expect(kids).not.toContain(kidOf(early.id_token!));
+
+    // Once due, each instance activates and signs with the new keys on its own poll.
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, due - Date.now())));
+    via(first);
+    await first.reloadKeys();
+    const fromFirst = await oidc.refreshTokenGrant(config, refresh);
+    refresh = fromFirst.refresh_token!;
+    expect(kids).toContain(kidOf(fromFirst.id_token!));
+    via(second);
+    const fromSecond = await vi.waitFor(
+      async () => {
+        const answer = await oidc.refreshTokenGrant(config, refresh);
+        refresh = answer.refresh_token!;
+        expect(kids).toContain(kidOf(answer.id_token!));
+        return answer;
+      },
+      { timeout: 5000, interval: 300 },
+    );
+
+    for (const jwks of [await jwksOf(first), await jwksOf(second)]) {
+      for (const token of [oldToken, early.id_token!, fromFirst.id_token!, fromSecond.id_token!]) {
+        const { payload } = await jwtVerify(token, createLocalJWKSet(jwks), { issuer: balancer.issuer, audience: client.clientId });
+        expect(payload.sub).toBe(tokens.claims()!.sub);
+      }
+    }
+  });
+
+  it('keeps serving sessions and tokens when an instance stops', async () => {
+    via(first);
+    const config = await discover(first, client);
+    const { tokens } = await signInAcross(config);
+    via(second);
+    const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token!);
+    await second.stop();
+    await expect(fetch(`http://localhost:${second.port}/healthz`)).rejects.toThrow();
+    // What instance 2 issued lives in Redis: instance 1 goes on with it.
+    via(first);
+    const again = await oidc.refreshTokenGrant(config, refreshed.refresh_token!);
+    expect(again.claims()!.sub).toBe(tokens.claims()!.sub);
+    expect((await fetch(`${balancer.issuer}/readyz`)).status).toBe(200);
+  });
+});

@@ -1,0 +1,221 @@
+// Shared pieces of the SSO and logout tests: an app whose settings may go below the validated
+// minimums (a 2-second idle timeout), agency back-channel receivers that verify logout tokens
+// the way an agency must, and a full sign-in returning what the agency received.
+import { execFile } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
+import * as oidc from 'openid-client';
+import { inject } from 'vitest';
+import { createApp } from '../../src/app.ts';
+import { loadConfig, type Config } from '../../src/config/index.ts';
+import { createLogger } from '../../src/shared/index.ts';
+import { freePort, type TestApp } from '../support/app.ts';
+import { csrfFrom, type BrowserSession } from '../support/browser-session.ts';
+import { authorizationRequest, discover, registerClient, signIn } from '../support/flows.ts';
+import type { SoftAuthenticator } from '../support/soft-authenticator.ts';
+
+export const BACKCHANNEL_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
+
+/** Fast queue settings: the tests wait hundreds of milliseconds, not minutes. */
+export const FAST_QUEUE = {
+  OUTBOUND_PRIVATE_HOSTS: 'localhost',
+  BACKCHANNEL_POLL_MS: '100',
+  BACKCHANNEL_RETRY_BASE_MS: '150',
+  BACKCHANNEL_TIMEOUT_MS: '3000',
+  BACKCHANNEL_MAX_ATTEMPTS: '5',
+};
+
+/**
+ * Like test/support/app.ts's startTestApp, plus `overrides` applied after validation (e.g. an
+ * idle timeout under the 60 s minimum) and a data directory that may outlive a stop (restarts).
+ */
+export const startSsoApp = async (
+  env: Record<string, string> = {},
+  options: { overrides?: Partial<Config>; port?: number; dataDir?: string } = {},
+): Promise<TestApp & { dataDir: string; env: Record<string, string> }> => {
+  const port = options.port ?? (await freePort());
+  const secrets = inject('secrets');
+  const databaseUrl = inject('databaseUrl');
+  const redisUrl = inject('redisUrl');
+  let dataDir = options.dataDir;
+  const ownDataDir = !dataDir;
+  if (!dataDir) {
+    dataDir = mkdtempSync(join(tmpdir(), 'oneid-sso-'));
+    const template = inject('pgliteTemplate');
+    if (template && !databaseUrl) cpSync(join(template, 'pglite'), join(dataDir, 'pglite'), { recursive: true });
+  }
+  const issuer = `http://localhost:${port}`;
+  const fullEnv: Record<string, string> = {
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    ISSUER: issuer,
+    DATA_DIR: dataDir,
+    COOKIE_KEYS: secrets.cookieKey,
+    KEY_ENCRYPTION_KEYS: secrets.keyEncryptionKey,
+    PAIRWISE_SALT: secrets.pairwiseSalt,
+    LOG_LEVEL: 'warn',
+    ...(databaseUrl && { DATABASE_URL: databaseUrl }),
+    ...(redisUrl && { REDIS_URL: redisUrl }),
+    ...FAST_QUEUE,
+    ...env,
+  };
+  const config = loadConfig(fullEnv);
+  const app = await createApp({ ...config, ...options.overrides }, { logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent') });
+  await app.listen(port, '127.0.0.1');
+  return Object.assign(app, {
+    issuer,
+    port,
+    dataDir,
+    /** The settings it runs with (e.g. for the CLI against it). */
+    env: fullEnv,
+    stop: async () => {
+      await app.close();
+      if (ownDataDir) rmSync(dataDir!, { recursive: true, force: true });
+    },
+  });
+};
+
+/** Runs `npm run cli -- ...args` against the app (a separate process, as an operator would). */
+export const runCli = (app: { env: Record<string, string> }, args: string[]) =>
+  new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { env: { ...process.env, ...app.env, LOG_LEVEL: 'silent' }, timeout: 30_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+
+export type ReceivedToken = { claims: JWTPayload & { sid?: string; events?: Record<string, unknown> }; at: number };
+
+/**
+ * An agency's back-channel logout endpoint on 127.0.0.1: verifies each logout token against
+ * One-ID's JWKS (signature, iss, aud, typ logout+jwt, iat, jti, events, no nonce) and records
+ * it. `failNext(n)` answers 500 to the next n requests, `delayMs` answers late, `down()` stops
+ * listening (connection refused) and `up()` listens again on the same port.
+ */
+export const startReceiver = async (issuer: string, port?: number) => {
+  const jwks = createRemoteJWKSet(new URL(`${issuer}/jwks`));
+  const tokens: ReceivedToken[] = [];
+  const rejected: string[] = [];
+  let failures = 0;
+  let requests = 0;
+  let delayMs = 0;
+  let audience = '';
+  const read = async (req: IncomingMessage) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    return new URLSearchParams(Buffer.concat(chunks).toString());
+  };
+  const handle = async (req: IncomingMessage): Promise<number> => {
+    requests += 1;
+    const token = (await read(req)).get('logout_token') ?? '';
+    if (delayMs) await new Promise((resolve) => setTimeout(resolve, delayMs));
+    if (failures > 0) {
+      failures -= 1;
+      return 500;
+    }
+    try {
+      const { payload } = await jwtVerify(token, jwks, { issuer, audience, typ: 'logout+jwt', requiredClaims: ['iat', 'jti'] });
+      if (!payload.events || typeof payload.events !== 'object' || !(BACKCHANNEL_EVENT in payload.events)) throw new Error('no back-channel logout event');
+      if ('nonce' in payload) throw new Error('a logout token must not carry a nonce');
+      if (!payload.sub && !payload.sid) throw new Error('neither sub nor sid');
+      tokens.push({ claims: payload as ReceivedToken['claims'], at: Date.now() });
+      return 200;
+    } catch (error) {
+      rejected.push((error as Error).message);
+      return 400;
+    }
+  };
+  const listen = (server: Server, on: number) => new Promise<number>((resolve) => server.listen(on, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
+  const make = () =>
+    createServer((req, res) => {
+      void handle(req).then((status) => res.writeHead(status, { 'cache-control': 'no-store' }).end());
+    });
+  let server = make();
+  const boundPort = await listen(server, port ?? 0);
+  const close = async () => {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  };
+  return {
+    url: `http://localhost:${boundPort}/backchannel-logout`,
+    tokens,
+    rejected,
+    requests: () => requests,
+    /** The client_id this receiver belongs to (the tokens' expected `aud`). */
+    setAudience: (clientId: string) => void (audience = clientId),
+    failNext: (n: number) => void (failures = n),
+    setDelay: (ms: number) => void (delayMs = ms),
+    down: close,
+    up: async () => {
+      server = make();
+      await listen(server, boundPort);
+    },
+    close,
+  };
+};
+
+export type Receiver = Awaited<ReturnType<typeof startReceiver>>;
+
+/** A registered agency system with its own back-channel receiver. */
+export const agencyWithReceiver = async (app: TestApp, name: string, overrides: Record<string, unknown> = {}) => {
+  const receiver = await startReceiver(app.issuer);
+  const client = await registerClient(app, { client_name: name, backchannel_logout_uri: receiver.url, backchannel_logout_session_required: true, ...overrides });
+  receiver.setAudience(client.clientId);
+  return { ...client, receiver, name };
+};
+
+/** Authorization request -> (sign-in / consent as needed) -> code -> tokens, in `session`. */
+export const signInTo = async (app: TestApp, session: BrowserSession, authenticator: SoftAuthenticator, client: { clientId: string; clientSecret?: string | undefined; redirectUri: string }, params: Record<string, string> = {}) => {
+  const config = await discover(app, client);
+  const request = await authorizationRequest(config, client.redirectUri, params);
+  const callback = await signIn(app, session, authenticator, request.url);
+  const tokens = await oidc.authorizationCodeGrant(config, new URL(callback), { pkceCodeVerifier: request.verifier, expectedState: request.state, expectedNonce: request.nonce });
+  return { config, tokens, claims: tokens.claims()!, idToken: tokens.id_token! };
+};
+
+/** Polls until `check` passes; the generous default is for a loaded machine (it returns as soon as it passes). */
+export const eventually = async <T>(check: () => T | Promise<T>, timeout = 20_000): Promise<T> => {
+  const started = Date.now();
+  for (;;) {
+    try {
+      return await check();
+    } catch (error) {
+      if (Date.now() - started > timeout) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+};
+
+/** Signs in to My One-ID in `session` (passkey if needed) and returns the account page's HTML. */
+export const openAccountPage = async (app: TestApp, session: BrowserSession, authenticator: SoftAuthenticator): Promise<string> => {
+  // On a shared PostgreSQL (DATABASE_URL runs), every test app registers the first-party
+  // client with its own issuer's redirect URI, and the last one started wins: take it back.
+  await app.services.clients.ensureFirstPartyClient('one-id-account', { client_name: 'My One-ID', redirect_uris: [`${app.issuer}/account/callback`], post_logout_redirect_uris: [`${app.issuer}/account/signed-out`] });
+  let { res, url } = await session.follow(`${app.issuer}/account`, app.issuer);
+  let html = await res.text();
+  if (html.includes('id="passkey-login"')) {
+    const path = new URL(url).pathname;
+    const csrf = csrfFrom(html);
+    const options = await (await session.request(`${app.issuer}${path}/passkey/options`, { method: 'POST', json: {}, headers: { 'x-csrf-token': csrf } })).json();
+    const verify = await session.request(`${app.issuer}${path}/passkey/verify`, { method: 'POST', json: authenticator.authenticate(options), headers: { 'x-csrf-token': csrf } });
+    ({ res, url } = await session.follow(new URL((await verify.json()).location, app.issuer).toString(), app.issuer));
+    html = await res.text();
+  }
+  if (new URL(url).pathname !== '/account' || res.status !== 200) throw new Error(`account page: ${res.status} at ${url}`);
+  return html;
+};
+
+/** The sessions listed on the account page: uid, whether it is this device, its text. */
+export const sessionsShown = (html: string) =>
+  [...html.matchAll(/<li class="consent-item" id="session-([\w-]+)">([\s\S]*?)<\/li>/g)].map(([, uid, body]) => ({ uid: uid!, current: body!.includes('data-current="true"'), text: body! }));
+
+/** A prompt=none request in `session`: its error (null when One-ID answered with a code). */
+export const silentError = async (app: TestApp, session: BrowserSession, client: { clientId: string; redirectUri: string }): Promise<string | null> => {
+  const url = new URL('/auth', app.issuer);
+  url.search = new URLSearchParams({ client_id: client.clientId, redirect_uri: client.redirectUri, response_type: 'code', scope: 'openid', prompt: 'none', state: 's', code_challenge: 'E9Melhoa2OwvFrEMTJguCGaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' }).toString();
+  const { url: landed } = await session.follow(url.toString(), app.issuer);
+  return new URL(landed).searchParams.get('error');
+};
