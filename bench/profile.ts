@@ -1,6 +1,7 @@
 // Where the time goes: self time per function from a V8 .cpuprofile (`node --cpu-prof`),
 // grouped by function and source location, idle and GC listed as such.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 
 type Node = { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] };
 type Profile = { nodes: Node[]; samples: number[]; timeDeltas: number[] };
@@ -8,6 +9,17 @@ type Profile = { nodes: Node[]; samples: number[]; timeDeltas: number[] };
 export type Hotspot = { function: string; location: string; percent: number; ms: number };
 
 const shortUrl = (url: string) => url.replace(/^file:\/\//, '').replace(/^.*\/node_modules\//, '').replace(/^.*\/(src|bench|test)\//, '$1/');
+
+/** Process `pid`'s busiest profile in a --cpu-prof-dir (the main thread's; tsx's loader thread is mostly idle). */
+export const mainProfile = (dir: string, pid: number): string | undefined => {
+  let files: string[];
+  try {
+    files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile') && f.includes(`.${pid}.`)).map((f) => join(dir, f));
+  } catch {
+    return undefined;
+  }
+  return files.sort((a, b) => statSync(b).size - statSync(a).size)[0];
+};
 
 /** The `top` functions by self time (ms and % of all samples, idle included). */
 export const summariseProfile = (path: string, top = 25): Hotspot[] => {

@@ -8,7 +8,7 @@
 // machine skews all three alike). All traffic goes to 127.0.0.1. Prints a table and writes
 // the same as JSON. --profile runs the One-ID children under `node --cpu-prof` (slower).
 import { cpus, freemem, loadavg, totalmem, tmpdir } from 'node:os';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
@@ -19,7 +19,7 @@ import { createHttp } from './http.ts';
 import { runFlows, signInFlow, type Signer, type Target, type Tokens } from './flows.ts';
 import { measure, SCENARIOS, type Measurement, type Pools, type ScenarioName } from './scenarios.ts';
 import { startTarget, stopTarget, type Started } from './targets.ts';
-import { summariseProfile } from './profile.ts';
+import { mainProfile, summariseProfile } from './profile.ts';
 
 const { values } = parseArgs({
   options: {
@@ -41,7 +41,7 @@ const seededAccounts = Number(values.accounts);
 const adminUrl = process.env.BENCH_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const redisUrl = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/13';
 const resultsDir = new URL('./results/', import.meta.url).pathname;
-const profileDir = values.profile ? join(resultsDir, 'profiles') : undefined;
+const profileDir = values.profile ? resultsDir : undefined;
 
 const secrets = { COOKIE_KEYS: randomBytes(32).toString('base64url'), KEY_ENCRYPTION_KEYS: randomBytes(32).toString('base64url'), PAIRWISE_SALT: randomBytes(32).toString('base64url') };
 // Limits stay on (their Redis counters are part of the cost) but far above the bench's rate.
@@ -59,7 +59,7 @@ const main = async () => {
   const started: Started[] = [];
   const results: Measurement[] = [];
   try {
-    if (profileDir) mkdirSync(profileDir, { recursive: true });
+    if (profileDir) for (const f of readdirSync(profileDir)) if (f.endsWith('.cpuprofile')) rmSync(join(profileDir, f));
     const seedEnv = { BENCH_SEED_ACCOUNTS: String(seededAccounts), BENCH_SEED: `bench${Date.now()}` };
     for (const name of targetNames) {
       if (name === 'baseline') started.push(await startTarget('baseline', 'baseline.ts', {}));
@@ -138,7 +138,7 @@ const main = async () => {
     settings: { seconds, connections: connectionCounts, seededAccounts, loadGenerator: 'autocannon (single requests); bench/flows.ts (sign-in flows), in the same process' },
     baselineSignIn: 'bare oidc-provider code flow with auto-login: GET /auth -> GET /interaction/:uid (login + grant saved at once, no page) -> GET /auth/:uid -> code -> POST /token (ES256 ID token); no WebAuthn, no HTML page, no CSRF, no consent record, no audit',
     results: rows,
-    ...(profileDir && { profiles: Object.fromEntries(targetNames.filter((n) => n !== 'baseline').map((n) => [n, summariseProfile(join(profileDir, `${n}.cpuprofile`), 25)])) }),
+    ...(profileDir && { profiles: Object.fromEntries(targetNames.filter((n) => n !== 'baseline').map((n) => [n, summariseProfile(mainProfile(profileDir, started.find((s) => s.name === n)?.child.pid ?? 0) ?? '', 25)])) }),
   };
   mkdirSync(resultsDir, { recursive: true });
   writeFileSync(values.out!, `${JSON.stringify(report, null, 2)}\n`);

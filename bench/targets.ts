@@ -23,7 +23,7 @@ const benchDir = fileURLToPath(new URL('.', import.meta.url));
 export const startTarget = async (name: string, script: string, env: Record<string, string>, options: { profileDir?: string | undefined; timeoutMs?: number } = {}): Promise<Started> => {
   const port = await freePort();
   const issuer = `http://localhost:${port}`;
-  const args = ['--import', 'tsx', ...(options.profileDir ? ['--cpu-prof', '--cpu-prof-dir', options.profileDir, '--cpu-prof-name', `${name}.cpuprofile`] : []), `${benchDir}${script}`];
+  const args = ['--import', 'tsx', ...(options.profileDir ? ['--cpu-prof', '--cpu-prof-dir', options.profileDir] : []), `${benchDir}${script}`];
   const child = spawn(process.execPath, args, { env: { ...process.env, NODE_ENV: 'development', LOG_LEVEL: 'warn', ...env, PORT: String(port), HOST: '127.0.0.1', ISSUER: issuer }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => {

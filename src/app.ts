@@ -9,7 +9,7 @@ import { createAuditService } from './audit/index.ts';
 import { createEnrolmentService } from './auth/index.ts';
 import { createPasskeyService } from './auth/passkey/index.ts';
 import { createCertificateModule } from './auth/certificate/index.ts';
-import { ADMIN_API_CLIENT_ID, ADMIN_CLIENT_ID, createClientService } from './clients/index.ts';
+import { ADMIN_API_CLIENT_ID, ADMIN_CLIENT_ID, createClientCache, createClientService } from './clients/index.ts';
 import { createFederationModule } from './federation/index.ts';
 import type { Config } from './config/index.ts';
 import { createCatalogueService, createConsentService, createMyDataService } from './consent/index.ts';
@@ -65,8 +65,14 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
   const accounts = createAccountService({ knex, clock, enrolmentTtlSeconds: config.enrolmentTtlSeconds, issuer: config.issuer });
   const catalogue = createCatalogueService({ knex });
   await catalogue.seed();
-  const clients = createClientService({ knex, secretBox, clock, secretGraceSeconds: config.clientSecretGraceSeconds, knownClaims: async () => new Set((await catalogue.list()).map((i) => i.name)) });
-  const consent = createConsentService({ knex, clock, clients, catalogue, maxAgeDays: config.consentMaxAgeDays });
+  // The engine reads a client on every request: cached per instance, valid until any change (client-cache.ts).
+  const clientCache = createClientCache({ knex, mirror: redis ? kv : undefined });
+  const clients = createClientService({ knex, secretBox, clock, secretGraceSeconds: config.clientSecretGraceSeconds, knownClaims: async () => new Set((await catalogue.list()).map((i) => i.name)), cache: clientCache });
+  // Consent is evaluated against the catalogue the engine was built with (its scopes and claims
+  // come from it), re-read whenever the engine is rebuilt: not one query per authorization.
+  let engineCatalogue: ReturnType<typeof catalogue.list> | undefined;
+  const catalogueOfEngine = { ...catalogue, list: () => (engineCatalogue ??= catalogue.list().catch((error: unknown) => { engineCatalogue = undefined; throw error; })) };
+  const consent = createConsentService({ knex, clock, clients, catalogue: catalogueOfEngine, maxAgeDays: config.consentMaxAgeDays });
   const passkeys = createPasskeyService({ knex, kv, clock, rpId: issuerUrl.hostname, rpName: 'One-ID', origin: issuerUrl.origin, decoySecret: secrets.pairwiseSalt });
   const enrolment = createEnrolmentService({ knex, accounts, passkeys });
   // Certificate login: on only with CERT_TRUST_ANCHORS (docs/certificates.md).
@@ -138,6 +144,7 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
   });
   const buildProvider = async () => {
     claimSigner = undefined;
+    engineCatalogue = undefined;
     return tracking.install(observeProvider(createProvider({
       issuer: config.issuer,
       adapter: tracking.Adapter,
@@ -152,7 +159,7 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
       sessionIdleSeconds: config.sessionIdleSeconds,
       proxy: config.trustedProxies.length > 0,
       consent,
-      catalogue: await catalogue.list(),
+      catalogue: await catalogueOfEngine.list(),
       federation: federation.engineHooks,
       admin: adminEngine,
     }), { metrics, log }));

@@ -3,14 +3,14 @@
 import { createAccountService } from '../accounts/index.ts';
 import { createAdminModule } from '../admin/index.ts';
 import { appendAudit, createAuditService } from '../audit/index.ts';
-import { createClientService } from '../clients/index.ts';
+import { createClientCache, createClientService } from '../clients/index.ts';
 import { createUpstreamService, federationRedirectUri } from '../federation/index.ts';
 import { createCatalogueService } from '../consent/index.ts';
 import type { Config } from '../config/index.ts';
 import { createSigningKeyService } from '../oidc/signing-keys.ts';
 import { createSessionService } from '../sessions/index.ts';
 import { createSecretBox, systemClock } from '../shared/index.ts';
-import { migrateLatest, openDatabase, resealAll, resolveSecrets } from '../store/index.ts';
+import { connectRedis, createRedisKv, migrateLatest, openDatabase, resealAll, resolveSecrets } from '../store/index.ts';
 
 export const createCliContext = async (config: Config) => {
   const { secrets } = resolveSecrets(config);
@@ -21,7 +21,9 @@ export const createCliContext = async (config: Config) => {
   const clock = systemClock;
   const catalogue = createCatalogueService({ knex });
   await catalogue.seed();
-  const clients = createClientService({ knex, secretBox, clock, secretGraceSeconds: config.clientSecretGraceSeconds, knownClaims: async () => new Set((await catalogue.list()).map((i) => i.name)) });
+  // Client changes must reach the servers' client caches: bumped in PostgreSQL, published in Redis when there is one.
+  const redis = config.redis ? connectRedis(config.redis) : undefined;
+  const clients = createClientService({ knex, secretBox, clock, secretGraceSeconds: config.clientSecretGraceSeconds, knownClaims: async () => new Set((await catalogue.list()).map((i) => i.name)), cache: createClientCache({ knex, mirror: redis && createRedisKv(redis) }) });
   const accounts = createAccountService({ knex, clock, enrolmentTtlSeconds: config.enrolmentTtlSeconds, issuer: config.issuer });
   // No engine here: sessions are marked ended and their tokens queued; the servers do the rest.
   const sessions = createSessionService({ knex, clock, issuer: config.issuer, clients });
@@ -44,7 +46,11 @@ export const createCliContext = async (config: Config) => {
         await appendAudit(trx, { action: 'secrets.resealed', actor: 'cli', details: { columns: report } });
         return report;
       }),
-    close: () => db.close(),
+    knex,
+    close: async () => {
+      if (redis) await redis.quit().catch(() => redis.disconnect());
+      await db.close();
+    },
   };
 };
 

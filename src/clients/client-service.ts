@@ -7,6 +7,7 @@ import { AppError, randomToken, safeEqual, systemClock, type Clock, type SecretB
 import { parseClientMetadata, usesSecret, type ClaimAllowance, type ClientMetadata } from './client-metadata.ts';
 import { clientExists, ensureAgency, findClient, insertClient, listAllowances, listClients, replaceAllowances, updateClientRow, type AllowanceRow, type ClientRecord, type ClientStatus } from './client-repo.ts';
 import { isFirstPartyClient } from './first-party.ts';
+import type { ClientCache } from './client-cache.ts';
 
 /** Where a change comes from, recorded on its audit event (who is the `actor` argument). */
 export type ChangeContext = { ip?: string | undefined; via?: string | undefined };
@@ -27,12 +28,25 @@ type Deps = {
   clock?: Clock;
   /** CLIENT_SECRET_GRACE_SECONDS: how long a rotated-out secret keeps working. */
   secretGraceSeconds?: number;
+  /** Per-instance cache of engine metadata and allowances, invalidated on every change (client-cache.ts). */
+  cache?: ClientCache | undefined;
 };
 
 const notFound = (clientId: string) => new AppError('ERR_CLIENT_UNKNOWN', `client ${clientId} does not exist`, { status: 404 });
 const invalid = (field: string, message: string) => new AppError('ERR_INVALID_CLIENT_METADATA', `${field}: ${message}`, { details: { problems: [`${field}: ${message}`] } });
 
-export const createClientService = ({ knex, secretBox, knownClaims, clock = systemClock, secretGraceSeconds = 86400 }: Deps) => {
+export const createClientService = ({ knex, secretBox, knownClaims, clock = systemClock, secretGraceSeconds = 86400, cache }: Deps) => {
+  /** A transaction that changes clients or allowances: it bumps the registry's version, then invalidates caches once committed. */
+  const change = async <T>(work: (trx: Knex.Transaction) => Promise<T>): Promise<T> => {
+    const result = await knex.transaction(async (trx) => {
+      const value = await work(trx);
+      await cache?.changed(trx);
+      return value;
+    });
+    await cache?.publish();
+    return result;
+  };
+
   /** A live client that administrators may change (One-ID's own clients are managed by One-ID). */
   const changeable = async (trx: Knex, clientId: string) => {
     const existing = await findClient(trx, clientId);
@@ -65,7 +79,7 @@ export const createClientService = ({ knex, secretBox, knownClaims, clock = syst
       const clientSecret = usesSecret(metadata) ? (options.clientSecret ?? randomToken(32)) : undefined;
       const engineMetadata = { ...metadata, subject_type: 'pairwise' };
       const status = options.status ?? 'active';
-      await knex.transaction(async (trx) => {
+      await change(async (trx) => {
         if (await clientExists(trx, clientId)) {
           throw new AppError('ERR_CLIENT_EXISTS', `client_id: ${clientId} is already registered`, { status: 409, details: { field: 'client_id' } });
         }
@@ -89,7 +103,7 @@ export const createClientService = ({ knex, secretBox, knownClaims, clock = syst
       if (replace) await checkClaims(allowances);
       const engineMetadata = { ...metadata, subject_type: 'pairwise' };
       let clientSecret: string | undefined;
-      await knex.transaction(async (trx) => {
+      await change(async (trx) => {
         const existing = await changeable(trx, clientId);
         // A move to a shared-secret method gets a new secret; a move away forgets the old ones.
         if (usesSecret(metadata) && !existing.secretSealed) clientSecret = options.clientSecret ?? randomToken(32);
@@ -121,7 +135,7 @@ export const createClientService = ({ knex, secretBox, knownClaims, clock = syst
      * Returns the status before the change.
      */
     async setStatus(clientId: string, status: 'active' | 'disabled', actor: string, options: ChangeContext = {}): Promise<ClientStatus> {
-      return knex.transaction(async (trx) => {
+      return change(async (trx) => {
         const existing = await changeable(trx, clientId);
         if (existing.status === status) return existing.status;
         await updateClientRow(trx, clientId, { status });
@@ -132,7 +146,7 @@ export const createClientService = ({ knex, secretBox, knownClaims, clock = syst
 
     /** Soft-deletes a client: it disappears from lists and the engine; its id is never reused. */
     async removeClient(clientId: string, actor: string, options: ChangeContext = {}): Promise<void> {
-      await knex.transaction(async (trx) => {
+      await change(async (trx) => {
         const existing = await changeable(trx, clientId);
         await updateClientRow(trx, clientId, { status: 'disabled', deletedAt: clock.now() });
         await appendAudit(trx, { action: 'clients.deleted', actor, subject: `client:${clientId}`, ip: options.ip, details: { agency: existing.agency, ...(options.via && { via: options.via }), before: { status: existing.status, metadata: existing.metadata } } });
@@ -147,7 +161,7 @@ export const createClientService = ({ knex, secretBox, knownClaims, clock = syst
       const grace = options.graceSeconds ?? secretGraceSeconds;
       const clientSecret = randomToken(32);
       const previousValidUntil = grace > 0 ? new Date(clock.now().getTime() + grace * 1000) : null;
-      await knex.transaction(async (trx) => {
+      await change(async (trx) => {
         const existing = await changeable(trx, clientId);
         if (!existing.secretSealed) throw new AppError('ERR_CLIENT_NO_SECRET', `token_endpoint_auth_method: ${clientId} authenticates without a shared secret; there is nothing to rotate`, { status: 409, details: { field: 'token_endpoint_auth_method' } });
         await updateClientRow(trx, clientId, { secretSealed: secretBox.seal(clientSecret), previousSecretSealed: previousValidUntil ? existing.secretSealed : null, previousSecretExpiresAt: previousValidUntil });
@@ -170,7 +184,7 @@ export const createClientService = ({ knex, secretBox, knownClaims, clock = syst
      */
     async ensureFirstPartyClient(clientId: string, metadata: { client_name: string; redirect_uris: string[]; post_logout_redirect_uris?: string[]; application_type?: 'web' | 'native' }): Promise<void> {
       const engineMetadata = { ...metadata, grant_types: ['authorization_code'], response_types: ['code'], token_endpoint_auth_method: 'none', subject_type: 'pairwise' };
-      await knex.transaction(async (trx) => {
+      await change(async (trx) => {
         // Instances starting together on a fresh database: one inserts, the others then see it.
         await trx.raw('select pg_advisory_xact_lock(?)', [0x636c6e74]);
         const existing = await findClient(trx, clientId);
@@ -182,12 +196,12 @@ export const createClientService = ({ knex, secretBox, knownClaims, clock = syst
     },
 
     /** The claims a client may ask for, with purpose, required flag and retention. */
-    allowances: (clientId: string) => listAllowances(knex, clientId),
+    allowances: (clientId: string) => (cache ? cache.get('allowances', clientId, () => listAllowances(knex, clientId)) : listAllowances(knex, clientId)),
 
     /** Replaces a client's allowances (audited with before/after); consent for added claims is asked again. */
     async setAllowances(clientId: string, list: ClaimAllowance[], actor: string, options: ChangeContext = {}): Promise<void> {
       await checkClaims(list);
-      await knex.transaction(async (trx) => {
+      await change(async (trx) => {
         const existing = await findClient(trx, clientId);
         if (!existing) throw notFound(clientId);
         const before = await listAllowances(trx, clientId);
@@ -207,15 +221,20 @@ export const createClientService = ({ knex, secretBox, knownClaims, clock = syst
 
     /** The metadata the engine sees, or undefined when the client is unknown, disabled or deleted. */
     async engineMetadata(clientId: string): Promise<Record<string, unknown> | undefined> {
-      const record = await findClient(knex, clientId);
-      if (!record || record.status !== 'active') return undefined;
-      return {
-        ...record.metadata,
-        client_id: record.clientId,
-        ...(record.secretSealed && { client_secret: secretBox.open(record.secretSealed) }),
-      };
+      return cache ? cache.get('engine', clientId, () => loadEngineMetadata(clientId)) : loadEngineMetadata(clientId);
     },
   };
+
+  /** Read from the database; the engine compares client_secret_basic secrets in constant time. */
+  async function loadEngineMetadata(clientId: string): Promise<Record<string, unknown> | undefined> {
+    const record = await findClient(knex, clientId);
+    if (!record || record.status !== 'active') return undefined;
+    return {
+      ...record.metadata,
+      client_id: record.clientId,
+      ...(record.secretSealed && { client_secret: secretBox.open(record.secretSealed) }),
+    };
+  }
 };
 
 export type ClientService = ReturnType<typeof createClientService>;

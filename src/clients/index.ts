@@ -1,4 +1,6 @@
 export { createClientService } from './client-service.ts';
+export { createClientCache } from './client-cache.ts';
+export type { ClientCache, StampMirror } from './client-cache.ts';
 export type { AddClientOptions, ChangeContext, ClientService } from './client-service.ts';
 export { parseClientMetadata, usesSecret } from './client-metadata.ts';
 export type { ClaimAllowance, ClientMetadata, ClientMetadataInput } from './client-metadata.ts';

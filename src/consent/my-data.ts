@@ -27,7 +27,7 @@ export const createMyDataService = ({ consent, clients, catalogue, audit }: { co
         expiresAt: c.expiresAt,
         items: c.grantedClaims.map((claim) => ({ claim, label: labels.get(claim)?.label ?? { ko: claim, en: claim }, sourceAgency: labels.get(claim)?.sourceAgency, purpose: c.purposes[claim] })),
       })),
-      activity: activity.filter((a) => a.action.startsWith('auth.') || a.action.startsWith('consent.')).map((a) => ({ action: a.action, at: a.occurredAt })),
+      activity: activity.filter((a) => /^(auth|consent|sessions)\./.test(a.action)).map((a) => ({ action: a.action, at: a.occurredAt })),
     };
   },
 });

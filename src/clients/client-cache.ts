@@ -1,0 +1,59 @@
+// A per-instance cache of what every engine request reads about a client (its metadata with the
+// opened secret, its allowances), valid only while the registry is unchanged:
+// - every change to clients or allowances bumps a counter in PostgreSQL in the same transaction
+//   (version_stamps), and, with Redis, then publishes a fresh random token there;
+// - each read first fetches the current token (Redis GET, or the PostgreSQL counter without
+//   Redis) and uses a cached entry only if it was loaded under that same token.
+// The token is read before the data is loaded, and a change is published only after it commits,
+// so an entry can never be tagged newer than what it holds: disabling or editing a client takes
+// effect on every instance as soon as the change returns. Random tokens (not the counter) in
+// Redis mean a late publish can never bring back a token that cached entries still carry.
+import { randomBytes } from 'node:crypto';
+import type { Knex } from 'knex';
+import { bumpStamp, readStamp } from './client-stamp-repo.ts';
+
+/** Where instances share the token (the KV store over Redis); absent: read PostgreSQL's counter. */
+export type StampMirror = {
+  get: (key: string) => Promise<string | null>;
+  set: (key: string, value: string, ttlSeconds: number) => Promise<void>;
+  setIfAbsent: (key: string, value: string, ttlSeconds: number) => Promise<boolean>;
+};
+
+const STAMP = 'clients';
+const MIRROR_KEY = 'stamp:clients';
+const MIRROR_TTL_SECONDS = 30 * 86400;
+const MAX_ENTRIES = 10_000;
+
+export const createClientCache = ({ knex, mirror, maxAgeMs = 60_000, now = Date.now }: { knex: Knex; mirror?: StampMirror | undefined; maxAgeMs?: number; now?: () => number }) => {
+  const entries = new Map<string, { token: string; at: number; value: unknown }>();
+  const token = async (): Promise<string> => {
+    if (!mirror) return readStamp(knex, STAMP);
+    const shared = await mirror.get(MIRROR_KEY);
+    if (shared !== null) return shared;
+    // First use, or the key was evicted: any fresh token invalidates what was cached before.
+    await mirror.setIfAbsent(MIRROR_KEY, randomBytes(12).toString('base64url'), MIRROR_TTL_SECONDS);
+    return (await mirror.get(MIRROR_KEY)) ?? '';
+  };
+  return {
+    /** The cached value of `kind` for `id`, loaded with `load` when the registry changed since. */
+    async get<T>(kind: string, id: string, load: () => Promise<T>): Promise<T> {
+      const current = await token();
+      const key = `${kind}\u0000${id}`;
+      const hit = entries.get(key);
+      if (hit && hit.token === current && now() - hit.at < maxAgeMs) return hit.value as T;
+      const value = await load();
+      if (entries.size >= MAX_ENTRIES) entries.clear();
+      entries.set(key, { token: current, at: now(), value });
+      return value;
+    },
+    /** Inside every transaction that changes clients or allowances. */
+    changed: (trx: Knex.Transaction) => bumpStamp(trx, STAMP),
+    /** After that transaction committed: every instance's entries become stale. */
+    async publish(): Promise<void> {
+      entries.clear();
+      if (mirror) await mirror.set(MIRROR_KEY, randomBytes(12).toString('base64url'), MIRROR_TTL_SECONDS);
+    },
+  };
+};
+
+export type ClientCache = ReturnType<typeof createClientCache>;
