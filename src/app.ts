@@ -8,7 +8,7 @@ import { createAdminModule } from './admin/index.ts';
 import { createAuditService } from './audit/index.ts';
 import { createEnrolmentService } from './auth/index.ts';
 import { createPasskeyService } from './auth/passkey/index.ts';
-import { createCertificateModule } from './auth/certificate/index.ts';
+import { createCertificateModule, createRecoveryService } from './auth/certificate/index.ts';
 import { ADMIN_API_CLIENT_ID, ADMIN_CLIENT_ID, createClientCache, createClientService } from './clients/index.ts';
 import { createFederationModule } from './federation/index.ts';
 import type { Config } from './config/index.ts';
@@ -216,9 +216,9 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     trustedProxies: config.trustedProxies,
     // Shared by every instance through Redis when there is one; namespaced by issuer (one deployment).
     rateLimits: createRateLimits({ config: config.rateLimits, redis, namespace: config.issuer }),
+    signInMethods: certificates?.recovery ?? createRecoveryService({ knex, passkeys }),
     certificateLogin: certificates && {
       certificates: certificates.login,
-      recovery: certificates.recovery,
       options: {
         tlsLoginUrl: certSettings.loginPort && certSettings.tlsCert && certSettings.tlsKey ? `https://${issuerUrl.hostname}:${certSettings.loginPort}/certificate/tls` : undefined,
         trustedProxies: config.trustedProxies,

@@ -24,6 +24,8 @@ type Deps = {
   myData: MyDataService;
   views: Views;
   csrf: Csrf;
+  /** Whether certificate login (and so certificate recovery) is on. */
+  certificateLogin?: boolean;
   /** Called after a withdrawal: sign the client out of the citizen's sessions (back-channel logout). */
   onConsentWithdrawn?: (accountId: string, clientId: string) => Promise<void>;
   /** The citizen's sessions for the page's sessions section (views/partials/account-sessions.eta). */
@@ -56,6 +58,7 @@ export const accountRoutes = (router: Router, deps: Deps) => {
       account,
       done,
       passkeys: await passkeys.listForAccount(citizen.accountId),
+      certificateLogin: Boolean(deps.certificateLogin),
       ...(await myData.overview(citizen.accountId)),
       sessions: await deps.sessions?.listActive(citizen.accountId, citizen.sessionUid),
       federation: await deps.federation?.overview(citizen.accountId),

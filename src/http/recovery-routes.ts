@@ -1,5 +1,6 @@
-// Account recovery (My One-ID): after a certificate sign-in at `high` within the last 10
-// minutes, the citizen registers a new passkey and removes lost ones.
+// Sign-in methods on My One-ID: register a new passkey, remove lost ones, unlink certificates.
+// Two doors lead here: `/account/security` after any recent sign-in (10 minutes), and
+// `/account/recover` after a recent certificate sign-in (`high`) for a citizen whose phone is lost.
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type { AccountService } from '../accounts/index.ts';
@@ -12,37 +13,44 @@ import { ACR, satisfiesAcr } from './deps.ts';
 import { translator } from './messages.ts';
 import { langOf, type Views } from './views.ts';
 
-/** How recent the certificate sign-in must be, in seconds. */
+/** How recent the sign-in must be, in seconds. */
 export const RECOVERY_MAX_AGE_SECONDS = 600;
-const REQUIREMENT = { acr: ACR.high, maxAge: RECOVERY_MAX_AGE_SECONDS };
 
-type Deps = { accountSession: AccountSession; accounts: AccountService; recovery: RecoveryService; views: Views; csrf: Csrf };
+/** Where the pages live and what sign-in they need. */
+export const SIGN_IN_METHOD_PAGES = {
+  security: { base: '/account/security', acr: undefined, title: 'security.title' },
+  recover: { base: '/account/recover', acr: ACR.high, title: 'recovery.title' },
+} as const;
+
+type Deps = { accountSession: AccountSession; accounts: AccountService; recovery: RecoveryService; views: Views; csrf: Csrf; page: (typeof SIGN_IN_METHOD_PAGES)[keyof typeof SIGN_IN_METHOD_PAGES] };
 
 const deviceName = (userAgent: string) => {
   const os = /Android|iPhone|iPad|Windows|Mac OS X|Linux|CrOS/.exec(userAgent)?.[0] ?? 'device';
   return `Passkey (${os.replace('Mac OS X', 'macOS')})`;
 };
 
-export const recoveryRoutes = (router: Router, { accountSession, accounts, recovery, views, csrf }: Deps) => {
+export const recoveryRoutes = (router: Router, { accountSession, accounts, recovery, views, csrf, page }: Deps) => {
+  const { base } = page;
+  const requirement = { ...(page.acr && { acr: page.acr }), maxAge: RECOVERY_MAX_AGE_SECONDS };
   /** For POSTs and fetches: the signed-in account, or a 401 (a redirect would lose the request). */
   const recentCitizen = async (ctx: Context) => {
     const citizen = await accountSession.current(ctx);
     const fresh = citizen && Date.now() / 1000 - citizen.loginTs <= RECOVERY_MAX_AGE_SECONDS;
-    const account = citizen && fresh && satisfiesAcr(citizen.acr, ACR.high) ? await accounts.findById(citizen.accountId) : undefined;
+    const account = citizen && fresh && satisfiesAcr(citizen.acr, page.acr) ? await accounts.findById(citizen.accountId) : undefined;
     if (!account || account.status !== 'active') {
-      throw new AppError('ERR_RECOVERY_SIGN_IN_REQUIRED', 'Please sign in with your certificate again to manage your passkeys.', { status: 401 });
+      throw new AppError('ERR_RECOVERY_SIGN_IN_REQUIRED', page.acr ? 'Please sign in with your certificate again to manage your passkeys.' : 'Please sign in again to manage your sign-in methods.', { status: 401 });
     }
     return account;
   };
 
-  router.get('/account/recover', async (ctx) => {
-    const citizen = await accountSession.require(ctx, REQUIREMENT);
+  router.get(base, async (ctx) => {
+    const citizen = await accountSession.require(ctx, requirement);
     if (!citizen) return;
     const account = await accounts.findById(citizen.accountId);
     if (!account) return;
     const { passkeys, certificates } = await recovery.overview(account.id);
     const t = translator(langOf(ctx));
-    const done = ctx.query.done === 'registered' || ctx.query.done === 'removed' ? t(`recovery.done.${ctx.query.done}`) : undefined;
+    const done = ctx.query.done === 'registered' || ctx.query.done === 'removed' || ctx.query.done === 'unlinked' ? t(`recovery.done.${ctx.query.done}`) : undefined;
     views.render(ctx, 'recovery', {
       account,
       passkeys,
@@ -50,31 +58,42 @@ export const recoveryRoutes = (router: Router, { accountSession, accounts, recov
       done,
       // Removing the last passkey is offered only while a certificate remains as a way in.
       canRemoveLast: certificates.length > 0,
-      removeUrl: '/account/recover/passkeys/remove',
-      optionsUrl: '/account/recover/passkey/options',
-      verifyUrl: '/account/recover/passkey/verify',
+      titleKey: page.title,
+      removeUrl: `${base}/passkeys/remove`,
+      unlinkUrl: `${base}/certificates/remove`,
+      optionsUrl: `${base}/passkey/options`,
+      verifyUrl: `${base}/passkey/verify`,
     });
   });
 
-  router.post('/account/recover/passkey/options', async (ctx) => {
+  router.post(`${base}/passkey/options`, async (ctx) => {
     const body = await readBody(ctx);
     csrf.verify(ctx, body._csrf);
     ctx.body = await recovery.registrationOptions(await recentCitizen(ctx));
   });
 
-  router.post('/account/recover/passkey/verify', async (ctx) => {
+  router.post(`${base}/passkey/verify`, async (ctx) => {
     const body = await readBody(ctx);
     csrf.verify(ctx, body._csrf);
     await recovery.registerPasskey(await recentCitizen(ctx), body as never, deviceName(ctx.get('user-agent')));
-    ctx.body = { location: '/account/recover?done=registered' };
+    ctx.body = { location: `${base}?done=registered` };
   });
 
-  router.post('/account/recover/passkeys/remove', async (ctx) => {
+  router.post(`${base}/passkeys/remove`, async (ctx) => {
     const body = await readBody(ctx);
     csrf.verify(ctx, body._csrf);
     const account = await recentCitizen(ctx);
     await recovery.removePasskey(account.id, stringField(body, 'credential', 1000) ?? '', { ip: ctx.ip });
     ctx.status = 303;
-    ctx.redirect('/account/recover?done=removed');
+    ctx.redirect(`${base}?done=removed`);
+  });
+
+  router.post(`${base}/certificates/remove`, async (ctx) => {
+    const body = await readBody(ctx);
+    csrf.verify(ctx, body._csrf);
+    const account = await recentCitizen(ctx);
+    await recovery.removeCertificate(account.id, stringField(body, 'fingerprint', 200) ?? '', { ip: ctx.ip });
+    ctx.status = 303;
+    ctx.redirect(`${base}?done=unlinked`);
   });
 };

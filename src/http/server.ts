@@ -13,12 +13,13 @@ import { adminRoutes, type AdminHttpDeps } from './admin-routes.ts';
 import { sessionRoutes } from './session-routes.ts';
 import type { SessionService } from '../sessions/index.ts';
 import { certificateLoginView, certificateRoutes, type CertificateLoginOptions } from './certificate-routes.ts';
-import { recoveryRoutes } from './recovery-routes.ts';
+import { recoveryRoutes, SIGN_IN_METHOD_PAGES } from './recovery-routes.ts';
 import type { AccountSession } from './account-session.ts';
 import type { AccountService } from '../accounts/index.ts';
 import type { ConsentService, MyDataService } from '../consent/index.ts';
 import { enrolmentRoutes } from './enrolment-routes.ts';
 import { errorHandler } from './errors.ts';
+import { isStaticEngineRequest, recordEngineAnswer, serveCached } from './engine-cache.ts';
 import { healthRoutes } from './health-routes.ts';
 import { metricsRoutes, observeRequests } from './metrics.ts';
 import type { Metrics } from '../observability/index.ts';
@@ -64,7 +65,9 @@ export type HttpDeps = {
   /** Federation (src/federation): sign-in through upstream identity providers, agency account links. */
   federation?: FederationModule | undefined;
   /** Certificate login (CERT_TRUST_ANCHORS set): its routes, the login page's section, recovery. */
-  certificateLogin?: { certificates: CertificateLoginService; recovery: RecoveryService; options: CertificateLoginOptions } | undefined;
+  certificateLogin?: { certificates: CertificateLoginService; options: CertificateLoginOptions } | undefined;
+  /** Passkeys and certificates of a citizen: register, remove, unlink (My One-ID). */
+  signInMethods: RecoveryService;
 };
 
 export const createHttpApp = (deps: HttpDeps): Koa => {
@@ -79,10 +82,11 @@ export const createHttpApp = (deps: HttpDeps): Koa => {
   interactionRoutes(router, { ...deps, views: loginViews, passkeys: guardPasskeys(deps.passkeys, deps.rateLimits), certificateLogin: cert && ((uid: string) => certificateLoginView(cert.options, uid)) });
   if (cert) {
     certificateRoutes(router, { ...deps, certificates: guardCertificates(cert.certificates, deps.rateLimits), certificateOptions: cert.options });
-    recoveryRoutes(router, { ...deps, recovery: cert.recovery });
+    recoveryRoutes(router, { ...deps, recovery: deps.signInMethods, page: SIGN_IN_METHOD_PAGES.recover });
   }
   enrolmentRoutes(router, deps);
-  accountRoutes(router, deps);
+  accountRoutes(router, { ...deps, certificateLogin: Boolean(cert) });
+  recoveryRoutes(router, { ...deps, recovery: deps.signInMethods, page: SIGN_IN_METHOD_PAGES.security });
   if (deps.admin) adminRoutes(router, { ...deps.admin, provider: deps.provider, views: deps.views, csrf: deps.csrf });
   if (deps.federation) agencyLinkRoutes(router, { ...deps, agencyLinks: deps.federation.agencyLinks });
   if (deps.sessions) sessionRoutes(router, { ...deps, sessions: deps.sessions });
@@ -100,9 +104,17 @@ export const createHttpApp = (deps: HttpDeps): Koa => {
   app.use(async (ctx, next) => {
     const matched = router.match(ctx.path, ctx.method);
     if (!matched.route) {
+      const engine = deps.provider();
+      // Discovery and JWKS: the engine's first answer, kept per engine instance (engine-cache.ts).
+      const cacheable = isStaticEngineRequest(ctx);
+      if (cacheable && serveCached(ctx, engine)) {
+        deps.metrics.tagEngineRequest(ctx.req, { route: ctx.path === '/jwks' ? 'jwks' : 'discovery' });
+        return;
+      }
       // Everything else is the engine's: it writes its own response (and its own errors).
       ctx.respond = false;
-      await handlerFor(deps.provider())(ctx.req, ctx.res);
+      if (cacheable && ctx.method === 'GET') recordEngineAnswer(ctx.res, ctx.path, engine);
+      await handlerFor(engine)(ctx.req, ctx.res);
       return;
     }
     await next();

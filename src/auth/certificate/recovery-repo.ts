@@ -10,3 +10,7 @@ export const deletePasskey = async (db: Knex, accountId: string, credentialId: s
 export const lockAccount = async (trx: Knex.Transaction, accountId: string): Promise<void> => {
   await trx('accounts').where({ id: accountId }).forUpdate().first('id');
 };
+
+/** Unlinks one of the account's certificates; false when no such certificate belongs to it. */
+export const deleteCertificate = async (db: Knex, accountId: string, fingerprint: string): Promise<boolean> =>
+  (await db('account_certificates').where({ fingerprint, account_id: accountId }).delete()) === 1;

@@ -9,7 +9,7 @@ import { appendAudit } from '../../audit/index.ts';
 import { AppError } from '../../shared/index.ts';
 import { listCredentials, type PasskeyService } from '../passkey/index.ts';
 import { listCertificates } from './certificate-repo.ts';
-import { deletePasskey, lockAccount } from './recovery-repo.ts';
+import { deleteCertificate, deletePasskey, lockAccount } from './recovery-repo.ts';
 
 const binding = (accountId: string) => `recover:${accountId}`;
 
@@ -38,6 +38,20 @@ export const createRecoveryService = ({ knex, passkeys }: { knex: Knex; passkeys
       }
       await deletePasskey(trx, accountId, credentialId);
       await appendAudit(trx, { action: 'auth.passkey.removed', actor: `account:${accountId}`, subject: `account:${accountId}`, ip: context.ip, details: { credentialId, name: credential.name, via: 'recovery' } });
+    });
+  },
+
+  /** Unlinks a certificate; refuses to remove the last way in. Audited `auth.certificate.unlinked`. */
+  async removeCertificate(accountId: string, fingerprint: string, context: { ip?: string | undefined } = {}) {
+    await knex.transaction(async (trx) => {
+      await lockAccount(trx, accountId);
+      const [credentials, certificates] = await Promise.all([listCredentials(trx, [accountId]), listCertificates(trx, accountId)]);
+      if (!certificates.some((c) => c.fingerprint === fingerprint)) throw new AppError('ERR_CERTIFICATE_NOT_FOUND', 'This certificate is not linked to your account.', { status: 404 });
+      if (certificates.length === 1 && credentials.length === 0) {
+        throw new AppError('ERR_LAST_SIGN_IN_METHOD', 'This is your only way to sign in. Register a passkey first.', { status: 409 });
+      }
+      await deleteCertificate(trx, accountId, fingerprint);
+      await appendAudit(trx, { action: 'auth.certificate.unlinked', actor: `account:${accountId}`, subject: `account:${accountId}`, ip: context.ip, details: { fingerprint } });
     });
   },
 });
