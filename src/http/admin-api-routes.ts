@@ -5,6 +5,8 @@
 // list is keyset-paginated (`?limit&after`, `next` + a Link header).
 import { Readable } from 'node:stream';
 import type Router from '@koa/router';
+import type { UpstreamService } from '../federation/index.ts';
+import { adminUpstreamRoutes } from './admin-upstream-routes.ts';
 import coBody from 'co-body';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
@@ -13,7 +15,7 @@ import { AppError, isAppError } from '../shared/index.ts';
 import { buildOpenApi } from './admin-openapi.ts';
 import { readBody } from './body.ts';
 
-type Deps = { admin: AdminModule; provider: () => Provider; audience: string; reauthSeconds: number };
+type Deps = { admin: AdminModule; provider: () => Provider; audience: string; reauthSeconds: number; upstreams?: UpstreamService | undefined };
 
 const TITLES: Record<string, string> = {
   ERR_INVALID_CLIENT_METADATA: 'Invalid client metadata',
@@ -102,7 +104,7 @@ const auditQuery = (ctx: Context): AuditQuery => ({
 
 const PATH = '/admin/api';
 
-export const adminApiRoutes = (router: Router, { admin, provider, audience, reauthSeconds }: Deps) => {
+export const adminApiRoutes = (router: Router, { admin, provider, audience, reauthSeconds, upstreams }: Deps) => {
   const unauthenticated = (code: string, message: string) => new AppError(code, message, { status: 401 });
 
   /** The administrator behind a bearer token (the engine's own opaque token store). */
@@ -145,6 +147,8 @@ export const adminApiRoutes = (router: Router, { admin, provider, audience, reau
     }
   };
   const page = (ctx: Context) => pageRequest(query(ctx, 'limit'), query(ctx, 'after'));
+
+  if (upstreams) adminUpstreamRoutes(route, { upstreams, json });
 
   router.get(`${PATH}/openapi.json`, (ctx) => {
     ctx.set('Cache-Control', 'public, max-age=300');

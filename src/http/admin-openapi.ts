@@ -127,6 +127,13 @@ export const buildOpenApi = ({ issuer, audience }: { issuer: string; audience: s
       get: op('List initial access tokens (platform)', 'admin:read', ok('A page', page('DcrToken')), { parameters: [...paging, param('agency', 'Only this agency')] }),
       post: op('Issue an initial access token for an agency (platform); shown once', 'admin:write', ok('Issued', { type: 'object', properties: { id: { type: 'string' }, agency: { type: 'string' }, initial_access_token: { type: 'string' }, expires_at: { type: 'string' } } }, '201'), body({ type: 'object', required: ['agency'], properties: { agency: { type: 'string' }, days: { type: 'integer', minimum: 1, maximum: 365 } } })),
     },
+    '/upstreams': {
+      get: op('List upstream identity providers (platform; secrets never shown)', 'admin:read', ok('Upstreams', { type: 'object', properties: { items: { type: 'array', items: { type: 'object' } } } })),
+      post: op('Register an upstream identity provider (platform; see docs/federation.md for the fields)', 'admin:write', ok('Registered', { type: 'object' }, '201'), body({ type: 'object', required: ['id', 'issuer', 'client_id', 'acr', 'display_name'] })),
+    },
+    '/upstreams/{id}': { put: op('Edit an upstream identity provider (platform)', 'admin:write', ok('Upstream', { type: 'object' }), { parameters: [param('id', 'Upstream id', {}, 'path')], ...body({ type: 'object' }) }) },
+    '/upstreams/{id}/disable': { post: op('Take an upstream off the sign-in page (platform)', 'admin:write', ok('Status', { type: 'object' }), { parameters: [param('id', 'Upstream id', {}, 'path')] }) },
+    '/upstreams/{id}/enable': { post: op('Put an upstream back on the sign-in page (platform)', 'admin:write', ok('Status', { type: 'object' }), { parameters: [param('id', 'Upstream id', {}, 'path')] }) },
     '/dcr/tokens/{id}': { delete: op('Revoke an initial access token (platform)', 'admin:write', { '204': { description: 'Revoked' } }, { parameters: [param('id', 'Token id', {}, 'path')] }) },
   },
 });

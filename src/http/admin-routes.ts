@@ -3,6 +3,7 @@
 import type Router from '@koa/router';
 import type Provider from 'oidc-provider';
 import type { AdminModule } from '../admin/index.ts';
+import type { UpstreamService } from '../federation/index.ts';
 import type { AdminConfig } from '../config/config.ts';
 import { adminApiRoutes } from './admin-api-routes.ts';
 import { adminConsoleRoutes } from './admin-console-routes.ts';
@@ -20,7 +21,7 @@ export type AdminHttpDeps = {
   accountName: (accountId: string) => Promise<string | undefined>;
 };
 
-export const adminRoutes = (router: Router, deps: AdminHttpDeps & { provider: () => Provider; views: Views; csrf: Csrf }) => {
-  adminApiRoutes(router, { admin: deps.admin, provider: deps.provider, audience: deps.audience, reauthSeconds: deps.settings.reauthSeconds });
+export const adminRoutes = (router: Router, deps: AdminHttpDeps & { provider: () => Provider; views: Views; csrf: Csrf; upstreams?: UpstreamService | undefined }) => {
+  adminApiRoutes(router, { admin: deps.admin, provider: deps.provider, audience: deps.audience, reauthSeconds: deps.settings.reauthSeconds, upstreams: deps.upstreams });
   adminConsoleRoutes(router, deps);
 };

@@ -1,5 +1,6 @@
 // The HTTP application: security headers, our routes (interaction, enrolment, static,
 // health), then the OIDC engine for everything else (discovery, authorize, token, ...).
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import Koa from 'koa';
 import Router from '@koa/router';
 import type Provider from 'oidc-provider';
@@ -19,7 +20,8 @@ import type { AccountService } from '../accounts/index.ts';
 import type { ConsentService, MyDataService } from '../consent/index.ts';
 import { enrolmentRoutes } from './enrolment-routes.ts';
 import { errorHandler } from './errors.ts';
-import { isStaticEngineRequest, recordEngineAnswer, serveCached } from './engine-cache.ts';
+import { answerFromCache, isStaticEngineRequest, recordEngineAnswer } from './engine-cache.ts';
+import { staticSecurityHeaders } from './security.ts';
 import { healthRoutes } from './health-routes.ts';
 import { metricsRoutes, observeRequests } from './metrics.ts';
 import type { Metrics } from '../observability/index.ts';
@@ -87,7 +89,7 @@ export const createHttpApp = (deps: HttpDeps): Koa => {
   enrolmentRoutes(router, deps);
   accountRoutes(router, { ...deps, certificateLogin: Boolean(cert) });
   recoveryRoutes(router, { ...deps, recovery: deps.signInMethods, page: SIGN_IN_METHOD_PAGES.security });
-  if (deps.admin) adminRoutes(router, { ...deps.admin, provider: deps.provider, views: deps.views, csrf: deps.csrf });
+  if (deps.admin) adminRoutes(router, { ...deps.admin, provider: deps.provider, views: deps.views, csrf: deps.csrf, upstreams: deps.federation?.upstreams });
   if (deps.federation) agencyLinkRoutes(router, { ...deps, agencyLinks: deps.federation.agencyLinks });
   if (deps.sessions) sessionRoutes(router, { ...deps, sessions: deps.sessions });
   staticRoutes(router);
@@ -105,12 +107,9 @@ export const createHttpApp = (deps: HttpDeps): Koa => {
     const matched = router.match(ctx.path, ctx.method);
     if (!matched.route) {
       const engine = deps.provider();
-      // Discovery and JWKS: the engine's first answer, kept per engine instance (engine-cache.ts).
+      // Discovery and JWKS: the engine's first answer is kept per engine instance; later ones are
+      // served from it before koa runs (engine-cache.ts, cachedStaticAnswers below).
       const cacheable = isStaticEngineRequest(ctx);
-      if (cacheable && serveCached(ctx, engine)) {
-        deps.metrics.tagEngineRequest(ctx.req, { route: ctx.path === '/jwks' ? 'jwks' : 'discovery' });
-        return;
-      }
       // Everything else is the engine's: it writes its own response (and its own errors).
       ctx.respond = false;
       if (cacheable && ctx.method === 'GET') recordEngineAnswer(ctx.res, ctx.path, engine);
@@ -123,7 +122,26 @@ export const createHttpApp = (deps: HttpDeps): Koa => {
   app.use(routeRateLimits(deps.rateLimits));
   app.use(router.routes());
   app.use(router.allowedMethods());
+  cachedStaticAnswers(app, deps);
   return app;
+};
+
+/** Discovery and JWKS from the engine's kept answer, ahead of koa: still counted and logged like any request. */
+const cachedStaticAnswers = (app: Koa, deps: HttpDeps) => {
+  const headers = staticSecurityHeaders({ hsts: deps.https });
+  const callback = app.callback.bind(app);
+  app.callback = () => {
+    const handle = callback();
+    return (req, res) => {
+      const started = performance.now();
+      const route = answerFromCache(req as IncomingMessage, res as ServerResponse, deps.provider(), headers);
+      if (route === undefined) return handle(req, res);
+      const seconds = (performance.now() - started) / 1000;
+      deps.metrics.recordRequest(req.method ?? 'GET', route, res.statusCode, seconds);
+      deps.log.info({ reqId: res.getHeader('X-Request-Id'), method: req.method, route, status: res.statusCode, ms: Math.round(seconds * 1000) }, 'request');
+      return Promise.resolve();
+    };
+  };
 };
 
 const handlers = new WeakMap<Provider, ReturnType<Provider['callback']>>();
