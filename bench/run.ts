@@ -8,7 +8,7 @@
 // machine skews all three alike). All traffic goes to 127.0.0.1. Prints a table and writes
 // the same as JSON. --profile runs the One-ID children under `node --cpu-prof` (slower).
 import { cpus, freemem, loadavg, totalmem, tmpdir } from 'node:os';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
@@ -49,30 +49,54 @@ const limits = { RATE_LIMIT_SIGNIN_PER_MINUTE: '1000000', RATE_LIMIT_TOKEN_PER_M
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux); undefined elsewhere. */
+const cpuSeconds = (pid: number | undefined): number | undefined => {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
+};
+
 const main = async () => {
   const startedAt = new Date();
   const loadBefore = loadavg();
   const dbName = `oneid_bench_${Date.now()}`;
   const admin = knexFactory({ client: 'pg', connection: adminUrl, pool: { min: 0, max: 1 } });
-  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  const dataDir = mkdtempSync(join(tmpdir(), 'oneid-bench-'));
+  const redisClients: Redis[] = [];
+  const databases: string[] = [];
+  const dataDirs: string[] = [];
   const started: Started[] = [];
   const results: Measurement[] = [];
   try {
     if (profileDir) for (const f of readdirSync(profileDir)) if (f.endsWith('.cpuprofile')) rmSync(join(profileDir, f));
     const seedEnv = { BENCH_SEED_ACCOUNTS: String(seededAccounts), BENCH_SEED: `bench${Date.now()}` };
-    for (const name of targetNames) {
-      if (name === 'baseline') started.push(await startTarget('baseline', 'baseline.ts', {}));
-      if (name === 'postgres') {
-        await admin.raw(`CREATE DATABASE ${dbName}`);
-        await redis.connect();
-        await redis.flushdb();
+    // A target may name another checkout to compare with (`postgres@/path/to/checkout`): its own
+    // bench/server.ts and src/, on a database and Redis DB of its own.
+    for (const [i, spec] of targetNames.entries()) {
+      const [kind, root] = spec.split('@') as [string, string | undefined];
+      const label = root ? `${kind}@${root.split('/').filter(Boolean).pop()}` : kind;
+      if (kind === 'baseline') started.push(await startTarget('baseline', 'baseline.ts', {}));
+      if (kind === 'postgres') {
+        const name = `${dbName}_${i}`;
+        databases.push(name);
+        await admin.raw(`CREATE DATABASE ${name}`);
         const dbUrl = new URL(adminUrl);
-        dbUrl.pathname = `/${dbName}`;
-        started.push(await startTarget('postgres', 'server.ts', { ...secrets, ...limits, ...seedEnv, DATABASE_URL: dbUrl.toString(), REDIS_URL: redisUrl }, { profileDir }));
+        dbUrl.pathname = `/${name}`;
+        const redisDb = new URL(redisUrl);
+        redisDb.pathname = `/${Number(redisDb.pathname.slice(1) || 13) - i}`;
+        const r = new Redis(redisDb.toString(), { maxRetriesPerRequest: 1 });
+        await r.flushdb();
+        redisClients.push(r);
+        started.push(await startTarget(label, 'server.ts', { ...secrets, ...limits, ...seedEnv, DATABASE_URL: dbUrl.toString(), REDIS_URL: redisDb.toString() }, { profileDir, root }));
       }
-      if (name === 'embedded') started.push(await startTarget('embedded', 'server.ts', { ...secrets, ...limits, ...seedEnv, DATA_DIR: dataDir, DATABASE_URL: '', REDIS_URL: '' }, { profileDir }));
-      log(`started ${name}`);
+      if (kind === 'embedded') {
+        const dir = mkdtempSync(join(tmpdir(), 'oneid-bench-'));
+        dataDirs.push(dir);
+        started.push(await startTarget(label, 'server.ts', { ...secrets, ...limits, ...seedEnv, DATA_DIR: dir, DATABASE_URL: '', REDIS_URL: '' }, { profileDir, root }));
+      }
+      log(`started ${label}`);
     }
 
     const contexts = new Map<string, { target: Target; pools: Pools; signer: (n: number) => Signer | undefined; http: ReturnType<typeof createHttp> }>();
@@ -102,12 +126,16 @@ const main = async () => {
           const c = contexts.get(s.name)!;
           let m: Measurement;
           if (['token_refresh', 'userinfo', 'introspection'].includes(scenario)) await mint(c);
+          const cpuBefore = cpuSeconds(s.child.pid);
           if (scenario === 'signin') {
             const r = await runFlows(c.http, c.target, connections, seconds, c.signer);
             m = { scenario, target: s.name, connections, perSecond: r.perSecond, p50: r.p50, p99: r.p99, total: r.flows, errors: r.errors, ...(r.firstError && { firstError: r.firstError }) };
           } else {
             m = { ...(await measure(scenario, { port: s.port, issuer: s.issuer, clientId: s.clientId, clientSecret: s.clientSecret }, c.pools, connections, seconds)), target: s.name };
           }
+          const cpuAfter = cpuSeconds(s.child.pid);
+          // The server's own CPU per request (or flow): what one instance's core buys (docs/performance.md).
+          if (cpuBefore !== undefined && cpuAfter !== undefined && m.total > 0) m.serverCpuMsPerOp = +(((cpuAfter - cpuBefore) * 1000) / m.total).toFixed(3);
           results.push(m);
           log(`${scenario.padEnd(14)} ${String(connections).padStart(3)} conn  ${s.name.padEnd(9)} ${m.perSecond.toFixed(0).padStart(6)}/s  p50 ${m.p50.toFixed(1)} ms  p99 ${m.p99.toFixed(1)} ms${m.errors ? `  errors ${m.errors} ${m.firstError ?? ''}` : ''}`);
         }
@@ -116,13 +144,13 @@ const main = async () => {
     for (const c of contexts.values()) c.http.close();
   } finally {
     await Promise.all(started.map((s) => stopTarget(s)));
-    if (redis.status === 'ready') {
-      await redis.flushdb();
-      await redis.quit();
+    for (const r of redisClients) {
+      await r.flushdb().catch(() => undefined);
+      r.disconnect();
     }
-    await admin.raw(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => undefined);
+    for (const name of databases) await admin.raw(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
     await admin.destroy();
-    rmSync(dataDir, { recursive: true, force: true });
+    for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
   }
 
   const baselineOf = (m: Measurement) => results.find((b) => b.target === 'baseline' && b.scenario === m.scenario && b.connections === m.connections);
@@ -147,8 +175,8 @@ const main = async () => {
 };
 
 const formatTable = (rows: (Measurement & { ratio?: number | undefined })[]) => {
-  const header = ['scenario', 'conn', 'target', 'req|flow/s', 'p50 ms', 'p99 ms', 'x baseline', 'errors'];
-  const body = rows.map((r) => [r.scenario, String(r.connections), r.target, r.perSecond.toFixed(0), r.p50.toFixed(1), r.p99.toFixed(1), r.ratio === undefined ? '' : r.ratio.toFixed(2), String(r.errors)]);
+  const header = ['scenario', 'conn', 'target', 'req|flow/s', 'p50 ms', 'p99 ms', 'x baseline', 'server CPU ms/op', 'errors'];
+  const body = rows.map((r) => [r.scenario, String(r.connections), r.target, r.perSecond.toFixed(0), r.p50.toFixed(1), r.p99.toFixed(1), r.ratio === undefined ? '' : r.ratio.toFixed(2), r.serverCpuMsPerOp === undefined ? '' : r.serverCpuMsPerOp.toFixed(2), String(r.errors)]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   return [header, ...body].map((r) => r.map((cell, i) => (i < 3 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ')).join('\n');
 };

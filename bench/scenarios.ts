@@ -5,7 +5,7 @@ import { basic } from './flows.ts';
 export const SCENARIOS = ['discovery', 'jwks', 'token_cc', 'token_refresh', 'userinfo', 'introspection', 'signin'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
-export type Measurement = { scenario: string; target: string; connections: number; perSecond: number; p50: number; p99: number; total: number; errors: number; firstError?: string };
+export type Measurement = { scenario: string; target: string; connections: number; perSecond: number; p50: number; p99: number; total: number; errors: number; firstError?: string; serverCpuMsPerOp?: number };
 /** Tokens minted before the timed window: refresh tokens rotate (each use puts its successor back). */
 export type Pools = { refresh: string[]; access: string[] };
 type Server = { port: number; issuer: string; clientId: string; clientSecret: string };

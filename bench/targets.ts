@@ -20,11 +20,11 @@ export const freePort = () =>
 const benchDir = fileURLToPath(new URL('.', import.meta.url));
 
 /** Runs `script` (under tsx) with env; resolves with its first JSON stdout line once listening. */
-export const startTarget = async (name: string, script: string, env: Record<string, string>, options: { profileDir?: string | undefined; timeoutMs?: number } = {}): Promise<Started> => {
+export const startTarget = async (name: string, script: string, env: Record<string, string>, options: { profileDir?: string | undefined; timeoutMs?: number; root?: string | undefined } = {}): Promise<Started> => {
   const port = await freePort();
   const issuer = `http://localhost:${port}`;
-  const args = ['--import', 'tsx', ...(options.profileDir ? ['--cpu-prof', '--cpu-prof-dir', options.profileDir] : []), `${benchDir}${script}`];
-  const child = spawn(process.execPath, args, { env: { ...process.env, NODE_ENV: 'development', LOG_LEVEL: 'warn', ...env, PORT: String(port), HOST: '127.0.0.1', ISSUER: issuer }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const args = ['--import', 'tsx', ...(options.profileDir ? ['--cpu-prof', '--cpu-prof-dir', options.profileDir] : []), options.root ? `${options.root}/bench/${script}` : `${benchDir}${script}`];
+  const child = spawn(process.execPath, args, { ...(options.root && { cwd: options.root }), env: { ...process.env, NODE_ENV: 'development', LOG_LEVEL: 'warn', ...env, PORT: String(port), HOST: '127.0.0.1', ISSUER: issuer }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => {
     stderr = (stderr + d.toString()).slice(-4000);
@@ -35,10 +35,13 @@ export const startTarget = async (name: string, script: string, env: Record<stri
       reject(new Error(`${name} did not start within ${options.timeoutMs ?? 180_000} ms: ${stderr}`));
     }, options.timeoutMs ?? 180_000);
     let out = '';
+    let ready = false;
     child.stdout!.on('data', (d: Buffer) => {
+      if (ready) return;
       out += d.toString();
       const line = out.split('\n').find((l) => l.startsWith('{'));
       if (!line) return;
+      ready = true;
       clearTimeout(timer);
       const info = JSON.parse(line) as Omit<Started, 'name' | 'child' | 'issuer'>;
       resolve({ ...info, name, issuer, child });

@@ -188,7 +188,7 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     provider: () => provider,
     passkeys,
     enrolment,
-    agencyOf: async (clientId) => (await clients.find(clientId))?.agency,
+    agencyOf: (clientId) => clientCache.get('agency', clientId, async () => (await clients.find(clientId))?.agency),
     accountSession: createAccountSession({ provider: () => provider, issuer: config.issuer, secure: issuerUrl.protocol === 'https:' }),
     accounts,
     consent,

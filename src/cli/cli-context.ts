@@ -1,6 +1,6 @@
 // The services the CLI needs, on the same database the server uses (joining a running
 // embedded server over its loopback socket rather than opening its files twice).
-import { createAccountService } from '../accounts/index.ts';
+import { createAccountService, createImportService } from '../accounts/index.ts';
 import { createAdminModule } from '../admin/index.ts';
 import { appendAudit, createAuditService } from '../audit/index.ts';
 import { createClientCache, createClientService } from '../clients/index.ts';
@@ -47,6 +47,9 @@ export const createCliContext = async (config: Config) => {
         return report;
       }),
     knex,
+    config,
+    /** Moving an existing portal's members in (accounts import, citizens enroll-link --legacy-id). */
+    imports: createImportService({ knex, clock, enrolmentTtlSeconds: config.enrolmentTtlSeconds, issuer: config.issuer }),
     close: async () => {
       if (redis) await redis.quit().catch(() => redis.disconnect());
       await db.close();

@@ -4,6 +4,8 @@ import { cliPrincipal, type ManifestFormat } from '../admin/index.ts';
 import { parseClientMetadata } from '../clients/index.ts';
 import { AppError } from '../shared/index.ts';
 import type { CliContext } from './cli-context.ts';
+import { formatImportReport, runImport, subjectKeyMapper } from './import-accounts.ts';
+import { runSeedAccounts } from './seed-command.ts';
 
 export type Options = Record<string, string | boolean | undefined>;
 
@@ -52,6 +54,30 @@ export const COMMANDS: Record<string, { usage: string; run: (ctx: CliContext, op
         'Give it to the citizen only: whoever opens it first creates the passkey.',
       ].join('\n');
     },
+  },
+  'citizens enroll-link': {
+    usage: 'citizens enroll-link --legacy-id ID   (an imported member: a one-time link to create a first passkey)',
+    async run(ctx, o) {
+      const { accountId, url, expiresAt } = await ctx.imports.enrolmentLinkForLegacyId(required(o, 'legacy-id'), 'cli');
+      return [`Enrolment link for account ${accountId} (valid until ${expiresAt.toISOString()}, single use):`, `  ${url}`, 'Give it to the citizen only: whoever opens it first creates the passkey.'].join('\n');
+    },
+  },
+  'accounts import': {
+    usage: 'accounts import --file members.csv [--rejects FILE] [--restart] [--cert-anchor ANCHOR.pem]   (docs/performance.md#moving-members-in)',
+    async run(ctx, o) {
+      const anchor = typeof o['cert-anchor'] === 'string' ? o['cert-anchor'] : undefined;
+      const result = await runImport(ctx.imports, {
+        file: required(o, 'file'),
+        rejects: typeof o.rejects === 'string' ? o.rejects : undefined,
+        restart: Boolean(o.restart),
+        subjectKeyOf: subjectKeyMapper(anchor, ctx.config.certificates.mappingRule),
+      });
+      return formatImportReport(result);
+    },
+  },
+  'seed accounts': {
+    usage: 'seed accounts --count N [--with-passkeys] [--with-consents --client ID] [--start I] [--seed LABEL]   (synthetic, for load tests)',
+    run: runSeedAccounts,
   },
   'clients add': {
     usage: 'clients add --file client.json',

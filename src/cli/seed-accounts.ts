@@ -7,12 +7,10 @@
 import { createHash, createHmac, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import type { Knex } from 'knex';
 import { AppError } from '../shared/index.ts';
-import { insertSeedAccounts, insertSeedConsents, insertSeedCredentials, seedClientAllowances, seedClientExists, type SeedAccountRow, type SeedConsentRow, type SeedCredentialRow } from './seed-repo.ts';
+import { copyLines, copyText as t, insertSeedAccounts, insertSeedConsents, insertSeedCredentials, seedClientAllowances, seedClientExists, type SeedAccountRow, type SeedConsentRow, type SeedCredentialRow } from './seed-repo.ts';
 
 export const SEED_KEY_POOL = 256;
 const P256_ORDER = BigInt('0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551');
-
-const digest = (seed: string, label: string, index: number) => createHash('sha256').update(`${seed}\u0000${label}\u0000${index}`).digest();
 
 const uuidFrom = (bytes: Buffer) => {
   const b = Buffer.from(bytes.subarray(0, 16));
@@ -22,14 +20,18 @@ const uuidFrom = (bytes: Buffer) => {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 };
 
-/** What identifies seeded account #index (no I/O). */
-export const seededAccount = (seed: string, index: number) => ({
-  accountId: uuidFrom(digest(seed, 'account', index)),
-  credentialId: digest(seed, 'credential', index).toString('base64url'),
-  webauthnUserId: digest(seed, 'user', index).toString('base64url'),
-  email: `c${index}@${seed}.seed.example`,
-  keyIndex: index % SEED_KEY_POOL,
-});
+/** What identifies seeded account #index (no I/O): all from one SHA-512 of the seed and index. */
+export const seededAccount = (seed: string, index: number) => {
+  const bytes = createHash('sha512').update(`${seed}\u0000${index}`).digest();
+  return {
+    accountId: uuidFrom(bytes.subarray(0, 16)),
+    consentId: uuidFrom(bytes.subarray(16, 32)),
+    credentialId: bytes.subarray(32, 64).toString('base64url'),
+    webauthnUserId: bytes.subarray(0, 32).toString('base64url'),
+    email: `c${index}@${seed}.seed.example`,
+    keyIndex: index % SEED_KEY_POOL,
+  };
+};
 
 const keys = new Map<string, { privateKey: KeyObject; cose: Buffer }>();
 
@@ -66,13 +68,29 @@ export type SeedOptions = {
   /** Batches written at once (each on its own connection). */
   parallel?: number;
   onProgress?: (done: number) => void;
+  /** PostgreSQL COPY (fast; a range already seeded fails on its keys) instead of INSERT ... ON CONFLICT DO NOTHING (PGlite, re-runs). */
+  copy?: boolean;
+};
+
+const ACCOUNT_COLUMNS = ['id', 'name', 'birthdate', 'email', 'phone_number', 'webauthn_user_id'];
+const CREDENTIAL_COLUMNS = ['id', 'account_id', 'public_key', 'counter', 'transports', 'device_type', 'backed_up', 'name'];
+const CONSENT_COLUMNS = ['id', 'account_id', 'client_id', 'granted_claims', 'declined_claims', 'scopes', 'purposes', 'grant_ids', 'granted_at', 'updated_at', 'expires_at'];
+
+const copyBatch = async (knex: Knex, accounts: SeedAccountRow[], credentials: SeedCredentialRow[], consents: SeedConsentRow[]) => {
+  await copyLines(knex, 'accounts', ACCOUNT_COLUMNS, accounts.map((a) => `${t(a.id)}\t${t(a.name)}\t${a.birthdate}\t${t(a.email)}\t${t(a.phoneNumber)}\t${t(a.webauthnUserId)}\n`));
+  const now = new Date().toISOString();
+  const consentText = consents[0] && { granted: t(JSON.stringify(consents[0].grantedClaims)), scopes: t(JSON.stringify(consents[0].scopes)), purposes: t(JSON.stringify(consents[0].purposes)), expires: consents[0].expiresAt.toISOString() };
+  await Promise.all([
+    copyLines(knex, 'passkey_credentials', CREDENTIAL_COLUMNS, credentials.map((c) => `${t(c.id)}\t${c.accountId}\t${t(c.publicKey)}\t0\t["internal"]\tmultiDevice\tt\t${t(c.name)}\n`)),
+    copyLines(knex, 'consents', CONSENT_COLUMNS, consents.map((c) => `${c.id}\t${c.accountId}\t${t(c.clientId)}\t${consentText!.granted}\t[]\t${consentText!.scopes}\t${consentText!.purposes}\t[]\t${now}\t${now}\t${consentText!.expires}\n`)),
+  ]);
 };
 
 export const DEFAULT_SEED = 'bench';
 
 /** Loads the accounts; returns how many were written and the rate. Idempotent per index. */
 export const seedAccounts = async (knex: Knex, options: SeedOptions): Promise<{ accounts: number; seconds: number; perSecond: number }> => {
-  const { count, start = 0, seed = DEFAULT_SEED, withPasskeys = false, consentClient, batchSize = 5000, parallel = 3, onProgress } = options;
+  const { count, start = 0, seed = DEFAULT_SEED, withPasskeys = false, consentClient, batchSize = 5000, parallel = 2, onProgress, copy = false } = options;
   if (!Number.isInteger(count) || count < 1) throw new AppError('ERR_USAGE', '--count must be a positive whole number');
   let consentTemplate: Omit<SeedConsentRow, 'id' | 'accountId'> | undefined;
   if (consentClient) {
@@ -108,10 +126,13 @@ export const seedAccounts = async (knex: Knex, options: SeedOptions): Promise<{ 
         webauthnUserId: a.webauthnUserId,
       });
       if (withPasskeys) credentials.push({ id: a.credentialId, accountId: a.accountId, publicKey: cose[a.keyIndex]!, name: 'Seeded passkey' });
-      if (consentTemplate) consents.push({ id: uuidFrom(digest(seed, `consent:${consentTemplate.clientId}`, i)), accountId: a.accountId, ...consentTemplate });
+      if (consentTemplate) consents.push({ id: a.consentId, accountId: a.accountId, ...consentTemplate });
     }
-    await insertSeedAccounts(knex, accounts);
-    await Promise.all([insertSeedCredentials(knex, credentials), insertSeedConsents(knex, consents)]);
+    if (copy) await copyBatch(knex, accounts, credentials, consents);
+    else {
+      await insertSeedAccounts(knex, accounts);
+      await Promise.all([insertSeedCredentials(knex, credentials), insertSeedConsents(knex, consents)]);
+    }
     done += to - from;
     onProgress?.(done);
   };

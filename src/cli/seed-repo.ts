@@ -1,7 +1,11 @@
-// Bulk writes for synthetic data (`seed accounts`): one multi-row INSERT per batch, the rows
-// passed as parallel arrays and expanded by unnest(), so a batch of thousands of rows costs one
-// round trip and one statement on PostgreSQL and on the embedded PGlite alike.
+// Bulk writes for synthetic data (`seed accounts`). On PostgreSQL: COPY ... FROM STDIN (text
+// format) through pg-copy-streams. On the embedded PGlite (whose loopback server takes no COPY
+// streams): one multi-row INSERT per batch, the rows passed as parallel arrays and expanded by
+// unnest(), so a batch of thousands of rows costs one round trip and one statement.
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { Knex } from 'knex';
+import { from as copyFrom } from 'pg-copy-streams';
 
 export type SeedAccountRow = { id: string; name: string; birthdate: string; email: string; phoneNumber: string | null; webauthnUserId: string };
 export type SeedCredentialRow = { id: string; accountId: string; publicKey: Buffer; name: string };
@@ -62,3 +66,24 @@ export const seedClientExists = async (db: Knex, clientId: string): Promise<bool
 /** The client's allowances, as the consent snapshot records them. */
 export const seedClientAllowances = async (db: Knex, clientId: string): Promise<{ claim: string; purpose_ko: string; purpose_en: string; required: boolean; retention_days: number }[]> =>
   db('client_claim_allowances').where({ client_id: clientId }).orderBy('claim');
+
+/** A value in COPY's text format: NULL as \\N, backslash, tab, newline and CR escaped; bytea as \\x hex. */
+export const copyText = (value: string | number | boolean | Buffer | Date | null): string => {
+  if (value === null) return '\\N';
+  if (Buffer.isBuffer(value)) return `\\\\x${value.toString('hex')}`;
+  if (value instanceof Date) return value.toISOString();
+  const text = String(value);
+  return /[\\\t\n\r]/.test(text) ? text.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r') : text;
+};
+
+/** COPY `rows` (already COPY text lines, newline-terminated) into `table (columns)` on one pooled connection. */
+export const copyLines = async (db: Knex, table: string, columns: string[], lines: string[]): Promise<void> => {
+  if (!lines.length) return;
+  const connection = await db.client.acquireConnection();
+  try {
+    const sql = `COPY ${table} (${columns.join(', ')}) FROM STDIN`;
+    await pipeline(Readable.from([lines.join('')]), (connection as { query: (q: unknown) => NodeJS.WritableStream }).query(copyFrom(sql)));
+  } finally {
+    await db.client.releaseConnection(connection);
+  }
+};

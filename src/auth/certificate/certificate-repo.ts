@@ -46,7 +46,9 @@ export const findCertificateByFingerprint = async (db: Knex, fingerprint: string
 /** The account that holds certificates with this subject key (the most recently linked one wins). */
 export const findAccountIdBySubjectKey = async (db: Knex, subjectKey: string): Promise<string | undefined> => {
   const row = await db<Row>('account_certificates').where({ subject_key: subjectKey }).orderBy('created_at', 'desc').first('account_id');
-  return row?.account_id;
+  if (row) return row.account_id;
+  // A member imported with the key their certificate will map to (accounts import, cert_subject_serial).
+  return (await db('account_subject_keys').where({ subject_key: subjectKey }).first('account_id'))?.account_id;
 };
 
 export const insertCertificate = async (db: Knex, c: Omit<LinkedCertificate, 'createdAt' | 'lastUsedAt'> & { lastUsedAt?: Date }): Promise<void> => {

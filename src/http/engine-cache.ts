@@ -1,0 +1,76 @@
+// Discovery and JWKS change only when the engine is rebuilt (key rotation, catalogue change),
+// and every instance of the engine answers them the same: the first GET is answered by the
+// engine and its response (body and the headers that matter, e.g. CORS) kept for that engine
+// instance; later GET/HEADs get the same bytes with an ETag, and a matching If-None-Match a 304.
+import { createHash, randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Context } from 'koa';
+
+/** The engine's paths (oidc-provider defaults) whose answer depends on nothing but the engine instance. */
+export const STATIC_ENGINE_PATHS = new Set(['/.well-known/openid-configuration', '/jwks']);
+const KEPT_HEADERS = ['content-type', 'cache-control', 'access-control-allow-origin', 'access-control-expose-headers', 'vary'];
+
+type Cached = { body: Buffer; etag: string; headers: [string, string][] };
+
+const cacheByEngine = new WeakMap<object, Map<string, Cached>>();
+
+export const isStaticEngineRequest = (ctx: Context) => (ctx.method === 'GET' || ctx.method === 'HEAD') && STATIC_ENGINE_PATHS.has(ctx.path);
+
+/**
+ * Answers a GET/HEAD of a static engine path from the cache straight on the node request, before
+ * koa (no context, no middleware: what makes these cheaper than the engine itself), with the same
+ * security headers as every other response. Returns the route name answered, or undefined when
+ * the request is not one (or this engine has not answered that path yet): then koa handles it.
+ */
+export const answerFromCache = (req: IncomingMessage, res: ServerResponse, engine: object, securityHeaders: [string, string][]): string | undefined => {
+  if (req.method !== 'GET' && req.method !== 'HEAD') return undefined;
+  const url = req.url ?? '';
+  const query = url.indexOf('?');
+  const path = query < 0 ? url : url.slice(0, query);
+  if (!STATIC_ENGINE_PATHS.has(path)) return undefined;
+  const hit = cacheByEngine.get(engine)?.get(path);
+  if (!hit) return undefined;
+  for (const [name, value] of securityHeaders) res.setHeader(name, value);
+  for (const [name, value] of hit.headers) res.setHeader(name, value);
+  res.setHeader('ETag', hit.etag);
+  const given = req.headers['x-request-id'];
+  res.setHeader('X-Request-Id', typeof given === 'string' && /^[\w.:@-]{1,64}$/.test(given) ? given : randomUUID());
+  if (req.headers['if-none-match'] === hit.etag) {
+    res.statusCode = 304;
+    res.end();
+  } else {
+    res.statusCode = 200;
+    res.setHeader('Content-Length', hit.body.length);
+    res.end(req.method === 'HEAD' ? undefined : hit.body);
+  }
+  return path === '/jwks' ? 'jwks' : 'discovery';
+};
+
+/** Records the engine's 200 answer to `path` on the way out (res.write/res.end), for this engine instance. */
+export const recordEngineAnswer = (res: ServerResponse, path: string, engine: object) => {
+  const chunks: Buffer[] = [];
+  const write = res.write.bind(res);
+  const end = res.end.bind(res);
+  const keep = (chunk: unknown, encoding?: unknown) => {
+    if (typeof chunk === 'string') chunks.push(Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8'));
+    else if (chunk instanceof Uint8Array) chunks.push(Buffer.from(chunk));
+  };
+  res.write = ((chunk: unknown, ...rest: unknown[]) => {
+    keep(chunk, rest[0]);
+    return (write as (...args: unknown[]) => boolean)(chunk, ...rest);
+  }) as typeof res.write;
+  res.end = ((chunk?: unknown, ...rest: unknown[]) => {
+    if (chunk !== undefined && typeof chunk !== 'function') keep(chunk, rest[0]);
+    if (res.statusCode === 200) {
+      const body = Buffer.concat(chunks);
+      const headers = KEPT_HEADERS.flatMap((name): [string, string][] => {
+        const value = res.getHeader(name);
+        return value === undefined ? [] : [[name, String(value)]];
+      });
+      const perEngine = cacheByEngine.get(engine) ?? new Map<string, Cached>();
+      perEngine.set(path, { body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`, headers });
+      cacheByEngine.set(engine, perEngine);
+    }
+    return (end as (...args: unknown[]) => ServerResponse)(chunk, ...rest);
+  }) as typeof res.end;
+};

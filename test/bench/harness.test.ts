@@ -1,0 +1,29 @@
+// The benchmark harness runs end to end (never a speed assertion: this machine is shared):
+// a 1-second window per measurement, the bare engine and One-ID on the embedded default.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+describe('npm run bench', () => {
+  it('measures each scenario against the bare engine and writes the table as JSON', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'oneid-bench-test-'));
+    try {
+      const out = join(dir, 'result.json');
+      const run = spawnSync(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--seconds', '1', '--connections', '2', '--targets', 'baseline,embedded', '--scenarios', 'discovery,token_cc,userinfo,signin', '--accounts', '10', '--out', out], { encoding: 'utf8', timeout: 150_000 });
+      expect(run.status, run.stderr).toBe(0);
+      expect(run.stdout).toMatch(/x baseline/);
+      const report = JSON.parse(readFileSync(out, 'utf8')) as { machine: { cpus: number; loadBefore: number[] }; results: { scenario: string; target: string; perSecond: number; errors: number; ratio?: number }[] };
+      expect(report.machine.cpus).toBeGreaterThan(0);
+      expect(report.results.map((r) => `${r.scenario}:${r.target}`).sort()).toEqual(['discovery:baseline', 'discovery:embedded', 'signin:baseline', 'signin:embedded', 'token_cc:baseline', 'token_cc:embedded', 'userinfo:baseline', 'userinfo:embedded']);
+      for (const r of report.results) {
+        expect(r.errors, `${r.scenario} ${r.target}`).toBe(0);
+        expect(r.perSecond, `${r.scenario} ${r.target}`).toBeGreaterThan(0);
+        if (r.target !== 'baseline') expect(r.ratio).toBeGreaterThan(0);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 180_000);
+});
