@@ -51,7 +51,20 @@ export const createClientCache = ({ knex, mirror, maxAgeMs = 60_000, now = Date.
     /** After that transaction committed: every instance's entries become stale. */
     async publish(): Promise<void> {
       entries.clear();
-      if (mirror) await mirror.set(MIRROR_KEY, randomBytes(12).toString('base64url'), MIRROR_TTL_SECONDS);
+      if (!mirror) return;
+      // The change has committed: never fail its caller because Redis is briefly away. While it
+      // is, no instance can read a token (its requests answer 503); keep trying in the background
+      // so the new token is there when Redis is back.
+      const attempt = (tries: number): void => {
+        mirror.set(MIRROR_KEY, randomBytes(12).toString('base64url'), MIRROR_TTL_SECONDS).catch(() => {
+          if (tries < 300) setTimeout(() => attempt(tries + 1), 1000).unref();
+        });
+      };
+      try {
+        await mirror.set(MIRROR_KEY, randomBytes(12).toString('base64url'), MIRROR_TTL_SECONDS);
+      } catch {
+        attempt(1);
+      }
     },
   };
 };
