@@ -63,7 +63,7 @@ export const COMMANDS: Record<string, { usage: string; run: (ctx: CliContext, op
     },
   },
   'accounts import': {
-    usage: 'accounts import --file members.csv [--rejects FILE] [--restart] [--cert-anchor ANCHOR.pem]   (docs/performance.md#moving-an-existing-portals-members-in)',
+    usage: 'accounts import --file members.csv [--rejects FILE] [--restart] [--cert-anchor ANCHOR.pem]   (idempotent by legacy_id, resumable)',
     async run(ctx, o) {
       const anchor = typeof o['cert-anchor'] === 'string' ? o['cert-anchor'] : undefined;
       const result = await runImport(ctx.imports, {
