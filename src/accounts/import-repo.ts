@@ -80,12 +80,15 @@ export const startImportCheckpoint = async (db: Knex, c: Pick<ImportCheckpoint, 
     .merge({ file: c.file, columns: JSON.stringify(c.columns), actor: c.actor, byte_offset: 0, line: 1, imported: 0, rejected: 0, started_at: db.fn.now(), updated_at: db.fn.now(), finished_at: null });
 };
 
-/** Moves the checkpoint past the rows just committed (inside the same transaction as those rows). */
-export const advanceImportCheckpoint = async (trx: Knex, id: string, c: { byteOffset: number; line: number; imported: number; rejected: number; finished?: boolean }): Promise<void> => {
-  await trx('account_imports')
-    .where({ id })
-    .update({ byte_offset: c.byteOffset, line: c.line, imported: c.imported, rejected: c.rejected, updated_at: trx.fn.now(), ...(c.finished && { finished_at: trx.fn.now() }) });
-};
+/**
+ * Moves the checkpoint from `from` (the end of the previous batch) past the rows just written,
+ * inside the same transaction as those rows. Waits for the previous batch's transaction (its row
+ * lock); false when the checkpoint is not at `from` (that batch did not commit).
+ */
+export const advanceImportCheckpoint = async (trx: Knex, id: string, c: { from: number; byteOffset: number; line: number; imported: number; rejected: number; finished?: boolean }): Promise<boolean> =>
+  (await trx('account_imports')
+    .where({ id, byte_offset: c.from })
+    .update({ byte_offset: c.byteOffset, line: c.line, imported: c.imported, rejected: c.rejected, updated_at: trx.fn.now(), ...(c.finished && { finished_at: trx.fn.now() }) })) === 1;
 
 /** An imported member's account id, by the portal's member id. */
 export const findAccountIdByLegacyId = async (db: Knex, legacyId: string): Promise<string | undefined> =>

@@ -5,7 +5,7 @@
 // resumes after the last committed one; re-running a finished file changes nothing. Rows that
 // fail validation are reported (line, field, reason) and skipped; the import goes on.
 // Never passwords: a file with a password-like column is refused before any row is read.
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createReadStream, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse } from 'csv-parse';
@@ -120,8 +120,8 @@ export const createImportService = ({ knex, clock, enrolmentTtlSeconds, issuer }
     const batchSize = options.batchSize ?? 5000;
     let byteOffset = resume?.byteOffset ?? 0;
     let line = resume?.line ?? 1;
-    let imported = resume?.imported ?? 0;
-    let rejectedTotal = resume?.rejected ?? 0;
+    const imported = resume?.imported ?? 0;
+    const rejectedTotal = resume?.rejected ?? 0;
     const started = process.hrtime.bigint();
     const report = { rows: 0, inserted: 0, updated: 0, unchanged: 0, rejected: 0 };
 
@@ -129,20 +129,37 @@ export const createImportService = ({ knex, clock, enrolmentTtlSeconds, issuer }
       // A resumed read starts after a row; the first run skips the header (read above).
       parse({ bom: !resume, columns, from_line: resume ? 1 : 2, info: true, skip_empty_lines: true, relax_column_count: true }),
     );
+    // WebAuthn user handles (random, WebAuthn L2 14.6.1) cut from one draw of entropy per 4,096 rows.
+    let entropy = Buffer.alloc(0);
+    const userHandle = () => {
+      if (entropy.length < 32) entropy = randomBytes(32 * 4096);
+      const handle = entropy.subarray(0, 32).toString('base64url');
+      entropy = entropy.subarray(32);
+      return handle;
+    };
     let batch = new Map<string, ImportedAccountRow>();
     let batchRejected: RejectedRow[] = [];
     let batchNumber = 0;
-    let pending: Promise<void> = Promise.resolve();
+    // Up to two batches are written at once (each its own transaction, so PostgreSQL works on both
+    // while the next is parsed). The checkpoint moves only in file order: a batch's transaction
+    // advances it from the end of the batch before it (compare-and-set, waiting on that batch's
+    // row lock), so a crash never leaves it past a batch that did not commit.
+    const inflight: { done: Promise<void>; ids: Set<string> }[] = [];
+    let flushedImported = imported;
+    let flushedRejected = rejectedTotal;
+    let flushedEnd = byteOffset;
 
-    const commit = async (rows: ImportedAccountRow[], rejected: RejectedRow[], end: { byteOffset: number; line: number }, finished = false) => {
+    const commit = async (rows: ImportedAccountRow[], rejected: RejectedRow[], previous: Promise<void> | undefined, from: number, end: { byteOffset: number; line: number }, totals: { imported: number; rejected: number }, finished = false) => {
       const result = await knex.transaction(async (trx) => {
         const written = await upsertImportedAccounts(trx, rows);
-        await advanceImportCheckpoint(trx, id, { byteOffset: end.byteOffset, line: end.line, imported: imported + rows.length, rejected: rejectedTotal + rejected.length, finished });
-        if (finished) await appendAudit(trx, { action: 'accounts.imported', actor: options.actor, subject: `import:${id.slice(0, 16)}`, details: { file, rows: imported + rows.length, rejected: rejectedTotal + rejected.length } });
+        // The checkpoint moves in file order: after the previous batch has committed (or failed).
+        await previous?.catch(() => undefined);
+        if (!(await advanceImportCheckpoint(trx, id, { from, byteOffset: end.byteOffset, line: end.line, imported: totals.imported, rejected: totals.rejected, finished }))) {
+          throw new AppError('ERR_IMPORT_INTERRUPTED', 'an earlier batch of this import did not commit; run the import again to resume');
+        }
+        if (finished) await appendAudit(trx, { action: 'accounts.imported', actor: options.actor, subject: `import:${id.slice(0, 16)}`, details: { file, rows: totals.imported, rejected: totals.rejected } });
         return written;
       });
-      imported += rows.length;
-      rejectedTotal += rejected.length;
       report.inserted += result.inserted;
       report.updated += result.updated;
       report.unchanged += rows.length - result.inserted - result.updated;
@@ -151,16 +168,24 @@ export const createImportService = ({ knex, clock, enrolmentTtlSeconds, issuer }
       await options.afterBatch?.(batchNumber);
     };
 
-    // The next batch is parsed while the previous one is written; batches commit in file order.
-    const flush = async (end: { byteOffset: number; line: number }) => {
+    const settle = async () => {
+      while (inflight.length) await inflight.shift()!.done;
+    };
+
+    const flush = async (end: { byteOffset: number; line: number }, finished = false) => {
       const rows = [...batch.values()];
       const rejected = batchRejected;
       batch = new Map();
       batchRejected = [];
-      await pending;
-      pending = commit(rows, rejected, end);
-      // Surface a failure now rather than after the next batch is parsed.
-      pending.catch(() => undefined);
+      // At most two in flight: wait for the older one (and surface its failure) first.
+      if (inflight.length >= 2 || finished) await (finished ? settle() : inflight.shift()!.done);
+      flushedImported += rows.length;
+      flushedRejected += rejected.length;
+      const done = commit(rows, rejected, inflight.at(-1)?.done, flushedEnd, end, { imported: flushedImported, rejected: flushedRejected }, finished);
+      flushedEnd = end.byteOffset;
+      done.catch(() => undefined);
+      inflight.push({ done, ids: new Set(rows.map((r) => r.legacyId)) });
+      if (finished) await settle();
     };
 
     try {
@@ -175,18 +200,22 @@ export const createImportService = ({ knex, clock, enrolmentTtlSeconds, issuer }
           report.rejected += 1;
         } else {
           const { certSerial, ...row } = checked.row;
+          // The same member in a batch still being written: let it commit first (no lock waits between batches).
+          if (inflight.some((f) => f.ids.has(row.legacyId))) await settle();
           // A member listed twice in one batch: the later row wins, as it would across batches.
           batch.delete(row.legacyId);
-          batch.set(row.legacyId, { ...row, id: randomUUID(), webauthnUserId: randomToken(32), subjectKey: certSerial && options.subjectKeyOf ? options.subjectKeyOf(certSerial) : null });
+          batch.set(row.legacyId, { ...row, id: randomUUID(), webauthnUserId: userHandle(), subjectKey: certSerial && options.subjectKeyOf ? options.subjectKeyOf(certSerial) : null });
         }
         byteOffset = end;
         if (batch.size + batchRejected.length >= batchSize) await flush({ byteOffset, line });
-        options.onProgress?.({ bytes: byteOffset, totalBytes: stat.size, rows: report.rows, imported: imported + batch.size, rejected: rejectedTotal + batchRejected.length });
+        if (report.rows % 1000 === 0) options.onProgress?.({ bytes: byteOffset, totalBytes: stat.size, rows: report.rows, imported: flushedImported + batch.size, rejected: flushedRejected + batchRejected.length });
       }
-      await pending;
-      await commit([...batch.values()], batchRejected, { byteOffset, line }, true);
+      await flush({ byteOffset, line }, true);
+      options.onProgress?.({ bytes: byteOffset, totalBytes: stat.size, rows: report.rows, imported: flushedImported, rejected: flushedRejected });
     } finally {
       parser.destroy();
+      // Nothing keeps writing after this returns (or throws).
+      await Promise.allSettled(inflight.map((f) => f.done));
     }
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     return { file, ...report, resumedAt: resume?.byteOffset ?? 0, seconds, rowsPerSecond: Math.round(report.rows / (seconds || 1e-9)) };

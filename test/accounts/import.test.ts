@@ -56,10 +56,12 @@ describe('accounts import', () => {
         },
       }),
     ).rejects.toThrow('simulated crash');
-    expect(await countLegacy('crash')).toBe(6);
+    // Batches 1-2 committed; batch 3 was being written alongside and may have committed too.
+    const committed = await countLegacy('crash');
+    expect([6, 9]).toContain(committed);
     const resumed = await imports.importFile({ file, actor: 'test', batchSize: 3 });
     expect(resumed.resumedAt).toBeGreaterThan(0);
-    expect(resumed).toMatchObject({ rows: 4, inserted: 4, rejected: 0 });
+    expect(resumed).toMatchObject({ rows: 10 - committed, inserted: 10 - committed, rejected: 0 });
     expect(await countLegacy('crash')).toBe(10);
     // Finished: a later run reads the whole file again and changes nothing.
     expect(await imports.importFile({ file, actor: 'test', batchSize: 3 })).toMatchObject({ rows: 10, inserted: 0, unchanged: 10, resumedAt: 0 });
