@@ -14,6 +14,8 @@ import type { RegistrationStore } from './admin-engine.ts';
 const clientAdapter = (clients: ClientService, registrations?: RegistrationStore) =>
   class ClientAdapter implements Adapter {
     async find(id: string) {
+      // A NUL can never be in a client id, and PostgreSQL would refuse the query.
+      if (id.includes('\u0000')) return undefined;
       return (await clients.engineMetadata(id)) as AdapterPayload | undefined;
     }
     async upsert(id: string, payload: AdapterPayload) {
