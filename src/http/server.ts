@@ -20,6 +20,7 @@ import type { AccountService } from '../accounts/index.ts';
 import type { ConsentService, MyDataService } from '../consent/index.ts';
 import { enrolmentRoutes } from './enrolment-routes.ts';
 import { errorHandler } from './errors.ts';
+import { AppError } from '../shared/index.ts';
 import { answerFromCache, isStaticEngineRequest, recordEngineAnswer } from './engine-cache.ts';
 import { staticSecurityHeaders } from './security.ts';
 import { healthRoutes } from './health-routes.ts';
@@ -119,6 +120,11 @@ export const createHttpApp = (deps: HttpDeps): Koa => {
     await next();
   });
   app.use(errorHandler(deps));
+  // Our routes' path parameters and query values reach PostgreSQL, which cannot hold U+0000.
+  app.use(async (ctx, next) => {
+    if (/%00/i.test(ctx.url)) throw new AppError('ERR_BAD_REQUEST', 'The address contains a NUL character.', { status: 400 });
+    await next();
+  });
   app.use(routeRateLimits(deps.rateLimits));
   app.use(router.routes());
   app.use(router.allowedMethods());

@@ -5,14 +5,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.ts';
 import { createBrowserSession, csrfFrom } from '../support/browser-session.ts';
 import { authorizationRequest, discover, enrolCitizen, registerClient } from '../support/flows.ts';
+import { createAdmin } from '../admin/support.ts';
 
 let app: TestApp;
 let client: Awaited<ReturnType<typeof registerClient>>;
 let login: { path: string; cookie: string; csrf: string };
+let adminToken: string;
 
 beforeAll(async () => {
   app = await startTestApp();
   await enrolCitizen(app);
+  adminToken = (await createAdmin(app, 'platform')).token;
   client = await registerClient(app);
   const config = await discover(app, client);
   const session = createBrowserSession();
@@ -43,6 +46,8 @@ const cases: Array<[string, () => { method?: string; path: string; headers?: Rec
   ['enrolment path', () => ({ path: '/enrol/%00' })],
   ['admin API path', () => ({ path: '/admin/api/clients/%00', headers: { authorization: 'Bearer x' } })],
   ['account page query', () => ({ path: '/account?lang=%00' })],
+  ['admin API, path and query with a valid token', () => ({ path: `/admin/api/clients/a%00b?after=%00`, headers: { authorization: `Bearer ${adminToken}` } })],
+  ['admin API, audit search with a valid token', () => ({ path: `/admin/api/audit?actor=%00&action=%00`, headers: { authorization: `Bearer ${adminToken}` } })],
 ];
 
 describe('NUL characters in requests', () => {
