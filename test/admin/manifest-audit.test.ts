@@ -3,19 +3,17 @@
 // manifest import is idempotent and its dry run changes nothing; rejected rows are named with
 // their field; export round-trips; audit search and export; `audit verify` names the first
 // tampered record.
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import knexFactory from 'knex';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { CliContext } from '../../src/cli/cli-context.ts';
 import { COMMANDS } from '../../src/cli/commands.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';
+import { runCli } from '../support/cli.ts';
 import { createAdmin, unique, type Admin } from './support.ts';
 
-const run = promisify(execFile);
 let app: TestApp;
 let platform: Admin;
 let dir: string;
@@ -50,17 +48,7 @@ afterAll(async () => {
 /** The CLI's commands on this app's services (the real CLI process is run where it matters). */
 const command = (name: string, options: Record<string, string | boolean>) => COMMANDS[name]!.run({ admin: app.services.admin, audit: app.services.audit } as unknown as CliContext, options);
 
-const cli = async (...args: string[]) => {
-  const secrets = inject('secrets');
-  const env = { ...process.env, DATA_DIR: app.config.dataDir, ISSUER: app.issuer, COOKIE_KEYS: secrets.cookieKey, KEY_ENCRYPTION_KEYS: secrets.keyEncryptionKey, PAIRWISE_SALT: secrets.pairwiseSalt, LOG_LEVEL: 'silent', ...(app.config.databaseUrl && { DATABASE_URL: app.config.databaseUrl }) };
-  try {
-    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { env, timeout: 60_000 });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-};
+const cli = (...args: string[]) => runCli(app, ...args);
 
 const purpose = { ko: '신청인 확인', en: 'Identifying the applicant' };
 const AGENCY = '행정안전부';

@@ -1,14 +1,12 @@
 // The CLI as an operator runs it: a real process, on the same database as a running server
 // (in the embedded default it joins the server's PGlite over its loopback socket).
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.ts';
+import { runCli } from '../support/cli.ts';
 
-const run = promisify(execFile);
 let app: TestApp;
 let dir: string;
 
@@ -21,26 +19,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const cli = async (...args: string[]) => {
-  const secrets = inject('secrets');
-  const env = {
-    ...process.env,
-    DATA_DIR: app.config.dataDir,
-    ISSUER: app.issuer,
-    COOKIE_KEYS: secrets.cookieKey,
-    KEY_ENCRYPTION_KEYS: secrets.keyEncryptionKey,
-    PAIRWISE_SALT: secrets.pairwiseSalt,
-    ...(app.config.databaseUrl && { DATABASE_URL: app.config.databaseUrl }),
-    LOG_LEVEL: 'silent',
-  };
-  try {
-    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { env, timeout: 60_000 });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-};
+const cli = (...args: string[]) => runCli(app, ...args);
 
 describe('npm run cli', () => {
   it('enrols a citizen while the server runs, and the link works on the server', async () => {

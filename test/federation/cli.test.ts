@@ -1,18 +1,16 @@
 // `npm run cli -- upstreams ...` as a platform administrator runs it, beside a running server:
 // the upstream appears on the sign-in page, its secret is stored sealed, and disabling it takes
 // it off the page at once.
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.ts';
+import { runCli } from '../support/cli.ts';
 import { createBrowserSession } from '../support/browser-session.ts';
 import { authorizationRequest, discover, registerClient } from '../support/flows.ts';
 import { upstreamButton } from './support.ts';
 
-const run = promisify(execFile);
 let app: TestApp;
 let dir: string;
 
@@ -25,26 +23,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const cli = async (...args: string[]) => {
-  const secrets = inject('secrets');
-  const env = {
-    ...process.env,
-    DATA_DIR: app.config.dataDir,
-    ISSUER: app.issuer,
-    COOKIE_KEYS: secrets.cookieKey,
-    KEY_ENCRYPTION_KEYS: secrets.keyEncryptionKey,
-    PAIRWISE_SALT: secrets.pairwiseSalt,
-    ...(app.config.databaseUrl && { DATABASE_URL: app.config.databaseUrl }),
-    LOG_LEVEL: 'silent',
-  };
-  try {
-    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { env, timeout: 60_000 });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-};
+const cli = (...args: string[]) => runCli(app, ...args);
 
 const loginHtml = async () => {
   const client = await registerClient(app);

@@ -2,7 +2,6 @@
 // process, beside a running server) re-seals every `*_sealed` value with the first key, in one
 // audited transaction; afterwards One-ID runs with the new key alone. It never touches the run's
 // shared database: the test has one of its own (a fresh PostgreSQL database, or a PGlite copy).
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createSecretBox } from '../../src/shared/index.ts';
 import { resealAll } from '../../src/store/index.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';
+import { cliProcess } from '../support/cli.ts';
 import { registerClient } from '../support/flows.ts';
 
 const OLD = randomBytes(32).toString('base64url');
@@ -44,12 +44,10 @@ afterAll(async () => {
 
 const start = (keys: string[]) => startTestApp({ KEY_ENCRYPTION_KEYS: keys.join(','), ...(ownDatabase && { DATABASE_URL: ownDatabase }) }, { dataDir });
 
-const cli = (keys: string[], args: string[]) =>
-  new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    const secrets = inject('secrets');
-    const env = { ...process.env, DATA_DIR: dataDir, DATABASE_URL: ownDatabase ?? '', REDIS_URL: '', KEY_ENCRYPTION_KEYS: keys.join(','), COOKIE_KEYS: secrets.cookieKey, PAIRWISE_SALT: secrets.pairwiseSalt, LOG_LEVEL: 'silent' };
-    execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { env, timeout: 60_000 }, (error, stdout, stderr) => resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }));
-  });
+const cli = (keys: string[], args: string[]) => {
+  const secrets = inject('secrets');
+  return cliProcess({ DATA_DIR: dataDir, DATABASE_URL: ownDatabase ?? '', REDIS_URL: '', KEY_ENCRYPTION_KEYS: keys.join(','), COOKIE_KEYS: secrets.cookieKey, PAIRWISE_SALT: secrets.pairwiseSalt }, args);
+};
 
 const sealedValues = async (app: TestApp) => {
   const keys = (await app.knex('signing_keys').select('private_jwk_sealed')).map((r) => String(r.private_jwk_sealed));

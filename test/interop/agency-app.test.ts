@@ -206,7 +206,7 @@ describe('examples/agency-app/quickstart.ts', () => {
       expect((await browser.request(`${issuer}${path}/verify`, { method: 'POST', json: authenticator.register(options), headers: { 'x-csrf-token': csrf } })).status).toBe(200);
 
       // Then signs in to the app with it (the app authenticates with private_key_jwt).
-      const oneIdApp = Object.assign(running.oneId, { issuer, port: oneIdPort, stop: running.stop });
+      const oneIdApp = Object.assign(running.oneId, { issuer, port: oneIdPort, dataDir, env: {}, stop: running.stop });
       const { html } = await signInThroughApp(browser, authenticator, `http://localhost:${appPort}`, oneIdApp);
       expect(claimsShown(html, 'userinfo-claims')).toMatchObject({ name: '홍길동', birthdate: '1990-01-01' });
     } finally {

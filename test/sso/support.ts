@@ -1,19 +1,14 @@
 // Shared pieces of the SSO and logout tests: an app whose settings may go below the validated
 // minimums (a 2-second idle timeout), agency back-channel receivers that verify logout tokens
 // the way an agency must, and a full sign-in returning what the agency received.
-import { execFile } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
 import * as oidc from 'openid-client';
 import { inject } from 'vitest';
-import { createApp } from '../../src/app.ts';
-import { loadConfig, type Config } from '../../src/config/index.ts';
-import { createLogger } from '../../src/shared/index.ts';
-import { freePort, type TestApp } from '../support/app.ts';
+import type { Config } from '../../src/config/index.ts';
+import { startTestApp, type TestApp } from '../support/app.ts';
+import { cliProcess } from '../support/cli.ts';
 import { csrfFrom, type BrowserSession } from '../support/browser-session.ts';
 import { authorizationRequest, discover, registerClient, signIn } from '../support/flows.ts';
 import type { SoftAuthenticator } from '../support/soft-authenticator.ts';
@@ -30,62 +25,16 @@ export const FAST_QUEUE = {
 };
 
 /**
- * Like test/support/app.ts's startTestApp, plus `overrides` applied after validation (e.g. an
- * idle timeout under the 60 s minimum) and a data directory that may outlive a stop (restarts).
+ * startTestApp with the fast queue, on the run's database itself (not a copy), so a restart on
+ * the same `port` and `dataDir` finds its sessions and queue again.
  */
-export const startSsoApp = async (
-  env: Record<string, string> = {},
-  options: { overrides?: Partial<Config>; port?: number; dataDir?: string } = {},
-): Promise<TestApp & { dataDir: string; env: Record<string, string> }> => {
-  const port = options.port ?? (await freePort());
-  const secrets = inject('secrets');
+export const startSsoApp = (env: Record<string, string> = {}, options: { overrides?: Partial<Config>; port?: number; dataDir?: string } = {}) => {
   const databaseUrl = inject('databaseUrl');
-  const redisUrl = inject('redisUrl');
-  let dataDir = options.dataDir;
-  const ownDataDir = !dataDir;
-  if (!dataDir) {
-    dataDir = mkdtempSync(join(tmpdir(), 'oneid-sso-'));
-    const template = inject('pgliteTemplate');
-    if (template && !databaseUrl) cpSync(join(template, 'pglite'), join(dataDir, 'pglite'), { recursive: true });
-  }
-  const issuer = `http://localhost:${port}`;
-  const fullEnv: Record<string, string> = {
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    ISSUER: issuer,
-    DATA_DIR: dataDir,
-    COOKIE_KEYS: secrets.cookieKey,
-    KEY_ENCRYPTION_KEYS: secrets.keyEncryptionKey,
-    PAIRWISE_SALT: secrets.pairwiseSalt,
-    LOG_LEVEL: 'warn',
-    ...(databaseUrl && { DATABASE_URL: databaseUrl }),
-    ...(redisUrl && { REDIS_URL: redisUrl }),
-    ...FAST_QUEUE,
-    ...env,
-  };
-  const config = loadConfig(fullEnv);
-  const app = await createApp({ ...config, ...options.overrides }, { logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent') });
-  await app.listen(port, '127.0.0.1');
-  return Object.assign(app, {
-    issuer,
-    port,
-    dataDir,
-    /** The settings it runs with (e.g. for the CLI against it). */
-    env: fullEnv,
-    stop: async () => {
-      await app.close();
-      if (ownDataDir) rmSync(dataDir!, { recursive: true, force: true });
-    },
-  });
+  return startTestApp({ ...FAST_QUEUE, ...(databaseUrl && { DATABASE_URL: databaseUrl }), ...env }, options);
 };
 
 /** Runs `npm run cli -- ...args` against the app (a separate process, as an operator would). */
-export const runCli = (app: { env: Record<string, string> }, args: string[]) =>
-  new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { env: { ...process.env, ...app.env, LOG_LEVEL: 'silent' }, timeout: 30_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
+export const runCli = (app: { env: Record<string, string> }, args: string[]) => cliProcess(app.env, args, 30_000);
 
 export type ReceivedToken = { claims: JWTPayload & { sid?: string; events?: Record<string, unknown> }; at: number };
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import knexFactory from 'knex';
 import { inject } from 'vitest';
 import { createApp, type App, type AppOptions } from '../../src/app.ts';
-import { loadConfig } from '../../src/config/index.ts';
+import { loadConfig, type Config } from '../../src/config/index.ts';
 import { createLogger } from '../../src/shared/index.ts';
 
 export const freePort = () =>
@@ -20,7 +20,14 @@ export const freePort = () =>
     server.once('error', reject);
   });
 
-export type TestApp = App & { issuer: string; port: number; stop: () => Promise<void> };
+export type TestApp = App & {
+  issuer: string;
+  port: number;
+  dataDir: string;
+  /** The settings it runs with (e.g. for the CLI against it). */
+  env: Record<string, string>;
+  stop: () => Promise<void>;
+};
 
 let copies = 0;
 /** A fresh copy of the run's migrated PostgreSQL database, for one test app. */
@@ -46,7 +53,11 @@ const copyDatabase = async (templateUrl: string, adminUrl: string): Promise<stri
   return template.toString();
 };
 
-export const startTestApp = async (env: Record<string, string> = {}, options: { port?: number; dataDir?: string; app?: AppOptions } = {}): Promise<TestApp> => {
+/**
+ * `overrides` are applied after validation (e.g. an idle timeout under the 60 s minimum); a
+ * `dataDir` given by the caller outlives `stop` (restarts).
+ */
+export const startTestApp = async (env: Record<string, string> = {}, options: { port?: number; dataDir?: string; app?: AppOptions; overrides?: Partial<Config> } = {}): Promise<TestApp> => {
   const port = options.port ?? (await freePort());
   const secrets = inject('secrets');
   const runDatabase = inject('databaseUrl');
@@ -64,7 +75,7 @@ export const startTestApp = async (env: Record<string, string> = {}, options: { 
   // "localhost", not 127.0.0.1: WebAuthn needs a domain as RP ID.
   // A second instance of a cluster is given the first one's ISSUER and still listens on `port`.
   const issuer = env.ISSUER ?? `http://localhost:${port}`;
-  const config = loadConfig({
+  const fullEnv: Record<string, string> = {
     PORT: String(port),
     HOST: '127.0.0.1',
     ISSUER: issuer,
@@ -76,12 +87,15 @@ export const startTestApp = async (env: Record<string, string> = {}, options: { 
     ...(databaseUrl && { DATABASE_URL: databaseUrl }),
     ...(redisUrl && { REDIS_URL: redisUrl }),
     ...env,
-  });
+  };
+  const config = { ...loadConfig(fullEnv), ...options.overrides };
   const app = await createApp(config, { logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'), ...options.app });
   await app.listen(port, '127.0.0.1');
   return Object.assign(app, {
     issuer,
     port,
+    dataDir,
+    env: fullEnv,
     stop: async () => {
       await app.close();
       if (ownDataDir) rmSync(dataDir!, { recursive: true, force: true });

@@ -1,0 +1,34 @@
+// The CLI as an operator runs it: a real `src/cli/main.ts` process beside a running test app, on
+// the same database (in the embedded default it joins the app's PGlite over its loopback socket).
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { inject } from 'vitest';
+import type { TestApp } from './app.ts';
+
+const run = promisify(execFile);
+
+export type CliResult = { code: number; stdout: string; stderr: string };
+
+/** `npm run cli -- ...args` with exactly these settings on top of this process's environment. */
+export const cliProcess = async (env: Record<string, string | undefined>, args: string[], timeout = 60_000): Promise<CliResult> => {
+  try {
+    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { env: { ...process.env, ...env, LOG_LEVEL: 'silent' }, timeout });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code?: number; stdout: string; stderr: string };
+    return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? String(error) };
+  }
+};
+
+/** `npm run cli -- ...args` against a test app, with its data directory, database and secrets. */
+export const runCli = (app: TestApp, ...args: string[]): Promise<CliResult> => {
+  const secrets = inject('secrets');
+  return cliProcess({
+    DATA_DIR: app.config.dataDir,
+    ISSUER: app.issuer,
+    COOKIE_KEYS: secrets.cookieKey,
+    KEY_ENCRYPTION_KEYS: secrets.keyEncryptionKey,
+    PAIRWISE_SALT: secrets.pairwiseSalt,
+    ...(app.config.databaseUrl && { DATABASE_URL: app.config.databaseUrl }),
+  }, args);
+};
