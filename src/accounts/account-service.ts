@@ -31,6 +31,17 @@ const parseCitizen = (input: CitizenInput) => {
   return parsed.data;
 };
 
+/** A new active account for a checked citizen, with its own WebAuthn user handle. */
+const newAccount = (citizen: ReturnType<typeof parseCitizen>) => ({
+  id: newId(),
+  name: citizen.name,
+  birthdate: citizen.birthdate,
+  email: citizen.email ?? null,
+  phoneNumber: citizen.phone ?? null,
+  status: 'active' as const,
+  webauthnUserId: randomToken(32),
+});
+
 export const createAccountService = ({ knex, clock, enrolmentTtlSeconds, issuer }: { knex: Knex; clock: Clock; enrolmentTtlSeconds: number; issuer: string }) => {
   const enrolmentUrl = (token: string) => `${issuer}/enrol/${token}`;
 
@@ -44,15 +55,7 @@ export const createAccountService = ({ knex, clock, enrolmentTtlSeconds, issuer 
      */
     async createCitizen(trx: Knex.Transaction, input: CitizenInput): Promise<Account> {
       const citizen = parseCitizen(input);
-      const account = {
-        id: newId(),
-        name: citizen.name,
-        birthdate: citizen.birthdate,
-        email: citizen.email ?? null,
-        phoneNumber: citizen.phone ?? null,
-        status: 'active' as const,
-        webauthnUserId: randomToken(32),
-      };
+      const account = newAccount(citizen);
       await insertAccount(trx, account);
       return { ...account, createdAt: clock.now() };
     },
@@ -65,15 +68,7 @@ export const createAccountService = ({ knex, clock, enrolmentTtlSeconds, issuer 
       const citizen = parseCitizen(input);
       const token = randomToken();
       const expiresAt = new Date(clock.now().getTime() + enrolmentTtlSeconds * 1000);
-      const account = {
-        id: newId(),
-        name: citizen.name,
-        birthdate: citizen.birthdate,
-        email: citizen.email ?? null,
-        phoneNumber: citizen.phone ?? null,
-        status: 'active' as const,
-        webauthnUserId: randomToken(32),
-      };
+      const account = newAccount(citizen);
       await knex.transaction(async (trx) => {
         await insertAccount(trx, account);
         await insertEnrolmentLink(trx, { id: newId(), accountId: account.id, tokenHash: sha256(token), expiresAt, issuedBy });

@@ -2,7 +2,7 @@
 // agency and time, newest first, keyset-paginated by id. Each filter has an (x, id) index
 // (migrations/20261125130000), so a page is an index walk even over millions of records.
 import type { Knex } from 'knex';
-import type { AuditRecord } from '../audit/index.ts';
+import { auditRecordFromRow, type AuditRecord } from '../audit/index.ts';
 
 export type AuditFilter = {
   /** Exact, or a prefix ending in `*` (`clients.*`). */
@@ -15,18 +15,6 @@ export type AuditFilter = {
   agencies?: string[] | undefined;
 };
 
-const toRecord = (row: Record<string, any>): AuditRecord => ({
-  id: String(row.id),
-  occurredAt: new Date(row.occurred_at),
-  action: row.action,
-  actor: row.actor,
-  subject: row.subject,
-  ip: row.ip,
-  details: row.details,
-  prevHash: row.prev_hash,
-  hash: row.hash,
-});
-
 /** Records older than `before` (an id), newest first. */
 export const searchAudit = async (db: Knex, f: AuditFilter & { before?: string | undefined; limit: number }): Promise<AuditRecord[]> => {
   const query = db('audit_events').orderBy('id', 'desc').limit(f.limit);
@@ -38,5 +26,5 @@ export const searchAudit = async (db: Knex, f: AuditFilter & { before?: string |
   if (f.from) query.where('occurred_at', '>=', f.from);
   if (f.to) query.where('occurred_at', '<', f.to);
   if (f.agencies) query.whereRaw("details->>'agency' = ANY(?::text[])", [f.agencies]);
-  return (await query).map(toRecord);
+  return (await query).map(auditRecordFromRow);
 };

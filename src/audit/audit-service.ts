@@ -25,6 +25,19 @@ export type AuditRecord = {
   hash: string;
 };
 
+/** A row of `audit_events` as a record (also for the admin's audit search, src/admin). */
+export const auditRecordFromRow = (row: Record<string, any>): AuditRecord => ({
+  id: String(row.id),
+  occurredAt: new Date(row.occurred_at),
+  action: row.action,
+  actor: row.actor,
+  subject: row.subject,
+  ip: row.ip,
+  details: row.details,
+  prevHash: row.prev_hash,
+  hash: row.hash,
+});
+
 const GENESIS = 'genesis';
 // Serialises the writers of one lane across every instance (PostgreSQL advisory lock, held to commit).
 const CHAIN_LOCK = 0x6f6e6964;
@@ -108,14 +121,7 @@ export const createAuditService = ({ knex }: { knex: Knex }) => ({
       for (const row of rows) {
         const chain = Number(row.chain ?? 0);
         const prevHash = lanes.get(chain) ?? GENESIS;
-        const expected = hashRecord(prevHash, {
-          occurredAt: new Date(row.occurred_at),
-          action: row.action,
-          actor: row.actor,
-          subject: row.subject,
-          ip: row.ip,
-          details: row.details,
-        });
+        const expected = hashRecord(prevHash, auditRecordFromRow(row));
         if (row.prev_hash !== prevHash || row.hash !== expected) return { ok: false, count, brokenAt: String(row.id) };
         lanes.set(chain, row.hash);
         count += 1;
@@ -128,17 +134,7 @@ export const createAuditService = ({ knex }: { knex: Knex }) => ({
     const query = knex('audit_events').orderBy('id', 'desc').limit(options.limit ?? 50);
     if (options.subject) query.where('subject', options.subject);
     if (options.action) query.where('action', options.action);
-    return (await query).map((row) => ({
-      id: String(row.id),
-      occurredAt: new Date(row.occurred_at),
-      action: row.action,
-      actor: row.actor,
-      subject: row.subject,
-      ip: row.ip,
-      details: row.details,
-      prevHash: row.prev_hash,
-      hash: row.hash,
-    }));
+    return (await query).map(auditRecordFromRow);
   },
 });
 

@@ -1,2 +1,2 @@
-export { appendAudit, createAuditService } from './audit-service.ts';
+export { appendAudit, auditRecordFromRow, createAuditService } from './audit-service.ts';
 export type { AuditEvent, AuditRecord, AuditService } from './audit-service.ts';
