@@ -189,7 +189,7 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     passkeys,
     enrolment,
     agencyOf: (clientId) => clientCache.get('agency', clientId, async () => (await clients.find(clientId))?.agency),
-    accountSession: createAccountSession({ provider: () => provider, issuer: config.issuer, secure: issuerUrl.protocol === 'https:' }),
+    accountSession: createAccountSession({ provider: () => provider, issuer: config.issuer, secure: issuerUrl.protocol === 'https:', lifetimes: { idleSeconds: config.sessionIdleSeconds, absoluteSeconds: config.sessionAbsoluteSeconds } }),
     accounts,
     consent,
     myData: createMyDataService({ consent, clients, catalogue, audit }),

@@ -13,22 +13,37 @@ import { ACCOUNT_CLIENT_ID } from '../clients/index.ts';
 export { ACCOUNT_CLIENT_ID };
 const STATE_COOKIE = 'oneid_account_state';
 
-export type SignedInCitizen = { accountId: string; acr: string | undefined; amr: string[]; loginTs: number; sessionUid: string };
+export type SignedInCitizen = { accountId: string; acr: string | undefined; amr: string[]; loginTs: number; sessionUid: string; exp: number };
+
+/** The session's idle and absolute lifetimes (SESSION_IDLE_SECONDS, SESSION_ABSOLUTE_SECONDS). */
+export type SessionLifetimes = { idleSeconds: number; absoluteSeconds: number };
+
+/**
+ * Reading the session does not renew it (only the engine's own requests do), so a citizen busy
+ * on My One-ID would time out. Once less than half the idle time is left, and a renewal would
+ * add at least a quarter of it (it cannot pass the absolute lifetime), a GET goes through a
+ * silent authorization (prompt=none), which renews the session and its cookie.
+ */
+const wantsRenewal = (citizen: SignedInCitizen, lifetimes: SessionLifetimes, now: number) => {
+  const left = citizen.exp - now;
+  const renewed = Math.min(lifetimes.idleSeconds, citizen.loginTs + lifetimes.absoluteSeconds - now);
+  return left < lifetimes.idleSeconds / 2 && renewed - left >= lifetimes.idleSeconds / 4;
+};
 
 const safeReturnTo = (value: unknown) => (typeof value === 'string' && /^\/account(\/[\w\-/]*)?(\?[\w=&%-]*)?$/.test(value) ? value : '/account');
 
-export const createAccountSession = ({ provider, issuer, secure }: { provider: () => Provider; issuer: string; secure: boolean }) => {
+export const createAccountSession = ({ provider, issuer, secure, lifetimes }: { provider: () => Provider; issuer: string; secure: boolean; lifetimes: SessionLifetimes }) => {
   const redirectUri = `${issuer}/account/callback`;
 
   /** The signed-in citizen of this browser's One-ID session, if any. */
   const current = async (ctx: Context): Promise<SignedInCitizen | undefined> => {
     const session = await provider().Session.get(ctx as never);
     if (!session.accountId) return undefined;
-    return { accountId: session.accountId, acr: session.acr, amr: session.amr ?? [], loginTs: session.loginTs ?? 0, sessionUid: session.uid };
+    return { accountId: session.accountId, acr: session.acr, amr: session.amr ?? [], loginTs: session.loginTs ?? 0, sessionUid: session.uid, exp: session.exp ?? 0 };
   };
 
   /** Where to send the browser to sign in (optionally at a level and with a fresh sign-in). */
-  const loginUrl = (ctx: Context, options: { returnTo: string; acr?: string | undefined; maxAge?: number | undefined }) => {
+  const loginUrl = (ctx: Context, options: { returnTo: string; acr?: string | undefined; maxAge?: number | undefined; silent?: boolean }) => {
     const state = randomToken(16);
     ctx.cookies.set(STATE_COOKIE, `${state}.${options.returnTo}`, { httpOnly: true, sameSite: 'lax', secure, maxAge: 15 * 60_000, overwrite: true });
     const url = new URL('/auth', issuer);
@@ -44,6 +59,7 @@ export const createAccountSession = ({ provider, issuer, secure }: { provider: (
       code_challenge_method: 'S256',
       ...(options.acr && { acr_values: options.acr }),
       ...(options.maxAge !== undefined && { max_age: String(options.maxAge) }),
+      ...(options.silent && { prompt: 'none' }),
     }).toString();
     return url.toString();
   };
@@ -58,7 +74,11 @@ export const createAccountSession = ({ provider, issuer, secure }: { provider: (
     async require(ctx: Context, options: { acr?: string; maxAge?: number } = {}): Promise<SignedInCitizen | undefined> {
       const citizen = await current(ctx);
       const fresh = options.maxAge === undefined || (citizen && Date.now() / 1000 - citizen.loginTs <= options.maxAge);
-      if (citizen && satisfiesAcr(citizen.acr, options.acr) && fresh) return citizen;
+      if (citizen && satisfiesAcr(citizen.acr, options.acr) && fresh) {
+        if (ctx.method !== 'GET' || !wantsRenewal(citizen, lifetimes, Math.floor(Date.now() / 1000))) return citizen;
+        ctx.redirect(loginUrl(ctx, { returnTo: safeReturnTo(ctx.originalUrl), silent: true }));
+        return undefined;
+      }
       ctx.redirect(loginUrl(ctx, { returnTo: safeReturnTo(ctx.originalUrl), acr: options.acr, maxAge: fresh ? undefined : 0 }));
       return undefined;
     },
@@ -69,6 +89,9 @@ export const createAccountSession = ({ provider, issuer, secure }: { provider: (
       ctx.cookies.set(STATE_COOKIE, '', { httpOnly: true, sameSite: 'lax', secure, maxAge: 0, overwrite: true });
       const [state, ...rest] = (saved ?? '').split('.');
       if (!state || ctx.query.state !== state) throw Object.assign(new Error('state mismatch'), { status: 400, error: 'invalid_request', error_description: 'the sign-in could not be completed; please try again' });
+      // A silent renewal that found the session gone in the meantime: back to the page, which
+      // asks for a sign-in.
+      if (ctx.query.error === 'login_required') return safeReturnTo(rest.join('.'));
       if (typeof ctx.query.error === 'string') throw Object.assign(new Error(ctx.query.error), { status: 400, error: ctx.query.error.slice(0, 64), error_description: 'the sign-in was not completed' });
       return safeReturnTo(rest.join('.'));
     },
