@@ -153,6 +153,7 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
       cookieKeys: secrets.cookieKeys,
       pairwiseSalt: secrets.pairwiseSalt,
       accounts,
+      clientTokensNotBefore: clients.tokensNotBefore,
       pages: { ...createEnginePages(views, { signedOutSystems: tracking.signedOutSystems }), unavailable: createUnavailablePage(views) },
       outboundPrivateHosts: config.outboundPrivateHosts,
       sessionAbsoluteSeconds: config.sessionAbsoluteSeconds,

@@ -11,6 +11,8 @@ export type ClientRecord = {
   previousSecretSealed: string | null;
   previousSecretExpiresAt: Date | null;
   registeredVia: string | null;
+  /** Set when the client is disabled: refresh tokens issued before then stay refused. */
+  tokensNotBefore: Date | null;
   createdAt: Date;
   updatedAt: Date;
 };
@@ -26,6 +28,7 @@ const toRecord = (row: Record<string, any>): ClientRecord => ({
   previousSecretSealed: row.previous_secret_sealed ?? null,
   previousSecretExpiresAt: row.previous_secret_expires_at ? new Date(row.previous_secret_expires_at) : null,
   registeredVia: row.registered_via ?? null,
+  tokensNotBefore: row.tokens_not_before ? new Date(row.tokens_not_before) : null,
   createdAt: new Date(row.created_at),
   updatedAt: new Date(row.updated_at),
 });
@@ -38,7 +41,7 @@ export const insertClient = async (db: Knex, c: Pick<ClientRecord, 'clientId' | 
 export const updateClientRow = async (
   db: Knex,
   clientId: string,
-  c: Partial<Pick<ClientRecord, 'agency' | 'metadata' | 'secretSealed' | 'status' | 'previousSecretSealed' | 'previousSecretExpiresAt'>> & { deletedAt?: Date },
+  c: Partial<Pick<ClientRecord, 'agency' | 'metadata' | 'secretSealed' | 'status' | 'previousSecretSealed' | 'previousSecretExpiresAt' | 'tokensNotBefore'>> & { deletedAt?: Date },
 ): Promise<void> => {
   await db('clients').where({ client_id: clientId }).whereNull('deleted_at').update({
     ...(c.agency !== undefined && { agency: c.agency }),
@@ -47,6 +50,7 @@ export const updateClientRow = async (
     ...(c.status !== undefined && { status: c.status }),
     ...(c.previousSecretSealed !== undefined && { previous_secret_sealed: c.previousSecretSealed }),
     ...(c.previousSecretExpiresAt !== undefined && { previous_secret_expires_at: c.previousSecretExpiresAt }),
+    ...(c.tokensNotBefore !== undefined && { tokens_not_before: c.tokensNotBefore }),
     ...(c.deletedAt !== undefined && { deleted_at: c.deletedAt }),
     updated_at: db.fn.now(),
   });

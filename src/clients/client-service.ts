@@ -131,14 +131,22 @@ export const createClientService = ({ knex, secretBox, knownClaims, clock = syst
 
     /**
      * Enables (draft or disabled -> active) or disables a client. The engine looks clients up on
-     * every request, so a disabled client's requests (refresh included) fail at once.
+     * every request, so a disabled client's requests (refresh included) fail at once; refresh
+     * tokens issued before the disabling stay refused after it is enabled again.
      * Returns the status before the change.
      */
     async setStatus(clientId: string, status: 'active' | 'disabled', actor: string, options: ChangeContext = {}): Promise<ClientStatus> {
+      // Tokens carry their issue time in whole seconds: enabling in the second of the disabling
+      // would leave new refresh tokens looking as old as the refused ones, so wait that second out.
+      if (status === 'active') {
+        const disabledAt = (await findClient(knex, clientId))?.tokensNotBefore?.getTime();
+        const wait = disabledAt === undefined ? 0 : (Math.floor(disabledAt / 1000) + 1) * 1000 - clock.now().getTime();
+        if (wait > 0 && wait <= 1000) await new Promise((resolve) => setTimeout(resolve, wait));
+      }
       return change(async (trx) => {
         const existing = await changeable(trx, clientId);
         if (existing.status === status) return existing.status;
-        await updateClientRow(trx, clientId, { status });
+        await updateClientRow(trx, clientId, { status, ...(status === 'disabled' && { tokensNotBefore: clock.now() }) });
         await appendAudit(trx, { action: status === 'active' ? 'clients.enabled' : 'clients.disabled', actor, subject: `client:${clientId}`, ip: options.ip, details: { agency: existing.agency, ...(options.via && { via: options.via }), before: { status: existing.status }, after: { status } } });
         return existing.status;
       });
@@ -218,6 +226,15 @@ export const createClientService = ({ knex, secretBox, knownClaims, clock = syst
 
     /** Whether the id was ever registered (deleted clients included: ids are never reused). */
     exists: (clientId: string): Promise<boolean> => clientExists(knex, clientId),
+
+    /** When the client was last disabled (epoch seconds): refresh tokens issued until then are refused. */
+    async tokensNotBefore(clientId: string): Promise<number | undefined> {
+      const load = async () => {
+        const at = (await findClient(knex, clientId))?.tokensNotBefore;
+        return at ? Math.floor(at.getTime() / 1000) : undefined;
+      };
+      return cache ? cache.get('tokens-not-before', clientId, load) : load();
+    },
 
     /** The metadata the engine sees, or undefined when the client is unknown, disabled or deleted. */
     async engineMetadata(clientId: string): Promise<Record<string, unknown> | undefined> {

@@ -29,6 +29,8 @@ export type ProviderDeps = {
   cookieKeys: string[];
   pairwiseSalt: string;
   accounts: AccountService;
+  /** When a client was last disabled (epoch seconds), for refusing the refresh tokens it held then. */
+  clientTokensNotBefore: (clientId: string) => Promise<number | undefined>;
   pages: Pages;
   sessionAbsoluteSeconds: number;
   sessionIdleSeconds: number;
@@ -117,7 +119,10 @@ export const createProvider = (deps: ProviderDeps): Provider => {
     // Refresh tokens go to clients allowed the grant; each use rotates them (RFC 9700 4.14.2).
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     rotateRefreshToken: true,
-    findAccount: async (ctx, accountId) => {
+    findAccount: async (ctx, accountId, token) => {
+      // A refresh token from before its client was disabled: refused (invalid_grant), even
+      // though the client is enabled again.
+      if (token?.kind === 'RefreshToken' && token.clientId && (token.iat ?? 0) <= ((await deps.clientTokensNotBefore(token.clientId)) ?? -1)) return undefined;
       const account = await deps.accounts.findById(accountId);
       if (!account || account.status !== 'active') return undefined;
       return {

@@ -27,9 +27,9 @@ beforeAll(async () => {
 });
 afterAll(() => app?.stop());
 
-const signInWith = async (client: { clientId: string; clientSecret?: string | undefined; redirectUri: string }) => {
+const signInWith = async (client: { clientId: string; clientSecret?: string | undefined; redirectUri: string }, params: Record<string, string> = {}) => {
   const config = await discover(app, client);
-  const request = await authorizationRequest(config, client.redirectUri);
+  const request = await authorizationRequest(config, client.redirectUri, params);
   const callback = await signIn(app, createBrowserSession(), citizen.authenticator, request.url);
   return { config, request, callback };
 };
@@ -61,6 +61,26 @@ describe('a disabled client', () => {
     expect((await platform.api('POST', `/clients/${client.clientId}/enable`)).body.status).toBe('active');
     const again = await signInWith(client);
     await expect(oidc.authorizationCodeGrant(again.config, new URL(again.callback), { pkceCodeVerifier: again.request.verifier, expectedState: again.request.state, expectedNonce: again.request.nonce })).resolves.toBeTruthy();
+  });
+
+  it('enabled again, does not get back the offline refresh tokens it held', async () => {
+    const client = await registerClient(app, { agency: A });
+    // offline_access: a refresh token that outlives the session, so signing sessions out does not end it.
+    const first = await signInWith(client, { scope: 'openid profile offline_access', prompt: 'consent' });
+    const tokens = await oidc.authorizationCodeGrant(first.config, new URL(first.callback), { pkceCodeVerifier: first.request.verifier, expectedState: first.request.state, expectedNonce: first.request.nonce });
+    expect(tokens.scope?.split(' ')).toContain('offline_access');
+    // The citizen ends that session (My One-ID): the offline refresh token lives on.
+    for (const session of await app.services.sessions.listActive(citizen.account.id)) await app.services.sessions.end(citizen.account.id, session.uid, { actor: 'test' });
+    const rotated = await oidc.refreshTokenGrant(first.config, tokens.refresh_token!);
+
+    expect((await platform.api('POST', `/clients/${client.clientId}/disable`)).status).toBe(200);
+    expect((await platform.api('POST', `/clients/${client.clientId}/enable`)).body.status).toBe('active');
+
+    await expect(oidc.refreshTokenGrant(first.config, rotated.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+    // New sign-ins get refresh tokens that work.
+    const again = await signInWith(client, { scope: 'openid profile offline_access', prompt: 'consent' });
+    const fresh = await oidc.authorizationCodeGrant(again.config, new URL(again.callback), { pkceCodeVerifier: again.request.verifier, expectedState: again.request.state, expectedNonce: again.request.nonce });
+    await expect(oidc.refreshTokenGrant(again.config, fresh.refresh_token!)).resolves.toMatchObject({ access_token: expect.any(String) });
   });
 });
 
