@@ -1,9 +1,11 @@
 // Moving an existing portal's members in: a CSV of verified identity attributes, streamed
-// (csv-parse), validated row by row, upserted by the portal's stable member id (legacy_id) in
-// batches of `batchSize` rows. Each batch commits together with the file's checkpoint (the byte
-// offset and line after its last row), so a crash loses at most the batch in flight and a re-run
-// resumes after the last committed one; re-running a finished file changes nothing. Rows that
-// fail validation are reported (line, field, reason) and skipped; the import goes on.
+// (csv-records.ts), validated row by row, upserted by the
+// portal's stable member id (legacy_id) in batches of `batchSize` rows (COPY into a staging table
+// on PostgreSQL, array parameters on the embedded PGlite). Each batch commits together with the
+// file's checkpoint (the byte offset and line after its last row), so a crash loses at most the
+// batch in flight and a re-run resumes after the last committed one; re-running a finished file
+// changes nothing. Rows that fail validation are reported (line, field, reason) and skipped; the
+// import goes on.
 // Never passwords: a file with a password-like column is refused before any row is read.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createReadStream, statSync } from 'node:fs';
@@ -13,7 +15,8 @@ import type { Knex } from 'knex';
 import { appendAudit } from '../audit/index.ts';
 import { AppError, randomToken, sha256, type Clock } from '../shared/index.ts';
 import { insertEnrolmentLink } from './enrolment-repo.ts';
-import { advanceImportCheckpoint, findAccountIdByLegacyId, findImportCheckpoint, startImportCheckpoint, upsertImportedAccounts, type ImportedAccountRow } from './import-repo.ts';
+import { readCsvRecords } from './csv-records.ts';
+import { advanceImportCheckpoint, copyImportedAccounts, findAccountIdByLegacyId, findImportCheckpoint, startImportCheckpoint, supportsCopyIn, upsertImportedAccounts, type ImportedAccountRow } from './import-repo.ts';
 
 /** The columns an import file may have; `legacy_id`, `name` and `birthdate` are required. */
 export const IMPORT_COLUMNS = ['legacy_id', 'name', 'birthdate', 'email', 'phone', 'cert_subject_serial'] as const;
@@ -57,29 +60,67 @@ export type ImportOptions = {
 const LEGACY_ID = /^[\x21-\x7e]{1,128}$/;
 const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}\.[^\s@]{1,63}$/;
 const PHONE = /^\+?\d{8,15}$/;
-const DATE = /^\d{4}-\d{2}-\d{2}$/;
+const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 
-const realDate = (v: string) => DATE.test(v) && new Date(`${v}T00:00:00Z`).toISOString().startsWith(v) && v >= '1900-01-01';
+/** `YYYY-MM-DD`, a real calendar date (no 1990-02-30 or 1990-13-01), not before 1900-01-01. */
+const isRealDate = (v: string) => {
+  const m = DATE.exec(v);
+  if (!m || v < '1900-01-01') return false;
+  const date = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
+  return date.getUTCMonth() === Number(m[2]) - 1 && date.getUTCDate() === Number(m[3]);
+};
+
+/** A phone number without spaces and dashes (optional +, then 8 to 15 digits); '' for none; undefined when invalid. */
+const normalisePhone = (v: string): string | undefined => {
+  const phone = v.replace(/[\s-]/g, '');
+  if (!phone) return '';
+  return PHONE.test(phone) ? phone : undefined;
+};
+
+type Problem = { field: string; reason: string };
+type CheckedRow = Omit<ImportedAccountRow, 'id' | 'webauthnUserId' | 'subjectKey'> & { certSerial: string | null };
+
+const problem = (field: string, reason: string): Problem => Object.freeze({ field, reason });
+const PROBLEMS = {
+  legacyIdRequired: problem('legacy_id', 'is required'),
+  legacyId: problem('legacy_id', 'must be 1 to 128 printable ASCII characters without spaces'),
+  nameRequired: problem('name', 'is required'),
+  name: problem('name', 'is longer than 200 characters'),
+  birthdateRequired: problem('birthdate', 'is required'),
+  birthdate: problem('birthdate', 'must be a real date, YYYY-MM-DD'),
+  email: problem('email', 'is not an email address'),
+  phone: problem('phone', 'must be a phone number (8 to 15 digits, optional +)'),
+  certSerial: problem('cert_subject_serial', 'is longer than 128 characters'),
+};
+
+/** The fields of one record checked and normalised (trimmed), or the first problem found. */
+const checkMember = (legacyIdRaw = '', nameRaw = '', birthdateRaw = '', emailRaw = '', phoneRaw = '', certSerialRaw = ''): CheckedRow | Problem => {
+  const legacyId = legacyIdRaw.trim();
+  if (!legacyId) return PROBLEMS.legacyIdRequired;
+  if (!LEGACY_ID.test(legacyId)) return PROBLEMS.legacyId;
+  const name = nameRaw.trim();
+  if (!name) return PROBLEMS.nameRequired;
+  // PostgreSQL text cannot hold U+0000 (legacy_id and birthdate are checked by their patterns).
+  for (const [field, value] of [['name', name], ['email', emailRaw], ['phone', phoneRaw], ['cert_subject_serial', certSerialRaw]] as const) {
+    if (value.includes('\u0000')) return problem(field, 'contains a NUL character');
+  }
+  if (name.length > 200) return PROBLEMS.name;
+  const birthdate = birthdateRaw.trim();
+  if (!birthdate) return PROBLEMS.birthdateRequired;
+  if (!isRealDate(birthdate)) return PROBLEMS.birthdate;
+  const email = emailRaw.trim();
+  if (email && (email.length > 320 || !EMAIL.test(email))) return PROBLEMS.email;
+  const phone = normalisePhone(phoneRaw.trim());
+  if (phone === undefined) return PROBLEMS.phone;
+  const certSerial = certSerialRaw.trim();
+  if (certSerial.length > 128) return PROBLEMS.certSerial;
+  return { legacyId, name, birthdate, email: email || null, phoneNumber: phone || null, certSerial: certSerial || null };
+};
 
 /** One CSV record checked and normalised, or the first problem found (field + reason). */
-export const checkImportRow = (record: Record<string, string | undefined>): { row: Omit<ImportedAccountRow, 'id' | 'webauthnUserId' | 'subjectKey'> & { certSerial: string | null } } | { field: string; reason: string } => {
-  const value = (name: string) => (record[name] ?? '').trim();
-  const legacyId = value('legacy_id');
-  if (!legacyId) return { field: 'legacy_id', reason: 'is required' };
-  if (!LEGACY_ID.test(legacyId)) return { field: 'legacy_id', reason: 'must be 1 to 128 printable ASCII characters without spaces' };
-  const name = value('name');
-  if (!name) return { field: 'name', reason: 'is required' };
-  if (name.length > 200) return { field: 'name', reason: 'is longer than 200 characters' };
-  const birthdate = value('birthdate');
-  if (!birthdate) return { field: 'birthdate', reason: 'is required' };
-  if (!realDate(birthdate)) return { field: 'birthdate', reason: 'must be a real date, YYYY-MM-DD' };
-  const email = value('email');
-  if (email && (email.length > 320 || !EMAIL.test(email))) return { field: 'email', reason: 'is not an email address' };
-  const phone = value('phone').replace(/[\s-]/g, '');
-  if (phone && !PHONE.test(phone)) return { field: 'phone', reason: 'must be a phone number (8 to 15 digits, optional +)' };
-  const certSerial = value('cert_subject_serial');
-  if (certSerial.length > 128) return { field: 'cert_subject_serial', reason: 'is longer than 128 characters' };
-  return { row: { legacyId, name, birthdate, email: email || null, phoneNumber: phone || null, certSerial: certSerial || null } };
+export const checkImportRow = (record: Record<string, string | undefined>): { row: CheckedRow } | Problem => {
+  const checked = checkMember(record.legacy_id, record.name, record.birthdate, record.email, record.phone, record.cert_subject_serial);
+  return 'field' in checked ? { ...checked } : { row: checked };
 };
 
 /** Refuses a header with a secret-like, unknown, duplicate or missing column, naming it. */
@@ -94,13 +135,18 @@ export const checkImportHeader = (columns: string[]): void => {
   if (missing.length) throw new AppError('ERR_IMPORT_COLUMNS', `column ${missing.join(', ')}: is required`, { details: { columns: missing } });
 };
 
-/** The header line, read on its own (a resumed import starts mid-file and needs the column names). */
+/** The header line, read on its own with csv-parse (a resumed import starts mid-file and needs the column names). */
 const readHeader = async (file: string): Promise<string[]> => {
   const parser = createReadStream(file).pipe(parse({ bom: true, to_line: 1, trim: true, relax_column_count: true }));
   for await (const record of parser as AsyncIterable<string[]>) return record.map((c) => c.toLowerCase());
   throw new AppError('ERR_IMPORT_EMPTY', `${file} is empty: the first line must name the columns`);
 };
 
+// The records of the file from byte `start` on, RFC 4180: ',' between fields, '"' around a field
+// that holds ',', '"' (doubled) or a line break, records ended by LF, CRLF or CR; empty lines are
+// skipped. Read as bytes so that each record's end offset (the checkpoint) costs nothing; a
+// field is decoded from UTF-8 once. A quote out of place, or one left open, fails the import
+// with its line, as csv-parse did.
 export const createImportService = ({ knex, clock, enrolmentTtlSeconds, issuer }: { knex: Knex; clock: Clock; enrolmentTtlSeconds: number; issuer: string }) => ({
   async importFile(options: ImportOptions): Promise<ImportReport> {
     const file = resolve(options.file);
@@ -125,17 +171,21 @@ export const createImportService = ({ knex, clock, enrolmentTtlSeconds, issuer }
     const started = process.hrtime.bigint();
     const report = { rows: 0, inserted: 0, updated: 0, unchanged: 0, rejected: 0 };
 
-    const parser = createReadStream(file, { start: byteOffset }).pipe(
-      // A resumed read starts after a row; the first run skips the header (read above).
-      parse({ bom: !resume, columns, from_line: resume ? 1 : 2, info: true, skip_empty_lines: true, relax_column_count: true }),
-    );
+    // COPY into a staging table on PostgreSQL; the embedded PGlite takes no COPY streams.
+    const upsert = (await supportsCopyIn(knex)) ? copyImportedAccounts : upsertImportedAccounts;
+    // Where each import column is in a record (-1: not in this file).
+    const [legacyIdAt, nameAt, birthdateAt, emailAt, phoneAt, certSerialAt] = IMPORT_COLUMNS.map((c) => columns.indexOf(c)) as [number, number, number, number, number, number];
+    const field = (fields: string[], at: number) => (at >= 0 && at < fields.length ? fields[at] : undefined);
     // WebAuthn user handles (random, WebAuthn L2 14.6.1) cut from one draw of entropy per 4,096 rows.
-    let entropy = Buffer.alloc(0);
+    let entropy = randomBytes(32 * 4096);
+    let used = 0;
     const userHandle = () => {
-      if (entropy.length < 32) entropy = randomBytes(32 * 4096);
-      const handle = entropy.subarray(0, 32).toString('base64url');
-      entropy = entropy.subarray(32);
-      return handle;
+      if (used === entropy.length) {
+        entropy = randomBytes(32 * 4096);
+        used = 0;
+      }
+      used += 32;
+      return entropy.toString('base64url', used - 32, used);
     };
     let batch = new Map<string, ImportedAccountRow>();
     let batchRejected: RejectedRow[] = [];
@@ -144,14 +194,14 @@ export const createImportService = ({ knex, clock, enrolmentTtlSeconds, issuer }
     // while the next is parsed). The checkpoint moves only in file order: a batch's transaction
     // advances it from the end of the batch before it (compare-and-set, waiting on that batch's
     // row lock), so a crash never leaves it past a batch that did not commit.
-    const inflight: { done: Promise<void>; ids: Set<string> }[] = [];
+    const inflight: { done: Promise<void>; ids: ReadonlyMap<string, unknown> }[] = [];
     let flushedImported = imported;
     let flushedRejected = rejectedTotal;
     let flushedEnd = byteOffset;
 
     const commit = async (rows: ImportedAccountRow[], rejected: RejectedRow[], previous: Promise<void> | undefined, from: number, end: { byteOffset: number; line: number }, totals: { imported: number; rejected: number }, finished = false) => {
       const result = await knex.transaction(async (trx) => {
-        const written = await upsertImportedAccounts(trx, rows);
+        const written = await upsert(trx, rows);
         // The checkpoint moves in file order: after the previous batch has committed (or failed).
         await previous?.catch(() => undefined);
         if (!(await advanceImportCheckpoint(trx, id, { from, byteOffset: end.byteOffset, line: end.line, imported: totals.imported, rejected: totals.rejected, finished }))) {
@@ -173,6 +223,7 @@ export const createImportService = ({ knex, clock, enrolmentTtlSeconds, issuer }
     };
 
     const flush = async (end: { byteOffset: number; line: number }, finished = false) => {
+      const ids = batch;
       const rows = [...batch.values()];
       const rejected = batchRejected;
       batch = new Map();
@@ -184,36 +235,52 @@ export const createImportService = ({ knex, clock, enrolmentTtlSeconds, issuer }
       const done = commit(rows, rejected, inflight.at(-1)?.done, flushedEnd, end, { imported: flushedImported, rejected: flushedRejected }, finished);
       flushedEnd = end.byteOffset;
       done.catch(() => undefined);
-      inflight.push({ done, ids: new Set(rows.map((r) => r.legacyId)) });
+      inflight.push({ done, ids });
       if (finished) await settle();
     };
 
+    const records = readCsvRecords(file, byteOffset, resume ? resume.line : 0);
+    // The first run reads the header line again (checked above) and skips it.
+    let header = !resume;
     try {
-      for await (const { record, info } of parser as AsyncIterable<{ record: Record<string, string>; info: { bytes: number; lines: number } }>) {
-        const firstLine = line + 1;
-        line = resume ? resume.line + info.lines : info.lines;
-        const end = (resume?.byteOffset ?? 0) + info.bytes;
+      for await (const record of records) {
+        if (header) {
+          header = false;
+          continue;
+        }
+        const { fields } = record;
         report.rows += 1;
-        const checked = checkImportRow(record);
+        const checked = checkMember(field(fields, legacyIdAt), field(fields, nameAt), field(fields, birthdateAt), field(fields, emailAt), field(fields, phoneAt), field(fields, certSerialAt));
         if ('field' in checked) {
-          batchRejected.push({ line: firstLine, legacyId: (record.legacy_id ?? '').trim().slice(0, 128), field: checked.field, reason: checked.reason });
+          batchRejected.push({ line: record.line, legacyId: (field(fields, legacyIdAt) ?? '').trim().slice(0, 128), field: checked.field, reason: checked.reason });
           report.rejected += 1;
         } else {
-          const { certSerial, ...row } = checked.row;
+          const { legacyId } = checked;
           // The same member in a batch still being written: let it commit first (no lock waits between batches).
-          if (inflight.some((f) => f.ids.has(row.legacyId))) await settle();
+          if (inflight.length && inflight.some((f) => f.ids.has(legacyId))) await settle();
           // A member listed twice in one batch: the later row wins, as it would across batches.
-          batch.delete(row.legacyId);
-          batch.set(row.legacyId, { ...row, id: randomUUID(), webauthnUserId: userHandle(), subjectKey: certSerial && options.subjectKeyOf ? options.subjectKeyOf(certSerial) : null });
+          batch.delete(legacyId);
+          const { certSerial } = checked;
+          batch.set(legacyId, {
+            id: randomUUID(),
+            legacyId,
+            name: checked.name,
+            birthdate: checked.birthdate,
+            email: checked.email,
+            phoneNumber: checked.phoneNumber,
+            webauthnUserId: userHandle(),
+            subjectKey: certSerial && options.subjectKeyOf ? options.subjectKeyOf(certSerial) : null,
+          });
         }
-        byteOffset = end;
+        byteOffset = record.end;
+        line = record.endLine;
         if (batch.size + batchRejected.length >= batchSize) await flush({ byteOffset, line });
         if (report.rows % 1000 === 0) options.onProgress?.({ bytes: byteOffset, totalBytes: stat.size, rows: report.rows, imported: flushedImported + batch.size, rejected: flushedRejected + batchRejected.length });
       }
       await flush({ byteOffset, line }, true);
       options.onProgress?.({ bytes: byteOffset, totalBytes: stat.size, rows: report.rows, imported: flushedImported, rejected: flushedRejected });
     } finally {
-      parser.destroy();
+      await records.return(undefined);
       // Nothing keeps writing after this returns (or throws).
       await Promise.allSettled(inflight.map((f) => f.done));
     }
