@@ -75,9 +75,7 @@ const peekBody = (req: IncomingMessage, length: number) =>
     req.once('close', onStop);
   });
 
-const claimedClientId = async (ctx: Context) => {
-  const basic = basicClientId(ctx.get('authorization'));
-  if (basic) return basic;
+const bodyClientId = async (ctx: Context) => {
   const length = ctx.request.length;
   if (!ctx.is('application/x-www-form-urlencoded') || !length || length > ENGINE_BODY_LIMIT) return undefined;
   const body = await peekBody(ctx.req, length);
@@ -94,9 +92,17 @@ export const clientRateLimit = (limits: RateLimits) => async (ctx: Context, next
   if (ADMIN_API.test(ctx.path)) return adminRateLimit(limits, ctx, next);
   if (ctx.method !== 'POST' || !CLIENT_AUTH_PATHS.has(ctx.path)) return next();
   try {
-    await limits.take('tokenAddress', ctx.ip);
-    const clientId = await claimedClientId(ctx);
-    if (clientId) await limits.take('token', `${clientId}\u0000${ctx.ip}`);
+    const basic = basicClientId(ctx.get('authorization'));
+    if (basic) {
+      // The usual case: both counters at once, in one Redis round trip. A request refused for its
+      // address thus also spends one of its client's allowance from that same address.
+      await Promise.all([limits.take('tokenAddress', ctx.ip), limits.take('token', `${basic}\u0000${ctx.ip}`)]);
+    } else {
+      // The address first: a caller over its limit is refused before its body is read.
+      await limits.take('tokenAddress', ctx.ip);
+      const clientId = await bodyClientId(ctx);
+      if (clientId) await limits.take('token', `${clientId}\u0000${ctx.ip}`);
+    }
   } catch (error) {
     if (!isRateLimited(error)) throw error;
     ctx.status = 429;
@@ -116,9 +122,9 @@ const bearer = (authorization: string) => /^Bearer\s+(\S{1,4096})\s*$/i.exec(aut
 /** The admin API, per address and per bearer token (whatever answers the path): problem+json 429. */
 const adminRateLimit = async (limits: RateLimits, ctx: Context, next: Next) => {
   try {
-    await limits.take('admin', `address\u0000${ctx.ip}`);
+    // Both counters at once: one Redis round trip.
     const token = bearer(ctx.get('authorization'));
-    if (token) await limits.take('admin', `token\u0000${token}`);
+    await Promise.all([limits.take('admin', `address\u0000${ctx.ip}`), token && limits.take('admin', `token\u0000${token}`)]);
   } catch (error) {
     if (!isRateLimited(error)) throw error;
     ctx.status = 429;

@@ -1,4 +1,4 @@
-// Redis storage for oidc-provider models, for standalone Redis and ioredis Cluster.
+// Redis storage for oidc-provider models, for standalone Redis, Sentinel and ioredis Cluster.
 //
 // Key layout (every key starts with the factory's prefix, default "oidc:"):
 //   {Model}:{id}                   hash: `payload` (the JSON as given) and `consumed` (epoch s)
@@ -10,6 +10,14 @@
 // Each index expires with its longest-lived member and drops expired members on every write,
 // so neither grows without bound. Expiry scores use the Redis server clock (TIME), the same
 // clock as the key TTLs. Requires Redis >= 5 (scripts replicated by effects). No KEYS or SCAN.
+//
+// One round trip per engine call on a single node (standalone or Sentinel): an upsert writes
+// the record, its TTL, its grant or account index and its lookups in one script; findByUid and
+// findByUserCode follow the lookup to the record in one script; revokeByGrantId reads the index
+// and deletes its records in one script. Every engine request waits on each of these in turn,
+// so round trips, not Redis work, are what a token or userinfo request pays for (see
+// docs/performance.md). The last two read keys named by data (the record a lookup points at, the
+// records an index lists), which a single node allows and a cluster does not.
 //
 // Cluster: every script and MULTI touches a single key. Operations spanning a record and its
 // indexes (upsert, destroy, revokeByGrantId) cannot share a slot, because a record is found
@@ -29,6 +37,11 @@ export type RedisClient = Redis | Cluster;
 export interface RedisAdapterOptions {
   /** Prepended to every key; default "oidc:". */
   prefix?: string;
+  /**
+   * Whether one script may touch several keys (the one-round-trip paths above). Default: yes on
+   * a single node, no on a Cluster; tests set it to run the per-key paths on a single node.
+   */
+  multiKey?: boolean;
 }
 
 export const DEFAULT_REDIS_PREFIX = 'oidc:';
@@ -94,21 +107,67 @@ return 0
 `);
 
 // Adds or removes an index member, prunes expired members and sets the key to expire with
-// its longest-lived member. KEYS[1] index; ARGV[1] member; ARGV[2] TTL in ms, 'inf' for
-// none, '' to remove the member.
-const INDEX = script(`${SERVER_NOW_MS}
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%.0f', now))
-if ARGV[2] == '' then
-  redis.call('ZREM', KEYS[1], ARGV[1])
-elseif ARGV[2] == 'inf' then
-  redis.call('ZADD', KEYS[1], 'inf', ARGV[1])
-else
-  redis.call('ZADD', KEYS[1], string.format('%.0f', now + tonumber(ARGV[2])), ARGV[1])
+// its longest-lived member. ttlMs: a number of ms, 'inf' for none, '' to remove the member.
+const INDEX_FUNCTION = `
+local function index(key, member, ttlMs, now)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', string.format('%.0f', now))
+  if ttlMs == '' then
+    redis.call('ZREM', key, member)
+  elseif ttlMs == 'inf' then
+    redis.call('ZADD', key, 'inf', member)
+  else
+    redis.call('ZADD', key, string.format('%.0f', now + tonumber(ttlMs)), member)
+  end
+  local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+  if last[2] == nil then return 0 end
+  if last[2] == 'inf' then redis.call('PERSIST', key) else redis.call('PEXPIREAT', key, last[2]) end
+  return 1
 end
-local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-if last[2] == nil then return 0 end
-if last[2] == 'inf' then redis.call('PERSIST', KEYS[1]) else redis.call('PEXPIREAT', KEYS[1], last[2]) end
-return 1
+`;
+
+// KEYS[1] index; ARGV[1] member; ARGV[2] TTL in ms, 'inf' for none, '' to remove the member.
+const INDEX = script(`${SERVER_NOW_MS}${INDEX_FUNCTION}
+return index(KEYS[1], ARGV[1], ARGV[2], now)
+`);
+
+// UPSERT and the index and lookup writes of addIndexes, in one atomic script (single node only).
+// KEYS[1] record, KEYS[2..n] its indexes and lookups; ARGV[1] payload JSON; ARGV[2] TTL in
+// seconds, '' for none; ARGV[3] one letter per KEYS[2..n]: 'i' sorted-set index, 'l' lookup;
+// ARGV[4..] the index member or lookup value for each of KEYS[2..n]. Returns the previous payload.
+const UPSERT_INDEXED = script(`${SERVER_NOW_MS}${INDEX_FUNCTION}
+local ttl = ARGV[2]
+for i = 2, #KEYS do
+  local value = ARGV[i + 2]
+  if string.sub(ARGV[3], i - 1, i - 1) == 'l' then
+    if ttl == '' then redis.call('SET', KEYS[i], value) else redis.call('SET', KEYS[i], value, 'EX', ttl) end
+  else
+    index(KEYS[i], value, ttl == '' and 'inf' or tostring(tonumber(ttl) * 1000), now)
+  end
+end
+local previous = redis.call('HGET', KEYS[1], 'payload')
+if previous then redis.call('DEL', KEYS[1]) end
+redis.call('HSET', KEYS[1], 'payload', ARGV[1])
+if ttl ~= '' then redis.call('EXPIRE', KEYS[1], ttl) end
+return previous
+`);
+
+// findByUid / findByUserCode in one round trip (single node only): the record the lookup points
+// at, as HGETALL's flat list, or nil. KEYS[1] lookup; ARGV[1] the model's record key prefix.
+const FIND_BY_LOOKUP = script(`
+local id = redis.call('GET', KEYS[1])
+if not id then return nil end
+return redis.call('HGETALL', ARGV[1] .. id)
+`);
+
+// Deletes the records a grant index lists, then the index (single node only; atomic, so nothing
+// can be indexed in between). KEYS[1] grant index. Deletes in batches: Lua's unpack is bounded.
+const REVOKE = script(`
+local members = redis.call('ZRANGE', KEYS[1], 0, -1)
+for i = 1, #members, 500 do
+  redis.call('DEL', unpack(members, i, math.min(i + 499, #members)))
+end
+redis.call('DEL', KEYS[1])
+return #members
 `);
 
 // KEYS[1] account-sessions index.
@@ -128,6 +187,14 @@ export const listSessionIds = async (
 ): Promise<string[]> =>
   (await run(redis, LIST_LIVE, [redisKeys(prefix).accountSessions(accountId)], [])) as string[];
 
+// HGETALL's reply as returned by a script: a flat [field, value, ...] list.
+const fromPairs = (list: unknown): Record<string, string> => {
+  const record: Record<string, string> = {};
+  if (!Array.isArray(list)) return record;
+  for (let i = 0; i + 1 < list.length; i += 2) record[String(list[i])] = String(list[i + 1]);
+  return record;
+};
+
 const parseRecord = (record: Record<string, string>): AdapterPayload | undefined => {
   if (record.payload === undefined) return undefined;
   const payload = JSON.parse(record.payload) as AdapterPayload;
@@ -146,9 +213,32 @@ const throwOnError = (results: [Error | null, unknown][] | null) => {
  */
 export const createRedisAdapter = (
   redis: RedisClient,
-  { prefix = DEFAULT_REDIS_PREFIX }: RedisAdapterOptions = {},
+  { prefix = DEFAULT_REDIS_PREFIX, multiKey = !redis.isCluster }: RedisAdapterOptions = {},
 ): OidcAdapterStore => {
   const keys = redisKeys(prefix);
+
+  // One script: the record, its TTL, its indexes and lookups (see UPSERT_INDEXED).
+  const upsertIndexed = (model: string, id: string, payload: string, refs: IndexRefs, ttl: number | undefined) => {
+    const scriptKeys = [keys.record(model, id)];
+    const values: string[] = [];
+    let kinds = '';
+    const add = (kind: 'i' | 'l', key: string, value: string) => {
+      scriptKeys.push(key);
+      values.push(value);
+      kinds += kind;
+    };
+    if (refs.grantId) add('i', keys.grant(refs.grantId), keys.record(model, id));
+    if (refs.accountId) add('i', keys.accountSessions(refs.accountId), id);
+    if (refs.uid) add('l', keys.uid(model, refs.uid), id);
+    if (refs.userCode) add('l', keys.userCode(model, refs.userCode), id);
+    return run(redis, UPSERT_INDEXED, scriptKeys, [payload, ttl ?? '', kinds, ...values]);
+  };
+
+  const findByLookup = async (model: string, lookupKey: string): Promise<AdapterPayload | undefined> => {
+    if (multiKey) return parseRecord(fromPairs(await run(redis, FIND_BY_LOOKUP, [lookupKey], [keys.record(model, '')])));
+    const id = await redis.get(lookupKey);
+    return id === null ? undefined : parseRecord(await redis.hgetall(keys.record(model, id)));
+  };
 
   const setLookup = (key: string, id: string, ttl: number | undefined) =>
     ttl === undefined ? redis.set(key, id) : redis.set(key, id, 'EX', ttl);
@@ -190,10 +280,16 @@ export const createRedisAdapter = (
     async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
       const ttl = ttlSeconds(expiresIn);
       const refs = indexRefs(this.#model, payload);
-      // Indexes first: if the record write then fails, an index entry dangles harmlessly,
-      // whereas a token missing from its grant's index would survive revocation.
-      await addIndexes(this.#model, id, refs, ttl);
-      const previous = await run(redis, UPSERT, [keys.record(this.#model, id)], [JSON.stringify(payload), ttl ?? '']);
+      let previous: unknown;
+      if (multiKey) {
+        previous = await upsertIndexed(this.#model, id, JSON.stringify(payload), refs, ttl);
+      } else {
+        // Indexes first: if the record write then fails, an index entry dangles harmlessly,
+        // whereas a token missing from its grant's index would survive revocation.
+        await addIndexes(this.#model, id, refs, ttl);
+        previous = await run(redis, UPSERT, [keys.record(this.#model, id)], [JSON.stringify(payload), ttl ?? '']);
+      }
+      // Entries of indexes the record no longer belongs to (rare: a Session changing account).
       if (typeof previous === 'string') {
         await removeIndexes(this.#model, id, indexRefs(this.#model, JSON.parse(previous) as AdapterPayload), refs);
       }
@@ -204,13 +300,11 @@ export const createRedisAdapter = (
     }
 
     async findByUid(uid: string): Promise<AdapterPayload | undefined> {
-      const id = await redis.get(keys.uid(this.#model, uid));
-      return id === null ? undefined : this.find(id);
+      return findByLookup(this.#model, keys.uid(this.#model, uid));
     }
 
     async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
-      const id = await redis.get(keys.userCode(this.#model, userCode));
-      return id === null ? undefined : this.find(id);
+      return findByLookup(this.#model, keys.userCode(this.#model, userCode));
     }
 
     async consume(id: string): Promise<void> {
@@ -227,8 +321,14 @@ export const createRedisAdapter = (
     // Only the members read are removed from the index, so a token indexed concurrently
     // stays indexed for the next revocation. Lookups of revoked records (a DeviceCode's
     // user code) are left to expire: they point at nothing and find returns undefined.
+    // The engine revokes a grant once per grant-bound model, concurrently; every call deletes
+    // all of the grant's records, so the first does the work and the others find it done.
     async revokeByGrantId(grantId: string): Promise<void> {
       const grantKey = keys.grant(grantId);
+      if (multiKey) {
+        await run(redis, REVOKE, [grantKey], []);
+        return;
+      }
       const members = await redis.zrange(grantKey, 0, -1);
       if (members.length === 0) return;
       if (redis.isCluster) {

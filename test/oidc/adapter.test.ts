@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import type { AdapterConstructor, AdapterPayload } from 'oidc-provider';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { createMemoryAdapter } from '../../src/oidc/adapter-memory.ts';
 import type { OidcAdapterStore } from '../../src/oidc/adapter-memory.ts';
 import { createRedisAdapter, redisKeys } from '../../src/oidc/adapter-redis.ts';
@@ -77,6 +77,14 @@ if (redis !== undefined) {
     create: () => {
       const prefix = `${runPrefix}${++factories}:`;
       return harness(createRedisAdapter(redis, { prefix }), prefix);
+    },
+  });
+  // The per-key commands a Redis Cluster gets, run here on a single node.
+  backends.push({
+    name: 'redis (per-key, as on a Cluster)',
+    create: () => {
+      const prefix = `${runPrefix}${++factories}:`;
+      return harness(createRedisAdapter(redis, { prefix, multiKey: false }), prefix);
     },
   });
 }
@@ -359,6 +367,36 @@ describe.skipIf(redis === undefined)('redis adapter key layout', () => {
     expect(await redis!.ttl(grantKey)).toBeGreaterThan(3_590);
     await save('RefreshToken', id(), token('RefreshToken', grantId));
     expect(await redis!.ttl(grantKey)).toBe(-1);
+  });
+
+  it('makes one round trip per engine call on a single node', async () => {
+    const { store, save } = create();
+    const grantId = id();
+    const citizen = session('citizen-trips');
+    const tokens = [token('AccessToken', grantId), token('RefreshToken', grantId), token('AccessToken', grantId)];
+    const Session = new store.Adapter('Session');
+    const AccessToken = new store.Adapter('AccessToken');
+    // Once first, so that every script is loaded (a NOSCRIPT retry is a second command).
+    await save('Session', citizen.jti!, citizen, 60);
+    await Session.findByUid(citizen.uid!);
+    await AccessToken.revokeByGrantId(id());
+    const sent = vi.spyOn(redis!, 'sendCommand');
+    try {
+      const trips = async (operation: () => Promise<unknown>) => {
+        sent.mockClear();
+        await operation();
+        return sent.mock.calls.length;
+      };
+      for (const payload of tokens) expect(await trips(() => save(payload.kind as string, payload.jti!, payload, 60))).toBe(1);
+      expect(await trips(() => save('Session', citizen.jti!, { ...citizen, loginTs: nowSeconds() }, 60))).toBe(1);
+      expect(await trips(() => Session.findByUid(citizen.uid!))).toBe(1);
+      expect(await trips(() => new store.Adapter('RefreshToken').consume(tokens[1]!.jti!))).toBe(1);
+      expect(await trips(() => AccessToken.revokeByGrantId(grantId))).toBe(1);
+    } finally {
+      sent.mockRestore();
+    }
+    for (const payload of tokens) expect(await new store.Adapter(payload.kind as string).find(payload.jti!)).toBeUndefined();
+    expect(await Session.findByUid(citizen.uid!)).toMatchObject({ jti: citizen.jti });
   });
 
   it('leaves no key behind once everything is destroyed or consumed away', async () => {
