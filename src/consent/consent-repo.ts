@@ -76,8 +76,18 @@ export const updateConsent = async (db: Knex, c: ConsentRecord): Promise<void> =
 };
 
 /** Appends an engine grant id to the consent (so withdrawal can revoke every grant). */
-export const addGrantId = async (db: Knex, id: string, grantId: string): Promise<void> => {
-  await db.raw(`update consents set grant_ids = grant_ids || to_jsonb(?::text) where id = ? and not grant_ids @> to_jsonb(?::text)`, [grantId, id, grantId]);
+/** Appends a grant id; returns the ids now recorded (undefined when the consent is gone). */
+export const addGrantId = async (db: Knex, id: string, grantId: string): Promise<string[] | undefined> => {
+  const result = await db.raw(
+    `update consents set grant_ids = case when grant_ids @> to_jsonb(?::text) then grant_ids else grant_ids || to_jsonb(?::text) end where id = ? returning grant_ids`,
+    [grantId, grantId, id],
+  );
+  return (result.rows as { grant_ids: string[] }[])[0]?.grant_ids;
+};
+
+/** Drops these grant ids (atomic: ids appended meanwhile stay). */
+export const removeGrantIds = async (db: Knex, id: string, grantIds: string[]): Promise<void> => {
+  if (grantIds.length) await db.raw('update consents set grant_ids = grant_ids - ?::text[] where id = ?', [grantIds, id]);
 };
 
 /** Marks withdrawn; false when it already was. */

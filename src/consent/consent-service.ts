@@ -10,6 +10,7 @@ import type { CatalogueItem } from './catalogue-repo.ts';
 import type { CatalogueService } from './catalogue-service.ts';
 import {
   addGrantId,
+  removeGrantIds,
   findActiveConsent,
   findConsentById,
   insertConsent,
@@ -26,6 +27,8 @@ import {
 const COMPANIONS: Record<string, string[]> = { email: ['email_verified'], phone_number: ['phone_number_verified'] };
 /** Scopes that carry no personal data item. */
 const NEUTRAL_SCOPES = new Set(['openid', 'offline_access']);
+/** Grant ids kept on a consent before the ended ones are looked for and dropped. */
+const PRUNE_AT = 32;
 
 export type PendingItem = {
   claim: string;
@@ -133,7 +136,18 @@ export const createConsentService = ({ knex, clock, clients, catalogue, maxAgeDa
     },
 
     /** Records an engine grant issued under a consent (withdrawal revokes every one). */
-    grantIssued: (consentId: string, grantId: string) => addGrantId(knex, consentId, grantId),
+    /**
+     * Records a grant made under a consent (withdrawal revokes them all). Every new session's
+     * sign-in makes one, so past PRUNE_AT ids the ones the store no longer holds (ended or
+     * expired: `alive` says) are dropped, keeping the list to the grants that can still act.
+     */
+    async grantIssued(consentId: string, grantId: string, alive: (grantId: string) => Promise<boolean>): Promise<void> {
+      const ids = await addGrantId(knex, consentId, grantId);
+      if (!ids || ids.length <= PRUNE_AT) return;
+      const dead: string[] = [];
+      for (const id of ids) if (id !== grantId && !(await alive(id))) dead.push(id);
+      await removeGrantIds(knex, consentId, dead);
+    },
 
     /** Records a completed sign-in to a client ("connected systems": first and last use). */
     signedIn: (accountId: string, clientId: string) => recordSignIn(knex, accountId, clientId, clock.now()),

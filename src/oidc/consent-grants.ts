@@ -47,6 +47,6 @@ export const createLoadExistingGrant = ({ consent, isFirstParty }: { consent: Co
     if (desired.grantClaims.length) grant.addOIDCClaims(desired.grantClaims);
     if (desired.rejectedClaims.length) grant.rejectOIDCClaims(desired.rejectedClaims);
     const grantId = await grant.save();
-    if (desired.consentId) await consent.grantIssued(desired.consentId, grantId);
+    if (desired.consentId) await consent.grantIssued(desired.consentId, grantId, async (id) => Boolean(await Grant.find(id)));
     return grant;
   };

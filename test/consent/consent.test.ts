@@ -14,7 +14,8 @@ const purpose = { ko: '자격 확인', en: 'Eligibility check' };
 const allow = (claim: string, required: boolean) => ({ claim, purpose, required, retention_days: 90 });
 
 beforeAll(async () => {
-  app = await startTestApp();
+  // One test signs the citizen in 34 times in a row.
+  app = await startTestApp({ RATE_LIMIT_SIGNIN_PER_MINUTE: '1000', RATE_LIMIT_ACCOUNT_PER_MINUTE: '1000' });
   citizen = await enrolCitizen(app, { name: '최수아', birthdate: '1992-07-15', email: 'sua@example.com', phone: '01099998888' });
 });
 afterAll(() => app?.stop());
@@ -127,6 +128,27 @@ describe('consent', () => {
     // Signing in again asks for consent again.
     const again = await run(client, session, { scope: 'openid profile' });
     expect(again.consentPages).toEqual([{ required: ['name'], optional: [] }]);
+  });
+
+  it('keeps a consent\'s grant list to the grants that can still act, offline ones included', { timeout: 60_000 }, async () => {
+    const client = await registerClient(app, { allowed_claims: [allow('name', true)], grant_types: ['authorization_code', 'refresh_token'] });
+    const grantIds = async () => (await app.knex('consents').where({ client_id: client.clientId, account_id: citizen.account.id }).whereNull('withdrawn_at').first()).grant_ids as string[];
+    // An offline grant (outlives its session), then 32 sign-ins in other browsers.
+    const offline = await run(client, createBrowserSession(), { scope: 'openid profile offline_access', prompt: 'consent' });
+    const [offlineGrant] = await grantIds();
+    for (let i = 0; i < 32; i += 1) await run(client, createBrowserSession(), { scope: 'openid profile' });
+    expect(await grantIds()).toHaveLength(33);
+    // The citizen ends every session (My One-ID): their grants end, the offline one lives on.
+    for (const s of await app.services.sessions.listActive(citizen.account.id)) await app.services.sessions.end(citizen.account.id, s.uid, { actor: 'test' });
+    await run(client, createBrowserSession(), { scope: 'openid profile' });
+    const kept = await grantIds();
+    expect(kept).toHaveLength(2);
+    expect(kept[0]).toBe(offlineGrant);
+    // Withdrawal still reaches the offline grant.
+    const { id: consentId } = await app.knex('consents').where({ client_id: client.clientId, account_id: citizen.account.id }).whereNull('withdrawn_at').first();
+    const record = await app.services.consent.withdraw(citizen.account.id, consentId, 'test');
+    expect(record?.grantIds).toContain(offlineGrant);
+    expect(offline.tokens?.refresh_token).toBeTruthy();
   });
 
   it('refuses a withdrawal without the CSRF token', async () => {
