@@ -212,10 +212,15 @@ export const createMemoryAdapter = ({
 
     // Keeps the first consumption time: a replayed code reports when it was first used.
     async consume(id: string): Promise<void> {
+      await this.consumeOnce(id);
+    }
+
+    /** Marks the record consumed; true only for the one call that did. */
+    async consumeOnce(id: string): Promise<boolean> {
       const record = liveEntry(records, recordKey(this.#model, id));
-      if (record !== undefined && record.consumed === undefined) {
-        record.consumed = Math.floor(now() / 1000);
-      }
+      if (record === undefined || record.consumed !== undefined) return false;
+      record.consumed = Math.floor(now() / 1000);
+      return true;
     }
 
     async destroy(id: string): Promise<void> {

@@ -308,7 +308,12 @@ export const createRedisAdapter = (
     }
 
     async consume(id: string): Promise<void> {
-      await run(redis, CONSUME, [keys.record(this.#model, id)], [Math.floor(Date.now() / 1000)]);
+      await this.consumeOnce(id);
+    }
+
+    /** Marks the record consumed; true only for the one call that did (atomic: HSETNX). */
+    async consumeOnce(id: string): Promise<boolean> {
+      return (await run(redis, CONSUME, [keys.record(this.#model, id)], [Math.floor(Date.now() / 1000)])) === 1;
     }
 
     async destroy(id: string): Promise<void> {

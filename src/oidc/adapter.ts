@@ -1,11 +1,40 @@
 // Storage for the engine: clients come from the database (managed by One-ID's client service);
 // every other model lives in Redis (production, shared by all instances) or in process memory
 // (the embedded single-process default).
-import type { Adapter, AdapterConstructor, AdapterPayload } from 'oidc-provider';
+import { errors, type Adapter, type AdapterConstructor, type AdapterPayload } from 'oidc-provider';
 import type { ClientService } from '../clients/index.ts';
 import { createMemoryAdapter } from './adapter-memory.ts';
 import { createRedisAdapter, type RedisClient } from './adapter-redis.ts';
 import type { RegistrationStore } from './admin-engine.ts';
+import { createGrantRevoker } from './grant-revocation.ts';
+
+/** A store adapter's atomic consume: true only for the one call that marked the record. */
+type ConsumeOnce = Adapter & { consumeOnce(id: string): Promise<boolean> };
+
+/**
+ * Codes and refresh tokens are single-use (RFC 6749 4.1.2, RFC 9700 4.14.2). The engine checks
+ * `consumed` and then consumes, so requests presenting the same one at the same moment could
+ * all pass the check; the store's atomic consume lets exactly one through. Any other is a reuse:
+ * the grant is revoked (the winner's tokens too, as the engine does for a later reuse) and the
+ * request refused with invalid_grant.
+ */
+const SINGLE_USE: Record<string, string> = { AuthorizationCode: 'authorization code', RefreshToken: 'refresh token' };
+
+class SingleUse implements Adapter {
+  constructor(private readonly inner: ConsumeOnce, private readonly label: string, private readonly revokeGrant: (grantId: string) => Promise<void>) {}
+  upsert(id: string, payload: AdapterPayload, expiresIn: number) { return this.inner.upsert(id, payload, expiresIn); }
+  find(id: string) { return this.inner.find(id); }
+  findByUid(uid: string) { return this.inner.findByUid(uid); }
+  findByUserCode(userCode: string) { return this.inner.findByUserCode(userCode); }
+  destroy(id: string) { return this.inner.destroy(id); }
+  revokeByGrantId(grantId: string) { return this.inner.revokeByGrantId(grantId); }
+  async consume(id: string) {
+    if (await this.inner.consumeOnce(id)) return;
+    const grantId = (await this.inner.find(id))?.grantId;
+    if (typeof grantId === 'string') await this.revokeGrant(grantId);
+    throw new errors.InvalidGrant(`${this.label} already used`);
+  }
+}
 
 /**
  * Registered clients come from the client service; the engine writes only through dynamic
@@ -34,11 +63,14 @@ const clientAdapter = (clients: ClientService, registrations?: RegistrationStore
 export const createOidcAdapter = ({ redis, clients, registrations }: { redis: RedisClient | undefined; clients: ClientService; registrations?: RegistrationStore | undefined }) => {
   const store = redis ? createRedisAdapter(redis, { prefix: 'oidc:' }) : createMemoryAdapter();
   const Clients = clientAdapter(clients, registrations);
+  const revokeGrant = createGrantRevoker(store.Adapter);
   const Adapter = function (this: unknown, name: string) {
     if (name === 'Client') return new Clients();
     // Dynamic registration's tokens live in the database (src/admin/dcr-repo.ts).
     const Model = registrations?.models[name];
-    return Model ? new Model() : new store.Adapter(name);
+    if (Model) return new Model();
+    const label = SINGLE_USE[name];
+    return label ? new SingleUse(new store.Adapter(name) as ConsumeOnce, label, revokeGrant) : new store.Adapter(name);
   } as unknown as AdapterConstructor;
   return { Adapter, listSessionIds: store.listSessionIds.bind(store), close: undefined as undefined | (() => void) };
 };

@@ -3,9 +3,7 @@
 // (Redis or in-process) directly, so it needs no request context and survives provider rebuilds.
 import type { AdapterConstructor, AdapterPayload } from 'oidc-provider';
 import type { SessionEngine } from '../sessions/index.ts';
-
-// The models a grant's tokens live in (the engine's revoke helper uses the same list).
-const GRANTABLE = ['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest'];
+import { createGrantRevoker } from './grant-revocation.ts';
 
 /**
  * `Adapter` is the store; `TrackedAdapter` the same store behind session tracking, used where a
@@ -14,13 +12,7 @@ const GRANTABLE = ['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCo
 export const createSessionEngine = ({ Adapter, TrackedAdapter }: { Adapter: AdapterConstructor; TrackedAdapter: AdapterConstructor }): SessionEngine => {
   const sessions = new Adapter('Session');
   const tracked = new TrackedAdapter('Session');
-  const grantables = GRANTABLE.map((model) => new Adapter(model));
-  const grants = new Adapter('Grant');
-
-  const revokeGrant = async (grantId: string) => {
-    await Promise.all(grantables.map((adapter) => adapter.revokeByGrantId(grantId)));
-    await grants.destroy(grantId);
-  };
+  const revokeGrant = createGrantRevoker(Adapter);
   const find = (uid: string) => sessions.findByUid(uid) as Promise<AdapterPayload | undefined>;
 
   return {
