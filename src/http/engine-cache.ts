@@ -1,14 +1,16 @@
 // Discovery and JWKS change only when the engine is rebuilt (key rotation, catalogue change),
 // and every instance of the engine answers them the same: the first GET is answered by the
-// engine and its response (body and the headers that matter, e.g. CORS) kept for that engine
-// instance; later GET/HEADs get the same bytes with an ETag, and a matching If-None-Match a 304.
+// engine and its response (body and the headers that matter) kept for that engine instance;
+// later GET/HEADs get the same bytes with an ETag, and a matching If-None-Match a 304. CORS is
+// set per request, as the engine does for these open endpoints (the caller's Origin, else `*`):
+// a kept Access-Control-Allow-Origin would hand every browser app the first caller's origin.
 import { createHash, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from 'koa';
 
 /** The engine's paths (oidc-provider defaults) whose answer depends on nothing but the engine instance. */
 export const STATIC_ENGINE_PATHS = new Set(['/.well-known/openid-configuration', '/jwks']);
-const KEPT_HEADERS = ['content-type', 'cache-control', 'access-control-allow-origin', 'access-control-expose-headers', 'vary'];
+const KEPT_HEADERS = ['content-type', 'cache-control', 'access-control-expose-headers'];
 
 type Cached = { body: Buffer; etag: string; headers: [string, string][] };
 
@@ -32,6 +34,9 @@ export const answerFromCache = (req: IncomingMessage, res: ServerResponse, engin
   if (!hit) return undefined;
   for (const [name, value] of securityHeaders) res.setHeader(name, value);
   for (const [name, value] of hit.headers) res.setHeader(name, value);
+  const origin = req.headers.origin;
+  res.setHeader('Access-Control-Allow-Origin', typeof origin === 'string' && origin ? origin : '*');
+  res.setHeader('Vary', 'Origin');
   res.setHeader('ETag', hit.etag);
   const given = req.headers['x-request-id'];
   res.setHeader('X-Request-Id', typeof given === 'string' && /^[\w.:@-]{1,64}$/.test(given) ? given : randomUUID());
