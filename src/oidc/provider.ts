@@ -116,6 +116,12 @@ export const createProvider = (deps: ProviderDeps): Provider => {
       rpInitiatedLogout: { enabled: true, logoutSource: deps.pages.logout, postLogoutSuccessSource: deps.pages.postLogout },
       ...(deps.admin ? adminFeatures(deps.admin) : {}),
     },
+    // Browser apps (docs/integrating.md, single-page apps): a cross-origin call is allowed only
+    // from the origin of one of the client's registered redirect URIs, to userinfo for any
+    // client and to the token and other client endpoints for public clients only (a client with
+    // a secret or key has no business calling from a browser). Never with credentials.
+    clientBasedCORS: (ctx, origin, client) =>
+      origin !== 'null' && (ctx.oidc.route === 'userinfo' || client.clientAuthMethod === 'none') && (client.redirectUris ?? []).some((uri) => URL.canParse(uri) && new URL(uri).origin === origin),
     // Refresh tokens go to clients allowed the grant; each use rotates them (RFC 9700 4.14.2).
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     rotateRefreshToken: true,

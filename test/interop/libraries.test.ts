@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestApp } from '../support/app.ts';
 import { enrolCitizen, registerClient } from '../support/flows.ts';
 import { oauth4webapiDriver } from './drivers/oauth4webapi.ts';
+import { oidcClientTs } from './drivers/oidc-client-ts.ts';
 import { openidClientV5 } from './drivers/openid-client-v5.ts';
 import { openidClientV6 } from './drivers/openid-client-v6.ts';
 import { passportOpenIdConnect } from './drivers/passport-openidconnect.ts';
@@ -12,7 +13,7 @@ import { installedVersion, STEPS, type Driver, type Flow, type InteropEnv, type 
 import { renderInteropDoc } from './interop-doc.ts';
 import { startOneId } from './support.ts';
 
-const DRIVERS: Driver[] = [openidClientV6, oauth4webapiDriver, openidClientV5, passportOpenIdConnect];
+const DRIVERS: Driver[] = [openidClientV6, oauth4webapiDriver, openidClientV5, passportOpenIdConnect, oidcClientTs];
 
 let app: TestApp;
 const env = {} as InteropEnv;
