@@ -8,7 +8,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliPrincipal } from '../../src/admin/index.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';
-import { addVirtualAuthenticator, launchChromium } from '../support/chromium.ts';
+import { addVirtualAuthenticator, citizenContext, launchChromium, pageProblems } from '../support/chromium.ts';
 import { unique } from './support.ts';
 
 const WAIT = 15_000;
@@ -32,19 +32,10 @@ const accessibilityProblems = async (page: Page) => {
 
 describe('admin console', () => {
   it('signs an administrator in, registers a system, rotates its secret and shows the audit log', async () => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'ko-KR' });
-    context.setDefaultTimeout(WAIT);
-    context.setDefaultNavigationTimeout(WAIT);
-    // The login page's passkey button runs the ceremony (no autofill offer; see passkey-signin.test.ts).
-    await context.addInitScript(() => {
-      if (typeof PublicKeyCredential !== 'undefined') Object.defineProperty(PublicKeyCredential, 'isConditionalMediationAvailable', { value: async () => false });
-    });
+    // The login page's passkey button runs the ceremony (no autofill offer).
+    const context = await citizenContext(browser, { viewport: { width: 1280, height: 900 } }, { waitMs: WAIT });
     const page = await context.newPage();
-    const problems: string[] = [];
-    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-    page.on('console', (m) => {
-      if (m.type() === 'error' && /Content Security Policy|Refused to/i.test(m.text())) problems.push(`console: ${m.text()}`);
-    });
+    const problems = pageProblems(page);
     await addVirtualAuthenticator(page, { residentKey: true });
     try {
       // An account (enrolled at the counter) that the CLI made a platform administrator.

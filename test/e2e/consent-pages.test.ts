@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.ts';
-import { addVirtualAuthenticator, launchChromium } from '../support/chromium.ts';
+import { addVirtualAuthenticator, citizenContext, launchChromium } from '../support/chromium.ts';
 import { authorizationRequest, discover, registerClient } from '../support/flows.ts';
 
 const WAIT = 10_000;
@@ -62,12 +62,8 @@ const tabTo = async (page: Page, selector: string, maxTabs = 40) => {
 
 describe.each(['ko', 'en'] as const)('consent and My One-ID pages (%s)', (lang) => {
   it('work with the keyboard alone and pass the accessibility check', async () => {
-    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, locale: lang === 'ko' ? 'ko-KR' : 'en-US' });
-    context.setDefaultTimeout(WAIT);
-    // Sign-in goes through the passkey button; the autofill offer is switched off (see passkey-signin.test.ts).
-    await context.addInitScript(() => {
-      if (typeof PublicKeyCredential !== 'undefined') Object.defineProperty(PublicKeyCredential, 'isConditionalMediationAvailable', { value: async () => false });
-    });
+    // Sign-in goes through the passkey button; the autofill offer is switched off.
+    const context = await citizenContext(browser, { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, locale: lang === 'ko' ? 'ko-KR' : 'en-US' }, { waitMs: WAIT });
     const page = await context.newPage();
     const problems: string[] = [];
     page.on('pageerror', (e) => problems.push(e.message));

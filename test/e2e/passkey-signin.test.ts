@@ -10,7 +10,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { MESSAGES } from '../../src/http/messages.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';
-import { addVirtualAuthenticator, launchChromium } from '../support/chromium.ts';
+import { addVirtualAuthenticator, citizenContext, launchChromium, pageProblems } from '../support/chromium.ts';
 import { authorizationRequest, discover, registerClient } from '../support/flows.ts';
 
 const SCREENSHOTS = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url));
@@ -34,20 +34,9 @@ afterAll(async () => {
  * for, the page is told the browser has no autofill, so that the buttons run the ceremony.
  */
 const phonePage = async ({ autofill = false } = {}) => {
-  const context = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 1, isMobile: true, hasTouch: true, locale: 'ko-KR' });
-  context.setDefaultTimeout(WAIT);
-  context.setDefaultNavigationTimeout(WAIT);
-  if (!autofill) {
-    await context.addInitScript(() => {
-      if (typeof PublicKeyCredential !== 'undefined') Object.defineProperty(PublicKeyCredential, 'isConditionalMediationAvailable', { value: async () => false });
-    });
-  }
+  const context = await citizenContext(browser, { viewport: { width: 390, height: 844 }, deviceScaleFactor: 1, isMobile: true, hasTouch: true }, { waitMs: WAIT, autofill });
   const page = await context.newPage();
-  const problems: string[] = [];
-  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-  page.on('console', (message) => {
-    if (message.type() === 'error' && /Content Security Policy|Refused to/i.test(message.text())) problems.push(`console: ${message.text()}`);
-  });
+  const problems = pageProblems(page);
   onTestFinished(async () => {
     await context.close();
   });

@@ -5,7 +5,7 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.ts';
-import { addVirtualAuthenticator, launchChromium } from '../support/chromium.ts';
+import { addVirtualAuthenticator, citizenContext, launchChromium, pageProblems } from '../support/chromium.ts';
 import { createBrowserSession, csrfFrom } from '../support/browser-session.ts';
 import { enrolCitizen } from '../support/flows.ts';
 import { auditRows, certificateEnv, createTestPki, linkCertificate, signChallenge, type TestPki } from '../auth/certificate-login/support.ts';
@@ -28,22 +28,15 @@ afterAll(async () => {
 
 /** A fresh tab collecting script errors, CSP violations and the page's postMessage traffic. */
 const newPage = async () => {
-  const context = await browser.newContext({ locale: 'ko-KR' });
-  context.setDefaultTimeout(WAIT);
-  context.setDefaultNavigationTimeout(WAIT);
+  const context = await citizenContext(browser, {}, { waitMs: WAIT });
   await context.addInitScript(() => {
-    // No autofill sign-in on load (see passkey-signin.test.ts), and a record of the hook's messages.
-    if (typeof PublicKeyCredential !== 'undefined') Object.defineProperty(PublicKeyCredential, 'isConditionalMediationAvailable', { value: async () => false });
+    // A record of the hook's messages.
     const seen: unknown[] = [];
     Object.defineProperty(window, '__oneIdMessages', { value: seen });
     window.addEventListener('message', (event) => seen.push(event.data));
   });
   const page = await context.newPage();
-  const problems: string[] = [];
-  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-  page.on('console', (message) => {
-    if (message.type() === 'error' && /Content Security Policy|Refused to/i.test(message.text())) problems.push(`console: ${message.text()}`);
-  });
+  const problems = pageProblems(page);
   onTestFinished(() => context.close());
   return { page, problems };
 };

@@ -9,7 +9,7 @@ import * as oidc from 'openid-client';
 import type { Browser, BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.ts';
-import { addVirtualAuthenticator, launchChromium } from '../support/chromium.ts';
+import { addVirtualAuthenticator, citizenContext, launchChromium } from '../support/chromium.ts';
 import { authorizationRequest, discover, registerClient } from '../support/flows.ts';
 import { registerUpstream, retireUpstreams, startUpstream } from './support.ts';
 
@@ -39,12 +39,7 @@ afterAll(async () => {
 
 /** A fresh profile; the page never offers autofill, so the buttons run the ceremonies (as in test/e2e). */
 const freshContext = async (): Promise<BrowserContext> => {
-  const context = await browser.newContext({ locale: 'ko-KR' });
-  context.setDefaultTimeout(WAIT);
-  context.setDefaultNavigationTimeout(WAIT);
-  await context.addInitScript(() => {
-    if (typeof PublicKeyCredential !== 'undefined') Object.defineProperty(PublicKeyCredential, 'isConditionalMediationAvailable', { value: async () => false });
-  });
+  const context = await citizenContext(browser, {}, { waitMs: WAIT });
   return context;
 };
 

@@ -1,6 +1,6 @@
 // Real Chromium for end-to-end tests: Debian's /usr/bin/chromium driven by playwright-core
 // (never a downloaded browser), with a CDP virtual authenticator as the citizen's passkey.
-import { chromium, type Browser, type CDPSession, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type CDPSession, type Page } from 'playwright-core';
 
 export const CHROMIUM_PATH = '/usr/bin/chromium';
 
@@ -14,6 +14,34 @@ export const launchChromium = (): Promise<Browser> =>
     // connections (updates, sync, QUIC probes) only add noise and delay.
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'],
   });
+
+/**
+ * A context as a citizen's browser: Korean unless `locale` says otherwise, every wait bounded by
+ * `waitMs`, and no autofill (conditional mediation) offer unless `autofill`: without it Chromium
+ * answers the login page's autofill request from the virtual authenticator at once, so the
+ * tests press the passkey button as a citizen does (passkey-signin.test.ts tests autofill).
+ */
+export const citizenContext = async (browser: Browser, options: BrowserContextOptions = {}, { waitMs = 10_000, autofill = false } = {}): Promise<BrowserContext> => {
+  const context = await browser.newContext({ locale: 'ko-KR', ...options });
+  context.setDefaultTimeout(waitMs);
+  context.setDefaultNavigationTimeout(waitMs);
+  if (!autofill) {
+    await context.addInitScript(() => {
+      if (typeof PublicKeyCredential !== 'undefined') Object.defineProperty(PublicKeyCredential, 'isConditionalMediationAvailable', { value: async () => false });
+    });
+  }
+  return context;
+};
+
+/** Collects the page's uncaught errors and its CSP refusals (console errors), for a test to assert none. */
+export const pageProblems = (page: Page): string[] => {
+  const problems: string[] = [];
+  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+  page.on('console', (message) => {
+    if (message.type() === 'error' && /Content Security Policy|Refused to/i.test(message.text())) problems.push(`console: ${message.text()}`);
+  });
+  return problems;
+};
 
 // The fields of CDP's WebAuthn.Credential that tests read (playwright-core's package exports
 // do not expose its protocol types). Binary fields are base64 (not base64url).

@@ -6,7 +6,7 @@
 // enrols a passkey in that Chromium (CDP virtual authenticator) and signs in on One-ID's pages.
 import type { BrowserContext, Page, Response } from 'playwright-core';
 import { expect } from 'vitest';
-import { addVirtualAuthenticator, launchChromium } from '../../support/chromium.ts';
+import { addVirtualAuthenticator, citizenContext, launchChromium } from '../../support/chromium.ts';
 import { expectConsentedUserinfo, expectOneIdIdToken, type Citizen, type Driver } from '../harness.ts';
 import { startSpaHost } from '../spa-host.ts';
 
@@ -60,14 +60,8 @@ export const oidcClientTs: Driver = {
       const { origin } = host;
       const registered = await register({ redirect_uris: [`${origin}/callback`], post_logout_redirect_uris: [`${origin}/`], token_endpoint_auth_method: 'none' });
       host.configure({ authority: app.issuer, clientId: registered.clientId });
-      context = await browser.newContext({ locale: 'ko-KR' });
-      context.setDefaultTimeout(WAIT);
-      context.setDefaultNavigationTimeout(WAIT);
-      // Without this, Chromium answers the login page's conditional (autofill) request from the
-      // virtual authenticator at once; the citizen presses the passkey button instead (as in test/e2e).
-      await context.addInitScript(() => {
-        if (typeof PublicKeyCredential !== 'undefined') Object.defineProperty(PublicKeyCredential, 'isConditionalMediationAvailable', { value: async () => false });
-      });
+      // The citizen presses the passkey button (no autofill offer), as in test/e2e.
+      context = await citizenContext(browser, {}, { waitMs: WAIT });
       const page = await context.newPage();
       const problems: string[] = [];
       page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
