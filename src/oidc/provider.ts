@@ -48,6 +48,9 @@ export type ProviderDeps = {
 
 const { Prompt, Check, base } = interactionPolicy;
 
+/** Refresh token lifetime of browser apps (public web clients), from sign-in. */
+export const PUBLIC_REFRESH_SECONDS = 86400;
+
 /** The engine's default policy plus step-up: a session below the requested `acr_values` signs in again. */
 const policy = () => {
   const prompts = base();
@@ -154,7 +157,13 @@ export const createProvider = (deps: ProviderDeps): Provider => {
       ClientCredentials: 600,
       IdToken: 600,
       Interaction: 900,
-      RefreshToken: 30 * 86400,
+      // A browser app (public web client) keeps its refresh token where page scripts can reach
+      // it: one day from sign-in, and a rotation never extends it (the engine's own rule for
+      // such clients). Others: 30 days, renewed by each rotation.
+      RefreshToken: (ctx, token, client) => {
+        if (client.applicationType !== 'web' || client.clientAuthMethod !== 'none' || token.isSenderConstrained()) return 30 * 86400;
+        return ctx?.oidc?.entities.RotatedRefreshToken?.remainingTTL ?? PUBLIC_REFRESH_SECONDS;
+      },
       Grant: 30 * 86400,
       // Each use re-saves the session: its lifetime is the idle timeout, capped by what is
       // left of the absolute lifetime counted from sign-in.
