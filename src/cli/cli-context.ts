@@ -7,9 +7,12 @@ import { createClientCache, createClientService } from '../clients/index.ts';
 import { createUpstreamService, federationRedirectUri } from '../federation/index.ts';
 import { createCatalogueService } from '../consent/index.ts';
 import type { Config } from '../config/index.ts';
+import { createRedisAdapter, DEFAULT_REDIS_PREFIX } from '../oidc/adapter-redis.ts';
+import { createSessionEngine } from '../oidc/session-engine.ts';
+import { createSessionTracking } from '../oidc/session-tracking.ts';
 import { createSigningKeyService } from '../oidc/signing-keys.ts';
-import { createSessionService } from '../sessions/index.ts';
-import { createSecretBox, systemClock } from '../shared/index.ts';
+import { createSessionService, type SessionService } from '../sessions/index.ts';
+import { createLogger, createSecretBox, systemClock } from '../shared/index.ts';
 import { connectRedis, createRedisKv, migrateLatest, openDatabase, resealAll, resolveSecrets } from '../store/index.ts';
 
 export const createCliContext = async (config: Config) => {
@@ -25,8 +28,13 @@ export const createCliContext = async (config: Config) => {
   const redis = config.redis ? connectRedis(config.redis) : undefined;
   const clients = createClientService({ knex, secretBox, clock, secretGraceSeconds: config.clientSecretGraceSeconds, knownClaims: async () => new Set((await catalogue.list()).map((i) => i.name)), cache: createClientCache({ knex, mirror: redis && createRedisKv(redis) }) });
   const accounts = createAccountService({ knex, clock, enrolmentTtlSeconds: config.enrolmentTtlSeconds, issuer: config.issuer });
-  // No engine here: sessions are marked ended and their tokens queued; the servers do the rest.
-  const sessions = createSessionService({ knex, clock, issuer: config.issuer, clients });
+  // With Redis the engine's store is shared, so ending a session here removes it from the store
+  // at once, as a server would. Without Redis the store is in the server's memory: sessions are
+  // marked ended and their tokens queued, and the server's purge sweep removes them within a second.
+  const oidcStore = redis && createRedisAdapter(redis, { prefix: DEFAULT_REDIS_PREFIX });
+  let sessions: SessionService;
+  const tracking = oidcStore && createSessionTracking({ sessions: () => sessions, Store: oidcStore.Adapter, log: createLogger(config.logLevel) });
+  sessions = createSessionService({ knex, clock, issuer: config.issuer, clients, engine: oidcStore && tracking && createSessionEngine({ Adapter: oidcStore.Adapter, TrackedAdapter: tracking.Adapter }) });
   const audit = createAuditService({ knex });
   return {
     catalogue,

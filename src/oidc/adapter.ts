@@ -4,7 +4,7 @@
 import { errors, type Adapter, type AdapterConstructor, type AdapterPayload } from 'oidc-provider';
 import type { ClientService } from '../clients/index.ts';
 import { createMemoryAdapter } from './adapter-memory.ts';
-import { createRedisAdapter, type RedisClient } from './adapter-redis.ts';
+import { createRedisAdapter, DEFAULT_REDIS_PREFIX, type RedisClient } from './adapter-redis.ts';
 import type { RegistrationStore } from './admin-engine.ts';
 import { createGrantRevoker } from './grant-revocation.ts';
 
@@ -61,7 +61,7 @@ const clientAdapter = (clients: ClientService, registrations?: RegistrationStore
   };
 
 export const createOidcAdapter = ({ redis, clients, registrations }: { redis: RedisClient | undefined; clients: ClientService; registrations?: RegistrationStore | undefined }) => {
-  const store = redis ? createRedisAdapter(redis, { prefix: 'oidc:' }) : createMemoryAdapter();
+  const store = redis ? createRedisAdapter(redis, { prefix: DEFAULT_REDIS_PREFIX }) : createMemoryAdapter();
   const Clients = clientAdapter(clients, registrations);
   const revokeGrant = createGrantRevoker(store.Adapter);
   const Adapter = function (this: unknown, name: string) {
