@@ -227,31 +227,44 @@ export const createClientService = ({ knex, secretBox, knownClaims, clock = syst
     /** Whether the id was ever registered (deleted clients included: ids are never reused). */
     exists: (clientId: string): Promise<boolean> => clientExists(knex, clientId),
 
-    /** When the client was last disabled (epoch seconds): refresh tokens issued until then are refused. */
-    async tokensNotBefore(clientId: string): Promise<number | undefined> {
-      const load = async () => {
-        const at = (await findClient(knex, clientId))?.tokensNotBefore;
-        return at ? Math.floor(at.getTime() / 1000) : undefined;
-      };
-      return cache ? cache.get('tokens-not-before', clientId, load) : load();
-    },
+    /**
+     * What the engine needs of an active client, from one cached read: its metadata (undefined
+     * when the client is unknown, disabled or deleted) and when it was last disabled (epoch
+     * seconds; tokens issued until then are refused).
+     */
+    engineClient,
 
     /** The metadata the engine sees, or undefined when the client is unknown, disabled or deleted. */
     async engineMetadata(clientId: string): Promise<Record<string, unknown> | undefined> {
-      return cache ? cache.get('engine', clientId, () => loadEngineMetadata(clientId)) : loadEngineMetadata(clientId);
+      return (await engineClient(clientId))?.metadata;
+    },
+
+    /** When the client was last disabled (epoch seconds), if it is active now. */
+    async tokensNotBefore(clientId: string): Promise<number | undefined> {
+      return (await engineClient(clientId))?.tokensNotBefore;
     },
   };
 
+  function engineClient(clientId: string): Promise<EngineClient | undefined> {
+    return cache ? cache.get('engine', clientId, () => loadEngineClient(clientId)) : loadEngineClient(clientId);
+  }
+
   /** Read from the database; the engine compares client_secret_basic secrets in constant time. */
-  async function loadEngineMetadata(clientId: string): Promise<Record<string, unknown> | undefined> {
+  async function loadEngineClient(clientId: string): Promise<EngineClient | undefined> {
     const record = await findClient(knex, clientId);
     if (!record || record.status !== 'active') return undefined;
     return {
-      ...record.metadata,
-      client_id: record.clientId,
-      ...(record.secretSealed && { client_secret: secretBox.open(record.secretSealed) }),
+      metadata: {
+        ...record.metadata,
+        client_id: record.clientId,
+        ...(record.secretSealed && { client_secret: secretBox.open(record.secretSealed) }),
+      },
+      tokensNotBefore: record.tokensNotBefore ? Math.floor(record.tokensNotBefore.getTime() / 1000) : undefined,
     };
   }
 };
 
 export type ClientService = ReturnType<typeof createClientService>;
+
+/** An active client as the engine uses it (ClientService.engineClient). */
+export type EngineClient = { metadata: Record<string, unknown>; tokensNotBefore: number | undefined };

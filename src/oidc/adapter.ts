@@ -7,6 +7,7 @@ import { createMemoryAdapter } from './adapter-memory.ts';
 import { createRedisAdapter, DEFAULT_REDIS_PREFIX, type RedisClient } from './adapter-redis.ts';
 import type { RegistrationStore } from './admin-engine.ts';
 import { createGrantRevoker } from './grant-revocation.ts';
+import { noteClientTokensNotBefore } from './request-clients.ts';
 
 /** A store adapter's atomic consume: true only for the one call that marked the record. */
 type ConsumeOnce = Adapter & { consumeOnce(id: string): Promise<boolean> };
@@ -45,7 +46,9 @@ const clientAdapter = (clients: ClientService, registrations?: RegistrationStore
     async find(id: string) {
       // A NUL can never be in a client id, and PostgreSQL would refuse the query.
       if (id.includes('\u0000')) return undefined;
-      return (await clients.engineMetadata(id)) as AdapterPayload | undefined;
+      const client = await clients.engineClient(id);
+      if (client) noteClientTokensNotBefore(id, client.tokensNotBefore);
+      return client?.metadata as AdapterPayload | undefined;
     }
     async upsert(id: string, payload: AdapterPayload) {
       if (!registrations) throw new Error('clients are registered through the client service');

@@ -12,6 +12,7 @@ import { createLoadExistingGrant } from './consent-grants.ts';
 import { adminFeatures, adminTokenClaims, installAdminEngine, withAdminResource, type AdminEngine } from './admin-engine.ts';
 import type { ClaimSources } from './claim-sources.ts';
 import { pairwiseSub } from './pairwise.ts';
+import { clientTokensNotBeforeSeen } from './request-clients.ts';
 import { guardConfiguration, retryAfterOn503 } from './unavailable.ts';
 
 type Pages = {
@@ -129,9 +130,13 @@ export const createProvider = (deps: ProviderDeps): Provider => {
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     rotateRefreshToken: true,
     findAccount: async (ctx, accountId, token) => {
-      // A refresh token from before its client was disabled: refused (invalid_grant), even
-      // though the client is enabled again.
-      if (token?.kind === 'RefreshToken' && token.clientId && (token.iat ?? 0) <= ((await deps.clientTokensNotBefore(token.clientId)) ?? -1)) return undefined;
+      // A refresh or access token from before its client was disabled: refused (invalid_grant,
+      // invalid_token), even though the client is enabled again. The engine looked the client
+      // up earlier in this request; what it found is reused (request-clients.ts).
+      if ((token?.kind === 'RefreshToken' || token?.kind === 'AccessToken') && token.clientId) {
+        const notBefore = (clientTokensNotBeforeSeen(ctx, token.clientId) ?? { tokensNotBefore: await deps.clientTokensNotBefore(token.clientId) }).tokensNotBefore;
+        if (notBefore !== undefined && (token.iat ?? 0) <= notBefore) return undefined;
+      }
       const account = await deps.accounts.findById(accountId);
       if (!account || account.status !== 'active') return undefined;
       return {

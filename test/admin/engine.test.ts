@@ -63,7 +63,7 @@ describe('a disabled client', () => {
     await expect(oidc.authorizationCodeGrant(again.config, new URL(again.callback), { pkceCodeVerifier: again.request.verifier, expectedState: again.request.state, expectedNonce: again.request.nonce })).resolves.toBeTruthy();
   });
 
-  it('enabled again, does not get back the offline refresh tokens it held', async () => {
+  it('enabled again, does not get back the offline refresh tokens or the access tokens it held', async () => {
     const client = await registerClient(app, { agency: A });
     // offline_access: a refresh token that outlives the session, so signing sessions out does not end it.
     const first = await signInWith(client, { scope: 'openid profile offline_access', prompt: 'consent' });
@@ -77,10 +77,14 @@ describe('a disabled client', () => {
     expect((await platform.api('POST', `/clients/${client.clientId}/enable`)).body.status).toBe('active');
 
     await expect(oidc.refreshTokenGrant(first.config, rotated.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+    // Nor its access tokens (they would otherwise live out their 10 minutes).
+    const userinfo = await fetch(`${app.issuer}/me`, { headers: { authorization: `Bearer ${rotated.access_token}` } });
+    expect(userinfo.status).toBe(401);
     // New sign-ins get refresh tokens that work.
     const again = await signInWith(client, { scope: 'openid profile offline_access', prompt: 'consent' });
     const fresh = await oidc.authorizationCodeGrant(again.config, new URL(again.callback), { pkceCodeVerifier: again.request.verifier, expectedState: again.request.state, expectedNonce: again.request.nonce });
-    await expect(oidc.refreshTokenGrant(again.config, fresh.refresh_token!)).resolves.toMatchObject({ access_token: expect.any(String) });
+    const renewed = await oidc.refreshTokenGrant(again.config, fresh.refresh_token!);
+    expect((await fetch(`${app.issuer}/me`, { headers: { authorization: `Bearer ${renewed.access_token}` } })).status).toBe(200);
   });
 });
 
