@@ -17,7 +17,7 @@ import { connectRedis, createRedisKv, migrateLatest, openDatabase, resealAll, re
 
 export const createCliContext = async (config: Config) => {
   const { secrets } = resolveSecrets(config);
-  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: 4 });
+  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: 4, patient: true });
   await migrateLatest(db.knex);
   const { knex } = db;
   const secretBox = createSecretBox(secrets.keyEncryptionKeys);

@@ -53,8 +53,9 @@ const readLock = (dataDir: string): EmbeddedLock | undefined => {
 // A PostgreSQL that is down fails queries at once (knex propagates the refused connection); one
 // that does not answer fails them within connectionTimeoutMillis / acquireConnectionTimeout,
 // so requests get 503 rather than hang. Broken pooled connections are dropped and replaced.
-const pgKnex = (connectionString: string, poolMax: number) =>
-  knexFactory({ client: 'pg', connection: { connectionString, connectionTimeoutMillis: 3000, keepAlive: true }, pool: { min: 0, max: poolMax }, acquireConnectionTimeout: 5000 });
+// A one-off command (the CLI) has no one waiting on a 503 and may wait longer for a busy server.
+const pgKnex = (connectionString: string, poolMax: number, patient = false) =>
+  knexFactory({ client: 'pg', connection: { connectionString, connectionTimeoutMillis: patient ? 20_000 : 3000, keepAlive: true }, pool: { min: 0, max: poolMax }, acquireConnectionTimeout: patient ? 30_000 : 5000 });
 
 const wrap = (knex: Knex, kind: Database['kind'], onClose: () => Promise<void> = async () => {}): Database => ({
   knex,
@@ -94,14 +95,16 @@ export const openDatabase = async (options: {
   databaseUrl: string | undefined;
   dataDir: string;
   poolMax?: number;
+  /** Wait longer for connections (a one-off command such as the CLI, rather than a server). */
+  patient?: boolean;
 }): Promise<Database> => {
   const poolMax = options.poolMax ?? 10;
-  if (options.databaseUrl) return wrap(pgKnex(options.databaseUrl, poolMax), 'postgres');
+  if (options.databaseUrl) return wrap(pgKnex(options.databaseUrl, poolMax, options.patient), 'postgres');
   const dataDir = resolve(options.dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const lock = existsSync(lockPath(dataDir)) ? readLock(dataDir) : undefined;
   if (lock && lock.pid !== process.pid && processAlive(lock.pid) && (await canConnect(lock.port))) {
-    return wrap(pgKnex(`postgres://postgres@127.0.0.1:${lock.port}/postgres`, Math.min(poolMax, 4)), 'embedded');
+    return wrap(pgKnex(`postgres://postgres@127.0.0.1:${lock.port}/postgres`, Math.min(poolMax, 4), options.patient), 'embedded');
   }
   return ownEmbedded(dataDir, poolMax);
 };
