@@ -67,6 +67,16 @@ const policy = () => {
 };
 
 export const createProvider = (deps: ProviderDeps): Provider => {
+  /**
+   * Whether a refresh or access token was issued up to the second its client was last disabled
+   * (clients.tokens_not_before): such tokens stay refused after the client is enabled again. The
+   * engine looked the client up earlier in the request; what it found is reused (request-clients.ts).
+   */
+  const issuedBeforeClientDisabled = async (ctx: object, token: { kind: string; clientId?: string | undefined; iat?: number | undefined }) => {
+    if ((token.kind !== 'RefreshToken' && token.kind !== 'AccessToken') || !token.clientId) return false;
+    const notBefore = (clientTokensNotBeforeSeen(ctx, token.clientId) ?? { tokensNotBefore: await deps.clientTokensNotBefore(token.clientId) }).tokensNotBefore;
+    return notBefore !== undefined && (token.iat ?? 0) <= notBefore;
+  };
   const agencyItems = deps.catalogue.filter((i) => i.source === 'agency');
   const agencyByScope = new Map<string, string[]>();
   for (const item of agencyItems) for (const scope of item.scopes) agencyByScope.set(scope, [...(agencyByScope.get(scope) ?? []), item.name]);
@@ -113,7 +123,8 @@ export const createProvider = (deps: ProviderDeps): Provider => {
       claimsParameter: { enabled: true },
       clientCredentials: { enabled: true },
       // A client may introspect only tokens issued to itself (no cross-agency token inspection).
-      introspection: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
+      // A client introspects only its own tokens; one from before the client was disabled reads inactive.
+      introspection: { enabled: true, allowedPolicy: async (ctx, client, token) => token.clientId === client.clientId && !(await issuedBeforeClientDisabled(ctx, token)) },
       revocation: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
       userinfo: { enabled: true },
       backchannelLogout: { enabled: true },
@@ -131,12 +142,8 @@ export const createProvider = (deps: ProviderDeps): Provider => {
     rotateRefreshToken: true,
     findAccount: async (ctx, accountId, token) => {
       // A refresh or access token from before its client was disabled: refused (invalid_grant,
-      // invalid_token), even though the client is enabled again. The engine looked the client
-      // up earlier in this request; what it found is reused (request-clients.ts).
-      if ((token?.kind === 'RefreshToken' || token?.kind === 'AccessToken') && token.clientId) {
-        const notBefore = (clientTokensNotBeforeSeen(ctx, token.clientId) ?? { tokensNotBefore: await deps.clientTokensNotBefore(token.clientId) }).tokensNotBefore;
-        if (notBefore !== undefined && (token.iat ?? 0) <= notBefore) return undefined;
-      }
+      // invalid_token), even though the client is enabled again.
+      if (token && (await issuedBeforeClientDisabled(ctx, token))) return undefined;
       const account = await deps.accounts.findById(accountId);
       if (!account || account.status !== 'active') return undefined;
       return {

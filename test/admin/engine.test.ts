@@ -80,11 +80,13 @@ describe('a disabled client', () => {
     // Nor its access tokens (they would otherwise live out their 10 minutes).
     const userinfo = await fetch(`${app.issuer}/me`, { headers: { authorization: `Bearer ${rotated.access_token}` } });
     expect(userinfo.status).toBe(401);
+    expect((await oidc.tokenIntrospection(first.config, rotated.access_token)).active).toBe(false);
     // New sign-ins get refresh tokens that work.
     const again = await signInWith(client, { scope: 'openid profile offline_access', prompt: 'consent' });
     const fresh = await oidc.authorizationCodeGrant(again.config, new URL(again.callback), { pkceCodeVerifier: again.request.verifier, expectedState: again.request.state, expectedNonce: again.request.nonce });
     const renewed = await oidc.refreshTokenGrant(again.config, fresh.refresh_token!);
     expect((await fetch(`${app.issuer}/me`, { headers: { authorization: `Bearer ${renewed.access_token}` } })).status).toBe(200);
+    expect((await oidc.tokenIntrospection(again.config, renewed.access_token)).active).toBe(true);
   });
 });
 
