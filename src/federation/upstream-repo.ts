@@ -1,21 +1,12 @@
 // Upstream identity providers (table upstream_providers). Functions take the handle first.
 import type { Knex } from 'knex';
-import type { Attribute, ClaimMapping } from './attribute-mapping.ts';
+import type { UpstreamSettings } from './upstream-metadata.ts';
 
 export type UpstreamStatus = 'active' | 'disabled';
 
-export type UpstreamRecord = {
-  id: string;
-  issuer: string;
-  clientId: string;
+/** A registration as stored: its settings, the client secret sealed, and its status. */
+export type UpstreamRecord = Omit<UpstreamSettings, 'clientSecret' | 'logoUri'> & {
   clientSecretSealed: string | null;
-  tokenEndpointAuthMethod: 'client_secret_basic' | 'client_secret_post' | 'none';
-  scopes: string[];
-  claimMapping: ClaimMapping;
-  acr: string;
-  matchRule: Attribute[];
-  enrolment: boolean;
-  displayName: { ko: string; en: string };
   logoUri: string | null;
   status: UpstreamStatus;
   createdAt: Date;

@@ -16,21 +16,9 @@ let receiverPort: number;
 let receiver: Server;
 const received: string[] = [];
 
-// See test/interop/agency-app.test.ts: a One-ID without OUTBOUND_PRIVATE_HOSTS cannot call a
-// receiver on localhost; on such a build the back-channel check stands in for that setting.
-const realFetch = globalThis.fetch;
-
 beforeAll(async () => {
+  // The receiver is on localhost, which the engine's SSRF guard refuses unless allowed.
   app = await startOneId({ OUTBOUND_PRIVATE_HOSTS: 'localhost', BACKCHANNEL_POLL_MS: '50' });
-  if (!('outboundPrivateHosts' in app.config)) {
-    globalThis.fetch = ((input: Parameters<typeof fetch>[0], init?: RequestInit & { dispatcher?: unknown }) => {
-      if (init?.dispatcher && new URL(input instanceof Request ? input.url : String(input)).hostname === 'localhost') {
-        const { dispatcher: _guard, ...rest } = init;
-        return realFetch(input, rest);
-      }
-      return realFetch(input, init);
-    }) as typeof fetch;
-  }
   receiverPort = await freePort();
   receiver = createServer((req, res) => {
     let body = '';
@@ -50,7 +38,6 @@ beforeAll(async () => {
   });
 });
 afterAll(async () => {
-  globalThis.fetch = realFetch;
   receiver?.closeAllConnections();
   await new Promise<void>((resolve) => (receiver ? receiver.close(() => resolve()) : resolve()));
   await app?.stop();

@@ -22,22 +22,6 @@ let client: Awaited<ReturnType<typeof registerClient>>;
 let citizen: Awaited<ReturnType<typeof enrolCitizen>>;
 const appLog: string[] = [];
 
-// oidc-provider refuses outgoing requests to loopback and private addresses (SSRF guard), so
-// One-ID must be told that this app's host may be called: OUTBOUND_PRIVATE_HOSTS. A One-ID
-// without that setting cannot deliver a back-channel logout token to a localhost app at all; on
-// such a build these tests stand in for the setting, OUTBOUND_PRIVATE_HOSTS=localhost: One-ID's
-// requests to localhost skip the guard (nothing else is touched).
-const realFetch = globalThis.fetch;
-const allowLoopbackBackchannel = () => {
-  globalThis.fetch = ((input: Parameters<typeof fetch>[0], init?: RequestInit & { dispatcher?: unknown }) => {
-    if (init?.dispatcher && new URL(input instanceof Request ? input.url : String(input)).hostname === 'localhost') {
-      const { dispatcher: _guard, ...rest } = init;
-      return realFetch(input, rest);
-    }
-    return realFetch(input, init);
-  }) as typeof fetch;
-};
-
 /** Waits (at most `ms`) until the app has logged `line` after position `from`. */
 const appLogged = async (line: string, from: number, ms = 8000) => {
   for (const started = Date.now(); Date.now() - started < ms; await new Promise((r) => setTimeout(r, 25))) {
@@ -47,9 +31,9 @@ const appLogged = async (line: string, from: number, ms = 8000) => {
 };
 
 beforeAll(async () => {
-  // Back-channel tokens go to this app on localhost; the queue is polled often in tests.
+  // Back-channel tokens go to this app on localhost, which the engine's SSRF guard refuses unless
+  // One-ID is told it may call it (OUTBOUND_PRIVATE_HOSTS); the queue is polled often in tests.
   oneId = await startOneId({ OUTBOUND_PRIVATE_HOSTS: 'localhost', BACKCHANNEL_POLL_MS: '50' });
-  if (!('outboundPrivateHosts' in oneId.config)) allowLoopbackBackchannel();
   const port = await freePort();
   appUrl = `http://localhost:${port}`;
   client = await registerClient(oneId, {
@@ -67,7 +51,6 @@ beforeAll(async () => {
   await agency.listen(port, '127.0.0.1');
 });
 afterAll(async () => {
-  globalThis.fetch = realFetch;
   await agency?.close();
   await oneId?.stop();
 });
