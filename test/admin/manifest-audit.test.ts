@@ -6,8 +6,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import knexFactory from 'knex';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CliContext } from '../../src/cli/cli-context.ts';
 import { COMMANDS } from '../../src/cli/commands.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';
@@ -17,31 +16,14 @@ import { createAdmin, unique, type Admin } from './support.ts';
 let app: TestApp;
 let platform: Admin;
 let dir: string;
-let dropDatabase: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'oneid-manifest-'));
-  const baseUrl = inject('databaseUrl');
-  let env: Record<string, string> = {};
-  if (baseUrl) {
-    // PostgreSQL run: a database of our own, dropped at the end.
-    const name = `oneid_admin_${Date.now()}_${unique('db').slice(3)}`;
-    const server = knexFactory({ client: 'pg', connection: baseUrl, pool: { min: 0, max: 1 } });
-    await server.raw(`CREATE DATABASE ${name}`);
-    const url = new URL(baseUrl);
-    url.pathname = `/${name}`;
-    env = { DATABASE_URL: url.toString() };
-    dropDatabase = async () => {
-      await server.raw(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await server.destroy();
-    };
-  }
-  app = await startTestApp(env);
+  app = await startTestApp(); // each test app has a database of its own
   platform = await createAdmin(app, 'platform');
 });
 afterAll(async () => {
   await app?.stop();
-  await dropDatabase?.();
   rmSync(dir, { recursive: true, force: true });
 });
 

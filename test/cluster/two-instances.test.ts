@@ -2,24 +2,17 @@
 // instance. A small reverse proxy on the issuer's port plays the load balancer: it keeps the
 // Host header (as nginx does with `proxy_set_header Host $host`) and forwards each request to
 // the instance the test chooses.
-import { randomBytes } from 'node:crypto';
 import { createServer, request as forward, type Server } from 'node:http';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
-import knexFactory from 'knex';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
-import { freePort, startTestApp, type TestApp } from '../support/app.ts';
+import { freePort, onPostgres, ownDatabaseUrl, startTestApp, type TestApp } from '../support/app.ts';
 import { createBrowserSession } from '../support/browser-session.ts';
 import { authorizationRequest, discover, enrolCitizen, registerClient, signInDetailed } from '../support/flows.ts';
 import type { SoftAuthenticator } from '../support/soft-authenticator.ts';
 
 // Instances share state only through PostgreSQL and Redis; the embedded default is one process.
-const databaseUrl = inject('databaseUrl');
-const shared = Boolean(databaseUrl && inject('redisUrl'));
-// The pair gets a database of its own: it rotates signing keys, which other test files running
-// meanwhile on the run's database must not see.
-const admin = shared ? knexFactory({ client: 'pg', connection: databaseUrl, pool: { min: 0, max: 1 } }) : undefined;
-const clusterDb = `oneid_cluster_${randomBytes(4).toString('hex')}`;
+const shared = onPostgres() && Boolean(inject('redisUrl'));
 
 let first: TestApp;
 let second: TestApp;
@@ -57,12 +50,9 @@ const jwksOf = async (instance: TestApp) => (await (await fetch(`http://localhos
 describe.skipIf(!shared)('a cluster of two instances behind a load balancer (runs only with DATABASE_URL and REDIS_URL)', () => {
   beforeAll(async () => {
     await startBalancer();
-    await admin!.raw(`CREATE DATABASE ${clusterDb}`);
-    const url = new URL(databaseUrl!);
-    url.pathname = `/${clusterDb}`;
     // One ISSUER (the balancer's URL) and one database for both; each listens on its own port.
     // Instance 2 polls for key changes every second instead of every 30.
-    const env = { ISSUER: balancer.issuer, DATABASE_URL: url.toString() };
+    const env = { ISSUER: balancer.issuer, DATABASE_URL: (await ownDatabaseUrl())! };
     first = await startTestApp(env);
     second = await startTestApp(env, { app: { keyReloadSeconds: 1 } });
     via(first);
@@ -73,8 +63,6 @@ describe.skipIf(!shared)('a cluster of two instances behind a load balancer (run
     await second?.stop();
     await first?.stop();
     balancer.server?.close();
-    await admin?.raw(`DROP DATABASE IF EXISTS ${clusterDb} WITH (FORCE)`);
-    await admin?.destroy();
   });
 
   /** Authorization request on instance 1; sign-in page, passkey, consent and code on instance 2; code redeemed on 1. */

@@ -1,16 +1,15 @@
 // Secrets at rest under a rotated KEY_ENCRYPTION_KEYS: `npm run cli -- secrets reseal` (a real
 // process, beside a running server) re-seals every `*_sealed` value with the first key, in one
 // audited transaction; afterwards One-ID runs with the new key alone. It never touches the run's
-// shared database: the test has one of its own (a fresh PostgreSQL database, or a PGlite copy).
+// shared database: the test has one of its own (a PostgreSQL or PGlite copy of the template).
 import { randomBytes } from 'node:crypto';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import knexFactory, { type Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createSecretBox } from '../../src/shared/index.ts';
 import { resealAll } from '../../src/store/index.ts';
-import { startTestApp, type TestApp } from '../support/app.ts';
+import { ownDatabaseUrl, startTestApp, type TestApp } from '../support/app.ts';
 import { cliProcess } from '../support/cli.ts';
 import { registerClient } from '../support/flows.ts';
 
@@ -18,27 +17,17 @@ const OLD = randomBytes(32).toString('base64url');
 const NEW = randomBytes(32).toString('base64url');
 const keyId = (sealed: string) => sealed.split('.')[1];
 
-const databaseUrl = inject('databaseUrl');
 let dataDir: string;
 let ownDatabase: string | undefined;
-let admin: Knex | undefined;
 
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'oneid-reseal-'));
-  if (databaseUrl) {
-    const name = `oneid_reseal_${Date.now()}_${randomBytes(3).toString('hex')}`;
-    admin = knexFactory({ client: 'pg', connection: databaseUrl, pool: { min: 0, max: 1 } });
-    await admin.raw(`CREATE DATABASE ${name}`);
-    const url = new URL(databaseUrl);
-    url.pathname = `/${name}`;
-    ownDatabase = url.toString();
-  } else {
+  ownDatabase = await ownDatabaseUrl();
+  if (!ownDatabase) {
     cpSync(join(inject('pgliteTemplate')!, 'pglite'), join(dataDir, 'pglite'), { recursive: true });
   }
 });
 afterAll(async () => {
-  if (admin && ownDatabase) await admin.raw(`DROP DATABASE IF EXISTS ${new URL(ownDatabase).pathname.slice(1)} WITH (FORCE)`);
-  await admin?.destroy();
   rmSync(dataDir, { recursive: true, force: true });
 });
 

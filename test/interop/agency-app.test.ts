@@ -9,7 +9,7 @@ import { inject } from 'vitest';
 import { createAgencyApp, type AgencyApp } from '../../examples/agency-app/app.ts';
 import { agencyConfigFromEnv } from '../../examples/agency-app/config.ts';
 import { EXAMPLE_CLIENT_ID, runQuickstart } from '../../examples/agency-app/quickstart.ts';
-import { freePort, type TestApp } from '../support/app.ts';
+import { freePort, ownDatabaseUrl, type TestApp } from '../support/app.ts';
 import { createBrowserSession, csrfFrom, type BrowserSession } from '../support/browser-session.ts';
 import { enrolCitizen, registerClient, signIn } from '../support/flows.ts';
 import { createSoftAuthenticator, type SoftAuthenticator } from '../support/soft-authenticator.ts';
@@ -150,7 +150,7 @@ describe('examples/agency-app with openid-client v6', () => {
 describe('examples/agency-app/quickstart.ts', () => {
   it('starts One-ID, registers the example client, enrols a citizen and serves the app', async () => {
     const secrets = inject('secrets');
-    const databaseUrl = inject('databaseUrl');
+    const databaseUrl = await ownDatabaseUrl();
     const dataDir = mkdtempSync(join(tmpdir(), 'oneid-quickstart-'));
     const template = inject('pgliteTemplate');
     if (template && !databaseUrl) cpSync(join(template, 'pglite'), join(dataDir, 'pglite'), { recursive: true });

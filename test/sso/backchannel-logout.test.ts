@@ -108,7 +108,7 @@ describe('back-channel logout', () => {
     const { port, dataDir } = app;
     await app.close();
     await e.receiver.up();
-    app = await startSsoApp({}, { port, dataDir });
+    app = await startSsoApp({ ...(app.config.databaseUrl && { DATABASE_URL: app.config.databaseUrl }) }, { port, dataDir });
     await eventually(() => expect(e.receiver.tokens.map((t) => t.claims.sid)).toContain(signedIn.claims.sid));
     if (inject('redisUrl')) {
       // Sessions live in Redis: the other one survived the restart.

@@ -11,6 +11,7 @@ import { claimDue, findDeliveries, insertDeliveries, markDelivered, type NewDeli
 import { createDeliveryWorker, UndeliverableError, type DeliveryOutcome } from '../../src/sessions/index.ts';
 import { createLogger, newId } from '../../src/shared/index.ts';
 import { migrateLatest, openDatabase, type Database } from '../../src/store/index.ts';
+import { onPostgres, ownDatabaseUrl } from '../support/app.ts';
 
 let db: Database;
 let dataDir: string | undefined;
@@ -18,7 +19,7 @@ const clientId = `queue-${randomBytes(4).toString('hex')}`;
 const issuer = `urn:test:${clientId}`;
 
 beforeAll(async () => {
-  const databaseUrl = inject('databaseUrl');
+  const databaseUrl = await ownDatabaseUrl();
   if (!databaseUrl) {
     dataDir = mkdtempSync(join(tmpdir(), 'oneid-queue-'));
     cpSync(join(inject('pgliteTemplate')!, 'pglite'), join(dataDir, 'pglite'), { recursive: true });
@@ -64,7 +65,7 @@ describe('back-channel logout queue', () => {
     expect(await claimDue(db.knex, claimIssuer, new Date(now.getTime() + 61_000), 50, 60_000)).toHaveLength(20);
   });
 
-  it.runIf(Boolean(inject('databaseUrl')))('skips rows another instance holds instead of waiting (PostgreSQL)', async () => {
+  it.runIf(onPostgres())('skips rows another instance holds instead of waiting (PostgreSQL)', async () => {
     const lockIssuer = `${issuer}:locks`;
     await insertDeliveries(db.knex, [row('sid-lock-1', { issuer: lockIssuer }), row('sid-lock-2', { issuer: lockIssuer })], new Date(Date.now() - 1000));
     const trx = await db.knex.transaction();

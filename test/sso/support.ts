@@ -5,7 +5,6 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
 import * as oidc from 'openid-client';
-import { inject } from 'vitest';
 import type { Config } from '../../src/config/index.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';
 import { cliProcess } from '../support/cli.ts';
@@ -28,10 +27,8 @@ export const FAST_QUEUE = {
  * startTestApp with the fast queue, on the run's database itself (not a copy), so a restart on
  * the same `port` and `dataDir` finds its sessions and queue again.
  */
-export const startSsoApp = (env: Record<string, string> = {}, options: { overrides?: Partial<Config>; port?: number; dataDir?: string } = {}) => {
-  const databaseUrl = inject('databaseUrl');
-  return startTestApp({ ...FAST_QUEUE, ...(databaseUrl && { DATABASE_URL: databaseUrl }), ...env }, options);
-};
+export const startSsoApp = (env: Record<string, string> = {}, options: { overrides?: Partial<Config>; port?: number; dataDir?: string } = {}) =>
+  startTestApp({ ...FAST_QUEUE, ...env }, options);
 
 /** Runs `npm run cli -- ...args` against the app (a separate process, as an operator would). */
 export const runCli = (app: { env: Record<string, string> }, args: string[]) => cliProcess(app.env, args, 30_000);

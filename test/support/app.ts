@@ -30,7 +30,11 @@ export type TestApp = App & {
 };
 
 let copies = 0;
-/** A fresh copy of the run's migrated PostgreSQL database, for one test app. */
+/**
+ * A fresh copy of the run's migrated PostgreSQL database. Nothing else may connect to the
+ * template: PostgreSQL holds a new connection to it while a copy runs (and refuses a copy while
+ * anyone is connected), so one file's connection would stall or fail another file's app.
+ */
 const copyDatabase = async (templateUrl: string, adminUrl: string): Promise<string> => {
   const template = new URL(templateUrl);
   const name = `${template.pathname.slice(1)}_${process.pid}_${(copies += 1)}`;
@@ -53,16 +57,25 @@ const copyDatabase = async (templateUrl: string, adminUrl: string): Promise<stri
   return template.toString();
 };
 
+/** A database of the caller's own on the PostgreSQL run; undefined on the embedded run. */
+export const ownDatabaseUrl = async (): Promise<string | undefined> => {
+  const template = inject('databaseTemplate');
+  const adminUrl = inject('databaseAdminUrl');
+  return template && adminUrl ? copyDatabase(template, adminUrl) : undefined;
+};
+
+/** Whether this run is on PostgreSQL (+ Redis) rather than the embedded default. */
+export const onPostgres = () => Boolean(inject('databaseTemplate'));
+
 /**
+ * Each app gets a database of its own unless `env.DATABASE_URL` names one (instances sharing it).
  * `overrides` are applied after validation (e.g. an idle timeout under the 60 s minimum); a
  * `dataDir` given by the caller outlives `stop` (restarts).
  */
 export const startTestApp = async (env: Record<string, string> = {}, options: { port?: number; dataDir?: string; app?: AppOptions; overrides?: Partial<Config> } = {}): Promise<TestApp> => {
   const port = options.port ?? (await freePort());
   const secrets = inject('secrets');
-  const runDatabase = inject('databaseUrl');
-  const adminUrl = inject('databaseAdminUrl');
-  const databaseUrl = runDatabase && adminUrl && env.DATABASE_URL === undefined ? await copyDatabase(runDatabase, adminUrl) : runDatabase;
+  const databaseUrl = env.DATABASE_URL ?? (await ownDatabaseUrl());
   const redisUrl = inject('redisUrl');
   let dataDir = options.dataDir;
   let ownDataDir = false;

@@ -11,7 +11,8 @@ import { migrateLatest, openDatabase } from '../../src/store/index.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
-    databaseUrl: string | undefined;
+    /** The PostgreSQL run's migrated template: copy it (ownDatabaseUrl), never connect to it. */
+    databaseTemplate: string | undefined;
     databaseAdminUrl: string | undefined;
     redisUrl: string | undefined;
     pgliteTemplate: string | undefined;
@@ -39,7 +40,7 @@ export default async function setup(project: TestProject) {
     await db.close();
     // Each test app gets its own copy of this migrated database (CREATE DATABASE ... TEMPLATE),
     // so apps with different issuers never share first-party clients or other rows.
-    project.provide('databaseUrl', url.toString());
+    project.provide('databaseTemplate', url.toString());
     project.provide('databaseAdminUrl', baseUrl);
     project.provide('pgliteTemplate', undefined);
     return async () => {
@@ -52,7 +53,7 @@ export default async function setup(project: TestProject) {
   const db = await openDatabase({ databaseUrl: undefined, dataDir: template });
   await migrateLatest(db.knex);
   await db.close();
-  project.provide('databaseUrl', undefined);
+  project.provide('databaseTemplate', undefined);
   project.provide('databaseAdminUrl', undefined);
   project.provide('pgliteTemplate', template);
   return () => rmSync(template, { recursive: true, force: true });
