@@ -13,16 +13,22 @@ import { noteClientTokensNotBefore } from './request-clients.ts';
 type ConsumeOnce = Adapter & { consumeOnce(id: string): Promise<boolean> };
 
 /**
- * Codes and refresh tokens are single-use (RFC 6749 4.1.2, RFC 9700 4.14.2). The engine checks
- * `consumed` and then consumes, so requests presenting the same one at the same moment could
- * all pass the check; the store's atomic consume lets exactly one through. Any other is a reuse:
- * the grant is revoked (the winner's tokens too, as the engine does for a later reuse) and the
- * request refused with invalid_grant.
+ * Codes, refresh tokens and pushed authorization requests are single-use (RFC 6749 4.1.2,
+ * RFC 9700 4.14.2, RFC 9126 4). The engine checks `consumed` and then consumes, so requests
+ * presenting the same one at the same moment could all pass the check; the store's atomic
+ * consume lets exactly one through. Any other is a reuse: for a code or refresh token the grant
+ * is revoked (the winner's tokens too, as the engine does for a later reuse) and the request
+ * refused with invalid_grant; a pushed request's other uses get invalid_request_uri.
  */
-const SINGLE_USE: Record<string, string> = { AuthorizationCode: 'authorization code', RefreshToken: 'refresh token' };
+type Reuse = { revokes: boolean; refuse: () => Error };
+const SINGLE_USE: Record<string, Reuse> = {
+  AuthorizationCode: { revokes: true, refuse: () => new errors.InvalidGrant('authorization code already used') },
+  RefreshToken: { revokes: true, refuse: () => new errors.InvalidGrant('refresh token already used') },
+  PushedAuthorizationRequest: { revokes: false, refuse: () => new errors.InvalidRequestUri('request_uri is invalid, expired, or was already used') },
+};
 
 class SingleUse implements Adapter {
-  constructor(private readonly inner: ConsumeOnce, private readonly label: string, private readonly revokeGrant: (grantId: string) => Promise<void>) {}
+  constructor(private readonly inner: ConsumeOnce, private readonly reuse: Reuse, private readonly revokeGrant: (grantId: string) => Promise<void>) {}
   upsert(id: string, payload: AdapterPayload, expiresIn: number) { return this.inner.upsert(id, payload, expiresIn); }
   find(id: string) { return this.inner.find(id); }
   findByUid(uid: string) { return this.inner.findByUid(uid); }
@@ -31,9 +37,11 @@ class SingleUse implements Adapter {
   revokeByGrantId(grantId: string) { return this.inner.revokeByGrantId(grantId); }
   async consume(id: string) {
     if (await this.inner.consumeOnce(id)) return;
-    const grantId = (await this.inner.find(id))?.grantId;
-    if (typeof grantId === 'string') await this.revokeGrant(grantId);
-    throw new errors.InvalidGrant(`${this.label} already used`);
+    if (this.reuse.revokes) {
+      const grantId = (await this.inner.find(id))?.grantId;
+      if (typeof grantId === 'string') await this.revokeGrant(grantId);
+    }
+    throw this.reuse.refuse();
   }
 }
 
@@ -72,8 +80,8 @@ export const createOidcAdapter = ({ redis, clients, registrations }: { redis: Re
     // Dynamic registration's tokens live in the database (src/admin/dcr-repo.ts).
     const Model = registrations?.models[name];
     if (Model) return new Model();
-    const label = SINGLE_USE[name];
-    return label ? new SingleUse(new store.Adapter(name) as ConsumeOnce, label, revokeGrant) : new store.Adapter(name);
+    const reuse = SINGLE_USE[name];
+    return reuse ? new SingleUse(new store.Adapter(name) as ConsumeOnce, reuse, revokeGrant) : new store.Adapter(name);
   } as unknown as AdapterConstructor;
   return { Adapter, listSessionIds: store.listSessionIds.bind(store), close: undefined as undefined | (() => void) };
 };
