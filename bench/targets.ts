@@ -2,20 +2,13 @@
 // generator never shares their event loop: One-ID (bench/server.ts) on PostgreSQL + Redis or on
 // the embedded default, and the bare engine (bench/baseline.ts).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../test/support/free-port.ts';
+
+export { freePort };
 
 export type Started = { name: string; port: number; issuer: string; clientId: string; clientSecret: string; redirectUri: string; seed?: string; child: ChildProcess };
 
-export const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.once('error', reject);
-  });
 
 const benchDir = fileURLToPath(new URL('.', import.meta.url));
 

@@ -1,7 +1,6 @@
 // Starts the real One-ID app on a free port against the run's backend: PostgreSQL + Redis
 // when the run has DATABASE_URL/REDIS_URL, otherwise the embedded PGlite + in-process store.
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import knexFactory from 'knex';
@@ -9,16 +8,9 @@ import { inject } from 'vitest';
 import { createApp, type App, type AppOptions } from '../../src/app.ts';
 import { loadConfig, type Config } from '../../src/config/index.ts';
 import { createLogger } from '../../src/shared/index.ts';
+import { freePort } from './free-port.ts';
 
-export const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.once('error', reject);
-  });
+export { freePort };
 
 export type TestApp = App & {
   issuer: string;
