@@ -5,6 +5,7 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
+import { interactionOf } from './interaction-details.ts';
 import { isCertificateError, isTrustedProxy, type CertificateLoginService, type CertificateOutcome } from '../auth/certificate/index.ts';
 import { AppError, isAppError } from '../shared/index.ts';
 import { ACR } from './deps.ts';
@@ -46,12 +47,7 @@ export const certificateLoginView = (options: CertificateLoginOptions, uid: stri
 
 export const certificateRoutes = (router: Router, { provider, certificates, certificateOptions, views, csrf }: Deps) => {
   /** The login interaction this browser's cookie holds, which must be the URL's. */
-  const loginInteraction = async (ctx: Context) => {
-    const interaction = await provider().interactionDetails(ctx.req, ctx.res);
-    if (interaction.uid !== ctx.params.uid) throw Object.assign(new Error('interaction mismatch'), { status: 400, error: 'invalid_request', error_description: 'interaction mismatch' });
-    if (interaction.prompt.name !== 'login') throw Object.assign(new Error('not a login prompt'), { status: 400, error: 'invalid_request', error_description: 'not a login prompt' });
-    return interaction;
-  };
+  const loginInteraction = (ctx: Context) => interactionOf(ctx, provider(), { loginOnly: true });
 
   /** The client address for the audit: X-Forwarded-For only when the TCP peer is a trusted proxy. */
   const clientIp = (ctx: Context) => {

@@ -6,6 +6,7 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
+import { interactionOf } from './interaction-details.ts';
 import type { Logger } from 'pino';
 import type { FederatedLogin, FederationModule } from '../federation/index.ts';
 import { isAppError } from '../shared/index.ts';
@@ -42,12 +43,7 @@ const FEDERATION_ERRORS = new Set(['ERR_UPSTREAM_UNKNOWN', 'ERR_UPSTREAM_UNAVAIL
  * views, with the login page given its federation section (loaded before the page renders).
  */
 export const federationRoutes = (router: Router, { provider, federation, passkeys, accountSession, views, csrf, log, certificateLogin }: Deps): Views => {
-  const interaction = async (ctx: Context) => {
-    const details = await provider().interactionDetails(ctx.req, ctx.res);
-    if (details.uid !== ctx.params.uid) throw Object.assign(new Error('interaction mismatch'), { status: 400, error: 'invalid_request', error_description: 'interaction mismatch' });
-    if (details.prompt.name !== 'login') throw Object.assign(new Error('not a login prompt'), { status: 400, error: 'invalid_request', error_description: 'not a login prompt' });
-    return details;
-  };
+  const interaction = (ctx: Context) => interactionOf(ctx, provider(), { loginOnly: true });
 
   /** The login result, or the engine's error when the client asked for more than was proven. */
   const result = (login: FederatedLogin, acrValues: unknown) =>
@@ -74,8 +70,9 @@ export const federationRoutes = (router: Router, { provider, federation, passkey
   // page: upstreams come from our own database (their metadata is fetched only on a click).
   router.get('/interaction/:uid', async (ctx, next) => {
     try {
-      const details = await provider().interactionDetails(ctx.req, ctx.res);
-      if (details.uid === ctx.params.uid && details.prompt.name === 'login') {
+      // A mismatched or expired interaction is the page's own error to show.
+      const details = await interactionOf(ctx, provider()).catch(() => undefined);
+      if (details?.prompt.name === 'login') {
         const uid = details.uid;
         const [active, pending] = await Promise.all([federation.upstreams.list('active'), federation.login.linkOptions(uid).catch(() => undefined)]);
         (ctx.state as FederationState).federationLogin = {

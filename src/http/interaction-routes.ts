@@ -3,6 +3,7 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
+import { interactionOf } from './interaction-details.ts';
 import { ACR, satisfiesAcr, type PasskeyServiceLike } from './deps.ts';
 import { readBody, stringField } from './body.ts';
 import type { Csrf } from './csrf.ts';
@@ -29,12 +30,7 @@ type Deps = {
 };
 
 export const interactionRoutes = (router: Router, { provider, passkeys, agencyOf, consent, accounts, views, csrf, certificateLogin, metrics }: Deps) => {
-  const details = async (ctx: Context) => {
-    const interaction = await provider().interactionDetails(ctx.req, ctx.res);
-    // The URL's uid must be the interaction this browser's cookie holds.
-    if (interaction.uid !== ctx.params.uid) throw Object.assign(new Error('interaction mismatch'), { status: 400, error: 'invalid_request', error_description: 'interaction mismatch' });
-    return interaction;
-  };
+  const details = (ctx: Context) => interactionOf(ctx, provider());
 
   /** Resumes the authorization after a consent decision; the engine derives the grant from it. */
   const finishConsent = (ctx: Context) => provider().interactionFinished(ctx.req, ctx.res, { consent: {} }, { mergeWithLastSubmission: true });

@@ -1,0 +1,19 @@
+// The interaction this browser's cookie holds, which must be the one the URL names. Read once
+// per request: the login page's federation section and the page itself share the read.
+import type { Context } from 'koa';
+import type Provider from 'oidc-provider';
+
+type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
+type WithDetails = { interactionDetails?: Promise<Details> };
+
+const refuse = (description: string) => Object.assign(new Error(description), { status: 400, error: 'invalid_request', error_description: description });
+
+/** The URL's interaction (`:uid`), optionally required to be at the login prompt; 400 otherwise. */
+export const interactionOf = async (ctx: Context, provider: Provider, options: { loginOnly?: boolean } = {}): Promise<Details> => {
+  const state = ctx.state as WithDetails;
+  state.interactionDetails ??= provider.interactionDetails(ctx.req, ctx.res);
+  const details = await state.interactionDetails;
+  if (details.uid !== ctx.params.uid) throw refuse('interaction mismatch');
+  if (options.loginOnly && details.prompt.name !== 'login') throw refuse('not a login prompt');
+  return details;
+};
