@@ -148,7 +148,7 @@ export const adminApiRoutes = (router: Router, { admin, provider, audience, reau
   };
   const page = (ctx: Context) => pageRequest(query(ctx, 'limit'), query(ctx, 'after'));
 
-  if (upstreams) adminUpstreamRoutes(route, { upstreams, json });
+  if (upstreams) adminUpstreamRoutes(route, { upstreams, guard: admin.guard, json });
 
   router.get(`${PATH}/openapi.json`, (ctx) => {
     ctx.set('Cache-Control', 'public, max-age=300');
