@@ -52,9 +52,9 @@ export const findDcrTokenById = async (db: Knex, id: string): Promise<DcrTokenRe
   return row ? toRecord(row) : undefined;
 };
 
-export const deleteDcrToken = async (db: Knex, kind: DcrTokenKind, tokenHash: string): Promise<void> => {
-  await db('dcr_tokens').where({ kind, token_hash: tokenHash }).delete();
-};
+/** Deletes a token; true only for the one call that deleted it (a single statement: race-safe). */
+export const deleteDcrToken = async (db: Knex, kind: DcrTokenKind, tokenHash: string): Promise<boolean> =>
+  (await db('dcr_tokens').where({ kind, token_hash: tokenHash }).delete()) === 1;
 
 export const revokeDcrToken = async (db: Knex, id: string, now: Date): Promise<void> => {
   await db('dcr_tokens').where({ id }).whereNull('revoked_at').update({ revoked_at: now });

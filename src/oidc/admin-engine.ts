@@ -145,6 +145,12 @@ export const createRegistrationStore = (dcr: DcrService) => {
   return {
     async upsertClient(id: string, payload: AdapterPayload): Promise<void> {
       const { ctx, registration } = request();
+      // RFC 7592 2.2 with rotation (rotateRegistrationAccessToken above): an update replaces the
+      // token it presents. The engine finds the token, updates, then destroys it, so the same
+      // token sent several times at once would update and rotate several times, leaving several
+      // live successors. Taking it here, before anything is written, lets exactly one through.
+      const presented = ctx.oidc.route === 'client_update' ? ctx.oidc.entities.RegistrationAccessToken?.jti : undefined;
+      if (presented !== undefined && !(await dcr.deleteRegistrationToken(presented))) throw new errors.InvalidToken('registration access token already used');
       try {
         if (registration.token) await dcr.register(registration.token, { ...registration.input, client_id: id }, { clientSecret: payload.client_secret as string | undefined, ip: ctx.ip });
         else await dcr.update(id, { ...registration.input, client_id: id }, { clientSecret: payload.client_secret as string | undefined, ip: ctx.ip });
