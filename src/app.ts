@@ -68,6 +68,8 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
   // The engine reads a client on every request: cached per instance, valid until any change (client-cache.ts).
   const clientCache = createClientCache({ knex, mirror: redis ? kv : undefined });
   const clients = createClientService({ knex, secretBox, clock, secretGraceSeconds: config.clientSecretGraceSeconds, knownClaims: async () => new Set((await catalogue.list()).map((i) => i.name)), cache: clientCache });
+  /** A client's agency (cached like the client): the pages name it, and pairwise subjects are per agency. */
+  const agencyOf = (clientId: string) => clientCache.get('agency', clientId, async () => (await clients.find(clientId))?.agency);
   // Consent is evaluated against the catalogue the engine was built with (its scopes and claims
   // come from it), re-read whenever the engine is rebuilt: not one query per authorization.
   let engineCatalogue: ReturnType<typeof catalogue.list> | undefined;
@@ -152,6 +154,7 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
       jwks: await signingKeys.engineJwks(),
       cookieKeys: secrets.cookieKeys,
       pairwiseSalt: secrets.pairwiseSalt,
+      agencyOf,
       accounts,
       clientTokensNotBefore: clients.tokensNotBefore,
       pages: { ...createEnginePages(views, { signedOutSystems: tracking.signedOutSystems }), unavailable: createUnavailablePage(views) },
@@ -189,7 +192,7 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     provider: () => provider,
     passkeys,
     enrolment,
-    agencyOf: (clientId) => clientCache.get('agency', clientId, async () => (await clients.find(clientId))?.agency),
+    agencyOf,
     accountSession: createAccountSession({ provider: () => provider, issuer: config.issuer, secure: issuerUrl.protocol === 'https:', lifetimes: { idleSeconds: config.sessionIdleSeconds, absoluteSeconds: config.sessionAbsoluteSeconds } }),
     accounts,
     consent,

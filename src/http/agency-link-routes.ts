@@ -9,10 +9,11 @@ import type Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
 import type { AgencyLinkService } from '../federation/index.ts';
+import { subjectSector } from '../oidc/pairwise.ts';
 import { AppError, isAppError } from '../shared/index.ts';
 import { readBody } from './body.ts';
 
-type Deps = { provider: () => Provider; agencyLinks: AgencyLinkService };
+type Deps = { provider: () => Provider; agencyLinks: AgencyLinkService; agencyOf: (clientId: string) => Promise<string | undefined> };
 
 const invalidToken = (description: string) => new AppError('ERR_AGENCY_TOKEN', description, { status: 401, details: { error: 'invalid_token' } });
 
@@ -30,7 +31,7 @@ const problems = async (ctx: Context, next: Next) => {
   }
 };
 
-export const agencyLinkRoutes = (router: Router, { provider, agencyLinks }: Deps) => {
+export const agencyLinkRoutes = (router: Router, { provider, agencyLinks, agencyOf }: Deps) => {
   /** The calling client, from a client_credentials access token issued to it by One-ID. */
   const caller = async (ctx: Context) => {
     const match = /^Bearer ([\w.~+/-]{20,512}=*)$/i.exec(ctx.get('authorization'));
@@ -42,7 +43,7 @@ export const agencyLinkRoutes = (router: Router, { provider, agencyLinks }: Deps
     const client = token.clientId ? await provider().Client.find(token.clientId) : undefined;
     if (!client) throw invalidToken('the client of this access token is not active');
     await agencyLinks.assertMayLink(client.clientId);
-    return { clientId: client.clientId, sector: String(client.sectorIdentifier ?? ''), ip: ctx.ip };
+    return { clientId: client.clientId, sector: subjectSector(await agencyOf(client.clientId), String(client.sectorIdentifier ?? '')), ip: ctx.ip };
   };
 
   router.post('/api/agency-links', problems, async (ctx) => {

@@ -1,5 +1,13 @@
 import { createHmac } from 'node:crypto';
 
+/**
+ * The sector a pairwise `sub` belongs to: the client's agency together with its OIDC sector
+ * identifier (the host of its redirect URIs, or of its sector_identifier_uri). Agencies sharing a
+ * host (one government portal serving several agencies' systems) still get unrelated subs. A host
+ * has no spaces, so "<host> <agency>" names each pair once.
+ */
+export const subjectSector = (agency: string | undefined, sectorIdentifier: string): string => `${sectorIdentifier} ${agency ?? ''}`;
+
 /** OIDC Core 8.1: one stable `sub` per (sector, citizen), unlinkable across sectors. */
 export const pairwiseSub = (salt: string, sectorIdentifier: string, accountId: string): string =>
   createHmac('sha256', salt).update(`${sectorIdentifier}\u0000${accountId}`).digest('base64url');

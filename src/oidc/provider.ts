@@ -11,7 +11,7 @@ import { createOutboundFetch } from './backchannel-fetch.ts';
 import { createLoadExistingGrant } from './consent-grants.ts';
 import { adminFeatures, adminTokenClaims, installAdminEngine, withAdminResource, type AdminEngine } from './admin-engine.ts';
 import type { ClaimSources } from './claim-sources.ts';
-import { pairwiseSub } from './pairwise.ts';
+import { pairwiseSub, subjectSector } from './pairwise.ts';
 import { clientTokensNotBeforeSeen } from './request-clients.ts';
 import { guardConfiguration, retryAfterOn503 } from './unavailable.ts';
 
@@ -29,6 +29,8 @@ export type ProviderDeps = {
   jwks: { keys: object[] };
   cookieKeys: string[];
   pairwiseSalt: string;
+  /** The agency a client belongs to: part of its pairwise sector. */
+  agencyOf: (clientId: string) => Promise<string | undefined>;
   accounts: AccountService;
   /** When a client was last disabled (epoch seconds), for refusing the refresh tokens it held then. */
   clientTokensNotBefore: (clientId: string) => Promise<number | undefined>;
@@ -101,11 +103,13 @@ export const createProvider = (deps: ProviderDeps): Provider => {
     acrValues: ACR_VALUES,
     responseTypes: ['code'],
     subjectTypes: ['pairwise'],
-    // OIDC Core 8.1: the same citizen gets one stable `sub` per sector, unlinkable across sectors.
+    // OIDC Core 8.1: the same citizen gets one stable `sub` per sector, unlinkable across sectors
+    // (and across agencies, even on a shared host: subjectSector).
     pairwiseIdentifier: async (_ctx, accountId, client) => {
-      const sub = pairwiseSub(deps.pairwiseSalt, String(client.sectorIdentifier), accountId);
+      const sector = subjectSector(await deps.agencyOf(client.clientId), String(client.sectorIdentifier));
+      const sub = pairwiseSub(deps.pairwiseSalt, sector, accountId);
       // Indexed before it leaves, so an agency naming the citizen by this sub can be resolved (agency links).
-      if (!isFirstPartyClient(client.clientId)) await deps.federation?.subjectIssued(String(client.sectorIdentifier), sub, accountId);
+      if (!isFirstPartyClient(client.clientId)) await deps.federation?.subjectIssued(sector, sub, accountId);
       return sub;
     },
     clientDefaults: {
@@ -156,7 +160,7 @@ export const createProvider = (deps: ProviderDeps): Provider => {
           if (!items.length) return own;
           const sources = await deps.claimSources.resolve(items, async (sourceClientId) => {
             const source = await ctx.oidc.provider.Client.find(sourceClientId);
-            return source?.sectorIdentifier ? pairwiseSub(deps.pairwiseSalt, String(source.sectorIdentifier), accountId) : undefined;
+            return source?.sectorIdentifier ? pairwiseSub(deps.pairwiseSalt, subjectSector(await deps.agencyOf(sourceClientId), String(source.sectorIdentifier)), accountId) : undefined;
           });
           return sources ? { ...own, ...sources } : own;
         },

@@ -78,10 +78,13 @@ describe('authorization code flow with openid-client', () => {
   it('gives each sector its own stable pairwise subject', async () => {
     const first = await registerClient(app, { redirect_uris: ['http://localhost:4101/cb'] });
     const sameSector = await registerClient(app, { redirect_uris: ['http://localhost:4101/other'] });
+    // Another agency's system on the same host (a shared government portal) is another sector.
+    const otherAgency = await registerClient(app, { redirect_uris: ['http://localhost:4101/third'], agency: 'Other Agency' });
     const otherSector = await registerClient(app, { redirect_uris: ['https://agency-b.example/cb'] });
     const a1 = (await fullSignIn(citizen.authenticator, first)).tokens.claims()!.sub;
     const a2 = (await fullSignIn(citizen.authenticator, first)).tokens.claims()!.sub;
     const same = (await fullSignIn(citizen.authenticator, sameSector)).tokens.claims()!.sub;
+    const sharedHost = (await fullSignIn(citizen.authenticator, otherAgency)).tokens.claims()!.sub;
     // The other sector's callback is https on a host that does not exist: capture the code
     // from the redirect instead of following it.
     const config = await discover(app, otherSector);
@@ -91,6 +94,7 @@ describe('authorization code flow with openid-client', () => {
     expect(a1).toBe(a2);
     expect(same).toBe(a1);
     expect(b).not.toBe(a1);
+    expect(sharedHost).not.toBe(a1);
     const other = await enrolCitizen(app);
     const c = (await fullSignIn(other.authenticator, first)).tokens.claims()!.sub;
     expect(c).not.toBe(a1);
