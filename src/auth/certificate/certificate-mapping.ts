@@ -8,7 +8,8 @@ import type { ValidatedCertificate } from './validated-certificate.ts';
  * 'subject-serial': the holder id (subject serialNumber, OID 2.5.4.5) scoped to the
  *   trust anchor: survives renewal (new key, new serial, even a new issuing CA) but
  *   keeps two hierarchies that number holders independently apart.
- * 'san-email': the first SAN rfc822Name, lowercased; global by nature.
+ * 'san-email': the first SAN rfc822Name, lowercased, scoped to the trust anchor too: with
+ *   several anchors, one authority cannot claim an address another authority vouched for.
  * 'issuer-serial': this one certificate (RFC 5280 4.1.2.2); a renewal needs relinking.
  */
 export type CertificateMappingRule = 'subject-serial' | 'san-email' | 'issuer-serial';
@@ -27,7 +28,7 @@ export const certificateSubjectKey = (cert: ValidatedCertificate, rule: Certific
     case 'san-email': {
       const email = cert.sanEmails[0]?.trim().toLowerCase();
       if (!email) throw new CertificateError('malformed', 'certificate has no subjectAltName email for the san-email mapping');
-      return `san-email:${email}`;
+      return `san-email:${hierarchyScope(cert.trustAnchorSubject)}:${email}`;
     }
     case 'issuer-serial':
       // The DN goes last: it may itself contain ':'.

@@ -41,7 +41,7 @@ describe('certificateSubjectKey', () => {
 
     expect(certificateSubjectKey(renewed, 'subject-serial')).toBe(certificateSubjectKey(original, 'subject-serial'));
     expect(certificateSubjectKey(original, 'subject-serial')).toMatch(/^subject-serial:[0-9a-f]{16}:KR-1001$/);
-    expect(certificateSubjectKey(renewed, 'san-email')).toBe('san-email:hong@example.kr');
+    expect(certificateSubjectKey(renewed, 'san-email')).toMatch(/^san-email:[0-9a-f]{16}:hong@example\.kr$/);
     expect(certificateSubjectKey(renewed, 'san-email')).toBe(certificateSubjectKey(original, 'san-email'));
     expect(certificateSubjectKey(renewed, 'issuer-serial')).not.toBe(certificateSubjectKey(original, 'issuer-serial'));
     expect(certificateSubjectKey(original, 'issuer-serial')).toBe(`issuer-serial:${original.serialNumber}:${original.issuer}`);
@@ -55,16 +55,17 @@ describe('certificateSubjectKey', () => {
     }
   });
 
-  it('scopes subject serial numbers to the trust hierarchy', async () => {
+  it('scopes subject serial numbers and emails to the trust hierarchy', async () => {
     const otherRoot = await createRootCa({ name: 'CN=Other National Root, C=KR' });
     const otherCa = await createIntermediateCa(otherRoot, { name: 'CN=Other Citizen CA, C=KR' });
     const otherValidator = createCertificateValidator({
       trustAnchorsPem: `${root.pem}\n${otherRoot.pem}`,
       revocation: { failOpen: true, timeoutMs: 500 },
     });
-    const a = await otherValidator.validate((await createLeaf(intermediate, { subjectSerialNumber: 'KR-1001' })).pem, [intermediate.pem]);
-    const b = await otherValidator.validate((await createLeaf(otherCa, { subjectSerialNumber: 'KR-1001' })).pem, [otherCa.pem]);
+    const a = await otherValidator.validate((await createLeaf(intermediate, { subjectSerialNumber: 'KR-1001', email: 'hong@example.kr' })).pem, [intermediate.pem]);
+    const b = await otherValidator.validate((await createLeaf(otherCa, { subjectSerialNumber: 'KR-1001', email: 'hong@example.kr' })).pem, [otherCa.pem]);
     expect(certificateSubjectKey(a, 'subject-serial')).not.toBe(certificateSubjectKey(b, 'subject-serial'));
+    expect(certificateSubjectKey(a, 'san-email')).not.toBe(certificateSubjectKey(b, 'san-email'));
   });
 
   it('rejects a certificate without the attribute the rule needs', async () => {
