@@ -106,33 +106,54 @@ export const appendAudit = async (trx: Knex.Transaction, event: AuditEvent): Pro
   });
 };
 
+/** Each lane's newest record when the trail was verified; kept outside the database. */
+export type AuditCheckpoint = { count: number; lanes: Record<string, { id: string; hash: string }> };
+export type AuditVerification =
+  | { ok: true; count: number; checkpoint: AuditCheckpoint }
+  /** `missing`: the record is a checkpoint's head that is no longer in the trail. */
+  | { ok: false; count: number; brokenAt: string; missing?: true };
+
 export const createAuditService = ({ knex }: { knex: Knex }) => ({
   /** Records an event in its own transaction (for events with no other write). */
   record: (event: AuditEvent) => knex.transaction((trx) => appendAudit(trx, event)),
 
-  /** Walks every lane's chain in one pass by id; returns the first record (by id) whose hash does not match. */
-  async verify(): Promise<{ ok: true; count: number } | { ok: false; count: number; brokenAt: string }> {
-    const lanes = new Map<number, string>();
+  /**
+   * Walks every lane's chain in one pass by id; returns the first record (by id) whose hash does
+   * not match, and, when intact, each lane's head as a checkpoint. The chain alone cannot show
+   * that a lane's newest records were deleted; a checkpoint kept outside the database can: every
+   * head it names must still be there, with the same hash.
+   */
+  async verify(options: { checkpoint?: AuditCheckpoint } = {}): Promise<AuditVerification> {
+    const lanes = new Map<number, { id: string; hash: string }>();
+    const expected = new Map(Object.entries(options.checkpoint?.lanes ?? {}).map(([lane, head]) => [head.id, { lane: Number(lane), hash: head.hash }]));
     let count = 0;
     let afterId = '0';
     for (;;) {
       const rows = await knex('audit_events').where('id', '>', afterId).orderBy('id').limit(1000);
-      if (!rows.length) return { ok: true, count };
       for (const row of rows) {
+        const id = String(row.id);
         const chain = Number(row.chain ?? 0);
-        const prevHash = lanes.get(chain) ?? GENESIS;
-        const expected = hashRecord(prevHash, auditRecordFromRow(row));
-        if (row.prev_hash !== prevHash || row.hash !== expected) return { ok: false, count, brokenAt: String(row.id) };
-        lanes.set(chain, row.hash);
+        const prevHash = lanes.get(chain)?.hash ?? GENESIS;
+        if (row.prev_hash !== prevHash || row.hash !== hashRecord(prevHash, auditRecordFromRow(row))) return { ok: false, count, brokenAt: id };
+        const saved = expected.get(id);
+        if (saved && (saved.lane !== chain || saved.hash !== row.hash)) return { ok: false, count, brokenAt: id };
+        expected.delete(id);
+        lanes.set(chain, { id, hash: row.hash });
         count += 1;
-        afterId = String(row.id);
+        afterId = id;
       }
+      if (rows.length < 1000) break;
     }
+    const [missing] = expected.keys();
+    if (missing !== undefined) return { ok: false, count, brokenAt: missing, missing: true };
+    return { ok: true, count, checkpoint: { count, lanes: Object.fromEntries([...lanes].map(([lane, head]) => [String(lane), head])) } };
   },
 
-  async list(options: { subject?: string; action?: string; limit?: number } = {}): Promise<AuditRecord[]> {
+  /** Newest first; `involving` matches events about it or done by it (a citizen's own consent decisions). */
+  async list(options: { subject?: string; involving?: string; action?: string; limit?: number } = {}): Promise<AuditRecord[]> {
     const query = knex('audit_events').orderBy('id', 'desc').limit(options.limit ?? 50);
     if (options.subject) query.where('subject', options.subject);
+    if (options.involving) query.where((q) => q.where('subject', options.involving).orWhere('actor', options.involving));
     if (options.action) query.where('action', options.action);
     return (await query).map(auditRecordFromRow);
   },

@@ -1,2 +1,2 @@
 export { appendAudit, auditRecordFromRow, createAuditService } from './audit-service.ts';
-export type { AuditEvent, AuditRecord, AuditService } from './audit-service.ts';
+export type { AuditCheckpoint, AuditEvent, AuditRecord, AuditService, AuditVerification } from './audit-service.ts';

@@ -1,6 +1,7 @@
 // CLI commands: each takes parsed options and the context, returns the text to print.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { cliPrincipal, type ManifestFormat } from '../admin/index.ts';
+import type { AuditCheckpoint } from '../audit/index.ts';
 import { parseClientMetadata } from '../clients/index.ts';
 import { AppError } from '../shared/index.ts';
 import type { CliContext } from './cli-context.ts';
@@ -13,6 +14,15 @@ const required = (options: Options, name: string): string => {
   const value = options[name];
   if (typeof value !== 'string' || !value) throw new AppError('ERR_USAGE', `--${name} is required`);
   return value;
+};
+
+/** A checkpoint file written by `audit verify --save-checkpoint`. */
+const parseCheckpoint = (path: string, value: unknown): AuditCheckpoint => {
+  const lanes = (value as { lanes?: unknown } | null)?.lanes;
+  const heads = lanes && typeof lanes === 'object' ? Object.entries(lanes as Record<string, unknown>) : [];
+  const valid = heads.length > 0 && heads.every(([lane, head]) => /^\d+$/.test(lane) && typeof (head as { id?: unknown })?.id === 'string' && /^\d+$/.test((head as { id: string }).id) && typeof (head as { hash?: unknown }).hash === 'string');
+  if (!valid) throw new AppError('ERR_USAGE', `${path} is not an audit checkpoint (written by audit verify --save-checkpoint)`);
+  return { count: Number((value as { count?: unknown }).count) || 0, lanes: Object.fromEntries(heads) as AuditCheckpoint['lanes'] };
 };
 
 const readJsonFile = (path: string): unknown => {
@@ -300,11 +310,21 @@ export const COMMANDS: Record<string, { usage: string; run: (ctx: CliContext, op
     },
   },
   'audit verify': {
-    usage: 'audit verify',
-    async run(ctx) {
-      const result = await ctx.audit.verify();
-      if (result.ok) return `Audit chain intact: ${result.count} record(s).`;
-      throw new AppError('ERR_AUDIT_CHAIN_BROKEN', `Audit chain broken at record ${result.brokenAt} (after ${result.count} valid record(s)).`);
+    usage: 'audit verify [--checkpoint FILE] [--save-checkpoint FILE]',
+    async run(ctx, o) {
+      const checkpoint = typeof o.checkpoint === 'string' ? parseCheckpoint(o.checkpoint, readJsonFile(o.checkpoint)) : undefined;
+      const result = await ctx.audit.verify({ ...(checkpoint && { checkpoint }) });
+      if (!result.ok) {
+        if (result.missing) throw new AppError('ERR_AUDIT_CHAIN_BROKEN', `Audit trail incomplete: record ${result.brokenAt}, a lane head in the checkpoint, is missing (records were deleted).`);
+        throw new AppError('ERR_AUDIT_CHAIN_BROKEN', `Audit chain broken at record ${result.brokenAt} (after ${result.count} valid record(s)).`);
+      }
+      const lines = [`Audit chain intact: ${result.count} record(s).`];
+      if (checkpoint) lines.push(`Every lane head of the checkpoint (${Object.keys(checkpoint.lanes).length}, taken at ${checkpoint.count} record(s)) is still in the trail.`);
+      if (typeof o['save-checkpoint'] === 'string') {
+        writeFileSync(o['save-checkpoint'], `${JSON.stringify(result.checkpoint, null, 2)}\n`);
+        lines.push(`Checkpoint written to ${o['save-checkpoint']}: keep it outside the database (write-once storage) and pass it to the next \`audit verify --checkpoint\`.`);
+      }
+      return lines.join('\n');
     },
   },
   'sessions end': {

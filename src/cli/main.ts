@@ -21,6 +21,8 @@ const OPTIONS = {
   agency: { type: 'string' },
   format: { type: 'string' },
   days: { type: 'string' },
+  checkpoint: { type: 'string' },
+  'save-checkpoint': { type: 'string' },
   'dry-run': { type: 'boolean' },
   'legacy-id': { type: 'string' },
   count: { type: 'string' },

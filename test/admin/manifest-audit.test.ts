@@ -2,8 +2,8 @@
 // the chain check see only what this file did, and tampering cannot disturb other files):
 // manifest import is idempotent and its dry run changes nothing; rejected rows are named with
 // their field; export round-trips; audit search and export; `audit verify` names the first
-// tampered record.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// tampered record, and with a saved checkpoint finds deleted newest records.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -165,6 +165,32 @@ describe('audit trail', () => {
       await app.knex('audit_events').where({ id: later.id }).update({ actor: later.actor });
     }
     expect(await command('audit verify', {})).toMatch(/^Audit chain intact/);
+  });
+
+  it('detects deleted newest records against a checkpoint kept outside the database', async () => {
+    const saved = join(dir, 'checkpoint.json');
+    expect(await command('audit verify', { 'save-checkpoint': saved })).toContain(`Checkpoint written to ${saved}`);
+    const checkpoint = JSON.parse(readFileSync(saved, 'utf8')) as { count: number; lanes: Record<string, { id: string; hash: string }> };
+    expect(Object.keys(checkpoint.lanes).length).toBeGreaterThan(0);
+    // Later records do not disturb it.
+    await app.services.audit.record({ action: 'test.after-checkpoint', actor: 'cli', subject: 'test:checkpoint' });
+    expect(await command('audit verify', { checkpoint: saved })).toMatch(/^Audit chain intact: \d+ record\(s\)\.\nEvery lane head of the checkpoint/);
+
+    // Deleting a lane's newest records leaves an intact-looking chain; the checkpoint still sees it.
+    const head = Object.values(checkpoint.lanes).sort((a, b) => Number(b.id) - Number(a.id))[0]!;
+    const row = await app.knex('audit_events').where({ id: head.id }).first();
+    const laterInLane = await app.knex('audit_events').where({ chain: row.chain }).andWhere('id', '>', head.id);
+    await app.knex('audit_events').where({ chain: row.chain }).andWhere('id', '>=', head.id).delete();
+    try {
+      expect(await command('audit verify', {})).toMatch(/^Audit chain intact/);
+      const result = await cli('audit', 'verify', '--checkpoint', saved);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(`Audit trail incomplete: record ${head.id}, a lane head in the checkpoint, is missing`);
+    } finally {
+      await app.knex('audit_events').insert([row, ...laterInLane]);
+    }
+    expect(await command('audit verify', { checkpoint: saved })).toMatch(/^Audit chain intact/);
+    await expect(command('audit verify', { checkpoint: file('not-a-checkpoint.json', '{"lanes":{}}') })).rejects.toThrow(/is not an audit checkpoint/);
   });
 
   it('runs as the operator\'s CLI process: admins grant, manifest import --dry-run', async () => {
