@@ -4,10 +4,25 @@
 // the source's signed answer as an aggregated claim, or a reference (endpoint + a short-lived
 // One-ID-signed access token) as a distributed claim. A source that is down or slow is left
 // out after a timeout: the response is still served, and the log says which source failed.
+// An answer carrying anything beyond the claims asked for (those requested and agreed to) is
+// refused whole: it is signed by the source, so One-ID cannot trim it, and passing it on would
+// release data the citizen never agreed to.
 import { randomUUID } from 'node:crypto';
 import { createRemoteJWKSet, jwtVerify, SignJWT, type CryptoKey, type JWTVerifyGetKey } from 'jose';
 import type { Logger } from 'pino';
 import type { CatalogueItem } from '../consent/index.ts';
+
+// RFC 7519 4.1: claims about the answer itself, not about the citizen, that a source may add.
+const REGISTERED_CLAIMS = new Set(['iss', 'sub', 'aud', 'iat', 'exp', 'nbf', 'jti']);
+// Only names shaped like catalogue claim names reach the log, so a source cannot put data there.
+const CLAIM_NAME = /^[a-z][a-z0-9_]{0,63}$/;
+
+/** A source answered, but with more than One-ID asked for. */
+class UnexpectedClaims extends Error {
+  constructor(readonly unexpected: string[]) {
+    super('answer carries claims not asked for');
+  }
+}
 
 export type ClaimSourceSigner = { key: CryptoKey; kid: string; alg: string };
 
@@ -55,9 +70,17 @@ export const createClaimSources = ({ issuer, signer, timeoutMs, log }: { issuer:
       // Pass on only what the source really signed, for this citizen.
       const { payload } = await jwtVerify(jwt, jwksFor(group.jwksUri), { subject: sub, clockTolerance: 30 });
       if (!group.claims.some((c) => c in payload)) throw new Error('no requested claim in the answer');
+      const unexpected = Object.keys(payload).filter((c) => !REGISTERED_CLAIMS.has(c) && !group.claims.includes(c));
+      if (unexpected.length) throw new UnexpectedClaims(unexpected);
       return jwt;
     } catch (error) {
-      log.warn({ source: new URL(group.endpoint).host, claims: group.claims, ms: Date.now() - started, reason: (error as Error).name === 'TimeoutError' ? 'timeout' : (error as Error).message }, 'claim source unavailable; answering without its claims');
+      const note = { source: new URL(group.endpoint).host, claims: group.claims, ms: Date.now() - started };
+      if (error instanceof UnexpectedClaims) {
+        const named = error.unexpected.filter((c) => CLAIM_NAME.test(c));
+        log.warn({ ...note, reason: error.message, unexpected: named.slice(0, 20), unnamed: error.unexpected.length - named.length }, 'claim source answered with claims not asked for; answering without its claims');
+      } else {
+        log.warn({ ...note, reason: (error as Error).name === 'TimeoutError' ? 'timeout' : (error as Error).message }, 'claim source unavailable; answering without its claims');
+      }
       return undefined;
     }
   };

@@ -152,10 +152,13 @@ export const createProvider = (deps: ProviderDeps): Provider => {
       if (!account || account.status !== 'active') return undefined;
       return {
         accountId,
-        claims: async (_use, scope, claims, rejected) => {
+        claims: async (use, scope, claims, rejected) => {
           const own = { ...accountClaims(account, accountId), ...(await agencyMemberClaim(deps.federation?.memberId, ctx.oidc.client?.clientId, accountId, { scope, claims, rejected })) };
           // Agency-held items asked for (by scope or claims parameter) and not rejected by the grant.
-          const wanted = new Set([...scope.split(' ').flatMap((s) => agencyByScope.get(s) ?? []), ...Object.keys(claims ?? {})]);
+          // The ID token of a code flow carries scope-requested claims only in userinfo (the engine's
+          // conformIdTokenClaims), so for it only the claims parameter asks: no needless source call.
+          const byScope = use === 'id_token' ? [] : scope.split(' ').flatMap((s) => agencyByScope.get(s) ?? []);
+          const wanted = new Set([...byScope, ...Object.keys(claims ?? {})]);
           const items = agencyItems.filter((i) => wanted.has(i.name) && !rejected.includes(i.name));
           if (!items.length) return own;
           const sources = await deps.claimSources.resolve(items, async (sourceClientId) => {

@@ -1,10 +1,14 @@
-// Data held by another agency: One-ID asks the source with a signed request and returns its signed
-// answer as an aggregated claim (OIDC Core 5.6.2); a source that is down or slow leaves the claim
-// out without failing userinfo.
+// Data held by another agency (OIDC Core 5.6.2): One-ID asks the source with a signed request and
+// returns its signed answer as an aggregated claim, or hands the client a reference (endpoint and
+// access token) as a distributed claim. A source that is down or slow leaves the claim out without
+// failing userinfo, and a note in the log names the source but no personal data. An answer that
+// carries more than was asked for and agreed to is refused: it is signed, so it cannot be trimmed.
 import { createServer, type Server } from 'node:http';
-import { createRemoteJWKSet, exportJWK, generateKeyPair, jwtVerify, SignJWT } from 'jose';
+import { Writable } from 'node:stream';
+import { createRemoteJWKSet, decodeJwt, exportJWK, generateKeyPair, jwtVerify, SignJWT, type JWTPayload } from 'jose';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/shared/index.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';
 import { createBrowserSession } from '../support/browser-session.ts';
 import { authorizationRequest, discover, enrolCitizen, registerClient, signIn } from '../support/flows.ts';
@@ -12,34 +16,65 @@ import { authorizationRequest, discover, enrolCitizen, registerClient, signIn } 
 let app: TestApp;
 let source: Server;
 let sourceUrl: string;
-let mode: 'ok' | 'down' | 'slow' = 'ok';
+let mode: 'ok' | 'down' | 'slow' | 'extra' = 'ok';
 const seenRequests: { sub: string; claims: string[] }[] = [];
+const seenBearers: { sub: string; claims: string[] }[] = [];
+const logLines: string[] = [];
+const sink = new Writable({
+  write(chunk: Buffer, _encoding, done) {
+    logLines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+    done();
+  },
+});
+/** The app's log notes about claim sources written since `from`. */
+const sourceNotes = (from: number) => logLines.slice(from).map((l) => JSON.parse(l) as Record<string, any>).filter((l) => typeof l.source === 'string');
+
+// What the vehicle agency holds about each citizen it knows, by the sub it knows them by.
+const VEHICLE_COUNT = 2;
+const PERMIT = 'A-1234';
 
 beforeAll(async () => {
-  app = await startTestApp({ CLAIM_SOURCE_TIMEOUT_MS: '500' });
+  app = await startTestApp({ CLAIM_SOURCE_TIMEOUT_MS: '500' }, { app: { logger: createLogger('info', sink) } });
   const { publicKey, privateKey } = await generateKeyPair('ES256');
   const jwk = { ...(await exportJWK(publicKey)), kid: 'vehicle-agency-1', alg: 'ES256' };
   const oneIdJwks = createRemoteJWKSet(new URL(`${app.issuer}/jwks`));
+  const answer = (sub: string, claims: JWTPayload) =>
+    new SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid: jwk.kid }).setIssuer(sourceUrl).setSubject(sub).setIssuedAt().setExpirationTime('5m').sign(privateKey);
   source = createServer(async (req, res) => {
-    if (req.url === '/jwks') {
-      res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ keys: [jwk] }));
-      return;
-    }
-    let body = '';
-    for await (const chunk of req) body += chunk;
-    if (mode === 'down') {
-      res.statusCode = 503;
+    try {
+      if (req.url === '/jwks') {
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ keys: [jwk] }));
+        return;
+      }
+      if (req.url === '/permits' && req.method === 'GET') {
+        // Distributed: the client calls with the access token One-ID issued for this endpoint.
+        const token = req.headers.authorization?.replace(/^Bearer /, '') ?? '';
+        const { payload } = await jwtVerify(token, oneIdJwks, { issuer: app.issuer, audience: `${sourceUrl}/permits`, typ: 'at+jwt' });
+        seenBearers.push({ sub: String(payload.sub), claims: payload.claims as string[] });
+        res.setHeader('content-type', 'application/jwt');
+        res.end(await answer(String(payload.sub), { parking_permit: PERMIT }));
+        return;
+      }
+      let body = '';
+      for await (const chunk of req) body += chunk;
+      if (mode === 'down') {
+        res.statusCode = 503;
+        res.end();
+        return;
+      }
+      if (mode === 'slow') await new Promise((r) => setTimeout(r, 3000));
+      // The source checks that One-ID really asked, for this endpoint.
+      const { payload } = await jwtVerify(body, oneIdJwks, { issuer: app.issuer, audience: `${sourceUrl}/claims`, typ: 'claims-request+jwt' });
+      seenRequests.push({ sub: String(payload.sub), claims: payload.claims as string[] });
+      // 'extra': a source that answers with more than One-ID asked for.
+      const claims = mode === 'extra' ? { vehicle_count: VEHICLE_COUNT, license_points: 7 } : { vehicle_count: VEHICLE_COUNT };
+      res.setHeader('content-type', 'application/jwt');
+      res.end(await answer(String(payload.sub), claims));
+    } catch {
+      res.statusCode = 401;
       res.end();
-      return;
     }
-    if (mode === 'slow') await new Promise((r) => setTimeout(r, 3000));
-    // The source checks that One-ID really asked, for this endpoint.
-    const { payload } = await jwtVerify(body, oneIdJwks, { issuer: app.issuer, audience: `${sourceUrl}/claims` });
-    seenRequests.push({ sub: String(payload.sub), claims: payload.claims as string[] });
-    const answer = await new SignJWT({ vehicle_count: 2 }).setProtectedHeader({ alg: 'ES256', kid: jwk.kid }).setIssuer(sourceUrl).setSubject(String(payload.sub)).setIssuedAt().setExpirationTime('5m').sign(privateKey);
-    res.setHeader('content-type', 'application/jwt');
-    res.end(answer);
   });
   await new Promise<void>((r) => source.listen(0, '127.0.0.1', r));
   sourceUrl = `http://127.0.0.1:${(source.address() as { port: number }).port}`;
@@ -49,70 +84,154 @@ afterAll(async () => {
   await app?.stop();
 });
 
+const allow = (claim: string) => ({ claim, purpose: { ko: '감면 자격 확인', en: 'Discount eligibility' }, required: true, retention_days: 30 });
+
 describe('claims held by another agency', () => {
+  const browser = createBrowserSession();
+  let citizen: Awaited<ReturnType<typeof enrolCitizen>>;
   let config: oidc.Configuration;
   let accessToken: string;
   let sourceSub: string;
+  let clientSub: string;
+
+  const signInAs = async (client: Awaited<ReturnType<typeof registerClient>>, params: Record<string, string>) => {
+    const clientConfig = await discover(app, client);
+    const request = await authorizationRequest(clientConfig, client.redirectUri, params);
+    const callback = await signIn(app, browser, citizen.authenticator, request.url);
+    const tokens = await oidc.authorizationCodeGrant(clientConfig, new URL(callback), { pkceCodeVerifier: request.verifier, expectedState: request.state, expectedNonce: request.nonce });
+    return { config: clientConfig, tokens };
+  };
 
   beforeAll(async () => {
     // The source agency is itself a registered system: the citizen's sub there names them.
     const sourceClient = await registerClient(app, { redirect_uris: ['https://vehicles.example.go.kr/cb'], agency: '차량등록기관' });
+    const item = { sensitivity: 'medium', source: 'agency', sourceAgency: '차량등록기관', sourceJwksUri: `${sourceUrl}/jwks`, sourceClientId: sourceClient.clientId };
     await app.services.catalogue.put(
-      {
-        name: 'vehicle_count',
-        label: { ko: '보유 차량 수', en: 'Vehicles owned' },
-        description: { ko: '등록된 차량 수', en: 'Number of registered vehicles' },
-        sensitivity: 'medium',
-        scopes: ['vehicle'],
-        source: 'agency',
-        sourceAgency: '차량등록기관',
-        sourceEndpoint: `${sourceUrl}/claims`,
-        sourceJwksUri: `${sourceUrl}/jwks`,
-        sourceClientId: sourceClient.clientId,
-        delivery: 'aggregated',
-      },
+      { ...item, name: 'vehicle_count', label: { ko: '보유 차량 수', en: 'Vehicles owned' }, description: { ko: '등록된 차량 수', en: 'Number of registered vehicles' }, scopes: ['vehicle'], sourceEndpoint: `${sourceUrl}/claims`, delivery: 'aggregated' },
+      'test',
+    );
+    await app.services.catalogue.put(
+      { ...item, name: 'parking_permit', label: { ko: '거주자 주차 허가', en: 'Resident parking permit' }, description: { ko: '거주자 우선주차 허가 번호', en: 'Your resident parking permit number' }, scopes: ['parking'], sourceEndpoint: `${sourceUrl}/permits`, delivery: 'distributed' },
       'test',
     );
     await app.reloadKeys();
-    const citizen = await enrolCitizen(app);
-    const client = await registerClient(app, { allowed_claims: [{ claim: 'name', purpose: { ko: '본인 확인', en: 'Identity' }, required: true, retention_days: 30 }, { claim: 'vehicle_count', purpose: { ko: '감면 자격 확인', en: 'Discount eligibility' }, required: true, retention_days: 30 }] });
-    config = await discover(app, client);
-    const request = await authorizationRequest(config, client.redirectUri, { scope: 'openid profile vehicle' });
-    const callback = await signIn(app, createBrowserSession(), citizen.authenticator, request.url);
-    const tokens = await oidc.authorizationCodeGrant(config, new URL(callback), { pkceCodeVerifier: request.verifier, expectedState: request.state, expectedNonce: request.nonce });
-    accessToken = tokens.access_token;
+    citizen = await enrolCitizen(app);
+    const client = await registerClient(app, { allowed_claims: [allow('name'), allow('vehicle_count')] });
+    const signedIn = await signInAs(client, { scope: 'openid profile vehicle' });
+    config = signedIn.config;
+    accessToken = signedIn.tokens.access_token;
+    clientSub = signedIn.tokens.claims()!.sub;
     // The citizen's sub at the source is the source's pairwise sub, not this client's.
-    const sourceConfig = await discover(app, sourceClient);
-    const sourceRequest = await authorizationRequest(sourceConfig, sourceClient.redirectUri, { scope: 'openid' });
-    const sourceCallback = await signIn(app, createBrowserSession(), citizen.authenticator, sourceRequest.url);
-    sourceSub = (await oidc.authorizationCodeGrant(sourceConfig, new URL(sourceCallback), { pkceCodeVerifier: sourceRequest.verifier, expectedState: sourceRequest.state, expectedNonce: sourceRequest.nonce })).claims()!.sub;
-    expect(tokens.claims()!.sub).not.toBe(sourceSub);
+    sourceSub = (await signInAs(sourceClient, { scope: 'openid' })).tokens.claims()!.sub;
+    expect(clientSub).not.toBe(sourceSub);
   });
 
   it('returns an aggregated claim signed by the source, verifiable against its JWKS', async () => {
     mode = 'ok';
-    const userinfo = (await oidc.fetchUserInfo(config, accessToken, oidc.skipSubjectCheck)) as Record<string, any>;
+    const userinfo = (await oidc.fetchUserInfo(config, accessToken, clientSub)) as Record<string, any>;
     expect(userinfo._claim_names).toEqual({ vehicle_count: 'src1' });
     const jwt = userinfo._claim_sources.src1.JWT as string;
     const { payload } = await jwtVerify(jwt, createRemoteJWKSet(new URL(`${sourceUrl}/jwks`)), { issuer: sourceUrl });
-    expect(payload.vehicle_count).toBe(2);
+    expect(payload.vehicle_count).toBe(VEHICLE_COUNT);
     expect(payload.sub).toBe(sourceSub);
     expect(seenRequests.at(-1)).toEqual({ sub: sourceSub, claims: ['vehicle_count'] });
     expect(userinfo.name).toBeTruthy();
   });
 
-  it('answers without the claim when the source is down', async () => {
-    mode = 'down';
-    const userinfo = (await oidc.fetchUserInfo(config, accessToken, oidc.skipSubjectCheck)) as Record<string, unknown>;
-    expect(userinfo.name).toBeTruthy();
+  it('refuses an answer that carries claims beyond those asked for, and says so in the log', async () => {
+    mode = 'extra';
+    const from = logLines.length;
+    const asked = seenRequests.length;
+    const userinfo = (await oidc.fetchUserInfo(config, accessToken, clientSub)) as Record<string, unknown>;
+    expect(seenRequests.length).toBe(asked + 1);
+    // The source's JWT would hand over license_points, which nobody agreed to: left out whole.
+    expect(userinfo).not.toHaveProperty('_claim_names');
     expect(userinfo).not.toHaveProperty('_claim_sources');
+    expect(JSON.stringify(userinfo)).not.toContain('license_points');
+    expect(userinfo).toMatchObject({ sub: clientSub, name: '홍길동' });
+    const [note, ...more] = sourceNotes(from);
+    expect(more).toEqual([]);
+    expect(note).toMatchObject({ source: new URL(sourceUrl).host, claims: ['vehicle_count'], unexpected: ['license_points'] });
+    expect(JSON.stringify(note)).not.toMatch(new RegExp(`${sourceSub}|${clientSub}|홍길동|eyJ`));
   });
 
-  it('answers within the timeout when the source hangs', async () => {
+  it('answers without the claim when the source is down, with a note naming the source', async () => {
+    mode = 'down';
+    const from = logLines.length;
+    const userinfo = (await oidc.fetchUserInfo(config, accessToken, clientSub)) as Record<string, unknown>;
+    expect(userinfo.name).toBeTruthy();
+    expect(userinfo).not.toHaveProperty('_claim_sources');
+    const [note, ...more] = sourceNotes(from);
+    expect(more).toEqual([]);
+    expect(note).toMatchObject({ level: 40, source: new URL(sourceUrl).host, claims: ['vehicle_count'], reason: 'status 503' });
+    expect(JSON.stringify(note)).not.toMatch(new RegExp(`${sourceSub}|${clientSub}|홍길동|${citizen.account.id}`));
+  });
+
+  it('answers within the timeout when the source hangs, with a note saying so', async () => {
     mode = 'slow';
+    const from = logLines.length;
     const started = Date.now();
-    const userinfo = (await oidc.fetchUserInfo(config, accessToken, oidc.skipSubjectCheck)) as Record<string, unknown>;
+    const userinfo = (await oidc.fetchUserInfo(config, accessToken, clientSub)) as Record<string, unknown>;
     expect(Date.now() - started).toBeLessThan(2500);
     expect(userinfo).not.toHaveProperty('_claim_names');
+    const [note, ...more] = sourceNotes(from);
+    expect(more).toEqual([]);
+    expect(note).toMatchObject({ level: 40, source: new URL(sourceUrl).host, claims: ['vehicle_count'], reason: 'timeout' });
+    expect(note.ms).toBeGreaterThanOrEqual(400);
+    expect(JSON.stringify(note)).not.toMatch(new RegExp(`${sourceSub}|${clientSub}|홍길동|${citizen.account.id}`));
+  });
+
+  it('hands a distributed claim over as endpoint and access token, which the client redeems at the source', async () => {
+    mode = 'ok';
+    const client = await registerClient(app, { allowed_claims: [allow('name'), allow('parking_permit')] });
+    const { config: permitConfig, tokens } = await signInAs(client, { scope: 'openid profile parking' });
+    const asked = seenRequests.length;
+    const userinfo = (await oidc.fetchUserInfo(permitConfig, tokens.access_token, tokens.claims()!.sub)) as Record<string, any>;
+    // One-ID does not call the source itself for a distributed claim.
+    expect(seenRequests.length).toBe(asked);
+    expect(userinfo._claim_names).toEqual({ parking_permit: 'src1' });
+    const reference = userinfo._claim_sources.src1 as { endpoint: string; access_token: string };
+    expect(Object.keys(reference).sort()).toEqual(['access_token', 'endpoint']);
+    expect(reference.endpoint).toBe(`${sourceUrl}/permits`);
+    // The token is for that endpoint only, short-lived, and names the claims it may be redeemed for.
+    const token = decodeJwt(reference.access_token);
+    expect(token).toMatchObject({ iss: app.issuer, aud: `${sourceUrl}/permits`, claims: ['parking_permit'] });
+    expect(token.exp! - token.iat!).toBe(300);
+    // The client redeems it (OIDC Core 5.6.2: a bearer token at the endpoint) and checks the
+    // answer against the source's keys.
+    const redeemed = await fetch(reference.endpoint, { headers: { authorization: `Bearer ${reference.access_token}` } });
+    expect(redeemed.status).toBe(200);
+    const { payload } = await jwtVerify(await redeemed.text(), createRemoteJWKSet(new URL(`${sourceUrl}/jwks`)), { issuer: sourceUrl });
+    expect(payload.parking_permit).toBe(PERMIT);
+    expect(seenBearers.at(-1)).toEqual({ sub: sourceSub, claims: ['parking_permit'] });
+    // The token is good at its own endpoint only: a request to another endpoint is refused there.
+    const elsewhere = await fetch(`${sourceUrl}/claims`, { method: 'POST', headers: { 'content-type': 'application/jwt' }, body: reference.access_token });
+    expect(elsewhere.status).toBe(401);
+  });
+
+  it('puts an aggregated claim in the ID token when the claims parameter asks for it there', async () => {
+    mode = 'ok';
+    const client = await registerClient(app, { allowed_claims: [allow('name'), allow('vehicle_count')] });
+    const { tokens } = await signInAs(client, { scope: 'openid', claims: JSON.stringify({ id_token: { vehicle_count: { essential: true } } }) });
+    // openid-client has checked the ID token's signature, issuer, audience and nonce.
+    const idToken = tokens.claims() as Record<string, any>;
+    expect(idToken._claim_names).toEqual({ vehicle_count: 'src1' });
+    const { payload } = await jwtVerify(idToken._claim_sources.src1.JWT, createRemoteJWKSet(new URL(`${sourceUrl}/jwks`)), { issuer: sourceUrl });
+    expect(payload).toMatchObject({ sub: sourceSub, vehicle_count: VEHICLE_COUNT });
+  });
+
+  it('leaves scope-requested agency claims out of the ID token (userinfo carries them) without asking the source for it', async () => {
+    mode = 'ok';
+    const client = await registerClient(app, { allowed_claims: [allow('name'), allow('vehicle_count')] });
+    const clientConfig = await discover(app, client);
+    const request = await authorizationRequest(clientConfig, client.redirectUri, { scope: 'openid profile vehicle' });
+    const callback = await signIn(app, browser, citizen.authenticator, request.url);
+    const asked = seenRequests.length;
+    const tokens = await oidc.authorizationCodeGrant(clientConfig, new URL(callback), { pkceCodeVerifier: request.verifier, expectedState: request.state, expectedNonce: request.nonce });
+    expect(tokens.claims()).not.toHaveProperty('_claim_names');
+    expect(seenRequests.length).toBe(asked);
+    const userinfo = (await oidc.fetchUserInfo(clientConfig, tokens.access_token, tokens.claims()!.sub)) as Record<string, unknown>;
+    expect(userinfo._claim_names).toEqual({ vehicle_count: 'src1' });
+    expect(seenRequests.length).toBe(asked + 1);
   });
 });
