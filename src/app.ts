@@ -210,6 +210,7 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
       issuer: config.issuer,
       audience: adminEngine.audience,
       accountName: async (accountId) => (await accounts.findById(accountId))?.name,
+      claims: catalogue.list,
     },
     log,
     metrics,

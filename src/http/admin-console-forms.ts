@@ -17,11 +17,28 @@ const json = (body: Record<string, unknown>, name: string) => {
   }
 };
 
-/** The metadata a submitted client form describes (empty fields are left out). */
-export const formToMetadata = (body: Record<string, unknown>, { create }: { create: boolean }): Record<string, unknown> => {
-  const m: Record<string, unknown> = {};
-  const set = (name: string, value: unknown) => {
+/** The fields the client form shows; every other metadata field is kept as stored on an edit. */
+export const FORM_FIELDS = [
+  'client_name', 'agency', 'redirect_uris', 'post_logout_redirect_uris', 'backchannel_logout_uri', 'backchannel_logout_session_required',
+  'grant_types', 'token_endpoint_auth_method', 'jwks_uri', 'jwks', 'sector_identifier_uri', 'id_token_signed_response_alg',
+  'scope', 'logo_uri', 'client_uri', 'policy_uri', 'contacts', 'allowed_claims',
+] as const;
+
+// Checkboxes send nothing when unchecked: for them, absent means "off", not "not on this form".
+const CHECKBOXES = new Set<string>(['grant_types', 'backchannel_logout_session_required']);
+
+/**
+ * The metadata a submitted client form describes. On an edit, `stored` is the client's metadata
+ * now: the registry replaces metadata as a whole (PUT), so every field the submission does not
+ * carry is kept as stored, and a submitted field left empty is removed.
+ */
+export const formToMetadata = (body: Record<string, unknown>, { create, stored }: { create: boolean; stored?: Record<string, unknown> | undefined }): Record<string, unknown> => {
+  const editing = !create && stored !== undefined;
+  const m: Record<string, unknown> = editing ? { ...stored } : {};
+  const set = (name: (typeof FORM_FIELDS)[number] | 'client_id' | 'status', value: unknown) => {
+    if (editing && !(name in body) && !CHECKBOXES.has(name)) return;
     if (value !== undefined && value !== '' && !(Array.isArray(value) && !value.length)) m[name] = value;
+    else delete m[name];
   };
   if (create) {
     set('client_id', text(body, 'client_id'));
@@ -29,16 +46,24 @@ export const formToMetadata = (body: Record<string, unknown>, { create }: { crea
   }
   set('client_name', text(body, 'client_name'));
   set('agency', text(body, 'agency'));
-  m.redirect_uris = lines(body, 'redirect_uris');
+  set('redirect_uris', lines(body, 'redirect_uris'));
   set('post_logout_redirect_uris', lines(body, 'post_logout_redirect_uris'));
   set('backchannel_logout_uri', text(body, 'backchannel_logout_uri'));
+  // A checkbox: an explicit `false` that was stored stays `false` rather than disappearing.
+  set('backchannel_logout_session_required', text(body, 'backchannel_logout_session_required') === 'yes' ? true : stored && 'backchannel_logout_session_required' in stored ? false : undefined);
   set('grant_types', many(body, 'grant_types'));
   set('token_endpoint_auth_method', text(body, 'token_endpoint_auth_method'));
   set('jwks_uri', text(body, 'jwks_uri'));
   set('jwks', json(body, 'jwks'));
+  set('sector_identifier_uri', text(body, 'sector_identifier_uri'));
+  set('id_token_signed_response_alg', text(body, 'id_token_signed_response_alg'));
+  set('scope', text(body, 'scope').split(/\s+/).filter(Boolean).join(' '));
   set('logo_uri', text(body, 'logo_uri'));
+  set('client_uri', text(body, 'client_uri'));
+  set('policy_uri', text(body, 'policy_uri'));
   set('contacts', lines(body, 'contacts'));
   set('allowed_claims', json(body, 'allowed_claims'));
+  if (!m.redirect_uris) m.redirect_uris = []; // "needs at least one URI", named by the schema
   return m;
 };
 
@@ -58,11 +83,17 @@ export const formValues = (source: Record<string, unknown> | ClientView | undefi
       redirect_uris: join(m.redirect_uris),
       post_logout_redirect_uris: join(m.post_logout_redirect_uris),
       backchannel_logout_uri: String(m.backchannel_logout_uri ?? ''),
+      backchannel_logout_session_required: m.backchannel_logout_session_required === true ? 'yes' : '',
       grant_types: (m.grant_types as string[] | undefined) ?? [],
       token_endpoint_auth_method: String(m.token_endpoint_auth_method ?? ''),
       jwks_uri: String(m.jwks_uri ?? ''),
       jwks: m.jwks ? JSON.stringify(m.jwks, null, 2) : '',
+      sector_identifier_uri: String(m.sector_identifier_uri ?? ''),
+      id_token_signed_response_alg: String(m.id_token_signed_response_alg ?? ''),
+      scope: String(m.scope ?? ''),
       logo_uri: String(m.logo_uri ?? ''),
+      client_uri: String(m.client_uri ?? ''),
+      policy_uri: String(m.policy_uri ?? ''),
       contacts: join(m.contacts),
       allowed_claims: c.allowed_claims?.length ? JSON.stringify(c.allowed_claims, null, 2) : '',
     };
@@ -76,10 +107,13 @@ export const formValues = (source: Record<string, unknown> | ClientView | undefi
 
 /** A validation failure as { field, message } pairs for the form's error summary, or undefined. */
 export const formErrors = (error: unknown): { field: string; message: string }[] | undefined => {
-  if (!isAppError(error) || !['ERR_INVALID_CLIENT_METADATA', 'ERR_INVALID_ADMIN_INPUT', 'ERR_CLIENT_EXISTS', 'ERR_AGENCY_UNKNOWN', 'ERR_ACCOUNT_UNKNOWN', 'ERR_BAD_PARAMETER', 'ERR_LAST_PLATFORM_ADMIN', 'ERR_ADMIN_FORBIDDEN', 'ERR_CLIENT_NO_SECRET'].includes(error.code)) return undefined;
+  if (!isAppError(error) || !['ERR_INVALID_CLIENT_METADATA', 'ERR_INVALID_ADMIN_INPUT', 'ERR_CLIENT_EXISTS', 'ERR_AGENCY_UNKNOWN', 'ERR_ACCOUNT_UNKNOWN', 'ERR_BAD_PARAMETER', 'ERR_LAST_PLATFORM_ADMIN', 'ERR_ADMIN_FORBIDDEN', 'ERR_CLIENT_NO_SECRET', 'ERR_INVALID_UPSTREAM', 'ERR_UPSTREAM_EXISTS'].includes(error.code)) return undefined;
   const problems = (error.details?.problems as string[] | undefined) ?? [error.message];
   return problems.map((p) => {
     const i = p.indexOf(': ');
     return i > 0 ? { field: p.slice(0, i), message: p.slice(i + 2) } : { field: String(error.details?.field ?? ''), message: p };
   });
 };
+
+/** The status of a page redisplayed with a form's errors: a refusal stays 403, bad input is 400. */
+export const formStatus = (error: unknown, fallback = 400) => (isAppError(error) && error.status === 403 ? 403 : fallback);

@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { auditCsvLine, auditJson, AUDIT_CSV_COLUMNS, type AuditQuery } from '../admin/index.ts';
-import { formErrors } from './admin-console-forms.ts';
+import { formErrors, formStatus } from './admin-console-forms.ts';
 import type { ConsoleDeps, ConsoleKit, ConsoleUser } from './admin-console-routes.ts';
 import { stringField } from './body.ts';
 
@@ -68,7 +68,7 @@ export const adminConsolePages = (router: Router, { admin, issuer, settings }: C
     } catch (error) {
       const errors = formErrors(error);
       if (!errors) throw error;
-      await agencies(ctx, user, { errors, values: input }, 400);
+      await agencies(ctx, user, { errors, values: input }, formStatus(error));
     }
   });
 
@@ -90,7 +90,7 @@ export const adminConsolePages = (router: Router, { admin, issuer, settings }: C
     } catch (error) {
       const errors = formErrors(error);
       if (!errors) throw error;
-      await admins(ctx, user, { errors, values: input }, 400);
+      await admins(ctx, user, { errors, values: input }, formStatus(error));
     }
   });
   kit.post('/admin/admins/:id/revoke', () => '/admin/admins', async (ctx, user) => {
@@ -100,7 +100,7 @@ export const adminConsolePages = (router: Router, { admin, issuer, settings }: C
     } catch (error) {
       const errors = formErrors(error);
       if (!errors) throw error;
-      await admins(ctx, user, { errors }, 409);
+      await admins(ctx, user, { errors }, formStatus(error, 409));
     }
   });
 
@@ -122,7 +122,7 @@ export const adminConsolePages = (router: Router, { admin, issuer, settings }: C
     } catch (error) {
       const errors = formErrors(error);
       if (!errors) throw error;
-      await dcr(ctx, user, { errors }, 400);
+      await dcr(ctx, user, { errors }, formStatus(error));
     }
   });
   kit.post('/admin/dcr/:id/revoke', () => '/admin/dcr', async (ctx, user) => {

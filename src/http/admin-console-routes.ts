@@ -1,7 +1,8 @@
 // The admin console (/admin): server-rendered pages, Korean first (?lang=en), no script, a CSRF
 // token in every form. Sign-in is One-ID's own (admin-console-session.ts); every rule is in
 // src/admin, shared with the API and the CLI. This file: sign-in, home and agency systems;
-// admin-console-pages.ts: audit, agencies, administrators and registration tokens.
+// admin-console-pages.ts: audit, agencies, administrators and registration tokens;
+// admin-console-upstreams.ts: upstream identity providers.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type Router from '@koa/router';
@@ -9,7 +10,10 @@ import type { Context } from 'koa';
 import { isPlatform, readableAgencies, type AdminModule, type Principal } from '../admin/index.ts';
 import type { AdminConfig } from '../config/config.ts';
 import { isAppError } from '../shared/index.ts';
+import type { CatalogueItem } from '../consent/index.ts';
+import type { UpstreamService } from '../federation/index.ts';
 import { adminConsolePages } from './admin-console-pages.ts';
+import { adminConsoleUpstreams } from './admin-console-upstreams.ts';
 import { formErrors, formToMetadata, formValues } from './admin-console-forms.ts';
 import { safeAdminPath, type ConsoleSession } from './admin-console-session.ts';
 import { readBody } from './body.ts';
@@ -25,6 +29,10 @@ export type ConsoleDeps = {
   settings: AdminConfig;
   issuer: string;
   accountName: (accountId: string) => Promise<string | undefined>;
+  /** The claims catalogue: the console names data items by its labels (claim names second). */
+  claims?: (() => Promise<CatalogueItem[]>) | undefined;
+  /** Upstream identity providers (federation): the console's page for them when present. */
+  upstreams?: UpstreamService | undefined;
 };
 
 export type ConsoleUser = { p: Principal; name: string };
@@ -36,7 +44,7 @@ export type ConsoleKit = {
 };
 
 const CSS = readFileSync(fileURLToPath(new URL('../../views/admin/admin.css', import.meta.url)));
-const DONE = new Set(['created', 'requested', 'updated', 'enabled', 'disabled', 'deleted', 'saved', 'revoked']);
+const DONE = new Set(['created', 'requested', 'updated', 'enabled', 'disabled', 'deleted', 'saved', 'revoked', 'upstream-created', 'upstream-updated', 'upstream-enabled', 'upstream-disabled']);
 
 export const adminConsoleRoutes = (router: Router, deps: ConsoleDeps) => {
   const { admin, session, views, csrf } = deps;
@@ -59,7 +67,7 @@ export const adminConsoleRoutes = (router: Router, deps: ConsoleDeps) => {
       const { p } = user;
       views.render(ctx, `admin/${view}`, {
         ...data,
-        me: { name: user.name, grants: p.grants, platform: isPlatform(p), global: readableAgencies(p) === undefined, writes: p.grants.some((g) => g.role !== 'auditor') },
+        me: { name: user.name, grants: p.grants, platform: isPlatform(p), global: readableAgencies(p) === undefined, writes: p.grants.some((g) => g.role !== 'auditor'), upstreams: isPlatform(p) && Boolean(deps.upstreams) },
         section: ctx.path.split('/')[2] ?? '',
       }, { status });
     },
@@ -134,8 +142,12 @@ export const adminConsoleRoutes = (router: Router, deps: ConsoleDeps) => {
     kit.render(ctx, user, 'clients', { page, filter, nextUrl, done: kit.done(ctx), agencies: (await admin.admins.listAgencies(user.p, { limit: 200 })).items });
   });
 
+  /** The claims catalogue for the pages: data items are named by their labels, claim names second. */
+  const catalogue = async () => (await deps.claims?.()) ?? [];
+  const claimLabels = async () => Object.fromEntries((await catalogue()).map((i) => [i.name, i.label]));
+
   const showForm = async (ctx: Context, user: ConsoleUser, o: { client?: Awaited<ReturnType<typeof admin.registry.get>> | undefined; values: Record<string, string | string[]>; errors?: { field: string; message: string }[] | undefined }) =>
-    kit.render(ctx, user, 'client-form', { ...o, agencies: (await admin.admins.listAgencies(user.p, { limit: 200 })).items }, o.errors ? 400 : 200);
+    kit.render(ctx, user, 'client-form', { ...o, agencies: (await admin.admins.listAgencies(user.p, { limit: 200 })).items, catalogue: await catalogue() }, o.errors ? 400 : 200);
 
   router.get('/admin/clients/new', async (ctx) => {
     const user = await kit.signedIn(ctx);
@@ -160,7 +172,7 @@ export const adminConsoleRoutes = (router: Router, deps: ConsoleDeps) => {
     if (!user) return;
     const client = await admin.registry.get(user.p, ctx.params.id!);
     const history = await admin.audit.search(user.p, { subject: `client:${client.client_id}`, limit: 10 });
-    kit.render(ctx, user, 'client', { client, history: history.items, done: kit.done(ctx) });
+    kit.render(ctx, user, 'client', { client, history: history.items, done: kit.done(ctx), claimLabels: await claimLabels() });
   });
 
   router.get('/admin/clients/:id/edit', async (ctx) => {
@@ -175,7 +187,8 @@ export const adminConsoleRoutes = (router: Router, deps: ConsoleDeps) => {
   kit.post('/admin/clients/:id', (ctx) => `${detail(ctx)}/edit`, async (ctx, user, body) => {
     const client = await admin.registry.get(user.p, ctx.params.id!);
     try {
-      const { clientSecret } = await admin.registry.update(user.p, client.client_id, formToMetadata(body, { create: false }));
+      // The form shows the main fields; the rest (kept as stored) must survive the save.
+      const { clientSecret } = await admin.registry.update(user.p, client.client_id, formToMetadata(body, { create: false, stored: client.metadata }));
       if (clientSecret) kit.render(ctx, user, 'secret', { client, secret: clientSecret, done: translator(langOf(ctx))('admin.done.updated') });
       else ctx.redirect(`${detail(ctx)}?done=updated`);
     } catch (error) {
@@ -211,4 +224,5 @@ export const adminConsoleRoutes = (router: Router, deps: ConsoleDeps) => {
   });
 
   adminConsolePages(router, deps, kit);
+  if (deps.upstreams) adminConsoleUpstreams(router, { ...deps, upstreams: deps.upstreams }, kit);
 };

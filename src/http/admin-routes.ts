@@ -5,6 +5,7 @@ import type Provider from 'oidc-provider';
 import type { AdminModule } from '../admin/index.ts';
 import type { UpstreamService } from '../federation/index.ts';
 import type { AdminConfig } from '../config/config.ts';
+import type { CatalogueItem } from '../consent/index.ts';
 import { adminApiRoutes } from './admin-api-routes.ts';
 import { adminConsoleRoutes } from './admin-console-routes.ts';
 import type { ConsoleSession } from './admin-console-session.ts';
@@ -19,6 +20,8 @@ export type AdminHttpDeps = {
   /** The admin API's resource indicator, `${ISSUER}/admin/api`. */
   audience: string;
   accountName: (accountId: string) => Promise<string | undefined>;
+  /** The claims catalogue (the console names data items by its labels). */
+  claims?: (() => Promise<CatalogueItem[]>) | undefined;
 };
 
 export const adminRoutes = (router: Router, deps: AdminHttpDeps & { provider: () => Provider; views: Views; csrf: Csrf; upstreams?: UpstreamService | undefined }) => {

@@ -106,14 +106,22 @@ describe('admin console', () => {
       expect(await page.textContent('h1')).toBe('Audit log');
       expect(await page.locator('table.audit tbody tr').count()).toBe(2);
 
-      // The other pages render, labelled and navigable, in Korean.
+      // The other pages render, labelled and navigable, in Korean (the upstream list with one in it).
+      await app.services.federation.upstreams.add({ id: unique('mid'), issuer: `https://${unique('mid')}.example.go.kr`, client_id: 'one-id', client_secret: 's3cret-value', acr: 'urn:one-id:loa:low', display_name: { ko: '모바일 신분증', en: 'Mobile ID' } }, 'cli');
       await page.goto(`${app.issuer}/admin?lang=ko`);
-      for (const [path, heading] of [['/admin', '김관리'], ['/admin/agencies', '기관'], ['/admin/admins', '관리자'], ['/admin/dcr', '동적 등록 토큰']] as const) {
+      for (const [path, heading] of [['/admin', '김관리'], ['/admin/agencies', '기관'], ['/admin/admins', '관리자'], ['/admin/dcr', '동적 등록 토큰'], ['/admin/upstreams', '외부 로그인 제공자']] as const) {
         await page.goto(`${app.issuer}${path}`);
         expect(await page.textContent('h1'), path).toContain(heading);
         expect(await page.getAttribute(`nav.admin-nav a[href="${path}"]`, 'aria-current'), path).toBe('page');
         expect(await accessibilityProblems(page), path).toEqual([]);
       }
+      // The upstream provider form, and the system form with its further fields, in use.
+      await page.goto(`${app.issuer}/admin/upstreams/new`);
+      expect(await page.textContent('h1')).toBe('외부 로그인 제공자 추가');
+      expect(await accessibilityProblems(page), '/admin/upstreams/new').toEqual([]);
+      await page.goto(`${app.issuer}/admin/clients/${clientId}/edit`);
+      await page.waitForSelector('#f-sector_identifier_uri');
+      expect(await accessibilityProblems(page), '/admin/clients/:id/edit').toEqual([]);
 
       // Every form carries a CSRF token; a forged POST without one is refused.
       const forged = await page.request.post(`${app.issuer}/admin/clients/${clientId}/disable`, { form: {}, maxRedirects: 0 });
