@@ -2,25 +2,32 @@
 // One-ID asks the source agency's claims endpoint with a request signed by its own key,
 // naming the citizen by the pairwise `sub` the source agency itself knows them by, and returns
 // the source's signed answer as an aggregated claim, or a reference (endpoint + a short-lived
-// One-ID-signed access token) as a distributed claim. A source that is down or slow is left
-// out after a timeout: the response is still served, and the log says which source failed.
+// access token) as a distributed claim. A source that is down or slow is left out after a
+// timeout: the response is still served, and the log says which source failed.
+// The source-sector `sub` must never reach a client: clients of different agencies would all
+// read the same identifier and could link their pairwise subs. So an answer is bound to its
+// request by echoing the request's `jti` and carries no `sub` (OIDC Core 5.6.2: aggregated JWTs
+// typically should not), and a distributed access token is encrypted for the source.
 // An answer carrying anything beyond the claims asked for (those requested and agreed to) is
 // refused whole: it is signed by the source, so One-ID cannot trim it, and passing it on would
 // release data the citizen never agreed to.
 import { randomUUID } from 'node:crypto';
-import { createRemoteJWKSet, jwtVerify, SignJWT, type CryptoKey, type JWTVerifyGetKey } from 'jose';
+import { CompactEncrypt, createRemoteJWKSet, importJWK, jwtVerify, SignJWT, type CryptoKey, type JWK, type RemoteJWKSet } from 'jose';
 import type { Logger } from 'pino';
 import type { CatalogueItem } from '../consent/index.ts';
 
-// RFC 7519 4.1: claims about the answer itself, not about the citizen, that a source may add.
-const REGISTERED_CLAIMS = new Set(['iss', 'sub', 'aud', 'iat', 'exp', 'nbf', 'jti']);
+// RFC 7519 4.1: claims about the answer itself, not about the citizen, that a source may add,
+// plus the echo of the request's `jti`. Not `sub`: see above.
+const ANSWER_CLAIMS = new Set(['iss', 'aud', 'iat', 'exp', 'nbf', 'jti', 'request_jti']);
+// Key management for a distributed access token, by the key's `alg` (or its `kty` when absent).
+const ENCRYPTION_ALGS = new Set(['ECDH-ES', 'RSA-OAEP-256']);
 // Only names shaped like catalogue claim names reach the log, so a source cannot put data there.
 const CLAIM_NAME = /^[a-z][a-z0-9_]{0,63}$/;
 
-/** A source answered, but with more than One-ID asked for. */
-class UnexpectedClaims extends Error {
-  constructor(readonly unexpected: string[]) {
-    super('answer carries claims not asked for');
+/** One-ID will not pass on this source's claims; the message is safe to log (no personal data). */
+class Refused extends Error {
+  constructor(reason: string, readonly unexpected: string[] = []) {
+    super(reason);
   }
 }
 
@@ -31,7 +38,7 @@ type SourceGroup = { endpoint: string; jwksUri: string; sourceClientId: string; 
 export type ClaimSourcesResult = { _claim_names: Record<string, string>; _claim_sources: Record<string, Record<string, string>> };
 
 export const createClaimSources = ({ issuer, signer, timeoutMs, log }: { issuer: string; signer: () => Promise<ClaimSourceSigner>; timeoutMs: number; log: Logger }) => {
-  const jwksByUri = new Map<string, JWTVerifyGetKey>();
+  const jwksByUri = new Map<string, RemoteJWKSet>();
   const jwksFor = (uri: string) => {
     let jwks = jwksByUri.get(uri);
     if (!jwks) {
@@ -41,7 +48,18 @@ export const createClaimSources = ({ issuer, signer, timeoutMs, log }: { issuer:
     return jwks;
   };
 
-  const sign = async (payload: Record<string, unknown>, audience: string, typ: string, lifetimeSeconds: number) => {
+  /** The source's public encryption key (`use: "enc"`), from the same cached JWKS as its signing keys. */
+  const encryptionKeyFor = async (uri: string): Promise<{ jwk: JWK; alg: string } | undefined> => {
+    const jwks = jwksFor(uri);
+    if (!jwks.fresh) await jwks.reload();
+    for (const jwk of jwks.jwks()?.keys ?? []) {
+      const alg = jwk.alg ?? (jwk.kty === 'RSA' ? 'RSA-OAEP-256' : 'ECDH-ES');
+      if (jwk.use === 'enc' && ENCRYPTION_ALGS.has(alg)) return { jwk, alg };
+    }
+    return undefined;
+  };
+
+  const sign = async (payload: Record<string, unknown>, audience: string, typ: string, lifetimeSeconds: number, jti = randomUUID()) => {
     const { key, kid, alg } = await signer();
     return new SignJWT(payload)
       .setProtectedHeader({ alg, kid, typ })
@@ -49,15 +67,29 @@ export const createClaimSources = ({ issuer, signer, timeoutMs, log }: { issuer:
       .setAudience(audience)
       .setIssuedAt()
       .setExpirationTime(`${lifetimeSeconds}s`)
-      .setJti(randomUUID())
+      .setJti(jti)
       .sign(key);
+  };
+
+  /** Logs why a source's claims are left out: its host, the claim names and the reason, never the citizen. */
+  const leaveOut = (group: SourceGroup, started: number, error: unknown) => {
+    const note = { source: new URL(group.endpoint).host, claims: group.claims, ms: Date.now() - started };
+    if (error instanceof Refused) {
+      const named = error.unexpected.filter((c) => CLAIM_NAME.test(c));
+      const unexpected = error.unexpected.length ? { unexpected: named.slice(0, 20), unnamed: error.unexpected.length - named.length } : {};
+      log.warn({ ...note, reason: error.message, ...unexpected }, 'claim source refused; answering without its claims');
+    } else {
+      log.warn({ ...note, reason: (error as Error).name === 'TimeoutError' ? 'timeout' : (error as Error).message }, 'claim source unavailable; answering without its claims');
+    }
+    return undefined;
   };
 
   /** Asks one source for its claims; resolves with its verified JWT, or undefined on any failure. */
   const fetchAggregated = async (group: SourceGroup, sub: string): Promise<string | undefined> => {
     const started = Date.now();
     try {
-      const request = await sign({ sub, claims: group.claims }, group.endpoint, 'claims-request+jwt', 60);
+      const jti = randomUUID();
+      const request = await sign({ sub, claims: group.claims }, group.endpoint, 'claims-request+jwt', 60, jti);
       const response = await fetch(group.endpoint, {
         method: 'POST',
         headers: { 'content-type': 'application/jwt', accept: 'application/jwt' },
@@ -67,28 +99,43 @@ export const createClaimSources = ({ issuer, signer, timeoutMs, log }: { issuer:
       });
       if (response.status !== 200) throw new Error(`status ${response.status}`);
       const jwt = (await response.text()).trim();
-      // Pass on only what the source really signed, for this citizen.
-      const { payload } = await jwtVerify(jwt, jwksFor(group.jwksUri), { subject: sub, clockTolerance: 30 });
-      if (!group.claims.some((c) => c in payload)) throw new Error('no requested claim in the answer');
-      const unexpected = Object.keys(payload).filter((c) => !REGISTERED_CLAIMS.has(c) && !group.claims.includes(c));
-      if (unexpected.length) throw new UnexpectedClaims(unexpected);
+      // Pass on only what the source really signed, for One-ID, in answer to this very request.
+      const { payload } = await jwtVerify(jwt, jwksFor(group.jwksUri), { audience: issuer, clockTolerance: 30 });
+      if ('sub' in payload) throw new Refused('answer carries sub');
+      if (payload.request_jti !== jti) throw new Refused('request_jti does not match the request');
+      if (!group.claims.some((c) => c in payload)) throw new Refused('no requested claim in the answer');
+      const unexpected = Object.keys(payload).filter((c) => !ANSWER_CLAIMS.has(c) && !group.claims.includes(c));
+      if (unexpected.length) throw new Refused('answer carries claims not asked for', unexpected);
       return jwt;
     } catch (error) {
-      const note = { source: new URL(group.endpoint).host, claims: group.claims, ms: Date.now() - started };
-      if (error instanceof UnexpectedClaims) {
-        const named = error.unexpected.filter((c) => CLAIM_NAME.test(c));
-        log.warn({ ...note, reason: error.message, unexpected: named.slice(0, 20), unnamed: error.unexpected.length - named.length }, 'claim source answered with claims not asked for; answering without its claims');
-      } else {
-        log.warn({ ...note, reason: (error as Error).name === 'TimeoutError' ? 'timeout' : (error as Error).message }, 'claim source unavailable; answering without its claims');
-      }
-      return undefined;
+      return leaveOut(group, started, error);
+    }
+  };
+
+  /**
+   * A reference the client redeems at the source: a One-ID-signed token (nested JWT, RFC 7519
+   * 5.2) encrypted to the source's key, so only the source reads the `sub` inside it.
+   */
+  const distributedReference = async (group: SourceGroup, sub: string): Promise<Record<string, string> | undefined> => {
+    const started = Date.now();
+    try {
+      const encryption = await encryptionKeyFor(group.jwksUri);
+      if (!encryption) throw new Refused('no encryption key (use "enc") in the source JWKS');
+      const signed = await sign({ sub, claims: group.claims }, group.endpoint, 'at+jwt', 300);
+      const key = await importJWK(encryption.jwk, encryption.alg);
+      const token = await new CompactEncrypt(new TextEncoder().encode(signed))
+        .setProtectedHeader({ alg: encryption.alg, enc: 'A256GCM', cty: 'JWT', ...(encryption.jwk.kid ? { kid: encryption.jwk.kid } : {}) })
+        .encrypt(key);
+      return { endpoint: group.endpoint, access_token: token };
+    } catch (error) {
+      return leaveOut(group, started, error);
     }
   };
 
   return {
     /**
      * Resolves the agency-held `items` for a citizen. `subFor(sourceClientId)` gives the citizen's
-     * pairwise `sub` at that source agency's sector.
+     * pairwise `sub` at that source agency's sector; it goes only to that source, never to the client.
      */
     async resolve(items: CatalogueItem[], subFor: (sourceClientId: string) => Promise<string | undefined>): Promise<ClaimSourcesResult | undefined> {
       const groups = new Map<string, SourceGroup>();
@@ -104,10 +151,7 @@ export const createClaimSources = ({ issuer, signer, timeoutMs, log }: { issuer:
           const sub = await subFor(group.sourceClientId);
           if (!sub) return;
           const name = `src${index + 1}`;
-          const source =
-            group.delivery === 'distributed'
-              ? { endpoint: group.endpoint, access_token: await sign({ sub, claims: group.claims }, group.endpoint, 'at+jwt', 300) }
-              : await fetchAggregated(group, sub).then((jwt) => jwt && { JWT: jwt });
+          const source = group.delivery === 'distributed' ? await distributedReference(group, sub) : await fetchAggregated(group, sub).then((jwt) => jwt && { JWT: jwt });
           if (!source) return;
           result._claim_sources[name] = source;
           for (const claim of group.claims) result._claim_names[claim] = name;

@@ -3,9 +3,13 @@
 // access token) as a distributed claim. A source that is down or slow leaves the claim out without
 // failing userinfo, and a note in the log names the source but no personal data. An answer that
 // carries more than was asked for and agreed to is refused: it is signed, so it cannot be trimmed.
+// The citizen's sub at the source never reaches a client (pairwise subs stay unlinkable across
+// agencies): the answer carries no sub but echoes the request's jti, and a distributed access
+// token is encrypted for the source.
+import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { Writable } from 'node:stream';
-import { createRemoteJWKSet, decodeJwt, exportJWK, generateKeyPair, jwtVerify, SignJWT, type JWTPayload } from 'jose';
+import { compactDecrypt, createRemoteJWKSet, decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, jwtVerify, SignJWT, type CryptoKey, type JWTPayload } from 'jose';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/shared/index.ts';
@@ -16,8 +20,9 @@ import { authorizationRequest, discover, enrolCitizen, registerClient, signIn } 
 let app: TestApp;
 let source: Server;
 let sourceUrl: string;
-let mode: 'ok' | 'down' | 'slow' | 'extra' = 'ok';
-const seenRequests: { sub: string; claims: string[] }[] = [];
+// How the aggregated endpoint behaves: well, down, slow, or answering with something it must not.
+let mode: 'ok' | 'down' | 'slow' | 'extra' | 'sub' | 'wrong-echo' | 'no-echo' | 'wrong-aud' = 'ok';
+const seenRequests: { sub: string; claims: string[]; jti: string }[] = [];
 const seenBearers: { sub: string; claims: string[] }[] = [];
 const logLines: string[] = [];
 const sink = new Writable({
@@ -33,27 +38,48 @@ const sourceNotes = (from: number) => logLines.slice(from).map((l) => JSON.parse
 const VEHICLE_COUNT = 2;
 const PERMIT = 'A-1234';
 
+let encPrivateKey: CryptoKey;
+const ENC_KID = 'vehicle-agency-enc-1';
+
 beforeAll(async () => {
   app = await startTestApp({ CLAIM_SOURCE_TIMEOUT_MS: '500' }, { app: { logger: createLogger('info', sink) } });
   const { publicKey, privateKey } = await generateKeyPair('ES256');
-  const jwk = { ...(await exportJWK(publicKey)), kid: 'vehicle-agency-1', alg: 'ES256' };
+  const jwk = { ...(await exportJWK(publicKey)), kid: 'vehicle-agency-1', alg: 'ES256', use: 'sig' };
+  // The key One-ID encrypts distributed access tokens to: only this agency can read them.
+  const enc = await generateKeyPair('ECDH-ES', { crv: 'P-256' });
+  encPrivateKey = enc.privateKey;
+  const encJwk = { ...(await exportJWK(enc.publicKey)), kid: ENC_KID, alg: 'ECDH-ES', use: 'enc' };
   const oneIdJwks = createRemoteJWKSet(new URL(`${app.issuer}/jwks`));
-  const answer = (sub: string, claims: JWTPayload) =>
-    new SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid: jwk.kid }).setIssuer(sourceUrl).setSubject(sub).setIssuedAt().setExpirationTime('5m').sign(privateKey);
+  // A signed answer without sub: the source binds it to One-ID's request through request_jti.
+  const answer = (claims: JWTPayload, audience?: string) => {
+    const jwt = new SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid: jwk.kid }).setIssuer(sourceUrl).setIssuedAt().setExpirationTime('5m');
+    return (audience ? jwt.setAudience(audience) : jwt).sign(privateKey);
+  };
+  const aggregatedAnswer = (request: JWTPayload) => {
+    const asked = { vehicle_count: VEHICLE_COUNT, request_jti: request.jti };
+    if (mode === 'extra') return answer({ ...asked, license_points: 7 }, app.issuer);
+    if (mode === 'sub') return answer({ ...asked, sub: request.sub }, app.issuer);
+    if (mode === 'wrong-echo') return answer({ ...asked, request_jti: randomUUID() }, app.issuer);
+    if (mode === 'no-echo') return answer({ vehicle_count: VEHICLE_COUNT }, app.issuer);
+    return answer(asked, mode === 'wrong-aud' ? `${sourceUrl}/claims` : app.issuer);
+  };
   source = createServer(async (req, res) => {
     try {
-      if (req.url === '/jwks') {
+      if (req.url === '/jwks' || req.url === '/jwks-sign-only') {
         res.setHeader('content-type', 'application/json');
-        res.end(JSON.stringify({ keys: [jwk] }));
+        res.end(JSON.stringify({ keys: req.url === '/jwks' ? [jwk, encJwk] : [jwk] }));
         return;
       }
       if (req.url === '/permits' && req.method === 'GET') {
-        // Distributed: the client calls with the access token One-ID issued for this endpoint.
+        // Distributed: the client calls with the access token One-ID issued for this endpoint,
+        // which only this agency can decrypt; inside, One-ID's signed token.
         const token = req.headers.authorization?.replace(/^Bearer /, '') ?? '';
-        const { payload } = await jwtVerify(token, oneIdJwks, { issuer: app.issuer, audience: `${sourceUrl}/permits`, typ: 'at+jwt' });
+        const { plaintext, protectedHeader } = await compactDecrypt(token, encPrivateKey);
+        if (protectedHeader.cty !== 'JWT') throw new Error('not a nested JWT');
+        const { payload } = await jwtVerify(plaintext, oneIdJwks, { issuer: app.issuer, audience: `${sourceUrl}/permits`, typ: 'at+jwt' });
         seenBearers.push({ sub: String(payload.sub), claims: payload.claims as string[] });
         res.setHeader('content-type', 'application/jwt');
-        res.end(await answer(String(payload.sub), { parking_permit: PERMIT }));
+        res.end(await answer({ parking_permit: PERMIT }));
         return;
       }
       let body = '';
@@ -66,11 +92,9 @@ beforeAll(async () => {
       if (mode === 'slow') await new Promise((r) => setTimeout(r, 3000));
       // The source checks that One-ID really asked, for this endpoint.
       const { payload } = await jwtVerify(body, oneIdJwks, { issuer: app.issuer, audience: `${sourceUrl}/claims`, typ: 'claims-request+jwt' });
-      seenRequests.push({ sub: String(payload.sub), claims: payload.claims as string[] });
-      // 'extra': a source that answers with more than One-ID asked for.
-      const claims = mode === 'extra' ? { vehicle_count: VEHICLE_COUNT, license_points: 7 } : { vehicle_count: VEHICLE_COUNT };
+      seenRequests.push({ sub: String(payload.sub), claims: payload.claims as string[], jti: String(payload.jti) });
       res.setHeader('content-type', 'application/jwt');
-      res.end(await answer(String(payload.sub), claims));
+      res.end(await aggregatedAnswer(payload));
     } catch {
       res.statusCode = 401;
       res.end();
@@ -93,6 +117,10 @@ describe('claims held by another agency', () => {
   let accessToken: string;
   let sourceSub: string;
   let clientSub: string;
+  // A client of another sector asking for the distributed items.
+  let permitConfig: oidc.Configuration;
+  let permitAccessToken: string;
+  let permitSub: string;
 
   const signInAs = async (client: Awaited<ReturnType<typeof registerClient>>, params: Record<string, string>) => {
     const clientConfig = await discover(app, client);
@@ -101,6 +129,10 @@ describe('claims held by another agency', () => {
     const tokens = await oidc.authorizationCodeGrant(clientConfig, new URL(callback), { pkceCodeVerifier: request.verifier, expectedState: request.state, expectedNonce: request.nonce });
     return { config: clientConfig, tokens };
   };
+  /** Header and payload of a JWS as text, which is all a client can read of it. */
+  const readable = (jwt: string) => jwt.split('.').slice(0, 2).map((part) => Buffer.from(part, 'base64url').toString('utf8')).join('');
+  /** Nothing that names the citizen: no sub of any sector, no account id, no name. */
+  const identifying = () => new RegExp(`${sourceSub}|${clientSub}|${permitSub}|${citizen.account.id}|홍길동`);
 
   beforeAll(async () => {
     // The source agency is itself a registered system: the citizen's sub there names them.
@@ -114,6 +146,11 @@ describe('claims held by another agency', () => {
       { ...item, name: 'parking_permit', label: { ko: '거주자 주차 허가', en: 'Resident parking permit' }, description: { ko: '거주자 우선주차 허가 번호', en: 'Your resident parking permit number' }, scopes: ['parking'], sourceEndpoint: `${sourceUrl}/permits`, delivery: 'distributed' },
       'test',
     );
+    // A distributed item whose source publishes no encryption key: One-ID cannot hide the sub.
+    await app.services.catalogue.put(
+      { ...item, name: 'garage_permit', label: { ko: '차고지 증명', en: 'Garage certificate' }, description: { ko: '차고지 증명 번호', en: 'Your garage certificate number' }, scopes: ['garage'], sourceEndpoint: `${sourceUrl}/garages`, sourceJwksUri: `${sourceUrl}/jwks-sign-only`, delivery: 'distributed' },
+      'test',
+    );
     await app.reloadKeys();
     citizen = await enrolCitizen(app);
     const client = await registerClient(app, { allowed_claims: [allow('name'), allow('vehicle_count')] });
@@ -124,18 +161,52 @@ describe('claims held by another agency', () => {
     // The citizen's sub at the source is the source's pairwise sub, not this client's.
     sourceSub = (await signInAs(sourceClient, { scope: 'openid' })).tokens.claims()!.sub;
     expect(clientSub).not.toBe(sourceSub);
+    const permitClient = await registerClient(app, { agency: '주차관리기관', allowed_claims: [allow('name'), allow('parking_permit'), allow('garage_permit')] });
+    const permits = await signInAs(permitClient, { scope: 'openid profile parking garage' });
+    permitConfig = permits.config;
+    permitAccessToken = permits.tokens.access_token;
+    permitSub = permits.tokens.claims()!.sub;
+    expect(permitSub).not.toBe(sourceSub);
   });
 
-  it('returns an aggregated claim signed by the source, verifiable against its JWKS', async () => {
+  it('returns an aggregated claim signed by the source, bound to the request, with nothing identifying the citizen', async () => {
     mode = 'ok';
     const userinfo = (await oidc.fetchUserInfo(config, accessToken, clientSub)) as Record<string, any>;
     expect(userinfo._claim_names).toEqual({ vehicle_count: 'src1' });
     const jwt = userinfo._claim_sources.src1.JWT as string;
-    const { payload } = await jwtVerify(jwt, createRemoteJWKSet(new URL(`${sourceUrl}/jwks`)), { issuer: sourceUrl });
+    const { payload, protectedHeader } = await jwtVerify(jwt, createRemoteJWKSet(new URL(`${sourceUrl}/jwks`)), { issuer: sourceUrl });
     expect(payload.vehicle_count).toBe(VEHICLE_COUNT);
-    expect(payload.sub).toBe(sourceSub);
-    expect(seenRequests.at(-1)).toEqual({ sub: sourceSub, claims: ['vehicle_count'] });
+    // One-ID named the citizen to the source by the source's sub; the answer the client gets
+    // names nobody: only the item, who signed it, for whom (One-ID), when, and the request echo.
+    const request = seenRequests.at(-1)!;
+    expect(request).toMatchObject({ sub: sourceSub, claims: ['vehicle_count'] });
+    expect(Object.keys(payload).sort()).toEqual(['aud', 'exp', 'iat', 'iss', 'request_jti', 'vehicle_count']);
+    expect(payload).toMatchObject({ aud: app.issuer, request_jti: request.jti });
+    expect(Object.keys(protectedHeader).sort()).toEqual(['alg', 'kid']);
+    expect(readable(jwt)).not.toMatch(identifying());
     expect(userinfo.name).toBeTruthy();
+  });
+
+  // Each answer is verifiably the source's, but would either hand a client the source-sector sub
+  // (linkable across agencies) or is not provably the answer to this request for this citizen.
+  it.each([
+    ['carries sub', 'sub', 'answer carries sub'],
+    ['echoes another request', 'wrong-echo', 'request_jti does not match the request'],
+    ['does not echo the request', 'no-echo', 'request_jti does not match the request'],
+    ['is addressed to someone other than One-ID', 'wrong-aud', 'unexpected "aud" claim value'],
+  ] as const)('refuses an aggregated answer that %s, and says so in the log', async (_, answerMode, reason) => {
+    mode = answerMode;
+    const from = logLines.length;
+    const asked = seenRequests.length;
+    const userinfo = (await oidc.fetchUserInfo(config, accessToken, clientSub)) as Record<string, unknown>;
+    expect(seenRequests.length).toBe(asked + 1);
+    expect(userinfo).not.toHaveProperty('_claim_names');
+    expect(userinfo).not.toHaveProperty('_claim_sources');
+    expect(userinfo).toMatchObject({ sub: clientSub, name: '홍길동' });
+    const [note, ...more] = sourceNotes(from);
+    expect(more).toEqual([]);
+    expect(note).toMatchObject({ level: 40, source: new URL(sourceUrl).host, claims: ['vehicle_count'], reason });
+    expect(JSON.stringify(note)).not.toMatch(identifying());
   });
 
   it('refuses an answer that carries claims beyond those asked for, and says so in the log', async () => {
@@ -181,32 +252,54 @@ describe('claims held by another agency', () => {
     expect(JSON.stringify(note)).not.toMatch(new RegExp(`${sourceSub}|${clientSub}|홍길동|${citizen.account.id}`));
   });
 
-  it('hands a distributed claim over as endpoint and access token, which the client redeems at the source', async () => {
+  it('hands a distributed claim over as endpoint and an access token only the source can read, which the client redeems there', async () => {
     mode = 'ok';
-    const client = await registerClient(app, { allowed_claims: [allow('name'), allow('parking_permit')] });
-    const { config: permitConfig, tokens } = await signInAs(client, { scope: 'openid profile parking' });
     const asked = seenRequests.length;
-    const userinfo = (await oidc.fetchUserInfo(permitConfig, tokens.access_token, tokens.claims()!.sub)) as Record<string, any>;
+    const userinfo = (await oidc.fetchUserInfo(permitConfig, permitAccessToken, permitSub)) as Record<string, any>;
     // One-ID does not call the source itself for a distributed claim.
     expect(seenRequests.length).toBe(asked);
-    expect(userinfo._claim_names).toEqual({ parking_permit: 'src1' });
-    const reference = userinfo._claim_sources.src1 as { endpoint: string; access_token: string };
+    const name = userinfo._claim_names.parking_permit as string;
+    expect(userinfo._claim_names).toEqual({ parking_permit: name });
+    const reference = userinfo._claim_sources[name] as { endpoint: string; access_token: string };
     expect(Object.keys(reference).sort()).toEqual(['access_token', 'endpoint']);
     expect(reference.endpoint).toBe(`${sourceUrl}/permits`);
-    // The token is for that endpoint only, short-lived, and names the claims it may be redeemed for.
-    const token = decodeJwt(reference.access_token);
-    expect(token).toMatchObject({ iss: app.issuer, aud: `${sourceUrl}/permits`, claims: ['parking_permit'] });
-    expect(token.exp! - token.iat!).toBe(300);
+    // What the client holds is a JWE (RFC 7516 compact: five parts) for the source's key: its
+    // header names the key, and nothing else is readable.
+    const token = reference.access_token;
+    expect(token.split('.')).toHaveLength(5);
+    expect(decodeProtectedHeader(token)).toMatchObject({ alg: 'ECDH-ES', enc: 'A256GCM', cty: 'JWT', kid: ENC_KID });
+    expect(() => decodeJwt(token)).toThrow();
+    expect(Buffer.from(token.split('.')[0]!, 'base64url').toString()).not.toMatch(identifying());
+    // Inside, for the source's private key only: One-ID's signed token for that endpoint only,
+    // short-lived, naming the citizen by the source's sub and the claims it may be redeemed for.
+    const inner = new TextDecoder().decode((await compactDecrypt(token, encPrivateKey)).plaintext);
+    const { payload: granted } = await jwtVerify(inner, createRemoteJWKSet(new URL(`${app.issuer}/jwks`)), { issuer: app.issuer, audience: `${sourceUrl}/permits`, typ: 'at+jwt' });
+    expect(granted).toMatchObject({ sub: sourceSub, claims: ['parking_permit'] });
+    expect(granted.exp! - granted.iat!).toBe(300);
+    expect(token).not.toContain(inner.split('.')[1]);
     // The client redeems it (OIDC Core 5.6.2: a bearer token at the endpoint) and checks the
-    // answer against the source's keys.
-    const redeemed = await fetch(reference.endpoint, { headers: { authorization: `Bearer ${reference.access_token}` } });
+    // answer against the source's keys; the answer names nobody either.
+    const redeemed = await fetch(reference.endpoint, { headers: { authorization: `Bearer ${token}` } });
     expect(redeemed.status).toBe(200);
-    const { payload } = await jwtVerify(await redeemed.text(), createRemoteJWKSet(new URL(`${sourceUrl}/jwks`)), { issuer: sourceUrl });
+    const answer = await redeemed.text();
+    const { payload } = await jwtVerify(answer, createRemoteJWKSet(new URL(`${sourceUrl}/jwks`)), { issuer: sourceUrl });
     expect(payload.parking_permit).toBe(PERMIT);
+    expect(readable(answer)).not.toMatch(identifying());
     expect(seenBearers.at(-1)).toEqual({ sub: sourceSub, claims: ['parking_permit'] });
     // The token is good at its own endpoint only: a request to another endpoint is refused there.
-    const elsewhere = await fetch(`${sourceUrl}/claims`, { method: 'POST', headers: { 'content-type': 'application/jwt' }, body: reference.access_token });
+    const elsewhere = await fetch(`${sourceUrl}/claims`, { method: 'POST', headers: { 'content-type': 'application/jwt' }, body: token });
     expect(elsewhere.status).toBe(401);
+  });
+
+  it('leaves a distributed claim out, with a note, when its source publishes no encryption key', async () => {
+    const from = logLines.length;
+    const userinfo = (await oidc.fetchUserInfo(permitConfig, permitAccessToken, permitSub)) as Record<string, any>;
+    expect(Object.keys(userinfo._claim_names)).toEqual(['parking_permit']);
+    expect(Object.keys(userinfo._claim_sources)).toHaveLength(1);
+    const [note, ...more] = sourceNotes(from);
+    expect(more).toEqual([]);
+    expect(note).toMatchObject({ level: 40, source: new URL(sourceUrl).host, claims: ['garage_permit'], reason: 'no encryption key (use "enc") in the source JWKS' });
+    expect(JSON.stringify(note)).not.toMatch(identifying());
   });
 
   it('puts an aggregated claim in the ID token when the claims parameter asks for it there', async () => {
@@ -217,7 +310,8 @@ describe('claims held by another agency', () => {
     const idToken = tokens.claims() as Record<string, any>;
     expect(idToken._claim_names).toEqual({ vehicle_count: 'src1' });
     const { payload } = await jwtVerify(idToken._claim_sources.src1.JWT, createRemoteJWKSet(new URL(`${sourceUrl}/jwks`)), { issuer: sourceUrl });
-    expect(payload).toMatchObject({ sub: sourceSub, vehicle_count: VEHICLE_COUNT });
+    expect(payload).toMatchObject({ aud: app.issuer, request_jti: seenRequests.at(-1)!.jti, vehicle_count: VEHICLE_COUNT });
+    expect(payload).not.toHaveProperty('sub');
   });
 
   it('leaves scope-requested agency claims out of the ID token (userinfo carries them) without asking the source for it', async () => {
