@@ -85,13 +85,16 @@ export const countSignInMethods = async (db: Knex, accountId: string): Promise<n
   return row.passkeys + row.certificates + row.identities;
 };
 
-/** Active accounts whose stored attributes equal all given ones (at most `limit`). */
-export const findAccountIdsByAttributes = async (db: Knex, attributes: Attributes, limit = 2): Promise<string[]> => {
-  const query = db('accounts').where({ status: 'active' }).limit(limit).select('id');
+/**
+ * Accounts (active or disabled) whose stored attributes equal all given ones, at most `limit`:
+ * the caller decides what a disabled or second match means.
+ */
+export const findAccountsByAttributes = async (db: Knex, attributes: Attributes, limit = 2): Promise<{ id: string; status: string }[]> => {
+  const query = db('accounts').whereIn('status', ['active', 'disabled']).orderBy('id').limit(limit).select('id', 'status');
   if (attributes.name !== undefined) query.where({ name: attributes.name });
   if (attributes.birthdate !== undefined) query.where({ birthdate: attributes.birthdate });
   if (attributes.email !== undefined) query.whereRaw('lower(email) = ?', [attributes.email]);
   // Accounts keep phone numbers as entered without separators; +82 and 0 prefixes are the same number.
   if (attributes.phone_number !== undefined) query.whereRaw("regexp_replace(phone_number, '^[+]820{0,1}', '0') = ?", [attributes.phone_number]);
-  return (await query).map((r: Row) => r.id as string);
+  return (await query).map((r: Row) => ({ id: r.id as string, status: r.status as string }));
 };

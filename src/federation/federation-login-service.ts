@@ -7,17 +7,18 @@
 //      not linked -> a pending link (KV, 10 minutes) the citizen resolves on the linking page:
 //   3. linkWithProof (passkey, or any One-ID sign-in in the same interaction: signedIn),
 //      confirmMatch (the configured attributes match exactly one account) or enrol (the
-//      upstream may create accounts). Each returns the login to finish the interaction with.
+//      upstream may create accounts, and no account has the attributes the match rule names).
+//      Each returns the login to finish the interaction with.
 import type { Knex } from 'knex';
 import type { AccountService } from '../accounts/index.ts';
 import { appendAudit, type AuditEvent } from '../audit/index.ts';
 import { ACR, acrRank, satisfiesAcr } from '../auth/index.ts';
-import { AppError, newId, randomToken, type Clock } from '../shared/index.ts';
+import { AppError, isAppError, newId, randomToken, type Clock } from '../shared/index.ts';
 import type { KvStore } from '../store/index.ts';
 import { FEDERATION_AMR, federatedAmr } from './amr.ts';
 import { canMatch, mapAttributes, type Attributes } from './attribute-mapping.ts';
 import { federationExpired, upstreamAcr, upstreamDenied, upstreamRejected, upstreamUnavailable, upstreamUnknown } from './federation-errors.ts';
-import { countSignInMethods, deleteIdentity, findAccountIdsByAttributes, findIdentity, hasIdentityAtIssuer, insertIdentity, listIdentities, recordIdentityUse, type LinkMethod } from './federated-identity-repo.ts';
+import { countSignInMethods, deleteIdentity, findAccountsByAttributes, findIdentity, hasIdentityAtIssuer, insertIdentity, listIdentities, recordIdentityUse, type LinkMethod } from './federated-identity-repo.ts';
 import { classify, type UpstreamClient } from './upstream-client.ts';
 import type { UpstreamService } from './upstream-service.ts';
 
@@ -38,6 +39,8 @@ type Pending = {
   amr: string[];
   /** The one account the upstream's attributes matched (never shown, only confirmed). */
   candidate?: string | undefined;
+  /** Some account (active or disabled) has the attributes of the match rule: no enrolment. */
+  accountExists?: boolean | undefined;
   /** The citizen chose to prove an account by signing in on the sign-in page. */
   proof?: 'sign-in' | undefined;
   expiresAt: number;
@@ -152,14 +155,19 @@ export const createFederationLoginService = ({ knex, kv, clock, accounts, upstre
         });
         return { kind: 'signed-in', login: { accountId, acr: identity.acr, amr: identity.amr } };
       }
-      // First time: an account the configured attributes match exactly (and that has no other
-      // identity at this issuer) is offered for confirmation; anything else needs proof.
+      // First time: the one account the configured attributes match (active, and with no other
+      // identity at this issuer) is offered for confirmation; two or more, a disabled one, or one
+      // linked at this issuer already need proof. Enrolment is for citizens with no account: when
+      // any account has these attributes, a new one would be a duplicate (or get round a disabling).
       let candidate: string | undefined;
+      let accountExists = false;
       if (canMatch(identity.attributes, upstream.matchRule)) {
-        const ids = await findAccountIdsByAttributes(knex, Object.fromEntries(upstream.matchRule.map((a) => [a, identity.attributes[a]])));
-        if (ids.length === 1 && !(await hasIdentityAtIssuer(knex, ids[0]!, identity.issuer))) candidate = ids[0];
+        const matches = await findAccountsByAttributes(knex, Object.fromEntries(upstream.matchRule.map((a) => [a, identity.attributes[a]])));
+        accountExists = matches.length > 0;
+        const [only] = matches;
+        if (matches.length === 1 && only!.status === 'active' && !(await hasIdentityAtIssuer(knex, only!.id, identity.issuer))) candidate = only!.id;
       }
-      const pending: Pending = { ...identity, candidate, expiresAt: clock.now().getTime() + PENDING_TTL_SECONDS * 1000 };
+      const pending: Pending = { ...identity, candidate, accountExists, expiresAt: clock.now().getTime() + PENDING_TTL_SECONDS * 1000 };
       await kv.set(pendingKey(uid), JSON.stringify(pending), PENDING_TTL_SECONDS);
       return { kind: 'link' };
     },
@@ -176,7 +184,9 @@ export const createFederationLoginService = ({ knex, kv, clock, accounts, upstre
         attributes: pending.attributes,
         matchRule: upstream.matchRule,
         canConfirm: Boolean(pending.candidate),
-        canEnrol: upstream.enrolment && strong(pending.acr) && Boolean(name && birthdate),
+        canEnrol: upstream.enrolment && strong(pending.acr) && Boolean(name && birthdate) && !pending.accountExists,
+        /** An account has these attributes but cannot be offered (several, disabled, or linked there already). */
+        accountExists: Boolean(pending.accountExists) && !pending.candidate,
         awaitingSignIn: pending.proof === 'sign-in',
       };
     },
@@ -205,7 +215,7 @@ export const createFederationLoginService = ({ knex, kv, clock, accounts, upstre
       const pending = await takePending(uid);
       const upstream = await upstreams.find(pending.upstreamId);
       const { name, birthdate, email, phone_number: phone } = pending.attributes;
-      if (!upstream?.enrolment || upstream.status !== 'active' || !strong(pending.acr) || !name || !birthdate) {
+      if (!upstream?.enrolment || upstream.status !== 'active' || !strong(pending.acr) || !name || !birthdate || pending.accountExists) {
         throw new AppError('ERR_FEDERATION_NO_ENROLMENT', 'A One-ID account cannot be created from this sign-in service.', { status: 403 });
       }
       const accountId = await knex.transaction(async (trx) => {
@@ -229,14 +239,26 @@ export const createFederationLoginService = ({ knex, kv, clock, accounts, upstre
     /**
      * Called when interaction `uid` ended with a sign-in: links a pending identity the citizen
      * asked to link this way, when the sign-in was One-ID's own (passkey, certificate).
+     * The citizen is signed in either way (the engine has finished the interaction), so a link
+     * that cannot be made (the identity was linked to another account meanwhile, a sign-in below
+     * `substantial`) is audited as `auth.federation.link_failed`, on their activity list too.
      */
     async signedIn(uid: string, login: { accountId: string; acr?: string | undefined; amr?: string[] | undefined }): Promise<boolean> {
       const pending = await readPending(uid);
-      if (pending?.proof !== 'sign-in' || (login.amr ?? []).includes(FEDERATION_AMR) || !strong(login.acr)) return false;
+      if (pending?.proof !== 'sign-in' || (login.amr ?? []).includes(FEDERATION_AMR)) return false;
       const taken = await takePending(uid).catch(() => undefined);
       if (!taken) return false;
-      await knex.transaction((trx) => link(trx, taken, login.accountId, 'sign-in', {}));
-      return true;
+      try {
+        if (!strong(login.acr)) throw new AppError('ERR_FEDERATION_WEAK_SIGN_IN', 'Linking needs a sign-in at substantial or higher.', { status: 403 });
+        await knex.transaction((trx) => link(trx, taken, login.accountId, 'sign-in', {}));
+        return true;
+      } catch (error) {
+        const actor = `account:${login.accountId}`;
+        await audit({ action: 'auth.federation.link_failed', actor, subject: actor, details: { upstream: taken.upstreamId, method: 'sign-in', reason: isAppError(error) ? error.code : 'error' } });
+        // An expected refusal ends here; anything else is also logged by the caller.
+        if (isAppError(error)) return false;
+        throw error;
+      }
     },
 
     /** The citizen's linked identities, and whether each may be removed (one way to sign in stays). */

@@ -59,8 +59,17 @@ export const findUpstreamByIssuer = async (db: Knex, issuer: string): Promise<Up
   return row ? toRecord(row) : undefined;
 };
 
-export const listUpstreams = async (db: Knex, status?: UpstreamStatus): Promise<UpstreamRecord[]> =>
-  (await db('upstream_providers').modify((q) => (status ? q.where({ status }) : q)).orderBy('id')).map(toRecord);
+/** Upstreams by id; `after` and `limit` give a keyset page (ids after `after`, at most `limit`). */
+export const listUpstreams = async (db: Knex, status?: UpstreamStatus, page: { after?: string | undefined; limit?: number | undefined } = {}): Promise<UpstreamRecord[]> =>
+  (
+    await db('upstream_providers')
+      .modify((q) => {
+        if (status) q.where({ status });
+        if (page.after !== undefined) q.where('id', '>', page.after);
+        if (page.limit !== undefined) q.limit(page.limit);
+      })
+      .orderBy('id')
+  ).map(toRecord);
 
 export const insertUpstream = async (db: Knex, u: Omit<UpstreamRecord, 'createdAt' | 'updatedAt' | 'status'>): Promise<void> => {
   await db('upstream_providers').insert({ ...toRow(u), status: 'active' });

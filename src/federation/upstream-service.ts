@@ -73,7 +73,9 @@ export const createUpstreamService = ({ knex, secretBox }: { knex: Knex; secretB
     });
   },
 
-  list: async (status?: UpstreamStatus): Promise<UpstreamView[]> => (await listUpstreams(knex, status)).map(toUpstreamView),
+  /** Upstreams by id (all, or a keyset page: ids after `page.after`, at most `page.limit`). */
+  list: async (status?: UpstreamStatus, page: { after?: string | undefined; limit?: number | undefined } = {}): Promise<UpstreamView[]> =>
+    (await listUpstreams(knex, status, page)).map(toUpstreamView),
   find: async (id: string): Promise<UpstreamView | undefined> => {
     const record = await findUpstream(knex, id);
     return record && toUpstreamView(record);

@@ -2,17 +2,34 @@
 // federation service the CLI uses, so validation and audit are the same, behind the same guard
 // as every admin use case (scopes, and a recent sign-in for changes).
 import type { Context } from 'koa';
-import type { Guard, Principal } from '../admin/index.ts';
+import { decodeCursor, encodeCursor, MAX_LIMIT, pageRequest, type Guard, type Principal } from '../admin/index.ts';
 import type { UpstreamService, UpstreamView } from '../federation/index.ts';
+import { AppError } from '../shared/index.ts';
 
 type Route = (method: 'get' | 'post' | 'put' | 'delete', path: string, handler: (ctx: Context, p: Principal) => Promise<void>) => void;
 
 const upstreamJson = (u: UpstreamView) => u;
 
+const queryParam = (ctx: Context, name: string): string | undefined => {
+  const value = ctx.query[name];
+  if (Array.isArray(value)) throw new AppError('ERR_BAD_PARAMETER', `${name}: give it once`, { details: { field: name } });
+  return value || undefined;
+};
+
 export const adminUpstreamRoutes = (route: Route, { upstreams, guard, json }: { upstreams: UpstreamService; guard: Guard; json: (ctx: Context) => Promise<unknown> }) => {
   route('get', '/upstreams', async (ctx, p) => {
     guard.platform(p, false);
-    ctx.body = { items: (await upstreams.list()).map(upstreamJson) };
+    // Keyset pages by id, like every admin list (src/admin/pagination.ts): ?limit=N&after=CURSOR.
+    const page = pageRequest(queryParam(ctx, 'limit'), queryParam(ctx, 'after'));
+    const limit = Math.min(page.limit ?? 50, MAX_LIMIT);
+    const rows = await upstreams.list(undefined, { after: decodeCursor(page.after), limit: limit + 1 });
+    const next = rows.length > limit ? encodeCursor(rows[limit - 1]!.id) : null;
+    if (next) {
+      const url = new URL(ctx.href);
+      url.searchParams.set('after', next);
+      ctx.set('Link', `<${url.pathname}${url.search}>; rel="next"`);
+    }
+    ctx.body = { items: rows.slice(0, limit).map(upstreamJson), next };
   });
   route('post', '/upstreams', async (ctx, p) => {
     guard.platform(p);

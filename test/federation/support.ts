@@ -1,11 +1,13 @@
 // Upstream identity providers for the federation tests, on 127.0.0.1 (a different host from
 // One-ID's "localhost", so their cookies never mix in a real browser):
 //   - startUpstream: a bare oidc-provider with test accounts (findAccount) and a tiny
-//     interaction that signs in `next.accountId` at once and grants what was asked;
+//     interaction that signs in `next.accountId` at once and grants what was asked; it requires
+//     PKCE (S256) of One-ID, as a careful upstream would (RFC 9700 2.1.1);
 //   - startStubUpstream: a hand-written provider (discovery, JWKS, authorize, token) whose ID
-//     tokens the test spoils on purpose (bad signature, wrong audience or nonce, expired);
+//     tokens the test spoils on purpose (bad signature, wrong audience or nonce, expired); it
+//     checks PKCE by hand (RFC 7636 4.6) and records what it saw;
 //   - startHangingServer: accepts connections and never answers (a dead upstream).
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
@@ -36,7 +38,12 @@ export const startUpstream = async ({ redirectUri, users }: { redirectUri: strin
   const clientSecret = randomBytes(24).toString('base64url');
   const { privateKey } = await generateKeyPair('ES256', { extractable: true });
   const next = { accountId: Object.keys(users)[0]!, amr: ['pwd', 'otp', 'mfa', 'x-vendor-method'] };
+  /** The PKCE parameters of every authorization request One-ID sent here. */
+  const authorizations: { codeChallenge: string | null; codeChallengeMethod: string | null }[] = [];
   const provider = new Provider(issuer, {
+    // oidc-provider requires PKCE of public clients only; this upstream requires it of One-ID too
+    // (a request without code_challenge is refused, a wrong code_verifier is invalid_grant).
+    pkce: { required: () => true },
     clients: [{ client_id: 'one-id', client_secret: clientSecret, redirect_uris: [redirectUri], grant_types: ['authorization_code'], response_types: ['code'], id_token_signed_response_alg: 'ES256' }],
     jwks: { keys: [{ ...(await exportJWK(privateKey)), kid: 'upstream-1', alg: 'ES256', use: 'sig' }] as never },
     cookies: { keys: [randomBytes(32).toString('base64url')] },
@@ -47,6 +54,10 @@ export const startUpstream = async ({ redirectUri, users }: { redirectUri: strin
   });
   const engine = provider.callback();
   server.on('request', (req, res) => {
+    if (req.url?.startsWith('/auth?')) {
+      const query = new URL(req.url, issuer).searchParams;
+      authorizations.push({ codeChallenge: query.get('code_challenge'), codeChallengeMethod: query.get('code_challenge_method') });
+    }
     if (!req.url?.startsWith('/interaction/')) return void engine(req, res);
     // The upstream's own sign-in, reduced to "this person signed in with these methods".
     void (async () => {
@@ -63,7 +74,7 @@ export const startUpstream = async ({ redirectUri, users }: { redirectUri: strin
       res.end(String(error));
     });
   });
-  return { issuer, clientId: 'one-id', clientSecret, next, users, close: () => close(server) };
+  return { issuer, clientId: 'one-id', clientSecret, next, users, authorizations, close: () => close(server) };
 };
 
 export type StubMode = 'good' | 'bad-signature' | 'wrong-audience' | 'wrong-nonce' | 'expired';
@@ -75,8 +86,9 @@ export const startStubUpstream = async ({ subject = 'stub-user' }: { subject?: s
   const kid = 'stub-1';
   const signing = await generateKeyPair('ES256');
   const rogue = await generateKeyPair('ES256');
-  const state = { mode: 'good' as StubMode, tokenRequests: 0 };
-  const codes = new Map<string, { nonce: string; clientId: string }>();
+  // pkce: what the last token request proved (RFC 7636 4.6: BASE64URL(SHA256(code_verifier)) == code_challenge).
+  const state = { mode: 'good' as StubMode, tokenRequests: 0, pkce: undefined as { method: string | null; verified: boolean } | undefined };
+  const codes = new Map<string, { nonce: string; clientId: string; challenge: string | null; method: string | null }>();
   const json = (res: import('node:http').ServerResponse, body: unknown) => {
     res.setHeader('content-type', 'application/json');
     res.end(JSON.stringify(body));
@@ -113,7 +125,7 @@ export const startStubUpstream = async ({ subject = 'stub-user' }: { subject?: s
       if (url.pathname === '/jwks') return json(res, { keys: [{ ...(await exportJWK(signing.publicKey)), kid, alg: 'ES256', use: 'sig' }] });
       if (url.pathname === '/authorize') {
         const code = randomBytes(16).toString('base64url');
-        codes.set(code, { nonce: url.searchParams.get('nonce') ?? '', clientId: url.searchParams.get('client_id') ?? '' });
+        codes.set(code, { nonce: url.searchParams.get('nonce') ?? '', clientId: url.searchParams.get('client_id') ?? '', challenge: url.searchParams.get('code_challenge'), method: url.searchParams.get('code_challenge_method') });
         const back = new URL(url.searchParams.get('redirect_uri')!);
         back.search = new URLSearchParams({ code, state: url.searchParams.get('state') ?? '' }).toString();
         res.writeHead(302, { location: back.href }).end();
@@ -121,10 +133,14 @@ export const startStubUpstream = async ({ subject = 'stub-user' }: { subject?: s
       }
       if (url.pathname === '/token' && req.method === 'POST') {
         state.tokenRequests += 1;
-        const code = (await readForm(req)).get('code') ?? '';
+        const form = await readForm(req);
+        const code = form.get('code') ?? '';
         const entry = codes.get(code);
         codes.delete(code);
-        if (!entry) return void res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'invalid_grant' }));
+        const verifier = form.get('code_verifier');
+        const verified = Boolean(entry?.challenge && entry.method === 'S256' && verifier && createHash('sha256').update(verifier).digest('base64url') === entry.challenge);
+        state.pkce = { method: entry?.method ?? null, verified };
+        if (!entry || !verified) return void res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'invalid_grant' }));
         return json(res, { access_token: randomBytes(16).toString('base64url'), token_type: 'Bearer', expires_in: 300, id_token: await idToken(entry) });
       }
       res.writeHead(404).end();

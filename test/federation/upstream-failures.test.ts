@@ -76,6 +76,8 @@ describe('ID tokens an upstream must not get away with', () => {
     expect(other.res.status).toBe(400);
     const page = await browse(login.session, callback.url, client.redirectUri);
     expect(page.res.status).toBe(200);
+    // The stub checked PKCE by hand: S256 challenge sent, and the matching verifier at its token endpoint.
+    expect(stub.state.pkce).toEqual({ method: 'S256', verified: true });
     expect(page.url).toBe(`${app.issuer}/interaction/${login.uid}/federation/link`);
     // Single use: the same answer again is refused.
     const replay = await browse(login.session, callback.url, client.redirectUri);

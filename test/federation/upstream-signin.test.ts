@@ -1,6 +1,8 @@
 // Sign-in through upstream identity providers over real HTTP: two independent oidc-provider
 // instances act as upstreams (a `low` one, and a `substantial` one that may match and enrol),
-// openid-client plays the agency's system downstream, a software passkey proves accounts.
+// openid-client plays the agency's system downstream, a software passkey proves accounts. Both
+// upstreams require PKCE (S256) of One-ID. Linking at its edges, and by a certificate sign-in:
+// linking-rules.test.ts.
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { translator } from '../../src/http/messages.ts';
@@ -92,8 +94,14 @@ describe('sign-in through an upstream identity provider', () => {
     expect(linked.amr).toEqual(['fed', 'pwd', 'otp', 'mfa', 'hwk', 'user']);
     expect(await app.knex('federated_identities').where({ account_id: citizen.account.id, subject: 'alice' }).first()).toMatchObject({ upstream_id: 'social', linked_by: 'passkey', issuer: social.issuer });
 
+    // PKCE (S256) at the upstream, which requires it: without code_challenge it refuses the
+    // request, and it checks the code_verifier at its token endpoint.
+    expect(social.authorizations.at(-1)).toEqual({ codeChallengeMethod: 'S256', codeChallenge: expect.stringMatching(/^[\w-]{43}$/) });
+
     const second = await viaUpstream('social');
     expect(second.page.url.startsWith(client.redirectUri)).toBe(true);
+    // A fresh challenge for every sign-in.
+    expect(social.authorizations.at(-1)!.codeChallenge).not.toBe(social.authorizations.at(-2)!.codeChallenge);
     const claims = await tokensAt(second.request, second.page.url);
     expect(claims.sub).toBe(passkeySub);
     // Never more than the upstream is registered for; its vendor-specific amr value is dropped.
@@ -157,7 +165,9 @@ describe('sign-in through an upstream identity provider', () => {
     expect(forced.html).toContain('ERR_FEDERATION_NO_ENROLMENT');
   });
 
-  it('links after another One-ID sign-in in the same interaction (the certificate path)', async () => {
+  // The route certificate login takes ("sign in another way"), proven here with the passkey on the
+  // sign-in page; with a real certificate in linking-rules.test.ts.
+  it('links after another One-ID sign-in in the same interaction (a passkey on the sign-in page)', async () => {
     social.next.accountId = 'carol';
     const { page, session, request } = await viaUpstream('social');
     const uid = /\/interaction\/([\w-]+)\//.exec(page.url)![1]!;
