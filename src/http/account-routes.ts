@@ -1,9 +1,10 @@
 // My One-ID: the citizen's own page, signed in through One-ID itself (see account-session.ts):
 // connected systems, the data each received and the consents behind it (withdrawable),
-// passkeys, sessions and recent activity.
+// passkeys and certificates, sessions and recent activity.
 import type Router from '@koa/router';
 import type Provider from 'oidc-provider';
 import type { AccountService } from '../accounts/index.ts';
+import type { RecoveryService } from '../auth/certificate/index.ts';
 import type { ConsentService, MyDataService } from '../consent/index.ts';
 import type { SessionService } from '../sessions/index.ts';
 import type { FederationModule } from '../federation/index.ts';
@@ -26,6 +27,8 @@ type Deps = {
   csrf: Csrf;
   /** Whether certificate login (and so certificate recovery) is on. */
   certificateLogin?: boolean;
+  /** The citizen's linked certificates, listed next to the passkeys (managed on /account/security). */
+  signInMethods?: Pick<RecoveryService, 'certificates'> | undefined;
   /** Called after a withdrawal: sign the client out of the citizen's sessions (back-channel logout). */
   onConsentWithdrawn?: (accountId: string, clientId: string) => Promise<void>;
   /** The citizen's sessions for the page's sessions section (views/partials/account-sessions.eta). */
@@ -59,6 +62,7 @@ export const accountRoutes = (router: Router, deps: Deps) => {
       done,
       passkeys: await passkeys.listForAccount(citizen.accountId),
       certificateLogin: Boolean(deps.certificateLogin),
+      certificates: (await deps.signInMethods?.certificates(citizen.accountId)) ?? [],
       ...(await myData.overview(citizen.accountId)),
       sessions: await deps.sessions?.listActive(citizen.accountId, citizen.sessionUid),
       federation: await deps.federation?.overview(citizen.accountId),

@@ -1,4 +1,5 @@
-// Sign-in methods on My One-ID: register a new passkey, remove lost ones, unlink certificates.
+// Sign-in methods on My One-ID: register a new passkey, remove lost ones; add a certificate
+// (signed challenge, when certificate login is on), rename and unlink certificates.
 // Two doors lead here: `/account/security` after any recent sign-in (10 minutes), and
 // `/account/recover` after a recent certificate sign-in (`high`) for a citizen whose phone is lost.
 import type Router from '@koa/router';
@@ -23,6 +24,8 @@ export const SIGN_IN_METHOD_PAGES = {
 } as const;
 
 type Deps = { accountSession: AccountSession; accounts: AccountService; recovery: RecoveryService; views: Views; csrf: Csrf; page: (typeof SIGN_IN_METHOD_PAGES)[keyof typeof SIGN_IN_METHOD_PAGES] };
+
+const DONE = new Set(['registered', 'removed', 'unlinked', 'linked', 'already-linked', 'renamed']);
 
 const deviceName = (userAgent: string) => {
   const os = /Android|iPhone|iPad|Windows|Mac OS X|Linux|CrOS/.exec(userAgent)?.[0] ?? 'device';
@@ -50,7 +53,7 @@ export const recoveryRoutes = (router: Router, { accountSession, accounts, recov
     if (!account) return;
     const { passkeys, certificates } = await recovery.overview(account.id);
     const t = translator(langOf(ctx));
-    const done = ctx.query.done === 'registered' || ctx.query.done === 'removed' || ctx.query.done === 'unlinked' ? t(`recovery.done.${ctx.query.done}`) : undefined;
+    const done = typeof ctx.query.done === 'string' && DONE.has(ctx.query.done) ? t(`recovery.done.${ctx.query.done}`) : undefined;
     views.render(ctx, 'recovery', {
       account,
       passkeys,
@@ -61,6 +64,9 @@ export const recoveryRoutes = (router: Router, { accountSession, accounts, recov
       titleKey: page.title,
       removeUrl: `${base}/passkeys/remove`,
       unlinkUrl: `${base}/certificates/remove`,
+      renameUrl: `${base}/certificates/rename`,
+      // The login page's signed-challenge markup and script (one-id.js), bound to the account.
+      certificate: recovery.linking && { challengeUrl: `${base}/certificate/challenge`, verifyUrl: `${base}/certificate/verify` },
       optionsUrl: `${base}/passkey/options`,
       verifyUrl: `${base}/passkey/verify`,
     });
@@ -95,5 +101,40 @@ export const recoveryRoutes = (router: Router, { accountSession, accounts, recov
     await recovery.removeCertificate(account.id, stringField(body, 'fingerprint', 200) ?? '', { ip: ctx.ip });
     ctx.status = 303;
     ctx.redirect(`${base}?done=unlinked`);
+  });
+
+  router.post(`${base}/certificates/rename`, async (ctx) => {
+    const body = await readBody(ctx);
+    csrf.verify(ctx, body._csrf);
+    const account = await recentCitizen(ctx);
+    await recovery.renameCertificate(account.id, stringField(body, 'fingerprint', 200) ?? '', stringField(body, 'label', 1000) ?? '', { ip: ctx.ip });
+    ctx.status = 303;
+    ctx.redirect(`${base}?done=renamed`);
+  });
+
+  // Adding a certificate (docs/certificates.md, "Adding and renaming certificates"): only when
+  // certificate login is on. The nonce is bound to the account, not to a login interaction.
+  const linking = recovery.linking;
+  if (!linking) return;
+
+  router.post(`${base}/certificate/challenge`, async (ctx) => {
+    const body = await readBody(ctx);
+    csrf.verify(ctx, body._csrf);
+    ctx.body = await linking.issueChallenge((await recentCitizen(ctx)).id);
+  });
+
+  router.post(`${base}/certificate/verify`, async (ctx) => {
+    const body = await readBody(ctx);
+    csrf.verify(ctx, body._csrf);
+    const account = await recentCitizen(ctx);
+    const { status } = await linking.link(account.id, stringField(body, 'jws', 64 * 1024), { ip: ctx.ip });
+    const location = `${base}?done=${status}`;
+    // The page's fetch gets { location }; the plain form (no script) a redirect. Refusals: the
+    // error middleware ({ code, message } or a readable page).
+    if (ctx.is('application/json') === 'application/json') ctx.body = { location };
+    else {
+      ctx.status = 303;
+      ctx.redirect(location);
+    }
   });
 };

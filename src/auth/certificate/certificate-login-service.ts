@@ -75,9 +75,9 @@ type Deps = {
 type RequestContext = { ip?: string | undefined };
 
 const TOKEN = /^[\w-]{20,100}$/;
-const fingerprintOf = (der: Buffer) => createHash('sha256').update(der).digest('hex');
+export const fingerprintOf = (der: Buffer) => createHash('sha256').update(der).digest('hex');
 /** The certificate a JWS names in x5c[0], unverified: only to say in the audit which one was refused. */
-const claimedLeaf = (jws: string): Buffer | undefined => {
+export const claimedLeaf = (jws: string): Buffer | undefined => {
   try {
     const first = decodeProtectedHeader(jws).x5c?.[0];
     return typeof first === 'string' && first.length < 16_384 ? Buffer.from(first, 'base64') : undefined;

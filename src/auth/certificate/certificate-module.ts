@@ -1,5 +1,5 @@
 // Certificate login, assembled from its settings: the validator over the configured trust
-// anchors, the login use cases and account recovery. The composition root calls this only
+// anchors, the login use cases, and account recovery (with adding certificates to an account). The composition root calls this only
 // when CERT_TRUST_ANCHORS is set.
 import { readFileSync } from 'node:fs';
 import type { Knex } from 'knex';
@@ -8,6 +8,7 @@ import type { CertificateConfig } from '../../config/index.ts';
 import type { Clock } from '../../shared/index.ts';
 import type { KvStore } from '../../store/index.ts';
 import type { PasskeyService } from '../passkey/index.ts';
+import { createCertificateLinkService } from './certificate-link-service.ts';
 import { createCertificateLoginService } from './certificate-login-service.ts';
 import { createCertificateValidator } from './chain-validator.ts';
 import { createRecoveryService } from './recovery-service.ts';
@@ -53,7 +54,8 @@ export const createCertificateModule = ({ settings, issuer, trustedProxies, knex
     trustedProxies,
     headerFormat: settings.headerFormat,
   });
-  return { trustAnchorsPem, validator, login, recovery: createRecoveryService({ knex, passkeys }) };
+  const linking = createCertificateLinkService({ knex, kv, clock, validator, issuer, mappingRule: settings.mappingRule });
+  return { trustAnchorsPem, validator, login, recovery: createRecoveryService({ knex, passkeys, linking }) };
 };
 
 export type CertificateModule = ReturnType<typeof createCertificateModule>;

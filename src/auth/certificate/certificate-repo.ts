@@ -9,6 +9,8 @@ export type LinkedCertificate = {
   issuer: string;
   serial: string;
   subject: string;
+  /** The citizen's own name for it; null: show the subject. */
+  label: string | null;
   notAfter: Date;
   createdAt: Date;
   lastUsedAt: Date | null;
@@ -21,6 +23,7 @@ type Row = {
   issuer: string;
   serial: string;
   subject: string;
+  label: string | null;
   not_after: Date | string;
   created_at: Date | string;
   last_used_at: Date | string | null;
@@ -33,6 +36,7 @@ const toLinked = (row: Row): LinkedCertificate => ({
   issuer: row.issuer,
   serial: row.serial,
   subject: row.subject,
+  label: row.label ?? null,
   notAfter: new Date(row.not_after),
   createdAt: new Date(row.created_at),
   lastUsedAt: row.last_used_at ? new Date(row.last_used_at) : null,
@@ -51,7 +55,7 @@ export const findAccountIdBySubjectKey = async (db: Knex, subjectKey: string): P
   return (await db('account_subject_keys').where({ subject_key: subjectKey }).first('account_id'))?.account_id;
 };
 
-export const insertCertificate = async (db: Knex, c: Omit<LinkedCertificate, 'createdAt' | 'lastUsedAt'> & { lastUsedAt?: Date }): Promise<void> => {
+export const insertCertificate = async (db: Knex, c: Omit<LinkedCertificate, 'createdAt' | 'lastUsedAt' | 'label'> & { lastUsedAt?: Date }): Promise<void> => {
   await db('account_certificates').insert({
     fingerprint: c.fingerprint,
     account_id: c.accountId,
@@ -67,6 +71,21 @@ export const insertCertificate = async (db: Knex, c: Omit<LinkedCertificate, 'cr
 export const recordCertificateUse = async (db: Knex, fingerprint: string, at: Date): Promise<void> => {
   await db('account_certificates').where({ fingerprint }).update({ last_used_at: at });
 };
+
+/**
+ * Every account a subject key already belongs to: its linked certificates' accounts and an
+ * imported member's key (account_subject_keys). Linking to an account not in this list, when
+ * it is not empty, would let one identity reach two accounts.
+ */
+export const subjectKeyOwners = async (db: Knex, subjectKey: string): Promise<string[]> => {
+  const linked = await db('account_certificates').where({ subject_key: subjectKey }).distinct('account_id');
+  const imported = await db('account_subject_keys').where({ subject_key: subjectKey }).distinct('account_id');
+  return [...new Set([...linked, ...imported].map((r: { account_id: string }) => r.account_id))];
+};
+
+/** Sets (or, with null, clears) the citizen's name for one of their certificates; false when it is not theirs. */
+export const labelCertificate = async (db: Knex, accountId: string, fingerprint: string, label: string | null): Promise<boolean> =>
+  (await db('account_certificates').where({ fingerprint, account_id: accountId }).update({ label })) === 1;
 
 export const listCertificates = async (db: Knex, accountId: string): Promise<LinkedCertificate[]> =>
   (await db<Row>('account_certificates').where({ account_id: accountId }).orderBy('created_at')).map(toLinked);

@@ -1,23 +1,63 @@
 // Account recovery after a lost passkey: a citizen who signed in with a certificate (high
 // assurance, recently; the HTTP layer checks both) may register a new passkey and remove lost
 // ones. Removing the last passkey is allowed only while a certificate is linked, so the
-// citizen always keeps a way in.
+// citizen always keeps a way in. Certificates can also be added (with `linking`, when
+// certificate login is on) and given a name of the citizen's choosing.
 import type { Knex } from 'knex';
 import type { RegistrationResponseJSON } from '@simplewebauthn/server';
 import type { Account } from '../../accounts/index.ts';
 import { appendAudit } from '../../audit/index.ts';
 import { AppError } from '../../shared/index.ts';
 import { listCredentials, type PasskeyService } from '../passkey/index.ts';
-import { listCertificates } from './certificate-repo.ts';
+import type { CertificateLinkService } from './certificate-link-service.ts';
+import { labelCertificate, listCertificates } from './certificate-repo.ts';
 import { deleteCertificate, deletePasskey, lockAccount } from './recovery-repo.ts';
 
 const binding = (accountId: string) => `recover:${accountId}`;
 
-export const createRecoveryService = ({ knex, passkeys }: { knex: Knex; passkeys: PasskeyService }) => ({
+/** The longest certificate name a citizen may choose, in characters (not UTF-16 units). */
+export const CERTIFICATE_LABEL_MAX = 60;
+
+/**
+ * A citizen's name for a certificate: trimmed; empty means "no name" (null: the subject is
+ * shown again). Throws ERR_CERTIFICATE_LABEL (400) when too long or holding control characters.
+ */
+export const certificateLabel = (input: string): string | null => {
+  const label = input.trim();
+  if (!label) return null;
+  if ([...label].length > CERTIFICATE_LABEL_MAX || /\p{Cc}/u.test(label)) {
+    throw new AppError('ERR_CERTIFICATE_LABEL', `A certificate name can be at most ${CERTIFICATE_LABEL_MAX} characters on one line.`, { status: 400 });
+  }
+  return label;
+};
+
+type Deps = {
+  knex: Knex;
+  passkeys: PasskeyService;
+  /** Adding a certificate by signed challenge: only when certificate login is on. */
+  linking?: CertificateLinkService | undefined;
+};
+
+export const createRecoveryService = ({ knex, passkeys, linking }: Deps) => ({
   /** The citizen's passkeys and linked certificates, oldest first. */
   async overview(accountId: string) {
     const [credentials, certificates] = await Promise.all([listCredentials(knex, [accountId]), listCertificates(knex, accountId)]);
     return { passkeys: credentials, certificates };
+  },
+
+  /** The citizen's linked certificates, oldest first (My One-ID). */
+  certificates: (accountId: string) => listCertificates(knex, accountId),
+
+  /** Adding a certificate to the account; undefined when certificate login is off. */
+  linking,
+
+  /** Names (or, with an empty name, unnames) one of the citizen's certificates. Audited `auth.certificate.renamed`. */
+  async renameCertificate(accountId: string, fingerprint: string, input: string, context: { ip?: string | undefined } = {}) {
+    const label = certificateLabel(input);
+    await knex.transaction(async (trx) => {
+      if (!(await labelCertificate(trx, accountId, fingerprint, label))) throw new AppError('ERR_CERTIFICATE_NOT_FOUND', 'This certificate is not linked to your account.', { status: 404 });
+      await appendAudit(trx, { action: 'auth.certificate.renamed', actor: `account:${accountId}`, subject: `account:${accountId}`, ip: context.ip, details: { fingerprint, label } });
+    });
   },
 
   registrationOptions: (account: Account) => passkeys.registrationOptions(account, binding(account.id)),
