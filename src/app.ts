@@ -22,6 +22,7 @@ import { createConsoleSession } from './http/admin-console-session.ts';
 import { createRateLimits } from './http/rate-limit.ts';
 import { createUnavailablePage } from './http/unavailable.ts';
 import { trackRequests } from './http/graceful-stop.ts';
+import { limitSlowClients } from './http/slow-clients.ts';
 import { startMetricsServer } from './http/metrics.ts';
 import { createMetrics, observeProvider } from './observability/index.ts';
 import { createViews } from './http/views.ts';
@@ -38,7 +39,8 @@ import { createSigningKeyService } from './oidc/signing-keys.ts';
 import { createLogger, createSecretBox, systemClock } from './shared/index.ts';
 import { connectRedis, createMemoryKv, createRedisKv, migrateLatest, openDatabase, resolveSecrets } from './store/index.ts';
 
-export type AppOptions = { logger?: Logger; keyReloadSeconds?: number };
+/** `passkeyChallengeTtlSeconds` shortens the 300 s WebAuthn challenge lifetime (tests only). */
+export type AppOptions = { logger?: Logger; keyReloadSeconds?: number; passkeyChallengeTtlSeconds?: number };
 
 export const createApp = async (config: Config, options: AppOptions = {}) => {
   const log = options.logger ?? createLogger(config.logLevel);
@@ -75,7 +77,7 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
   let engineCatalogue: ReturnType<typeof catalogue.list> | undefined;
   const catalogueOfEngine = { ...catalogue, list: () => (engineCatalogue ??= catalogue.list().catch((error: unknown) => { engineCatalogue = undefined; throw error; })) };
   const consent = createConsentService({ knex, clock, clients, catalogue: catalogueOfEngine, maxAgeDays: config.consentMaxAgeDays });
-  const passkeys = createPasskeyService({ knex, kv, clock, rpId: issuerUrl.hostname, rpName: 'One-ID', origin: issuerUrl.origin, decoySecret: secrets.pairwiseSalt });
+  const passkeys = createPasskeyService({ knex, kv, clock, rpId: issuerUrl.hostname, rpName: 'One-ID', origin: issuerUrl.origin, decoySecret: secrets.pairwiseSalt, challengeTtlSeconds: options.passkeyChallengeTtlSeconds });
   const enrolment = createEnrolmentService({ knex, accounts, passkeys });
   // Certificate login: on only with CERT_TRUST_ANCHORS (docs/certificates.md).
   const certSettings = config.certificates;
@@ -269,8 +271,7 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
         });
         requests = trackRequests(server);
         // A client must send its whole request within 30 s and its headers within 15 s (slow senders).
-        server.requestTimeout = 30_000;
-        server.headersTimeout = 15_000;
+        limitSlowClients(server);
         server.once('error', reject);
       });
       if (config.metrics.port !== undefined) metricsServer ??= await startMetricsServer(metrics, config.metrics.port, config.metrics.host);

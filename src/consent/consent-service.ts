@@ -121,7 +121,8 @@ export const createConsentService = ({ knex, clock, clients, catalogue, maxAgeDa
             expiresAt,
           };
           await updateConsent(trx, record);
-          await appendAudit(trx, { action: 'consent.extended', actor: `account:${accountId}`, subject: `consent:${existing.id}`, ip: context.ip, details: { clientId, granted: grantedNow, declined: declinedNow } });
+          // The decision renews the whole consent's validity: the trail says until when, as for a grant.
+          await appendAudit(trx, { action: 'consent.extended', actor: `account:${accountId}`, subject: `consent:${existing.id}`, ip: context.ip, details: { clientId, granted: grantedNow, declined: declinedNow, expiresAt: expiresAt.toISOString() } });
         } else {
           const stale = await findActiveConsent(trx, accountId, clientId);
           if (stale) {

@@ -11,7 +11,8 @@ export const createMyDataService = ({ consent, clients, catalogue, audit }: { co
       consent.listForAccount(accountId),
       consent.signIns(accountId),
       catalogue.list(),
-      audit.list({ subject: `account:${accountId}`, limit: 10 }),
+      // Consent events are about the consent (subject consent:<id>) and done by the citizen.
+      audit.list({ involving: `account:${accountId}`, limit: 10 }),
     ]);
     const labels = new Map(items.map((i) => [i.name, i]));
     const clientIds = [...new Set([...consents.map((c) => c.clientId), ...signIns.map((s) => s.clientId)])];

@@ -104,6 +104,9 @@ const auditQuery = (ctx: Context): AuditQuery => ({
 
 const PATH = '/admin/api';
 
+/** co-body's (raw-body's) refusal of a body over its limit. */
+const tooLarge = (error: unknown) => (error as { status?: unknown } | null)?.status === 413;
+
 export const adminApiRoutes = (router: Router, { admin, provider, audience, reauthSeconds, upstreams }: Deps) => {
   const unauthenticated = (code: string, message: string) => new AppError(code, message, { status: 401 });
 
@@ -142,7 +145,8 @@ export const adminApiRoutes = (router: Router, { admin, provider, audience, reau
     if (!ctx.is('application/json')) throw new AppError('ERR_UNSUPPORTED_MEDIA_TYPE', 'send application/json', { status: 415 });
     try {
       return await coBody.json(ctx, { limit: '64kb', strict: true });
-    } catch {
+    } catch (error) {
+      if (tooLarge(error)) throw new AppError('ERR_BAD_BODY', 'the request body is too large (at most 64 KiB)', { status: 413 });
       throw new AppError('ERR_BAD_BODY', 'the request body is not valid JSON');
     }
   };
@@ -246,8 +250,8 @@ export const adminApiRoutes = (router: Router, { admin, provider, audience, reau
     let text: string;
     try {
       text = await coBody.text(ctx, { limit: '5mb' });
-    } catch {
-      throw new AppError('ERR_BAD_BODY', 'the manifest could not be read (at most 5 MB)');
+    } catch (error) {
+      throw new AppError('ERR_BAD_BODY', tooLarge(error) ? 'the manifest is too large (at most 5 MB)' : 'the manifest could not be read', { status: tooLarge(error) ? 413 : 400 });
     }
     const result = await admin.manifest.import(p, text, format, { dryRun });
     ctx.status = result.rejected.length ? 422 : 200;

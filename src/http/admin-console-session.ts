@@ -66,7 +66,7 @@ export const createConsoleSession = ({ provider, issuer, kv, secure, settings, a
     /** Completes /admin/callback; returns the console path to go to. */
     async callback(ctx: Context): Promise<string> {
       const state = ctx.cookies.get(LOGIN_COOKIE);
-      ctx.cookies.set(LOGIN_COOKIE, '', { ...cookie, maxAge: 0 });
+      ctx.cookies.set(LOGIN_COOKIE, '', { ...cookie, sameSite: 'lax', maxAge: 0 });
       if (!state || typeof ctx.query.state !== 'string' || !safeEqual(ctx.query.state, state)) throw fail('the sign-in could not be completed; please try again');
       const saved = await kv.take(`admin-login:${state}`);
       if (!saved) throw fail('the sign-in took too long; please try again');
@@ -110,7 +110,7 @@ export const createConsoleSession = ({ provider, issuer, kv, secure, settings, a
 
     async logout(ctx: Context): Promise<string | undefined> {
       const id = ctx.cookies.get(SESSION_COOKIE);
-      ctx.cookies.set(SESSION_COOKIE, '', { ...cookie, maxAge: 0 });
+      ctx.cookies.set(SESSION_COOKIE, '', { ...cookie, sameSite: 'strict', maxAge: 0 });
       if (!id) return undefined;
       const saved = await kv.take(key(id));
       if (!saved) return undefined;

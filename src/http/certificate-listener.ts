@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import type { CertificateLoginService } from '../auth/certificate/index.ts';
 import { errorHandler } from './errors.ts';
 import { securityHeaders } from './security.ts';
+import { limitSlowClients } from './slow-clients.ts';
 import type { Views } from './views.ts';
 
 const MAX_CHAIN = 10;
@@ -56,9 +57,9 @@ export const createCertificateListener = ({ certificates, issuer, tlsCert, tlsKe
   app.use(router.routes());
   app.use(router.allowedMethods());
 
-  const server: Server = createServer(
-    { cert: tlsCert, key: tlsKey, ca: trustAnchorsPem, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' },
-    app.callback(),
+  // The same bounds on slow senders as the main listener (slow-clients.ts).
+  const server: Server = limitSlowClients(
+    createServer({ cert: tlsCert, key: tlsKey, ca: trustAnchorsPem, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' }, app.callback()),
   );
   server.on('tlsClientError', (err) => log.debug({ err }, 'certificate listener: TLS handshake failed'));
 

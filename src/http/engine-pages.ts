@@ -10,8 +10,12 @@ export const engineErrorCode = (error: string) => (/^[a-z_]{1,64}$/.test(error) 
 export const createEnginePages = (views: Views, options: { signedOutSystems?: (ctx: KoaContextWithOIDC) => Promise<string[]> } = {}) => ({
   async error(ctx: KoaContextWithOIDC, out: { error: string; error_description?: string }) {
     const c = ctx as unknown as Context;
-    const t = translator(langOf(c));
-    views.render(c, 'message', { heading: t('error.title'), message: t('err.oauth'), detail: out.error_description ? `${out.error_description}. ${t('error.retry')}` : t('error.retry'), code: engineErrorCode(out.error) }, { status: ctx.status });
+    // The refused request's ui_locales (OIDC Core 3.1.2.1), as on the sign-in page; read from the
+    // query too, since the engine may refuse it before parsing its parameters (an unknown client).
+    const asked = ctx.oidc?.params?.ui_locales ?? ctx.query.ui_locales;
+    const uiLocales = typeof asked === 'string' ? asked : undefined;
+    const t = translator(langOf(c, uiLocales));
+    views.render(c, 'message', { heading: t('error.title'), message: t('err.oauth'), detail: out.error_description ? `${out.error_description}. ${t('error.retry')}` : t('error.retry'), code: engineErrorCode(out.error) }, { status: ctx.status, uiLocales });
   },
   async logout(ctx: KoaContextWithOIDC, form: string) {
     views.render(ctx as unknown as Context, 'logout', { formHtml: form });

@@ -1,10 +1,13 @@
 // Where the limits apply. The engine's client-authenticated endpoints (token, introspection,
 // revocation, PAR) are limited before the engine runs, per client_id and address; our sign-in
-// ceremonies and enrolment links per address; the admin API per bearer token and per address.
+// ceremonies (passkey, certificate, upstream identity providers, linking, recovery) and
+// enrolment links per address; the admin API and the agency links API per bearer token and
+// per address.
 const ADMIN_API = /^\/admin\/api(\/|$)/;
+const AGENCY_LINKS_API = /^\/api\/agency-links(\/|$)/;
 import type { IncomingMessage } from 'node:http';
 import type { Context, Next } from 'koa';
-import { isRateLimited, type RateLimits } from './rate-limit.ts';
+import { isRateLimited, type LimitName, type RateLimits } from './rate-limit.ts';
 
 /** The engine's routes (oidc-provider defaults) where a client authenticates. */
 export const CLIENT_AUTH_PATHS = new Set(['/token', '/token/introspection', '/token/revocation', '/request']);
@@ -89,7 +92,8 @@ const bodyClientId = async (ctx: Context) => {
  * errors: 429 + Retry-After + `temporarily_unavailable` (docs/security.md says why not `slow_down`).
  */
 export const clientRateLimit = (limits: RateLimits) => async (ctx: Context, next: Next) => {
-  if (ADMIN_API.test(ctx.path)) return adminRateLimit(limits, ctx, next);
+  if (ADMIN_API.test(ctx.path)) return apiRateLimit(limits, ctx, next, adminCounters);
+  if (AGENCY_LINKS_API.test(ctx.path)) return apiRateLimit(limits, ctx, next, agencyLinkCounters);
   if (ctx.method !== 'POST' || !CLIENT_AUTH_PATHS.has(ctx.path)) return next();
   try {
     const basic = basicClientId(ctx.get('authorization'));
@@ -114,17 +118,35 @@ export const clientRateLimit = (limits: RateLimits) => async (ctx: Context, next
   await next();
 };
 
-const SIGN_IN = /^\/interaction\/[^/]+\/(passkey|certificate)\//;
+// Every step that starts, continues or finishes a sign-in or a change of sign-in methods:
+// passkey and certificate ceremonies; an upstream identity provider (each start fetches its
+// metadata, each return redeems a code there); the upstream's callback; linking an upstream
+// account (passkey proof, confirm, enrol, sign in another way); and the recovery and security
+// pages' ceremonies (register a passkey, add a certificate, remove or rename them), not the pages themselves.
+const SIGN_IN = [
+  /^\/interaction\/[^/]+\/(passkey|certificate|upstream|federation)\//,
+  /^\/federation\/callback$/,
+  /^\/account\/(recover|security)\/(passkey|passkeys|certificate|certificates)\//,
+];
 const ENROLMENT = /^\/enrol\/(?!done$)[^/]+(\/(options|verify))?$/;
 
 const bearer = (authorization: string) => /^Bearer\s+(\S{1,4096})\s*$/i.exec(authorization)?.[1];
 
-/** The admin API, per address and per bearer token (whatever answers the path): problem+json 429. */
-const adminRateLimit = async (limits: RateLimits, ctx: Context, next: Next) => {
+type Counters = (ctx: Context, token: string | undefined) => [LimitName, string][];
+
+/** The admin API: per address and per bearer token (whatever answers the path). */
+const adminCounters: Counters = (ctx, token) => [['admin', `address\u0000${ctx.ip}`], ...(token ? [['admin', `token\u0000${token}`] as [LimitName, string]] : [])];
+
+/**
+ * The agency links API: per access token (a client's, issued by our token endpoint), with the
+ * token endpoint's allowance; and per address, 10x (bounds a caller sending a new token each time).
+ */
+const agencyLinkCounters: Counters = (ctx, token) => [['tokenAddress', `agency-links\u0000${ctx.ip}`], ...(token ? [['token', `agency-links\u0000${token}`] as [LimitName, string]] : [])];
+
+/** An API authenticated by a bearer token: its counters (one Redis round trip), else problem+json 429. */
+const apiRateLimit = async (limits: RateLimits, ctx: Context, next: Next, counters: Counters) => {
   try {
-    // Both counters at once: one Redis round trip.
-    const token = bearer(ctx.get('authorization'));
-    await Promise.all([limits.take('admin', `address\u0000${ctx.ip}`), token && limits.take('admin', `token\u0000${token}`)]);
+    await Promise.all(counters(ctx, bearer(ctx.get('authorization'))).map(([name, key]) => limits.take(name, key)));
   } catch (error) {
     if (!isRateLimited(error)) throw error;
     ctx.status = 429;
@@ -139,7 +161,7 @@ const adminRateLimit = async (limits: RateLimits, ctx: Context, next: Next) => {
 
 /** On our routes (behind the error middleware, which renders the 429 page or problem+json). */
 export const routeRateLimits = (limits: RateLimits) => async (ctx: Context, next: Next) => {
-  if (SIGN_IN.test(ctx.path)) await limits.take('signIn', ctx.ip);
+  if (SIGN_IN.some((route) => route.test(ctx.path))) await limits.take('signIn', ctx.ip);
   else if (ENROLMENT.test(ctx.path)) await limits.take('enrolment', ctx.ip);
   await next();
 };

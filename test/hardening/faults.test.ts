@@ -211,6 +211,8 @@ describe.skipIf(!hasRedisServer || !hasPostgresServer)('dependency faults (priva
     agency.receiver.setDelay(60_000);
     const session = createBrowserSession();
     await signInTo(app, session, citizen.authenticator, agency);
+    // The agency's client and consent are part of what must be kept from here on.
+    before = await snapshot(app.knex);
     const page = await session.request(`${app.issuer}/session/end`);
     const html = await page.text();
     const action = /id="op\.logoutForm" method="post" action="([^"]+)"/.exec(html)![1]!;
@@ -221,6 +223,14 @@ describe.skipIf(!hasRedisServer || !hasPostgresServer)('dependency faults (priva
     expect(signedOut.status).toBe(200);
     expect(Date.now() - started).toBeLessThan(1000);
     await within(5000, () => expect(agency.receiver.requests()).toBeGreaterThan(0));
+    // The timed-out delivery waits in the durable queue for its retry, once; nothing else changed.
+    await within(8000, async () => {
+      const queued = await app.knex('backchannel_deliveries').where({ client_id: agency.clientId }).select('status', 'attempts', 'last_error');
+      expect(queued).toHaveLength(1);
+      expect(queued[0]).toMatchObject({ status: 'pending', last_error: expect.any(String) });
+      expect(queued[0]!.attempts).toBeGreaterThanOrEqual(1);
+    });
+    await expectDurableRecordsKept();
   });
 
   it('logs the outages without secrets, tokens, passwords or personal data', async () => {
@@ -251,6 +261,10 @@ describe('a CRL server that hangs', () => {
     const rp = await startRp(app);
     const session = createBrowserSession();
     const login = await openCertLogin(app, session, rp.request.url);
+    const before = await snapshot(app.knex);
+    const certificates = () => app.knex('account_certificates').orderBy('fingerprint').select();
+    const linked = await certificates();
+    expect(linked.filter((c: { account_id: string }) => c.account_id === account.id)).toHaveLength(1);
     const started = Date.now();
     const { res, body } = await challengeSignIn(app, session, login, leaf, [pki.intermediate]);
     expect(Date.now() - started).toBeLessThan(3000);
@@ -260,5 +274,10 @@ describe('a CRL server that hangs', () => {
     const options = await (await session.request(`${app.issuer}${login.path}/passkey/options`, { method: 'POST', json: {}, headers: { 'x-csrf-token': login.csrf } })).json();
     const verify = await session.request(`${app.issuer}${login.path}/passkey/verify`, { method: 'POST', json: authenticator.authenticate(options), headers: { 'x-csrf-token': login.csrf } });
     expect(verify.status).toBe(200);
+    // Nothing lost or duplicated: the refusal wrote no link, the linked certificate is untouched,
+    // and the audit chain (with the refusal and the sign-in in it) is whole.
+    expectKept(before, await snapshot(app.knex));
+    expect(await certificates()).toEqual(linked);
+    expect(await app.services.audit.verify()).toMatchObject({ ok: true });
   });
 });

@@ -174,6 +174,69 @@ describe('rate limits', () => {
     expect(statuses[30]).toBe(429);
   });
 
+  it('limits every other sign-in ceremony per address: upstream identity providers, their callback, linking, recovery', async () => {
+    // Each family from an address of its own; the interactions and sessions need not exist: the
+    // limit answers before the route runs, so a flood of bad requests is counted too.
+    const families = [
+      { name: 'start at an upstream', address: '203.0.113.60', url: '/interaction/uid-1/upstream/gov', page: true },
+      { name: 'upstream callback', address: '203.0.113.61', url: '/federation/callback?state=s&code=c', page: true },
+      { name: 'return from an upstream', address: '203.0.113.62', url: '/interaction/uid-1/federation/return?state=s&code=c', page: true },
+      { name: 'link: passkey proof', address: '203.0.113.63', url: '/interaction/uid-1/federation/link/passkey/options', json: {} },
+      { name: 'link: confirm the match', address: '203.0.113.64', url: '/interaction/uid-1/federation/link/confirm', form: {}, page: true },
+      { name: 'recovery: register a passkey', address: '203.0.113.65', url: '/account/recover/passkey/verify', json: {} },
+      { name: 'recovery: unlink a certificate', address: '203.0.113.66', url: '/account/recover/certificates/remove', form: {}, page: true },
+      { name: 'security: register a passkey', address: '203.0.113.67', url: '/account/security/passkey/options', json: {} },
+    ];
+    for (const family of families) {
+      const send = (query = '') =>
+        createBrowserSession().request(`${app.issuer}${family.url}${query}`, {
+          method: family.json || family.form ? 'POST' : 'GET',
+          ...(family.json && { json: family.json }),
+          ...(family.form && { form: family.form }),
+          headers: via(family.address, family.json ? { accept: 'application/json' } : {}),
+        });
+      const statuses: number[] = [];
+      for (let i = 0; i < 30; i += 1) statuses.push((await send()).status);
+      expect(statuses.filter((s) => s === 429), family.name).toEqual([]);
+      const limited = await send();
+      expect429(limited);
+      if (family.page) {
+        expect(limited.headers.get('content-type'), family.name).toMatch(/text\/html/);
+        expect(await limited.text(), family.name).toContain('요청이 너무 많습니다');
+        const en = await send(`${family.url.includes('?') ? '&' : '?'}lang=en`);
+        expect429(en);
+        expect(await en.text(), family.name).toContain('Too many requests');
+      } else {
+        expect(limited.headers.get('content-type'), family.name).toMatch(/application\/problem\+json/);
+        expect(await problem(limited), family.name).toMatchObject({ code: 'ERR_RATE_LIMITED' });
+      }
+    }
+  });
+
+  it('limits the agency links API per access token and per address, with problem+json', async () => {
+    const call = (token: string | undefined, address: string, method = 'GET') =>
+      fetch(`${app.issuer}/api/agency-links${method === 'POST' ? '' : '/some-sub'}`, {
+        method,
+        headers: via(address, { ...(token && { authorization: `Bearer ${token}` }), ...(method === 'POST' && { 'content-type': 'application/json' }) }),
+        ...(method === 'POST' && { body: '{}' }),
+      });
+    secrets['agency token'] = `agency-token-${randomBytes(12).toString('hex')}`;
+    // Per token: the token endpoint's allowance (3 here), whichever address and method it comes from.
+    for (const method of ['GET', 'POST', 'DELETE']) expect((await call(secrets['agency token'], '203.0.113.70', method)).status).toBe(401);
+    const limited = await call(secrets['agency token'], '203.0.113.70', 'POST');
+    expect429(limited);
+    expect(limited.headers.get('content-type')).toMatch(/application\/problem\+json/);
+    expect(limited.headers.get('cache-control')).toBe('no-store');
+    expect(await problem(limited)).toMatchObject({ code: 'ERR_RATE_LIMITED' });
+    expect((await call(secrets['agency token'], '203.0.113.71')).status).toBe(429);
+    expect((await call('another-agency-token-0123456789', '203.0.113.71')).status).toBe(401);
+    // Per address, 10x: a caller sending a new token (or none) each time is still one caller.
+    const statuses = [];
+    for (let i = 0; i < 31; i += 1) statuses.push((await call(i % 2 ? `token-${i}-${'t'.repeat(24)}` : undefined, '203.0.113.72')).status);
+    expect(statuses.slice(0, 30).every((s) => s === 401)).toBe(true);
+    expect(statuses[30]).toBe(429);
+  });
+
   it('limits the admin API per bearer token and per address', async () => {
     const call = (token: string, address: string) => fetch(`${app.issuer}/admin/api/clients`, { headers: via(address, { authorization: `Bearer ${token}`, accept: 'application/json' }) });
     secrets['admin token'] = 'admin-token-' + randomBytes(12).toString('hex');

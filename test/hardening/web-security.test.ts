@@ -11,7 +11,10 @@ import { freePort, startTestApp, type TestApp } from '../support/app.ts';
 import { createBrowserSession, csrfFrom, type BrowserSession } from '../support/browser-session.ts';
 import { launchChromium } from '../support/chromium.ts';
 import { authorizationRequest, discover, enrolCitizen, registerClient } from '../support/flows.ts';
-import { certificateEnv, challengeSignIn, createTestPki, type TestPki } from '../auth/certificate-login/support.ts';
+import { cliPrincipal } from '../../src/admin/index.ts';
+import { certificateEnv, challengeSignIn, createTestPki, linkCertificate, type TestPki } from '../auth/certificate-login/support.ts';
+import { consoleSignIn } from '../admin/support.ts';
+import { browse, registerUpstream, retireUpstreams, startUpstream, upstreamButton } from '../federation/support.ts';
 import { openAccountPage } from '../sso/support.ts';
 import { via } from './support.ts';
 
@@ -19,6 +22,7 @@ type Page = { name: string; status: number; headers: Headers; html: string };
 
 let app: TestApp;
 let pki: TestPki;
+let upstream: Awaited<ReturnType<typeof startUpstream>>;
 let citizen: Awaited<ReturnType<typeof enrolCitizen>>;
 const pages: Page[] = [];
 const cookies: string[] = [];
@@ -47,6 +51,9 @@ const walk = async (session: BrowserSession, name: string, url: string, init: Pa
 beforeAll(async () => {
   pki = await createTestPki();
   app = await startTestApp({ ...certificateEnv(pki), TRUSTED_PROXIES: '127.0.0.1', RATE_LIMIT_ENROLMENT_PER_MINUTE: '4' });
+  // An upstream identity provider: the login page gets its federation section.
+  upstream = await startUpstream({ redirectUri: app.services.federation.redirectUri, users: { 'websec-user': { name: 'Web Security' } } });
+  await registerUpstream(app, { id: 'websec', issuer: upstream.issuer, client_secret: upstream.clientSecret, acr: 'urn:one-id:loa:low', claims: { name: 'name' } });
 
   // Enrolment: the link's page, then done.
   const { url: enrolUrl } = await app.services.accounts.enrolCitizen({ name: '한보안', birthdate: '1970-01-01', email: 'han.security@example.com' }, 'test');
@@ -59,6 +66,7 @@ beforeAll(async () => {
   const config = await discover(app, client);
   const session = createBrowserSession();
   const login = await walk(session, 'login', (await authorizationRequest(config, client.redirectUri)).url.toString());
+  expect(login.html).toContain('id="federation-login"');
   const path = new URL(login.url).pathname;
   const options = await (await session.request(`${app.issuer}${path}/passkey/options`, { method: 'POST', json: {}, headers: { 'x-csrf-token': csrfFrom(login.html) } })).json();
   const verify = await session.request(`${app.issuer}${path}/passkey/verify`, { method: 'POST', json: citizen.authenticator.authenticate(options), headers: { 'x-csrf-token': csrfFrom(login.html) } });
@@ -77,10 +85,30 @@ beforeAll(async () => {
   await visit(stranger, 'engine error', `${app.issuer}/auth?client_id=nope&response_type=code&scope=openid`);
   for (let i = 0; i < 5; i += 1) await visit(stranger, 'rate limited', `${app.issuer}/enrol/${'r'.repeat(43)}`, { headers: via('203.0.113.99') });
 
-  // My One-ID.
+  // Sign-in through the upstream: an unknown upstream's refusal page, then the upstream's
+  // account, not linked yet, on the linking page (One-ID's pages only are kept).
+  const federated = createBrowserSession();
+  const fedLogin = await walk(federated, 'login (federation)', (await authorizationRequest(config, client.redirectUri)).url.toString());
+  const fedPath = new URL(fedLogin.url).pathname;
+  await visit(federated, 'federation error', `${app.issuer}${fedPath}/upstream/no-such-upstream`);
+  const callback = await browse(federated, `${app.issuer}${upstreamButton(fedLogin.html, 'websec')}`, `${app.issuer}/federation/callback`);
+  const linking = await walk(federated, 'federation link', callback.url);
+  expect(new URL(linking.url).pathname, linking.html.replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').slice(0, 600)).toBe(`${fedPath}/federation/link`);
+
+  // My One-ID, and its sign-in methods page (a recent sign-in).
   const mine = createBrowserSession();
   await openAccountPage(app, mine, citizen.authenticator);
   await visit(mine, 'my one-id', `${app.issuer}/account`);
+  await visit(mine, 'security', `${app.issuer}/account/security`);
+
+  // Recovery: it asks for a certificate sign-in (high), then shows the passkeys.
+  const leaf = await pki.citizen();
+  await linkCertificate(app, citizen.account.id, leaf, [pki.intermediate]);
+  const recovering = createBrowserSession();
+  const recoverLogin = await walk(recovering, 'login (recovery)', `${app.issuer}/account/recover`);
+  const recovered = await challengeSignIn(app, recovering, { path: new URL(recoverLogin.url).pathname, url: recoverLogin.url, csrf: csrfFrom(recoverLogin.html), html: recoverLogin.html }, leaf, [pki.intermediate]);
+  const recoveryPage = await walk(recovering, 'recovery', new URL(recovered.body.location!, app.issuer).toString());
+  expect(new URL(recoveryPage.url).pathname).toBe('/account/recover');
 
   // Certificate sign-in: the refusal page (plain form) and self-enrolment.
   const certSession = createBrowserSession();
@@ -90,10 +118,22 @@ beforeAll(async () => {
   const { body } = await challengeSignIn(app, certSession, { path: certPath, url: certLogin.url, csrf: csrfFrom(certLogin.html), html: certLogin.html }, await pki.citizen(), [pki.intermediate]);
   await walk(certSession, 'certificate enrolment', new URL(body.location!, app.issuer).toString());
 
-  // The admin console, when this build serves one.
+  // The admin console: its entry (sign-in) for a stranger, then every page for an administrator.
   await walk(createBrowserSession(), 'admin console', `${app.issuer}/admin`);
+  // The citizen becomes an administrator (another enrolment would meet this file's enrolment limit).
+  await app.services.admin.admins.grant(cliPrincipal(), { accountId: citizen.account.id, role: 'platform' });
+  const adminSession = await consoleSignIn(app, citizen);
+  const clientPath = `/admin/clients/${encodeURIComponent(client.clientId)}`;
+  for (const page of ['/admin', '/admin/clients', '/admin/clients/new', clientPath, `${clientPath}/edit`, '/admin/audit', '/admin/agencies', '/admin/admins', '/admin/dcr', '/admin/upstreams', '/admin/upstreams/new', '/admin/upstreams/websec/edit']) {
+    const { res } = await visit(adminSession, `admin ${page.replace(clientPath, '/admin/clients/:id')}`, `${app.issuer}${page}`);
+    expect(res.status, page).toBe(200);
+  }
+  const home = await adminSession.request(`${app.issuer}/admin`);
+  await visit(adminSession, 'admin signed out', `${app.issuer}/admin/logout`, { method: 'POST', form: { _csrf: csrfFrom(await home.text()) } });
 });
 afterAll(async () => {
+  if (app) await retireUpstreams(app, ['websec']);
+  await upstream?.close();
   await app?.stop();
   await pki?.close();
 });
@@ -103,7 +143,11 @@ const nonceOf = (page: Page) => /script-src[^;]*'nonce-([A-Za-z0-9+/=]+)'/.exec(
 describe('pages', () => {
   it('were all visited', () => {
     const names = new Set(pages.map((p) => p.name));
-    for (const name of ['enrolment', 'enrolment done', 'login', 'consent', 'logout', 'signed out', 'unknown interaction', 'unknown enrolment link', 'engine error', 'rate limited', 'my one-id', 'certificate refused', 'certificate enrolment']) expect(names, name).toContain(name);
+    for (const name of [
+      'enrolment', 'enrolment done', 'login', 'consent', 'logout', 'signed out', 'unknown interaction', 'unknown enrolment link', 'engine error', 'rate limited', 'my one-id', 'certificate refused', 'certificate enrolment',
+      'federation error', 'federation link', 'security', 'login (recovery)', 'recovery',
+      'admin console', 'admin /admin', 'admin /admin/clients', 'admin /admin/clients/new', 'admin /admin/clients/:id', 'admin /admin/clients/:id/edit', 'admin /admin/audit', 'admin /admin/agencies', 'admin /admin/admins', 'admin /admin/dcr', 'admin /admin/upstreams', 'admin /admin/upstreams/new', 'admin /admin/upstreams/websec/edit', 'admin signed out',
+    ]) expect(names, name).toContain(name);
     expect(pages.find((p) => p.name === 'rate limited' && p.status === 429)).toBeDefined();
   });
 

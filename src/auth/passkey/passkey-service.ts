@@ -21,6 +21,7 @@ import type { KvStore } from '../../store/index.ts';
 import { findCredential, insertCredential, listCredentials, recordCredentialUse, renameCredential } from './credential-repo.ts';
 import { passkeyFailed } from './passkey-errors.ts';
 
+/** How long a WebAuthn challenge stays answerable (also the ceremony timeout given to the browser). */
 const CHALLENGE_TTL_SECONDS = 300;
 
 type Deps = {
@@ -32,6 +33,8 @@ type Deps = {
   origin: string;
   /** Keys the stand-in credential ids returned for unknown identifiers (no account enumeration). */
   decoySecret: string;
+  /** Defaults to CHALLENGE_TTL_SECONDS; tests shorten it to see an expired challenge refused. */
+  challengeTtlSeconds?: number | undefined;
 };
 
 type StoredChallenge = { challenge: string; accountIds?: string[] };
@@ -49,8 +52,8 @@ const challengeOf = (response: { response?: { clientDataJSON?: unknown } } | und
 /** RFC 8176: a device-bound passkey is a hardware key (hwk), a synced one a software key (swk). */
 export const passkeyAmr = (deviceType: string): string[] => [deviceType === 'singleDevice' ? 'hwk' : 'swk', 'user'];
 
-export const createPasskeyService = ({ knex, kv, clock, rpId, rpName, origin, decoySecret }: Deps) => {
-  const storeChallenge = (key: string, value: StoredChallenge) => kv.set(key, JSON.stringify(value), CHALLENGE_TTL_SECONDS);
+export const createPasskeyService = ({ knex, kv, clock, rpId, rpName, origin, decoySecret, challengeTtlSeconds = CHALLENGE_TTL_SECONDS }: Deps) => {
+  const storeChallenge = (key: string, value: StoredChallenge) => kv.set(key, JSON.stringify(value), challengeTtlSeconds);
   const takeChallenge = async (key: string): Promise<StoredChallenge> => {
     const raw = await kv.take(key);
     if (!raw) throw passkeyFailed('The passkey request expired or was already used. Please try again.');
@@ -83,7 +86,7 @@ export const createPasskeyService = ({ knex, kv, clock, rpId, rpName, origin, de
         attestationType: 'none',
         excludeCredentials: existing.map((c) => ({ id: c.id, transports: c.transports })),
         authenticatorSelection: { residentKey: 'preferred', userVerification: 'required' },
-        timeout: CHALLENGE_TTL_SECONDS * 1000,
+        timeout: challengeTtlSeconds * 1000,
       });
       await storeChallenge(`webauthn:reg:${binding}`, { challenge: options.challenge });
       return options;
@@ -135,7 +138,7 @@ export const createPasskeyService = ({ knex, kv, clock, rpId, rpName, origin, de
           ? credentials.map((c) => ({ id: c.id, transports: c.transports }))
           : [{ id: createHmac('sha256', decoySecret).update(identifier.trim().toLowerCase()).digest('base64url') }];
       }
-      const options = await generateAuthenticationOptions({ rpID: rpId, userVerification: 'required', allowCredentials, timeout: CHALLENGE_TTL_SECONDS * 1000 });
+      const options = await generateAuthenticationOptions({ rpID: rpId, userVerification: 'required', allowCredentials, timeout: challengeTtlSeconds * 1000 });
       // One key per challenge: an autofill request and a button press on the same page each
       // keep their own challenge; the response names which one it answers.
       await storeChallenge(`webauthn:auth:${binding}:${options.challenge}`, { challenge: options.challenge, ...(accountIds && { accountIds }) });
@@ -146,8 +149,8 @@ export const createPasskeyService = ({ knex, kv, clock, rpId, rpName, origin, de
     async verifyAuthentication(binding: string, response: AuthenticationResponseJSON, context: { ip?: string } = {}) {
       const stored = await takeChallenge(`webauthn:auth:${binding}:${challengeOf(response)}`);
       const credential = typeof response?.id === 'string' ? await findCredential(knex, response.id) : undefined;
-      const fail = async (reason: string, error?: unknown) => {
-        await knex.transaction((trx) => appendAudit(trx, { action: 'auth.passkey.failed', actor: 'anonymous', subject: credential ? `account:${credential.accountId}` : undefined, ip: context.ip, details: { reason } }));
+      const fail = async (reason: string, error?: unknown, details: Record<string, unknown> = {}) => {
+        await knex.transaction((trx) => appendAudit(trx, { action: 'auth.passkey.failed', actor: 'anonymous', subject: credential ? `account:${credential.accountId}` : undefined, ip: context.ip, details: { reason, ...details } }));
         return passkeyFailed('Sign-in with this passkey failed. Please try again.', error);
       };
       if (!credential) throw await fail('unknown_credential');
@@ -160,17 +163,23 @@ export const createPasskeyService = ({ knex, kv, clock, rpId, rpName, origin, de
           expectedOrigin: origin,
           expectedRPID: rpId,
           requireUserVerification: true,
-          credential: { id: credential.id, publicKey: credential.publicKey as Uint8Array<ArrayBuffer>, counter: credential.counter, transports: credential.transports },
+          // Counter 0: SimpleWebAuthn would check the counter before the signature; it is checked
+          // below, once the signature shows the response came from this credential's key.
+          credential: { id: credential.id, publicKey: credential.publicKey as Uint8Array<ArrayBuffer>, counter: 0, transports: credential.transports },
         });
       } catch (error) {
         throw await fail('verification_error', error);
       }
       if (!result.verified) throw await fail('not_verified');
       const { newCounter } = result.authenticationInfo;
+      // WebAuthn L2 7.2 step 21: a counter that did not advance (when the authenticator keeps
+      // one) means the key was copied. Refused, and audited as such for the administrators.
+      if ((newCounter > 0 || credential.counter > 0) && newCounter <= credential.counter) {
+        throw await fail('counter_not_advanced', undefined, { credentialId: credential.id, counter: newCounter, storedCounter: credential.counter });
+      }
       const amr = passkeyAmr(credential.deviceType);
       await knex.transaction(async (trx) => {
-        // A counter that did not advance (when the authenticator keeps one) is a cloned key;
-        // SimpleWebAuthn rejects that above, and this update rejects a concurrent reuse.
+        // Only if the counter is still the one checked above: a concurrent reuse is refused.
         if (!(await recordCredentialUse(trx, credential.id, credential.counter, newCounter, clock.now()))) {
           throw passkeyFailed('Sign-in with this passkey failed. Please try again.');
         }
