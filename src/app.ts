@@ -133,6 +133,14 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     send: createLogoutTokenSender({ provider: () => provider, clients }),
     onDelivery: (outcome) => metrics.recordBackchannelDelivery(outcome),
     ephemeralStore: !redis,
+    // An expired consent stops the data as a withdrawal does: its grants (tokens) revoked, its system told.
+    alsoSweep: async () => {
+      for (;;) {
+        const expired = await consent.expireDue();
+        for (const c of expired) await sessions.service.logoutClient(c.accountId, c.clientId, 'consent_expired', { grantIds: c.grantIds, actor: 'system' });
+        if (expired.length < 100) return;
+      }
+    },
   });
   // Each build is observed: its route names, issued tokens and errors reach the log and metrics.
   // Requests to other agencies' claims endpoints are signed with One-ID's current ES256 key.

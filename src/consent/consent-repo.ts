@@ -90,6 +90,10 @@ export const removeGrantIds = async (db: Knex, id: string, grantIds: string[]): 
   if (grantIds.length) await db.raw('update consents set grant_ids = grant_ids - ?::text[] where id = ?', [grantIds, id]);
 };
 
+/** Open consents past their expiry, oldest first, locked for this transaction (others skip them). */
+export const lockExpiredConsents = async (trx: Knex.Transaction, now: Date, limit: number): Promise<ConsentRecord[]> =>
+  (await trx('consents').whereNull('withdrawn_at').where('expires_at', '<=', now).orderBy('expires_at').limit(limit).forUpdate().skipLocked()).map(toRecord);
+
 /** Marks withdrawn; false when it already was. */
 export const markWithdrawn = async (db: Knex, id: string, at: Date): Promise<boolean> =>
   (await db('consents').where({ id }).whereNull('withdrawn_at').update({ withdrawn_at: at, updated_at: at })) === 1;

@@ -16,6 +16,7 @@ import {
   insertConsent,
   listActiveConsents,
   listSignIns,
+  lockExpiredConsents,
   markWithdrawn,
   recordSignIn,
   updateConsent,
@@ -164,6 +165,23 @@ export const createConsentService = ({ knex, clock, clients, catalogue, maxAgeDa
         await markWithdrawn(trx, record.id, clock.now());
         await appendAudit(trx, { action: 'consent.withdrawn', actor, subject: `consent:${record.id}`, ip: context.ip, details: { clientId: record.clientId, claims: record.grantedClaims, grantIds: record.grantIds } });
         return record;
+      });
+    },
+
+    /**
+     * Closes consents past their expiry (a batch at a time, safe on every instance at once), as
+     * `consent.expired`: the caller then revokes their grants and tells their systems, as for a
+     * withdrawal, so an expired consent stops the data at once rather than at the next sign-in.
+     */
+    async expireDue(limit = 100): Promise<ConsentRecord[]> {
+      const now = clock.now();
+      return knex.transaction(async (trx) => {
+        const due = await lockExpiredConsents(trx, now, limit);
+        for (const record of due) {
+          await markWithdrawn(trx, record.id, now);
+          await appendAudit(trx, { action: 'consent.expired', actor: 'system', subject: `consent:${record.id}`, details: { clientId: record.clientId, expiresAt: record.expiresAt.toISOString(), grantIds: record.grantIds } });
+        }
+        return due;
       });
     },
 

@@ -1,7 +1,7 @@
 // backchannel_deliveries: the durable back-channel logout queue (see the migration).
 import type { Knex } from 'knex';
 
-export type LogoutReason = 'logout' | 'remote' | 'admin' | 'expired' | 'restart' | 'consent_withdrawn' | 'client_disabled';
+export type LogoutReason = 'logout' | 'remote' | 'admin' | 'expired' | 'restart' | 'consent_withdrawn' | 'consent_expired' | 'client_disabled';
 export type DeliveryStatus = 'pending' | 'delivered' | 'failed';
 
 export type Delivery = {

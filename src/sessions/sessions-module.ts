@@ -24,9 +24,11 @@ type Deps = {
   onDelivery?: ((outcome: DeliveryOutcome) => void) | undefined;
   /** The engine's store lives in this process (no Redis): a restart has ended every session. */
   ephemeralStore?: boolean;
+  /** More periodic work on the sweep's schedule (servers): e.g. closing expired consents. */
+  alsoSweep?: (() => Promise<unknown>) | undefined;
 };
 
-export const createSessionsModule = ({ knex, clock, issuer, clients, log, settings, engine, send, onDelivery, ephemeralStore = false }: Deps) => {
+export const createSessionsModule = ({ knex, clock, issuer, clients, log, settings, engine, send, onDelivery, ephemeralStore = false, alsoSweep }: Deps) => {
   const worker = send ? createDeliveryWorker({ knex, clock, issuer, send, settings: settings.backchannel, log, onDelivery }) : undefined;
   const service = createSessionService({ knex, clock, issuer, clients, engine, onQueued: () => worker?.kick() });
   const timers: NodeJS.Timeout[] = [];
@@ -45,6 +47,7 @@ export const createSessionsModule = ({ knex, clock, issuer, clients, log, settin
     await service.sweepExpired();
     await service.forgetOld();
     await deleteFinishedBefore(knex, new Date(clock.now().getTime() - FINISHED_RETENTION_DAYS * 86400_000));
+    await alsoSweep?.();
   };
 
   return {

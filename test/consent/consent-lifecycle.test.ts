@@ -1,7 +1,9 @@
 // A consent's life, as the citizen and the audit trail see it: granted (required items, optional
 // ones declined), extended when the system asks for more, withdrawn on My One-ID, and asked for
-// again once CONSENT_MAX_AGE_DAYS have passed (the old record then ends as expired). Each change
-// is one audit event naming who did it, which consent, for which system and which items.
+// again once CONSENT_MAX_AGE_DAYS have passed (the old record then ends as expired, and its tokens
+// stop working without waiting for a sign-in). Each change is one audit event naming who did it,
+// which consent, for which system and which items.
+import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.ts';
 import { createBrowserSession, csrfFrom, type BrowserSession } from '../support/browser-session.ts';
@@ -15,7 +17,7 @@ const BRIEF_MS = 2000;
 beforeAll(async () => {
   // One after the other: two embedded databases opening at once can starve a loaded machine.
   app = await startTestApp();
-  brief = await startTestApp({}, { overrides: { consentMaxAgeDays: BRIEF_MS / 86_400_000 } });
+  brief = await startTestApp({ SESSION_SWEEP_SECONDS: '1' }, { overrides: { consentMaxAgeDays: BRIEF_MS / 86_400_000 } });
 });
 afterAll(() => Promise.all([app?.stop(), brief?.stop()]));
 
@@ -101,5 +103,31 @@ describe('consent lifecycle', () => {
     expect(expired.map((e) => e.action)).toEqual(['consent.granted', 'consent.expired']);
     expect(expired[1]).toMatchObject({ actor: 'system', details: { clientId: client.clientId } });
     expect(await consentEvents(brief, rows[1].id)).toEqual([expect.objectContaining({ action: 'consent.granted', actor: `account:${citizen.account.id}`, details: expect.objectContaining({ granted: ['name', 'birthdate'], declined: [] }) })]);
+  });
+
+  it('stops the data when a consent expires: its refresh and access tokens are revoked before any new sign-in', async () => {
+    const citizen = await enrolCitizen(brief);
+    const client = await registerClient(brief, { allowed_claims: allowances });
+    const config = await discover(brief, client);
+    const request = await authorizationRequest(config, client.redirectUri, { scope: 'openid profile' });
+    const { callback } = await signInDetailed(brief, createBrowserSession(), citizen.authenticator, request.url);
+    const tokens = await oidc.authorizationCodeGrant(config, new URL(callback), { pkceCodeVerifier: request.verifier, expectedState: request.state, expectedNonce: request.nonce });
+    expect((await oidc.tokenIntrospection(config, tokens.access_token)).active).toBe(true);
+    const [consent] = await consentsOf(brief, citizen.account.id, client.clientId);
+
+    // The sweep (every second here) closes it once expired, as a withdrawal would.
+    const deadline = Date.now() + 15_000;
+    while (!(await consentEvents(brief, consent.id)).some((e) => e.action === 'consent.expired')) {
+      expect(Date.now(), 'the expired consent was closed by the sweep').toBeLessThan(deadline);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    const expired = (await consentEvents(brief, consent.id)).find((e) => e.action === 'consent.expired')!;
+    expect(expired).toMatchObject({ actor: 'system', details: { clientId: client.clientId, grantIds: consent.grant_ids } });
+    await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+    expect((await oidc.tokenIntrospection(config, tokens.access_token)).active).toBe(false);
+    const signedOut = await brief.knex('audit_events').where({ action: 'sessions.client.signed-out', subject: `account:${citizen.account.id}` });
+    expect(signedOut.map((e) => e.details)).toEqual([expect.objectContaining({ clientId: client.clientId, reason: 'consent_expired' })]);
+    // My One-ID no longer lists it as active.
+    expect(await brief.services.consent.listForAccount(citizen.account.id)).toEqual([]);
   });
 });
