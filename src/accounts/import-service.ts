@@ -45,9 +45,14 @@ export type ImportReport = {
 export type ImportOptions = {
   file: string;
   actor: string;
-  /** Each rejected row, as it is found (e.g. appended to a report file). */
+  /**
+   * Each rejected row, as it is found, before its batch commits (e.g. appended to a report file):
+   * a crash never loses one; rows past the checkpoint (`onStart`'s line) are found again on resume.
+   */
   onRejected?: (row: RejectedRow) => void | Promise<void>;
   onProgress?: (progress: ImportProgress) => void;
+  /** Once the run knows where it starts: byte 0, or the checkpoint's byte offset and last line when it resumes. */
+  onStart?: (start: { resumedAt: number; line: number }) => void | Promise<void>;
   /** Maps a certificate subject serial to the certificate subject key (CERT_MAPPING_RULE subject-serial). */
   subjectKeyOf?: ((serial: string) => string) | undefined;
   /** Start over even when a checkpoint says part of the file is done. */
@@ -163,6 +168,7 @@ export const createImportService = ({ knex, clock, enrolmentTtlSeconds, issuer }
     const checkpoint = options.restart ? undefined : await findImportCheckpoint(knex, id);
     const resume = checkpoint && !checkpoint.finishedAt && checkpoint.byteOffset > 0 ? checkpoint : undefined;
     if (!resume) await startImportCheckpoint(knex, { id, file, columns, actor: options.actor });
+    await options.onStart?.({ resumedAt: resume?.byteOffset ?? 0, line: resume?.line ?? 0 });
     const batchSize = options.batchSize ?? 5000;
     let byteOffset = resume?.byteOffset ?? 0;
     let line = resume?.line ?? 1;
@@ -199,7 +205,7 @@ export const createImportService = ({ knex, clock, enrolmentTtlSeconds, issuer }
     let flushedRejected = rejectedTotal;
     let flushedEnd = byteOffset;
 
-    const commit = async (rows: ImportedAccountRow[], rejected: RejectedRow[], previous: Promise<void> | undefined, from: number, end: { byteOffset: number; line: number }, totals: { imported: number; rejected: number }, finished = false) => {
+    const commit = async (rows: ImportedAccountRow[], previous: Promise<void> | undefined, from: number, end: { byteOffset: number; line: number }, totals: { imported: number; rejected: number }, finished = false) => {
       const result = await knex.transaction(async (trx) => {
         const written = await upsert(trx, rows);
         // The checkpoint moves in file order: after the previous batch has committed (or failed).
@@ -213,7 +219,6 @@ export const createImportService = ({ knex, clock, enrolmentTtlSeconds, issuer }
       report.inserted += result.inserted;
       report.updated += result.updated;
       report.unchanged += rows.length - result.inserted - result.updated;
-      for (const r of rejected) await options.onRejected?.(r);
       batchNumber += 1;
       await options.afterBatch?.(batchNumber);
     };
@@ -232,7 +237,7 @@ export const createImportService = ({ knex, clock, enrolmentTtlSeconds, issuer }
       if (inflight.length >= 2 || finished) await (finished ? settle() : inflight.shift()!.done);
       flushedImported += rows.length;
       flushedRejected += rejected.length;
-      const done = commit(rows, rejected, inflight.at(-1)?.done, flushedEnd, end, { imported: flushedImported, rejected: flushedRejected }, finished);
+      const done = commit(rows, inflight.at(-1)?.done, flushedEnd, end, { imported: flushedImported, rejected: flushedRejected }, finished);
       flushedEnd = end.byteOffset;
       done.catch(() => undefined);
       inflight.push({ done, ids });
@@ -252,7 +257,9 @@ export const createImportService = ({ knex, clock, enrolmentTtlSeconds, issuer }
         report.rows += 1;
         const checked = checkMember(field(fields, legacyIdAt), field(fields, nameAt), field(fields, birthdateAt), field(fields, emailAt), field(fields, phoneAt), field(fields, certSerialAt));
         if ('field' in checked) {
-          batchRejected.push({ line: record.line, legacyId: (field(fields, legacyIdAt) ?? '').trim().slice(0, 128), field: checked.field, reason: checked.reason });
+          const rejected: RejectedRow = { line: record.line, legacyId: (field(fields, legacyIdAt) ?? '').trim().slice(0, 128), field: checked.field, reason: checked.reason };
+          batchRejected.push(rejected);
+          await options.onRejected?.(rejected);
           report.rejected += 1;
         } else {
           const { legacyId } = checked;

@@ -1,12 +1,13 @@
 // CLI commands: each takes parsed options and the context, returns the text to print.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { cliPrincipal, type ManifestFormat } from '../admin/index.ts';
+import { cliPrincipal, pageRequest, type ManifestFormat } from '../admin/index.ts';
 import type { AuditCheckpoint } from '../audit/index.ts';
 import { parseClientMetadata } from '../clients/index.ts';
+import type { Config } from '../config/index.ts';
 import { AppError } from '../shared/index.ts';
 import type { CliContext } from './cli-context.ts';
 import { formatImportReport, runImport, subjectKeyMapper } from './import-accounts.ts';
-import { runSeedAccounts } from './seed-command.ts';
+import { checkSeedAccounts, runSeedAccounts } from './seed-command.ts';
 
 export type Options = Record<string, string | boolean | undefined>;
 
@@ -44,7 +45,14 @@ const table = (rows: string[][]) => {
   return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
 };
 
-export const COMMANDS: Record<string, { usage: string; run: (ctx: CliContext, options: Options) => Promise<string> }> = {
+export type Command = {
+  usage: string;
+  /** Checks that need no database (refusals, arguments): run before the database is opened. */
+  check?: (config: Config, options: Options) => void;
+  run: (ctx: CliContext, options: Options) => Promise<string>;
+};
+
+export const COMMANDS: Record<string, Command> = {
   'citizens enroll': {
     usage: 'citizens enroll --name NAME --birthdate YYYY-MM-DD [--email E] [--phone P]',
     async run(ctx, o) {
@@ -87,6 +95,7 @@ export const COMMANDS: Record<string, { usage: string; run: (ctx: CliContext, op
   },
   'seed accounts': {
     usage: 'seed accounts --count N [--with-passkeys] [--with-consents --client ID] [--start I] [--seed LABEL]   (synthetic, for load tests)',
+    check: checkSeedAccounts,
     run: runSeedAccounts,
   },
   'clients add': {
@@ -221,7 +230,7 @@ export const COMMANDS: Record<string, { usage: string; run: (ctx: CliContext, op
   'admins list': {
     usage: 'admins list [--after CURSOR] [--limit N]',
     async run(ctx, o) {
-      const page = await ctx.admin.admins.listGrants(cliPrincipal(), { ...(typeof o.after === 'string' && { after: o.after }), limit: Math.min(Number(o.limit ?? 100) || 100, 200) });
+      const page = await ctx.admin.admins.listGrants(cliPrincipal(), { limit: 100, ...pageRequest(o.limit, o.after) });
       if (!page.items.length) return 'No administrators. Grant the first one: admins grant --account ID --role platform';
       return [table([['ACCOUNT', 'ROLE', 'AGENCY', 'GRANTED', 'BY'], ...page.items.map((g) => [g.accountId, g.role, g.agency ?? '-', g.grantedAt.toISOString(), g.grantedBy])]), ...(page.next ? [`More: --after ${page.next}`] : [])].join('\n');
     },
@@ -229,7 +238,7 @@ export const COMMANDS: Record<string, { usage: string; run: (ctx: CliContext, op
   'agencies list': {
     usage: 'agencies list [--after CURSOR] [--limit N]',
     async run(ctx, o) {
-      const page = await ctx.admin.admins.listAgencies(cliPrincipal(), { ...(typeof o.after === 'string' && { after: o.after }), limit: Math.min(Number(o.limit ?? 100) || 100, 200) });
+      const page = await ctx.admin.admins.listAgencies(cliPrincipal(), { limit: 100, ...pageRequest(o.limit, o.after) });
       if (!page.items.length) return 'No agencies.';
       return [table([['AGENCY', 'NAME_EN', 'CONTACT'], ...page.items.map((a) => [a.name, a.nameEn ?? '', a.contact ?? ''])]), ...(page.next ? [`More: --after ${page.next}`] : [])].join('\n');
     },

@@ -1,7 +1,8 @@
 // `accounts import --file members.csv`: the CLI side of moving a portal's members in: a progress
 // bar on stderr, rejected rows appended to a report file (line, field, reason), and the mapping
 // of certificate subject serials to certificate subject keys (CERT_MAPPING_RULE subject-serial).
-import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { readCsvRecords } from '../accounts/csv-records.ts';
 import { certificateSubjectKey, type ValidatedCertificate } from '../auth/certificate/index.ts';
 import { parseCertificate } from '../auth/certificate/certificate-encoding.ts';
 import type { ImportProgress, ImportReport, ImportService, RejectedRow } from '../accounts/index.ts';
@@ -44,7 +45,18 @@ const progressBar = (stream: NodeJS.WriteStream) => {
 
 export const runImport = async (imports: ImportService, options: { file: string; rejects?: string | undefined; restart?: boolean; subjectKeyOf?: ((serial: string) => string) | undefined; stderr?: NodeJS.WriteStream }): Promise<{ report: ImportReport; rejectsFile: string }> => {
   const rejectsFile = options.rejects ?? `${options.file}.rejected.csv`;
-  if (options.restart || !existsSync(rejectsFile)) writeFileSync(rejectsFile, 'line,legacy_id,field,reason\n');
+  // A run from the top (first, restarted, changed or finished file) writes a new report; a resumed
+  // one continues the report of the run it resumes, less the rows past the checkpoint (written
+  // before their batch committed, they are read and reported again).
+  const startReport = async ({ resumedAt, line }: { resumedAt: number; line: number }) => {
+    if (!resumedAt || !existsSync(rejectsFile)) return writeFileSync(rejectsFile, 'line,legacy_id,field,reason\n');
+    let kept = 0;
+    for await (const record of readCsvRecords(rejectsFile, 0, 0)) {
+      if (record.line > 1 && Number(record.fields[0]) > line) return truncateSync(rejectsFile, kept);
+      // The end of the record and of its line break.
+      kept = record.end;
+    }
+  };
   const stderr = options.stderr ?? process.stderr;
   const bar = stderr.isTTY || process.env.ONEID_PROGRESS === '1' ? progressBar(stderr) : undefined;
   let lastProgress: ImportProgress | undefined;
@@ -53,6 +65,7 @@ export const runImport = async (imports: ImportService, options: { file: string;
     actor: 'cli',
     restart: options.restart ?? false,
     subjectKeyOf: options.subjectKeyOf,
+    onStart: startReport,
     onRejected: (r: RejectedRow) => appendFileSync(rejectsFile, `${[r.line, r.legacyId, r.field, r.reason].map(csvCell).join(',')}\n`),
     onProgress: (p) => {
       lastProgress = p;

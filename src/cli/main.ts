@@ -60,9 +60,11 @@ const main = async (argv: string[]) => {
     return command || values.help ? 0 : 2;
   }
   const config = loadConfig(process.env);
+  const options = values as Record<string, string | boolean | undefined>;
+  command.check?.(config, options);
   const ctx = await createCliContext(config);
   try {
-    process.stdout.write(`${await command.run(ctx, values as Record<string, string | boolean | undefined>)}\n`);
+    process.stdout.write(`${await command.run(ctx, options)}\n`);
     return 0;
   } finally {
     await ctx.close();
