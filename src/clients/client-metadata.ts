@@ -31,6 +31,9 @@ const httpsUrl = z.string().max(2000).refine((v) => {
   }
 }, 'must be an https URL (http only for localhost)');
 
+// The engine fetches a sector_identifier_uri over https only, even on localhost (OIDC Core 8.1).
+const strictHttpsUrl = z.string().max(2000).refine((v) => URL.canParse(v) && new URL(v).protocol === 'https:', 'must be an https URL');
+
 // A public JWK the engine can use: no private members, and one node:crypto can import (so a
 // bad key is refused at registration, not at the client's first token request).
 const jwk = z.object({ kty: z.string() }).loose().superRefine((k, ctx) => {
@@ -61,7 +64,7 @@ export const clientMetadataSchema = z
     token_endpoint_auth_method: z.enum(['private_key_jwt', 'client_secret_basic', 'client_secret_post', 'none']).default('client_secret_basic'),
     jwks_uri: httpsUrl.optional(),
     jwks: z.object({ keys: z.array(jwk).min(1, 'needs at least one key') }).optional(),
-    sector_identifier_uri: httpsUrl.optional(),
+    sector_identifier_uri: strictHttpsUrl.optional(),
     backchannel_logout_uri: httpsUrl.optional(),
     backchannel_logout_session_required: z.boolean().optional(),
     id_token_signed_response_alg: z.enum(['ES256', 'RS256']).optional(),

@@ -133,6 +133,7 @@ describe('admin API', () => {
     ['an unusable key in jwks', { token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [{ kty: 'EC', crv: 'P-256', x: 'not-a-point', y: 'AAAA' }] } }, 'jwks.keys.0', /not a valid public key/],
     ['an empty jwks', { token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [] } }, 'jwks.keys', /at least one key/],
     ['private_key_jwt without keys', { token_endpoint_auth_method: 'private_key_jwt' }, 'jwks_uri', /jwks_uri or jwks/],
+    ['an http sector_identifier_uri, even on localhost', { sector_identifier_uri: 'http://localhost:4000/sector.json' }, 'sector_identifier_uri', /https/],
     ['an http back-channel logout URI', { backchannel_logout_uri: 'http://portal.example.go.kr/logout' }, 'backchannel_logout_uri', /https/],
     ['an unknown claim', { allowed_claims: [{ claim: 'blood_type', purpose: { ko: '확인', en: 'Checking' }, required: true, retention_days: 30 }] }, 'allowed_claims', /catalogue/],
     ['an unknown field', { colour: 'blue' }, 'colour', /./],
