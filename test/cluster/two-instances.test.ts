@@ -7,9 +7,10 @@ import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { freePort, onPostgres, ownDatabaseUrl, startTestApp, type TestApp } from '../support/app.ts';
-import { createBrowserSession } from '../support/browser-session.ts';
+import { createBrowserSession, csrfFrom } from '../support/browser-session.ts';
 import { authorizationRequest, discover, enrolCitizen, registerClient, signInDetailed } from '../support/flows.ts';
 import type { SoftAuthenticator } from '../support/soft-authenticator.ts';
+import { agencyWithReceiver, eventually, FAST_QUEUE, signInTo, silentError } from '../sso/support.ts';
 
 // Instances share state only through PostgreSQL and Redis; the embedded default is one process.
 const shared = onPostgres() && Boolean(inject('redisUrl'));
@@ -52,7 +53,7 @@ describe.skipIf(!shared)('a cluster of two instances behind a load balancer (run
     await startBalancer();
     // One ISSUER (the balancer's URL) and one database for both; each listens on its own port.
     // Instance 2 polls for key changes every second instead of every 30.
-    const env = { ISSUER: balancer.issuer, DATABASE_URL: (await ownDatabaseUrl())! };
+    const env = { ...FAST_QUEUE, ISSUER: balancer.issuer, DATABASE_URL: (await ownDatabaseUrl())! };
     first = await startTestApp(env);
     second = await startTestApp(env, { app: { keyReloadSeconds: 1 } });
     via(first);
@@ -158,6 +159,71 @@ describe.skipIf(!shared)('a cluster of two instances behind a load balancer (run
         expect(payload.sub).toBe(tokens.claims()!.sub);
       }
     }
+  });
+
+  it('logs out on instance 2 a session made on instance 1: every system is told, a refused delivery is retried', async () => {
+    via(first);
+    const a = await agencyWithReceiver(first, '세금 신고 서비스');
+    const b = await agencyWithReceiver(first, 'Passport Office');
+    try {
+      const browser = createBrowserSession();
+      const atA = await signInTo(first, browser, citizen.authenticator, a);
+      const atB = await signInTo(first, browser, citizen.authenticator, b);
+      b.receiver.failNext(1);
+
+      // RP-initiated logout (id_token_hint), confirmed on instance 2.
+      via(second);
+      const page = await browser.request(`${balancer.issuer}/session/end?${new URLSearchParams({ id_token_hint: atA.idToken, client_id: a.clientId })}`);
+      const html = await page.text();
+      const action = /id="op\.logoutForm" method="post" action="([^"]+)"/.exec(html)?.[1];
+      const xsrf = /name="xsrf" value="([^"]+)"/.exec(html)?.[1];
+      expect(action, html.slice(0, 300)).toBeTruthy();
+      const done = await browser.request(new URL(action!, balancer.issuer), { method: 'POST', form: { xsrf: xsrf!, logout: 'yes' } });
+      expect(done.status).toBe(303);
+
+      await eventually(() => expect([a.receiver.tokens.length, b.receiver.tokens.length]).toEqual([1, 1]));
+      for (const [r, got, clientId] of [[a.receiver, atA.claims, a.clientId], [b.receiver, atB.claims, b.clientId]] as const) {
+        expect(r.tokens[0]!.claims).toMatchObject({ iss: balancer.issuer, aud: clientId, sub: got.sub, sid: got.sid });
+        expect(r.rejected).toEqual([]);
+      }
+      expect(a.receiver.requests()).toBe(1);
+      expect(b.receiver.requests()).toBe(2); // refused once (500), accepted on retry
+      // The session is gone on both instances.
+      for (const instance of [first, second]) {
+        via(instance);
+        expect(await silentError(first, browser, a)).toBe('login_required');
+      }
+    } finally {
+      via(first);
+      await a.receiver.close();
+      await b.receiver.close();
+    }
+  });
+
+  it('verifies on instance 2 a passkey assertion for a challenge issued by instance 1', async () => {
+    via(first);
+    const config = await discover(first, client);
+    const request = await authorizationRequest(config, client.redirectUri);
+    const browser = createBrowserSession();
+    const { res, url } = await browser.follow(request.url.toString(), balancer.issuer);
+    const html = await res.text();
+    expect(html).toContain('id="passkey-login"');
+    const path = new URL(url).pathname;
+    const csrf = csrfFrom(html);
+    const options = await (await browser.request(`${balancer.issuer}${path}/passkey/options`, { method: 'POST', json: {}, headers: { 'x-csrf-token': csrf } })).json();
+    const [before1, before2] = [await passkeySignIns(first), await passkeySignIns(second)];
+
+    via(second);
+    const verify = await browser.request(`${balancer.issuer}${path}/passkey/verify`, { method: 'POST', json: citizen.authenticator.authenticate(options), headers: { 'x-csrf-token': csrf } });
+    const body = await verify.json();
+    expect(verify.status, JSON.stringify(body)).toBe(200);
+    expect(await passkeySignIns(second)).toBe(before2 + 1);
+    expect(await passkeySignIns(first)).toBe(before1);
+
+    // The challenge was used once: the same assertion on instance 1 is refused.
+    via(first);
+    const replay = await browser.request(`${balancer.issuer}${path}/passkey/verify`, { method: 'POST', json: citizen.authenticator.authenticate(options), headers: { 'x-csrf-token': csrf } });
+    expect(replay.status).not.toBe(200);
   });
 
   it('keeps serving sessions and tokens when an instance stops', async () => {

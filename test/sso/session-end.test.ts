@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { findDeliveries } from '../../src/sessions/delivery-repo.ts';
 import type { TestApp } from '../support/app.ts';
 import { createBrowserSession, csrfFrom } from '../support/browser-session.ts';
+import { createAdmin } from '../admin/support.ts';
 import { enrolCitizen } from '../support/flows.ts';
 import { agencyWithReceiver, eventually, openAccountPage, runCli, sessionsShown, signInTo, silentError, startSsoApp, type Receiver } from './support.ts';
 
@@ -126,14 +127,22 @@ describe('sessions ended elsewhere', () => {
 
   it('a disabled client is told that every citizen\'s session with it is over', async () => {
     const a = await agency('Retired Agency');
-    const sids: string[] = [];
+    const signedIn: { sub: string; sid: string }[] = [];
     for (const name of ['김가람', '이나래']) {
       const citizen = await enrolCitizen(app, { name });
-      sids.push((await signInTo(app, createBrowserSession(), citizen.authenticator, a)).claims.sid as string);
+      const { claims } = await signInTo(app, createBrowserSession(), citizen.authenticator, a);
+      signedIn.push({ sub: claims.sub, sid: claims.sid as string });
     }
-    // The administrator disables the client (the admin service does this), then calls:
-    await app.knex('clients').where({ client_id: a.clientId }).update({ status: 'disabled' });
-    expect(await app.services.sessions.logoutClientEverywhere(a.clientId, 'client_disabled', { actor: 'admin:test' })).toBe(2);
-    await eventually(() => expect(sidsReceived(a.receiver)).toEqual(sids.sort()));
+    // A platform administrator disables the system through the admin API; the engine no longer
+    // finds the client, yet its receiver gets a verified logout token per citizen's session.
+    const admin = await createAdmin(app, 'platform');
+    const res = await admin.api('POST', `/clients/${a.clientId}/disable`);
+    expect(res.status).toBe(200);
+    await eventually(() => expect(a.receiver.tokens).toHaveLength(2));
+    const received = a.receiver.tokens.map((t) => ({ sub: t.claims.sub, sid: t.claims.sid })).sort((x, y) => x.sid!.localeCompare(y.sid!));
+    expect(received).toEqual(signedIn.sort((x, y) => x.sid.localeCompare(y.sid)));
+    expect(signedIn[0]!.sub).not.toBe(signedIn[1]!.sub);
+    expect(a.receiver.rejected).toEqual([]);
+    expect((await findDeliveries(app.knex, { issuer: app.issuer, clientId: a.clientId })).map((d) => d.reason)).toEqual(['client_disabled', 'client_disabled']);
   });
 });
