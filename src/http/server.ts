@@ -106,7 +106,7 @@ export const createHttpApp = (deps: HttpDeps): Koa => {
   app.use(clientRateLimit(deps.rateLimits));
   app.use(async (ctx, next) => {
     const matched = router.match(ctx.path, ctx.method);
-    if (!matched.route) {
+    if (!matched.route && ENGINE_PATH.test(ctx.path)) {
       const engine = deps.provider();
       // Discovery and JWKS: the engine's first answer is kept per engine instance; later ones are
       // served from it before koa runs (engine-cache.ts, cachedStaticAnswers below).
@@ -131,6 +131,14 @@ export const createHttpApp = (deps: HttpDeps): Koa => {
   cachedStaticAnswers(app, deps);
   return app;
 };
+
+/**
+ * The engine's endpoints (oidc-provider's default routes: authorization and its resume, end
+ * session and its confirm/success, token, introspection, revocation, userinfo, JWKS, PAR,
+ * registration, discovery). Any other unmatched path is ours to answer: a readable 404 page (or
+ * problem+json), not the engine's plain-text "Not Found".
+ */
+const ENGINE_PATH = /^\/(?:\.well-known\/openid-configuration|auth|session\/end|token|me|jwks|request|reg)(?:\/|$)/;
 
 /** Discovery and JWKS from the engine's kept answer, ahead of koa: still counted and logged like any request. */
 const cachedStaticAnswers = (app: Koa, deps: HttpDeps) => {
