@@ -41,7 +41,9 @@ export const recoveryRoutes = (router: Router, { accountSession, accounts, recov
     const fresh = citizen && Date.now() / 1000 - citizen.loginTs <= RECOVERY_MAX_AGE_SECONDS;
     const account = citizen && fresh && satisfiesAcr(citizen.acr, page.acr) ? await accounts.findById(citizen.accountId) : undefined;
     if (!account || account.status !== 'active') {
-      throw new AppError('ERR_RECOVERY_SIGN_IN_REQUIRED', page.acr ? 'Please sign in with your certificate again to manage your passkeys.' : 'Please sign in again to manage your sign-in methods.', { status: 401 });
+      // Recovery needs a certificate sign-in; the security page any recent one: each says which.
+      if (page.acr) throw new AppError('ERR_RECOVERY_SIGN_IN_REQUIRED', 'Please sign in with your certificate again to manage your passkeys.', { status: 401 });
+      throw new AppError('ERR_SECURITY_SIGN_IN_REQUIRED', 'Please sign in again to manage your sign-in methods.', { status: 401 });
     }
     return account;
   };

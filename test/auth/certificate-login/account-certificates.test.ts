@@ -274,7 +274,8 @@ describe('what guards the changes', () => {
     for (const [path, body] of [['/certificate/challenge', {}], ['/certificate/verify', { jws }], ['/certificates/rename', { fingerprint: fingerprintOf(leaf), label: '늦음' }]] as const) {
       const res = await page.session.request(`${app.issuer}${SECURITY}${path}`, { method: 'POST', json: body, headers: { 'x-csrf-token': page.csrf } });
       expect(res.status, path).toBe(401);
-      expect((await res.json()).code).toBe('ERR_RECOVERY_SIGN_IN_REQUIRED');
+      // The security page asks for any fresh sign-in (recovery is the page that needs a certificate).
+      expect(await res.json()).toMatchObject({ code: 'ERR_SECURITY_SIGN_IN_REQUIRED', message: '로그인 수단을 관리하려면 다시 로그인해 주세요.' });
     }
     // Still signed in (My One-ID opens), but the page itself asks for a fresh sign-in.
     expect((await page.session.request(`${app.issuer}/account`)).status).toBe(200);
