@@ -149,11 +149,15 @@ export const createAuditService = ({ knex }: { knex: Knex }) => ({
     return { ok: true, count, checkpoint: { count, lanes: Object.fromEntries([...lanes].map(([lane, head]) => [String(lane), head])) } };
   },
 
-  /** Newest first; `involving` matches events about it or done by it (a citizen's own consent decisions). */
-  async list(options: { subject?: string; involving?: string; action?: string; limit?: number } = {}): Promise<AuditRecord[]> {
+  /**
+   * Newest first; `involving` matches events about it or done by it (a citizen's own consent
+   * decisions), and `alsoAbout` events about those subjects too (e.g. their consents' expiry).
+   */
+  async list(options: { subject?: string; involving?: string; alsoAbout?: string[]; action?: string; limit?: number } = {}): Promise<AuditRecord[]> {
     const query = knex('audit_events').orderBy('id', 'desc').limit(options.limit ?? 50);
     if (options.subject) query.where('subject', options.subject);
-    if (options.involving) query.where((q) => q.where('subject', options.involving).orWhere('actor', options.involving));
+    const about = options.alsoAbout ?? [];
+    if (options.involving) query.where((q) => q.where('subject', options.involving).orWhere('actor', options.involving).orWhereIn('subject', about));
     if (options.action) query.where('action', options.action);
     return (await query).map(auditRecordFromRow);
   },

@@ -90,6 +90,10 @@ export const removeGrantIds = async (db: Knex, id: string, grantIds: string[]): 
   if (grantIds.length) await db.raw('update consents set grant_ids = grant_ids - ?::text[] where id = ?', [grantIds, id]);
 };
 
+/** A citizen's consents (any state), newest first: their audit events are about them. */
+export const listConsentIds = async (db: Knex, accountId: string, limit: number): Promise<string[]> =>
+  (await db('consents').where({ account_id: accountId }).orderBy('granted_at', 'desc').limit(limit).select('id')).map((r: { id: string }) => r.id);
+
 /** Open consents past their expiry, oldest first, locked for this transaction (others skip them). */
 export const lockExpiredConsents = async (trx: Knex.Transaction, now: Date, limit: number): Promise<ConsentRecord[]> =>
   (await trx('consents').whereNull('withdrawn_at').where('expires_at', '<=', now).orderBy('expires_at').limit(limit).forUpdate().skipLocked()).map(toRecord);

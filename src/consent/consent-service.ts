@@ -15,6 +15,7 @@ import {
   findConsentById,
   insertConsent,
   listActiveConsents,
+  listConsentIds,
   listSignIns,
   lockExpiredConsents,
   markWithdrawn,
@@ -184,6 +185,9 @@ export const createConsentService = ({ knex, clock, clients, catalogue, maxAgeDa
         return due;
       });
     },
+
+    /** The ids of a citizen's latest consents, in any state (for their activity on My One-ID). */
+    consentIds: (accountId: string) => listConsentIds(knex, accountId, 50),
 
     /** Active consents with what each client received, for My One-ID. */
     listForAccount: (accountId: string) => listActiveConsents(knex, accountId),

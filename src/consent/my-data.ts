@@ -11,8 +11,9 @@ export const createMyDataService = ({ consent, clients, catalogue, audit }: { co
       consent.listForAccount(accountId),
       consent.signIns(accountId),
       catalogue.list(),
-      // Consent events are about the consent (subject consent:<id>) and done by the citizen.
-      audit.list({ involving: `account:${accountId}`, limit: 10 }),
+      // Consent events are about the consent (subject consent:<id>): done by the citizen, or by
+      // the system when one expires.
+      consent.consentIds(accountId).then((ids) => audit.list({ involving: `account:${accountId}`, alsoAbout: ids.map((id) => `consent:${id}`), limit: 10 })),
     ]);
     const labels = new Map(items.map((i) => [i.name, i]));
     const clientIds = [...new Set([...consents.map((c) => c.clientId), ...signIns.map((s) => s.clientId)])];

@@ -110,7 +110,8 @@ describe('consent lifecycle', () => {
     const client = await registerClient(brief, { allowed_claims: allowances });
     const config = await discover(brief, client);
     const request = await authorizationRequest(config, client.redirectUri, { scope: 'openid profile' });
-    const { callback } = await signInDetailed(brief, createBrowserSession(), citizen.authenticator, request.url);
+    const browser = createBrowserSession();
+    const { callback } = await signInDetailed(brief, browser, citizen.authenticator, request.url);
     const tokens = await oidc.authorizationCodeGrant(config, new URL(callback), { pkceCodeVerifier: request.verifier, expectedState: request.state, expectedNonce: request.nonce });
     expect((await oidc.tokenIntrospection(config, tokens.access_token)).active).toBe(true);
     const [consent] = await consentsOf(brief, citizen.account.id, client.clientId);
@@ -123,11 +124,17 @@ describe('consent lifecycle', () => {
     }
     const expired = (await consentEvents(brief, consent.id)).find((e) => e.action === 'consent.expired')!;
     expect(expired).toMatchObject({ actor: 'system', details: { clientId: client.clientId, grantIds: consent.grant_ids } });
+    // Its grants are revoked right after it is closed (introspection has no side effect to poll with).
+    while ((await oidc.tokenIntrospection(config, tokens.access_token)).active) {
+      expect(Date.now(), 'the access token was revoked').toBeLessThan(deadline);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
     await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
-    expect((await oidc.tokenIntrospection(config, tokens.access_token)).active).toBe(false);
     const signedOut = await brief.knex('audit_events').where({ action: 'sessions.client.signed-out', subject: `account:${citizen.account.id}` });
     expect(signedOut.map((e) => e.details)).toEqual([expect.objectContaining({ clientId: client.clientId, reason: 'consent_expired' })]);
-    // My One-ID no longer lists it as active.
+    // My One-ID no longer lists it as active, and its activity says it expired.
     expect(await brief.services.consent.listForAccount(citizen.account.id)).toEqual([]);
+    const page = await (await browser.follow(`${brief.issuer}/account?lang=en`, brief.issuer)).res.text();
+    expect(page).toContain('Consent expired');
   });
 });
