@@ -52,7 +52,8 @@ describe('npm start (src/main.ts)', () => {
   it('prints the issuer and how to begin; the printed client registration works; SIGTERM stops it', async () => {
     const port = await freePort();
     const secrets = inject('secrets');
-    const env = { PORT: String(port), HOST: '127.0.0.1', ISSUER: `http://localhost:${port}`, DATA_DIR: dataDir(), COOKIE_KEYS: secrets.cookieKey, KEY_ENCRYPTION_KEYS: secrets.keyEncryptionKey, PAIRWISE_SALT: secrets.pairwiseSalt };
+    // The embedded default for the server and the CLI alike, whatever backend this run uses.
+    const env = { DATABASE_URL: '', REDIS_URL: '', PORT: String(port), HOST: '127.0.0.1', ISSUER: `http://localhost:${port}`, DATA_DIR: dataDir(), COOKIE_KEYS: secrets.cookieKey, KEY_ENCRYPTION_KEYS: secrets.keyEncryptionKey, PAIRWISE_SALT: secrets.pairwiseSalt };
     const run = start(env, /npm run cli -- clients add --file examples\/client\.json\n/);
     try {
       await run.ready;
