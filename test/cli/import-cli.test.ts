@@ -9,10 +9,10 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as oidc from 'openid-client';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.ts';
 import { createBrowserSession, csrfFrom } from '../support/browser-session.ts';
-import { cliProcess } from '../support/cli.ts';
+import { cliEnv, cliProcess } from '../support/cli.ts';
 import { authorizationRequest, discover, registerClient, signIn } from '../support/flows.ts';
 import { createSoftAuthenticator } from '../support/soft-authenticator.ts';
 import { auditRows, certificateEnv, challengeSignIn, continueToClient, createTestPki, fingerprintOf, openLogin, redeemTokens, startRp, type TestPki } from '../auth/certificate-login/support.ts';
@@ -32,21 +32,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** What runCli passes: the app's data directory, database and secrets. */
-const cliEnv = (extra: Record<string, string | undefined> = {}) => {
-  const secrets = inject('secrets');
-  return {
-    DATA_DIR: app.config.dataDir,
-    ISSUER: app.issuer,
-    COOKIE_KEYS: secrets.cookieKey,
-    KEY_ENCRYPTION_KEYS: secrets.keyEncryptionKey,
-    PAIRWISE_SALT: secrets.pairwiseSalt,
-    ...(app.config.databaseUrl && { DATABASE_URL: app.config.databaseUrl }),
-    ONEID_PROGRESS: undefined,
-    ...extra,
-  };
-};
-const cli = (args: string[], extra: Record<string, string | undefined> = {}) => cliProcess(cliEnv(extra), args, 120_000);
+const cli = (args: string[], extra: Record<string, string | undefined> = {}) => cliProcess({ ...cliEnv(app), ONEID_PROGRESS: undefined, ...extra }, args, 120_000);
 
 /** A stack trace would show "    at " lines; operators get one readable line. */
 const noStack = (stderr: string) => expect(stderr).not.toMatch(/^\s+at /m);
@@ -188,7 +174,7 @@ describe('accounts import after a crash (CLI killed mid-way)', () => {
 
   /** Starts the import as its own process and SIGKILLs it once a first batch has committed. */
   const importAndKill = async (path: string, args: string[] = []) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'accounts', 'import', '--file', path, ...args], { env: { ...process.env, ...cliEnv(), LOG_LEVEL: 'silent' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'accounts', 'import', '--file', path, ...args], { env: { ...process.env, ...cliEnv(app), ONEID_PROGRESS: undefined, LOG_LEVEL: 'silent' }, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const exited = new Promise<NodeJS.Signals | number | null>((done) => child.once('exit', (code, signal) => done(signal ?? code)));

@@ -20,15 +20,18 @@ export const cliProcess = async (env: Record<string, string | undefined>, args: 
   }
 };
 
-/** `npm run cli -- ...args` against a test app, with its data directory, database and secrets. */
-export const runCli = (app: TestApp, ...args: string[]): Promise<CliResult> => {
+/** The settings the CLI needs to work on a test app: its data directory, database and secrets. */
+export const cliEnv = (app: TestApp): Record<string, string> => {
   const secrets = inject('secrets');
-  return cliProcess({
+  return {
     DATA_DIR: app.config.dataDir,
     ISSUER: app.issuer,
     COOKIE_KEYS: secrets.cookieKey,
     KEY_ENCRYPTION_KEYS: secrets.keyEncryptionKey,
     PAIRWISE_SALT: secrets.pairwiseSalt,
     ...(app.config.databaseUrl && { DATABASE_URL: app.config.databaseUrl }),
-  }, args);
+  };
 };
+
+/** `npm run cli -- ...args` against a test app. */
+export const runCli = (app: TestApp, ...args: string[]): Promise<CliResult> => cliProcess(cliEnv(app), args);

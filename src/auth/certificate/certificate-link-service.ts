@@ -8,12 +8,12 @@ import type { Knex } from 'knex';
 import { appendAudit } from '../../audit/index.ts';
 import { AppError, type Clock } from '../../shared/index.ts';
 import type { KvStore } from '../../store/index.ts';
-import { CertificateError, isCertificateError } from './certificate-errors.ts';
-import { CHALLENGE_TTL_SECONDS, claimedLeaf, fingerprintOf } from './certificate-login-service.ts';
+import { isCertificateError } from './certificate-errors.ts';
+import { CHALLENGE_TTL_SECONDS, fingerprintOf, verifyChallengeProof } from './certificate-login-service.ts';
 import { certificateSubjectKey, type CertificateMappingRule } from './certificate-mapping.ts';
 import { findCertificateByFingerprint, insertCertificate, lockSubjectKey, subjectKeyOwners } from './certificate-repo.ts';
 import type { CertificateValidator } from './chain-validator.ts';
-import { CHALLENGE_ALGORITHMS, CHALLENGE_TYP, createChallengeNonce, verifySignedChallenge } from './signed-challenge.ts';
+import { CHALLENGE_ALGORITHMS, CHALLENGE_TYP, createChallengeNonce } from './signed-challenge.ts';
 
 type Deps = {
   knex: Knex;
@@ -54,22 +54,15 @@ export const createCertificateLinkService = ({ knex, kv, clock, validator, issue
      * or AppError ERR_CERT_LINKED_ELSEWHERE (409) when the identity belongs to another account.
      */
     async link(accountId: string, jws: unknown, context: { ip?: string | undefined } = {}): Promise<LinkOutcome> {
-      let leafDer: Buffer | undefined;
+      const seen: { leafDer?: Buffer | undefined } = {};
       let cert;
       let subjectKey: string;
       try {
-        if (typeof jws !== 'string' || jws.trim() === '') throw new CertificateError('no_proof', 'no signed challenge was sent');
-        leafDer = claimedLeaf(jws.trim());
-        const challenge = await verifySignedChallenge(jws.trim(), { audience: issuer, now: clock.now });
-        leafDer = challenge.leafDer;
-        if (!(await kv.take(nonceKey(accountId, challenge.nonce)))) {
-          throw new CertificateError('replayed', 'the signed nonce was not issued for this account or was already used');
-        }
-        cert = await validator.validate(challenge.leafDer, challenge.intermediatesDer);
+        cert = await verifyChallengeProof(jws, { kv, clock, validator, issuer }, { keyOf: (nonce) => nonceKey(accountId, nonce), replayed: 'the signed nonce was not issued for this account or was already used' }, seen);
         subjectKey = (await findCertificateByFingerprint(knex, cert.fingerprintSha256))?.subjectKey ?? certificateSubjectKey(cert, mappingRule);
       } catch (error) {
         if (isCertificateError(error)) {
-          await refused(accountId, context.ip, { reason: error.reason, detail: error.message.slice(0, 500), ...(leafDer && { fingerprint: fingerprintOf(leafDer) }) });
+          await refused(accountId, context.ip, { reason: error.reason, detail: error.message.slice(0, 500), ...(seen.leafDer && { fingerprint: fingerprintOf(seen.leafDer) }) });
         }
         throw error;
       }

@@ -86,6 +86,26 @@ export const claimedLeaf = (jws: string): Buffer | undefined => {
   }
 };
 const nonceKey = (uid: string, nonce: string) => `cert:nonce:${uid}:${nonce}`;
+
+/**
+ * The signed-challenge proof, for sign-in and for linking alike: the JWS's signature (by the key
+ * of x5c[0]) and audience first, then the single-use nonce under `nonceKeyOf` (replays fail),
+ * then the chain. `seen.leafDer` holds the claimed certificate as soon as it is known, so a
+ * refusal can be audited with it.
+ */
+export const verifyChallengeProof = async (
+  jws: unknown,
+  deps: { kv: KvStore; clock: Clock; validator: CertificateValidator; issuer: string },
+  nonce: { keyOf: (nonce: string) => string; replayed: string },
+  seen: { leafDer?: Buffer | undefined },
+): Promise<ValidatedCertificate> => {
+  if (typeof jws !== 'string' || jws.trim() === '') throw new CertificateError('no_proof', 'no signed challenge was sent');
+  seen.leafDer = claimedLeaf(jws.trim());
+  const challenge = await verifySignedChallenge(jws.trim(), { audience: deps.issuer, now: deps.clock.now });
+  seen.leafDer = challenge.leafDer;
+  if (!(await deps.kv.take(nonce.keyOf(challenge.nonce)))) throw new CertificateError('replayed', nonce.replayed);
+  return deps.validator.validate(challenge.leafDer, challenge.intermediatesDer);
+};
 const pendingKey = (uid: string) => `cert:pending:${uid}`;
 
 const ticketInvalid = () =>
@@ -167,19 +187,12 @@ export const createCertificateLoginService = ({ knex, kv, clock, accounts, valid
      * chain is validated and mapped. Throws CertificateError (audited) or AppError.
      */
     async signInWithChallenge(uid: string, jws: unknown, context: RequestContext = {}): Promise<CertificateOutcome> {
-      let leafDer: Buffer | undefined;
+      const seen: { leafDer?: Buffer | undefined } = {};
       try {
-        if (typeof jws !== 'string' || jws.trim() === '') throw new CertificateError('no_proof', 'no signed challenge was sent');
-        leafDer = claimedLeaf(jws.trim());
-        const challenge = await verifySignedChallenge(jws.trim(), { audience: issuer, now: clock.now });
-        leafDer = challenge.leafDer;
-        if (!(await kv.take(nonceKey(uid, challenge.nonce)))) {
-          throw new CertificateError('replayed', 'the signed nonce was not issued for this sign-in or was already used');
-        }
-        const cert = await validator.validate(challenge.leafDer, challenge.intermediatesDer);
+        const cert = await verifyChallengeProof(jws, { kv, clock, validator, issuer }, { keyOf: (nonce) => nonceKey(uid, nonce), replayed: 'the signed nonce was not issued for this sign-in or was already used' }, seen);
         return await resolve(uid, cert, 'challenge', context);
       } catch (error) {
-        throw await rejected(error, 'challenge', { ...context, leafDer });
+        throw await rejected(error, 'challenge', { ...context, leafDer: seen.leafDer });
       }
     },
 
