@@ -8,7 +8,13 @@
 import { createHash, randomBytes, sign, type KeyObject } from 'node:crypto';
 import { createBrowser, type Http } from './http.ts';
 
-export type Target = { issuer: string; clientId: string; clientSecret: string; redirectUri: string; kind: 'one-id' | 'baseline' };
+export type Target = {
+  issuer: string;
+  clientId: string;
+  clientSecret: string;
+  redirectUri: string;
+  kind: 'one-id' | 'baseline';
+};
 export type Signer = { credentialId: string; privateKey: KeyObject };
 export type Tokens = { access_token: string; refresh_token?: string; id_token: string };
 
@@ -16,28 +22,55 @@ const b64u = (b: Buffer) => b.toString('base64url');
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest();
 
 /** navigator.credentials.get() by a synced passkey (counter 0, UV): what an authenticator returns. */
-export const assertion = (request: { challenge: string; rpId?: string }, signer: Signer, origin: string) => {
+export const assertion = (
+  request: { challenge: string; rpId?: string },
+  signer: Signer,
+  origin: string,
+) => {
   const rpId = request.rpId ?? new URL(origin).hostname;
-  const authData = Buffer.concat([sha(rpId), Buffer.from([0x01 | 0x04 | 0x08 | 0x10]), Buffer.alloc(4)]);
-  const clientData = Buffer.from(JSON.stringify({ type: 'webauthn.get', challenge: request.challenge, origin, crossOrigin: false }));
+  const authData = Buffer.concat([
+    sha(rpId),
+    Buffer.from([0x01 | 0x04 | 0x08 | 0x10]),
+    Buffer.alloc(4),
+  ]);
+  const clientData = Buffer.from(
+    JSON.stringify({
+      type: 'webauthn.get',
+      challenge: request.challenge,
+      origin,
+      crossOrigin: false,
+    }),
+  );
   return {
     id: signer.credentialId,
     rawId: signer.credentialId,
     type: 'public-key',
-    response: { clientDataJSON: b64u(clientData), authenticatorData: b64u(authData), signature: b64u(sign('sha256', Buffer.concat([authData, sha(clientData)]), signer.privateKey)) },
+    response: {
+      clientDataJSON: b64u(clientData),
+      authenticatorData: b64u(authData),
+      signature: b64u(
+        sign('sha256', Buffer.concat([authData, sha(clientData)]), signer.privateKey),
+      ),
+    },
     clientExtensionResults: {},
     authenticatorAttachment: 'platform',
   };
 };
 
-export const basic = (t: Pick<Target, 'clientId' | 'clientSecret'>) => `Basic ${Buffer.from(`${encodeURIComponent(t.clientId)}:${encodeURIComponent(t.clientSecret)}`).toString('base64')}`;
+export const basic = (t: Pick<Target, 'clientId' | 'clientSecret'>) =>
+  `Basic ${Buffer.from(`${encodeURIComponent(t.clientId)}:${encodeURIComponent(t.clientSecret)}`).toString('base64')}`;
 
 const fail = (step: string, status: number, body: string): never => {
   throw new Error(`${step}: HTTP ${status} ${body.slice(0, 200)}`);
 };
 
 /** One complete sign-in with a fresh browser; returns the token response. */
-export const signInFlow = async (http: Http, target: Target, signer: Signer | undefined, scope = 'openid profile email'): Promise<Tokens> => {
+export const signInFlow = async (
+  http: Http,
+  target: Target,
+  signer: Signer | undefined,
+  scope = 'openid profile email',
+): Promise<Tokens> => {
   const browser = createBrowser(http);
   const verifier = b64u(randomBytes(32));
   const params = new URLSearchParams({
@@ -56,30 +89,64 @@ export const signInFlow = async (http: Http, target: Target, signer: Signer | un
     const csrf = /<meta name="csrf-token" content="([^"]+)"/.exec(reply.body)?.[1] ?? '';
     const path = new URL(url).pathname;
     const headers = { 'content-type': 'application/json', 'x-csrf-token': csrf };
-    const options = await browser.go(`${target.issuer}${path}/passkey/options`, { method: 'POST', headers, body: '{}' });
+    const options = await browser.go(`${target.issuer}${path}/passkey/options`, {
+      method: 'POST',
+      headers,
+      body: '{}',
+    });
     if (options.status !== 200) fail('passkey options', options.status, options.body);
-    const verify = await browser.go(`${target.issuer}${path}/passkey/verify`, { method: 'POST', headers, body: JSON.stringify(assertion(JSON.parse(options.body), signer!, new URL(target.issuer).origin)) });
+    const verify = await browser.go(`${target.issuer}${path}/passkey/verify`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify(
+        assertion(JSON.parse(options.body), signer!, new URL(target.issuer).origin),
+      ),
+    });
     if (verify.status !== 200) fail('passkey verify', verify.status, verify.body);
-    ({ reply, url } = await browser.follow(new URL(JSON.parse(verify.body).location, target.issuer).toString(), target.issuer));
+    ({ reply, url } = await browser.follow(
+      new URL(JSON.parse(verify.body).location, target.issuer).toString(),
+      target.issuer,
+    ));
   }
-  if (!url.startsWith(target.redirectUri)) fail(`expected the callback, got ${url}`, reply.status, reply.body);
+  if (!url.startsWith(target.redirectUri))
+    fail(`expected the callback, got ${url}`, reply.status, reply.body);
   const code = new URL(url).searchParams.get('code');
   if (!code) fail(`no code in ${url}`, reply.status, reply.body);
   const token = await http.send(`${target.issuer}/token`, {
     method: 'POST',
     headers: { authorization: basic(target), 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'authorization_code', code: code!, redirect_uri: target.redirectUri, code_verifier: verifier }).toString(),
+    body: new URLSearchParams({
+      grant_type: 'authorization_code',
+      code: code!,
+      redirect_uri: target.redirectUri,
+      code_verifier: verifier,
+    }).toString(),
   });
   if (token.status !== 200) fail('token', token.status, token.body);
   return JSON.parse(token.body) as Tokens;
 };
 
-export type FlowResult = { flows: number; errors: number; seconds: number; perSecond: number; p50: number; p99: number; firstError?: string | undefined };
+export type FlowResult = {
+  flows: number;
+  errors: number;
+  seconds: number;
+  perSecond: number;
+  p50: number;
+  p99: number;
+  firstError?: string | undefined;
+};
 
-const percentile = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : 0);
+const percentile = (sorted: number[], p: number) =>
+  sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : 0;
 
 /** `connections` browsers signing in back to back for `seconds`; latency is per whole flow (ms). */
-export const runFlows = async (http: Http, target: Target, connections: number, seconds: number, signerFor: (n: number) => Signer | undefined): Promise<FlowResult> => {
+export const runFlows = async (
+  http: Http,
+  target: Target,
+  connections: number,
+  seconds: number,
+  signerFor: (n: number) => Signer | undefined,
+): Promise<FlowResult> => {
   const latencies: number[] = [];
   let errors = 0;
   let firstError: string | undefined;
@@ -101,5 +168,13 @@ export const runFlows = async (http: Http, target: Target, connections: number, 
   await Promise.all(Array.from({ length: connections }, user));
   const elapsed = (performance.now() - began) / 1000;
   latencies.sort((a, b) => a - b);
-  return { flows: latencies.length, errors, seconds: elapsed, perSecond: latencies.length / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99), firstError };
+  return {
+    flows: latencies.length,
+    errors,
+    seconds: elapsed,
+    perSecond: latencies.length / elapsed,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    firstError,
+  };
 };

@@ -4,19 +4,45 @@
 // simulated browser and manual redirects.
 import { Agent, request } from 'node:http';
 
-export type Reply = { status: number; headers: Record<string, string | string[] | undefined>; body: string };
+export type Reply = {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+};
 
 export const createHttp = (port: number, maxSockets: number) => {
   const agent = new Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets });
-  const send = (url: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}) =>
+  const send = (
+    url: string,
+    init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+  ) =>
     new Promise<Reply>((resolve, reject) => {
       const target = new URL(url);
       const req = request(
-        { host: '127.0.0.1', port, agent, method: init.method ?? 'GET', path: target.pathname + target.search, headers: { host: target.host, ...init.headers, ...(init.body !== undefined && { 'content-length': String(Buffer.byteLength(init.body)) }) } },
+        {
+          host: '127.0.0.1',
+          port,
+          agent,
+          method: init.method ?? 'GET',
+          path: target.pathname + target.search,
+          headers: {
+            host: target.host,
+            ...init.headers,
+            ...(init.body !== undefined && {
+              'content-length': String(Buffer.byteLength(init.body)),
+            }),
+          },
+        },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+          res.on('end', () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              headers: res.headers,
+              body: Buffer.concat(chunks).toString('utf8'),
+            }),
+          );
           res.on('error', reject);
         },
       );
@@ -44,12 +70,20 @@ export const createBrowser = (http: Http) => {
     }
     return reply;
   };
-  const headers = (extra: Record<string, string> = {}) => (jar.size ? { cookie: [...jar].map(([k, v]) => `${k}=${v}`).join('; '), ...extra } : extra);
-  const go = async (url: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}) => keep(await http.send(url, { ...init, headers: headers(init.headers) }));
+  const headers = (extra: Record<string, string> = {}) =>
+    jar.size ? { cookie: [...jar].map(([k, v]) => `${k}=${v}`).join('; '), ...extra } : extra;
+  const go = async (
+    url: string,
+    init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+  ) => keep(await http.send(url, { ...init, headers: headers(init.headers) }));
   return {
     go,
     /** Follows redirects while they stay under `origin`; returns the last reply and URL. */
-    async follow(url: string, origin: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}) {
+    async follow(
+      url: string,
+      origin: string,
+      init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+    ) {
       let current = url;
       let reply = await go(current, init);
       for (let hops = 0; hops < 10 && reply.status >= 300 && reply.status < 400; hops += 1) {

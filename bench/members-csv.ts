@@ -18,12 +18,18 @@ const given = ['민준', '서연', '도윤', '하은', '시우', '지우', '주�
 
 const line = (i: number): string => {
   const id = `M-${String(i).padStart(7, '0')}`;
-  const name = i % 97 === 0 ? `"${family[i % 10]}${given[(i >> 3) % 10]}, Jr."` : `${family[i % 10]}${given[(i >> 3) % 10]}${i % 1000}`;
+  const name =
+    i % 97 === 0
+      ? `"${family[i % 10]}${given[(i >> 3) % 10]}, Jr."`
+      : `${family[i % 10]}${given[(i >> 3) % 10]}${i % 1000}`;
   const birthdate = `${1940 + (i % 70)}-${String((i % 12) + 1).padStart(2, '0')}-${String((i % 28) + 1).padStart(2, '0')}`;
   const email = i % 5 === 0 ? '' : `member${i}@portal.example`;
-  const phone = i % 3 === 0 ? '' : `010-${String(i % 10000).padStart(4, '0')}-${String((i * 7) % 10000).padStart(4, '0')}`;
+  const phone =
+    i % 3 === 0
+      ? ''
+      : `010-${String(i % 10000).padStart(4, '0')}-${String((i * 7) % 10000).padStart(4, '0')}`;
   if (i % 1000 === 999) {
-    const kind = (i / 1000) % 4 | 0;
+    const kind = ((i / 1000) % 4) | 0;
     if (kind === 0) return `${id},${name},${birthdate.slice(0, 4)}-02-31,${email},${phone}`;
     if (kind === 1) return `${id},${name},${birthdate},not-an-email,${phone}`;
     if (kind === 2) return `${id},${name},${birthdate},${email},12ab`;

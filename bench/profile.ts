@@ -3,18 +3,28 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
-type Node = { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] };
+type Node = {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+};
 type Profile = { nodes: Node[]; samples: number[]; timeDeltas: number[] };
 
 export type Hotspot = { function: string; location: string; percent: number; ms: number };
 
-const shortUrl = (url: string) => url.replace(/^file:\/\//, '').replace(/^.*\/node_modules\//, '').replace(/^.*\/(src|bench|test)\//, '$1/');
+const shortUrl = (url: string) =>
+  url
+    .replace(/^file:\/\//, '')
+    .replace(/^.*\/node_modules\//, '')
+    .replace(/^.*\/(src|bench|test)\//, '$1/');
 
 /** Process `pid`'s busiest profile in a --cpu-prof-dir (the main thread's; tsx's loader thread is mostly idle). */
 export const mainProfile = (dir: string, pid: number): string | undefined => {
   let files: string[];
   try {
-    files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile') && f.includes(`.${pid}.`)).map((f) => join(dir, f));
+    files = readdirSync(dir)
+      .filter((f) => f.endsWith('.cpuprofile') && f.includes(`.${pid}.`))
+      .map((f) => join(dir, f));
   } catch {
     return undefined;
   }
@@ -48,7 +58,12 @@ export const summariseProfile = (path: string, top = 25): Hotspot[] => {
   return [...self.values()]
     .sort((a, b) => b.us - a.us)
     .slice(0, top)
-    .map((e) => ({ function: e.function, location: e.location, percent: (100 * e.us) / (total || 1), ms: e.us / 1000 }));
+    .map((e) => ({
+      function: e.function,
+      location: e.location,
+      percent: (100 * e.us) / (total || 1),
+      ms: e.us / 1000,
+    }));
 };
 
 /** Self time summed by package or source folder: a coarser "where does the time go". */
@@ -62,16 +77,26 @@ export const summariseByModule = (path: string): { module: string; percent: numb
     total += delta;
     const url = byId.get(id)?.callFrame.url ?? '';
     const name = byId.get(id)?.callFrame.functionName ?? '';
-    const module = !url ? name || '(native)' : url.includes('/node_modules/') ? url.replace(/^.*\/node_modules\/((@[^/]+\/)?[^/]+).*$/, '$1') : url.startsWith('node:') ? 'node:' + url.slice(5).split('/')[0] : shortUrl(url).split('/').slice(0, 2).join('/');
+    const module = !url
+      ? name || '(native)'
+      : url.includes('/node_modules/')
+        ? url.replace(/^.*\/node_modules\/((@[^/]+\/)?[^/]+).*$/, '$1')
+        : url.startsWith('node:')
+          ? 'node:' + url.slice(5).split('/')[0]
+          : shortUrl(url).split('/').slice(0, 2).join('/');
     sums.set(module, (sums.get(module) ?? 0) + delta);
   });
-  return [...sums].sort((a, b) => b[1] - a[1]).map(([module, us]) => ({ module, percent: (100 * us) / (total || 1) }));
+  return [...sums]
+    .sort((a, b) => b[1] - a[1])
+    .map(([module, us]) => ({ module, percent: (100 * us) / (total || 1) }));
 };
 
 // `npx tsx bench/profile.ts FILE.cpuprofile [N]`
 if (import.meta.url === `file://${process.argv[1]}`) {
   const [file, n] = process.argv.slice(2);
-  for (const h of summariseProfile(file!, Number(n ?? 30))) process.stdout.write(`${h.percent.toFixed(1).padStart(5)}%  ${h.function}  ${h.location}\n`);
+  for (const h of summariseProfile(file!, Number(n ?? 30)))
+    process.stdout.write(`${h.percent.toFixed(1).padStart(5)}%  ${h.function}  ${h.location}\n`);
   process.stdout.write('\nBy module:\n');
-  for (const m of summariseByModule(file!).slice(0, 20)) process.stdout.write(`${m.percent.toFixed(1).padStart(5)}%  ${m.module}\n`);
+  for (const m of summariseByModule(file!).slice(0, 20))
+    process.stdout.write(`${m.percent.toFixed(1).padStart(5)}%  ${m.module}\n`);
 }

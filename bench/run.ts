@@ -17,7 +17,13 @@ import { Redis } from 'ioredis';
 import { seedKeyPair, seededAccount } from '../src/cli/seed-accounts.ts';
 import { createHttp } from './http.ts';
 import { runFlows, signInFlow, type Signer, type Target, type Tokens } from './flows.ts';
-import { measure, SCENARIOS, type Measurement, type Pools, type ScenarioName } from './scenarios.ts';
+import {
+  measure,
+  SCENARIOS,
+  type Measurement,
+  type Pools,
+  type ScenarioName,
+} from './scenarios.ts';
 import { startTarget, stopTarget, type Started } from './targets.ts';
 import { mainProfile, summariseProfile } from './profile.ts';
 
@@ -38,14 +44,23 @@ const connectionCounts = values.connections!.split(',').map(Number);
 const targetNames = values.targets!.split(',');
 const scenarioNames = values.scenarios!.split(',') as ScenarioName[];
 const seededAccounts = Number(values.accounts);
-const adminUrl = process.env.BENCH_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const adminUrl =
+  process.env.BENCH_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const redisUrl = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/13';
 const resultsDir = new URL('./results/', import.meta.url).pathname;
 const profileDir = values.profile ? resultsDir : undefined;
 
-const secrets = { COOKIE_KEYS: randomBytes(32).toString('base64url'), KEY_ENCRYPTION_KEYS: randomBytes(32).toString('base64url'), PAIRWISE_SALT: randomBytes(32).toString('base64url') };
+const secrets = {
+  COOKIE_KEYS: randomBytes(32).toString('base64url'),
+  KEY_ENCRYPTION_KEYS: randomBytes(32).toString('base64url'),
+  PAIRWISE_SALT: randomBytes(32).toString('base64url'),
+};
 // Limits stay on (their Redis counters are part of the cost) but far above the bench's rate.
-const limits = { RATE_LIMIT_SIGNIN_PER_MINUTE: '1000000', RATE_LIMIT_TOKEN_PER_MINUTE: '1000000', RATE_LIMIT_ACCOUNT_PER_MINUTE: '1000000' };
+const limits = {
+  RATE_LIMIT_SIGNIN_PER_MINUTE: '1000000',
+  RATE_LIMIT_TOKEN_PER_MINUTE: '1000000',
+  RATE_LIMIT_ACCOUNT_PER_MINUTE: '1000000',
+};
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -70,8 +85,13 @@ const main = async () => {
   const started: Started[] = [];
   const results: Measurement[] = [];
   try {
-    if (profileDir) for (const f of readdirSync(profileDir)) if (f.endsWith('.cpuprofile')) rmSync(join(profileDir, f));
-    const seedEnv = { BENCH_SEED_ACCOUNTS: String(seededAccounts), BENCH_SEED: `bench${Date.now()}` };
+    if (profileDir)
+      for (const f of readdirSync(profileDir))
+        if (f.endsWith('.cpuprofile')) rmSync(join(profileDir, f));
+    const seedEnv = {
+      BENCH_SEED_ACCOUNTS: String(seededAccounts),
+      BENCH_SEED: `bench${Date.now()}`,
+    };
     // A target may name another checkout to compare with (`postgres@/path/to/checkout`): its own
     // bench/server.ts and src/, on a database and Redis DB of its own.
     for (const [i, spec] of targetNames.entries()) {
@@ -89,23 +109,60 @@ const main = async () => {
         const r = new Redis(redisDb.toString(), { maxRetriesPerRequest: 1 });
         await r.flushdb();
         redisClients.push(r);
-        started.push(await startTarget(label, 'server.ts', { ...secrets, ...limits, ...seedEnv, DATABASE_URL: dbUrl.toString(), REDIS_URL: redisDb.toString() }, { profileDir, root }));
+        started.push(
+          await startTarget(
+            label,
+            'server.ts',
+            {
+              ...secrets,
+              ...limits,
+              ...seedEnv,
+              DATABASE_URL: dbUrl.toString(),
+              REDIS_URL: redisDb.toString(),
+            },
+            { profileDir, root },
+          ),
+        );
       }
       if (kind === 'embedded') {
         const dir = mkdtempSync(join(tmpdir(), 'oneid-bench-'));
         dataDirs.push(dir);
-        started.push(await startTarget(label, 'server.ts', { ...secrets, ...limits, ...seedEnv, DATA_DIR: dir, DATABASE_URL: '', REDIS_URL: '' }, { profileDir, root }));
+        started.push(
+          await startTarget(
+            label,
+            'server.ts',
+            { ...secrets, ...limits, ...seedEnv, DATA_DIR: dir, DATABASE_URL: '', REDIS_URL: '' },
+            { profileDir, root },
+          ),
+        );
       }
       log(`started ${label}`);
     }
 
-    const contexts = new Map<string, { target: Target; pools: Pools; signer: (n: number) => Signer | undefined; http: ReturnType<typeof createHttp> }>();
+    const contexts = new Map<
+      string,
+      {
+        target: Target;
+        pools: Pools;
+        signer: (n: number) => Signer | undefined;
+        http: ReturnType<typeof createHttp>;
+      }
+    >();
     for (const s of started) {
-      const target: Target = { issuer: s.issuer, clientId: s.clientId, clientSecret: s.clientSecret, redirectUri: s.redirectUri, kind: s.name === 'baseline' ? 'baseline' : 'one-id' };
+      const target: Target = {
+        issuer: s.issuer,
+        clientId: s.clientId,
+        clientSecret: s.clientSecret,
+        redirectUri: s.redirectUri,
+        kind: s.name === 'baseline' ? 'baseline' : 'one-id',
+      };
       const signer = (n: number): Signer | undefined => {
         if (target.kind === 'baseline') return undefined;
         const a = seededAccount(s.seed!, n % seededAccounts);
-        return { credentialId: a.credentialId, privateKey: seedKeyPair(s.seed!, a.keyIndex).privateKey };
+        return {
+          credentialId: a.credentialId,
+          privateKey: seedKeyPair(s.seed!, a.keyIndex).privateKey,
+        };
       };
       const flowHttp = createHttp(s.port, Math.max(...connectionCounts));
       contexts.set(s.name, { target, signer, http: flowHttp, pools: { refresh: [], access: [] } });
@@ -113,9 +170,15 @@ const main = async () => {
     // Pre-minted before each timed window: refresh tokens are single-use (each use returns the
     // next one, which goes back in the pool) and access tokens serve userinfo and introspection.
     // (Fresh ones each time: the bare engine's memory adapter is an LRU of 1,000 entries.)
-    const mint = async (c: { target: Target; signer: (n: number) => Signer | undefined; http: ReturnType<typeof createHttp>; pools: Pools }) => {
+    const mint = async (c: {
+      target: Target;
+      signer: (n: number) => Signer | undefined;
+      http: ReturnType<typeof createHttp>;
+      pools: Pools;
+    }) => {
       const minted: Tokens[] = [];
-      for (let i = 0; i < Math.max(...connectionCounts) + 20; i += 1) minted.push(await signInFlow(c.http, c.target, c.signer(i)));
+      for (let i = 0; i < Math.max(...connectionCounts) + 20; i += 1)
+        minted.push(await signInFlow(c.http, c.target, c.signer(i)));
       c.pools.refresh = minted.map((t) => t.refresh_token!).filter(Boolean);
       c.pools.access = minted.map((t) => t.access_token);
     };
@@ -129,15 +192,42 @@ const main = async () => {
           const cpuBefore = cpuSeconds(s.child.pid);
           if (scenario === 'signin') {
             const r = await runFlows(c.http, c.target, connections, seconds, c.signer);
-            m = { scenario, target: s.name, connections, perSecond: r.perSecond, p50: r.p50, p99: r.p99, total: r.flows, errors: r.errors, ...(r.firstError && { firstError: r.firstError }) };
+            m = {
+              scenario,
+              target: s.name,
+              connections,
+              perSecond: r.perSecond,
+              p50: r.p50,
+              p99: r.p99,
+              total: r.flows,
+              errors: r.errors,
+              ...(r.firstError && { firstError: r.firstError }),
+            };
           } else {
-            m = { ...(await measure(scenario, { port: s.port, issuer: s.issuer, clientId: s.clientId, clientSecret: s.clientSecret }, c.pools, connections, seconds)), target: s.name };
+            m = {
+              ...(await measure(
+                scenario,
+                {
+                  port: s.port,
+                  issuer: s.issuer,
+                  clientId: s.clientId,
+                  clientSecret: s.clientSecret,
+                },
+                c.pools,
+                connections,
+                seconds,
+              )),
+              target: s.name,
+            };
           }
           const cpuAfter = cpuSeconds(s.child.pid);
           // The server's own CPU per request (or flow): what one instance's core buys (docs/performance.md).
-          if (cpuBefore !== undefined && cpuAfter !== undefined && m.total > 0) m.serverCpuMsPerOp = +(((cpuAfter - cpuBefore) * 1000) / m.total).toFixed(3);
+          if (cpuBefore !== undefined && cpuAfter !== undefined && m.total > 0)
+            m.serverCpuMsPerOp = +(((cpuAfter - cpuBefore) * 1000) / m.total).toFixed(3);
           results.push(m);
-          log(`${scenario.padEnd(14)} ${String(connections).padStart(3)} conn  ${s.name.padEnd(9)} ${m.perSecond.toFixed(0).padStart(6)}/s  p50 ${m.p50.toFixed(1)} ms  p99 ${m.p99.toFixed(1)} ms${m.errors ? `  errors ${m.errors} ${m.firstError ?? ''}` : ''}`);
+          log(
+            `${scenario.padEnd(14)} ${String(connections).padStart(3)} conn  ${s.name.padEnd(9)} ${m.perSecond.toFixed(0).padStart(6)}/s  p50 ${m.p50.toFixed(1)} ms  p99 ${m.p99.toFixed(1)} ms${m.errors ? `  errors ${m.errors} ${m.firstError ?? ''}` : ''}`,
+          );
         }
       }
     }
@@ -148,12 +238,17 @@ const main = async () => {
       await r.flushdb().catch(() => undefined);
       r.disconnect();
     }
-    for (const name of databases) await admin.raw(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
+    for (const name of databases)
+      await admin.raw(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
     await admin.destroy();
     for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
   }
 
-  const baselineOf = (m: Measurement) => results.find((b) => b.target === 'baseline' && b.scenario === m.scenario && b.connections === m.connections);
+  const baselineOf = (m: Measurement) =>
+    results.find(
+      (b) =>
+        b.target === 'baseline' && b.scenario === m.scenario && b.connections === m.connections,
+    );
   const rows = results.map((m) => {
     const b = m.target === 'baseline' ? undefined : baselineOf(m);
     return { ...m, ratio: b && b.perSecond > 0 ? m.perSecond / b.perSecond : undefined };
@@ -162,23 +257,80 @@ const main = async () => {
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
-    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: +(totalmem() / 2 ** 30).toFixed(1), freeGiB: +(freemem() / 2 ** 30).toFixed(1), node: process.version, loadBefore, loadAfter: loadavg() },
-    settings: { seconds, connections: connectionCounts, seededAccounts, loadGenerator: 'autocannon (single requests); bench/flows.ts (sign-in flows), in the same process' },
-    baselineSignIn: 'bare oidc-provider code flow with auto-login: GET /auth -> GET /interaction/:uid (login + grant saved at once, no page) -> GET /auth/:uid -> code -> POST /token (ES256 ID token); no WebAuthn, no HTML page, no CSRF, no consent record, no audit',
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model,
+      memoryGiB: +(totalmem() / 2 ** 30).toFixed(1),
+      freeGiB: +(freemem() / 2 ** 30).toFixed(1),
+      node: process.version,
+      loadBefore,
+      loadAfter: loadavg(),
+    },
+    settings: {
+      seconds,
+      connections: connectionCounts,
+      seededAccounts,
+      loadGenerator:
+        'autocannon (single requests); bench/flows.ts (sign-in flows), in the same process',
+    },
+    baselineSignIn:
+      'bare oidc-provider code flow with auto-login: GET /auth -> GET /interaction/:uid (login + grant saved at once, no page) -> GET /auth/:uid -> code -> POST /token (ES256 ID token); no WebAuthn, no HTML page, no CSRF, no consent record, no audit',
     results: rows,
-    ...(profileDir && { profiles: Object.fromEntries(targetNames.filter((n) => n !== 'baseline').map((n) => [n, summariseProfile(mainProfile(profileDir, started.find((s) => s.name === n)?.child.pid ?? 0) ?? '', 25)])) }),
+    ...(profileDir && {
+      profiles: Object.fromEntries(
+        targetNames
+          .filter((n) => n !== 'baseline')
+          .map((n) => [
+            n,
+            summariseProfile(
+              mainProfile(profileDir, started.find((s) => s.name === n)?.child.pid ?? 0) ?? '',
+              25,
+            ),
+          ]),
+      ),
+    }),
   };
   mkdirSync(resultsDir, { recursive: true });
   writeFileSync(values.out!, `${JSON.stringify(report, null, 2)}\n`);
-  process.stdout.write(`${formatTable(rows)}\n\nload average before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${report.machine.loadAfter.map((l) => l.toFixed(2)).join(' ')} (${report.machine.cpus} CPUs)\nwritten to ${values.out}\n`);
-  if (report.profiles) for (const [name, top] of Object.entries(report.profiles)) process.stdout.write(`\nTop self time, ${name}:\n${top.map((t) => `  ${t.percent.toFixed(1).padStart(5)}%  ${t.function}  ${t.location}`).join('\n')}\n`);
+  process.stdout.write(
+    `${formatTable(rows)}\n\nload average before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${report.machine.loadAfter.map((l) => l.toFixed(2)).join(' ')} (${report.machine.cpus} CPUs)\nwritten to ${values.out}\n`,
+  );
+  if (report.profiles)
+    for (const [name, top] of Object.entries(report.profiles))
+      process.stdout.write(
+        `\nTop self time, ${name}:\n${top.map((t) => `  ${t.percent.toFixed(1).padStart(5)}%  ${t.function}  ${t.location}`).join('\n')}\n`,
+      );
 };
 
 const formatTable = (rows: (Measurement & { ratio?: number | undefined })[]) => {
-  const header = ['scenario', 'conn', 'target', 'req|flow/s', 'p50 ms', 'p99 ms', 'x baseline', 'server CPU ms/op', 'errors'];
-  const body = rows.map((r) => [r.scenario, String(r.connections), r.target, r.perSecond.toFixed(0), r.p50.toFixed(1), r.p99.toFixed(1), r.ratio === undefined ? '' : r.ratio.toFixed(2), r.serverCpuMsPerOp === undefined ? '' : r.serverCpuMsPerOp.toFixed(2), String(r.errors)]);
+  const header = [
+    'scenario',
+    'conn',
+    'target',
+    'req|flow/s',
+    'p50 ms',
+    'p99 ms',
+    'x baseline',
+    'server CPU ms/op',
+    'errors',
+  ];
+  const body = rows.map((r) => [
+    r.scenario,
+    String(r.connections),
+    r.target,
+    r.perSecond.toFixed(0),
+    r.p50.toFixed(1),
+    r.p99.toFixed(1),
+    r.ratio === undefined ? '' : r.ratio.toFixed(2),
+    r.serverCpuMsPerOp === undefined ? '' : r.serverCpuMsPerOp.toFixed(2),
+    String(r.errors),
+  ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  return [header, ...body].map((r) => r.map((cell, i) => (i < 3 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ')).join('\n');
+  return [header, ...body]
+    .map((r) =>
+      r.map((cell, i) => (i < 3 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  '),
+    )
+    .join('\n');
 };
 
 main().catch((error) => {

@@ -29,7 +29,12 @@ const main = async () => {
         redirect_uris: [BENCH_CLIENT.redirectUri],
         grant_types: ['authorization_code', 'refresh_token', 'client_credentials'],
         token_endpoint_auth_method: 'client_secret_basic',
-        allowed_claims: ['name', 'birthdate', 'email'].map((claim) => ({ claim, purpose, required: true, retention_days: 30 })),
+        allowed_claims: ['name', 'birthdate', 'email'].map((claim) => ({
+          claim,
+          purpose,
+          required: true,
+          retention_days: 30,
+        })),
       },
       'bench',
       { clientSecret: BENCH_CLIENT.clientSecret },
@@ -37,7 +42,13 @@ const main = async () => {
   }
   const accounts = Number(process.env.BENCH_SEED_ACCOUNTS ?? 0);
   const seed = process.env.BENCH_SEED ?? DEFAULT_SEED;
-  if (accounts > 0) await seedAccounts(app.knex, { count: accounts, seed, withPasskeys: true, consentClient: BENCH_CLIENT.clientId });
+  if (accounts > 0)
+    await seedAccounts(app.knex, {
+      count: accounts,
+      seed,
+      withPasskeys: true,
+      consentClient: BENCH_CLIENT.clientId,
+    });
   const port = await app.listen(config.port, '127.0.0.1');
   process.stdout.write(`${JSON.stringify({ port, ...BENCH_CLIENT, seed })}\n`);
   const stop = async () => {
@@ -49,6 +60,8 @@ const main = async () => {
 };
 
 main().catch((error) => {
-  process.stderr.write(`bench server failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+  process.stderr.write(
+    `bench server failed: ${error instanceof Error ? error.stack : String(error)}\n`,
+  );
   process.exit(1);
 });

@@ -7,17 +7,47 @@ import { freePort } from '../test/support/free-port.ts';
 
 export { freePort };
 
-export type Started = { name: string; port: number; issuer: string; clientId: string; clientSecret: string; redirectUri: string; seed?: string; child: ChildProcess };
-
+export type Started = {
+  name: string;
+  port: number;
+  issuer: string;
+  clientId: string;
+  clientSecret: string;
+  redirectUri: string;
+  seed?: string;
+  child: ChildProcess;
+};
 
 const benchDir = fileURLToPath(new URL('.', import.meta.url));
 
 /** Runs `script` (under tsx) with env; resolves with its first JSON stdout line once listening. */
-export const startTarget = async (name: string, script: string, env: Record<string, string>, options: { profileDir?: string | undefined; timeoutMs?: number; root?: string | undefined } = {}): Promise<Started> => {
+export const startTarget = async (
+  name: string,
+  script: string,
+  env: Record<string, string>,
+  options: { profileDir?: string | undefined; timeoutMs?: number; root?: string | undefined } = {},
+): Promise<Started> => {
   const port = await freePort();
   const issuer = `http://localhost:${port}`;
-  const args = ['--import', 'tsx', ...(options.profileDir ? ['--cpu-prof', '--cpu-prof-dir', options.profileDir] : []), options.root ? `${options.root}/bench/${script}` : `${benchDir}${script}`];
-  const child = spawn(process.execPath, args, { ...(options.root && { cwd: options.root }), env: { ...process.env, NODE_ENV: 'development', LOG_LEVEL: 'warn', ...env, PORT: String(port), HOST: '127.0.0.1', ISSUER: issuer }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const args = [
+    '--import',
+    'tsx',
+    ...(options.profileDir ? ['--cpu-prof', '--cpu-prof-dir', options.profileDir] : []),
+    options.root ? `${options.root}/bench/${script}` : `${benchDir}${script}`,
+  ];
+  const child = spawn(process.execPath, args, {
+    ...(options.root && { cwd: options.root }),
+    env: {
+      ...process.env,
+      NODE_ENV: 'development',
+      LOG_LEVEL: 'warn',
+      ...env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      ISSUER: issuer,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => {
     stderr = (stderr + d.toString()).slice(-4000);
@@ -25,7 +55,9 @@ export const startTarget = async (name: string, script: string, env: Record<stri
   return new Promise<Started>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`${name} did not start within ${options.timeoutMs ?? 180_000} ms: ${stderr}`));
+      reject(
+        new Error(`${name} did not start within ${options.timeoutMs ?? 180_000} ms: ${stderr}`),
+      );
     }, options.timeoutMs ?? 180_000);
     let out = '';
     let ready = false;

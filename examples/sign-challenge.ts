@@ -12,14 +12,22 @@ import { SignJWT, importPKCS8 } from 'jose';
 
 /** Certificates of a PEM bundle as base64 DER (the x5c form), in file order: leaf first. */
 export const pemToX5c = (pem: string): string[] =>
-  [...pem.matchAll(/-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/g)].map((m) => m[1]!.replace(/\s+/g, ''));
+  [...pem.matchAll(/-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/g)].map((m) =>
+    m[1]!.replace(/\s+/g, ''),
+  );
 
 /**
  * The JWS One-ID accepts: protected header { alg, typ: 'one-id-cert-challenge+jwt', x5c },
  * payload { nonce, aud: <issuer>, iat, exp } with exp - iat <= 300 s, signed with the
  * private key of the certificate in x5c[0].
  */
-export const signChallenge = async (options: { keyPem: string; chainPem: string; nonce: string; audience: string; alg?: 'ES256' | 'PS256' | 'RS256' }): Promise<string> => {
+export const signChallenge = async (options: {
+  keyPem: string;
+  chainPem: string;
+  nonce: string;
+  audience: string;
+  alg?: 'ES256' | 'PS256' | 'RS256';
+}): Promise<string> => {
   const alg = options.alg ?? 'ES256';
   const x5c = pemToX5c(options.chainPem);
   if (x5c.length === 0) throw new Error('the chain file holds no certificate');
@@ -35,10 +43,18 @@ export const signChallenge = async (options: { keyPem: string; chainPem: string;
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const { values } = parseArgs({
-    options: { key: { type: 'string' }, chain: { type: 'string' }, nonce: { type: 'string' }, audience: { type: 'string' }, alg: { type: 'string', default: 'ES256' } },
+    options: {
+      key: { type: 'string' },
+      chain: { type: 'string' },
+      nonce: { type: 'string' },
+      audience: { type: 'string' },
+      alg: { type: 'string', default: 'ES256' },
+    },
   });
   if (!values.key || !values.chain || !values.nonce || !values.audience) {
-    console.error('usage: sign-challenge --key key.pem --chain chain.pem --nonce N --audience ISSUER [--alg ES256|PS256|RS256]');
+    console.error(
+      'usage: sign-challenge --key key.pem --chain chain.pem --nonce N --audience ISSUER [--alg ES256|PS256|RS256]',
+    );
     process.exit(2);
   }
   console.log(

@@ -14,8 +14,12 @@ export async function up(knex: Knex): Promise<void> {
     t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
     t.timestamp('updated_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
   });
-  await knex.raw('CREATE INDEX accounts_email_idx ON accounts (lower(email)) WHERE email IS NOT NULL');
-  await knex.raw('CREATE INDEX accounts_phone_idx ON accounts (phone_number) WHERE phone_number IS NOT NULL');
+  await knex.raw(
+    'CREATE INDEX accounts_email_idx ON accounts (lower(email)) WHERE email IS NOT NULL',
+  );
+  await knex.raw(
+    'CREATE INDEX accounts_phone_idx ON accounts (phone_number) WHERE phone_number IS NOT NULL',
+  );
 }
 
 export async function down(knex: Knex): Promise<void> {

@@ -3,7 +3,11 @@ import type { Knex } from 'knex';
 // What each agency system may ask for, why, whether it needs it, and how long it keeps it.
 export async function up(knex: Knex): Promise<void> {
   await knex.schema.createTable('client_claim_allowances', (t) => {
-    t.text('client_id').notNullable().references('client_id').inTable('clients').onDelete('CASCADE');
+    t.text('client_id')
+      .notNullable()
+      .references('client_id')
+      .inTable('clients')
+      .onDelete('CASCADE');
     t.text('claim').notNullable().references('name').inTable('claims_catalogue');
     t.text('purpose_ko').notNullable();
     t.text('purpose_en').notNullable();

@@ -6,7 +6,11 @@ export async function up(knex: Knex): Promise<void> {
   await knex.schema.createTable('consents', (t) => {
     t.uuid('id').primary();
     t.uuid('account_id').notNullable().references('id').inTable('accounts').onDelete('CASCADE');
-    t.text('client_id').notNullable().references('client_id').inTable('clients').onDelete('CASCADE');
+    t.text('client_id')
+      .notNullable()
+      .references('client_id')
+      .inTable('clients')
+      .onDelete('CASCADE');
     t.jsonb('granted_claims').notNullable(); // claims the citizen agreed to share
     t.jsonb('declined_claims').notNullable(); // optional claims the citizen left unchecked
     t.jsonb('scopes').notNullable(); // OIDC scopes decided (e.g. offline_access)
@@ -18,7 +22,9 @@ export async function up(knex: Knex): Promise<void> {
     t.timestamp('withdrawn_at', { useTz: true }).nullable();
     t.index(['account_id']);
   });
-  await knex.raw('CREATE UNIQUE INDEX consents_active_idx ON consents (account_id, client_id) WHERE withdrawn_at IS NULL');
+  await knex.raw(
+    'CREATE UNIQUE INDEX consents_active_idx ON consents (account_id, client_id) WHERE withdrawn_at IS NULL',
+  );
 }
 
 export async function down(knex: Knex): Promise<void> {

@@ -20,11 +20,21 @@ export async function up(knex: Knex): Promise<void> {
     t.timestamp('purged_at', { useTz: true }).nullable(); // when the engine's copy was removed (ended by a process without it, e.g. the CLI)
     t.jsonb('clients').notNullable().defaultTo('{}'); // clientId -> { sid, firstAt, lastAt }
   });
-  await knex.raw('CREATE INDEX citizen_sessions_account_idx ON citizen_sessions (account_id) WHERE ended_at IS NULL');
-  await knex.raw('CREATE INDEX citizen_sessions_expiry_idx ON citizen_sessions (issuer, expires_at) WHERE ended_at IS NULL');
-  await knex.raw('CREATE INDEX citizen_sessions_purge_idx ON citizen_sessions (issuer, ended_at) WHERE ended_at IS NOT NULL AND purged_at IS NULL');
-  await knex.raw('CREATE INDEX citizen_sessions_clients_idx ON citizen_sessions USING gin (clients) WHERE ended_at IS NULL');
-  await knex.raw('CREATE INDEX citizen_sessions_ended_idx ON citizen_sessions (ended_at) WHERE ended_at IS NOT NULL');
+  await knex.raw(
+    'CREATE INDEX citizen_sessions_account_idx ON citizen_sessions (account_id) WHERE ended_at IS NULL',
+  );
+  await knex.raw(
+    'CREATE INDEX citizen_sessions_expiry_idx ON citizen_sessions (issuer, expires_at) WHERE ended_at IS NULL',
+  );
+  await knex.raw(
+    'CREATE INDEX citizen_sessions_purge_idx ON citizen_sessions (issuer, ended_at) WHERE ended_at IS NOT NULL AND purged_at IS NULL',
+  );
+  await knex.raw(
+    'CREATE INDEX citizen_sessions_clients_idx ON citizen_sessions USING gin (clients) WHERE ended_at IS NULL',
+  );
+  await knex.raw(
+    'CREATE INDEX citizen_sessions_ended_idx ON citizen_sessions (ended_at) WHERE ended_at IS NOT NULL',
+  );
 }
 
 export async function down(knex: Knex): Promise<void> {

@@ -11,7 +11,9 @@ export async function up(knex: Knex): Promise<void> {
     t.text('registered_via').nullable(); // cli | console | api | manifest | dcr | system
   });
   // Agency administrators list their own clients: keyset pagination by (agency, client_id).
-  await knex.raw('CREATE INDEX clients_agency_live_idx ON clients (agency, client_id) WHERE deleted_at IS NULL');
+  await knex.raw(
+    'CREATE INDEX clients_agency_live_idx ON clients (agency, client_id) WHERE deleted_at IS NULL',
+  );
 
   await knex.schema.createTable('agencies', (t) => {
     t.text('name').primary(); // as clients.agency
@@ -20,7 +22,9 @@ export async function up(knex: Knex): Promise<void> {
     t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
     t.timestamp('updated_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
   });
-  await knex.raw("INSERT INTO agencies (name) SELECT DISTINCT agency FROM clients WHERE agency <> 'One-ID' ON CONFLICT DO NOTHING");
+  await knex.raw(
+    "INSERT INTO agencies (name) SELECT DISTINCT agency FROM clients WHERE agency <> 'One-ID' ON CONFLICT DO NOTHING",
+  );
 
   await knex.schema.createTable('admin_roles', (t) => {
     t.bigIncrements('id').primary();
@@ -30,7 +34,9 @@ export async function up(knex: Knex): Promise<void> {
     t.text('granted_by').notNullable();
     t.timestamp('granted_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
   });
-  await knex.raw("CREATE UNIQUE INDEX admin_roles_grant_idx ON admin_roles (account_id, role, coalesce(agency, ''))");
+  await knex.raw(
+    "CREATE UNIQUE INDEX admin_roles_grant_idx ON admin_roles (account_id, role, coalesce(agency, ''))",
+  );
 
   // Initial and registration access tokens, stored as SHA-256 hashes only.
   await knex.schema.createTable('dcr_tokens', (t) => {
@@ -53,12 +59,21 @@ export async function up(knex: Knex): Promise<void> {
   await knex.raw('CREATE INDEX audit_events_action_id_idx ON audit_events (action, id)');
   await knex.raw('CREATE INDEX audit_events_actor_id_idx ON audit_events (actor, id)');
   await knex.raw('CREATE INDEX audit_events_subject_id_idx ON audit_events (subject, id)');
-  await knex.raw("CREATE INDEX audit_events_agency_id_idx ON audit_events ((details->>'agency'), id)");
+  await knex.raw(
+    "CREATE INDEX audit_events_agency_id_idx ON audit_events ((details->>'agency'), id)",
+  );
   await knex.raw('CREATE INDEX audit_events_occurred_idx ON audit_events (occurred_at)');
 }
 
 export async function down(knex: Knex): Promise<void> {
-  for (const index of ['audit_events_action_id_idx', 'audit_events_actor_id_idx', 'audit_events_subject_id_idx', 'audit_events_agency_id_idx', 'audit_events_occurred_idx', 'clients_agency_live_idx']) {
+  for (const index of [
+    'audit_events_action_id_idx',
+    'audit_events_actor_id_idx',
+    'audit_events_subject_id_idx',
+    'audit_events_agency_id_idx',
+    'audit_events_occurred_idx',
+    'clients_agency_live_idx',
+  ]) {
     await knex.raw(`DROP INDEX IF EXISTS ${index}`);
   }
   await knex.schema.dropTable('dcr_tokens');

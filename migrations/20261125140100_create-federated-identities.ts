@@ -6,7 +6,11 @@ import type { Knex } from 'knex';
 export async function up(knex: Knex): Promise<void> {
   await knex.schema.createTable('federated_identities', (t) => {
     t.uuid('id').primary();
-    t.text('upstream_id').notNullable().references('id').inTable('upstream_providers').onUpdate('CASCADE');
+    t.text('upstream_id')
+      .notNullable()
+      .references('id')
+      .inTable('upstream_providers')
+      .onUpdate('CASCADE');
     t.text('issuer').notNullable();
     t.text('subject').notNullable();
     t.uuid('account_id').notNullable().references('id').inTable('accounts').onDelete('CASCADE');

@@ -8,7 +8,9 @@ export async function up(knex: Knex): Promise<void> {
   await knex.schema.alterTable('accounts', (t) => {
     t.text('legacy_id').nullable();
   });
-  await knex.raw('CREATE UNIQUE INDEX accounts_legacy_id_idx ON accounts (legacy_id) WHERE legacy_id IS NOT NULL');
+  await knex.raw(
+    'CREATE UNIQUE INDEX accounts_legacy_id_idx ON accounts (legacy_id) WHERE legacy_id IS NOT NULL',
+  );
   // Certificate subject keys known before any certificate is linked (certificate-mapping.ts).
   await knex.schema.createTable('account_subject_keys', (t) => {
     t.text('subject_key').primary();

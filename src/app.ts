@@ -9,10 +9,19 @@ import { createAuditService } from './audit/index.ts';
 import { createEnrolmentService } from './auth/index.ts';
 import { createPasskeyService } from './auth/passkey/index.ts';
 import { createCertificateModule, createRecoveryService } from './auth/certificate/index.ts';
-import { ADMIN_API_CLIENT_ID, ADMIN_CLIENT_ID, createClientCache, createClientService } from './clients/index.ts';
+import {
+  ADMIN_API_CLIENT_ID,
+  ADMIN_CLIENT_ID,
+  createClientCache,
+  createClientService,
+} from './clients/index.ts';
 import { createFederationModule } from './federation/index.ts';
 import type { Config } from './config/index.ts';
-import { createCatalogueService, createConsentService, createMyDataService } from './consent/index.ts';
+import {
+  createCatalogueService,
+  createConsentService,
+  createMyDataService,
+} from './consent/index.ts';
 import { createCsrf } from './http/csrf.ts';
 import { ACCOUNT_CLIENT_ID, createAccountSession } from './http/account-session.ts';
 import { createEnginePages } from './http/engine-pages.ts';
@@ -37,15 +46,30 @@ import { createClaimSources, type ClaimSourceSigner } from './oidc/claim-sources
 import { importJWK, type CryptoKey } from 'jose';
 import { createSigningKeyService } from './oidc/signing-keys.ts';
 import { createLogger, createSecretBox, systemClock } from './shared/index.ts';
-import { connectRedis, createMemoryKv, createRedisKv, migrateLatest, openDatabase, resolveSecrets } from './store/index.ts';
+import {
+  connectRedis,
+  createMemoryKv,
+  createRedisKv,
+  migrateLatest,
+  openDatabase,
+  resolveSecrets,
+} from './store/index.ts';
 
 /** `passkeyChallengeTtlSeconds` shortens the 300 s WebAuthn challenge lifetime (tests only). */
-export type AppOptions = { logger?: Logger; keyReloadSeconds?: number; passkeyChallengeTtlSeconds?: number };
+export type AppOptions = {
+  logger?: Logger;
+  keyReloadSeconds?: number;
+  passkeyChallengeTtlSeconds?: number;
+};
 
 export const createApp = async (config: Config, options: AppOptions = {}) => {
   const log = options.logger ?? createLogger(config.logLevel);
   const { secrets, generated } = resolveSecrets(config);
-  if (generated.length) log.warn({ generated, dataDir: config.dataDir }, 'development secrets generated and kept under DATA_DIR; set them in the environment for production');
+  if (generated.length)
+    log.warn(
+      { generated, dataDir: config.dataDir },
+      'development secrets generated and kept under DATA_DIR; set them in the environment for production',
+    );
 
   const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   const metrics = createMetrics();
@@ -64,30 +88,92 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
   const issuerUrl = new URL(config.issuer);
 
   const audit = createAuditService({ knex });
-  const accounts = createAccountService({ knex, clock, enrolmentTtlSeconds: config.enrolmentTtlSeconds, issuer: config.issuer });
+  const accounts = createAccountService({
+    knex,
+    clock,
+    enrolmentTtlSeconds: config.enrolmentTtlSeconds,
+    issuer: config.issuer,
+  });
   const catalogue = createCatalogueService({ knex });
   await catalogue.seed();
   // The engine reads a client on every request: cached per instance, valid until any change (client-cache.ts).
   const clientCache = createClientCache({ knex, mirror: redis ? kv : undefined });
-  const clients = createClientService({ knex, secretBox, clock, secretGraceSeconds: config.clientSecretGraceSeconds, knownClaims: async () => new Set((await catalogue.list()).map((i) => i.name)), cache: clientCache });
+  const clients = createClientService({
+    knex,
+    secretBox,
+    clock,
+    secretGraceSeconds: config.clientSecretGraceSeconds,
+    knownClaims: async () => new Set((await catalogue.list()).map((i) => i.name)),
+    cache: clientCache,
+  });
   /** A client's agency (cached like the client): the pages name it, and pairwise subjects are per agency. */
-  const agencyOf = (clientId: string) => clientCache.get('agency', clientId, async () => (await clients.find(clientId))?.agency);
+  const agencyOf = (clientId: string) =>
+    clientCache.get('agency', clientId, async () => (await clients.find(clientId))?.agency);
   // Consent is evaluated against the catalogue the engine was built with (its scopes and claims
   // come from it), re-read whenever the engine is rebuilt: not one query per authorization.
   let engineCatalogue: ReturnType<typeof catalogue.list> | undefined;
-  const catalogueOfEngine = { ...catalogue, list: () => (engineCatalogue ??= catalogue.list().catch((error: unknown) => { engineCatalogue = undefined; throw error; })) };
-  const consent = createConsentService({ knex, clock, clients, catalogue: catalogueOfEngine, maxAgeDays: config.consentMaxAgeDays });
-  const passkeys = createPasskeyService({ knex, kv, clock, rpId: issuerUrl.hostname, rpName: 'One-ID', origin: issuerUrl.origin, decoySecret: secrets.pairwiseSalt, challengeTtlSeconds: options.passkeyChallengeTtlSeconds });
+  const catalogueOfEngine = {
+    ...catalogue,
+    list: () =>
+      (engineCatalogue ??= catalogue.list().catch((error: unknown) => {
+        engineCatalogue = undefined;
+        throw error;
+      })),
+  };
+  const consent = createConsentService({
+    knex,
+    clock,
+    clients,
+    catalogue: catalogueOfEngine,
+    maxAgeDays: config.consentMaxAgeDays,
+  });
+  const passkeys = createPasskeyService({
+    knex,
+    kv,
+    clock,
+    rpId: issuerUrl.hostname,
+    rpName: 'One-ID',
+    origin: issuerUrl.origin,
+    decoySecret: secrets.pairwiseSalt,
+    challengeTtlSeconds: options.passkeyChallengeTtlSeconds,
+  });
   const enrolment = createEnrolmentService({ knex, accounts, passkeys });
   // Certificate login: on only with CERT_TRUST_ANCHORS (docs/certificates.md).
   const certSettings = config.certificates;
   const certificates = certSettings.trustAnchorsPath
-    ? createCertificateModule({ settings: { ...certSettings, trustAnchorsPath: certSettings.trustAnchorsPath }, issuer: config.issuer, trustedProxies: config.trustedProxies, knex, kv, clock, accounts, passkeys })
+    ? createCertificateModule({
+        settings: { ...certSettings, trustAnchorsPath: certSettings.trustAnchorsPath },
+        issuer: config.issuer,
+        trustedProxies: config.trustedProxies,
+        knex,
+        kv,
+        clock,
+        accounts,
+        passkeys,
+      })
     : undefined;
-  if (certificates && certSettings.revocationFailOpen) log.warn('CERT_REVOCATION_FAIL_OPEN=true: certificates whose revocation status cannot be obtained are accepted (audited as revocation "unknown")');
+  if (certificates && certSettings.revocationFailOpen)
+    log.warn(
+      'CERT_REVOCATION_FAIL_OPEN=true: certificates whose revocation status cannot be obtained are accepted (audited as revocation "unknown")',
+    );
   // Federation: upstream identity providers and agency account links (docs/federation.md).
-  const federation = createFederationModule({ knex, kv, clock, secretBox, accounts, clients, issuer: config.issuer, timeoutMs: config.federationTimeoutMs, log });
-  const signingKeys = createSigningKeyService({ knex, secretBox, clock, activationDelaySeconds: config.keyActivationDelaySeconds });
+  const federation = createFederationModule({
+    knex,
+    kv,
+    clock,
+    secretBox,
+    accounts,
+    clients,
+    issuer: config.issuer,
+    timeoutMs: config.federationTimeoutMs,
+    log,
+  });
+  const signingKeys = createSigningKeyService({
+    knex,
+    secretBox,
+    clock,
+    activationDelaySeconds: config.keyActivationDelaySeconds,
+  });
   await signingKeys.ensureKeys();
   await signingKeys.activateDue();
 
@@ -97,8 +183,15 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     post_logout_redirect_uris: [`${config.issuer}/account/signed-out`],
   });
   // Administration (docs/admin.md): the console and administrators' scripts sign in through One-ID.
-  await clients.ensureFirstPartyClient(ADMIN_CLIENT_ID, { client_name: 'One-ID 관리 콘솔 (Admin console)', redirect_uris: [`${config.issuer}/admin/callback`] });
-  await clients.ensureFirstPartyClient(ADMIN_API_CLIENT_ID, { client_name: 'One-ID admin API', redirect_uris: ['http://127.0.0.1/callback'], application_type: 'native' });
+  await clients.ensureFirstPartyClient(ADMIN_CLIENT_ID, {
+    client_name: 'One-ID 관리 콘솔 (Admin console)',
+    redirect_uris: [`${config.issuer}/admin/callback`],
+  });
+  await clients.ensureFirstPartyClient(ADMIN_API_CLIENT_ID, {
+    client_name: 'One-ID admin API',
+    redirect_uris: ['http://127.0.0.1/callback'],
+    application_type: 'native',
+  });
   const admin = createAdminModule({
     knex,
     accounts,
@@ -107,7 +200,10 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     clock,
     reauthSeconds: config.admin.reauthSeconds,
     // A disabled or deleted client is signed out of every citizen's session (back-channel logout).
-    onClientDisabled: async (clientId, actor) => void (await sessions.service.logoutClientEverywhere?.(clientId, 'client_disabled', { actor })),
+    onClientDisabled: async (clientId, actor) =>
+      void (await sessions.service.logoutClientEverywhere?.(clientId, 'client_disabled', {
+        actor,
+      })),
   });
   const adminEngine: AdminEngine = {
     audience: `${config.issuer}/admin/api`,
@@ -118,10 +214,18 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
 
   const csrf = createCsrf({ key: secrets.cookieKeys[0]!, secure: issuerUrl.protocol === 'https:' });
   const views = createViews({ csrfToken: csrf.token });
-  const oidcStore = createOidcAdapter({ redis, clients, registrations: adminEngine.dcr && createRegistrationStore(adminEngine.dcr) });
+  const oidcStore = createOidcAdapter({
+    redis,
+    clients,
+    registrations: adminEngine.dcr && createRegistrationStore(adminEngine.dcr),
+  });
   // Citizens' sessions kept durably (src/sessions): mirrored from the engine's session saves,
   // ended by logout, My One-ID, administrators and timeouts; logout tokens go through a queue.
-  const tracking = createSessionTracking({ sessions: () => sessions.service, Store: oidcStore.Adapter, log });
+  const tracking = createSessionTracking({
+    sessions: () => sessions.service,
+    Store: oidcStore.Adapter,
+    log,
+  });
   const sessions = createSessionsModule({
     knex,
     clock,
@@ -137,7 +241,11 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     alsoSweep: async () => {
       for (;;) {
         const expired = await consent.expireDue();
-        for (const c of expired) await sessions.service.logoutClient(c.accountId, c.clientId, 'consent_expired', { grantIds: c.grantIds, actor: 'system' });
+        for (const c of expired)
+          await sessions.service.logoutClient(c.accountId, c.clientId, 'consent_expired', {
+            grantIds: c.grantIds,
+            actor: 'system',
+          });
         if (expired.length < 100) return;
       }
     },
@@ -147,36 +255,45 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
   let claimSigner: Promise<ClaimSourceSigner> | undefined;
   const claimSources = createClaimSources({
     issuer: config.issuer,
-    signer: () => (claimSigner ??= signingKeys.engineJwks().then(async ({ keys }) => {
-      const jwk = keys.find((k) => k.alg === 'ES256')!;
-      return { key: (await importJWK(jwk, 'ES256')) as CryptoKey, kid: jwk.kid!, alg: 'ES256' };
-    })),
+    signer: () =>
+      (claimSigner ??= signingKeys.engineJwks().then(async ({ keys }) => {
+        const jwk = keys.find((k) => k.alg === 'ES256')!;
+        return { key: (await importJWK(jwk, 'ES256')) as CryptoKey, kid: jwk.kid!, alg: 'ES256' };
+      })),
     timeoutMs: config.claimSourceTimeoutMs,
     log,
   });
   const buildProvider = async () => {
     claimSigner = undefined;
     engineCatalogue = undefined;
-    return tracking.install(observeProvider(createProvider({
-      issuer: config.issuer,
-      adapter: tracking.Adapter,
-      claimSources,
-      jwks: await signingKeys.engineJwks(),
-      cookieKeys: secrets.cookieKeys,
-      pairwiseSalt: secrets.pairwiseSalt,
-      agencyOf,
-      accounts,
-      clientTokensNotBefore: clients.tokensNotBefore,
-      pages: { ...createEnginePages(views, { signedOutSystems: tracking.signedOutSystems }), unavailable: createUnavailablePage(views) },
-      outboundPrivateHosts: config.outboundPrivateHosts,
-      sessionAbsoluteSeconds: config.sessionAbsoluteSeconds,
-      sessionIdleSeconds: config.sessionIdleSeconds,
-      proxy: config.trustedProxies.length > 0,
-      consent,
-      catalogue: await catalogueOfEngine.list(),
-      federation: federation.engineHooks,
-      admin: adminEngine,
-    }), { metrics, log }));
+    return tracking.install(
+      observeProvider(
+        createProvider({
+          issuer: config.issuer,
+          adapter: tracking.Adapter,
+          claimSources,
+          jwks: await signingKeys.engineJwks(),
+          cookieKeys: secrets.cookieKeys,
+          pairwiseSalt: secrets.pairwiseSalt,
+          agencyOf,
+          accounts,
+          clientTokensNotBefore: clients.tokensNotBefore,
+          pages: {
+            ...createEnginePages(views, { signedOutSystems: tracking.signedOutSystems }),
+            unavailable: createUnavailablePage(views),
+          },
+          outboundPrivateHosts: config.outboundPrivateHosts,
+          sessionAbsoluteSeconds: config.sessionAbsoluteSeconds,
+          sessionIdleSeconds: config.sessionIdleSeconds,
+          proxy: config.trustedProxies.length > 0,
+          consent,
+          catalogue: await catalogueOfEngine.list(),
+          federation: federation.engineHooks,
+          admin: adminEngine,
+        }),
+        { metrics, log },
+      ),
+    );
   };
   let provider: Provider = await buildProvider();
   sessions.start();
@@ -195,7 +312,10 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     log.info('signing keys or claims catalogue changed; provider reloaded');
     return true;
   };
-  const keyTimer = setInterval(() => void reloadKeys().catch((err) => log.warn({ err }, 'key reload failed')), (options.keyReloadSeconds ?? 30) * 1000);
+  const keyTimer = setInterval(
+    () => void reloadKeys().catch((err) => log.warn({ err }, 'key reload failed')),
+    (options.keyReloadSeconds ?? 30) * 1000,
+  );
   keyTimer.unref();
 
   const http = createHttpApp({
@@ -203,19 +323,38 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     passkeys,
     enrolment,
     agencyOf,
-    accountSession: createAccountSession({ provider: () => provider, issuer: config.issuer, secure: issuerUrl.protocol === 'https:', lifetimes: { idleSeconds: config.sessionIdleSeconds, absoluteSeconds: config.sessionAbsoluteSeconds } }),
+    accountSession: createAccountSession({
+      provider: () => provider,
+      issuer: config.issuer,
+      secure: issuerUrl.protocol === 'https:',
+      lifetimes: {
+        idleSeconds: config.sessionIdleSeconds,
+        absoluteSeconds: config.sessionAbsoluteSeconds,
+      },
+    }),
     accounts,
     consent,
     myData: createMyDataService({ consent, clients, catalogue, audit }),
     federation,
     sessions: sessions.service,
     // The withdrawal route revokes the consent's grants; this signs the client out of live sessions.
-    onConsentWithdrawn: async (accountId, clientId) => void (await sessions.service.logoutClient(accountId, clientId, 'consent_withdrawn', { actor: `account:${accountId}` })),
+    onConsentWithdrawn: async (accountId, clientId) =>
+      void (await sessions.service.logoutClient(accountId, clientId, 'consent_withdrawn', {
+        actor: `account:${accountId}`,
+      })),
     views,
     csrf,
     admin: {
       admin,
-      session: createConsoleSession({ provider: () => provider, issuer: config.issuer, kv, secure: issuerUrl.protocol === 'https:', settings: config.admin, admins: admin.admins, audit }),
+      session: createConsoleSession({
+        provider: () => provider,
+        issuer: config.issuer,
+        kv,
+        secure: issuerUrl.protocol === 'https:',
+        settings: config.admin,
+        admins: admin.admins,
+        audit,
+      }),
       settings: config.admin,
       issuer: config.issuer,
       audience: adminEngine.audience,
@@ -235,7 +374,10 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     certificateLogin: certificates && {
       certificates: certificates.login,
       options: {
-        tlsLoginUrl: certSettings.loginPort && certSettings.tlsCert && certSettings.tlsKey ? `https://${issuerUrl.hostname}:${certSettings.loginPort}/certificate/tls` : undefined,
+        tlsLoginUrl:
+          certSettings.loginPort && certSettings.tlsCert && certSettings.tlsKey
+            ? `https://${issuerUrl.hostname}:${certSettings.loginPort}/certificate/tls`
+            : undefined,
         trustedProxies: config.trustedProxies,
         header: certSettings.header,
       },
@@ -264,7 +406,20 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     knex,
     kv,
     metrics,
-    services: { audit, accounts, clients, catalogue, consent, passkeys, enrolment, signingKeys, certificates, sessions: sessions.service, federation, admin },
+    services: {
+      audit,
+      accounts,
+      clients,
+      catalogue,
+      consent,
+      passkeys,
+      enrolment,
+      signingKeys,
+      certificates,
+      sessions: sessions.service,
+      federation,
+      admin,
+    },
     sessions,
     provider: () => provider,
     reloadKeys,
@@ -282,7 +437,12 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
         limitSlowClients(server);
         server.once('error', reject);
       });
-      if (config.metrics.port !== undefined) metricsServer ??= await startMetricsServer(metrics, config.metrics.port, config.metrics.host);
+      if (config.metrics.port !== undefined)
+        metricsServer ??= await startMetricsServer(
+          metrics,
+          config.metrics.port,
+          config.metrics.host,
+        );
       if (certListener) await certListener.listen(certSettings.loginPort!, host);
       return bound;
     },

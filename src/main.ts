@@ -8,7 +8,9 @@ const main = async () => {
     config = loadConfig(process.env);
   } catch (error) {
     if (error instanceof ConfigError) {
-      process.stderr.write(`One-ID cannot start.\n${error.message}\nSee .env.example for every setting.\n`);
+      process.stderr.write(
+        `One-ID cannot start.\n${error.message}\nSee .env.example for every setting.\n`,
+      );
       process.exit(2);
     }
     throw error;
@@ -24,7 +26,9 @@ const main = async () => {
       `  Discovery:  ${config.issuer}/.well-known/openid-configuration`,
       `  Listening:  ${config.host}:${port}`,
       `  Storage:    ${embedded ? `embedded PGlite in ${config.dataDir} (+ in-process store)` : 'PostgreSQL'}${config.redis ? ` + Redis (${config.redis.mode})` : ''}`,
-      ...(config.metrics.port !== undefined ? [`  Metrics:    http://${config.metrics.host}:${config.metrics.port}/metrics`] : []),
+      ...(config.metrics.port !== undefined
+        ? [`  Metrics:    http://${config.metrics.host}:${config.metrics.port}/metrics`]
+        : []),
       '',
       'Enrol a first citizen (prints a one-time link to open in a browser to create a passkey):',
       '  npm run cli -- citizens enroll --name "홍길동" --birthdate 1990-01-01 --email hong@example.com',
@@ -48,6 +52,8 @@ const main = async () => {
 };
 
 main().catch((error) => {
-  process.stderr.write(`One-ID failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.stderr.write(
+    `One-ID failed to start: ${error instanceof Error ? error.message : String(error)}\n`,
+  );
   process.exit(1);
 });

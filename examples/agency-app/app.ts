@@ -27,16 +27,26 @@ const clientAuth = async (config: AgencyConfig): Promise<oidc.ClientAuth> => {
 /** Discovery plus client settings; plain http is allowed only for a One-ID on this machine. */
 export const discoverOneId = async (config: AgencyConfig): Promise<oidc.Configuration> => {
   const insecure = config.issuer.protocol === 'http:';
-  if (insecure && !LOOPBACK.has(config.issuer.hostname)) throw new Error(`ISSUER: ${config.issuer.href} must use https (http only for localhost)`);
+  if (insecure && !LOOPBACK.has(config.issuer.hostname))
+    throw new Error(`ISSUER: ${config.issuer.href} must use https (http only for localhost)`);
   let configuration: oidc.Configuration;
   try {
-    configuration = await oidc.discovery(config.issuer, config.clientId, undefined, await clientAuth(config), {
-      execute: insecure ? [oidc.allowInsecureRequests] : [],
-      timeout: 10,
-    });
+    configuration = await oidc.discovery(
+      config.issuer,
+      config.clientId,
+      undefined,
+      await clientAuth(config),
+      {
+        execute: insecure ? [oidc.allowInsecureRequests] : [],
+        timeout: 10,
+      },
+    );
   } catch (cause) {
     const reason = (cause as Error & { cause?: Error }).cause?.message ?? (cause as Error).message;
-    throw new Error(`One-ID discovery at ${new URL('.well-known/openid-configuration', `${config.issuer.href.replace(/\/$/, '')}/`).href} failed: ${reason}`, { cause });
+    throw new Error(
+      `One-ID discovery at ${new URL('.well-known/openid-configuration', `${config.issuer.href.replace(/\/$/, '')}/`).href} failed: ${reason}`,
+      { cause },
+    );
   }
   // Also verify the ID token's signature against One-ID's JWKS (OIDC Core 3.1.3.7).
   oidc.enableNonRepudiationChecks(configuration);
@@ -44,7 +54,10 @@ export const discoverOneId = async (config: AgencyConfig): Promise<oidc.Configur
 };
 
 const cookieOf = (req: IncomingMessage) =>
-  (req.headers.cookie ?? '').split(';').map((c) => c.trim().split('=')).find(([name]) => name === COOKIE)?.[1];
+  (req.headers.cookie ?? '')
+    .split(';')
+    .map((c) => c.trim().split('='))
+    .find(([name]) => name === COOKIE)?.[1];
 
 const readForm = async (req: IncomingMessage, limit = 16 * 1024): Promise<URLSearchParams> => {
   let size = 0;
@@ -73,20 +86,38 @@ export const createAgencyApp = async (config: AgencyConfig, options: AgencyAppOp
   const secure = new URL(config.redirectUri).protocol === 'https:';
 
   const setCookie = (res: ServerResponse, session: Session) =>
-    res.setHeader('Set-Cookie', `${COOKIE}=${session.id}; Path=/; HttpOnly; SameSite=Lax${secure ? '; Secure' : ''}`);
+    res.setHeader(
+      'Set-Cookie',
+      `${COOKIE}=${session.id}; Path=/; HttpOnly; SameSite=Lax${secure ? '; Secure' : ''}`,
+    );
   const html = (res: ServerResponse, status: number, body: string) => {
-    res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(body);
+    res
+      .writeHead(status, {
+        'content-type': 'text/html; charset=utf-8',
+        'cache-control': 'no-store',
+      })
+      .end(body);
   };
   const redirect = (res: ServerResponse, location: string, status = 303) => {
     res.writeHead(status, { location, 'cache-control': 'no-store' }).end();
   };
 
-  const routes: Record<string, (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void>> = {
+  const routes: Record<
+    string,
+    (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void>
+  > = {
     'GET /': async (req, res, url) => {
       const session = sessions.get(cookieOf(req));
       const state = url.searchParams.get('state');
       const signedOut = Boolean(session?.logoutState && state === session.logoutState);
-      html(res, 200, homePage(session, signedOut ? 'One-ID에서 로그아웃했습니다. / You have signed out of One-ID.' : undefined));
+      html(
+        res,
+        200,
+        homePage(
+          session,
+          signedOut ? 'One-ID에서 로그아웃했습니다. / You have signed out of One-ID.' : undefined,
+        ),
+      );
     },
 
     // Sign in: a fresh PKCE verifier, state and nonce per attempt, kept server-side.
@@ -110,7 +141,12 @@ export const createAgencyApp = async (config: AgencyConfig, options: AgencyAppOp
     'GET /callback': async (req, res, url) => {
       const previous = sessions.get(cookieOf(req));
       const pending = previous?.pending;
-      if (!previous || !pending) return html(res, 400, errorPage(400, 'no_pending_sign_in', 'start again from the home page'));
+      if (!previous || !pending)
+        return html(
+          res,
+          400,
+          errorPage(400, 'no_pending_sign_in', 'start again from the home page'),
+        );
       delete previous.pending;
       // The registered redirect URI exactly, with One-ID's response parameters.
       const currentUrl = new URL(config.redirectUri);
@@ -125,7 +161,10 @@ export const createAgencyApp = async (config: AgencyConfig, options: AgencyAppOp
         });
       } catch (error) {
         // e.g. access_denied when the citizen declines on the consent page.
-        const { error: code = 'sign_in_failed', error_description: description } = error as { error?: string; error_description?: string };
+        const { error: code = 'sign_in_failed', error_description: description } = error as {
+          error?: string;
+          error_description?: string;
+        };
         log(`sign-in failed: ${code} ${description ?? (error as Error).message}`);
         const status = code === 'access_denied' ? 403 : 400;
         return html(res, status, errorPage(status, code, description ?? (error as Error).message));
@@ -151,16 +190,20 @@ export const createAgencyApp = async (config: AgencyConfig, options: AgencyAppOp
     'POST /logout': async (req, res) => {
       const session = sessions.get(cookieOf(req));
       const form = await readForm(req);
-      if (!session || form.get('_csrf') !== session.csrf) return html(res, 403, errorPage(403, 'forbidden', 'stale or missing form token'));
+      if (!session || form.get('_csrf') !== session.csrf)
+        return html(res, 403, errorPage(403, 'forbidden', 'stale or missing form token'));
       if (!session.user) return redirect(res, '/');
       const idTokenHint = session.user.idToken;
       delete session.user;
       session.logoutState = oidc.randomState();
-      redirect(res, oidc.buildEndSessionUrl(configuration, {
-        id_token_hint: idTokenHint,
-        post_logout_redirect_uri: config.postLogoutRedirectUri,
-        state: session.logoutState,
-      }).href);
+      redirect(
+        res,
+        oidc.buildEndSessionUrl(configuration, {
+          id_token_hint: idTokenHint,
+          post_logout_redirect_uri: config.postLogoutRedirectUri,
+          state: session.logoutState,
+        }).href,
+      );
     },
 
     // Back-channel logout (OpenID Connect Back-Channel Logout 1.0, 2.5-2.8): One-ID posts a
@@ -169,9 +212,18 @@ export const createAgencyApp = async (config: AgencyConfig, options: AgencyAppOp
       const form = await readForm(req);
       const logoutToken = form.get('logout_token');
       const reply = (status: number, body?: object) => {
-        res.writeHead(status, { 'cache-control': 'no-store', ...(body && { 'content-type': 'application/json' }) }).end(body ? JSON.stringify(body) : undefined);
+        res
+          .writeHead(status, {
+            'cache-control': 'no-store',
+            ...(body && { 'content-type': 'application/json' }),
+          })
+          .end(body ? JSON.stringify(body) : undefined);
       };
-      if (!logoutToken) return reply(400, { error: 'invalid_request', error_description: 'logout_token is required' });
+      if (!logoutToken)
+        return reply(400, {
+          error: 'invalid_request',
+          error_description: 'logout_token is required',
+        });
       try {
         const { sid, sub } = await verifyLogoutToken(logoutToken);
         const ended = sessions.endFor({ sid, sub });
@@ -191,7 +243,8 @@ export const createAgencyApp = async (config: AgencyConfig, options: AgencyAppOp
     if (!route) return html(res, 404, errorPage(404, 'not_found'));
     route(req, res, url).catch((error: Error & { status?: number }) => {
       log(`error on ${req.method} ${url.pathname}: ${error.stack ?? error.message}`);
-      if (!res.headersSent) html(res, error.status ?? 500, errorPage(error.status ?? 500, 'server_error'));
+      if (!res.headersSent)
+        html(res, error.status ?? 500, errorPage(error.status ?? 500, 'server_error'));
       else res.end();
     });
   });

@@ -1,7 +1,12 @@
 // Back-channel logout token checks (Back-Channel Logout 1.0, 2.6), each refusal on its own.
 import { createLocalJWKSet, exportJWK, generateKeyPair, SignJWT, type JWTPayload } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { BACKCHANNEL_LOGOUT_EVENT, createLogoutTokenVerifier, LogoutTokenError, type LogoutTokenVerifier } from './logout-token.ts';
+import {
+  BACKCHANNEL_LOGOUT_EVENT,
+  createLogoutTokenVerifier,
+  LogoutTokenError,
+  type LogoutTokenVerifier,
+} from './logout-token.ts';
 
 const issuer = 'http://localhost:3000';
 const clientId = 'agency-app-example';
@@ -13,15 +18,32 @@ beforeAll(async () => {
   const pair = await generateKeyPair('ES256');
   key = pair.privateKey;
   otherKey = (await generateKeyPair('ES256')).privateKey;
-  const jwks = createLocalJWKSet({ keys: [{ ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'ES256' }] });
+  const jwks = createLocalJWKSet({
+    keys: [{ ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'ES256' }],
+  });
   verify = createLogoutTokenVerifier({ issuer, clientId, keys: jwks });
 });
 
 let counter = 0;
-const token = (claims: JWTPayload = {}, options: { typ?: string | null; signer?: CryptoKey; iat?: number } = {}) => {
+const token = (
+  claims: JWTPayload = {},
+  options: { typ?: string | null; signer?: CryptoKey; iat?: number } = {},
+) => {
   const now = Math.floor(Date.now() / 1000);
-  const jwt = new SignJWT({ iss: issuer, aud: clientId, events: { [BACKCHANNEL_LOGOUT_EVENT]: {} }, sid: 'sid-1', sub: 'sub-1', jti: `jti-${(counter += 1)}`, ...claims })
-    .setProtectedHeader({ alg: 'ES256', kid: 'k1', ...(options.typ !== null && { typ: options.typ ?? 'logout+jwt' }) })
+  const jwt = new SignJWT({
+    iss: issuer,
+    aud: clientId,
+    events: { [BACKCHANNEL_LOGOUT_EVENT]: {} },
+    sid: 'sid-1',
+    sub: 'sub-1',
+    jti: `jti-${(counter += 1)}`,
+    ...claims,
+  })
+    .setProtectedHeader({
+      alg: 'ES256',
+      kid: 'k1',
+      ...(options.typ !== null && { typ: options.typ ?? 'logout+jwt' }),
+    })
     .setIssuedAt(options.iat ?? now)
     .setExpirationTime((options.iat ?? now) + 120);
   return jwt.sign(options.signer ?? key);
@@ -33,8 +55,14 @@ describe('createLogoutTokenVerifier', () => {
   });
 
   it('accepts a token with only sid or only sub', async () => {
-    await expect(verify(await token({ sub: undefined }))).resolves.toMatchObject({ sid: 'sid-1', sub: undefined });
-    await expect(verify(await token({ sid: undefined }))).resolves.toMatchObject({ sub: 'sub-1', sid: undefined });
+    await expect(verify(await token({ sub: undefined }))).resolves.toMatchObject({
+      sid: 'sid-1',
+      sub: undefined,
+    });
+    await expect(verify(await token({ sid: undefined }))).resolves.toMatchObject({
+      sub: 'sub-1',
+      sid: undefined,
+    });
   });
 
   it.each([
@@ -44,10 +72,19 @@ describe('createLogoutTokenVerifier', () => {
     ['no typ logout+jwt (an ID token)', () => token({}, { typ: null })],
     ['a nonce', () => token({ nonce: 'n' })],
     ['no events claim', () => token({ events: undefined })],
-    ['events without the back-channel logout member', () => token({ events: { 'http://example.com/other': {} } })],
-    ['an event value that is not an object', () => token({ events: { [BACKCHANNEL_LOGOUT_EVENT]: 'yes' } })],
+    [
+      'events without the back-channel logout member',
+      () => token({ events: { 'http://example.com/other': {} } }),
+    ],
+    [
+      'an event value that is not an object',
+      () => token({ events: { [BACKCHANNEL_LOGOUT_EVENT]: 'yes' } }),
+    ],
     ['neither sub nor sid', () => token({ sub: undefined, sid: undefined })],
-    ['an iat older than the allowed age', () => token({}, { iat: Math.floor(Date.now() / 1000) - 3600 })],
+    [
+      'an iat older than the allowed age',
+      () => token({}, { iat: Math.floor(Date.now() / 1000) - 3600 }),
+    ],
     ['no jti', () => token({ jti: undefined })],
   ])('refuses a token with %s', async (_case, make) => {
     await expect(verify(await make())).rejects.toBeInstanceOf(LogoutTokenError);

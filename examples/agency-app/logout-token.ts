@@ -26,7 +26,13 @@ export type LogoutTokenVerifierOptions = {
  * signature against One-ID's JWKS, `iss`, `aud`, `iat`/`exp`, the `events` claim, that `sub`
  * or `sid` is present, that there is no `nonce`, and that `jti` was not seen before (replay).
  */
-export const createLogoutTokenVerifier = ({ issuer, clientId, keys, algorithms = ['ES256', 'RS256'], maxAgeSeconds = 120 }: LogoutTokenVerifierOptions) => {
+export const createLogoutTokenVerifier = ({
+  issuer,
+  clientId,
+  keys,
+  algorithms = ['ES256', 'RS256'],
+  maxAgeSeconds = 120,
+}: LogoutTokenVerifierOptions) => {
   // jti -> expiry (ms). Tokens expire after two minutes, so this stays small.
   const seen = new Map<string, number>();
 
@@ -44,13 +50,21 @@ export const createLogoutTokenVerifier = ({ issuer, clientId, keys, algorithms =
         clockTolerance: 30,
       }));
     } catch (error) {
-      const message = error instanceof errors.JOSEError ? `${error.code}: ${error.message}` : String(error);
+      const message =
+        error instanceof errors.JOSEError ? `${error.code}: ${error.message}` : String(error);
       throw new LogoutTokenError(message);
     }
     const events = payload.events as Record<string, unknown> | undefined;
-    const event = events && typeof events === 'object' ? events[BACKCHANNEL_LOGOUT_EVENT] : undefined;
-    if (!event || typeof event !== 'object' || Array.isArray(event)) throw new LogoutTokenError(`events: must contain ${BACKCHANNEL_LOGOUT_EVENT} with an object value`);
-    if ('nonce' in payload) throw new LogoutTokenError('nonce: a logout token must not contain one (it would be an ID token)');
+    const event =
+      events && typeof events === 'object' ? events[BACKCHANNEL_LOGOUT_EVENT] : undefined;
+    if (!event || typeof event !== 'object' || Array.isArray(event))
+      throw new LogoutTokenError(
+        `events: must contain ${BACKCHANNEL_LOGOUT_EVENT} with an object value`,
+      );
+    if ('nonce' in payload)
+      throw new LogoutTokenError(
+        'nonce: a logout token must not contain one (it would be an ID token)',
+      );
     const sub = typeof payload.sub === 'string' ? payload.sub : undefined;
     const sid = typeof payload.sid === 'string' ? payload.sid : undefined;
     if (!sub && !sid) throw new LogoutTokenError('sub or sid: one is required');

@@ -24,7 +24,10 @@ type Options = { env?: Record<string, string | undefined>; print?: (line: string
 const exampleKey = async (dataDir: string, create: boolean): Promise<JWK> => {
   const file = join(dataDir, `${EXAMPLE_CLIENT_ID}.private-jwk.json`);
   if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as JWK;
-  if (!create) throw new Error(`${EXAMPLE_CLIENT_ID} is registered but its key ${file} is gone: use a fresh DATA_DIR`);
+  if (!create)
+    throw new Error(
+      `${EXAMPLE_CLIENT_ID} is registered but its key ${file} is gone: use a fresh DATA_DIR`,
+    );
   const { privateKey } = await generateKeyPair('ES256', { extractable: true });
   const jwk = await exportJWK(privateKey);
   const key = { ...jwk, kid: await calculateJwkThumbprint(jwk), alg: 'ES256', use: 'sig' };
@@ -55,7 +58,9 @@ export const runQuickstart = async ({ env = process.env, print = console.log }: 
     await oneId.listen();
   } catch (error) {
     await oneId.close();
-    throw new Error(`One-ID cannot listen on ${issuer} (${(error as Error).message}): is \`npm start\` running? Stop it or set ONEID_PORT.`);
+    throw new Error(
+      `One-ID cannot listen on ${issuer} (${(error as Error).message}): is \`npm start\` running? Stop it or set ONEID_PORT.`,
+    );
   }
 
   // Register the example once: its redirect, post-logout and back-channel logout URIs.
@@ -78,48 +83,81 @@ export const runQuickstart = async ({ env = process.env, print = console.log }: 
         backchannel_logout_session_required: true,
         // The data items this system may ask for, and why: the consent page shows each purpose.
         allowed_claims: [
-          { claim: 'name', purpose: { ko: '민원 신청인 확인', en: 'To identify the applicant' }, required: true, retention_days: 30 },
-          { claim: 'birthdate', purpose: { ko: '민원 신청인 확인', en: 'To identify the applicant' }, required: true, retention_days: 30 },
-          { claim: 'email', purpose: { ko: '처리 결과 안내', en: 'To tell you the outcome' }, required: false, retention_days: 30 },
+          {
+            claim: 'name',
+            purpose: { ko: '민원 신청인 확인', en: 'To identify the applicant' },
+            required: true,
+            retention_days: 30,
+          },
+          {
+            claim: 'birthdate',
+            purpose: { ko: '민원 신청인 확인', en: 'To identify the applicant' },
+            required: true,
+            retention_days: 30,
+          },
+          {
+            claim: 'email',
+            purpose: { ko: '처리 결과 안내', en: 'To tell you the outcome' },
+            required: false,
+            retention_days: 30,
+          },
         ],
       },
       'quickstart',
     );
-    print(`Registered the agency system "${EXAMPLE_CLIENT_ID}" (private_key_jwt, back-channel logout to ${appOrigin}/backchannel-logout).`);
+    print(
+      `Registered the agency system "${EXAMPLE_CLIENT_ID}" (private_key_jwt, back-channel logout to ${appOrigin}/backchannel-logout).`,
+    );
   } else if (!(existing.metadata.redirect_uris as string[]).includes(`${appOrigin}/callback`)) {
-    print(`Warning: ${EXAMPLE_CLIENT_ID} is registered with ${(existing.metadata.redirect_uris as string[]).join(' ')}, not ${appOrigin}/callback: sign-in will fail with a redirect URI mismatch. Use the APP_PORT it was registered with.`);
+    print(
+      `Warning: ${EXAMPLE_CLIENT_ID} is registered with ${(existing.metadata.redirect_uris as string[]).join(' ')}, not ${appOrigin}/callback: sign-in will fail with a redirect URI mismatch. Use the APP_PORT it was registered with.`,
+    );
   }
 
   // A demo citizen, as a service counter would enrol one: each run issues a new one-time link.
   const { url: enrolmentUrl } = await accounts.enrolCitizen(
-    { name: '홍길동', birthdate: '1990-01-01', email: `hong.${randomBytes(3).toString('hex')}@example.com`, phone: '010-1234-5678' },
+    {
+      name: '홍길동',
+      birthdate: '1990-01-01',
+      email: `hong.${randomBytes(3).toString('hex')}@example.com`,
+      phone: '010-1234-5678',
+    },
     'quickstart',
   );
 
   const app = await createAgencyApp(
-    agencyConfigFromEnv({ ISSUER: issuer, CLIENT_ID: EXAMPLE_CLIENT_ID, CLIENT_PRIVATE_JWK: JSON.stringify(key), PORT: String(appPort) }),
+    agencyConfigFromEnv({
+      ISSUER: issuer,
+      CLIENT_ID: EXAMPLE_CLIENT_ID,
+      CLIENT_PRIVATE_JWK: JSON.stringify(key),
+      PORT: String(appPort),
+    }),
     { log: (line) => print(`[agency app] ${line}`) },
   );
   try {
     await app.listen();
   } catch (error) {
     await oneId.close();
-    throw new Error(`The agency app cannot listen on ${appOrigin} (${(error as Error).message}): set APP_PORT.`);
+    throw new Error(
+      `The agency app cannot listen on ${appOrigin} (${(error as Error).message}): set APP_PORT.`,
+    );
   }
 
-  print([
-    '',
-    `One-ID (embedded) is running:  ${issuer}   (discovery: ${issuer}/.well-known/openid-configuration)`,
-    `The agency app is running:     ${appOrigin}`,
-    '',
-    '1. Create the demo citizen\'s passkey (홍길동) — open this one-time link in a browser:',
-    `   ${enrolmentUrl}`,
-    `2. Open ${appOrigin} and choose "Sign in with One-ID".`,
-    '3. Sign out from the app (RP-initiated logout), or end the One-ID session at',
-    `   ${issuer}/session/end and watch the app's back-channel logout end its session too.`,
-    '',
-    'Ctrl+C stops both.',
-  ].join('\n'));
+  print(
+    [
+      '',
+      `One-ID (embedded) is running:  ${issuer}   (discovery: ${issuer}/.well-known/openid-configuration)`,
+      `The agency app is running:     ${appOrigin}`,
+      '',
+      "1. Create the demo citizen's passkey (홍길동) — open this one-time link in a browser:",
+      `   ${enrolmentUrl}`,
+      `2. Open ${appOrigin} and choose "Sign in with One-ID".`,
+      '3. Sign out from the app (RP-initiated logout), or end the One-ID session at',
+      `   ${issuer}/session/end and watch the app's back-channel logout end its session too.`,
+      '',
+      'Ctrl+C stops both.',
+    ].join('\n'),
+  );
 
   return {
     oneId,

@@ -25,12 +25,18 @@ const token = () => randomBytes(32).toString('base64url');
 
 export const createSessionStore = ({ ttlSeconds = 8 * 3600 }: { ttlSeconds?: number } = {}) => {
   const sessions = new Map<string, Session>();
-  const live = (session: Session | undefined) => (session && session.expiresAt > Date.now() ? session : undefined);
+  const live = (session: Session | undefined) =>
+    session && session.expiresAt > Date.now() ? session : undefined;
   return {
     get: (id: string | undefined) => (id ? live(sessions.get(id)) : undefined),
     /** A new session with a new id (also on sign-in, so an id set before sign-in is never reused). */
     create(from?: Partial<Session>): Session {
-      const session: Session = { ...from, id: token(), csrf: token(), expiresAt: Date.now() + ttlSeconds * 1000 };
+      const session: Session = {
+        ...from,
+        id: token(),
+        csrf: token(),
+        expiresAt: Date.now() + ttlSeconds * 1000,
+      };
       sessions.set(session.id, session);
       return session;
     },
@@ -42,7 +48,9 @@ export const createSessionStore = ({ ttlSeconds = 8 * 3600 }: { ttlSeconds?: num
         const user = session.user;
         if (!user) continue;
         // Back-Channel Logout 2.6: a `sid` names one One-ID session; without it, all of `sub`'s.
-        const match = sid ? user.sid === sid && (!sub || user.sub === sub) : Boolean(sub) && user.sub === sub;
+        const match = sid
+          ? user.sid === sid && (!sub || user.sub === sub)
+          : Boolean(sub) && user.sub === sub;
         if (match) {
           delete session.user;
           ended += 1;

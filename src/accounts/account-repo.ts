@@ -27,7 +27,11 @@ type Row = {
 };
 
 const isoDate = (value: string | Date | null) =>
-  value === null ? null : typeof value === 'string' ? value.slice(0, 10) : value.toISOString().slice(0, 10);
+  value === null
+    ? null
+    : typeof value === 'string'
+      ? value.slice(0, 10)
+      : value.toISOString().slice(0, 10);
 
 const toAccount = (row: Row): Account => ({
   id: row.id,
@@ -42,7 +46,10 @@ const toAccount = (row: Row): Account => ({
   createdAt: new Date(row.created_at),
 });
 
-export const insertAccount = async (db: Knex, account: Omit<Account, 'createdAt'>): Promise<void> => {
+export const insertAccount = async (
+  db: Knex,
+  account: Omit<Account, 'createdAt'>,
+): Promise<void> => {
   await db('accounts').insert({
     id: account.id,
     name: account.name,
@@ -62,10 +69,15 @@ export const findAccountById = async (db: Knex, id: string): Promise<Account | u
 };
 
 /** Accounts a citizen may identify as by email or phone number (for non-discoverable passkeys). */
-export const findAccountsByIdentifier = async (db: Knex, identifier: string): Promise<Account[]> => {
+export const findAccountsByIdentifier = async (
+  db: Knex,
+  identifier: string,
+): Promise<Account[]> => {
   const value = identifier.trim();
   const rows = value.includes('@')
     ? await db<Row>('accounts').whereRaw('lower(email) = lower(?)', [value]).limit(10)
-    : await db<Row>('accounts').where({ phone_number: value.replace(/[\s-]/g, '') }).limit(10);
+    : await db<Row>('accounts')
+        .where({ phone_number: value.replace(/[\s-]/g, '') })
+        .limit(10);
   return rows.map(toAccount);
 };

@@ -13,7 +13,8 @@ type Info = { lines: number; bytes: number; empty_lines: number };
 /** CRLFs inside quoted fields, which csv-parse counts as two lines each. */
 const quotedCrlfs = (fields: string[]) => {
   let n = 0;
-  for (const f of fields) for (let i = f.indexOf('\r\n'); i >= 0; i = f.indexOf('\r\n', i + 2)) n += 1;
+  for (const f of fields)
+    for (let i = f.indexOf('\r\n'); i >= 0; i = f.indexOf('\r\n', i + 2)) n += 1;
   return n;
 };
 
@@ -22,15 +23,28 @@ const quotedCrlfs = (fields: string[]) => {
  * file, where a BOM is skipped). Blank lines are skipped; a malformed record stops the reading
  * with ERR_IMPORT_CSV naming its line.
  */
-export async function* readCsvRecords(file: string, start: number, line: number): AsyncGenerator<CsvRecord> {
+export async function* readCsvRecords(
+  file: string,
+  start: number,
+  line: number,
+): AsyncGenerator<CsvRecord> {
   const parser = createReadStream(file, { start, highWaterMark: 1 << 20 }).pipe(
-    parse({ bom: start === 0, info: true, skip_empty_lines: true, relax_column_count: true, record_delimiter: ['\r\n', '\n', '\r'] }),
+    parse({
+      bom: start === 0,
+      info: true,
+      skip_empty_lines: true,
+      relax_column_count: true,
+      record_delimiter: ['\r\n', '\n', '\r'],
+    }),
   );
   let endLine = line;
   let empty = 0;
   let overcount = 0;
   try {
-    for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: Info }>) {
+    for await (const { record, info } of parser as AsyncIterable<{
+      record: string[];
+      info: Info;
+    }>) {
       const first = endLine + 1 + (info.empty_lines - empty);
       empty = info.empty_lines;
       if (record.some((f) => f.includes('\r'))) overcount += quotedCrlfs(record);

@@ -15,10 +15,18 @@ export const insertEnrolmentLink = async (
   });
 };
 
-export const findEnrolmentLink = async (db: Knex, tokenHash: string): Promise<EnrolmentLink | undefined> => {
+export const findEnrolmentLink = async (
+  db: Knex,
+  tokenHash: string,
+): Promise<EnrolmentLink | undefined> => {
   const row = await db('enrolment_links').where({ token_hash: tokenHash }).first();
   return row
-    ? { id: row.id, accountId: row.account_id, expiresAt: new Date(row.expires_at), usedAt: row.used_at ? new Date(row.used_at) : null }
+    ? {
+        id: row.id,
+        accountId: row.account_id,
+        expiresAt: new Date(row.expires_at),
+        usedAt: row.used_at ? new Date(row.used_at) : null,
+      }
     : undefined;
 };
 

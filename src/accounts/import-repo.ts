@@ -18,7 +18,16 @@ export type ImportedAccountRow = {
   subjectKey: string | null;
 };
 
-export type ImportCheckpoint = { id: string; file: string; columns: string[]; byteOffset: number; line: number; imported: number; rejected: number; finishedAt: Date | null };
+export type ImportCheckpoint = {
+  id: string;
+  file: string;
+  columns: string[];
+  byteOffset: number;
+  line: number;
+  imported: number;
+  rejected: number;
+  finishedAt: Date | null;
+};
 
 export type UpsertResult = { inserted: number; updated: number };
 
@@ -26,7 +35,8 @@ export type UpsertResult = { inserted: number; updated: number };
 const column = <T, V>(rows: T[], pick: (row: T) => V) => rows.map(pick) as unknown as string[];
 
 // The staging table's columns (COPY order).
-const ROW_COLUMNS = 'id uuid, legacy_id text, name text, birthdate date, email text, phone_number text, webauthn_user_id text, subject_key text';
+const ROW_COLUMNS =
+  'id uuid, legacy_id text, name text, birthdate date, email text, phone_number text, webauthn_user_id text, subject_key text';
 
 /**
  * Inserts the members of `source` (a relation `r` with the account columns, one row per
@@ -57,9 +67,13 @@ const counted = (result: { rows: { inserted: number; changed: number }[] }): Ups
 };
 
 /** Upserts a batch by legacy_id (no legacy_id twice), passed as array parameters (PGlite and PostgreSQL). */
-export const upsertImportedAccounts = async (trx: Knex, rows: ImportedAccountRow[]): Promise<UpsertResult> => {
+export const upsertImportedAccounts = async (
+  trx: Knex,
+  rows: ImportedAccountRow[],
+): Promise<UpsertResult> => {
   if (!rows.length) return { inserted: 0, updated: 0 };
-  const source = 'unnest(?::uuid[], ?::text[], ?::text[], ?::date[], ?::text[], ?::text[], ?::text[]) as r(id, legacy_id, name, birthdate, email, phone_number, webauthn_user_id)';
+  const source =
+    'unnest(?::uuid[], ?::text[], ?::text[], ?::date[], ?::text[], ?::text[], ?::text[]) as r(id, legacy_id, name, birthdate, email, phone_number, webauthn_user_id)';
   const result = await trx.raw(upsertFrom(source), [
     column(rows, (r) => r.id),
     column(rows, (r) => r.legacyId),
@@ -71,7 +85,10 @@ export const upsertImportedAccounts = async (trx: Knex, rows: ImportedAccountRow
   ]);
   const keyed = rows.filter((r) => r.subjectKey);
   if (keyed.length) {
-    await trx.raw(subjectKeysFrom('unnest(?::text[], ?::text[]) as r(legacy_id, subject_key)'), [column(keyed, (r) => r.legacyId), column(keyed, (r) => r.subjectKey)]);
+    await trx.raw(subjectKeysFrom('unnest(?::text[], ?::text[]) as r(legacy_id, subject_key)'), [
+      column(keyed, (r) => r.legacyId),
+      column(keyed, (r) => r.subjectKey),
+    ]);
   }
   return counted(result);
 };
@@ -81,7 +98,12 @@ const copyText = (value: string | null): string => {
   if (value === null) return '\\N';
   for (let i = 0; i < value.length; i += 1) {
     const c = value.charCodeAt(i);
-    if (c === 92 || c === 9 || c === 10 || c === 13) return value.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
+    if (c === 92 || c === 9 || c === 10 || c === 13)
+      return value
+        .replace(/\\/g, '\\\\')
+        .replace(/\t/g, '\\t')
+        .replace(/\n/g, '\\n')
+        .replace(/\r/g, '\\r');
   }
   return value;
 };
@@ -91,16 +113,26 @@ const copyText = (value: string | null): string => {
  * temporary staging table (emptied at each commit), then one INSERT ... SELECT ... ON CONFLICT.
  * `trx` must be a transaction (its connection carries the COPY).
  */
-export const copyImportedAccounts = async (trx: Knex.Transaction, rows: ImportedAccountRow[]): Promise<UpsertResult> => {
+export const copyImportedAccounts = async (
+  trx: Knex.Transaction,
+  rows: ImportedAccountRow[],
+): Promise<UpsertResult> => {
   if (!rows.length) return { inserted: 0, updated: 0 };
-  const connection = (await trx.client.acquireConnection()) as { query: (q: unknown) => NodeJS.WritableStream };
+  const connection = (await trx.client.acquireConnection()) as {
+    query: (q: unknown) => NodeJS.WritableStream;
+  };
   // Once per session (a no-op after that; a rolled-back creation is simply redone).
-  await trx.raw(`create temporary table if not exists account_import_rows (${ROW_COLUMNS}) on commit delete rows`);
+  await trx.raw(
+    `create temporary table if not exists account_import_rows (${ROW_COLUMNS}) on commit delete rows`,
+  );
   let text = '';
   for (const r of rows) {
     text += `${r.id}\t${copyText(r.legacyId)}\t${copyText(r.name)}\t${r.birthdate}\t${copyText(r.email)}\t${copyText(r.phoneNumber)}\t${r.webauthnUserId}\t${copyText(r.subjectKey)}\n`;
   }
-  await pipeline(Readable.from([Buffer.from(text)]), connection.query(copyFrom('COPY account_import_rows FROM STDIN')));
+  await pipeline(
+    Readable.from([Buffer.from(text)]),
+    connection.query(copyFrom('COPY account_import_rows FROM STDIN')),
+  );
   const result = await trx.raw(upsertFrom('account_import_rows r'));
   if (rows.some((r) => r.subjectKey)) await trx.raw(subjectKeysFrom('account_import_rows r'));
   return counted(result);
@@ -123,17 +155,34 @@ const toCheckpoint = (r: Record<string, any>): ImportCheckpoint => ({
   finishedAt: r.finished_at ? new Date(r.finished_at) : null,
 });
 
-export const findImportCheckpoint = async (db: Knex, id: string): Promise<ImportCheckpoint | undefined> => {
+export const findImportCheckpoint = async (
+  db: Knex,
+  id: string,
+): Promise<ImportCheckpoint | undefined> => {
   const row = await db('account_imports').where({ id }).first();
   return row ? toCheckpoint(row) : undefined;
 };
 
 /** Starts (or restarts from the beginning) the checkpoint of an import file. */
-export const startImportCheckpoint = async (db: Knex, c: Pick<ImportCheckpoint, 'id' | 'file' | 'columns'> & { actor: string }): Promise<void> => {
+export const startImportCheckpoint = async (
+  db: Knex,
+  c: Pick<ImportCheckpoint, 'id' | 'file' | 'columns'> & { actor: string },
+): Promise<void> => {
   await db('account_imports')
     .insert({ id: c.id, file: c.file, columns: JSON.stringify(c.columns), actor: c.actor })
     .onConflict('id')
-    .merge({ file: c.file, columns: JSON.stringify(c.columns), actor: c.actor, byte_offset: 0, line: 1, imported: 0, rejected: 0, started_at: db.fn.now(), updated_at: db.fn.now(), finished_at: null });
+    .merge({
+      file: c.file,
+      columns: JSON.stringify(c.columns),
+      actor: c.actor,
+      byte_offset: 0,
+      line: 1,
+      imported: 0,
+      rejected: 0,
+      started_at: db.fn.now(),
+      updated_at: db.fn.now(),
+      finished_at: null,
+    });
 };
 
 /**
@@ -141,11 +190,32 @@ export const startImportCheckpoint = async (db: Knex, c: Pick<ImportCheckpoint, 
  * inside the same transaction as those rows. Waits for the previous batch's transaction (its row
  * lock); false when the checkpoint is not at `from` (that batch did not commit).
  */
-export const advanceImportCheckpoint = async (trx: Knex, id: string, c: { from: number; byteOffset: number; line: number; imported: number; rejected: number; finished?: boolean }): Promise<boolean> =>
+export const advanceImportCheckpoint = async (
+  trx: Knex,
+  id: string,
+  c: {
+    from: number;
+    byteOffset: number;
+    line: number;
+    imported: number;
+    rejected: number;
+    finished?: boolean;
+  },
+): Promise<boolean> =>
   (await trx('account_imports')
     .where({ id, byte_offset: c.from })
-    .update({ byte_offset: c.byteOffset, line: c.line, imported: c.imported, rejected: c.rejected, updated_at: trx.fn.now(), ...(c.finished && { finished_at: trx.fn.now() }) })) === 1;
+    .update({
+      byte_offset: c.byteOffset,
+      line: c.line,
+      imported: c.imported,
+      rejected: c.rejected,
+      updated_at: trx.fn.now(),
+      ...(c.finished && { finished_at: trx.fn.now() }),
+    })) === 1;
 
 /** An imported member's account id, by the portal's member id. */
-export const findAccountIdByLegacyId = async (db: Knex, legacyId: string): Promise<string | undefined> =>
+export const findAccountIdByLegacyId = async (
+  db: Knex,
+  legacyId: string,
+): Promise<string | undefined> =>
   (await db('accounts').where({ legacy_id: legacyId }).first('id'))?.id;

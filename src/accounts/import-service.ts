@@ -16,17 +16,39 @@ import { appendAudit } from '../audit/index.ts';
 import { AppError, randomToken, sha256, type Clock } from '../shared/index.ts';
 import { insertEnrolmentLink } from './enrolment-repo.ts';
 import { readCsvRecords } from './csv-records.ts';
-import { advanceImportCheckpoint, copyImportedAccounts, findAccountIdByLegacyId, findImportCheckpoint, startImportCheckpoint, supportsCopyIn, upsertImportedAccounts, type ImportedAccountRow } from './import-repo.ts';
+import {
+  advanceImportCheckpoint,
+  copyImportedAccounts,
+  findAccountIdByLegacyId,
+  findImportCheckpoint,
+  startImportCheckpoint,
+  supportsCopyIn,
+  upsertImportedAccounts,
+  type ImportedAccountRow,
+} from './import-repo.ts';
 
 /** The columns an import file may have; `legacy_id`, `name` and `birthdate` are required. */
-export const IMPORT_COLUMNS = ['legacy_id', 'name', 'birthdate', 'email', 'phone', 'cert_subject_serial'] as const;
+export const IMPORT_COLUMNS = [
+  'legacy_id',
+  'name',
+  'birthdate',
+  'email',
+  'phone',
+  'cert_subject_serial',
+] as const;
 const REQUIRED = ['legacy_id', 'name', 'birthdate'];
 /** Secrets One-ID never takes in, whatever they are called. */
 const SECRET_COLUMN = /pass(word)?|pwd|passwd|secret|pin$|hash|salt|otp/i;
 
 export type RejectedRow = { line: number; legacyId: string; field: string; reason: string };
 
-export type ImportProgress = { bytes: number; totalBytes: number; rows: number; imported: number; rejected: number };
+export type ImportProgress = {
+  bytes: number;
+  totalBytes: number;
+  rows: number;
+  imported: number;
+  rejected: number;
+};
 
 export type ImportReport = {
   file: string;
@@ -83,7 +105,9 @@ const normalisePhone = (v: string): string | undefined => {
 };
 
 type Problem = { field: string; reason: string };
-type CheckedRow = Omit<ImportedAccountRow, 'id' | 'webauthnUserId' | 'subjectKey'> & { certSerial: string | null };
+type CheckedRow = Omit<ImportedAccountRow, 'id' | 'webauthnUserId' | 'subjectKey'> & {
+  certSerial: string | null;
+};
 
 const problem = (field: string, reason: string): Problem => Object.freeze({ field, reason });
 const PROBLEMS = {
@@ -99,14 +123,26 @@ const PROBLEMS = {
 };
 
 /** The fields of one record checked and normalised (trimmed), or the first problem found. */
-const checkMember = (legacyIdRaw = '', nameRaw = '', birthdateRaw = '', emailRaw = '', phoneRaw = '', certSerialRaw = ''): CheckedRow | Problem => {
+const checkMember = (
+  legacyIdRaw = '',
+  nameRaw = '',
+  birthdateRaw = '',
+  emailRaw = '',
+  phoneRaw = '',
+  certSerialRaw = '',
+): CheckedRow | Problem => {
   const legacyId = legacyIdRaw.trim();
   if (!legacyId) return PROBLEMS.legacyIdRequired;
   if (!LEGACY_ID.test(legacyId)) return PROBLEMS.legacyId;
   const name = nameRaw.trim();
   if (!name) return PROBLEMS.nameRequired;
   // PostgreSQL text cannot hold U+0000 (legacy_id and birthdate are checked by their patterns).
-  for (const [field, value] of [['name', name], ['email', emailRaw], ['phone', phoneRaw], ['cert_subject_serial', certSerialRaw]] as const) {
+  for (const [field, value] of [
+    ['name', name],
+    ['email', emailRaw],
+    ['phone', phoneRaw],
+    ['cert_subject_serial', certSerialRaw],
+  ] as const) {
     if (value.includes('\u0000')) return problem(field, 'contains a NUL character');
   }
   if (name.length > 200) return PROBLEMS.name;
@@ -119,31 +155,64 @@ const checkMember = (legacyIdRaw = '', nameRaw = '', birthdateRaw = '', emailRaw
   if (phone === undefined) return PROBLEMS.phone;
   const certSerial = certSerialRaw.trim();
   if (certSerial.length > 128) return PROBLEMS.certSerial;
-  return { legacyId, name, birthdate, email: email || null, phoneNumber: phone || null, certSerial: certSerial || null };
+  return {
+    legacyId,
+    name,
+    birthdate,
+    email: email || null,
+    phoneNumber: phone || null,
+    certSerial: certSerial || null,
+  };
 };
 
 /** One CSV record checked and normalised, or the first problem found (field + reason). */
-export const checkImportRow = (record: Record<string, string | undefined>): { row: CheckedRow } | Problem => {
-  const checked = checkMember(record.legacy_id, record.name, record.birthdate, record.email, record.phone, record.cert_subject_serial);
+export const checkImportRow = (
+  record: Record<string, string | undefined>,
+): { row: CheckedRow } | Problem => {
+  const checked = checkMember(
+    record.legacy_id,
+    record.name,
+    record.birthdate,
+    record.email,
+    record.phone,
+    record.cert_subject_serial,
+  );
   return 'field' in checked ? { ...checked } : { row: checked };
 };
 
 /** Refuses a header with a secret-like, unknown, duplicate or missing column, naming it. */
 export const checkImportHeader = (columns: string[]): void => {
   const secret = columns.filter((c) => SECRET_COLUMN.test(c));
-  if (secret.length) throw new AppError('ERR_IMPORT_PASSWORD_COLUMN', `column ${secret.join(', ')}: One-ID never imports passwords or other secrets; remove the column (members sign in with a passkey or a certificate)`, { details: { columns: secret } });
+  if (secret.length)
+    throw new AppError(
+      'ERR_IMPORT_PASSWORD_COLUMN',
+      `column ${secret.join(', ')}: One-ID never imports passwords or other secrets; remove the column (members sign in with a passkey or a certificate)`,
+      { details: { columns: secret } },
+    );
   const unknown = columns.filter((c) => !(IMPORT_COLUMNS as readonly string[]).includes(c));
-  if (unknown.length) throw new AppError('ERR_IMPORT_COLUMNS', `column ${unknown.join(', ')}: not an import column (allowed: ${IMPORT_COLUMNS.join(', ')})`, { details: { columns: unknown } });
+  if (unknown.length)
+    throw new AppError(
+      'ERR_IMPORT_COLUMNS',
+      `column ${unknown.join(', ')}: not an import column (allowed: ${IMPORT_COLUMNS.join(', ')})`,
+      { details: { columns: unknown } },
+    );
   const duplicate = columns.filter((c, i) => columns.indexOf(c) !== i);
-  if (duplicate.length) throw new AppError('ERR_IMPORT_COLUMNS', `column ${duplicate.join(', ')}: appears twice`);
+  if (duplicate.length)
+    throw new AppError('ERR_IMPORT_COLUMNS', `column ${duplicate.join(', ')}: appears twice`);
   const missing = REQUIRED.filter((c) => !columns.includes(c));
-  if (missing.length) throw new AppError('ERR_IMPORT_COLUMNS', `column ${missing.join(', ')}: is required`, { details: { columns: missing } });
+  if (missing.length)
+    throw new AppError('ERR_IMPORT_COLUMNS', `column ${missing.join(', ')}: is required`, {
+      details: { columns: missing },
+    });
 };
 
 /** The header line, read on its own with csv-parse (a resumed import starts mid-file and needs the column names). */
 const readHeader = async (file: string): Promise<string[]> => {
-  const parser = createReadStream(file).pipe(parse({ bom: true, to_line: 1, trim: true, relax_column_count: true }));
-  for await (const record of parser as AsyncIterable<string[]>) return record.map((c) => c.toLowerCase());
+  const parser = createReadStream(file).pipe(
+    parse({ bom: true, to_line: 1, trim: true, relax_column_count: true }),
+  );
+  for await (const record of parser as AsyncIterable<string[]>)
+    return record.map((c) => c.toLowerCase());
   throw new AppError('ERR_IMPORT_EMPTY', `${file} is empty: the first line must name the columns`);
 };
 
@@ -152,7 +221,17 @@ const readHeader = async (file: string): Promise<string[]> => {
 // skipped. Read as bytes so that each record's end offset (the checkpoint) costs nothing; a
 // field is decoded from UTF-8 once. A quote out of place, or one left open, fails the import
 // with its line, as csv-parse did.
-export const createImportService = ({ knex, clock, enrolmentTtlSeconds, issuer }: { knex: Knex; clock: Clock; enrolmentTtlSeconds: number; issuer: string }) => ({
+export const createImportService = ({
+  knex,
+  clock,
+  enrolmentTtlSeconds,
+  issuer,
+}: {
+  knex: Knex;
+  clock: Clock;
+  enrolmentTtlSeconds: number;
+  issuer: string;
+}) => ({
   async importFile(options: ImportOptions): Promise<ImportReport> {
     const file = resolve(options.file);
     let stat;
@@ -166,7 +245,8 @@ export const createImportService = ({ knex, clock, enrolmentTtlSeconds, issuer }
     // The same file (path, size, modification time) resumes; a changed file starts over.
     const id = sha256(`${file}\u0000${stat.size}\u0000${stat.mtimeMs}`);
     const checkpoint = options.restart ? undefined : await findImportCheckpoint(knex, id);
-    const resume = checkpoint && !checkpoint.finishedAt && checkpoint.byteOffset > 0 ? checkpoint : undefined;
+    const resume =
+      checkpoint && !checkpoint.finishedAt && checkpoint.byteOffset > 0 ? checkpoint : undefined;
     if (!resume) await startImportCheckpoint(knex, { id, file, columns, actor: options.actor });
     await options.onStart?.({ resumedAt: resume?.byteOffset ?? 0, line: resume?.line ?? 0 });
     const batchSize = options.batchSize ?? 5000;
@@ -180,8 +260,11 @@ export const createImportService = ({ knex, clock, enrolmentTtlSeconds, issuer }
     // COPY into a staging table on PostgreSQL; the embedded PGlite takes no COPY streams.
     const upsert = (await supportsCopyIn(knex)) ? copyImportedAccounts : upsertImportedAccounts;
     // Where each import column is in a record (-1: not in this file).
-    const [legacyIdAt, nameAt, birthdateAt, emailAt, phoneAt, certSerialAt] = IMPORT_COLUMNS.map((c) => columns.indexOf(c)) as [number, number, number, number, number, number];
-    const field = (fields: string[], at: number) => (at >= 0 && at < fields.length ? fields[at] : undefined);
+    const [legacyIdAt, nameAt, birthdateAt, emailAt, phoneAt, certSerialAt] = IMPORT_COLUMNS.map(
+      (c) => columns.indexOf(c),
+    ) as [number, number, number, number, number, number];
+    const field = (fields: string[], at: number) =>
+      at >= 0 && at < fields.length ? fields[at] : undefined;
     // WebAuthn user handles (random, WebAuthn L2 14.6.1) cut from one draw of entropy per 4,096 rows.
     let entropy = randomBytes(32 * 4096);
     let used = 0;
@@ -205,15 +288,40 @@ export const createImportService = ({ knex, clock, enrolmentTtlSeconds, issuer }
     let flushedRejected = rejectedTotal;
     let flushedEnd = byteOffset;
 
-    const commit = async (rows: ImportedAccountRow[], previous: Promise<void> | undefined, from: number, end: { byteOffset: number; line: number }, totals: { imported: number; rejected: number }, finished = false) => {
+    const commit = async (
+      rows: ImportedAccountRow[],
+      previous: Promise<void> | undefined,
+      from: number,
+      end: { byteOffset: number; line: number },
+      totals: { imported: number; rejected: number },
+      finished = false,
+    ) => {
       const result = await knex.transaction(async (trx) => {
         const written = await upsert(trx, rows);
         // The checkpoint moves in file order: after the previous batch has committed (or failed).
         await previous?.catch(() => undefined);
-        if (!(await advanceImportCheckpoint(trx, id, { from, byteOffset: end.byteOffset, line: end.line, imported: totals.imported, rejected: totals.rejected, finished }))) {
-          throw new AppError('ERR_IMPORT_INTERRUPTED', 'an earlier batch of this import did not commit; run the import again to resume');
+        if (
+          !(await advanceImportCheckpoint(trx, id, {
+            from,
+            byteOffset: end.byteOffset,
+            line: end.line,
+            imported: totals.imported,
+            rejected: totals.rejected,
+            finished,
+          }))
+        ) {
+          throw new AppError(
+            'ERR_IMPORT_INTERRUPTED',
+            'an earlier batch of this import did not commit; run the import again to resume',
+          );
         }
-        if (finished) await appendAudit(trx, { action: 'accounts.imported', actor: options.actor, subject: `import:${id.slice(0, 16)}`, details: { file, rows: totals.imported, rejected: totals.rejected } });
+        if (finished)
+          await appendAudit(trx, {
+            action: 'accounts.imported',
+            actor: options.actor,
+            subject: `import:${id.slice(0, 16)}`,
+            details: { file, rows: totals.imported, rejected: totals.rejected },
+          });
         return written;
       });
       report.inserted += result.inserted;
@@ -237,7 +345,14 @@ export const createImportService = ({ knex, clock, enrolmentTtlSeconds, issuer }
       if (inflight.length >= 2 || finished) await (finished ? settle() : inflight.shift()!.done);
       flushedImported += rows.length;
       flushedRejected += rejected.length;
-      const done = commit(rows, inflight.at(-1)?.done, flushedEnd, end, { imported: flushedImported, rejected: flushedRejected }, finished);
+      const done = commit(
+        rows,
+        inflight.at(-1)?.done,
+        flushedEnd,
+        end,
+        { imported: flushedImported, rejected: flushedRejected },
+        finished,
+      );
       flushedEnd = end.byteOffset;
       done.catch(() => undefined);
       inflight.push({ done, ids });
@@ -255,9 +370,21 @@ export const createImportService = ({ knex, clock, enrolmentTtlSeconds, issuer }
         }
         const { fields } = record;
         report.rows += 1;
-        const checked = checkMember(field(fields, legacyIdAt), field(fields, nameAt), field(fields, birthdateAt), field(fields, emailAt), field(fields, phoneAt), field(fields, certSerialAt));
+        const checked = checkMember(
+          field(fields, legacyIdAt),
+          field(fields, nameAt),
+          field(fields, birthdateAt),
+          field(fields, emailAt),
+          field(fields, phoneAt),
+          field(fields, certSerialAt),
+        );
         if ('field' in checked) {
-          const rejected: RejectedRow = { line: record.line, legacyId: (field(fields, legacyIdAt) ?? '').trim().slice(0, 128), field: checked.field, reason: checked.reason };
+          const rejected: RejectedRow = {
+            line: record.line,
+            legacyId: (field(fields, legacyIdAt) ?? '').trim().slice(0, 128),
+            field: checked.field,
+            reason: checked.reason,
+          };
           batchRejected.push(rejected);
           await options.onRejected?.(rejected);
           report.rejected += 1;
@@ -276,34 +403,71 @@ export const createImportService = ({ knex, clock, enrolmentTtlSeconds, issuer }
             email: checked.email,
             phoneNumber: checked.phoneNumber,
             webauthnUserId: userHandle(),
-            subjectKey: certSerial && options.subjectKeyOf ? options.subjectKeyOf(certSerial) : null,
+            subjectKey:
+              certSerial && options.subjectKeyOf ? options.subjectKeyOf(certSerial) : null,
           });
         }
         byteOffset = record.end;
         line = record.endLine;
         if (batch.size + batchRejected.length >= batchSize) await flush({ byteOffset, line });
-        if (report.rows % 1000 === 0) options.onProgress?.({ bytes: byteOffset, totalBytes: stat.size, rows: report.rows, imported: flushedImported + batch.size, rejected: flushedRejected + batchRejected.length });
+        if (report.rows % 1000 === 0)
+          options.onProgress?.({
+            bytes: byteOffset,
+            totalBytes: stat.size,
+            rows: report.rows,
+            imported: flushedImported + batch.size,
+            rejected: flushedRejected + batchRejected.length,
+          });
       }
       await flush({ byteOffset, line }, true);
-      options.onProgress?.({ bytes: byteOffset, totalBytes: stat.size, rows: report.rows, imported: flushedImported, rejected: flushedRejected });
+      options.onProgress?.({
+        bytes: byteOffset,
+        totalBytes: stat.size,
+        rows: report.rows,
+        imported: flushedImported,
+        rejected: flushedRejected,
+      });
     } finally {
       await records.return(undefined);
       // Nothing keeps writing after this returns (or throws).
       await Promise.allSettled(inflight.map((f) => f.done));
     }
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    return { file, ...report, resumedAt: resume?.byteOffset ?? 0, seconds, rowsPerSecond: Math.round(report.rows / (seconds || 1e-9)) };
+    return {
+      file,
+      ...report,
+      resumedAt: resume?.byteOffset ?? 0,
+      seconds,
+      rowsPerSecond: Math.round(report.rows / (seconds || 1e-9)),
+    };
   },
 
   /** A one-time enrolment link (to create a first passkey) for an imported member, by legacy id. */
-  async enrolmentLinkForLegacyId(legacyId: string, issuedBy: string): Promise<{ accountId: string; url: string; expiresAt: Date }> {
+  async enrolmentLinkForLegacyId(
+    legacyId: string,
+    issuedBy: string,
+  ): Promise<{ accountId: string; url: string; expiresAt: Date }> {
     const accountId = await findAccountIdByLegacyId(knex, legacyId);
-    if (!accountId) throw new AppError('ERR_ACCOUNT_UNKNOWN', `legacy_id: no imported account has ${legacyId}`, { status: 404 });
+    if (!accountId)
+      throw new AppError('ERR_ACCOUNT_UNKNOWN', `legacy_id: no imported account has ${legacyId}`, {
+        status: 404,
+      });
     const token = randomToken();
     const expiresAt = new Date(clock.now().getTime() + enrolmentTtlSeconds * 1000);
     await knex.transaction(async (trx) => {
-      await insertEnrolmentLink(trx, { id: randomUUID(), accountId, tokenHash: sha256(token), expiresAt, issuedBy });
-      await appendAudit(trx, { action: 'accounts.enrolment.issued', actor: issuedBy, subject: `account:${accountId}`, details: { expiresAt: expiresAt.toISOString(), legacyId } });
+      await insertEnrolmentLink(trx, {
+        id: randomUUID(),
+        accountId,
+        tokenHash: sha256(token),
+        expiresAt,
+        issuedBy,
+      });
+      await appendAudit(trx, {
+        action: 'accounts.enrolment.issued',
+        actor: issuedBy,
+        subject: `account:${accountId}`,
+        details: { expiresAt: expiresAt.toISOString(), legacyId },
+      });
     });
     return { accountId, url: `${issuer}/enrol/${token}`, expiresAt };
   },

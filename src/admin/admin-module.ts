@@ -27,7 +27,15 @@ type Deps = {
   onClientDisabled?: ((clientId: string, actor: string) => Promise<void>) | undefined;
 };
 
-export const createAdminModule = ({ knex, accounts, clients, audit, clock, reauthSeconds, onClientDisabled }: Deps) => {
+export const createAdminModule = ({
+  knex,
+  accounts,
+  clients,
+  audit,
+  clock,
+  reauthSeconds,
+  onClientDisabled,
+}: Deps) => {
   const guard = createGuard({ clock, reauthSeconds });
   const admins = createAdminService({ knex, accounts, guard });
   return {
@@ -35,7 +43,14 @@ export const createAdminModule = ({ knex, accounts, clients, audit, clock, reaut
     admins,
     registry: createRegistryService({ clients, guard, onClientDisabled }),
     audit: createAuditSearch({ knex, audit, guard }),
-    dcr: createDcrService({ knex, clients, guard, clock, agencyExists: admins.agencyExists, onClientDisabled }),
+    dcr: createDcrService({
+      knex,
+      clients,
+      guard,
+      clock,
+      agencyExists: admins.agencyExists,
+      onClientDisabled,
+    }),
     manifest: createManifestService({ clients, admins, audit, guard, onClientDisabled }),
   };
 };

@@ -16,10 +16,14 @@ export type AuditFilter = {
 };
 
 /** Records older than `before` (an id), newest first. */
-export const searchAudit = async (db: Knex, f: AuditFilter & { before?: string | undefined; limit: number }): Promise<AuditRecord[]> => {
+export const searchAudit = async (
+  db: Knex,
+  f: AuditFilter & { before?: string | undefined; limit: number },
+): Promise<AuditRecord[]> => {
   const query = db('audit_events').orderBy('id', 'desc').limit(f.limit);
   if (f.before) query.where('id', '<', f.before);
-  if (f.action?.endsWith('*')) query.where('action', 'like', `${f.action.slice(0, -1).replace(/[\\%_]/g, '\\$&')}%`);
+  if (f.action?.endsWith('*'))
+    query.where('action', 'like', `${f.action.slice(0, -1).replace(/[\\%_]/g, '\\$&')}%`);
   else if (f.action) query.where('action', f.action);
   if (f.actor) query.where('actor', f.actor);
   if (f.subject) query.where('subject', f.subject);

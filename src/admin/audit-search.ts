@@ -8,9 +8,14 @@ import { searchAudit, type AuditFilter } from './audit-search-repo.ts';
 import { MAX_LIMIT, toPage, type Page, type PageRequest } from './pagination.ts';
 import { readableAgencies, type Guard, type Principal } from './roles.ts';
 
-export type AuditQuery = Omit<AuditFilter, 'agencies' | 'from' | 'to'> & { agency?: string | undefined; from?: string | undefined; to?: string | undefined };
+export type AuditQuery = Omit<AuditFilter, 'agencies' | 'from' | 'to'> & {
+  agency?: string | undefined;
+  from?: string | undefined;
+  to?: string | undefined;
+};
 
-const bad = (field: string, message: string) => new AppError('ERR_BAD_PARAMETER', `${field}: ${message}`, { details: { field } });
+const bad = (field: string, message: string) =>
+  new AppError('ERR_BAD_PARAMETER', `${field}: ${message}`, { details: { field } });
 
 const date = (field: string, value: string | undefined) => {
   if (!value) return undefined;
@@ -24,7 +29,17 @@ const text = (field: string, value: string | undefined) => {
   return value || undefined;
 };
 
-export const AUDIT_CSV_COLUMNS = ['id', 'occurred_at', 'action', 'actor', 'subject', 'ip', 'details', 'prev_hash', 'hash'] as const;
+export const AUDIT_CSV_COLUMNS = [
+  'id',
+  'occurred_at',
+  'action',
+  'actor',
+  'subject',
+  'ip',
+  'details',
+  'prev_hash',
+  'hash',
+] as const;
 
 export const auditJson = (r: AuditRecord) => ({
   id: r.id,
@@ -39,7 +54,12 @@ export const auditJson = (r: AuditRecord) => ({
 });
 
 const csvCell = (value: unknown) => {
-  const s = value === null || value === undefined ? '' : typeof value === 'string' ? value : JSON.stringify(value);
+  const s =
+    value === null || value === undefined
+      ? ''
+      : typeof value === 'string'
+        ? value
+        : JSON.stringify(value);
   // Cells that a spreadsheet would run as a formula are prefixed (CSV injection).
   const safe = /^[=+\-@\t\r]/.test(s) ? `'${s}` : s;
   return /[",\r\n]/.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe;
@@ -50,7 +70,15 @@ export const auditCsvLine = (r: AuditRecord) => {
   return `${AUDIT_CSV_COLUMNS.map((c) => csvCell(j[c])).join(',')}\r\n`;
 };
 
-export const createAuditSearch = ({ knex, audit, guard }: { knex: Knex; audit: AuditService; guard: Guard }) => {
+export const createAuditSearch = ({
+  knex,
+  audit,
+  guard,
+}: {
+  knex: Knex;
+  audit: AuditService;
+  guard: Guard;
+}) => {
   const filter = (p: Principal, q: AuditQuery): AuditFilter | undefined => {
     guard.read(p);
     const from = date('from', q.from);
@@ -58,7 +86,14 @@ export const createAuditSearch = ({ knex, audit, guard }: { knex: Knex; audit: A
     let agencies = readableAgencies(p);
     if (q.agency) agencies = !agencies || agencies.includes(q.agency) ? [q.agency] : [];
     if (agencies && !agencies.length) return undefined;
-    return { action: text('action', q.action), actor: text('actor', q.actor), subject: text('subject', q.subject), from, to, agencies };
+    return {
+      action: text('action', q.action),
+      actor: text('actor', q.actor),
+      subject: text('subject', q.subject),
+      from,
+      to,
+      agencies,
+    };
   };
 
   return {
@@ -67,9 +102,15 @@ export const createAuditSearch = ({ knex, audit, guard }: { knex: Knex; audit: A
       if (!f) return { items: [], next: null };
       const limit = Math.min(q.limit ?? 50, MAX_LIMIT);
       const before = q.after ? Buffer.from(q.after, 'base64url').toString('utf8') : undefined;
-      if (before !== undefined && !/^\d{1,19}$/.test(before)) throw bad('after', 'must be a cursor from a previous page');
+      if (before !== undefined && !/^\d{1,19}$/.test(before))
+        throw bad('after', 'must be a cursor from a previous page');
       const rows = await searchAudit(knex, { ...f, before, limit: limit + 1 });
-      return toPage(rows, limit, (r) => r.id, (r) => r);
+      return toPage(
+        rows,
+        limit,
+        (r) => r.id,
+        (r) => r,
+      );
     },
 
     /** Every matching record, newest first, in batches (constant memory). */

@@ -28,9 +28,28 @@ const toRecord = (row: Record<string, any>): DcrTokenRecord => ({
   revokedAt: row.revoked_at ? new Date(row.revoked_at) : null,
 });
 
-export const insertDcrToken = async (db: Knex, t: { kind: DcrTokenKind; tokenHash: string; agency: string; clientId?: string | null; payload?: Record<string, unknown>; createdBy: string; expiresAt: Date | null }): Promise<DcrTokenRecord> => {
+export const insertDcrToken = async (
+  db: Knex,
+  t: {
+    kind: DcrTokenKind;
+    tokenHash: string;
+    agency: string;
+    clientId?: string | null;
+    payload?: Record<string, unknown>;
+    createdBy: string;
+    expiresAt: Date | null;
+  },
+): Promise<DcrTokenRecord> => {
   const [row] = await db('dcr_tokens')
-    .insert({ kind: t.kind, token_hash: t.tokenHash, agency: t.agency, client_id: t.clientId ?? null, payload: JSON.stringify(t.payload ?? {}), created_by: t.createdBy, expires_at: t.expiresAt })
+    .insert({
+      kind: t.kind,
+      token_hash: t.tokenHash,
+      agency: t.agency,
+      client_id: t.clientId ?? null,
+      payload: JSON.stringify(t.payload ?? {}),
+      created_by: t.createdBy,
+      expires_at: t.expiresAt,
+    })
     .onConflict('token_hash')
     .merge(['payload', 'expires_at'])
     .returning('*');
@@ -38,7 +57,12 @@ export const insertDcrToken = async (db: Knex, t: { kind: DcrTokenKind; tokenHas
 };
 
 /** A usable token: not revoked, not expired. */
-export const findDcrToken = async (db: Knex, kind: DcrTokenKind, tokenHash: string, now: Date): Promise<DcrTokenRecord | undefined> => {
+export const findDcrToken = async (
+  db: Knex,
+  kind: DcrTokenKind,
+  tokenHash: string,
+  now: Date,
+): Promise<DcrTokenRecord | undefined> => {
   const row = await db('dcr_tokens')
     .where({ kind, token_hash: tokenHash })
     .whereNull('revoked_at')
@@ -47,20 +71,30 @@ export const findDcrToken = async (db: Knex, kind: DcrTokenKind, tokenHash: stri
   return row ? toRecord(row) : undefined;
 };
 
-export const findDcrTokenById = async (db: Knex, id: string): Promise<DcrTokenRecord | undefined> => {
+export const findDcrTokenById = async (
+  db: Knex,
+  id: string,
+): Promise<DcrTokenRecord | undefined> => {
   const row = await db('dcr_tokens').where({ id }).first();
   return row ? toRecord(row) : undefined;
 };
 
 /** Deletes a token; true only for the one call that deleted it (a single statement: race-safe). */
-export const deleteDcrToken = async (db: Knex, kind: DcrTokenKind, tokenHash: string): Promise<boolean> =>
+export const deleteDcrToken = async (
+  db: Knex,
+  kind: DcrTokenKind,
+  tokenHash: string,
+): Promise<boolean> =>
   (await db('dcr_tokens').where({ kind, token_hash: tokenHash }).delete()) === 1;
 
 export const revokeDcrToken = async (db: Knex, id: string, now: Date): Promise<void> => {
   await db('dcr_tokens').where({ id }).whereNull('revoked_at').update({ revoked_at: now });
 };
 
-export const listDcrTokens = async (db: Knex, o: { kind: DcrTokenKind; after?: string | undefined; limit: number; agency?: string | undefined }): Promise<DcrTokenRecord[]> => {
+export const listDcrTokens = async (
+  db: Knex,
+  o: { kind: DcrTokenKind; after?: string | undefined; limit: number; agency?: string | undefined },
+): Promise<DcrTokenRecord[]> => {
   const query = db('dcr_tokens').where({ kind: o.kind }).orderBy('id').limit(o.limit);
   if (o.after) query.where('id', '>', o.after);
   if (o.agency) query.where({ agency: o.agency });

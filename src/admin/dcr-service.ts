@@ -11,7 +11,15 @@ import type { Knex } from 'knex';
 import { appendAudit } from '../audit/index.ts';
 import type { ClientService } from '../clients/index.ts';
 import { AppError, randomToken, sha256, type Clock } from '../shared/index.ts';
-import { deleteDcrToken, findDcrToken, insertDcrToken, listDcrTokens, revokeDcrToken, findDcrTokenById, type DcrTokenRecord } from './dcr-repo.ts';
+import {
+  deleteDcrToken,
+  findDcrToken,
+  insertDcrToken,
+  listDcrTokens,
+  revokeDcrToken,
+  findDcrTokenById,
+  type DcrTokenRecord,
+} from './dcr-repo.ts';
 import { decodeCursor, MAX_LIMIT, toPage, type Page, type PageRequest } from './pagination.ts';
 import type { Guard, Principal } from './roles.ts';
 
@@ -27,32 +35,77 @@ type Deps = {
   onClientDisabled?: ((clientId: string, actor: string) => Promise<void>) | undefined;
 };
 
-const refuse = (field: string, message: string) => new AppError('ERR_INVALID_CLIENT_METADATA', `${field}: ${message}`, { details: { problems: [`${field}: ${message}`] } });
+const refuse = (field: string, message: string) =>
+  new AppError('ERR_INVALID_CLIENT_METADATA', `${field}: ${message}`, {
+    details: { problems: [`${field}: ${message}`] },
+  });
 
 export type DcrTokenView = Omit<DcrTokenRecord, 'payload' | 'clientId' | 'kind'>;
-const tokenView = ({ payload: _p, clientId: _c, kind: _k, ...rest }: DcrTokenRecord): DcrTokenView => rest;
+const tokenView = ({
+  payload: _p,
+  clientId: _c,
+  kind: _k,
+  ...rest
+}: DcrTokenRecord): DcrTokenView => rest;
 
-export const createDcrService = ({ knex, clients, guard, clock, agencyExists, onClientDisabled }: Deps) => ({
+export const createDcrService = ({
+  knex,
+  clients,
+  guard,
+  clock,
+  agencyExists,
+  onClientDisabled,
+}: Deps) => ({
   /** Issues an initial access token for `agency` (shown once; only its hash is kept). */
-  async issueInitialToken(p: Principal, input: { agency: string; days?: number | undefined }): Promise<{ token: string; id: string; agency: string; expiresAt: Date }> {
+  async issueInitialToken(
+    p: Principal,
+    input: { agency: string; days?: number | undefined },
+  ): Promise<{ token: string; id: string; agency: string; expiresAt: Date }> {
     guard.platform(p);
     const days = input.days ?? 30;
-    if (!Number.isInteger(days) || days < 1 || days > 365) throw new AppError('ERR_INVALID_ADMIN_INPUT', 'days: must be a whole number from 1 to 365', { details: { field: 'days' } });
-    if (!input.agency || !(await agencyExists(input.agency))) throw new AppError('ERR_AGENCY_UNKNOWN', `agency: no agency ${input.agency}`, { status: 404, details: { field: 'agency' } });
+    if (!Number.isInteger(days) || days < 1 || days > 365)
+      throw new AppError('ERR_INVALID_ADMIN_INPUT', 'days: must be a whole number from 1 to 365', {
+        details: { field: 'days' },
+      });
+    if (!input.agency || !(await agencyExists(input.agency)))
+      throw new AppError('ERR_AGENCY_UNKNOWN', `agency: no agency ${input.agency}`, {
+        status: 404,
+        details: { field: 'agency' },
+      });
     const token = randomToken(32);
     const expiresAt = new Date(clock.now().getTime() + days * 86400_000);
     const record = await knex.transaction(async (trx) => {
-      const saved = await insertDcrToken(trx, { kind: 'initial', tokenHash: sha256(token), agency: input.agency, createdBy: p.actor, expiresAt });
-      await appendAudit(trx, { action: 'dcr.token.issued', actor: p.actor, subject: `dcr-token:${saved.id}`, ip: p.ip, details: { agency: input.agency, expiresAt: expiresAt.toISOString(), via: p.via } });
+      const saved = await insertDcrToken(trx, {
+        kind: 'initial',
+        tokenHash: sha256(token),
+        agency: input.agency,
+        createdBy: p.actor,
+        expiresAt,
+      });
+      await appendAudit(trx, {
+        action: 'dcr.token.issued',
+        actor: p.actor,
+        subject: `dcr-token:${saved.id}`,
+        ip: p.ip,
+        details: { agency: input.agency, expiresAt: expiresAt.toISOString(), via: p.via },
+      });
       return saved;
     });
     return { token, id: record.id, agency: input.agency, expiresAt };
   },
 
-  async listInitialTokens(p: Principal, o: PageRequest & { agency?: string | undefined } = {}): Promise<Page<DcrTokenView>> {
+  async listInitialTokens(
+    p: Principal,
+    o: PageRequest & { agency?: string | undefined } = {},
+  ): Promise<Page<DcrTokenView>> {
     guard.platform(p, false);
     const limit = Math.min(o.limit ?? 50, MAX_LIMIT);
-    const rows = await listDcrTokens(knex, { kind: 'initial', after: decodeCursor(o.after), limit: limit + 1, agency: o.agency });
+    const rows = await listDcrTokens(knex, {
+      kind: 'initial',
+      after: decodeCursor(o.after),
+      limit: limit + 1,
+      agency: o.agency,
+    });
     return toPage(rows, limit, (r) => r.id, tokenView);
   },
 
@@ -63,7 +116,13 @@ export const createDcrService = ({ knex, clients, guard, clock, agencyExists, on
       const record = await findDcrTokenById(trx, id);
       if (!record || record.kind !== 'initial' || record.revokedAt) return false;
       await revokeDcrToken(trx, id, clock.now());
-      await appendAudit(trx, { action: 'dcr.token.revoked', actor: p.actor, subject: `dcr-token:${id}`, ip: p.ip, details: { agency: record.agency, via: p.via } });
+      await appendAudit(trx, {
+        action: 'dcr.token.revoked',
+        actor: p.actor,
+        subject: `dcr-token:${id}`,
+        ip: p.ip,
+        details: { agency: record.agency, via: p.via },
+      });
       return true;
     });
   },
@@ -71,7 +130,8 @@ export const createDcrService = ({ knex, clients, guard, clock, agencyExists, on
   // --- What the engine's registration endpoint uses (src/oidc/admin-engine.ts) ---
 
   initialToken: (value: string) => findDcrToken(knex, 'initial', sha256(value), clock.now()),
-  registrationToken: (value: string) => findDcrToken(knex, 'registration', sha256(value), clock.now()),
+  registrationToken: (value: string) =>
+    findDcrToken(knex, 'registration', sha256(value), clock.now()),
 
   /** Keeps a registration access token the engine issued (bound to its client and agency). */
   async saveRegistrationToken(value: string, payload: Record<string, unknown>): Promise<void> {
@@ -80,7 +140,15 @@ export const createDcrService = ({ knex, clients, guard, clock, agencyExists, on
     if (!client) throw new Error(`registration access token for unknown client ${clientId}`);
     const { jti: _secret, ...rest } = payload;
     const exp = typeof payload.exp === 'number' ? new Date(payload.exp * 1000) : null;
-    await insertDcrToken(knex, { kind: 'registration', tokenHash: sha256(value), agency: client.agency, clientId, payload: rest, createdBy: `client:${clientId}`, expiresAt: exp });
+    await insertDcrToken(knex, {
+      kind: 'registration',
+      tokenHash: sha256(value),
+      agency: client.agency,
+      clientId,
+      payload: rest,
+      createdBy: `client:${clientId}`,
+      expiresAt: exp,
+    });
   },
 
   deleteRegistrationToken: (value: string) => deleteDcrToken(knex, 'registration', sha256(value)),
@@ -89,23 +157,53 @@ export const createDcrService = ({ knex, clients, guard, clock, agencyExists, on
    * Applies the DCR policy to a registration (or RFC 7592 update) body and the same metadata
    * rules as every other registration; throws naming the field. Returns the client service input.
    */
-  async checkRequest(agency: string, body: Record<string, unknown>): Promise<Record<string, unknown>> {
+  async checkRequest(
+    agency: string,
+    body: Record<string, unknown>,
+  ): Promise<Record<string, unknown>> {
     const { client_secret: _s, ...input } = body;
-    if ('agency' in input && input.agency !== agency) throw refuse('agency', `this token registers systems of ${agency} only`);
-    if ('allowed_claims' in input) throw refuse('allowed_claims', 'personal data is allowed by an administrator after review, not by dynamic registration');
-    if (Array.isArray(input.grant_types) && input.grant_types.includes('client_credentials')) throw refuse('grant_types', 'client_credentials is not available through dynamic registration');
+    if ('agency' in input && input.agency !== agency)
+      throw refuse('agency', `this token registers systems of ${agency} only`);
+    if ('allowed_claims' in input)
+      throw refuse(
+        'allowed_claims',
+        'personal data is allowed by an administrator after review, not by dynamic registration',
+      );
+    if (Array.isArray(input.grant_types) && input.grant_types.includes('client_credentials'))
+      throw refuse(
+        'grant_types',
+        'client_credentials is not available through dynamic registration',
+      );
     const { allowed_claims: _none, ...normalised } = await clients.validate({ ...input, agency });
     return { ...normalised, agency };
   },
 
   /** Stores a client the engine registered with an initial access token. */
-  async register(token: DcrTokenRecord, input: Record<string, unknown>, o: { clientSecret?: string | undefined; ip?: string | undefined }): Promise<void> {
-    await clients.addClient({ ...input, agency: token.agency }, `dcr-token:${token.id}`, { status: 'active', via: 'dcr', clientSecret: o.clientSecret, ip: o.ip });
+  async register(
+    token: DcrTokenRecord,
+    input: Record<string, unknown>,
+    o: { clientSecret?: string | undefined; ip?: string | undefined },
+  ): Promise<void> {
+    await clients.addClient({ ...input, agency: token.agency }, `dcr-token:${token.id}`, {
+      status: 'active',
+      via: 'dcr',
+      clientSecret: o.clientSecret,
+      ip: o.ip,
+    });
   },
 
   /** RFC 7592 update: metadata only (allowances stay an administrator's decision). */
-  async update(clientId: string, input: Record<string, unknown>, o: { clientSecret?: string | undefined; ip?: string | undefined }): Promise<void> {
-    await clients.updateClient(clientId, input, `client:${clientId}`, { allowances: 'keep', via: 'dcr', clientSecret: o.clientSecret, ip: o.ip });
+  async update(
+    clientId: string,
+    input: Record<string, unknown>,
+    o: { clientSecret?: string | undefined; ip?: string | undefined },
+  ): Promise<void> {
+    await clients.updateClient(clientId, input, `client:${clientId}`, {
+      allowances: 'keep',
+      via: 'dcr',
+      clientSecret: o.clientSecret,
+      ip: o.ip,
+    });
   },
 
   /** RFC 7592 delete: a soft delete, like an administrator's. */

@@ -11,18 +11,48 @@ export type ManifestFormat = 'json' | 'csv';
 export type ManifestRow = { where: string; value: Record<string, unknown> };
 export type ParsedManifest = { agencies: ManifestRow[]; systems: ManifestRow[] };
 
-const LISTS = ['redirect_uris', 'post_logout_redirect_uris', 'grant_types', 'response_types', 'contacts'] as const;
+const LISTS = [
+  'redirect_uris',
+  'post_logout_redirect_uris',
+  'grant_types',
+  'response_types',
+  'contacts',
+] as const;
 const JSON_CELLS = ['jwks', 'allowed_claims'] as const;
 const BOOLEANS = ['backchannel_logout_session_required'] as const;
 const AGENCY_COLUMNS = ['name', 'name_en', 'contact'] as const;
 const SYSTEM_COLUMNS = [
-  'client_id', 'agency', 'client_name', 'status', 'redirect_uris', 'post_logout_redirect_uris', 'grant_types', 'response_types',
-  'token_endpoint_auth_method', 'jwks_uri', 'jwks', 'sector_identifier_uri', 'backchannel_logout_uri', 'backchannel_logout_session_required',
-  'id_token_signed_response_alg', 'logo_uri', 'client_uri', 'policy_uri', 'contacts', 'scope', 'allowed_claims',
+  'client_id',
+  'agency',
+  'client_name',
+  'status',
+  'redirect_uris',
+  'post_logout_redirect_uris',
+  'grant_types',
+  'response_types',
+  'token_endpoint_auth_method',
+  'jwks_uri',
+  'jwks',
+  'sector_identifier_uri',
+  'backchannel_logout_uri',
+  'backchannel_logout_session_required',
+  'id_token_signed_response_alg',
+  'logo_uri',
+  'client_uri',
+  'policy_uri',
+  'contacts',
+  'scope',
+  'allowed_claims',
 ] as const;
-export const CSV_COLUMNS = ['kind', ...AGENCY_COLUMNS, ...SYSTEM_COLUMNS.filter((c) => c !== 'agency'), 'agency'] as const;
+export const CSV_COLUMNS = [
+  'kind',
+  ...AGENCY_COLUMNS,
+  ...SYSTEM_COLUMNS.filter((c) => c !== 'agency'),
+  'agency',
+] as const;
 
-const invalid = (message: string) => new AppError('ERR_INVALID_MANIFEST', message, { details: { problems: [message] } });
+const invalid = (message: string) =>
+  new AppError('ERR_INVALID_MANIFEST', message, { details: { problems: [message] } });
 
 /** RFC 4180: quoted cells may hold commas, doubled quotes and line breaks. */
 export const parseCsv = (text: string): string[][] => {
@@ -59,12 +89,14 @@ export const parseCsv = (text: string): string[][] => {
   return rows.filter((r) => r.some((c) => c.trim() !== ''));
 };
 
-const csvCell = (value: string) => (/[",\r\n]/.test(value) || /^\s|\s$/.test(value) ? `"${value.replaceAll('"', '""')}"` : value);
+const csvCell = (value: string) =>
+  /[",\r\n]/.test(value) || /^\s|\s$/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
 
 const fromCell = (column: string, cell: string, where: string): unknown => {
   if ((LISTS as readonly string[]).includes(column)) return cell.split(/\s+/).filter(Boolean);
   if ((BOOLEANS as readonly string[]).includes(column)) {
-    if (cell !== 'true' && cell !== 'false') throw invalid(`${where}: ${column}: must be true or false`);
+    if (cell !== 'true' && cell !== 'false')
+      throw invalid(`${where}: ${column}: must be true or false`);
     return cell === 'true';
   }
   if ((JSON_CELLS as readonly string[]).includes(column)) {
@@ -92,13 +124,21 @@ export const parseManifest = (text: string, format: ManifestFormat): ParsedManif
     } catch (error) {
       throw invalid(`the manifest is not valid JSON: ${(error as Error).message}`);
     }
-    if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw invalid('the manifest must be a JSON object with "agencies" and "systems"');
+    if (!doc || typeof doc !== 'object' || Array.isArray(doc))
+      throw invalid('the manifest must be a JSON object with "agencies" and "systems"');
     const { agencies = [], systems = [], ...rest } = doc as Record<string, unknown>;
     const extra = Object.keys(rest).filter((k) => k !== 'version');
-    if (extra.length) throw invalid(`unknown key(s) ${extra.join(', ')}: a manifest has "agencies" and "systems"`);
+    if (extra.length)
+      throw invalid(`unknown key(s) ${extra.join(', ')}: a manifest has "agencies" and "systems"`);
     if (!Array.isArray(agencies)) throw invalid('agencies: must be an array');
     if (!Array.isArray(systems)) throw invalid('systems: must be an array');
-    const rows = (list: unknown[], name: string) => list.map((value, i) => ({ where: `${name}[${i}]`, value: (value && typeof value === 'object' && !Array.isArray(value) ? value : { _: value }) as Record<string, unknown> }));
+    const rows = (list: unknown[], name: string) =>
+      list.map((value, i) => ({
+        where: `${name}[${i}]`,
+        value: (value && typeof value === 'object' && !Array.isArray(value)
+          ? value
+          : { _: value }) as Record<string, unknown>,
+      }));
     return { agencies: rows(agencies, 'agencies'), systems: rows(systems, 'systems') };
   }
   const [header, ...lines] = parseCsv(text);
@@ -106,14 +146,16 @@ export const parseManifest = (text: string, format: ManifestFormat): ParsedManif
   const columns = header.map((h) => h.trim());
   const unknown = columns.filter((c) => !(CSV_COLUMNS as readonly string[]).includes(c));
   if (unknown.length) throw invalid(`line 1: unknown column(s) ${unknown.join(', ')}`);
-  if (!columns.includes('kind')) throw invalid('line 1: the CSV needs a "kind" column (agency or system)');
+  if (!columns.includes('kind'))
+    throw invalid('line 1: the CSV needs a "kind" column (agency or system)');
   const parsed: ParsedManifest = { agencies: [], systems: [] };
   lines.forEach((cells, i) => {
     const where = `line ${i + 2}`;
     const value: Record<string, unknown> = {};
     columns.forEach((column, c) => {
       const cell = cells[c] ?? '';
-      if (column !== 'kind' && cell.trim() !== '') value[column] = fromCell(column, cell.trim(), where);
+      if (column !== 'kind' && cell.trim() !== '')
+        value[column] = fromCell(column, cell.trim(), where);
     });
     const kind = (cells[columns.indexOf('kind')] ?? '').trim();
     if (kind === 'agency') parsed.agencies.push({ where, value });
@@ -123,12 +165,33 @@ export const parseManifest = (text: string, format: ManifestFormat): ParsedManif
   return parsed;
 };
 
-export type ManifestDocument = { agencies: Record<string, unknown>[]; systems: Record<string, unknown>[] };
+export type ManifestDocument = {
+  agencies: Record<string, unknown>[];
+  systems: Record<string, unknown>[];
+};
 
 export const formatManifest = (doc: ManifestDocument, format: ManifestFormat): string => {
   if (format === 'json') return `${JSON.stringify({ version: 1, ...doc }, null, 2)}\n`;
   const lines = [CSV_COLUMNS.join(',')];
-  for (const a of doc.agencies) lines.push(CSV_COLUMNS.map((c) => (c === 'kind' ? 'agency' : (AGENCY_COLUMNS as readonly string[]).includes(c) ? csvCell(toCell(c, a[c])) : '')).join(','));
-  for (const s of doc.systems) lines.push(CSV_COLUMNS.map((c) => (c === 'kind' ? 'system' : (SYSTEM_COLUMNS as readonly string[]).includes(c) ? csvCell(toCell(c, s[c])) : '')).join(','));
+  for (const a of doc.agencies)
+    lines.push(
+      CSV_COLUMNS.map((c) =>
+        c === 'kind'
+          ? 'agency'
+          : (AGENCY_COLUMNS as readonly string[]).includes(c)
+            ? csvCell(toCell(c, a[c]))
+            : '',
+      ).join(','),
+    );
+  for (const s of doc.systems)
+    lines.push(
+      CSV_COLUMNS.map((c) =>
+        c === 'kind'
+          ? 'system'
+          : (SYSTEM_COLUMNS as readonly string[]).includes(c)
+            ? csvCell(toCell(c, s[c]))
+            : '',
+      ).join(','),
+    );
   return `${lines.join('\r\n')}\r\n`;
 };

@@ -3,11 +3,24 @@
 // keeps the metadata rules, the status rules and the audit). Onboarding: an agency
 // administrator's new system is a `draft` (unknown to the engine) until a platform
 // administrator enables it.
-import type { ClaimAllowance, ClientRecord, ClientService, ClientStatus } from '../clients/index.ts';
+import type {
+  ClaimAllowance,
+  ClientRecord,
+  ClientService,
+  ClientStatus,
+} from '../clients/index.ts';
 import { parseClientMetadata } from '../clients/index.ts';
 import { AppError } from '../shared/index.ts';
 import { decodeCursor, MAX_LIMIT, toPage, type Page, type PageRequest } from './pagination.ts';
-import { canRead, canWrite, isPlatform, readableAgencies, writableAgencies, type Guard, type Principal } from './roles.ts';
+import {
+  canRead,
+  canWrite,
+  isPlatform,
+  readableAgencies,
+  writableAgencies,
+  type Guard,
+  type Principal,
+} from './roles.ts';
 
 export type ClientView = {
   client_id: string;
@@ -29,8 +42,10 @@ type Deps = {
   onClientDisabled?: ((clientId: string, actor: string) => Promise<void>) | undefined;
 };
 
-const unknownClient = (clientId: string) => new AppError('ERR_CLIENT_UNKNOWN', `client ${clientId} does not exist`, { status: 404 });
-const fieldError = (field: string, message: string, status = 403) => new AppError('ERR_ADMIN_FORBIDDEN', `${field}: ${message}`, { status, details: { field } });
+const unknownClient = (clientId: string) =>
+  new AppError('ERR_CLIENT_UNKNOWN', `client ${clientId} does not exist`, { status: 404 });
+const fieldError = (field: string, message: string, status = 403) =>
+  new AppError('ERR_ADMIN_FORBIDDEN', `${field}: ${message}`, { status, details: { field } });
 
 const view = (r: ClientRecord, allowances?: ClaimAllowance[]): ClientView => {
   const { subject_type: _pairwise, ...metadata } = r.metadata;
@@ -41,7 +56,10 @@ const view = (r: ClientRecord, allowances?: ClaimAllowance[]): ClientView => {
     metadata,
     ...(allowances && { allowed_claims: allowances }),
     has_secret: Boolean(r.secretSealed),
-    previous_secret_valid_until: r.previousSecretExpiresAt && r.previousSecretExpiresAt > new Date() ? r.previousSecretExpiresAt.toISOString() : null,
+    previous_secret_valid_until:
+      r.previousSecretExpiresAt && r.previousSecretExpiresAt > new Date()
+        ? r.previousSecretExpiresAt.toISOString()
+        : null,
     registered_via: r.registeredVia,
     created_at: r.createdAt.toISOString(),
     updated_at: r.updatedAt.toISOString(),
@@ -50,7 +68,8 @@ const view = (r: ClientRecord, allowances?: ClaimAllowance[]): ClientView => {
 
 /** Splits the non-metadata `status` off an API body (`draft` or `active` at creation). */
 const splitStatus = (input: unknown): { status: unknown; metadata: unknown } => {
-  if (!input || typeof input !== 'object' || Array.isArray(input)) return { status: undefined, metadata: input };
+  if (!input || typeof input !== 'object' || Array.isArray(input))
+    return { status: undefined, metadata: input };
   const { status, ...metadata } = input as Record<string, unknown>;
   return { status, metadata };
 };
@@ -70,7 +89,8 @@ export const createRegistryService = ({ clients, guard, onClientDisabled }: Deps
     guard.change(p);
     const record = await clients.find(clientId);
     if (!record || !canRead(p, record.agency)) throw unknownClient(clientId);
-    if (!canWrite(p, record.agency)) throw new AppError('ERR_ADMIN_FORBIDDEN', `you may not change ${clientId}`, { status: 403 });
+    if (!canWrite(p, record.agency))
+      throw new AppError('ERR_ADMIN_FORBIDDEN', `you may not change ${clientId}`, { status: 403 });
     return record;
   };
 
@@ -79,7 +99,11 @@ export const createRegistryService = ({ clients, guard, onClientDisabled }: Deps
     const agencies = writableAgencies(p);
     const agency = (metadata as { agency?: unknown } | undefined)?.agency;
     if (!agencies || typeof agency !== 'string') return;
-    if (!agencies.includes(agency.trim())) throw fieldError('agency', `you administer ${agencies.join(', ') || 'no agency'}; ${agency} is not yours`);
+    if (!agencies.includes(agency.trim()))
+      throw fieldError(
+        'agency',
+        `you administer ${agencies.join(', ') || 'no agency'}; ${agency} is not yours`,
+      );
   };
 
   const disabled = async (clientId: string, p: Principal) => {
@@ -87,19 +111,37 @@ export const createRegistryService = ({ clients, guard, onClientDisabled }: Deps
   };
 
   return {
-    async list(p: Principal, o: PageRequest & { agency?: string | undefined; status?: ClientStatus | undefined } = {}): Promise<Page<ClientView>> {
+    async list(
+      p: Principal,
+      o: PageRequest & { agency?: string | undefined; status?: ClientStatus | undefined } = {},
+    ): Promise<Page<ClientView>> {
       guard.read(p);
       const limit = Math.min(o.limit ?? 50, MAX_LIMIT);
       let agencies = readableAgencies(p);
       if (o.agency) agencies = !agencies || agencies.includes(o.agency) ? [o.agency] : [];
       if (agencies && !agencies.length) return { items: [], next: null };
-      const rows = await clients.list({ after: decodeCursor(o.after), limit: limit + 1, agencies, status: o.status });
-      return toPage(rows, limit, (r) => r.clientId, (r) => view(r));
+      const rows = await clients.list({
+        after: decodeCursor(o.after),
+        limit: limit + 1,
+        agencies,
+        status: o.status,
+      });
+      return toPage(
+        rows,
+        limit,
+        (r) => r.clientId,
+        (r) => view(r),
+      );
     },
 
     async get(p: Principal, clientId: string): Promise<ClientView> {
       const record = await visible(p, clientId);
-      const allowances = (await clients.allowances(clientId)).map((a) => ({ claim: a.claim, purpose: a.purpose, required: a.required, retention_days: a.retentionDays }));
+      const allowances = (await clients.allowances(clientId)).map((a) => ({
+        claim: a.claim,
+        purpose: a.purpose,
+        required: a.required,
+        retention_days: a.retentionDays,
+      }));
       return view(record, allowances);
     },
 
@@ -107,33 +149,70 @@ export const createRegistryService = ({ clients, guard, onClientDisabled }: Deps
      * Registers a system. A platform administrator's is active unless `status: "draft"`; an agency
      * administrator's is always a draft for a platform administrator to review and enable.
      */
-    async create(p: Principal, input: unknown): Promise<{ client: ClientView; clientSecret?: string }> {
+    async create(
+      p: Principal,
+      input: unknown,
+    ): Promise<{ client: ClientView; clientSecret?: string }> {
       guard.change(p);
       const { status, metadata } = splitStatus(input);
-      if (status !== undefined && status !== 'draft' && status !== 'active') throw new AppError('ERR_INVALID_CLIENT_METADATA', 'status: must be draft or active', { details: { problems: ['status: must be draft or active'] } });
-      if (status === 'active' && !isPlatform(p)) throw fieldError('status', 'only a platform administrator enables a system (after review)');
+      if (status !== undefined && status !== 'draft' && status !== 'active')
+        throw new AppError('ERR_INVALID_CLIENT_METADATA', 'status: must be draft or active', {
+          details: { problems: ['status: must be draft or active'] },
+        });
+      if (status === 'active' && !isPlatform(p))
+        throw fieldError('status', 'only a platform administrator enables a system (after review)');
       const agencies = writableAgencies(p);
       // An agency administrator of one agency need not name it.
-      const withAgency = agencies?.length === 1 && metadata && typeof metadata === 'object' && !('agency' in metadata) ? { ...metadata, agency: agencies[0] } : metadata;
+      const withAgency =
+        agencies?.length === 1 &&
+        metadata &&
+        typeof metadata === 'object' &&
+        !('agency' in metadata)
+          ? { ...metadata, agency: agencies[0] }
+          : metadata;
       checkAgency(p, withAgency);
-      const created = await clients.addClient(withAgency, p.actor, { ...context(p), status: isPlatform(p) ? ((status as 'draft' | 'active' | undefined) ?? 'active') : 'draft' });
-      return { client: await this.get(p, created.clientId), ...(created.clientSecret && { clientSecret: created.clientSecret }) };
+      const created = await clients.addClient(withAgency, p.actor, {
+        ...context(p),
+        status: isPlatform(p) ? ((status as 'draft' | 'active' | undefined) ?? 'active') : 'draft',
+      });
+      return {
+        client: await this.get(p, created.clientId),
+        ...(created.clientSecret && { clientSecret: created.clientSecret }),
+      };
     },
 
     /** Replaces a system's metadata and allowances (full representation, as PUT). */
-    async update(p: Principal, clientId: string, input: unknown): Promise<{ client: ClientView; clientSecret?: string }> {
+    async update(
+      p: Principal,
+      clientId: string,
+      input: unknown,
+    ): Promise<{ client: ClientView; clientSecret?: string }> {
       const record = await writable(p, clientId);
       const { metadata } = splitStatus(input);
-      const withAgency = metadata && typeof metadata === 'object' && !('agency' in metadata) ? { ...metadata, agency: record.agency } : metadata;
+      const withAgency =
+        metadata && typeof metadata === 'object' && !('agency' in metadata)
+          ? { ...metadata, agency: record.agency }
+          : metadata;
       checkAgency(p, withAgency);
       const updated = await clients.updateClient(clientId, withAgency, p.actor, context(p));
-      return { client: await this.get(p, clientId), ...(updated.clientSecret && { clientSecret: updated.clientSecret }) };
+      return {
+        client: await this.get(p, clientId),
+        ...(updated.clientSecret && { clientSecret: updated.clientSecret }),
+      };
     },
 
     async setAllowances(p: Principal, clientId: string, list: unknown): Promise<ClientView> {
       await writable(p, clientId);
-      if (!Array.isArray(list)) throw new AppError('ERR_INVALID_CLIENT_METADATA', 'allowed_claims: must be an array', { details: { problems: ['allowed_claims: must be an array'] } });
-      const parsed = parseClientMetadata({ client_name: 'x', agency: 'x', redirect_uris: ['https://x.example/cb'], allowed_claims: list }).allowed_claims;
+      if (!Array.isArray(list))
+        throw new AppError('ERR_INVALID_CLIENT_METADATA', 'allowed_claims: must be an array', {
+          details: { problems: ['allowed_claims: must be an array'] },
+        });
+      const parsed = parseClientMetadata({
+        client_name: 'x',
+        agency: 'x',
+        redirect_uris: ['https://x.example/cb'],
+        allowed_claims: list,
+      }).allowed_claims;
       await clients.setAllowances(clientId, parsed, p.actor, context(p));
       return this.get(p, clientId);
     },
@@ -149,7 +228,12 @@ export const createRegistryService = ({ clients, guard, onClientDisabled }: Deps
     /** Enabling is the review: only a platform administrator lets a system reach the engine. */
     async enable(p: Principal, clientId: string): Promise<ClientView> {
       await writable(p, clientId);
-      if (!isPlatform(p)) throw new AppError('ERR_ADMIN_FORBIDDEN', 'only a platform administrator enables a system (after review)', { status: 403 });
+      if (!isPlatform(p))
+        throw new AppError(
+          'ERR_ADMIN_FORBIDDEN',
+          'only a platform administrator enables a system (after review)',
+          { status: 403 },
+        );
       await clients.setStatus(clientId, 'active', p.actor, context(p));
       return this.get(p, clientId);
     },
@@ -160,7 +244,10 @@ export const createRegistryService = ({ clients, guard, onClientDisabled }: Deps
       if (record.status === 'active') await disabled(clientId, p);
     },
 
-    async rotateSecret(p: Principal, clientId: string): Promise<{ clientSecret: string; previousValidUntil: Date | null }> {
+    async rotateSecret(
+      p: Principal,
+      clientId: string,
+    ): Promise<{ clientSecret: string; previousValidUntil: Date | null }> {
       await writable(p, clientId);
       return clients.rotateSecret(clientId, p.actor, context(p));
     },

@@ -1,15 +1,34 @@
 import { describe, expect, it } from 'vitest';
-import { canRead, canWrite, createGuard, readableAgencies, writableAgencies, type Principal } from './roles.ts';
+import {
+  canRead,
+  canWrite,
+  createGuard,
+  readableAgencies,
+  writableAgencies,
+  type Principal,
+} from './roles.ts';
 
 const at = (seconds: number) => ({ now: () => new Date(seconds * 1000) });
-const principal = (grants: Principal['grants'], extra: Partial<Principal> = {}): Principal => ({ actor: 'admin:x', grants, via: 'api', ...extra });
+const principal = (grants: Principal['grants'], extra: Partial<Principal> = {}): Principal => ({
+  actor: 'admin:x',
+  grants,
+  via: 'api',
+  ...extra,
+});
 
 describe('administrator roles', () => {
   it('scopes agency administrators and agency auditors to their agencies', () => {
-    const agency = principal([{ role: 'agency', agency: 'A' }, { role: 'auditor', agency: 'B' }]);
+    const agency = principal([
+      { role: 'agency', agency: 'A' },
+      { role: 'auditor', agency: 'B' },
+    ]);
     expect(readableAgencies(agency)).toEqual(['A', 'B']);
     expect(writableAgencies(agency)).toEqual(['A']);
-    expect([canRead(agency, 'B'), canWrite(agency, 'B'), canRead(agency, 'C')]).toEqual([true, false, false]);
+    expect([canRead(agency, 'B'), canWrite(agency, 'B'), canRead(agency, 'C')]).toEqual([
+      true,
+      false,
+      false,
+    ]);
     expect(readableAgencies(principal([{ role: 'auditor', agency: null }]))).toBeUndefined();
     expect(writableAgencies(principal([{ role: 'auditor', agency: null }]))).toEqual([]);
     expect(writableAgencies(principal([{ role: 'platform', agency: null }]))).toBeUndefined();
@@ -17,15 +36,32 @@ describe('administrator roles', () => {
 
   it('needs admin:write, a writing role and a recent sign-in for changes', () => {
     const guard = createGuard({ clock: at(10_000), reauthSeconds: 300 });
-    const fresh = principal([{ role: 'agency', agency: 'A' }], { authTime: 9_800, scopes: new Set(['admin:read', 'admin:write']) });
+    const fresh = principal([{ role: 'agency', agency: 'A' }], {
+      authTime: 9_800,
+      scopes: new Set(['admin:read', 'admin:write']),
+    });
     expect(() => guard.change(fresh)).not.toThrow();
-    expect(() => guard.change({ ...fresh, authTime: 9_699 })).toThrow(expect.objectContaining({ code: 'ERR_REAUTH_REQUIRED', status: 401 }));
-    expect(() => guard.change({ ...fresh, scopes: new Set(['admin:read']) })).toThrow(expect.objectContaining({ code: 'ERR_INSUFFICIENT_SCOPE', status: 403 }));
-    expect(() => guard.read({ ...fresh, scopes: new Set(['openid']) })).toThrow(expect.objectContaining({ code: 'ERR_INSUFFICIENT_SCOPE' }));
-    expect(() => guard.change(principal([{ role: 'auditor', agency: null }]))).toThrow(expect.objectContaining({ code: 'ERR_ADMIN_FORBIDDEN' }));
-    expect(() => guard.read(principal([]))).toThrow(expect.objectContaining({ code: 'ERR_NOT_ADMIN' }));
-    expect(() => guard.platform(fresh)).toThrow(expect.objectContaining({ code: 'ERR_ADMIN_FORBIDDEN' }));
+    expect(() => guard.change({ ...fresh, authTime: 9_699 })).toThrow(
+      expect.objectContaining({ code: 'ERR_REAUTH_REQUIRED', status: 401 }),
+    );
+    expect(() => guard.change({ ...fresh, scopes: new Set(['admin:read']) })).toThrow(
+      expect.objectContaining({ code: 'ERR_INSUFFICIENT_SCOPE', status: 403 }),
+    );
+    expect(() => guard.read({ ...fresh, scopes: new Set(['openid']) })).toThrow(
+      expect.objectContaining({ code: 'ERR_INSUFFICIENT_SCOPE' }),
+    );
+    expect(() => guard.change(principal([{ role: 'auditor', agency: null }]))).toThrow(
+      expect.objectContaining({ code: 'ERR_ADMIN_FORBIDDEN' }),
+    );
+    expect(() => guard.read(principal([]))).toThrow(
+      expect.objectContaining({ code: 'ERR_NOT_ADMIN' }),
+    );
+    expect(() => guard.platform(fresh)).toThrow(
+      expect.objectContaining({ code: 'ERR_ADMIN_FORBIDDEN' }),
+    );
     // The CLI (no authTime, no scopes) is the operator at the database.
-    expect(() => guard.platform(principal([{ role: 'platform', agency: null }], { via: 'cli' }))).not.toThrow();
+    expect(() =>
+      guard.platform(principal([{ role: 'platform', agency: null }], { via: 'cli' })),
+    ).not.toThrow();
   });
 });

@@ -27,7 +27,11 @@ export type Principal = {
 };
 
 /** The CLI runs on the database host with the operator's credentials: platform rights. */
-export const cliPrincipal = (): Principal => ({ actor: 'cli', grants: [{ role: 'platform', agency: null }], via: 'cli' });
+export const cliPrincipal = (): Principal => ({
+  actor: 'cli',
+  grants: [{ role: 'platform', agency: null }],
+  via: 'cli',
+});
 
 export const isPlatform = (p: Principal) => p.grants.some((g) => g.role === 'platform');
 
@@ -39,7 +43,9 @@ export const readableAgencies = (p: Principal): string[] | undefined => {
 
 /** Agencies whose clients `p` may change; undefined means all of them. */
 export const writableAgencies = (p: Principal): string[] | undefined =>
-  isPlatform(p) ? undefined : [...new Set(p.grants.filter((g) => g.role === 'agency').map((g) => g.agency!))];
+  isPlatform(p)
+    ? undefined
+    : [...new Set(p.grants.filter((g) => g.role === 'agency').map((g) => g.agency!))];
 
 export const canRead = (p: Principal, agency: string) => {
   const agencies = readableAgencies(p);
@@ -51,7 +57,8 @@ export const canWrite = (p: Principal, agency: string) => {
   return !agencies || agencies.includes(agency);
 };
 
-const forbidden = (message: string, code = 'ERR_ADMIN_FORBIDDEN') => new AppError(code, message, { status: 403 });
+const forbidden = (message: string, code = 'ERR_ADMIN_FORBIDDEN') =>
+  new AppError(code, message, { status: 403 });
 
 /** Checks shared by every use case: reading needs a role (and `admin:read` for tokens); changing
  *  needs a role that writes, `admin:write`, and a sign-in no older than reauthSeconds. */
@@ -59,16 +66,24 @@ export const createGuard = ({ clock, reauthSeconds }: { clock: Clock; reauthSeco
   const hasScope = (p: Principal, scope: string) => !p.scopes || p.scopes.has(scope);
   return {
     read(p: Principal) {
-      if (!p.grants.length) throw forbidden('this account has no administrator role', 'ERR_NOT_ADMIN');
-      if (!hasScope(p, 'admin:read') && !hasScope(p, 'admin:write')) throw forbidden('the token lacks the admin:read scope', 'ERR_INSUFFICIENT_SCOPE');
+      if (!p.grants.length)
+        throw forbidden('this account has no administrator role', 'ERR_NOT_ADMIN');
+      if (!hasScope(p, 'admin:read') && !hasScope(p, 'admin:write'))
+        throw forbidden('the token lacks the admin:read scope', 'ERR_INSUFFICIENT_SCOPE');
     },
     change(p: Principal) {
       this.read(p);
-      if (!hasScope(p, 'admin:write')) throw forbidden('the token lacks the admin:write scope', 'ERR_INSUFFICIENT_SCOPE');
-      if (!p.grants.some((g) => g.role === 'platform' || g.role === 'agency')) throw forbidden('auditors have read-only access');
+      if (!hasScope(p, 'admin:write'))
+        throw forbidden('the token lacks the admin:write scope', 'ERR_INSUFFICIENT_SCOPE');
+      if (!p.grants.some((g) => g.role === 'platform' || g.role === 'agency'))
+        throw forbidden('auditors have read-only access');
       // A change needs a recent sign-in: a stolen idle console or an old token cannot make one.
       if (p.authTime !== undefined && clock.now().getTime() / 1000 - p.authTime > reauthSeconds) {
-        throw new AppError('ERR_REAUTH_REQUIRED', `changes need a sign-in in the last ${reauthSeconds} seconds; please sign in again`, { status: 401, details: { maxAge: reauthSeconds } });
+        throw new AppError(
+          'ERR_REAUTH_REQUIRED',
+          `changes need a sign-in in the last ${reauthSeconds} seconds; please sign in again`,
+          { status: 401, details: { maxAge: reauthSeconds } },
+        );
       }
     },
     platform(p: Principal, write = true) {
@@ -79,7 +94,8 @@ export const createGuard = ({ clock, reauthSeconds }: { clock: Clock; reauthSeco
     /** Platform administrators and auditors without an agency see everything read-only. */
     global(p: Principal) {
       this.read(p);
-      if (readableAgencies(p) !== undefined) throw forbidden('only platform administrators and auditors may see this');
+      if (readableAgencies(p) !== undefined)
+        throw forbidden('only platform administrators and auditors may see this');
     },
   };
 };

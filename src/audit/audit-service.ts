@@ -63,15 +63,40 @@ export const auditLane = (key: string): number => {
 const canonical = (value: unknown): string => {
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
   if (value && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
-    return `{${entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+    const entries = Object.entries(value as Record<string, unknown>).filter(
+      ([, v]) => v !== undefined,
+    );
+    return `{${entries
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`)
+      .join(',')}}`;
   }
   return JSON.stringify(value ?? null);
 };
 
-const hashRecord = (prevHash: string, r: { occurredAt: Date; action: string; actor: string; subject: string | null; ip: string | null; details: Record<string, unknown> }) =>
+const hashRecord = (
+  prevHash: string,
+  r: {
+    occurredAt: Date;
+    action: string;
+    actor: string;
+    subject: string | null;
+    ip: string | null;
+    details: Record<string, unknown>;
+  },
+) =>
   createHash('sha256')
-    .update(canonical([prevHash, r.occurredAt.toISOString(), r.action, r.actor, r.subject, r.ip, r.details]))
+    .update(
+      canonical([
+        prevHash,
+        r.occurredAt.toISOString(),
+        r.action,
+        r.actor,
+        r.subject,
+        r.ip,
+        r.details,
+      ]),
+    )
     .digest('hex');
 
 /**
@@ -81,7 +106,11 @@ const hashRecord = (prevHash: string, r: { occurredAt: Date; action: string; act
 export const appendAudit = async (trx: Knex.Transaction, event: AuditEvent): Promise<void> => {
   const chain = auditLane(event.subject ?? event.actor);
   await trx.raw('select pg_advisory_xact_lock(?, ?)', [CHAIN_LOCK, chain]);
-  const last = await trx('audit_events').select('hash').where({ chain }).orderBy('id', 'desc').first();
+  const last = await trx('audit_events')
+    .select('hash')
+    .where({ chain })
+    .orderBy('id', 'desc')
+    .first();
   const prevHash: string = last?.hash ?? GENESIS;
   // Millisecond precision: what JavaScript dates round-trip, so verification recomputes the same hash.
   const occurredAt = new Date(Math.floor(Date.now()));
@@ -107,7 +136,10 @@ export const appendAudit = async (trx: Knex.Transaction, event: AuditEvent): Pro
 };
 
 /** Each lane's newest record when the trail was verified; kept outside the database. */
-export type AuditCheckpoint = { count: number; lanes: Record<string, { id: string; hash: string }> };
+export type AuditCheckpoint = {
+  count: number;
+  lanes: Record<string, { id: string; hash: string }>;
+};
 export type AuditVerification =
   | { ok: true; count: number; checkpoint: AuditCheckpoint }
   /** `missing`: the record is a checkpoint's head that is no longer in the trail. */
@@ -125,7 +157,12 @@ export const createAuditService = ({ knex }: { knex: Knex }) => ({
    */
   async verify(options: { checkpoint?: AuditCheckpoint } = {}): Promise<AuditVerification> {
     const lanes = new Map<number, { id: string; hash: string }>();
-    const expected = new Map(Object.entries(options.checkpoint?.lanes ?? {}).map(([lane, head]) => [head.id, { lane: Number(lane), hash: head.hash }]));
+    const expected = new Map(
+      Object.entries(options.checkpoint?.lanes ?? {}).map(([lane, head]) => [
+        head.id,
+        { lane: Number(lane), hash: head.hash },
+      ]),
+    );
     let count = 0;
     let afterId = '0';
     for (;;) {
@@ -134,9 +171,14 @@ export const createAuditService = ({ knex }: { knex: Knex }) => ({
         const id = String(row.id);
         const chain = Number(row.chain ?? 0);
         const prevHash = lanes.get(chain)?.hash ?? GENESIS;
-        if (row.prev_hash !== prevHash || row.hash !== hashRecord(prevHash, auditRecordFromRow(row))) return { ok: false, count, brokenAt: id };
+        if (
+          row.prev_hash !== prevHash ||
+          row.hash !== hashRecord(prevHash, auditRecordFromRow(row))
+        )
+          return { ok: false, count, brokenAt: id };
         const saved = expected.get(id);
-        if (saved && (saved.lane !== chain || saved.hash !== row.hash)) return { ok: false, count, brokenAt: id };
+        if (saved && (saved.lane !== chain || saved.hash !== row.hash))
+          return { ok: false, count, brokenAt: id };
         expected.delete(id);
         lanes.set(chain, { id, hash: row.hash });
         count += 1;
@@ -146,18 +188,41 @@ export const createAuditService = ({ knex }: { knex: Knex }) => ({
     }
     const [missing] = expected.keys();
     if (missing !== undefined) return { ok: false, count, brokenAt: missing, missing: true };
-    return { ok: true, count, checkpoint: { count, lanes: Object.fromEntries([...lanes].map(([lane, head]) => [String(lane), head])) } };
+    return {
+      ok: true,
+      count,
+      checkpoint: {
+        count,
+        lanes: Object.fromEntries([...lanes].map(([lane, head]) => [String(lane), head])),
+      },
+    };
   },
 
   /**
    * Newest first; `involving` matches events about it or done by it (a citizen's own consent
    * decisions), and `alsoAbout` events about those subjects too (e.g. their consents' expiry).
    */
-  async list(options: { subject?: string; involving?: string; alsoAbout?: string[]; action?: string; limit?: number } = {}): Promise<AuditRecord[]> {
-    const query = knex('audit_events').orderBy('id', 'desc').limit(options.limit ?? 50);
+  async list(
+    options: {
+      subject?: string;
+      involving?: string;
+      alsoAbout?: string[];
+      action?: string;
+      limit?: number;
+    } = {},
+  ): Promise<AuditRecord[]> {
+    const query = knex('audit_events')
+      .orderBy('id', 'desc')
+      .limit(options.limit ?? 50);
     if (options.subject) query.where('subject', options.subject);
     const about = options.alsoAbout ?? [];
-    if (options.involving) query.where((q) => q.where('subject', options.involving).orWhere('actor', options.involving).orWhereIn('subject', about));
+    if (options.involving)
+      query.where((q) =>
+        q
+          .where('subject', options.involving)
+          .orWhere('actor', options.involving)
+          .orWhereIn('subject', about),
+      );
     if (options.action) query.where('action', options.action);
     return (await query).map(auditRecordFromRow);
   },

@@ -1,2 +1,8 @@
 export { appendAudit, auditRecordFromRow, createAuditService } from './audit-service.ts';
-export type { AuditCheckpoint, AuditEvent, AuditRecord, AuditService, AuditVerification } from './audit-service.ts';
+export type {
+  AuditCheckpoint,
+  AuditEvent,
+  AuditRecord,
+  AuditService,
+  AuditVerification,
+} from './audit-service.ts';

@@ -17,7 +17,10 @@ export const requiredAcr = (acrValues: string | undefined): string | undefined =
   return known.sort((a, b) => acrRank(a) - acrRank(b))[0];
 };
 
-export const satisfiesAcr = (sessionAcr: string | undefined, acrValues: string | undefined): boolean => {
+export const satisfiesAcr = (
+  sessionAcr: string | undefined,
+  acrValues: string | undefined,
+): boolean => {
   const needed = requiredAcr(acrValues);
   return needed === undefined || acrRank(sessionAcr) >= acrRank(needed);
 };

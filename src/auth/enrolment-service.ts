@@ -5,7 +5,15 @@ import type { RegistrationResponseJSON } from '@simplewebauthn/server';
 import type { AccountService } from '../accounts/index.ts';
 import type { PasskeyService } from './passkey/index.ts';
 
-export const createEnrolmentService = ({ knex, accounts, passkeys }: { knex: Knex; accounts: AccountService; passkeys: PasskeyService }) => ({
+export const createEnrolmentService = ({
+  knex,
+  accounts,
+  passkeys,
+}: {
+  knex: Knex;
+  accounts: AccountService;
+  passkeys: PasskeyService;
+}) => ({
   /** The account a link enrols (throws a readable error for unknown, used or expired links). */
   open: async (token: string) => (await accounts.openEnrolment(token)).account,
 

@@ -13,11 +13,23 @@ import { createSessionTracking } from '../oidc/session-tracking.ts';
 import { createSigningKeyService } from '../oidc/signing-keys.ts';
 import { createSessionService, type SessionService } from '../sessions/index.ts';
 import { createLogger, createSecretBox, systemClock } from '../shared/index.ts';
-import { connectRedis, createRedisKv, migrateLatest, openDatabase, resealAll, resolveSecrets } from '../store/index.ts';
+import {
+  connectRedis,
+  createRedisKv,
+  migrateLatest,
+  openDatabase,
+  resealAll,
+  resolveSecrets,
+} from '../store/index.ts';
 
 export const createCliContext = async (config: Config) => {
   const { secrets } = resolveSecrets(config);
-  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: 4, patient: true });
+  const db = await openDatabase({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    poolMax: 4,
+    patient: true,
+  });
   await migrateLatest(db.knex);
   const { knex } = db;
   const secretBox = createSecretBox(secrets.keyEncryptionKeys);
@@ -26,15 +38,42 @@ export const createCliContext = async (config: Config) => {
   await catalogue.seed();
   // Client changes must reach the servers' client caches: bumped in PostgreSQL, published in Redis when there is one.
   const redis = config.redis ? connectRedis(config.redis) : undefined;
-  const clients = createClientService({ knex, secretBox, clock, secretGraceSeconds: config.clientSecretGraceSeconds, knownClaims: async () => new Set((await catalogue.list()).map((i) => i.name)), cache: createClientCache({ knex, mirror: redis && createRedisKv(redis) }) });
-  const accounts = createAccountService({ knex, clock, enrolmentTtlSeconds: config.enrolmentTtlSeconds, issuer: config.issuer });
+  const clients = createClientService({
+    knex,
+    secretBox,
+    clock,
+    secretGraceSeconds: config.clientSecretGraceSeconds,
+    knownClaims: async () => new Set((await catalogue.list()).map((i) => i.name)),
+    cache: createClientCache({ knex, mirror: redis && createRedisKv(redis) }),
+  });
+  const accounts = createAccountService({
+    knex,
+    clock,
+    enrolmentTtlSeconds: config.enrolmentTtlSeconds,
+    issuer: config.issuer,
+  });
   // With Redis the engine's store is shared, so ending a session here removes it from the store
   // at once, as a server would. Without Redis the store is in the server's memory: sessions are
   // marked ended and their tokens queued, and the server's purge sweep removes them within a second.
   const oidcStore = redis && createRedisAdapter(redis, { prefix: DEFAULT_REDIS_PREFIX });
   let sessions: SessionService;
-  const tracking = oidcStore && createSessionTracking({ sessions: () => sessions, Store: oidcStore.Adapter, log: createLogger(config.logLevel) });
-  sessions = createSessionService({ knex, clock, issuer: config.issuer, clients, engine: oidcStore && tracking && createSessionEngine({ Adapter: oidcStore.Adapter, TrackedAdapter: tracking.Adapter }) });
+  const tracking =
+    oidcStore &&
+    createSessionTracking({
+      sessions: () => sessions,
+      Store: oidcStore.Adapter,
+      log: createLogger(config.logLevel),
+    });
+  sessions = createSessionService({
+    knex,
+    clock,
+    issuer: config.issuer,
+    clients,
+    engine:
+      oidcStore &&
+      tracking &&
+      createSessionEngine({ Adapter: oidcStore.Adapter, TrackedAdapter: tracking.Adapter }),
+  });
   const audit = createAuditService({ knex });
   return {
     catalogue,
@@ -42,8 +81,22 @@ export const createCliContext = async (config: Config) => {
     clients,
     sessions,
     /** Administration as the CLI principal (platform rights: the operator holds the database). */
-    admin: createAdminModule({ knex, accounts, clients, audit, clock, reauthSeconds: config.admin.reauthSeconds, onClientDisabled: async (clientId, actor) => void (await sessions.logoutClientEverywhere(clientId, 'client_disabled', { actor })) }),
-    signingKeys: createSigningKeyService({ knex, secretBox, clock, activationDelaySeconds: config.keyActivationDelaySeconds }),
+    admin: createAdminModule({
+      knex,
+      accounts,
+      clients,
+      audit,
+      clock,
+      reauthSeconds: config.admin.reauthSeconds,
+      onClientDisabled: async (clientId, actor) =>
+        void (await sessions.logoutClientEverywhere(clientId, 'client_disabled', { actor })),
+    }),
+    signingKeys: createSigningKeyService({
+      knex,
+      secretBox,
+      clock,
+      activationDelaySeconds: config.keyActivationDelaySeconds,
+    }),
     audit,
     upstreams: createUpstreamService({ knex, secretBox }),
     federationRedirectUri: federationRedirectUri(config.issuer),
@@ -51,13 +104,22 @@ export const createCliContext = async (config: Config) => {
     resealSecrets: () =>
       knex.transaction(async (trx) => {
         const report = await resealAll(trx, secretBox);
-        await appendAudit(trx, { action: 'secrets.resealed', actor: 'cli', details: { columns: report } });
+        await appendAudit(trx, {
+          action: 'secrets.resealed',
+          actor: 'cli',
+          details: { columns: report },
+        });
         return report;
       }),
     knex,
     config,
     /** Moving an existing portal's members in (accounts import, citizens enroll-link --legacy-id). */
-    imports: createImportService({ knex, clock, enrolmentTtlSeconds: config.enrolmentTtlSeconds, issuer: config.issuer }),
+    imports: createImportService({
+      knex,
+      clock,
+      enrolmentTtlSeconds: config.enrolmentTtlSeconds,
+      issuer: config.issuer,
+    }),
     close: async () => {
       if (redis) await redis.quit().catch(() => redis.disconnect());
       await db.close();

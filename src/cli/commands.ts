@@ -20,10 +20,26 @@ const required = (options: Options, name: string): string => {
 /** A checkpoint file written by `audit verify --save-checkpoint`. */
 const parseCheckpoint = (path: string, value: unknown): AuditCheckpoint => {
   const lanes = (value as { lanes?: unknown } | null)?.lanes;
-  const heads = lanes && typeof lanes === 'object' ? Object.entries(lanes as Record<string, unknown>) : [];
-  const valid = heads.length > 0 && heads.every(([lane, head]) => /^\d+$/.test(lane) && typeof (head as { id?: unknown })?.id === 'string' && /^\d+$/.test((head as { id: string }).id) && typeof (head as { hash?: unknown }).hash === 'string');
-  if (!valid) throw new AppError('ERR_USAGE', `${path} is not an audit checkpoint (written by audit verify --save-checkpoint)`);
-  return { count: Number((value as { count?: unknown }).count) || 0, lanes: Object.fromEntries(heads) as AuditCheckpoint['lanes'] };
+  const heads =
+    lanes && typeof lanes === 'object' ? Object.entries(lanes as Record<string, unknown>) : [];
+  const valid =
+    heads.length > 0 &&
+    heads.every(
+      ([lane, head]) =>
+        /^\d+$/.test(lane) &&
+        typeof (head as { id?: unknown })?.id === 'string' &&
+        /^\d+$/.test((head as { id: string }).id) &&
+        typeof (head as { hash?: unknown }).hash === 'string',
+    );
+  if (!valid)
+    throw new AppError(
+      'ERR_USAGE',
+      `${path} is not an audit checkpoint (written by audit verify --save-checkpoint)`,
+    );
+  return {
+    count: Number((value as { count?: unknown }).count) || 0,
+    lanes: Object.fromEntries(heads) as AuditCheckpoint['lanes'],
+  };
 };
 
 const readJsonFile = (path: string): unknown => {
@@ -36,13 +52,23 @@ const readJsonFile = (path: string): unknown => {
   try {
     return JSON.parse(text);
   } catch (error) {
-    throw new AppError('ERR_INVALID_CLIENT_METADATA', `${path} is not valid JSON: ${(error as Error).message}`);
+    throw new AppError(
+      'ERR_INVALID_CLIENT_METADATA',
+      `${path} is not valid JSON: ${(error as Error).message}`,
+    );
   }
 };
 
 const table = (rows: string[][]) => {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((cell, i) => cell.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 };
 
 export type Command = {
@@ -74,14 +100,23 @@ export const COMMANDS: Record<string, Command> = {
     },
   },
   'citizens enroll-link': {
-    usage: 'citizens enroll-link --legacy-id ID   (an imported member: a one-time link to create a first passkey)',
+    usage:
+      'citizens enroll-link --legacy-id ID   (an imported member: a one-time link to create a first passkey)',
     async run(ctx, o) {
-      const { accountId, url, expiresAt } = await ctx.imports.enrolmentLinkForLegacyId(required(o, 'legacy-id'), 'cli');
-      return [`Enrolment link for account ${accountId} (valid until ${expiresAt.toISOString()}, single use):`, `  ${url}`, 'Give it to the citizen only: whoever opens it first creates the passkey.'].join('\n');
+      const { accountId, url, expiresAt } = await ctx.imports.enrolmentLinkForLegacyId(
+        required(o, 'legacy-id'),
+        'cli',
+      );
+      return [
+        `Enrolment link for account ${accountId} (valid until ${expiresAt.toISOString()}, single use):`,
+        `  ${url}`,
+        'Give it to the citizen only: whoever opens it first creates the passkey.',
+      ].join('\n');
     },
   },
   'accounts import': {
-    usage: 'accounts import --file members.csv [--rejects FILE] [--restart] [--cert-anchor ANCHOR.pem]   (idempotent by legacy_id, resumable)',
+    usage:
+      'accounts import --file members.csv [--rejects FILE] [--restart] [--cert-anchor ANCHOR.pem]   (idempotent by legacy_id, resumable)',
     async run(ctx, o) {
       const anchor = typeof o['cert-anchor'] === 'string' ? o['cert-anchor'] : undefined;
       const result = await runImport(ctx.imports, {
@@ -94,28 +129,44 @@ export const COMMANDS: Record<string, Command> = {
     },
   },
   'seed accounts': {
-    usage: 'seed accounts --count N [--with-passkeys] [--with-consents --client ID] [--start I] [--seed LABEL]   (synthetic, for load tests)',
+    usage:
+      'seed accounts --count N [--with-passkeys] [--with-consents --client ID] [--start I] [--seed LABEL]   (synthetic, for load tests)',
     check: checkSeedAccounts,
     run: runSeedAccounts,
   },
   'clients add': {
     usage: 'clients add --file client.json',
     async run(ctx, o) {
-      const { clientId, clientSecret, metadata } = await ctx.clients.addClient(readJsonFile(required(o, 'file')), 'cli');
+      const { clientId, clientSecret, metadata } = await ctx.clients.addClient(
+        readJsonFile(required(o, 'file')),
+        'cli',
+      );
       return [
         `Client registered: ${clientId} (${String(metadata.client_name)}, ${String(metadata.agency)})`,
-        ...(clientSecret ? [`client_secret: ${clientSecret}`, 'Store the secret now: it is shown only once.'] : []),
+        ...(clientSecret
+          ? [`client_secret: ${clientSecret}`, 'Store the secret now: it is shown only once.']
+          : []),
       ].join('\n');
     },
   },
   'clients list': {
     usage: 'clients list [--after CLIENT_ID] [--limit N]',
     async run(ctx, o) {
-      const rows = await ctx.clients.list({ ...(typeof o.after === 'string' && { after: o.after }), limit: Number(o.limit ?? 100) || 100 });
+      const rows = await ctx.clients.list({
+        ...(typeof o.after === 'string' && { after: o.after }),
+        limit: Number(o.limit ?? 100) || 100,
+      });
       if (!rows.length) return 'No clients registered.';
       return table([
         ['CLIENT_ID', 'NAME', 'AGENCY', 'STATUS', 'AUTH', 'REDIRECT_URIS'],
-        ...rows.map((c) => [c.clientId, String(c.metadata.client_name ?? ''), c.agency, c.status, String(c.metadata.token_endpoint_auth_method ?? ''), ((c.metadata.redirect_uris as string[]) ?? []).join(' ')]),
+        ...rows.map((c) => [
+          c.clientId,
+          String(c.metadata.client_name ?? ''),
+          c.agency,
+          c.status,
+          String(c.metadata.token_endpoint_auth_method ?? ''),
+          ((c.metadata.redirect_uris as string[]) ?? []).join(' '),
+        ]),
       ]);
     },
   },
@@ -123,33 +174,63 @@ export const COMMANDS: Record<string, Command> = {
     usage: 'claims list',
     async run(ctx) {
       const items = await ctx.catalogue.list();
-      return table([['CLAIM', 'LABEL (KO)', 'LABEL (EN)', 'SENSITIVITY', 'SCOPES', 'SOURCE'], ...items.map((i) => [i.name, i.label.ko, i.label.en, i.sensitivity, i.scopes.join(' '), i.source === 'agency' ? `${i.sourceAgency} (${i.delivery})` : 'One-ID'])]);
+      return table([
+        ['CLAIM', 'LABEL (KO)', 'LABEL (EN)', 'SENSITIVITY', 'SCOPES', 'SOURCE'],
+        ...items.map((i) => [
+          i.name,
+          i.label.ko,
+          i.label.en,
+          i.sensitivity,
+          i.scopes.join(' '),
+          i.source === 'agency' ? `${i.sourceAgency} (${i.delivery})` : 'One-ID',
+        ]),
+      ]);
     },
   },
   'claims put': {
-    usage: 'claims put --file claim.json   (add or edit a catalogue item, e.g. one served by another agency)',
+    usage:
+      'claims put --file claim.json   (add or edit a catalogue item, e.g. one served by another agency)',
     async run(ctx, o) {
       const item = await ctx.catalogue.put(readJsonFile(required(o, 'file')), 'cli');
       return `Claim ${item.name} saved. Running servers pick it up within 30 seconds.`;
     },
   },
   'clients allowances': {
-    usage: 'clients allowances --client CLIENT_ID [--file allowances.json]   (show, or replace with the file\'s list)',
+    usage:
+      "clients allowances --client CLIENT_ID [--file allowances.json]   (show, or replace with the file's list)",
     async run(ctx, o) {
       const clientId = required(o, 'client');
       if (typeof o.file === 'string') {
         const list = readJsonFile(o.file);
-        if (!Array.isArray(list)) throw new AppError('ERR_INVALID_CLIENT_METADATA', 'allowed_claims: the file must hold a JSON array');
-        const parsed = parseClientMetadata({ client_name: 'x', agency: 'x', redirect_uris: ['https://x.example/cb'], allowed_claims: list }).allowed_claims;
+        if (!Array.isArray(list))
+          throw new AppError(
+            'ERR_INVALID_CLIENT_METADATA',
+            'allowed_claims: the file must hold a JSON array',
+          );
+        const parsed = parseClientMetadata({
+          client_name: 'x',
+          agency: 'x',
+          redirect_uris: ['https://x.example/cb'],
+          allowed_claims: list,
+        }).allowed_claims;
         await ctx.clients.setAllowances(clientId, parsed, 'cli');
       }
       const rows = await ctx.clients.allowances(clientId);
       if (!rows.length) return `${clientId} may ask for no personal data (only its pairwise sub).`;
-      return table([['CLAIM', 'REQUIRED', 'RETENTION', 'PURPOSE'], ...rows.map((r) => [r.claim, r.required ? 'yes' : 'no', `${r.retentionDays} days`, `${r.purpose.ko} / ${r.purpose.en}`])]);
+      return table([
+        ['CLAIM', 'REQUIRED', 'RETENTION', 'PURPOSE'],
+        ...rows.map((r) => [
+          r.claim,
+          r.required ? 'yes' : 'no',
+          `${r.retentionDays} days`,
+          `${r.purpose.ko} / ${r.purpose.en}`,
+        ]),
+      ]);
     },
   },
   'upstreams add': {
-    usage: 'upstreams add --file upstream.json   (register an upstream identity provider; docs/federation.md)',
+    usage:
+      'upstreams add --file upstream.json   (register an upstream identity provider; docs/federation.md)',
     async run(ctx, o) {
       const u = await ctx.upstreams.add(readJsonFile(required(o, 'file')), 'cli', { via: 'cli' });
       return [
@@ -165,23 +246,40 @@ export const COMMANDS: Record<string, Command> = {
       if (!rows.length) return 'No upstream identity providers registered.';
       return table([
         ['ID', 'STATUS', 'ISSUER', 'ACR', 'MATCH', 'ENROLMENT', 'NAME'],
-        ...rows.map((u) => [u.id, u.status, u.issuer, u.acr, u.matchRule.join('+') || '-', u.enrolment ? 'yes' : 'no', `${u.displayName.ko} / ${u.displayName.en}`]),
+        ...rows.map((u) => [
+          u.id,
+          u.status,
+          u.issuer,
+          u.acr,
+          u.matchRule.join('+') || '-',
+          u.enrolment ? 'yes' : 'no',
+          `${u.displayName.ko} / ${u.displayName.en}`,
+        ]),
       ]);
     },
   },
   'upstreams update': {
-    usage: 'upstreams update --id UPSTREAM_ID --file upstream.json   (replace its settings; without client_secret the stored one is kept)',
+    usage:
+      'upstreams update --id UPSTREAM_ID --file upstream.json   (replace its settings; without client_secret the stored one is kept)',
     async run(ctx, o) {
-      const u = await ctx.upstreams.update(required(o, 'id'), readJsonFile(required(o, 'file')), 'cli', { via: 'cli' });
+      const u = await ctx.upstreams.update(
+        required(o, 'id'),
+        readJsonFile(required(o, 'file')),
+        'cli',
+        { via: 'cli' },
+      );
       return `Upstream ${u.id} updated (${u.issuer}, counts as ${u.acr}). Running servers use the new settings at the next sign-in.`;
     },
   },
   'upstreams disable': {
-    usage: 'upstreams disable --id UPSTREAM_ID   (leaves the sign-in page at once; linked identities stay)',
+    usage:
+      'upstreams disable --id UPSTREAM_ID   (leaves the sign-in page at once; linked identities stay)',
     async run(ctx, o) {
       const id = required(o, 'id');
       const before = await ctx.upstreams.setStatus(id, 'disabled', 'cli', { via: 'cli' });
-      return before === 'disabled' ? `${id} was already disabled.` : `${id} disabled: it is no longer offered and signs nobody in.`;
+      return before === 'disabled'
+        ? `${id} was already disabled.`
+        : `${id} disabled: it is no longer offered and signs nobody in.`;
     },
   },
   'upstreams enable': {
@@ -193,61 +291,112 @@ export const COMMANDS: Record<string, Command> = {
     },
   },
   'clients disable': {
-    usage: 'clients disable --client CLIENT_ID   (at once: its requests fail with invalid_client; citizens are signed out of it)',
+    usage:
+      'clients disable --client CLIENT_ID   (at once: its requests fail with invalid_client; citizens are signed out of it)',
     async run(ctx, o) {
       const client = await ctx.admin.registry.disable(cliPrincipal(), required(o, 'client'));
       return `${client.client_id} is ${client.status}.`;
     },
   },
   'clients enable': {
-    usage: 'clients enable --client CLIENT_ID   (a draft or disabled client reaches the engine: the review)',
+    usage:
+      'clients enable --client CLIENT_ID   (a draft or disabled client reaches the engine: the review)',
     async run(ctx, o) {
       const client = await ctx.admin.registry.enable(cliPrincipal(), required(o, 'client'));
       return `${client.client_id} is ${client.status}.`;
     },
   },
   'clients rotate-secret': {
-    usage: 'clients rotate-secret --client CLIENT_ID   (the previous secret works for CLIENT_SECRET_GRACE_SECONDS)',
+    usage:
+      'clients rotate-secret --client CLIENT_ID   (the previous secret works for CLIENT_SECRET_GRACE_SECONDS)',
     async run(ctx, o) {
-      const { clientSecret, previousValidUntil } = await ctx.admin.registry.rotateSecret(cliPrincipal(), required(o, 'client'));
-      return [`client_secret: ${clientSecret}`, 'Store the secret now: it is shown only once.', previousValidUntil ? `The previous secret works until ${previousValidUntil.toISOString()}.` : 'The previous secret no longer works.'].join('\n');
+      const { clientSecret, previousValidUntil } = await ctx.admin.registry.rotateSecret(
+        cliPrincipal(),
+        required(o, 'client'),
+      );
+      return [
+        `client_secret: ${clientSecret}`,
+        'Store the secret now: it is shown only once.',
+        previousValidUntil
+          ? `The previous secret works until ${previousValidUntil.toISOString()}.`
+          : 'The previous secret no longer works.',
+      ].join('\n');
     },
   },
   'admins grant': {
     usage: 'admins grant --account ACCOUNT_ID --role platform|agency|auditor [--agency NAME]',
     async run(ctx, o) {
-      const g = await ctx.admin.admins.grant(cliPrincipal(), { accountId: required(o, 'account'), role: required(o, 'role'), agency: typeof o.agency === 'string' ? o.agency : null });
+      const g = await ctx.admin.admins.grant(cliPrincipal(), {
+        accountId: required(o, 'account'),
+        role: required(o, 'role'),
+        agency: typeof o.agency === 'string' ? o.agency : null,
+      });
       return `Account ${g.accountId} is ${g.role === 'agency' ? `an agency administrator of ${g.agency}` : g.role === 'auditor' ? `an auditor of ${g.agency ?? 'all agencies'}` : 'a platform administrator'}. It signs in at {ISSUER}/admin with its passkey or certificate.`;
     },
   },
   'admins revoke': {
     usage: 'admins revoke --account ACCOUNT_ID --role platform|agency|auditor [--agency NAME]',
     async run(ctx, o) {
-      const revoked = await ctx.admin.admins.revoke(cliPrincipal(), { accountId: required(o, 'account'), role: required(o, 'role'), agency: typeof o.agency === 'string' ? o.agency : null });
-      return revoked ? 'Role revoked; it stops working at the administrator\'s next request.' : 'The account did not hold that role.';
+      const revoked = await ctx.admin.admins.revoke(cliPrincipal(), {
+        accountId: required(o, 'account'),
+        role: required(o, 'role'),
+        agency: typeof o.agency === 'string' ? o.agency : null,
+      });
+      return revoked
+        ? "Role revoked; it stops working at the administrator's next request."
+        : 'The account did not hold that role.';
     },
   },
   'admins list': {
     usage: 'admins list [--after CURSOR] [--limit N]',
     async run(ctx, o) {
-      const page = await ctx.admin.admins.listGrants(cliPrincipal(), { limit: 100, ...pageRequest(o.limit, o.after) });
-      if (!page.items.length) return 'No administrators. Grant the first one: admins grant --account ID --role platform';
-      return [table([['ACCOUNT', 'ROLE', 'AGENCY', 'GRANTED', 'BY'], ...page.items.map((g) => [g.accountId, g.role, g.agency ?? '-', g.grantedAt.toISOString(), g.grantedBy])]), ...(page.next ? [`More: --after ${page.next}`] : [])].join('\n');
+      const page = await ctx.admin.admins.listGrants(cliPrincipal(), {
+        limit: 100,
+        ...pageRequest(o.limit, o.after),
+      });
+      if (!page.items.length)
+        return 'No administrators. Grant the first one: admins grant --account ID --role platform';
+      return [
+        table([
+          ['ACCOUNT', 'ROLE', 'AGENCY', 'GRANTED', 'BY'],
+          ...page.items.map((g) => [
+            g.accountId,
+            g.role,
+            g.agency ?? '-',
+            g.grantedAt.toISOString(),
+            g.grantedBy,
+          ]),
+        ]),
+        ...(page.next ? [`More: --after ${page.next}`] : []),
+      ].join('\n');
     },
   },
   'agencies list': {
     usage: 'agencies list [--after CURSOR] [--limit N]',
     async run(ctx, o) {
-      const page = await ctx.admin.admins.listAgencies(cliPrincipal(), { limit: 100, ...pageRequest(o.limit, o.after) });
+      const page = await ctx.admin.admins.listAgencies(cliPrincipal(), {
+        limit: 100,
+        ...pageRequest(o.limit, o.after),
+      });
       if (!page.items.length) return 'No agencies.';
-      return [table([['AGENCY', 'NAME_EN', 'CONTACT'], ...page.items.map((a) => [a.name, a.nameEn ?? '', a.contact ?? ''])]), ...(page.next ? [`More: --after ${page.next}`] : [])].join('\n');
+      return [
+        table([
+          ['AGENCY', 'NAME_EN', 'CONTACT'],
+          ...page.items.map((a) => [a.name, a.nameEn ?? '', a.contact ?? '']),
+        ]),
+        ...(page.next ? [`More: --after ${page.next}`] : []),
+      ].join('\n');
     },
   },
   'manifest import': {
-    usage: 'manifest import --file manifest.json|manifest.csv [--dry-run] [--format json|csv]   (idempotent; nothing is applied if a row is rejected)',
+    usage:
+      'manifest import --file manifest.json|manifest.csv [--dry-run] [--format json|csv]   (idempotent; nothing is applied if a row is rejected)',
     async run(ctx, o) {
       const file = required(o, 'file');
-      const format: ManifestFormat = o.format === 'csv' || (o.format === undefined && file.toLowerCase().endsWith('.csv')) ? 'csv' : 'json';
+      const format: ManifestFormat =
+        o.format === 'csv' || (o.format === undefined && file.toLowerCase().endsWith('.csv'))
+          ? 'csv'
+          : 'json';
       let text: string;
       try {
         text = readFileSync(file, 'utf8');
@@ -256,27 +405,55 @@ export const COMMANDS: Record<string, Command> = {
       }
       const dryRun = o['dry-run'] === true;
       const result = await ctx.admin.manifest.import(cliPrincipal(), text, format, { dryRun });
-      const verb = (a: string) => (dryRun ? { create: 'would create', update: 'would update', unchanged: 'unchanged' } : { create: 'created', update: 'updated', unchanged: 'unchanged' })[a as 'create'];
-      const lines = result.changes.map((c) => `${verb(c.action)} ${c.kind} ${c.key}${c.fields.length ? ` (${c.fields.join(', ')})` : ''}`);
+      const verb = (a: string) =>
+        (dryRun
+          ? { create: 'would create', update: 'would update', unchanged: 'unchanged' }
+          : { create: 'created', update: 'updated', unchanged: 'unchanged' })[a as 'create'];
+      const lines = result.changes.map(
+        (c) =>
+          `${verb(c.action)} ${c.kind} ${c.key}${c.fields.length ? ` (${c.fields.join(', ')})` : ''}`,
+      );
       if (result.rejected.length) {
-        const rejected = result.rejected.map((r) => `rejected ${r.where}${r.key ? ` (${r.key})` : ''}: ${r.field}: ${r.message}`);
-        throw new AppError('ERR_MANIFEST_REJECTED', [...rejected, `${result.rejected.length} row problem(s); nothing was applied.`].join('\n'));
+        const rejected = result.rejected.map(
+          (r) => `rejected ${r.where}${r.key ? ` (${r.key})` : ''}: ${r.field}: ${r.message}`,
+        );
+        throw new AppError(
+          'ERR_MANIFEST_REJECTED',
+          [...rejected, `${result.rejected.length} row problem(s); nothing was applied.`].join(
+            '\n',
+          ),
+        );
       }
-      const secrets = Object.entries(result.secrets).map(([id, secret]) => `client_secret for ${id}: ${secret}`);
-      const counts = ['create', 'update', 'unchanged'].map((a) => `${result.changes.filter((c) => c.action === a).length} ${verb(a)}`).join(', ');
-      return [...lines, ...secrets, ...(secrets.length ? ['Store the secrets now: they are shown only once.'] : []), dryRun ? `Dry run: ${counts}; nothing was changed.` : `Done: ${counts}.`].join('\n');
+      const secrets = Object.entries(result.secrets).map(
+        ([id, secret]) => `client_secret for ${id}: ${secret}`,
+      );
+      const counts = ['create', 'update', 'unchanged']
+        .map((a) => `${result.changes.filter((c) => c.action === a).length} ${verb(a)}`)
+        .join(', ');
+      return [
+        ...lines,
+        ...secrets,
+        ...(secrets.length ? ['Store the secrets now: they are shown only once.'] : []),
+        dryRun ? `Dry run: ${counts}; nothing was changed.` : `Done: ${counts}.`,
+      ].join('\n');
     },
   },
   'manifest export': {
     usage: 'manifest export [--format json|csv]   (agencies and systems; never secrets)',
     async run(ctx, o) {
-      return (await ctx.admin.manifest.export(cliPrincipal(), o.format === 'csv' ? 'csv' : 'json')).trimEnd();
+      return (
+        await ctx.admin.manifest.export(cliPrincipal(), o.format === 'csv' ? 'csv' : 'json')
+      ).trimEnd();
     },
   },
   'dcr issue-token': {
-    usage: 'dcr issue-token --agency NAME [--days 30]   (an initial access token for dynamic client registration, RFC 7591)',
+    usage:
+      'dcr issue-token --agency NAME [--days 30]   (an initial access token for dynamic client registration, RFC 7591)',
     async run(ctx, o) {
-      const issued = await ctx.admin.dcr.issueInitialToken(cliPrincipal(), { agency: required(o, 'agency'), days: o.days === undefined ? undefined : Number(o.days) });
+      const issued = await ctx.admin.dcr.issueInitialToken(cliPrincipal(), {
+        agency: required(o, 'agency'),
+        days: o.days === undefined ? undefined : Number(o.days),
+      });
       return [
         `Initial access token for ${issued.agency} (id ${issued.id}, valid until ${issued.expiresAt.toISOString()}):`,
         `  ${issued.token}`,
@@ -285,7 +462,8 @@ export const COMMANDS: Record<string, Command> = {
     },
   },
   'keys rotate': {
-    usage: 'keys rotate [--now]   (new keys are published first and sign after KEY_ACTIVATION_DELAY_SECONDS; --now signs at once)',
+    usage:
+      'keys rotate [--now]   (new keys are published first and sign after KEY_ACTIVATION_DELAY_SECONDS; --now signs at once)',
     async run(ctx, o) {
       const kids = await ctx.signingKeys.rotate('cli', o.now ? { activateAfterSeconds: 0 } : {});
       return `New signing keys: ${kids.join(', ')}\nThey are published now${o.now ? ' and sign at once' : ' and start signing after the activation delay'}; previous keys stay published for verification. Running servers pick this up within 30 seconds.`;
@@ -295,14 +473,21 @@ export const COMMANDS: Record<string, Command> = {
     usage: 'keys list',
     async run(ctx) {
       const keys = await ctx.signingKeys.list();
-      return table([['KID', 'ALG', 'STATUS', 'CREATED'], ...keys.map((k) => [k.kid, k.alg, k.status, k.createdAt.toISOString()])]);
+      return table([
+        ['KID', 'ALG', 'STATUS', 'CREATED'],
+        ...keys.map((k) => [k.kid, k.alg, k.status, k.createdAt.toISOString()]),
+      ]);
     },
   },
   'keys prune': {
     usage: 'keys prune [--older-than-days 31]',
     async run(ctx, o) {
       const days = Number(o['older-than-days'] ?? 31);
-      if (!Number.isFinite(days) || days < 1) throw new AppError('ERR_USAGE', '--older-than-days must be at least 1 (longer than any token lifetime)');
+      if (!Number.isFinite(days) || days < 1)
+        throw new AppError(
+          'ERR_USAGE',
+          '--older-than-days must be at least 1 (longer than any token lifetime)',
+        );
       return `Removed ${await ctx.signingKeys.prune('cli', days * 86400)} retired key(s).`;
     },
   },
@@ -312,7 +497,10 @@ export const COMMANDS: Record<string, Command> = {
       const report = await ctx.resealSecrets();
       const total = report.reduce((n, c) => n + c.resealed, 0);
       return [
-        table([['COLUMN', 'VALUES', 'RESEALED'], ...report.map((c) => [c.column, String(c.rows), String(c.resealed)])]),
+        table([
+          ['COLUMN', 'VALUES', 'RESEALED'],
+          ...report.map((c) => [c.column, String(c.rows), String(c.resealed)]),
+        ]),
         `${total} value(s) re-sealed with the first key of KEY_ENCRYPTION_KEYS.`,
         'Once every instance runs with the new key list, the old key can be removed from KEY_ENCRYPTION_KEYS.',
       ].join('\n');
@@ -321,17 +509,32 @@ export const COMMANDS: Record<string, Command> = {
   'audit verify': {
     usage: 'audit verify [--checkpoint FILE] [--save-checkpoint FILE]',
     async run(ctx, o) {
-      const checkpoint = typeof o.checkpoint === 'string' ? parseCheckpoint(o.checkpoint, readJsonFile(o.checkpoint)) : undefined;
+      const checkpoint =
+        typeof o.checkpoint === 'string'
+          ? parseCheckpoint(o.checkpoint, readJsonFile(o.checkpoint))
+          : undefined;
       const result = await ctx.audit.verify({ ...(checkpoint && { checkpoint }) });
       if (!result.ok) {
-        if (result.missing) throw new AppError('ERR_AUDIT_CHAIN_BROKEN', `Audit trail incomplete: record ${result.brokenAt}, a lane head in the checkpoint, is missing (records were deleted).`);
-        throw new AppError('ERR_AUDIT_CHAIN_BROKEN', `Audit chain broken at record ${result.brokenAt} (after ${result.count} valid record(s)).`);
+        if (result.missing)
+          throw new AppError(
+            'ERR_AUDIT_CHAIN_BROKEN',
+            `Audit trail incomplete: record ${result.brokenAt}, a lane head in the checkpoint, is missing (records were deleted).`,
+          );
+        throw new AppError(
+          'ERR_AUDIT_CHAIN_BROKEN',
+          `Audit chain broken at record ${result.brokenAt} (after ${result.count} valid record(s)).`,
+        );
       }
       const lines = [`Audit chain intact: ${result.count} record(s).`];
-      if (checkpoint) lines.push(`Every lane head of the checkpoint (${Object.keys(checkpoint.lanes).length}, taken at ${checkpoint.count} record(s)) is still in the trail.`);
+      if (checkpoint)
+        lines.push(
+          `Every lane head of the checkpoint (${Object.keys(checkpoint.lanes).length}, taken at ${checkpoint.count} record(s)) is still in the trail.`,
+        );
       if (typeof o['save-checkpoint'] === 'string') {
         writeFileSync(o['save-checkpoint'], `${JSON.stringify(result.checkpoint, null, 2)}\n`);
-        lines.push(`Checkpoint written to ${o['save-checkpoint']}: keep it outside the database (write-once storage) and pass it to the next \`audit verify --checkpoint\`.`);
+        lines.push(
+          `Checkpoint written to ${o['save-checkpoint']}: keep it outside the database (write-once storage) and pass it to the next \`audit verify --checkpoint\`.`,
+        );
       }
       return lines.join('\n');
     },
@@ -340,11 +543,16 @@ export const COMMANDS: Record<string, Command> = {
     usage: 'sessions end --account ACCOUNT_ID',
     async run(ctx, o) {
       const accountId = required(o, 'account');
-      if (!/^[0-9a-f-]{36}$/i.test(accountId) || !(await ctx.accounts.findById(accountId))) throw new AppError('ERR_USAGE', `no account ${accountId}`);
+      if (!/^[0-9a-f-]{36}$/i.test(accountId) || !(await ctx.accounts.findById(accountId)))
+        throw new AppError('ERR_USAGE', `no account ${accountId}`);
       const { sessions, tokens } = await ctx.sessions.endAllForAccount(accountId, { actor: 'cli' });
       return [
         `Ended ${sessions} session(s) of account ${accountId}; ${tokens} back-channel logout token(s) queued.`,
-        ...(sessions ? ['Running servers remove the sessions within a few seconds (BACKCHANNEL_POLL_MS) and revoke their tokens, refresh tokens included.'] : []),
+        ...(sessions
+          ? [
+              'Running servers remove the sessions within a few seconds (BACKCHANNEL_POLL_MS) and revoke their tokens, refresh tokens included.',
+            ]
+          : []),
       ].join('\n');
     },
   },

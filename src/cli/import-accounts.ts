@@ -5,7 +5,12 @@ import { appendFileSync, existsSync, readFileSync, truncateSync, writeFileSync }
 import { readCsvRecords } from '../accounts/csv-records.ts';
 import { certificateSubjectKey, type ValidatedCertificate } from '../auth/certificate/index.ts';
 import { parseCertificate } from '../auth/certificate/certificate-encoding.ts';
-import type { ImportProgress, ImportReport, ImportService, RejectedRow } from '../accounts/index.ts';
+import type {
+  ImportProgress,
+  ImportReport,
+  ImportService,
+  RejectedRow,
+} from '../accounts/index.ts';
 import { AppError } from '../shared/index.ts';
 
 /**
@@ -13,19 +18,34 @@ import { AppError } from '../shared/index.ts';
  * serialNumber) scoped to the trust anchor that issues the members' certificates (the first
  * certificate of `anchorPath`). Other mapping rules need a certificate, so serials are refused.
  */
-export const subjectKeyMapper = (anchorPath: string | undefined, rule: string): ((serial: string) => string) | undefined => {
+export const subjectKeyMapper = (
+  anchorPath: string | undefined,
+  rule: string,
+): ((serial: string) => string) | undefined => {
   if (!anchorPath) return undefined;
-  if (rule !== 'subject-serial') throw new AppError('ERR_USAGE', `--cert-anchor: cert_subject_serial maps certificates only under CERT_MAPPING_RULE=subject-serial (now ${rule})`);
+  if (rule !== 'subject-serial')
+    throw new AppError(
+      'ERR_USAGE',
+      `--cert-anchor: cert_subject_serial maps certificates only under CERT_MAPPING_RULE=subject-serial (now ${rule})`,
+    );
   let anchor;
   try {
     anchor = parseCertificate(readFileSync(anchorPath, 'utf8'));
   } catch (error) {
-    throw new AppError('ERR_USAGE', `--cert-anchor: ${anchorPath} is not a PEM certificate (${(error as Error).message})`);
+    throw new AppError(
+      'ERR_USAGE',
+      `--cert-anchor: ${anchorPath} is not a PEM certificate (${(error as Error).message})`,
+    );
   }
-  return (serial) => certificateSubjectKey({ subjectSerialNumber: serial, trustAnchorSubject: anchor.subject } as ValidatedCertificate, 'subject-serial');
+  return (serial) =>
+    certificateSubjectKey(
+      { subjectSerialNumber: serial, trustAnchorSubject: anchor.subject } as ValidatedCertificate,
+      'subject-serial',
+    );
 };
 
-const csvCell = (value: string | number) => (/[",\n\r]/.test(String(value)) ? `"${String(value).replace(/"/g, '""')}"` : String(value));
+const csvCell = (value: string | number) =>
+  /[",\n\r]/.test(String(value)) ? `"${String(value).replace(/"/g, '""')}"` : String(value);
 
 /** A one-line progress bar, redrawn at most 10 times a second. */
 const progressBar = (stream: NodeJS.WriteStream) => {
@@ -39,20 +59,33 @@ const progressBar = (stream: NodeJS.WriteStream) => {
     const width = 30;
     const filled = Math.round(fraction * width);
     const rate = Math.round(p.rows / Math.max(0.001, (now - started) / 1000));
-    stream.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(fraction * 100).toFixed(1).padStart(5)}%  ${p.rows.toLocaleString('en')} rows  ${p.rejected.toLocaleString('en')} rejected  ${rate.toLocaleString('en')} rows/s${final ? '\n' : ''}`);
+    stream.write(
+      `\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(fraction * 100).toFixed(1).padStart(5)}%  ${p.rows.toLocaleString('en')} rows  ${p.rejected.toLocaleString('en')} rejected  ${rate.toLocaleString('en')} rows/s${final ? '\n' : ''}`,
+    );
   };
 };
 
-export const runImport = async (imports: ImportService, options: { file: string; rejects?: string | undefined; restart?: boolean; subjectKeyOf?: ((serial: string) => string) | undefined; stderr?: NodeJS.WriteStream }): Promise<{ report: ImportReport; rejectsFile: string }> => {
+export const runImport = async (
+  imports: ImportService,
+  options: {
+    file: string;
+    rejects?: string | undefined;
+    restart?: boolean;
+    subjectKeyOf?: ((serial: string) => string) | undefined;
+    stderr?: NodeJS.WriteStream;
+  },
+): Promise<{ report: ImportReport; rejectsFile: string }> => {
   const rejectsFile = options.rejects ?? `${options.file}.rejected.csv`;
   // A run from the top (first, restarted, changed or finished file) writes a new report; a resumed
   // one continues the report of the run it resumes, less the rows past the checkpoint (written
   // before their batch committed, they are read and reported again).
   const startReport = async ({ resumedAt, line }: { resumedAt: number; line: number }) => {
-    if (!resumedAt || !existsSync(rejectsFile)) return writeFileSync(rejectsFile, 'line,legacy_id,field,reason\n');
+    if (!resumedAt || !existsSync(rejectsFile))
+      return writeFileSync(rejectsFile, 'line,legacy_id,field,reason\n');
     let kept = 0;
     for await (const record of readCsvRecords(rejectsFile, 0, 0)) {
-      if (record.line > 1 && Number(record.fields[0]) > line) return truncateSync(rejectsFile, kept);
+      if (record.line > 1 && Number(record.fields[0]) > line)
+        return truncateSync(rejectsFile, kept);
       // The end of the record and of its line break.
       kept = record.end;
     }
@@ -66,7 +99,11 @@ export const runImport = async (imports: ImportService, options: { file: string;
     restart: options.restart ?? false,
     subjectKeyOf: options.subjectKeyOf,
     onStart: startReport,
-    onRejected: (r: RejectedRow) => appendFileSync(rejectsFile, `${[r.line, r.legacyId, r.field, r.reason].map(csvCell).join(',')}\n`),
+    onRejected: (r: RejectedRow) =>
+      appendFileSync(
+        rejectsFile,
+        `${[r.line, r.legacyId, r.field, r.reason].map(csvCell).join(',')}\n`,
+      ),
     onProgress: (p) => {
       lastProgress = p;
       bar?.(p);
@@ -76,7 +113,13 @@ export const runImport = async (imports: ImportService, options: { file: string;
   return { report, rejectsFile };
 };
 
-export const formatImportReport = ({ report, rejectsFile }: { report: ImportReport; rejectsFile: string }) =>
+export const formatImportReport = ({
+  report,
+  rejectsFile,
+}: {
+  report: ImportReport;
+  rejectsFile: string;
+}) =>
   [
     `Imported ${report.file}${report.resumedAt ? ` (resumed at byte ${report.resumedAt})` : ''}:`,
     `  ${report.rows} row(s) read: ${report.inserted} new, ${report.updated} updated, ${report.unchanged} unchanged, ${report.rejected} rejected`,

@@ -37,17 +37,20 @@ const OPTIONS = {
   help: { type: 'boolean' },
 } as const;
 
-const usage = () => `Usage: npm run cli -- <command> [options]\n\nCommands:\n${Object.values(COMMANDS).map((c) => `  ${c.usage}`).join('\n')}\n`;
+const usage = () =>
+  `Usage: npm run cli -- <command> [options]\n\nCommands:\n${Object.values(COMMANDS)
+    .map((c) => `  ${c.usage}`)
+    .join('\n')}\n`;
 
 const main = async (argv: string[]) => {
   let parsed;
   try {
     parsed = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    strict: true,
-    options: OPTIONS,
-  });
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: OPTIONS,
+    });
   } catch (error) {
     process.stderr.write(`Error: ${(error as Error).message}\n\n${usage()}`);
     return 2;
@@ -74,7 +77,8 @@ const main = async (argv: string[]) => {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error) => {
-    if (error instanceof ConfigError || isAppError(error)) process.stderr.write(`Error: ${error.message}\n`);
+    if (error instanceof ConfigError || isAppError(error))
+      process.stderr.write(`Error: ${error.message}\n`);
     else process.stderr.write(`Error: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(isAppError(error) && error.code === 'ERR_USAGE' ? 2 : 1);
   },

@@ -4,10 +4,27 @@
 // recomputing its credential id and private key: passkeys use a pool of SEED_KEY_POOL P-256 key
 // pairs (account i uses pair i % SEED_KEY_POOL), counters stay 0 as synced passkeys report.
 // Never run against a production database: the keys are derivable from the seed label.
-import { createHash, createHmac, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import {
+  createHash,
+  createHmac,
+  createPrivateKey,
+  createPublicKey,
+  type KeyObject,
+} from 'node:crypto';
 import type { Knex } from 'knex';
 import { AppError } from '../shared/index.ts';
-import { copyLines, copyText as t, insertSeedAccounts, insertSeedConsents, insertSeedCredentials, seedClientAllowances, seedClientExists, type SeedAccountRow, type SeedConsentRow, type SeedCredentialRow } from './seed-repo.ts';
+import {
+  copyLines,
+  copyText as t,
+  insertSeedAccounts,
+  insertSeedConsents,
+  insertSeedCredentials,
+  seedClientAllowances,
+  seedClientExists,
+  type SeedAccountRow,
+  type SeedConsentRow,
+  type SeedCredentialRow,
+} from './seed-repo.ts';
 
 export const SEED_KEY_POOL = 256;
 const P256_ORDER = BigInt('0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551');
@@ -41,13 +58,23 @@ export const seedKeyPair = (seed: string, k: number): { privateKey: KeyObject; c
   const cached = keys.get(cacheKey);
   if (cached) return cached;
   let d = 0n;
-  for (let attempt = 0; d === 0n || d >= P256_ORDER; attempt += 1) d = BigInt(`0x${createHmac('sha256', seed).update(`key:${k}:${attempt}`).digest('hex')}`);
+  for (let attempt = 0; d === 0n || d >= P256_ORDER; attempt += 1)
+    d = BigInt(`0x${createHmac('sha256', seed).update(`key:${k}:${attempt}`).digest('hex')}`);
   // SEC1 ECPrivateKey { version 1, privateKey, [0] prime256v1 } (RFC 5915); the public key is derived.
-  const der = Buffer.concat([Buffer.from('30310201010420', 'hex'), Buffer.from(d.toString(16).padStart(64, '0'), 'hex'), Buffer.from('a00a06082a8648ce3d030107', 'hex')]);
+  const der = Buffer.concat([
+    Buffer.from('30310201010420', 'hex'),
+    Buffer.from(d.toString(16).padStart(64, '0'), 'hex'),
+    Buffer.from('a00a06082a8648ce3d030107', 'hex'),
+  ]);
   const privateKey = createPrivateKey({ key: der, format: 'der', type: 'sec1' });
   const jwk = createPublicKey(privateKey).export({ format: 'jwk' });
   // COSE_Key (RFC 9053): {1: 2 (EC2), 3: -7 (ES256), -1: 1 (P-256), -2: x, -3: y}
-  const cose = Buffer.concat([Buffer.from([0xa5, 0x01, 0x02, 0x03, 0x26, 0x20, 0x01, 0x21, 0x58, 0x20]), Buffer.from(jwk.x!, 'base64url'), Buffer.from([0x22, 0x58, 0x20]), Buffer.from(jwk.y!, 'base64url')]);
+  const cose = Buffer.concat([
+    Buffer.from([0xa5, 0x01, 0x02, 0x03, 0x26, 0x20, 0x01, 0x21, 0x58, 0x20]),
+    Buffer.from(jwk.x!, 'base64url'),
+    Buffer.from([0x22, 0x58, 0x20]),
+    Buffer.from(jwk.y!, 'base64url'),
+  ]);
   const pair = { privateKey, cose };
   keys.set(cacheKey, pair);
   return pair;
@@ -73,39 +100,124 @@ export type SeedOptions = {
 };
 
 const ACCOUNT_COLUMNS = ['id', 'name', 'birthdate', 'email', 'phone_number', 'webauthn_user_id'];
-const CREDENTIAL_COLUMNS = ['id', 'account_id', 'public_key', 'counter', 'transports', 'device_type', 'backed_up', 'name'];
-const CONSENT_COLUMNS = ['id', 'account_id', 'client_id', 'granted_claims', 'declined_claims', 'scopes', 'purposes', 'grant_ids', 'granted_at', 'updated_at', 'expires_at'];
+const CREDENTIAL_COLUMNS = [
+  'id',
+  'account_id',
+  'public_key',
+  'counter',
+  'transports',
+  'device_type',
+  'backed_up',
+  'name',
+];
+const CONSENT_COLUMNS = [
+  'id',
+  'account_id',
+  'client_id',
+  'granted_claims',
+  'declined_claims',
+  'scopes',
+  'purposes',
+  'grant_ids',
+  'granted_at',
+  'updated_at',
+  'expires_at',
+];
 
-const copyBatch = async (knex: Knex, accounts: SeedAccountRow[], credentials: SeedCredentialRow[], consents: SeedConsentRow[]) => {
-  await copyLines(knex, 'accounts', ACCOUNT_COLUMNS, accounts.map((a) => `${t(a.id)}\t${t(a.name)}\t${a.birthdate}\t${t(a.email)}\t${t(a.phoneNumber)}\t${t(a.webauthnUserId)}\n`));
+const copyBatch = async (
+  knex: Knex,
+  accounts: SeedAccountRow[],
+  credentials: SeedCredentialRow[],
+  consents: SeedConsentRow[],
+) => {
+  await copyLines(
+    knex,
+    'accounts',
+    ACCOUNT_COLUMNS,
+    accounts.map(
+      (a) =>
+        `${t(a.id)}\t${t(a.name)}\t${a.birthdate}\t${t(a.email)}\t${t(a.phoneNumber)}\t${t(a.webauthnUserId)}\n`,
+    ),
+  );
   const now = new Date().toISOString();
-  const consentText = consents[0] && { granted: t(JSON.stringify(consents[0].grantedClaims)), scopes: t(JSON.stringify(consents[0].scopes)), purposes: t(JSON.stringify(consents[0].purposes)), expires: consents[0].expiresAt.toISOString() };
+  const consentText = consents[0] && {
+    granted: t(JSON.stringify(consents[0].grantedClaims)),
+    scopes: t(JSON.stringify(consents[0].scopes)),
+    purposes: t(JSON.stringify(consents[0].purposes)),
+    expires: consents[0].expiresAt.toISOString(),
+  };
   await Promise.all([
-    copyLines(knex, 'passkey_credentials', CREDENTIAL_COLUMNS, credentials.map((c) => `${t(c.id)}\t${c.accountId}\t${t(c.publicKey)}\t0\t["internal"]\tmultiDevice\tt\t${t(c.name)}\n`)),
-    copyLines(knex, 'consents', CONSENT_COLUMNS, consents.map((c) => `${c.id}\t${c.accountId}\t${t(c.clientId)}\t${consentText!.granted}\t[]\t${consentText!.scopes}\t${consentText!.purposes}\t[]\t${now}\t${now}\t${consentText!.expires}\n`)),
+    copyLines(
+      knex,
+      'passkey_credentials',
+      CREDENTIAL_COLUMNS,
+      credentials.map(
+        (c) =>
+          `${t(c.id)}\t${c.accountId}\t${t(c.publicKey)}\t0\t["internal"]\tmultiDevice\tt\t${t(c.name)}\n`,
+      ),
+    ),
+    copyLines(
+      knex,
+      'consents',
+      CONSENT_COLUMNS,
+      consents.map(
+        (c) =>
+          `${c.id}\t${c.accountId}\t${t(c.clientId)}\t${consentText!.granted}\t[]\t${consentText!.scopes}\t${consentText!.purposes}\t[]\t${now}\t${now}\t${consentText!.expires}\n`,
+      ),
+    ),
   ]);
 };
 
 export const DEFAULT_SEED = 'bench';
 
 /** Loads the accounts; returns how many were written and the rate. Idempotent per index. */
-export const seedAccounts = async (knex: Knex, options: SeedOptions): Promise<{ accounts: number; seconds: number; perSecond: number }> => {
-  const { count, start = 0, seed = DEFAULT_SEED, withPasskeys = false, consentClient, batchSize = 5000, parallel = 2, onProgress, copy = false } = options;
-  if (!Number.isInteger(count) || count < 1) throw new AppError('ERR_USAGE', '--count must be a positive whole number');
+export const seedAccounts = async (
+  knex: Knex,
+  options: SeedOptions,
+): Promise<{ accounts: number; seconds: number; perSecond: number }> => {
+  const {
+    count,
+    start = 0,
+    seed = DEFAULT_SEED,
+    withPasskeys = false,
+    consentClient,
+    batchSize = 5000,
+    parallel = 2,
+    onProgress,
+    copy = false,
+  } = options;
+  if (!Number.isInteger(count) || count < 1)
+    throw new AppError('ERR_USAGE', '--count must be a positive whole number');
   let consentTemplate: Omit<SeedConsentRow, 'id' | 'accountId'> | undefined;
   if (consentClient) {
-    if (!(await seedClientExists(knex, consentClient))) throw new AppError('ERR_USAGE', `--client ${consentClient} is not a registered client (register it first: clients add)`);
+    if (!(await seedClientExists(knex, consentClient)))
+      throw new AppError(
+        'ERR_USAGE',
+        `--client ${consentClient} is not a registered client (register it first: clients add)`,
+      );
     const allowances = await seedClientAllowances(knex, consentClient);
     const granted = allowances.map((a) => a.claim);
     consentTemplate = {
       clientId: consentClient,
       grantedClaims: granted,
       scopes: ['openid', 'profile', 'email', 'offline_access'],
-      purposes: Object.fromEntries(allowances.map((a) => [a.claim, { ko: a.purpose_ko, en: a.purpose_en, required: a.required, retentionDays: a.retention_days }])),
+      purposes: Object.fromEntries(
+        allowances.map((a) => [
+          a.claim,
+          {
+            ko: a.purpose_ko,
+            en: a.purpose_en,
+            required: a.required,
+            retentionDays: a.retention_days,
+          },
+        ]),
+      ),
       expiresAt: new Date(Date.now() + 365 * 86400_000),
     };
   }
-  const cose = withPasskeys ? Array.from({ length: SEED_KEY_POOL }, (_, k) => seedKeyPair(seed, k).cose) : [];
+  const cose = withPasskeys
+    ? Array.from({ length: SEED_KEY_POOL }, (_, k) => seedKeyPair(seed, k).cose)
+    : [];
   const began = process.hrtime.bigint();
   let done = 0;
   let next = start;
@@ -125,13 +237,23 @@ export const seedAccounts = async (knex: Knex, options: SeedOptions): Promise<{ 
         phoneNumber: i % 2 ? `010${String(i % 100_000_000).padStart(8, '0')}` : null,
         webauthnUserId: a.webauthnUserId,
       });
-      if (withPasskeys) credentials.push({ id: a.credentialId, accountId: a.accountId, publicKey: cose[a.keyIndex]!, name: 'Seeded passkey' });
-      if (consentTemplate) consents.push({ id: a.consentId, accountId: a.accountId, ...consentTemplate });
+      if (withPasskeys)
+        credentials.push({
+          id: a.credentialId,
+          accountId: a.accountId,
+          publicKey: cose[a.keyIndex]!,
+          name: 'Seeded passkey',
+        });
+      if (consentTemplate)
+        consents.push({ id: a.consentId, accountId: a.accountId, ...consentTemplate });
     }
     if (copy) await copyBatch(knex, accounts, credentials, consents);
     else {
       await insertSeedAccounts(knex, accounts);
-      await Promise.all([insertSeedCredentials(knex, credentials), insertSeedConsents(knex, consents)]);
+      await Promise.all([
+        insertSeedCredentials(knex, credentials),
+        insertSeedConsents(knex, consents),
+      ]);
     }
     done += to - from;
     onProgress?.(done);

@@ -7,9 +7,24 @@ import { pipeline } from 'node:stream/promises';
 import type { Knex } from 'knex';
 import { from as copyFrom } from 'pg-copy-streams';
 
-export type SeedAccountRow = { id: string; name: string; birthdate: string; email: string; phoneNumber: string | null; webauthnUserId: string };
+export type SeedAccountRow = {
+  id: string;
+  name: string;
+  birthdate: string;
+  email: string;
+  phoneNumber: string | null;
+  webauthnUserId: string;
+};
 export type SeedCredentialRow = { id: string; accountId: string; publicKey: Buffer; name: string };
-export type SeedConsentRow = { id: string; accountId: string; clientId: string; grantedClaims: string[]; scopes: string[]; purposes: Record<string, unknown>; expiresAt: Date };
+export type SeedConsentRow = {
+  id: string;
+  accountId: string;
+  clientId: string;
+  grantedClaims: string[];
+  scopes: string[];
+  purposes: Record<string, unknown>;
+  expiresAt: Date;
+};
 
 // knex's binding types know no nullable arrays; pg sends an array parameter as a PostgreSQL array.
 const column = <T, V>(rows: T[], pick: (row: T) => V) => rows.map(pick) as unknown as string[];
@@ -21,20 +36,35 @@ export const insertSeedAccounts = async (db: Knex, rows: SeedAccountRow[]): Prom
     `insert into accounts (id, name, birthdate, email, phone_number, webauthn_user_id)
      select * from unnest(?::uuid[], ?::text[], ?::date[], ?::text[], ?::text[], ?::text[])
      on conflict do nothing`,
-    [column(rows, (r) => r.id), column(rows, (r) => r.name), column(rows, (r) => r.birthdate), column(rows, (r) => r.email), column(rows, (r) => r.phoneNumber), column(rows, (r) => r.webauthnUserId)],
+    [
+      column(rows, (r) => r.id),
+      column(rows, (r) => r.name),
+      column(rows, (r) => r.birthdate),
+      column(rows, (r) => r.email),
+      column(rows, (r) => r.phoneNumber),
+      column(rows, (r) => r.webauthnUserId),
+    ],
   );
   return result.rowCount ?? 0;
 };
 
 /** Inserts synced (multiDevice, counter 0) passkey credentials. */
-export const insertSeedCredentials = async (db: Knex, rows: SeedCredentialRow[]): Promise<number> => {
+export const insertSeedCredentials = async (
+  db: Knex,
+  rows: SeedCredentialRow[],
+): Promise<number> => {
   if (!rows.length) return 0;
   const result = await db.raw(
     `insert into passkey_credentials (id, account_id, public_key, counter, transports, device_type, backed_up, name)
      select c.id, c.account_id, c.public_key, 0, '["internal"]'::jsonb, 'multiDevice', true, c.name
      from unnest(?::text[], ?::uuid[], ?::bytea[], ?::text[]) as c(id, account_id, public_key, name)
      on conflict do nothing`,
-    [column(rows, (r) => r.id), column(rows, (r) => r.accountId), column(rows, (r) => r.publicKey), column(rows, (r) => r.name)],
+    [
+      column(rows, (r) => r.id),
+      column(rows, (r) => r.accountId),
+      column(rows, (r) => r.publicKey),
+      column(rows, (r) => r.name),
+    ],
   );
   return result.rowCount ?? 0;
 };
@@ -61,11 +91,24 @@ export const insertSeedConsents = async (db: Knex, rows: SeedConsentRow[]): Prom
 };
 
 /** Whether a client exists and is live (consents reference it). */
-export const seedClientExists = async (db: Knex, clientId: string): Promise<boolean> => Boolean(await db('clients').where({ client_id: clientId }).whereNull('deleted_at').first('client_id'));
+export const seedClientExists = async (db: Knex, clientId: string): Promise<boolean> =>
+  Boolean(
+    await db('clients').where({ client_id: clientId }).whereNull('deleted_at').first('client_id'),
+  );
 
 /** The client's allowances, as the consent snapshot records them. */
-export const seedClientAllowances = async (db: Knex, clientId: string): Promise<{ claim: string; purpose_ko: string; purpose_en: string; required: boolean; retention_days: number }[]> =>
-  db('client_claim_allowances').where({ client_id: clientId }).orderBy('claim');
+export const seedClientAllowances = async (
+  db: Knex,
+  clientId: string,
+): Promise<
+  {
+    claim: string;
+    purpose_ko: string;
+    purpose_en: string;
+    required: boolean;
+    retention_days: number;
+  }[]
+> => db('client_claim_allowances').where({ client_id: clientId }).orderBy('claim');
 
 /** A value in COPY's text format: NULL as \\N, backslash, tab, newline and CR escaped; bytea as \\x hex. */
 export const copyText = (value: string | number | boolean | Buffer | Date | null): string => {
@@ -73,16 +116,26 @@ export const copyText = (value: string | number | boolean | Buffer | Date | null
   if (Buffer.isBuffer(value)) return `\\\\x${value.toString('hex')}`;
   if (value instanceof Date) return value.toISOString();
   const text = String(value);
-  return /[\\\t\n\r]/.test(text) ? text.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r') : text;
+  return /[\\\t\n\r]/.test(text)
+    ? text.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r')
+    : text;
 };
 
 /** COPY `rows` (already COPY text lines, newline-terminated) into `table (columns)` on one pooled connection. */
-export const copyLines = async (db: Knex, table: string, columns: string[], lines: string[]): Promise<void> => {
+export const copyLines = async (
+  db: Knex,
+  table: string,
+  columns: string[],
+  lines: string[],
+): Promise<void> => {
   if (!lines.length) return;
   const connection = await db.client.acquireConnection();
   try {
     const sql = `COPY ${table} (${columns.join(', ')}) FROM STDIN`;
-    await pipeline(Readable.from([lines.join('')]), (connection as { query: (q: unknown) => NodeJS.WritableStream }).query(copyFrom(sql)));
+    await pipeline(
+      Readable.from([lines.join('')]),
+      (connection as { query: (q: unknown) => NodeJS.WritableStream }).query(copyFrom(sql)),
+    );
   } finally {
     await db.client.releaseConnection(connection);
   }

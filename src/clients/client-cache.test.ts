@@ -34,7 +34,11 @@ describe('client cache', () => {
     const before = reads();
     let loads = 0;
     const load = async () => `metadata ${++loads}`;
-    const values = await Promise.all([cache.get('engine', 'agency-tax', load), cache.get('engine', 'agency-tax', load), cache.get('engine', 'agency-tax', load)]);
+    const values = await Promise.all([
+      cache.get('engine', 'agency-tax', load),
+      cache.get('engine', 'agency-tax', load),
+      cache.get('engine', 'agency-tax', load),
+    ]);
     expect(reads() - before).toBe(1);
     expect(values).toEqual(['metadata 1', 'metadata 2', 'metadata 3']);
     // Later requests read the token again (one read each), and hit the cache.

@@ -24,7 +24,17 @@ const MIRROR_KEY = 'stamp:clients';
 const MIRROR_TTL_SECONDS = 30 * 86400;
 const MAX_ENTRIES = 10_000;
 
-export const createClientCache = ({ knex, mirror, maxAgeMs = 60_000, now = Date.now }: { knex: Knex; mirror?: StampMirror | undefined; maxAgeMs?: number; now?: () => number }) => {
+export const createClientCache = ({
+  knex,
+  mirror,
+  maxAgeMs = 60_000,
+  now = Date.now,
+}: {
+  knex: Knex;
+  mirror?: StampMirror | undefined;
+  maxAgeMs?: number;
+  now?: () => number;
+}) => {
   const entries = new Map<string, { token: string; at: number; value: unknown }>();
   const token = async (): Promise<string> => {
     if (!mirror) return readStamp(knex, STAMP);
@@ -70,9 +80,11 @@ export const createClientCache = ({ knex, mirror, maxAgeMs = 60_000, now = Date.
       // is, no instance can read a token (its requests answer 503); keep trying in the background
       // so the new token is there when Redis is back.
       const attempt = (tries: number): void => {
-        mirror.set(MIRROR_KEY, randomBytes(12).toString('base64url'), MIRROR_TTL_SECONDS).catch(() => {
-          if (tries < 300) setTimeout(() => attempt(tries + 1), 1000).unref();
-        });
+        mirror
+          .set(MIRROR_KEY, randomBytes(12).toString('base64url'), MIRROR_TTL_SECONDS)
+          .catch(() => {
+            if (tries < 300) setTimeout(() => attempt(tries + 1), 1000).unref();
+          });
       };
       try {
         await mirror.set(MIRROR_KEY, randomBytes(12).toString('base64url'), MIRROR_TTL_SECONDS);

@@ -7,61 +7,86 @@ import { AppError } from '../shared/index.ts';
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
 
-const redirectUri = z.string().max(2000).superRefine((value, ctx) => {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    ctx.addIssue({ code: 'custom', message: 'must be an absolute URL' });
-    return;
-  }
-  if (value.includes('*')) ctx.addIssue({ code: 'custom', message: 'must not contain wildcards' });
-  if (value.includes('#')) ctx.addIssue({ code: 'custom', message: 'must not contain a fragment' });
-  if (url.protocol === 'http:' && !LOOPBACK.has(url.hostname)) ctx.addIssue({ code: 'custom', message: 'must use https (http only for localhost)' });
-  else if (url.protocol !== 'https:' && url.protocol !== 'http:') ctx.addIssue({ code: 'custom', message: 'must use https' });
-  if (url.username || url.password) ctx.addIssue({ code: 'custom', message: 'must not contain credentials' });
-});
+const redirectUri = z
+  .string()
+  .max(2000)
+  .superRefine((value, ctx) => {
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be an absolute URL' });
+      return;
+    }
+    if (value.includes('*'))
+      ctx.addIssue({ code: 'custom', message: 'must not contain wildcards' });
+    if (value.includes('#'))
+      ctx.addIssue({ code: 'custom', message: 'must not contain a fragment' });
+    if (url.protocol === 'http:' && !LOOPBACK.has(url.hostname))
+      ctx.addIssue({ code: 'custom', message: 'must use https (http only for localhost)' });
+    else if (url.protocol !== 'https:' && url.protocol !== 'http:')
+      ctx.addIssue({ code: 'custom', message: 'must use https' });
+    if (url.username || url.password)
+      ctx.addIssue({ code: 'custom', message: 'must not contain credentials' });
+  });
 
-const httpsUrl = z.string().max(2000).refine((v) => {
-  try {
-    const url = new URL(v);
-    return url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK.has(url.hostname));
-  } catch {
-    return false;
-  }
-}, 'must be an https URL (http only for localhost)');
+const httpsUrl = z
+  .string()
+  .max(2000)
+  .refine((v) => {
+    try {
+      const url = new URL(v);
+      return url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK.has(url.hostname));
+    } catch {
+      return false;
+    }
+  }, 'must be an https URL (http only for localhost)');
 
 // The engine fetches a sector_identifier_uri over https only, even on localhost (OIDC Core 8.1).
-const strictHttpsUrl = z.string().max(2000).refine((v) => URL.canParse(v) && new URL(v).protocol === 'https:', 'must be an https URL');
+const strictHttpsUrl = z
+  .string()
+  .max(2000)
+  .refine((v) => URL.canParse(v) && new URL(v).protocol === 'https:', 'must be an https URL');
 
 // A public JWK the engine can use: no private members, and one node:crypto can import (so a
 // bad key is refused at registration, not at the client's first token request).
-const jwk = z.object({ kty: z.string() }).loose().superRefine((k, ctx) => {
-  if ('d' in k || 'p' in k || 'k' in k) {
-    ctx.addIssue({ code: 'custom', message: 'must contain public keys only' });
-    return;
-  }
-  try {
-    createPublicKey({ key: k as never, format: 'jwk' });
-  } catch {
-    ctx.addIssue({ code: 'custom', message: 'is not a valid public key' });
-  }
-});
+const jwk = z
+  .object({ kty: z.string() })
+  .loose()
+  .superRefine((k, ctx) => {
+    if ('d' in k || 'p' in k || 'k' in k) {
+      ctx.addIssue({ code: 'custom', message: 'must contain public keys only' });
+      return;
+    }
+    try {
+      createPublicKey({ key: k as never, format: 'jwk' });
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'is not a valid public key' });
+    }
+  });
 
 export const clientMetadataSchema = z
   .object({
     client_id: z
       .string()
       .regex(/^[A-Za-z0-9._-]{3,100}$/, 'must be 3-100 characters of A-Z a-z 0-9 . _ -')
-      .refine((id) => !id.toLowerCase().startsWith('one-id-'), 'the prefix one-id- is reserved for One-ID itself')
+      .refine(
+        (id) => !id.toLowerCase().startsWith('one-id-'),
+        'the prefix one-id- is reserved for One-ID itself',
+      )
       .optional(),
     client_name: z.string().trim().min(1, 'is required').max(200),
     agency: z.string().trim().min(1, 'is required').max(200),
     redirect_uris: z.array(redirectUri).min(1, 'needs at least one URI').max(20),
     post_logout_redirect_uris: z.array(redirectUri).max(20).optional(),
-    grant_types: z.array(z.enum(['authorization_code', 'refresh_token', 'client_credentials'])).min(1).default(['authorization_code', 'refresh_token']),
+    grant_types: z
+      .array(z.enum(['authorization_code', 'refresh_token', 'client_credentials']))
+      .min(1)
+      .default(['authorization_code', 'refresh_token']),
     response_types: z.array(z.literal('code')).default(['code']),
-    token_endpoint_auth_method: z.enum(['private_key_jwt', 'client_secret_basic', 'client_secret_post', 'none']).default('client_secret_basic'),
+    token_endpoint_auth_method: z
+      .enum(['private_key_jwt', 'client_secret_basic', 'client_secret_post', 'none'])
+      .default('client_secret_basic'),
     jwks_uri: httpsUrl.optional(),
     jwks: z.object({ keys: z.array(jwk).min(1, 'needs at least one key') }).optional(),
     sector_identifier_uri: strictHttpsUrl.optional(),
@@ -76,33 +101,68 @@ export const clientMetadataSchema = z
     // One-ID extension: the data items this system may ask for, each with its purpose.
     allowed_claims: z
       .array(
-        z.object({
-          claim: z.string().regex(/^[a-z][a-z0-9_]{1,63}$/, 'must be a claim name from the catalogue'),
-          purpose: z.object({ ko: z.string().trim().min(1).max(300), en: z.string().trim().min(1).max(300) }),
-          required: z.boolean().default(false),
-          retention_days: z.number().int().min(1).max(3650),
-        }).strict(),
+        z
+          .object({
+            claim: z
+              .string()
+              .regex(/^[a-z][a-z0-9_]{1,63}$/, 'must be a claim name from the catalogue'),
+            purpose: z.object({
+              ko: z.string().trim().min(1).max(300),
+              en: z.string().trim().min(1).max(300),
+            }),
+            required: z.boolean().default(false),
+            retention_days: z.number().int().min(1).max(3650),
+          })
+          .strict(),
       )
       .max(50)
-      .refine((list) => new Set(list.map((a) => a.claim)).size === list.length, 'lists a claim twice')
+      .refine(
+        (list) => new Set(list.map((a) => a.claim)).size === list.length,
+        'lists a claim twice',
+      )
       .default([]),
   })
   .strict()
   .superRefine((m, ctx) => {
     if (m.token_endpoint_auth_method === 'private_key_jwt' && !m.jwks_uri && !m.jwks) {
-      ctx.addIssue({ code: 'custom', path: ['jwks_uri'], message: 'private_key_jwt needs jwks_uri or jwks' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['jwks_uri'],
+        message: 'private_key_jwt needs jwks_uri or jwks',
+      });
     }
-    if (m.jwks_uri && m.jwks) ctx.addIssue({ code: 'custom', path: ['jwks'], message: 'give jwks_uri or jwks, not both' });
+    if (m.jwks_uri && m.jwks)
+      ctx.addIssue({ code: 'custom', path: ['jwks'], message: 'give jwks_uri or jwks, not both' });
     if (m.token_endpoint_auth_method === 'none' && m.grant_types.includes('client_credentials')) {
-      ctx.addIssue({ code: 'custom', path: ['grant_types'], message: 'client_credentials needs an authenticated client' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['grant_types'],
+        message: 'client_credentials needs an authenticated client',
+      });
     }
     if (m.grant_types.includes('refresh_token') && !m.grant_types.includes('authorization_code')) {
-      ctx.addIssue({ code: 'custom', path: ['grant_types'], message: 'refresh_token needs authorization_code' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['grant_types'],
+        message: 'refresh_token needs authorization_code',
+      });
     }
     // Pairwise subjects (OIDC Core 8.1): redirect URIs on several hosts need one declared sector.
-    const hosts = new Set(m.redirect_uris.map((u) => { try { return new URL(u).host; } catch { return u; } }));
+    const hosts = new Set(
+      m.redirect_uris.map((u) => {
+        try {
+          return new URL(u).host;
+        } catch {
+          return u;
+        }
+      }),
+    );
     if (hosts.size > 1 && !m.sector_identifier_uri) {
-      ctx.addIssue({ code: 'custom', path: ['sector_identifier_uri'], message: 'is required when redirect_uris use more than one host' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['sector_identifier_uri'],
+        message: 'is required when redirect_uris use more than one host',
+      });
     }
   });
 
@@ -113,14 +173,22 @@ export type ClaimAllowance = ClientMetadata['allowed_claims'][number];
 /** Parses metadata or throws ERR_INVALID_CLIENT_METADATA naming every bad field. */
 export const parseClientMetadata = (input: unknown): ClientMetadata => {
   if (input && typeof input === 'object' && 'client_secret' in input) {
-    throw new AppError('ERR_INVALID_CLIENT_METADATA', 'client_secret: is generated by One-ID and shown once; remove it from the file', { details: { fields: ['client_secret'] } });
+    throw new AppError(
+      'ERR_INVALID_CLIENT_METADATA',
+      'client_secret: is generated by One-ID and shown once; remove it from the file',
+      { details: { fields: ['client_secret'] } },
+    );
   }
   const parsed = clientMetadataSchema.safeParse(input);
   if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues.map((i) => `${i.path.length ? i.path.join('.') : (i as { keys?: string[] }).keys?.join(', ') ?? 'metadata'}: ${i.message}`);
+  const problems = parsed.error.issues.map(
+    (i) =>
+      `${i.path.length ? i.path.join('.') : ((i as { keys?: string[] }).keys?.join(', ') ?? 'metadata')}: ${i.message}`,
+  );
   throw new AppError('ERR_INVALID_CLIENT_METADATA', problems.join('; '), { details: { problems } });
 };
 
 /** Whether the client authenticates with a shared secret that One-ID must generate and keep. */
 export const usesSecret = (m: Pick<ClientMetadata, 'token_endpoint_auth_method'>) =>
-  m.token_endpoint_auth_method === 'client_secret_basic' || m.token_endpoint_auth_method === 'client_secret_post';
+  m.token_endpoint_auth_method === 'client_secret_basic' ||
+  m.token_endpoint_auth_method === 'client_secret_post';

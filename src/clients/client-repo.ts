@@ -26,34 +26,67 @@ const toRecord = (row: Record<string, any>): ClientRecord => ({
   secretSealed: row.secret_sealed,
   status: row.status,
   previousSecretSealed: row.previous_secret_sealed ?? null,
-  previousSecretExpiresAt: row.previous_secret_expires_at ? new Date(row.previous_secret_expires_at) : null,
+  previousSecretExpiresAt: row.previous_secret_expires_at
+    ? new Date(row.previous_secret_expires_at)
+    : null,
   registeredVia: row.registered_via ?? null,
   tokensNotBefore: row.tokens_not_before ? new Date(row.tokens_not_before) : null,
   createdAt: new Date(row.created_at),
   updatedAt: new Date(row.updated_at),
 });
 
-export const insertClient = async (db: Knex, c: Pick<ClientRecord, 'clientId' | 'agency' | 'metadata' | 'secretSealed'> & { status?: ClientStatus; registeredVia?: string }): Promise<void> => {
-  await db('clients').insert({ client_id: c.clientId, agency: c.agency, metadata: JSON.stringify(c.metadata), secret_sealed: c.secretSealed, status: c.status ?? 'active', registered_via: c.registeredVia ?? null });
+export const insertClient = async (
+  db: Knex,
+  c: Pick<ClientRecord, 'clientId' | 'agency' | 'metadata' | 'secretSealed'> & {
+    status?: ClientStatus;
+    registeredVia?: string;
+  },
+): Promise<void> => {
+  await db('clients').insert({
+    client_id: c.clientId,
+    agency: c.agency,
+    metadata: JSON.stringify(c.metadata),
+    secret_sealed: c.secretSealed,
+    status: c.status ?? 'active',
+    registered_via: c.registeredVia ?? null,
+  });
 };
 
 /** Changes a live client's row (only the given fields); updated_at is set. */
 export const updateClientRow = async (
   db: Knex,
   clientId: string,
-  c: Partial<Pick<ClientRecord, 'agency' | 'metadata' | 'secretSealed' | 'status' | 'previousSecretSealed' | 'previousSecretExpiresAt' | 'tokensNotBefore'>> & { deletedAt?: Date },
+  c: Partial<
+    Pick<
+      ClientRecord,
+      | 'agency'
+      | 'metadata'
+      | 'secretSealed'
+      | 'status'
+      | 'previousSecretSealed'
+      | 'previousSecretExpiresAt'
+      | 'tokensNotBefore'
+    >
+  > & { deletedAt?: Date },
 ): Promise<void> => {
-  await db('clients').where({ client_id: clientId }).whereNull('deleted_at').update({
-    ...(c.agency !== undefined && { agency: c.agency }),
-    ...(c.metadata !== undefined && { metadata: JSON.stringify(c.metadata) }),
-    ...(c.secretSealed !== undefined && { secret_sealed: c.secretSealed }),
-    ...(c.status !== undefined && { status: c.status }),
-    ...(c.previousSecretSealed !== undefined && { previous_secret_sealed: c.previousSecretSealed }),
-    ...(c.previousSecretExpiresAt !== undefined && { previous_secret_expires_at: c.previousSecretExpiresAt }),
-    ...(c.tokensNotBefore !== undefined && { tokens_not_before: c.tokensNotBefore }),
-    ...(c.deletedAt !== undefined && { deleted_at: c.deletedAt }),
-    updated_at: db.fn.now(),
-  });
+  await db('clients')
+    .where({ client_id: clientId })
+    .whereNull('deleted_at')
+    .update({
+      ...(c.agency !== undefined && { agency: c.agency }),
+      ...(c.metadata !== undefined && { metadata: JSON.stringify(c.metadata) }),
+      ...(c.secretSealed !== undefined && { secret_sealed: c.secretSealed }),
+      ...(c.status !== undefined && { status: c.status }),
+      ...(c.previousSecretSealed !== undefined && {
+        previous_secret_sealed: c.previousSecretSealed,
+      }),
+      ...(c.previousSecretExpiresAt !== undefined && {
+        previous_secret_expires_at: c.previousSecretExpiresAt,
+      }),
+      ...(c.tokensNotBefore !== undefined && { tokens_not_before: c.tokensNotBefore }),
+      ...(c.deletedAt !== undefined && { deleted_at: c.deletedAt }),
+      updated_at: db.fn.now(),
+    });
 };
 
 /** Clients belong to agencies: the agency row is created with the first client that names it. */
@@ -71,7 +104,15 @@ export const clientExists = async (db: Knex, clientId: string): Promise<boolean>
   Boolean(await db('clients').where({ client_id: clientId }).first('client_id'));
 
 /** Keyset-paginated list ordered by client id (optionally of some agencies, or of one status). */
-export const listClients = async (db: Knex, options: { after?: string | undefined; limit: number; agencies?: string[] | undefined; status?: ClientStatus | undefined }): Promise<ClientRecord[]> => {
+export const listClients = async (
+  db: Knex,
+  options: {
+    after?: string | undefined;
+    limit: number;
+    agencies?: string[] | undefined;
+    status?: ClientStatus | undefined;
+  },
+): Promise<ClientRecord[]> => {
   const query = db('clients').whereNull('deleted_at').orderBy('client_id').limit(options.limit);
   if (options.after) query.where('client_id', '>', options.after);
   if (options.agencies) query.whereIn('agency', options.agencies);
@@ -79,20 +120,40 @@ export const listClients = async (db: Knex, options: { after?: string | undefine
   return (await query).map(toRecord);
 };
 
-export type AllowanceRow = { claim: string; purpose: { ko: string; en: string }; required: boolean; retentionDays: number };
+export type AllowanceRow = {
+  claim: string;
+  purpose: { ko: string; en: string };
+  required: boolean;
+  retentionDays: number;
+};
 
 export const listAllowances = async (db: Knex, clientId: string): Promise<AllowanceRow[]> =>
-  (await db('client_claim_allowances').where({ client_id: clientId }).orderBy('claim')).map((r) => ({
-    claim: r.claim,
-    purpose: { ko: r.purpose_ko, en: r.purpose_en },
-    required: r.required,
-    retentionDays: r.retention_days,
-  }));
+  (await db('client_claim_allowances').where({ client_id: clientId }).orderBy('claim')).map(
+    (r) => ({
+      claim: r.claim,
+      purpose: { ko: r.purpose_ko, en: r.purpose_en },
+      required: r.required,
+      retentionDays: r.retention_days,
+    }),
+  );
 
 /** Replaces a client's allowances. */
-export const replaceAllowances = async (db: Knex, clientId: string, rows: AllowanceRow[]): Promise<void> => {
+export const replaceAllowances = async (
+  db: Knex,
+  clientId: string,
+  rows: AllowanceRow[],
+): Promise<void> => {
   await db('client_claim_allowances').where({ client_id: clientId }).delete();
   if (rows.length) {
-    await db('client_claim_allowances').insert(rows.map((r) => ({ client_id: clientId, claim: r.claim, purpose_ko: r.purpose.ko, purpose_en: r.purpose.en, required: r.required, retention_days: r.retentionDays })));
+    await db('client_claim_allowances').insert(
+      rows.map((r) => ({
+        client_id: clientId,
+        claim: r.claim,
+        purpose_ko: r.purpose.ko,
+        purpose_en: r.purpose.en,
+        required: r.required,
+        retention_days: r.retentionDays,
+      })),
+    );
   }
 };

@@ -3,9 +3,33 @@
 // plaintext to compare client_secret_basic credentials, so a one-way hash cannot be used).
 import type { Knex } from 'knex';
 import { appendAudit } from '../audit/index.ts';
-import { AppError, randomToken, safeEqual, systemClock, type Clock, type SecretBox } from '../shared/index.ts';
-import { parseClientMetadata, usesSecret, type ClaimAllowance, type ClientMetadata } from './client-metadata.ts';
-import { clientExists, ensureAgency, findClient, insertClient, listAllowances, listClients, replaceAllowances, updateClientRow, type AllowanceRow, type ClientRecord, type ClientStatus } from './client-repo.ts';
+import {
+  AppError,
+  randomToken,
+  safeEqual,
+  systemClock,
+  type Clock,
+  type SecretBox,
+} from '../shared/index.ts';
+import {
+  parseClientMetadata,
+  usesSecret,
+  type ClaimAllowance,
+  type ClientMetadata,
+} from './client-metadata.ts';
+import {
+  clientExists,
+  ensureAgency,
+  findClient,
+  insertClient,
+  listAllowances,
+  listClients,
+  replaceAllowances,
+  updateClientRow,
+  type AllowanceRow,
+  type ClientRecord,
+  type ClientStatus,
+} from './client-repo.ts';
 import { isFirstPartyClient } from './first-party.ts';
 import type { ClientCache } from './client-cache.ts';
 
@@ -18,7 +42,13 @@ export type AddClientOptions = ChangeContext & {
   clientSecret?: string | undefined;
 };
 
-const toRows = (list: ClaimAllowance[]): AllowanceRow[] => list.map((a) => ({ claim: a.claim, purpose: a.purpose, required: a.required, retentionDays: a.retention_days }));
+const toRows = (list: ClaimAllowance[]): AllowanceRow[] =>
+  list.map((a) => ({
+    claim: a.claim,
+    purpose: a.purpose,
+    required: a.required,
+    retentionDays: a.retention_days,
+  }));
 
 type Deps = {
   knex: Knex;
@@ -32,10 +62,21 @@ type Deps = {
   cache?: ClientCache | undefined;
 };
 
-const notFound = (clientId: string) => new AppError('ERR_CLIENT_UNKNOWN', `client ${clientId} does not exist`, { status: 404 });
-const invalid = (field: string, message: string) => new AppError('ERR_INVALID_CLIENT_METADATA', `${field}: ${message}`, { details: { problems: [`${field}: ${message}`] } });
+const notFound = (clientId: string) =>
+  new AppError('ERR_CLIENT_UNKNOWN', `client ${clientId} does not exist`, { status: 404 });
+const invalid = (field: string, message: string) =>
+  new AppError('ERR_INVALID_CLIENT_METADATA', `${field}: ${message}`, {
+    details: { problems: [`${field}: ${message}`] },
+  });
 
-export const createClientService = ({ knex, secretBox, knownClaims, clock = systemClock, secretGraceSeconds = 86400, cache }: Deps) => {
+export const createClientService = ({
+  knex,
+  secretBox,
+  knownClaims,
+  clock = systemClock,
+  secretGraceSeconds = 86400,
+  cache,
+}: Deps) => {
   /** A transaction that changes clients or allowances: it bumps the registry's version, then invalidates caches once committed. */
   const change = async <T>(work: (trx: Knex.Transaction) => Promise<T>): Promise<T> => {
     const result = await knex.transaction(async (trx) => {
@@ -51,7 +92,12 @@ export const createClientService = ({ knex, secretBox, knownClaims, clock = syst
   const changeable = async (trx: Knex, clientId: string) => {
     const existing = await findClient(trx, clientId);
     if (!existing) throw notFound(clientId);
-    if (isFirstPartyClient(clientId)) throw new AppError('ERR_CLIENT_FIRST_PARTY', `${clientId} is One-ID's own client and is managed by One-ID`, { status: 403 });
+    if (isFirstPartyClient(clientId))
+      throw new AppError(
+        'ERR_CLIENT_FIRST_PARTY',
+        `${clientId} is One-ID's own client and is managed by One-ID`,
+        { status: 403 },
+      );
     return existing;
   };
 
@@ -59,7 +105,11 @@ export const createClientService = ({ knex, secretBox, knownClaims, clock = syst
     const known = await knownClaims();
     const unknown = list.map((a) => a.claim).filter((c) => !known.has(c));
     if (unknown.length) {
-      throw new AppError('ERR_INVALID_CLIENT_METADATA', `allowed_claims: ${unknown.join(', ')} not in the claims catalogue`, { details: { problems: [`allowed_claims: unknown claim ${unknown.join(', ')}`] } });
+      throw new AppError(
+        'ERR_INVALID_CLIENT_METADATA',
+        `allowed_claims: ${unknown.join(', ')} not in the claims catalogue`,
+        { details: { problems: [`allowed_claims: unknown claim ${unknown.join(', ')}`] } },
+      );
     }
   };
 
@@ -72,23 +122,60 @@ export const createClientService = ({ knex, secretBox, knownClaims, clock = syst
     },
 
     /** Registers a client; returns its id and, for secret-based methods, the secret (shown once). */
-    async addClient(input: unknown, actor: string, options: AddClientOptions = {}): Promise<{ clientId: string; clientSecret?: string; metadata: Record<string, unknown> }> {
-      const { agency, client_id: requestedId, allowed_claims: allowances, ...metadata } = parseClientMetadata(input);
+    async addClient(
+      input: unknown,
+      actor: string,
+      options: AddClientOptions = {},
+    ): Promise<{ clientId: string; clientSecret?: string; metadata: Record<string, unknown> }> {
+      const {
+        agency,
+        client_id: requestedId,
+        allowed_claims: allowances,
+        ...metadata
+      } = parseClientMetadata(input);
       await checkClaims(allowances);
       const clientId = requestedId ?? `${randomToken(12)}`;
-      const clientSecret = usesSecret(metadata) ? (options.clientSecret ?? randomToken(32)) : undefined;
+      const clientSecret = usesSecret(metadata)
+        ? (options.clientSecret ?? randomToken(32))
+        : undefined;
       const engineMetadata = { ...metadata, subject_type: 'pairwise' };
       const status = options.status ?? 'active';
       await change(async (trx) => {
         if (await clientExists(trx, clientId)) {
-          throw new AppError('ERR_CLIENT_EXISTS', `client_id: ${clientId} is already registered`, { status: 409, details: { field: 'client_id' } });
+          throw new AppError('ERR_CLIENT_EXISTS', `client_id: ${clientId} is already registered`, {
+            status: 409,
+            details: { field: 'client_id' },
+          });
         }
         await ensureAgency(trx, agency);
-        await insertClient(trx, { clientId, agency, metadata: engineMetadata, secretSealed: clientSecret ? secretBox.seal(clientSecret) : null, status, ...(options.via && { registeredVia: options.via }) });
+        await insertClient(trx, {
+          clientId,
+          agency,
+          metadata: engineMetadata,
+          secretSealed: clientSecret ? secretBox.seal(clientSecret) : null,
+          status,
+          ...(options.via && { registeredVia: options.via }),
+        });
         await replaceAllowances(trx, clientId, toRows(allowances));
-        await appendAudit(trx, { action: 'clients.created', actor, subject: `client:${clientId}`, ip: options.ip, details: { agency, status, ...(options.via && { via: options.via }), after: engineMetadata, allowedClaims: allowances } });
+        await appendAudit(trx, {
+          action: 'clients.created',
+          actor,
+          subject: `client:${clientId}`,
+          ip: options.ip,
+          details: {
+            agency,
+            status,
+            ...(options.via && { via: options.via }),
+            after: engineMetadata,
+            allowedClaims: allowances,
+          },
+        });
       });
-      return { clientId, ...(clientSecret && { clientSecret }), metadata: { client_id: clientId, agency, ...engineMetadata } };
+      return {
+        clientId,
+        ...(clientSecret && { clientSecret }),
+        metadata: { client_id: clientId, agency, ...engineMetadata },
+      };
     },
 
     /**
@@ -96,9 +183,23 @@ export const createClientService = ({ knex, secretBox, knownClaims, clock = syst
      * `allowances: 'keep'` leaves its allowed claims alone (dynamic registration updates).
      * Returns a new secret only when the client moved to a secret-based method (shown once).
      */
-    async updateClient(clientId: string, input: unknown, actor: string, options: ChangeContext & { allowances?: 'replace' | 'keep'; clientSecret?: string | undefined } = {}): Promise<{ clientSecret?: string; metadata: Record<string, unknown> }> {
-      const { agency, client_id: givenId, allowed_claims: allowances, ...metadata } = parseClientMetadata(input);
-      if (givenId !== undefined && givenId !== clientId) throw invalid('client_id', 'cannot be changed');
+    async updateClient(
+      clientId: string,
+      input: unknown,
+      actor: string,
+      options: ChangeContext & {
+        allowances?: 'replace' | 'keep';
+        clientSecret?: string | undefined;
+      } = {},
+    ): Promise<{ clientSecret?: string; metadata: Record<string, unknown> }> {
+      const {
+        agency,
+        client_id: givenId,
+        allowed_claims: allowances,
+        ...metadata
+      } = parseClientMetadata(input);
+      if (givenId !== undefined && givenId !== clientId)
+        throw invalid('client_id', 'cannot be changed');
       const replace = options.allowances !== 'keep';
       if (replace) await checkClaims(allowances);
       const engineMetadata = { ...metadata, subject_type: 'pairwise' };
@@ -106,8 +207,13 @@ export const createClientService = ({ knex, secretBox, knownClaims, clock = syst
       await change(async (trx) => {
         const existing = await changeable(trx, clientId);
         // A move to a shared-secret method gets a new secret; a move away forgets the old ones.
-        if (usesSecret(metadata) && !existing.secretSealed) clientSecret = options.clientSecret ?? randomToken(32);
-        const secret = !usesSecret(metadata) ? { secretSealed: null, previousSecretSealed: null, previousSecretExpiresAt: null } : clientSecret ? { secretSealed: secretBox.seal(clientSecret) } : {};
+        if (usesSecret(metadata) && !existing.secretSealed)
+          clientSecret = options.clientSecret ?? randomToken(32);
+        const secret = !usesSecret(metadata)
+          ? { secretSealed: null, previousSecretSealed: null, previousSecretExpiresAt: null }
+          : clientSecret
+            ? { secretSealed: secretBox.seal(clientSecret) }
+            : {};
         await ensureAgency(trx, agency);
         await updateClientRow(trx, clientId, { agency, metadata: engineMetadata, ...secret });
         const before = replace ? await listAllowances(trx, clientId) : undefined;
@@ -121,12 +227,23 @@ export const createClientService = ({ knex, secretBox, knownClaims, clock = syst
             agency,
             ...(existing.agency !== agency && { previousAgency: existing.agency }),
             ...(options.via && { via: options.via }),
-            before: { agency: existing.agency, metadata: existing.metadata, ...(before && { allowedClaims: before }) },
-            after: { agency, metadata: engineMetadata, ...(replace && { allowedClaims: allowances }) },
+            before: {
+              agency: existing.agency,
+              metadata: existing.metadata,
+              ...(before && { allowedClaims: before }),
+            },
+            after: {
+              agency,
+              metadata: engineMetadata,
+              ...(replace && { allowedClaims: allowances }),
+            },
           },
         });
       });
-      return { ...(clientSecret && { clientSecret }), metadata: { client_id: clientId, agency, ...engineMetadata } };
+      return {
+        ...(clientSecret && { clientSecret }),
+        metadata: { client_id: clientId, agency, ...engineMetadata },
+      };
     },
 
     /**
@@ -135,29 +252,65 @@ export const createClientService = ({ knex, secretBox, knownClaims, clock = syst
      * tokens issued before the disabling stay refused after it is enabled again.
      * Returns the status before the change.
      */
-    async setStatus(clientId: string, status: 'active' | 'disabled', actor: string, options: ChangeContext = {}): Promise<ClientStatus> {
+    async setStatus(
+      clientId: string,
+      status: 'active' | 'disabled',
+      actor: string,
+      options: ChangeContext = {},
+    ): Promise<ClientStatus> {
       // Tokens carry their issue time in whole seconds: enabling in the second of the disabling
       // would leave new refresh tokens looking as old as the refused ones, so wait that second out.
       if (status === 'active') {
         const disabledAt = (await findClient(knex, clientId))?.tokensNotBefore?.getTime();
-        const wait = disabledAt === undefined ? 0 : (Math.floor(disabledAt / 1000) + 1) * 1000 - clock.now().getTime();
+        const wait =
+          disabledAt === undefined
+            ? 0
+            : (Math.floor(disabledAt / 1000) + 1) * 1000 - clock.now().getTime();
         if (wait > 0 && wait <= 1000) await new Promise((resolve) => setTimeout(resolve, wait));
       }
       return change(async (trx) => {
         const existing = await changeable(trx, clientId);
         if (existing.status === status) return existing.status;
-        await updateClientRow(trx, clientId, { status, ...(status === 'disabled' && { tokensNotBefore: clock.now() }) });
-        await appendAudit(trx, { action: status === 'active' ? 'clients.enabled' : 'clients.disabled', actor, subject: `client:${clientId}`, ip: options.ip, details: { agency: existing.agency, ...(options.via && { via: options.via }), before: { status: existing.status }, after: { status } } });
+        await updateClientRow(trx, clientId, {
+          status,
+          ...(status === 'disabled' && { tokensNotBefore: clock.now() }),
+        });
+        await appendAudit(trx, {
+          action: status === 'active' ? 'clients.enabled' : 'clients.disabled',
+          actor,
+          subject: `client:${clientId}`,
+          ip: options.ip,
+          details: {
+            agency: existing.agency,
+            ...(options.via && { via: options.via }),
+            before: { status: existing.status },
+            after: { status },
+          },
+        });
         return existing.status;
       });
     },
 
     /** Soft-deletes a client: it disappears from lists and the engine; its id is never reused. */
-    async removeClient(clientId: string, actor: string, options: ChangeContext = {}): Promise<void> {
+    async removeClient(
+      clientId: string,
+      actor: string,
+      options: ChangeContext = {},
+    ): Promise<void> {
       await change(async (trx) => {
         const existing = await changeable(trx, clientId);
         await updateClientRow(trx, clientId, { status: 'disabled', deletedAt: clock.now() });
-        await appendAudit(trx, { action: 'clients.deleted', actor, subject: `client:${clientId}`, ip: options.ip, details: { agency: existing.agency, ...(options.via && { via: options.via }), before: { status: existing.status, metadata: existing.metadata } } });
+        await appendAudit(trx, {
+          action: 'clients.deleted',
+          actor,
+          subject: `client:${clientId}`,
+          ip: options.ip,
+          details: {
+            agency: existing.agency,
+            ...(options.via && { via: options.via }),
+            before: { status: existing.status, metadata: existing.metadata },
+          },
+        });
       });
     },
 
@@ -165,15 +318,38 @@ export const createClientService = ({ knex, secretBox, knownClaims, clock = syst
      * Generates a new secret (returned once). The previous one keeps working until the returned
      * `previousValidUntil` (CLIENT_SECRET_GRACE_SECONDS), so the agency can deploy the new one.
      */
-    async rotateSecret(clientId: string, actor: string, options: ChangeContext & { graceSeconds?: number } = {}): Promise<{ clientSecret: string; previousValidUntil: Date | null }> {
+    async rotateSecret(
+      clientId: string,
+      actor: string,
+      options: ChangeContext & { graceSeconds?: number } = {},
+    ): Promise<{ clientSecret: string; previousValidUntil: Date | null }> {
       const grace = options.graceSeconds ?? secretGraceSeconds;
       const clientSecret = randomToken(32);
       const previousValidUntil = grace > 0 ? new Date(clock.now().getTime() + grace * 1000) : null;
       await change(async (trx) => {
         const existing = await changeable(trx, clientId);
-        if (!existing.secretSealed) throw new AppError('ERR_CLIENT_NO_SECRET', `token_endpoint_auth_method: ${clientId} authenticates without a shared secret; there is nothing to rotate`, { status: 409, details: { field: 'token_endpoint_auth_method' } });
-        await updateClientRow(trx, clientId, { secretSealed: secretBox.seal(clientSecret), previousSecretSealed: previousValidUntil ? existing.secretSealed : null, previousSecretExpiresAt: previousValidUntil });
-        await appendAudit(trx, { action: 'clients.secret.rotated', actor, subject: `client:${clientId}`, ip: options.ip, details: { agency: existing.agency, ...(options.via && { via: options.via }), previousValidUntil: previousValidUntil?.toISOString() ?? null } });
+        if (!existing.secretSealed)
+          throw new AppError(
+            'ERR_CLIENT_NO_SECRET',
+            `token_endpoint_auth_method: ${clientId} authenticates without a shared secret; there is nothing to rotate`,
+            { status: 409, details: { field: 'token_endpoint_auth_method' } },
+          );
+        await updateClientRow(trx, clientId, {
+          secretSealed: secretBox.seal(clientSecret),
+          previousSecretSealed: previousValidUntil ? existing.secretSealed : null,
+          previousSecretExpiresAt: previousValidUntil,
+        });
+        await appendAudit(trx, {
+          action: 'clients.secret.rotated',
+          actor,
+          subject: `client:${clientId}`,
+          ip: options.ip,
+          details: {
+            agency: existing.agency,
+            ...(options.via && { via: options.via }),
+            previousValidUntil: previousValidUntil?.toISOString() ?? null,
+          },
+        });
       });
       return { clientSecret, previousValidUntil };
     },
@@ -181,7 +357,13 @@ export const createClientService = ({ knex, secretBox, knownClaims, clock = syst
     /** Whether `secret` is the client's rotated-out secret, still inside its grace period. */
     async matchesPreviousSecret(clientId: string, secret: string): Promise<boolean> {
       const record = await findClient(knex, clientId);
-      if (!record || record.status !== 'active' || !record.previousSecretSealed || !record.previousSecretExpiresAt) return false;
+      if (
+        !record ||
+        record.status !== 'active' ||
+        !record.previousSecretSealed ||
+        !record.previousSecretExpiresAt
+      )
+        return false;
       if (record.previousSecretExpiresAt.getTime() <= clock.now().getTime()) return false;
       return safeEqual(secretBox.open(record.previousSecretSealed), secret);
     },
@@ -190,37 +372,97 @@ export const createClientService = ({ knex, secretBox, knownClaims, clock = syst
      * Registers or refreshes One-ID's own first-party clients (e.g. the My One-ID page) at start.
      * They are public clients (PKCE, no secret) whose redirect URIs live on the issuer itself.
      */
-    async ensureFirstPartyClient(clientId: string, metadata: { client_name: string; redirect_uris: string[]; post_logout_redirect_uris?: string[]; application_type?: 'web' | 'native' }): Promise<void> {
-      const engineMetadata = { ...metadata, grant_types: ['authorization_code'], response_types: ['code'], token_endpoint_auth_method: 'none', subject_type: 'pairwise' };
+    async ensureFirstPartyClient(
+      clientId: string,
+      metadata: {
+        client_name: string;
+        redirect_uris: string[];
+        post_logout_redirect_uris?: string[];
+        application_type?: 'web' | 'native';
+      },
+    ): Promise<void> {
+      const engineMetadata = {
+        ...metadata,
+        grant_types: ['authorization_code'],
+        response_types: ['code'],
+        token_endpoint_auth_method: 'none',
+        subject_type: 'pairwise',
+      };
       await change(async (trx) => {
         // Instances starting together on a fresh database: one inserts, the others then see it.
         await trx.raw('select pg_advisory_xact_lock(?)', [0x636c6e74]);
         const existing = await findClient(trx, clientId);
-        if (existing && JSON.stringify(existing.metadata) === JSON.stringify(engineMetadata)) return;
-        if (existing) await trx('clients').where({ client_id: clientId }).update({ metadata: JSON.stringify(engineMetadata), updated_at: trx.fn.now() });
-        else await insertClient(trx, { clientId, agency: 'One-ID', metadata: engineMetadata, secretSealed: null });
-        await appendAudit(trx, { action: existing ? 'clients.updated' : 'clients.created', actor: 'system', subject: `client:${clientId}`, details: { after: engineMetadata, firstParty: true } });
+        if (existing && JSON.stringify(existing.metadata) === JSON.stringify(engineMetadata))
+          return;
+        if (existing)
+          await trx('clients')
+            .where({ client_id: clientId })
+            .update({ metadata: JSON.stringify(engineMetadata), updated_at: trx.fn.now() });
+        else
+          await insertClient(trx, {
+            clientId,
+            agency: 'One-ID',
+            metadata: engineMetadata,
+            secretSealed: null,
+          });
+        await appendAudit(trx, {
+          action: existing ? 'clients.updated' : 'clients.created',
+          actor: 'system',
+          subject: `client:${clientId}`,
+          details: { after: engineMetadata, firstParty: true },
+        });
       });
     },
 
     /** The claims a client may ask for, with purpose, required flag and retention. */
-    allowances: (clientId: string) => (cache ? cache.get('allowances', clientId, () => listAllowances(knex, clientId)) : listAllowances(knex, clientId)),
+    allowances: (clientId: string) =>
+      cache
+        ? cache.get('allowances', clientId, () => listAllowances(knex, clientId))
+        : listAllowances(knex, clientId),
 
     /** Replaces a client's allowances (audited with before/after); consent for added claims is asked again. */
-    async setAllowances(clientId: string, list: ClaimAllowance[], actor: string, options: ChangeContext = {}): Promise<void> {
+    async setAllowances(
+      clientId: string,
+      list: ClaimAllowance[],
+      actor: string,
+      options: ChangeContext = {},
+    ): Promise<void> {
       await checkClaims(list);
       await change(async (trx) => {
         const existing = await findClient(trx, clientId);
         if (!existing) throw notFound(clientId);
         const before = await listAllowances(trx, clientId);
         await replaceAllowances(trx, clientId, toRows(list));
-        await appendAudit(trx, { action: 'clients.allowances.updated', actor, subject: `client:${clientId}`, ip: options.ip, details: { agency: existing.agency, ...(options.via && { via: options.via }), before, after: list } });
+        await appendAudit(trx, {
+          action: 'clients.allowances.updated',
+          actor,
+          subject: `client:${clientId}`,
+          ip: options.ip,
+          details: {
+            agency: existing.agency,
+            ...(options.via && { via: options.via }),
+            before,
+            after: list,
+          },
+        });
       });
     },
 
     /** Keyset pages by client id; `agencies` restricts to those agencies' clients. */
-    list: (options: { after?: string | undefined; limit?: number | undefined; agencies?: string[] | undefined; status?: ClientStatus | undefined } = {}) =>
-      listClients(knex, { after: options.after, limit: Math.min(options.limit ?? 100, 1000), agencies: options.agencies, status: options.status }),
+    list: (
+      options: {
+        after?: string | undefined;
+        limit?: number | undefined;
+        agencies?: string[] | undefined;
+        status?: ClientStatus | undefined;
+      } = {},
+    ) =>
+      listClients(knex, {
+        after: options.after,
+        limit: Math.min(options.limit ?? 100, 1000),
+        agencies: options.agencies,
+        status: options.status,
+      }),
 
     find: (clientId: string): Promise<ClientRecord | undefined> => findClient(knex, clientId),
 
@@ -246,7 +488,9 @@ export const createClientService = ({ knex, secretBox, knownClaims, clock = syst
   };
 
   function engineClient(clientId: string): Promise<EngineClient | undefined> {
-    return cache ? cache.get('engine', clientId, () => loadEngineClient(clientId)) : loadEngineClient(clientId);
+    return cache
+      ? cache.get('engine', clientId, () => loadEngineClient(clientId))
+      : loadEngineClient(clientId);
   }
 
   /** Read from the database; the engine compares client_secret_basic secrets in constant time. */
@@ -259,7 +503,9 @@ export const createClientService = ({ knex, secretBox, knownClaims, clock = syst
         client_id: record.clientId,
         ...(record.secretSealed && { client_secret: secretBox.open(record.secretSealed) }),
       },
-      tokensNotBefore: record.tokensNotBefore ? Math.floor(record.tokensNotBefore.getTime() / 1000) : undefined,
+      tokensNotBefore: record.tokensNotBefore
+        ? Math.floor(record.tokensNotBefore.getTime() / 1000)
+        : undefined,
     };
   }
 };
@@ -267,4 +513,7 @@ export const createClientService = ({ knex, secretBox, knownClaims, clock = syst
 export type ClientService = ReturnType<typeof createClientService>;
 
 /** An active client as the engine uses it (ClientService.engineClient). */
-export type EngineClient = { metadata: Record<string, unknown>; tokensNotBefore: number | undefined };
+export type EngineClient = {
+  metadata: Record<string, unknown>;
+  tokensNotBefore: number | undefined;
+};

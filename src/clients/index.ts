@@ -5,4 +5,9 @@ export type { AddClientOptions, ChangeContext, ClientService } from './client-se
 export { parseClientMetadata, usesSecret } from './client-metadata.ts';
 export type { ClaimAllowance, ClientMetadata, ClientMetadataInput } from './client-metadata.ts';
 export type { AllowanceRow, ClientRecord, ClientStatus } from './client-repo.ts';
-export { ACCOUNT_CLIENT_ID, ADMIN_API_CLIENT_ID, ADMIN_CLIENT_ID, isFirstPartyClient } from './first-party.ts';
+export {
+  ACCOUNT_CLIENT_ID,
+  ADMIN_API_CLIENT_ID,
+  ADMIN_CLIENT_ID,
+  isFirstPartyClient,
+} from './first-party.ts';

@@ -66,18 +66,42 @@ export type CertificateConfig = Readonly<{
 }>;
 
 /** The durable back-channel logout queue (docs/logout.md). */
-export type BackchannelConfig = Readonly<{ pollMs: number; timeoutMs: number; retryBaseMs: number; maxAttempts: number }>;
+export type BackchannelConfig = Readonly<{
+  pollMs: number;
+  timeoutMs: number;
+  retryBaseMs: number;
+  maxAttempts: number;
+}>;
 
 /** The administration console and API (docs/admin.md). */
-export type AdminConfig = Readonly<{ sessionIdleSeconds: number; sessionAbsoluteSeconds: number; reauthSeconds: number; dcrEnabled: boolean }>;
+export type AdminConfig = Readonly<{
+  sessionIdleSeconds: number;
+  sessionAbsoluteSeconds: number;
+  reauthSeconds: number;
+  dcrEnabled: boolean;
+}>;
 
 export type HostPort = Readonly<{ host: string; port: number }>;
 
 /** One Redis topology; credentials and TLS for Sentinel and Cluster (a REDIS_URL carries its own). */
 export type RedisSettings =
   | Readonly<{ mode: 'standalone'; url: string }>
-  | Readonly<{ mode: 'sentinel'; sentinels: HostPort[]; name: string; username?: string | undefined; password?: string | undefined; sentinelPassword?: string | undefined; tls: boolean }>
-  | Readonly<{ mode: 'cluster'; nodes: HostPort[]; username?: string | undefined; password?: string | undefined; tls: boolean }>;
+  | Readonly<{
+      mode: 'sentinel';
+      sentinels: HostPort[];
+      name: string;
+      username?: string | undefined;
+      password?: string | undefined;
+      sentinelPassword?: string | undefined;
+      tls: boolean;
+    }>
+  | Readonly<{
+      mode: 'cluster';
+      nodes: HostPort[];
+      username?: string | undefined;
+      password?: string | undefined;
+      tls: boolean;
+    }>;
 
 /** GET /metrics: on its own listener when port is set; on the main port only when public (never in production). */
 export type MetricsConfig = Readonly<{ port: number | undefined; host: string; public: boolean }>;
@@ -92,33 +116,51 @@ export class ConfigError extends Error {
 }
 
 const url = (protocols: string[]) =>
-  z.string().refine((value) => {
-    try {
-      return protocols.includes(new URL(value).protocol);
-    } catch {
-      return false;
-    }
-  }, `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`);
+  z.string().refine(
+    (value) => {
+      try {
+        return protocols.includes(new URL(value).protocol);
+      } catch {
+        return false;
+      }
+    },
+    `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`,
+  );
 
 const int = (min: number, max: number) =>
-  z.string().regex(/^\d+$/, 'must be a whole number').transform(Number).pipe(z.number().min(min).max(max));
+  z
+    .string()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().min(min).max(max));
 
-const list = z.string().transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean));
+const list = z.string().transform((v) =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+);
 
 // An IP address or CIDR range (10.0.0.0/8, fd00::/8).
 const isAddressOrRange = (entry: string) => {
   const [address = '', prefix, extra] = entry.split('/');
   const version = isIP(address);
   if (!version || extra !== undefined) return false;
-  return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (version === 4 ? 32 : 128));
+  return (
+    prefix === undefined ||
+    (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (version === 4 ? 32 : 128))
+  );
 };
 
 // A 32-byte key, base64 or base64url encoded; several (comma-separated) allow rotation: the first encrypts.
 const keyList = list.pipe(
-  z.array(z.string()).min(1).refine(
-    (keys) => keys.every((k) => Buffer.from(k, 'base64url').length === 32),
-    'each key must be 32 bytes, base64url encoded (e.g. `openssl rand -base64 32`)',
-  ),
+  z
+    .array(z.string())
+    .min(1)
+    .refine(
+      (keys) => keys.every((k) => Buffer.from(k, 'base64url').length === 32),
+      'each key must be 32 bytes, base64url encoded (e.g. `openssl rand -base64 32`)',
+    ),
 );
 
 // host:port, comma-separated (IPv6 in brackets: [fd00::1]:26379).
@@ -128,11 +170,19 @@ const parseHostPort = (entry: string): HostPort | undefined => {
   return m && port >= 1 && port <= 65535 ? { host: m[1] ?? m[2]!, port } : undefined;
 };
 const hostPortList = list.pipe(
-  z.array(z.string()).min(1, 'must list at least one host:port')
-    .refine((entries) => entries.every((e) => parseHostPort(e)), 'each entry must be host:port (IPv6 as [address]:port)')
+  z
+    .array(z.string())
+    .min(1, 'must list at least one host:port')
+    .refine(
+      (entries) => entries.every((e) => parseHostPort(e)),
+      'each entry must be host:port (IPv6 as [address]:port)',
+    )
     .transform((entries) => entries.map((e) => parseHostPort(e)!)),
 );
-const bool = z.enum(['true', 'false'], 'must be true or false').default('false').transform((v) => v === 'true');
+const bool = z
+  .enum(['true', 'false'], 'must be true or false')
+  .default('false')
+  .transform((v) => v === 'true');
 
 const schema = z.object({
   PORT: int(1, 65535).default(3000),
@@ -150,10 +200,21 @@ const schema = z.object({
   REDIS_PASSWORD: z.string().min(1).optional(),
   REDIS_TLS: bool,
   DATA_DIR: z.string().min(1).default('./data'),
-  COOKIE_KEYS: list.pipe(z.array(z.string().min(32, 'each cookie key must be at least 32 characters')).min(1)).optional(),
+  COOKIE_KEYS: list
+    .pipe(z.array(z.string().min(32, 'each cookie key must be at least 32 characters')).min(1))
+    .optional(),
   KEY_ENCRYPTION_KEYS: keyList.optional(),
   PAIRWISE_SALT: z.string().min(32, 'must be at least 32 characters').optional(),
-  TRUSTED_PROXIES: list.pipe(z.array(z.string()).refine((entries) => entries.every(isAddressOrRange), 'each entry must be an IP address or a CIDR range (e.g. 10.0.0.0/8)')).default([]),
+  TRUSTED_PROXIES: list
+    .pipe(
+      z
+        .array(z.string())
+        .refine(
+          (entries) => entries.every(isAddressOrRange),
+          'each entry must be an IP address or a CIDR range (e.g. 10.0.0.0/8)',
+        ),
+    )
+    .default([]),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   METRICS_PORT: int(1, 65535).optional(),
   METRICS_HOST: z.string().min(1).default('127.0.0.1'),
@@ -166,7 +227,18 @@ const schema = z.object({
   BACKCHANNEL_TIMEOUT_MS: int(500, 60_000).default(5000),
   BACKCHANNEL_RETRY_BASE_MS: int(10, 600_000).default(5000),
   BACKCHANNEL_MAX_ATTEMPTS: int(1, 50).default(8),
-  OUTBOUND_PRIVATE_HOSTS: list.pipe(z.array(z.string().regex(/^[a-z0-9.-]+$|^\[[0-9a-f:.]+\]$/i, 'each entry must be a host name or address (no scheme, no port)'))).default([]),
+  OUTBOUND_PRIVATE_HOSTS: list
+    .pipe(
+      z.array(
+        z
+          .string()
+          .regex(
+            /^[a-z0-9.-]+$|^\[[0-9a-f:.]+\]$/i,
+            'each entry must be a host name or address (no scheme, no port)',
+          ),
+      ),
+    )
+    .default([]),
   CONSENT_MAX_AGE_DAYS: int(1, 3650).default(365),
   KEY_ACTIVATION_DELAY_SECONDS: int(0, 7 * 86400).default(900),
   CLAIM_SOURCE_TIMEOUT_MS: int(100, 30_000).default(2000),
@@ -178,15 +250,35 @@ const schema = z.object({
   DCR_ENABLED: bool,
   NODE_ENV: z.string().default('development'),
   CERT_TRUST_ANCHORS: z.string().min(1).optional(),
-  CERT_POLICY_OIDS: list.pipe(z.array(z.string().regex(/^[0-2](\.\d+)+$/, 'each entry must be a dotted OID (e.g. 1.2.410.200004.5.2.1.2)'))).default([]),
-  CERT_REVOCATION_FAIL_OPEN: z.enum(['true', 'false'], 'must be true or false').default('false').transform((v) => v === 'true'),
+  CERT_POLICY_OIDS: list
+    .pipe(
+      z.array(
+        z
+          .string()
+          .regex(
+            /^[0-2](\.\d+)+$/,
+            'each entry must be a dotted OID (e.g. 1.2.410.200004.5.2.1.2)',
+          ),
+      ),
+    )
+    .default([]),
+  CERT_REVOCATION_FAIL_OPEN: z
+    .enum(['true', 'false'], 'must be true or false')
+    .default('false')
+    .transform((v) => v === 'true'),
   CERT_REVOCATION_TIMEOUT_MS: int(100, 60_000).default(3000),
   CERT_CRL_URLS: list.pipe(z.array(url(['http:', 'https:']))).default([]),
-  CERT_MAPPING_RULE: z.enum(['subject-serial', 'san-email', 'issuer-serial']).default('subject-serial'),
+  CERT_MAPPING_RULE: z
+    .enum(['subject-serial', 'san-email', 'issuer-serial'])
+    .default('subject-serial'),
   CERT_LOGIN_PORT: int(1, 65535).optional(),
   TLS_CERT: z.string().min(1).optional(),
   TLS_KEY: z.string().min(1).optional(),
-  CERT_HEADER: z.string().regex(/^[a-z0-9-]{1,64}$/i, 'must be a header name (letters, digits, -)').transform((v) => v.toLowerCase()).default('client-cert'),
+  CERT_HEADER: z
+    .string()
+    .regex(/^[a-z0-9-]{1,64}$/i, 'must be a header name (letters, digits, -)')
+    .transform((v) => v.toLowerCase())
+    .default('client-cert'),
   CERT_HEADER_FORMAT: z.enum(['rfc9440', 'nginx-escaped']).default('rfc9440'),
   RATE_LIMIT_SIGNIN_PER_MINUTE: int(1, 1_000_000).default(300),
   RATE_LIMIT_ACCOUNT_PER_MINUTE: int(1, 1_000_000).default(30),
@@ -214,19 +306,33 @@ export const loadConfig = (env: Record<string, string | undefined>): Config => {
   const problems: string[] = [];
   if (production) {
     // Production never falls back to generated development secrets or the embedded store.
-    for (const key of ['DATABASE_URL', 'COOKIE_KEYS', 'KEY_ENCRYPTION_KEYS', 'PAIRWISE_SALT'] as const) {
+    for (const key of [
+      'DATABASE_URL',
+      'COOKIE_KEYS',
+      'KEY_ENCRYPTION_KEYS',
+      'PAIRWISE_SALT',
+    ] as const) {
       if (!v[key]) problems.push(`${key}: is required when NODE_ENV=production`);
     }
-    if (!v.REDIS_URL && !v.REDIS_SENTINELS && !v.REDIS_CLUSTER_NODES) problems.push('REDIS_URL: is required when NODE_ENV=production (or REDIS_SENTINELS, or REDIS_CLUSTER_NODES)');
-    if (v.METRICS_PUBLIC) problems.push('METRICS_PUBLIC: must not be true when NODE_ENV=production; serve metrics on METRICS_PORT instead');
-    if (new URL(v.ISSUER).protocol !== 'https:') problems.push('ISSUER: must be https when NODE_ENV=production');
+    if (!v.REDIS_URL && !v.REDIS_SENTINELS && !v.REDIS_CLUSTER_NODES)
+      problems.push(
+        'REDIS_URL: is required when NODE_ENV=production (or REDIS_SENTINELS, or REDIS_CLUSTER_NODES)',
+      );
+    if (v.METRICS_PUBLIC)
+      problems.push(
+        'METRICS_PUBLIC: must not be true when NODE_ENV=production; serve metrics on METRICS_PORT instead',
+      );
+    if (new URL(v.ISSUER).protocol !== 'https:')
+      problems.push('ISSUER: must be https when NODE_ENV=production');
   }
-  if (v.ADMIN_SESSION_IDLE_SECONDS > v.ADMIN_SESSION_ABSOLUTE_SECONDS) problems.push('ADMIN_SESSION_IDLE_SECONDS: must not exceed ADMIN_SESSION_ABSOLUTE_SECONDS');
+  if (v.ADMIN_SESSION_IDLE_SECONDS > v.ADMIN_SESSION_ABSOLUTE_SECONDS)
+    problems.push('ADMIN_SESSION_IDLE_SECONDS: must not exceed ADMIN_SESSION_ABSOLUTE_SECONDS');
   if (v.SESSION_IDLE_SECONDS > v.SESSION_ABSOLUTE_SECONDS) {
     problems.push('SESSION_IDLE_SECONDS: must not exceed SESSION_ABSOLUTE_SECONDS');
   }
   problems.push(...redisProblems(v));
-  if (v.METRICS_PORT !== undefined && [v.PORT, v.CERT_LOGIN_PORT].includes(v.METRICS_PORT)) problems.push('METRICS_PORT: must differ from PORT and CERT_LOGIN_PORT');
+  if (v.METRICS_PORT !== undefined && [v.PORT, v.CERT_LOGIN_PORT].includes(v.METRICS_PORT))
+    problems.push('METRICS_PORT: must differ from PORT and CERT_LOGIN_PORT');
   // A half-configured mutual-TLS listener is a mistake to report, not to ignore silently.
   if (v.CERT_LOGIN_PORT !== undefined) {
     if (!v.TLS_CERT || !v.TLS_KEY) problems.push('CERT_LOGIN_PORT: needs TLS_CERT and TLS_KEY');
@@ -241,7 +347,11 @@ export const loadConfig = (env: Record<string, string | undefined>): Config => {
     databaseUrl: v.DATABASE_URL,
     redisUrl: v.REDIS_URL,
     redis: redisSettings(v),
-    metrics: Object.freeze({ port: v.METRICS_PORT, host: v.METRICS_HOST, public: v.METRICS_PUBLIC }),
+    metrics: Object.freeze({
+      port: v.METRICS_PORT,
+      host: v.METRICS_HOST,
+      public: v.METRICS_PUBLIC,
+    }),
     dataDir: v.DATA_DIR,
     cookieKeys: v.COOKIE_KEYS,
     keyEncryptionKeys: v.KEY_ENCRYPTION_KEYS?.map((k) => Buffer.from(k, 'base64url')),
@@ -252,14 +362,24 @@ export const loadConfig = (env: Record<string, string | undefined>): Config => {
     sessionIdleSeconds: v.SESSION_IDLE_SECONDS,
     sessionAbsoluteSeconds: v.SESSION_ABSOLUTE_SECONDS,
     sessionSweepSeconds: v.SESSION_SWEEP_SECONDS,
-    backchannel: Object.freeze({ pollMs: v.BACKCHANNEL_POLL_MS, timeoutMs: v.BACKCHANNEL_TIMEOUT_MS, retryBaseMs: v.BACKCHANNEL_RETRY_BASE_MS, maxAttempts: v.BACKCHANNEL_MAX_ATTEMPTS }),
+    backchannel: Object.freeze({
+      pollMs: v.BACKCHANNEL_POLL_MS,
+      timeoutMs: v.BACKCHANNEL_TIMEOUT_MS,
+      retryBaseMs: v.BACKCHANNEL_RETRY_BASE_MS,
+      maxAttempts: v.BACKCHANNEL_MAX_ATTEMPTS,
+    }),
     outboundPrivateHosts: v.OUTBOUND_PRIVATE_HOSTS.map((h) => h.toLowerCase()),
     consentMaxAgeDays: v.CONSENT_MAX_AGE_DAYS,
     keyActivationDelaySeconds: v.KEY_ACTIVATION_DELAY_SECONDS,
     claimSourceTimeoutMs: v.CLAIM_SOURCE_TIMEOUT_MS,
     federationTimeoutMs: v.FEDERATION_TIMEOUT_MS,
     clientSecretGraceSeconds: v.CLIENT_SECRET_GRACE_SECONDS,
-    admin: Object.freeze({ sessionIdleSeconds: v.ADMIN_SESSION_IDLE_SECONDS, sessionAbsoluteSeconds: v.ADMIN_SESSION_ABSOLUTE_SECONDS, reauthSeconds: v.ADMIN_REAUTH_SECONDS, dcrEnabled: v.DCR_ENABLED }),
+    admin: Object.freeze({
+      sessionIdleSeconds: v.ADMIN_SESSION_IDLE_SECONDS,
+      sessionAbsoluteSeconds: v.ADMIN_SESSION_ABSOLUTE_SECONDS,
+      reauthSeconds: v.ADMIN_REAUTH_SECONDS,
+      dcrEnabled: v.DCR_ENABLED,
+    }),
     certificates: Object.freeze({
       trustAnchorsPath: v.CERT_TRUST_ANCHORS,
       policyOids: v.CERT_POLICY_OIDS,
@@ -291,24 +411,43 @@ type Parsed = z.infer<typeof schema>;
 // One topology at a time; the Sentinel/Cluster-only settings are mistakes anywhere else.
 const redisProblems = (v: Parsed) => {
   const problems: string[] = [];
-  const topologies = (['REDIS_URL', 'REDIS_SENTINELS', 'REDIS_CLUSTER_NODES'] as const).filter((key) => v[key]);
+  const topologies = (['REDIS_URL', 'REDIS_SENTINELS', 'REDIS_CLUSTER_NODES'] as const).filter(
+    (key) => v[key],
+  );
   if (topologies.length > 1) problems.push(`${topologies.join(', ')}: set only one of them`);
-  if (v.REDIS_SENTINELS && !v.REDIS_SENTINEL_NAME) problems.push('REDIS_SENTINEL_NAME: is required with REDIS_SENTINELS (the name of the monitored master)');
+  if (v.REDIS_SENTINELS && !v.REDIS_SENTINEL_NAME)
+    problems.push(
+      'REDIS_SENTINEL_NAME: is required with REDIS_SENTINELS (the name of the monitored master)',
+    );
   for (const key of ['REDIS_SENTINEL_NAME', 'REDIS_SENTINEL_PASSWORD'] as const) {
     if (v[key] && !v.REDIS_SENTINELS) problems.push(`${key}: needs REDIS_SENTINELS`);
   }
   if (!v.REDIS_SENTINELS && !v.REDIS_CLUSTER_NODES) {
     for (const key of ['REDIS_USERNAME', 'REDIS_PASSWORD'] as const) {
-      if (v[key]) problems.push(`${key}: applies to REDIS_SENTINELS or REDIS_CLUSTER_NODES; with REDIS_URL put it in the URL`);
+      if (v[key])
+        problems.push(
+          `${key}: applies to REDIS_SENTINELS or REDIS_CLUSTER_NODES; with REDIS_URL put it in the URL`,
+        );
     }
-    if (v.REDIS_TLS) problems.push('REDIS_TLS: applies to REDIS_SENTINELS or REDIS_CLUSTER_NODES; with REDIS_URL use rediss://');
+    if (v.REDIS_TLS)
+      problems.push(
+        'REDIS_TLS: applies to REDIS_SENTINELS or REDIS_CLUSTER_NODES; with REDIS_URL use rediss://',
+      );
   }
   return problems;
 };
 
 const redisSettings = (v: Parsed): RedisSettings | undefined => {
   const auth = { username: v.REDIS_USERNAME, password: v.REDIS_PASSWORD, tls: v.REDIS_TLS };
-  if (v.REDIS_SENTINELS) return Object.freeze({ mode: 'sentinel', sentinels: v.REDIS_SENTINELS, name: v.REDIS_SENTINEL_NAME!, sentinelPassword: v.REDIS_SENTINEL_PASSWORD, ...auth });
-  if (v.REDIS_CLUSTER_NODES) return Object.freeze({ mode: 'cluster', nodes: v.REDIS_CLUSTER_NODES, ...auth });
+  if (v.REDIS_SENTINELS)
+    return Object.freeze({
+      mode: 'sentinel',
+      sentinels: v.REDIS_SENTINELS,
+      name: v.REDIS_SENTINEL_NAME!,
+      sentinelPassword: v.REDIS_SENTINEL_PASSWORD,
+      ...auth,
+    });
+  if (v.REDIS_CLUSTER_NODES)
+    return Object.freeze({ mode: 'cluster', nodes: v.REDIS_CLUSTER_NODES, ...auth });
   return v.REDIS_URL ? Object.freeze({ mode: 'standalone', url: v.REDIS_URL }) : undefined;
 };

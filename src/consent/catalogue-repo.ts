@@ -44,19 +44,29 @@ const toRow = (i: CatalogueItem) => ({
   delivery: i.delivery ?? null,
 });
 
-export const listCatalogue = async (db: Knex): Promise<CatalogueItem[]> => (await db('claims_catalogue').orderBy('name')).map(toItem);
+export const listCatalogue = async (db: Knex): Promise<CatalogueItem[]> =>
+  (await db('claims_catalogue').orderBy('name')).map(toItem);
 
 /** Adds items that are missing; never overwrites what an administrator has edited. */
 export const seedCatalogue = async (db: Knex, items: CatalogueItem[]): Promise<number> => {
-  const result = await db('claims_catalogue').insert(items.map(toRow)).onConflict('name').ignore().returning('name');
+  const result = await db('claims_catalogue')
+    .insert(items.map(toRow))
+    .onConflict('name')
+    .ignore()
+    .returning('name');
   return result.length;
 };
 
 export const upsertCatalogueItem = async (db: Knex, item: CatalogueItem): Promise<void> => {
-  await db('claims_catalogue').insert({ ...toRow(item), updated_at: db.fn.now() }).onConflict('name').merge();
+  await db('claims_catalogue')
+    .insert({ ...toRow(item), updated_at: db.fn.now() })
+    .onConflict('name')
+    .merge();
 };
 
 export const catalogueVersion = async (db: Knex): Promise<string> => {
-  const row = await db('claims_catalogue').select(db.raw("coalesce(max(updated_at), 'epoch')::text as at"), db.raw('count(*)::int as n')).first();
+  const row = await db('claims_catalogue')
+    .select(db.raw("coalesce(max(updated_at), 'epoch')::text as at"), db.raw('count(*)::int as n'))
+    .first();
   return `${row.at}|${row.n}`;
 };

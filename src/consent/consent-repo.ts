@@ -33,8 +33,15 @@ const toRecord = (r: Record<string, any>): ConsentRecord => ({
 });
 
 /** The active (not withdrawn) consent of a citizen for a client, expired or not. */
-export const findActiveConsent = async (db: Knex, accountId: string, clientId: string): Promise<ConsentRecord | undefined> => {
-  const row = await db('consents').where({ account_id: accountId, client_id: clientId }).whereNull('withdrawn_at').first();
+export const findActiveConsent = async (
+  db: Knex,
+  accountId: string,
+  clientId: string,
+): Promise<ConsentRecord | undefined> => {
+  const row = await db('consents')
+    .where({ account_id: accountId, client_id: clientId })
+    .whereNull('withdrawn_at')
+    .first();
   return row ? toRecord(row) : undefined;
 };
 
@@ -45,9 +52,17 @@ export const findConsentById = async (db: Knex, id: string): Promise<ConsentReco
 };
 
 export const listActiveConsents = async (db: Knex, accountId: string): Promise<ConsentRecord[]> =>
-  (await db('consents').where({ account_id: accountId }).whereNull('withdrawn_at').orderBy('granted_at')).map(toRecord);
+  (
+    await db('consents')
+      .where({ account_id: accountId })
+      .whereNull('withdrawn_at')
+      .orderBy('granted_at')
+  ).map(toRecord);
 
-export const insertConsent = async (db: Knex, c: Omit<ConsentRecord, 'withdrawnAt'>): Promise<void> => {
+export const insertConsent = async (
+  db: Knex,
+  c: Omit<ConsentRecord, 'withdrawnAt'>,
+): Promise<void> => {
   await db('consents').insert({
     id: c.id,
     account_id: c.accountId,
@@ -64,20 +79,26 @@ export const insertConsent = async (db: Knex, c: Omit<ConsentRecord, 'withdrawnA
 };
 
 export const updateConsent = async (db: Knex, c: ConsentRecord): Promise<void> => {
-  await db('consents').where({ id: c.id }).update({
-    granted_claims: JSON.stringify(c.grantedClaims),
-    declined_claims: JSON.stringify(c.declinedClaims),
-    scopes: JSON.stringify(c.scopes),
-    purposes: JSON.stringify(c.purposes),
-    grant_ids: JSON.stringify(c.grantIds),
-    updated_at: c.updatedAt,
-    expires_at: c.expiresAt,
-  });
+  await db('consents')
+    .where({ id: c.id })
+    .update({
+      granted_claims: JSON.stringify(c.grantedClaims),
+      declined_claims: JSON.stringify(c.declinedClaims),
+      scopes: JSON.stringify(c.scopes),
+      purposes: JSON.stringify(c.purposes),
+      grant_ids: JSON.stringify(c.grantIds),
+      updated_at: c.updatedAt,
+      expires_at: c.expiresAt,
+    });
 };
 
 /** Appends an engine grant id to the consent (so withdrawal can revoke every grant). */
 /** Appends a grant id; returns the ids now recorded (undefined when the consent is gone). */
-export const addGrantId = async (db: Knex, id: string, grantId: string): Promise<string[] | undefined> => {
+export const addGrantId = async (
+  db: Knex,
+  id: string,
+  grantId: string,
+): Promise<string[] | undefined> => {
   const result = await db.raw(
     `update consents set grant_ids = case when grant_ids @> to_jsonb(?::text) then grant_ids else grant_ids || to_jsonb(?::text) end where id = ? returning grant_ids`,
     [grantId, grantId, id],
@@ -87,22 +108,56 @@ export const addGrantId = async (db: Knex, id: string, grantId: string): Promise
 
 /** Drops these grant ids (atomic: ids appended meanwhile stay). */
 export const removeGrantIds = async (db: Knex, id: string, grantIds: string[]): Promise<void> => {
-  if (grantIds.length) await db.raw('update consents set grant_ids = grant_ids - ?::text[] where id = ?', [grantIds, id]);
+  if (grantIds.length)
+    await db.raw('update consents set grant_ids = grant_ids - ?::text[] where id = ?', [
+      grantIds,
+      id,
+    ]);
 };
 
 /** A citizen's consents (any state), newest first: their audit events are about them. */
-export const listConsentIds = async (db: Knex, accountId: string, limit: number): Promise<string[]> =>
-  (await db('consents').where({ account_id: accountId }).orderBy('granted_at', 'desc').limit(limit).select('id')).map((r: { id: string }) => r.id);
+export const listConsentIds = async (
+  db: Knex,
+  accountId: string,
+  limit: number,
+): Promise<string[]> =>
+  (
+    await db('consents')
+      .where({ account_id: accountId })
+      .orderBy('granted_at', 'desc')
+      .limit(limit)
+      .select('id')
+  ).map((r: { id: string }) => r.id);
 
 /** Open consents past their expiry, oldest first, locked for this transaction (others skip them). */
-export const lockExpiredConsents = async (trx: Knex.Transaction, now: Date, limit: number): Promise<ConsentRecord[]> =>
-  (await trx('consents').whereNull('withdrawn_at').where('expires_at', '<=', now).orderBy('expires_at').limit(limit).forUpdate().skipLocked()).map(toRecord);
+export const lockExpiredConsents = async (
+  trx: Knex.Transaction,
+  now: Date,
+  limit: number,
+): Promise<ConsentRecord[]> =>
+  (
+    await trx('consents')
+      .whereNull('withdrawn_at')
+      .where('expires_at', '<=', now)
+      .orderBy('expires_at')
+      .limit(limit)
+      .forUpdate()
+      .skipLocked()
+  ).map(toRecord);
 
 /** Marks withdrawn; false when it already was. */
 export const markWithdrawn = async (db: Knex, id: string, at: Date): Promise<boolean> =>
-  (await db('consents').where({ id }).whereNull('withdrawn_at').update({ withdrawn_at: at, updated_at: at })) === 1;
+  (await db('consents')
+    .where({ id })
+    .whereNull('withdrawn_at')
+    .update({ withdrawn_at: at, updated_at: at })) === 1;
 
-export const recordSignIn = async (db: Knex, accountId: string, clientId: string, at: Date): Promise<void> => {
+export const recordSignIn = async (
+  db: Knex,
+  accountId: string,
+  clientId: string,
+  at: Date,
+): Promise<void> => {
   await db.raw(
     `insert into client_sign_ins (account_id, client_id, first_at, last_at, count) values (?, ?, ?, ?, 1)
      on conflict (account_id, client_id) do update set last_at = excluded.last_at, count = client_sign_ins.count + 1`,
@@ -110,5 +165,15 @@ export const recordSignIn = async (db: Knex, accountId: string, clientId: string
   );
 };
 
-export const listSignIns = async (db: Knex, accountId: string): Promise<{ clientId: string; firstAt: Date; lastAt: Date; count: number }[]> =>
-  (await db('client_sign_ins').where({ account_id: accountId }).orderBy('last_at', 'desc')).map((r) => ({ clientId: r.client_id, firstAt: new Date(r.first_at), lastAt: new Date(r.last_at), count: r.count }));
+export const listSignIns = async (
+  db: Knex,
+  accountId: string,
+): Promise<{ clientId: string; firstAt: Date; lastAt: Date; count: number }[]> =>
+  (await db('client_sign_ins').where({ account_id: accountId }).orderBy('last_at', 'desc')).map(
+    (r) => ({
+      clientId: r.client_id,
+      firstAt: new Date(r.first_at),
+      lastAt: new Date(r.last_at),
+      count: r.count,
+    }),
+  );

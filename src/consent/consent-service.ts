@@ -26,7 +26,10 @@ import {
 } from './consent-repo.ts';
 
 /** Claims that travel with another and need no consent of their own. */
-const COMPANIONS: Record<string, string[]> = { email: ['email_verified'], phone_number: ['phone_number_verified'] };
+const COMPANIONS: Record<string, string[]> = {
+  email: ['email_verified'],
+  phone_number: ['phone_number_verified'],
+};
 /** Scopes that carry no personal data item. */
 const NEUTRAL_SCOPES = new Set(['openid', 'offline_access']);
 /** Grant ids kept on a consent before the ended ones are looked for and dropped. */
@@ -54,18 +57,36 @@ export type Evaluation = {
   pending: PendingItem[];
 };
 
-type Deps = { knex: Knex; clock: Clock; clients: ClientService; catalogue: CatalogueService; maxAgeDays: number };
+type Deps = {
+  knex: Knex;
+  clock: Clock;
+  clients: ClientService;
+  catalogue: CatalogueService;
+  maxAgeDays: number;
+};
 
 export const createConsentService = ({ knex, clock, clients, catalogue, maxAgeDays }: Deps) => {
   const usable = (c: ConsentRecord | undefined) => (c && c.expiresAt > clock.now() ? c : undefined);
 
   /** What a request for `scopes` (+ `claims` from the claims parameter) may release now. */
-  const evaluate = async (accountId: string, clientId: string, requested: { scopes: string[]; claims: string[] }): Promise<Evaluation> => {
-    const [items, allowances, consent] = await Promise.all([catalogue.list(), clients.allowances(clientId), findActiveConsent(knex, accountId, clientId).then(usable)]);
+  const evaluate = async (
+    accountId: string,
+    clientId: string,
+    requested: { scopes: string[]; claims: string[] },
+  ): Promise<Evaluation> => {
+    const [items, allowances, consent] = await Promise.all([
+      catalogue.list(),
+      clients.allowances(clientId),
+      findActiveConsent(knex, accountId, clientId).then(usable),
+    ]);
     const allowed = new Map(allowances.map((a) => [a.claim, a]));
     const byName = new Map(items.map((i) => [i.name, i]));
-    const scopeClaims = (scope: string) => items.filter((i) => i.scopes.includes(scope)).map((i) => i.name);
-    const wanted = new Set([...requested.scopes.flatMap(scopeClaims), ...requested.claims.filter((c) => byName.has(c))]);
+    const scopeClaims = (scope: string) =>
+      items.filter((i) => i.scopes.includes(scope)).map((i) => i.name);
+    const wanted = new Set([
+      ...requested.scopes.flatMap(scopeClaims),
+      ...requested.claims.filter((c) => byName.has(c)),
+    ]);
     const granted = new Set(consent?.grantedClaims ?? []);
     const declined = new Set(consent?.declinedClaims ?? []);
     const pending: PendingItem[] = [];
@@ -79,18 +100,39 @@ export const createConsentService = ({ knex, clock, clients, catalogue, maxAgeDa
       else if (declined.has(claim) && !allowance.required) rejected.add(claim);
       else {
         const item = byName.get(claim)!;
-        pending.push({ claim, label: item.label, description: item.description, sensitivity: item.sensitivity, purpose: allowance.purpose, required: allowance.required, retentionDays: allowance.retentionDays, sourceAgency: item.sourceAgency });
+        pending.push({
+          claim,
+          label: item.label,
+          description: item.description,
+          sensitivity: item.sensitivity,
+          purpose: allowance.purpose,
+          required: allowance.required,
+          retentionDays: allowance.retentionDays,
+          sourceAgency: item.sourceAgency,
+        });
       }
     }
     const pendingNames = new Set(pending.map((p) => p.claim));
-    const grantScopes = requested.scopes.filter((s) => NEUTRAL_SCOPES.has(s) || (scopeClaims(s).length > 0 && !scopeClaims(s).some((c) => pendingNames.has(c))));
+    const grantScopes = requested.scopes.filter(
+      (s) =>
+        NEUTRAL_SCOPES.has(s) ||
+        (scopeClaims(s).length > 0 && !scopeClaims(s).some((c) => pendingNames.has(c))),
+    );
     // Everything a granted scope would carry that was not granted stays out.
-    for (const scope of grantScopes) for (const claim of scopeClaims(scope)) if (!granted.has(claim) || !allowed.has(claim)) rejected.add(claim);
+    for (const scope of grantScopes)
+      for (const claim of scopeClaims(scope))
+        if (!granted.has(claim) || !allowed.has(claim)) rejected.add(claim);
     for (const [base, companions] of Object.entries(COMPANIONS)) {
       if (grantClaims.includes(base)) grantClaims.push(...companions);
       else if (rejected.has(base)) for (const companion of companions) rejected.add(companion);
     }
-    return { consentId: consent?.id, grantScopes, grantClaims, rejectedClaims: [...rejected], pending: pending.sort((a, b) => Number(b.required) - Number(a.required)) };
+    return {
+      consentId: consent?.id,
+      grantScopes,
+      grantClaims,
+      rejectedClaims: [...rejected],
+      pending: pending.sort((a, b) => Number(b.required) - Number(a.required)),
+    };
   };
 
   return {
@@ -100,23 +142,49 @@ export const createConsentService = ({ knex, clock, clients, catalogue, maxAgeDa
      * Records the citizen's decision on the pending items: `accepted` must include every required
      * one (else nothing is recorded); unchecked optional items are recorded as declined.
      */
-    async decide(accountId: string, clientId: string, requested: { scopes: string[]; claims: string[] }, accepted: string[], context: { ip?: string } = {}): Promise<void> {
+    async decide(
+      accountId: string,
+      clientId: string,
+      requested: { scopes: string[]; claims: string[] },
+      accepted: string[],
+      context: { ip?: string } = {},
+    ): Promise<void> {
       const { pending } = await evaluate(accountId, clientId, requested);
       const acceptedSet = new Set(accepted);
       const missingRequired = pending.filter((p) => p.required && !acceptedSet.has(p.claim));
-      if (missingRequired.length) throw new AppError('ERR_CONSENT_REQUIRED', 'Required items must be agreed to, or the request declined.', { details: { claims: missingRequired.map((p) => p.claim) } });
+      if (missingRequired.length)
+        throw new AppError(
+          'ERR_CONSENT_REQUIRED',
+          'Required items must be agreed to, or the request declined.',
+          { details: { claims: missingRequired.map((p) => p.claim) } },
+        );
       const now = clock.now();
       const expiresAt = new Date(now.getTime() + maxAgeDays * 86400_000);
       const grantedNow = pending.filter((p) => acceptedSet.has(p.claim)).map((p) => p.claim);
       const declinedNow = pending.filter((p) => !acceptedSet.has(p.claim)).map((p) => p.claim);
-      const purposes: Record<string, Purpose> = Object.fromEntries(pending.map((p) => [p.claim, { ko: p.purpose.ko, en: p.purpose.en, required: p.required, retentionDays: p.retentionDays }]));
+      const purposes: Record<string, Purpose> = Object.fromEntries(
+        pending.map((p) => [
+          p.claim,
+          {
+            ko: p.purpose.ko,
+            en: p.purpose.en,
+            required: p.required,
+            retentionDays: p.retentionDays,
+          },
+        ]),
+      );
       await knex.transaction(async (trx) => {
         const existing = usable(await findActiveConsent(trx, accountId, clientId));
         if (existing) {
           const record: ConsentRecord = {
             ...existing,
             grantedClaims: [...new Set([...existing.grantedClaims, ...grantedNow])],
-            declinedClaims: [...new Set([...existing.declinedClaims.filter((c) => !grantedNow.includes(c)), ...declinedNow])],
+            declinedClaims: [
+              ...new Set([
+                ...existing.declinedClaims.filter((c) => !grantedNow.includes(c)),
+                ...declinedNow,
+              ]),
+            ],
             scopes: [...new Set([...existing.scopes, ...requested.scopes])],
             purposes: { ...existing.purposes, ...purposes },
             updatedAt: now,
@@ -124,16 +192,55 @@ export const createConsentService = ({ knex, clock, clients, catalogue, maxAgeDa
           };
           await updateConsent(trx, record);
           // The decision renews the whole consent's validity: the trail says until when, as for a grant.
-          await appendAudit(trx, { action: 'consent.extended', actor: `account:${accountId}`, subject: `consent:${existing.id}`, ip: context.ip, details: { clientId, granted: grantedNow, declined: declinedNow, expiresAt: expiresAt.toISOString() } });
+          await appendAudit(trx, {
+            action: 'consent.extended',
+            actor: `account:${accountId}`,
+            subject: `consent:${existing.id}`,
+            ip: context.ip,
+            details: {
+              clientId,
+              granted: grantedNow,
+              declined: declinedNow,
+              expiresAt: expiresAt.toISOString(),
+            },
+          });
         } else {
           const stale = await findActiveConsent(trx, accountId, clientId);
           if (stale) {
             await markWithdrawn(trx, stale.id, now);
-            await appendAudit(trx, { action: 'consent.expired', actor: 'system', subject: `consent:${stale.id}`, details: { clientId } });
+            await appendAudit(trx, {
+              action: 'consent.expired',
+              actor: 'system',
+              subject: `consent:${stale.id}`,
+              details: { clientId },
+            });
           }
           const id = newId();
-          await insertConsent(trx, { id, accountId, clientId, grantedClaims: grantedNow, declinedClaims: declinedNow, scopes: requested.scopes, purposes, grantIds: [], grantedAt: now, updatedAt: now, expiresAt });
-          await appendAudit(trx, { action: 'consent.granted', actor: `account:${accountId}`, subject: `consent:${id}`, ip: context.ip, details: { clientId, granted: grantedNow, declined: declinedNow, expiresAt: expiresAt.toISOString() } });
+          await insertConsent(trx, {
+            id,
+            accountId,
+            clientId,
+            grantedClaims: grantedNow,
+            declinedClaims: declinedNow,
+            scopes: requested.scopes,
+            purposes,
+            grantIds: [],
+            grantedAt: now,
+            updatedAt: now,
+            expiresAt,
+          });
+          await appendAudit(trx, {
+            action: 'consent.granted',
+            actor: `account:${accountId}`,
+            subject: `consent:${id}`,
+            ip: context.ip,
+            details: {
+              clientId,
+              granted: grantedNow,
+              declined: declinedNow,
+              expiresAt: expiresAt.toISOString(),
+            },
+          });
         }
       });
     },
@@ -144,7 +251,11 @@ export const createConsentService = ({ knex, clock, clients, catalogue, maxAgeDa
      * sign-in makes one, so past PRUNE_AT ids the ones the store no longer holds (ended or
      * expired: `alive` says) are dropped, keeping the list to the grants that can still act.
      */
-    async grantIssued(consentId: string, grantId: string, alive: (grantId: string) => Promise<boolean>): Promise<void> {
+    async grantIssued(
+      consentId: string,
+      grantId: string,
+      alive: (grantId: string) => Promise<boolean>,
+    ): Promise<void> {
       const ids = await addGrantId(knex, consentId, grantId);
       if (!ids || ids.length <= PRUNE_AT) return;
       const dead: string[] = [];
@@ -153,18 +264,34 @@ export const createConsentService = ({ knex, clock, clients, catalogue, maxAgeDa
     },
 
     /** Records a completed sign-in to a client ("connected systems": first and last use). */
-    signedIn: (accountId: string, clientId: string) => recordSignIn(knex, accountId, clientId, clock.now()),
+    signedIn: (accountId: string, clientId: string) =>
+      recordSignIn(knex, accountId, clientId, clock.now()),
 
     /**
      * Withdraws a consent of this citizen. Returns the record so the caller can revoke its grants
      * and notify the client; undefined when there is nothing (left) to withdraw.
      */
-    async withdraw(accountId: string, consentId: string, actor: string, context: { ip?: string } = {}): Promise<ConsentRecord | undefined> {
+    async withdraw(
+      accountId: string,
+      consentId: string,
+      actor: string,
+      context: { ip?: string } = {},
+    ): Promise<ConsentRecord | undefined> {
       return knex.transaction(async (trx) => {
         const record = await findConsentById(trx, consentId);
         if (!record || record.accountId !== accountId || record.withdrawnAt) return undefined;
         await markWithdrawn(trx, record.id, clock.now());
-        await appendAudit(trx, { action: 'consent.withdrawn', actor, subject: `consent:${record.id}`, ip: context.ip, details: { clientId: record.clientId, claims: record.grantedClaims, grantIds: record.grantIds } });
+        await appendAudit(trx, {
+          action: 'consent.withdrawn',
+          actor,
+          subject: `consent:${record.id}`,
+          ip: context.ip,
+          details: {
+            clientId: record.clientId,
+            claims: record.grantedClaims,
+            grantIds: record.grantIds,
+          },
+        });
         return record;
       });
     },
@@ -180,7 +307,16 @@ export const createConsentService = ({ knex, clock, clients, catalogue, maxAgeDa
         const due = await lockExpiredConsents(trx, now, limit);
         for (const record of due) {
           await markWithdrawn(trx, record.id, now);
-          await appendAudit(trx, { action: 'consent.expired', actor: 'system', subject: `consent:${record.id}`, details: { clientId: record.clientId, expiresAt: record.expiresAt.toISOString(), grantIds: record.grantIds } });
+          await appendAudit(trx, {
+            action: 'consent.expired',
+            actor: 'system',
+            subject: `consent:${record.id}`,
+            details: {
+              clientId: record.clientId,
+              expiresAt: record.expiresAt.toISOString(),
+              grantIds: record.grantIds,
+            },
+          });
         }
         return due;
       });

@@ -5,10 +5,34 @@
 export const FEDERATION_AMR = 'fed';
 
 /** RFC 8176 section 2 (IANA "Authentication Method Reference Values"). */
-export const RFC8176_AMR: ReadonlySet<string> = new Set(['face', 'fpt', 'geo', 'hwk', 'iris', 'kba', 'mca', 'mfa', 'otp', 'pin', 'pop', 'pwd', 'rba', 'retina', 'sc', 'sms', 'swk', 'tel', 'user', 'vbm', 'wia']);
+export const RFC8176_AMR: ReadonlySet<string> = new Set([
+  'face',
+  'fpt',
+  'geo',
+  'hwk',
+  'iris',
+  'kba',
+  'mca',
+  'mfa',
+  'otp',
+  'pin',
+  'pop',
+  'pwd',
+  'rba',
+  'retina',
+  'sc',
+  'sms',
+  'swk',
+  'tel',
+  'user',
+  'vbm',
+  'wia',
+]);
 
 /** `['fed', ...the upstream's RFC 8176 values]`, each once, in the upstream's order. */
 export const federatedAmr = (upstreamAmr: unknown): string[] => {
-  const values = Array.isArray(upstreamAmr) ? upstreamAmr.filter((v): v is string => typeof v === 'string' && RFC8176_AMR.has(v)) : [];
+  const values = Array.isArray(upstreamAmr)
+    ? upstreamAmr.filter((v): v is string => typeof v === 'string' && RFC8176_AMR.has(v))
+    : [];
   return [...new Set([FEDERATION_AMR, ...values])];
 };

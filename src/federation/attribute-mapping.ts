@@ -14,7 +14,10 @@ export const normalisePhone = (value: string): string => {
   return compact.startsWith('+82') ? `0${compact.slice(3).replace(/^0/, '')}` : compact;
 };
 
-const isRealDate = (v: string) => /^\d{4}-\d{2}-\d{2}$/.test(v) && !Number.isNaN(Date.parse(`${v}T00:00:00Z`)) && new Date(`${v}T00:00:00Z`).toISOString().startsWith(v);
+const isRealDate = (v: string) =>
+  /^\d{4}-\d{2}-\d{2}$/.test(v) &&
+  !Number.isNaN(Date.parse(`${v}T00:00:00Z`)) &&
+  new Date(`${v}T00:00:00Z`).toISOString().startsWith(v);
 
 const normalise = (attribute: Attribute, raw: string): string | undefined => {
   const value = raw.normalize('NFC').trim();
@@ -33,7 +36,10 @@ const normalise = (attribute: Attribute, raw: string): string | undefined => {
   }
 };
 
-export const mapAttributes = (claims: Record<string, unknown>, mapping: ClaimMapping): Attributes => {
+export const mapAttributes = (
+  claims: Record<string, unknown>,
+  mapping: ClaimMapping,
+): Attributes => {
   const result: Attributes = {};
   for (const attribute of ATTRIBUTES) {
     const claim = mapping[attribute];
@@ -47,4 +53,5 @@ export const mapAttributes = (claims: Record<string, unknown>, mapping: ClaimMap
 };
 
 /** True when every attribute of the rule is present (a rule that cannot be evaluated never matches). */
-export const canMatch = (attributes: Attributes, rule: readonly Attribute[]): boolean => rule.length > 0 && rule.every((a) => attributes[a] !== undefined);
+export const canMatch = (attributes: Attributes, rule: readonly Attribute[]): boolean =>
+  rule.length > 0 && rule.every((a) => attributes[a] !== undefined);

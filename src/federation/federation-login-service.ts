@@ -17,8 +17,25 @@ import { AppError, isAppError, newId, randomToken, type Clock } from '../shared/
 import type { KvStore } from '../store/index.ts';
 import { FEDERATION_AMR, federatedAmr } from './amr.ts';
 import { canMatch, mapAttributes, type Attributes } from './attribute-mapping.ts';
-import { federationExpired, upstreamAcr, upstreamDenied, upstreamRejected, upstreamUnavailable, upstreamUnknown } from './federation-errors.ts';
-import { countSignInMethods, deleteIdentity, findAccountsByAttributes, findIdentity, hasIdentityAtIssuer, insertIdentity, listIdentities, recordIdentityUse, type LinkMethod } from './federated-identity-repo.ts';
+import {
+  federationExpired,
+  upstreamAcr,
+  upstreamDenied,
+  upstreamRejected,
+  upstreamUnavailable,
+  upstreamUnknown,
+} from './federation-errors.ts';
+import {
+  countSignInMethods,
+  deleteIdentity,
+  findAccountsByAttributes,
+  findIdentity,
+  hasIdentityAtIssuer,
+  insertIdentity,
+  listIdentities,
+  recordIdentityUse,
+  type LinkMethod,
+} from './federated-identity-repo.ts';
 import { classify, type UpstreamClient } from './upstream-client.ts';
 import type { UpstreamService } from './upstream-service.ts';
 
@@ -64,7 +81,15 @@ type Deps = {
 const higher = (a: string, b: string) => (acrRank(a) >= acrRank(b) ? a : b);
 const strong = (acr: string | undefined) => acrRank(acr) >= acrRank(ACR.substantial);
 
-export const createFederationLoginService = ({ knex, kv, clock, accounts, upstreams, client, log }: Deps) => {
+export const createFederationLoginService = ({
+  knex,
+  kv,
+  clock,
+  accounts,
+  upstreams,
+  client,
+  log,
+}: Deps) => {
   const audit = (...events: AuditEvent[]) =>
     knex.transaction(async (trx) => {
       for (const event of events) await appendAudit(trx, event);
@@ -82,18 +107,48 @@ export const createFederationLoginService = ({ knex, kv, clock, accounts, upstre
 
   const activeAccount = async (accountId: string) => {
     const account = await accounts.findById(accountId);
-    if (!account || account.status !== 'active') throw new AppError('ERR_ACCOUNT_DISABLED', 'This account cannot sign in. Please contact a service counter.', { status: 403 });
+    if (!account || account.status !== 'active')
+      throw new AppError(
+        'ERR_ACCOUNT_DISABLED',
+        'This account cannot sign in. Please contact a service counter.',
+        { status: 403 },
+      );
     return account;
   };
 
   /** Links the pending identity to `accountId` inside `trx` (audited there). */
-  const link = async (trx: Knex.Transaction, pending: Pending, accountId: string, method: LinkMethod, context: RequestContext) => {
+  const link = async (
+    trx: Knex.Transaction,
+    pending: Pending,
+    accountId: string,
+    method: LinkMethod,
+    context: RequestContext,
+  ) => {
     const existing = await findIdentity(trx, pending.issuer, pending.subject);
-    if (existing && existing.accountId !== accountId) throw new AppError('ERR_FEDERATION_ALREADY_LINKED', 'This identity is already linked to another One-ID account.', { status: 409 });
+    if (existing && existing.accountId !== accountId)
+      throw new AppError(
+        'ERR_FEDERATION_ALREADY_LINKED',
+        'This identity is already linked to another One-ID account.',
+        { status: 409 },
+      );
     if (!existing) {
-      await insertIdentity(trx, { id: newId(), upstreamId: pending.upstreamId, issuer: pending.issuer, subject: pending.subject, accountId, linkedBy: method, lastUsedAt: clock.now() });
+      await insertIdentity(trx, {
+        id: newId(),
+        upstreamId: pending.upstreamId,
+        issuer: pending.issuer,
+        subject: pending.subject,
+        accountId,
+        linkedBy: method,
+        lastUsedAt: clock.now(),
+      });
     }
-    await appendAudit(trx, { action: 'auth.federation.linked', actor: `account:${accountId}`, subject: `account:${accountId}`, ip: context.ip, details: { upstream: pending.upstreamId, method } });
+    await appendAudit(trx, {
+      action: 'auth.federation.linked',
+      actor: `account:${accountId}`,
+      subject: `account:${accountId}`,
+      ip: context.ip,
+      details: { upstream: pending.upstreamId, method },
+    });
   };
 
   return {
@@ -101,7 +156,11 @@ export const createFederationLoginService = ({ knex, kv, clock, accounts, upstre
      * Starts a sign-in at the upstream for interaction `uid`; returns the URL to redirect to.
      * Throws when the upstream is unknown, below the requested `acr_values`, or unreachable.
      */
-    async start(uid: string, upstreamId: string, request: { acrValues?: string | undefined; uiLocales?: string | undefined } = {}): Promise<string> {
+    async start(
+      uid: string,
+      upstreamId: string,
+      request: { acrValues?: string | undefined; uiLocales?: string | undefined } = {},
+    ): Promise<string> {
       const upstream = await upstreams.active(upstreamId);
       if (!upstream) throw upstreamUnknown();
       if (!satisfiesAcr(upstream.acr, request.acrValues)) throw upstreamAcr();
@@ -111,10 +170,17 @@ export const createFederationLoginService = ({ knex, kv, clock, accounts, upstre
         url = await client.authorizationUrl(upstream, checks, { uiLocales: request.uiLocales });
       } catch (error) {
         const failure = classify(error);
-        log?.warn({ upstream: upstream.id, host: new URL(upstream.issuer).host, reason: failure.reason }, 'upstream identity provider unavailable');
+        log?.warn(
+          { upstream: upstream.id, host: new URL(upstream.issuer).host, reason: failure.reason },
+          'upstream identity provider unavailable',
+        );
         throw upstreamUnavailable(upstream.displayName.en, failure);
       }
-      await kv.set(flowKey(checks.state), JSON.stringify({ uid, upstreamId, ...checks } satisfies Flow), FLOW_TTL_SECONDS);
+      await kv.set(
+        flowKey(checks.state),
+        JSON.stringify({ uid, upstreamId, ...checks } satisfies Flow),
+        FLOW_TTL_SECONDS,
+      );
       return url.href;
     },
 
@@ -126,7 +192,11 @@ export const createFederationLoginService = ({ knex, kv, clock, accounts, upstre
     },
 
     /** Completes the upstream's callback (its query) for interaction `uid`. */
-    async complete(uid: string, query: URLSearchParams, context: RequestContext = {}): Promise<FederationOutcome> {
+    async complete(
+      uid: string,
+      query: URLSearchParams,
+      context: RequestContext = {},
+    ): Promise<FederationOutcome> {
       const state = query.get('state');
       const raw = state && /^[\w-]{16,128}$/.test(state) ? await kv.take(flowKey(state)) : null;
       const flow = raw ? (JSON.parse(raw) as Flow) : undefined;
@@ -137,21 +207,56 @@ export const createFederationLoginService = ({ knex, kv, clock, accounts, upstre
       const name = upstream.displayName.en;
       let verified;
       try {
-        verified = await client.exchange(upstream, new URL(`${client.redirectUri}?${query.toString()}`), flow, Object.values(upstream.claimMapping).filter((c): c is string => Boolean(c)));
+        verified = await client.exchange(
+          upstream,
+          new URL(`${client.redirectUri}?${query.toString()}`),
+          flow,
+          Object.values(upstream.claimMapping).filter((c): c is string => Boolean(c)),
+        );
       } catch (error) {
         const failure = classify(error);
-        if (failure.kind === 'unavailable') log?.warn({ upstream: upstream.id, host: new URL(upstream.issuer).host, reason: failure.reason }, 'upstream identity provider unavailable');
-        await audit({ action: 'auth.federation.rejected', actor: 'anonymous', ip: context.ip, details: { upstream: upstream.id, kind: failure.kind, reason: failure.reason.slice(0, 300) } });
-        throw failure.kind === 'unavailable' ? upstreamUnavailable(name, failure) : failure.kind === 'denied' ? upstreamDenied(name) : upstreamRejected(name, failure);
+        if (failure.kind === 'unavailable')
+          log?.warn(
+            { upstream: upstream.id, host: new URL(upstream.issuer).host, reason: failure.reason },
+            'upstream identity provider unavailable',
+          );
+        await audit({
+          action: 'auth.federation.rejected',
+          actor: 'anonymous',
+          ip: context.ip,
+          details: {
+            upstream: upstream.id,
+            kind: failure.kind,
+            reason: failure.reason.slice(0, 300),
+          },
+        });
+        throw failure.kind === 'unavailable'
+          ? upstreamUnavailable(name, failure)
+          : failure.kind === 'denied'
+            ? upstreamDenied(name)
+            : upstreamRejected(name, failure);
       }
       // The level is the upstream's configured one, never more; the methods its RFC 8176 ones plus `fed`.
-      const identity = { upstreamId: upstream.id, issuer: verified.issuer, subject: verified.subject, attributes: mapAttributes(verified.claims, upstream.claimMapping), acr: upstream.acr, amr: federatedAmr(verified.claims.amr) };
+      const identity = {
+        upstreamId: upstream.id,
+        issuer: verified.issuer,
+        subject: verified.subject,
+        attributes: mapAttributes(verified.claims, upstream.claimMapping),
+        acr: upstream.acr,
+        amr: federatedAmr(verified.claims.amr),
+      };
       const linked = await findIdentity(knex, identity.issuer, identity.subject);
       if (linked) {
         const { id: accountId } = await activeAccount(linked.accountId);
         await knex.transaction(async (trx) => {
           await recordIdentityUse(trx, linked.id, clock.now());
-          await appendAudit(trx, { action: 'auth.federation.verified', actor: `account:${accountId}`, subject: `account:${accountId}`, ip: context.ip, details: { upstream: upstream.id, acr: identity.acr, amr: identity.amr } });
+          await appendAudit(trx, {
+            action: 'auth.federation.verified',
+            actor: `account:${accountId}`,
+            subject: `account:${accountId}`,
+            ip: context.ip,
+            details: { upstream: upstream.id, acr: identity.acr, amr: identity.amr },
+          });
         });
         return { kind: 'signed-in', login: { accountId, acr: identity.acr, amr: identity.amr } };
       }
@@ -162,12 +267,25 @@ export const createFederationLoginService = ({ knex, kv, clock, accounts, upstre
       let candidate: string | undefined;
       let accountExists = false;
       if (canMatch(identity.attributes, upstream.matchRule)) {
-        const matches = await findAccountsByAttributes(knex, Object.fromEntries(upstream.matchRule.map((a) => [a, identity.attributes[a]])));
+        const matches = await findAccountsByAttributes(
+          knex,
+          Object.fromEntries(upstream.matchRule.map((a) => [a, identity.attributes[a]])),
+        );
         accountExists = matches.length > 0;
         const [only] = matches;
-        if (matches.length === 1 && only!.status === 'active' && !(await hasIdentityAtIssuer(knex, only!.id, identity.issuer))) candidate = only!.id;
+        if (
+          matches.length === 1 &&
+          only!.status === 'active' &&
+          !(await hasIdentityAtIssuer(knex, only!.id, identity.issuer))
+        )
+          candidate = only!.id;
       }
-      const pending: Pending = { ...identity, candidate, accountExists, expiresAt: clock.now().getTime() + PENDING_TTL_SECONDS * 1000 };
+      const pending: Pending = {
+        ...identity,
+        candidate,
+        accountExists,
+        expiresAt: clock.now().getTime() + PENDING_TTL_SECONDS * 1000,
+      };
       await kv.set(pendingKey(uid), JSON.stringify(pending), PENDING_TTL_SECONDS);
       return { kind: 'link' };
     },
@@ -180,11 +298,19 @@ export const createFederationLoginService = ({ knex, kv, clock, accounts, upstre
       if (!upstream || upstream.status !== 'active') throw upstreamUnknown();
       const { name, birthdate } = pending.attributes;
       return {
-        upstream: { id: upstream.id, name: upstream.displayName, logoUri: upstream.logoUri ?? undefined },
+        upstream: {
+          id: upstream.id,
+          name: upstream.displayName,
+          logoUri: upstream.logoUri ?? undefined,
+        },
         attributes: pending.attributes,
         matchRule: upstream.matchRule,
         canConfirm: Boolean(pending.candidate),
-        canEnrol: upstream.enrolment && strong(pending.acr) && Boolean(name && birthdate) && !pending.accountExists,
+        canEnrol:
+          upstream.enrolment &&
+          strong(pending.acr) &&
+          Boolean(name && birthdate) &&
+          !pending.accountExists,
         /** An account has these attributes but cannot be offered (several, disabled, or linked there already). */
         accountExists: Boolean(pending.accountExists) && !pending.candidate,
         awaitingSignIn: pending.proof === 'sign-in',
@@ -192,12 +318,20 @@ export const createFederationLoginService = ({ knex, kv, clock, accounts, upstre
     },
 
     /** Links after the citizen proved an existing account (passkey on the linking page). */
-    async linkWithProof(uid: string, proof: FederatedLogin & { method: 'passkey' }, context: RequestContext = {}): Promise<FederatedLogin> {
+    async linkWithProof(
+      uid: string,
+      proof: FederatedLogin & { method: 'passkey' },
+      context: RequestContext = {},
+    ): Promise<FederatedLogin> {
       const pending = await takePending(uid);
       await activeAccount(proof.accountId);
       await knex.transaction((trx) => link(trx, pending, proof.accountId, proof.method, context));
       // Two sign-ins happened: the stronger level holds, and both sets of methods were used.
-      return { accountId: proof.accountId, acr: higher(pending.acr, proof.acr), amr: [...new Set([...pending.amr, ...proof.amr])] };
+      return {
+        accountId: proof.accountId,
+        acr: higher(pending.acr, proof.acr),
+        amr: [...new Set([...pending.amr, ...proof.amr])],
+      };
     },
 
     /** Links to the one account the configured attributes matched, on the citizen's confirmation. */
@@ -215,12 +349,34 @@ export const createFederationLoginService = ({ knex, kv, clock, accounts, upstre
       const pending = await takePending(uid);
       const upstream = await upstreams.find(pending.upstreamId);
       const { name, birthdate, email, phone_number: phone } = pending.attributes;
-      if (!upstream?.enrolment || upstream.status !== 'active' || !strong(pending.acr) || !name || !birthdate || pending.accountExists) {
-        throw new AppError('ERR_FEDERATION_NO_ENROLMENT', 'A One-ID account cannot be created from this sign-in service.', { status: 403 });
+      if (
+        !upstream?.enrolment ||
+        upstream.status !== 'active' ||
+        !strong(pending.acr) ||
+        !name ||
+        !birthdate ||
+        pending.accountExists
+      ) {
+        throw new AppError(
+          'ERR_FEDERATION_NO_ENROLMENT',
+          'A One-ID account cannot be created from this sign-in service.',
+          { status: 403 },
+        );
       }
       const accountId = await knex.transaction(async (trx) => {
-        const account = await accounts.createCitizen(trx, { name, birthdate, ...(email && { email }), ...(phone && { phone }) });
-        await appendAudit(trx, { action: 'accounts.created.federation', actor: `account:${account.id}`, subject: `account:${account.id}`, ip: context.ip, details: { upstream: pending.upstreamId } });
+        const account = await accounts.createCitizen(trx, {
+          name,
+          birthdate,
+          ...(email && { email }),
+          ...(phone && { phone }),
+        });
+        await appendAudit(trx, {
+          action: 'accounts.created.federation',
+          actor: `account:${account.id}`,
+          subject: `account:${account.id}`,
+          ip: context.ip,
+          details: { upstream: pending.upstreamId },
+        });
         await link(trx, pending, account.id, 'enrolment', context);
         return account.id;
       });
@@ -233,7 +389,11 @@ export const createFederationLoginService = ({ knex, kv, clock, accounts, upstre
       if (!pending) throw federationExpired();
       const left = Math.floor((pending.expiresAt - clock.now().getTime()) / 1000);
       if (left < 1) throw federationExpired();
-      await kv.set(pendingKey(uid), JSON.stringify({ ...pending, proof: 'sign-in' } satisfies Pending), left);
+      await kv.set(
+        pendingKey(uid),
+        JSON.stringify({ ...pending, proof: 'sign-in' } satisfies Pending),
+        left,
+      );
     },
 
     /**
@@ -243,18 +403,35 @@ export const createFederationLoginService = ({ knex, kv, clock, accounts, upstre
      * that cannot be made (the identity was linked to another account meanwhile, a sign-in below
      * `substantial`) is audited as `auth.federation.link_failed`, on their activity list too.
      */
-    async signedIn(uid: string, login: { accountId: string; acr?: string | undefined; amr?: string[] | undefined }): Promise<boolean> {
+    async signedIn(
+      uid: string,
+      login: { accountId: string; acr?: string | undefined; amr?: string[] | undefined },
+    ): Promise<boolean> {
       const pending = await readPending(uid);
       if (pending?.proof !== 'sign-in' || (login.amr ?? []).includes(FEDERATION_AMR)) return false;
       const taken = await takePending(uid).catch(() => undefined);
       if (!taken) return false;
       try {
-        if (!strong(login.acr)) throw new AppError('ERR_FEDERATION_WEAK_SIGN_IN', 'Linking needs a sign-in at substantial or higher.', { status: 403 });
+        if (!strong(login.acr))
+          throw new AppError(
+            'ERR_FEDERATION_WEAK_SIGN_IN',
+            'Linking needs a sign-in at substantial or higher.',
+            { status: 403 },
+          );
         await knex.transaction((trx) => link(trx, taken, login.accountId, 'sign-in', {}));
         return true;
       } catch (error) {
         const actor = `account:${login.accountId}`;
-        await audit({ action: 'auth.federation.link_failed', actor, subject: actor, details: { upstream: taken.upstreamId, method: 'sign-in', reason: isAppError(error) ? error.code : 'error' } });
+        await audit({
+          action: 'auth.federation.link_failed',
+          actor,
+          subject: actor,
+          details: {
+            upstream: taken.upstreamId,
+            method: 'sign-in',
+            reason: isAppError(error) ? error.code : 'error',
+          },
+        });
         // An expected refusal ends here; anything else is also logged by the caller.
         if (isAppError(error)) return false;
         throw error;
@@ -263,19 +440,42 @@ export const createFederationLoginService = ({ knex, kv, clock, accounts, upstre
 
     /** The citizen's linked identities, and whether each may be removed (one way to sign in stays). */
     async identities(accountId: string) {
-      const [identities, methods] = await Promise.all([listIdentities(knex, accountId), countSignInMethods(knex, accountId)]);
+      const [identities, methods] = await Promise.all([
+        listIdentities(knex, accountId),
+        countSignInMethods(knex, accountId),
+      ]);
       return identities.map((i) => ({ ...i, removable: !i.upstreamActive || methods > 1 }));
     },
 
     /** Removes a linked identity, unless it is the account's last way to sign in. */
-    async unlink(accountId: string, identityId: string, context: RequestContext = {}): Promise<void> {
+    async unlink(
+      accountId: string,
+      identityId: string,
+      context: RequestContext = {},
+    ): Promise<void> {
       await knex.transaction(async (trx) => {
         const before = await countSignInMethods(trx, accountId);
         const removed = await deleteIdentity(trx, accountId, identityId);
-        if (!removed) throw new AppError('ERR_FEDERATION_NOT_LINKED', 'This sign-in service is not linked to your account.', { status: 404 });
+        if (!removed)
+          throw new AppError(
+            'ERR_FEDERATION_NOT_LINKED',
+            'This sign-in service is not linked to your account.',
+            { status: 404 },
+          );
         const after = await countSignInMethods(trx, accountId);
-        if (after < 1 && after < before) throw new AppError('ERR_LAST_SIGN_IN_METHOD', 'You cannot remove your only way to sign in.', { status: 409 });
-        await appendAudit(trx, { action: 'auth.federation.unlinked', actor: `account:${accountId}`, subject: `account:${accountId}`, ip: context.ip, details: { upstream: removed.upstreamId } });
+        if (after < 1 && after < before)
+          throw new AppError(
+            'ERR_LAST_SIGN_IN_METHOD',
+            'You cannot remove your only way to sign in.',
+            { status: 409 },
+          );
+        await appendAudit(trx, {
+          action: 'auth.federation.unlinked',
+          actor: `account:${accountId}`,
+          subject: `account:${accountId}`,
+          ip: context.ip,
+          details: { upstream: removed.upstreamId },
+        });
       });
     },
   };

@@ -25,7 +25,17 @@ type Deps = {
 
 export const federationRedirectUri = (issuer: string) => `${issuer}/federation/callback`;
 
-export const createFederationModule = ({ knex, kv, clock, secretBox, accounts, clients, issuer, timeoutMs, log }: Deps) => {
+export const createFederationModule = ({
+  knex,
+  kv,
+  clock,
+  secretBox,
+  accounts,
+  clients,
+  issuer,
+  timeoutMs,
+  log,
+}: Deps) => {
   const upstreams = createUpstreamService({ knex, secretBox });
   const client = createUpstreamClient({ redirectUri: federationRedirectUri(issuer), timeoutMs });
   const login = createFederationLoginService({ knex, kv, clock, accounts, upstreams, client, log });
@@ -39,7 +49,10 @@ export const createFederationModule = ({ knex, kv, clock, secretBox, accounts, c
     engineHooks: {
       subjectIssued: agencyLinks.subjectIssued,
       memberId: agencyLinks.memberId,
-      signedIn: (uid: string, result: { accountId: string; acr?: string | undefined; amr?: string[] | undefined }) =>
+      signedIn: (
+        uid: string,
+        result: { accountId: string; acr?: string | undefined; amr?: string[] | undefined },
+      ) =>
         login.signedIn(uid, result).then(
           () => undefined,
           (err: unknown) => log?.warn({ err }, 'linking an upstream identity after sign-in failed'),
@@ -47,7 +60,10 @@ export const createFederationModule = ({ knex, kv, clock, secretBox, accounts, c
     },
     /** My One-ID: linked upstream identities and agency links. */
     async overview(accountId: string) {
-      const [identities, links] = await Promise.all([login.identities(accountId), agencyLinks.listForAccount(accountId)]);
+      const [identities, links] = await Promise.all([
+        login.identities(accountId),
+        agencyLinks.listForAccount(accountId),
+      ]);
       return { identities, agencyLinks: links };
     },
   };

@@ -7,7 +7,11 @@ export type { UpstreamChangeContext, UpstreamService, UpstreamView } from './ups
 export { parseUpstream, upstreamSchema } from './upstream-metadata.ts';
 export type { UpstreamInput, UpstreamSettings } from './upstream-metadata.ts';
 export type { UpstreamStatus } from './upstream-repo.ts';
-export type { FederatedLogin, FederationLoginService, FederationOutcome } from './federation-login-service.ts';
+export type {
+  FederatedLogin,
+  FederationLoginService,
+  FederationOutcome,
+} from './federation-login-service.ts';
 export { AGENCY_MEMBER_CLAIM } from './agency-link-service.ts';
 export type { AgencyLinkService, AgencyLinkView } from './agency-link-service.ts';
 export { FEDERATION_AMR, RFC8176_AMR, federatedAmr } from './amr.ts';

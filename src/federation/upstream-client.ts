@@ -7,7 +7,10 @@ import * as oidc from 'openid-client';
 import type { UpstreamRecord } from './upstream-repo.ts';
 
 /** What the sign-in needs of an upstream (its record with the secret opened). */
-export type UpstreamCredentials = Pick<UpstreamRecord, 'id' | 'issuer' | 'clientId' | 'tokenEndpointAuthMethod' | 'scopes'> & { clientSecret: string | undefined };
+export type UpstreamCredentials = Pick<
+  UpstreamRecord,
+  'id' | 'issuer' | 'clientId' | 'tokenEndpointAuthMethod' | 'scopes'
+> & { clientSecret: string | undefined };
 
 /** One sign-in's secrets, kept server-side between the redirect and the callback. */
 export type FlowChecks = { state: string; nonce: string; verifier: string };
@@ -35,37 +38,83 @@ const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
 /** Sorts an openid-client/network error into unavailable (no usable answer) or rejected. */
 export const classify = (error: unknown): UpstreamFailure => {
   if (error instanceof UpstreamFailure) return error;
-  const e = error as { name?: string; code?: string; status?: number; error?: string; cause?: { status?: number; message?: unknown }; message?: string };
-  if (e.name === 'TimeoutError' || e.name === 'AbortError' || error instanceof TypeError) return new UpstreamFailure('unavailable', e.name === 'TimeoutError' ? 'timeout' : 'network', error);
-  if (error instanceof oidc.AuthorizationResponseError) return new UpstreamFailure(e.error === 'access_denied' ? 'denied' : 'rejected', `authorization_error:${String(e.error).slice(0, 64)}`, error);
+  const e = error as {
+    name?: string;
+    code?: string;
+    status?: number;
+    error?: string;
+    cause?: { status?: number; message?: unknown };
+    message?: string;
+  };
+  if (e.name === 'TimeoutError' || e.name === 'AbortError' || error instanceof TypeError)
+    return new UpstreamFailure(
+      'unavailable',
+      e.name === 'TimeoutError' ? 'timeout' : 'network',
+      error,
+    );
+  if (error instanceof oidc.AuthorizationResponseError)
+    return new UpstreamFailure(
+      e.error === 'access_denied' ? 'denied' : 'rejected',
+      `authorization_error:${String(e.error).slice(0, 64)}`,
+      error,
+    );
   const status = e.status ?? e.cause?.status;
-  if (typeof status === 'number' && status >= 500) return new UpstreamFailure('unavailable', `http_${status}`, error);
-  if (error instanceof oidc.ResponseBodyError) return new UpstreamFailure('rejected', `token_error:${String(e.error).slice(0, 64)}`, error);
+  if (typeof status === 'number' && status >= 500)
+    return new UpstreamFailure('unavailable', `http_${status}`, error);
+  if (error instanceof oidc.ResponseBodyError)
+    return new UpstreamFailure('rejected', `token_error:${String(e.error).slice(0, 64)}`, error);
   // openid-client's message is generic; the cause (oauth4webapi) names the claim or check that failed.
   const detail = e.cause?.message;
-  return new UpstreamFailure('rejected', `${e.code ?? e.name ?? 'error'}: ${String(e.message ?? '').slice(0, 200)}${typeof detail === 'string' ? ` (${detail.slice(0, 200)})` : ''}`, error);
+  return new UpstreamFailure(
+    'rejected',
+    `${e.code ?? e.name ?? 'error'}: ${String(e.message ?? '').slice(0, 200)}${typeof detail === 'string' ? ` (${detail.slice(0, 200)})` : ''}`,
+    error,
+  );
 };
 
-export const createUpstreamClient = ({ redirectUri, timeoutMs }: { redirectUri: string; timeoutMs: number }) => {
+export const createUpstreamClient = ({
+  redirectUri,
+  timeoutMs,
+}: {
+  redirectUri: string;
+  timeoutMs: number;
+}) => {
   type Entry = { key: string; config: Promise<oidc.Configuration>; expiresAt: number };
   const cache = new Map<string, Entry>();
 
   const clientAuth = (u: UpstreamCredentials) =>
-    u.tokenEndpointAuthMethod === 'none' ? oidc.None() : u.tokenEndpointAuthMethod === 'client_secret_post' ? oidc.ClientSecretPost(u.clientSecret!) : oidc.ClientSecretBasic(u.clientSecret!);
+    u.tokenEndpointAuthMethod === 'none'
+      ? oidc.None()
+      : u.tokenEndpointAuthMethod === 'client_secret_post'
+        ? oidc.ClientSecretPost(u.clientSecret!)
+        : oidc.ClientSecretBasic(u.clientSecret!);
 
   /** The upstream's configuration: cached per registration (a changed secret or issuer refetches). */
   const configuration = (u: UpstreamCredentials): Promise<oidc.Configuration> => {
-    const key = createHash('sha256').update(JSON.stringify([u.issuer, u.clientId, u.clientSecret ?? '', u.tokenEndpointAuthMethod])).digest('base64url');
+    const key = createHash('sha256')
+      .update(
+        JSON.stringify([u.issuer, u.clientId, u.clientSecret ?? '', u.tokenEndpointAuthMethod]),
+      )
+      .digest('base64url');
     const cached = cache.get(u.id);
     if (cached && cached.key === key && cached.expiresAt > Date.now()) return cached.config;
     const issuer = new URL(u.issuer);
     // http only for a loopback issuer (development and tests); registration refuses other http URLs.
     const insecure = issuer.protocol === 'http:' && LOOPBACK.has(issuer.hostname);
     const config = oidc
-      .discovery(issuer, u.clientId, { redirect_uris: [redirectUri], response_types: ['code'] }, clientAuth(u), {
-        timeout: timeoutMs / 1000,
-        execute: [oidc.enableNonRepudiationChecks, ...(insecure ? [oidc.allowInsecureRequests] : [])],
-      })
+      .discovery(
+        issuer,
+        u.clientId,
+        { redirect_uris: [redirectUri], response_types: ['code'] },
+        clientAuth(u),
+        {
+          timeout: timeoutMs / 1000,
+          execute: [
+            oidc.enableNonRepudiationChecks,
+            ...(insecure ? [oidc.allowInsecureRequests] : []),
+          ],
+        },
+      )
       .catch((error: unknown) => {
         throw classify(error);
       });
@@ -81,7 +130,11 @@ export const createUpstreamClient = ({ redirectUri, timeoutMs }: { redirectUri: 
     redirectUri,
 
     /** The authorization URL (code + PKCE S256, state, nonce). Throws UpstreamFailure. */
-    async authorizationUrl(u: UpstreamCredentials, checks: FlowChecks, extra: { uiLocales?: string | undefined } = {}): Promise<URL> {
+    async authorizationUrl(
+      u: UpstreamCredentials,
+      checks: FlowChecks,
+      extra: { uiLocales?: string | undefined } = {},
+    ): Promise<URL> {
       const config = await configuration(u);
       return oidc.buildAuthorizationUrl(config, {
         redirect_uri: redirectUri,
@@ -99,10 +152,20 @@ export const createUpstreamClient = ({ redirectUri, timeoutMs }: { redirectUri: 
      * the validated claims; fetches userinfo when `userinfoClaims` are missing from the ID token.
      * Throws UpstreamFailure.
      */
-    async exchange(u: UpstreamCredentials, callbackUrl: URL, checks: FlowChecks, userinfoClaims: string[] = []): Promise<VerifiedSignIn> {
+    async exchange(
+      u: UpstreamCredentials,
+      callbackUrl: URL,
+      checks: FlowChecks,
+      userinfoClaims: string[] = [],
+    ): Promise<VerifiedSignIn> {
       try {
         const config = await configuration(u);
-        const tokens = await oidc.authorizationCodeGrant(config, callbackUrl, { pkceCodeVerifier: checks.verifier, expectedState: checks.state, expectedNonce: checks.nonce, idTokenExpected: true });
+        const tokens = await oidc.authorizationCodeGrant(config, callbackUrl, {
+          pkceCodeVerifier: checks.verifier,
+          expectedState: checks.state,
+          expectedNonce: checks.nonce,
+          idTokenExpected: true,
+        });
         const idToken = tokens.claims();
         if (!idToken) throw new UpstreamFailure('rejected', 'no_id_token');
         let claims: Record<string, unknown> = { ...idToken };

@@ -54,13 +54,20 @@ export const findUpstream = async (db: Knex, id: string): Promise<UpstreamRecord
   return row ? toRecord(row) : undefined;
 };
 
-export const findUpstreamByIssuer = async (db: Knex, issuer: string): Promise<UpstreamRecord | undefined> => {
+export const findUpstreamByIssuer = async (
+  db: Knex,
+  issuer: string,
+): Promise<UpstreamRecord | undefined> => {
   const row = await db('upstream_providers').where({ issuer }).first();
   return row ? toRecord(row) : undefined;
 };
 
 /** Upstreams by id; `after` and `limit` give a keyset page (ids after `after`, at most `limit`). */
-export const listUpstreams = async (db: Knex, status?: UpstreamStatus, page: { after?: string | undefined; limit?: number | undefined } = {}): Promise<UpstreamRecord[]> =>
+export const listUpstreams = async (
+  db: Knex,
+  status?: UpstreamStatus,
+  page: { after?: string | undefined; limit?: number | undefined } = {},
+): Promise<UpstreamRecord[]> =>
   (
     await db('upstream_providers')
       .modify((q) => {
@@ -71,14 +78,26 @@ export const listUpstreams = async (db: Knex, status?: UpstreamStatus, page: { a
       .orderBy('id')
   ).map(toRecord);
 
-export const insertUpstream = async (db: Knex, u: Omit<UpstreamRecord, 'createdAt' | 'updatedAt' | 'status'>): Promise<void> => {
+export const insertUpstream = async (
+  db: Knex,
+  u: Omit<UpstreamRecord, 'createdAt' | 'updatedAt' | 'status'>,
+): Promise<void> => {
   await db('upstream_providers').insert({ ...toRow(u), status: 'active' });
 };
 
-export const updateUpstream = async (db: Knex, u: Omit<UpstreamRecord, 'createdAt' | 'updatedAt' | 'status'>): Promise<void> => {
-  await db('upstream_providers').where({ id: u.id }).update({ ...toRow(u), updated_at: db.fn.now() });
+export const updateUpstream = async (
+  db: Knex,
+  u: Omit<UpstreamRecord, 'createdAt' | 'updatedAt' | 'status'>,
+): Promise<void> => {
+  await db('upstream_providers')
+    .where({ id: u.id })
+    .update({ ...toRow(u), updated_at: db.fn.now() });
 };
 
-export const setUpstreamStatus = async (db: Knex, id: string, status: UpstreamStatus): Promise<void> => {
+export const setUpstreamStatus = async (
+  db: Knex,
+  id: string,
+  status: UpstreamStatus,
+): Promise<void> => {
   await db('upstream_providers').where({ id }).update({ status, updated_at: db.fn.now() });
 };

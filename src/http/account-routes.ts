@@ -43,7 +43,12 @@ export const accountRoutes = (router: Router, deps: Deps) => {
   const { accountSession, accounts, passkeys, consent, myData, views, csrf } = deps;
 
   router.get('/account/login', (ctx) => {
-    ctx.redirect(accountSession.loginUrl(ctx, typeof ctx.query.return_to === 'string' ? ctx.query.return_to : '/account'));
+    ctx.redirect(
+      accountSession.loginUrl(
+        ctx,
+        typeof ctx.query.return_to === 'string' ? ctx.query.return_to : '/account',
+      ),
+    );
   });
 
   router.get('/account/callback', (ctx) => {
@@ -56,7 +61,10 @@ export const accountRoutes = (router: Router, deps: Deps) => {
     const account = await accounts.findById(citizen.accountId);
     if (!account) return;
     const t = translator(langOf(ctx));
-    const done = typeof ctx.query.done === 'string' && DONE.has(ctx.query.done) ? t(`account.done.${ctx.query.done}`) : undefined;
+    const done =
+      typeof ctx.query.done === 'string' && DONE.has(ctx.query.done)
+        ? t(`account.done.${ctx.query.done}`)
+        : undefined;
     views.render(ctx, 'account', {
       account,
       done,
@@ -74,7 +82,12 @@ export const accountRoutes = (router: Router, deps: Deps) => {
     csrf.verify(ctx, body._csrf);
     const citizen = await accountSession.require(ctx);
     if (!citizen) return;
-    const record = await consent.withdraw(citizen.accountId, ctx.params.id!, `account:${citizen.accountId}`, { ip: ctx.ip });
+    const record = await consent.withdraw(
+      citizen.accountId,
+      ctx.params.id!,
+      `account:${citizen.accountId}`,
+      { ip: ctx.ip },
+    );
     if (record) {
       // At once: every token issued under this consent stops working, then the client is told.
       await revokeGrants(deps.provider(), record.grantIds);

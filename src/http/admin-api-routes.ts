@@ -10,12 +10,30 @@ import { adminUpstreamRoutes } from './admin-upstream-routes.ts';
 import coBody from 'co-body';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
-import { auditCsvLine, auditJson, AUDIT_CSV_COLUMNS, pageRequest, type AdminGrantRecord, type AdminModule, type AgencyRecord, type AuditQuery, type ManifestFormat, type Page, type Principal } from '../admin/index.ts';
+import {
+  auditCsvLine,
+  auditJson,
+  AUDIT_CSV_COLUMNS,
+  pageRequest,
+  type AdminGrantRecord,
+  type AdminModule,
+  type AgencyRecord,
+  type AuditQuery,
+  type ManifestFormat,
+  type Page,
+  type Principal,
+} from '../admin/index.ts';
 import { AppError, isAppError } from '../shared/index.ts';
 import { buildOpenApi } from './admin-openapi.ts';
 import { readBody } from './body.ts';
 
-type Deps = { admin: AdminModule; provider: () => Provider; audience: string; reauthSeconds: number; upstreams?: UpstreamService | undefined };
+type Deps = {
+  admin: AdminModule;
+  provider: () => Provider;
+  audience: string;
+  reauthSeconds: number;
+  upstreams?: UpstreamService | undefined;
+};
 
 const TITLES: Record<string, string> = {
   ERR_INVALID_CLIENT_METADATA: 'Invalid client metadata',
@@ -45,7 +63,9 @@ const fieldErrors = (error: AppError) => {
   const problems = (error.details?.problems as string[] | undefined) ?? [error.message];
   return problems.map((p) => {
     const i = p.indexOf(': ');
-    return i > 0 ? { field: p.slice(0, i), detail: p.slice(i + 2) } : { field: (error.details?.field as string | undefined) ?? null, detail: p };
+    return i > 0
+      ? { field: p.slice(0, i), detail: p.slice(i + 2) }
+      : { field: (error.details?.field as string | undefined) ?? null, detail: p };
   });
 };
 
@@ -53,16 +73,24 @@ const fieldErrors = (error: AppError) => {
 const problem = (ctx: Context, error: unknown, reauthSeconds: number) => {
   if (!isAppError(error) || error.status >= 500) throw error;
   const errors = fieldErrors(error);
-  const field = (error.details?.field as string | undefined) ?? errors.find((e) => e.field)?.field ?? undefined;
+  const field =
+    (error.details?.field as string | undefined) ?? errors.find((e) => e.field)?.field ?? undefined;
   ctx.status = error.status;
   ctx.type = 'application/problem+json';
   ctx.set('Cache-Control', 'no-store');
   if (error.status === 401) {
     // RFC 6750 3; RFC 9470 for a sign-in that is too old.
-    ctx.set('WWW-Authenticate', error.code === 'ERR_REAUTH_REQUIRED'
-      ? `Bearer error="insufficient_user_authentication", error_description="a recent sign-in is required", max_age=${reauthSeconds}`
-      : `Bearer realm="one-id-admin"${error.code === 'ERR_INVALID_TOKEN' ? ', error="invalid_token"' : ''}`);
-  } else if (error.code === 'ERR_INSUFFICIENT_SCOPE') ctx.set('WWW-Authenticate', 'Bearer error="insufficient_scope", scope="admin:read admin:write"');
+    ctx.set(
+      'WWW-Authenticate',
+      error.code === 'ERR_REAUTH_REQUIRED'
+        ? `Bearer error="insufficient_user_authentication", error_description="a recent sign-in is required", max_age=${reauthSeconds}`
+        : `Bearer realm="one-id-admin"${error.code === 'ERR_INVALID_TOKEN' ? ', error="invalid_token"' : ''}`,
+    );
+  } else if (error.code === 'ERR_INSUFFICIENT_SCOPE')
+    ctx.set(
+      'WWW-Authenticate',
+      'Bearer error="insufficient_scope", scope="admin:read admin:write"',
+    );
   ctx.body = {
     type: `urn:one-id:problem:${error.code.replace(/^ERR_/, '').toLowerCase().replaceAll('_', '-')}`,
     title: TITLES[error.code] ?? error.code,
@@ -74,12 +102,26 @@ const problem = (ctx: Context, error: unknown, reauthSeconds: number) => {
   };
 };
 
-const agencyJson = (a: AgencyRecord) => ({ name: a.name, name_en: a.nameEn, contact: a.contact, created_at: a.createdAt.toISOString(), updated_at: a.updatedAt.toISOString() });
-const grantJson = (g: AdminGrantRecord) => ({ id: g.id, account_id: g.accountId, role: g.role, agency: g.agency, granted_by: g.grantedBy, granted_at: g.grantedAt.toISOString() });
+const agencyJson = (a: AgencyRecord) => ({
+  name: a.name,
+  name_en: a.nameEn,
+  contact: a.contact,
+  created_at: a.createdAt.toISOString(),
+  updated_at: a.updatedAt.toISOString(),
+});
+const grantJson = (g: AdminGrantRecord) => ({
+  id: g.id,
+  account_id: g.accountId,
+  role: g.role,
+  agency: g.agency,
+  granted_by: g.grantedBy,
+  granted_at: g.grantedAt.toISOString(),
+});
 
 const query = (ctx: Context, name: string): string | undefined => {
   const value = ctx.query[name];
-  if (Array.isArray(value)) throw new AppError('ERR_BAD_PARAMETER', `${name}: give it once`, { details: { field: name } });
+  if (Array.isArray(value))
+    throw new AppError('ERR_BAD_PARAMETER', `${name}: give it once`, { details: { field: name } });
   return value || undefined;
 };
 
@@ -107,22 +149,46 @@ const PATH = '/admin/api';
 /** co-body's (raw-body's) refusal of a body over its limit. */
 const tooLarge = (error: unknown) => (error as { status?: unknown } | null)?.status === 413;
 
-export const adminApiRoutes = (router: Router, { admin, provider, audience, reauthSeconds, upstreams }: Deps) => {
-  const unauthenticated = (code: string, message: string) => new AppError(code, message, { status: 401 });
+export const adminApiRoutes = (
+  router: Router,
+  { admin, provider, audience, reauthSeconds, upstreams }: Deps,
+) => {
+  const unauthenticated = (code: string, message: string) =>
+    new AppError(code, message, { status: 401 });
 
   /** The administrator behind a bearer token (the engine's own opaque token store). */
   const authenticate = async (ctx: Context): Promise<Principal> => {
     const match = /^Bearer ([\w.~+/-]+=*)$/i.exec(ctx.get('authorization'));
-    if (!match) throw unauthenticated('ERR_UNAUTHENTICATED', 'send an admin API access token: Authorization: Bearer <token>');
+    if (!match)
+      throw unauthenticated(
+        'ERR_UNAUTHENTICATED',
+        'send an admin API access token: Authorization: Bearer <token>',
+      );
     const token = await provider().AccessToken.find(match[1]!);
     // Sender-constrained tokens (DPoP, mTLS) would need their proof checked here: not accepted.
-    if (!token || token.isExpired || token.aud !== audience || token.isSenderConstrained()) throw unauthenticated('ERR_INVALID_TOKEN', 'the access token is invalid, expired or not for the admin API');
-    if (!(await provider().Client.find(token.clientId!))) throw unauthenticated('ERR_INVALID_TOKEN', 'the access token\'s client is no longer registered');
+    if (!token || token.isExpired || token.aud !== audience || token.isSenderConstrained())
+      throw unauthenticated(
+        'ERR_INVALID_TOKEN',
+        'the access token is invalid, expired or not for the admin API',
+      );
+    if (!(await provider().Client.find(token.clientId!)))
+      throw unauthenticated(
+        'ERR_INVALID_TOKEN',
+        "the access token's client is no longer registered",
+      );
     const scopes = new Set((token.scope ?? '').split(' ').filter(Boolean));
     // No auth_time: treat the sign-in as old (reads only).
     const authTime = typeof token.extra?.auth_time === 'number' ? token.extra.auth_time : 0;
-    const principal = await admin.admins.principalFor(token.accountId, { via: 'api', ip: ctx.ip, authTime, scopes });
-    if (!principal) throw new AppError('ERR_NOT_ADMIN', 'this account has no administrator role', { status: 403 });
+    const principal = await admin.admins.principalFor(token.accountId, {
+      via: 'api',
+      ip: ctx.ip,
+      authTime,
+      scopes,
+    });
+    if (!principal)
+      throw new AppError('ERR_NOT_ADMIN', 'this account has no administrator role', {
+        status: 403,
+      });
     return principal;
   };
 
@@ -138,15 +204,20 @@ export const adminApiRoutes = (router: Router, { admin, provider, audience, reau
     });
   };
   const json = async (ctx: Context) => {
-    if (!ctx.is('application/json')) throw new AppError('ERR_UNSUPPORTED_MEDIA_TYPE', 'send application/json', { status: 415 });
+    if (!ctx.is('application/json'))
+      throw new AppError('ERR_UNSUPPORTED_MEDIA_TYPE', 'send application/json', { status: 415 });
     return readBody(ctx);
   };
   const jsonArray = async (ctx: Context): Promise<unknown> => {
-    if (!ctx.is('application/json')) throw new AppError('ERR_UNSUPPORTED_MEDIA_TYPE', 'send application/json', { status: 415 });
+    if (!ctx.is('application/json'))
+      throw new AppError('ERR_UNSUPPORTED_MEDIA_TYPE', 'send application/json', { status: 415 });
     try {
       return await coBody.json(ctx, { limit: '64kb', strict: true });
     } catch (error) {
-      if (tooLarge(error)) throw new AppError('ERR_BAD_BODY', 'the request body is too large (at most 64 KiB)', { status: 413 });
+      if (tooLarge(error))
+        throw new AppError('ERR_BAD_BODY', 'the request body is too large (at most 64 KiB)', {
+          status: 413,
+        });
       throw new AppError('ERR_BAD_BODY', 'the request body is not valid JSON');
     }
   };
@@ -165,14 +236,22 @@ export const adminApiRoutes = (router: Router, { admin, provider, audience, reau
   });
 
   // Agencies
-  route('get', '/agencies', async (ctx, p) => sendPage(ctx, await admin.admins.listAgencies(p, page(ctx)), agencyJson));
+  route('get', '/agencies', async (ctx, p) =>
+    sendPage(ctx, await admin.admins.listAgencies(p, page(ctx)), agencyJson),
+  );
   route('get', '/agencies/:name', async (ctx, p) => {
     const agency = await admin.admins.findAgency(p, ctx.params.name!);
-    if (!agency) throw new AppError('ERR_AGENCY_UNKNOWN', `agency ${ctx.params.name} does not exist`, { status: 404 });
+    if (!agency)
+      throw new AppError('ERR_AGENCY_UNKNOWN', `agency ${ctx.params.name} does not exist`, {
+        status: 404,
+      });
     ctx.body = agencyJson(agency);
   });
   route('put', '/agencies/:name', async (ctx, p) => {
-    const { agency, created } = await admin.admins.putAgency(p, { ...(await json(ctx)), name: ctx.params.name });
+    const { agency, created } = await admin.admins.putAgency(p, {
+      ...(await json(ctx)),
+      name: ctx.params.name,
+    });
     ctx.status = created ? 201 : 200;
     ctx.body = agencyJson(agency);
   });
@@ -180,8 +259,19 @@ export const adminApiRoutes = (router: Router, { admin, provider, audience, reau
   // Clients
   route('get', '/clients', async (ctx, p) => {
     const status = query(ctx, 'status');
-    if (status && !['draft', 'active', 'disabled'].includes(status)) throw new AppError('ERR_BAD_PARAMETER', 'status: must be draft, active or disabled', { details: { field: 'status' } });
-    sendPage(ctx, await admin.registry.list(p, { ...page(ctx), agency: query(ctx, 'agency'), status: status as 'draft' | undefined }), (c) => c);
+    if (status && !['draft', 'active', 'disabled'].includes(status))
+      throw new AppError('ERR_BAD_PARAMETER', 'status: must be draft, active or disabled', {
+        details: { field: 'status' },
+      });
+    sendPage(
+      ctx,
+      await admin.registry.list(p, {
+        ...page(ctx),
+        agency: query(ctx, 'agency'),
+        status: status as 'draft' | undefined,
+      }),
+      (c) => c,
+    );
   });
   route('post', '/clients', async (ctx, p) => {
     const { client, clientSecret } = await admin.registry.create(p, await json(ctx));
@@ -193,7 +283,11 @@ export const adminApiRoutes = (router: Router, { admin, provider, audience, reau
     ctx.body = await admin.registry.get(p, ctx.params.id!);
   });
   route('put', '/clients/:id', async (ctx, p) => {
-    const { client, clientSecret } = await admin.registry.update(p, ctx.params.id!, await json(ctx));
+    const { client, clientSecret } = await admin.registry.update(
+      p,
+      ctx.params.id!,
+      await json(ctx),
+    );
     ctx.body = { ...client, ...(clientSecret && { client_secret: clientSecret }) };
   });
   route('delete', '/clients/:id', async (ctx, p) => {
@@ -207,55 +301,94 @@ export const adminApiRoutes = (router: Router, { admin, provider, audience, reau
     ctx.body = await admin.registry.enable(p, ctx.params.id!);
   });
   route('post', '/clients/:id/secret', async (ctx, p) => {
-    const { clientSecret, previousValidUntil } = await admin.registry.rotateSecret(p, ctx.params.id!);
-    ctx.body = { client_id: ctx.params.id, client_secret: clientSecret, previous_secret_valid_until: previousValidUntil?.toISOString() ?? null };
+    const { clientSecret, previousValidUntil } = await admin.registry.rotateSecret(
+      p,
+      ctx.params.id!,
+    );
+    ctx.body = {
+      client_id: ctx.params.id,
+      client_secret: clientSecret,
+      previous_secret_valid_until: previousValidUntil?.toISOString() ?? null,
+    };
   });
   route('put', '/clients/:id/allowances', async (ctx, p) => {
     ctx.body = await admin.registry.setAllowances(p, ctx.params.id!, await jsonArray(ctx));
   });
 
   // Administrators
-  route('get', '/admins', async (ctx, p) => sendPage(ctx, await admin.admins.listGrants(p, { ...page(ctx), accountId: query(ctx, 'account_id') }), grantJson));
+  route('get', '/admins', async (ctx, p) =>
+    sendPage(
+      ctx,
+      await admin.admins.listGrants(p, { ...page(ctx), accountId: query(ctx, 'account_id') }),
+      grantJson,
+    ),
+  );
   route('post', '/admins', async (ctx, p) => {
     const body = await json(ctx);
-    const grant = await admin.admins.grant(p, { accountId: String(body.account_id ?? ''), role: String(body.role ?? ''), agency: typeof body.agency === 'string' ? body.agency : null });
+    const grant = await admin.admins.grant(p, {
+      accountId: String(body.account_id ?? ''),
+      role: String(body.role ?? ''),
+      agency: typeof body.agency === 'string' ? body.agency : null,
+    });
     ctx.status = 201;
     ctx.body = grantJson(grant);
   });
   route('delete', '/admins/:id', async (ctx, p) => {
-    if (!(await admin.admins.revokeGrant(p, ctx.params.id!))) throw new AppError('ERR_NOT_FOUND', `no grant ${ctx.params.id}`, { status: 404 });
+    if (!(await admin.admins.revokeGrant(p, ctx.params.id!)))
+      throw new AppError('ERR_NOT_FOUND', `no grant ${ctx.params.id}`, { status: 404 });
     ctx.status = 204;
   });
 
   // Audit
-  route('get', '/audit', async (ctx, p) => sendPage(ctx, await admin.audit.search(p, { ...auditQuery(ctx), ...page(ctx) }), auditJson));
+  route('get', '/audit', async (ctx, p) =>
+    sendPage(ctx, await admin.audit.search(p, { ...auditQuery(ctx), ...page(ctx) }), auditJson),
+  );
   route('get', '/audit/export', async (ctx, p) => {
     const format = query(ctx, 'format') ?? 'jsonl';
-    if (format !== 'jsonl' && format !== 'csv') throw new AppError('ERR_BAD_PARAMETER', 'format: must be jsonl or csv', { details: { field: 'format' } });
+    if (format !== 'jsonl' && format !== 'csv')
+      throw new AppError('ERR_BAD_PARAMETER', 'format: must be jsonl or csv', {
+        details: { field: 'format' },
+      });
     const q = auditQuery(ctx);
     await admin.audit.search(p, { ...q, limit: 1 }); // checks the filters before the stream starts
     const records = admin.audit.export(p, q);
     ctx.type = format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson';
     ctx.set('Content-Disposition', `attachment; filename="one-id-audit.${format}"`);
-    ctx.body = Readable.from((async function* lines() {
-      if (format === 'csv') yield `${AUDIT_CSV_COLUMNS.join(',')}\r\n`;
-      for await (const r of records) yield format === 'csv' ? auditCsvLine(r) : `${JSON.stringify(auditJson(r))}\n`;
-    })());
+    ctx.body = Readable.from(
+      (async function* lines() {
+        if (format === 'csv') yield `${AUDIT_CSV_COLUMNS.join(',')}\r\n`;
+        for await (const r of records)
+          yield format === 'csv' ? auditCsvLine(r) : `${JSON.stringify(auditJson(r))}\n`;
+      })(),
+    );
   });
 
   // Manifest (bulk onboarding)
   route('post', '/manifest', async (ctx, p) => {
-    const format: ManifestFormat = query(ctx, 'format') === 'csv' || ctx.is('text/csv') ? 'csv' : 'json';
+    const format: ManifestFormat =
+      query(ctx, 'format') === 'csv' || ctx.is('text/csv') ? 'csv' : 'json';
     const dryRun = query(ctx, 'dry_run') === 'true';
     let text: string;
     try {
       text = await coBody.text(ctx, { limit: '5mb' });
     } catch (error) {
-      throw new AppError('ERR_BAD_BODY', tooLarge(error) ? 'the manifest is too large (at most 5 MB)' : 'the manifest could not be read', { status: tooLarge(error) ? 413 : 400 });
+      throw new AppError(
+        'ERR_BAD_BODY',
+        tooLarge(error)
+          ? 'the manifest is too large (at most 5 MB)'
+          : 'the manifest could not be read',
+        { status: tooLarge(error) ? 413 : 400 },
+      );
     }
     const result = await admin.manifest.import(p, text, format, { dryRun });
     ctx.status = result.rejected.length ? 422 : 200;
-    ctx.body = { dry_run: result.dryRun, applied: result.applied, changes: result.changes, rejected: result.rejected, client_secrets: result.secrets };
+    ctx.body = {
+      dry_run: result.dryRun,
+      applied: result.applied,
+      changes: result.changes,
+      rejected: result.rejected,
+      client_secrets: result.secrets,
+    };
   });
   route('get', '/manifest', async (ctx, p) => {
     const format: ManifestFormat = query(ctx, 'format') === 'csv' ? 'csv' : 'json';
@@ -264,18 +397,46 @@ export const adminApiRoutes = (router: Router, { admin, provider, audience, reau
   });
 
   // Dynamic client registration: initial access tokens per agency
-  route('get', '/dcr/tokens', async (ctx, p) => sendPage(ctx, await admin.dcr.listInitialTokens(p, { ...page(ctx), agency: query(ctx, 'agency') }), (t) => ({ id: t.id, agency: t.agency, created_by: t.createdBy, created_at: t.createdAt.toISOString(), expires_at: t.expiresAt?.toISOString() ?? null, revoked_at: t.revokedAt?.toISOString() ?? null })));
+  route('get', '/dcr/tokens', async (ctx, p) =>
+    sendPage(
+      ctx,
+      await admin.dcr.listInitialTokens(p, { ...page(ctx), agency: query(ctx, 'agency') }),
+      (t) => ({
+        id: t.id,
+        agency: t.agency,
+        created_by: t.createdBy,
+        created_at: t.createdAt.toISOString(),
+        expires_at: t.expiresAt?.toISOString() ?? null,
+        revoked_at: t.revokedAt?.toISOString() ?? null,
+      }),
+    ),
+  );
   route('post', '/dcr/tokens', async (ctx, p) => {
     const body = await json(ctx);
-    const issued = await admin.dcr.issueInitialToken(p, { agency: String(body.agency ?? ''), days: body.days === undefined ? undefined : Number(body.days) });
+    const issued = await admin.dcr.issueInitialToken(p, {
+      agency: String(body.agency ?? ''),
+      days: body.days === undefined ? undefined : Number(body.days),
+    });
     ctx.status = 201;
-    ctx.body = { id: issued.id, agency: issued.agency, initial_access_token: issued.token, expires_at: issued.expiresAt.toISOString() };
+    ctx.body = {
+      id: issued.id,
+      agency: issued.agency,
+      initial_access_token: issued.token,
+      expires_at: issued.expiresAt.toISOString(),
+    };
   });
   route('delete', '/dcr/tokens/:id', async (ctx, p) => {
-    if (!(await admin.dcr.revokeInitialToken(p, ctx.params.id!))) throw new AppError('ERR_NOT_FOUND', `no active token ${ctx.params.id}`, { status: 404 });
+    if (!(await admin.dcr.revokeInitialToken(p, ctx.params.id!)))
+      throw new AppError('ERR_NOT_FOUND', `no active token ${ctx.params.id}`, { status: 404 });
     ctx.status = 204;
   });
 
   // Anything else under the API is a problem+json 404, not an engine page.
-  router.all(`${PATH}/(.*)`, (ctx) => problem(ctx, new AppError('ERR_NOT_FOUND', `no such endpoint: ${ctx.method} ${ctx.path}`, { status: 404 }), reauthSeconds));
+  router.all(`${PATH}/(.*)`, (ctx) =>
+    problem(
+      ctx,
+      new AppError('ERR_NOT_FOUND', `no such endpoint: ${ctx.method} ${ctx.path}`, { status: 404 }),
+      reauthSeconds,
+    ),
+  );
 };

@@ -3,9 +3,17 @@
 import type { ClientView } from '../admin/index.ts';
 import { AppError, isAppError } from '../shared/index.ts';
 
-const text = (body: Record<string, unknown>, name: string) => (typeof body[name] === 'string' ? (body[name] as string).trim() : '');
-const lines = (body: Record<string, unknown>, name: string) => text(body, name).split(/\r?\n/).map((s) => s.trim()).filter(Boolean);
-const many = (body: Record<string, unknown>, name: string) => ([] as unknown[]).concat(body[name] ?? []).filter((v): v is string => typeof v === 'string' && v !== '');
+const text = (body: Record<string, unknown>, name: string) =>
+  typeof body[name] === 'string' ? (body[name] as string).trim() : '';
+const lines = (body: Record<string, unknown>, name: string) =>
+  text(body, name)
+    .split(/\r?\n/)
+    .map((s) => s.trim())
+    .filter(Boolean);
+const many = (body: Record<string, unknown>, name: string) =>
+  ([] as unknown[])
+    .concat(body[name] ?? [])
+    .filter((v): v is string => typeof v === 'string' && v !== '');
 
 const json = (body: Record<string, unknown>, name: string) => {
   const value = text(body, name);
@@ -13,15 +21,32 @@ const json = (body: Record<string, unknown>, name: string) => {
   try {
     return JSON.parse(value) as unknown;
   } catch {
-    throw new AppError('ERR_INVALID_CLIENT_METADATA', `${name}: is not valid JSON`, { details: { problems: [`${name}: is not valid JSON`] } });
+    throw new AppError('ERR_INVALID_CLIENT_METADATA', `${name}: is not valid JSON`, {
+      details: { problems: [`${name}: is not valid JSON`] },
+    });
   }
 };
 
 /** The fields the client form shows; every other metadata field is kept as stored on an edit. */
 export const FORM_FIELDS = [
-  'client_name', 'agency', 'redirect_uris', 'post_logout_redirect_uris', 'backchannel_logout_uri', 'backchannel_logout_session_required',
-  'grant_types', 'token_endpoint_auth_method', 'jwks_uri', 'jwks', 'sector_identifier_uri', 'id_token_signed_response_alg',
-  'scope', 'logo_uri', 'client_uri', 'policy_uri', 'contacts', 'allowed_claims',
+  'client_name',
+  'agency',
+  'redirect_uris',
+  'post_logout_redirect_uris',
+  'backchannel_logout_uri',
+  'backchannel_logout_session_required',
+  'grant_types',
+  'token_endpoint_auth_method',
+  'jwks_uri',
+  'jwks',
+  'sector_identifier_uri',
+  'id_token_signed_response_alg',
+  'scope',
+  'logo_uri',
+  'client_uri',
+  'policy_uri',
+  'contacts',
+  'allowed_claims',
 ] as const;
 
 // Checkboxes send nothing when unchecked: for them, absent means "off", not "not on this form".
@@ -32,12 +57,16 @@ const CHECKBOXES = new Set<string>(['grant_types', 'backchannel_logout_session_r
  * now: the registry replaces metadata as a whole (PUT), so every field the submission does not
  * carry is kept as stored, and a submitted field left empty is removed.
  */
-export const formToMetadata = (body: Record<string, unknown>, { create, stored }: { create: boolean; stored?: Record<string, unknown> | undefined }): Record<string, unknown> => {
+export const formToMetadata = (
+  body: Record<string, unknown>,
+  { create, stored }: { create: boolean; stored?: Record<string, unknown> | undefined },
+): Record<string, unknown> => {
   const editing = !create && stored !== undefined;
   const m: Record<string, unknown> = editing ? { ...stored } : {};
   const set = (name: (typeof FORM_FIELDS)[number] | 'client_id' | 'status', value: unknown) => {
     if (editing && !(name in body) && !CHECKBOXES.has(name)) return;
-    if (value !== undefined && value !== '' && !(Array.isArray(value) && !value.length)) m[name] = value;
+    if (value !== undefined && value !== '' && !(Array.isArray(value) && !value.length))
+      m[name] = value;
     else delete m[name];
   };
   if (create) {
@@ -50,7 +79,14 @@ export const formToMetadata = (body: Record<string, unknown>, { create, stored }
   set('post_logout_redirect_uris', lines(body, 'post_logout_redirect_uris'));
   set('backchannel_logout_uri', text(body, 'backchannel_logout_uri'));
   // A checkbox: an explicit `false` that was stored stays `false` rather than disappearing.
-  set('backchannel_logout_session_required', text(body, 'backchannel_logout_session_required') === 'yes' ? true : stored && 'backchannel_logout_session_required' in stored ? false : undefined);
+  set(
+    'backchannel_logout_session_required',
+    text(body, 'backchannel_logout_session_required') === 'yes'
+      ? true
+      : stored && 'backchannel_logout_session_required' in stored
+        ? false
+        : undefined,
+  );
   set('grant_types', many(body, 'grant_types'));
   set('token_endpoint_auth_method', text(body, 'token_endpoint_auth_method'));
   set('jwks_uri', text(body, 'jwks_uri'));
@@ -70,8 +106,16 @@ export const formToMetadata = (body: Record<string, unknown>, { create, stored }
 export type ClientForm = Record<string, string | string[]>;
 
 /** Form values from submitted fields (redisplayed after an error) or from a client. */
-export const formValues = (source: Record<string, unknown> | ClientView | undefined): ClientForm => {
-  if (!source) return { grant_types: ['authorization_code', 'refresh_token'], token_endpoint_auth_method: 'private_key_jwt', redirect_uris: '', allowed_claims: '' };
+export const formValues = (
+  source: Record<string, unknown> | ClientView | undefined,
+): ClientForm => {
+  if (!source)
+    return {
+      grant_types: ['authorization_code', 'refresh_token'],
+      token_endpoint_auth_method: 'private_key_jwt',
+      redirect_uris: '',
+      allowed_claims: '',
+    };
   if ('metadata' in source && 'client_id' in source && typeof source.metadata === 'object') {
     const c = source as ClientView;
     const m = c.metadata as Record<string, unknown>;
@@ -83,7 +127,8 @@ export const formValues = (source: Record<string, unknown> | ClientView | undefi
       redirect_uris: join(m.redirect_uris),
       post_logout_redirect_uris: join(m.post_logout_redirect_uris),
       backchannel_logout_uri: String(m.backchannel_logout_uri ?? ''),
-      backchannel_logout_session_required: m.backchannel_logout_session_required === true ? 'yes' : '',
+      backchannel_logout_session_required:
+        m.backchannel_logout_session_required === true ? 'yes' : '',
       grant_types: (m.grant_types as string[] | undefined) ?? [],
       token_endpoint_auth_method: String(m.token_endpoint_auth_method ?? ''),
       jwks_uri: String(m.jwks_uri ?? ''),
@@ -100,20 +145,41 @@ export const formValues = (source: Record<string, unknown> | ClientView | undefi
   }
   const body = source as Record<string, unknown>;
   const values: ClientForm = {};
-  for (const [k, v] of Object.entries(body)) if (k !== '_csrf' && (typeof v === 'string' || Array.isArray(v))) values[k] = v as string | string[];
+  for (const [k, v] of Object.entries(body))
+    if (k !== '_csrf' && (typeof v === 'string' || Array.isArray(v)))
+      values[k] = v as string | string[];
   values.grant_types = many(body, 'grant_types');
   return values;
 };
 
 /** A validation failure as { field, message } pairs for the form's error summary, or undefined. */
 export const formErrors = (error: unknown): { field: string; message: string }[] | undefined => {
-  if (!isAppError(error) || !['ERR_INVALID_CLIENT_METADATA', 'ERR_INVALID_ADMIN_INPUT', 'ERR_CLIENT_EXISTS', 'ERR_AGENCY_UNKNOWN', 'ERR_ACCOUNT_UNKNOWN', 'ERR_BAD_PARAMETER', 'ERR_LAST_PLATFORM_ADMIN', 'ERR_ADMIN_FORBIDDEN', 'ERR_CLIENT_NO_SECRET', 'ERR_INVALID_UPSTREAM', 'ERR_UPSTREAM_EXISTS'].includes(error.code)) return undefined;
+  if (
+    !isAppError(error) ||
+    ![
+      'ERR_INVALID_CLIENT_METADATA',
+      'ERR_INVALID_ADMIN_INPUT',
+      'ERR_CLIENT_EXISTS',
+      'ERR_AGENCY_UNKNOWN',
+      'ERR_ACCOUNT_UNKNOWN',
+      'ERR_BAD_PARAMETER',
+      'ERR_LAST_PLATFORM_ADMIN',
+      'ERR_ADMIN_FORBIDDEN',
+      'ERR_CLIENT_NO_SECRET',
+      'ERR_INVALID_UPSTREAM',
+      'ERR_UPSTREAM_EXISTS',
+    ].includes(error.code)
+  )
+    return undefined;
   const problems = (error.details?.problems as string[] | undefined) ?? [error.message];
   return problems.map((p) => {
     const i = p.indexOf(': ');
-    return i > 0 ? { field: p.slice(0, i), message: p.slice(i + 2) } : { field: String(error.details?.field ?? ''), message: p };
+    return i > 0
+      ? { field: p.slice(0, i), message: p.slice(i + 2) }
+      : { field: String(error.details?.field ?? ''), message: p };
   });
 };
 
 /** The status of a page redisplayed with a form's errors: a refusal stays 403, bad input is 400. */
-export const formStatus = (error: unknown, fallback = 400) => (isAppError(error) && error.status === 403 ? 403 : fallback);
+export const formStatus = (error: unknown, fallback = 400) =>
+  isAppError(error) && error.status === 403 ? 403 : fallback;

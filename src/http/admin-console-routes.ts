@@ -38,13 +38,36 @@ export type ConsoleDeps = {
 export type ConsoleUser = { p: Principal; name: string };
 export type ConsoleKit = {
   signedIn: (ctx: Context, returnTo?: string) => Promise<ConsoleUser | undefined>;
-  render: (ctx: Context, user: ConsoleUser, view: string, data?: Record<string, unknown>, status?: number) => void;
-  post: (path: string, returnTo: (ctx: Context) => string, handler: (ctx: Context, user: ConsoleUser, body: Record<string, unknown>) => Promise<void>) => void;
+  render: (
+    ctx: Context,
+    user: ConsoleUser,
+    view: string,
+    data?: Record<string, unknown>,
+    status?: number,
+  ) => void;
+  post: (
+    path: string,
+    returnTo: (ctx: Context) => string,
+    handler: (ctx: Context, user: ConsoleUser, body: Record<string, unknown>) => Promise<void>,
+  ) => void;
   done: (ctx: Context) => string | undefined;
 };
 
 const CSS = readFileSync(fileURLToPath(new URL('../../views/admin/admin.css', import.meta.url)));
-const DONE = new Set(['created', 'requested', 'updated', 'enabled', 'disabled', 'deleted', 'saved', 'revoked', 'upstream-created', 'upstream-updated', 'upstream-enabled', 'upstream-disabled']);
+const DONE = new Set([
+  'created',
+  'requested',
+  'updated',
+  'enabled',
+  'disabled',
+  'deleted',
+  'saved',
+  'revoked',
+  'upstream-created',
+  'upstream-updated',
+  'upstream-enabled',
+  'upstream-disabled',
+]);
 
 export const adminConsoleRoutes = (router: Router, deps: ConsoleDeps) => {
   const { admin, session, views, csrf } = deps;
@@ -58,18 +81,39 @@ export const adminConsoleRoutes = (router: Router, deps: ConsoleDeps) => {
         return undefined;
       }
       if (!user.principal) {
-        views.render(ctx, 'message', { heading: translator(langOf(ctx))('admin.title'), message: translator(langOf(ctx))('err.ERR_NOT_ADMIN'), code: 'ERR_NOT_ADMIN' }, { status: 403 });
+        views.render(
+          ctx,
+          'message',
+          {
+            heading: translator(langOf(ctx))('admin.title'),
+            message: translator(langOf(ctx))('err.ERR_NOT_ADMIN'),
+            code: 'ERR_NOT_ADMIN',
+          },
+          { status: 403 },
+        );
         return undefined;
       }
       return { p: user.principal, name: (await deps.accountName(user.accountId)) ?? '' };
     },
     render(ctx, user, view, data = {}, status = 200) {
       const { p } = user;
-      views.render(ctx, `admin/${view}`, {
-        ...data,
-        me: { name: user.name, grants: p.grants, platform: isPlatform(p), global: readableAgencies(p) === undefined, writes: p.grants.some((g) => g.role !== 'auditor'), upstreams: isPlatform(p) && Boolean(deps.upstreams) },
-        section: ctx.path.split('/')[2] ?? '',
-      }, { status });
+      views.render(
+        ctx,
+        `admin/${view}`,
+        {
+          ...data,
+          me: {
+            name: user.name,
+            grants: p.grants,
+            platform: isPlatform(p),
+            global: readableAgencies(p) === undefined,
+            writes: p.grants.some((g) => g.role !== 'auditor'),
+            upstreams: isPlatform(p) && Boolean(deps.upstreams),
+          },
+          section: ctx.path.split('/')[2] ?? '',
+        },
+        { status },
+      );
     },
     post(path, returnTo, handler) {
       router.post(path, async (ctx) => {
@@ -89,7 +133,10 @@ export const adminConsoleRoutes = (router: Router, deps: ConsoleDeps) => {
         }
       });
     },
-    done: (ctx) => (typeof ctx.query.done === 'string' && DONE.has(ctx.query.done) ? translator(langOf(ctx))(`admin.done.${ctx.query.done}`) : undefined),
+    done: (ctx) =>
+      typeof ctx.query.done === 'string' && DONE.has(ctx.query.done)
+        ? translator(langOf(ctx))(`admin.done.${ctx.query.done}`)
+        : undefined,
   };
 
   /** A form page for a change: an old sign-in is renewed first (rather than losing the typing later). */
@@ -123,7 +170,10 @@ export const adminConsoleRoutes = (router: Router, deps: ConsoleDeps) => {
     csrf.verify(ctx, body._csrf);
     await session.logout(ctx);
     const t = translator(langOf(ctx));
-    views.render(ctx, 'admin/signed-out', { heading: t('admin.title'), message: t('admin.signedout') });
+    views.render(ctx, 'admin/signed-out', {
+      heading: t('admin.title'),
+      message: t('admin.signedout'),
+    });
   });
 
   router.get('/admin', async (ctx) => {
@@ -136,18 +186,55 @@ export const adminConsoleRoutes = (router: Router, deps: ConsoleDeps) => {
   router.get('/admin/clients', async (ctx) => {
     const user = await kit.signedIn(ctx);
     if (!user) return;
-    const filter = { agency: typeof ctx.query.agency === 'string' && ctx.query.agency ? ctx.query.agency : undefined, status: ['draft', 'active', 'disabled'].includes(String(ctx.query.status)) ? (ctx.query.status as 'draft') : undefined };
-    const page = await admin.registry.list(user.p, { ...filter, after: typeof ctx.query.after === 'string' ? ctx.query.after : undefined, limit: 50 });
-    const nextUrl = page.next ? `/admin/clients?${new URLSearchParams({ ...(filter.agency && { agency: filter.agency }), ...(filter.status && { status: filter.status }), after: page.next })}` : undefined;
-    kit.render(ctx, user, 'clients', { page, filter, nextUrl, done: kit.done(ctx), agencies: (await admin.admins.listAgencies(user.p, { limit: 200 })).items });
+    const filter = {
+      agency:
+        typeof ctx.query.agency === 'string' && ctx.query.agency ? ctx.query.agency : undefined,
+      status: ['draft', 'active', 'disabled'].includes(String(ctx.query.status))
+        ? (ctx.query.status as 'draft')
+        : undefined,
+    };
+    const page = await admin.registry.list(user.p, {
+      ...filter,
+      after: typeof ctx.query.after === 'string' ? ctx.query.after : undefined,
+      limit: 50,
+    });
+    const nextUrl = page.next
+      ? `/admin/clients?${new URLSearchParams({ ...(filter.agency && { agency: filter.agency }), ...(filter.status && { status: filter.status }), after: page.next })}`
+      : undefined;
+    kit.render(ctx, user, 'clients', {
+      page,
+      filter,
+      nextUrl,
+      done: kit.done(ctx),
+      agencies: (await admin.admins.listAgencies(user.p, { limit: 200 })).items,
+    });
   });
 
   /** The claims catalogue for the pages: data items are named by their labels, claim names second. */
   const catalogue = async () => (await deps.claims?.()) ?? [];
-  const claimLabels = async () => Object.fromEntries((await catalogue()).map((i) => [i.name, i.label]));
+  const claimLabels = async () =>
+    Object.fromEntries((await catalogue()).map((i) => [i.name, i.label]));
 
-  const showForm = async (ctx: Context, user: ConsoleUser, o: { client?: Awaited<ReturnType<typeof admin.registry.get>> | undefined; values: Record<string, string | string[]>; errors?: { field: string; message: string }[] | undefined }) =>
-    kit.render(ctx, user, 'client-form', { ...o, agencies: (await admin.admins.listAgencies(user.p, { limit: 200 })).items, catalogue: await catalogue() }, o.errors ? 400 : 200);
+  const showForm = async (
+    ctx: Context,
+    user: ConsoleUser,
+    o: {
+      client?: Awaited<ReturnType<typeof admin.registry.get>> | undefined;
+      values: Record<string, string | string[]>;
+      errors?: { field: string; message: string }[] | undefined;
+    },
+  ) =>
+    kit.render(
+      ctx,
+      user,
+      'client-form',
+      {
+        ...o,
+        agencies: (await admin.admins.listAgencies(user.p, { limit: 200 })).items,
+        catalogue: await catalogue(),
+      },
+      o.errors ? 400 : 200,
+    );
 
   router.get('/admin/clients/new', async (ctx) => {
     const user = await kit.signedIn(ctx);
@@ -155,24 +242,49 @@ export const adminConsoleRoutes = (router: Router, deps: ConsoleDeps) => {
     await showForm(ctx, user, { values: formValues(undefined) });
   });
 
-  kit.post('/admin/clients', () => '/admin/clients/new', async (ctx, user, body) => {
-    try {
-      const { client, clientSecret } = await admin.registry.create(user.p, formToMetadata(body, { create: true }));
-      if (clientSecret) kit.render(ctx, user, 'secret', { client, secret: clientSecret, done: translator(langOf(ctx))(client.status === 'draft' ? 'admin.done.requested' : 'admin.done.created') });
-      else ctx.redirect(`/admin/clients/${encodeURIComponent(client.client_id)}?done=${client.status === 'draft' ? 'requested' : 'created'}`);
-    } catch (error) {
-      const errors = formErrors(error);
-      if (!errors) throw error;
-      await showForm(ctx, user, { values: formValues(body), errors });
-    }
-  });
+  kit.post(
+    '/admin/clients',
+    () => '/admin/clients/new',
+    async (ctx, user, body) => {
+      try {
+        const { client, clientSecret } = await admin.registry.create(
+          user.p,
+          formToMetadata(body, { create: true }),
+        );
+        if (clientSecret)
+          kit.render(ctx, user, 'secret', {
+            client,
+            secret: clientSecret,
+            done: translator(langOf(ctx))(
+              client.status === 'draft' ? 'admin.done.requested' : 'admin.done.created',
+            ),
+          });
+        else
+          ctx.redirect(
+            `/admin/clients/${encodeURIComponent(client.client_id)}?done=${client.status === 'draft' ? 'requested' : 'created'}`,
+          );
+      } catch (error) {
+        const errors = formErrors(error);
+        if (!errors) throw error;
+        await showForm(ctx, user, { values: formValues(body), errors });
+      }
+    },
+  );
 
   router.get('/admin/clients/:id', async (ctx) => {
     const user = await kit.signedIn(ctx);
     if (!user) return;
     const client = await admin.registry.get(user.p, ctx.params.id!);
-    const history = await admin.audit.search(user.p, { subject: `client:${client.client_id}`, limit: 10 });
-    kit.render(ctx, user, 'client', { client, history: history.items, done: kit.done(ctx), claimLabels: await claimLabels() });
+    const history = await admin.audit.search(user.p, {
+      subject: `client:${client.client_id}`,
+      limit: 10,
+    });
+    kit.render(ctx, user, 'client', {
+      client,
+      history: history.items,
+      done: kit.done(ctx),
+      claimLabels: await claimLabels(),
+    });
   });
 
   router.get('/admin/clients/:id/edit', async (ctx) => {
@@ -184,19 +296,32 @@ export const adminConsoleRoutes = (router: Router, deps: ConsoleDeps) => {
 
   const detail = (ctx: Context) => `/admin/clients/${encodeURIComponent(ctx.params.id!)}`;
 
-  kit.post('/admin/clients/:id', (ctx) => `${detail(ctx)}/edit`, async (ctx, user, body) => {
-    const client = await admin.registry.get(user.p, ctx.params.id!);
-    try {
-      // The form shows the main fields; the rest (kept as stored) must survive the save.
-      const { clientSecret } = await admin.registry.update(user.p, client.client_id, formToMetadata(body, { create: false, stored: client.metadata }));
-      if (clientSecret) kit.render(ctx, user, 'secret', { client, secret: clientSecret, done: translator(langOf(ctx))('admin.done.updated') });
-      else ctx.redirect(`${detail(ctx)}?done=updated`);
-    } catch (error) {
-      const errors = formErrors(error);
-      if (!errors) throw error;
-      await showForm(ctx, user, { client, values: formValues(body), errors });
-    }
-  });
+  kit.post(
+    '/admin/clients/:id',
+    (ctx) => `${detail(ctx)}/edit`,
+    async (ctx, user, body) => {
+      const client = await admin.registry.get(user.p, ctx.params.id!);
+      try {
+        // The form shows the main fields; the rest (kept as stored) must survive the save.
+        const { clientSecret } = await admin.registry.update(
+          user.p,
+          client.client_id,
+          formToMetadata(body, { create: false, stored: client.metadata }),
+        );
+        if (clientSecret)
+          kit.render(ctx, user, 'secret', {
+            client,
+            secret: clientSecret,
+            done: translator(langOf(ctx))('admin.done.updated'),
+          });
+        else ctx.redirect(`${detail(ctx)}?done=updated`);
+      } catch (error) {
+        const errors = formErrors(error);
+        if (!errors) throw error;
+        await showForm(ctx, user, { client, values: formValues(body), errors });
+      }
+    },
+  );
 
   kit.post('/admin/clients/:id/enable', detail, async (ctx, user) => {
     await admin.registry.enable(user.p, ctx.params.id!);
@@ -218,7 +343,10 @@ export const adminConsoleRoutes = (router: Router, deps: ConsoleDeps) => {
   });
 
   kit.post('/admin/clients/:id/rotate-secret', detail, async (ctx, user) => {
-    const { clientSecret, previousValidUntil } = await admin.registry.rotateSecret(user.p, ctx.params.id!);
+    const { clientSecret, previousValidUntil } = await admin.registry.rotateSecret(
+      user.p,
+      ctx.params.id!,
+    );
     const client = await admin.registry.get(user.p, ctx.params.id!);
     kit.render(ctx, user, 'secret', { client, secret: clientSecret, previousValidUntil });
   });

@@ -21,16 +21,43 @@ import type { KvStore } from '../store/index.ts';
 const SESSION_COOKIE = 'oneid_admin';
 const LOGIN_COOKIE = 'oneid_admin_login';
 
-type Stored = { accountId: string; authTime: number; acr?: string | undefined; amr?: string[] | undefined; createdAt: number };
+type Stored = {
+  accountId: string;
+  authTime: number;
+  acr?: string | undefined;
+  amr?: string[] | undefined;
+  createdAt: number;
+};
 export type ConsoleUser = Stored & { principal: Principal | undefined };
 
 /** Only console paths are valid places to come back to. */
 export const safeAdminPath = (value: unknown) =>
-  typeof value === 'string' && /^\/admin(\/[\w\-/.%]*)?(\?[\w=&%.+-]*)?$/.test(value) && !/^\/admin\/(api|callback|login|logout)\b/.test(value) && !value.includes('..') ? value : '/admin';
+  typeof value === 'string' &&
+  /^\/admin(\/[\w\-/.%]*)?(\?[\w=&%.+-]*)?$/.test(value) &&
+  !/^\/admin\/(api|callback|login|logout)\b/.test(value) &&
+  !value.includes('..')
+    ? value
+    : '/admin';
 
-type Deps = { provider: () => Provider; issuer: string; kv: KvStore; secure: boolean; settings: AdminConfig; admins: AdminService; audit: AuditService };
+type Deps = {
+  provider: () => Provider;
+  issuer: string;
+  kv: KvStore;
+  secure: boolean;
+  settings: AdminConfig;
+  admins: AdminService;
+  audit: AuditService;
+};
 
-export const createConsoleSession = ({ provider, issuer, kv, secure, settings, admins, audit }: Deps) => {
+export const createConsoleSession = ({
+  provider,
+  issuer,
+  kv,
+  secure,
+  settings,
+  admins,
+  audit,
+}: Deps) => {
   const redirectUri = `${issuer}/admin/callback`;
   const cookie = { httpOnly: true, secure, path: '/admin', overwrite: true } as const;
   const key = (id: string) => `admin-session:${sha256(id)}`;
@@ -41,7 +68,11 @@ export const createConsoleSession = ({ provider, issuer, kv, secure, settings, a
   const loginUrl = async (ctx: Context, returnTo: string) => {
     const state = randomToken(16);
     const verifier = randomToken(32);
-    await kv.set(`admin-login:${state}`, JSON.stringify({ verifier, returnTo: safeAdminPath(returnTo) }), 900);
+    await kv.set(
+      `admin-login:${state}`,
+      JSON.stringify({ verifier, returnTo: safeAdminPath(returnTo) }),
+      900,
+    );
     ctx.cookies.set(LOGIN_COOKIE, state, { ...cookie, sameSite: 'lax', maxAge: 900_000 });
     const url = new URL('/auth', issuer);
     url.search = new URLSearchParams({
@@ -58,7 +89,8 @@ export const createConsoleSession = ({ provider, issuer, kv, secure, settings, a
     return url.toString();
   };
 
-  const principalOf = (ctx: Context, s: Stored) => admins.principalFor(s.accountId, { via: 'console', ip: ctx.ip, authTime: s.authTime });
+  const principalOf = (ctx: Context, s: Stored) =>
+    admins.principalFor(s.accountId, { via: 'console', ip: ctx.ip, authTime: s.authTime });
 
   return {
     loginUrl,
@@ -67,7 +99,8 @@ export const createConsoleSession = ({ provider, issuer, kv, secure, settings, a
     async callback(ctx: Context): Promise<string> {
       const state = ctx.cookies.get(LOGIN_COOKIE);
       ctx.cookies.set(LOGIN_COOKIE, '', { ...cookie, sameSite: 'lax', maxAge: 0 });
-      if (!state || typeof ctx.query.state !== 'string' || !safeEqual(ctx.query.state, state)) throw fail('the sign-in could not be completed; please try again');
+      if (!state || typeof ctx.query.state !== 'string' || !safeEqual(ctx.query.state, state))
+        throw fail('the sign-in could not be completed; please try again');
       const saved = await kv.take(`admin-login:${state}`);
       if (!saved) throw fail('the sign-in took too long; please try again');
       const { verifier, returnTo } = JSON.parse(saved) as { verifier: string; returnTo: string };
@@ -76,19 +109,50 @@ export const createConsoleSession = ({ provider, issuer, kv, secure, settings, a
       // What the token endpoint checks for a public client: the code's client, redirect URI,
       // expiry (find), single use, and PKCE (RFC 7636 4.6).
       const code = await provider().AuthorizationCode.find(value);
-      if (!code || code.clientId !== ADMIN_CLIENT_ID || code.redirectUri !== redirectUri || !code.isValid) throw fail('the sign-in could not be completed; please try again');
-      if (code.codeChallengeMethod !== 'S256' || !safeEqual(code.codeChallenge ?? '', createHash('sha256').update(verifier).digest('base64url'))) throw fail('the sign-in could not be completed; please try again');
+      if (
+        !code ||
+        code.clientId !== ADMIN_CLIENT_ID ||
+        code.redirectUri !== redirectUri ||
+        !code.isValid
+      )
+        throw fail('the sign-in could not be completed; please try again');
+      if (
+        code.codeChallengeMethod !== 'S256' ||
+        !safeEqual(
+          code.codeChallenge ?? '',
+          createHash('sha256').update(verifier).digest('base64url'),
+        )
+      )
+        throw fail('the sign-in could not be completed; please try again');
       await code.consume();
-      const stored: Stored = { accountId: code.accountId!, authTime: code.authTime ?? Math.floor(Date.now() / 1000), acr: code.acr, amr: code.amr, createdAt: Date.now() };
+      const stored: Stored = {
+        accountId: code.accountId!,
+        authTime: code.authTime ?? Math.floor(Date.now() / 1000),
+        acr: code.acr,
+        amr: code.amr,
+        createdAt: Date.now(),
+      };
       const principal = await principalOf(ctx, stored);
       if (!principal) {
-        await audit.record({ action: 'admin.sign-in.refused', actor: `account:${stored.accountId}`, ip: ctx.ip, details: { reason: 'no administrator role' } });
-        throw new AppError('ERR_NOT_ADMIN', 'this account has no administrator role', { status: 403 });
+        await audit.record({
+          action: 'admin.sign-in.refused',
+          actor: `account:${stored.accountId}`,
+          ip: ctx.ip,
+          details: { reason: 'no administrator role' },
+        });
+        throw new AppError('ERR_NOT_ADMIN', 'this account has no administrator role', {
+          status: 403,
+        });
       }
       const id = randomToken(32);
       await kv.set(key(id), JSON.stringify(stored), settings.sessionIdleSeconds);
       ctx.cookies.set(SESSION_COOKIE, id, { ...cookie, sameSite: 'strict' });
-      await audit.record({ action: 'admin.signed-in', actor: principal.actor, ip: ctx.ip, details: { acr: stored.acr, amr: stored.amr, roles: principal.grants } });
+      await audit.record({
+        action: 'admin.signed-in',
+        actor: principal.actor,
+        ip: ctx.ip,
+        details: { acr: stored.acr, amr: stored.amr, roles: principal.grants },
+      });
       return returnTo;
     },
 
@@ -99,7 +163,9 @@ export const createConsoleSession = ({ provider, issuer, kv, secure, settings, a
       const saved = await kv.get(key(id));
       if (!saved) return undefined;
       const stored = JSON.parse(saved) as Stored;
-      const left = Math.floor((stored.createdAt + settings.sessionAbsoluteSeconds * 1000 - Date.now()) / 1000);
+      const left = Math.floor(
+        (stored.createdAt + settings.sessionAbsoluteSeconds * 1000 - Date.now()) / 1000,
+      );
       if (left <= 0) {
         await kv.del(key(id));
         return undefined;

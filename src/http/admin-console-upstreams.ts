@@ -12,15 +12,24 @@ import type { ConsoleDeps, ConsoleKit, ConsoleUser } from './admin-console-route
 
 type Values = Record<string, string | string[]>;
 
-const text = (body: Record<string, unknown>, name: string) => (typeof body[name] === 'string' ? (body[name] as string).trim() : '');
-const many = (body: Record<string, unknown>, name: string) => ([] as unknown[]).concat(body[name] ?? []).filter((v): v is string => typeof v === 'string' && v !== '');
+const text = (body: Record<string, unknown>, name: string) =>
+  typeof body[name] === 'string' ? (body[name] as string).trim() : '';
+const many = (body: Record<string, unknown>, name: string) =>
+  ([] as unknown[])
+    .concat(body[name] ?? [])
+    .filter((v): v is string => typeof v === 'string' && v !== '');
 
 /**
  * The registration a submitted form describes, in the service's JSON shape. An empty secret is
  * left out: on an edit the service then keeps the stored one.
  */
-export const formToUpstream = (body: Record<string, unknown>, { id }: { id?: string | undefined } = {}): Record<string, unknown> => {
-  const claims = Object.fromEntries(ATTRIBUTES.flatMap((a) => (text(body, `claim_${a}`) ? [[a, text(body, `claim_${a}`)]] : [])));
+export const formToUpstream = (
+  body: Record<string, unknown>,
+  { id }: { id?: string | undefined } = {},
+): Record<string, unknown> => {
+  const claims = Object.fromEntries(
+    ATTRIBUTES.flatMap((a) => (text(body, `claim_${a}`) ? [[a, text(body, `claim_${a}`)]] : [])),
+  );
   const secret = typeof body.client_secret === 'string' ? body.client_secret : '';
   const logo = text(body, 'logo_uri');
   return {
@@ -40,8 +49,16 @@ export const formToUpstream = (body: Record<string, unknown>, { id }: { id?: str
 };
 
 /** Form values from a stored upstream, from a submission (redisplayed after an error), or for a new one. */
-export const upstreamFormValues = (source: UpstreamView | Record<string, unknown> | undefined): Values => {
-  if (!source) return { token_endpoint_auth_method: 'client_secret_basic', scopes: 'openid', acr: ACR_VALUES[1]!, match: [] };
+export const upstreamFormValues = (
+  source: UpstreamView | Record<string, unknown> | undefined,
+): Values => {
+  if (!source)
+    return {
+      token_endpoint_auth_method: 'client_secret_basic',
+      scopes: 'openid',
+      acr: ACR_VALUES[1]!,
+      match: [],
+    };
   if ('displayName' in source && 'claimMapping' in source) {
     const u = source as UpstreamView;
     return {
@@ -61,17 +78,23 @@ export const upstreamFormValues = (source: UpstreamView | Record<string, unknown
   }
   const values: Values = {};
   // Never echo a secret back into the page.
-  for (const [k, v] of Object.entries(source)) if (k !== '_csrf' && k !== 'client_secret' && typeof v === 'string') values[k] = v;
+  for (const [k, v] of Object.entries(source))
+    if (k !== '_csrf' && k !== 'client_secret' && typeof v === 'string') values[k] = v;
   values.match = many(source, 'match');
   return values;
 };
 
-export const adminConsoleUpstreams = (router: Router, { admin, upstreams, issuer, claims, session }: ConsoleDeps & { upstreams: UpstreamService }, kit: ConsoleKit) => {
+export const adminConsoleUpstreams = (
+  router: Router,
+  { admin, upstreams, issuer, claims, session }: ConsoleDeps & { upstreams: UpstreamService },
+  kit: ConsoleKit,
+) => {
   const via = (ctx: Context) => ({ ip: ctx.ip, via: 'console' });
   const home = '/admin/upstreams';
   const edit = (ctx: Context) => `${home}/${encodeURIComponent(ctx.params.id!)}/edit`;
   /** Attribute names with the claims catalogue's labels (the same words citizens see). */
-  const labels = async () => Object.fromEntries(((await claims?.()) ?? []).map((i) => [i.name, i.label]));
+  const labels = async () =>
+    Object.fromEntries(((await claims?.()) ?? []).map((i) => [i.name, i.label]));
 
   /** Signed in as a platform administrator: `write` forms renew an old sign-in first (as the client form does). */
   const platform = async (ctx: Context, write: boolean): Promise<ConsoleUser | undefined> => {
@@ -87,13 +110,38 @@ export const adminConsoleUpstreams = (router: Router, { admin, upstreams, issuer
     }
   };
 
-  const showForm = async (ctx: Context, user: ConsoleUser, o: { upstream?: UpstreamView | undefined; values: Values; errors?: { field: string; message: string }[] | undefined }) =>
-    kit.render(ctx, user, 'upstream-form', { ...o, attributes: ATTRIBUTES, acrValues: ACR_VALUES, labels: await labels(), callback: `${issuer}/federation/callback` }, o.errors ? 400 : 200);
+  const showForm = async (
+    ctx: Context,
+    user: ConsoleUser,
+    o: {
+      upstream?: UpstreamView | undefined;
+      values: Values;
+      errors?: { field: string; message: string }[] | undefined;
+    },
+  ) =>
+    kit.render(
+      ctx,
+      user,
+      'upstream-form',
+      {
+        ...o,
+        attributes: ATTRIBUTES,
+        acrValues: ACR_VALUES,
+        labels: await labels(),
+        callback: `${issuer}/federation/callback`,
+      },
+      o.errors ? 400 : 200,
+    );
 
   router.get(home, async (ctx) => {
     const user = await platform(ctx, false);
     if (!user) return;
-    kit.render(ctx, user, 'upstreams', { items: await upstreams.list(), labels: await labels(), callback: `${issuer}/federation/callback`, done: kit.done(ctx) });
+    kit.render(ctx, user, 'upstreams', {
+      items: await upstreams.list(),
+      labels: await labels(),
+      callback: `${issuer}/federation/callback`,
+      done: kit.done(ctx),
+    });
   });
 
   router.get(`${home}/new`, async (ctx) => {
@@ -101,21 +149,28 @@ export const adminConsoleUpstreams = (router: Router, { admin, upstreams, issuer
     if (user) await showForm(ctx, user, { values: upstreamFormValues(undefined) });
   });
 
-  kit.post(home, () => `${home}/new`, async (ctx, user, body) => {
-    admin.guard.platform(user.p);
-    try {
-      await upstreams.add(formToUpstream(body), user.p.actor, via(ctx));
-      ctx.redirect(`${home}?done=upstream-created`);
-    } catch (error) {
-      const errors = formErrors(error);
-      if (!errors) throw error;
-      await showForm(ctx, user, { values: upstreamFormValues(body), errors });
-    }
-  });
+  kit.post(
+    home,
+    () => `${home}/new`,
+    async (ctx, user, body) => {
+      admin.guard.platform(user.p);
+      try {
+        await upstreams.add(formToUpstream(body), user.p.actor, via(ctx));
+        ctx.redirect(`${home}?done=upstream-created`);
+      } catch (error) {
+        const errors = formErrors(error);
+        if (!errors) throw error;
+        await showForm(ctx, user, { values: upstreamFormValues(body), errors });
+      }
+    },
+  );
 
   const find = async (ctx: Context) => {
     const upstream = await upstreams.find(ctx.params.id!);
-    if (!upstream) throw new AppError('ERR_UPSTREAM_NOT_FOUND', `upstream ${ctx.params.id} does not exist`, { status: 404 });
+    if (!upstream)
+      throw new AppError('ERR_UPSTREAM_NOT_FOUND', `upstream ${ctx.params.id} does not exist`, {
+        status: 404,
+      });
     return upstream;
   };
 
@@ -130,21 +185,37 @@ export const adminConsoleUpstreams = (router: Router, { admin, upstreams, issuer
     admin.guard.platform(user.p);
     const upstream = await find(ctx);
     try {
-      await upstreams.update(upstream.id, formToUpstream(body, { id: upstream.id }), user.p.actor, via(ctx));
+      await upstreams.update(
+        upstream.id,
+        formToUpstream(body, { id: upstream.id }),
+        user.p.actor,
+        via(ctx),
+      );
       ctx.redirect(`${home}?done=upstream-updated`);
     } catch (error) {
       const errors = formErrors(error);
       if (!errors) throw error;
-      await showForm(ctx, user, { upstream, values: { ...upstreamFormValues(body), id: upstream.id }, errors });
+      await showForm(ctx, user, {
+        upstream,
+        values: { ...upstreamFormValues(body), id: upstream.id },
+        errors,
+      });
     }
   });
 
-  for (const [action, status] of [['disable', 'disabled'], ['enable', 'active']] as const) {
-    kit.post(`${home}/:id/${action}`, () => home, async (ctx, user) => {
-      admin.guard.platform(user.p);
-      const upstream = await find(ctx);
-      await upstreams.setStatus(upstream.id, status, user.p.actor, via(ctx));
-      ctx.redirect(`${home}?done=upstream-${action}d`);
-    });
+  for (const [action, status] of [
+    ['disable', 'disabled'],
+    ['enable', 'active'],
+  ] as const) {
+    kit.post(
+      `${home}/:id/${action}`,
+      () => home,
+      async (ctx, user) => {
+        admin.guard.platform(user.p);
+        const upstream = await find(ctx);
+        await upstreams.setStatus(upstream.id, status, user.p.actor, via(ctx));
+        ctx.redirect(`${home}?done=upstream-${action}d`);
+      },
+    );
   }
 };

@@ -24,7 +24,21 @@ export type AdminHttpDeps = {
   claims?: (() => Promise<CatalogueItem[]>) | undefined;
 };
 
-export const adminRoutes = (router: Router, deps: AdminHttpDeps & { provider: () => Provider; views: Views; csrf: Csrf; upstreams?: UpstreamService | undefined }) => {
-  adminApiRoutes(router, { admin: deps.admin, provider: deps.provider, audience: deps.audience, reauthSeconds: deps.settings.reauthSeconds, upstreams: deps.upstreams });
+export const adminRoutes = (
+  router: Router,
+  deps: AdminHttpDeps & {
+    provider: () => Provider;
+    views: Views;
+    csrf: Csrf;
+    upstreams?: UpstreamService | undefined;
+  },
+) => {
+  adminApiRoutes(router, {
+    admin: deps.admin,
+    provider: deps.provider,
+    audience: deps.audience,
+    reauthSeconds: deps.settings.reauthSeconds,
+    upstreams: deps.upstreams,
+  });
   adminConsoleRoutes(router, deps);
 };

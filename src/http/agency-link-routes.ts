@@ -13,9 +13,17 @@ import { subjectSector } from '../oidc/pairwise.ts';
 import { AppError, isAppError } from '../shared/index.ts';
 import { readBody } from './body.ts';
 
-type Deps = { provider: () => Provider; agencyLinks: AgencyLinkService; agencyOf: (clientId: string) => Promise<string | undefined> };
+type Deps = {
+  provider: () => Provider;
+  agencyLinks: AgencyLinkService;
+  agencyOf: (clientId: string) => Promise<string | undefined>;
+};
 
-const invalidToken = (description: string) => new AppError('ERR_AGENCY_TOKEN', description, { status: 401, details: { error: 'invalid_token' } });
+const invalidToken = (description: string) =>
+  new AppError('ERR_AGENCY_TOKEN', description, {
+    status: 401,
+    details: { error: 'invalid_token' },
+  });
 
 /** RFC 7807 problem+json for every outcome of this API; RFC 6750 WWW-Authenticate on 401. */
 const problems = async (ctx: Context, next: Next) => {
@@ -24,10 +32,20 @@ const problems = async (ctx: Context, next: Next) => {
     await next();
   } catch (error) {
     if (!isAppError(error) || error.status >= 500) throw error;
-    if (error.status === 401) ctx.set('WWW-Authenticate', `Bearer realm="One-ID", error="invalid_token", error_description="${error.message.replace(/"/g, "'")}"`);
+    if (error.status === 401)
+      ctx.set(
+        'WWW-Authenticate',
+        `Bearer realm="One-ID", error="invalid_token", error_description="${error.message.replace(/"/g, "'")}"`,
+      );
     ctx.status = error.status;
     ctx.type = 'application/problem+json';
-    ctx.body = { type: 'about:blank', title: error.code, status: error.status, detail: error.message, code: error.code };
+    ctx.body = {
+      type: 'about:blank',
+      title: error.code,
+      status: error.status,
+      detail: error.message,
+      code: error.code,
+    };
   }
 };
 
@@ -35,20 +53,31 @@ export const agencyLinkRoutes = (router: Router, { provider, agencyLinks, agency
   /** The calling client, from a client_credentials access token issued to it by One-ID. */
   const caller = async (ctx: Context) => {
     const match = /^Bearer ([\w.~+/-]{20,512}=*)$/i.exec(ctx.get('authorization'));
-    if (!match) throw invalidToken('send an access token from the client_credentials grant as Authorization: Bearer');
+    if (!match)
+      throw invalidToken(
+        'send an access token from the client_credentials grant as Authorization: Bearer',
+      );
     const token = await provider().ClientCredentials.find(match[1]!);
     if (!token || token.isExpired) throw invalidToken('the access token is unknown or expired');
     // Sender-constrained tokens would need their proof checked here: only plain bearer tokens are accepted.
-    if (token.jkt || token['x5t#S256']) throw invalidToken('sender-constrained (DPoP or mTLS) tokens are not accepted here; use a bearer token');
+    if (token.jkt || token['x5t#S256'])
+      throw invalidToken(
+        'sender-constrained (DPoP or mTLS) tokens are not accepted here; use a bearer token',
+      );
     const client = token.clientId ? await provider().Client.find(token.clientId) : undefined;
     if (!client) throw invalidToken('the client of this access token is not active');
     await agencyLinks.assertMayLink(client.clientId);
-    return { clientId: client.clientId, sector: subjectSector(await agencyOf(client.clientId), String(client.sectorIdentifier ?? '')), ip: ctx.ip };
+    return {
+      clientId: client.clientId,
+      sector: subjectSector(await agencyOf(client.clientId), String(client.sectorIdentifier ?? '')),
+      ip: ctx.ip,
+    };
   };
 
   router.post('/api/agency-links', problems, async (ctx) => {
     const who = await caller(ctx);
-    if (!ctx.is('application/json')) throw new AppError('ERR_UNSUPPORTED_MEDIA_TYPE', 'send application/json', { status: 415 });
+    if (!ctx.is('application/json'))
+      throw new AppError('ERR_UNSUPPORTED_MEDIA_TYPE', 'send application/json', { status: 415 });
     const body = await readBody(ctx);
     const { created, link } = await agencyLinks.put(who, body);
     ctx.status = created ? 201 : 200;

@@ -40,16 +40,30 @@ type Deps = {
   log: Logger;
 };
 
-export const createCertificateListener = ({ certificates, issuer, tlsCert, tlsKey, trustAnchorsPem, views, log }: Deps) => {
+export const createCertificateListener = ({
+  certificates,
+  issuer,
+  tlsCert,
+  tlsKey,
+  trustAnchorsPem,
+  views,
+  log,
+}: Deps) => {
   const app = new Koa();
   app.silent = true;
   const router = new Router();
   router.get('/certificate/tls', async (ctx) => {
     const socket = ctx.req.socket as TLSSocket;
     const ticket = typeof ctx.query.ticket === 'string' ? ctx.query.ticket : undefined;
-    const { uid } = await certificates.acceptTlsCertificate(ticket, peerChain(socket.getPeerCertificate(true)), { ip: socket.remoteAddress });
+    const { uid } = await certificates.acceptTlsCertificate(
+      ticket,
+      peerChain(socket.getPeerCertificate(true)),
+      { ip: socket.remoteAddress },
+    );
     ctx.status = 303;
-    ctx.redirect(`${issuer}/interaction/${encodeURIComponent(uid)}/certificate/complete?ticket=${encodeURIComponent(ticket!)}`);
+    ctx.redirect(
+      `${issuer}/interaction/${encodeURIComponent(uid)}/certificate/complete?ticket=${encodeURIComponent(ticket!)}`,
+    );
   });
   // HSTS covers every port of the host: only when the issuer itself is https.
   app.use(securityHeaders({ hsts: new URL(issuer).protocol === 'https:' }));
@@ -59,9 +73,21 @@ export const createCertificateListener = ({ certificates, issuer, tlsCert, tlsKe
 
   // The same bounds on slow senders as the main listener (slow-clients.ts).
   const server: Server = limitSlowClients(
-    createServer({ cert: tlsCert, key: tlsKey, ca: trustAnchorsPem, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' }, app.callback()),
+    createServer(
+      {
+        cert: tlsCert,
+        key: tlsKey,
+        ca: trustAnchorsPem,
+        requestCert: true,
+        rejectUnauthorized: false,
+        minVersion: 'TLSv1.2',
+      },
+      app.callback(),
+    ),
   );
-  server.on('tlsClientError', (err) => log.debug({ err }, 'certificate listener: TLS handshake failed'));
+  server.on('tlsClientError', (err) =>
+    log.debug({ err }, 'certificate listener: TLS handshake failed'),
+  );
 
   return {
     server,

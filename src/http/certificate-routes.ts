@@ -6,7 +6,12 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import { interactionOf } from './interaction-details.ts';
-import { isCertificateError, isTrustedProxy, type CertificateLoginService, type CertificateOutcome } from '../auth/certificate/index.ts';
+import {
+  isCertificateError,
+  isTrustedProxy,
+  type CertificateLoginService,
+  type CertificateOutcome,
+} from '../auth/certificate/index.ts';
 import { AppError, isAppError } from '../shared/index.ts';
 import { ACR } from './deps.ts';
 import { readBody, stringField } from './body.ts';
@@ -41,11 +46,15 @@ export const certificateLoginView = (options: CertificateLoginOptions, uid: stri
     // One "certificate in this browser" button: the mutual-TLS listener when it runs, else the
     // proxy route (the proxy asked for the certificate during its own TLS handshake).
     tlsUrl: options.tlsLoginUrl ? `${base}/tls` : undefined,
-    proxyUrl: !options.tlsLoginUrl && options.trustedProxies.length > 0 ? `${base}/proxy` : undefined,
+    proxyUrl:
+      !options.tlsLoginUrl && options.trustedProxies.length > 0 ? `${base}/proxy` : undefined,
   };
 };
 
-export const certificateRoutes = (router: Router, { provider, certificates, certificateOptions, views, csrf }: Deps) => {
+export const certificateRoutes = (
+  router: Router,
+  { provider, certificates, certificateOptions, views, csrf }: Deps,
+) => {
   /** The login interaction this browser's cookie holds, which must be the URL's. */
   const loginInteraction = (ctx: Context) => interactionOf(ctx, provider(), { loginOnly: true });
 
@@ -55,7 +64,9 @@ export const certificateRoutes = (router: Router, { provider, certificates, cert
     return isTrustedProxy(peer, certificateOptions.trustedProxies) ? ctx.ip : peer;
   };
 
-  const loginResult = (accountId: string, amr: string[]) => ({ login: { accountId, acr: ACR.high, amr, remember: true } });
+  const loginResult = (accountId: string, amr: string[]) => ({
+    login: { accountId, acr: ACR.high, amr, remember: true },
+  });
 
   /** Ends the step: sign-in (JSON `{ location }` or a redirect), or on to the enrolment page. */
   const finish = async (ctx: Context, uid: string, outcome: CertificateOutcome, json: boolean) => {
@@ -69,8 +80,16 @@ export const certificateRoutes = (router: Router, { provider, certificates, cert
       return;
     }
     const result = loginResult(outcome.accountId, outcome.amr);
-    if (json) ctx.body = { location: await provider().interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: false }) };
-    else await provider().interactionFinished(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });
+    if (json)
+      ctx.body = {
+        location: await provider().interactionResult(ctx.req, ctx.res, result, {
+          mergeWithLastSubmission: false,
+        }),
+      };
+    else
+      await provider().interactionFinished(ctx.req, ctx.res, result, {
+        mergeWithLastSubmission: false,
+      });
   };
 
   /**
@@ -83,7 +102,12 @@ export const certificateRoutes = (router: Router, { provider, certificates, cert
     } catch (error) {
       if (!isCertificateError(error)) throw error;
       const t = translator(langOf(ctx));
-      views.render(ctx, 'certificate-error', { message: t(`err.${error.code}`), code: error.code, retryUrl: `/interaction/${uid}` }, { status: error.status });
+      views.render(
+        ctx,
+        'certificate-error',
+        { message: t(`err.${error.code}`), code: error.code, retryUrl: `/interaction/${uid}` },
+        { status: error.status },
+      );
     }
   };
 
@@ -100,7 +124,15 @@ export const certificateRoutes = (router: Router, { provider, certificates, cert
     csrf.verify(ctx, body._csrf);
     const { uid } = await loginInteraction(ctx);
     const json = ctx.is('application/json') === 'application/json';
-    const signIn = async () => finish(ctx, uid, await certificates.signInWithChallenge(uid, stringField(body, 'jws', 64 * 1024), { ip: clientIp(ctx) }), json);
+    const signIn = async () =>
+      finish(
+        ctx,
+        uid,
+        await certificates.signInWithChallenge(uid, stringField(body, 'jws', 64 * 1024), {
+          ip: clientIp(ctx),
+        }),
+        json,
+      );
     // The page's fetch gets { code, message }; the plain form (no script) a page.
     if (json) await signIn();
     else await refusalPage(ctx, uid, signIn);
@@ -111,7 +143,8 @@ export const certificateRoutes = (router: Router, { provider, certificates, cert
     const body = await readBody(ctx);
     csrf.verify(ctx, body._csrf);
     const { uid } = await loginInteraction(ctx);
-    if (!certificateOptions.tlsLoginUrl) throw new AppError('ERR_NOT_FOUND', 'not found', { status: 404 });
+    if (!certificateOptions.tlsLoginUrl)
+      throw new AppError('ERR_NOT_FOUND', 'not found', { status: 404 });
     const ticket = await certificates.issueTlsTicket(uid);
     ctx.status = 303;
     ctx.redirect(`${certificateOptions.tlsLoginUrl}?ticket=${ticket}`);
@@ -119,7 +152,9 @@ export const certificateRoutes = (router: Router, { provider, certificates, cert
 
   router.get('/interaction/:uid/certificate/complete', async (ctx) => {
     const { uid } = await loginInteraction(ctx);
-    await refusalPage(ctx, uid, async () => finish(ctx, uid, await certificates.completeTls(uid, ctx.query.ticket), false));
+    await refusalPage(ctx, uid, async () =>
+      finish(ctx, uid, await certificates.completeTls(uid, ctx.query.ticket), false),
+    );
   });
 
   // Proof 3: the TLS handshake happened at a trusted reverse proxy.
@@ -131,7 +166,11 @@ export const certificateRoutes = (router: Router, { provider, certificates, cert
     await refusalPage(ctx, uid, async () => {
       const outcome = await certificates.signInWithForwarded(
         uid,
-        { peer: ctx.req.socket.remoteAddress ?? '', values: distinct[certificateOptions.header], chainValues: distinct[`${certificateOptions.header}-chain`] },
+        {
+          peer: ctx.req.socket.remoteAddress ?? '',
+          values: distinct[certificateOptions.header],
+          chainValues: distinct[`${certificateOptions.header}-chain`],
+        },
         { ip: clientIp(ctx) },
       );
       await finish(ctx, uid, outcome, false);
@@ -141,13 +180,29 @@ export const certificateRoutes = (router: Router, { provider, certificates, cert
   // Self-enrolment: a valid certificate with no account yet.
   const renderEnrol = async (ctx: Context, uid: string, error?: string) => {
     const pending = await certificates.pendingEnrolment(uid);
-    if (!pending) throw new AppError('ERR_CERT_ENROLMENT_EXPIRED', 'This certificate sign-in has expired. Please sign in with your certificate again.', { status: 410 });
-    views.render(ctx, 'certificate-enrol', {
-      certificate: { subject: pending.subject, issuer: pending.issuer, notAfter: pending.notAfter.slice(0, 10), name: pending.name, birthdate: pending.birthdate },
-      submitUrl: `/interaction/${uid}/certificate/enrol`,
-      abortUrl: `/interaction/${uid}/abort`,
-      error,
-    }, { status: error ? 400 : 200 });
+    if (!pending)
+      throw new AppError(
+        'ERR_CERT_ENROLMENT_EXPIRED',
+        'This certificate sign-in has expired. Please sign in with your certificate again.',
+        { status: 410 },
+      );
+    views.render(
+      ctx,
+      'certificate-enrol',
+      {
+        certificate: {
+          subject: pending.subject,
+          issuer: pending.issuer,
+          notAfter: pending.notAfter.slice(0, 10),
+          name: pending.name,
+          birthdate: pending.birthdate,
+        },
+        submitUrl: `/interaction/${uid}/certificate/enrol`,
+        abortUrl: `/interaction/${uid}/abort`,
+        error,
+      },
+      { status: error ? 400 : 200 },
+    );
   };
 
   router.get('/interaction/:uid/certificate/enrol', async (ctx) => {
@@ -160,13 +215,23 @@ export const certificateRoutes = (router: Router, { provider, certificates, cert
     csrf.verify(ctx, body._csrf);
     const { uid } = await loginInteraction(ctx);
     try {
-      const { accountId, amr } = await certificates.completeEnrolment(uid, { name: stringField(body, 'name', 200), birthdate: stringField(body, 'birthdate', 10) }, { ip: clientIp(ctx) });
-      await provider().interactionFinished(ctx.req, ctx.res, loginResult(accountId, amr), { mergeWithLastSubmission: false });
+      const { accountId, amr } = await certificates.completeEnrolment(
+        uid,
+        { name: stringField(body, 'name', 200), birthdate: stringField(body, 'birthdate', 10) },
+        { ip: clientIp(ctx) },
+      );
+      await provider().interactionFinished(ctx.req, ctx.res, loginResult(accountId, amr), {
+        mergeWithLastSubmission: false,
+      });
     } catch (error) {
       // A missing or impossible value: the same form again, saying which.
       if (!isAppError(error) || error.code !== 'ERR_INVALID_CITIZEN') throw error;
       const t = translator(langOf(ctx));
-      await renderEnrol(ctx, uid, t(`enrol.certificate.invalid.${String(error.details?.field ?? 'name')}`));
+      await renderEnrol(
+        ctx,
+        uid,
+        t(`enrol.certificate.invalid.${String(error.details?.field ?? 'name')}`),
+      );
     }
   });
 };

@@ -9,12 +9,19 @@ import { AppError, randomToken, safeEqual } from '../shared/index.ts';
 const COOKIE = 'oneid_csrf';
 
 export const createCsrf = ({ key, secure }: { key: string; secure: boolean }) => {
-  const tokenFor = (secret: string) => createHmac('sha256', key).update(`csrf\u0000${secret}`).digest('base64url');
+  const tokenFor = (secret: string) =>
+    createHmac('sha256', key).update(`csrf\u0000${secret}`).digest('base64url');
   const secretOf = (ctx: Context) => {
     let secret = ctx.cookies.get(COOKIE);
     if (!secret || !/^[\w-]{43}$/.test(secret)) {
       secret = randomToken(32);
-      ctx.cookies.set(COOKIE, secret, { httpOnly: true, sameSite: 'lax', secure, signed: false, overwrite: true });
+      ctx.cookies.set(COOKIE, secret, {
+        httpOnly: true,
+        sameSite: 'lax',
+        secure,
+        signed: false,
+        overwrite: true,
+      });
     }
     return secret;
   };
@@ -26,7 +33,11 @@ export const createCsrf = ({ key, secure }: { key: string; secure: boolean }) =>
       const secret = ctx.cookies.get(COOKIE);
       const given = typeof submitted === 'string' ? submitted : ctx.get('x-csrf-token');
       if (!secret || !given || !safeEqual(given, tokenFor(secret))) {
-        throw new AppError('ERR_CSRF', 'This form has expired. Please go back, reload the page and try again.', { status: 403 });
+        throw new AppError(
+          'ERR_CSRF',
+          'This form has expired. Please go back, reload the page and try again.',
+          { status: 403 },
+        );
       }
     },
   };

@@ -1,4 +1,8 @@
 // What the HTTP layer uses from the domains below it (types only, plus assurance constants).
 export { ACR, satisfiesAcr } from '../auth/index.ts';
 export type { PasskeyService as PasskeyServiceLike } from '../auth/passkey/index.ts';
-export type ClientLike = { clientId: string; clientName?: string | undefined; logoUri?: string | undefined };
+export type ClientLike = {
+  clientId: string;
+  clientName?: string | undefined;
+  logoUri?: string | undefined;
+};

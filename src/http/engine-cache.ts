@@ -16,7 +16,8 @@ type Cached = { body: Buffer; etag: string; headers: [string, string][] };
 
 const cacheByEngine = new WeakMap<object, Map<string, Cached>>();
 
-export const isStaticEngineRequest = (ctx: Context) => (ctx.method === 'GET' || ctx.method === 'HEAD') && STATIC_ENGINE_PATHS.has(ctx.path);
+export const isStaticEngineRequest = (ctx: Context) =>
+  (ctx.method === 'GET' || ctx.method === 'HEAD') && STATIC_ENGINE_PATHS.has(ctx.path);
 
 /**
  * Answers a GET/HEAD of a static engine path from the cache straight on the node request, before
@@ -24,7 +25,12 @@ export const isStaticEngineRequest = (ctx: Context) => (ctx.method === 'GET' || 
  * security headers as every other response. Returns the route name answered, or undefined when
  * the request is not one (or this engine has not answered that path yet): then koa handles it.
  */
-export const answerFromCache = (req: IncomingMessage, res: ServerResponse, engine: object, securityHeaders: [string, string][]): string | undefined => {
+export const answerFromCache = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  engine: object,
+  securityHeaders: [string, string][],
+): string | undefined => {
   if (req.method !== 'GET' && req.method !== 'HEAD') return undefined;
   const url = req.url ?? '';
   const query = url.indexOf('?');
@@ -39,7 +45,10 @@ export const answerFromCache = (req: IncomingMessage, res: ServerResponse, engin
   res.setHeader('Vary', 'Origin');
   res.setHeader('ETag', hit.etag);
   const given = req.headers['x-request-id'];
-  res.setHeader('X-Request-Id', typeof given === 'string' && /^[\w.:@-]{1,64}$/.test(given) ? given : randomUUID());
+  res.setHeader(
+    'X-Request-Id',
+    typeof given === 'string' && /^[\w.:@-]{1,64}$/.test(given) ? given : randomUUID(),
+  );
   if (req.headers['if-none-match'] === hit.etag) {
     res.statusCode = 304;
     res.end();
@@ -57,7 +66,10 @@ export const recordEngineAnswer = (res: ServerResponse, path: string, engine: ob
   const write = res.write.bind(res);
   const end = res.end.bind(res);
   const keep = (chunk: unknown, encoding?: unknown) => {
-    if (typeof chunk === 'string') chunks.push(Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8'));
+    if (typeof chunk === 'string')
+      chunks.push(
+        Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8'),
+      );
     else if (chunk instanceof Uint8Array) chunks.push(Buffer.from(chunk));
   };
   res.write = ((chunk: unknown, ...rest: unknown[]) => {
@@ -73,7 +85,11 @@ export const recordEngineAnswer = (res: ServerResponse, path: string, engine: ob
         return value === undefined ? [] : [[name, String(value)]];
       });
       const perEngine = cacheByEngine.get(engine) ?? new Map<string, Cached>();
-      perEngine.set(path, { body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`, headers });
+      perEngine.set(path, {
+        body,
+        etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`,
+        headers,
+      });
       cacheByEngine.set(engine, perEngine);
     }
     return (end as (...args: unknown[]) => ServerResponse)(chunk, ...rest);

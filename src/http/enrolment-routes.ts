@@ -11,7 +11,10 @@ const deviceName = (userAgent: string) => {
   return `Passkey (${os.replace('Mac OS X', 'macOS')})`;
 };
 
-export const enrolmentRoutes = (router: Router, { enrolment, views, csrf }: { enrolment: EnrolmentService; views: Views; csrf: Csrf }) => {
+export const enrolmentRoutes = (
+  router: Router,
+  { enrolment, views, csrf }: { enrolment: EnrolmentService; views: Views; csrf: Csrf },
+) => {
   router.get('/enrol/done', (ctx) => {
     const t = translator(langOf(ctx));
     views.render(ctx, 'message', { heading: t('enrol.done.title'), message: t('enrol.done.body') });
@@ -20,7 +23,11 @@ export const enrolmentRoutes = (router: Router, { enrolment, views, csrf }: { en
   router.get('/enrol/:token', async (ctx) => {
     const account = await enrolment.open(ctx.params.token!);
     ctx.set('Referrer-Policy', 'no-referrer');
-    views.render(ctx, 'enrol', { name: account.name, optionsUrl: `/enrol/${ctx.params.token}/options`, verifyUrl: `/enrol/${ctx.params.token}/verify` });
+    views.render(ctx, 'enrol', {
+      name: account.name,
+      optionsUrl: `/enrol/${ctx.params.token}/options`,
+      verifyUrl: `/enrol/${ctx.params.token}/verify`,
+    });
   });
 
   router.post('/enrol/:token/options', async (ctx) => {

@@ -31,28 +31,51 @@ type Deps = {
 
 /** What login.eta's federation block shows (views/federation-login.eta). */
 type LoginSection = {
-  upstreams: { id: string; name: { ko: string; en: string }; logoUri: string | undefined; url: string }[];
+  upstreams: {
+    id: string;
+    name: { ko: string; en: string };
+    logoUri: string | undefined;
+    url: string;
+  }[];
   linking: { ko: string; en: string } | undefined;
 };
 type FederationState = { federationLogin?: LoginSection | undefined };
 
-const FEDERATION_ERRORS = new Set(['ERR_UPSTREAM_UNKNOWN', 'ERR_UPSTREAM_UNAVAILABLE', 'ERR_UPSTREAM_REJECTED', 'ERR_UPSTREAM_DENIED', 'ERR_UPSTREAM_ACR', 'ERR_FEDERATION_EXPIRED', 'ERR_FEDERATION_ALREADY_LINKED', 'ERR_FEDERATION_NO_ENROLMENT', 'ERR_ACCOUNT_DISABLED']);
+const FEDERATION_ERRORS = new Set([
+  'ERR_UPSTREAM_UNKNOWN',
+  'ERR_UPSTREAM_UNAVAILABLE',
+  'ERR_UPSTREAM_REJECTED',
+  'ERR_UPSTREAM_DENIED',
+  'ERR_UPSTREAM_ACR',
+  'ERR_FEDERATION_EXPIRED',
+  'ERR_FEDERATION_ALREADY_LINKED',
+  'ERR_FEDERATION_NO_ENROLMENT',
+  'ERR_ACCOUNT_DISABLED',
+]);
 
 /**
  * Registers the routes and returns the views the interaction routes render with: the same
  * views, with the login page given its federation section (loaded before the page renders).
  */
-export const federationRoutes = (router: Router, { provider, federation, passkeys, accountSession, views, csrf, log, certificateLogin }: Deps): Views => {
+export const federationRoutes = (
+  router: Router,
+  { provider, federation, passkeys, accountSession, views, csrf, log, certificateLogin }: Deps,
+): Views => {
   const interaction = (ctx: Context) => interactionOf(ctx, provider(), { loginOnly: true });
 
   /** The login result, or the engine's error when the client asked for more than was proven. */
   const result = (login: FederatedLogin, acrValues: unknown) =>
     satisfiesAcr(login.acr, acrValues as string | undefined)
       ? { login: { ...login, remember: true } }
-      : { error: 'unmet_authentication_requirements', error_description: 'the requested acr_values need a stronger sign-in' };
+      : {
+          error: 'unmet_authentication_requirements',
+          error_description: 'the requested acr_values need a stronger sign-in',
+        };
 
   const finish = async (ctx: Context, login: FederatedLogin, acrValues: unknown) =>
-    provider().interactionFinished(ctx.req, ctx.res, result(login, acrValues), { mergeWithLastSubmission: false });
+    provider().interactionFinished(ctx.req, ctx.res, result(login, acrValues), {
+      mergeWithLastSubmission: false,
+    });
 
   /** A federation failure as a page with the way back to the open sign-in; anything else goes on up. */
   const refusalPage = async (ctx: Context, uid: string, step: () => Promise<void>) => {
@@ -61,8 +84,17 @@ export const federationRoutes = (router: Router, { provider, federation, passkey
     } catch (error) {
       if (!isAppError(error) || !FEDERATION_ERRORS.has(error.code)) throw error;
       const t = translator(langOf(ctx));
-      if (error.status >= 500) log.warn({ code: error.code, reqId: ctx.state.reqId }, 'sign-in through an upstream failed');
-      views.render(ctx, 'federation-error', { message: t(`err.${error.code}`), code: error.code, retryUrl: `/interaction/${uid}` }, { status: error.status });
+      if (error.status >= 500)
+        log.warn(
+          { code: error.code, reqId: ctx.state.reqId },
+          'sign-in through an upstream failed',
+        );
+      views.render(
+        ctx,
+        'federation-error',
+        { message: t(`err.${error.code}`), code: error.code, retryUrl: `/interaction/${uid}` },
+        { status: error.status },
+      );
     }
   };
 
@@ -74,16 +106,27 @@ export const federationRoutes = (router: Router, { provider, federation, passkey
       const details = await interactionOf(ctx, provider()).catch(() => undefined);
       if (details?.prompt.name === 'login') {
         const uid = details.uid;
-        const [active, pending] = await Promise.all([federation.upstreams.list('active'), federation.login.linkOptions(uid).catch(() => undefined)]);
+        const [active, pending] = await Promise.all([
+          federation.upstreams.list('active'),
+          federation.login.linkOptions(uid).catch(() => undefined),
+        ]);
         (ctx.state as FederationState).federationLogin = {
           upstreams: active
             .filter((u) => satisfiesAcr(u.acr, details.params.acr_values as string | undefined))
-            .map((u) => ({ id: u.id, name: u.displayName, logoUri: u.logoUri ?? undefined, url: `/interaction/${uid}/upstream/${u.id}` })),
+            .map((u) => ({
+              id: u.id,
+              name: u.displayName,
+              logoUri: u.logoUri ?? undefined,
+              url: `/interaction/${uid}/upstream/${u.id}`,
+            })),
           linking: pending?.awaitingSignIn ? pending.upstream.name : undefined,
         };
       }
     } catch (error) {
-      log.warn({ err: error, reqId: ctx.state.reqId }, 'federation section of the sign-in page left out');
+      log.warn(
+        { err: error, reqId: ctx.state.reqId },
+        'federation section of the sign-in page left out',
+      );
     }
     await next();
   });
@@ -91,7 +134,12 @@ export const federationRoutes = (router: Router, { provider, federation, passkey
   router.get('/interaction/:uid/upstream/:id', async (ctx) => {
     const { uid, params } = await interaction(ctx);
     await refusalPage(ctx, uid, async () => {
-      ctx.redirect(await federation.login.start(uid, ctx.params.id!, { acrValues: params.acr_values as string | undefined, uiLocales: params.ui_locales as string | undefined }));
+      ctx.redirect(
+        await federation.login.start(uid, ctx.params.id!, {
+          acrValues: params.acr_values as string | undefined,
+          uiLocales: params.ui_locales as string | undefined,
+        }),
+      );
     });
   });
 
@@ -100,14 +148,21 @@ export const federationRoutes = (router: Router, { provider, federation, passkey
   // interaction is checked against the one the state was issued for before the code is redeemed.
   router.get('/federation/callback', async (ctx) => {
     const uid = await federation.login.flowInteraction(ctx.query.state);
-    if (!uid) throw Object.assign(new Error('unknown state'), { status: 400, error: 'invalid_request', error_description: 'this sign-in has expired; please start again' });
+    if (!uid)
+      throw Object.assign(new Error('unknown state'), {
+        status: 400,
+        error: 'invalid_request',
+        error_description: 'this sign-in has expired; please start again',
+      });
     ctx.redirect(`/interaction/${uid}/federation/return?${ctx.querystring}`);
   });
 
   router.get('/interaction/:uid/federation/return', async (ctx) => {
     const { uid, params } = await interaction(ctx);
     await refusalPage(ctx, uid, async () => {
-      const outcome = await federation.login.complete(uid, new URLSearchParams(ctx.querystring), { ip: ctx.ip });
+      const outcome = await federation.login.complete(uid, new URLSearchParams(ctx.querystring), {
+        ip: ctx.ip,
+      });
       if (outcome.kind === 'signed-in') await finish(ctx, outcome.login, params.acr_values);
       else ctx.redirect(`/interaction/${uid}/federation/link`);
     });
@@ -118,15 +173,20 @@ export const federationRoutes = (router: Router, { provider, federation, passkey
     await refusalPage(ctx, uid, async () => {
       const link = await federation.login.linkOptions(uid);
       const base = `/interaction/${uid}/federation/link`;
-      views.render(ctx, 'federation-link', {
-        link,
-        optionsUrl: `${base}/passkey/options`,
-        verifyUrl: `${base}/passkey/verify`,
-        confirmUrl: `${base}/confirm`,
-        enrolUrl: `${base}/enrol`,
-        signInUrl: certificateLogin ? `${base}/sign-in` : undefined,
-        abortUrl: `/interaction/${uid}/abort`,
-      }, { uiLocales: params.ui_locales as string | undefined });
+      views.render(
+        ctx,
+        'federation-link',
+        {
+          link,
+          optionsUrl: `${base}/passkey/options`,
+          verifyUrl: `${base}/passkey/verify`,
+          confirmUrl: `${base}/confirm`,
+          enrolUrl: `${base}/enrol`,
+          signInUrl: certificateLogin ? `${base}/sign-in` : undefined,
+          abortUrl: `/interaction/${uid}/abort`,
+        },
+        { uiLocales: params.ui_locales as string | undefined },
+      );
     });
   });
 
@@ -135,16 +195,32 @@ export const federationRoutes = (router: Router, { provider, federation, passkey
     const body = await readBody(ctx);
     csrf.verify(ctx, body._csrf);
     const { uid } = await interaction(ctx);
-    ctx.body = await passkeys.authenticationOptions(`federation:${uid}`, stringField(body, 'identifier', 320) || undefined);
+    ctx.body = await passkeys.authenticationOptions(
+      `federation:${uid}`,
+      stringField(body, 'identifier', 320) || undefined,
+    );
   });
 
   router.post('/interaction/:uid/federation/link/passkey/verify', async (ctx) => {
     const body = await readBody(ctx);
     csrf.verify(ctx, body._csrf);
     const { uid, params } = await interaction(ctx);
-    const proof = await passkeys.verifyAuthentication(`federation:${uid}`, body as never, { ip: ctx.ip });
-    const login = await federation.login.linkWithProof(uid, { accountId: proof.accountId, acr: ACR.substantial, amr: proof.amr, method: 'passkey' }, { ip: ctx.ip });
-    ctx.body = { location: await provider().interactionResult(ctx.req, ctx.res, result(login, params.acr_values), { mergeWithLastSubmission: false }) };
+    const proof = await passkeys.verifyAuthentication(`federation:${uid}`, body as never, {
+      ip: ctx.ip,
+    });
+    const login = await federation.login.linkWithProof(
+      uid,
+      { accountId: proof.accountId, acr: ACR.substantial, amr: proof.amr, method: 'passkey' },
+      { ip: ctx.ip },
+    );
+    ctx.body = {
+      location: await provider().interactionResult(
+        ctx.req,
+        ctx.res,
+        result(login, params.acr_values),
+        { mergeWithLastSubmission: false },
+      ),
+    };
   });
 
   // Proof 2: any One-ID sign-in in this interaction (e.g. a certificate); linked when it ends (src/oidc/provider.ts).
@@ -163,14 +239,18 @@ export const federationRoutes = (router: Router, { provider, federation, passkey
     const body = await readBody(ctx);
     csrf.verify(ctx, body._csrf);
     const { uid, params } = await interaction(ctx);
-    await refusalPage(ctx, uid, async () => finish(ctx, await federation.login.confirmMatch(uid, { ip: ctx.ip }), params.acr_values));
+    await refusalPage(ctx, uid, async () =>
+      finish(ctx, await federation.login.confirmMatch(uid, { ip: ctx.ip }), params.acr_values),
+    );
   });
 
   router.post('/interaction/:uid/federation/link/enrol', async (ctx) => {
     const body = await readBody(ctx);
     csrf.verify(ctx, body._csrf);
     const { uid, params } = await interaction(ctx);
-    await refusalPage(ctx, uid, async () => finish(ctx, await federation.login.enrol(uid, { ip: ctx.ip }), params.acr_values));
+    await refusalPage(ctx, uid, async () =>
+      finish(ctx, await federation.login.enrol(uid, { ip: ctx.ip }), params.acr_values),
+    );
   });
 
   // My One-ID: unlinking needs a sign-in at `substantial` or more (not only a low-level upstream).
@@ -188,6 +268,13 @@ export const federationRoutes = (router: Router, { provider, federation, passkey
   return {
     ...views,
     render: (ctx, view, data = {}, options = {}) =>
-      views.render(ctx, view, view === 'login' ? { ...data, federation: (ctx.state as FederationState).federationLogin } : data, options),
+      views.render(
+        ctx,
+        view,
+        view === 'login'
+          ? { ...data, federation: (ctx.state as FederationState).federationLogin }
+          : data,
+        options,
+      ),
   };
 };

@@ -1,7 +1,10 @@
 import type Router from '@koa/router';
 
 /** /healthz: the process is alive. /readyz: its dependencies answer (load balancers route on it). */
-export const healthRoutes = (router: Router, { checks }: { checks: Record<string, () => Promise<void>> }) => {
+export const healthRoutes = (
+  router: Router,
+  { checks }: { checks: Record<string, () => Promise<void>> },
+) => {
   router.get('/healthz', (ctx) => {
     ctx.set('Cache-Control', 'no-store');
     ctx.body = { status: 'ok' };
@@ -10,7 +13,12 @@ export const healthRoutes = (router: Router, { checks }: { checks: Record<string
     const results = await Promise.all(
       Object.entries(checks).map(async ([name, check]) => {
         try {
-          await Promise.race([check(), new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000).unref())]);
+          await Promise.race([
+            check(),
+            new Promise((_, reject) =>
+              setTimeout(() => reject(new Error('timeout')), 2000).unref(),
+            ),
+          ]);
           return [name, 'ok'] as const;
         } catch {
           return [name, 'unavailable'] as const;

@@ -6,10 +6,19 @@ import type Provider from 'oidc-provider';
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
 type WithDetails = { interactionDetails?: Promise<Details> };
 
-const refuse = (description: string) => Object.assign(new Error(description), { status: 400, error: 'invalid_request', error_description: description });
+const refuse = (description: string) =>
+  Object.assign(new Error(description), {
+    status: 400,
+    error: 'invalid_request',
+    error_description: description,
+  });
 
 /** The URL's interaction (`:uid`), optionally required to be at the login prompt; 400 otherwise. */
-export const interactionOf = async (ctx: Context, provider: Provider, options: { loginOnly?: boolean } = {}): Promise<Details> => {
+export const interactionOf = async (
+  ctx: Context,
+  provider: Provider,
+  options: { loginOnly?: boolean } = {},
+): Promise<Details> => {
   const state = ctx.state as WithDetails;
   state.interactionDetails ??= provider.interactionDetails(ctx.req, ctx.res);
   const details = await state.interactionDetails;

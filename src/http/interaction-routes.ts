@@ -29,11 +29,20 @@ type Deps = {
   certificateLogin?: ((uid: string) => object) | undefined;
 };
 
-export const interactionRoutes = (router: Router, { provider, passkeys, agencyOf, consent, accounts, views, csrf, certificateLogin, metrics }: Deps) => {
+export const interactionRoutes = (
+  router: Router,
+  { provider, passkeys, agencyOf, consent, accounts, views, csrf, certificateLogin, metrics }: Deps,
+) => {
   const details = (ctx: Context) => interactionOf(ctx, provider());
 
   /** Resumes the authorization after a consent decision; the engine derives the grant from it. */
-  const finishConsent = (ctx: Context) => provider().interactionFinished(ctx.req, ctx.res, { consent: {} }, { mergeWithLastSubmission: true });
+  const finishConsent = (ctx: Context) =>
+    provider().interactionFinished(
+      ctx.req,
+      ctx.res,
+      { consent: {} },
+      { mergeWithLastSubmission: true },
+    );
 
   router.get('/interaction/:uid', async (ctx) => {
     const interaction = await details(ctx);
@@ -42,17 +51,23 @@ export const interactionRoutes = (router: Router, { provider, passkeys, agencyOf
     const view = clientView(client, await agencyOf(String(params.client_id)));
     const uiLocales = params.ui_locales as string | undefined;
     if (prompt.name === 'login') {
-      const stepUp = Boolean(params.acr_values) && !satisfiesAcr(ACR.substantial, params.acr_values as string);
-      views.render(ctx, 'login', {
-        client: view,
-        stepUp,
-        // login_hint (OIDC Core 3.1.2.1) pre-fills the email/phone field; it is only a hint.
-        loginHint: typeof params.login_hint === 'string' ? params.login_hint.slice(0, 320) : '',
-        optionsUrl: `/interaction/${uid}/passkey/options`,
-        verifyUrl: `/interaction/${uid}/passkey/verify`,
-        abortUrl: `/interaction/${uid}/abort`,
-        certificate: certificateLogin?.(uid),
-      }, { uiLocales });
+      const stepUp =
+        Boolean(params.acr_values) && !satisfiesAcr(ACR.substantial, params.acr_values as string);
+      views.render(
+        ctx,
+        'login',
+        {
+          client: view,
+          stepUp,
+          // login_hint (OIDC Core 3.1.2.1) pre-fills the email/phone field; it is only a hint.
+          loginHint: typeof params.login_hint === 'string' ? params.login_hint.slice(0, 320) : '',
+          optionsUrl: `/interaction/${uid}/passkey/options`,
+          verifyUrl: `/interaction/${uid}/passkey/verify`,
+          abortUrl: `/interaction/${uid}/abort`,
+          certificate: certificateLogin?.(uid),
+        },
+        { uiLocales },
+      );
       return;
     }
     // One-ID's own pages need no consent: the citizen is using One-ID itself.
@@ -61,47 +76,101 @@ export const interactionRoutes = (router: Router, { provider, passkeys, agencyOf
       return;
     }
     const accountId = interaction.session!.accountId;
-    const { pending } = await consent.evaluate(accountId, String(params.client_id), requestedFromParams(params));
+    const { pending } = await consent.evaluate(
+      accountId,
+      String(params.client_id),
+      requestedFromParams(params),
+    );
     (ctx.state as State).formAction = [new URL(String(params.redirect_uri)).origin];
     const account = await accounts.findById(accountId);
-    views.render(ctx, 'consent', { client: view, items: pending, citizenName: account?.name ?? '', submitUrl: `/interaction/${uid}/consent` }, { uiLocales });
+    views.render(
+      ctx,
+      'consent',
+      {
+        client: view,
+        items: pending,
+        citizenName: account?.name ?? '',
+        submitUrl: `/interaction/${uid}/consent`,
+      },
+      { uiLocales },
+    );
   });
 
   router.post('/interaction/:uid/passkey/options', async (ctx) => {
     const body = await readBody(ctx);
     csrf.verify(ctx, body._csrf);
     const { uid, prompt } = await details(ctx);
-    if (prompt.name !== 'login') throw Object.assign(new Error('not a login prompt'), { status: 400, error: 'invalid_request' });
-    ctx.body = await passkeys.authenticationOptions(`interaction:${uid}`, stringField(body, 'identifier', 320) || undefined);
+    if (prompt.name !== 'login')
+      throw Object.assign(new Error('not a login prompt'), {
+        status: 400,
+        error: 'invalid_request',
+      });
+    ctx.body = await passkeys.authenticationOptions(
+      `interaction:${uid}`,
+      stringField(body, 'identifier', 320) || undefined,
+    );
   });
 
   router.post('/interaction/:uid/passkey/verify', async (ctx) => {
     const body = await readBody(ctx);
     csrf.verify(ctx, body._csrf);
     const { uid, params } = await details(ctx);
-    const result = await metrics.observeSignIn('passkey', passkeys.verifyAuthentication(`interaction:${uid}`, body as never, { ip: ctx.ip }));
+    const result = await metrics.observeSignIn(
+      'passkey',
+      passkeys.verifyAuthentication(`interaction:${uid}`, body as never, { ip: ctx.ip }),
+    );
     // A passkey proves `substantial`; a client that asked for more gets a clear error, not less.
     const outcome = satisfiesAcr(ACR.substantial, params.acr_values as string | undefined)
-      ? { login: { accountId: result.accountId, acr: ACR.substantial, amr: result.amr, remember: true } }
-      : { error: 'unmet_authentication_requirements', error_description: 'the requested acr_values need certificate sign-in' };
-    ctx.body = { location: await provider().interactionResult(ctx.req, ctx.res, outcome, { mergeWithLastSubmission: false }) };
+      ? {
+          login: {
+            accountId: result.accountId,
+            acr: ACR.substantial,
+            amr: result.amr,
+            remember: true,
+          },
+        }
+      : {
+          error: 'unmet_authentication_requirements',
+          error_description: 'the requested acr_values need certificate sign-in',
+        };
+    ctx.body = {
+      location: await provider().interactionResult(ctx.req, ctx.res, outcome, {
+        mergeWithLastSubmission: false,
+      }),
+    };
   });
 
   router.post('/interaction/:uid/consent', async (ctx) => {
     const body = await readBody(ctx);
     csrf.verify(ctx, body._csrf);
     const { prompt, session, params } = await details(ctx);
-    if (prompt.name !== 'consent' || !session) throw Object.assign(new Error('not a consent prompt'), { status: 400, error: 'invalid_request' });
+    if (prompt.name !== 'consent' || !session)
+      throw Object.assign(new Error('not a consent prompt'), {
+        status: 400,
+        error: 'invalid_request',
+      });
     if (body.decision !== 'approve') {
-      await provider().interactionFinished(ctx.req, ctx.res, { error: 'access_denied', error_description: 'the citizen declined to share the requested information' }, { mergeWithLastSubmission: false });
+      await provider().interactionFinished(
+        ctx.req,
+        ctx.res,
+        {
+          error: 'access_denied',
+          error_description: 'the citizen declined to share the requested information',
+        },
+        { mergeWithLastSubmission: false },
+      );
       return;
     }
     const clientId = String(params.client_id);
     const requested = requestedFromParams(params);
     // Approving agrees to the required items; optional ones only when their box was checked.
-    const checked = ([] as unknown[]).concat(body.claims ?? []).filter((c): c is string => typeof c === 'string');
+    const checked = ([] as unknown[])
+      .concat(body.claims ?? [])
+      .filter((c): c is string => typeof c === 'string');
     const { pending } = await consent.evaluate(session.accountId, clientId, requested);
-    const accepted = pending.filter((p) => p.required || checked.includes(p.claim)).map((p) => p.claim);
+    const accepted = pending
+      .filter((p) => p.required || checked.includes(p.claim))
+      .map((p) => p.claim);
     await consent.decide(session.accountId, clientId, requested, accepted, { ip: ctx.ip });
     await finishConsent(ctx);
   });
@@ -110,6 +179,11 @@ export const interactionRoutes = (router: Router, { provider, passkeys, agencyOf
     const body = await readBody(ctx);
     csrf.verify(ctx, body._csrf);
     await details(ctx);
-    await provider().interactionFinished(ctx.req, ctx.res, { error: 'access_denied', error_description: 'the citizen cancelled the sign-in' }, { mergeWithLastSubmission: false });
+    await provider().interactionFinished(
+      ctx.req,
+      ctx.res,
+      { error: 'access_denied', error_description: 'the citizen cancelled the sign-in' },
+      { mergeWithLastSubmission: false },
+    );
   });
 };

@@ -13,10 +13,20 @@ const STANDALONE = new Set(['sub', 'sid', 'auth_time', 'acr', 'amr', 'iss']);
 export const requestedFromParams = (params: Record<string, unknown>) => {
   let claims: string[] = [];
   try {
-    const parsed = typeof params.claims === 'string' ? (JSON.parse(params.claims) as Record<string, Record<string, unknown> | undefined>) : {};
-    claims = [...new Set([...Object.keys(parsed.userinfo ?? {}), ...Object.keys(parsed.id_token ?? {})])].filter((c) => !STANDALONE.has(c));
+    const parsed =
+      typeof params.claims === 'string'
+        ? (JSON.parse(params.claims) as Record<string, Record<string, unknown> | undefined>)
+        : {};
+    claims = [
+      ...new Set([...Object.keys(parsed.userinfo ?? {}), ...Object.keys(parsed.id_token ?? {})]),
+    ].filter((c) => !STANDALONE.has(c));
   } catch {
     // The engine has already validated the claims parameter; anything unreadable asks for nothing.
   }
-  return { scopes: String(params.scope ?? '').split(' ').filter(Boolean), claims };
+  return {
+    scopes: String(params.scope ?? '')
+      .split(' ')
+      .filter(Boolean),
+    claims,
+  };
 };

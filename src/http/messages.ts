@@ -14,14 +14,16 @@ const ko = {
   'login.passkey': '패스키로 로그인',
   'login.passkey.help': '휴대전화나 컴퓨터에 저장된 패스키(지문, 얼굴, 화면 잠금)로 로그인합니다.',
   'login.identifier': '이메일 또는 휴대전화 번호',
-  'login.identifier.help': '패스키가 목록에 나타나지 않거나 보안 키를 쓰는 경우 이메일 또는 휴대전화 번호를 입력하세요.',
+  'login.identifier.help':
+    '패스키가 목록에 나타나지 않거나 보안 키를 쓰는 경우 이메일 또는 휴대전화 번호를 입력하세요.',
   'login.identifier.submit': '이 정보로 패스키 찾기',
   'login.working': '인증을 진행하고 있습니다…',
   'login.failed': '로그인하지 못했습니다. 다시 시도해 주세요.',
   'login.unsupported': '이 브라우저는 패스키를 지원하지 않습니다. 최신 브라우저를 사용해 주세요.',
   'login.stepup': '이 서비스는 더 높은 수준의 본인 확인을 요구합니다.',
   'login.cancel': '로그인 취소',
-  'login.noaccount': '아직 계정이 없으신가요? 가까운 민원 창구에서 본인 확인 후 등록 링크를 받으세요.',
+  'login.noaccount':
+    '아직 계정이 없으신가요? 가까운 민원 창구에서 본인 확인 후 등록 링크를 받으세요.',
   'consent.title': '정보 제공 동의',
   'consent.intro': '{agency}의 {client} 서비스가 다음 정보를 요청합니다.',
   'consent.items': '제공되는 정보',
@@ -36,16 +38,19 @@ const ko = {
   'consent.source': '보유 기관',
   'consent.approve': '동의하고 계속',
   'consent.decline': '동의하지 않음',
-  'consent.note': '동의하지 않으면 이 서비스에 로그인되지 않습니다. 동의는 나중에 언제든지 철회할 수 있습니다.',
+  'consent.note':
+    '동의하지 않으면 이 서비스에 로그인되지 않습니다. 동의는 나중에 언제든지 철회할 수 있습니다.',
   'enrol.title': '패스키 등록',
   'enrol.intro': '{name}님, One-ID 계정을 사용하려면 패스키를 등록하세요.',
-  'enrol.help': '패스키는 비밀번호 대신 이 기기의 지문, 얼굴 인식 또는 화면 잠금으로 로그인하는 방법입니다.',
+  'enrol.help':
+    '패스키는 비밀번호 대신 이 기기의 지문, 얼굴 인식 또는 화면 잠금으로 로그인하는 방법입니다.',
   'enrol.submit': '패스키 만들기',
   'enrol.failed': '패스키를 등록하지 못했습니다. 다시 시도해 주세요.',
   'enrol.done.title': '등록 완료',
   'enrol.done.body': '패스키가 등록되었습니다. 이제 One-ID로 기관 서비스에 로그인할 수 있습니다.',
   'error.title': '요청을 처리할 수 없습니다',
-  'error.retry': '처음부터 다시 시도해 주세요. 문제가 계속되면 이용하려던 서비스의 고객센터에 문의하세요.',
+  'error.retry':
+    '처음부터 다시 시도해 주세요. 문제가 계속되면 이용하려던 서비스의 고객센터에 문의하세요.',
   'error.reference': '오류 코드',
   'logout.title': '로그아웃',
   'logout.confirm': 'One-ID에서 로그아웃하시겠습니까?',
@@ -80,9 +85,11 @@ const ko = {
   'recovery.done.unlinked': '인증서 연결을 해제했습니다.',
   'account.done.withdrawn': '동의를 철회했습니다. 해당 서비스는 더 이상 정보를 받을 수 없습니다.',
   'account.done.renamed': '패스키 이름을 바꿨습니다.',
-  'account.done.session-ended': '세션을 종료했습니다. 그 세션으로 이용하던 기관 서비스에도 로그아웃을 알렸습니다.',
+  'account.done.session-ended':
+    '세션을 종료했습니다. 그 세션으로 이용하던 기관 서비스에도 로그아웃을 알렸습니다.',
   'sessions.title': '로그인된 기기',
-  'sessions.help': 'One-ID에 로그인되어 있는 브라우저입니다. 모르는 기기가 있으면 세션을 종료하세요. 종료하면 그 세션으로 이용하던 기관 서비스에도 로그아웃이 전달됩니다.',
+  'sessions.help':
+    'One-ID에 로그인되어 있는 브라우저입니다. 모르는 기기가 있으면 세션을 종료하세요. 종료하면 그 세션으로 이용하던 기관 서비스에도 로그아웃이 전달됩니다.',
   'sessions.none': '로그인된 세션이 없습니다.',
   'sessions.current': '현재 사용 중인 기기',
   'sessions.device.unknown': '알 수 없는 기기',
@@ -94,7 +101,8 @@ const ko = {
   'sessions.end': '이 세션 종료',
   'sessions.end.current': '이 기기에서 로그아웃',
   'logout.systems': '다음 서비스에도 로그아웃을 알렸습니다.',
-  'logout.systems.help': '각 서비스는 잠시 후 로그아웃을 처리합니다. 공용 컴퓨터라면 브라우저를 닫으세요.',
+  'logout.systems.help':
+    '각 서비스는 잠시 후 로그아웃을 처리합니다. 공용 컴퓨터라면 브라우저를 닫으세요.',
   'activity.auth.passkey.verified': '패스키로 로그인',
   'activity.auth.passkey.failed': '패스키 로그인 실패',
   'activity.auth.passkey.registered': '패스키 등록',
@@ -129,22 +137,26 @@ const ko = {
   'err.ERR_CSRF': '페이지의 유효 시간이 지났습니다. 새로 고친 후 다시 시도해 주세요.',
   'err.ERR_BAD_BODY': '요청을 읽을 수 없습니다.',
   'err.ERR_NOT_FOUND': '요청하신 페이지를 찾을 수 없습니다.',
-  'err.ERR_INTERACTION_EXPIRED': '로그인 요청의 유효 시간이 지났습니다. 이용하려던 서비스에서 다시 로그인을 시작해 주세요.',
+  'err.ERR_INTERACTION_EXPIRED':
+    '로그인 요청의 유효 시간이 지났습니다. 이용하려던 서비스에서 다시 로그인을 시작해 주세요.',
   'err.ERR_ACR_UNMET': '이 서비스는 인증서 로그인이 필요합니다.',
   // Certificate login, self-enrolment and recovery (docs/certificates.md).
   'login.certificate.title': '인증서로 로그인',
   'login.certificate.help': '본인 명의의 인증서로 로그인합니다. 가장 높은 수준의 본인 확인입니다.',
-  'login.certificate.stepup': '이 서비스는 인증서 로그인이 필요합니다. 아래에서 인증서로 로그인하세요.',
+  'login.certificate.stepup':
+    '이 서비스는 인증서 로그인이 필요합니다. 아래에서 인증서로 로그인하세요.',
   'login.certificate.browser': '이 브라우저의 인증서 사용',
   'login.certificate.sign': '인증서 프로그램으로 서명하기',
   'login.certificate.nonce': '서명할 값',
-  'login.certificate.nonce.help': '인증서 프로그램에 이 값을 넣어 서명한 뒤, 서명 결과를 아래에 붙여 넣으세요.',
+  'login.certificate.nonce.help':
+    '인증서 프로그램에 이 값을 넣어 서명한 뒤, 서명 결과를 아래에 붙여 넣으세요.',
   'login.certificate.jws': '서명 결과',
   'login.certificate.submit': '서명으로 로그인',
   'login.certificate.missing': '먼저 서명 결과를 붙여 넣어 주세요.',
   'login.certificate.retry': '로그인 화면으로 돌아가 다시 시도하기',
   'enrol.certificate.title': 'One-ID 계정 만들기',
-  'enrol.certificate.intro': '이 인증서에 연결된 One-ID 계정이 없습니다. 인증서의 정보로 계정을 만들 수 있습니다.',
+  'enrol.certificate.intro':
+    '이 인증서에 연결된 One-ID 계정이 없습니다. 인증서의 정보로 계정을 만들 수 있습니다.',
   'enrol.certificate.name': '이름',
   'enrol.certificate.birthdate': '생년월일',
   'enrol.certificate.birthdate.help': '예: 1990-01-31',
@@ -156,7 +168,8 @@ const ko = {
   'enrol.certificate.invalid.name': '이름을 입력해 주세요.',
   'enrol.certificate.invalid.birthdate': '생년월일을 YYYY-MM-DD 형식의 실제 날짜로 입력해 주세요.',
   'recovery.title': '패스키 복구',
-  'recovery.intro': '{name}님, 인증서로 본인 확인을 마쳤습니다. 새 패스키를 등록하거나 분실한 패스키를 삭제할 수 있습니다.',
+  'recovery.intro':
+    '{name}님, 인증서로 본인 확인을 마쳤습니다. 새 패스키를 등록하거나 분실한 패스키를 삭제할 수 있습니다.',
   'recovery.passkeys': '등록된 패스키',
   'recovery.none': '등록된 패스키가 없습니다.',
   'recovery.remove': '삭제',
@@ -168,62 +181,86 @@ const ko = {
   'recovery.done.registered': '새 패스키가 등록되었습니다.',
   'recovery.done.removed': '패스키가 삭제되었습니다.',
   'recovery.done.linked': '인증서를 계정에 추가했습니다. 이제 이 인증서로도 로그인할 수 있습니다.',
-  'recovery.done.already-linked': '이 인증서는 이미 내 계정에 연결되어 있습니다. 바뀐 것은 없습니다.',
+  'recovery.done.already-linked':
+    '이 인증서는 이미 내 계정에 연결되어 있습니다. 바뀐 것은 없습니다.',
   'recovery.done.renamed': '인증서 이름을 저장했습니다.',
   'security.certificate.none': '연결된 인증서가 없습니다.',
   'security.certificate.label': '인증서 이름',
-  'security.certificate.label.help': '알아보기 쉬운 이름을 60자 이내로 붙일 수 있습니다. 비워 두고 저장하면 인증서에 적힌 이름이 다시 표시됩니다.',
+  'security.certificate.label.help':
+    '알아보기 쉬운 이름을 60자 이내로 붙일 수 있습니다. 비워 두고 저장하면 인증서에 적힌 이름이 다시 표시됩니다.',
   'security.certificate.save': '이름 저장',
   'security.certificate.add': '인증서 추가',
-  'security.certificate.add.help': '본인 명의의 인증서를 이 계정에 연결하면 그 인증서로도 로그인할 수 있습니다. 인증서 프로그램으로 아래 값에 서명한 뒤 서명 결과를 붙여 넣으세요.',
+  'security.certificate.add.help':
+    '본인 명의의 인증서를 이 계정에 연결하면 그 인증서로도 로그인할 수 있습니다. 인증서 프로그램으로 아래 값에 서명한 뒤 서명 결과를 붙여 넣으세요.',
   'security.certificate.add.submit': '이 서명으로 인증서 추가',
   'security.certificate.add.failed': '인증서를 추가하지 못했습니다. 다시 시도해 주세요.',
-  'err.ERR_CERT_LINKED_ELSEWHERE': '이 인증서는 다른 One-ID 계정에 연결되어 있어 이 계정에 추가할 수 없습니다. 본인의 인증서라면 가까운 민원 창구에 문의하세요.',
+  'err.ERR_CERT_LINKED_ELSEWHERE':
+    '이 인증서는 다른 One-ID 계정에 연결되어 있어 이 계정에 추가할 수 없습니다. 본인의 인증서라면 가까운 민원 창구에 문의하세요.',
   'err.ERR_CERTIFICATE_LABEL': '인증서 이름은 한 줄로 60자 이내로 입력해 주세요.',
   'err.ERR_CERTIFICATE_NOT_FOUND': '이 인증서는 내 계정에 연결되어 있지 않습니다.',
   'err.ERR_CERT_EXPIRED': '인증서의 유효 기간이 지났습니다. 갱신한 인증서로 다시 시도해 주세요.',
-  'err.ERR_CERT_NOT_YET_VALID': '인증서가 아직 유효하지 않습니다. 유효 기간이 시작된 뒤 다시 시도해 주세요.',
+  'err.ERR_CERT_NOT_YET_VALID':
+    '인증서가 아직 유효하지 않습니다. 유효 기간이 시작된 뒤 다시 시도해 주세요.',
   'err.ERR_CERT_REVOKED': '폐지된 인증서입니다. 인증서를 발급한 기관에 문의하세요.',
   'err.ERR_CERT_UNTRUSTED': 'One-ID가 신뢰하는 기관에서 발급한 인증서가 아닙니다.',
-  'err.ERR_CERT_MISSING_INTERMEDIATE': '인증서 체인이 완전하지 않습니다(중간 인증서 누락). 인증서 프로그램이 전체 체인을 보내도록 해 주세요.',
-  'err.ERR_CERT_BAD_SIGNATURE': '인증서의 서명이 올바르지 않습니다. 인증서가 손상되었거나 위조되었을 수 있습니다.',
+  'err.ERR_CERT_MISSING_INTERMEDIATE':
+    '인증서 체인이 완전하지 않습니다(중간 인증서 누락). 인증서 프로그램이 전체 체인을 보내도록 해 주세요.',
+  'err.ERR_CERT_BAD_SIGNATURE':
+    '인증서의 서명이 올바르지 않습니다. 인증서가 손상되었거나 위조되었을 수 있습니다.',
   'err.ERR_CERT_WRONG_USAGE': '이 인증서는 로그인 용도로 사용할 수 없습니다.',
   'err.ERR_CERT_POLICY_MISMATCH': '이 종류의 인증서는 One-ID 로그인에 사용할 수 없습니다.',
-  'err.ERR_CERT_REVOCATION_UNAVAILABLE': '지금은 인증서의 폐지 여부를 확인할 수 없습니다. 잠시 후 다시 시도해 주세요.',
+  'err.ERR_CERT_REVOCATION_UNAVAILABLE':
+    '지금은 인증서의 폐지 여부를 확인할 수 없습니다. 잠시 후 다시 시도해 주세요.',
   'err.ERR_CERT_MALFORMED': '인증서 또는 서명의 형식을 읽을 수 없습니다.',
-  'err.ERR_CERT_NO_PROOF': '인증서를 가지고 있음을 확인하지 못했습니다. 인증서로 서명하거나 브라우저에서 인증서를 선택해 주세요.',
-  'err.ERR_CERT_REPLAYED': '이미 사용되었거나 이 로그인을 위해 발급되지 않은 서명입니다. 새 값을 받아 다시 서명해 주세요.',
-  'err.ERR_CERT_CHALLENGE_EXPIRED': '서명의 유효 시간이 지났습니다. 새 값을 받아 다시 서명해 주세요.',
-  'err.ERR_CERT_TICKET_INVALID': '인증서 로그인 링크가 만료되었거나 이미 사용되었습니다. 로그인 페이지에서 다시 시작해 주세요.',
-  'err.ERR_CERT_ENROLMENT_EXPIRED': '인증서 로그인의 유효 시간이 지났습니다. 인증서로 다시 로그인해 주세요.',
-  'err.ERR_CERT_ALREADY_LINKED': '이 인증서는 이미 계정에 연결되어 있습니다. 인증서로 다시 로그인해 주세요.',
+  'err.ERR_CERT_NO_PROOF':
+    '인증서를 가지고 있음을 확인하지 못했습니다. 인증서로 서명하거나 브라우저에서 인증서를 선택해 주세요.',
+  'err.ERR_CERT_REPLAYED':
+    '이미 사용되었거나 이 로그인을 위해 발급되지 않은 서명입니다. 새 값을 받아 다시 서명해 주세요.',
+  'err.ERR_CERT_CHALLENGE_EXPIRED':
+    '서명의 유효 시간이 지났습니다. 새 값을 받아 다시 서명해 주세요.',
+  'err.ERR_CERT_TICKET_INVALID':
+    '인증서 로그인 링크가 만료되었거나 이미 사용되었습니다. 로그인 페이지에서 다시 시작해 주세요.',
+  'err.ERR_CERT_ENROLMENT_EXPIRED':
+    '인증서 로그인의 유효 시간이 지났습니다. 인증서로 다시 로그인해 주세요.',
+  'err.ERR_CERT_ALREADY_LINKED':
+    '이 인증서는 이미 계정에 연결되어 있습니다. 인증서로 다시 로그인해 주세요.',
   'err.ERR_ACCOUNT_DISABLED': '이 계정으로는 로그인할 수 없습니다. 가까운 민원 창구에 문의하세요.',
   'err.ERR_RECOVERY_SIGN_IN_REQUIRED': '패스키를 관리하려면 인증서로 다시 로그인해 주세요.',
   'err.ERR_SECURITY_SIGN_IN_REQUIRED': '로그인 수단을 관리하려면 다시 로그인해 주세요.',
   'err.ERR_PASSKEY_NAME': '패스키 이름을 입력해 주세요.',
   'err.ERR_PASSKEY_NOT_FOUND': '이 계정에 등록된 패스키가 아닙니다.',
-  'err.ERR_LAST_SIGN_IN_METHOD': '하나뿐인 로그인 수단은 삭제할 수 없습니다. 먼저 새 패스키를 등록하세요.',
+  'err.ERR_LAST_SIGN_IN_METHOD':
+    '하나뿐인 로그인 수단은 삭제할 수 없습니다. 먼저 새 패스키를 등록하세요.',
   // Federation: sign-in through other services, linking, agency account links (docs/federation.md).
   'login.federation.title': '다른 서비스로 로그인',
-  'login.federation.help': '아래 서비스의 계정으로도 로그인할 수 있습니다. 처음 한 번은 One-ID 계정과 연결합니다.',
+  'login.federation.help':
+    '아래 서비스의 계정으로도 로그인할 수 있습니다. 처음 한 번은 One-ID 계정과 연결합니다.',
   'login.federation.with': '{upstream}(으)로 로그인',
-  'login.federation.linking': '{upstream} 계정을 연결하려면 One-ID 계정으로 로그인하세요. 로그인하면 바로 연결됩니다.',
+  'login.federation.linking':
+    '{upstream} 계정을 연결하려면 One-ID 계정으로 로그인하세요. 로그인하면 바로 연결됩니다.',
   'federation.link.title': '계정 연결',
-  'federation.link.intro': '{upstream}에서 본인 확인을 마쳤습니다. 이 계정은 아직 One-ID 계정과 연결되어 있지 않습니다.',
+  'federation.link.intro':
+    '{upstream}에서 본인 확인을 마쳤습니다. 이 계정은 아직 One-ID 계정과 연결되어 있지 않습니다.',
   'federation.link.match.title': '일치하는 One-ID 계정을 찾았습니다',
-  'federation.link.match.help': '{upstream}에서 받은 정보({attributes})와 일치하는 One-ID 계정이 하나 있습니다. 본인의 계정이 맞으면 연결하세요.',
+  'federation.link.match.help':
+    '{upstream}에서 받은 정보({attributes})와 일치하는 One-ID 계정이 하나 있습니다. 본인의 계정이 맞으면 연결하세요.',
   'federation.link.match.button': '내 계정이 맞습니다. 연결하기',
   'federation.link.passkey.title': '패스키로 내 계정 확인',
-  'federation.link.passkey.help': '이미 One-ID 계정이 있다면 패스키로 확인하여 연결하세요. 다음부터는 {upstream}(으)로 바로 로그인됩니다.',
+  'federation.link.passkey.help':
+    '이미 One-ID 계정이 있다면 패스키로 확인하여 연결하세요. 다음부터는 {upstream}(으)로 바로 로그인됩니다.',
   'federation.link.passkey.button': '패스키로 확인하고 연결',
   'federation.link.signin.title': '다른 방법으로 확인',
-  'federation.link.signin.help': '인증서 등 다른 방법으로 One-ID에 로그인하면 {upstream} 계정이 연결됩니다.',
+  'federation.link.signin.help':
+    '인증서 등 다른 방법으로 One-ID에 로그인하면 {upstream} 계정이 연결됩니다.',
   'federation.link.signin.button': '다른 방법으로 로그인하여 연결',
   'federation.link.enrol.title': '새 One-ID 계정 만들기',
-  'federation.link.enrol.help': 'One-ID 계정이 없다면 {upstream}에서 확인된 다음 정보로 계정을 만들 수 있습니다.',
+  'federation.link.enrol.help':
+    'One-ID 계정이 없다면 {upstream}에서 확인된 다음 정보로 계정을 만들 수 있습니다.',
   'federation.link.enrol.button': '계정 만들고 계속',
-  'federation.link.none': 'One-ID 계정이 없다면 가까운 민원 창구에서 본인 확인 후 등록 링크를 받으세요.',
-  'federation.link.exists': '{upstream}에서 받은 정보와 일치하는 One-ID 계정이 이미 있어 새 계정을 만들 수 없습니다. 본인의 계정이면 위의 방법으로 확인하여 연결하세요. 그렇지 않거나 그 계정으로 로그인할 수 없다면 가까운 민원 창구에 문의하세요.',
+  'federation.link.none':
+    'One-ID 계정이 없다면 가까운 민원 창구에서 본인 확인 후 등록 링크를 받으세요.',
+  'federation.link.exists':
+    '{upstream}에서 받은 정보와 일치하는 One-ID 계정이 이미 있어 새 계정을 만들 수 없습니다. 본인의 계정이면 위의 방법으로 확인하여 연결하세요. 그렇지 않거나 그 계정으로 로그인할 수 없다면 가까운 민원 창구에 문의하세요.',
   'federation.error.retry': '로그인 화면으로 돌아가 다른 방법으로 로그인하기',
   'account.federation.title': '연결된 로그인 서비스',
   'account.federation.none': '연결된 다른 로그인 서비스가 없습니다.',
@@ -233,7 +270,8 @@ const ko = {
   'account.federation.last': '유일한 로그인 수단이라 연결을 해제할 수 없습니다.',
   'account.federation.disabled': '현재 사용 중지됨',
   'account.agencies.title': '기관 회원 계정 연결',
-  'account.agencies.help': '다음 기관이 자체 회원 계정을 내 One-ID 계정에 연결했습니다. 회원 번호는 그 기관에만 제공됩니다.',
+  'account.agencies.help':
+    '다음 기관이 자체 회원 계정을 내 One-ID 계정에 연결했습니다. 회원 번호는 그 기관에만 제공됩니다.',
   'account.agencies.item': '{agency}({system})의 내 계정과 연결됨',
   'account.agencies.member': '회원 번호',
   'account.done.unlinked': '로그인 서비스 연결을 해제했습니다.',
@@ -241,12 +279,17 @@ const ko = {
   'activity.auth.federation.linked': '로그인 서비스 연결',
   'activity.auth.federation.link_failed': '로그인 서비스 연결 실패',
   'activity.auth.federation.unlinked': '로그인 서비스 연결 해제',
-  'err.ERR_UPSTREAM_UNKNOWN': '이 로그인 서비스는 사용할 수 없습니다. 다른 방법으로 로그인해 주세요.',
-  'err.ERR_UPSTREAM_UNAVAILABLE': '로그인 서비스가 지금 응답하지 않습니다. 잠시 후 다시 시도하거나 다른 방법으로 로그인해 주세요.',
-  'err.ERR_UPSTREAM_REJECTED': '로그인 서비스의 응답을 확인하지 못했습니다. 다시 시도하거나 다른 방법으로 로그인해 주세요.',
+  'err.ERR_UPSTREAM_UNKNOWN':
+    '이 로그인 서비스는 사용할 수 없습니다. 다른 방법으로 로그인해 주세요.',
+  'err.ERR_UPSTREAM_UNAVAILABLE':
+    '로그인 서비스가 지금 응답하지 않습니다. 잠시 후 다시 시도하거나 다른 방법으로 로그인해 주세요.',
+  'err.ERR_UPSTREAM_REJECTED':
+    '로그인 서비스의 응답을 확인하지 못했습니다. 다시 시도하거나 다른 방법으로 로그인해 주세요.',
   'err.ERR_UPSTREAM_DENIED': '로그인 서비스에서 로그인이 취소되었습니다.',
-  'err.ERR_UPSTREAM_ACR': '이 서비스는 이 로그인 서비스보다 높은 수준의 본인 확인을 요구합니다. 다른 방법으로 로그인해 주세요.',
-  'err.ERR_FEDERATION_EXPIRED': '다른 서비스를 통한 로그인의 유효 시간이 지났거나 이미 사용되었습니다. 로그인 화면에서 다시 시작해 주세요.',
+  'err.ERR_UPSTREAM_ACR':
+    '이 서비스는 이 로그인 서비스보다 높은 수준의 본인 확인을 요구합니다. 다른 방법으로 로그인해 주세요.',
+  'err.ERR_FEDERATION_EXPIRED':
+    '다른 서비스를 통한 로그인의 유효 시간이 지났거나 이미 사용되었습니다. 로그인 화면에서 다시 시작해 주세요.',
   'err.ERR_FEDERATION_ALREADY_LINKED': '이 계정은 이미 다른 One-ID 계정과 연결되어 있습니다.',
   'err.ERR_FEDERATION_NO_ENROLMENT': '이 로그인 서비스로는 One-ID 계정을 만들 수 없습니다.',
   'err.ERR_FEDERATION_NOT_LINKED': '내 계정에 연결된 로그인 서비스가 아닙니다.',
@@ -260,12 +303,14 @@ const ko = {
   'admin.nav.audit': '감사 기록',
   'admin.nav.dcr': '동적 등록 토큰',
   'admin.signout': '콘솔 로그아웃',
-  'admin.signedout': '관리 콘솔에서 로그아웃되었습니다. 같은 브라우저의 One-ID 로그인도 끝내려면 One-ID 로그아웃을 이용하세요.',
+  'admin.signedout':
+    '관리 콘솔에서 로그아웃되었습니다. 같은 브라우저의 One-ID 로그인도 끝내려면 One-ID 로그아웃을 이용하세요.',
   'admin.signout.oneid': 'One-ID 로그아웃',
   'admin.signin.again': '다시 로그인',
   'admin.home.hello': '{name}님, 관리 콘솔입니다.',
   'admin.home.roles': '나의 권한',
-  'admin.home.session': '보안을 위해 콘솔 세션은 {idle}분 동안 사용하지 않거나 로그인 후 {absolute}분이 지나면 끝납니다. 변경 작업에는 최근 {reauth}분 이내의 로그인이 필요하며, 그보다 오래되면 다시 로그인하게 됩니다.',
+  'admin.home.session':
+    '보안을 위해 콘솔 세션은 {idle}분 동안 사용하지 않거나 로그인 후 {absolute}분이 지나면 끝납니다. 변경 작업에는 최근 {reauth}분 이내의 로그인이 필요하며, 그보다 오래되면 다시 로그인하게 됩니다.',
   'admin.role.platform': '플랫폼 관리자',
   'admin.role.agency': '기관 관리자',
   'admin.role.auditor': '감사자',
@@ -292,14 +337,18 @@ const ko = {
   'admin.client.edit': '등록 정보 수정',
   'admin.client.enable': '검토 완료: 사용 승인',
   'admin.client.disable': '사용 중지',
-  'admin.client.disable.help': '중지하면 즉시 이 시스템의 로그인과 토큰 요청이 거부되고, 시민들의 세션에서 로그아웃됩니다.',
+  'admin.client.disable.help':
+    '중지하면 즉시 이 시스템의 로그인과 토큰 요청이 거부되고, 시민들의 세션에서 로그아웃됩니다.',
   'admin.client.delete': '삭제',
-  'admin.client.delete.confirm': '삭제를 확인합니다. 되돌릴 수 없으며 같은 클라이언트 ID는 다시 쓸 수 없습니다.',
+  'admin.client.delete.confirm':
+    '삭제를 확인합니다. 되돌릴 수 없으며 같은 클라이언트 ID는 다시 쓸 수 없습니다.',
   'admin.client.rotate': '비밀키 재발급',
-  'admin.client.rotate.help': '새 비밀키를 발급합니다. 이전 비밀키는 유예 기간 동안 함께 동작하므로 그동안 새 비밀키로 바꾸면 됩니다.',
+  'admin.client.rotate.help':
+    '새 비밀키를 발급합니다. 이전 비밀키는 유예 기간 동안 함께 동작하므로 그동안 새 비밀키로 바꾸면 됩니다.',
   'admin.client.previous': '이전 비밀키 유효 기한',
   'admin.client.history': '최근 기록',
-  'admin.client.draft': '이 시스템은 검토 대기 중입니다. 플랫폼 관리자가 승인하기 전에는 로그인에 쓸 수 없습니다.',
+  'admin.client.draft':
+    '이 시스템은 검토 대기 중입니다. 플랫폼 관리자가 승인하기 전에는 로그인에 쓸 수 없습니다.',
   'admin.client.via': '등록 경로',
   'admin.form.new': '새 시스템 등록',
   'admin.form.edit': '{client} 등록 정보 수정',
@@ -310,7 +359,8 @@ const ko = {
   'admin.form.agency': '기관',
   'admin.form.status': '등록 후 상태',
   'admin.form.redirect_uris': '리디렉션 URI (한 줄에 하나)',
-  'admin.form.redirect_uris.help': '정확한 주소만 허용됩니다. https를 써야 하며(localhost만 http), 와일드카드(*)와 # 은 쓸 수 없습니다.',
+  'admin.form.redirect_uris.help':
+    '정확한 주소만 허용됩니다. https를 써야 하며(localhost만 http), 와일드카드(*)와 # 은 쓸 수 없습니다.',
   'admin.form.post_logout_redirect_uris': '로그아웃 후 리디렉션 URI (한 줄에 하나, 선택)',
   'admin.form.backchannel_logout_uri': '백채널 로그아웃 URI (선택)',
   'admin.form.grant_types': '허용 그랜트 유형',
@@ -324,16 +374,19 @@ const ko = {
   'admin.form.logo_uri': '로고 URI (선택)',
   'admin.form.contacts': '담당자 이메일 (한 줄에 하나, 선택)',
   'admin.form.allowed_claims': '제공 허용 정보 (JSON 배열)',
-  'admin.form.allowed_claims.help': '항목마다 claim, 이용 목적(ko, en), required, retention_days. 비워 두면 기관 전용 식별자만 제공합니다.',
+  'admin.form.allowed_claims.help':
+    '항목마다 claim, 이용 목적(ko, en), required, retention_days. 비워 두면 기관 전용 식별자만 제공합니다.',
   'admin.form.create': '등록',
   'admin.form.save': '저장',
   'admin.form.cancel': '취소',
   'admin.secret.title': '클라이언트 비밀키',
-  'admin.secret.once': '이 비밀키는 지금 한 번만 표시됩니다. 안전한 곳에 보관하고 이 화면을 닫으세요.',
+  'admin.secret.once':
+    '이 비밀키는 지금 한 번만 표시됩니다. 안전한 곳에 보관하고 이 화면을 닫으세요.',
   'admin.secret.previous': '이전 비밀키는 {date}까지 계속 동작합니다.',
   'admin.secret.back': '시스템 정보로 돌아가기',
   'admin.done.created': '시스템이 등록되었습니다.',
-  'admin.done.requested': '등록 요청이 접수되었습니다. 플랫폼 관리자가 검토하고 승인하면 사용할 수 있습니다.',
+  'admin.done.requested':
+    '등록 요청이 접수되었습니다. 플랫폼 관리자가 검토하고 승인하면 사용할 수 있습니다.',
   'admin.done.updated': '등록 정보가 저장되었습니다.',
   'admin.done.enabled': '시스템을 사용하도록 승인했습니다.',
   'admin.done.disabled': '시스템 사용을 중지했습니다.',
@@ -373,7 +426,8 @@ const ko = {
   'admin.admins.granted': '부여',
   'admin.dcr.title': '동적 등록 토큰',
   'admin.dcr.caption': '초기 접근 토큰 목록',
-  'admin.dcr.policy': '기관이 자동화로 시스템을 등록(RFC 7591)할 때 쓰는 토큰입니다. 이 토큰으로 등록한 시스템은 그 기관 소속으로 바로 쓸 수 있지만, 개인정보 제공 허용은 관리자가 검토한 뒤 설정합니다.',
+  'admin.dcr.policy':
+    '기관이 자동화로 시스템을 등록(RFC 7591)할 때 쓰는 토큰입니다. 이 토큰으로 등록한 시스템은 그 기관 소속으로 바로 쓸 수 있지만, 개인정보 제공 허용은 관리자가 검토한 뒤 설정합니다.',
   'admin.dcr.issue': '토큰 발급',
   'admin.dcr.days': '유효 기간 (일)',
   'admin.dcr.token': '초기 접근 토큰',
@@ -383,7 +437,8 @@ const ko = {
   'admin.dcr.revoked': '폐기됨',
   'admin.dcr.endpoint': '등록 엔드포인트',
   'admin.form.sector_identifier_uri': '섹터 식별자 URI (리디렉션 URI의 호스트가 여럿이면 필수)',
-  'admin.form.sector_identifier_uri.help': '시민별 식별자(pairwise sub)를 정하는 기준입니다. 바꾸면 이 시스템이 받는 시민 식별자가 모두 바뀝니다. https 주소에 리디렉션 URI 목록(JSON)이 있어야 합니다.',
+  'admin.form.sector_identifier_uri.help':
+    '시민별 식별자(pairwise sub)를 정하는 기준입니다. 바꾸면 이 시스템이 받는 시민 식별자가 모두 바뀝니다. https 주소에 리디렉션 URI 목록(JSON)이 있어야 합니다.',
   'admin.form.backchannel_logout_session_required': '백채널 로그아웃 토큰에 세션 ID(sid) 포함',
   'admin.form.id_token_signed_response_alg': 'ID 토큰 서명 알고리즘',
   'admin.form.alg.default': '기본값 (ES256)',
@@ -393,7 +448,8 @@ const ko = {
   'admin.form.catalogue': '제공할 수 있는 정보 목록 (정보 항목 카탈로그)',
   'admin.nav.upstreams': '외부 로그인 제공자',
   'admin.upstreams.title': '외부 로그인 제공자',
-  'admin.upstreams.intro': '다른 OpenID Connect 신원 제공자를 로그인 화면에 추가합니다. 처음 한 번은 시민이 자기 One-ID 계정과 연결합니다.',
+  'admin.upstreams.intro':
+    '다른 OpenID Connect 신원 제공자를 로그인 화면에 추가합니다. 처음 한 번은 시민이 자기 One-ID 계정과 연결합니다.',
   'admin.upstreams.callback': '제공자에 등록할 리디렉션 URI',
   'admin.upstreams.new': '제공자 추가',
   'admin.upstreams.none': '등록된 제공자가 없습니다.',
@@ -416,24 +472,31 @@ const ko = {
   'admin.upstreams.form.edit': '{name} 제공자 수정',
   'admin.upstreams.form.create': '추가',
   'admin.upstreams.form.id': '식별자 (id)',
-  'admin.upstreams.form.id.help': '영문 소문자, 숫자와 - 2~63자. 주소에 쓰이며 나중에 바꿀 수 없습니다.',
+  'admin.upstreams.form.id.help':
+    '영문 소문자, 숫자와 - 2~63자. 주소에 쓰이며 나중에 바꿀 수 없습니다.',
   'admin.upstreams.form.display_name_ko': '로그인 버튼 이름 (한국어)',
   'admin.upstreams.form.display_name_en': '로그인 버튼 이름 (English)',
   'admin.upstreams.form.issuer': '발급자 URI (issuer)',
-  'admin.upstreams.form.issuer.help': 'https 주소(localhost만 http), 쿼리와 # 없이. 제공자의 discovery 문서에 같은 issuer가 있어야 합니다.',
+  'admin.upstreams.form.issuer.help':
+    'https 주소(localhost만 http), 쿼리와 # 없이. 제공자의 discovery 문서에 같은 issuer가 있어야 합니다.',
   'admin.upstreams.form.client_id': '제공자에 등록된 One-ID의 클라이언트 ID',
   'admin.upstreams.form.auth': '제공자에서의 클라이언트 인증 방식',
   'admin.upstreams.form.client_secret': '클라이언트 비밀키',
-  'admin.upstreams.form.client_secret.new': '암호화해 보관하며 다시 표시하지 않습니다. 인증 방식이 none이면 비워 두세요.',
-  'admin.upstreams.form.client_secret.edit': '비워 두면 저장된 비밀키를 그대로 씁니다. 암호화해 보관하며 다시 표시하지 않습니다.',
+  'admin.upstreams.form.client_secret.new':
+    '암호화해 보관하며 다시 표시하지 않습니다. 인증 방식이 none이면 비워 두세요.',
+  'admin.upstreams.form.client_secret.edit':
+    '비워 두면 저장된 비밀키를 그대로 씁니다. 암호화해 보관하며 다시 표시하지 않습니다.',
   'admin.upstreams.form.scopes': '요청할 scope (공백으로 구분, openid 포함)',
   'admin.upstreams.form.claims': '속성 대응: One-ID 정보 항목마다 제공자의 claim 이름 (선택)',
   'admin.upstreams.form.acr': '인증 수준 (acr)',
-  'admin.upstreams.form.acr.help': '이 제공자로 로그인하면 인정되는 수준입니다. ID 토큰은 이보다 높은 수준을 말하지 않습니다.',
+  'admin.upstreams.form.acr.help':
+    '이 제공자로 로그인하면 인정되는 수준입니다. ID 토큰은 이보다 높은 수준을 말하지 않습니다.',
   'admin.upstreams.form.match': '속성 일치로 기존 계정 연결',
-  'admin.upstreams.form.match.help': '고른 속성이 모두 정확히 한 계정과 같으면 시민이 확인만으로 연결합니다. 2개 이상, 속성 대응 필요, 인증 수준 보통 이상. 고르지 않으면 사용하지 않습니다.',
+  'admin.upstreams.form.match.help':
+    '고른 속성이 모두 정확히 한 계정과 같으면 시민이 확인만으로 연결합니다. 2개 이상, 속성 대응 필요, 인증 수준 보통 이상. 고르지 않으면 사용하지 않습니다.',
   'admin.upstreams.form.enrolment': '계정이 없는 시민의 새 계정 생성 허용',
-  'admin.upstreams.form.enrolment.help': '인증 수준 보통 이상이고 이름과 생년월일이 대응되어 있어야 합니다.',
+  'admin.upstreams.form.enrolment.help':
+    '인증 수준 보통 이상이고 이름과 생년월일이 대응되어 있어야 합니다.',
   'admin.upstreams.form.logo_uri': '로고 URI (https, 선택)',
   'admin.done.upstream-created': '제공자를 추가했습니다. 로그인 화면에 바로 나타납니다.',
   'admin.done.upstream-updated': '제공자 설정을 저장했습니다.',
@@ -443,9 +506,12 @@ const ko = {
   'err.ERR_ADMIN_FORBIDDEN': '이 작업을 할 권한이 없습니다.',
   'err.ERR_ADMIN_SIGN_IN': '관리 콘솔 로그인을 마치지 못했습니다. 다시 시도해 주세요.',
   'err.ERR_RATE_LIMITED': '요청이 너무 많습니다. 잠시 기다린 후 다시 시도해 주세요.',
-  'err.ERR_CREDENTIAL_LOCKED': '로그인 실패가 반복되어 이 패스키를 잠시 사용할 수 없습니다. 다른 패스키나 인증서로 로그인하거나 잠시 후 다시 시도해 주세요.',
-  'err.ERR_CERTIFICATE_LOCKED': '로그인 실패가 반복되어 이 인증서를 잠시 사용할 수 없습니다. 패스키로 로그인하거나 잠시 후 다시 시도해 주세요.',
-  'err.ERR_UNAVAILABLE': 'One-ID를 잠시 사용할 수 없습니다. 입력하신 정보는 안전하게 보관되어 있습니다. 잠시 후 다시 시도해 주세요.',
+  'err.ERR_CREDENTIAL_LOCKED':
+    '로그인 실패가 반복되어 이 패스키를 잠시 사용할 수 없습니다. 다른 패스키나 인증서로 로그인하거나 잠시 후 다시 시도해 주세요.',
+  'err.ERR_CERTIFICATE_LOCKED':
+    '로그인 실패가 반복되어 이 인증서를 잠시 사용할 수 없습니다. 패스키로 로그인하거나 잠시 후 다시 시도해 주세요.',
+  'err.ERR_UNAVAILABLE':
+    'One-ID를 잠시 사용할 수 없습니다. 입력하신 정보는 안전하게 보관되어 있습니다. 잠시 후 다시 시도해 주세요.',
   'unavailable.title': '잠시 서비스를 이용할 수 없습니다',
 };
 
@@ -459,22 +525,26 @@ const en: typeof ko = {
   'login.intro': 'Sign in to continue to {client}.',
   'login.agency': 'Requesting agency',
   'login.passkey': 'Sign in with a passkey',
-  'login.passkey.help': 'Use the passkey saved on your phone or computer (fingerprint, face or screen lock).',
+  'login.passkey.help':
+    'Use the passkey saved on your phone or computer (fingerprint, face or screen lock).',
   'login.identifier': 'Email or mobile number',
-  'login.identifier.help': 'If your passkey is not offered, or you use a security key, enter your email or mobile number.',
+  'login.identifier.help':
+    'If your passkey is not offered, or you use a security key, enter your email or mobile number.',
   'login.identifier.submit': 'Find my passkey',
   'login.working': 'Verifying…',
   'login.failed': 'Sign-in failed. Please try again.',
   'login.unsupported': 'This browser does not support passkeys. Please use an up-to-date browser.',
   'login.stepup': 'This service requires a stronger proof of identity.',
   'login.cancel': 'Cancel sign-in',
-  'login.noaccount': 'No account yet? Ask for an enrolment link at a service counter after an identity check.',
+  'login.noaccount':
+    'No account yet? Ask for an enrolment link at a service counter after an identity check.',
   'consent.title': 'Share your information',
   'consent.intro': '{client} ({agency}) asks for the following information.',
   'consent.items': 'Information to be shared',
   'consent.signedin': 'Signed in as {name}.',
   'consent.always': 'Always shared',
-  'consent.sub.help': 'An identifier only this agency receives; it cannot be linked across agencies.',
+  'consent.sub.help':
+    'An identifier only this agency receives; it cannot be linked across agencies.',
   'consent.required': 'Required',
   'consent.optional': 'Optional',
   'consent.purpose': 'Purpose',
@@ -483,16 +553,20 @@ const en: typeof ko = {
   'consent.source': 'Held by',
   'consent.approve': 'Agree and continue',
   'consent.decline': 'Do not agree',
-  'consent.note': 'If you do not agree, you will not be signed in to this service. You can withdraw your agreement at any time.',
+  'consent.note':
+    'If you do not agree, you will not be signed in to this service. You can withdraw your agreement at any time.',
   'enrol.title': 'Create your passkey',
   'enrol.intro': '{name}, create a passkey to start using your One-ID account.',
-  'enrol.help': 'A passkey replaces passwords: you sign in with this device’s fingerprint, face recognition or screen lock.',
+  'enrol.help':
+    'A passkey replaces passwords: you sign in with this device’s fingerprint, face recognition or screen lock.',
   'enrol.submit': 'Create a passkey',
   'enrol.failed': 'The passkey could not be created. Please try again.',
   'enrol.done.title': 'All set',
-  'enrol.done.body': 'Your passkey is registered. You can now sign in to agency services with One-ID.',
+  'enrol.done.body':
+    'Your passkey is registered. You can now sign in to agency services with One-ID.',
   'error.title': 'We could not complete your request',
-  'error.retry': 'Please start again. If the problem persists, contact the help desk of the service you were using.',
+  'error.retry':
+    'Please start again. If the problem persists, contact the help desk of the service you were using.',
   'error.reference': 'Error code',
   'logout.title': 'Sign out',
   'logout.confirm': 'Do you want to sign out of One-ID?',
@@ -517,7 +591,8 @@ const en: typeof ko = {
   'account.passkey.rename': 'Rename',
   'account.passkey.save': 'Save',
   'account.passkey.manage': 'Add or remove passkeys, manage certificates',
-  'account.passkey.recover': 'Lost your phone? Sign in with a certificate and register a new passkey',
+  'account.passkey.recover':
+    'Lost your phone? Sign in with a certificate and register a new passkey',
   'account.certificates': 'Certificates',
   'account.certificates.none': 'No certificate is linked to your account.',
   'account.certificates.manage': 'Add, rename or unlink certificates',
@@ -525,11 +600,14 @@ const en: typeof ko = {
   'security.title': 'Manage sign-in methods',
   'security.certificate.remove': 'Unlink certificate',
   'recovery.done.unlinked': 'Certificate unlinked.',
-  'account.done.withdrawn': 'Consent withdrawn. That service can no longer receive your information.',
+  'account.done.withdrawn':
+    'Consent withdrawn. That service can no longer receive your information.',
   'account.done.renamed': 'Passkey renamed.',
-  'account.done.session-ended': 'Session ended. The agency services used in it have been told to sign you out.',
+  'account.done.session-ended':
+    'Session ended. The agency services used in it have been told to sign you out.',
   'sessions.title': 'Signed-in devices',
-  'sessions.help': 'Browsers where you are signed in to One-ID. If you do not recognise one, end its session: the agency services used in it are told to sign you out too.',
+  'sessions.help':
+    'Browsers where you are signed in to One-ID. If you do not recognise one, end its session: the agency services used in it are told to sign you out too.',
   'sessions.none': 'No signed-in sessions.',
   'sessions.current': 'this device',
   'sessions.device.unknown': 'Unknown device',
@@ -541,7 +619,8 @@ const en: typeof ko = {
   'sessions.end': 'End this session',
   'sessions.end.current': 'Sign out on this device',
   'logout.systems': 'These services have been told to sign you out too:',
-  'logout.systems.help': 'Each service completes the sign-out shortly. On a shared computer, close the browser.',
+  'logout.systems.help':
+    'Each service completes the sign-out shortly. On a shared computer, close the browser.',
   'activity.auth.passkey.verified': 'Signed in with a passkey',
   'activity.auth.passkey.failed': 'Passkey sign-in failed',
   'activity.auth.passkey.registered': 'Passkey registered',
@@ -569,29 +648,37 @@ const en: typeof ko = {
   'claim.phone_number': 'Mobile number',
   'claim.phone_number_verified': 'Whether your mobile number is verified',
   'scope.offline_access': 'Continued access after you sign out (refresh token)',
-  'err.ERR_ENROLMENT_UNKNOWN': 'This enrolment link is not valid. Please contact the counter that issued it.',
-  'err.ERR_ENROLMENT_USED': 'This enrolment link has already been used. Ask the counter for a new one if you need it.',
-  'err.ERR_ENROLMENT_EXPIRED': 'This enrolment link has expired. Please ask the counter for a new one.',
+  'err.ERR_ENROLMENT_UNKNOWN':
+    'This enrolment link is not valid. Please contact the counter that issued it.',
+  'err.ERR_ENROLMENT_USED':
+    'This enrolment link has already been used. Ask the counter for a new one if you need it.',
+  'err.ERR_ENROLMENT_EXPIRED':
+    'This enrolment link has expired. Please ask the counter for a new one.',
   'err.ERR_PASSKEY_VERIFICATION_FAILED': 'Passkey verification failed. Please try again.',
   'err.ERR_CSRF': 'This page has expired. Please reload it and try again.',
   'err.ERR_BAD_BODY': 'The request could not be read.',
   'err.ERR_NOT_FOUND': 'The page you asked for does not exist.',
-  'err.ERR_INTERACTION_EXPIRED': 'This sign-in request has expired. Please start signing in again from the service you were using.',
+  'err.ERR_INTERACTION_EXPIRED':
+    'This sign-in request has expired. Please start signing in again from the service you were using.',
   'err.ERR_ACR_UNMET': 'This service requires certificate sign-in.',
   // Certificate login, self-enrolment and recovery (docs/certificates.md).
   'login.certificate.title': 'Sign in with a certificate',
-  'login.certificate.help': 'Use a certificate issued in your name. This is the highest level of identity proof.',
-  'login.certificate.stepup': 'This service requires certificate sign-in. Please sign in with your certificate below.',
+  'login.certificate.help':
+    'Use a certificate issued in your name. This is the highest level of identity proof.',
+  'login.certificate.stepup':
+    'This service requires certificate sign-in. Please sign in with your certificate below.',
   'login.certificate.browser': 'Use the certificate in this browser',
   'login.certificate.sign': 'Sign with my certificate software',
   'login.certificate.nonce': 'Value to sign',
-  'login.certificate.nonce.help': 'Give this value to your certificate software to sign, then paste the signature below.',
+  'login.certificate.nonce.help':
+    'Give this value to your certificate software to sign, then paste the signature below.',
   'login.certificate.jws': 'Signature',
   'login.certificate.submit': 'Sign in with this signature',
   'login.certificate.missing': 'Please paste the signature first.',
   'login.certificate.retry': 'Back to the sign-in page to try again',
   'enrol.certificate.title': 'Create your One-ID account',
-  'enrol.certificate.intro': 'No One-ID account is linked to this certificate yet. You can create one from the certificate’s details.',
+  'enrol.certificate.intro':
+    'No One-ID account is linked to this certificate yet. You can create one from the certificate’s details.',
   'enrol.certificate.name': 'Name',
   'enrol.certificate.birthdate': 'Date of birth',
   'enrol.certificate.birthdate.help': 'For example 1990-01-31',
@@ -601,9 +688,11 @@ const en: typeof ko = {
   'enrol.certificate.expires': 'Valid until',
   'enrol.certificate.submit': 'Create my account and continue',
   'enrol.certificate.invalid.name': 'Please enter your name.',
-  'enrol.certificate.invalid.birthdate': 'Please enter your date of birth as a real date (YYYY-MM-DD).',
+  'enrol.certificate.invalid.birthdate':
+    'Please enter your date of birth as a real date (YYYY-MM-DD).',
   'recovery.title': 'Recover your passkeys',
-  'recovery.intro': '{name}, your certificate confirmed your identity. You can register a new passkey or remove lost ones.',
+  'recovery.intro':
+    '{name}, your certificate confirmed your identity. You can register a new passkey or remove lost ones.',
   'recovery.passkeys': 'Your passkeys',
   'recovery.none': 'You have no passkeys.',
   'recovery.remove': 'Remove',
@@ -614,63 +703,92 @@ const en: typeof ko = {
   'recovery.last': 'Your last passkey can be removed only while a certificate is linked.',
   'recovery.done.registered': 'Your new passkey is registered.',
   'recovery.done.removed': 'The passkey was removed.',
-  'recovery.done.linked': 'The certificate was added to your account. You can now sign in with it too.',
-  'recovery.done.already-linked': 'This certificate is already linked to your account. Nothing was changed.',
+  'recovery.done.linked':
+    'The certificate was added to your account. You can now sign in with it too.',
+  'recovery.done.already-linked':
+    'This certificate is already linked to your account. Nothing was changed.',
   'recovery.done.renamed': 'The certificate name was saved.',
   'security.certificate.none': 'No certificate is linked to your account.',
   'security.certificate.label': 'Certificate name',
-  'security.certificate.label.help': 'Give it a name you will recognise, up to 60 characters. Save it empty to show the name written in the certificate again.',
+  'security.certificate.label.help':
+    'Give it a name you will recognise, up to 60 characters. Save it empty to show the name written in the certificate again.',
   'security.certificate.save': 'Save name',
   'security.certificate.add': 'Add a certificate',
-  'security.certificate.add.help': 'Link a certificate issued in your name to this account to sign in with it too. Sign the value below with your certificate software, then paste the signature.',
+  'security.certificate.add.help':
+    'Link a certificate issued in your name to this account to sign in with it too. Sign the value below with your certificate software, then paste the signature.',
   'security.certificate.add.submit': 'Add the certificate with this signature',
   'security.certificate.add.failed': 'The certificate could not be added. Please try again.',
-  'err.ERR_CERT_LINKED_ELSEWHERE': 'This certificate is linked to another One-ID account, so it cannot be added to this one. If it is yours, please contact a service counter.',
-  'err.ERR_CERTIFICATE_LABEL': 'Please give the certificate a name of at most 60 characters on one line.',
+  'err.ERR_CERT_LINKED_ELSEWHERE':
+    'This certificate is linked to another One-ID account, so it cannot be added to this one. If it is yours, please contact a service counter.',
+  'err.ERR_CERTIFICATE_LABEL':
+    'Please give the certificate a name of at most 60 characters on one line.',
   'err.ERR_CERTIFICATE_NOT_FOUND': 'This certificate is not linked to your account.',
-  'err.ERR_CERT_EXPIRED': 'Your certificate has expired. Please try again with a renewed certificate.',
-  'err.ERR_CERT_NOT_YET_VALID': 'Your certificate is not valid yet. Please try again once its validity period has started.',
-  'err.ERR_CERT_REVOKED': 'This certificate has been revoked. Please contact the authority that issued it.',
+  'err.ERR_CERT_EXPIRED':
+    'Your certificate has expired. Please try again with a renewed certificate.',
+  'err.ERR_CERT_NOT_YET_VALID':
+    'Your certificate is not valid yet. Please try again once its validity period has started.',
+  'err.ERR_CERT_REVOKED':
+    'This certificate has been revoked. Please contact the authority that issued it.',
   'err.ERR_CERT_UNTRUSTED': 'This certificate was not issued by an authority One-ID trusts.',
-  'err.ERR_CERT_MISSING_INTERMEDIATE': 'The certificate chain is incomplete (an intermediate certificate is missing). Please make your certificate software send the whole chain.',
-  'err.ERR_CERT_BAD_SIGNATURE': 'The certificate’s signature is not valid. The certificate may be damaged or forged.',
+  'err.ERR_CERT_MISSING_INTERMEDIATE':
+    'The certificate chain is incomplete (an intermediate certificate is missing). Please make your certificate software send the whole chain.',
+  'err.ERR_CERT_BAD_SIGNATURE':
+    'The certificate’s signature is not valid. The certificate may be damaged or forged.',
   'err.ERR_CERT_WRONG_USAGE': 'This certificate cannot be used to sign in.',
   'err.ERR_CERT_POLICY_MISMATCH': 'This kind of certificate is not accepted for One-ID sign-in.',
-  'err.ERR_CERT_REVOCATION_UNAVAILABLE': 'We cannot check whether your certificate has been revoked right now. Please try again in a few minutes.',
+  'err.ERR_CERT_REVOCATION_UNAVAILABLE':
+    'We cannot check whether your certificate has been revoked right now. Please try again in a few minutes.',
   'err.ERR_CERT_MALFORMED': 'The certificate or signature could not be read.',
-  'err.ERR_CERT_NO_PROOF': 'We could not confirm that you hold the certificate. Please sign with it, or choose it in your browser.',
-  'err.ERR_CERT_REPLAYED': 'This signature was already used or was not made for this sign-in. Please get a new value and sign again.',
-  'err.ERR_CERT_CHALLENGE_EXPIRED': 'The signature has expired. Please get a new value and sign again.',
-  'err.ERR_CERT_TICKET_INVALID': 'This certificate sign-in link has expired or was already used. Please start again from the sign-in page.',
-  'err.ERR_CERT_ENROLMENT_EXPIRED': 'This certificate sign-in has expired. Please sign in with your certificate again.',
-  'err.ERR_CERT_ALREADY_LINKED': 'This certificate is already linked to an account. Please sign in with it again.',
+  'err.ERR_CERT_NO_PROOF':
+    'We could not confirm that you hold the certificate. Please sign with it, or choose it in your browser.',
+  'err.ERR_CERT_REPLAYED':
+    'This signature was already used or was not made for this sign-in. Please get a new value and sign again.',
+  'err.ERR_CERT_CHALLENGE_EXPIRED':
+    'The signature has expired. Please get a new value and sign again.',
+  'err.ERR_CERT_TICKET_INVALID':
+    'This certificate sign-in link has expired or was already used. Please start again from the sign-in page.',
+  'err.ERR_CERT_ENROLMENT_EXPIRED':
+    'This certificate sign-in has expired. Please sign in with your certificate again.',
+  'err.ERR_CERT_ALREADY_LINKED':
+    'This certificate is already linked to an account. Please sign in with it again.',
   'err.ERR_ACCOUNT_DISABLED': 'This account cannot sign in. Please contact a service counter.',
-  'err.ERR_RECOVERY_SIGN_IN_REQUIRED': 'Please sign in with your certificate again to manage your passkeys.',
+  'err.ERR_RECOVERY_SIGN_IN_REQUIRED':
+    'Please sign in with your certificate again to manage your passkeys.',
   'err.ERR_SECURITY_SIGN_IN_REQUIRED': 'Please sign in again to manage your sign-in methods.',
   'err.ERR_PASSKEY_NAME': 'Give the passkey a name.',
   'err.ERR_PASSKEY_NOT_FOUND': 'This passkey is not registered to your account.',
-  'err.ERR_LAST_SIGN_IN_METHOD': 'You cannot remove your only way to sign in. Please register a new passkey first.',
+  'err.ERR_LAST_SIGN_IN_METHOD':
+    'You cannot remove your only way to sign in. Please register a new passkey first.',
   // Federation: sign-in through other services, linking, agency account links (docs/federation.md).
   'login.federation.title': 'Sign in with another service',
-  'login.federation.help': 'You can also sign in with your account at one of these services. The first time, it is linked to your One-ID account.',
+  'login.federation.help':
+    'You can also sign in with your account at one of these services. The first time, it is linked to your One-ID account.',
   'login.federation.with': 'Sign in with {upstream}',
-  'login.federation.linking': 'Sign in to your One-ID account to link your {upstream} account. It is linked as soon as you are signed in.',
+  'login.federation.linking':
+    'Sign in to your One-ID account to link your {upstream} account. It is linked as soon as you are signed in.',
   'federation.link.title': 'Link your account',
-  'federation.link.intro': '{upstream} confirmed who you are. This account is not linked to a One-ID account yet.',
+  'federation.link.intro':
+    '{upstream} confirmed who you are. This account is not linked to a One-ID account yet.',
   'federation.link.match.title': 'We found your One-ID account',
-  'federation.link.match.help': 'One One-ID account matches the details {upstream} gave us ({attributes}). If it is yours, link it.',
+  'federation.link.match.help':
+    'One One-ID account matches the details {upstream} gave us ({attributes}). If it is yours, link it.',
   'federation.link.match.button': 'This is my account: link it',
   'federation.link.passkey.title': 'Confirm your account with your passkey',
-  'federation.link.passkey.help': 'If you already have a One-ID account, confirm it with your passkey to link it. Next time, {upstream} signs you in directly.',
+  'federation.link.passkey.help':
+    'If you already have a One-ID account, confirm it with your passkey to link it. Next time, {upstream} signs you in directly.',
   'federation.link.passkey.button': 'Confirm with my passkey and link',
   'federation.link.signin.title': 'Confirm another way',
-  'federation.link.signin.help': 'Sign in to One-ID another way (for example with your certificate) and your {upstream} account is linked.',
+  'federation.link.signin.help':
+    'Sign in to One-ID another way (for example with your certificate) and your {upstream} account is linked.',
   'federation.link.signin.button': 'Sign in another way to link',
   'federation.link.enrol.title': 'Create a new One-ID account',
-  'federation.link.enrol.help': 'If you have no One-ID account, you can create one with these details {upstream} confirmed:',
+  'federation.link.enrol.help':
+    'If you have no One-ID account, you can create one with these details {upstream} confirmed:',
   'federation.link.enrol.button': 'Create my account and continue',
-  'federation.link.none': 'If you have no One-ID account, ask for an enrolment link at a service counter after an identity check.',
-  'federation.link.exists': 'A One-ID account with the details {upstream} gave us already exists, so a new account cannot be created. If it is yours, confirm it above to link it. If it is not, or you cannot sign in to it, please ask at a service counter.',
+  'federation.link.none':
+    'If you have no One-ID account, ask for an enrolment link at a service counter after an identity check.',
+  'federation.link.exists':
+    'A One-ID account with the details {upstream} gave us already exists, so a new account cannot be created. If it is yours, confirm it above to link it. If it is not, or you cannot sign in to it, please ask at a service counter.',
   'federation.error.retry': 'Back to the sign-in page to sign in another way',
   'account.federation.title': 'Linked sign-in services',
   'account.federation.none': 'No other sign-in service is linked to your account.',
@@ -680,7 +798,8 @@ const en: typeof ko = {
   'account.federation.last': 'This is your only way to sign in, so it cannot be unlinked.',
   'account.federation.disabled': 'currently unavailable',
   'account.agencies.title': 'Your accounts at agencies',
-  'account.agencies.help': 'These agencies linked their own member account to your One-ID account. Each member number is given to that agency only.',
+  'account.agencies.help':
+    'These agencies linked their own member account to your One-ID account. Each member number is given to that agency only.',
   'account.agencies.item': 'Linked to your account at {agency} ({system})',
   'account.agencies.member': 'Member number',
   'account.done.unlinked': 'The sign-in service was unlinked.',
@@ -689,13 +808,18 @@ const en: typeof ko = {
   'activity.auth.federation.link_failed': 'Linking a sign-in service failed',
   'activity.auth.federation.unlinked': 'Unlinked a sign-in service',
   'err.ERR_UPSTREAM_UNKNOWN': 'This sign-in service is not available. Please sign in another way.',
-  'err.ERR_UPSTREAM_UNAVAILABLE': 'The sign-in service is not responding right now. Please try again later, or sign in another way.',
-  'err.ERR_UPSTREAM_REJECTED': 'The sign-in service’s answer could not be verified. Please try again, or sign in another way.',
+  'err.ERR_UPSTREAM_UNAVAILABLE':
+    'The sign-in service is not responding right now. Please try again later, or sign in another way.',
+  'err.ERR_UPSTREAM_REJECTED':
+    'The sign-in service’s answer could not be verified. Please try again, or sign in another way.',
   'err.ERR_UPSTREAM_DENIED': 'The sign-in was cancelled at the sign-in service.',
-  'err.ERR_UPSTREAM_ACR': 'This service needs a stronger proof of identity than this sign-in service gives. Please sign in another way.',
-  'err.ERR_FEDERATION_EXPIRED': 'This sign-in through another service has expired or was already used. Please start again from the sign-in page.',
+  'err.ERR_UPSTREAM_ACR':
+    'This service needs a stronger proof of identity than this sign-in service gives. Please sign in another way.',
+  'err.ERR_FEDERATION_EXPIRED':
+    'This sign-in through another service has expired or was already used. Please start again from the sign-in page.',
   'err.ERR_FEDERATION_ALREADY_LINKED': 'This account is already linked to another One-ID account.',
-  'err.ERR_FEDERATION_NO_ENROLMENT': 'A One-ID account cannot be created from this sign-in service.',
+  'err.ERR_FEDERATION_NO_ENROLMENT':
+    'A One-ID account cannot be created from this sign-in service.',
   'err.ERR_FEDERATION_NOT_LINKED': 'This sign-in service is not linked to your account.',
   'err.oauth': 'There is a problem with this sign-in request.',
   'admin.title': 'Admin console',
@@ -707,12 +831,14 @@ const en: typeof ko = {
   'admin.nav.audit': 'Audit log',
   'admin.nav.dcr': 'Registration tokens',
   'admin.signout': 'Sign out of the console',
-  'admin.signedout': 'You have signed out of the admin console. To end your One-ID sign-in in this browser too, use One-ID sign-out.',
+  'admin.signedout':
+    'You have signed out of the admin console. To end your One-ID sign-in in this browser too, use One-ID sign-out.',
   'admin.signout.oneid': 'Sign out of One-ID',
   'admin.signin.again': 'Sign in again',
   'admin.home.hello': 'Welcome to the admin console, {name}.',
   'admin.home.roles': 'Your roles',
-  'admin.home.session': 'For security, a console session ends after {idle} minutes without use or {absolute} minutes after sign-in. Changes need a sign-in in the last {reauth} minutes; after that you are asked to sign in again.',
+  'admin.home.session':
+    'For security, a console session ends after {idle} minutes without use or {absolute} minutes after sign-in. Changes need a sign-in in the last {reauth} minutes; after that you are asked to sign in again.',
   'admin.role.platform': 'Platform administrator',
   'admin.role.agency': 'Agency administrator',
   'admin.role.auditor': 'Auditor',
@@ -739,14 +865,18 @@ const en: typeof ko = {
   'admin.client.edit': 'Edit the registration',
   'admin.client.enable': 'Reviewed: enable',
   'admin.client.disable': 'Disable',
-  'admin.client.disable.help': "Disabling refuses this system's sign-ins and token requests at once and signs citizens out of it.",
+  'admin.client.disable.help':
+    "Disabling refuses this system's sign-ins and token requests at once and signs citizens out of it.",
   'admin.client.delete': 'Delete',
-  'admin.client.delete.confirm': 'I confirm the deletion. It cannot be undone and the client ID cannot be used again.',
+  'admin.client.delete.confirm':
+    'I confirm the deletion. It cannot be undone and the client ID cannot be used again.',
   'admin.client.rotate': 'Rotate the secret',
-  'admin.client.rotate.help': 'Issues a new secret. The previous one keeps working for the grace period, so the agency can switch in the meantime.',
+  'admin.client.rotate.help':
+    'Issues a new secret. The previous one keeps working for the grace period, so the agency can switch in the meantime.',
   'admin.client.previous': 'Previous secret valid until',
   'admin.client.history': 'Recent history',
-  'admin.client.draft': 'This system awaits review: it cannot be used to sign in until a platform administrator enables it.',
+  'admin.client.draft':
+    'This system awaits review: it cannot be used to sign in until a platform administrator enables it.',
   'admin.client.via': 'Registered via',
   'admin.form.new': 'Register a system',
   'admin.form.edit': 'Edit the registration of {client}',
@@ -757,7 +887,8 @@ const en: typeof ko = {
   'admin.form.agency': 'Agency',
   'admin.form.status': 'Status after registration',
   'admin.form.redirect_uris': 'Redirect URIs (one per line)',
-  'admin.form.redirect_uris.help': 'Exact addresses only: https (http only for localhost), no wildcards (*) and no #.',
+  'admin.form.redirect_uris.help':
+    'Exact addresses only: https (http only for localhost), no wildcards (*) and no #.',
   'admin.form.post_logout_redirect_uris': 'Post-logout redirect URIs (one per line, optional)',
   'admin.form.backchannel_logout_uri': 'Back-channel logout URI (optional)',
   'admin.form.grant_types': 'Grant types',
@@ -771,7 +902,8 @@ const en: typeof ko = {
   'admin.form.logo_uri': 'Logo URI (optional)',
   'admin.form.contacts': 'Contact emails (one per line, optional)',
   'admin.form.allowed_claims': 'Allowed claims (JSON array)',
-  'admin.form.allowed_claims.help': 'Each item: claim, purpose (ko, en), required, retention_days. Empty: only the pairwise identifier.',
+  'admin.form.allowed_claims.help':
+    'Each item: claim, purpose (ko, en), required, retention_days. Empty: only the pairwise identifier.',
   'admin.form.create': 'Register',
   'admin.form.save': 'Save',
   'admin.form.cancel': 'Cancel',
@@ -780,7 +912,8 @@ const en: typeof ko = {
   'admin.secret.previous': 'The previous secret keeps working until {date}.',
   'admin.secret.back': 'Back to the system',
   'admin.done.created': 'The system is registered.',
-  'admin.done.requested': 'Request received: the system can be used once a platform administrator has reviewed and enabled it.',
+  'admin.done.requested':
+    'Request received: the system can be used once a platform administrator has reviewed and enabled it.',
   'admin.done.updated': 'The registration is saved.',
   'admin.done.enabled': 'The system is enabled.',
   'admin.done.disabled': 'The system is disabled.',
@@ -820,7 +953,8 @@ const en: typeof ko = {
   'admin.admins.granted': 'Granted',
   'admin.dcr.title': 'Registration tokens',
   'admin.dcr.caption': 'Initial access tokens',
-  'admin.dcr.policy': 'Agencies that automate register systems (RFC 7591) with these tokens. A system registered with one belongs to that agency and works at once, but receives personal data only after an administrator reviews and sets its allowances.',
+  'admin.dcr.policy':
+    'Agencies that automate register systems (RFC 7591) with these tokens. A system registered with one belongs to that agency and works at once, but receives personal data only after an administrator reviews and sets its allowances.',
   'admin.dcr.issue': 'Issue a token',
   'admin.dcr.days': 'Valid for (days)',
   'admin.dcr.token': 'Initial access token',
@@ -829,9 +963,12 @@ const en: typeof ko = {
   'admin.dcr.revoke': 'Revoke',
   'admin.dcr.revoked': 'Revoked',
   'admin.dcr.endpoint': 'Registration endpoint',
-  'admin.form.sector_identifier_uri': 'Sector identifier URI (required when redirect URIs use several hosts)',
-  'admin.form.sector_identifier_uri.help': 'It decides the citizens\' pairwise identifiers (sub): changing it changes every identifier this system receives. An https URL serving the redirect URIs as a JSON array.',
-  'admin.form.backchannel_logout_session_required': 'Include the session ID (sid) in back-channel logout tokens',
+  'admin.form.sector_identifier_uri':
+    'Sector identifier URI (required when redirect URIs use several hosts)',
+  'admin.form.sector_identifier_uri.help':
+    "It decides the citizens' pairwise identifiers (sub): changing it changes every identifier this system receives. An https URL serving the redirect URIs as a JSON array.",
+  'admin.form.backchannel_logout_session_required':
+    'Include the session ID (sid) in back-channel logout tokens',
   'admin.form.id_token_signed_response_alg': 'ID token signing algorithm',
   'admin.form.alg.default': 'Default (ES256)',
   'admin.form.scope': 'Scopes it may request (space-separated, optional)',
@@ -840,7 +977,8 @@ const en: typeof ko = {
   'admin.form.catalogue': 'Data items that can be provided (claims catalogue)',
   'admin.nav.upstreams': 'Upstream sign-in providers',
   'admin.upstreams.title': 'Upstream sign-in providers',
-  'admin.upstreams.intro': 'Adds other OpenID Connect identity providers to the sign-in page. The first time, citizens link them to their One-ID account.',
+  'admin.upstreams.intro':
+    'Adds other OpenID Connect identity providers to the sign-in page. The first time, citizens link them to their One-ID account.',
   'admin.upstreams.callback': 'Redirect URI to register at the provider',
   'admin.upstreams.new': 'Add a provider',
   'admin.upstreams.none': 'No providers are registered.',
@@ -863,43 +1001,55 @@ const en: typeof ko = {
   'admin.upstreams.form.edit': 'Edit {name}',
   'admin.upstreams.form.create': 'Add',
   'admin.upstreams.form.id': 'Identifier (id)',
-  'admin.upstreams.form.id.help': '2-63 lowercase letters, digits and -. Used in URLs; it cannot be changed later.',
+  'admin.upstreams.form.id.help':
+    '2-63 lowercase letters, digits and -. Used in URLs; it cannot be changed later.',
   'admin.upstreams.form.display_name_ko': 'Sign-in button name (Korean)',
   'admin.upstreams.form.display_name_en': 'Sign-in button name (English)',
   'admin.upstreams.form.issuer': 'Issuer URI',
-  'admin.upstreams.form.issuer.help': 'An https URL (http only for localhost) without query or #. The provider\'s discovery document must name the same issuer.',
-  'admin.upstreams.form.client_id': 'One-ID\'s client ID at the provider',
+  'admin.upstreams.form.issuer.help':
+    "An https URL (http only for localhost) without query or #. The provider's discovery document must name the same issuer.",
+  'admin.upstreams.form.client_id': "One-ID's client ID at the provider",
   'admin.upstreams.form.auth': 'Client authentication at the provider',
   'admin.upstreams.form.client_secret': 'Client secret',
-  'admin.upstreams.form.client_secret.new': 'Stored encrypted and never shown again. Leave empty with none.',
-  'admin.upstreams.form.client_secret.edit': 'Leave empty to keep the stored secret. Stored encrypted and never shown again.',
+  'admin.upstreams.form.client_secret.new':
+    'Stored encrypted and never shown again. Leave empty with none.',
+  'admin.upstreams.form.client_secret.edit':
+    'Leave empty to keep the stored secret. Stored encrypted and never shown again.',
   'admin.upstreams.form.scopes': 'Scopes to request (space-separated, including openid)',
-  'admin.upstreams.form.claims': 'Attribute mapping: the provider\'s claim name for each One-ID data item (optional)',
+  'admin.upstreams.form.claims':
+    "Attribute mapping: the provider's claim name for each One-ID data item (optional)",
   'admin.upstreams.form.acr': 'Assurance level (acr)',
   'admin.upstreams.form.acr.help': 'What a sign-in there counts for. The ID token never says more.',
   'admin.upstreams.form.match': 'Link existing accounts by matching attributes',
-  'admin.upstreams.form.match.help': 'When all the chosen attributes equal exactly one account, the citizen links it by confirming. At least two, each mapped, and a substantial level or higher. None chosen: off.',
+  'admin.upstreams.form.match.help':
+    'When all the chosen attributes equal exactly one account, the citizen links it by confirming. At least two, each mapped, and a substantial level or higher. None chosen: off.',
   'admin.upstreams.form.enrolment': 'Let citizens without an account create one',
-  'admin.upstreams.form.enrolment.help': 'Needs a substantial level or higher and the name and date of birth mapped.',
+  'admin.upstreams.form.enrolment.help':
+    'Needs a substantial level or higher and the name and date of birth mapped.',
   'admin.upstreams.form.logo_uri': 'Logo URI (https, optional)',
   'admin.done.upstream-created': 'The provider was added. It appears on the sign-in page at once.',
-  'admin.done.upstream-updated': 'The provider\'s settings were saved.',
+  'admin.done.upstream-updated': "The provider's settings were saved.",
   'admin.done.upstream-enabled': 'The provider is enabled again.',
   'admin.done.upstream-disabled': 'The provider was disabled. It left the sign-in page at once.',
   'err.ERR_NOT_ADMIN': 'This account has no administrator role.',
   'err.ERR_ADMIN_FORBIDDEN': 'You are not allowed to do this.',
   'err.ERR_ADMIN_SIGN_IN': 'The admin console sign-in could not be completed. Please try again.',
   'err.ERR_RATE_LIMITED': 'Too many requests. Please wait a moment and try again.',
-  'err.ERR_CREDENTIAL_LOCKED': 'This passkey is temporarily locked after repeated failed sign-ins. Sign in with another passkey or your certificate, or try again later.',
-  'err.ERR_CERTIFICATE_LOCKED': 'This certificate is temporarily locked after repeated failed sign-ins. Sign in with a passkey, or try again later.',
-  'err.ERR_UNAVAILABLE': 'One-ID is temporarily unavailable. Nothing you saved has been lost. Please try again in a few moments.',
+  'err.ERR_CREDENTIAL_LOCKED':
+    'This passkey is temporarily locked after repeated failed sign-ins. Sign in with another passkey or your certificate, or try again later.',
+  'err.ERR_CERTIFICATE_LOCKED':
+    'This certificate is temporarily locked after repeated failed sign-ins. Sign in with a passkey, or try again later.',
+  'err.ERR_UNAVAILABLE':
+    'One-ID is temporarily unavailable. Nothing you saved has been lost. Please try again in a few moments.',
   'unavailable.title': 'One-ID is temporarily unavailable',
 };
 
 export const MESSAGES: Record<Lang, typeof ko> = { ko, en };
 export type MessageKey = keyof typeof ko;
 
-export const translator = (lang: Lang) => (key: MessageKey | string, vars: Record<string, string> = {}): string => {
-  const text = (MESSAGES[lang] as Record<string, string>)[key] ?? key;
-  return text.replace(/\{(\w+)\}/g, (_, name: string) => vars[name] ?? '');
-};
+export const translator =
+  (lang: Lang) =>
+  (key: MessageKey | string, vars: Record<string, string> = {}): string => {
+    const text = (MESSAGES[lang] as Record<string, string>)[key] ?? key;
+    return text.replace(/\{(\w+)\}/g, (_, name: string) => vars[name] ?? '');
+  };

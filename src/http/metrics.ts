@@ -19,33 +19,45 @@ const PROBES = new Set(['/healthz', '/readyz']);
  * route name (token, authorization, ...), never the raw path: paths carry interaction ids and
  * enrolment tokens, and query strings carry state, nonce and login_hint.
  */
-export const observeRequests = ({ log, metrics }: { log: Logger; metrics: Metrics }) => async (ctx: Context, next: Next) => {
-  const given = ctx.get('x-request-id');
-  const reqId = REQUEST_ID.test(given) ? given : randomUUID();
-  ctx.state.reqId = reqId;
-  ctx.set('X-Request-Id', reqId);
-  const started = performance.now();
-  let failed = false;
-  try {
-    await next();
-  } catch (error) {
-    failed = true;
-    throw error;
-  } finally {
-    const seconds = (performance.now() - started) / 1000;
-    const engine = metrics.engineRequest(ctx.req);
-    const matched = (ctx as { _matchedRoute?: unknown })._matchedRoute;
-    const route = typeof matched === 'string' ? matched : (engine?.route ?? 'unmatched');
-    // The engine writes to the response itself, so read the status from there.
-    const status = failed ? 500 : ctx.res.statusCode;
-    metrics.recordRequest(ctx.method, route, status, seconds);
-    const line = { reqId, method: ctx.method, route, status, ms: Math.round(seconds * 1000), ...(engine?.clientId && { client: engine.clientId }) };
-    if (PROBES.has(ctx.path)) log.debug(line, 'request');
-    else log.info(line, 'request');
-  }
-};
+export const observeRequests =
+  ({ log, metrics }: { log: Logger; metrics: Metrics }) =>
+  async (ctx: Context, next: Next) => {
+    const given = ctx.get('x-request-id');
+    const reqId = REQUEST_ID.test(given) ? given : randomUUID();
+    ctx.state.reqId = reqId;
+    ctx.set('X-Request-Id', reqId);
+    const started = performance.now();
+    let failed = false;
+    try {
+      await next();
+    } catch (error) {
+      failed = true;
+      throw error;
+    } finally {
+      const seconds = (performance.now() - started) / 1000;
+      const engine = metrics.engineRequest(ctx.req);
+      const matched = (ctx as { _matchedRoute?: unknown })._matchedRoute;
+      const route = typeof matched === 'string' ? matched : (engine?.route ?? 'unmatched');
+      // The engine writes to the response itself, so read the status from there.
+      const status = failed ? 500 : ctx.res.statusCode;
+      metrics.recordRequest(ctx.method, route, status, seconds);
+      const line = {
+        reqId,
+        method: ctx.method,
+        route,
+        status,
+        ms: Math.round(seconds * 1000),
+        ...(engine?.clientId && { client: engine.clientId }),
+      };
+      if (PROBES.has(ctx.path)) log.debug(line, 'request');
+      else log.info(line, 'request');
+    }
+  };
 
-const send = async (metrics: Metrics) => ({ body: await metrics.render(), type: metrics.contentType });
+const send = async (metrics: Metrics) => ({
+  body: await metrics.render(),
+  type: metrics.contentType,
+});
 
 /** GET /metrics on the main router: only when METRICS_PUBLIC=true. */
 export const metricsRoutes = (router: Router, { metrics }: { metrics: Metrics }) => {
@@ -70,8 +82,12 @@ export const startMetricsServer = (metrics: Metrics, port: number, host: string)
         return;
       }
       send(metrics).then(
-        ({ body, type }) => void res.writeHead(200, { 'content-type': type, 'cache-control': 'no-store' }).end(req.method === 'HEAD' ? undefined : body),
-        () => void res.writeHead(500, { 'content-type': 'text/plain' }).end('metrics unavailable\n'),
+        ({ body, type }) =>
+          void res
+            .writeHead(200, { 'content-type': type, 'cache-control': 'no-store' })
+            .end(req.method === 'HEAD' ? undefined : body),
+        () =>
+          void res.writeHead(500, { 'content-type': 'text/plain' }).end('metrics unavailable\n'),
       );
     });
     server.once('error', reject);

@@ -6,18 +6,29 @@
 import type { Context, Next } from 'koa';
 import { isTrustedProxy } from '../auth/certificate/index.ts';
 
-const FORWARDED = ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'forwarded'];
+const FORWARDED = [
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'x-forwarded-port',
+  'forwarded',
+];
 
-export const trustedForwarding = (trustedProxies: readonly string[]) => async (ctx: Context, next: Next) => {
-  const headers = ctx.req.headers;
-  const peer = ctx.req.socket.remoteAddress ?? '';
-  if (!trustedProxies.length || !isTrustedProxy(peer, trustedProxies)) {
-    for (const name of FORWARDED) delete headers[name];
-  } else if (headers['x-forwarded-for']) {
-    const hops = String(headers['x-forwarded-for']).split(',').map((h) => h.trim()).filter(Boolean);
-    let client = hops[hops.length - 1] ?? peer;
-    for (let i = hops.length - 1; i >= 0 && isTrustedProxy(hops[i]!, trustedProxies); i -= 1) client = hops[i - 1] ?? hops[i]!;
-    headers['x-forwarded-for'] = client;
-  }
-  await next();
-};
+export const trustedForwarding =
+  (trustedProxies: readonly string[]) => async (ctx: Context, next: Next) => {
+    const headers = ctx.req.headers;
+    const peer = ctx.req.socket.remoteAddress ?? '';
+    if (!trustedProxies.length || !isTrustedProxy(peer, trustedProxies)) {
+      for (const name of FORWARDED) delete headers[name];
+    } else if (headers['x-forwarded-for']) {
+      const hops = String(headers['x-forwarded-for'])
+        .split(',')
+        .map((h) => h.trim())
+        .filter(Boolean);
+      let client = hops[hops.length - 1] ?? peer;
+      for (let i = hops.length - 1; i >= 0 && isTrustedProxy(hops[i]!, trustedProxies); i -= 1)
+        client = hops[i - 1] ?? hops[i]!;
+      headers['x-forwarded-for'] = client;
+    }
+    await next();
+  };

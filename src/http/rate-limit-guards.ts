@@ -15,11 +15,18 @@ const credentialOf = (response: unknown): string | undefined => {
   return typeof id === 'string' && id.length > 0 && id.length <= 1024 ? id : undefined;
 };
 
-export const guardPasskeys = (passkeys: PasskeyServiceLike, limits: RateLimits): PasskeyServiceLike => ({
+export const guardPasskeys = (
+  passkeys: PasskeyServiceLike,
+  limits: RateLimits,
+): PasskeyServiceLike => ({
   ...passkeys,
   async authenticationOptions(binding, identifier) {
     // Asking for an identifier's passkeys (or decoy) is limited per identifier.
-    if (identifier) await limits.take('account', `identifier\u0000${identifier.trim().toLowerCase().slice(0, 320)}`);
+    if (identifier)
+      await limits.take(
+        'account',
+        `identifier\u0000${identifier.trim().toLowerCase().slice(0, 320)}`,
+      );
     return passkeys.authenticationOptions(binding, identifier);
   },
   async verifyAuthentication(binding, response, context) {
@@ -33,7 +40,8 @@ export const guardPasskeys = (passkeys: PasskeyServiceLike, limits: RateLimits):
       await limits.lockout.succeed(key);
       return result;
     } catch (error) {
-      if (isAppError(error) && error.code === 'ERR_PASSKEY_VERIFICATION_FAILED') await limits.lockout.fail(key);
+      if (isAppError(error) && error.code === 'ERR_PASSKEY_VERIFICATION_FAILED')
+        await limits.lockout.fail(key);
       throw error;
     }
   },
@@ -44,7 +52,9 @@ const claimedCertificate = (jws: unknown): string | undefined => {
   if (typeof jws !== 'string' || jws.length > 64 * 1024) return undefined;
   try {
     const leaf = decodeProtectedHeader(jws.trim()).x5c?.[0];
-    return typeof leaf === 'string' && leaf.length < 16_384 ? createHash('sha256').update(Buffer.from(leaf, 'base64')).digest('hex') : undefined;
+    return typeof leaf === 'string' && leaf.length < 16_384
+      ? createHash('sha256').update(Buffer.from(leaf, 'base64')).digest('hex')
+      : undefined;
   } catch {
     return undefined;
   }
@@ -55,7 +65,10 @@ const claimedCertificate = (jws: unknown): string | undefined => {
  * when the revocation service was unreachable (our dependency, not the citizen's doing). TLS-based
  * paths prove possession in the handshake and are limited per address only.
  */
-export const guardCertificates = (certificates: CertificateLoginService, limits: RateLimits): CertificateLoginService => ({
+export const guardCertificates = (
+  certificates: CertificateLoginService,
+  limits: RateLimits,
+): CertificateLoginService => ({
   ...certificates,
   async signInWithChallenge(uid, jws, context) {
     const fingerprint = claimedCertificate(jws);
@@ -67,7 +80,8 @@ export const guardCertificates = (certificates: CertificateLoginService, limits:
       await limits.lockout.succeed(key);
       return outcome;
     } catch (error) {
-      if (isCertificateError(error) && error.reason !== 'revocation_unavailable') await limits.lockout.fail(key);
+      if (isCertificateError(error) && error.reason !== 'revocation_unavailable')
+        await limits.lockout.fail(key);
       throw error;
     }
   },

@@ -10,12 +10,20 @@ import type { Context, Next } from 'koa';
 import { isRateLimited, type LimitName, type RateLimits } from './rate-limit.ts';
 
 /** The engine's routes (oidc-provider defaults) where a client authenticates. */
-export const CLIENT_AUTH_PATHS = new Set(['/token', '/token/introspection', '/token/revocation', '/request']);
+export const CLIENT_AUTH_PATHS = new Set([
+  '/token',
+  '/token/introspection',
+  '/token/revocation',
+  '/request',
+]);
 // The engine's own body limit (oidc-provider lib/shared/selective_body.js): bigger bodies it refuses itself.
 const ENGINE_BODY_LIMIT = 56 * 1024;
 const MAX_CLIENT_ID = 256;
 
-const bounded = (value: unknown) => (typeof value === 'string' && value.length > 0 && value.length <= MAX_CLIENT_ID ? value : undefined);
+const bounded = (value: unknown) =>
+  typeof value === 'string' && value.length > 0 && value.length <= MAX_CLIENT_ID
+    ? value
+    : undefined;
 
 /** RFC 6749 2.3.1: `Basic base64(urlencode(client_id):urlencode(secret))`. The id only; nothing is verified here. */
 export const basicClientId = (authorization: string | undefined): string | undefined => {
@@ -38,7 +46,10 @@ export const formClientId = (body: string): string | undefined => {
   const payload = form.get('client_assertion')?.split('.')[1];
   if (!payload || payload.length > 16_384) return undefined;
   try {
-    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { iss?: unknown; sub?: unknown };
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as {
+      iss?: unknown;
+      sub?: unknown;
+    };
     return bounded(claims.iss) ?? bounded(claims.sub);
   } catch {
     return undefined;
@@ -80,7 +91,8 @@ const peekBody = (req: IncomingMessage, length: number) =>
 
 const bodyClientId = async (ctx: Context) => {
   const length = ctx.request.length;
-  if (!ctx.is('application/x-www-form-urlencoded') || !length || length > ENGINE_BODY_LIMIT) return undefined;
+  if (!ctx.is('application/x-www-form-urlencoded') || !length || length > ENGINE_BODY_LIMIT)
+    return undefined;
   const body = await peekBody(ctx.req, length);
   return body ? formClientId(body.toString('utf8')) : undefined;
 };
@@ -100,7 +112,10 @@ export const clientRateLimit = (limits: RateLimits) => async (ctx: Context, next
     if (basic) {
       // The usual case: both counters at once, in one Redis round trip. A request refused for its
       // address thus also spends one of its client's allowance from that same address.
-      await Promise.all([limits.take('tokenAddress', ctx.ip), limits.take('token', `${basic}\u0000${ctx.ip}`)]);
+      await Promise.all([
+        limits.take('tokenAddress', ctx.ip),
+        limits.take('token', `${basic}\u0000${ctx.ip}`),
+      ]);
     } else {
       // The address first: a caller over its limit is refused before its body is read.
       await limits.take('tokenAddress', ctx.ip);
@@ -112,7 +127,10 @@ export const clientRateLimit = (limits: RateLimits) => async (ctx: Context, next
     ctx.status = 429;
     ctx.set('Retry-After', String(error.retryAfter));
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = { error: 'temporarily_unavailable', error_description: `too many requests; retry after ${error.retryAfter} seconds` };
+    ctx.body = {
+      error: 'temporarily_unavailable',
+      error_description: `too many requests; retry after ${error.retryAfter} seconds`,
+    };
     return;
   }
   await next();
@@ -135,25 +153,40 @@ const bearer = (authorization: string) => /^Bearer\s+(\S{1,4096})\s*$/i.exec(aut
 type Counters = (ctx: Context, token: string | undefined) => [LimitName, string][];
 
 /** The admin API: per address and per bearer token (whatever answers the path). */
-const adminCounters: Counters = (ctx, token) => [['admin', `address\u0000${ctx.ip}`], ...(token ? [['admin', `token\u0000${token}`] as [LimitName, string]] : [])];
+const adminCounters: Counters = (ctx, token) => [
+  ['admin', `address\u0000${ctx.ip}`],
+  ...(token ? [['admin', `token\u0000${token}`] as [LimitName, string]] : []),
+];
 
 /**
  * The agency links API: per access token (a client's, issued by our token endpoint), with the
  * token endpoint's allowance; and per address, 10x (bounds a caller sending a new token each time).
  */
-const agencyLinkCounters: Counters = (ctx, token) => [['tokenAddress', `agency-links\u0000${ctx.ip}`], ...(token ? [['token', `agency-links\u0000${token}`] as [LimitName, string]] : [])];
+const agencyLinkCounters: Counters = (ctx, token) => [
+  ['tokenAddress', `agency-links\u0000${ctx.ip}`],
+  ...(token ? [['token', `agency-links\u0000${token}`] as [LimitName, string]] : []),
+];
 
 /** An API authenticated by a bearer token: its counters (one Redis round trip), else problem+json 429. */
 const apiRateLimit = async (limits: RateLimits, ctx: Context, next: Next, counters: Counters) => {
   try {
-    await Promise.all(counters(ctx, bearer(ctx.get('authorization'))).map(([name, key]) => limits.take(name, key)));
+    await Promise.all(
+      counters(ctx, bearer(ctx.get('authorization'))).map(([name, key]) => limits.take(name, key)),
+    );
   } catch (error) {
     if (!isRateLimited(error)) throw error;
     ctx.status = 429;
     ctx.set('Retry-After', String(error.retryAfter));
     ctx.set('Cache-Control', 'no-store');
     ctx.type = 'application/problem+json';
-    ctx.body = { type: 'about:blank', title: error.code, status: 429, detail: error.message, code: error.code, message: error.message };
+    ctx.body = {
+      type: 'about:blank',
+      title: error.code,
+      status: 429,
+      detail: error.message,
+      code: error.code,
+      message: error.message,
+    };
     return;
   }
   await next();

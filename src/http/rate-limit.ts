@@ -4,7 +4,14 @@
 // Keys are namespaced by issuer (one deployment) and hashed (callers choose client ids and
 // identifiers: they must not choose the shape or length of our keys).
 import { createHash } from 'node:crypto';
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, RLWrapperTimeouts, type RateLimiterAbstract, type IRateLimiterOptions } from 'rate-limiter-flexible';
+import {
+  RateLimiterMemory,
+  RateLimiterRedis,
+  RateLimiterRes,
+  RLWrapperTimeouts,
+  type RateLimiterAbstract,
+  type IRateLimiterOptions,
+} from 'rate-limiter-flexible';
 import type { RateLimitConfig } from '../config/index.ts';
 import { AppError } from '../shared/index.ts';
 import type { RedisClient } from '../store/index.ts';
@@ -14,7 +21,10 @@ export type LimitName = 'signIn' | 'account' | 'enrolment' | 'token' | 'tokenAdd
 
 /** Refused for now: HTTP 429 with Retry-After (`details.retryAfter`, seconds). */
 export class RateLimitedError extends AppError {
-  constructor(code: 'ERR_RATE_LIMITED' | 'ERR_CREDENTIAL_LOCKED' | 'ERR_CERTIFICATE_LOCKED', retryAfter: number) {
+  constructor(
+    code: 'ERR_RATE_LIMITED' | 'ERR_CREDENTIAL_LOCKED' | 'ERR_CERTIFICATE_LOCKED',
+    retryAfter: number,
+  ) {
     const message =
       code === 'ERR_RATE_LIMITED'
         ? 'Too many requests. Please wait a moment and try again.'
@@ -26,7 +36,8 @@ export class RateLimitedError extends AppError {
   }
 }
 
-export const isRateLimited = (error: unknown): error is RateLimitedError => error instanceof RateLimitedError;
+export const isRateLimited = (error: unknown): error is RateLimitedError =>
+  error instanceof RateLimitedError;
 
 const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 const hashed = (key: string) => createHash('sha256').update(key).digest('base64url').slice(0, 27);
@@ -39,16 +50,37 @@ const REDIS_TIMEOUT_MS = 250;
 
 export type RateLimits = ReturnType<typeof createRateLimits>;
 
-export const createRateLimits = ({ config, redis, namespace }: { config: RateLimitConfig; redis?: RedisClient | undefined; namespace: string }) => {
+export const createRateLimits = ({
+  config,
+  redis,
+  namespace,
+}: {
+  config: RateLimitConfig;
+  redis?: RedisClient | undefined;
+  namespace: string;
+}) => {
   const prefix = `rl:${hashed(namespace).slice(0, 8)}`;
-  const make = (name: string, options: Omit<IRateLimiterOptions, 'keyPrefix'>): RateLimiterAbstract => {
+  const make = (
+    name: string,
+    options: Omit<IRateLimiterOptions, 'keyPrefix'>,
+  ): RateLimiterAbstract => {
     const keyPrefix = `${prefix}:${name}`;
     const memory = new RateLimiterMemory({ ...options, keyPrefix });
     if (!redis) return memory;
     // rejectIfRedisNotReady: while Redis is down the insurance (memory) limiter answers at once;
     // the timeout wrapper does the same while Redis hangs.
-    const shared = new RateLimiterRedis({ ...options, keyPrefix, storeClient: redis, rejectIfRedisNotReady: true, insuranceLimiter: memory });
-    return new RLWrapperTimeouts({ limiter: shared, timeoutMs: REDIS_TIMEOUT_MS, insuranceLimiter: memory }) as unknown as RateLimiterAbstract;
+    const shared = new RateLimiterRedis({
+      ...options,
+      keyPrefix,
+      storeClient: redis,
+      rejectIfRedisNotReady: true,
+      insuranceLimiter: memory,
+    });
+    return new RLWrapperTimeouts({
+      limiter: shared,
+      timeoutMs: REDIS_TIMEOUT_MS,
+      insuranceLimiter: memory,
+    }) as unknown as RateLimiterAbstract;
   };
   const perMinute = (points: number) => ({ points, duration: 60 });
   const limiters: Record<LimitName, RateLimiterAbstract> = {
@@ -60,7 +92,10 @@ export const createRateLimits = ({ config, redis, namespace }: { config: RateLim
     tokenAddress: make('token-addr', perMinute(config.tokenPerMinute * 10)),
     admin: make('admin', perMinute(config.adminPerMinute)),
   };
-  const failures = make('fail', { points: Number.MAX_SAFE_INTEGER, duration: FAILURE_WINDOW_SECONDS });
+  const failures = make('fail', {
+    points: Number.MAX_SAFE_INTEGER,
+    duration: FAILURE_WINDOW_SECONDS,
+  });
   const locks = make('lock', { points: 1, duration: 1 });
 
   /** The wait before the next attempt after `n` consecutive failures: none, then doubling, then the lockout. */
@@ -77,7 +112,8 @@ export const createRateLimits = ({ config, redis, namespace }: { config: RateLim
       try {
         await limiters[name].consume(hashed(key));
       } catch (error) {
-        if (error instanceof RateLimiterRes) throw new RateLimitedError('ERR_RATE_LIMITED', seconds(error.msBeforeNext));
+        if (error instanceof RateLimiterRes)
+          throw new RateLimitedError('ERR_RATE_LIMITED', seconds(error.msBeforeNext));
         throw error;
       }
     },
@@ -87,9 +123,13 @@ export const createRateLimits = ({ config, redis, namespace }: { config: RateLim
      */
     lockout: {
       /** Throws RateLimitedError(code) while `key` is locked or waiting out a delay. */
-      async check(key: string, code: 'ERR_CREDENTIAL_LOCKED' | 'ERR_CERTIFICATE_LOCKED'): Promise<void> {
+      async check(
+        key: string,
+        code: 'ERR_CREDENTIAL_LOCKED' | 'ERR_CERTIFICATE_LOCKED',
+      ): Promise<void> {
         const res = await locks.get(hashed(key));
-        if (res && res.consumedPoints > 1 && res.msBeforeNext > 0) throw new RateLimitedError(code, seconds(res.msBeforeNext));
+        if (res && res.consumedPoints > 1 && res.msBeforeNext > 0)
+          throw new RateLimitedError(code, seconds(res.msBeforeNext));
       },
       /** Records a failure; returns the seconds `key` now has to wait (0: none yet). */
       async fail(key: string): Promise<number> {

@@ -23,7 +23,14 @@ export const SIGN_IN_METHOD_PAGES = {
   recover: { base: '/account/recover', acr: ACR.high, title: 'recovery.title' },
 } as const;
 
-type Deps = { accountSession: AccountSession; accounts: AccountService; recovery: RecoveryService; views: Views; csrf: Csrf; page: (typeof SIGN_IN_METHOD_PAGES)[keyof typeof SIGN_IN_METHOD_PAGES] };
+type Deps = {
+  accountSession: AccountSession;
+  accounts: AccountService;
+  recovery: RecoveryService;
+  views: Views;
+  csrf: Csrf;
+  page: (typeof SIGN_IN_METHOD_PAGES)[keyof typeof SIGN_IN_METHOD_PAGES];
+};
 
 const DONE = new Set(['registered', 'removed', 'unlinked', 'linked', 'already-linked', 'renamed']);
 
@@ -32,18 +39,33 @@ const deviceName = (userAgent: string) => {
   return `Passkey (${os.replace('Mac OS X', 'macOS')})`;
 };
 
-export const recoveryRoutes = (router: Router, { accountSession, accounts, recovery, views, csrf, page }: Deps) => {
+export const recoveryRoutes = (
+  router: Router,
+  { accountSession, accounts, recovery, views, csrf, page }: Deps,
+) => {
   const { base } = page;
   const requirement = { ...(page.acr && { acr: page.acr }), maxAge: RECOVERY_MAX_AGE_SECONDS };
   /** For POSTs and fetches: the signed-in account, or a 401 (a redirect would lose the request). */
   const recentCitizen = async (ctx: Context) => {
     const citizen = await accountSession.current(ctx);
     const fresh = citizen && Date.now() / 1000 - citizen.loginTs <= RECOVERY_MAX_AGE_SECONDS;
-    const account = citizen && fresh && satisfiesAcr(citizen.acr, page.acr) ? await accounts.findById(citizen.accountId) : undefined;
+    const account =
+      citizen && fresh && satisfiesAcr(citizen.acr, page.acr)
+        ? await accounts.findById(citizen.accountId)
+        : undefined;
     if (!account || account.status !== 'active') {
       // Recovery needs a certificate sign-in; the security page any recent one: each says which.
-      if (page.acr) throw new AppError('ERR_RECOVERY_SIGN_IN_REQUIRED', 'Please sign in with your certificate again to manage your passkeys.', { status: 401 });
-      throw new AppError('ERR_SECURITY_SIGN_IN_REQUIRED', 'Please sign in again to manage your sign-in methods.', { status: 401 });
+      if (page.acr)
+        throw new AppError(
+          'ERR_RECOVERY_SIGN_IN_REQUIRED',
+          'Please sign in with your certificate again to manage your passkeys.',
+          { status: 401 },
+        );
+      throw new AppError(
+        'ERR_SECURITY_SIGN_IN_REQUIRED',
+        'Please sign in again to manage your sign-in methods.',
+        { status: 401 },
+      );
     }
     return account;
   };
@@ -55,7 +77,10 @@ export const recoveryRoutes = (router: Router, { accountSession, accounts, recov
     if (!account) return;
     const { passkeys, certificates } = await recovery.overview(account.id);
     const t = translator(langOf(ctx));
-    const done = typeof ctx.query.done === 'string' && DONE.has(ctx.query.done) ? t(`recovery.done.${ctx.query.done}`) : undefined;
+    const done =
+      typeof ctx.query.done === 'string' && DONE.has(ctx.query.done)
+        ? t(`recovery.done.${ctx.query.done}`)
+        : undefined;
     views.render(ctx, 'recovery', {
       account,
       passkeys,
@@ -68,7 +93,10 @@ export const recoveryRoutes = (router: Router, { accountSession, accounts, recov
       unlinkUrl: `${base}/certificates/remove`,
       renameUrl: `${base}/certificates/rename`,
       // The login page's signed-challenge markup and script (one-id.js), bound to the account.
-      certificate: recovery.linking && { challengeUrl: `${base}/certificate/challenge`, verifyUrl: `${base}/certificate/verify` },
+      certificate: recovery.linking && {
+        challengeUrl: `${base}/certificate/challenge`,
+        verifyUrl: `${base}/certificate/verify`,
+      },
       optionsUrl: `${base}/passkey/options`,
       verifyUrl: `${base}/passkey/verify`,
     });
@@ -83,7 +111,11 @@ export const recoveryRoutes = (router: Router, { accountSession, accounts, recov
   router.post(`${base}/passkey/verify`, async (ctx) => {
     const body = await readBody(ctx);
     csrf.verify(ctx, body._csrf);
-    await recovery.registerPasskey(await recentCitizen(ctx), body as never, deviceName(ctx.get('user-agent')));
+    await recovery.registerPasskey(
+      await recentCitizen(ctx),
+      body as never,
+      deviceName(ctx.get('user-agent')),
+    );
     ctx.body = { location: `${base}?done=registered` };
   });
 
@@ -91,7 +123,9 @@ export const recoveryRoutes = (router: Router, { accountSession, accounts, recov
     const body = await readBody(ctx);
     csrf.verify(ctx, body._csrf);
     const account = await recentCitizen(ctx);
-    await recovery.removePasskey(account.id, stringField(body, 'credential', 1000) ?? '', { ip: ctx.ip });
+    await recovery.removePasskey(account.id, stringField(body, 'credential', 1000) ?? '', {
+      ip: ctx.ip,
+    });
     ctx.status = 303;
     ctx.redirect(`${base}?done=removed`);
   });
@@ -100,7 +134,9 @@ export const recoveryRoutes = (router: Router, { accountSession, accounts, recov
     const body = await readBody(ctx);
     csrf.verify(ctx, body._csrf);
     const account = await recentCitizen(ctx);
-    await recovery.removeCertificate(account.id, stringField(body, 'fingerprint', 200) ?? '', { ip: ctx.ip });
+    await recovery.removeCertificate(account.id, stringField(body, 'fingerprint', 200) ?? '', {
+      ip: ctx.ip,
+    });
     ctx.status = 303;
     ctx.redirect(`${base}?done=unlinked`);
   });
@@ -109,7 +145,12 @@ export const recoveryRoutes = (router: Router, { accountSession, accounts, recov
     const body = await readBody(ctx);
     csrf.verify(ctx, body._csrf);
     const account = await recentCitizen(ctx);
-    await recovery.renameCertificate(account.id, stringField(body, 'fingerprint', 200) ?? '', stringField(body, 'label', 1000) ?? '', { ip: ctx.ip });
+    await recovery.renameCertificate(
+      account.id,
+      stringField(body, 'fingerprint', 200) ?? '',
+      stringField(body, 'label', 1000) ?? '',
+      { ip: ctx.ip },
+    );
     ctx.status = 303;
     ctx.redirect(`${base}?done=renamed`);
   });
@@ -129,7 +170,9 @@ export const recoveryRoutes = (router: Router, { accountSession, accounts, recov
     const body = await readBody(ctx);
     csrf.verify(ctx, body._csrf);
     const account = await recentCitizen(ctx);
-    const { status } = await linking.link(account.id, stringField(body, 'jws', 64 * 1024), { ip: ctx.ip });
+    const { status } = await linking.link(account.id, stringField(body, 'jws', 64 * 1024), {
+      ip: ctx.ip,
+    });
     const location = `${base}?done=${status}`;
     // The page's fetch gets { location }; the plain form (no script) a redirect. Refusals: the
     // error middleware ({ code, message } or a readable page).

@@ -28,20 +28,25 @@ export const staticSecurityHeaders = ({ hsts }: { hsts: boolean }): [string, str
   ['Referrer-Policy', 'no-referrer'],
   ['Cross-Origin-Opener-Policy', 'same-origin'],
   ['Permissions-Policy', 'camera=(), microphone=(), geolocation=(), payment=()'],
-  ...(hsts ? [['Strict-Transport-Security', 'max-age=31536000; includeSubDomains'] as [string, string]] : []),
+  ...(hsts
+    ? [['Strict-Transport-Security', 'max-age=31536000; includeSubDomains'] as [string, string]]
+    : []),
 ];
 
-export const securityHeaders = ({ hsts }: { hsts: boolean }) => async (ctx: Context, next: Next) => {
-  const state = ctx.state as State;
-  state.cspNonce = randomBytes(16).toString('base64');
-  // Set before the engine runs too: its form_post page adds its script's hash to this header.
-  ctx.set('Content-Security-Policy', cspHeader(state.cspNonce));
-  ctx.set('X-Content-Type-Options', 'nosniff');
-  ctx.set('X-Frame-Options', 'DENY');
-  ctx.set('Referrer-Policy', 'no-referrer');
-  ctx.set('Cross-Origin-Opener-Policy', 'same-origin');
-  ctx.set('Permissions-Policy', 'camera=(), microphone=(), geolocation=(), payment=()');
-  if (hsts) ctx.set('Strict-Transport-Security', 'max-age=31536000; includeSubDomains');
-  await next();
-  if (state.formAction && ctx.response.get('Content-Security-Policy')) ctx.set('Content-Security-Policy', cspHeader(state.cspNonce, state.formAction));
-};
+export const securityHeaders =
+  ({ hsts }: { hsts: boolean }) =>
+  async (ctx: Context, next: Next) => {
+    const state = ctx.state as State;
+    state.cspNonce = randomBytes(16).toString('base64');
+    // Set before the engine runs too: its form_post page adds its script's hash to this header.
+    ctx.set('Content-Security-Policy', cspHeader(state.cspNonce));
+    ctx.set('X-Content-Type-Options', 'nosniff');
+    ctx.set('X-Frame-Options', 'DENY');
+    ctx.set('Referrer-Policy', 'no-referrer');
+    ctx.set('Cross-Origin-Opener-Policy', 'same-origin');
+    ctx.set('Permissions-Policy', 'camera=(), microphone=(), geolocation=(), payment=()');
+    if (hsts) ctx.set('Strict-Transport-Security', 'max-age=31536000; includeSubDomains');
+    await next();
+    if (state.formAction && ctx.response.get('Content-Security-Policy'))
+      ctx.set('Content-Security-Policy', cspHeader(state.cspNonce, state.formAction));
+  };

@@ -13,7 +13,11 @@ import { accountRoutes } from './account-routes.ts';
 import { adminRoutes, type AdminHttpDeps } from './admin-routes.ts';
 import { sessionRoutes } from './session-routes.ts';
 import type { SessionService } from '../sessions/index.ts';
-import { certificateLoginView, certificateRoutes, type CertificateLoginOptions } from './certificate-routes.ts';
+import {
+  certificateLoginView,
+  certificateRoutes,
+  type CertificateLoginOptions,
+} from './certificate-routes.ts';
 import { recoveryRoutes, SIGN_IN_METHOD_PAGES } from './recovery-routes.ts';
 import type { AccountSession } from './account-session.ts';
 import type { AccountService } from '../accounts/index.ts';
@@ -68,7 +72,8 @@ export type HttpDeps = {
   /** Federation (src/federation): sign-in through upstream identity providers, agency account links. */
   federation?: FederationModule | undefined;
   /** Certificate login (CERT_TRUST_ANCHORS set): its routes, the login page's section, recovery. */
-  certificateLogin?: { certificates: CertificateLoginService; options: CertificateLoginOptions } | undefined;
+  certificateLogin?:
+    { certificates: CertificateLoginService; options: CertificateLoginOptions } | undefined;
   /** Passkeys and certificates of a citizen: register, remove, unlink (My One-ID). */
   signInMethods: RecoveryService;
 };
@@ -81,17 +86,49 @@ export const createHttpApp = (deps: HttpDeps): Koa => {
   const cert = deps.certificateLogin;
   // Sign-in ceremonies: per-identifier and per-credential limits, lockout of a failing passkey or certificate.
   // Upstream identity providers: their routes first (they load the login page's federation section).
-  const loginViews = deps.federation ? federationRoutes(router, { ...deps, federation: deps.federation, passkeys: guardPasskeys(deps.passkeys, deps.rateLimits), certificateLogin: Boolean(cert) }) : deps.views;
-  interactionRoutes(router, { ...deps, views: loginViews, passkeys: guardPasskeys(deps.passkeys, deps.rateLimits), certificateLogin: cert && ((uid: string) => certificateLoginView(cert.options, uid)) });
+  const loginViews = deps.federation
+    ? federationRoutes(router, {
+        ...deps,
+        federation: deps.federation,
+        passkeys: guardPasskeys(deps.passkeys, deps.rateLimits),
+        certificateLogin: Boolean(cert),
+      })
+    : deps.views;
+  interactionRoutes(router, {
+    ...deps,
+    views: loginViews,
+    passkeys: guardPasskeys(deps.passkeys, deps.rateLimits),
+    certificateLogin: cert && ((uid: string) => certificateLoginView(cert.options, uid)),
+  });
   if (cert) {
-    certificateRoutes(router, { ...deps, certificates: guardCertificates(cert.certificates, deps.rateLimits), certificateOptions: cert.options });
-    recoveryRoutes(router, { ...deps, recovery: deps.signInMethods, page: SIGN_IN_METHOD_PAGES.recover });
+    certificateRoutes(router, {
+      ...deps,
+      certificates: guardCertificates(cert.certificates, deps.rateLimits),
+      certificateOptions: cert.options,
+    });
+    recoveryRoutes(router, {
+      ...deps,
+      recovery: deps.signInMethods,
+      page: SIGN_IN_METHOD_PAGES.recover,
+    });
   }
   enrolmentRoutes(router, deps);
   accountRoutes(router, { ...deps, certificateLogin: Boolean(cert) });
-  recoveryRoutes(router, { ...deps, recovery: deps.signInMethods, page: SIGN_IN_METHOD_PAGES.security });
-  if (deps.admin) adminRoutes(router, { ...deps.admin, provider: deps.provider, views: deps.views, csrf: deps.csrf, upstreams: deps.federation?.upstreams });
-  if (deps.federation) agencyLinkRoutes(router, { ...deps, agencyLinks: deps.federation.agencyLinks });
+  recoveryRoutes(router, {
+    ...deps,
+    recovery: deps.signInMethods,
+    page: SIGN_IN_METHOD_PAGES.security,
+  });
+  if (deps.admin)
+    adminRoutes(router, {
+      ...deps.admin,
+      provider: deps.provider,
+      views: deps.views,
+      csrf: deps.csrf,
+      upstreams: deps.federation?.upstreams,
+    });
+  if (deps.federation)
+    agencyLinkRoutes(router, { ...deps, agencyLinks: deps.federation.agencyLinks });
   if (deps.sessions) sessionRoutes(router, { ...deps, sessions: deps.sessions });
   staticRoutes(router);
   healthRoutes(router, deps);
@@ -122,7 +159,10 @@ export const createHttpApp = (deps: HttpDeps): Koa => {
   app.use(errorHandler(deps));
   // Our routes' path parameters and query values reach PostgreSQL, which cannot hold U+0000.
   app.use(async (ctx, next) => {
-    if (/%00/i.test(ctx.url)) throw new AppError('ERR_BAD_REQUEST', 'The address contains a NUL character.', { status: 400 });
+    if (/%00/i.test(ctx.url))
+      throw new AppError('ERR_BAD_REQUEST', 'The address contains a NUL character.', {
+        status: 400,
+      });
     await next();
   });
   app.use(routeRateLimits(deps.rateLimits));
@@ -138,7 +178,8 @@ export const createHttpApp = (deps: HttpDeps): Koa => {
  * registration, discovery). Any other unmatched path is ours to answer: a readable 404 page (or
  * problem+json), not the engine's plain-text "Not Found".
  */
-const ENGINE_PATH = /^\/(?:\.well-known\/openid-configuration|auth|session\/end|token|me|jwks|request|reg)(?:\/|$)/;
+const ENGINE_PATH =
+  /^\/(?:\.well-known\/openid-configuration|auth|session\/end|token|me|jwks|request|reg)(?:\/|$)/;
 
 /** Discovery and JWKS from the engine's kept answer, ahead of koa: still counted and logged like any request. */
 const cachedStaticAnswers = (app: Koa, deps: HttpDeps) => {
@@ -148,11 +189,25 @@ const cachedStaticAnswers = (app: Koa, deps: HttpDeps) => {
     const handle = callback();
     return (req, res) => {
       const started = performance.now();
-      const route = answerFromCache(req as IncomingMessage, res as ServerResponse, deps.provider(), headers);
+      const route = answerFromCache(
+        req as IncomingMessage,
+        res as ServerResponse,
+        deps.provider(),
+        headers,
+      );
       if (route === undefined) return handle(req, res);
       const seconds = (performance.now() - started) / 1000;
       deps.metrics.recordRequest(req.method ?? 'GET', route, res.statusCode, seconds);
-      deps.log.info({ reqId: res.getHeader('X-Request-Id'), method: req.method, route, status: res.statusCode, ms: Math.round(seconds * 1000) }, 'request');
+      deps.log.info(
+        {
+          reqId: res.getHeader('X-Request-Id'),
+          method: req.method,
+          route,
+          status: res.statusCode,
+          ms: Math.round(seconds * 1000),
+        },
+        'request',
+      );
       return Promise.resolve();
     };
   };

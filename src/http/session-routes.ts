@@ -19,7 +19,12 @@ export const sessionRoutes = (router: Router, { accountSession, sessions, csrf }
     if (!citizen) return;
     const uid = ctx.params.uid!;
     // Someone else's session, or one already over, is reported the same: nothing to end.
-    const ended = UID.test(uid) && (await sessions.end(citizen.accountId, uid, { actor: `account:${citizen.accountId}`, ip: ctx.ip }));
+    const ended =
+      UID.test(uid) &&
+      (await sessions.end(citizen.accountId, uid, {
+        actor: `account:${citizen.accountId}`,
+        ip: ctx.ip,
+      }));
     ctx.status = 303;
     // Ending this browser's own session signs it out: the account page will ask to sign in.
     ctx.redirect(ended ? '/account?done=session-ended#sessions' : '/account#sessions');

@@ -8,7 +8,9 @@ export const REQUEST_TIMEOUT_MS = 30_000;
 /** The headers alone. */
 export const HEADERS_TIMEOUT_MS = 15_000;
 
-export const limitSlowClients = <S extends Pick<Server, 'requestTimeout' | 'headersTimeout'>>(server: S): S => {
+export const limitSlowClients = <S extends Pick<Server, 'requestTimeout' | 'headersTimeout'>>(
+  server: S,
+): S => {
   server.requestTimeout = REQUEST_TIMEOUT_MS;
   server.headersTimeout = HEADERS_TIMEOUT_MS;
   return server;

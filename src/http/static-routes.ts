@@ -8,11 +8,21 @@ import type Router from '@koa/router';
 
 const STATIC = fileURLToPath(new URL('../../views/static/', import.meta.url));
 // SimpleWebAuthn's browser bundle, from the installed package (its exports hide the path).
-const browserBundle = join(dirname(createRequire(import.meta.url).resolve('@simplewebauthn/browser')), '..', 'dist', 'bundle', 'index.umd.min.js');
+const browserBundle = join(
+  dirname(createRequire(import.meta.url).resolve('@simplewebauthn/browser')),
+  '..',
+  'dist',
+  'bundle',
+  'index.umd.min.js',
+);
 
 const asset = (file: string, type: string) => {
   const body = readFileSync(file);
-  return { body, type, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 16)}"` };
+  return {
+    body,
+    type,
+    etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 16)}"`,
+  };
 };
 
 export const staticRoutes = (router: Router) => {

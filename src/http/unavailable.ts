@@ -11,5 +11,14 @@ import { langOf, type Views } from './views.ts';
 export const createUnavailablePage = (views: Views) => async (ctx: Context) => {
   const t = translator(langOf(ctx));
   ctx.set('Retry-After', String(UNAVAILABLE_RETRY_AFTER_SECONDS));
-  views.render(ctx, 'message', { heading: t('unavailable.title'), message: t('err.ERR_UNAVAILABLE'), code: 'temporarily_unavailable' }, { status: 503 });
+  views.render(
+    ctx,
+    'message',
+    {
+      heading: t('unavailable.title'),
+      message: t('err.ERR_UNAVAILABLE'),
+      code: 'temporarily_unavailable',
+    },
+    { status: 503 },
+  );
 };

@@ -12,25 +12,50 @@ const LANG_COOKIE = 'oneid_lang';
 export const langOf = (ctx: Context, uiLocales?: string): Lang => {
   const asked = ctx.query.lang;
   if (typeof asked === 'string' && (LANGS as readonly string[]).includes(asked)) {
-    ctx.cookies.set(LANG_COOKIE, asked, { httpOnly: true, sameSite: 'lax', overwrite: true, maxAge: 365 * 86400_000 });
+    ctx.cookies.set(LANG_COOKIE, asked, {
+      httpOnly: true,
+      sameSite: 'lax',
+      overwrite: true,
+      maxAge: 365 * 86400_000,
+    });
     return asked as Lang;
   }
   const saved = ctx.cookies.get(LANG_COOKIE);
   if (saved && (LANGS as readonly string[]).includes(saved)) return saved as Lang;
-  const preferred = uiLocales?.split(' ').map((l) => l.slice(0, 2)).find((l) => (LANGS as readonly string[]).includes(l));
+  const preferred = uiLocales
+    ?.split(' ')
+    .map((l) => l.slice(0, 2))
+    .find((l) => (LANGS as readonly string[]).includes(l));
   return (preferred as Lang | undefined) ?? 'ko';
 };
 
-export const createViews = ({ csrfToken, timeZone = 'Asia/Seoul' }: { csrfToken: (ctx: Context) => string; timeZone?: string }) => {
+export const createViews = ({
+  csrfToken,
+  timeZone = 'Asia/Seoul',
+}: {
+  csrfToken: (ctx: Context) => string;
+  timeZone?: string;
+}) => {
   // Dates on pages are in the citizens' time zone (KST by default), never the server's.
   const formats = {
-    ko: { day: new Intl.DateTimeFormat('ko-KR', { dateStyle: 'medium', timeZone }), time: new Intl.DateTimeFormat('ko-KR', { dateStyle: 'medium', timeStyle: 'short', timeZone }) },
-    en: { day: new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeZone }), time: new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone }) },
+    ko: {
+      day: new Intl.DateTimeFormat('ko-KR', { dateStyle: 'medium', timeZone }),
+      time: new Intl.DateTimeFormat('ko-KR', { dateStyle: 'medium', timeStyle: 'short', timeZone }),
+    },
+    en: {
+      day: new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeZone }),
+      time: new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone }),
+    },
   };
   const eta = new Eta({ views: VIEWS, autoEscape: true, cache: true, autoTrim: false });
   return {
     /** Renders `view` into ctx.body with the layout's shared values (language, nonce, CSRF token). */
-    render(ctx: Context, view: string, data: Record<string, unknown> = {}, options: { status?: number; uiLocales?: string } = {}) {
+    render(
+      ctx: Context,
+      view: string,
+      data: Record<string, unknown> = {},
+      options: { status?: number; uiLocales?: string } = {},
+    ) {
       const lang = langOf(ctx, options.uiLocales);
       const otherLang: Lang = lang === 'ko' ? 'en' : 'ko';
       const switchUrl = `${ctx.path}?${new URLSearchParams({ ...(ctx.query as Record<string, string>), lang: otherLang })}`;

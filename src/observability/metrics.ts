@@ -19,7 +19,8 @@ const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIO
 export type EngineRequest = { route: string; clientId?: string | undefined };
 
 /** OAuth error codes are short snake_case words; anything else is folded into `other`. */
-export const errorLabel = (code: unknown) => (typeof code === 'string' && /^[a-z_]{1,48}$/.test(code) ? code : 'other');
+export const errorLabel = (code: unknown) =>
+  typeof code === 'string' && /^[a-z_]{1,48}$/.test(code) ? code : 'other';
 
 export const createMetrics = ({ defaultMetrics = true }: { defaultMetrics?: boolean } = {}) => {
   const registry = new Registry();
@@ -66,11 +67,13 @@ export const createMetrics = ({ defaultMetrics = true }: { defaultMetrics?: bool
   });
 
   // Known series start at 0, so rate() and alerts work before the first event.
-  for (const method of SIGN_IN_METHODS) for (const outcome of SIGN_IN_OUTCOMES) signIns.labels(method, outcome).inc(0);
+  for (const method of SIGN_IN_METHODS)
+    for (const outcome of SIGN_IN_OUTCOMES) signIns.labels(method, outcome).inc(0);
   for (const outcome of BACKCHANNEL_OUTCOMES) backchannel.labels(outcome).inc(0);
   for (const grantType of GRANT_TYPES) tokens.labels(grantType).inc(0);
 
-  const recordSignIn = (method: SignInMethod, outcome: SignInOutcome) => signIns.labels(method, outcome).inc();
+  const recordSignIn = (method: SignInMethod, outcome: SignInOutcome) =>
+    signIns.labels(method, outcome).inc();
   // The engine serves its requests itself (raw req/res); it tags them here for our request log.
   const engineRequests = new WeakMap<IncomingMessage, EngineRequest>();
 
@@ -103,7 +106,11 @@ export const createMetrics = ({ defaultMetrics = true }: { defaultMetrics?: bool
     },
 
     recordTokenIssued(grantType: unknown) {
-      tokens.labels(typeof grantType === 'string' && GRANT_TYPES.includes(grantType) ? grantType : 'other').inc();
+      tokens
+        .labels(
+          typeof grantType === 'string' && GRANT_TYPES.includes(grantType) ? grantType : 'other',
+        )
+        .inc();
     },
 
     /** For the back-channel logout queue: one delivery attempt's outcome. */
@@ -115,7 +122,8 @@ export const createMetrics = ({ defaultMetrics = true }: { defaultMetrics?: bool
       oidcErrors.labels(event, errorLabel(code)).inc();
     },
 
-    tagEngineRequest: (req: IncomingMessage, tag: EngineRequest) => void engineRequests.set(req, tag),
+    tagEngineRequest: (req: IncomingMessage, tag: EngineRequest) =>
+      void engineRequests.set(req, tag),
     engineRequest: (req: IncomingMessage) => engineRequests.get(req),
   };
 };

@@ -23,31 +23,51 @@ const CLIENT_ERROR_EVENTS = [
   'jwks.error',
 ] as const;
 
-type OAuthError = Error & { error?: string; error_description?: string; error_detail?: string; status?: number };
+type OAuthError = Error & {
+  error?: string;
+  error_description?: string;
+  error_detail?: string;
+  status?: number;
+};
 type Listener = (ctx: KoaContextWithOIDC, ...rest: never[]) => void;
 type Emitter = { on: (event: string, listener: Listener) => unknown };
 
 /** The request id our HTTP layer put on the response before handing the request to the engine. */
-const reqIdOf = (ctx: KoaContextWithOIDC) => ctx.res.getHeader('x-request-id') as string | undefined;
+const reqIdOf = (ctx: KoaContextWithOIDC) =>
+  ctx.res.getHeader('x-request-id') as string | undefined;
 
-const clip = (value: unknown, max = 200) => (typeof value === 'string' ? value.slice(0, max) : undefined);
+const clip = (value: unknown, max = 200) =>
+  typeof value === 'string' ? value.slice(0, max) : undefined;
 
 /**
  * An error without its own fields: drivers attach values (a PostgreSQL error's `detail` holds
  * the row's data), and the engine's errors may carry request parameters.
  */
 export const safeError = (err: unknown) =>
-  err instanceof Error ? { type: err.constructor.name, message: clip(err.message, 500), code: (err as { code?: unknown }).code, stack: err.stack } : { type: typeof err };
+  err instanceof Error
+    ? {
+        type: err.constructor.name,
+        message: clip(err.message, 500),
+        code: (err as { code?: unknown }).code,
+        stack: err.stack,
+      }
+    : { type: typeof err };
 
 /** Attaches the observers to a freshly built provider and returns it. */
-export const observeProvider = (provider: Provider, { metrics, log }: { metrics: Metrics; log: Logger }): Provider => {
+export const observeProvider = (
+  provider: Provider,
+  { metrics, log }: { metrics: Metrics; log: Logger },
+): Provider => {
   provider.use(async (koaCtx, next) => {
     const ctx = koaCtx as unknown as KoaContextWithOIDC;
     try {
       await next();
     } finally {
       // ctx.oidc exists once the engine's router matched one of its routes.
-      metrics.tagEngineRequest(ctx.req, { route: ctx.oidc?.route ?? 'unmatched', clientId: ctx.oidc?.client?.clientId });
+      metrics.tagEngineRequest(ctx.req, {
+        route: ctx.oidc?.route ?? 'unmatched',
+        clientId: ctx.oidc?.client?.clientId,
+      });
     }
   });
 
@@ -76,12 +96,26 @@ export const observeProvider = (provider: Provider, { metrics, log }: { metrics:
 
   events.on('server_error', (ctx, ...[err]: [Error]) => {
     metrics.recordOidcError('server_error', 'server_error');
-    log.error({ reqId: reqIdOf(ctx), route: ctx.oidc?.route, client: ctx.oidc?.client?.clientId, err: safeError(err) }, 'oidc engine error');
+    log.error(
+      {
+        reqId: reqIdOf(ctx),
+        route: ctx.oidc?.route,
+        client: ctx.oidc?.client?.clientId,
+        err: safeError(err),
+      },
+      'oidc engine error',
+    );
   });
 
   // The engine's own back-channel logout delivery (when used): the account and session ids stay out of the log.
-  events.on('backchannel.error', (ctx, ...[err, client]: [OAuthError, { clientId?: string } | undefined]) => {
-    log.warn({ reqId: reqIdOf(ctx), client: client?.clientId, err: safeError(err) }, 'back-channel logout delivery failed');
-  });
+  events.on(
+    'backchannel.error',
+    (ctx, ...[err, client]: [OAuthError, { clientId?: string } | undefined]) => {
+      log.warn(
+        { reqId: reqIdOf(ctx), client: client?.clientId, err: safeError(err) },
+        'back-channel logout delivery failed',
+      );
+    },
+  );
   return provider;
 };

@@ -3,18 +3,25 @@ import type { Account } from '../accounts/index.ts';
 import type { CatalogueItem } from '../consent/index.ts';
 
 /** Claims that travel with another (their consent is the other's). */
-const COMPANIONS: Record<string, string[]> = { email: ['email_verified'], phone_number: ['phone_number_verified'] };
+const COMPANIONS: Record<string, string[]> = {
+  email: ['email_verified'],
+  phone_number: ['phone_number_verified'],
+};
 
 /** Scope -> claims, from the claims catalogue (OIDC Core 5.4 for the standard ones). */
 export const scopeClaims = (catalogue: CatalogueItem[]): Record<string, string[]> => {
   const result: Record<string, string[]> = {};
   for (const item of catalogue) {
-    for (const scope of item.scopes) (result[scope] ??= []).push(item.name, ...(COMPANIONS[item.name] ?? []));
+    for (const scope of item.scopes)
+      (result[scope] ??= []).push(item.name, ...(COMPANIONS[item.name] ?? []));
   }
   return result;
 };
 
-export const accountClaims = (account: Account, sub: string): { sub: string; [claim: string]: unknown } => ({
+export const accountClaims = (
+  account: Account,
+  sub: string,
+): { sub: string; [claim: string]: unknown } => ({
   sub,
   name: account.name,
   ...(account.birthdate && { birthdate: account.birthdate }),
@@ -37,7 +44,9 @@ export const agencyMemberClaim = async (
   accountId: string,
   request: { scope: string; claims: Record<string, unknown> | undefined; rejected: string[] },
 ): Promise<{ agency_member_id?: string }> => {
-  const asked = request.scope.split(' ').includes('agency_member_id') || Object.prototype.hasOwnProperty.call(request.claims ?? {}, 'agency_member_id');
+  const asked =
+    request.scope.split(' ').includes('agency_member_id') ||
+    Object.prototype.hasOwnProperty.call(request.claims ?? {}, 'agency_member_id');
   if (!memberId || !clientId || !asked || request.rejected.includes('agency_member_id')) return {};
   const value = await memberId(clientId, accountId);
   return value ? { agency_member_id: value } : {};

@@ -152,7 +152,8 @@ export const createMemoryAdapter = ({
     next: Partial<IndexRefs> = {},
   ) => {
     const key = recordKey(model, id);
-    if (previous.grantId && previous.grantId !== next.grantId) indexRemove(grantKey(previous.grantId), key);
+    if (previous.grantId && previous.grantId !== next.grantId)
+      indexRemove(grantKey(previous.grantId), key);
     if (previous.accountId && previous.accountId !== next.accountId) {
       indexRemove(accountKey(previous.accountId), id);
     }

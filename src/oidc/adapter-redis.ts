@@ -60,7 +60,12 @@ const script = (lua: string) => ({ lua, sha: createHash('sha1').update(lua).dige
 type Script = ReturnType<typeof script>;
 
 // EVALSHA, loading the script on NOSCRIPT (first use, server restart, or another cluster node).
-const run = async (redis: RedisClient, { lua, sha }: Script, keys: string[], args: (string | number)[]) => {
+const run = async (
+  redis: RedisClient,
+  { lua, sha }: Script,
+  keys: string[],
+  args: (string | number)[],
+) => {
   try {
     return await redis.evalsha(sha, keys.length, ...keys, ...args);
   } catch (error) {
@@ -218,7 +223,13 @@ export const createRedisAdapter = (
   const keys = redisKeys(prefix);
 
   // One script: the record, its TTL, its indexes and lookups (see UPSERT_INDEXED).
-  const upsertIndexed = (model: string, id: string, payload: string, refs: IndexRefs, ttl: number | undefined) => {
+  const upsertIndexed = (
+    model: string,
+    id: string,
+    payload: string,
+    refs: IndexRefs,
+    ttl: number | undefined,
+  ) => {
     const scriptKeys = [keys.record(model, id)];
     const values: string[] = [];
     let kinds = '';
@@ -234,8 +245,14 @@ export const createRedisAdapter = (
     return run(redis, UPSERT_INDEXED, scriptKeys, [payload, ttl ?? '', kinds, ...values]);
   };
 
-  const findByLookup = async (model: string, lookupKey: string): Promise<AdapterPayload | undefined> => {
-    if (multiKey) return parseRecord(fromPairs(await run(redis, FIND_BY_LOOKUP, [lookupKey], [keys.record(model, '')])));
+  const findByLookup = async (
+    model: string,
+    lookupKey: string,
+  ): Promise<AdapterPayload | undefined> => {
+    if (multiKey)
+      return parseRecord(
+        fromPairs(await run(redis, FIND_BY_LOOKUP, [lookupKey], [keys.record(model, '')])),
+      );
     const id = await redis.get(lookupKey);
     return id === null ? undefined : parseRecord(await redis.hgetall(keys.record(model, id)));
   };
@@ -246,17 +263,26 @@ export const createRedisAdapter = (
   const addIndexes = (model: string, id: string, refs: IndexRefs, ttl: number | undefined) => {
     const ttlMs = ttl === undefined ? 'inf' : ttl * 1000;
     const writes: Promise<unknown>[] = [];
-    if (refs.grantId) writes.push(run(redis, INDEX, [keys.grant(refs.grantId)], [keys.record(model, id), ttlMs]));
-    if (refs.accountId) writes.push(run(redis, INDEX, [keys.accountSessions(refs.accountId)], [id, ttlMs]));
+    if (refs.grantId)
+      writes.push(run(redis, INDEX, [keys.grant(refs.grantId)], [keys.record(model, id), ttlMs]));
+    if (refs.accountId)
+      writes.push(run(redis, INDEX, [keys.accountSessions(refs.accountId)], [id, ttlMs]));
     if (refs.uid) writes.push(setLookup(keys.uid(model, refs.uid), id, ttl));
     if (refs.userCode) writes.push(setLookup(keys.userCode(model, refs.userCode), id, ttl));
     return Promise.all(writes);
   };
 
-  const removeIndexes = (model: string, id: string, previous: IndexRefs, next: Partial<IndexRefs> = {}) => {
+  const removeIndexes = (
+    model: string,
+    id: string,
+    previous: IndexRefs,
+    next: Partial<IndexRefs> = {},
+  ) => {
     const removals: Promise<unknown>[] = [];
     if (previous.grantId && previous.grantId !== next.grantId) {
-      removals.push(run(redis, INDEX, [keys.grant(previous.grantId)], [keys.record(model, id), '']));
+      removals.push(
+        run(redis, INDEX, [keys.grant(previous.grantId)], [keys.record(model, id), '']),
+      );
     }
     if (previous.accountId && previous.accountId !== next.accountId) {
       removals.push(run(redis, INDEX, [keys.accountSessions(previous.accountId)], [id, '']));
@@ -287,11 +313,21 @@ export const createRedisAdapter = (
         // Indexes first: if the record write then fails, an index entry dangles harmlessly,
         // whereas a token missing from its grant's index would survive revocation.
         await addIndexes(this.#model, id, refs, ttl);
-        previous = await run(redis, UPSERT, [keys.record(this.#model, id)], [JSON.stringify(payload), ttl ?? '']);
+        previous = await run(
+          redis,
+          UPSERT,
+          [keys.record(this.#model, id)],
+          [JSON.stringify(payload), ttl ?? ''],
+        );
       }
       // Entries of indexes the record no longer belongs to (rare: a Session changing account).
       if (typeof previous === 'string') {
-        await removeIndexes(this.#model, id, indexRefs(this.#model, JSON.parse(previous) as AdapterPayload), refs);
+        await removeIndexes(
+          this.#model,
+          id,
+          indexRefs(this.#model, JSON.parse(previous) as AdapterPayload),
+          refs,
+        );
       }
     }
 
@@ -313,13 +349,24 @@ export const createRedisAdapter = (
 
     /** Marks the record consumed; true only for the one call that did (atomic: HSETNX). */
     async consumeOnce(id: string): Promise<boolean> {
-      return (await run(redis, CONSUME, [keys.record(this.#model, id)], [Math.floor(Date.now() / 1000)])) === 1;
+      return (
+        (await run(
+          redis,
+          CONSUME,
+          [keys.record(this.#model, id)],
+          [Math.floor(Date.now() / 1000)],
+        )) === 1
+      );
     }
 
     async destroy(id: string): Promise<void> {
       const previous = await run(redis, TAKE, [keys.record(this.#model, id)], []);
       if (typeof previous === 'string') {
-        await removeIndexes(this.#model, id, indexRefs(this.#model, JSON.parse(previous) as AdapterPayload));
+        await removeIndexes(
+          this.#model,
+          id,
+          indexRefs(this.#model, JSON.parse(previous) as AdapterPayload),
+        );
       }
     }
 
@@ -343,7 +390,13 @@ export const createRedisAdapter = (
         await redis.zrem(grantKey, ...members);
         return;
       }
-      throwOnError(await redis.multi().del(...members).zrem(grantKey, ...members).exec());
+      throwOnError(
+        await redis
+          .multi()
+          .del(...members)
+          .zrem(grantKey, ...members)
+          .exec(),
+      );
     }
   }
 

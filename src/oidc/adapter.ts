@@ -22,19 +22,45 @@ type ConsumeOnce = Adapter & { consumeOnce(id: string): Promise<boolean> };
  */
 type Reuse = { revokes: boolean; refuse: () => Error };
 const SINGLE_USE: Record<string, Reuse> = {
-  AuthorizationCode: { revokes: true, refuse: () => new errors.InvalidGrant('authorization code already used') },
-  RefreshToken: { revokes: true, refuse: () => new errors.InvalidGrant('refresh token already used') },
-  PushedAuthorizationRequest: { revokes: false, refuse: () => new errors.InvalidRequestUri('request_uri is invalid, expired, or was already used') },
+  AuthorizationCode: {
+    revokes: true,
+    refuse: () => new errors.InvalidGrant('authorization code already used'),
+  },
+  RefreshToken: {
+    revokes: true,
+    refuse: () => new errors.InvalidGrant('refresh token already used'),
+  },
+  PushedAuthorizationRequest: {
+    revokes: false,
+    refuse: () =>
+      new errors.InvalidRequestUri('request_uri is invalid, expired, or was already used'),
+  },
 };
 
 class SingleUse implements Adapter {
-  constructor(private readonly inner: ConsumeOnce, private readonly reuse: Reuse, private readonly revokeGrant: (grantId: string) => Promise<void>) {}
-  upsert(id: string, payload: AdapterPayload, expiresIn: number) { return this.inner.upsert(id, payload, expiresIn); }
-  find(id: string) { return this.inner.find(id); }
-  findByUid(uid: string) { return this.inner.findByUid(uid); }
-  findByUserCode(userCode: string) { return this.inner.findByUserCode(userCode); }
-  destroy(id: string) { return this.inner.destroy(id); }
-  revokeByGrantId(grantId: string) { return this.inner.revokeByGrantId(grantId); }
+  constructor(
+    private readonly inner: ConsumeOnce,
+    private readonly reuse: Reuse,
+    private readonly revokeGrant: (grantId: string) => Promise<void>,
+  ) {}
+  upsert(id: string, payload: AdapterPayload, expiresIn: number) {
+    return this.inner.upsert(id, payload, expiresIn);
+  }
+  find(id: string) {
+    return this.inner.find(id);
+  }
+  findByUid(uid: string) {
+    return this.inner.findByUid(uid);
+  }
+  findByUserCode(userCode: string) {
+    return this.inner.findByUserCode(userCode);
+  }
+  destroy(id: string) {
+    return this.inner.destroy(id);
+  }
+  revokeByGrantId(grantId: string) {
+    return this.inner.revokeByGrantId(grantId);
+  }
   async consume(id: string) {
     if (await this.inner.consumeOnce(id)) return;
     if (this.reuse.revokes) {
@@ -62,8 +88,12 @@ const clientAdapter = (clients: ClientService, registrations?: RegistrationStore
       if (!registrations) throw new Error('clients are registered through the client service');
       await registrations.upsertClient(id, payload);
     }
-    async findByUid() { return undefined; }
-    async findByUserCode() { return undefined; }
+    async findByUid() {
+      return undefined;
+    }
+    async findByUserCode() {
+      return undefined;
+    }
     async consume() {}
     async destroy(id: string) {
       await registrations?.destroyClient(id);
@@ -71,8 +101,18 @@ const clientAdapter = (clients: ClientService, registrations?: RegistrationStore
     async revokeByGrantId() {}
   };
 
-export const createOidcAdapter = ({ redis, clients, registrations }: { redis: RedisClient | undefined; clients: ClientService; registrations?: RegistrationStore | undefined }) => {
-  const store = redis ? createRedisAdapter(redis, { prefix: DEFAULT_REDIS_PREFIX }) : createMemoryAdapter();
+export const createOidcAdapter = ({
+  redis,
+  clients,
+  registrations,
+}: {
+  redis: RedisClient | undefined;
+  clients: ClientService;
+  registrations?: RegistrationStore | undefined;
+}) => {
+  const store = redis
+    ? createRedisAdapter(redis, { prefix: DEFAULT_REDIS_PREFIX })
+    : createMemoryAdapter();
   const Clients = clientAdapter(clients, registrations);
   const revokeGrant = createGrantRevoker(store.Adapter);
   const Adapter = function (this: unknown, name: string) {
@@ -81,7 +121,13 @@ export const createOidcAdapter = ({ redis, clients, registrations }: { redis: Re
     const Model = registrations?.models[name];
     if (Model) return new Model();
     const reuse = SINGLE_USE[name];
-    return reuse ? new SingleUse(new store.Adapter(name) as ConsumeOnce, reuse, revokeGrant) : new store.Adapter(name);
+    return reuse
+      ? new SingleUse(new store.Adapter(name) as ConsumeOnce, reuse, revokeGrant)
+      : new store.Adapter(name);
   } as unknown as AdapterConstructor;
-  return { Adapter, listSessionIds: store.listSessionIds.bind(store), close: undefined as undefined | (() => void) };
+  return {
+    Adapter,
+    listSessionIds: store.listSessionIds.bind(store),
+    close: undefined as undefined | (() => void),
+  };
 };

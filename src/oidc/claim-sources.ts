@@ -12,7 +12,16 @@
 // refused whole: it is signed by the source, so One-ID cannot trim it, and passing it on would
 // release data the citizen never agreed to.
 import { randomUUID } from 'node:crypto';
-import { CompactEncrypt, createRemoteJWKSet, importJWK, jwtVerify, SignJWT, type CryptoKey, type JWK, type RemoteJWKSet } from 'jose';
+import {
+  CompactEncrypt,
+  createRemoteJWKSet,
+  importJWK,
+  jwtVerify,
+  SignJWT,
+  type CryptoKey,
+  type JWK,
+  type RemoteJWKSet,
+} from 'jose';
 import type { Logger } from 'pino';
 import type { CatalogueItem } from '../consent/index.ts';
 
@@ -26,18 +35,40 @@ const CLAIM_NAME = /^[a-z][a-z0-9_]{0,63}$/;
 
 /** One-ID will not pass on this source's claims; the message is safe to log (no personal data). */
 class Refused extends Error {
-  constructor(reason: string, readonly unexpected: string[] = []) {
+  constructor(
+    reason: string,
+    readonly unexpected: string[] = [],
+  ) {
     super(reason);
   }
 }
 
 export type ClaimSourceSigner = { key: CryptoKey; kid: string; alg: string };
 
-type SourceGroup = { endpoint: string; jwksUri: string; sourceClientId: string; delivery: 'aggregated' | 'distributed'; claims: string[] };
+type SourceGroup = {
+  endpoint: string;
+  jwksUri: string;
+  sourceClientId: string;
+  delivery: 'aggregated' | 'distributed';
+  claims: string[];
+};
 
-export type ClaimSourcesResult = { _claim_names: Record<string, string>; _claim_sources: Record<string, Record<string, string>> };
+export type ClaimSourcesResult = {
+  _claim_names: Record<string, string>;
+  _claim_sources: Record<string, Record<string, string>>;
+};
 
-export const createClaimSources = ({ issuer, signer, timeoutMs, log }: { issuer: string; signer: () => Promise<ClaimSourceSigner>; timeoutMs: number; log: Logger }) => {
+export const createClaimSources = ({
+  issuer,
+  signer,
+  timeoutMs,
+  log,
+}: {
+  issuer: string;
+  signer: () => Promise<ClaimSourceSigner>;
+  timeoutMs: number;
+  log: Logger;
+}) => {
   const jwksByUri = new Map<string, RemoteJWKSet>();
   const jwksFor = (uri: string) => {
     let jwks = jwksByUri.get(uri);
@@ -59,7 +90,13 @@ export const createClaimSources = ({ issuer, signer, timeoutMs, log }: { issuer:
     return undefined;
   };
 
-  const sign = async (payload: Record<string, unknown>, audience: string, typ: string, lifetimeSeconds: number, jti = randomUUID()) => {
+  const sign = async (
+    payload: Record<string, unknown>,
+    audience: string,
+    typ: string,
+    lifetimeSeconds: number,
+    jti = randomUUID(),
+  ) => {
     const { key, kid, alg } = await signer();
     return new SignJWT(payload)
       .setProtectedHeader({ alg, kid, typ })
@@ -73,13 +110,28 @@ export const createClaimSources = ({ issuer, signer, timeoutMs, log }: { issuer:
 
   /** Logs why a source's claims are left out: its host, the claim names and the reason, never the citizen. */
   const leaveOut = (group: SourceGroup, started: number, error: unknown) => {
-    const note = { source: new URL(group.endpoint).host, claims: group.claims, ms: Date.now() - started };
+    const note = {
+      source: new URL(group.endpoint).host,
+      claims: group.claims,
+      ms: Date.now() - started,
+    };
     if (error instanceof Refused) {
       const named = error.unexpected.filter((c) => CLAIM_NAME.test(c));
-      const unexpected = error.unexpected.length ? { unexpected: named.slice(0, 20), unnamed: error.unexpected.length - named.length } : {};
-      log.warn({ ...note, reason: error.message, ...unexpected }, 'claim source refused; answering without its claims');
+      const unexpected = error.unexpected.length
+        ? { unexpected: named.slice(0, 20), unnamed: error.unexpected.length - named.length }
+        : {};
+      log.warn(
+        { ...note, reason: error.message, ...unexpected },
+        'claim source refused; answering without its claims',
+      );
     } else {
-      log.warn({ ...note, reason: (error as Error).name === 'TimeoutError' ? 'timeout' : (error as Error).message }, 'claim source unavailable; answering without its claims');
+      log.warn(
+        {
+          ...note,
+          reason: (error as Error).name === 'TimeoutError' ? 'timeout' : (error as Error).message,
+        },
+        'claim source unavailable; answering without its claims',
+      );
     }
     return undefined;
   };
@@ -89,7 +141,13 @@ export const createClaimSources = ({ issuer, signer, timeoutMs, log }: { issuer:
     const started = Date.now();
     try {
       const jti = randomUUID();
-      const request = await sign({ sub, claims: group.claims }, group.endpoint, 'claims-request+jwt', 60, jti);
+      const request = await sign(
+        { sub, claims: group.claims },
+        group.endpoint,
+        'claims-request+jwt',
+        60,
+        jti,
+      );
       const response = await fetch(group.endpoint, {
         method: 'POST',
         headers: { 'content-type': 'application/jwt', accept: 'application/jwt' },
@@ -100,11 +158,17 @@ export const createClaimSources = ({ issuer, signer, timeoutMs, log }: { issuer:
       if (response.status !== 200) throw new Error(`status ${response.status}`);
       const jwt = (await response.text()).trim();
       // Pass on only what the source really signed, for One-ID, in answer to this very request.
-      const { payload } = await jwtVerify(jwt, jwksFor(group.jwksUri), { audience: issuer, clockTolerance: 30 });
+      const { payload } = await jwtVerify(jwt, jwksFor(group.jwksUri), {
+        audience: issuer,
+        clockTolerance: 30,
+      });
       if ('sub' in payload) throw new Refused('answer carries sub');
       if (payload.request_jti !== jti) throw new Refused('request_jti does not match the request');
-      if (!group.claims.some((c) => c in payload)) throw new Refused('no requested claim in the answer');
-      const unexpected = Object.keys(payload).filter((c) => !ANSWER_CLAIMS.has(c) && !group.claims.includes(c));
+      if (!group.claims.some((c) => c in payload))
+        throw new Refused('no requested claim in the answer');
+      const unexpected = Object.keys(payload).filter(
+        (c) => !ANSWER_CLAIMS.has(c) && !group.claims.includes(c),
+      );
       if (unexpected.length) throw new Refused('answer carries claims not asked for', unexpected);
       return jwt;
     } catch (error) {
@@ -116,7 +180,10 @@ export const createClaimSources = ({ issuer, signer, timeoutMs, log }: { issuer:
    * A reference the client redeems at the source: a One-ID-signed token (nested JWT, RFC 7519
    * 5.2) encrypted to the source's key, so only the source reads the `sub` inside it.
    */
-  const distributedReference = async (group: SourceGroup, sub: string): Promise<Record<string, string> | undefined> => {
+  const distributedReference = async (
+    group: SourceGroup,
+    sub: string,
+  ): Promise<Record<string, string> | undefined> => {
     const started = Date.now();
     try {
       const encryption = await encryptionKeyFor(group.jwksUri);
@@ -124,7 +191,12 @@ export const createClaimSources = ({ issuer, signer, timeoutMs, log }: { issuer:
       const signed = await sign({ sub, claims: group.claims }, group.endpoint, 'at+jwt', 300);
       const key = await importJWK(encryption.jwk, encryption.alg);
       const token = await new CompactEncrypt(new TextEncoder().encode(signed))
-        .setProtectedHeader({ alg: encryption.alg, enc: 'A256GCM', cty: 'JWT', ...(encryption.jwk.kid ? { kid: encryption.jwk.kid } : {}) })
+        .setProtectedHeader({
+          alg: encryption.alg,
+          enc: 'A256GCM',
+          cty: 'JWT',
+          ...(encryption.jwk.kid ? { kid: encryption.jwk.kid } : {}),
+        })
         .encrypt(key);
       return { endpoint: group.endpoint, access_token: token };
     } catch (error) {
@@ -137,11 +209,26 @@ export const createClaimSources = ({ issuer, signer, timeoutMs, log }: { issuer:
      * Resolves the agency-held `items` for a citizen. `subFor(sourceClientId)` gives the citizen's
      * pairwise `sub` at that source agency's sector; it goes only to that source, never to the client.
      */
-    async resolve(items: CatalogueItem[], subFor: (sourceClientId: string) => Promise<string | undefined>): Promise<ClaimSourcesResult | undefined> {
+    async resolve(
+      items: CatalogueItem[],
+      subFor: (sourceClientId: string) => Promise<string | undefined>,
+    ): Promise<ClaimSourcesResult | undefined> {
       const groups = new Map<string, SourceGroup>();
       for (const item of items) {
-        if (item.source !== 'agency' || !item.sourceEndpoint || !item.sourceJwksUri || !item.sourceClientId) continue;
-        const group = groups.get(item.sourceEndpoint) ?? { endpoint: item.sourceEndpoint, jwksUri: item.sourceJwksUri, sourceClientId: item.sourceClientId, delivery: item.delivery ?? 'aggregated', claims: [] };
+        if (
+          item.source !== 'agency' ||
+          !item.sourceEndpoint ||
+          !item.sourceJwksUri ||
+          !item.sourceClientId
+        )
+          continue;
+        const group = groups.get(item.sourceEndpoint) ?? {
+          endpoint: item.sourceEndpoint,
+          jwksUri: item.sourceJwksUri,
+          sourceClientId: item.sourceClientId,
+          delivery: item.delivery ?? 'aggregated',
+          claims: [],
+        };
         group.claims.push(item.name);
         groups.set(item.sourceEndpoint, group);
       }
@@ -151,7 +238,10 @@ export const createClaimSources = ({ issuer, signer, timeoutMs, log }: { issuer:
           const sub = await subFor(group.sourceClientId);
           if (!sub) return;
           const name = `src${index + 1}`;
-          const source = group.delivery === 'distributed' ? await distributedReference(group, sub) : await fetchAggregated(group, sub).then((jwt) => jwt && { JWT: jwt });
+          const source =
+            group.delivery === 'distributed'
+              ? await distributedReference(group, sub)
+              : await fetchAggregated(group, sub).then((jwt) => jwt && { JWT: jwt });
           if (!source) return;
           result._claim_sources[name] = source;
           for (const claim of group.claims) result._claim_names[claim] = name;

@@ -5,7 +5,12 @@
 import type { KoaContextWithOIDC, Grant } from 'oidc-provider';
 import type { ConsentService } from '../consent/index.ts';
 
-type Desired = { consentId: string | undefined; grantScopes: string[]; grantClaims: string[]; rejectedClaims: string[] };
+type Desired = {
+  consentId: string | undefined;
+  grantScopes: string[];
+  grantClaims: string[];
+  rejectedClaims: string[];
+};
 
 const sameSet = (a: string[] | undefined, b: string[]) => {
   const left = new Set((a ?? []).filter(Boolean));
@@ -13,8 +18,15 @@ const sameSet = (a: string[] | undefined, b: string[]) => {
 };
 
 const matches = (grant: Grant, d: Desired) => {
-  const g = grant as unknown as { openid?: { scope?: string; claims?: string[] }; rejected?: { openid?: { claims?: string[] } } };
-  return sameSet(g.openid?.scope?.split(' '), d.grantScopes) && sameSet(g.openid?.claims, d.grantClaims) && sameSet(g.rejected?.openid?.claims, d.rejectedClaims);
+  const g = grant as unknown as {
+    openid?: { scope?: string; claims?: string[] };
+    rejected?: { openid?: { claims?: string[] } };
+  };
+  return (
+    sameSet(g.openid?.scope?.split(' '), d.grantScopes) &&
+    sameSet(g.openid?.claims, d.grantClaims) &&
+    sameSet(g.rejected?.openid?.claims, d.rejectedClaims)
+  );
 };
 
 /** The scopes and claims an authorization request asks for. */
@@ -23,7 +35,14 @@ export const requestedOf = (ctx: KoaContextWithOIDC) => ({
   claims: [...(ctx.oidc.requestParamClaims ?? [])],
 });
 
-export const createLoadExistingGrant = ({ consent, isFirstParty }: { consent: ConsentService; isFirstParty: (clientId: string) => boolean }) =>
+export const createLoadExistingGrant =
+  ({
+    consent,
+    isFirstParty,
+  }: {
+    consent: ConsentService;
+    isFirstParty: (clientId: string) => boolean;
+  }) =>
   async (ctx: KoaContextWithOIDC): Promise<Grant | undefined> => {
     const { oidc } = ctx;
     const accountId = oidc.session!.accountId!;
@@ -31,7 +50,12 @@ export const createLoadExistingGrant = ({ consent, isFirstParty }: { consent: Co
     const requested = requestedOf(ctx);
     let desired: Desired;
     if (isFirstParty(clientId)) {
-      desired = { consentId: undefined, grantScopes: requested.scopes, grantClaims: requested.claims, rejectedClaims: [] };
+      desired = {
+        consentId: undefined,
+        grantScopes: requested.scopes,
+        grantClaims: requested.claims,
+        rejectedClaims: [],
+      };
     } else {
       const evaluation = await consent.evaluate(accountId, clientId, requested);
       // No decision yet: no grant, so the engine's consent prompt runs.
@@ -47,6 +71,9 @@ export const createLoadExistingGrant = ({ consent, isFirstParty }: { consent: Co
     if (desired.grantClaims.length) grant.addOIDCClaims(desired.grantClaims);
     if (desired.rejectedClaims.length) grant.rejectOIDCClaims(desired.rejectedClaims);
     const grantId = await grant.save();
-    if (desired.consentId) await consent.grantIssued(desired.consentId, grantId, async (id) => Boolean(await Grant.find(id)));
+    if (desired.consentId)
+      await consent.grantIssued(desired.consentId, grantId, async (id) =>
+        Boolean(await Grant.find(id)),
+      );
     return grant;
   };

@@ -2,7 +2,13 @@
 // it (the models the engine's own revoke helper covers), then the grant itself.
 import type { AdapterConstructor } from 'oidc-provider';
 
-export const GRANTABLE_MODELS = ['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest'];
+export const GRANTABLE_MODELS = [
+  'AccessToken',
+  'AuthorizationCode',
+  'RefreshToken',
+  'DeviceCode',
+  'BackchannelAuthenticationRequest',
+];
 
 export const createGrantRevoker = (Adapter: AdapterConstructor) => {
   const grantables = GRANTABLE_MODELS.map((model) => new Adapter(model));

@@ -2,8 +2,15 @@
 import type Provider from 'oidc-provider';
 
 export const revokeGrants = async (provider: Provider, grantIds: string[]): Promise<void> => {
-  const models = [provider.AccessToken, provider.RefreshToken, provider.AuthorizationCode] as unknown as { revokeByGrantId: (id: string) => Promise<void> }[];
+  const models = [
+    provider.AccessToken,
+    provider.RefreshToken,
+    provider.AuthorizationCode,
+  ] as unknown as { revokeByGrantId: (id: string) => Promise<void> }[];
   for (const grantId of grantIds) {
-    await Promise.all([...models.map((m) => m.revokeByGrantId(grantId)), provider.Grant.find(grantId).then((g) => g?.destroy())]);
+    await Promise.all([
+      ...models.map((m) => m.revokeByGrantId(grantId)),
+      provider.Grant.find(grantId).then((g) => g?.destroy()),
+    ]);
   }
 };

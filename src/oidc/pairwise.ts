@@ -6,7 +6,8 @@ import { createHmac } from 'node:crypto';
  * host (one government portal serving several agencies' systems) still get unrelated subs. A host
  * has no spaces, so "<host> <agency>" names each pair once.
  */
-export const subjectSector = (agency: string | undefined, sectorIdentifier: string): string => `${sectorIdentifier} ${agency ?? ''}`;
+export const subjectSector = (agency: string | undefined, sectorIdentifier: string): string =>
+  `${sectorIdentifier} ${agency ?? ''}`;
 
 /** OIDC Core 8.1: one stable `sub` per (sector, citizen), unlinkable across sectors. */
 export const pairwiseSub = (salt: string, sectorIdentifier: string, accountId: string): string =>

@@ -1,6 +1,10 @@
 // The OIDC engine (oidc-provider 9), configured: code flow + PKCE S256 only, pairwise subjects,
 // refresh rotation, introspection, revocation, RP-initiated and back-channel logout.
-import Provider, { interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, {
+  interactionPolicy,
+  type Configuration,
+  type KoaContextWithOIDC,
+} from 'oidc-provider';
 import type { AccountService } from '../accounts/index.ts';
 import { ACR_VALUES, satisfiesAcr } from '../auth/index.ts';
 import type { CatalogueItem, ConsentService } from '../consent/index.ts';
@@ -9,7 +13,13 @@ import { accountClaims, agencyMemberClaim, scopeClaims } from './account-claims.
 import type { FederationEngineHooks } from '../federation/index.ts';
 import { createOutboundFetch } from './backchannel-fetch.ts';
 import { createLoadExistingGrant } from './consent-grants.ts';
-import { adminFeatures, adminTokenClaims, installAdminEngine, withAdminResource, type AdminEngine } from './admin-engine.ts';
+import {
+  adminFeatures,
+  adminTokenClaims,
+  installAdminEngine,
+  withAdminResource,
+  type AdminEngine,
+} from './admin-engine.ts';
 import type { ClaimSources } from './claim-sources.ts';
 import { pairwiseSub, subjectSector } from './pairwise.ts';
 import { clientTokensNotBeforeSeen } from './request-clients.ts';
@@ -62,7 +72,9 @@ const policy = () => {
     new Check('acr_values', 'the requested level of assurance requires a new sign-in', (ctx) => {
       const { oidc } = ctx;
       if (!oidc.session?.accountId || oidc.result?.login) return Check.NO_NEED_TO_PROMPT;
-      return satisfiesAcr(oidc.session.acr, oidc.params?.acr_values as string | undefined) ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT;
+      return satisfiesAcr(oidc.session.acr, oidc.params?.acr_values as string | undefined)
+        ? Check.NO_NEED_TO_PROMPT
+        : Check.REQUEST_PROMPT;
     }),
   );
   return prompts;
@@ -74,14 +86,24 @@ export const createProvider = (deps: ProviderDeps): Provider => {
    * (clients.tokens_not_before): such tokens stay refused after the client is enabled again. The
    * engine looked the client up earlier in the request; what it found is reused (request-clients.ts).
    */
-  const issuedBeforeClientDisabled = async (ctx: object, token: { kind: string; clientId?: string | undefined; iat?: number | undefined }) => {
-    if ((token.kind !== 'RefreshToken' && token.kind !== 'AccessToken') || !token.clientId) return false;
-    const notBefore = (clientTokensNotBeforeSeen(ctx, token.clientId) ?? { tokensNotBefore: await deps.clientTokensNotBefore(token.clientId) }).tokensNotBefore;
+  const issuedBeforeClientDisabled = async (
+    ctx: object,
+    token: { kind: string; clientId?: string | undefined; iat?: number | undefined },
+  ) => {
+    if ((token.kind !== 'RefreshToken' && token.kind !== 'AccessToken') || !token.clientId)
+      return false;
+    const notBefore = (
+      clientTokensNotBeforeSeen(ctx, token.clientId) ?? {
+        tokensNotBefore: await deps.clientTokensNotBefore(token.clientId),
+      }
+    ).tokensNotBefore;
     return notBefore !== undefined && (token.iat ?? 0) <= notBefore;
   };
   const agencyItems = deps.catalogue.filter((i) => i.source === 'agency');
   const agencyByScope = new Map<string, string[]>();
-  for (const item of agencyItems) for (const scope of item.scopes) agencyByScope.set(scope, [...(agencyByScope.get(scope) ?? []), item.name]);
+  for (const item of agencyItems)
+    for (const scope of item.scopes)
+      agencyByScope.set(scope, [...(agencyByScope.get(scope) ?? []), item.name]);
   const configuration: Configuration = {
     adapter: deps.adapter,
     jwks: deps.jwks as Configuration['jwks'],
@@ -93,11 +115,18 @@ export const createProvider = (deps: ProviderDeps): Provider => {
     },
     // acr/amr/auth_time ride on `openid` so every ID token states the assurance actually met
     // and the methods actually used (RFC 8176), not only when a client asked for them.
-    claims: { ...scopeClaims(deps.catalogue), openid: ['sub', 'acr', 'amr', 'auth_time'], sid: null } as unknown as Configuration['claims'],
+    claims: {
+      ...scopeClaims(deps.catalogue),
+      openid: ['sub', 'acr', 'amr', 'auth_time'],
+      sid: null,
+    } as unknown as Configuration['claims'],
     scopes: ['openid', 'offline_access', ...new Set(deps.catalogue.flatMap((i) => i.scopes))],
     // Grants come from the citizen's consent record (the database), not from the session.
     loadExistingGrant: deps.admin
-      ? withAdminResource(createLoadExistingGrant({ consent: deps.consent, isFirstParty: isFirstPartyClient }), deps.admin)
+      ? withAdminResource(
+          createLoadExistingGrant({ consent: deps.consent, isFirstParty: isFirstPartyClient }),
+          deps.admin,
+        )
       : createLoadExistingGrant({ consent: deps.consent, isFirstParty: isFirstPartyClient }),
     ...(deps.admin && { extraTokenClaims: adminTokenClaims(deps.admin) }),
     acrValues: ACR_VALUES,
@@ -106,10 +135,14 @@ export const createProvider = (deps: ProviderDeps): Provider => {
     // OIDC Core 8.1: the same citizen gets one stable `sub` per sector, unlinkable across sectors
     // (and across agencies, even on a shared host: subjectSector).
     pairwiseIdentifier: async (_ctx, accountId, client) => {
-      const sector = subjectSector(await deps.agencyOf(client.clientId), String(client.sectorIdentifier));
+      const sector = subjectSector(
+        await deps.agencyOf(client.clientId),
+        String(client.sectorIdentifier),
+      );
       const sub = pairwiseSub(deps.pairwiseSalt, sector, accountId);
       // Indexed before it leaves, so an agency naming the citizen by this sub can be resolved (agency links).
-      if (!isFirstPartyClient(client.clientId)) await deps.federation?.subjectIssued(sector, sub, accountId);
+      if (!isFirstPartyClient(client.clientId))
+        await deps.federation?.subjectIssued(sector, sub, accountId);
       return sub;
     },
     clientDefaults: {
@@ -128,11 +161,22 @@ export const createProvider = (deps: ProviderDeps): Provider => {
       clientCredentials: { enabled: true },
       // A client may introspect only tokens issued to itself (no cross-agency token inspection).
       // A client introspects only its own tokens; one from before the client was disabled reads inactive.
-      introspection: { enabled: true, allowedPolicy: async (ctx, client, token) => token.clientId === client.clientId && !(await issuedBeforeClientDisabled(ctx, token)) },
-      revocation: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
+      introspection: {
+        enabled: true,
+        allowedPolicy: async (ctx, client, token) =>
+          token.clientId === client.clientId && !(await issuedBeforeClientDisabled(ctx, token)),
+      },
+      revocation: {
+        enabled: true,
+        allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId,
+      },
       userinfo: { enabled: true },
       backchannelLogout: { enabled: true },
-      rpInitiatedLogout: { enabled: true, logoutSource: deps.pages.logout, postLogoutSuccessSource: deps.pages.postLogout },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: deps.pages.logout,
+        postLogoutSuccessSource: deps.pages.postLogout,
+      },
       ...(deps.admin ? adminFeatures(deps.admin) : {}),
     },
     // Browser apps (docs/integrating.md, single-page apps): a cross-origin call is allowed only
@@ -140,7 +184,11 @@ export const createProvider = (deps: ProviderDeps): Provider => {
     // client and to the token and other client endpoints for public clients only (a client with
     // a secret or key has no business calling from a browser). Never with credentials.
     clientBasedCORS: (ctx, origin, client) =>
-      origin !== 'null' && (ctx.oidc.route === 'userinfo' || client.clientAuthMethod === 'none') && (client.redirectUris ?? []).some((uri) => URL.canParse(uri) && new URL(uri).origin === origin),
+      origin !== 'null' &&
+      (ctx.oidc.route === 'userinfo' || client.clientAuthMethod === 'none') &&
+      (client.redirectUris ?? []).some(
+        (uri) => URL.canParse(uri) && new URL(uri).origin === origin,
+      ),
     // Refresh tokens go to clients allowed the grant; each use rotates them (RFC 9700 4.14.2).
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     rotateRefreshToken: true,
@@ -153,23 +201,44 @@ export const createProvider = (deps: ProviderDeps): Provider => {
       return {
         accountId,
         claims: async (use, scope, claims, rejected) => {
-          const own = { ...accountClaims(account, accountId), ...(await agencyMemberClaim(deps.federation?.memberId, ctx.oidc.client?.clientId, accountId, { scope, claims, rejected })) };
+          const own = {
+            ...accountClaims(account, accountId),
+            ...(await agencyMemberClaim(
+              deps.federation?.memberId,
+              ctx.oidc.client?.clientId,
+              accountId,
+              { scope, claims, rejected },
+            )),
+          };
           // Agency-held items asked for (by scope or claims parameter) and not rejected by the grant.
           // The ID token of a code flow carries scope-requested claims only in userinfo (the engine's
           // conformIdTokenClaims), so for it only the claims parameter asks: no needless source call.
-          const byScope = use === 'id_token' ? [] : scope.split(' ').flatMap((s) => agencyByScope.get(s) ?? []);
+          const byScope =
+            use === 'id_token' ? [] : scope.split(' ').flatMap((s) => agencyByScope.get(s) ?? []);
           const wanted = new Set([...byScope, ...Object.keys(claims ?? {})]);
           const items = agencyItems.filter((i) => wanted.has(i.name) && !rejected.includes(i.name));
           if (!items.length) return own;
           const sources = await deps.claimSources.resolve(items, async (sourceClientId) => {
             const source = await ctx.oidc.provider.Client.find(sourceClientId);
-            return source?.sectorIdentifier ? pairwiseSub(deps.pairwiseSalt, subjectSector(await deps.agencyOf(sourceClientId), String(source.sectorIdentifier)), accountId) : undefined;
+            return source?.sectorIdentifier
+              ? pairwiseSub(
+                  deps.pairwiseSalt,
+                  subjectSector(
+                    await deps.agencyOf(sourceClientId),
+                    String(source.sectorIdentifier),
+                  ),
+                  accountId,
+                )
+              : undefined;
           });
           return sources ? { ...own, ...sources } : own;
         },
       };
     },
-    interactions: { policy: policy(), url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    interactions: {
+      policy: policy(),
+      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+    },
     ttl: {
       AccessToken: 600,
       AuthorizationCode: 60,
@@ -180,7 +249,12 @@ export const createProvider = (deps: ProviderDeps): Provider => {
       // it: one day from sign-in, and a rotation never extends it (the engine's own rule for
       // such clients). Others: 30 days, renewed by each rotation.
       RefreshToken: (ctx, token, client) => {
-        if (client.applicationType !== 'web' || client.clientAuthMethod !== 'none' || token.isSenderConstrained()) return 30 * 86400;
+        if (
+          client.applicationType !== 'web' ||
+          client.clientAuthMethod !== 'none' ||
+          token.isSenderConstrained()
+        )
+          return 30 * 86400;
         return ctx?.oidc?.entities.RotatedRefreshToken?.remainingTTL ?? PUBLIC_REFRESH_SECONDS;
       },
       Grant: 30 * 86400,
@@ -188,7 +262,9 @@ export const createProvider = (deps: ProviderDeps): Provider => {
       // left of the absolute lifetime counted from sign-in.
       Session: (_ctx, session) => {
         const loginTs = (session as { loginTs?: number }).loginTs;
-        const left = loginTs ? loginTs + deps.sessionAbsoluteSeconds - Math.floor(Date.now() / 1000) : deps.sessionAbsoluteSeconds;
+        const left = loginTs
+          ? loginTs + deps.sessionAbsoluteSeconds - Math.floor(Date.now() / 1000)
+          : deps.sessionAbsoluteSeconds;
         return Math.max(1, Math.min(deps.sessionIdleSeconds, left));
       },
     },
@@ -214,11 +290,13 @@ export const createProvider = (deps: ProviderDeps): Provider => {
   provider.on('authorization.success', (ctx) => {
     const accountId = ctx.oidc.session?.accountId;
     const clientId = ctx.oidc.client?.clientId;
-    if (accountId && clientId && !isFirstPartyClient(clientId)) void deps.consent.signedIn(accountId, clientId).catch(() => undefined);
+    if (accountId && clientId && !isFirstPartyClient(clientId))
+      void deps.consent.signedIn(accountId, clientId).catch(() => undefined);
   });
   // Federation: an upstream identity the citizen asked to link by signing in (e.g. with a certificate) is linked now.
   provider.on('interaction.ended', (ctx) => {
-    const login = ctx.oidc.result?.login as { accountId: string; acr?: string; amr?: string[] } | undefined;
+    const login = ctx.oidc.result?.login as
+      { accountId: string; acr?: string; amr?: string[] } | undefined;
     const uid = ctx.oidc.entities.Interaction?.uid;
     if (login && uid && deps.federation) void deps.federation.signedIn(uid, login);
   });

@@ -8,7 +8,10 @@ import Provider from 'oidc-provider';
 const seen = new WeakMap<object, Map<string, number | undefined>>();
 
 /** Called by the client adapter when the engine looks a client up. */
-export const noteClientTokensNotBefore = (clientId: string, tokensNotBefore: number | undefined): void => {
+export const noteClientTokensNotBefore = (
+  clientId: string,
+  tokensNotBefore: number | undefined,
+): void => {
   const ctx = Provider.ctx;
   if (!ctx) return;
   let clients = seen.get(ctx);
@@ -17,7 +20,10 @@ export const noteClientTokensNotBefore = (clientId: string, tokensNotBefore: num
 };
 
 /** What this request's lookup of the client found, or undefined when it did not look it up. */
-export const clientTokensNotBeforeSeen = (ctx: object, clientId: string): { tokensNotBefore: number | undefined } | undefined => {
+export const clientTokensNotBeforeSeen = (
+  ctx: object,
+  clientId: string,
+): { tokensNotBefore: number | undefined } | undefined => {
   const clients = seen.get(ctx);
   return clients?.has(clientId) ? { tokensNotBefore: clients.get(clientId) } : undefined;
 };

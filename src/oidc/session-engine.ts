@@ -9,7 +9,13 @@ import { createGrantRevoker } from './grant-revocation.ts';
  * `Adapter` is the store; `TrackedAdapter` the same store behind session tracking, used where a
  * session is saved again so its durable record follows.
  */
-export const createSessionEngine = ({ Adapter, TrackedAdapter }: { Adapter: AdapterConstructor; TrackedAdapter: AdapterConstructor }): SessionEngine => {
+export const createSessionEngine = ({
+  Adapter,
+  TrackedAdapter,
+}: {
+  Adapter: AdapterConstructor;
+  TrackedAdapter: AdapterConstructor;
+}): SessionEngine => {
   const sessions = new Adapter('Session');
   const tracked = new TrackedAdapter('Session');
   const revokeGrant = createGrantRevoker(Adapter);
@@ -27,7 +33,8 @@ export const createSessionEngine = ({ Adapter, TrackedAdapter }: { Adapter: Adap
       const payload = await find(uid);
       if (!payload?.jti) return;
       for (const authorization of Object.values(payload.authorizations ?? {})) {
-        if (authorization.grantId && (revoke === 'all' || !authorization.persistsLogout)) await revokeGrant(authorization.grantId);
+        if (authorization.grantId && (revoke === 'all' || !authorization.persistsLogout))
+          await revokeGrant(authorization.grantId);
       }
       await sessions.destroy(payload.jti);
     },

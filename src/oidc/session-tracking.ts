@@ -2,13 +2,23 @@
 // Session model's adapter is wrapped so every save of a signed-in session is mirrored first
 // (and refused when the session was ended meanwhile), the sign-in's device comes from the
 // `authorization.success` event, and RP-initiated logout is recorded from `end_session.success`.
-import type { Adapter, AdapterConstructor, AdapterPayload, KoaContextWithOIDC } from 'oidc-provider';
+import type {
+  Adapter,
+  AdapterConstructor,
+  AdapterPayload,
+  KoaContextWithOIDC,
+} from 'oidc-provider';
 import type Provider from 'oidc-provider';
 import type { Logger } from 'pino';
 import type { SessionService } from '../sessions/index.ts';
 import { installBackchannelQueue } from './backchannel-queue.ts';
 
-type Activity = { userAgent: string | undefined; ip: string | undefined; clientId: string | undefined; at: number };
+type Activity = {
+  userAgent: string | undefined;
+  ip: string | undefined;
+  clientId: string | undefined;
+  at: number;
+};
 
 const SIGNED_OUT_COOKIE = 'oneid_signed_out';
 const ACTIVITY_TTL_MS = 60_000;
@@ -20,13 +30,23 @@ const NO_TTL_SECONDS = 30 * 86400;
  * `Store` is the engine's storage; `sessions` a getter (the service needs the session engine,
  * which saves through the adapter made here).
  */
-export const createSessionTracking = ({ sessions: service, Store, log }: { sessions: () => SessionService; Store: AdapterConstructor; log: Logger }) => {
+export const createSessionTracking = ({
+  sessions: service,
+  Store,
+  log,
+}: {
+  sessions: () => SessionService;
+  Store: AdapterConstructor;
+  log: Logger;
+}) => {
   // What the request that is about to save a session told: its browser, address and client.
   // Written by the authorization.success event, read by the save that follows in the same request.
   const activity = new Map<string, Activity>();
   const note = (uid: string, entry: Activity) => {
     if (activity.size >= ACTIVITY_MAX) {
-      for (const [key, value] of activity) if (value.at < entry.at - ACTIVITY_TTL_MS || activity.size >= ACTIVITY_MAX) activity.delete(key);
+      for (const [key, value] of activity)
+        if (value.at < entry.at - ACTIVITY_TTL_MS || activity.size >= ACTIVITY_MAX)
+          activity.delete(key);
     }
     activity.set(uid, entry);
   };
@@ -42,18 +62,40 @@ export const createSessionTracking = ({ sessions: service, Store, log }: { sessi
     async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
       const { uid, accountId } = payload as AdapterPayload & { uid?: string };
       if (!uid || !accountId) return this.#inner.upsert(id, payload, expiresIn);
-      const sids = Object.fromEntries(Object.entries(payload.authorizations ?? {}).flatMap(([clientId, a]) => (a.sid ? [[clientId, a.sid]] : [])));
-      const keep = await service().record({ uid, accountId, sids, expiresAt: new Date(Date.now() + (expiresIn ?? NO_TTL_SECONDS) * 1000), activity: take(uid) });
+      const sids = Object.fromEntries(
+        Object.entries(payload.authorizations ?? {}).flatMap(([clientId, a]) =>
+          a.sid ? [[clientId, a.sid]] : [],
+        ),
+      );
+      const keep = await service().record({
+        uid,
+        accountId,
+        sids,
+        expiresAt: new Date(Date.now() + (expiresIn ?? NO_TTL_SECONDS) * 1000),
+        activity: take(uid),
+      });
       // Ended elsewhere (My One-ID, an administrator) while this request ran: do not bring it back.
       if (keep) await this.#inner.upsert(id, payload, expiresIn);
       else await this.#inner.destroy(id);
     }
-    find(id: string) { return this.#inner.find(id); }
-    findByUid(uid: string) { return this.#inner.findByUid(uid); }
-    findByUserCode(userCode: string) { return this.#inner.findByUserCode(userCode); }
-    consume(id: string) { return this.#inner.consume(id); }
-    destroy(id: string) { return this.#inner.destroy(id); }
-    revokeByGrantId(grantId: string) { return this.#inner.revokeByGrantId(grantId); }
+    find(id: string) {
+      return this.#inner.find(id);
+    }
+    findByUid(uid: string) {
+      return this.#inner.findByUid(uid);
+    }
+    findByUserCode(userCode: string) {
+      return this.#inner.findByUserCode(userCode);
+    }
+    consume(id: string) {
+      return this.#inner.consume(id);
+    }
+    destroy(id: string) {
+      return this.#inner.destroy(id);
+    }
+    revokeByGrantId(grantId: string) {
+      return this.#inner.revokeByGrantId(grantId);
+    }
   }
 
   const TrackedAdapter = function (this: unknown, name: string) {
@@ -69,14 +111,31 @@ export const createSessionTracking = ({ sessions: service, Store, log }: { sessi
       installBackchannelQueue(provider, (d) => service().enqueue(d));
       provider.on('authorization.success', (ctx: KoaContextWithOIDC) => {
         const uid = ctx.oidc.session?.uid;
-        if (uid) note(uid, { userAgent: ctx.get('user-agent') || undefined, ip: ctx.ip, clientId: ctx.oidc.client?.clientId, at: Date.now() });
+        if (uid)
+          note(uid, {
+            userAgent: ctx.get('user-agent') || undefined,
+            ip: ctx.ip,
+            clientId: ctx.oidc.client?.clientId,
+            at: Date.now(),
+          });
       });
       provider.on('end_session.success', (ctx: KoaContextWithOIDC) => {
-        const session = ctx.oidc.session as (KoaContextWithOIDC['oidc']['session'] & { destroyed?: boolean }) | undefined;
+        const session = ctx.oidc.session as
+          (KoaContextWithOIDC['oidc']['session'] & { destroyed?: boolean }) | undefined;
         if (!session?.destroyed || !session.accountId) return;
         // The signed-out page names the systems of this session: it finds them by this cookie.
-        ctx.cookies.set(SIGNED_OUT_COOKIE, session.uid, { signed: true, httpOnly: true, sameSite: 'lax', secure: ctx.secure, path: '/session/end', maxAge: 10 * 60_000, overwrite: true });
-        void service().loggedOut(session.uid, session.accountId, ctx.ip).catch((err: unknown) => log.error({ err }, 'could not record a logout'));
+        ctx.cookies.set(SIGNED_OUT_COOKIE, session.uid, {
+          signed: true,
+          httpOnly: true,
+          sameSite: 'lax',
+          secure: ctx.secure,
+          path: '/session/end',
+          maxAge: 10 * 60_000,
+          overwrite: true,
+        });
+        void service()
+          .loggedOut(session.uid, session.accountId, ctx.ip)
+          .catch((err: unknown) => log.error({ err }, 'could not record a logout'));
       });
       return provider;
     },
@@ -85,7 +144,14 @@ export const createSessionTracking = ({ sessions: service, Store, log }: { sessi
     async signedOutSystems(ctx: KoaContextWithOIDC): Promise<string[]> {
       const uid = ctx.cookies.get(SIGNED_OUT_COOKIE, { signed: true });
       if (!uid) return [];
-      ctx.cookies.set(SIGNED_OUT_COOKIE, null, { signed: true, httpOnly: true, sameSite: 'lax', secure: ctx.secure, path: '/session/end', overwrite: true });
+      ctx.cookies.set(SIGNED_OUT_COOKIE, null, {
+        signed: true,
+        httpOnly: true,
+        sameSite: 'lax',
+        secure: ctx.secure,
+        path: '/session/end',
+        overwrite: true,
+      });
       return (await service().systemsOfSession(uid)).map((s) => s.name);
     },
   };

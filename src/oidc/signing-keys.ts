@@ -5,16 +5,33 @@ import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jo
 import type { Knex } from 'knex';
 import { appendAudit } from '../audit/index.ts';
 import type { Clock, SecretBox } from '../shared/index.ts';
-import { deleteRetiredKeys, dropPendingKeys, insertSigningKey, latestKeyChange, listSigningKeys, promoteDueKeys, retireActiveKeys } from './signing-key-repo.ts';
+import {
+  deleteRetiredKeys,
+  dropPendingKeys,
+  insertSigningKey,
+  latestKeyChange,
+  listSigningKeys,
+  promoteDueKeys,
+  retireActiveKeys,
+} from './signing-key-repo.ts';
 
 export const SIGNING_ALGS = ['ES256', 'RS256'] as const;
 
 const newKey = async (alg: (typeof SIGNING_ALGS)[number], secretBox: SecretBox) => {
-  const { privateKey } = await generateKeyPair(alg, { extractable: true, ...(alg === 'RS256' && { modulusLength: 2048 }) });
+  const { privateKey } = await generateKeyPair(alg, {
+    extractable: true,
+    ...(alg === 'RS256' && { modulusLength: 2048 }),
+  });
   const jwk = await exportJWK(privateKey);
   const kid = await calculateJwkThumbprint(jwk);
   const { d, p, q, dp, dq, qi, ...publicJwk } = jwk;
-  return { kid, alg, publicJwk: { ...publicJwk, kid, alg, use: 'sig' }, privateJwkSealed: secretBox.seal(JSON.stringify({ ...jwk, kid, alg, use: 'sig' })), status: 'active' as const };
+  return {
+    kid,
+    alg,
+    publicJwk: { ...publicJwk, kid, alg, use: 'sig' },
+    privateJwkSealed: secretBox.seal(JSON.stringify({ ...jwk, kid, alg, use: 'sig' })),
+    status: 'active' as const,
+  };
 };
 
 type Deps = {
@@ -25,18 +42,30 @@ type Deps = {
   activationDelaySeconds: number;
 };
 
-export const createSigningKeyService = ({ knex, secretBox, clock, activationDelaySeconds }: Deps) => ({
+export const createSigningKeyService = ({
+  knex,
+  secretBox,
+  clock,
+  activationDelaySeconds,
+}: Deps) => ({
   /** Generates the first key of each algorithm if none is active. Safe to run on every start. */
   async ensureKeys(): Promise<string[]> {
     return knex.transaction(async (trx) => {
       await trx.raw('select pg_advisory_xact_lock(?)', [0x6b657973]);
-      const active = new Set((await listSigningKeys(trx)).filter((k) => k.status === 'active').map((k) => k.alg));
+      const active = new Set(
+        (await listSigningKeys(trx)).filter((k) => k.status === 'active').map((k) => k.alg),
+      );
       const created: string[] = [];
       for (const alg of SIGNING_ALGS) {
         if (active.has(alg)) continue;
         const key = await newKey(alg, secretBox);
         await insertSigningKey(trx, key);
-        await appendAudit(trx, { action: 'keys.generated', actor: 'system', subject: `key:${key.kid}`, details: { alg } });
+        await appendAudit(trx, {
+          action: 'keys.generated',
+          actor: 'system',
+          subject: `key:${key.kid}`,
+          details: { alg },
+        });
         created.push(key.kid);
       }
       return created;
@@ -49,7 +78,9 @@ export const createSigningKeyService = ({ knex, secretBox, clock, activationDela
    */
   async engineJwks(): Promise<{ keys: JWK[] }> {
     const rows = await listSigningKeys(knex);
-    const ordered = (['active', 'next', 'retired'] as const).flatMap((status) => rows.filter((k) => k.status === status));
+    const ordered = (['active', 'next', 'retired'] as const).flatMap((status) =>
+      rows.filter((k) => k.status === status),
+    );
     return { keys: ordered.map((k) => JSON.parse(secretBox.open(k.privateJwkSealed)) as JWK) };
   },
 
@@ -68,10 +99,19 @@ export const createSigningKeyService = ({ knex, secretBox, clock, activationDela
         await dropPendingKeys(trx, alg);
         if (delay === 0) await retireActiveKeys(trx, alg, now);
         const key = await newKey(alg, secretBox);
-        await insertSigningKey(trx, delay === 0 ? key : { ...key, status: 'next', activateAt: new Date(now.getTime() + delay * 1000) });
+        await insertSigningKey(
+          trx,
+          delay === 0
+            ? key
+            : { ...key, status: 'next', activateAt: new Date(now.getTime() + delay * 1000) },
+        );
         kids.push(key.kid);
       }
-      await appendAudit(trx, { action: 'keys.rotated', actor, details: { kids, activateAfterSeconds: delay } });
+      await appendAudit(trx, {
+        action: 'keys.rotated',
+        actor,
+        details: { kids, activateAfterSeconds: delay },
+      });
       return kids;
     });
   },
@@ -81,7 +121,8 @@ export const createSigningKeyService = ({ knex, secretBox, clock, activationDela
     return knex.transaction(async (trx) => {
       await trx.raw('select pg_advisory_xact_lock(?)', [0x6b657973]);
       const kids = await promoteDueKeys(trx, clock.now());
-      if (kids.length) await appendAudit(trx, { action: 'keys.activated', actor: 'system', details: { kids } });
+      if (kids.length)
+        await appendAudit(trx, { action: 'keys.activated', actor: 'system', details: { kids } });
       return kids;
     });
   },
@@ -89,13 +130,19 @@ export const createSigningKeyService = ({ knex, secretBox, clock, activationDela
   /** Removes retired keys retired longer ago than `olderThanSeconds` (use at least the longest token TTL). */
   async prune(actor: string, olderThanSeconds: number): Promise<number> {
     return knex.transaction(async (trx) => {
-      const removed = await deleteRetiredKeys(trx, new Date(clock.now().getTime() - olderThanSeconds * 1000));
+      const removed = await deleteRetiredKeys(
+        trx,
+        new Date(clock.now().getTime() - olderThanSeconds * 1000),
+      );
       await appendAudit(trx, { action: 'keys.pruned', actor, details: { removed } });
       return removed;
     });
   },
 
-  list: () => listSigningKeys(knex).then((rows) => rows.map(({ privateJwkSealed: _sealed, ...rest }) => rest)),
+  list: () =>
+    listSigningKeys(knex).then((rows) =>
+      rows.map(({ privateJwkSealed: _sealed, ...rest }) => rest),
+    ),
 
   /** A value that changes whenever keys are added, retired or removed (instances poll it). */
   version: () => latestKeyChange(knex),

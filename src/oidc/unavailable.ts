@@ -3,19 +3,34 @@
 // HTTP 503, instead of `server_error` 500. At the authorization endpoint the engine redirects it
 // to the client (RFC 6749 4.1.2.1 defines exactly this error there); token, userinfo and the
 // other JSON endpoints answer it as JSON; pages get the readable "unavailable" page.
-import { errors, type AdapterConstructor, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
-import { isUnavailableError, UNAVAILABLE, UNAVAILABLE_RETRY_AFTER_SECONDS } from '../store/index.ts';
+import {
+  errors,
+  type AdapterConstructor,
+  type Configuration,
+  type KoaContextWithOIDC,
+} from 'oidc-provider';
+import {
+  isUnavailableError,
+  UNAVAILABLE,
+  UNAVAILABLE_RETRY_AFTER_SECONDS,
+} from '../store/index.ts';
 
 export const temporarilyUnavailable = (cause: unknown): Error => {
   const error = new errors.OIDCProviderError(503, 'temporarily_unavailable', { cause });
   // Exposed: the engine shows exposed errors as they are (not as server_error).
-  return Object.assign(error, { expose: true, error_description: 'One-ID is temporarily unavailable; try again shortly', [UNAVAILABLE]: true });
+  return Object.assign(error, {
+    expose: true,
+    error_description: 'One-ID is temporarily unavailable; try again shortly',
+    [UNAVAILABLE]: true,
+  });
 };
 
-const translate = (error: unknown) => (isUnavailableError(error) ? temporarilyUnavailable(error) : error);
+const translate = (error: unknown) =>
+  isUnavailableError(error) ? temporarilyUnavailable(error) : error;
 
 /** Wraps an async function so that dependency failures leave it as `temporarily_unavailable`. */
-export const guarded = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
+export const guarded =
+  <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
   async (...args: A): Promise<R> => {
     try {
       return await fn(...args);
@@ -31,7 +46,11 @@ export const guardAdapter = (Adapter: AdapterConstructor): AdapterConstructor =>
     return new Proxy(inner, {
       get(target, property) {
         const value = Reflect.get(target, property, target);
-        return typeof value === 'function' ? guarded(async (...args: unknown[]) => (value as (...a: unknown[]) => unknown).apply(target, args)) : value;
+        return typeof value === 'function'
+          ? guarded(async (...args: unknown[]) =>
+              (value as (...a: unknown[]) => unknown).apply(target, args),
+            )
+          : value;
       },
     });
   } as unknown as AdapterConstructor;
@@ -41,13 +60,24 @@ export const guardAdapter = (Adapter: AdapterConstructor): AdapterConstructor =>
  * (the engine's ways to PostgreSQL and Redis), and its error page (`unavailable` renders
  * `temporarily_unavailable`, when given).
  */
-export const guardConfiguration = (configuration: Configuration, unavailablePage?: (ctx: KoaContextWithOIDC) => Promise<void>): Configuration => {
-  if (configuration.adapter) configuration.adapter = guardAdapter(configuration.adapter as AdapterConstructor);
-  if (configuration.findAccount) configuration.findAccount = guarded(configuration.findAccount as (...a: unknown[]) => Promise<never>) as Configuration['findAccount'];
-  if (configuration.loadExistingGrant) configuration.loadExistingGrant = guarded(configuration.loadExistingGrant as (...a: unknown[]) => Promise<never>) as Configuration['loadExistingGrant'];
+export const guardConfiguration = (
+  configuration: Configuration,
+  unavailablePage?: (ctx: KoaContextWithOIDC) => Promise<void>,
+): Configuration => {
+  if (configuration.adapter)
+    configuration.adapter = guardAdapter(configuration.adapter as AdapterConstructor);
+  if (configuration.findAccount)
+    configuration.findAccount = guarded(
+      configuration.findAccount as (...a: unknown[]) => Promise<never>,
+    ) as Configuration['findAccount'];
+  if (configuration.loadExistingGrant)
+    configuration.loadExistingGrant = guarded(
+      configuration.loadExistingGrant as (...a: unknown[]) => Promise<never>,
+    ) as Configuration['loadExistingGrant'];
   const renderError = configuration.renderError;
   if (unavailablePage && renderError) {
-    configuration.renderError = async (ctx, out, error) => (out.error === 'temporarily_unavailable' ? unavailablePage(ctx) : renderError(ctx, out, error));
+    configuration.renderError = async (ctx, out, error) =>
+      out.error === 'temporarily_unavailable' ? unavailablePage(ctx) : renderError(ctx, out, error);
   }
   return configuration;
 };

@@ -5,7 +5,11 @@
 const STEPS = [1, 6, 24, 120, 720];
 
 /** Delay in ms before attempt `failed + 1`, after `failed` failed attempts (>= 1). */
-export const retryDelayMs = (failed: number, baseMs: number, random: () => number = Math.random): number => {
+export const retryDelayMs = (
+  failed: number,
+  baseMs: number,
+  random: () => number = Math.random,
+): number => {
   const step = STEPS[Math.min(Math.max(failed, 1), STEPS.length) - 1]!;
   return Math.round(baseMs * step * (0.8 + 0.4 * random()));
 };

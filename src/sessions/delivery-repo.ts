@@ -1,7 +1,15 @@
 // backchannel_deliveries: the durable back-channel logout queue (see the migration).
 import type { Knex } from 'knex';
 
-export type LogoutReason = 'logout' | 'remote' | 'admin' | 'expired' | 'restart' | 'consent_withdrawn' | 'consent_expired' | 'client_disabled';
+export type LogoutReason =
+  | 'logout'
+  | 'remote'
+  | 'admin'
+  | 'expired'
+  | 'restart'
+  | 'consent_withdrawn'
+  | 'consent_expired'
+  | 'client_disabled';
 export type DeliveryStatus = 'pending' | 'delivered' | 'failed';
 
 export type Delivery = {
@@ -21,7 +29,15 @@ export type Delivery = {
   deliveredAt: Date | null;
 };
 
-export type NewDelivery = { id: string; issuer: string; clientId: string; accountId: string; sid: string; sessionUid: string | null; reason: LogoutReason };
+export type NewDelivery = {
+  id: string;
+  issuer: string;
+  clientId: string;
+  accountId: string;
+  sid: string;
+  sessionUid: string | null;
+  reason: LogoutReason;
+};
 
 const TABLE = 'backchannel_deliveries';
 
@@ -42,10 +58,29 @@ const toDelivery = (r: Record<string, any>): Delivery => ({
 });
 
 /** Queues deliveries due now; one already pending for the same client and sid is kept instead. */
-export const insertDeliveries = async (db: Knex, rows: NewDelivery[], now: Date): Promise<number> => {
+export const insertDeliveries = async (
+  db: Knex,
+  rows: NewDelivery[],
+  now: Date,
+): Promise<number> => {
   if (!rows.length) return 0;
   const inserted = await db(TABLE)
-    .insert(rows.map((r) => ({ id: r.id, issuer: r.issuer, client_id: r.clientId, account_id: r.accountId, sid: r.sid, session_uid: r.sessionUid, reason: r.reason, status: 'pending', attempts: 0, next_attempt_at: now, created_at: now, updated_at: now })))
+    .insert(
+      rows.map((r) => ({
+        id: r.id,
+        issuer: r.issuer,
+        client_id: r.clientId,
+        account_id: r.accountId,
+        sid: r.sid,
+        session_uid: r.sessionUid,
+        reason: r.reason,
+        status: 'pending',
+        attempts: 0,
+        next_attempt_at: now,
+        created_at: now,
+        updated_at: now,
+      })),
+    )
     .onConflict(db.raw("(client_id, sid) WHERE status = 'pending'"))
     .ignore()
     .returning('id');
@@ -58,28 +93,68 @@ export const insertDeliveries = async (db: Knex, rows: NewDelivery[], now: Date)
  * the lease. FOR UPDATE SKIP LOCKED lets instances claim concurrently without waiting on, or
  * taking, each other's rows. The transaction is short: the delivery itself runs after commit.
  */
-export const claimDue = async (db: Knex, issuer: string, now: Date, limit: number, leaseMs: number): Promise<Delivery[]> =>
+export const claimDue = async (
+  db: Knex,
+  issuer: string,
+  now: Date,
+  limit: number,
+  leaseMs: number,
+): Promise<Delivery[]> =>
   db.transaction(async (trx) => {
-    const rows = await trx(TABLE).where({ issuer, status: 'pending' }).where('next_attempt_at', '<=', now).orderBy('next_attempt_at').limit(limit).forUpdate().skipLocked();
+    const rows = await trx(TABLE)
+      .where({ issuer, status: 'pending' })
+      .where('next_attempt_at', '<=', now)
+      .orderBy('next_attempt_at')
+      .limit(limit)
+      .forUpdate()
+      .skipLocked();
     if (!rows.length) return [];
     const ids = rows.map((r) => r.id as string);
-    await trx(TABLE).whereIn('id', ids).update({ attempts: trx.raw('attempts + 1'), next_attempt_at: new Date(now.getTime() + leaseMs), updated_at: now });
+    await trx(TABLE)
+      .whereIn('id', ids)
+      .update({
+        attempts: trx.raw('attempts + 1'),
+        next_attempt_at: new Date(now.getTime() + leaseMs),
+        updated_at: now,
+      });
     return rows.map((r) => toDelivery({ ...r, attempts: r.attempts + 1 }));
   });
 
-export const markDelivered = async (db: Knex | Knex.Transaction, id: string, at: Date): Promise<void> => {
-  await db(TABLE).where({ id }).update({ status: 'delivered', delivered_at: at, updated_at: at, last_error: null });
+export const markDelivered = async (
+  db: Knex | Knex.Transaction,
+  id: string,
+  at: Date,
+): Promise<void> => {
+  await db(TABLE)
+    .where({ id })
+    .update({ status: 'delivered', delivered_at: at, updated_at: at, last_error: null });
 };
 
-export const markFailed = async (db: Knex | Knex.Transaction, id: string, at: Date, error: string): Promise<void> => {
+export const markFailed = async (
+  db: Knex | Knex.Transaction,
+  id: string,
+  at: Date,
+  error: string,
+): Promise<void> => {
   await db(TABLE).where({ id }).update({ status: 'failed', updated_at: at, last_error: error });
 };
 
-export const reschedule = async (db: Knex, id: string, at: Date, nextAttemptAt: Date, error: string): Promise<void> => {
-  await db(TABLE).where({ id, status: 'pending' }).update({ next_attempt_at: nextAttemptAt, updated_at: at, last_error: error });
+export const reschedule = async (
+  db: Knex,
+  id: string,
+  at: Date,
+  nextAttemptAt: Date,
+  error: string,
+): Promise<void> => {
+  await db(TABLE)
+    .where({ id, status: 'pending' })
+    .update({ next_attempt_at: nextAttemptAt, updated_at: at, last_error: error });
 };
 
-export const findDeliveries = async (db: Knex, where: { issuer: string; clientId?: string; sid?: string }): Promise<Delivery[]> => {
+export const findDeliveries = async (
+  db: Knex,
+  where: { issuer: string; clientId?: string; sid?: string },
+): Promise<Delivery[]> => {
   const query = db(TABLE).where({ issuer: where.issuer }).orderBy('created_at');
   if (where.clientId) query.where({ client_id: where.clientId });
   if (where.sid) query.where({ sid: where.sid });
@@ -93,7 +168,11 @@ export const findDeliveries = async (db: Knex, where: { issuer: string; clientId
  */
 export const withBackchannel = async (db: Knex, clientIds: string[]): Promise<Set<string>> => {
   if (!clientIds.length) return new Set();
-  const rows = await db('clients').whereIn('client_id', clientIds).whereNull('deleted_at').whereRaw("metadata->>'backchannel_logout_uri' IS NOT NULL").select('client_id');
+  const rows = await db('clients')
+    .whereIn('client_id', clientIds)
+    .whereNull('deleted_at')
+    .whereRaw("metadata->>'backchannel_logout_uri' IS NOT NULL")
+    .select('client_id');
   return new Set(rows.map((r) => r.client_id as string));
 };
 

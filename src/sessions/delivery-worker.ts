@@ -20,7 +20,12 @@ export class UndeliverableError extends AppError {
   }
 }
 
-export type DeliverySettings = { pollMs: number; timeoutMs: number; retryBaseMs: number; maxAttempts: number };
+export type DeliverySettings = {
+  pollMs: number;
+  timeoutMs: number;
+  retryBaseMs: number;
+  maxAttempts: number;
+};
 
 type Deps = {
   knex: Knex;
@@ -52,9 +57,20 @@ const withTimeout = <T>(work: Promise<T>, ms: number): Promise<T> =>
     );
   });
 
-const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error)).slice(0, 300);
+const errorText = (error: unknown) =>
+  (error instanceof Error ? error.message : String(error)).slice(0, 300);
 
-export const createDeliveryWorker = ({ knex, clock, issuer, send, settings, log, onDelivery, concurrency = 16, random = Math.random }: Deps) => {
+export const createDeliveryWorker = ({
+  knex,
+  clock,
+  issuer,
+  send,
+  settings,
+  log,
+  onDelivery,
+  concurrency = 16,
+  random = Math.random,
+}: Deps) => {
   // A claimed row is someone's for this long: if its instance dies mid-delivery, another retries it after.
   const leaseMs = settings.timeoutMs * 2 + 10_000;
   const inflight = new Set<Promise<void>>();
@@ -63,12 +79,27 @@ export const createDeliveryWorker = ({ knex, clock, issuer, send, settings, log,
   let again = false;
   let timer: NodeJS.Timeout | undefined;
 
-  const finish = async (row: Delivery, action: 'logout.backchannel.delivered' | 'logout.backchannel.failed', error?: string) => {
+  const finish = async (
+    row: Delivery,
+    action: 'logout.backchannel.delivered' | 'logout.backchannel.failed',
+    error?: string,
+  ) => {
     const now = clock.now();
     await knex.transaction(async (trx) => {
       if (error === undefined) await markDelivered(trx, row.id, now);
       else await markFailed(trx, row.id, now, error);
-      await appendAudit(trx, { action, actor: 'system', subject: `client:${row.clientId}`, details: { delivery: row.id, reason: row.reason, attempts: row.attempts, session: row.sessionUid, ...(error !== undefined && { error }) } });
+      await appendAudit(trx, {
+        action,
+        actor: 'system',
+        subject: `client:${row.clientId}`,
+        details: {
+          delivery: row.id,
+          reason: row.reason,
+          attempts: row.attempts,
+          session: row.sessionUid,
+          ...(error !== undefined && { error }),
+        },
+      });
     });
   };
 
@@ -78,12 +109,24 @@ export const createDeliveryWorker = ({ knex, clock, issuer, send, settings, log,
     } catch (error) {
       const message = errorText(error);
       if (error instanceof UndeliverableError || row.attempts >= settings.maxAttempts) {
-        log.warn({ client: row.clientId, delivery: row.id, attempts: row.attempts, error: message }, 'back-channel logout token given up');
+        log.warn(
+          { client: row.clientId, delivery: row.id, attempts: row.attempts, error: message },
+          'back-channel logout token given up',
+        );
         await finish(row, 'logout.backchannel.failed', message);
         onDelivery?.('abandoned');
       } else {
         const delay = retryDelayMs(row.attempts, settings.retryBaseMs, random);
-        log.info({ client: row.clientId, delivery: row.id, attempts: row.attempts, retryInMs: delay, error: message }, 'back-channel logout delivery failed; will retry');
+        log.info(
+          {
+            client: row.clientId,
+            delivery: row.id,
+            attempts: row.attempts,
+            retryInMs: delay,
+            error: message,
+          },
+          'back-channel logout delivery failed; will retry',
+        );
         const now = clock.now();
         await reschedule(knex, row.id, now, new Date(now.getTime() + delay), message);
         onDelivery?.('failure');
@@ -113,7 +156,12 @@ export const createDeliveryWorker = ({ knex, clock, issuer, send, settings, log,
         claimed += rows.length;
         for (const row of rows) {
           const job: Promise<void> = deliver(row)
-            .catch((error: unknown) => log.error({ delivery: row.id, err: error }, 'back-channel delivery bookkeeping failed'))
+            .catch((error: unknown) =>
+              log.error(
+                { delivery: row.id, err: error },
+                'back-channel delivery bookkeeping failed',
+              ),
+            )
             .finally(() => {
               inflight.delete(job);
               // A slot is free: take the next due row now rather than at the next poll.

@@ -43,9 +43,15 @@ export const networkOf = (ip: string | null | undefined): string | null => {
   const [head = '', tail = ''] = address.split('::');
   const left = head ? head.split(':') : [];
   const right = tail ? tail.split(':') : [];
-  const groups = address.includes('::') ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right] : left;
-  return `${groups.slice(0, 3).map((g) => (g || '0').replace(/^0+(?=.)/, '').toLowerCase()).join(':')}::/48`;
+  const groups = address.includes('::')
+    ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right]
+    : left;
+  return `${groups
+    .slice(0, 3)
+    .map((g) => (g || '0').replace(/^0+(?=.)/, '').toLowerCase())
+    .join(':')}::/48`;
 };
 
 /** Keeps a User-Agent header to a sane length for storage. */
-export const clipUserAgent = (userAgent: string | null | undefined): string | null => (userAgent ? userAgent.slice(0, 400) : null);
+export const clipUserAgent = (userAgent: string | null | undefined): string | null =>
+  userAgent ? userAgent.slice(0, 400) : null;

@@ -1,7 +1,12 @@
 export { createSessionsModule } from './sessions-module.ts';
 export type { SessionsModule } from './sessions-module.ts';
 export { createSessionService } from './session-service.ts';
-export type { SessionEngine, SessionService, SessionSnapshot, SessionView } from './session-service.ts';
+export type {
+  SessionEngine,
+  SessionService,
+  SessionSnapshot,
+  SessionView,
+} from './session-service.ts';
 export { createDeliveryWorker, UndeliverableError } from './delivery-worker.ts';
 export type { DeliveryOutcome, DeliverySettings, DeliveryWorker } from './delivery-worker.ts';
 export type { Delivery, DeliveryStatus, LogoutReason } from './delivery-repo.ts';

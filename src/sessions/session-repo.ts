@@ -40,7 +40,11 @@ const toRecord = (r: Record<string, any>): SessionRecord => ({
 
 const TABLE = 'citizen_sessions';
 
-export const findSession = async (db: Knex, issuer: string, uid: string): Promise<SessionRecord | undefined> => {
+export const findSession = async (
+  db: Knex,
+  issuer: string,
+  uid: string,
+): Promise<SessionRecord | undefined> => {
   const row = await db(TABLE).where({ issuer, uid }).first();
   return row ? toRecord(row) : undefined;
 };
@@ -51,7 +55,16 @@ export const findSession = async (db: Knex, issuer: string, uid: string): Promis
  */
 export const saveSession = async (
   db: Knex,
-  s: { uid: string; issuer: string; accountId: string; userAgent: string | null; network: string | null; now: Date; expiresAt: Date; clients: Record<string, SessionClient> },
+  s: {
+    uid: string;
+    issuer: string;
+    accountId: string;
+    userAgent: string | null;
+    network: string | null;
+    now: Date;
+    expiresAt: Date;
+    clients: Record<string, SessionClient>;
+  },
 ): Promise<boolean> => {
   const result = await db.raw(
     `INSERT INTO citizen_sessions (uid, issuer, account_id, user_agent, network, created_at, last_seen_at, expires_at, clients)
@@ -64,55 +77,158 @@ export const saveSession = async (
        network = COALESCE(citizen_sessions.network, excluded.network)
      WHERE citizen_sessions.ended_at IS NULL AND citizen_sessions.issuer = excluded.issuer
      RETURNING uid`,
-    [s.uid, s.issuer, s.accountId, s.userAgent, s.network, s.now, s.now, s.expiresAt, JSON.stringify(s.clients)],
+    [
+      s.uid,
+      s.issuer,
+      s.accountId,
+      s.userAgent,
+      s.network,
+      s.now,
+      s.now,
+      s.expiresAt,
+      JSON.stringify(s.clients),
+    ],
   );
   return result.rows.length === 1;
 };
 
 /** Sessions neither ended nor past their expiry, most recently used first. */
-export const listLiveSessions = async (db: Knex, issuer: string, accountId: string, now: Date): Promise<SessionRecord[]> =>
-  (await db(TABLE).where({ issuer, account_id: accountId }).whereNull('ended_at').where('expires_at', '>', now).orderBy('last_seen_at', 'desc')).map(toRecord);
+export const listLiveSessions = async (
+  db: Knex,
+  issuer: string,
+  accountId: string,
+  now: Date,
+): Promise<SessionRecord[]> =>
+  (
+    await db(TABLE)
+      .where({ issuer, account_id: accountId })
+      .whereNull('ended_at')
+      .where('expires_at', '>', now)
+      .orderBy('last_seen_at', 'desc')
+  ).map(toRecord);
 
 /** Open sessions of this issuer, a page at a time by uid. */
-export const listOpenSessions = async (db: Knex, issuer: string, after: string, limit: number): Promise<SessionRecord[]> =>
-  (await db(TABLE).where({ issuer }).whereNull('ended_at').where('uid', '>', after).orderBy('uid').limit(limit)).map(toRecord);
+export const listOpenSessions = async (
+  db: Knex,
+  issuer: string,
+  after: string,
+  limit: number,
+): Promise<SessionRecord[]> =>
+  (
+    await db(TABLE)
+      .where({ issuer })
+      .whereNull('ended_at')
+      .where('uid', '>', after)
+      .orderBy('uid')
+      .limit(limit)
+  ).map(toRecord);
 
 /** Locks the account's open sessions (or one of them) for ending. */
-export const lockOpenSessions = async (trx: Knex.Transaction, issuer: string, accountId: string, uid?: string): Promise<SessionRecord[]> => {
-  const query = trx(TABLE).where({ issuer, account_id: accountId }).whereNull('ended_at').forUpdate();
+export const lockOpenSessions = async (
+  trx: Knex.Transaction,
+  issuer: string,
+  accountId: string,
+  uid?: string,
+): Promise<SessionRecord[]> => {
+  const query = trx(TABLE)
+    .where({ issuer, account_id: accountId })
+    .whereNull('ended_at')
+    .forUpdate();
   if (uid) query.where({ uid });
   return (await query).map(toRecord);
 };
 
 /** Open sessions that used a client (optionally of one account), a page at a time by uid. */
-export const listOpenSessionsWithClient = async (db: Knex, issuer: string, clientId: string, options: { accountId?: string; after?: string; limit: number }): Promise<SessionRecord[]> => {
-  const query = db(TABLE).where({ issuer }).whereNull('ended_at').whereRaw('clients \\? ?', [clientId]).orderBy('uid').limit(options.limit);
+export const listOpenSessionsWithClient = async (
+  db: Knex,
+  issuer: string,
+  clientId: string,
+  options: { accountId?: string; after?: string; limit: number },
+): Promise<SessionRecord[]> => {
+  const query = db(TABLE)
+    .where({ issuer })
+    .whereNull('ended_at')
+    .whereRaw('clients \\? ?', [clientId])
+    .orderBy('uid')
+    .limit(options.limit);
   if (options.accountId) query.where({ account_id: options.accountId });
   if (options.after) query.where('uid', '>', options.after);
   return (await query).map(toRecord);
 };
 
-export const markEnded = async (db: Knex, issuer: string, uid: string, reason: EndReason, at: Date, purged: boolean): Promise<SessionRecord | undefined> => {
-  const [row] = await db(TABLE).where({ issuer, uid }).whereNull('ended_at').update({ ended_at: at, ended_reason: reason, purged_at: purged ? at : null }).returning('*');
+export const markEnded = async (
+  db: Knex,
+  issuer: string,
+  uid: string,
+  reason: EndReason,
+  at: Date,
+  purged: boolean,
+): Promise<SessionRecord | undefined> => {
+  const [row] = await db(TABLE)
+    .where({ issuer, uid })
+    .whereNull('ended_at')
+    .update({ ended_at: at, ended_reason: reason, purged_at: purged ? at : null })
+    .returning('*');
   return row ? toRecord(row) : undefined;
 };
 
 /** Claims open sessions whose recorded expiry has passed (other instances skip them). */
-export const claimExpired = async (trx: Knex.Transaction, issuer: string, now: Date, limit: number): Promise<SessionRecord[]> =>
-  (await trx(TABLE).where({ issuer }).whereNull('ended_at').where('expires_at', '<=', now).orderBy('expires_at').limit(limit).forUpdate().skipLocked()).map(toRecord);
+export const claimExpired = async (
+  trx: Knex.Transaction,
+  issuer: string,
+  now: Date,
+  limit: number,
+): Promise<SessionRecord[]> =>
+  (
+    await trx(TABLE)
+      .where({ issuer })
+      .whereNull('ended_at')
+      .where('expires_at', '<=', now)
+      .orderBy('expires_at')
+      .limit(limit)
+      .forUpdate()
+      .skipLocked()
+  ).map(toRecord);
 
-export const setExpiry = async (db: Knex, issuer: string, uid: string, expiresAt: Date): Promise<void> => {
+export const setExpiry = async (
+  db: Knex,
+  issuer: string,
+  uid: string,
+  expiresAt: Date,
+): Promise<void> => {
   await db(TABLE).where({ issuer, uid }).update({ expires_at: expiresAt });
 };
 
 /** Claims ended sessions whose engine copy may still exist (ended by a process without the engine). */
-export const claimUnpurged = async (trx: Knex.Transaction, issuer: string, limit: number): Promise<SessionRecord[]> =>
-  (await trx(TABLE).where({ issuer }).whereNotNull('ended_at').whereNull('purged_at').orderBy('ended_at').limit(limit).forUpdate().skipLocked()).map(toRecord);
+export const claimUnpurged = async (
+  trx: Knex.Transaction,
+  issuer: string,
+  limit: number,
+): Promise<SessionRecord[]> =>
+  (
+    await trx(TABLE)
+      .where({ issuer })
+      .whereNotNull('ended_at')
+      .whereNull('purged_at')
+      .orderBy('ended_at')
+      .limit(limit)
+      .forUpdate()
+      .skipLocked()
+  ).map(toRecord);
 
-export const markPurged = async (db: Knex, issuer: string, uids: string[], at: Date): Promise<void> => {
+export const markPurged = async (
+  db: Knex,
+  issuer: string,
+  uids: string[],
+  at: Date,
+): Promise<void> => {
   if (uids.length) await db(TABLE).where({ issuer }).whereIn('uid', uids).update({ purged_at: at });
 };
 
 /** Deletes sessions that ended before `before` (their device and network go with them). */
 export const deleteEndedBefore = async (db: Knex, before: Date): Promise<number> =>
-  db(TABLE).whereNotNull('ended_at').where('ended_at', '<', before).whereNotNull('purged_at').delete();
+  db(TABLE)
+    .whereNotNull('ended_at')
+    .where('ended_at', '<', before)
+    .whereNotNull('purged_at')
+    .delete();

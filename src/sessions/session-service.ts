@@ -7,7 +7,12 @@ import type { Knex } from 'knex';
 import { appendAudit } from '../audit/index.ts';
 import { isFirstPartyClient, type ClientService } from '../clients/index.ts';
 import { newId, type Clock } from '../shared/index.ts';
-import { insertDeliveries, withBackchannel, type LogoutReason, type NewDelivery } from './delivery-repo.ts';
+import {
+  insertDeliveries,
+  withBackchannel,
+  type LogoutReason,
+  type NewDelivery,
+} from './delivery-repo.ts';
 import { clipUserAgent, deviceLabel, networkOf } from './device.ts';
 import {
   claimExpired,
@@ -65,7 +70,9 @@ export type SessionSnapshot = {
   sids: Record<string, string>;
   expiresAt: Date;
   /** The request behind the save, when it was a sign-in or authorization. */
-  activity?: { userAgent?: string | undefined; ip?: string | undefined; clientId?: string | undefined } | undefined;
+  activity?:
+    | { userAgent?: string | undefined; ip?: string | undefined; clientId?: string | undefined }
+    | undefined;
 };
 
 type Deps = {
@@ -85,28 +92,58 @@ const BATCH = 100;
 export const createSessionService = ({ knex, clock, issuer, clients, engine, onQueued }: Deps) => {
   const iso = (d: Date) => d.toISOString();
 
-  const nameOf = async (clientId: string) => String((await clients.find(clientId))?.metadata.client_name ?? clientId);
+  const nameOf = async (clientId: string) =>
+    String((await clients.find(clientId))?.metadata.client_name ?? clientId);
 
   /**
    * Queues one logout token per (client, sid) for clients that registered a back-channel logout
    * URI. Uses only `db` (the caller's transaction, if any).
    */
-  const queue = async (db: Knex, accountId: string, sessionUid: string | null, sids: Record<string, string>, reason: LogoutReason) => {
+  const queue = async (
+    db: Knex,
+    accountId: string,
+    sessionUid: string | null,
+    sids: Record<string, string>,
+    reason: LogoutReason,
+  ) => {
     const candidates = Object.keys(sids).filter((clientId) => !isFirstPartyClient(clientId));
     const capable = await withBackchannel(db, candidates);
-    const rows: NewDelivery[] = candidates.filter((clientId) => capable.has(clientId)).map((clientId) => ({ id: newId(), issuer, clientId, accountId, sid: sids[clientId]!, sessionUid, reason }));
+    const rows: NewDelivery[] = candidates
+      .filter((clientId) => capable.has(clientId))
+      .map((clientId) => ({
+        id: newId(),
+        issuer,
+        clientId,
+        accountId,
+        sid: sids[clientId]!,
+        sessionUid,
+        reason,
+      }));
     return insertDeliveries(db, rows, clock.now());
   };
 
-  const sidsOf = (row: SessionRecord) => Object.fromEntries(Object.entries(row.clients).map(([clientId, c]) => [clientId, c.sid]));
+  const sidsOf = (row: SessionRecord) =>
+    Object.fromEntries(Object.entries(row.clients).map(([clientId, c]) => [clientId, c.sid]));
 
   // Ends locked rows in the caller's transaction: marks them, queues their tokens, audits.
-  const endRows = async (trx: Knex.Transaction, rows: SessionRecord[], reason: EndReason, actor: string, ip?: string) => {
+  const endRows = async (
+    trx: Knex.Transaction,
+    rows: SessionRecord[],
+    reason: EndReason,
+    actor: string,
+    ip?: string,
+  ) => {
     let tokens = 0;
     for (const row of rows) {
       if (!(await markEnded(trx, issuer, row.uid, reason, clock.now(), false))) continue;
       tokens += await queue(trx, row.accountId, row.uid, sidsOf(row), reason);
-      await appendAudit(trx, { action: 'sessions.ended', actor, subject: `account:${row.accountId}`, ip, details: { session: row.uid, reason, clients: Object.keys(row.clients) } });
+      await appendAudit(trx, {
+        action: 'sessions.ended',
+        actor,
+        subject: `account:${row.accountId}`,
+        ip,
+        details: { session: row.uid, reason, clients: Object.keys(row.clients) },
+      });
     }
     return tokens;
   };
@@ -127,7 +164,13 @@ export const createSessionService = ({ knex, clock, issuer, clients, engine, onQ
     await markPurged(knex, issuer, done, clock.now());
   };
 
-  const endWhere = async (accountId: string, uid: string | undefined, reason: EndReason, actor: string, ip?: string) => {
+  const endWhere = async (
+    accountId: string,
+    uid: string | undefined,
+    reason: EndReason,
+    actor: string,
+    ip?: string,
+  ) => {
     const { rows, tokens } = await knex.transaction(async (trx) => {
       const locked = await lockOpenSessions(trx, issuer, accountId, uid);
       return { rows: locked, tokens: await endRows(trx, locked, reason, actor, ip) };
@@ -155,8 +198,14 @@ export const createSessionService = ({ knex, clock, issuer, clients, engine, onQ
       const now = clock.now();
       const existing = await findSession(knex, issuer, s.uid);
       const late = async (row: SessionRecord) => {
-        const fresh = Object.fromEntries(Object.entries(s.sids).filter(([clientId, sid]) => row.clients[clientId]?.sid !== sid));
-        if (Object.keys(fresh).length && (await queue(knex, row.accountId, row.uid, fresh, row.endedReason ?? 'remote'))) onQueued?.();
+        const fresh = Object.fromEntries(
+          Object.entries(s.sids).filter(([clientId, sid]) => row.clients[clientId]?.sid !== sid),
+        );
+        if (
+          Object.keys(fresh).length &&
+          (await queue(knex, row.accountId, row.uid, fresh, row.endedReason ?? 'remote'))
+        )
+          onQueued?.();
         return false;
       };
       if (existing?.endedAt) return late(existing);
@@ -164,7 +213,10 @@ export const createSessionService = ({ knex, clock, issuer, clients, engine, onQ
       for (const [clientId, sid] of Object.entries(s.sids)) {
         const previous = existing?.clients[clientId];
         const used = s.activity?.clientId === clientId;
-        clients[clientId] = previous?.sid === sid ? { ...previous, ...(used && { lastAt: iso(now) }) } : { sid, firstAt: iso(now), lastAt: iso(now) };
+        clients[clientId] =
+          previous?.sid === sid
+            ? { ...previous, ...(used && { lastAt: iso(now) }) }
+            : { sid, firstAt: iso(now), lastAt: iso(now) };
       }
       const saved = await saveSession(knex, {
         uid: s.uid,
@@ -185,20 +237,53 @@ export const createSessionService = ({ knex, clock, issuer, clients, engine, onQ
     async loggedOut(uid: string, accountId: string, ip?: string): Promise<void> {
       await knex.transaction(async (trx) => {
         const row = await markEnded(trx, issuer, uid, 'logout', clock.now(), true);
-        if (row) await appendAudit(trx, { action: 'sessions.ended', actor: `account:${accountId}`, subject: `account:${accountId}`, ip, details: { session: uid, reason: 'logout', clients: Object.keys(row.clients) } });
+        if (row)
+          await appendAudit(trx, {
+            action: 'sessions.ended',
+            actor: `account:${accountId}`,
+            subject: `account:${accountId}`,
+            ip,
+            details: { session: uid, reason: 'logout', clients: Object.keys(row.clients) },
+          });
       });
     },
 
     /** Queues one logout token (the engine's RP-initiated logout calls this for each client). */
-    async enqueue(d: { clientId: string; accountId: string; sid: string; sessionUid?: string | undefined; reason: LogoutReason }): Promise<void> {
-      const queued = await insertDeliveries(knex, [{ id: newId(), issuer, clientId: d.clientId, accountId: d.accountId, sid: d.sid, sessionUid: d.sessionUid ?? null, reason: d.reason }], clock.now());
+    async enqueue(d: {
+      clientId: string;
+      accountId: string;
+      sid: string;
+      sessionUid?: string | undefined;
+      reason: LogoutReason;
+    }): Promise<void> {
+      const queued = await insertDeliveries(
+        knex,
+        [
+          {
+            id: newId(),
+            issuer,
+            clientId: d.clientId,
+            accountId: d.accountId,
+            sid: d.sid,
+            sessionUid: d.sessionUid ?? null,
+            reason: d.reason,
+          },
+        ],
+        clock.now(),
+      );
       if (queued) onQueued?.();
     },
 
     /** The citizen's live sessions for My One-ID, the asking browser's marked `current`. */
     async listActive(accountId: string, currentUid?: string): Promise<SessionView[]> {
       const rows = await listLiveSessions(knex, issuer, accountId, clock.now());
-      const live = engine ? (await Promise.all(rows.map(async (r) => ((await engine.liveUntil(r.uid)) ? r : undefined)))).filter((r) => r !== undefined) : rows;
+      const live = engine
+        ? (
+            await Promise.all(
+              rows.map(async (r) => ((await engine.liveUntil(r.uid)) ? r : undefined)),
+            )
+          ).filter((r) => r !== undefined)
+        : rows;
       return Promise.all(
         live.map(async (r) => ({
           uid: r.uid,
@@ -220,7 +305,11 @@ export const createSessionService = ({ knex, clock, issuer, clients, engine, onQ
     },
 
     /** The citizen ends one of their sessions (My One-ID). False when it is not theirs or already over. */
-    async end(accountId: string, uid: string, context: { actor: string; ip?: string | undefined }): Promise<boolean> {
+    async end(
+      accountId: string,
+      uid: string,
+      context: { actor: string; ip?: string | undefined },
+    ): Promise<boolean> {
       return (await endWhere(accountId, uid, 'remote', context.actor, context.ip)).sessions > 0;
     },
 
@@ -228,7 +317,8 @@ export const createSessionService = ({ knex, clock, issuer, clients, engine, onQ
      * An administrator ends every session of a citizen (e.g. a lost phone): every grant is
      * revoked, refresh tokens included, and every system used gets a logout token.
      */
-    endAllForAccount: (accountId: string, context: { actor: string }) => endWhere(accountId, undefined, 'admin', context.actor),
+    endAllForAccount: (accountId: string, context: { actor: string }) =>
+      endWhere(accountId, undefined, 'admin', context.actor),
 
     /**
      * Signs the citizen out of one client in every live session (consent withdrawal): a logout
@@ -236,12 +326,32 @@ export const createSessionService = ({ knex, clock, issuer, clients, engine, onQ
      * (e.g. the withdrawn consent's, which may hold refresh tokens outliving any session).
      * Returns the number of tokens queued.
      */
-    async logoutClient(accountId: string, clientId: string, reason: LogoutReason, options: { grantIds?: string[]; actor?: string } = {}): Promise<number> {
-      const rows = await listOpenSessionsWithClient(knex, issuer, clientId, { accountId, limit: 1000 });
+    async logoutClient(
+      accountId: string,
+      clientId: string,
+      reason: LogoutReason,
+      options: { grantIds?: string[]; actor?: string } = {},
+    ): Promise<number> {
+      const rows = await listOpenSessionsWithClient(knex, issuer, clientId, {
+        accountId,
+        limit: 1000,
+      });
       const tokens = await knex.transaction(async (trx) => {
         let queued = 0;
-        for (const row of rows) queued += await queue(trx, accountId, row.uid, { [clientId]: row.clients[clientId]!.sid }, reason);
-        await appendAudit(trx, { action: 'sessions.client.signed-out', actor: options.actor ?? 'system', subject: `account:${accountId}`, details: { clientId, reason, sessions: rows.map((r) => r.uid), tokens: queued } });
+        for (const row of rows)
+          queued += await queue(
+            trx,
+            accountId,
+            row.uid,
+            { [clientId]: row.clients[clientId]!.sid },
+            reason,
+          );
+        await appendAudit(trx, {
+          action: 'sessions.client.signed-out',
+          actor: options.actor ?? 'system',
+          subject: `account:${accountId}`,
+          details: { clientId, reason, sessions: rows.map((r) => r.uid), tokens: queued },
+        });
         return queued;
       });
       if (tokens) onQueued?.();
@@ -256,23 +366,44 @@ export const createSessionService = ({ knex, clock, issuer, clients, engine, onQ
      * Signs every citizen out of one client (the client is being disabled): a logout token per
      * session that used it; sessions forget it. Returns the number of tokens queued.
      */
-    async logoutClientEverywhere(clientId: string, reason: LogoutReason, options: { actor?: string } = {}): Promise<number> {
+    async logoutClientEverywhere(
+      clientId: string,
+      reason: LogoutReason,
+      options: { actor?: string } = {},
+    ): Promise<number> {
       let after: string | undefined;
       let total = 0;
       const touched: string[] = [];
       for (;;) {
-        const rows = await listOpenSessionsWithClient(knex, issuer, clientId, { ...(after && { after }), limit: 500 });
+        const rows = await listOpenSessionsWithClient(knex, issuer, clientId, {
+          ...(after && { after }),
+          limit: 500,
+        });
         if (!rows.length) break;
         after = rows.at(-1)!.uid;
         total += await knex.transaction(async (trx) => {
           let queued = 0;
-          for (const row of rows) queued += await queue(trx, row.accountId, row.uid, { [clientId]: row.clients[clientId]!.sid }, reason);
+          for (const row of rows)
+            queued += await queue(
+              trx,
+              row.accountId,
+              row.uid,
+              { [clientId]: row.clients[clientId]!.sid },
+              reason,
+            );
           return queued;
         });
         touched.push(...rows.map((r) => r.uid));
         if (total) onQueued?.();
       }
-      await knex.transaction((trx) => appendAudit(trx, { action: 'sessions.client.signed-out', actor: options.actor ?? 'system', subject: `client:${clientId}`, details: { reason, sessions: touched.length, tokens: total } }));
+      await knex.transaction((trx) =>
+        appendAudit(trx, {
+          action: 'sessions.client.signed-out',
+          actor: options.actor ?? 'system',
+          subject: `client:${clientId}`,
+          details: { reason, sessions: touched.length, tokens: total },
+        }),
+      );
       if (engine) for (const uid of touched) await engine.dropClient(uid, clientId);
       return total;
     },
@@ -293,14 +424,25 @@ export const createSessionService = ({ knex, clock, issuer, clients, engine, onQ
             // Still in the store (the record was written just before the store's copy): look
             // again when the store's copy expires.
             const until = await engine.liveUntil(row.uid);
-            if (until) await setExpiry(trx, issuer, row.uid, new Date(Math.max(until.getTime(), now.getTime()) + 1000));
+            if (until)
+              await setExpiry(
+                trx,
+                issuer,
+                row.uid,
+                new Date(Math.max(until.getTime(), now.getTime()) + 1000),
+              );
             else gone.push(row);
           }
           let queued = 0;
           for (const row of gone) {
             await markEnded(trx, issuer, row.uid, 'expired', now, true);
             queued += await queue(trx, row.accountId, row.uid, sidsOf(row), 'expired');
-            await appendAudit(trx, { action: 'sessions.ended', actor: 'system', subject: `account:${row.accountId}`, details: { session: row.uid, reason: 'expired', clients: Object.keys(row.clients) } });
+            await appendAudit(trx, {
+              action: 'sessions.ended',
+              actor: 'system',
+              subject: `account:${row.accountId}`,
+              details: { session: row.uid, reason: 'expired', clients: Object.keys(row.clients) },
+            });
           }
           return { count: gone.length, tokens: queued, claimed: rows.length };
         });
@@ -317,7 +459,7 @@ export const createSessionService = ({ knex, clock, issuer, clients, engine, onQ
     async endLostSessions(): Promise<number> {
       if (!engine) return 0;
       let ended = 0;
-      for (let after = ''; ; ) {
+      for (let after = ''; ;) {
         const rows = await listOpenSessions(knex, issuer, after, BATCH);
         if (!rows.length) return ended;
         after = rows.at(-1)!.uid;
@@ -329,7 +471,12 @@ export const createSessionService = ({ knex, clock, issuer, clients, engine, onQ
             if (!(await markEnded(trx, issuer, row.uid, 'restart', clock.now(), true))) continue;
             ended += 1;
             queued += await queue(trx, row.accountId, row.uid, sidsOf(row), 'restart');
-            await appendAudit(trx, { action: 'sessions.ended', actor: 'system', subject: `account:${row.accountId}`, details: { session: row.uid, reason: 'restart', clients: Object.keys(row.clients) } });
+            await appendAudit(trx, {
+              action: 'sessions.ended',
+              actor: 'system',
+              subject: `account:${row.accountId}`,
+              details: { session: row.uid, reason: 'restart', clients: Object.keys(row.clients) },
+            });
           }
           return queued;
         });
@@ -342,14 +489,21 @@ export const createSessionService = ({ knex, clock, issuer, clients, engine, onQ
       if (!engine) return 0;
       return knex.transaction(async (trx) => {
         const rows = await claimUnpurged(trx, issuer, BATCH);
-        for (const row of rows) await engine.destroy(row.uid, row.endedReason === 'admin' ? 'all' : 'with-session');
-        await markPurged(trx, issuer, rows.map((r) => r.uid), clock.now());
+        for (const row of rows)
+          await engine.destroy(row.uid, row.endedReason === 'admin' ? 'all' : 'with-session');
+        await markPurged(
+          trx,
+          issuer,
+          rows.map((r) => r.uid),
+          clock.now(),
+        );
         return rows.length;
       });
     },
 
     /** Deletes session records ended more than 30 days ago (with their device and network). */
-    forgetOld: () => deleteEndedBefore(knex, new Date(clock.now().getTime() - RETENTION_DAYS * 86400_000)),
+    forgetOld: () =>
+      deleteEndedBefore(knex, new Date(clock.now().getTime() - RETENTION_DAYS * 86400_000)),
   };
 };
 

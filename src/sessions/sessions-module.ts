@@ -5,7 +5,11 @@ import type { Logger } from 'pino';
 import type { ClientService } from '../clients/index.ts';
 import type { Clock } from '../shared/index.ts';
 import { deleteFinishedBefore, type Delivery } from './delivery-repo.ts';
-import { createDeliveryWorker, type DeliveryOutcome, type DeliverySettings } from './delivery-worker.ts';
+import {
+  createDeliveryWorker,
+  type DeliveryOutcome,
+  type DeliverySettings,
+} from './delivery-worker.ts';
 import { createSessionService, type SessionEngine } from './session-service.ts';
 
 const FINISHED_RETENTION_DAYS = 30;
@@ -28,9 +32,38 @@ type Deps = {
   alsoSweep?: (() => Promise<unknown>) | undefined;
 };
 
-export const createSessionsModule = ({ knex, clock, issuer, clients, log, settings, engine, send, onDelivery, ephemeralStore = false, alsoSweep }: Deps) => {
-  const worker = send ? createDeliveryWorker({ knex, clock, issuer, send, settings: settings.backchannel, log, onDelivery }) : undefined;
-  const service = createSessionService({ knex, clock, issuer, clients, engine, onQueued: () => worker?.kick() });
+export const createSessionsModule = ({
+  knex,
+  clock,
+  issuer,
+  clients,
+  log,
+  settings,
+  engine,
+  send,
+  onDelivery,
+  ephemeralStore = false,
+  alsoSweep,
+}: Deps) => {
+  const worker = send
+    ? createDeliveryWorker({
+        knex,
+        clock,
+        issuer,
+        send,
+        settings: settings.backchannel,
+        log,
+        onDelivery,
+      })
+    : undefined;
+  const service = createSessionService({
+    knex,
+    clock,
+    issuer,
+    clients,
+    engine,
+    onQueued: () => worker?.kick(),
+  });
   const timers: NodeJS.Timeout[] = [];
   const running = new Map<string, Promise<unknown>>();
   // A periodic job never overlaps itself (a slow database makes a run outlast its interval).
@@ -46,7 +79,10 @@ export const createSessionsModule = ({ knex, clock, issuer, clients, log, settin
   const sweep = async () => {
     await service.sweepExpired();
     await service.forgetOld();
-    await deleteFinishedBefore(knex, new Date(clock.now().getTime() - FINISHED_RETENTION_DAYS * 86400_000));
+    await deleteFinishedBefore(
+      knex,
+      new Date(clock.now().getTime() - FINISHED_RETENTION_DAYS * 86400_000),
+    );
     await alsoSweep?.();
   };
 
@@ -60,7 +96,12 @@ export const createSessionsModule = ({ knex, clock, issuer, clients, log, settin
       worker.start();
       if (ephemeralStore) guarded('lost session sweep', () => service.endLostSessions())();
       // Sessions an administrator ended from the CLI leave the store within a poll (a second at least).
-      timers.push(setInterval(guarded('session purge', () => service.purgeEnded()), Math.max(settings.backchannel.pollMs, 1000)));
+      timers.push(
+        setInterval(
+          guarded('session purge', () => service.purgeEnded()),
+          Math.max(settings.backchannel.pollMs, 1000),
+        ),
+      );
       timers.push(setInterval(guarded('session sweep', sweep), settings.sweepSeconds * 1000));
       for (const timer of timers) timer.unref();
     },

@@ -5,7 +5,8 @@ export const randomToken = (bytes = 32): string => randomBytes(bytes).toString('
 
 export const newId = (): string => randomUUID();
 
-export const sha256 = (value: string | Buffer): string => createHash('sha256').update(value).digest('base64url');
+export const sha256 = (value: string | Buffer): string =>
+  createHash('sha256').update(value).digest('base64url');
 
 /** Constant-time comparison of two strings (false when lengths differ). */
 export const safeEqual = (a: string, b: string): boolean => {

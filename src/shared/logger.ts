@@ -7,7 +7,17 @@ export const createLogger = (level: string, destination?: NodeJS.WritableStream)
       level,
       base: { service: 'one-id' },
       redact: {
-        paths: ['*.client_secret', '*.password', '*.token', '*.cookie', '*.authorization', 'req.headers.cookie', 'req.headers.authorization', '*.privateJwk', '*.d'],
+        paths: [
+          '*.client_secret',
+          '*.password',
+          '*.token',
+          '*.cookie',
+          '*.authorization',
+          'req.headers.cookie',
+          'req.headers.authorization',
+          '*.privateJwk',
+          '*.d',
+        ],
         censor: '[redacted]',
       },
     },

@@ -55,9 +55,22 @@ const readLock = (dataDir: string): EmbeddedLock | undefined => {
 // so requests get 503 rather than hang. Broken pooled connections are dropped and replaced.
 // A one-off command (the CLI) has no one waiting on a 503 and may wait longer for a busy server.
 const pgKnex = (connectionString: string, poolMax: number, patient = false) =>
-  knexFactory({ client: 'pg', connection: { connectionString, connectionTimeoutMillis: patient ? 20_000 : 3000, keepAlive: true }, pool: { min: 0, max: poolMax }, acquireConnectionTimeout: patient ? 30_000 : 5000 });
+  knexFactory({
+    client: 'pg',
+    connection: {
+      connectionString,
+      connectionTimeoutMillis: patient ? 20_000 : 3000,
+      keepAlive: true,
+    },
+    pool: { min: 0, max: poolMax },
+    acquireConnectionTimeout: patient ? 30_000 : 5000,
+  });
 
-const wrap = (knex: Knex, kind: Database['kind'], onClose: () => Promise<void> = async () => {}): Database => ({
+const wrap = (
+  knex: Knex,
+  kind: Database['kind'],
+  onClose: () => Promise<void> = async () => {},
+): Database => ({
   knex,
   kind,
   ping: async () => {
@@ -75,7 +88,11 @@ const ownEmbedded = async (dataDir: string, poolMax: number): Promise<Database> 
   const pglite = await PGlite.create(join(dataDir, 'pglite'));
   const server = await servePglite(pglite);
   const { port } = server;
-  writeFileSync(lockPath(dataDir), JSON.stringify({ pid: process.pid, port } satisfies EmbeddedLock), { mode: 0o600 });
+  writeFileSync(
+    lockPath(dataDir),
+    JSON.stringify({ pid: process.pid, port } satisfies EmbeddedLock),
+    { mode: 0o600 },
+  );
   // Several connections are safe here: pglite-server.ts runs each connection's request (up to
   // Sync) and transaction as a unit. (pglite-socket 0.2.17 queues single protocol messages and can
   // interleave concurrent connections' Parse/Bind/Execute: electric-sql/pglite#1046.)
@@ -99,12 +116,20 @@ export const openDatabase = async (options: {
   patient?: boolean;
 }): Promise<Database> => {
   const poolMax = options.poolMax ?? 10;
-  if (options.databaseUrl) return wrap(pgKnex(options.databaseUrl, poolMax, options.patient), 'postgres');
+  if (options.databaseUrl)
+    return wrap(pgKnex(options.databaseUrl, poolMax, options.patient), 'postgres');
   const dataDir = resolve(options.dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const lock = existsSync(lockPath(dataDir)) ? readLock(dataDir) : undefined;
   if (lock && lock.pid !== process.pid && processAlive(lock.pid) && (await canConnect(lock.port))) {
-    return wrap(pgKnex(`postgres://postgres@127.0.0.1:${lock.port}/postgres`, Math.min(poolMax, 4), options.patient), 'embedded');
+    return wrap(
+      pgKnex(
+        `postgres://postgres@127.0.0.1:${lock.port}/postgres`,
+        Math.min(poolMax, 4),
+        options.patient,
+      ),
+      'embedded',
+    );
   }
   return ownEmbedded(dataDir, poolMax);
 };

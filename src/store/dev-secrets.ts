@@ -15,7 +15,11 @@ export const resolveSecrets = (options: {
 }): { secrets: Secrets; generated: string[] } => {
   const file = join(resolve(options.dataDir), 'secrets.json');
   const stored = existsSync(file)
-    ? (JSON.parse(readFileSync(file, 'utf8')) as { cookieKey: string; keyEncryptionKey: string; pairwiseSalt: string })
+    ? (JSON.parse(readFileSync(file, 'utf8')) as {
+        cookieKey: string;
+        keyEncryptionKey: string;
+        pairwiseSalt: string;
+      })
     : undefined;
   const dev = stored ?? {
     cookieKey: randomBytes(32).toString('base64url'),
@@ -35,7 +39,9 @@ export const resolveSecrets = (options: {
     generated,
     secrets: {
       cookieKeys: options.cookieKeys ?? [dev.cookieKey],
-      keyEncryptionKeys: options.keyEncryptionKeys ?? [Buffer.from(dev.keyEncryptionKey, 'base64url')],
+      keyEncryptionKeys: options.keyEncryptionKeys ?? [
+        Buffer.from(dev.keyEncryptionKey, 'base64url'),
+      ],
       pairwiseSalt: options.pairwiseSalt ?? dev.pairwiseSalt,
     },
   };

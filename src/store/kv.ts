@@ -25,7 +25,8 @@ export const createRedisKv = (redis: RedisClient, prefix = 'kv:'): KvStore => ({
   set: async (key, value, ttl) => {
     await redis.set(prefix + key, value, 'EX', ttl);
   },
-  setIfAbsent: async (key, value, ttl) => (await redis.set(prefix + key, value, 'EX', ttl, 'NX')) === 'OK',
+  setIfAbsent: async (key, value, ttl) =>
+    (await redis.set(prefix + key, value, 'EX', ttl, 'NX')) === 'OK',
   get: (key) => redis.get(prefix + key),
   take: (key) => redis.getdel(prefix + key),
   del: async (key) => {
@@ -103,21 +104,44 @@ const COMMON: RedisOptions = {
  * master and follows failovers) or Cluster. A lost connection is logged once (ioredis reports
  * every failed reconnection), and so is its recovery.
  */
-export const connectRedis = (settings: RedisSettings | string, log?: Pick<Logger, 'warn' | 'info'>): RedisClient => {
-  const s: RedisSettings = typeof settings === 'string' ? { mode: 'standalone', url: settings } : settings;
+export const connectRedis = (
+  settings: RedisSettings | string,
+  log?: Pick<Logger, 'warn' | 'info'>,
+): RedisClient => {
+  const s: RedisSettings =
+    typeof settings === 'string' ? { mode: 'standalone', url: settings } : settings;
   let client: RedisClient;
   if (s.mode === 'standalone') {
     client = new Redis(s.url, COMMON);
   } else {
-    const auth: RedisOptions = { ...(s.username && { username: s.username }), ...(s.password && { password: s.password }), ...(s.tls && { tls: {} }) };
+    const auth: RedisOptions = {
+      ...(s.username && { username: s.username }),
+      ...(s.password && { password: s.password }),
+      ...(s.tls && { tls: {} }),
+    };
     client =
       s.mode === 'sentinel'
-        ? new Redis({ ...COMMON, ...auth, sentinels: [...s.sentinels], name: s.name, ...(s.sentinelPassword && { sentinelPassword: s.sentinelPassword }), enableTLSForSentinelMode: s.tls })
-        : new Cluster([...s.nodes], { redisOptions: { ...COMMON, ...auth }, enableOfflineQueue: true, enableAutoPipelining: true });
+        ? new Redis({
+            ...COMMON,
+            ...auth,
+            sentinels: [...s.sentinels],
+            name: s.name,
+            ...(s.sentinelPassword && { sentinelPassword: s.sentinelPassword }),
+            enableTLSForSentinelMode: s.tls,
+          })
+        : new Cluster([...s.nodes], {
+            redisOptions: { ...COMMON, ...auth },
+            enableOfflineQueue: true,
+            enableAutoPipelining: true,
+          });
   }
   let down = false;
   client.on('error', (error: Error) => {
-    if (!down) log?.warn({ err: { type: error.name, message: error.message } }, 'redis connection lost; reconnecting');
+    if (!down)
+      log?.warn(
+        { err: { type: error.name, message: error.message } },
+        'redis connection lost; reconnecting',
+      );
     down = true;
   });
   client.on('ready', () => {

@@ -14,7 +14,8 @@ const source: Knex.MigrationSource<string> = {
       .filter((f) => /^\d{14}_[\w-]+\.ts$/.test(f))
       .sort(),
   getMigrationName: (name) => name,
-  getMigration: async (name) => (await import(pathToFileURL(migrationsDir + name).href)) as Migration,
+  getMigration: async (name) =>
+    (await import(pathToFileURL(migrationsDir + name).href)) as Migration,
 };
 
 // Held on one connection while migrating, so instances starting together wait for each other
@@ -27,7 +28,10 @@ export const migrateLatest = async (knex: Knex): Promise<string[]> => {
   try {
     await knex.raw('select pg_advisory_lock(?)', [MIGRATION_LOCK]).connection(connection);
     try {
-      const [, applied] = (await knex.migrate.latest({ migrationSource: source })) as [number, string[]];
+      const [, applied] = (await knex.migrate.latest({ migrationSource: source })) as [
+        number,
+        string[],
+      ];
       return applied;
     } finally {
       await knex.raw('select pg_advisory_unlock(?)', [MIGRATION_LOCK]).connection(connection);

@@ -36,15 +36,17 @@ export const servePglite = async (db: PGlite, options: { host?: string; port?: n
         const [batch] = queue.splice(index, 1) as [Batch];
         let copying = false;
         if (!batch.conn.closed) {
-          await db.runExclusive(() =>
-            db.execProtocolRawStream(batch.bytes, {
-              onRawData: (chunk) => {
-                // CopyInResponse ('G'): the client will now stream CopyData until CopyDone.
-                if (chunk[0] === 0x47) copying = true;
-                if (!batch.conn.closed) batch.conn.socket.write(chunk);
-              },
-            }),
-          ).catch(() => undefined);
+          await db
+            .runExclusive(() =>
+              db.execProtocolRawStream(batch.bytes, {
+                onRawData: (chunk) => {
+                  // CopyInResponse ('G'): the client will now stream CopyData until CopyDone.
+                  if (chunk[0] === 0x47) copying = true;
+                  if (!batch.conn.closed) batch.conn.socket.write(chunk);
+                },
+              }),
+            )
+            .catch(() => undefined);
         }
         owner = !batch.conn.closed && (copying || db.isInTransaction()) ? batch.conn : null;
         batch.done();
@@ -105,9 +107,11 @@ export const servePglite = async (db: PGlite, options: { host?: string; port?: n
 
     // Data is handled strictly in order per connection.
     socket.on('data', (data) => {
-      chain = chain.then(() => onData(data)).catch(() => {
-        socket.destroy();
-      });
+      chain = chain
+        .then(() => onData(data))
+        .catch(() => {
+          socket.destroy();
+        });
     });
     const close = () => {
       if (conn.closed) return;
@@ -115,7 +119,11 @@ export const servePglite = async (db: PGlite, options: { host?: string; port?: n
       // A connection that vanished inside a transaction must not leave it open for the others:
       // roll it back before anything else runs.
       if (owner === conn) {
-        const ghost: Connection = { socket: { write: () => true } as unknown as Socket, started: true, closed: false };
+        const ghost: Connection = {
+          socket: { write: () => true } as unknown as Socket,
+          started: true,
+          closed: false,
+        };
         owner = ghost;
         queue.unshift({ conn: ghost, bytes: ROLLBACK, done: () => undefined });
         void pump();

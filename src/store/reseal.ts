@@ -39,7 +39,10 @@ export const resealAll = async (knex: Knex, box: SecretBox): Promise<ResealRepor
     for (const { table, column } of await sealedColumns(trx)) {
       const key = await primaryKey(trx, table);
       // FOR UPDATE: a secret rotated by an administrator meanwhile waits for this transaction.
-      const rows = (await trx(table).select([...key, column]).whereNotNull(column).forUpdate()) as Record<string, unknown>[];
+      const rows = (await trx(table)
+        .select([...key, column])
+        .whereNotNull(column)
+        .forUpdate()) as Record<string, unknown>[];
       let resealed = 0;
       for (const row of rows) {
         const sealed = String(row[column]);
@@ -49,9 +52,13 @@ export const resealAll = async (knex: Knex, box: SecretBox): Promise<ResealRepor
           plain = box.open(sealed);
         } catch {
           const id = key.map((k) => `${k}=${String(row[k])}`).join(',');
-          throw new Error(`${table}.${column} (${id}) was sealed with a key not in KEY_ENCRYPTION_KEYS; nothing was changed`);
+          throw new Error(
+            `${table}.${column} (${id}) was sealed with a key not in KEY_ENCRYPTION_KEYS; nothing was changed`,
+          );
         }
-        await trx(table).where(Object.fromEntries(key.map((k) => [k, row[k]]))).update({ [column]: box.seal(plain) });
+        await trx(table)
+          .where(Object.fromEntries(key.map((k) => [k, row[k]])))
+          .update({ [column]: box.seal(plain) });
         resealed += 1;
       }
       report.push({ column: `${table}.${column}`, rows: rows.length, resealed });

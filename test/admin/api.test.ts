@@ -4,7 +4,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.ts';
 import { csrfFrom } from '../support/browser-session.ts';
-import { adminToken, apiClient, clientInput, consoleSignIn, createAdmin, unique, type Admin } from './support.ts';
+import {
+  adminToken,
+  apiClient,
+  clientInput,
+  consoleSignIn,
+  createAdmin,
+  unique,
+  type Admin,
+} from './support.ts';
 
 let app: TestApp;
 let platform: Admin;
@@ -34,7 +42,11 @@ describe('admin API', () => {
     expect(bad.headers.get('www-authenticate')).toContain('error="invalid_token"');
     const me = await platform.api('GET', '/me');
     expect(me.status).toBe(200);
-    expect(me.body).toMatchObject({ account_id: platform.account.id, roles: [{ role: 'platform', agency: null }], scopes: expect.arrayContaining(['admin:read', 'admin:write']) });
+    expect(me.body).toMatchObject({
+      account_id: platform.account.id,
+      roles: [{ role: 'platform', agency: null }],
+      scopes: expect.arrayContaining(['admin:read', 'admin:write']),
+    });
   });
 
   it('keeps agency administrators to their own agency', async () => {
@@ -50,8 +62,12 @@ describe('admin API', () => {
     // B's system is invisible to A (404, not 403: no probing), in lists too.
     expect((await agencyA.api('GET', `/clients/${theirs.body.client_id}`)).status).toBe(404);
     const listA = await agencyA.api('GET', '/clients');
-    expect(listA.body.items.map((c: { agency: string }) => c.agency)).toEqual(listA.body.items.map(() => A));
-    expect((await agencyA.api('GET', `/clients?agency=${encodeURIComponent(B)}`)).body.items).toEqual([]);
+    expect(listA.body.items.map((c: { agency: string }) => c.agency)).toEqual(
+      listA.body.items.map(() => A),
+    );
+    expect(
+      (await agencyA.api('GET', `/clients?agency=${encodeURIComponent(B)}`)).body.items,
+    ).toEqual([]);
     for (const [method, path, body] of [
       ['PUT', `/clients/${theirs.body.client_id}`, clientInput(B, { client_id: undefined })],
       ['POST', `/clients/${theirs.body.client_id}/disable`],
@@ -73,7 +89,9 @@ describe('admin API', () => {
     const auditA = await agencyA.api('GET', '/audit?action=clients.created');
     expect(auditA.status).toBe(200);
     expect(auditA.body.items.length).toBeGreaterThan(0);
-    expect(auditA.body.items.every((r: { details: { agency: string } }) => r.details.agency === A)).toBe(true);
+    expect(
+      auditA.body.items.every((r: { details: { agency: string } }) => r.details.agency === A),
+    ).toBe(true);
     // An auditor reads its agency but changes nothing.
     expect((await auditor.api('GET', `/clients/${mine.body.client_id}`)).status).toBe(200);
     expect((await auditor.api('GET', `/clients/${theirs.body.client_id}`)).status).toBe(404);
@@ -89,25 +107,46 @@ describe('admin API', () => {
     expect(list).not.toContain(theirs);
     const page = await console.request(`${app.issuer}/admin/clients/${theirs}`);
     expect(page.status).toBe(404);
-    const csrf = csrfFrom(await (await console.request(`${app.issuer}/admin/clients/${mine}`)).text());
+    const csrf = csrfFrom(
+      await (await console.request(`${app.issuer}/admin/clients/${mine}`)).text(),
+    );
     for (const action of ['disable', 'rotate-secret', 'delete']) {
-      const res = await console.request(`${app.issuer}/admin/clients/${theirs}/${action}`, { method: 'POST', form: { _csrf: csrf, confirm: 'yes' } });
+      const res = await console.request(`${app.issuer}/admin/clients/${theirs}/${action}`, {
+        method: 'POST',
+        form: { _csrf: csrf, confirm: 'yes' },
+      });
       expect(res.status, action).toBe(404);
     }
     expect((await app.services.clients.find(theirs))?.status).toBe('draft');
     // Their own: disabled from the console, with the console recorded as the channel.
-    const disable = await console.request(`${app.issuer}/admin/clients/${mine}/disable`, { method: 'POST', form: { _csrf: csrf } });
+    const disable = await console.request(`${app.issuer}/admin/clients/${mine}/disable`, {
+      method: 'POST',
+      form: { _csrf: csrf },
+    });
     expect(disable.status).toBe(302);
     expect((await app.services.clients.find(mine))?.status).toBe('disabled');
-    const [record] = (await platform.api('GET', `/audit?action=clients.disabled&subject=client:${mine}`)).body.items;
-    expect(record).toMatchObject({ actor: `admin:${agencyA.account.id}`, details: { via: 'console', agency: A } });
+    const [record] = (
+      await platform.api('GET', `/audit?action=clients.disabled&subject=client:${mine}`)
+    ).body.items;
+    expect(record).toMatchObject({
+      actor: `admin:${agencyA.account.id}`,
+      details: { via: 'console', agency: A },
+    });
     // And the pages an agency administrator may not use are refused.
     expect((await console.request(`${app.issuer}/admin/admins`)).status).toBe(403);
     expect((await console.request(`${app.issuer}/admin/dcr`)).status).toBe(403);
   });
 
   it('lets a platform administrator review and enable a draft, which then reaches the engine', async () => {
-    const draft = await agencyA.api('POST', '/clients', clientInput(A, { token_endpoint_auth_method: 'none', redirect_uris: ['http://localhost:4999/cb'], grant_types: ['authorization_code'] }));
+    const draft = await agencyA.api(
+      'POST',
+      '/clients',
+      clientInput(A, {
+        token_endpoint_auth_method: 'none',
+        redirect_uris: ['http://localhost:4999/cb'],
+        grant_types: ['authorization_code'],
+      }),
+    );
     expect(draft.body.status).toBe('draft');
     const authorize = `${app.issuer}/auth?${new URLSearchParams({ client_id: draft.body.client_id, response_type: 'code', scope: 'openid', redirect_uri: 'http://localhost:4999/cb', code_challenge: 'x'.repeat(43), code_challenge_method: 'S256' })}`;
     const before = await fetch(authorize, { redirect: 'manual' });
@@ -120,28 +159,105 @@ describe('admin API', () => {
     expect(after.status).toBe(303);
     expect(after.headers.get('location')).toMatch(/^\/interaction\//);
     // Who reviewed, from where, before and after: in the audit record.
-    const audit = await platform.api('GET', `/audit?action=clients.enabled&subject=${encodeURIComponent(`client:${draft.body.client_id}`)}`);
-    expect(audit.body.items[0]).toMatchObject({ actor: `admin:${platform.account.id}`, ip: expect.any(String), details: { agency: A, before: { status: 'draft' }, after: { status: 'active' }, via: 'api' } });
+    const audit = await platform.api(
+      'GET',
+      `/audit?action=clients.enabled&subject=${encodeURIComponent(`client:${draft.body.client_id}`)}`,
+    );
+    expect(audit.body.items[0]).toMatchObject({
+      actor: `admin:${platform.account.id}`,
+      ip: expect.any(String),
+      details: { agency: A, before: { status: 'draft' }, after: { status: 'active' }, via: 'api' },
+    });
   });
 
   it.each([
-    ['a wildcard redirect URI', { redirect_uris: ['https://*.example.go.kr/cb'] }, 'redirect_uris.0', /wildcard/],
-    ['an http redirect URI', { redirect_uris: ['http://portal.example.go.kr/cb'] }, 'redirect_uris.0', /https/],
-    ['a redirect URI with a fragment', { redirect_uris: ['https://portal.example.go.kr/cb#x'] }, 'redirect_uris.0', /fragment/],
+    [
+      'a wildcard redirect URI',
+      { redirect_uris: ['https://*.example.go.kr/cb'] },
+      'redirect_uris.0',
+      /wildcard/,
+    ],
+    [
+      'an http redirect URI',
+      { redirect_uris: ['http://portal.example.go.kr/cb'] },
+      'redirect_uris.0',
+      /https/,
+    ],
+    [
+      'a redirect URI with a fragment',
+      { redirect_uris: ['https://portal.example.go.kr/cb#x'] },
+      'redirect_uris.0',
+      /fragment/,
+    ],
     ['an unknown grant type', { grant_types: ['implicit'] }, 'grant_types.0', /./],
-    ['a private key in jwks', { token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [{ kty: 'EC', crv: 'P-256', x: 'AAAA', y: 'AAAA', d: 'AAAA' }] } }, 'jwks.keys.0', /public keys only/],
-    ['an unusable key in jwks', { token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [{ kty: 'EC', crv: 'P-256', x: 'not-a-point', y: 'AAAA' }] } }, 'jwks.keys.0', /not a valid public key/],
-    ['an empty jwks', { token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [] } }, 'jwks.keys', /at least one key/],
-    ['private_key_jwt without keys', { token_endpoint_auth_method: 'private_key_jwt' }, 'jwks_uri', /jwks_uri or jwks/],
-    ['an http sector_identifier_uri, even on localhost', { sector_identifier_uri: 'http://localhost:4000/sector.json' }, 'sector_identifier_uri', /https/],
-    ['an http back-channel logout URI', { backchannel_logout_uri: 'http://portal.example.go.kr/logout' }, 'backchannel_logout_uri', /https/],
-    ['an unknown claim', { allowed_claims: [{ claim: 'blood_type', purpose: { ko: '확인', en: 'Checking' }, required: true, retention_days: 30 }] }, 'allowed_claims', /catalogue/],
+    [
+      'a private key in jwks',
+      {
+        token_endpoint_auth_method: 'private_key_jwt',
+        jwks: { keys: [{ kty: 'EC', crv: 'P-256', x: 'AAAA', y: 'AAAA', d: 'AAAA' }] },
+      },
+      'jwks.keys.0',
+      /public keys only/,
+    ],
+    [
+      'an unusable key in jwks',
+      {
+        token_endpoint_auth_method: 'private_key_jwt',
+        jwks: { keys: [{ kty: 'EC', crv: 'P-256', x: 'not-a-point', y: 'AAAA' }] },
+      },
+      'jwks.keys.0',
+      /not a valid public key/,
+    ],
+    [
+      'an empty jwks',
+      { token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [] } },
+      'jwks.keys',
+      /at least one key/,
+    ],
+    [
+      'private_key_jwt without keys',
+      { token_endpoint_auth_method: 'private_key_jwt' },
+      'jwks_uri',
+      /jwks_uri or jwks/,
+    ],
+    [
+      'an http sector_identifier_uri, even on localhost',
+      { sector_identifier_uri: 'http://localhost:4000/sector.json' },
+      'sector_identifier_uri',
+      /https/,
+    ],
+    [
+      'an http back-channel logout URI',
+      { backchannel_logout_uri: 'http://portal.example.go.kr/logout' },
+      'backchannel_logout_uri',
+      /https/,
+    ],
+    [
+      'an unknown claim',
+      {
+        allowed_claims: [
+          {
+            claim: 'blood_type',
+            purpose: { ko: '확인', en: 'Checking' },
+            required: true,
+            retention_days: 30,
+          },
+        ],
+      },
+      'allowed_claims',
+      /catalogue/,
+    ],
     ['an unknown field', { colour: 'blue' }, 'colour', /./],
   ])('refuses %s with problem+json naming the field', async (_case, overrides, field, message) => {
     const res = await platform.api('POST', '/clients', clientInput(A, overrides));
     expect(res.status).toBe(400);
     expect(res.type).toMatch(/^application\/problem\+json/);
-    expect(res.body).toMatchObject({ type: 'urn:one-id:problem:invalid-client-metadata', title: 'Invalid client metadata', status: 400, field });
+    expect(res.body).toMatchObject({
+      type: 'urn:one-id:problem:invalid-client-metadata',
+      title: 'Invalid client metadata',
+      status: 400,
+      field,
+    });
     expect(res.body.detail).toMatch(message);
     expect(res.body.errors).toEqual(expect.arrayContaining([expect.objectContaining({ field })]));
   });
@@ -149,21 +265,49 @@ describe('admin API', () => {
   it('validates edits with the same rules, and audits before and after', async () => {
     const created = await platform.api('POST', '/clients', clientInput(A));
     const id = created.body.client_id;
-    const bad = await agencyA.api('PUT', `/clients/${id}`, { ...clientInput(A, { client_id: undefined }), redirect_uris: ['https://x.example.go.kr/*'] });
+    const bad = await agencyA.api('PUT', `/clients/${id}`, {
+      ...clientInput(A, { client_id: undefined }),
+      redirect_uris: ['https://x.example.go.kr/*'],
+    });
     expect(bad.status).toBe(400);
     expect(bad.body.field).toBe('redirect_uris.0');
-    const good = await agencyA.api('PUT', `/clients/${id}`, { client_name: '새 이름', redirect_uris: ['https://new.example.go.kr/cb'], token_endpoint_auth_method: 'client_secret_basic' });
+    const good = await agencyA.api('PUT', `/clients/${id}`, {
+      client_name: '새 이름',
+      redirect_uris: ['https://new.example.go.kr/cb'],
+      token_endpoint_auth_method: 'client_secret_basic',
+    });
     expect(good.status).toBe(200);
-    expect(good.body.metadata).toMatchObject({ client_name: '새 이름', redirect_uris: ['https://new.example.go.kr/cb'] });
+    expect(good.body.metadata).toMatchObject({
+      client_name: '새 이름',
+      redirect_uris: ['https://new.example.go.kr/cb'],
+    });
     expect(good.body.client_secret).toBeUndefined(); // the existing secret is kept, never shown again
-    const [record] = (await platform.api('GET', `/audit?action=clients.updated&subject=client:${id}`)).body.items;
-    expect(record).toMatchObject({ actor: `admin:${agencyA.account.id}`, details: { agency: A, before: { metadata: { client_name: '민원 포털' } }, after: { metadata: { client_name: '새 이름' } } } });
+    const [record] = (
+      await platform.api('GET', `/audit?action=clients.updated&subject=client:${id}`)
+    ).body.items;
+    expect(record).toMatchObject({
+      actor: `admin:${agencyA.account.id}`,
+      details: {
+        agency: A,
+        before: { metadata: { client_name: '민원 포털' } },
+        after: { metadata: { client_name: '새 이름' } },
+      },
+    });
   });
 
   it('paginates every list with keyset cursors', async () => {
     const agency = unique('페이지기관');
     const prefix = unique('page');
-    for (let i = 0; i < 5; i += 1) expect((await platform.api('POST', '/clients', clientInput(agency, { client_id: `${prefix}-${i}` }))).status).toBe(201);
+    for (let i = 0; i < 5; i += 1)
+      expect(
+        (
+          await platform.api(
+            'POST',
+            '/clients',
+            clientInput(agency, { client_id: `${prefix}-${i}` }),
+          )
+        ).status,
+      ).toBe(201);
     const seen: string[] = [];
     let path = `/clients?agency=${encodeURIComponent(agency)}&limit=2`;
     for (let pages = 0; pages < 5; pages += 1) {
@@ -190,21 +334,41 @@ describe('admin API', () => {
     const rotated = await agencyA.api('POST', `/clients/${created.body.client_id}/secret`);
     expect(rotated.status).toBe(200);
     expect(rotated.body.client_secret).not.toBe(created.body.client_secret);
-    expect(new Date(rotated.body.previous_secret_valid_until).getTime()).toBeGreaterThan(Date.now());
+    expect(new Date(rotated.body.previous_secret_valid_until).getTime()).toBeGreaterThan(
+      Date.now(),
+    );
     expect((await agencyA.api('DELETE', `/clients/${created.body.client_id}`)).status).toBe(204);
     expect((await platform.api('GET', `/clients/${created.body.client_id}`)).status).toBe(404);
-    const again = await platform.api('POST', '/clients', { ...clientInput(A), client_id: created.body.client_id });
+    const again = await platform.api('POST', '/clients', {
+      ...clientInput(A),
+      client_id: created.body.client_id,
+    });
     expect(again.status).toBe(409);
     expect(again.body.field).toBe('client_id');
-    const deleted = await platform.api('GET', `/audit?action=clients.deleted&subject=client:${created.body.client_id}`);
-    expect(deleted.body.items[0].details).toMatchObject({ agency: A, before: { status: 'active' } });
+    const deleted = await platform.api(
+      'GET',
+      `/audit?action=clients.deleted&subject=client:${created.body.client_id}`,
+    );
+    expect(deleted.body.items[0].details).toMatchObject({
+      agency: A,
+      before: { status: 'active' },
+    });
 
     // Roles: only a platform administrator grants; an agency role needs an agency.
-    expect((await agencyA.api('POST', '/admins', { account_id: agencyB.account.id, role: 'platform' })).status).toBe(403);
-    const noAgency = await platform.api('POST', '/admins', { account_id: agencyB.account.id, role: 'agency' });
+    expect(
+      (await agencyA.api('POST', '/admins', { account_id: agencyB.account.id, role: 'platform' }))
+        .status,
+    ).toBe(403);
+    const noAgency = await platform.api('POST', '/admins', {
+      account_id: agencyB.account.id,
+      role: 'agency',
+    });
     expect(noAgency.status).toBe(400);
     expect(noAgency.body.field).toBe('agency');
-    const granted = await platform.api('POST', '/admins', { account_id: agencyB.account.id, role: 'auditor' });
+    const granted = await platform.api('POST', '/admins', {
+      account_id: agencyB.account.id,
+      role: 'auditor',
+    });
     expect(granted.status).toBe(201);
     expect((await platform.api('DELETE', `/admins/${granted.body.id}`)).status).toBe(204);
 
@@ -219,15 +383,28 @@ describe('admin API', () => {
   it('needs a recent sign-in for changes, and says so (RFC 9470)', async () => {
     const token = await adminToken(app, agencyA);
     // The token's sign-in, an hour ago (as if the administrator had stayed signed in since).
-    const store = (app.provider().AccessToken as unknown as { adapter: { find: (id: string) => Promise<Record<string, unknown>>; upsert: (id: string, p: object, ttl: number) => Promise<void> } }).adapter;
+    const store = (
+      app.provider().AccessToken as unknown as {
+        adapter: {
+          find: (id: string) => Promise<Record<string, unknown>>;
+          upsert: (id: string, p: object, ttl: number) => Promise<void>;
+        };
+      }
+    ).adapter;
     const payload = await store.find(token);
-    await store.upsert(token, { ...payload, extra: { auth_time: Math.floor(Date.now() / 1000) - 3600 } }, 300);
+    await store.upsert(
+      token,
+      { ...payload, extra: { auth_time: Math.floor(Date.now() / 1000) - 3600 } },
+      300,
+    );
     const api = apiClient(app, token);
     expect((await api('GET', '/clients')).status).toBe(200);
     const change = await api('POST', '/clients', clientInput(A));
     expect(change.status).toBe(401);
     expect(change.body.code).toBe('ERR_REAUTH_REQUIRED');
-    expect(change.headers.get('www-authenticate')).toMatch(/error="insufficient_user_authentication".*max_age=300/);
+    expect(change.headers.get('www-authenticate')).toMatch(
+      /error="insufficient_user_authentication".*max_age=300/,
+    );
     // An auditor's token carries admin:read only.
     const me = await auditor.api('GET', '/me');
     expect(me.body.scopes).toEqual(['admin:read']);
@@ -241,15 +418,35 @@ describe('admin API', () => {
     expect(doc.servers[0].url).toBe(`${app.issuer}/admin/api`);
     const routes = app.http.middleware.length ? listApiRoutes(app) : [];
     expect(routes.length).toBeGreaterThan(15);
-    for (const [method, path] of routes) expect(doc.paths[path]?.[method], `${method} ${path}`).toBeDefined();
-    expect(Object.keys(doc.components.securitySchemes.oneId.flows.authorizationCode.scopes)).toEqual(['admin:read', 'admin:write']);
+    for (const [method, path] of routes)
+      expect(doc.paths[path]?.[method], `${method} ${path}`).toBeDefined();
+    expect(
+      Object.keys(doc.components.securitySchemes.oneId.flows.authorizationCode.scopes),
+    ).toEqual(['admin:read', 'admin:write']);
   });
 });
 
 /** The API routes the server registered, as OpenAPI paths. */
 const listApiRoutes = (app: TestApp): [string, string][] => {
-  const router = app.http.middleware.map((m) => (m as { router?: { stack: { path: string; methods: string[] }[] } }).router).find(Boolean)!;
+  const router = app.http.middleware
+    .map((m) => (m as { router?: { stack: { path: string; methods: string[] }[] } }).router)
+    .find(Boolean)!;
   return router.stack
-    .filter((l) => l.path.startsWith('/admin/api/') && !l.path.includes('(.*)') && l.path !== '/admin/api/openapi.json')
-    .flatMap((l) => l.methods.filter((m) => m !== 'HEAD').map((m) => [m.toLowerCase(), l.path.slice('/admin/api'.length).replace(/:(\w+)/g, '{$1}')] as [string, string]));
+    .filter(
+      (l) =>
+        l.path.startsWith('/admin/api/') &&
+        !l.path.includes('(.*)') &&
+        l.path !== '/admin/api/openapi.json',
+    )
+    .flatMap((l) =>
+      l.methods
+        .filter((m) => m !== 'HEAD')
+        .map(
+          (m) =>
+            [m.toLowerCase(), l.path.slice('/admin/api'.length).replace(/:(\w+)/g, '{$1}')] as [
+              string,
+              string,
+            ],
+        ),
+    );
 };

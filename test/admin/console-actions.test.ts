@@ -7,7 +7,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliPrincipal } from '../../src/admin/index.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';
 import { enrolCitizen } from '../support/flows.ts';
-import { consoleAdmin, csrfOf, formFields, postForm, type ConsoleAdmin } from './console-support.ts';
+import {
+  consoleAdmin,
+  csrfOf,
+  formFields,
+  postForm,
+  type ConsoleAdmin,
+} from './console-support.ts';
 import { unique } from './support.ts';
 
 let app: TestApp;
@@ -17,12 +23,16 @@ const AGENCY = unique('국세청');
 
 beforeAll(async () => {
   app = await startTestApp();
-  [platform, agencyAdmin] = await Promise.all([consoleAdmin(app, 'platform'), consoleAdmin(app, 'agency', AGENCY)]);
+  [platform, agencyAdmin] = await Promise.all([
+    consoleAdmin(app, 'platform'),
+    consoleAdmin(app, 'agency', AGENCY),
+  ]);
 });
 afterAll(() => app?.stop());
 
 /** The newest audit records for a subject (or of an action), read as the CLI would. */
-const audit = async (q: { subject?: string; action?: string }) => (await app.services.admin.audit.search(cliPrincipal(), { ...q, limit: 20 })).items;
+const audit = async (q: { subject?: string; action?: string }) =>
+  (await app.services.admin.audit.search(cliPrincipal(), { ...q, limit: 20 })).items;
 
 describe('admin console: editing a system', () => {
   it('keeps the metadata the form does not change (sector, ID token algorithm, logout session, URIs, scope)', async () => {
@@ -40,9 +50,19 @@ describe('admin console: editing a system', () => {
       policy_uri: 'https://www.hometax.example.go.kr/privacy',
       scope: 'openid profile',
       token_endpoint_auth_method: 'client_secret_basic',
-      allowed_claims: [{ claim: 'name', purpose: { ko: '납세자 확인', en: 'Identifying the taxpayer' }, required: true, retention_days: 365 }],
+      allowed_claims: [
+        {
+          claim: 'name',
+          purpose: { ko: '납세자 확인', en: 'Identifying the taxpayer' },
+          required: true,
+          retention_days: 365,
+        },
+      ],
     };
-    const { client } = await app.services.admin.registry.create(cliPrincipal(), { ...stored, client_id: unique('hometax') });
+    const { client } = await app.services.admin.registry.create(cliPrincipal(), {
+      ...stored,
+      client_id: unique('hometax'),
+    });
     const id = client.client_id;
 
     // The edit page shows the fields; the administrator changes only the name and saves.
@@ -59,10 +79,27 @@ describe('admin console: editing a system', () => {
 
     const { client_name: _name, agency: _agency, allowed_claims: _claims, ...kept } = stored;
     const after = await app.services.clients.find(id);
-    expect(after?.metadata).toMatchObject({ ...kept, client_name: '홈택스 (개편)', subject_type: 'pairwise' });
+    expect(after?.metadata).toMatchObject({
+      ...kept,
+      client_name: '홈택스 (개편)',
+      subject_type: 'pairwise',
+    });
     expect((await app.services.clients.allowances(id)).map((a) => a.claim)).toEqual(['name']);
     const [updated] = await audit({ subject: `client:${id}`, action: 'clients.updated' });
-    expect(updated).toMatchObject({ actor: platform.actor, details: { via: 'console', before: { metadata: { client_name: '홈택스', id_token_signed_response_alg: 'RS256' } }, after: { metadata: { client_name: '홈택스 (개편)', id_token_signed_response_alg: 'RS256', sector_identifier_uri: stored.sector_identifier_uri } } } });
+    expect(updated).toMatchObject({
+      actor: platform.actor,
+      details: {
+        via: 'console',
+        before: { metadata: { client_name: '홈택스', id_token_signed_response_alg: 'RS256' } },
+        after: {
+          metadata: {
+            client_name: '홈택스 (개편)',
+            id_token_signed_response_alg: 'RS256',
+            sector_identifier_uri: stored.sector_identifier_uri,
+          },
+        },
+      },
+    });
 
     // A submission without a field (a form that does not show it) keeps it as stored; a shown
     // field emptied is removed; an unchecked box is off.
@@ -71,28 +108,66 @@ describe('admin console: editing a system', () => {
     partial.delete('policy_uri');
     partial.set('client_uri', '');
     partial.delete('backchannel_logout_session_required');
-    expect((await postForm(platform.browser, `${app.issuer}/admin/clients/${id}`, partial)).status).toBe(302);
+    expect(
+      (await postForm(platform.browser, `${app.issuer}/admin/clients/${id}`, partial)).status,
+    ).toBe(302);
     const again = (await app.services.clients.find(id))?.metadata;
-    expect(again).toMatchObject({ policy_uri: stored.policy_uri, sector_identifier_uri: stored.sector_identifier_uri, backchannel_logout_session_required: false });
+    expect(again).toMatchObject({
+      policy_uri: stored.policy_uri,
+      sector_identifier_uri: stored.sector_identifier_uri,
+      backchannel_logout_session_required: false,
+    });
     expect(again).not.toHaveProperty('client_uri');
 
     // A sector identifier removed from a two-host system is refused, naming the field on the page.
-    const bad = await postForm(platform.browser, `${app.issuer}/admin/clients/${id}`, { ...Object.fromEntries(fields), _csrf: csrf, sector_identifier_uri: '' });
+    const bad = await postForm(platform.browser, `${app.issuer}/admin/clients/${id}`, {
+      ...Object.fromEntries(fields),
+      _csrf: csrf,
+      sector_identifier_uri: '',
+    });
     expect(bad.status).toBe(400);
     const page = await bad.text();
-    expect(page).toMatch(/<a href="#f-sector_identifier_uri"><code>sector_identifier_uri<\/code>: is required when redirect_uris use more than one host/);
-    expect(page).toMatch(/id="f-sector_identifier_uri" name="sector_identifier_uri" aria-invalid="true"/);
-    expect((await app.services.clients.find(id))?.metadata.sector_identifier_uri).toBe(stored.sector_identifier_uri);
+    expect(page).toMatch(
+      /<a href="#f-sector_identifier_uri"><code>sector_identifier_uri<\/code>: is required when redirect_uris use more than one host/,
+    );
+    expect(page).toMatch(
+      /id="f-sector_identifier_uri" name="sector_identifier_uri" aria-invalid="true"/,
+    );
+    expect((await app.services.clients.find(id))?.metadata.sector_identifier_uri).toBe(
+      stored.sector_identifier_uri,
+    );
   });
 
   it('names allowed claims by the catalogue label in the page language, the claim name second', async () => {
     const { client } = await app.services.admin.registry.create(cliPrincipal(), {
-      client_id: unique('gov24'), client_name: '정부24', agency: AGENCY, redirect_uris: ['https://gov24.example.go.kr/cb'], token_endpoint_auth_method: 'client_secret_basic',
-      allowed_claims: [{ claim: 'birthdate', purpose: { ko: '연령 확인', en: 'Checking age' }, required: false, retention_days: 30 }],
+      client_id: unique('gov24'),
+      client_name: '정부24',
+      agency: AGENCY,
+      redirect_uris: ['https://gov24.example.go.kr/cb'],
+      token_endpoint_auth_method: 'client_secret_basic',
+      allowed_claims: [
+        {
+          claim: 'birthdate',
+          purpose: { ko: '연령 확인', en: 'Checking age' },
+          required: false,
+          retention_days: 30,
+        },
+      ],
     });
-    const allowance = async (lang: string) => /<li class="allowance">([\s\S]*?)<\/li>/.exec(await (await platform.browser.request(`${app.issuer}/admin/clients/${client.client_id}?lang=${lang}`)).text())?.[1];
-    expect(await allowance('ko')).toMatch(/^<strong lang="ko">생년월일<\/strong> <code class="claim-name">\(birthdate\)<\/code> — 연령 확인/);
-    expect(await allowance('en')).toMatch(/^<strong lang="en">Date of birth<\/strong> <code class="claim-name">\(birthdate\)<\/code> — Checking age/);
+    const allowance = async (lang: string) =>
+      /<li class="allowance">([\s\S]*?)<\/li>/.exec(
+        await (
+          await platform.browser.request(
+            `${app.issuer}/admin/clients/${client.client_id}?lang=${lang}`,
+          )
+        ).text(),
+      )?.[1];
+    expect(await allowance('ko')).toMatch(
+      /^<strong lang="ko">생년월일<\/strong> <code class="claim-name">\(birthdate\)<\/code> — 연령 확인/,
+    );
+    expect(await allowance('en')).toMatch(
+      /^<strong lang="en">Date of birth<\/strong> <code class="claim-name">\(birthdate\)<\/code> — Checking age/,
+    );
   });
 });
 
@@ -104,46 +179,101 @@ describe('admin console: platform actions', () => {
 
     // An agency administrator may not (and changes nothing).
     const agencyCsrf = await csrfOf(agencyAdmin.browser, `${app.issuer}/admin`);
-    expect((await postForm(agencyAdmin.browser, `${app.issuer}/admin/admins`, { ...grant, _csrf: agencyCsrf })).status).toBe(403);
+    expect(
+      (
+        await postForm(agencyAdmin.browser, `${app.issuer}/admin/admins`, {
+          ...grant,
+          _csrf: agencyCsrf,
+        })
+      ).status,
+    ).toBe(403);
     expect(await app.knex('admin_roles').where({ account_id: someone.account.id })).toEqual([]);
     // Nor without the page's CSRF token.
-    expect((await postForm(platform.browser, `${app.issuer}/admin/admins`, { ...grant, _csrf: 'forged' })).status).toBe(403);
+    expect(
+      (
+        await postForm(platform.browser, `${app.issuer}/admin/admins`, {
+          ...grant,
+          _csrf: 'forged',
+        })
+      ).status,
+    ).toBe(403);
 
     const granted = await postForm(platform.browser, `${app.issuer}/admin/admins`, grant);
     expect(granted.status).toBe(302);
     expect(granted.headers.get('location')).toBe('/admin/admins?done=saved');
     const [row] = await app.knex('admin_roles').where({ account_id: someone.account.id });
     expect(row).toMatchObject({ role: 'auditor', agency: AGENCY, granted_by: platform.actor });
-    expect((await audit({ subject: `account:${someone.account.id}`, action: 'admin.role.granted' }))[0]).toMatchObject({ actor: platform.actor, details: { role: 'auditor', agency: AGENCY, via: 'console' } });
-    expect(await (await platform.browser.request(`${app.issuer}/admin/admins`)).text()).toContain(someone.account.id);
+    expect(
+      (await audit({ subject: `account:${someone.account.id}`, action: 'admin.role.granted' }))[0],
+    ).toMatchObject({
+      actor: platform.actor,
+      details: { role: 'auditor', agency: AGENCY, via: 'console' },
+    });
+    expect(await (await platform.browser.request(`${app.issuer}/admin/admins`)).text()).toContain(
+      someone.account.id,
+    );
 
-    expect((await postForm(agencyAdmin.browser, `${app.issuer}/admin/admins/${row.id}/revoke`, { _csrf: agencyCsrf })).status).toBe(403);
+    expect(
+      (
+        await postForm(agencyAdmin.browser, `${app.issuer}/admin/admins/${row.id}/revoke`, {
+          _csrf: agencyCsrf,
+        })
+      ).status,
+    ).toBe(403);
     expect(await app.knex('admin_roles').where({ id: row.id })).toHaveLength(1);
-    const revoked = await postForm(platform.browser, `${app.issuer}/admin/admins/${row.id}/revoke`, { _csrf: csrf });
+    const revoked = await postForm(
+      platform.browser,
+      `${app.issuer}/admin/admins/${row.id}/revoke`,
+      { _csrf: csrf },
+    );
     expect(revoked.status).toBe(302);
     expect(revoked.headers.get('location')).toBe('/admin/admins?done=revoked');
     expect(await app.knex('admin_roles').where({ id: row.id })).toEqual([]);
-    expect((await audit({ subject: `account:${someone.account.id}`, action: 'admin.role.revoked' }))[0]).toMatchObject({ actor: platform.actor, details: { role: 'auditor', agency: AGENCY, via: 'console' } });
+    expect(
+      (await audit({ subject: `account:${someone.account.id}`, action: 'admin.role.revoked' }))[0],
+    ).toMatchObject({
+      actor: platform.actor,
+      details: { role: 'auditor', agency: AGENCY, via: 'console' },
+    });
   });
 
   it('adds an agency, audited with the actor; refused to an agency administrator', async () => {
     const name = unique('조달청');
     const input = { name, name_en: 'Public Procurement Service', contact: 'it@pps.example.go.kr' };
     const agencyCsrf = await csrfOf(agencyAdmin.browser, `${app.issuer}/admin/agencies`);
-    expect((await postForm(agencyAdmin.browser, `${app.issuer}/admin/agencies`, { ...input, _csrf: agencyCsrf })).status).toBe(403);
+    expect(
+      (
+        await postForm(agencyAdmin.browser, `${app.issuer}/admin/agencies`, {
+          ...input,
+          _csrf: agencyCsrf,
+        })
+      ).status,
+    ).toBe(403);
     expect(await app.knex('agencies').where({ name })).toEqual([]);
 
     const csrf = await csrfOf(platform.browser, `${app.issuer}/admin/agencies`);
-    const res = await postForm(platform.browser, `${app.issuer}/admin/agencies`, { ...input, _csrf: csrf });
+    const res = await postForm(platform.browser, `${app.issuer}/admin/agencies`, {
+      ...input,
+      _csrf: csrf,
+    });
     expect(res.status).toBe(302);
     expect(await app.knex('agencies').where({ name })).toHaveLength(1);
-    expect((await audit({ action: 'agencies.created' })).find((r) => r.details?.agency === name)).toMatchObject({ actor: platform.actor, details: { via: 'console', after: { name_en: input.name_en, contact: input.contact } } });
-    expect(await (await platform.browser.request(`${app.issuer}/admin/agencies`)).text()).toContain(name);
+    expect(
+      (await audit({ action: 'agencies.created' })).find((r) => r.details?.agency === name),
+    ).toMatchObject({
+      actor: platform.actor,
+      details: { via: 'console', after: { name_en: input.name_en, contact: input.contact } },
+    });
+    expect(await (await platform.browser.request(`${app.issuer}/admin/agencies`)).text()).toContain(
+      name,
+    );
   });
 
   it('an agency administrator requests a system (a draft); only a platform administrator enables it', async () => {
     // The agency administrator's registration form, as served, filled in.
-    const form = await (await agencyAdmin.browser.request(`${app.issuer}/admin/clients/new`)).text();
+    const form = await (
+      await agencyAdmin.browser.request(`${app.issuer}/admin/clients/new`)
+    ).text();
     expect(form).not.toContain('name="status"'); // the status is not theirs to choose
     const fields = formFields(form, '/admin/clients');
     const clientId = unique('yeonmal');
@@ -156,22 +286,55 @@ describe('admin console: platform actions', () => {
     const created = await postForm(agencyAdmin.browser, `${app.issuer}/admin/clients`, fields);
     expect(created.status, await created.clone().text()).toBe(302);
     expect(created.headers.get('location')).toBe(`/admin/clients/${clientId}?done=requested`);
-    expect(await app.services.clients.find(clientId)).toMatchObject({ agency: AGENCY, status: 'draft', registeredVia: 'console' });
-    expect((await audit({ subject: `client:${clientId}`, action: 'clients.created' }))[0]).toMatchObject({ actor: agencyAdmin.actor, details: { agency: AGENCY, status: 'draft', via: 'console' } });
+    expect(await app.services.clients.find(clientId)).toMatchObject({
+      agency: AGENCY,
+      status: 'draft',
+      registeredVia: 'console',
+    });
+    expect(
+      (await audit({ subject: `client:${clientId}`, action: 'clients.created' }))[0],
+    ).toMatchObject({
+      actor: agencyAdmin.actor,
+      details: { agency: AGENCY, status: 'draft', via: 'console' },
+    });
 
     // The review: the agency administrator's own enable is refused; the platform's goes through.
     const agencyCsrf = fields.get('_csrf')!;
-    expect(await (await agencyAdmin.browser.request(`${app.issuer}/admin/clients/${clientId}`)).text()).not.toContain('id="enable-client"');
-    expect((await postForm(agencyAdmin.browser, `${app.issuer}/admin/clients/${clientId}/enable`, { _csrf: agencyCsrf })).status).toBe(403);
+    expect(
+      await (await agencyAdmin.browser.request(`${app.issuer}/admin/clients/${clientId}`)).text(),
+    ).not.toContain('id="enable-client"');
+    expect(
+      (
+        await postForm(agencyAdmin.browser, `${app.issuer}/admin/clients/${clientId}/enable`, {
+          _csrf: agencyCsrf,
+        })
+      ).status,
+    ).toBe(403);
     expect((await app.services.clients.find(clientId))?.status).toBe('draft');
 
-    const page = await (await platform.browser.request(`${app.issuer}/admin/clients/${clientId}`)).text();
+    const page = await (
+      await platform.browser.request(`${app.issuer}/admin/clients/${clientId}`)
+    ).text();
     expect(page).toContain('id="enable-client"');
     const csrf = /<meta name="csrf-token" content="([^"]+)"/.exec(page)![1]!;
-    const enabled = await postForm(platform.browser, `${app.issuer}/admin/clients/${clientId}/enable`, { _csrf: csrf });
+    const enabled = await postForm(
+      platform.browser,
+      `${app.issuer}/admin/clients/${clientId}/enable`,
+      { _csrf: csrf },
+    );
     expect(enabled.status).toBe(302);
     expect(enabled.headers.get('location')).toBe(`/admin/clients/${clientId}?done=enabled`);
     expect((await app.services.clients.find(clientId))?.status).toBe('active');
-    expect((await audit({ subject: `client:${clientId}`, action: 'clients.enabled' }))[0]).toMatchObject({ actor: platform.actor, details: { agency: AGENCY, via: 'console', before: { status: 'draft' }, after: { status: 'active' } } });
+    expect(
+      (await audit({ subject: `client:${clientId}`, action: 'clients.enabled' }))[0],
+    ).toMatchObject({
+      actor: platform.actor,
+      details: {
+        agency: AGENCY,
+        via: 'console',
+        before: { status: 'draft' },
+        after: { status: 'active' },
+      },
+    });
   });
 });

@@ -8,7 +8,12 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliPrincipal } from '../../src/admin/index.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';
-import { addVirtualAuthenticator, citizenContext, launchChromium, pageProblems } from '../support/chromium.ts';
+import {
+  addVirtualAuthenticator,
+  citizenContext,
+  launchChromium,
+  pageProblems,
+} from '../support/chromium.ts';
 import { unique } from './support.ts';
 
 const WAIT = 15_000;
@@ -26,24 +31,40 @@ afterAll(async () => {
 
 const accessibilityProblems = async (page: Page) => {
   await page.evaluate(AXE);
-  const result = (await page.evaluate(() => (window as unknown as { axe: { run: (o: unknown) => Promise<unknown> } }).axe.run({ runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }))) as { violations: { id: string; impact: string; nodes: { target: string[] }[] }[] };
-  return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  const result = (await page.evaluate(() =>
+    (window as unknown as { axe: { run: (o: unknown) => Promise<unknown> } }).axe.run({
+      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+    }),
+  )) as { violations: { id: string; impact: string; nodes: { target: string[] }[] }[] };
+  return result.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
 };
 
 describe('admin console', () => {
   it('signs an administrator in, registers a system, rotates its secret and shows the audit log', async () => {
     // The login page's passkey button runs the ceremony (no autofill offer).
-    const context = await citizenContext(browser, { viewport: { width: 1280, height: 900 } }, { waitMs: WAIT });
+    const context = await citizenContext(
+      browser,
+      { viewport: { width: 1280, height: 900 } },
+      { waitMs: WAIT },
+    );
     const page = await context.newPage();
     const problems = pageProblems(page);
     await addVirtualAuthenticator(page, { residentKey: true });
     try {
       // An account (enrolled at the counter) that the CLI made a platform administrator.
-      const { account, url } = await app.services.accounts.enrolCitizen({ name: '김관리', birthdate: '1979-09-09', email: `${unique('admin')}@example.go.kr` }, 'test');
+      const { account, url } = await app.services.accounts.enrolCitizen(
+        { name: '김관리', birthdate: '1979-09-09', email: `${unique('admin')}@example.go.kr` },
+        'test',
+      );
       await page.goto(url);
       await page.click('#register-button');
       await page.waitForURL(`${app.issuer}/enrol/done`);
-      await app.services.admin.admins.grant(cliPrincipal(), { accountId: account.id, role: 'platform' });
+      await app.services.admin.admins.grant(cliPrincipal(), {
+        accountId: account.id,
+        role: 'platform',
+      });
       const agency = unique('국세청');
       await app.services.admin.admins.putAgency(cliPrincipal(), { name: agency });
 
@@ -67,7 +88,17 @@ describe('admin console', () => {
       await page.selectOption('#f-agency', agency);
       await page.fill('#f-redirect_uris', 'https://*.hometax.go.kr/cb');
       await page.selectOption('#f-token_endpoint_auth_method', 'client_secret_basic');
-      await page.fill('#f-allowed_claims', JSON.stringify([{ claim: 'name', purpose: { ko: '납세자 확인', en: 'Identifying the taxpayer' }, required: true, retention_days: 365 }]));
+      await page.fill(
+        '#f-allowed_claims',
+        JSON.stringify([
+          {
+            claim: 'name',
+            purpose: { ko: '납세자 확인', en: 'Identifying the taxpayer' },
+            required: true,
+            retention_days: 365,
+          },
+        ]),
+      );
       await page.click('#save-client');
       await page.waitForSelector('.error-summary');
       expect(await page.textContent('.error-summary')).toContain('redirect_uris.0');
@@ -79,7 +110,11 @@ describe('admin console', () => {
       await page.waitForSelector('#client-secret');
       const secret = await page.inputValue('#client-secret');
       expect(secret).toMatch(/^[\w-]{43}$/);
-      expect(await app.services.clients.find(clientId)).toMatchObject({ agency, status: 'active', registeredVia: 'console' });
+      expect(await app.services.clients.find(clientId)).toMatchObject({
+        agency,
+        status: 'active',
+        registeredVia: 'console',
+      });
 
       // Its page, then a secret rotation: a new secret, the old one valid for the grace period.
       await page.click(`a[href="/admin/clients/${clientId}"]`);
@@ -94,11 +129,15 @@ describe('admin console', () => {
       expect(await app.services.clients.matchesPreviousSecret(clientId, secret)).toBe(true);
 
       // The audit log: who did what, from where, with before/after; then in English.
-      await page.goto(`${app.issuer}/admin/audit?subject=${encodeURIComponent(`client:${clientId}`)}`);
+      await page.goto(
+        `${app.issuer}/admin/audit?subject=${encodeURIComponent(`client:${clientId}`)}`,
+      );
       await page.waitForSelector('table.audit');
       const actions = await page.locator('table.audit tbody tr td:nth-child(2)').allTextContents();
       expect(actions).toEqual(['clients.secret.rotated', 'clients.created']);
-      expect(await page.locator('table.audit tbody tr').first().textContent()).toContain(`admin:${account.id}`);
+      expect(await page.locator('table.audit tbody tr').first().textContent()).toContain(
+        `admin:${account.id}`,
+      );
       expect(await accessibilityProblems(page)).toEqual([]);
       await page.click('a.lang');
       await page.waitForURL(/lang=en/);
@@ -107,12 +146,31 @@ describe('admin console', () => {
       expect(await page.locator('table.audit tbody tr').count()).toBe(2);
 
       // The other pages render, labelled and navigable, in Korean (the upstream list with one in it).
-      await app.services.federation.upstreams.add({ id: unique('mid'), issuer: `https://${unique('mid')}.example.go.kr`, client_id: 'one-id', client_secret: 's3cret-value', acr: 'urn:one-id:loa:low', display_name: { ko: '모바일 신분증', en: 'Mobile ID' } }, 'cli');
+      await app.services.federation.upstreams.add(
+        {
+          id: unique('mid'),
+          issuer: `https://${unique('mid')}.example.go.kr`,
+          client_id: 'one-id',
+          client_secret: 's3cret-value',
+          acr: 'urn:one-id:loa:low',
+          display_name: { ko: '모바일 신분증', en: 'Mobile ID' },
+        },
+        'cli',
+      );
       await page.goto(`${app.issuer}/admin?lang=ko`);
-      for (const [path, heading] of [['/admin', '김관리'], ['/admin/agencies', '기관'], ['/admin/admins', '관리자'], ['/admin/dcr', '동적 등록 토큰'], ['/admin/upstreams', '외부 로그인 제공자']] as const) {
+      for (const [path, heading] of [
+        ['/admin', '김관리'],
+        ['/admin/agencies', '기관'],
+        ['/admin/admins', '관리자'],
+        ['/admin/dcr', '동적 등록 토큰'],
+        ['/admin/upstreams', '외부 로그인 제공자'],
+      ] as const) {
         await page.goto(`${app.issuer}${path}`);
         expect(await page.textContent('h1'), path).toContain(heading);
-        expect(await page.getAttribute(`nav.admin-nav a[href="${path}"]`, 'aria-current'), path).toBe('page');
+        expect(
+          await page.getAttribute(`nav.admin-nav a[href="${path}"]`, 'aria-current'),
+          path,
+        ).toBe('page');
         expect(await accessibilityProblems(page), path).toEqual([]);
       }
       // The upstream provider form, and the system form with its further fields, in use.
@@ -124,7 +182,10 @@ describe('admin console', () => {
       expect(await accessibilityProblems(page), '/admin/clients/:id/edit').toEqual([]);
 
       // Every form carries a CSRF token; a forged POST without one is refused.
-      const forged = await page.request.post(`${app.issuer}/admin/clients/${clientId}/disable`, { form: {}, maxRedirects: 0 });
+      const forged = await page.request.post(`${app.issuer}/admin/clients/${clientId}/disable`, {
+        form: {},
+        maxRedirects: 0,
+      });
       expect(forged.status()).toBe(403);
       expect((await app.services.clients.find(clientId))?.status).toBe('active');
 

@@ -7,14 +7,39 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
-const files = (dir: string): string[] => readdirSync(dir).flatMap((name) => {
-  const path = join(dir, name);
-  return statSync(path).isDirectory() ? files(path) : path.endsWith('.ts') && !path.endsWith('.test.ts') ? [path] : [];
-});
+const files = (dir: string): string[] =>
+  readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory()
+      ? files(path)
+      : path.endsWith('.ts') && !path.endsWith('.test.ts')
+        ? [path]
+        : [];
+  });
 const runtimeImports = (path: string) =>
-  [...readFileSync(path, 'utf8').matchAll(/^import (?!type )[^'"]*['"]([^'"]+)['"]/gm)].map((m) => m[1]!);
+  [...readFileSync(path, 'utf8').matchAll(/^import (?!type )[^'"]*['"]([^'"]+)['"]/gm)].map(
+    (m) => m[1]!,
+  );
 
-const LEVEL: Record<string, number> = { config: 0, shared: 0, observability: 1, store: 1, audit: 2, accounts: 3, clients: 3, auth: 4, consent: 4, federation: 4, sessions: 4, admin: 4, oidc: 5, http: 6, cli: 7, 'app.ts': 7, 'main.ts': 8 };
+const LEVEL: Record<string, number> = {
+  config: 0,
+  shared: 0,
+  observability: 1,
+  store: 1,
+  audit: 2,
+  accounts: 3,
+  clients: 3,
+  auth: 4,
+  consent: 4,
+  federation: 4,
+  sessions: 4,
+  admin: 4,
+  oidc: 5,
+  http: 6,
+  cli: 7,
+  'app.ts': 7,
+  'main.ts': 8,
+};
 const domainOf = (path: string) => relative(SRC, path).split('/')[0]!;
 
 describe('architecture', () => {
@@ -22,13 +47,22 @@ describe('architecture', () => {
   it.each(all.map((f) => [relative(SRC, f), f]))('%s respects the layering', (_name, path) => {
     const domain = domainOf(path);
     for (const spec of runtimeImports(path)) {
-      if (spec === 'oidc-provider') expect(['oidc', 'http', 'app.ts'], `${spec} in ${domain}`).toContain(domain);
-      if (spec === 'koa' || spec.startsWith('@koa/')) expect(['http'], `${spec} in ${domain}`).toContain(domain);
-      if (spec === 'knex' || spec === 'ioredis') expect(domain === 'store' || path.endsWith('-repo.ts') || path.endsWith('adapter-redis.ts'), `${spec} in ${relative(SRC, path)}`).toBe(true);
+      if (spec === 'oidc-provider')
+        expect(['oidc', 'http', 'app.ts'], `${spec} in ${domain}`).toContain(domain);
+      if (spec === 'koa' || spec.startsWith('@koa/'))
+        expect(['http'], `${spec} in ${domain}`).toContain(domain);
+      if (spec === 'knex' || spec === 'ioredis')
+        expect(
+          domain === 'store' || path.endsWith('-repo.ts') || path.endsWith('adapter-redis.ts'),
+          `${spec} in ${relative(SRC, path)}`,
+        ).toBe(true);
       if (spec.startsWith('.')) {
         const target = domainOf(join(path, '..', spec));
         if (target !== domain && LEVEL[target] !== undefined && LEVEL[domain] !== undefined) {
-          expect(LEVEL[target]! <= LEVEL[domain]!, `${relative(SRC, path)} imports ${spec} (a higher layer)`).toBe(true);
+          expect(
+            LEVEL[target]! <= LEVEL[domain]!,
+            `${relative(SRC, path)} imports ${spec} (a higher layer)`,
+          ).toBe(true);
         }
       }
     }

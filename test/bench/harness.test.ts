@@ -11,12 +11,50 @@ describe('npm run bench', () => {
     const dir = mkdtempSync(join(tmpdir(), 'oneid-bench-test-'));
     try {
       const out = join(dir, 'result.json');
-      const run = spawnSync(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--seconds', '1', '--connections', '2', '--targets', 'baseline,embedded', '--scenarios', 'discovery,token_cc,userinfo,signin', '--accounts', '10', '--out', out], { encoding: 'utf8', timeout: 150_000 });
+      const run = spawnSync(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          'bench/run.ts',
+          '--seconds',
+          '1',
+          '--connections',
+          '2',
+          '--targets',
+          'baseline,embedded',
+          '--scenarios',
+          'discovery,token_cc,userinfo,signin',
+          '--accounts',
+          '10',
+          '--out',
+          out,
+        ],
+        { encoding: 'utf8', timeout: 150_000 },
+      );
       expect(run.status, run.stderr).toBe(0);
       expect(run.stdout).toMatch(/x baseline/);
-      const report = JSON.parse(readFileSync(out, 'utf8')) as { machine: { cpus: number; loadBefore: number[] }; results: { scenario: string; target: string; perSecond: number; errors: number; ratio?: number }[] };
+      const report = JSON.parse(readFileSync(out, 'utf8')) as {
+        machine: { cpus: number; loadBefore: number[] };
+        results: {
+          scenario: string;
+          target: string;
+          perSecond: number;
+          errors: number;
+          ratio?: number;
+        }[];
+      };
       expect(report.machine.cpus).toBeGreaterThan(0);
-      expect(report.results.map((r) => `${r.scenario}:${r.target}`).sort()).toEqual(['discovery:baseline', 'discovery:embedded', 'signin:baseline', 'signin:embedded', 'token_cc:baseline', 'token_cc:embedded', 'userinfo:baseline', 'userinfo:embedded']);
+      expect(report.results.map((r) => `${r.scenario}:${r.target}`).sort()).toEqual([
+        'discovery:baseline',
+        'discovery:embedded',
+        'signin:baseline',
+        'signin:embedded',
+        'token_cc:baseline',
+        'token_cc:embedded',
+        'userinfo:baseline',
+        'userinfo:embedded',
+      ]);
       for (const r of report.results) {
         expect(r.errors, `${r.scenario} ${r.target}`).toBe(0);
         expect(r.perSecond, `${r.scenario} ${r.target}`).toBeGreaterThan(0);

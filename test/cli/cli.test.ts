@@ -23,7 +23,16 @@ const cli = (...args: string[]) => runCli(app, ...args);
 
 describe('npm run cli', () => {
   it('enrols a citizen while the server runs, and the link works on the server', async () => {
-    const result = await cli('citizens', 'enroll', '--name', '홍길동', '--birthdate', '1990-01-01', '--email', 'hong@example.com');
+    const result = await cli(
+      'citizens',
+      'enroll',
+      '--name',
+      '홍길동',
+      '--birthdate',
+      '1990-01-01',
+      '--email',
+      'hong@example.com',
+    );
     expect(result.code).toBe(0);
     const link = /(http:\/\/localhost:\d+\/enrol\/[\w-]+)/.exec(result.stdout)![1]!;
     const page = await fetch(link);
@@ -33,7 +42,15 @@ describe('npm run cli', () => {
 
   it('registers a client from a file and lists it; the secret is shown once', async () => {
     const file = join(dir, 'client.json');
-    writeFileSync(file, JSON.stringify({ client_id: 'cli-portal', client_name: 'CLI portal', agency: 'Test Agency', redirect_uris: ['https://portal.example.go.kr/cb'] }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        client_id: 'cli-portal',
+        client_name: 'CLI portal',
+        agency: 'Test Agency',
+        redirect_uris: ['https://portal.example.go.kr/cb'],
+      }),
+    );
     const added = await cli('clients', 'add', '--file', file);
     expect(added.code).toBe(0);
     expect(added.stdout).toMatch(/client_secret: [\w-]{43}/);
@@ -47,7 +64,15 @@ describe('npm run cli', () => {
 
   it('names the bad field of a client file, and exits non-zero', async () => {
     const file = join(dir, 'bad.json');
-    writeFileSync(file, JSON.stringify({ client_name: 'x', agency: 'y', redirect_uris: ['https://*.example.go.kr/cb'], grant_types: ['implicit'] }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        client_name: 'x',
+        agency: 'y',
+        redirect_uris: ['https://*.example.go.kr/cb'],
+        grant_types: ['implicit'],
+      }),
+    );
     const result = await cli('clients', 'add', '--file', file);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/redirect_uris\.0: must not contain wildcards/);
@@ -58,7 +83,9 @@ describe('npm run cli', () => {
   });
 
   it('rejects a bad birthdate and unknown options with a clear message', async () => {
-    expect((await cli('citizens', 'enroll', '--name', 'x', '--birthdate', '1990-02-31')).stderr).toMatch(/birthdate: is not a real date/);
+    expect(
+      (await cli('citizens', 'enroll', '--name', 'x', '--birthdate', '1990-02-31')).stderr,
+    ).toMatch(/birthdate: is not a real date/);
     const unknown = await cli('clients', 'add', '--bogus');
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/Unknown option/);

@@ -51,31 +51,59 @@ const signedIn = async (): Promise<{ session: BrowserSession; idToken: string }>
   return { session, idToken: (await rp.tokens(callback, request.verifier)).id_token };
 };
 
-const endSession = (params: Record<string, string>) => `${rp.meta.end_session_endpoint}?${new URLSearchParams(params)}`;
+const endSession = (params: Record<string, string>) =>
+  `${rp.meta.end_session_endpoint}?${new URLSearchParams(params)}`;
 const postLogoutUri = () => `http://localhost:${receiverPort}/logged-out`;
 
 describe('RP-Initiated Logout OP', () => {
   it('oidcc-rp-initiated-logout: id_token_hint + post_logout_redirect_uri + state: back to the RP with the state', async () => {
     const { session, idToken } = await signedIn();
-    const back = await confirmLogout(app, session, endSession({ id_token_hint: idToken, post_logout_redirect_uri: postLogoutUri(), state: 'xyz' }));
+    const back = await confirmLogout(
+      app,
+      session,
+      endSession({
+        id_token_hint: idToken,
+        post_logout_redirect_uri: postLogoutUri(),
+        state: 'xyz',
+      }),
+    );
     expect(back.href).toBe(`${postLogoutUri()}?state=xyz`);
   });
 
   it('oidcc-rp-initiated-logout-no-state: the redirect carries no state', async () => {
     const { session, idToken } = await signedIn();
-    expect((await confirmLogout(app, session, endSession({ id_token_hint: idToken, post_logout_redirect_uri: postLogoutUri() }))).href).toBe(postLogoutUri());
+    expect(
+      (
+        await confirmLogout(
+          app,
+          session,
+          endSession({ id_token_hint: idToken, post_logout_redirect_uri: postLogoutUri() }),
+        )
+      ).href,
+    ).toBe(postLogoutUri());
   });
 
   it('oidcc-rp-initiated-logout-bad-post-logout-redirect-uri: an unregistered URI gets an error page', async () => {
     const { session, idToken } = await signedIn();
-    const res = await session.request(endSession({ id_token_hint: idToken, post_logout_redirect_uri: `http://localhost:${receiverPort}/elsewhere`, state: 's' }));
+    const res = await session.request(
+      endSession({
+        id_token_hint: idToken,
+        post_logout_redirect_uri: `http://localhost:${receiverPort}/elsewhere`,
+        state: 's',
+      }),
+    );
     expect(res.status).toBe(400);
     expect(res.headers.get('location')).toBeNull();
   });
 
   it('oidcc-rp-initiated-logout-query-added-to-post-logout-redirect-uri: a query added to the registered URI is another URI', async () => {
     const { session, idToken } = await signedIn();
-    const res = await session.request(endSession({ id_token_hint: idToken, post_logout_redirect_uri: `${postLogoutUri()}?foo=bar` }));
+    const res = await session.request(
+      endSession({
+        id_token_hint: idToken,
+        post_logout_redirect_uri: `${postLogoutUri()}?foo=bar`,
+      }),
+    );
     expect(res.status).toBe(400);
   });
 
@@ -83,19 +111,27 @@ describe('RP-Initiated Logout OP', () => {
     const { session, idToken } = await signedIn();
     const [header, payload, signature] = idToken.split('.');
     const tampered = `${header}.${payload}.${signature!.slice(0, -4)}AAAA`;
-    const res = await session.request(endSession({ id_token_hint: tampered, post_logout_redirect_uri: postLogoutUri() }));
+    const res = await session.request(
+      endSession({ id_token_hint: tampered, post_logout_redirect_uri: postLogoutUri() }),
+    );
     expect(res.status).toBe(400);
   });
 
   it('oidcc-rp-initiated-logout-bad-id-token-hint: an id_token_hint that is not a JWT is refused', async () => {
     const { session } = await signedIn();
-    const res = await session.request(endSession({ id_token_hint: 'not-a-jwt', post_logout_redirect_uri: postLogoutUri() }));
+    const res = await session.request(
+      endSession({ id_token_hint: 'not-a-jwt', post_logout_redirect_uri: postLogoutUri() }),
+    );
     expect(res.status).toBe(400);
     expect(res.headers.get('location')).toBeNull();
   });
 
   it('oidcc-rp-initiated-logout-no-id-token-hint / -only-state / -no-params: no client known, so no redirect to it', async () => {
-    const variants: Record<string, string>[] = [{ post_logout_redirect_uri: postLogoutUri(), state: 's' }, { state: 's' }, {}];
+    const variants: Record<string, string>[] = [
+      { post_logout_redirect_uri: postLogoutUri(), state: 's' },
+      { state: 's' },
+      {},
+    ];
     for (const params of variants) {
       const { session } = await signedIn();
       const back = await confirmLogout(app, session, endSession(params));
@@ -104,7 +140,7 @@ describe('RP-Initiated Logout OP', () => {
     }
   });
 
-  it('oidcc-rp-initiated-logout-no-post-logout-redirect-uri: One-ID\'s own signed-out page', async () => {
+  it("oidcc-rp-initiated-logout-no-post-logout-redirect-uri: One-ID's own signed-out page", async () => {
     const { session, idToken } = await signedIn();
     const back = await confirmLogout(app, session, endSession({ id_token_hint: idToken }));
     expect(back.pathname).toBe('/session/end/success');
@@ -117,12 +153,21 @@ describe('Back-Channel Logout OP', () => {
     const { session, idToken } = await signedIn();
     const { claims: idClaims } = await rp.idToken(idToken);
     received.length = 0;
-    await confirmLogout(app, session, endSession({ id_token_hint: idToken, post_logout_redirect_uri: postLogoutUri() }));
-    for (const started = Date.now(); !received.length && Date.now() - started < 8000; ) await new Promise((r) => setTimeout(r, 25));
+    await confirmLogout(
+      app,
+      session,
+      endSession({ id_token_hint: idToken, post_logout_redirect_uri: postLogoutUri() }),
+    );
+    for (const started = Date.now(); !received.length && Date.now() - started < 8000;)
+      await new Promise((r) => setTimeout(r, 25));
     expect(received).toHaveLength(1);
     const token = received[0]!;
     expect(decodeProtectedHeader(token).typ).toBe('logout+jwt');
-    const { payload } = await jwtVerify(token, createRemoteJWKSet(new URL(rp.meta.jwks_uri)), { issuer: app.issuer, audience: rp.client.clientId, typ: 'logout+jwt' });
+    const { payload } = await jwtVerify(token, createRemoteJWKSet(new URL(rp.meta.jwks_uri)), {
+      issuer: app.issuer,
+      audience: rp.client.clientId,
+      typ: 'logout+jwt',
+    });
     expect(payload.events).toEqual({ 'http://schemas.openid.net/event/backchannel-logout': {} });
     expect(payload.sub).toBe(idClaims.sub); // the RP's pairwise sub
     expect(payload.sid).toBe(idClaims.sid);

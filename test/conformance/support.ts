@@ -15,7 +15,8 @@ export type Discovery = Record<string, unknown> & {
   end_session_endpoint: string;
 };
 
-export const discovery = async (app: TestApp): Promise<Discovery> => (await (await fetch(`${app.issuer}/.well-known/openid-configuration`)).json()) as Discovery;
+export const discovery = async (app: TestApp): Promise<Discovery> =>
+  (await (await fetch(`${app.issuer}/.well-known/openid-configuration`)).json()) as Discovery;
 
 export type Rp = Awaited<ReturnType<typeof createRp>>;
 
@@ -40,53 +41,99 @@ export const createRp = async (app: TestApp, overrides: Record<string, unknown> 
       ...params,
     };
     const url = new URL(meta.authorization_endpoint);
-    for (const [name, value] of Object.entries(all)) if (value !== undefined) url.searchParams.set(name, value);
+    for (const [name, value] of Object.entries(all))
+      if (value !== undefined) url.searchParams.set(name, value);
     return { url, verifier, state: all.state };
   };
 
   /** Redeems the code in `callback` at the token endpoint (client_secret_basic unless told). */
-  const redeem = async (callback: string | URL, verifier: string, auth: 'basic' | 'post' = 'basic', secret = client.clientSecret!) => {
+  const redeem = async (
+    callback: string | URL,
+    verifier: string,
+    auth: 'basic' | 'post' = 'basic',
+    secret = client.clientSecret!,
+  ) => {
     const code = new URL(callback).searchParams.get('code');
     if (!code) throw new Error(`no code in ${callback}`);
-    const form = new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: client.redirectUri, code_verifier: verifier });
+    const form = new URLSearchParams({
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: client.redirectUri,
+      code_verifier: verifier,
+    });
     const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
-    if (auth === 'basic') headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(client.clientId)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+    if (auth === 'basic')
+      headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(client.clientId)}:${encodeURIComponent(secret)}`).toString('base64')}`;
     else {
       form.set('client_id', client.clientId);
       form.set('client_secret', secret);
     }
     const res = await fetch(meta.token_endpoint, { method: 'POST', headers, body: form });
-    return { status: res.status, body: (await res.json()) as Record<string, string> & { error?: string } };
+    return {
+      status: res.status,
+      body: (await res.json()) as Record<string, string> & { error?: string },
+    };
   };
 
   const tokens = async (callback: string | URL, verifier: string) => {
     const { status, body } = await redeem(callback, verifier);
     if (status !== 200) throw new Error(`token endpoint ${status}: ${JSON.stringify(body)}`);
-    return body as unknown as { access_token: string; id_token: string; refresh_token?: string; token_type: string; expires_in: number };
+    return body as unknown as {
+      access_token: string;
+      id_token: string;
+      refresh_token?: string;
+      token_type: string;
+      expires_in: number;
+    };
   };
 
   /** Verifies the ID token's signature against the JWKS and its iss/aud; returns header and claims. */
   const idToken = async (jwt: string) => {
-    const { payload, protectedHeader } = await jwtVerify(jwt, keys, { issuer: meta.issuer, audience: client.clientId });
+    const { payload, protectedHeader } = await jwtVerify(jwt, keys, {
+      issuer: meta.issuer,
+      audience: client.clientId,
+    });
     return { header: protectedHeader, claims: payload as JWTPayload & Record<string, unknown> };
   };
 
   /** Userinfo with the access token as the bearer header (GET or POST) or in a form body (POST). */
-  const userinfo = async (accessToken: string, how: 'get-header' | 'post-header' | 'post-body' | 'get-query' = 'get-header') => {
+  const userinfo = async (
+    accessToken: string,
+    how: 'get-header' | 'post-header' | 'post-body' | 'get-query' = 'get-header',
+  ) => {
     const url = new URL(meta.userinfo_endpoint);
     let init: RequestInit;
     if (how === 'get-header') init = { headers: { authorization: `Bearer ${accessToken}` } };
-    else if (how === 'post-header') init = { method: 'POST', headers: { authorization: `Bearer ${accessToken}` } };
-    else if (how === 'post-body') init = { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ access_token: accessToken }) };
+    else if (how === 'post-header')
+      init = { method: 'POST', headers: { authorization: `Bearer ${accessToken}` } };
+    else if (how === 'post-body')
+      init = {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ access_token: accessToken }),
+      };
     else {
       url.searchParams.set('access_token', accessToken);
       init = {};
     }
     const res = await fetch(url, init);
-    return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, unknown> };
+    return {
+      status: res.status,
+      headers: res.headers,
+      body: (await res.json()) as Record<string, unknown>,
+    };
   };
 
-  return { client, meta, request, redeem, tokens, idToken, userinfo, decodeHeader: decodeProtectedHeader };
+  return {
+    client,
+    meta,
+    request,
+    redeem,
+    tokens,
+    idToken,
+    userinfo,
+    decodeHeader: decodeProtectedHeader,
+  };
 };
 
 /** Follows an authorization request without signing in: where does One-ID send the browser? */

@@ -9,13 +9,30 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { Writable } from 'node:stream';
-import { compactDecrypt, createRemoteJWKSet, decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, jwtVerify, SignJWT, type CryptoKey, type JWTPayload } from 'jose';
+import {
+  compactDecrypt,
+  createRemoteJWKSet,
+  decodeJwt,
+  decodeProtectedHeader,
+  exportJWK,
+  generateKeyPair,
+  jwtVerify,
+  SignJWT,
+  type CryptoKey,
+  type JWTPayload,
+} from 'jose';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/shared/index.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';
 import { createBrowserSession } from '../support/browser-session.ts';
-import { authorizationRequest, discover, enrolCitizen, registerClient, signIn } from '../support/flows.ts';
+import {
+  authorizationRequest,
+  discover,
+  enrolCitizen,
+  registerClient,
+  signIn,
+} from '../support/flows.ts';
 
 let app: TestApp;
 let source: Server;
@@ -32,7 +49,11 @@ const sink = new Writable({
   },
 });
 /** The app's log notes about claim sources written since `from`. */
-const sourceNotes = (from: number) => logLines.slice(from).map((l) => JSON.parse(l) as Record<string, any>).filter((l) => typeof l.source === 'string');
+const sourceNotes = (from: number) =>
+  logLines
+    .slice(from)
+    .map((l) => JSON.parse(l) as Record<string, any>)
+    .filter((l) => typeof l.source === 'string');
 
 // What the vehicle agency holds about each citizen it knows, by the sub it knows them by.
 const VEHICLE_COUNT = 2;
@@ -42,9 +63,17 @@ let encPrivateKey: CryptoKey;
 const ENC_KID = 'vehicle-agency-enc-1';
 
 beforeAll(async () => {
-  app = await startTestApp({ CLAIM_SOURCE_TIMEOUT_MS: '500' }, { app: { logger: createLogger('info', sink) } });
+  app = await startTestApp(
+    { CLAIM_SOURCE_TIMEOUT_MS: '500' },
+    { app: { logger: createLogger('info', sink) } },
+  );
   const { publicKey, privateKey } = await generateKeyPair('ES256');
-  const jwk = { ...(await exportJWK(publicKey)), kid: 'vehicle-agency-1', alg: 'ES256', use: 'sig' };
+  const jwk = {
+    ...(await exportJWK(publicKey)),
+    kid: 'vehicle-agency-1',
+    alg: 'ES256',
+    use: 'sig',
+  };
   // The key One-ID encrypts distributed access tokens to: only this agency can read them.
   const enc = await generateKeyPair('ECDH-ES', { crv: 'P-256' });
   encPrivateKey = enc.privateKey;
@@ -52,7 +81,11 @@ beforeAll(async () => {
   const oneIdJwks = createRemoteJWKSet(new URL(`${app.issuer}/jwks`));
   // A signed answer without sub: the source binds it to One-ID's request through request_jti.
   const answer = (claims: JWTPayload, audience?: string) => {
-    const jwt = new SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid: jwk.kid }).setIssuer(sourceUrl).setIssuedAt().setExpirationTime('5m');
+    const jwt = new SignJWT(claims)
+      .setProtectedHeader({ alg: 'ES256', kid: jwk.kid })
+      .setIssuer(sourceUrl)
+      .setIssuedAt()
+      .setExpirationTime('5m');
     return (audience ? jwt.setAudience(audience) : jwt).sign(privateKey);
   };
   const aggregatedAnswer = (request: JWTPayload) => {
@@ -76,7 +109,11 @@ beforeAll(async () => {
         const token = req.headers.authorization?.replace(/^Bearer /, '') ?? '';
         const { plaintext, protectedHeader } = await compactDecrypt(token, encPrivateKey);
         if (protectedHeader.cty !== 'JWT') throw new Error('not a nested JWT');
-        const { payload } = await jwtVerify(plaintext, oneIdJwks, { issuer: app.issuer, audience: `${sourceUrl}/permits`, typ: 'at+jwt' });
+        const { payload } = await jwtVerify(plaintext, oneIdJwks, {
+          issuer: app.issuer,
+          audience: `${sourceUrl}/permits`,
+          typ: 'at+jwt',
+        });
         seenBearers.push({ sub: String(payload.sub), claims: payload.claims as string[] });
         res.setHeader('content-type', 'application/jwt');
         res.end(await answer({ parking_permit: PERMIT }));
@@ -91,8 +128,16 @@ beforeAll(async () => {
       }
       if (mode === 'slow') await new Promise((r) => setTimeout(r, 3000));
       // The source checks that One-ID really asked, for this endpoint.
-      const { payload } = await jwtVerify(body, oneIdJwks, { issuer: app.issuer, audience: `${sourceUrl}/claims`, typ: 'claims-request+jwt' });
-      seenRequests.push({ sub: String(payload.sub), claims: payload.claims as string[], jti: String(payload.jti) });
+      const { payload } = await jwtVerify(body, oneIdJwks, {
+        issuer: app.issuer,
+        audience: `${sourceUrl}/claims`,
+        typ: 'claims-request+jwt',
+      });
+      seenRequests.push({
+        sub: String(payload.sub),
+        claims: payload.claims as string[],
+        jti: String(payload.jti),
+      });
       res.setHeader('content-type', 'application/jwt');
       res.end(await aggregatedAnswer(payload));
     } catch {
@@ -108,7 +153,12 @@ afterAll(async () => {
   await app?.stop();
 });
 
-const allow = (claim: string) => ({ claim, purpose: { ko: '감면 자격 확인', en: 'Discount eligibility' }, required: true, retention_days: 30 });
+const allow = (claim: string) => ({
+  claim,
+  purpose: { ko: '감면 자격 확인', en: 'Discount eligibility' },
+  required: true,
+  retention_days: 30,
+});
 
 describe('claims held by another agency', () => {
   const browser = createBrowserSession();
@@ -122,38 +172,87 @@ describe('claims held by another agency', () => {
   let permitAccessToken: string;
   let permitSub: string;
 
-  const signInAs = async (client: Awaited<ReturnType<typeof registerClient>>, params: Record<string, string>) => {
+  const signInAs = async (
+    client: Awaited<ReturnType<typeof registerClient>>,
+    params: Record<string, string>,
+  ) => {
     const clientConfig = await discover(app, client);
     const request = await authorizationRequest(clientConfig, client.redirectUri, params);
     const callback = await signIn(app, browser, citizen.authenticator, request.url);
-    const tokens = await oidc.authorizationCodeGrant(clientConfig, new URL(callback), { pkceCodeVerifier: request.verifier, expectedState: request.state, expectedNonce: request.nonce });
+    const tokens = await oidc.authorizationCodeGrant(clientConfig, new URL(callback), {
+      pkceCodeVerifier: request.verifier,
+      expectedState: request.state,
+      expectedNonce: request.nonce,
+    });
     return { config: clientConfig, tokens };
   };
   /** Header and payload of a JWS as text, which is all a client can read of it. */
-  const readable = (jwt: string) => jwt.split('.').slice(0, 2).map((part) => Buffer.from(part, 'base64url').toString('utf8')).join('');
+  const readable = (jwt: string) =>
+    jwt
+      .split('.')
+      .slice(0, 2)
+      .map((part) => Buffer.from(part, 'base64url').toString('utf8'))
+      .join('');
   /** Nothing that names the citizen: no sub of any sector, no account id, no name. */
-  const identifying = () => new RegExp(`${sourceSub}|${clientSub}|${permitSub}|${citizen.account.id}|홍길동`);
+  const identifying = () =>
+    new RegExp(`${sourceSub}|${clientSub}|${permitSub}|${citizen.account.id}|홍길동`);
 
   beforeAll(async () => {
     // The source agency is itself a registered system: the citizen's sub there names them.
-    const sourceClient = await registerClient(app, { redirect_uris: ['https://vehicles.example.go.kr/cb'], agency: '차량등록기관' });
-    const item = { sensitivity: 'medium', source: 'agency', sourceAgency: '차량등록기관', sourceJwksUri: `${sourceUrl}/jwks`, sourceClientId: sourceClient.clientId };
+    const sourceClient = await registerClient(app, {
+      redirect_uris: ['https://vehicles.example.go.kr/cb'],
+      agency: '차량등록기관',
+    });
+    const item = {
+      sensitivity: 'medium',
+      source: 'agency',
+      sourceAgency: '차량등록기관',
+      sourceJwksUri: `${sourceUrl}/jwks`,
+      sourceClientId: sourceClient.clientId,
+    };
     await app.services.catalogue.put(
-      { ...item, name: 'vehicle_count', label: { ko: '보유 차량 수', en: 'Vehicles owned' }, description: { ko: '등록된 차량 수', en: 'Number of registered vehicles' }, scopes: ['vehicle'], sourceEndpoint: `${sourceUrl}/claims`, delivery: 'aggregated' },
+      {
+        ...item,
+        name: 'vehicle_count',
+        label: { ko: '보유 차량 수', en: 'Vehicles owned' },
+        description: { ko: '등록된 차량 수', en: 'Number of registered vehicles' },
+        scopes: ['vehicle'],
+        sourceEndpoint: `${sourceUrl}/claims`,
+        delivery: 'aggregated',
+      },
       'test',
     );
     await app.services.catalogue.put(
-      { ...item, name: 'parking_permit', label: { ko: '거주자 주차 허가', en: 'Resident parking permit' }, description: { ko: '거주자 우선주차 허가 번호', en: 'Your resident parking permit number' }, scopes: ['parking'], sourceEndpoint: `${sourceUrl}/permits`, delivery: 'distributed' },
+      {
+        ...item,
+        name: 'parking_permit',
+        label: { ko: '거주자 주차 허가', en: 'Resident parking permit' },
+        description: { ko: '거주자 우선주차 허가 번호', en: 'Your resident parking permit number' },
+        scopes: ['parking'],
+        sourceEndpoint: `${sourceUrl}/permits`,
+        delivery: 'distributed',
+      },
       'test',
     );
     // A distributed item whose source publishes no encryption key: One-ID cannot hide the sub.
     await app.services.catalogue.put(
-      { ...item, name: 'garage_permit', label: { ko: '차고지 증명', en: 'Garage certificate' }, description: { ko: '차고지 증명 번호', en: 'Your garage certificate number' }, scopes: ['garage'], sourceEndpoint: `${sourceUrl}/garages`, sourceJwksUri: `${sourceUrl}/jwks-sign-only`, delivery: 'distributed' },
+      {
+        ...item,
+        name: 'garage_permit',
+        label: { ko: '차고지 증명', en: 'Garage certificate' },
+        description: { ko: '차고지 증명 번호', en: 'Your garage certificate number' },
+        scopes: ['garage'],
+        sourceEndpoint: `${sourceUrl}/garages`,
+        sourceJwksUri: `${sourceUrl}/jwks-sign-only`,
+        delivery: 'distributed',
+      },
       'test',
     );
     await app.reloadKeys();
     citizen = await enrolCitizen(app);
-    const client = await registerClient(app, { allowed_claims: [allow('name'), allow('vehicle_count')] });
+    const client = await registerClient(app, {
+      allowed_claims: [allow('name'), allow('vehicle_count')],
+    });
     const signedIn = await signInAs(client, { scope: 'openid profile vehicle' });
     config = signedIn.config;
     accessToken = signedIn.tokens.access_token;
@@ -161,7 +260,10 @@ describe('claims held by another agency', () => {
     // The citizen's sub at the source is the source's pairwise sub, not this client's.
     sourceSub = (await signInAs(sourceClient, { scope: 'openid' })).tokens.claims()!.sub;
     expect(clientSub).not.toBe(sourceSub);
-    const permitClient = await registerClient(app, { agency: '주차관리기관', allowed_claims: [allow('name'), allow('parking_permit'), allow('garage_permit')] });
+    const permitClient = await registerClient(app, {
+      agency: '주차관리기관',
+      allowed_claims: [allow('name'), allow('parking_permit'), allow('garage_permit')],
+    });
     const permits = await signInAs(permitClient, { scope: 'openid profile parking garage' });
     permitConfig = permits.config;
     permitAccessToken = permits.tokens.access_token;
@@ -171,16 +273,30 @@ describe('claims held by another agency', () => {
 
   it('returns an aggregated claim signed by the source, bound to the request, with nothing identifying the citizen', async () => {
     mode = 'ok';
-    const userinfo = (await oidc.fetchUserInfo(config, accessToken, clientSub)) as Record<string, any>;
+    const userinfo = (await oidc.fetchUserInfo(config, accessToken, clientSub)) as Record<
+      string,
+      any
+    >;
     expect(userinfo._claim_names).toEqual({ vehicle_count: 'src1' });
     const jwt = userinfo._claim_sources.src1.JWT as string;
-    const { payload, protectedHeader } = await jwtVerify(jwt, createRemoteJWKSet(new URL(`${sourceUrl}/jwks`)), { issuer: sourceUrl });
+    const { payload, protectedHeader } = await jwtVerify(
+      jwt,
+      createRemoteJWKSet(new URL(`${sourceUrl}/jwks`)),
+      { issuer: sourceUrl },
+    );
     expect(payload.vehicle_count).toBe(VEHICLE_COUNT);
     // One-ID named the citizen to the source by the source's sub; the answer the client gets
     // names nobody: only the item, who signed it, for whom (One-ID), when, and the request echo.
     const request = seenRequests.at(-1)!;
     expect(request).toMatchObject({ sub: sourceSub, claims: ['vehicle_count'] });
-    expect(Object.keys(payload).sort()).toEqual(['aud', 'exp', 'iat', 'iss', 'request_jti', 'vehicle_count']);
+    expect(Object.keys(payload).sort()).toEqual([
+      'aud',
+      'exp',
+      'iat',
+      'iss',
+      'request_jti',
+      'vehicle_count',
+    ]);
     expect(payload).toMatchObject({ aud: app.issuer, request_jti: request.jti });
     expect(Object.keys(protectedHeader).sort()).toEqual(['alg', 'kid']);
     expect(readable(jwt)).not.toMatch(identifying());
@@ -194,26 +310,40 @@ describe('claims held by another agency', () => {
     ['echoes another request', 'wrong-echo', 'request_jti does not match the request'],
     ['does not echo the request', 'no-echo', 'request_jti does not match the request'],
     ['is addressed to someone other than One-ID', 'wrong-aud', 'unexpected "aud" claim value'],
-  ] as const)('refuses an aggregated answer that %s, and says so in the log', async (_, answerMode, reason) => {
-    mode = answerMode;
-    const from = logLines.length;
-    const asked = seenRequests.length;
-    const userinfo = (await oidc.fetchUserInfo(config, accessToken, clientSub)) as Record<string, unknown>;
-    expect(seenRequests.length).toBe(asked + 1);
-    expect(userinfo).not.toHaveProperty('_claim_names');
-    expect(userinfo).not.toHaveProperty('_claim_sources');
-    expect(userinfo).toMatchObject({ sub: clientSub, name: '홍길동' });
-    const [note, ...more] = sourceNotes(from);
-    expect(more).toEqual([]);
-    expect(note).toMatchObject({ level: 40, source: new URL(sourceUrl).host, claims: ['vehicle_count'], reason });
-    expect(JSON.stringify(note)).not.toMatch(identifying());
-  });
+  ] as const)(
+    'refuses an aggregated answer that %s, and says so in the log',
+    async (_, answerMode, reason) => {
+      mode = answerMode;
+      const from = logLines.length;
+      const asked = seenRequests.length;
+      const userinfo = (await oidc.fetchUserInfo(config, accessToken, clientSub)) as Record<
+        string,
+        unknown
+      >;
+      expect(seenRequests.length).toBe(asked + 1);
+      expect(userinfo).not.toHaveProperty('_claim_names');
+      expect(userinfo).not.toHaveProperty('_claim_sources');
+      expect(userinfo).toMatchObject({ sub: clientSub, name: '홍길동' });
+      const [note, ...more] = sourceNotes(from);
+      expect(more).toEqual([]);
+      expect(note).toMatchObject({
+        level: 40,
+        source: new URL(sourceUrl).host,
+        claims: ['vehicle_count'],
+        reason,
+      });
+      expect(JSON.stringify(note)).not.toMatch(identifying());
+    },
+  );
 
   it('refuses an answer that carries claims beyond those asked for, and says so in the log', async () => {
     mode = 'extra';
     const from = logLines.length;
     const asked = seenRequests.length;
-    const userinfo = (await oidc.fetchUserInfo(config, accessToken, clientSub)) as Record<string, unknown>;
+    const userinfo = (await oidc.fetchUserInfo(config, accessToken, clientSub)) as Record<
+      string,
+      unknown
+    >;
     expect(seenRequests.length).toBe(asked + 1);
     // The source's JWT would hand over license_points, which nobody agreed to: left out whole.
     expect(userinfo).not.toHaveProperty('_claim_names');
@@ -222,40 +352,68 @@ describe('claims held by another agency', () => {
     expect(userinfo).toMatchObject({ sub: clientSub, name: '홍길동' });
     const [note, ...more] = sourceNotes(from);
     expect(more).toEqual([]);
-    expect(note).toMatchObject({ source: new URL(sourceUrl).host, claims: ['vehicle_count'], unexpected: ['license_points'] });
+    expect(note).toMatchObject({
+      source: new URL(sourceUrl).host,
+      claims: ['vehicle_count'],
+      unexpected: ['license_points'],
+    });
     expect(JSON.stringify(note)).not.toMatch(new RegExp(`${sourceSub}|${clientSub}|홍길동|eyJ`));
   });
 
   it('answers without the claim when the source is down, with a note naming the source', async () => {
     mode = 'down';
     const from = logLines.length;
-    const userinfo = (await oidc.fetchUserInfo(config, accessToken, clientSub)) as Record<string, unknown>;
+    const userinfo = (await oidc.fetchUserInfo(config, accessToken, clientSub)) as Record<
+      string,
+      unknown
+    >;
     expect(userinfo.name).toBeTruthy();
     expect(userinfo).not.toHaveProperty('_claim_sources');
     const [note, ...more] = sourceNotes(from);
     expect(more).toEqual([]);
-    expect(note).toMatchObject({ level: 40, source: new URL(sourceUrl).host, claims: ['vehicle_count'], reason: 'status 503' });
-    expect(JSON.stringify(note)).not.toMatch(new RegExp(`${sourceSub}|${clientSub}|홍길동|${citizen.account.id}`));
+    expect(note).toMatchObject({
+      level: 40,
+      source: new URL(sourceUrl).host,
+      claims: ['vehicle_count'],
+      reason: 'status 503',
+    });
+    expect(JSON.stringify(note)).not.toMatch(
+      new RegExp(`${sourceSub}|${clientSub}|홍길동|${citizen.account.id}`),
+    );
   });
 
   it('answers within the timeout when the source hangs, with a note saying so', async () => {
     mode = 'slow';
     const from = logLines.length;
     const started = Date.now();
-    const userinfo = (await oidc.fetchUserInfo(config, accessToken, clientSub)) as Record<string, unknown>;
+    const userinfo = (await oidc.fetchUserInfo(config, accessToken, clientSub)) as Record<
+      string,
+      unknown
+    >;
     expect(Date.now() - started).toBeLessThan(2500);
     expect(userinfo).not.toHaveProperty('_claim_names');
     const [note, ...more] = sourceNotes(from);
     expect(more).toEqual([]);
-    expect(note).toMatchObject({ level: 40, source: new URL(sourceUrl).host, claims: ['vehicle_count'], reason: 'timeout' });
+    expect(note).toMatchObject({
+      level: 40,
+      source: new URL(sourceUrl).host,
+      claims: ['vehicle_count'],
+      reason: 'timeout',
+    });
     expect(note.ms).toBeGreaterThanOrEqual(400);
-    expect(JSON.stringify(note)).not.toMatch(new RegExp(`${sourceSub}|${clientSub}|홍길동|${citizen.account.id}`));
+    expect(JSON.stringify(note)).not.toMatch(
+      new RegExp(`${sourceSub}|${clientSub}|홍길동|${citizen.account.id}`),
+    );
   });
 
   it('hands a distributed claim over as endpoint and an access token only the source can read, which the client redeems there', async () => {
     mode = 'ok';
     const asked = seenRequests.length;
-    const userinfo = (await oidc.fetchUserInfo(permitConfig, permitAccessToken, permitSub)) as Record<string, any>;
+    const userinfo = (await oidc.fetchUserInfo(
+      permitConfig,
+      permitAccessToken,
+      permitSub,
+    )) as Record<string, any>;
     // One-ID does not call the source itself for a distributed claim.
     expect(seenRequests.length).toBe(asked);
     const name = userinfo._claim_names.parking_permit as string;
@@ -267,64 +425,115 @@ describe('claims held by another agency', () => {
     // header names the key, and nothing else is readable.
     const token = reference.access_token;
     expect(token.split('.')).toHaveLength(5);
-    expect(decodeProtectedHeader(token)).toMatchObject({ alg: 'ECDH-ES', enc: 'A256GCM', cty: 'JWT', kid: ENC_KID });
+    expect(decodeProtectedHeader(token)).toMatchObject({
+      alg: 'ECDH-ES',
+      enc: 'A256GCM',
+      cty: 'JWT',
+      kid: ENC_KID,
+    });
     expect(() => decodeJwt(token)).toThrow();
     expect(Buffer.from(token.split('.')[0]!, 'base64url').toString()).not.toMatch(identifying());
     // Inside, for the source's private key only: One-ID's signed token for that endpoint only,
     // short-lived, naming the citizen by the source's sub and the claims it may be redeemed for.
     const inner = new TextDecoder().decode((await compactDecrypt(token, encPrivateKey)).plaintext);
-    const { payload: granted } = await jwtVerify(inner, createRemoteJWKSet(new URL(`${app.issuer}/jwks`)), { issuer: app.issuer, audience: `${sourceUrl}/permits`, typ: 'at+jwt' });
+    const { payload: granted } = await jwtVerify(
+      inner,
+      createRemoteJWKSet(new URL(`${app.issuer}/jwks`)),
+      { issuer: app.issuer, audience: `${sourceUrl}/permits`, typ: 'at+jwt' },
+    );
     expect(granted).toMatchObject({ sub: sourceSub, claims: ['parking_permit'] });
     expect(granted.exp! - granted.iat!).toBe(300);
     expect(token).not.toContain(inner.split('.')[1]);
     // The client redeems it (OIDC Core 5.6.2: a bearer token at the endpoint) and checks the
     // answer against the source's keys; the answer names nobody either.
-    const redeemed = await fetch(reference.endpoint, { headers: { authorization: `Bearer ${token}` } });
+    const redeemed = await fetch(reference.endpoint, {
+      headers: { authorization: `Bearer ${token}` },
+    });
     expect(redeemed.status).toBe(200);
     const answer = await redeemed.text();
-    const { payload } = await jwtVerify(answer, createRemoteJWKSet(new URL(`${sourceUrl}/jwks`)), { issuer: sourceUrl });
+    const { payload } = await jwtVerify(answer, createRemoteJWKSet(new URL(`${sourceUrl}/jwks`)), {
+      issuer: sourceUrl,
+    });
     expect(payload.parking_permit).toBe(PERMIT);
     expect(readable(answer)).not.toMatch(identifying());
     expect(seenBearers.at(-1)).toEqual({ sub: sourceSub, claims: ['parking_permit'] });
     // The token is good at its own endpoint only: a request to another endpoint is refused there.
-    const elsewhere = await fetch(`${sourceUrl}/claims`, { method: 'POST', headers: { 'content-type': 'application/jwt' }, body: token });
+    const elsewhere = await fetch(`${sourceUrl}/claims`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/jwt' },
+      body: token,
+    });
     expect(elsewhere.status).toBe(401);
   });
 
   it('leaves a distributed claim out, with a note, when its source publishes no encryption key', async () => {
     const from = logLines.length;
-    const userinfo = (await oidc.fetchUserInfo(permitConfig, permitAccessToken, permitSub)) as Record<string, any>;
+    const userinfo = (await oidc.fetchUserInfo(
+      permitConfig,
+      permitAccessToken,
+      permitSub,
+    )) as Record<string, any>;
     expect(Object.keys(userinfo._claim_names)).toEqual(['parking_permit']);
     expect(Object.keys(userinfo._claim_sources)).toHaveLength(1);
     const [note, ...more] = sourceNotes(from);
     expect(more).toEqual([]);
-    expect(note).toMatchObject({ level: 40, source: new URL(sourceUrl).host, claims: ['garage_permit'], reason: 'no encryption key (use "enc") in the source JWKS' });
+    expect(note).toMatchObject({
+      level: 40,
+      source: new URL(sourceUrl).host,
+      claims: ['garage_permit'],
+      reason: 'no encryption key (use "enc") in the source JWKS',
+    });
     expect(JSON.stringify(note)).not.toMatch(identifying());
   });
 
   it('puts an aggregated claim in the ID token when the claims parameter asks for it there', async () => {
     mode = 'ok';
-    const client = await registerClient(app, { allowed_claims: [allow('name'), allow('vehicle_count')] });
-    const { tokens } = await signInAs(client, { scope: 'openid', claims: JSON.stringify({ id_token: { vehicle_count: { essential: true } } }) });
+    const client = await registerClient(app, {
+      allowed_claims: [allow('name'), allow('vehicle_count')],
+    });
+    const { tokens } = await signInAs(client, {
+      scope: 'openid',
+      claims: JSON.stringify({ id_token: { vehicle_count: { essential: true } } }),
+    });
     // openid-client has checked the ID token's signature, issuer, audience and nonce.
     const idToken = tokens.claims() as Record<string, any>;
     expect(idToken._claim_names).toEqual({ vehicle_count: 'src1' });
-    const { payload } = await jwtVerify(idToken._claim_sources.src1.JWT, createRemoteJWKSet(new URL(`${sourceUrl}/jwks`)), { issuer: sourceUrl });
-    expect(payload).toMatchObject({ aud: app.issuer, request_jti: seenRequests.at(-1)!.jti, vehicle_count: VEHICLE_COUNT });
+    const { payload } = await jwtVerify(
+      idToken._claim_sources.src1.JWT,
+      createRemoteJWKSet(new URL(`${sourceUrl}/jwks`)),
+      { issuer: sourceUrl },
+    );
+    expect(payload).toMatchObject({
+      aud: app.issuer,
+      request_jti: seenRequests.at(-1)!.jti,
+      vehicle_count: VEHICLE_COUNT,
+    });
     expect(payload).not.toHaveProperty('sub');
   });
 
   it('leaves scope-requested agency claims out of the ID token (userinfo carries them) without asking the source for it', async () => {
     mode = 'ok';
-    const client = await registerClient(app, { allowed_claims: [allow('name'), allow('vehicle_count')] });
+    const client = await registerClient(app, {
+      allowed_claims: [allow('name'), allow('vehicle_count')],
+    });
     const clientConfig = await discover(app, client);
-    const request = await authorizationRequest(clientConfig, client.redirectUri, { scope: 'openid profile vehicle' });
+    const request = await authorizationRequest(clientConfig, client.redirectUri, {
+      scope: 'openid profile vehicle',
+    });
     const callback = await signIn(app, browser, citizen.authenticator, request.url);
     const asked = seenRequests.length;
-    const tokens = await oidc.authorizationCodeGrant(clientConfig, new URL(callback), { pkceCodeVerifier: request.verifier, expectedState: request.state, expectedNonce: request.nonce });
+    const tokens = await oidc.authorizationCodeGrant(clientConfig, new URL(callback), {
+      pkceCodeVerifier: request.verifier,
+      expectedState: request.state,
+      expectedNonce: request.nonce,
+    });
     expect(tokens.claims()).not.toHaveProperty('_claim_names');
     expect(seenRequests.length).toBe(asked);
-    const userinfo = (await oidc.fetchUserInfo(clientConfig, tokens.access_token, tokens.claims()!.sub)) as Record<string, unknown>;
+    const userinfo = (await oidc.fetchUserInfo(
+      clientConfig,
+      tokens.access_token,
+      tokens.claims()!.sub,
+    )) as Record<string, unknown>;
     expect(userinfo._claim_names).toEqual({ vehicle_count: 'src1' });
     expect(seenRequests.length).toBe(asked + 1);
   });

@@ -5,18 +5,37 @@ import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.ts';
 import { createBrowserSession, csrfFrom, type BrowserSession } from '../support/browser-session.ts';
-import { authorizationRequest, discover, enrolCitizen, registerClient, signInDetailed } from '../support/flows.ts';
+import {
+  authorizationRequest,
+  discover,
+  enrolCitizen,
+  registerClient,
+  signInDetailed,
+} from '../support/flows.ts';
 
 let app: TestApp;
 let citizen: Awaited<ReturnType<typeof enrolCitizen>>;
 
 const purpose = { ko: '자격 확인', en: 'Eligibility check' };
-const allow = (claim: string, required: boolean) => ({ claim, purpose, required, retention_days: 90 });
+const allow = (claim: string, required: boolean) => ({
+  claim,
+  purpose,
+  required,
+  retention_days: 90,
+});
 
 beforeAll(async () => {
   // One test signs the citizen in 34 times in a row.
-  app = await startTestApp({ RATE_LIMIT_SIGNIN_PER_MINUTE: '1000', RATE_LIMIT_ACCOUNT_PER_MINUTE: '1000' });
-  citizen = await enrolCitizen(app, { name: '최수아', birthdate: '1992-07-15', email: 'sua@example.com', phone: '01099998888' });
+  app = await startTestApp({
+    RATE_LIMIT_SIGNIN_PER_MINUTE: '1000',
+    RATE_LIMIT_ACCOUNT_PER_MINUTE: '1000',
+  });
+  citizen = await enrolCitizen(app, {
+    name: '최수아',
+    birthdate: '1992-07-15',
+    email: 'sua@example.com',
+    phone: '01099998888',
+  });
 });
 afterAll(() => app?.stop());
 
@@ -27,22 +46,44 @@ type RunResult = Awaited<ReturnType<typeof signInDetailed>> & {
   userinfo?: oidc.UserInfoResponse;
 };
 
-const run = async (client: Awaited<ReturnType<typeof registerClient>>, session: BrowserSession, params: Record<string, string>, options: Parameters<typeof signInDetailed>[4] = {}): Promise<RunResult> => {
+const run = async (
+  client: Awaited<ReturnType<typeof registerClient>>,
+  session: BrowserSession,
+  params: Record<string, string>,
+  options: Parameters<typeof signInDetailed>[4] = {},
+): Promise<RunResult> => {
   const config = await discover(app, client);
   const request = await authorizationRequest(config, client.redirectUri, params);
   const result = await signInDetailed(app, session, citizen.authenticator, request.url, options);
   const callback = new URL(result.callback);
-  if (callback.searchParams.get('error')) return { ...result, error: callback.searchParams.get('error'), config };
-  const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: request.verifier, expectedState: request.state, expectedNonce: request.nonce });
+  if (callback.searchParams.get('error'))
+    return { ...result, error: callback.searchParams.get('error'), config };
+  const tokens = await oidc.authorizationCodeGrant(config, callback, {
+    pkceCodeVerifier: request.verifier,
+    expectedState: request.state,
+    expectedNonce: request.nonce,
+  });
   const userinfo = await oidc.fetchUserInfo(config, tokens.access_token, tokens.claims()!.sub);
   return { ...result, error: null, config, tokens, userinfo };
 };
 
 describe('consent', () => {
   it('prompts the first time, not the second, and only for new items when asked for more', async () => {
-    const client = await registerClient(app, { allowed_claims: [allow('name', true), allow('birthdate', false), allow('email', true), allow('phone_number', false)] });
+    const client = await registerClient(app, {
+      allowed_claims: [
+        allow('name', true),
+        allow('birthdate', false),
+        allow('email', true),
+        allow('phone_number', false),
+      ],
+    });
     const session = createBrowserSession();
-    const first = await run(client, session, { scope: 'openid profile' }, { optional: ['birthdate'] });
+    const first = await run(
+      client,
+      session,
+      { scope: 'openid profile' },
+      { optional: ['birthdate'] },
+    );
     expect(first.consentPages).toEqual([{ required: ['name'], optional: ['birthdate'] }]);
     expect(first.userinfo).toMatchObject({ name: '최수아', birthdate: '1992-07-15' });
     const second = await run(client, session, { scope: 'openid profile' });
@@ -56,14 +97,27 @@ describe('consent', () => {
 
   it('returns access_denied when the citizen declines', async () => {
     const client = await registerClient(app);
-    const result = await run(client, createBrowserSession(), { scope: 'openid profile' }, { consent: 'decline' });
+    const result = await run(
+      client,
+      createBrowserSession(),
+      { scope: 'openid profile' },
+      { consent: 'decline' },
+    );
     expect(result.error).toBe('access_denied');
   });
 
   it('never releases unchecked optional items, in the ID token or userinfo, even when asked with the claims parameter', async () => {
-    const client = await registerClient(app, { allowed_claims: [allow('name', true), allow('email', false)] });
-    const claims = JSON.stringify({ id_token: { email: { essential: true }, name: null }, userinfo: { email: null } });
-    const result = await run(client, createBrowserSession(), { scope: 'openid profile email', claims });
+    const client = await registerClient(app, {
+      allowed_claims: [allow('name', true), allow('email', false)],
+    });
+    const claims = JSON.stringify({
+      id_token: { email: { essential: true }, name: null },
+      userinfo: { email: null },
+    });
+    const result = await run(client, createBrowserSession(), {
+      scope: 'openid profile email',
+      claims,
+    });
     expect(result.consentPages).toEqual([{ required: ['name'], optional: ['email'] }]);
     expect(result.tokens!.claims()).toMatchObject({ name: '최수아' });
     expect(result.tokens!.claims()).not.toHaveProperty('email');
@@ -73,7 +127,10 @@ describe('consent', () => {
 
   it('honours the claims parameter without scopes, and drops what the client is not allowed', async () => {
     const client = await registerClient(app, { allowed_claims: [allow('email', true)] });
-    const claims = JSON.stringify({ userinfo: { email: null, phone_number: null }, id_token: { birthdate: null } });
+    const claims = JSON.stringify({
+      userinfo: { email: null, phone_number: null },
+      id_token: { birthdate: null },
+    });
     const result = await run(client, createBrowserSession(), { scope: 'openid', claims });
     expect(result.consentPages).toEqual([{ required: ['email'], optional: [] }]);
     expect(result.userinfo).toMatchObject({ email: 'sua@example.com' });
@@ -88,25 +145,36 @@ describe('consent', () => {
     const before = await run(client, session, { scope: 'openid profile' });
     expect(before.consentPages).toEqual([{ required: ['name'], optional: [] }]);
     expect(before.userinfo).not.toHaveProperty('birthdate');
-    await app.services.clients.setAllowances(client.clientId, [allow('name', true), allow('birthdate', true)], 'test');
+    await app.services.clients.setAllowances(
+      client.clientId,
+      [allow('name', true), allow('birthdate', true)],
+      'test',
+    );
     const after = await run(client, session, { scope: 'openid profile' });
     expect(after.consentPages).toEqual([{ required: ['birthdate'], optional: [] }]);
     expect(after.userinfo).toMatchObject({ name: '최수아', birthdate: '1992-07-15' });
   });
 
   it('records each decision in the database and the audit trail', async () => {
-    const client = await registerClient(app, { allowed_claims: [allow('name', true), allow('birthdate', false)] });
+    const client = await registerClient(app, {
+      allowed_claims: [allow('name', true), allow('birthdate', false)],
+    });
     await run(client, createBrowserSession(), { scope: 'openid profile' });
-    const row = await app.knex('consents').where({ client_id: client.clientId, account_id: citizen.account.id }).first();
+    const row = await app
+      .knex('consents')
+      .where({ client_id: client.clientId, account_id: citizen.account.id })
+      .first();
     expect(row.granted_claims).toEqual(['name']);
     expect(row.declined_claims).toEqual(['birthdate']);
     expect(row.purposes.name).toMatchObject({ ko: '자격 확인', required: true, retentionDays: 90 });
     expect(new Date(row.expires_at).getTime()).toBeGreaterThan(Date.now() + 300 * 86400_000);
-    const audit = await app.knex('audit_events').where({ subject: `consent:${row.id}`, action: 'consent.granted' });
+    const audit = await app
+      .knex('audit_events')
+      .where({ subject: `consent:${row.id}`, action: 'consent.granted' });
     expect(audit).toHaveLength(1);
   });
 
-  it('withdrawing consent on My One-ID makes the client\'s tokens fail at once', async () => {
+  it("withdrawing consent on My One-ID makes the client's tokens fail at once", async () => {
     const client = await registerClient(app, { allowed_claims: [allow('name', true)] });
     const session = createBrowserSession();
     const result = await run(client, session, { scope: 'openid profile' });
@@ -116,13 +184,22 @@ describe('consent', () => {
     const page = await session.follow(`${app.issuer}/account`, app.issuer);
     const html = await page.res.text();
     expect(html).toContain('Test RP');
-    const { id: consentId } = await app.knex('consents').where({ client_id: client.clientId, account_id: citizen.account.id }).whereNull('withdrawn_at').first();
+    const { id: consentId } = await app
+      .knex('consents')
+      .where({ client_id: client.clientId, account_id: citizen.account.id })
+      .whereNull('withdrawn_at')
+      .first();
     expect(html).toContain(`/account/consents/${consentId}/withdraw`);
-    const withdraw = await session.request(`${app.issuer}/account/consents/${consentId}/withdraw`, { method: 'POST', form: { _csrf: csrfFrom(html) } });
+    const withdraw = await session.request(`${app.issuer}/account/consents/${consentId}/withdraw`, {
+      method: 'POST',
+      form: { _csrf: csrfFrom(html) },
+    });
     expect(withdraw.status).toBe(302);
     expect((await oidc.tokenIntrospection(config, tokens!.access_token)).active).toBe(false);
     expect((await oidc.tokenIntrospection(config, tokens!.refresh_token!)).active).toBe(false);
-    await expect(oidc.refreshTokenGrant(config, tokens!.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+    await expect(oidc.refreshTokenGrant(config, tokens!.refresh_token!)).rejects.toMatchObject({
+      error: 'invalid_grant',
+    });
     const row = await app.knex('consents').where({ id: consentId }).first();
     expect(row.withdrawn_at).not.toBeNull();
     // Signing in again asks for consent again.
@@ -130,29 +207,59 @@ describe('consent', () => {
     expect(again.consentPages).toEqual([{ required: ['name'], optional: [] }]);
   });
 
-  it('keeps a consent\'s grant list to the grants that can still act, offline ones included', { timeout: 60_000 }, async () => {
-    const client = await registerClient(app, { allowed_claims: [allow('name', true)], grant_types: ['authorization_code', 'refresh_token'] });
-    const grantIds = async () => (await app.knex('consents').where({ client_id: client.clientId, account_id: citizen.account.id }).whereNull('withdrawn_at').first()).grant_ids as string[];
-    // An offline grant (outlives its session), then 32 sign-ins in other browsers.
-    const offline = await run(client, createBrowserSession(), { scope: 'openid profile offline_access', prompt: 'consent' });
-    const [offlineGrant] = await grantIds();
-    for (let i = 0; i < 32; i += 1) await run(client, createBrowserSession(), { scope: 'openid profile' });
-    expect(await grantIds()).toHaveLength(33);
-    // The citizen ends every session (My One-ID): their grants end, the offline one lives on.
-    for (const s of await app.services.sessions.listActive(citizen.account.id)) await app.services.sessions.end(citizen.account.id, s.uid, { actor: 'test' });
-    await run(client, createBrowserSession(), { scope: 'openid profile' });
-    const kept = await grantIds();
-    expect(kept).toHaveLength(2);
-    expect(kept[0]).toBe(offlineGrant);
-    // Withdrawal still reaches the offline grant.
-    const { id: consentId } = await app.knex('consents').where({ client_id: client.clientId, account_id: citizen.account.id }).whereNull('withdrawn_at').first();
-    const record = await app.services.consent.withdraw(citizen.account.id, consentId, 'test');
-    expect(record?.grantIds).toContain(offlineGrant);
-    expect(offline.tokens?.refresh_token).toBeTruthy();
-  });
+  it(
+    "keeps a consent's grant list to the grants that can still act, offline ones included",
+    { timeout: 60_000 },
+    async () => {
+      const client = await registerClient(app, {
+        allowed_claims: [allow('name', true)],
+        grant_types: ['authorization_code', 'refresh_token'],
+      });
+      const grantIds = async () =>
+        (
+          await app
+            .knex('consents')
+            .where({ client_id: client.clientId, account_id: citizen.account.id })
+            .whereNull('withdrawn_at')
+            .first()
+        ).grant_ids as string[];
+      // An offline grant (outlives its session), then 32 sign-ins in other browsers.
+      const offline = await run(client, createBrowserSession(), {
+        scope: 'openid profile offline_access',
+        prompt: 'consent',
+      });
+      const [offlineGrant] = await grantIds();
+      for (let i = 0; i < 32; i += 1)
+        await run(client, createBrowserSession(), { scope: 'openid profile' });
+      expect(await grantIds()).toHaveLength(33);
+      // The citizen ends every session (My One-ID): their grants end, the offline one lives on.
+      for (const s of await app.services.sessions.listActive(citizen.account.id))
+        await app.services.sessions.end(citizen.account.id, s.uid, { actor: 'test' });
+      await run(client, createBrowserSession(), { scope: 'openid profile' });
+      const kept = await grantIds();
+      expect(kept).toHaveLength(2);
+      expect(kept[0]).toBe(offlineGrant);
+      // Withdrawal still reaches the offline grant.
+      const { id: consentId } = await app
+        .knex('consents')
+        .where({ client_id: client.clientId, account_id: citizen.account.id })
+        .whereNull('withdrawn_at')
+        .first();
+      const record = await app.services.consent.withdraw(citizen.account.id, consentId, 'test');
+      expect(record?.grantIds).toContain(offlineGrant);
+      expect(offline.tokens?.refresh_token).toBeTruthy();
+    },
+  );
 
   it('refuses a withdrawal without the CSRF token', async () => {
-    const res = await fetch(`${app.issuer}/account/consents/00000000-0000-0000-0000-000000000000/withdraw`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: '' });
+    const res = await fetch(
+      `${app.issuer}/account/consents/00000000-0000-0000-0000-000000000000/withdraw`,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: '',
+      },
+    );
     expect(res.status).toBe(403);
   });
 });

@@ -28,13 +28,24 @@ type Violation = { id: string; impact: string; nodes: { target: string[] }[] };
 /** axe-core's WCAG 2.1 A/AA rules; returns the serious and critical violations. */
 const accessibilityProblems = async (page: Page) => {
   await page.evaluate(AXE);
-  const result = (await page.evaluate(() => (window as unknown as { axe: { run: (o: unknown) => Promise<unknown> } }).axe.run({ runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }))) as { violations: Violation[] };
-  return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  const result = (await page.evaluate(() =>
+    (window as unknown as { axe: { run: (o: unknown) => Promise<unknown> } }).axe.run({
+      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+    }),
+  )) as { violations: Violation[] };
+  return result.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
 };
 
 /** Opens `url` in a fresh phone-size tab in `lang`, checks the page's language and runs axe. */
 const check = async (url: string, lang: 'ko' | 'en', ready: string) => {
-  const context = await citizenContext(browser, { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, locale: lang === 'ko' ? 'ko-KR' : 'en-US' });
+  const context = await citizenContext(browser, {
+    viewport: { width: 390, height: 844 },
+    isMobile: true,
+    hasTouch: true,
+    locale: lang === 'ko' ? 'ko-KR' : 'en-US',
+  });
   try {
     const page = await context.newPage();
     const problems = pageProblems(page);
@@ -43,10 +54,17 @@ const check = async (url: string, lang: 'ko' | 'en', ready: string) => {
     target.searchParams.set(target.pathname === '/auth' ? 'ui_locales' : 'lang', lang);
     const response = await page.goto(target.toString());
     await page.waitForSelector(ready).catch(async (error: Error) => {
-      throw new Error(`${error.message}\n${page.url()} ${response?.status()}: ${(await page.content()).slice(0, 1500)}`);
+      throw new Error(
+        `${error.message}\n${page.url()} ${response?.status()}: ${(await page.content()).slice(0, 1500)}`,
+      );
     });
     expect(await page.locator('html').getAttribute('lang')).toBe(lang);
-    return { status: response?.status(), violations: await accessibilityProblems(page), problems, title: await page.title() };
+    return {
+      status: response?.status(),
+      violations: await accessibilityProblems(page),
+      problems,
+      title: await page.title(),
+    };
   } finally {
     await context.close();
   }
@@ -54,7 +72,10 @@ const check = async (url: string, lang: 'ko' | 'en', ready: string) => {
 
 describe.each(['ko', 'en'] as const)('accessibility (%s)', (lang) => {
   it('the sign-in page', async () => {
-    const client = await registerClient(app, { client_name: lang === 'ko' ? '정부24' : 'Government 24', agency: lang === 'ko' ? '행정안전부' : 'Ministry of the Interior and Safety' });
+    const client = await registerClient(app, {
+      client_name: lang === 'ko' ? '정부24' : 'Government 24',
+      agency: lang === 'ko' ? '행정안전부' : 'Ministry of the Interior and Safety',
+    });
     const request = await authorizationRequest(await discover(app, client), client.redirectUri);
     const result = await check(request.url.toString(), lang, '#passkey-button');
     expect(result.status).toBe(200);
@@ -63,7 +84,10 @@ describe.each(['ko', 'en'] as const)('accessibility (%s)', (lang) => {
   });
 
   it('the passkey enrolment page', async () => {
-    const { url } = await app.services.accounts.enrolCitizen({ name: lang === 'ko' ? '오세훈' : 'Sehun Oh', birthdate: '1980-10-10' }, 'test');
+    const { url } = await app.services.accounts.enrolCitizen(
+      { name: lang === 'ko' ? '오세훈' : 'Sehun Oh', birthdate: '1980-10-10' },
+      'test',
+    );
     const result = await check(url, lang, '#register-button');
     expect(result.status).toBe(200);
     expect(result.violations).toEqual([]);
@@ -71,13 +95,23 @@ describe.each(['ko', 'en'] as const)('accessibility (%s)', (lang) => {
   });
 
   it('the error pages: a dead enrolment link and a refused authorization request', async () => {
-    const dead = await check(`${app.issuer}/enrol/not-a-real-link-token-000000000000`, lang, '#message-title');
+    const dead = await check(
+      `${app.issuer}/enrol/not-a-real-link-token-000000000000`,
+      lang,
+      '#message-title',
+    );
     expect(dead.status).toBeGreaterThanOrEqual(400);
     expect(dead.status).toBeLessThan(500);
-    expect(dead.title).toContain(lang === 'ko' ? '요청을 처리할 수 없습니다' : 'We could not complete your request');
+    expect(dead.title).toContain(
+      lang === 'ko' ? '요청을 처리할 수 없습니다' : 'We could not complete your request',
+    );
     expect(dead.violations).toEqual([]);
     // The engine's error page (src/http/engine-pages.ts): an authorization request from an unknown system.
-    const engine = await check(`${app.issuer}/auth?client_id=no-such-system&response_type=code&scope=openid`, lang, 'h1');
+    const engine = await check(
+      `${app.issuer}/auth?client_id=no-such-system&response_type=code&scope=openid`,
+      lang,
+      'h1',
+    );
     expect(engine.status).toBe(400);
     expect(engine.violations).toEqual([]);
     expect([...dead.problems, ...engine.problems]).toEqual([]);

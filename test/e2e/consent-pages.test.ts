@@ -41,14 +41,25 @@ afterAll(async () => {
 /** axe-core's WCAG 2.1 A/AA rules; returns the serious and critical violations. */
 const accessibilityProblems = async (page: Page) => {
   await page.evaluate(AXE);
-  const result = (await page.evaluate(() => (window as unknown as { axe: { run: (o: unknown) => Promise<unknown> } }).axe.run({ runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }))) as { violations: { id: string; impact: string; nodes: { target: string[] }[] }[] };
-  return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  const result = (await page.evaluate(() =>
+    (window as unknown as { axe: { run: (o: unknown) => Promise<unknown> } }).axe.run({
+      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+    }),
+  )) as { violations: { id: string; impact: string; nodes: { target: string[] }[] }[] };
+  return result.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
 };
 
 const screenshot = async (page: Page, name: string) => {
   if (process.env.UPDATE_SCREENSHOTS !== '1') return;
   mkdirSync(SCREENSHOTS, { recursive: true });
-  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true, animations: 'disabled', caret: 'hide' });
+  await page.screenshot({
+    path: join(SCREENSHOTS, `${name}.png`),
+    fullPage: true,
+    animations: 'disabled',
+    caret: 'hide',
+  });
 };
 
 /** Presses Tab until the element matching `selector` has focus (keyboard-only navigation). */
@@ -63,13 +74,29 @@ const tabTo = async (page: Page, selector: string, maxTabs = 40) => {
 describe.each(['ko', 'en'] as const)('consent and My One-ID pages (%s)', (lang) => {
   it('work with the keyboard alone and pass the accessibility check', async () => {
     // Sign-in goes through the passkey button; the autofill offer is switched off.
-    const context = await citizenContext(browser, { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, locale: lang === 'ko' ? 'ko-KR' : 'en-US' }, { waitMs: WAIT });
+    const context = await citizenContext(
+      browser,
+      {
+        viewport: { width: 390, height: 844 },
+        isMobile: true,
+        hasTouch: true,
+        locale: lang === 'ko' ? 'ko-KR' : 'en-US',
+      },
+      { waitMs: WAIT },
+    );
     const page = await context.newPage();
     const problems: string[] = [];
     page.on('pageerror', (e) => problems.push(e.message));
     await addVirtualAuthenticator(page, { residentKey: true });
     try {
-      const { url } = await app.services.accounts.enrolCitizen({ name: lang === 'ko' ? '정하늘' : 'Haneul Jung', birthdate: '1988-08-08', email: `haneul-${lang}@example.com` }, 'test');
+      const { url } = await app.services.accounts.enrolCitizen(
+        {
+          name: lang === 'ko' ? '정하늘' : 'Haneul Jung',
+          birthdate: '1988-08-08',
+          email: `haneul-${lang}@example.com`,
+        },
+        'test',
+      );
       await page.goto(`${url}?lang=${lang}`);
       await tabTo(page, '#register-button');
       await page.keyboard.press('Enter');
@@ -80,12 +107,29 @@ describe.each(['ko', 'en'] as const)('consent and My One-ID pages (%s)', (lang) 
         client_name: lang === 'ko' ? '복지 서비스' : 'Welfare service',
         agency: lang === 'ko' ? '보건복지부' : 'Ministry of Health and Welfare',
         allowed_claims: [
-          { claim: 'name', purpose: { ko: '신청인 확인', en: 'Identifying the applicant' }, required: true, retention_days: 365 },
-          { claim: 'birthdate', purpose: { ko: '연령 기준 확인', en: 'Checking the age criteria' }, required: false, retention_days: 365 },
-          { claim: 'email', purpose: { ko: '결과 안내', en: 'Telling you the result' }, required: false, retention_days: 90 },
+          {
+            claim: 'name',
+            purpose: { ko: '신청인 확인', en: 'Identifying the applicant' },
+            required: true,
+            retention_days: 365,
+          },
+          {
+            claim: 'birthdate',
+            purpose: { ko: '연령 기준 확인', en: 'Checking the age criteria' },
+            required: false,
+            retention_days: 365,
+          },
+          {
+            claim: 'email',
+            purpose: { ko: '결과 안내', en: 'Telling you the result' },
+            required: false,
+            retention_days: 90,
+          },
         ],
       });
-      const request = await authorizationRequest(await discover(app, client), client.redirectUri, { scope: 'openid profile email' });
+      const request = await authorizationRequest(await discover(app, client), client.redirectUri, {
+        scope: 'openid profile email',
+      });
       await page.goto(request.url.toString());
       await tabTo(page, '#passkey-button');
       await page.keyboard.press('Enter');
@@ -104,7 +148,9 @@ describe.each(['ko', 'en'] as const)('consent and My One-ID pages (%s)', (lang) 
 
       await page.goto(`${app.issuer}/account`);
       await page.waitForSelector('#consents');
-      expect(await page.textContent('#consents ~ *, body')).toContain(lang === 'ko' ? '복지 서비스' : 'Welfare service');
+      expect(await page.textContent('#consents ~ *, body')).toContain(
+        lang === 'ko' ? '복지 서비스' : 'Welfare service',
+      );
       expect(await accessibilityProblems(page)).toEqual([]);
       await screenshot(page, `account-${lang}`);
       await tabTo(page, 'form[action$="/withdraw"] button');

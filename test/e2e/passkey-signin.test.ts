@@ -10,7 +10,12 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { MESSAGES } from '../../src/http/messages.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';
-import { addVirtualAuthenticator, citizenContext, launchChromium, pageProblems } from '../support/chromium.ts';
+import {
+  addVirtualAuthenticator,
+  citizenContext,
+  launchChromium,
+  pageProblems,
+} from '../support/chromium.ts';
 import { authorizationRequest, discover, registerClient } from '../support/flows.ts';
 
 const SCREENSHOTS = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url));
@@ -34,7 +39,11 @@ afterAll(async () => {
  * for, the page is told the browser has no autofill, so that the buttons run the ceremony.
  */
 const phonePage = async ({ autofill = false } = {}) => {
-  const context = await citizenContext(browser, { viewport: { width: 390, height: 844 }, deviceScaleFactor: 1, isMobile: true, hasTouch: true }, { waitMs: WAIT, autofill });
+  const context = await citizenContext(
+    browser,
+    { viewport: { width: 390, height: 844 }, deviceScaleFactor: 1, isMobile: true, hasTouch: true },
+    { waitMs: WAIT, autofill },
+  );
   const page = await context.newPage();
   const problems = pageProblems(page);
   onTestFinished(async () => {
@@ -46,11 +55,20 @@ const phonePage = async ({ autofill = false } = {}) => {
 const screenshot = async (page: Page, name: string) => {
   if (process.env.UPDATE_SCREENSHOTS !== '1') return;
   mkdirSync(SCREENSHOTS, { recursive: true });
-  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true, animations: 'disabled', caret: 'hide' });
+  await page.screenshot({
+    path: join(SCREENSHOTS, `${name}.png`),
+    fullPage: true,
+    animations: 'disabled',
+    caret: 'hide',
+  });
 };
 
 /** Issues a link at the "counter" and registers a passkey through the enrolment page. */
-const enrolInBrowser = async (page: Page, citizen: { name: string; birthdate: string; email?: string; phone?: string }, shots?: { lang: 'ko' | 'en' }) => {
+const enrolInBrowser = async (
+  page: Page,
+  citizen: { name: string; birthdate: string; email?: string; phone?: string },
+  shots?: { lang: 'ko' | 'en' },
+) => {
   const { account, url } = await app.services.accounts.enrolCitizen(citizen, 'test');
   await page.goto(url);
   if (shots?.lang === 'en') {
@@ -71,7 +89,13 @@ const enrolInBrowser = async (page: Page, citizen: { name: string; birthdate: st
 const agency = async (page: Page, port: number) => {
   const client = await registerClient(app, { redirect_uris: [`http://localhost:${port}/cb`] });
   const config = await discover(app, client);
-  await page.route(`http://localhost:${port}/**`, (route) => route.fulfill({ status: 200, contentType: 'text/html', body: '<!doctype html><title>RP</title><p>back at the agency</p>' }));
+  await page.route(`http://localhost:${port}/**`, (route) =>
+    route.fulfill({
+      status: 200,
+      contentType: 'text/html',
+      body: '<!doctype html><title>RP</title><p>back at the agency</p>',
+    }),
+  );
   return { client, config };
 };
 
@@ -88,7 +112,11 @@ describe('passkey sign-in in Chromium', () => {
   it('enrols a discoverable passkey and signs in with the passkey button', async () => {
     const { page, problems } = await phonePage();
     const authenticator = await addVirtualAuthenticator(page, { residentKey: true });
-    const { account } = await enrolInBrowser(page, { name: '김민지', birthdate: '1992-07-15', email: 'minji@example.com' }, { lang: 'ko' });
+    const { account } = await enrolInBrowser(
+      page,
+      { name: '김민지', birthdate: '1992-07-15', email: 'minji@example.com' },
+      { lang: 'ko' },
+    );
     const [credential] = await authenticator.credentials();
     expect(credential).toMatchObject({ isResidentCredential: true, rpId: 'localhost' });
     expect(await page.locator('#message-body').textContent()).toBe(MESSAGES.ko['enrol.done.body']);
@@ -104,7 +132,11 @@ describe('passkey sign-in in Chromium', () => {
     expect(callback.searchParams.get('state')).toBe(request.state);
     expect(callback.searchParams.get('code')).toBeTruthy();
 
-    const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: request.verifier, expectedState: request.state, expectedNonce: request.nonce });
+    const tokens = await oidc.authorizationCodeGrant(config, callback, {
+      pkceCodeVerifier: request.verifier,
+      expectedState: request.state,
+      expectedNonce: request.nonce,
+    });
     const claims = tokens.claims()!;
     expect(claims.acr).toBe('urn:one-id:loa:substantial');
     // RFC 8176: user verification, on a device-bound (not backup-eligible) key.
@@ -115,10 +147,19 @@ describe('passkey sign-in in Chromium', () => {
     expect(problems).toEqual([]);
   });
 
-  it('signs in with a non-discoverable credential found by the citizen\'s email (English pages)', async () => {
+  it("signs in with a non-discoverable credential found by the citizen's email (English pages)", async () => {
     const { page, problems } = await phonePage();
     const authenticator = await addVirtualAuthenticator(page, { residentKey: false });
-    await enrolInBrowser(page, { name: 'Lee Jiwoo', birthdate: '1988-11-02', email: 'jiwoo.lee@example.com', phone: '010-2345-6789' }, { lang: 'en' });
+    await enrolInBrowser(
+      page,
+      {
+        name: 'Lee Jiwoo',
+        birthdate: '1988-11-02',
+        email: 'jiwoo.lee@example.com',
+        phone: '010-2345-6789',
+      },
+      { lang: 'en' },
+    );
     // residentKey 'preferred' on a device that cannot keep one: the credential is server-side only.
     const [credential] = await authenticator.credentials();
     expect(credential).toMatchObject({ isResidentCredential: false, rpId: 'localhost' });
@@ -131,14 +172,29 @@ describe('passkey sign-in in Chromium', () => {
     expect(await page.locator('html').getAttribute('lang')).toBe('en');
     await screenshot(page, 'login-en');
     await page.fill('#identifier', '  JIWOO.LEE@example.com ');
-    const options = page.waitForResponse((res) => res.url().endsWith('/passkey/options') && (res.request().postData() ?? '').includes('identifier'));
+    const options = page.waitForResponse(
+      (res) =>
+        res.url().endsWith('/passkey/options') &&
+        (res.request().postData() ?? '').includes('identifier'),
+    );
     await page.locator('#identifier-form button[type=submit]').click();
-    const { allowCredentials } = (await (await options).json()) as { allowCredentials: { id: string }[] };
-    expect(allowCredentials.map((c) => c.id)).toEqual([Buffer.from(credential!.credentialId, 'base64').toString('base64url')]);
+    const { allowCredentials } = (await (await options).json()) as {
+      allowCredentials: { id: string }[];
+    };
+    expect(allowCredentials.map((c) => c.id)).toEqual([
+      Buffer.from(credential!.credentialId, 'base64').toString('base64url'),
+    ]);
     const callback = await approveConsent(page, client.redirectUri, 'consent-en');
 
-    const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: request.verifier, expectedState: request.state, expectedNonce: request.nonce });
-    expect(tokens.claims()).toMatchObject({ acr: 'urn:one-id:loa:substantial', amr: expect.arrayContaining(['user']) });
+    const tokens = await oidc.authorizationCodeGrant(config, callback, {
+      pkceCodeVerifier: request.verifier,
+      expectedState: request.state,
+      expectedNonce: request.nonce,
+    });
+    expect(tokens.claims()).toMatchObject({
+      acr: 'urn:one-id:loa:substantial',
+      amr: expect.arrayContaining(['user']),
+    });
     const userinfo = await oidc.fetchUserInfo(config, tokens.access_token, tokens.claims()!.sub);
     expect(userinfo).toMatchObject({ name: 'Lee Jiwoo', email: 'jiwoo.lee@example.com' });
     expect(problems).toEqual([]);
@@ -147,7 +203,11 @@ describe('passkey sign-in in Chromium', () => {
   it('shows a readable error when the ceremony fails, and lets the citizen retry', async () => {
     const { page, problems } = await phonePage();
     const authenticator = await addVirtualAuthenticator(page, { residentKey: true });
-    await enrolInBrowser(page, { name: '박서준', birthdate: '1979-02-28', email: 'seojun@example.com' });
+    await enrolInBrowser(page, {
+      name: '박서준',
+      birthdate: '1979-02-28',
+      email: 'seojun@example.com',
+    });
     const { client, config } = await agency(page, 4303);
     const request = await authorizationRequest(config, client.redirectUri);
     await page.goto(request.url.href);
@@ -177,7 +237,11 @@ describe('passkey sign-in in Chromium', () => {
     // Restored: the same page signs in, and the error is cleared on the way.
     await page.click('#passkey-button');
     const callback = await approveConsent(page, client.redirectUri);
-    const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: request.verifier, expectedState: request.state, expectedNonce: request.nonce });
+    const tokens = await oidc.authorizationCodeGrant(config, callback, {
+      pkceCodeVerifier: request.verifier,
+      expectedState: request.state,
+      expectedNonce: request.nonce,
+    });
     expect(tokens.claims()!.acr).toBe('urn:one-id:loa:substantial');
     expect(problems).toEqual([]);
   });
@@ -191,19 +255,34 @@ describe('passkey sign-in in Chromium', () => {
     await page.goto(request.url.href);
     // Chromium's virtual authenticator picks the offered passkey as a person would from the list.
     const callback = await approveConsent(page, client.redirectUri);
-    const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: request.verifier, expectedState: request.state, expectedNonce: request.nonce });
-    expect(tokens.claims()).toMatchObject({ acr: 'urn:one-id:loa:substantial', amr: expect.arrayContaining(['user']) });
+    const tokens = await oidc.authorizationCodeGrant(config, callback, {
+      pkceCodeVerifier: request.verifier,
+      expectedState: request.state,
+      expectedNonce: request.nonce,
+    });
+    expect(tokens.claims()).toMatchObject({
+      acr: 'urn:one-id:loa:substantial',
+      amr: expect.arrayContaining(['user']),
+    });
     expect(problems).toEqual([]);
   });
 });
 
 describe('dead enrolment links in Chromium', () => {
-  const expectReadableRefusal = async (page: Page, url: string, status: number, lang: 'ko' | 'en', code: string) => {
+  const expectReadableRefusal = async (
+    page: Page,
+    url: string,
+    status: number,
+    lang: 'ko' | 'en',
+    code: string,
+  ) => {
     const response = await page.goto(url);
     expect(response?.status()).toBe(status);
     const t = MESSAGES[lang];
     expect(await page.locator('h1').textContent()).toBe(t['error.title']);
-    expect(await page.locator('#message-body').textContent()).toBe(t[`err.${code}` as keyof typeof t]);
+    expect(await page.locator('#message-body').textContent()).toBe(
+      t[`err.${code}` as keyof typeof t],
+    );
     expect(await page.locator('code').textContent()).toBe(code);
     const text = await page.locator('body').innerText();
     // Never a stack trace or internals, whatever went wrong.
@@ -219,10 +298,22 @@ describe('dead enrolment links in Chromium', () => {
     await screenshot(page, 'enrol-used-ko');
     await expectReadableRefusal(page, `${used.url}?lang=en`, 410, 'en', 'ERR_ENROLMENT_USED');
 
-    const expired = await app.services.accounts.enrolCitizen({ name: '윤도현', birthdate: '1970-01-01' }, 'test');
-    await app.knex('enrolment_links').where({ account_id: expired.account.id }).update({ expires_at: new Date(Date.now() - 60_000) });
+    const expired = await app.services.accounts.enrolCitizen(
+      { name: '윤도현', birthdate: '1970-01-01' },
+      'test',
+    );
+    await app
+      .knex('enrolment_links')
+      .where({ account_id: expired.account.id })
+      .update({ expires_at: new Date(Date.now() - 60_000) });
     await expectReadableRefusal(page, expired.url, 410, 'en', 'ERR_ENROLMENT_EXPIRED');
-    await expectReadableRefusal(page, `${app.issuer}/enrol/${'x'.repeat(43)}?lang=ko`, 404, 'ko', 'ERR_ENROLMENT_UNKNOWN');
+    await expectReadableRefusal(
+      page,
+      `${app.issuer}/enrol/${'x'.repeat(43)}?lang=ko`,
+      404,
+      'ko',
+      'ERR_ENROLMENT_UNKNOWN',
+    );
     expect(problems).toEqual([]);
   });
 });

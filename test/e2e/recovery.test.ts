@@ -5,10 +5,22 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.ts';
-import { addVirtualAuthenticator, citizenContext, launchChromium, pageProblems } from '../support/chromium.ts';
+import {
+  addVirtualAuthenticator,
+  citizenContext,
+  launchChromium,
+  pageProblems,
+} from '../support/chromium.ts';
 import { createBrowserSession, csrfFrom } from '../support/browser-session.ts';
 import { enrolCitizen } from '../support/flows.ts';
-import { auditRows, certificateEnv, createTestPki, linkCertificate, signChallenge, type TestPki } from '../auth/certificate-login/support.ts';
+import {
+  auditRows,
+  certificateEnv,
+  createTestPki,
+  linkCertificate,
+  signChallenge,
+  type TestPki,
+} from '../auth/certificate-login/support.ts';
 
 const WAIT = 10_000;
 
@@ -54,7 +66,8 @@ const claimAccountClient = () =>
   });
 
 type Message = { type: string; nonce?: string; audience?: string };
-const messages = (page: Page) => page.evaluate(() => (window as unknown as { __oneIdMessages: Message[] }).__oneIdMessages);
+const messages = (page: Page) =>
+  page.evaluate(() => (window as unknown as { __oneIdMessages: Message[] }).__oneIdMessages);
 
 /** A citizen enrolled at the counter (a software passkey, about to be "lost") with a linked certificate. */
 const citizenWithLostPasskey = async () => {
@@ -77,14 +90,25 @@ describe('recovery after a lost passkey, in Chromium', () => {
     // The page asked for high assurance: the certificate section comes first and leads.
     const html = await page.content();
     expect(html.indexOf('id="certificate-login"')).toBeLessThan(html.indexOf('id="passkey-login"'));
-    expect(await page.locator('#certificate-challenge-button').getAttribute('class')).toBe('primary');
+    expect(await page.locator('#certificate-challenge-button').getAttribute('class')).toBe(
+      'primary',
+    );
 
     await page.click('#certificate-challenge-button');
     await expect.poll(() => page.inputValue('#certificate-nonce')).toMatch(/^[\w-]{43}$/);
     const nonce = await page.inputValue('#certificate-nonce');
     // The extension hook announced the same challenge.
-    expect(await messages(page)).toContainEqual(expect.objectContaining({ type: 'one-id:certificate-challenge', nonce, audience: app.issuer }));
-    await page.fill('#certificate-jws', await signChallenge({ nonce, audience: app.issuer, leaf, chain: [pki.intermediate] }));
+    expect(await messages(page)).toContainEqual(
+      expect.objectContaining({
+        type: 'one-id:certificate-challenge',
+        nonce,
+        audience: app.issuer,
+      }),
+    );
+    await page.fill(
+      '#certificate-jws',
+      await signChallenge({ nonce, audience: app.issuer, leaf, chain: [pki.intermediate] }),
+    );
     await page.click('#certificate-submit');
     await page.waitForURL(`${app.issuer}/account/recover`);
     expect(await page.locator('.passkey-item').count()).toBe(1);
@@ -92,19 +116,29 @@ describe('recovery after a lost passkey, in Chromium', () => {
     // A new passkey on this device.
     await page.click('#register-button');
     await page.waitForURL(`${app.issuer}/account/recover?done=registered`);
-    expect(await page.locator('#recovery-done').textContent()).toContain('새 패스키가 등록되었습니다');
+    expect(await page.locator('#recovery-done').textContent()).toContain(
+      '새 패스키가 등록되었습니다',
+    );
     const [created] = await authenticator.credentials();
     const newId = Buffer.from(created!.credentialId, 'base64').toString('base64url');
     expect(await page.locator('.passkey-item').count()).toBe(2);
 
     // Remove the lost one.
-    await page.locator(`.passkey-item[data-credential-id="${lostId}"] button.remove-passkey`).click();
+    await page
+      .locator(`.passkey-item[data-credential-id="${lostId}"] button.remove-passkey`)
+      .click();
     await page.waitForURL(`${app.issuer}/account/recover?done=removed`);
     expect(await page.locator('.passkey-item').count()).toBe(1);
-    expect((await app.services.passkeys.listForAccount(account.id)).map((c) => c.id)).toEqual([newId]);
+    expect((await app.services.passkeys.listForAccount(account.id)).map((c) => c.id)).toEqual([
+      newId,
+    ]);
     const subject = `account:${account.id}`;
-    expect((await auditRows(app, 'auth.passkey.removed')).find((r) => r.subject === subject)?.details).toMatchObject({ credentialId: lostId });
-    expect((await auditRows(app, 'auth.passkey.registered')).find((r) => r.subject === subject)?.details).toMatchObject({ credentialId: newId });
+    expect(
+      (await auditRows(app, 'auth.passkey.removed')).find((r) => r.subject === subject)?.details,
+    ).toMatchObject({ credentialId: lostId });
+    expect(
+      (await auditRows(app, 'auth.passkey.registered')).find((r) => r.subject === subject)?.details,
+    ).toMatchObject({ credentialId: newId });
     expect(problems).toEqual([]);
   });
 
@@ -114,13 +148,36 @@ describe('recovery after a lost passkey, in Chromium', () => {
     await claimAccountClient();
     await page.goto(`${app.issuer}/account/recover?lang=en`);
     await page.waitForURL(/\/interaction\//);
-    await expect.poll(async () => (await messages(page)).map((m) => m.type)).toContain('one-id:certificate-ready');
+    await expect
+      .poll(async () => (await messages(page)).map((m) => m.type))
+      .toContain('one-id:certificate-ready');
     // The "extension" asks for a challenge, signs it, and hands the JWS back.
-    await page.evaluate(() => window.postMessage({ type: 'one-id:certificate-request' }, window.location.origin));
-    await expect.poll(async () => (await messages(page)).find((m) => m.type === 'one-id:certificate-challenge')?.nonce).toBeTruthy();
-    const { nonce } = (await messages(page)).find((m) => m.type === 'one-id:certificate-challenge')!;
-    const jws = await signChallenge({ nonce: nonce!, audience: app.issuer, leaf, chain: [pki.intermediate] });
-    await page.evaluate((signed) => window.postMessage({ type: 'one-id:certificate-signed', jws: signed }, window.location.origin), jws);
+    await page.evaluate(() =>
+      window.postMessage({ type: 'one-id:certificate-request' }, window.location.origin),
+    );
+    await expect
+      .poll(
+        async () =>
+          (await messages(page)).find((m) => m.type === 'one-id:certificate-challenge')?.nonce,
+      )
+      .toBeTruthy();
+    const { nonce } = (await messages(page)).find(
+      (m) => m.type === 'one-id:certificate-challenge',
+    )!;
+    const jws = await signChallenge({
+      nonce: nonce!,
+      audience: app.issuer,
+      leaf,
+      chain: [pki.intermediate],
+    });
+    await page.evaluate(
+      (signed) =>
+        window.postMessage(
+          { type: 'one-id:certificate-signed', jws: signed },
+          window.location.origin,
+        ),
+      jws,
+    );
     await page.waitForURL(`${app.issuer}/account/recover?lang=en`);
     expect(await page.locator('h1').textContent()).toBe('Recover your passkeys');
     expect(problems).toEqual([]);
@@ -139,7 +196,11 @@ describe('recovery rules', () => {
     // The JSON routes answer 401 instead of redirecting (even with a valid CSRF token).
     const login = await session.follow(auth.toString(), app.issuer);
     const csrf = csrfFrom(await login.res.text());
-    const options = await session.request(`${app.issuer}/account/recover/passkey/options`, { method: 'POST', json: {}, headers: { 'x-csrf-token': csrf } });
+    const options = await session.request(`${app.issuer}/account/recover/passkey/options`, {
+      method: 'POST',
+      json: {},
+      headers: { 'x-csrf-token': csrf },
+    });
     expect(options.status).toBe(401);
     expect((await options.json()).code).toBe('ERR_RECOVERY_SIGN_IN_REQUIRED');
     // A passkey session is not enough either.
@@ -148,19 +209,38 @@ describe('recovery rules', () => {
     const first = await passkeySession.follow(`${app.issuer}/account`, app.issuer);
     const path = new URL(first.url).pathname;
     const token = csrfFrom(await first.res.text());
-    const request = await (await passkeySession.request(`${app.issuer}${path}/passkey/options`, { method: 'POST', json: {}, headers: { 'x-csrf-token': token } })).json();
-    const verify = await passkeySession.request(`${app.issuer}${path}/passkey/verify`, { method: 'POST', json: citizen.authenticator.authenticate(request), headers: { 'x-csrf-token': token } });
-    const landed = await passkeySession.follow(new URL((await verify.json()).location, app.issuer).toString(), app.issuer);
+    const request = await (
+      await passkeySession.request(`${app.issuer}${path}/passkey/options`, {
+        method: 'POST',
+        json: {},
+        headers: { 'x-csrf-token': token },
+      })
+    ).json();
+    const verify = await passkeySession.request(`${app.issuer}${path}/passkey/verify`, {
+      method: 'POST',
+      json: citizen.authenticator.authenticate(request),
+      headers: { 'x-csrf-token': token },
+    });
+    const landed = await passkeySession.follow(
+      new URL((await verify.json()).location, app.issuer).toString(),
+      app.issuer,
+    );
     expect(new URL(landed.url).pathname).toBe('/account');
     const again = await passkeySession.request(`${app.issuer}/account/recover`);
-    expect(new URL(again.headers.get('location')!).searchParams.get('acr_values')).toBe('urn:one-id:loa:high');
+    expect(new URL(again.headers.get('location')!).searchParams.get('acr_values')).toBe(
+      'urn:one-id:loa:high',
+    );
   });
 
   it('never removes the last way in: a passkey-only account keeps its passkey', async () => {
     const citizen = await enrolCitizen(app, { name: '유일한' });
     const [only] = await app.services.passkeys.listForAccount(citizen.account.id);
-    await expect(app.services.certificates!.recovery.removePasskey(citizen.account.id, only!.id)).rejects.toMatchObject({ code: 'ERR_LAST_SIGN_IN_METHOD', status: 409 });
-    await expect(app.services.certificates!.recovery.removePasskey(citizen.account.id, 'someone-elses')).rejects.toMatchObject({ code: 'ERR_PASSKEY_NOT_FOUND' });
+    await expect(
+      app.services.certificates!.recovery.removePasskey(citizen.account.id, only!.id),
+    ).rejects.toMatchObject({ code: 'ERR_LAST_SIGN_IN_METHOD', status: 409 });
+    await expect(
+      app.services.certificates!.recovery.removePasskey(citizen.account.id, 'someone-elses'),
+    ).rejects.toMatchObject({ code: 'ERR_PASSKEY_NOT_FOUND' });
     expect(await app.services.passkeys.listForAccount(citizen.account.id)).toHaveLength(1);
   });
 });

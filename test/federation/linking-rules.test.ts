@@ -10,10 +10,29 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { translator } from '../../src/http/messages.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';
 import { createBrowserSession, csrfFrom, type BrowserSession } from '../support/browser-session.ts';
-import { authorizationRequest, discover, enrolCitizen, registerClient, signIn } from '../support/flows.ts';
+import {
+  authorizationRequest,
+  discover,
+  enrolCitizen,
+  registerClient,
+  signIn,
+} from '../support/flows.ts';
 import type { Issued } from '../support/pki.ts';
-import { certificateEnv, challengeSignIn, continueToClient, createTestPki, linkCertificate, type TestPki } from '../auth/certificate-login/support.ts';
-import { browse, registerUpstream, retireUpstreams, startUpstream, upstreamButton } from './support.ts';
+import {
+  certificateEnv,
+  challengeSignIn,
+  continueToClient,
+  createTestPki,
+  linkCertificate,
+  type TestPki,
+} from '../auth/certificate-login/support.ts';
+import {
+  browse,
+  registerUpstream,
+  retireUpstreams,
+  startUpstream,
+  upstreamButton,
+} from './support.ts';
 
 const SUBSTANTIAL = 'urn:one-id:loa:substantial';
 const verifiedPhone = (phone_number: string) => ({ phone_number, phone_number_verified: true });
@@ -40,7 +59,11 @@ beforeAll(async () => {
       'gov-twin': { name: '박쌍둥', birthdate: '1990-03-03', ...verifiedPhone('010-5555-0303') },
       'gov-retired': { name: '최중지', birthdate: '1970-04-04', ...verifiedPhone('010-5555-0404') },
       'gov-first': { name: '정재발급', birthdate: '1980-05-05', ...verifiedPhone('010-5555-0505') },
-      'gov-second': { name: '정재발급', birthdate: '1980-05-05', ...verifiedPhone('010-5555-0505') },
+      'gov-second': {
+        name: '정재발급',
+        birthdate: '1980-05-05',
+        ...verifiedPhone('010-5555-0505'),
+      },
       'gov-cert': { name: '한인증', birthdate: '1975-06-06', ...verifiedPhone('010-5555-0606') },
       'gov-race': { name: '한경합', birthdate: '1975-07-07', ...verifiedPhone('010-5555-0707') },
     },
@@ -89,13 +112,28 @@ const viaGov = async (user: string, session: BrowserSession = createBrowserSessi
   return { request, session, page, uid: uid! };
 };
 
-const post = (session: BrowserSession, path: string, html: string) => browse(session, `${app.issuer}${path}`, client.redirectUri, { method: 'POST', form: { _csrf: csrfFrom(html) } });
+const post = (session: BrowserSession, path: string, html: string) =>
+  browse(session, `${app.issuer}${path}`, client.redirectUri, {
+    method: 'POST',
+    form: { _csrf: csrfFrom(html) },
+  });
 
-const tokensAt = async (request: Awaited<ReturnType<typeof authorizationRequest>>, callback: string) =>
-  (await oidc.authorizationCodeGrant(config, new URL(callback), { pkceCodeVerifier: request.verifier, expectedState: request.state, expectedNonce: request.nonce })).claims()!;
+const tokensAt = async (
+  request: Awaited<ReturnType<typeof authorizationRequest>>,
+  callback: string,
+) =>
+  (
+    await oidc.authorizationCodeGrant(config, new URL(callback), {
+      pkceCodeVerifier: request.verifier,
+      expectedState: request.state,
+      expectedNonce: request.nonce,
+    })
+  ).claims()!;
 
-const identity = (subject: string) => app.knex('federated_identities').where({ issuer: gov.issuer, subject }).first();
-const accountsNamed = async (name: string) => Number((await app.knex('accounts').where({ name }).count({ n: '*' }).first())!.n);
+const identity = (subject: string) =>
+  app.knex('federated_identities').where({ issuer: gov.issuer, subject }).first();
+const accountsNamed = async (name: string) =>
+  Number((await app.knex('accounts').where({ name }).count({ n: '*' }).first())!.n);
 
 /** Polls until `read` gives something (linking after a sign-in happens as the interaction ends). */
 const eventually = async <T>(read: () => Promise<T | undefined>): Promise<T | undefined> => {
@@ -130,9 +168,17 @@ describe('the match rule at its edges', () => {
     // Proof decides: the second twin's passkey, in a new linking (the forced POST used it up).
     const again = await viaGov('gov-twin');
     expectNoOffer(again.page.html);
-    const callback = await signIn(app, again.session, twins[1]!.authenticator, new URL(again.page.url));
+    const callback = await signIn(
+      app,
+      again.session,
+      twins[1]!.authenticator,
+      new URL(again.page.url),
+    );
     expect((await tokensAt(again.request, callback)).acr).toBe(SUBSTANTIAL);
-    expect(await identity('gov-twin')).toMatchObject({ account_id: twins[1]!.account.id, linked_by: 'passkey' });
+    expect(await identity('gov-twin')).toMatchObject({
+      account_id: twins[1]!.account.id,
+      linked_by: 'passkey',
+    });
   });
 
   it('offers nothing to confirm or create when the one matching account is disabled', async () => {
@@ -149,7 +195,9 @@ describe('the match rule at its edges', () => {
     expect(await identity('gov-retired')).toBeUndefined();
     // The disabled account's own passkey cannot link it either.
     const { page: page3, session: session3 } = await viaGov('gov-retired');
-    await expect(signIn(app, session3, retired.authenticator, new URL(page3.url))).rejects.toThrow(/ERR_ACCOUNT_DISABLED|403/);
+    await expect(signIn(app, session3, retired.authenticator, new URL(page3.url))).rejects.toThrow(
+      /ERR_ACCOUNT_DISABLED|403/,
+    );
     expect(await identity('gov-retired')).toBeUndefined();
   });
 
@@ -157,17 +205,34 @@ describe('the match rule at its edges', () => {
     // First identity: the one match, confirmed.
     const first = await viaGov('gov-first');
     expect(first.page.html).toContain('id="federation-match"');
-    const done = await post(first.session, `/interaction/${first.uid}/federation/link/confirm`, first.page.html);
+    const done = await post(
+      first.session,
+      `/interaction/${first.uid}/federation/link/confirm`,
+      first.page.html,
+    );
     // The agency's consent screen (this citizen's first visit there), then the agency.
-    expect((await tokensAt(first.request, await continueToClient(app, first.session, done.url))).acr).toBe(SUBSTANTIAL);
-    expect(await identity('gov-first')).toMatchObject({ account_id: relinked.account.id, linked_by: 'match' });
+    expect(
+      (await tokensAt(first.request, await continueToClient(app, first.session, done.url))).acr,
+    ).toBe(SUBSTANTIAL);
+    expect(await identity('gov-first')).toMatchObject({
+      account_id: relinked.account.id,
+      linked_by: 'match',
+    });
 
     // Another subject there with the same details: not the same person as far as One-ID knows.
     const second = await viaGov('gov-second');
     expectNoOffer(second.page.html);
-    const callback = await signIn(app, second.session, relinked.authenticator, new URL(second.page.url));
+    const callback = await signIn(
+      app,
+      second.session,
+      relinked.authenticator,
+      new URL(second.page.url),
+    );
     expect((await tokensAt(second.request, callback)).acr).toBe(SUBSTANTIAL);
-    expect(await identity('gov-second')).toMatchObject({ account_id: relinked.account.id, linked_by: 'passkey' });
+    expect(await identity('gov-second')).toMatchObject({
+      account_id: relinked.account.id,
+      linked_by: 'passkey',
+    });
     expect(await accountsNamed('정재발급')).toBe(1);
   });
 });
@@ -177,16 +242,32 @@ describe('linking by a certificate sign-in', () => {
   const deferToSignIn = async (user: string) => {
     const start = await viaGov(user);
     expect(start.page.html).toContain('id="federation-sign-in"');
-    const login = await post(start.session, `/interaction/${start.uid}/federation/link/sign-in`, start.page.html);
+    const login = await post(
+      start.session,
+      `/interaction/${start.uid}/federation/link/sign-in`,
+      start.page.html,
+    );
     expect(login.url).toBe(`${app.issuer}/interaction/${start.uid}`);
     expect(login.html).toContain('id="certificate-login"');
-    expect(login.html).toContain(translator('ko')('login.federation.linking', { upstream: '모바일 신분증' }));
-    return { ...start, login: { path: `/interaction/${start.uid}`, url: login.url, csrf: csrfFrom(login.html), html: login.html } };
+    expect(login.html).toContain(
+      translator('ko')('login.federation.linking', { upstream: '모바일 신분증' }),
+    );
+    return {
+      ...start,
+      login: {
+        path: `/interaction/${start.uid}`,
+        url: login.url,
+        csrf: csrfFrom(login.html),
+        html: login.html,
+      },
+    };
   };
 
   /** The signed challenge with the holder's certificate, then on to the agency. */
   const certificateSignIn = async (flow: Awaited<ReturnType<typeof deferToSignIn>>) => {
-    const { res, body } = await challengeSignIn(app, flow.session, flow.login, holderLeaf, [pki.intermediate]);
+    const { res, body } = await challengeSignIn(app, flow.session, flow.login, holderLeaf, [
+      pki.intermediate,
+    ]);
     expect(res.status, JSON.stringify(body)).toBe(200);
     return tokensAt(flow.request, await continueToClient(app, flow.session, body.location!));
   };
@@ -198,7 +279,12 @@ describe('linking by a certificate sign-in', () => {
     expect(claims.amr).not.toContain('fed');
     const row = await eventually(() => identity('gov-cert'));
     expect(row).toMatchObject({ account_id: holder.account.id, linked_by: 'sign-in' });
-    expect(await app.knex('audit_events').where({ action: 'auth.federation.linked', subject: `account:${holder.account.id}` }).whereRaw("details->>'method' = 'sign-in'")).toHaveLength(1);
+    expect(
+      await app
+        .knex('audit_events')
+        .where({ action: 'auth.federation.linked', subject: `account:${holder.account.id}` })
+        .whereRaw("details->>'method' = 'sign-in'"),
+    ).toHaveLength(1);
 
     // From now on the upstream alone signs the same citizen in.
     const again = await viaGov('gov-cert');
@@ -206,7 +292,7 @@ describe('linking by a certificate sign-in', () => {
     expect((await tokensAt(again.request, again.page.url)).sub).toBe(claims.sub);
   });
 
-  it('audits a link that fails after the sign-in (linked elsewhere meanwhile), on the citizen\'s activity too', async () => {
+  it("audits a link that fails after the sign-in (linked elsewhere meanwhile), on the citizen's activity too", async () => {
     const flow = await deferToSignIn('gov-race');
     // Meanwhile, in another browser, the same upstream identity is linked to another account.
     const elsewhere = await viaGov('gov-race');
@@ -216,8 +302,16 @@ describe('linking by a certificate sign-in', () => {
     // The certificate sign-in still signs the citizen in; the link cannot be made.
     const claims = await certificateSignIn(flow);
     expect(claims.acr).toBe('urn:one-id:loa:high');
-    const failure = await eventually(async () => app.knex('audit_events').where({ action: 'auth.federation.link_failed', subject: `account:${holder.account.id}` }).first());
-    expect(failure).toMatchObject({ actor: `account:${holder.account.id}`, details: { upstream: 'gov', method: 'sign-in', reason: 'ERR_FEDERATION_ALREADY_LINKED' } });
+    const failure = await eventually(async () =>
+      app
+        .knex('audit_events')
+        .where({ action: 'auth.federation.link_failed', subject: `account:${holder.account.id}` })
+        .first(),
+    );
+    expect(failure).toMatchObject({
+      actor: `account:${holder.account.id}`,
+      details: { upstream: 'gov', method: 'sign-in', reason: 'ERR_FEDERATION_ALREADY_LINKED' },
+    });
     expect(await identity('gov-race')).toMatchObject({ account_id: other.account.id });
     const account = await (await flow.session.request(`${app.issuer}/account`)).text();
     expect(account).toContain(translator('ko')('activity.auth.federation.link_failed'));

@@ -21,12 +21,26 @@ let agencySite: Server;
 let agencyOrigin: string;
 
 beforeAll(async () => {
-  agencySite = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>Agency</title><p>back at the agency</p>'));
+  agencySite = createServer((_req, res) =>
+    res
+      .writeHead(200, { 'content-type': 'text/html' })
+      .end('<!doctype html><title>Agency</title><p>back at the agency</p>'),
+  );
   await new Promise<void>((resolve) => agencySite.listen(0, '127.0.0.1', resolve));
   agencyOrigin = `http://127.0.0.1:${(agencySite.address() as AddressInfo).port}`;
   [app, browser] = await Promise.all([startTestApp(), launchChromium()]);
-  upstream = await startUpstream({ redirectUri: app.services.federation.redirectUri, users: { 'kim-2931': { name: '김하나' } } });
-  await registerUpstream(app, { id: 'gov-app', issuer: upstream.issuer, client_secret: upstream.clientSecret, acr: 'urn:one-id:loa:substantial', claims: { name: 'name' }, display_name: { ko: '정부 앱', en: 'Government app' } });
+  upstream = await startUpstream({
+    redirectUri: app.services.federation.redirectUri,
+    users: { 'kim-2931': { name: '김하나' } },
+  });
+  await registerUpstream(app, {
+    id: 'gov-app',
+    issuer: upstream.issuer,
+    client_secret: upstream.clientSecret,
+    acr: 'urn:one-id:loa:substantial',
+    claims: { name: 'name' },
+    display_name: { ko: '정부 앱', en: 'Government app' },
+  });
 });
 afterAll(async () => {
   if (app) await retireUpstreams(app, ['gov-app']);
@@ -52,10 +66,14 @@ describe('federated sign-in in Chromium', () => {
     const problems: string[] = [];
     page.on('pageerror', (error) => problems.push(error.message));
     page.on('console', (m) => {
-      if (m.type() === 'error' && /Content Security Policy|Refused to/i.test(m.text())) problems.push(m.text());
+      if (m.type() === 'error' && /Content Security Policy|Refused to/i.test(m.text()))
+        problems.push(m.text());
     });
     await addVirtualAuthenticator(page, { residentKey: true });
-    const { account, url } = await app.services.accounts.enrolCitizen({ name: '김하나', birthdate: '1991-09-09' }, 'test');
+    const { account, url } = await app.services.accounts.enrolCitizen(
+      { name: '김하나', birthdate: '1991-09-09' },
+      'test',
+    );
     await page.goto(url);
     await page.click('#register-button');
     await page.waitForURL(`${app.issuer}/enrol/done`);
@@ -68,9 +86,18 @@ describe('federated sign-in in Chromium', () => {
     await page.click('#passkey-button');
     await page.locator('button[name=decision][value=approve]').click();
     await page.waitForURL((u) => u.href.startsWith(client.redirectUri));
-    const linked = await oidc.authorizationCodeGrant(config, new URL(page.url()), { pkceCodeVerifier: first.verifier, expectedState: first.state, expectedNonce: first.nonce });
-    expect(linked.claims()).toMatchObject({ acr: 'urn:one-id:loa:substantial', amr: ['fed', 'pwd', 'otp', 'mfa', 'hwk', 'user'] });
-    expect(await app.knex('federated_identities').where({ subject: 'kim-2931' }).first()).toMatchObject({ account_id: account.id, linked_by: 'passkey' });
+    const linked = await oidc.authorizationCodeGrant(config, new URL(page.url()), {
+      pkceCodeVerifier: first.verifier,
+      expectedState: first.state,
+      expectedNonce: first.nonce,
+    });
+    expect(linked.claims()).toMatchObject({
+      acr: 'urn:one-id:loa:substantial',
+      amr: ['fed', 'pwd', 'otp', 'mfa', 'hwk', 'user'],
+    });
+    expect(
+      await app.knex('federated_identities').where({ subject: 'kim-2931' }).first(),
+    ).toMatchObject({ account_id: account.id, linked_by: 'passkey' });
     expect(problems).toEqual([]);
     await context.close();
 
@@ -81,9 +108,18 @@ describe('federated sign-in in Chromium', () => {
     await next.goto(second.url.href);
     await next.locator('button[data-upstream="gov-app"]').click();
     await next.waitForURL((u) => u.href.startsWith(client.redirectUri));
-    const claims = (await oidc.authorizationCodeGrant(config, new URL(next.url()), { pkceCodeVerifier: second.verifier, expectedState: second.state, expectedNonce: second.nonce })).claims()!;
+    const claims = (
+      await oidc.authorizationCodeGrant(config, new URL(next.url()), {
+        pkceCodeVerifier: second.verifier,
+        expectedState: second.state,
+        expectedNonce: second.nonce,
+      })
+    ).claims()!;
     expect(claims.sub).toBe(linked.claims()!.sub);
-    expect(claims).toMatchObject({ acr: 'urn:one-id:loa:substantial', amr: ['fed', 'pwd', 'otp', 'mfa'] });
+    expect(claims).toMatchObject({
+      acr: 'urn:one-id:loa:substantial',
+      amr: ['fed', 'pwd', 'otp', 'mfa'],
+    });
     await again.close();
   });
 });

@@ -6,8 +6,23 @@ import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.ts';
 import { createBrowserSession } from '../support/browser-session.ts';
-import { authorizationRequest, discover, enrolCitizen, registerClient, signIn } from '../support/flows.ts';
-import { browse, closedUrl, registerUpstream, retireUpstreams, startHangingServer, startStubUpstream, type StubMode, upstreamButton } from './support.ts';
+import {
+  authorizationRequest,
+  discover,
+  enrolCitizen,
+  registerClient,
+  signIn,
+} from '../support/flows.ts';
+import {
+  browse,
+  closedUrl,
+  registerUpstream,
+  retireUpstreams,
+  startHangingServer,
+  startStubUpstream,
+  type StubMode,
+  upstreamButton,
+} from './support.ts';
 
 let app: TestApp;
 let stub: Awaited<ReturnType<typeof startStubUpstream>>;
@@ -18,10 +33,33 @@ let citizen: Awaited<ReturnType<typeof enrolCitizen>>;
 
 beforeAll(async () => {
   app = await startTestApp({ FEDERATION_TIMEOUT_MS: '1000' });
-  [stub, hanging, client, citizen] = await Promise.all([startStubUpstream(), startHangingServer(), registerClient(app), enrolCitizen(app)]);
-  await registerUpstream(app, { id: 'stub', issuer: stub.issuer, client_secret: 'stub-secret', acr: 'urn:one-id:loa:substantial', display_name: { ko: '시험 제공자', en: 'Stub provider' } });
-  await registerUpstream(app, { id: 'down', issuer: await closedUrl(), client_secret: 's', acr: 'urn:one-id:loa:substantial', display_name: { ko: '중단된 제공자', en: 'Down provider' } });
-  await registerUpstream(app, { id: 'slow', issuer: hanging.url, client_secret: 's', acr: 'urn:one-id:loa:substantial', display_name: { ko: '응답 없는 제공자', en: 'Silent provider' } });
+  [stub, hanging, client, citizen] = await Promise.all([
+    startStubUpstream(),
+    startHangingServer(),
+    registerClient(app),
+    enrolCitizen(app),
+  ]);
+  await registerUpstream(app, {
+    id: 'stub',
+    issuer: stub.issuer,
+    client_secret: 'stub-secret',
+    acr: 'urn:one-id:loa:substantial',
+    display_name: { ko: '시험 제공자', en: 'Stub provider' },
+  });
+  await registerUpstream(app, {
+    id: 'down',
+    issuer: await closedUrl(),
+    client_secret: 's',
+    acr: 'urn:one-id:loa:substantial',
+    display_name: { ko: '중단된 제공자', en: 'Down provider' },
+  });
+  await registerUpstream(app, {
+    id: 'slow',
+    issuer: hanging.url,
+    client_secret: 's',
+    acr: 'urn:one-id:loa:substantial',
+    display_name: { ko: '응답 없는 제공자', en: 'Silent provider' },
+  });
   config = await discover(app, client);
 });
 afterAll(async () => {
@@ -35,11 +73,24 @@ const loginPage = async () => {
   const session = createBrowserSession();
   const request = await authorizationRequest(config, client.redirectUri);
   const { res, url } = await session.follow(request.url.href, app.issuer);
-  return { session, request, url, uid: /\/interaction\/([\w-]+)/.exec(url)![1]!, html: await res.text(), status: res.status };
+  return {
+    session,
+    request,
+    url,
+    uid: /\/interaction\/([\w-]+)/.exec(url)![1]!,
+    html: await res.text(),
+    status: res.status,
+  };
 };
 
 const rejections = async () =>
-  (await app.knex('audit_events').where({ action: 'auth.federation.rejected' }).whereRaw("details->>'upstream' = 'stub'").orderBy('id')).map((r) => r.details as { upstream: string; kind: string; reason: string });
+  (
+    await app
+      .knex('audit_events')
+      .where({ action: 'auth.federation.rejected' })
+      .whereRaw("details->>'upstream' = 'stub'")
+      .orderBy('id')
+  ).map((r) => r.details as { upstream: string; kind: string; reason: string });
 
 describe('ID tokens an upstream must not get away with', () => {
   const cases: [StubMode, RegExp][] = [
@@ -52,13 +103,23 @@ describe('ID tokens an upstream must not get away with', () => {
     stub.state.mode = mode;
     const before = stub.state.tokenRequests;
     const login = await loginPage();
-    const page = await browse(login.session, `${app.issuer}${upstreamButton(login.html, 'stub')}`, client.redirectUri);
+    const page = await browse(
+      login.session,
+      `${app.issuer}${upstreamButton(login.html, 'stub')}`,
+      client.redirectUri,
+    );
     // The code was redeemed: the refusal is about the ID token itself.
     expect(stub.state.tokenRequests).toBe(before + 1);
     expect(page.res.status).toBe(400);
     expect(page.html).toContain('ERR_UPSTREAM_REJECTED');
-    expect((await rejections()).at(-1)).toMatchObject({ upstream: 'stub', kind: 'rejected', reason: expect.stringMatching(reason) });
-    expect(await app.knex('federated_identities').where({ upstream_id: 'stub' }).first()).toBeUndefined();
+    expect((await rejections()).at(-1)).toMatchObject({
+      upstream: 'stub',
+      kind: 'rejected',
+      reason: expect.stringMatching(reason),
+    });
+    expect(
+      await app.knex('federated_identities').where({ upstream_id: 'stub' }).first(),
+    ).toBeUndefined();
     // The sign-in is still open: back to it, every other method still there.
     expect(page.html).toContain(`href="/interaction/${login.uid}"`);
     const back = await login.session.request(`${app.issuer}/interaction/${login.uid}`);
@@ -66,10 +127,14 @@ describe('ID tokens an upstream must not get away with', () => {
     expect(await back.text()).toContain('id="passkey-login"');
   });
 
-  it('accepts the same stub\'s good token, once, and only in the browser that started the sign-in', async () => {
+  it("accepts the same stub's good token, once, and only in the browser that started the sign-in", async () => {
     stub.state.mode = 'good';
     const login = await loginPage();
-    const callback = await browse(login.session, `${app.issuer}${upstreamButton(login.html, 'stub')}`, `${app.issuer}/federation/callback`);
+    const callback = await browse(
+      login.session,
+      `${app.issuer}${upstreamButton(login.html, 'stub')}`,
+      `${app.issuer}/federation/callback`,
+    );
     expect(callback.url.startsWith(`${app.issuer}/federation/callback?`)).toBe(true);
     // Another browser carrying the callback gets nowhere (the state is bound to this interaction), and uses nothing up.
     const other = await browse(createBrowserSession(), callback.url, client.redirectUri);
@@ -88,13 +153,45 @@ describe('ID tokens an upstream must not get away with', () => {
 describe('changing an upstream', () => {
   it('keeps the sealed secret when an update omits it, and audits the change without it', async () => {
     const before = await app.knex('upstream_providers').where({ id: 'stub' }).first();
-    const updated = await app.services.federation.upstreams.update('stub', { issuer: stub.issuer, client_id: 'one-id', acr: 'urn:one-id:loa:substantial', display_name: { ko: '시험 제공자 2', en: 'Stub provider 2' } }, 'test');
-    expect(updated).toMatchObject({ id: 'stub', hasClientSecret: true, displayName: { en: 'Stub provider 2' } });
-    expect((await app.knex('upstream_providers').where({ id: 'stub' }).first()).client_secret_sealed).toBe(before.client_secret_sealed);
-    const audit = await app.knex('audit_events').where({ action: 'federation.upstream.updated', subject: 'upstream:stub' }).first();
-    expect(audit.details).toMatchObject({ secretChanged: false, after: { displayName: { en: 'Stub provider 2' } } });
+    const updated = await app.services.federation.upstreams.update(
+      'stub',
+      {
+        issuer: stub.issuer,
+        client_id: 'one-id',
+        acr: 'urn:one-id:loa:substantial',
+        display_name: { ko: '시험 제공자 2', en: 'Stub provider 2' },
+      },
+      'test',
+    );
+    expect(updated).toMatchObject({
+      id: 'stub',
+      hasClientSecret: true,
+      displayName: { en: 'Stub provider 2' },
+    });
+    expect(
+      (await app.knex('upstream_providers').where({ id: 'stub' }).first()).client_secret_sealed,
+    ).toBe(before.client_secret_sealed);
+    const audit = await app
+      .knex('audit_events')
+      .where({ action: 'federation.upstream.updated', subject: 'upstream:stub' })
+      .first();
+    expect(audit.details).toMatchObject({
+      secretChanged: false,
+      after: { displayName: { en: 'Stub provider 2' } },
+    });
     expect(JSON.stringify(audit.details)).not.toContain('stub-secret');
-    await expect(app.services.federation.upstreams.update('stub', { issuer: 'http://example.com', client_id: 'x', acr: 'urn:one-id:loa:high', display_name: { ko: 'x', en: 'x' } }, 'test')).rejects.toMatchObject({ code: 'ERR_INVALID_UPSTREAM' });
+    await expect(
+      app.services.federation.upstreams.update(
+        'stub',
+        {
+          issuer: 'http://example.com',
+          client_id: 'x',
+          acr: 'urn:one-id:loa:high',
+          display_name: { ko: 'x', en: 'x' },
+        },
+        'test',
+      ),
+    ).rejects.toMatchObject({ code: 'ERR_INVALID_UPSTREAM' });
   });
 });
 
@@ -105,7 +202,11 @@ describe('an upstream that is down', () => {
     for (const id of ['stub', 'down', 'slow']) expect(upstreamButton(login.html, id)).toBeTruthy();
 
     let started = Date.now();
-    const refused = await browse(login.session, `${app.issuer}${upstreamButton(login.html, 'down')}`, client.redirectUri);
+    const refused = await browse(
+      login.session,
+      `${app.issuer}${upstreamButton(login.html, 'down')}`,
+      client.redirectUri,
+    );
     expect(refused.res.status).toBe(502);
     expect(refused.html).toContain('ERR_UPSTREAM_UNAVAILABLE');
     expect(refused.html).toContain('다른 방법으로 로그인');
@@ -113,19 +214,32 @@ describe('an upstream that is down', () => {
 
     // One that never answers is given FEDERATION_TIMEOUT_MS (1 s here), not the citizen's patience.
     started = Date.now();
-    const silent = await browse(login.session, `${app.issuer}${upstreamButton(login.html, 'slow')}`, client.redirectUri);
+    const silent = await browse(
+      login.session,
+      `${app.issuer}${upstreamButton(login.html, 'slow')}`,
+      client.redirectUri,
+    );
     expect(silent.res.status).toBe(502);
     expect(Date.now() - started).toBeGreaterThanOrEqual(900);
     expect(Date.now() - started).toBeLessThan(5000);
 
     // The same sign-in, continued with a passkey.
     const callback = await signIn(app, login.session, citizen.authenticator, new URL(login.url));
-    const tokens = await oidc.authorizationCodeGrant(config, new URL(callback), { pkceCodeVerifier: login.request.verifier, expectedState: login.request.state, expectedNonce: login.request.nonce });
-    expect(tokens.claims()).toMatchObject({ acr: 'urn:one-id:loa:substantial', amr: ['hwk', 'user'] });
+    const tokens = await oidc.authorizationCodeGrant(config, new URL(callback), {
+      pkceCodeVerifier: login.request.verifier,
+      expectedState: login.request.state,
+      expectedNonce: login.request.nonce,
+    });
+    expect(tokens.claims()).toMatchObject({
+      acr: 'urn:one-id:loa:substantial',
+      amr: ['hwk', 'user'],
+    });
   });
 
   it('answers a callback it never started with a readable page', async () => {
-    const res = await createBrowserSession().request(`${app.issuer}/federation/callback?code=x&state=${'a'.repeat(32)}`);
+    const res = await createBrowserSession().request(
+      `${app.issuer}/federation/callback?code=x&state=${'a'.repeat(32)}`,
+    );
     expect(res.status).toBe(400);
     expect(await res.text()).toContain('id="message-body"');
   });

@@ -53,7 +53,11 @@ describe('body limits', () => {
       login.session.request(`${app.issuer}${login.path}/passkey/options`, {
         method: 'POST',
         body: paddedJson({ identifier: 'size@example.com' }, size),
-        headers: { 'content-type': 'application/json', 'x-csrf-token': login.csrf, accept: 'application/json' },
+        headers: {
+          'content-type': 'application/json',
+          'x-csrf-token': login.csrf,
+          accept: 'application/json',
+        },
       });
     const over = await send(OURS + 1);
     expect(over.status).toBe(413);
@@ -67,7 +71,11 @@ describe('body limits', () => {
   it('a citizen’s form: 64 KiB is read, one byte more is a readable 413 page', async () => {
     const login = await openLogin();
     const send = (size: number, lang = '') =>
-      login.session.request(`${app.issuer}${login.path}/abort${lang}`, { method: 'POST', body: paddedForm({ _csrf: login.csrf }, size), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      login.session.request(`${app.issuer}${login.path}/abort${lang}`, {
+        method: 'POST',
+        body: paddedForm({ _csrf: login.csrf }, size),
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      });
     const over = await send(OURS + 1);
     expect(over.status).toBe(413);
     expect(over.headers.get('content-type')).toMatch(/text\/html/);
@@ -78,21 +86,33 @@ describe('body limits', () => {
     // At the limit the form is read: the sign-in is cancelled and the client told so.
     const at = await send(OURS);
     expect(at.status).toBe(303);
-    const { url } = await login.session.follow(new URL(at.headers.get('location')!, app.issuer).toString(), app.issuer);
+    const { url } = await login.session.follow(
+      new URL(at.headers.get('location')!, app.issuer).toString(),
+      app.issuer,
+    );
     expect(url.startsWith(login.client.redirectUri)).toBe(true);
     expect(new URL(url).searchParams.get('error')).toBe('access_denied');
   });
 
   it('the admin API: 64 KiB of JSON is read, one byte more is 413 problem+json', async () => {
     const put = (path: string, size: number, json: unknown) =>
-      fetch(`${app.issuer}/admin/api${path}`, { method: 'PUT', body: paddedJson(json, size), headers: { authorization: `Bearer ${admin.token}`, 'content-type': 'application/json' } });
-    const over = await put('/agencies/body-limit-agency', OURS + 1, { name_en: 'Body limit agency' });
+      fetch(`${app.issuer}/admin/api${path}`, {
+        method: 'PUT',
+        body: paddedJson(json, size),
+        headers: { authorization: `Bearer ${admin.token}`, 'content-type': 'application/json' },
+      });
+    const over = await put('/agencies/body-limit-agency', OURS + 1, {
+      name_en: 'Body limit agency',
+    });
     expect(over.status).toBe(413);
     expect(over.headers.get('content-type')).toMatch(/application\/problem\+json/);
     expect(await over.json()).toMatchObject({ status: 413, code: 'ERR_BAD_BODY' });
     const at = await put('/agencies/body-limit-agency', OURS, { name_en: 'Body limit agency' });
     expect(at.status).toBe(201);
-    expect(await at.json()).toMatchObject({ name: 'body-limit-agency', name_en: 'Body limit agency' });
+    expect(await at.json()).toMatchObject({
+      name: 'body-limit-agency',
+      name_en: 'Body limit agency',
+    });
     // The allowances (a JSON array, read on its own) have the same limit.
     const allowances = await put('/clients/no-such-client/allowances', OURS + 1, []);
     expect(allowances.status).toBe(413);
@@ -101,14 +121,22 @@ describe('body limits', () => {
 
   it('the manifest import: 5 MB is read, one byte more is 413 problem+json', async () => {
     const send = (size: number) =>
-      fetch(`${app.issuer}/admin/api/manifest?dry_run=true`, { method: 'POST', body: paddedJson({ agencies: [{ name: 'manifest-size-agency' }], systems: [] }, size), headers: { authorization: `Bearer ${admin.token}`, 'content-type': 'application/json' } });
+      fetch(`${app.issuer}/admin/api/manifest?dry_run=true`, {
+        method: 'POST',
+        body: paddedJson({ agencies: [{ name: 'manifest-size-agency' }], systems: [] }, size),
+        headers: { authorization: `Bearer ${admin.token}`, 'content-type': 'application/json' },
+      });
     const over = await send(MANIFEST + 1);
     expect(over.status).toBe(413);
     expect(over.headers.get('content-type')).toMatch(/application\/problem\+json/);
     expect(await over.json()).toMatchObject({ status: 413, code: 'ERR_BAD_BODY' });
     const at = await send(MANIFEST);
     expect(at.status).toBe(200);
-    expect(await at.json()).toMatchObject({ dry_run: true, rejected: [], changes: [expect.anything()] });
+    expect(await at.json()).toMatchObject({
+      dry_run: true,
+      rejected: [],
+      changes: [expect.anything()],
+    });
   });
 });
 

@@ -14,7 +14,9 @@ const pendingLimits = (refuse: LimitName[] = []) => {
     take: (name: LimitName, key: string) =>
       new Promise<void>((resolve, reject) => {
         asked.push(`${name} ${key}`);
-        waiting.push(() => (refuse.includes(name) ? reject(new RateLimitedError('ERR_RATE_LIMITED', 7)) : resolve()));
+        waiting.push(() =>
+          refuse.includes(name) ? reject(new RateLimitedError('ERR_RATE_LIMITED', 7)) : resolve(),
+        );
       }),
   } as unknown as RateLimits;
   const release = () => waiting.splice(0).forEach((go) => go());
@@ -79,8 +81,13 @@ describe('token endpoint rate limits', () => {
 describe('which counter our routes spend', () => {
   const counted = async (path: string) => {
     const asked: string[] = [];
-    const limits = { take: async (name: LimitName) => void asked.push(name) } as unknown as RateLimits;
-    await routeRateLimits(limits)({ path, ip: '203.0.113.9' } as unknown as Context, async () => undefined);
+    const limits = {
+      take: async (name: LimitName) => void asked.push(name),
+    } as unknown as RateLimits;
+    await routeRateLimits(limits)(
+      { path, ip: '203.0.113.9' } as unknown as Context,
+      async () => undefined,
+    );
     return asked.join(' ') || 'none';
   };
 
@@ -109,7 +116,9 @@ describe('which counter our routes spend', () => {
       '/account/recover': 'none',
       '/account': 'none',
     };
-    const seen = Object.fromEntries(await Promise.all(Object.keys(table).map(async (path) => [path, await counted(path)])));
+    const seen = Object.fromEntries(
+      await Promise.all(Object.keys(table).map(async (path) => [path, await counted(path)])),
+    );
     expect(seen).toEqual(table);
   });
 });

@@ -14,7 +14,11 @@ import { createLogger } from '../../src/shared/index.ts';
 import { freePort } from '../support/app.ts';
 
 /** Waits until `check` passes or `timeoutMs` has passed (then throws its last error). */
-export const within = async <T>(timeoutMs: number, check: () => T | Promise<T>, intervalMs = 100): Promise<T> => {
+export const within = async <T>(
+  timeoutMs: number,
+  check: () => T | Promise<T>,
+  intervalMs = 100,
+): Promise<T> => {
   const started = Date.now();
   for (;;) {
     try {
@@ -29,19 +33,41 @@ export const within = async <T>(timeoutMs: number, check: () => T | Promise<T>, 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A fetch that must answer within `ms` (a hang fails the test instead of stalling it). */
-export const timedFetch = (url: string | URL, init: RequestInit = {}, ms = 5000) => fetch(url, { redirect: 'manual', ...init, signal: AbortSignal.timeout(ms) });
+export const timedFetch = (url: string | URL, init: RequestInit = {}, ms = 5000) =>
+  fetch(url, { redirect: 'manual', ...init, signal: AbortSignal.timeout(ms) });
 
 /** Headers of a request forwarded by the trusted proxy (127.0.0.1 in TRUSTED_PROXIES) for `address`. */
-export const via = (address: string, headers: Record<string, string> = {}) => ({ 'x-forwarded-for': address, ...headers });
+export const via = (address: string, headers: Record<string, string> = {}) => ({
+  'x-forwarded-for': address,
+  ...headers,
+});
 
 /** A raw HTTP request from a chosen local address (e.g. 127.0.0.2, a peer that is not a trusted proxy). */
-export const requestFrom = (localAddress: string, url: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}) =>
-  new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }>((resolve, reject) => {
-    const req = httpRequest(url, { method: options.method ?? 'GET', headers: options.headers, localAddress, timeout: 5000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-    });
+export const requestFrom = (
+  localAddress: string,
+  url: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string } = {},
+) =>
+  new Promise<{
+    status: number;
+    headers: Record<string, string | string[] | undefined>;
+    body: string;
+  }>((resolve, reject) => {
+    const req = httpRequest(
+      url,
+      { method: options.method ?? 'GET', headers: options.headers, localAddress, timeout: 5000 },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks).toString('utf8'),
+          }),
+        );
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('timed out')));
     req.on('error', reject);
     req.end(options.body);
@@ -75,13 +101,38 @@ export const hasRedisServer = spawnSync('redis-server', ['--version']).status ==
 export const startPrivateRedis = async (options: { password?: string } = {}) => {
   const port = await freePort();
   let child: ChildProcess | undefined;
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', ...(options.password ? ['--requirepass', options.password] : [])];
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--daemonize',
+    'no',
+    ...(options.password ? ['--requirepass', options.password] : []),
+  ];
   const auth = options.password ? `:${encodeURIComponent(options.password)}@` : '';
   const answering = () =>
-    within(10_000, () => {
-      const ping = spawnSync('redis-cli', ['-p', String(port), ...(options.password ? ['--no-auth-warning', '-a', options.password] : []), 'ping'], { encoding: 'utf8', timeout: 2000 });
-      if (ping.stdout.trim() !== 'PONG') throw new Error(`redis on ${port} not answering`);
-    }, 50);
+    within(
+      10_000,
+      () => {
+        const ping = spawnSync(
+          'redis-cli',
+          [
+            '-p',
+            String(port),
+            ...(options.password ? ['--no-auth-warning', '-a', options.password] : []),
+            'ping',
+          ],
+          { encoding: 'utf8', timeout: 2000 },
+        );
+        if (ping.stdout.trim() !== 'PONG') throw new Error(`redis on ${port} not answering`);
+      },
+      50,
+    );
   const start = async () => {
     child = spawn('redis-server', args, { stdio: 'ignore' });
     await answering();
@@ -117,29 +168,40 @@ const pgBin = (() => {
   if (!existsSync(root)) return undefined;
   const version = readdirSync(root).sort((a, b) => Number(b) - Number(a))[0];
   const bin = version && join(root, version, 'bin');
-  return bin && existsSync(join(bin, 'initdb')) && existsSync(join(bin, 'pg_ctl')) ? bin : undefined;
+  return bin && existsSync(join(bin, 'initdb')) && existsSync(join(bin, 'pg_ctl'))
+    ? bin
+    : undefined;
 })();
 export const hasPostgresServer = Boolean(pgBin);
 
 // PostgreSQL refuses to run as root: as root, run its tools as the postgres user.
 const asPostgres = (command: string, args: string[]) =>
-  process.getuid?.() === 0 ? (['runuser', ['-u', 'postgres', '--', command, ...args]] as const) : ([command, args] as const);
+  process.getuid?.() === 0
+    ? (['runuser', ['-u', 'postgres', '--', command, ...args]] as const)
+    : ([command, args] as const);
 
 const runPg = (tool: string, args: string[], timeout = 30_000) => {
   const [command, argv] = asPostgres(join(pgBin!, tool), args);
   const result = spawnSync(command, [...argv], { encoding: 'utf8', timeout });
-  if (result.status !== 0) throw new Error(`${tool} ${args.join(' ')} failed: ${result.stdout}${result.stderr}`);
+  if (result.status !== 0)
+    throw new Error(`${tool} ${args.join(' ')} failed: ${result.stdout}${result.stderr}`);
 };
 
 /** A PostgreSQL cluster of our own in a temp directory, on a free port; stop() and start() at will. */
 export const startPrivatePostgres = async () => {
   const dir = mkdtempSync(join(tmpdir(), 'oneid-pg-'));
-  if (process.getuid?.() === 0) chownSync(dir, Number(spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).stdout.trim()), Number(spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).stdout.trim()));
+  if (process.getuid?.() === 0)
+    chownSync(
+      dir,
+      Number(spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).stdout.trim()),
+      Number(spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).stdout.trim()),
+    );
   const data = join(dir, 'data');
   const port = await freePort();
   runPg('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8']);
   const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off`;
-  const start = async () => runPg('pg_ctl', ['-D', data, '-o', options, '-w', '-t', '20', '-l', join(dir, 'log'), 'start']);
+  const start = async () =>
+    runPg('pg_ctl', ['-D', data, '-o', options, '-w', '-t', '20', '-l', join(dir, 'log'), 'start']);
   /** A fast shutdown: open connections are terminated (57P01), new ones refused. */
   const stop = async () => runPg('pg_ctl', ['-D', data, '-m', 'fast', '-w', '-t', '20', 'stop']);
   await start();
@@ -160,7 +222,8 @@ export const startPrivatePostgres = async () => {
 
 /** The durable records a fault must neither lose nor duplicate. */
 export const snapshot = async (knex: Knex) => {
-  const rows = async (table: string, columns: string[], order: string) => (await knex(table).select(columns).orderBy(order)) as Record<string, unknown>[];
+  const rows = async (table: string, columns: string[], order: string) =>
+    (await knex(table).select(columns).orderBy(order)) as Record<string, unknown>[];
   return {
     accounts: await rows('accounts', ['id', 'status'], 'id'),
     credentials: await rows('passkey_credentials', ['id', 'account_id', 'counter'], 'id'),
@@ -181,7 +244,8 @@ export const expectKept = (before: Snapshot, after: Snapshot) => {
     for (const row of before[table]) {
       const now = after[table].find((r) => r[key] === row[key]);
       expect(now, `${table}: record ${String(row[key])} was lost`).toBeDefined();
-      if (table === 'credentials') expect(Number(now!.counter)).toBeGreaterThanOrEqual(Number(row.counter));
+      if (table === 'credentials')
+        expect(Number(now!.counter)).toBeGreaterThanOrEqual(Number(row.counter));
       else expect(now, `${table}: record ${String(row[key])} changed`).toEqual(row);
     }
   }

@@ -21,8 +21,18 @@ describe('My One-ID sign-in', () => {
     expect(new URL(url).pathname).toMatch(/^\/interaction\//);
     const csrf = csrfFrom(await res.text());
     const path = new URL(url).pathname;
-    const options = await (await session.request(`${app.issuer}${path}/passkey/options`, { method: 'POST', json: {}, headers: { 'x-csrf-token': csrf } })).json();
-    const verify = await session.request(`${app.issuer}${path}/passkey/verify`, { method: 'POST', json: citizen.authenticator.authenticate(options), headers: { 'x-csrf-token': csrf } });
+    const options = await (
+      await session.request(`${app.issuer}${path}/passkey/options`, {
+        method: 'POST',
+        json: {},
+        headers: { 'x-csrf-token': csrf },
+      })
+    ).json();
+    const verify = await session.request(`${app.issuer}${path}/passkey/verify`, {
+      method: 'POST',
+      json: citizen.authenticator.authenticate(options),
+      headers: { 'x-csrf-token': csrf },
+    });
     const { location } = await verify.json();
     const landed = await session.follow(new URL(location, app.issuer).toString(), app.issuer);
     expect(new URL(landed.url).pathname).toBe('/account');
@@ -38,6 +48,16 @@ describe('My One-ID sign-in', () => {
   });
 
   it('does not let an agency register a client in the reserved namespace', async () => {
-    await expect(app.services.clients.addClient({ client_id: 'one-id-account', client_name: 'x', agency: 'x', redirect_uris: ['https://evil.example/cb'] }, 'test')).rejects.toThrow(/reserved/);
+    await expect(
+      app.services.clients.addClient(
+        {
+          client_id: 'one-id-account',
+          client_name: 'x',
+          agency: 'x',
+          redirect_uris: ['https://evil.example/cb'],
+        },
+        'test',
+      ),
+    ).rejects.toThrow(/reserved/);
   });
 });

@@ -13,7 +13,9 @@ afterAll(() => app?.stop());
 
 describe.each(['/.well-known/openid-configuration', '/jwks'])('%s from the kept answer', (path) => {
   it('serves the same bytes with an ETag, and 304 for a matching If-None-Match', async () => {
-    const first = await fetch(`${app.issuer}${path}`, { headers: { origin: 'http://first.example' } });
+    const first = await fetch(`${app.issuer}${path}`, {
+      headers: { origin: 'http://first.example' },
+    });
     const firstBody = await first.text();
     const second = await fetch(`${app.issuer}${path}`);
     expect(second.status).toBe(200);
@@ -28,7 +30,9 @@ describe.each(['/.well-known/openid-configuration', '/jwks'])('%s from the kept 
 
   it('answers each Origin with its own CORS header, whoever asked first', async () => {
     await fetch(`${app.issuer}${path}`, { headers: { origin: 'http://first.example' } });
-    const other = await fetch(`${app.issuer}${path}`, { headers: { origin: 'http://second.example' } });
+    const other = await fetch(`${app.issuer}${path}`, {
+      headers: { origin: 'http://second.example' },
+    });
     expect(other.headers.get('access-control-allow-origin')).toBe('http://second.example');
     expect(other.headers.get('vary')?.toLowerCase()).toContain('origin');
     const none = await fetch(`${app.issuer}${path}`);

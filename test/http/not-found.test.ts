@@ -11,9 +11,14 @@ beforeAll(async () => {
 afterAll(() => app?.stop());
 
 describe('unknown addresses', () => {
-  it('answer a readable 404 page in Korean or English, never the engine\'s plain text', async () => {
-    for (const [lang, text] of [['ko', '요청하신 페이지를 찾을 수 없습니다.'], ['en', 'The page you asked for does not exist.']] as const) {
-      const res = await fetch(`${app.issuer}/no-such-page/deeper?lang=${lang}`, { headers: { accept: 'text/html' } });
+  it("answer a readable 404 page in Korean or English, never the engine's plain text", async () => {
+    for (const [lang, text] of [
+      ['ko', '요청하신 페이지를 찾을 수 없습니다.'],
+      ['en', 'The page you asked for does not exist.'],
+    ] as const) {
+      const res = await fetch(`${app.issuer}/no-such-page/deeper?lang=${lang}`, {
+        headers: { accept: 'text/html' },
+      });
       expect(res.status).toBe(404);
       expect(res.headers.get('content-type')).toMatch(/^text\/html/);
       expect(res.headers.get('content-security-policy')).toMatch(/default-src 'none'|script-src/);
@@ -24,7 +29,9 @@ describe('unknown addresses', () => {
   });
 
   it('answer problem+json to API callers', async () => {
-    const res = await fetch(`${app.issuer}/api/no-such-thing`, { headers: { accept: 'application/json' } });
+    const res = await fetch(`${app.issuer}/api/no-such-thing`, {
+      headers: { accept: 'application/json' },
+    });
     expect(res.status).toBe(404);
     expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
     expect(await res.json()).toMatchObject({ status: 404, code: 'ERR_NOT_FOUND' });
@@ -34,12 +41,20 @@ describe('unknown addresses', () => {
     expect((await fetch(`${app.issuer}/.well-known/openid-configuration`)).status).toBe(200);
     expect((await fetch(`${app.issuer}/jwks`)).status).toBe(200);
     // The engine's own OAuth errors, not our pages.
-    const token = await fetch(`${app.issuer}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=nope' });
+    const token = await fetch(`${app.issuer}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'grant_type=nope',
+    });
     expect([400, 401]).toContain(token.status);
     expect(token.headers.get('content-type')).toMatch(/^application\/json/);
-    expect(await token.json()).toMatchObject({ error: expect.stringMatching(/^(invalid_client|invalid_request|unsupported_grant_type)$/) });
+    expect(await token.json()).toMatchObject({
+      error: expect.stringMatching(/^(invalid_client|invalid_request|unsupported_grant_type)$/),
+    });
     const me = await fetch(`${app.issuer}/me`);
     expect([400, 401]).toContain(me.status);
-    expect(await me.json()).toMatchObject({ error: expect.stringMatching(/^(invalid_request|invalid_token)$/) });
+    expect(await me.json()).toMatchObject({
+      error: expect.stringMatching(/^(invalid_request|invalid_token)$/),
+    });
   });
 });

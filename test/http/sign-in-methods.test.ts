@@ -12,12 +12,26 @@ beforeAll(async () => {
 afterAll(() => app?.stop());
 
 /** Signs in to My One-ID in this browser and returns the page at `path`. */
-const openSignedIn = async (session: BrowserSession, citizen: Awaited<ReturnType<typeof enrolCitizen>>, path: string) => {
+const openSignedIn = async (
+  session: BrowserSession,
+  citizen: Awaited<ReturnType<typeof enrolCitizen>>,
+  path: string,
+) => {
   const { res, url } = await session.follow(`${app.issuer}${path}`, app.issuer);
   const interaction = new URL(url).pathname;
   const csrf = csrfFrom(await res.text());
-  const options = await (await session.request(`${app.issuer}${interaction}/passkey/options`, { method: 'POST', json: {}, headers: { 'x-csrf-token': csrf } })).json();
-  const verify = await session.request(`${app.issuer}${interaction}/passkey/verify`, { method: 'POST', json: citizen.authenticator.authenticate(options), headers: { 'x-csrf-token': csrf } });
+  const options = await (
+    await session.request(`${app.issuer}${interaction}/passkey/options`, {
+      method: 'POST',
+      json: {},
+      headers: { 'x-csrf-token': csrf },
+    })
+  ).json();
+  const verify = await session.request(`${app.issuer}${interaction}/passkey/verify`, {
+    method: 'POST',
+    json: citizen.authenticator.authenticate(options),
+    headers: { 'x-csrf-token': csrf },
+  });
   const { location } = await verify.json();
   return session.follow(new URL(location, app.issuer).toString(), app.issuer);
 };
@@ -30,31 +44,56 @@ describe('sign-in methods', () => {
     expect(new URL(page.url).pathname).toBe('/account/security');
     const html = await page.res.text();
     const csrf = csrfFrom(html);
-    const [oldId] = (await app.services.passkeys.listForAccount(citizen.account.id)).map((c) => c.id);
+    const [oldId] = (await app.services.passkeys.listForAccount(citizen.account.id)).map(
+      (c) => c.id,
+    );
 
     // A second passkey (a new phone).
-    const options = await (await session.request(`${app.issuer}/account/security/passkey/options`, { method: 'POST', json: {}, headers: { 'x-csrf-token': csrf } })).json();
+    const options = await (
+      await session.request(`${app.issuer}/account/security/passkey/options`, {
+        method: 'POST',
+        json: {},
+        headers: { 'x-csrf-token': csrf },
+      })
+    ).json();
     expect(options.excludeCredentials.map((c: { id: string }) => c.id)).toEqual([oldId]);
-    const registered = await session.request(`${app.issuer}/account/security/passkey/verify`, { method: 'POST', json: citizen.authenticator.register(options), headers: { 'x-csrf-token': csrf } });
+    const registered = await session.request(`${app.issuer}/account/security/passkey/verify`, {
+      method: 'POST',
+      json: citizen.authenticator.register(options),
+      headers: { 'x-csrf-token': csrf },
+    });
     expect(registered.status).toBe(200);
     expect(await app.services.passkeys.listForAccount(citizen.account.id)).toHaveLength(2);
 
     // The old one is lost: remove it.
-    const removed = await session.request(`${app.issuer}/account/security/passkeys/remove`, { method: 'POST', form: { _csrf: csrf, credential: oldId! } });
+    const removed = await session.request(`${app.issuer}/account/security/passkeys/remove`, {
+      method: 'POST',
+      form: { _csrf: csrf, credential: oldId! },
+    });
     expect(removed.status).toBe(303);
     const left = await app.services.passkeys.listForAccount(citizen.account.id);
     expect(left.map((c) => c.id)).not.toContain(oldId);
 
     // The last way in cannot go.
-    const last = await session.request(`${app.issuer}/account/security/passkeys/remove`, { method: 'POST', form: { _csrf: csrf, credential: left[0]!.id }, headers: { accept: 'text/html' } });
+    const last = await session.request(`${app.issuer}/account/security/passkeys/remove`, {
+      method: 'POST',
+      form: { _csrf: csrf, credential: left[0]!.id },
+      headers: { accept: 'text/html' },
+    });
     expect(last.status).toBe(409);
     expect(await app.services.passkeys.listForAccount(citizen.account.id)).toHaveLength(1);
-    const audit = await app.knex('audit_events').where({ subject: `account:${citizen.account.id}`, action: 'auth.passkey.removed' });
+    const audit = await app
+      .knex('audit_events')
+      .where({ subject: `account:${citizen.account.id}`, action: 'auth.passkey.removed' });
     expect(audit).toHaveLength(1);
   });
 
   it('refuses changes without a recent sign-in or without the CSRF token', async () => {
-    const res = await fetch(`${app.issuer}/account/security/passkeys/remove`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'credential=x' });
+    const res = await fetch(`${app.issuer}/account/security/passkeys/remove`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'credential=x',
+    });
     expect(res.status).toBe(403);
     const session = createBrowserSession();
     const page = await session.request(`${app.issuer}/account/security`);

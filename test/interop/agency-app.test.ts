@@ -24,7 +24,11 @@ const appLog: string[] = [];
 
 /** Waits (at most `ms`) until the app has logged `line` after position `from`. */
 const appLogged = async (line: string, from: number, ms = 8000) => {
-  for (const started = Date.now(); Date.now() - started < ms; await new Promise((r) => setTimeout(r, 25))) {
+  for (
+    const started = Date.now();
+    Date.now() - started < ms;
+    await new Promise((r) => setTimeout(r, 25))
+  ) {
     if (appLog.slice(from).includes(line)) return true;
   }
   return false;
@@ -43,9 +47,19 @@ beforeAll(async () => {
     backchannel_logout_uri: `${appUrl}/backchannel-logout`,
     backchannel_logout_session_required: true,
   });
-  citizen = await enrolCitizen(oneId, { name: '홍길동', birthdate: '1990-01-01', email: 'hong@example.com' });
+  citizen = await enrolCitizen(oneId, {
+    name: '홍길동',
+    birthdate: '1990-01-01',
+    email: 'hong@example.com',
+  });
   agency = await createAgencyApp(
-    agencyConfigFromEnv({ ISSUER: oneId.issuer, CLIENT_ID: client.clientId, CLIENT_SECRET: client.clientSecret, PORT: String(port), REDIRECT_URI: `${appUrl}/callback` }),
+    agencyConfigFromEnv({
+      ISSUER: oneId.issuer,
+      CLIENT_ID: client.clientId,
+      CLIENT_SECRET: client.clientSecret,
+      PORT: String(port),
+      REDIRECT_URI: `${appUrl}/callback`,
+    }),
     { log: (line) => appLog.push(line) },
   );
   await agency.listen(port, '127.0.0.1');
@@ -56,7 +70,13 @@ afterAll(async () => {
 });
 
 /** Home page -> "Sign in with One-ID" -> One-ID's passkey and consent pages -> back on the app. */
-const signInThroughApp = async (session: BrowserSession, authenticator: SoftAuthenticator, origin = appUrl, app = oneId, consent: 'approve' | 'decline' = 'approve') => {
+const signInThroughApp = async (
+  session: BrowserSession,
+  authenticator: SoftAuthenticator,
+  origin = appUrl,
+  app = oneId,
+  consent: 'approve' | 'decline' = 'approve',
+) => {
   const login = await session.request(`${origin}/login`);
   expect(login.status).toBe(302);
   const authorizationUrl = new URL(login.headers.get('location')!);
@@ -80,19 +100,35 @@ describe('examples/agency-app with openid-client v6', () => {
     expect(params.get('scope')).toBe('openid profile email');
 
     const idToken = claimsShown(html, 'id-token-claims');
-    expect(idToken).toMatchObject({ iss: oneId.issuer, aud: client.clientId, acr: 'urn:one-id:loa:substantial' });
+    expect(idToken).toMatchObject({
+      iss: oneId.issuer,
+      aud: client.clientId,
+      acr: 'urn:one-id:loa:substantial',
+    });
     expect(idToken.sub).toBeTruthy();
     expect(idToken.sub).not.toBe(citizen.account.id); // pairwise
     expect(idToken.sid).toBeTruthy(); // backchannel_logout_session_required
     expect(idToken.nonce).toBe(params.get('nonce'));
     const userinfo = claimsShown(html, 'userinfo-claims');
-    expect(userinfo).toMatchObject({ sub: idToken.sub, name: '홍길동', birthdate: '1990-01-01', email: 'hong@example.com', email_verified: 'true' });
+    expect(userinfo).toMatchObject({
+      sub: idToken.sub,
+      name: '홍길동',
+      birthdate: '1990-01-01',
+      email: 'hong@example.com',
+      email_verified: 'true',
+    });
     expect(userinfo.phone_number).toBeUndefined(); // not asked for, not shared
   });
 
   it('shows access_denied when the citizen declines on the consent page', async () => {
     const other = await enrolCitizen(oneId);
-    const { back, html } = await signInThroughApp(createBrowserSession(), other.authenticator, appUrl, oneId, 'decline');
+    const { back, html } = await signInThroughApp(
+      createBrowserSession(),
+      other.authenticator,
+      appUrl,
+      oneId,
+      'decline',
+    );
     expect(back.status).toBe(403);
     expect(html).toContain('access_denied');
   });
@@ -100,7 +136,10 @@ describe('examples/agency-app with openid-client v6', () => {
   it('signs out with RP-initiated logout and comes back to the app', async () => {
     const session = createBrowserSession();
     const { html } = await signInThroughApp(session, citizen.authenticator);
-    const logout = await session.request(`${appUrl}/logout`, { method: 'POST', form: { _csrf: /name="_csrf" value="([^"]+)"/.exec(html)![1]! } });
+    const logout = await session.request(`${appUrl}/logout`, {
+      method: 'POST',
+      form: { _csrf: /name="_csrf" value="([^"]+)"/.exec(html)![1]! },
+    });
     expect(logout.status).toBe(303);
     const endSession = new URL(logout.headers.get('location')!);
     expect(endSession.origin + endSession.pathname).toBe(`${oneId.issuer}/session/end`);
@@ -113,13 +152,20 @@ describe('examples/agency-app with openid-client v6', () => {
     expect(home).toContain('id="notice"');
     expect(home).toContain('id="login"');
     // One-ID's own session is gone too: a silent request now needs a sign-in.
-    expect(await silentAuthError(oneId, session, { clientId: client.clientId, redirectUri: `${appUrl}/callback` })).toBe('login_required');
+    expect(
+      await silentAuthError(oneId, session, {
+        clientId: client.clientId,
+        redirectUri: `${appUrl}/callback`,
+      }),
+    ).toBe('login_required');
   });
 
   it('refuses a logout form without its CSRF token', async () => {
     const session = createBrowserSession();
     await signInThroughApp(session, citizen.authenticator);
-    expect((await session.request(`${appUrl}/logout`, { method: 'POST', form: {} })).status).toBe(403);
+    expect((await session.request(`${appUrl}/logout`, { method: 'POST', form: {} })).status).toBe(
+      403,
+    );
     expect(await (await session.request(`${appUrl}/`)).text()).toContain('id="signed-in"');
   });
 
@@ -137,7 +183,12 @@ describe('examples/agency-app with openid-client v6', () => {
   });
 
   it('answers 400 to a back-channel request without a valid logout token', async () => {
-    const post = (body: string) => fetch(`${appUrl}/backchannel-logout`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
+    const post = (body: string) =>
+      fetch(`${appUrl}/backchannel-logout`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body,
+      });
     const missing = await post('');
     expect(missing.status).toBe(400);
     expect(await missing.json()).toMatchObject({ error: 'invalid_request' });
@@ -153,7 +204,8 @@ describe('examples/agency-app/quickstart.ts', () => {
     const databaseUrl = await ownDatabaseUrl();
     const dataDir = mkdtempSync(join(tmpdir(), 'oneid-quickstart-'));
     const template = inject('pgliteTemplate');
-    if (template && !databaseUrl) cpSync(join(template, 'pglite'), join(dataDir, 'pglite'), { recursive: true });
+    if (template && !databaseUrl)
+      cpSync(join(template, 'pglite'), join(dataDir, 'pglite'), { recursive: true });
     const [oneIdPort, appPort] = [await freePort(), await freePort()];
     const printed: string[] = [];
     const running = await runQuickstart({
@@ -176,7 +228,10 @@ describe('examples/agency-app/quickstart.ts', () => {
       expect(output).toContain(`http://localhost:${appPort}`);
       expect(output).toContain(running.enrolmentUrl);
       const client = await running.oneId.services.clients.find(EXAMPLE_CLIENT_ID);
-      expect(client?.metadata).toMatchObject({ token_endpoint_auth_method: 'private_key_jwt', backchannel_logout_uri: `http://localhost:${appPort}/backchannel-logout` });
+      expect(client?.metadata).toMatchObject({
+        token_endpoint_auth_method: 'private_key_jwt',
+        backchannel_logout_uri: `http://localhost:${appPort}/backchannel-logout`,
+      });
 
       // The citizen opens the printed link and creates a passkey.
       const issuer = `http://localhost:${oneIdPort}`;
@@ -185,13 +240,41 @@ describe('examples/agency-app/quickstart.ts', () => {
       const page = await browser.request(running.enrolmentUrl);
       const csrf = csrfFrom(await page.text());
       const path = new URL(running.enrolmentUrl).pathname;
-      const options = await (await browser.request(`${issuer}${path}/options`, { method: 'POST', json: {}, headers: { 'x-csrf-token': csrf } })).json();
-      expect((await browser.request(`${issuer}${path}/verify`, { method: 'POST', json: authenticator.register(options), headers: { 'x-csrf-token': csrf } })).status).toBe(200);
+      const options = await (
+        await browser.request(`${issuer}${path}/options`, {
+          method: 'POST',
+          json: {},
+          headers: { 'x-csrf-token': csrf },
+        })
+      ).json();
+      expect(
+        (
+          await browser.request(`${issuer}${path}/verify`, {
+            method: 'POST',
+            json: authenticator.register(options),
+            headers: { 'x-csrf-token': csrf },
+          })
+        ).status,
+      ).toBe(200);
 
       // Then signs in to the app with it (the app authenticates with private_key_jwt).
-      const oneIdApp = Object.assign(running.oneId, { issuer, port: oneIdPort, dataDir, env: {}, stop: running.stop });
-      const { html } = await signInThroughApp(browser, authenticator, `http://localhost:${appPort}`, oneIdApp);
-      expect(claimsShown(html, 'userinfo-claims')).toMatchObject({ name: '홍길동', birthdate: '1990-01-01' });
+      const oneIdApp = Object.assign(running.oneId, {
+        issuer,
+        port: oneIdPort,
+        dataDir,
+        env: {},
+        stop: running.stop,
+      });
+      const { html } = await signInThroughApp(
+        browser,
+        authenticator,
+        `http://localhost:${appPort}`,
+        oneIdApp,
+      );
+      expect(claimsShown(html, 'userinfo-claims')).toMatchObject({
+        name: '홍길동',
+        birthdate: '1990-01-01',
+      });
     } finally {
       await running.stop();
       rmSync(dataDir, { recursive: true, force: true });

@@ -25,7 +25,12 @@ export type StepOutcome = void | { note?: string; workaround?: boolean };
 
 export type Flow = Record<StepName, () => Promise<StepOutcome>> & { close?: () => Promise<void> };
 
-export type Citizen = { accountId: string; name: string; email: string; authenticator: SoftAuthenticator };
+export type Citizen = {
+  accountId: string;
+  name: string;
+  email: string;
+  authenticator: SoftAuthenticator;
+};
 
 export type InteropEnv = {
   app: TestApp;
@@ -55,7 +60,10 @@ export const installedVersion = (packageName: string): string => {
   let dir = dirname(require.resolve(packageName));
   for (let i = 0; i < 5; i += 1) {
     try {
-      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
+        name?: string;
+        version?: string;
+      };
       if (pkg.version && pkg.name) return pkg.version;
     } catch {
       // keep walking up to the package root
@@ -79,9 +87,16 @@ export type Row = {
 type Expect = typeof import('vitest').expect;
 
 /** What every library must end up with in the ID token, whoever validated it. */
-export const expectOneIdIdToken = (expect: Expect, claims: Record<string, unknown>, context: { issuer: string; clientId: string; accountId: string; nonce?: string }) => {
+export const expectOneIdIdToken = (
+  expect: Expect,
+  claims: Record<string, unknown>,
+  context: { issuer: string; clientId: string; accountId: string; nonce?: string },
+) => {
   expect(claims.iss).toBe(context.issuer);
-  expect(claims.aud === context.clientId || (Array.isArray(claims.aud) && claims.aud.includes(context.clientId))).toBe(true);
+  expect(
+    claims.aud === context.clientId ||
+      (Array.isArray(claims.aud) && claims.aud.includes(context.clientId)),
+  ).toBe(true);
   expect(typeof claims.sub).toBe('string');
   expect(claims.sub).not.toBe(context.accountId); // pairwise, never the internal id
   expect(claims.acr).toBe('urn:one-id:loa:substantial');
@@ -90,6 +105,16 @@ export const expectOneIdIdToken = (expect: Expect, claims: Record<string, unknow
   if (context.nonce) expect(claims.nonce).toBe(context.nonce);
 };
 
-export const expectConsentedUserinfo = (expect: Expect, userinfo: Record<string, unknown>, citizen: Citizen, sub: string) => {
-  expect(userinfo).toMatchObject({ sub, name: citizen.name, email: citizen.email, email_verified: true });
+export const expectConsentedUserinfo = (
+  expect: Expect,
+  userinfo: Record<string, unknown>,
+  citizen: Citizen,
+  sub: string,
+) => {
+  expect(userinfo).toMatchObject({
+    sub,
+    name: citizen.name,
+    email: citizen.email,
+    email_verified: true,
+  });
 };

@@ -9,11 +9,24 @@ import { oidcClientTs } from './drivers/oidc-client-ts.ts';
 import { openidClientV5 } from './drivers/openid-client-v5.ts';
 import { openidClientV6 } from './drivers/openid-client-v6.ts';
 import { passportOpenIdConnect } from './drivers/passport-openidconnect.ts';
-import { installedVersion, STEPS, type Driver, type Flow, type InteropEnv, type Row } from './harness.ts';
+import {
+  installedVersion,
+  STEPS,
+  type Driver,
+  type Flow,
+  type InteropEnv,
+  type Row,
+} from './harness.ts';
 import { renderInteropDoc } from './interop-doc.ts';
 import { startOneId } from './support.ts';
 
-const DRIVERS: Driver[] = [openidClientV6, oauth4webapiDriver, openidClientV5, passportOpenIdConnect, oidcClientTs];
+const DRIVERS: Driver[] = [
+  openidClientV6,
+  oauth4webapiDriver,
+  openidClientV5,
+  passportOpenIdConnect,
+  oidcClientTs,
+];
 
 let app: TestApp;
 const env = {} as InteropEnv;
@@ -22,23 +35,48 @@ const rows: Row[] = [];
 beforeAll(async () => {
   app = await startOneId();
   const email = 'interop@example.com';
-  const { account, authenticator } = await enrolCitizen(app, { name: '이영희', birthdate: '1992-07-15', email });
-  Object.assign(env, { app, citizen: { accountId: account.id, name: '이영희', email, authenticator }, register: (overrides = {}) => registerClient(app, overrides) });
+  const { account, authenticator } = await enrolCitizen(app, {
+    name: '이영희',
+    birthdate: '1992-07-15',
+    email,
+  });
+  Object.assign(env, {
+    app,
+    citizen: { accountId: account.id, name: '이영희', email, authenticator },
+    register: (overrides = {}) => registerClient(app, overrides),
+  });
 });
 
 afterAll(async () => {
   await app?.stop();
   if (process.env.UPDATE_INTEROP_DOC !== '1') return;
-  const complete = rows.length === DRIVERS.length && rows.every((row) => STEPS.every(([step]) => row.steps[step]));
-  if (!complete) throw new Error('UPDATE_INTEROP_DOC=1 needs the whole suite: run `npx vitest run test/interop/libraries.test.ts` without -t');
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  const doc = renderInteropDoc(rows, { oneIdVersion: pkg.version, node: process.version, date: new Date().toISOString().slice(0, 10) });
+  const complete =
+    rows.length === DRIVERS.length && rows.every((row) => STEPS.every(([step]) => row.steps[step]));
+  if (!complete)
+    throw new Error(
+      'UPDATE_INTEROP_DOC=1 needs the whole suite: run `npx vitest run test/interop/libraries.test.ts` without -t',
+    );
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  const doc = renderInteropDoc(rows, {
+    oneIdVersion: pkg.version,
+    node: process.version,
+    date: new Date().toISOString().slice(0, 10),
+  });
   writeFileSync(new URL('../../docs/interop.md', import.meta.url), doc);
 });
 
 for (const driver of DRIVERS) {
   describe(`${driver.displayName}`, () => {
-    const row: Row = { library: driver.displayName, verdict: driver.verdict, version: installedVersion(driver.packageName), clientAuth: driver.clientAuth, steps: {}, notes: [...(driver.notes ?? [])] };
+    const row: Row = {
+      library: driver.displayName,
+      verdict: driver.verdict,
+      version: installedVersion(driver.packageName),
+      clientAuth: driver.clientAuth,
+      steps: {},
+      notes: [...(driver.notes ?? [])],
+    };
     rows.push(row);
     let flow: Flow | undefined;
     beforeAll(async () => {

@@ -11,13 +11,20 @@ import { freePort } from '../support/app.ts';
 
 const require = createRequire(import.meta.url);
 // `require` resolves to dist/umd/oidc-client-ts.js; the IIFE bundle (global `oidc`) sits next to it.
-const OIDC_CLIENT_TS = join(dirname(dirname(require.resolve('oidc-client-ts'))), 'browser', 'oidc-client-ts.min.js');
+const OIDC_CLIENT_TS = join(
+  dirname(dirname(require.resolve('oidc-client-ts'))),
+  'browser',
+  'oidc-client-ts.min.js',
+);
 // jose's "default" export is its Web API build (dist/webapi), plain ES modules a browser imports as they are.
 const JOSE_DIR = dirname(require.resolve('jose'));
 
 // Ports Chromium refuses to load ("unsafe ports", net/base/port_util.cc) above 1024. freePort()
 // hands out ephemeral ports, far above them, but a refusal would look like a mysterious timeout.
-const UNSAFE_PORTS = new Set([1719, 1720, 1723, 2049, 3659, 4045, 4190, 5060, 5061, 6000, 6566, 6665, 6666, 6667, 6668, 6669, 6679, 6697, 10080]);
+const UNSAFE_PORTS = new Set([
+  1719, 1720, 1723, 2049, 3659, 4045, 4190, 5060, 5061, 6000, 6566, 6665, 6666, 6667, 6668, 6669,
+  6679, 6697, 10080,
+]);
 
 export type SpaConfig = { authority: string; clientId: string };
 
@@ -83,7 +90,12 @@ window.spaDone = here.pathname === '/callback'
 </html>
 `;
 
-const send = (res: import('node:http').ServerResponse, status: number, type: string, body: string | Buffer) => {
+const send = (
+  res: import('node:http').ServerResponse,
+  status: number,
+  type: string,
+  body: string | Buffer,
+) => {
   res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
   res.end(body);
 };
@@ -97,8 +109,12 @@ export const startSpaHost = async () => {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     void (async () => {
       if (req.method !== 'GET') return send(res, 405, 'text/plain', 'method not allowed');
-      if (path === '/' || path === '/callback') return config ? send(res, 200, 'text/html; charset=utf-8', page(config)) : send(res, 503, 'text/plain', 'not configured');
-      if (path === '/vendor/oidc-client-ts.js') return send(res, 200, 'text/javascript', await readFile(OIDC_CLIENT_TS));
+      if (path === '/' || path === '/callback')
+        return config
+          ? send(res, 200, 'text/html; charset=utf-8', page(config))
+          : send(res, 503, 'text/plain', 'not configured');
+      if (path === '/vendor/oidc-client-ts.js')
+        return send(res, 200, 'text/javascript', await readFile(OIDC_CLIENT_TS));
       if (path.startsWith('/vendor/jose/') && path.endsWith('.js')) {
         const file = normalize(join(JOSE_DIR, path.slice('/vendor/jose/'.length)));
         if (!file.startsWith(JOSE_DIR + sep)) return send(res, 404, 'text/plain', 'not found');

@@ -92,7 +92,11 @@ if (redis !== undefined) {
 const id = () => randomUUID();
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
-const token = (kind: string, grantId: string, extra: Partial<AdapterPayload> = {}): AdapterPayload => ({
+const token = (
+  kind: string,
+  grantId: string,
+  extra: Partial<AdapterPayload> = {},
+): AdapterPayload => ({
   jti: id(),
   kind,
   grantId,
@@ -125,8 +129,18 @@ describe.each(backends)('$name adapter', ({ create }) => {
       scope: 'openid profile',
       aud: ['https://tax.example.gov', 'https://health.example.gov'],
       amr: [],
-      claims: { id_token: { email: null, acr: { essential: true, values: ['urn:one-id:loa:high'] } } },
-      extra: { nested: { emptyObject: {}, emptyArray: [], big: 2 ** 53 - 1, float: 0.1 + 0.2, text: 'Ærøskøbing ✓' } },
+      claims: {
+        id_token: { email: null, acr: { essential: true, values: ['urn:one-id:loa:high'] } },
+      },
+      extra: {
+        nested: {
+          emptyObject: {},
+          emptyArray: [],
+          big: 2 ** 53 - 1,
+          float: 0.1 + 0.2,
+          text: 'Ærøskøbing ✓',
+        },
+      },
       expiresWithSession: false,
     });
     await save('AccessToken', payload.jti!, payload, 60);
@@ -145,7 +159,9 @@ describe.each(backends)('$name adapter', ({ create }) => {
     await save('RefreshToken', shared, { kind: 'RefreshToken', scope: 'openid email' }, 60);
     await save('AccessToken', shared, { kind: 'AccessToken' }, 60);
 
-    expect(await new store.Adapter('AccessToken').find(shared)).toStrictEqual({ kind: 'AccessToken' });
+    expect(await new store.Adapter('AccessToken').find(shared)).toStrictEqual({
+      kind: 'AccessToken',
+    });
     expect(await new store.Adapter('RefreshToken').find(shared)).toStrictEqual({
       kind: 'RefreshToken',
       scope: 'openid email',
@@ -250,7 +266,10 @@ describe.each(backends)('$name adapter', ({ create }) => {
 
   it('findByUserCode finds a device code until it is destroyed', async () => {
     const { store, save } = create();
-    const device = token('DeviceCode', id(), { userCode: 'BDWP-HQPK', params: { client_id: 'kiosk' } });
+    const device = token('DeviceCode', id(), {
+      userCode: 'BDWP-HQPK',
+      params: { client_id: 'kiosk' },
+    });
     await save('DeviceCode', device.jti!, device, 60);
     const DeviceCode = new store.Adapter('DeviceCode');
 
@@ -276,7 +295,8 @@ describe.each(backends)('$name adapter', ({ create }) => {
       ['Interaction', token('Interaction', grantId)],
       ['Session', session('citizen-grant', { grantId })],
     ] as const;
-    for (const [model, payload] of [...revoked, ...kept]) await save(model, payload.jti!, payload, 60);
+    for (const [model, payload] of [...revoked, ...kept])
+      await save(model, payload.jti!, payload, 60);
 
     await new store.Adapter('AccessToken').revokeByGrantId(grantId);
 
@@ -306,13 +326,19 @@ describe.each(backends)('$name adapter', ({ create }) => {
     await save('Session', forever.jti!, forever);
     await save('Session', other.jti!, other, 60);
 
-    expect(await store.listSessionIds('citizen-a')).toStrictEqual([soon.jti, later.jti, forever.jti]);
+    expect(await store.listSessionIds('citizen-a')).toStrictEqual([
+      soon.jti,
+      later.jti,
+      forever.jti,
+    ]);
     expect(await store.listSessionIds('citizen-b')).toStrictEqual([other.jti]);
 
     const switched = { ...soon, accountId: 'citizen-b' };
     await save('Session', switched.jti!, switched, 60);
     expect(await store.listSessionIds('citizen-a')).toStrictEqual([later.jti, forever.jti]);
-    expect((await store.listSessionIds('citizen-b')).sort()).toStrictEqual([other.jti, soon.jti].sort());
+    expect((await store.listSessionIds('citizen-b')).sort()).toStrictEqual(
+      [other.jti, soon.jti].sort(),
+    );
 
     // Only Session payloads index an account.
     await save('AccessToken', id(), token('AccessToken', id(), { accountId: 'citizen-c' }), 60);
@@ -349,7 +375,10 @@ describe.skipIf(redis === undefined)('redis adapter key layout', () => {
     await save('DeviceCode', device.jti!, device, 300);
     await save('AccessToken', forever.jti!, forever);
 
-    for (const key of [keys.record('DeviceCode', device.jti!), keys.userCode('DeviceCode', 'TTLS-TEST')]) {
+    for (const key of [
+      keys.record('DeviceCode', device.jti!),
+      keys.userCode('DeviceCode', 'TTLS-TEST'),
+    ]) {
       expect(await redis!.ttl(key)).toBeGreaterThan(295);
       expect(await redis!.ttl(key)).toBeLessThanOrEqual(300);
     }
@@ -373,7 +402,11 @@ describe.skipIf(redis === undefined)('redis adapter key layout', () => {
     const { store, save } = create();
     const grantId = id();
     const citizen = session('citizen-trips');
-    const tokens = [token('AccessToken', grantId), token('RefreshToken', grantId), token('AccessToken', grantId)];
+    const tokens = [
+      token('AccessToken', grantId),
+      token('RefreshToken', grantId),
+      token('AccessToken', grantId),
+    ];
     const Session = new store.Adapter('Session');
     const AccessToken = new store.Adapter('AccessToken');
     // Once first, so that every script is loaded (a NOSCRIPT retry is a second command).
@@ -387,15 +420,19 @@ describe.skipIf(redis === undefined)('redis adapter key layout', () => {
         await operation();
         return sent.mock.calls.length;
       };
-      for (const payload of tokens) expect(await trips(() => save(payload.kind as string, payload.jti!, payload, 60))).toBe(1);
-      expect(await trips(() => save('Session', citizen.jti!, { ...citizen, loginTs: nowSeconds() }, 60))).toBe(1);
+      for (const payload of tokens)
+        expect(await trips(() => save(payload.kind as string, payload.jti!, payload, 60))).toBe(1);
+      expect(
+        await trips(() => save('Session', citizen.jti!, { ...citizen, loginTs: nowSeconds() }, 60)),
+      ).toBe(1);
       expect(await trips(() => Session.findByUid(citizen.uid!))).toBe(1);
       expect(await trips(() => new store.Adapter('RefreshToken').consume(tokens[1]!.jti!))).toBe(1);
       expect(await trips(() => AccessToken.revokeByGrantId(grantId))).toBe(1);
     } finally {
       sent.mockRestore();
     }
-    for (const payload of tokens) expect(await new store.Adapter(payload.kind as string).find(payload.jti!)).toBeUndefined();
+    for (const payload of tokens)
+      expect(await new store.Adapter(payload.kind as string).find(payload.jti!)).toBeUndefined();
     expect(await Session.findByUid(citizen.uid!)).toMatchObject({ jti: citizen.jti });
   });
 

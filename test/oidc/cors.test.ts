@@ -9,7 +9,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.ts';
 import { createBrowserSession } from '../support/browser-session.ts';
-import { authorizationRequest, discover, enrolCitizen, registerClient, signIn } from '../support/flows.ts';
+import {
+  authorizationRequest,
+  discover,
+  enrolCitizen,
+  registerClient,
+  signIn,
+} from '../support/flows.ts';
 import type { SoftAuthenticator } from '../support/soft-authenticator.ts';
 
 const SPA = 'http://localhost:4710';
@@ -21,8 +27,14 @@ let endpoints: { token_endpoint: string; userinfo_endpoint: string };
 
 beforeAll(async () => {
   app = await startTestApp();
-  ({ authenticator } = await enrolCitizen(app, { name: '한지수', birthdate: '1991-09-09', email: 'cors@example.com' }));
-  endpoints = (await (await fetch(`${app.issuer}/.well-known/openid-configuration`)).json()) as typeof endpoints;
+  ({ authenticator } = await enrolCitizen(app, {
+    name: '한지수',
+    birthdate: '1991-09-09',
+    email: 'cors@example.com',
+  }));
+  endpoints = (await (
+    await fetch(`${app.issuer}/.well-known/openid-configuration`)
+  ).json()) as typeof endpoints;
 });
 afterAll(() => app?.stop());
 
@@ -34,20 +46,45 @@ const codeFor = async (client: Awaited<ReturnType<typeof registerClient>>) => {
 };
 
 const preflight = (url: string, origin: string, method: string, headers: string) =>
-  fetch(url, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': method, 'access-control-request-headers': headers } });
+  fetch(url, {
+    method: 'OPTIONS',
+    headers: {
+      origin,
+      'access-control-request-method': method,
+      'access-control-request-headers': headers,
+    },
+  });
 
-const redeem = (origin: string, client: { clientId: string; redirectUri: string }, { code, verifier }: { code: string; verifier: string }, headers: Record<string, string> = {}) =>
+const redeem = (
+  origin: string,
+  client: { clientId: string; redirectUri: string },
+  { code, verifier }: { code: string; verifier: string },
+  headers: Record<string, string> = {},
+) =>
   fetch(endpoints.token_endpoint, {
     method: 'POST',
     headers: { origin, 'content-type': 'application/x-www-form-urlencoded', ...headers },
-    body: new URLSearchParams({ grant_type: 'authorization_code', code, code_verifier: verifier, redirect_uri: client.redirectUri, client_id: client.clientId }),
+    body: new URLSearchParams({
+      grant_type: 'authorization_code',
+      code,
+      code_verifier: verifier,
+      redirect_uri: client.redirectUri,
+      client_id: client.clientId,
+    }),
   });
 
-const userinfo = (origin: string, accessToken: string) => fetch(endpoints.userinfo_endpoint, { headers: { origin, authorization: `Bearer ${accessToken}` } });
+const userinfo = (origin: string, accessToken: string) =>
+  fetch(endpoints.userinfo_endpoint, {
+    headers: { origin, authorization: `Bearer ${accessToken}` },
+  });
 
 describe('CORS for single-page apps (public clients)', () => {
   it('answers the token endpoint for the origin of a registered redirect_uri, and refuses another origin without using the code', async () => {
-    const spa = await registerClient(app, { redirect_uris: [`${SPA}/callback`], post_logout_redirect_uris: [`${SPA}/`], token_endpoint_auth_method: 'none' });
+    const spa = await registerClient(app, {
+      redirect_uris: [`${SPA}/callback`],
+      post_logout_redirect_uris: [`${SPA}/`],
+      token_endpoint_auth_method: 'none',
+    });
     const allowedPreflight = await preflight(endpoints.token_endpoint, SPA, 'POST', 'content-type');
     expect(allowedPreflight.status).toBe(204);
     expect(allowedPreflight.headers.get('access-control-allow-origin')).toBe(SPA);
@@ -65,7 +102,10 @@ describe('CORS for single-page apps (public clients)', () => {
     const refused = await redeem(OTHER, spa, grant);
     expect(refused.status).toBe(400);
     expect(refused.headers.get('access-control-allow-origin')).toBeNull();
-    expect(await refused.json()).toMatchObject({ error: 'invalid_request', error_description: `origin ${OTHER} not allowed for client: ${spa.clientId}` });
+    expect(await refused.json()).toMatchObject({
+      error: 'invalid_request',
+      error_description: `origin ${OTHER} not allowed for client: ${spa.clientId}`,
+    });
 
     const allowed = await redeem(SPA, spa, grant);
     expect(allowed.status).toBe(200);
@@ -77,25 +117,51 @@ describe('CORS for single-page apps (public clients)', () => {
 
     // Refresh from the browser: rotation as for every client.
     const refresh = (origin: string, token: string) =>
-      fetch(endpoints.token_endpoint, { method: 'POST', headers: { origin, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: token, client_id: spa.clientId }) });
+      fetch(endpoints.token_endpoint, {
+        method: 'POST',
+        headers: { origin, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          grant_type: 'refresh_token',
+          refresh_token: token,
+          client_id: spa.clientId,
+        }),
+      });
     const refusedRefresh = await refresh(OTHER, tokens.refresh_token!);
     expect(refusedRefresh.status).toBe(400);
     expect(refusedRefresh.headers.get('access-control-allow-origin')).toBeNull();
     const rotated = await refresh(SPA, tokens.refresh_token!);
     expect(rotated.status).toBe(200);
     expect(rotated.headers.get('access-control-allow-origin')).toBe(SPA);
-    expect(((await rotated.json()) as { refresh_token: string }).refresh_token).not.toBe(tokens.refresh_token);
+    expect(((await rotated.json()) as { refresh_token: string }).refresh_token).not.toBe(
+      tokens.refresh_token,
+    );
   });
 
   it('answers userinfo for the origin of a registered redirect_uri, and refuses another origin', async () => {
-    const spa = await registerClient(app, { redirect_uris: [`${SPA}/callback`], post_logout_redirect_uris: [`${SPA}/`], token_endpoint_auth_method: 'none' });
-    const { access_token: accessToken } = (await (await redeem(SPA, spa, await codeFor(spa))).json()) as { access_token: string };
+    const spa = await registerClient(app, {
+      redirect_uris: [`${SPA}/callback`],
+      post_logout_redirect_uris: [`${SPA}/`],
+      token_endpoint_auth_method: 'none',
+    });
+    const { access_token: accessToken } = (await (
+      await redeem(SPA, spa, await codeFor(spa))
+    ).json()) as { access_token: string };
 
-    const allowedPreflight = await preflight(endpoints.userinfo_endpoint, SPA, 'GET', 'authorization');
+    const allowedPreflight = await preflight(
+      endpoints.userinfo_endpoint,
+      SPA,
+      'GET',
+      'authorization',
+    );
     expect(allowedPreflight.status).toBe(204);
     expect(allowedPreflight.headers.get('access-control-allow-origin')).toBe(SPA);
     expect(allowedPreflight.headers.get('access-control-allow-headers')).toBe('authorization');
-    const otherPreflight = await preflight(endpoints.userinfo_endpoint, OTHER, 'GET', 'authorization');
+    const otherPreflight = await preflight(
+      endpoints.userinfo_endpoint,
+      OTHER,
+      'GET',
+      'authorization',
+    );
     expect(otherPreflight.headers.get('access-control-allow-origin')).toBe(OTHER);
 
     const refused = await userinfo(OTHER, accessToken);
@@ -110,7 +176,7 @@ describe('CORS for single-page apps (public clients)', () => {
     expect(await allowed.json()).toMatchObject({ name: '한지수', email: 'cors@example.com' });
   });
 
-  it('does not open a confidential client\'s token endpoint to browsers, even from its own origin', async () => {
+  it("does not open a confidential client's token endpoint to browsers, even from its own origin", async () => {
     const server = await registerClient(app, { redirect_uris: [`${SPA}/cb`] });
     const grant = await codeFor(server);
     const basic = `Basic ${Buffer.from(`${encodeURIComponent(server.clientId)}:${encodeURIComponent(server.clientSecret!)}`).toString('base64')}`;
@@ -122,7 +188,12 @@ describe('CORS for single-page apps (public clients)', () => {
     const fromServer = await fetch(endpoints.token_endpoint, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic },
-      body: new URLSearchParams({ grant_type: 'authorization_code', code: grant.code, code_verifier: grant.verifier, redirect_uri: server.redirectUri }),
+      body: new URLSearchParams({
+        grant_type: 'authorization_code',
+        code: grant.code,
+        code_verifier: grant.verifier,
+        redirect_uri: server.redirectUri,
+      }),
     });
     expect(fromServer.status).toBe(200);
   });

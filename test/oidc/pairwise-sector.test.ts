@@ -10,7 +10,13 @@ import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.ts';
 import { createBrowserSession } from '../support/browser-session.ts';
-import { authorizationRequest, discover, enrolCitizen, registerClient, signIn } from '../support/flows.ts';
+import {
+  authorizationRequest,
+  discover,
+  enrolCitizen,
+  registerClient,
+  signIn,
+} from '../support/flows.ts';
 import { createLeaf, createRootCa, OIDS } from '../support/pki.ts';
 
 let app: TestApp;
@@ -30,23 +36,30 @@ let previousDispatcher: Dispatcher | undefined;
 beforeAll(async () => {
   const root = await createRootCa();
   const leaf = await createLeaf(root, { commonName: 'localhost', eku: [OIDS.serverAuth] });
-  const key = Buffer.from(await crypto.subtle.exportKey('pkcs8', leaf.keys.privateKey)).toString('base64');
-  sectorServer = createServer({ cert: leaf.pem, key: `-----BEGIN PRIVATE KEY-----\n${key}\n-----END PRIVATE KEY-----\n` }, (req, res) => {
-    fetched.push(req.url ?? '');
-    const doc = documents.get(req.url ?? '');
-    if (doc === undefined || typeof doc === 'number') {
-      res.statusCode = doc ?? 404;
-      res.end();
-      return;
-    }
-    res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify(doc));
-  });
+  const key = Buffer.from(await crypto.subtle.exportKey('pkcs8', leaf.keys.privateKey)).toString(
+    'base64',
+  );
+  sectorServer = createServer(
+    { cert: leaf.pem, key: `-----BEGIN PRIVATE KEY-----\n${key}\n-----END PRIVATE KEY-----\n` },
+    (req, res) => {
+      fetched.push(req.url ?? '');
+      const doc = documents.get(req.url ?? '');
+      if (doc === undefined || typeof doc === 'number') {
+        res.statusCode = doc ?? 404;
+        res.end();
+        return;
+      }
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify(doc));
+    },
+  );
   await new Promise<void>((resolve) => sectorServer.listen(0, '127.0.0.1', resolve));
   sectorBase = `https://localhost:${(sectorServer.address() as AddressInfo).port}`;
   void Response; // loads Node's fetch, which installs its global dispatcher
   previousDispatcher = (globalThis as Record<symbol, Dispatcher>)[DISPATCHER];
-  (globalThis as Record<symbol, unknown>)[DISPATCHER] = new previousDispatcher!.constructor({ connect: { ca: [root.pem] } });
+  (globalThis as Record<symbol, unknown>)[DISPATCHER] = new previousDispatcher!.constructor({
+    connect: { ca: [root.pem] },
+  });
 
   app = await startTestApp({ OUTBOUND_PRIVATE_HOSTS: 'localhost' });
   citizen = await enrolCitizen(app);
@@ -64,21 +77,47 @@ const subAt = async (client: Client) => {
   const config = await discover(app, client);
   const request = await authorizationRequest(config, client.redirectUri);
   const callback = await signIn(app, createBrowserSession(), citizen.authenticator, request.url);
-  return (await oidc.authorizationCodeGrant(config, new URL(callback), { pkceCodeVerifier: request.verifier, expectedState: request.state, expectedNonce: request.nonce })).claims()!.sub;
+  return (
+    await oidc.authorizationCodeGrant(config, new URL(callback), {
+      pkceCodeVerifier: request.verifier,
+      expectedState: request.state,
+      expectedNonce: request.nonce,
+    })
+  ).claims()!.sub;
 };
 
 const client = (agency: string, redirectUri: string, sectorPath?: string) =>
-  registerClient(app, { agency, redirect_uris: [redirectUri], ...(sectorPath && { sector_identifier_uri: `${sectorBase}${sectorPath}` }) });
+  registerClient(app, {
+    agency,
+    redirect_uris: [redirectUri],
+    ...(sectorPath && { sector_identifier_uri: `${sectorBase}${sectorPath}` }),
+  });
 
 describe('pairwise subjects with sector_identifier_uri', () => {
-  it('gives one sub across an agency\'s hosts that share a sector_identifier_uri, and another sub elsewhere', async () => {
-    documents.set('/welfare/sector.json', ['https://apply.welfare.example/cb', 'https://mobile.welfare.example/cb', 'https://partner.example/cb']);
-    const apply = await client('Welfare Agency', 'https://apply.welfare.example/cb', '/welfare/sector.json');
-    const mobile = await client('Welfare Agency', 'https://mobile.welfare.example/cb', '/welfare/sector.json');
+  it("gives one sub across an agency's hosts that share a sector_identifier_uri, and another sub elsewhere", async () => {
+    documents.set('/welfare/sector.json', [
+      'https://apply.welfare.example/cb',
+      'https://mobile.welfare.example/cb',
+      'https://partner.example/cb',
+    ]);
+    const apply = await client(
+      'Welfare Agency',
+      'https://apply.welfare.example/cb',
+      '/welfare/sector.json',
+    );
+    const mobile = await client(
+      'Welfare Agency',
+      'https://mobile.welfare.example/cb',
+      '/welfare/sector.json',
+    );
     // The same redirect host as `apply`, no sector_identifier_uri: its sector is that host.
     const ownHost = await client('Welfare Agency', 'https://apply.welfare.example/cb');
     // Another agency pointing at the same document.
-    const partner = await client('Partner Agency', 'https://partner.example/cb', '/welfare/sector.json');
+    const partner = await client(
+      'Partner Agency',
+      'https://partner.example/cb',
+      '/welfare/sector.json',
+    );
 
     const subApply = await subAt(apply);
     expect(fetched).toContain('/welfare/sector.json');
@@ -94,7 +133,10 @@ describe('pairwise subjects with sector_identifier_uri', () => {
   it('refuses a client whose sector document does not list its redirect_uri, or cannot be fetched, with a readable page', async () => {
     documents.set('/other/sector.json', ['https://listed.example/cb']);
     documents.set('/broken/sector.json', 500);
-    for (const refused of [await client('Welfare Agency', 'https://unlisted.example/cb', '/other/sector.json'), await client('Welfare Agency', 'https://broken.example/cb', '/broken/sector.json')]) {
+    for (const refused of [
+      await client('Welfare Agency', 'https://unlisted.example/cb', '/other/sector.json'),
+      await client('Welfare Agency', 'https://broken.example/cb', '/broken/sector.json'),
+    ]) {
       const request = await authorizationRequest(await discover(app, refused), refused.redirectUri);
       const res = await fetch(request.url, { redirect: 'manual' });
       // No redirect to an unverified redirect_uri: a page saying what is wrong, never a 500.

@@ -16,10 +16,19 @@ beforeAll(async () => {
 });
 afterAll(() => app?.stop());
 
-const tokensFor = async (client: Awaited<ReturnType<typeof registerClient>>, config: oidc.Configuration) => {
+const tokensFor = async (
+  client: Awaited<ReturnType<typeof registerClient>>,
+  config: oidc.Configuration,
+) => {
   const request = await authorizationRequest(config, client.redirectUri);
-  const callback = new URL(await signIn(app, createBrowserSession(), citizen.authenticator, request.url));
-  return oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: request.verifier, expectedState: request.state, expectedNonce: request.nonce });
+  const callback = new URL(
+    await signIn(app, createBrowserSession(), citizen.authenticator, request.url),
+  );
+  return oidc.authorizationCodeGrant(config, callback, {
+    pkceCodeVerifier: request.verifier,
+    expectedState: request.state,
+    expectedNonce: request.nonce,
+  });
 };
 
 const stored = async (refreshToken: string) => {
@@ -30,7 +39,13 @@ const stored = async (refreshToken: string) => {
 describe('refresh token lifetimes', () => {
   it('gives a browser app one day from sign-in, which rotation does not extend', async () => {
     const client = await registerClient(app, { token_endpoint_auth_method: 'none' });
-    const config = await oidc.discovery(new URL(app.issuer), client.clientId, undefined, oidc.None(), { execute: [oidc.allowInsecureRequests] });
+    const config = await oidc.discovery(
+      new URL(app.issuer),
+      client.clientId,
+      undefined,
+      oidc.None(),
+      { execute: [oidc.allowInsecureRequests] },
+    );
     const first = await tokensFor(client, config);
     const initial = await stored(first.refresh_token!);
     expect(initial.exp - initial.iat).toBe(PUBLIC_REFRESH_SECONDS);
@@ -43,7 +58,13 @@ describe('refresh token lifetimes', () => {
 
   it('gives a server-side client 30 days, renewed by each rotation', async () => {
     const client = await registerClient(app);
-    const config = await oidc.discovery(new URL(app.issuer), client.clientId, client.clientSecret, undefined, { execute: [oidc.allowInsecureRequests] });
+    const config = await oidc.discovery(
+      new URL(app.issuer),
+      client.clientId,
+      client.clientSecret,
+      undefined,
+      { execute: [oidc.allowInsecureRequests] },
+    );
     const first = await tokensFor(client, config);
     const initial = await stored(first.refresh_token!);
     expect(initial.exp - initial.iat).toBe(30 * 86400);

@@ -5,7 +5,13 @@ import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.ts';
 import { createBrowserSession } from '../support/browser-session.ts';
-import { authorizationRequest, discover, enrolCitizen, registerClient, signIn } from '../support/flows.ts';
+import {
+  authorizationRequest,
+  discover,
+  enrolCitizen,
+  registerClient,
+  signIn,
+} from '../support/flows.ts';
 
 let app: TestApp;
 beforeAll(async () => {
@@ -13,26 +19,39 @@ beforeAll(async () => {
 });
 afterAll(() => app?.stop());
 
-const idToken = async (client: Awaited<ReturnType<typeof registerClient>>, citizen: Awaited<ReturnType<typeof enrolCitizen>>) => {
+const idToken = async (
+  client: Awaited<ReturnType<typeof registerClient>>,
+  citizen: Awaited<ReturnType<typeof enrolCitizen>>,
+) => {
   const config = await discover(app, client);
   const request = await authorizationRequest(config, client.redirectUri);
   const callback = await signIn(app, createBrowserSession(), citizen.authenticator, request.url);
-  return oidc.authorizationCodeGrant(config, new URL(callback), { pkceCodeVerifier: request.verifier, expectedState: request.state, expectedNonce: request.nonce });
+  return oidc.authorizationCodeGrant(config, new URL(callback), {
+    pkceCodeVerifier: request.verifier,
+    expectedState: request.state,
+    expectedNonce: request.nonce,
+  });
 };
 
 describe('signing keys', () => {
   it('publishes a rotated key before it signs, then switches when it is due', async () => {
     const citizen = await enrolCitizen(app);
     const client = await registerClient(app);
-    const signingKid = async () => decodeProtectedHeader((await idToken(client, citizen)).id_token!).kid;
+    const signingKid = async () =>
+      decodeProtectedHeader((await idToken(client, citizen)).id_token!).kid;
     const before = await signingKid();
     const pending = await app.services.signingKeys.rotate('test', { activateAfterSeconds: 3600 });
     await app.reloadKeys();
-    const published = (await (await fetch(`${app.issuer}/jwks`)).json()).keys.map((k: { kid: string }) => k.kid);
+    const published = (await (await fetch(`${app.issuer}/jwks`)).json()).keys.map(
+      (k: { kid: string }) => k.kid,
+    );
     expect(published).toEqual(expect.arrayContaining(pending));
     expect(await signingKid()).toBe(before);
     // Due now: the next reload promotes it on this instance (and on every other one).
-    await app.knex('signing_keys').whereIn('kid', pending).update({ activate_at: new Date(Date.now() - 1000) });
+    await app
+      .knex('signing_keys')
+      .whereIn('kid', pending)
+      .update({ activate_at: new Date(Date.now() - 1000) });
     expect(await app.reloadKeys()).toBe(true);
     const after = await signingKid();
     expect(pending).toContain(after);

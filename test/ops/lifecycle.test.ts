@@ -20,7 +20,11 @@ afterAll(async () => {
 const readyz = async (target: TestApp) => {
   const started = performance.now();
   const res = await fetch(`${target.issuer}/readyz`);
-  return { status: res.status, body: (await res.json()) as { status: string; checks: Record<string, string> }, ms: performance.now() - started };
+  return {
+    status: res.status,
+    body: (await res.json()) as { status: string; checks: Record<string, string> },
+    ms: performance.now() - started,
+  };
 };
 
 /** Resolves with the socket error code, or 'connected'. */
@@ -50,7 +54,10 @@ describe('readiness', () => {
     try {
       const first = await readyz(broken);
       expect(first.status).toBe(503);
-      expect(first.body).toEqual({ status: 'unavailable', checks: { database: 'ok', redis: 'unavailable' } });
+      expect(first.body).toEqual({
+        status: 'unavailable',
+        checks: { database: 'ok', redis: 'unavailable' },
+      });
       expect(first.ms).toBeLessThan(2500);
       // Liveness does not depend on Redis: restarting the process would not bring Redis back.
       expect((await fetch(`${broken.issuer}/healthz`)).status).toBe(200);
@@ -82,7 +89,11 @@ describe('graceful stop', () => {
       await next();
     });
     const requests = Array.from({ length: N }, () =>
-      fetch(`${app.issuer}/token`, { method: 'POST', headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials' }).then(async (res) => ({
+      fetch(`${app.issuer}/token`, {
+        method: 'POST',
+        headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'grant_type=client_credentials',
+      }).then(async (res) => ({
         status: res.status,
         connection: res.headers.get('connection'),
         body: (await res.json()) as { access_token?: string },
@@ -113,7 +124,10 @@ describe('graceful stop', () => {
     const requests = trackRequests(server);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as { port: number };
-    const hanging = fetch(`http://127.0.0.1:${port}/`).then(() => 'answered', () => 'cut');
+    const hanging = fetch(`http://127.0.0.1:${port}/`).then(
+      () => 'answered',
+      () => 'cut',
+    );
     await vi.waitFor(() => expect(requests.inFlight()).toBe(1));
     const started = performance.now();
     await requests.stop(300);

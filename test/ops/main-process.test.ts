@@ -26,11 +26,16 @@ const dataDir = () => {
 
 /** Starts `src/main.ts`; resolves with its output so far once `until` matches, or when it exits. */
 const start = (env: Record<string, string>, until: RegExp) => {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env: { ...process.env, DATABASE_URL: '', REDIS_URL: '', LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    env: { ...process.env, DATABASE_URL: '', REDIS_URL: '', LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const out = { stdout: '', stderr: '' };
   child.stdout.on('data', (chunk: Buffer) => (out.stdout += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (out.stderr += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => resolve(code)),
+  );
   const ready = new Promise<void>((resolve) => {
     const check = () => (until.test(out.stdout) ? resolve() : undefined);
     child.stdout.on('data', check);
@@ -53,20 +58,38 @@ describe('npm start (src/main.ts)', () => {
     const port = await freePort();
     const secrets = inject('secrets');
     // The embedded default for the server and the CLI alike, whatever backend this run uses.
-    const env = { DATABASE_URL: '', REDIS_URL: '', PORT: String(port), HOST: '127.0.0.1', ISSUER: `http://localhost:${port}`, DATA_DIR: dataDir(), COOKIE_KEYS: secrets.cookieKey, KEY_ENCRYPTION_KEYS: secrets.keyEncryptionKey, PAIRWISE_SALT: secrets.pairwiseSalt };
+    const env = {
+      DATABASE_URL: '',
+      REDIS_URL: '',
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      ISSUER: `http://localhost:${port}`,
+      DATA_DIR: dataDir(),
+      COOKIE_KEYS: secrets.cookieKey,
+      KEY_ENCRYPTION_KEYS: secrets.keyEncryptionKey,
+      PAIRWISE_SALT: secrets.pairwiseSalt,
+    };
     const run = start(env, /npm run cli -- clients add --file examples\/client\.json\n/);
     try {
       await run.ready;
       expect(run.out.stdout).toContain('One-ID is running.');
       expect(run.out.stdout).toContain(`Issuer:     http://localhost:${port}`);
-      expect(run.out.stdout).toContain(`Discovery:  http://localhost:${port}/.well-known/openid-configuration`);
+      expect(run.out.stdout).toContain(
+        `Discovery:  http://localhost:${port}/.well-known/openid-configuration`,
+      );
       expect(run.out.stdout).toContain('Storage:    embedded PGlite');
       expect(run.out.stdout).toContain('npm run cli -- citizens enroll --name');
-      const discovery = await fetch(`http://127.0.0.1:${port}/.well-known/openid-configuration`, { headers: { host: `localhost:${port}` } });
+      const discovery = await fetch(`http://127.0.0.1:${port}/.well-known/openid-configuration`, {
+        headers: { host: `localhost:${port}` },
+      });
       expect((await discovery.json()).issuer).toBe(`http://localhost:${port}`);
 
       // The banner's second command, as printed, against the running server.
-      const added = await cliProcess(env, ['clients', 'add', '--file', 'examples/client.json'], 120_000);
+      const added = await cliProcess(
+        env,
+        ['clients', 'add', '--file', 'examples/client.json'],
+        120_000,
+      );
       expect(added.stderr).toBe('');
       expect(added.code).toBe(0);
       expect(added.stdout).toContain('demo-agency-portal');

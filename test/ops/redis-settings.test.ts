@@ -25,19 +25,43 @@ const production = {
 describe('Redis settings', () => {
   it('reads a standalone URL, a Sentinel set or Cluster seed nodes', () => {
     expect(loadConfig({}).redis).toBeUndefined();
-    expect(loadConfig({ REDIS_URL: 'rediss://:pw@redis.internal:6380/2' }).redis).toEqual({ mode: 'standalone', url: 'rediss://:pw@redis.internal:6380/2' });
-    expect(loadConfig({ REDIS_SENTINELS: 'sentinel-a:26379, 10.0.0.2:26379,[fd00::3]:26379', REDIS_SENTINEL_NAME: 'oneid', REDIS_PASSWORD: 'pw', REDIS_SENTINEL_PASSWORD: 'spw', REDIS_TLS: 'true' }).redis).toEqual({
+    expect(loadConfig({ REDIS_URL: 'rediss://:pw@redis.internal:6380/2' }).redis).toEqual({
+      mode: 'standalone',
+      url: 'rediss://:pw@redis.internal:6380/2',
+    });
+    expect(
+      loadConfig({
+        REDIS_SENTINELS: 'sentinel-a:26379, 10.0.0.2:26379,[fd00::3]:26379',
+        REDIS_SENTINEL_NAME: 'oneid',
+        REDIS_PASSWORD: 'pw',
+        REDIS_SENTINEL_PASSWORD: 'spw',
+        REDIS_TLS: 'true',
+      }).redis,
+    ).toEqual({
       mode: 'sentinel',
-      sentinels: [{ host: 'sentinel-a', port: 26379 }, { host: '10.0.0.2', port: 26379 }, { host: 'fd00::3', port: 26379 }],
+      sentinels: [
+        { host: 'sentinel-a', port: 26379 },
+        { host: '10.0.0.2', port: 26379 },
+        { host: 'fd00::3', port: 26379 },
+      ],
       name: 'oneid',
       username: undefined,
       password: 'pw',
       sentinelPassword: 'spw',
       tls: true,
     });
-    expect(loadConfig({ REDIS_CLUSTER_NODES: 'redis-1:6379,redis-2:6379', REDIS_USERNAME: 'oneid', REDIS_PASSWORD: 'pw' }).redis).toEqual({
+    expect(
+      loadConfig({
+        REDIS_CLUSTER_NODES: 'redis-1:6379,redis-2:6379',
+        REDIS_USERNAME: 'oneid',
+        REDIS_PASSWORD: 'pw',
+      }).redis,
+    ).toEqual({
       mode: 'cluster',
-      nodes: [{ host: 'redis-1', port: 6379 }, { host: 'redis-2', port: 6379 }],
+      nodes: [
+        { host: 'redis-1', port: 6379 },
+        { host: 'redis-2', port: 6379 },
+      ],
       username: 'oneid',
       password: 'pw',
       tls: false,
@@ -45,19 +69,37 @@ describe('Redis settings', () => {
   });
 
   it('names every mistake', () => {
-    expect(problemsOf({ REDIS_SENTINELS: 'sentinel-a:26379' })).toMatch(/REDIS_SENTINEL_NAME: is required with REDIS_SENTINELS/);
-    expect(problemsOf({ REDIS_SENTINEL_NAME: 'oneid' })).toMatch(/REDIS_SENTINEL_NAME: needs REDIS_SENTINELS/);
-    expect(problemsOf({ REDIS_URL: 'redis://r:6379', REDIS_CLUSTER_NODES: 'r:6379' })).toMatch(/REDIS_URL, REDIS_CLUSTER_NODES: set only one of them/);
-    expect(problemsOf({ REDIS_CLUSTER_NODES: 'redis-1' })).toMatch(/REDIS_CLUSTER_NODES: each entry must be host:port/);
-    expect(problemsOf({ REDIS_CLUSTER_NODES: 'redis-1:70000' })).toMatch(/REDIS_CLUSTER_NODES: each entry must be host:port/);
-    expect(problemsOf({ REDIS_SENTINELS: ' , ', REDIS_SENTINEL_NAME: 'x' })).toMatch(/REDIS_SENTINELS: must list at least one host:port/);
-    expect(problemsOf({ REDIS_URL: 'redis://r:6379', REDIS_PASSWORD: 'pw', REDIS_TLS: 'true' })).toMatch(/REDIS_PASSWORD: applies to[\s\S]*REDIS_TLS: applies to/);
+    expect(problemsOf({ REDIS_SENTINELS: 'sentinel-a:26379' })).toMatch(
+      /REDIS_SENTINEL_NAME: is required with REDIS_SENTINELS/,
+    );
+    expect(problemsOf({ REDIS_SENTINEL_NAME: 'oneid' })).toMatch(
+      /REDIS_SENTINEL_NAME: needs REDIS_SENTINELS/,
+    );
+    expect(problemsOf({ REDIS_URL: 'redis://r:6379', REDIS_CLUSTER_NODES: 'r:6379' })).toMatch(
+      /REDIS_URL, REDIS_CLUSTER_NODES: set only one of them/,
+    );
+    expect(problemsOf({ REDIS_CLUSTER_NODES: 'redis-1' })).toMatch(
+      /REDIS_CLUSTER_NODES: each entry must be host:port/,
+    );
+    expect(problemsOf({ REDIS_CLUSTER_NODES: 'redis-1:70000' })).toMatch(
+      /REDIS_CLUSTER_NODES: each entry must be host:port/,
+    );
+    expect(problemsOf({ REDIS_SENTINELS: ' , ', REDIS_SENTINEL_NAME: 'x' })).toMatch(
+      /REDIS_SENTINELS: must list at least one host:port/,
+    );
+    expect(
+      problemsOf({ REDIS_URL: 'redis://r:6379', REDIS_PASSWORD: 'pw', REDIS_TLS: 'true' }),
+    ).toMatch(/REDIS_PASSWORD: applies to[\s\S]*REDIS_TLS: applies to/);
     expect(problemsOf({ REDIS_TLS: 'yes' })).toMatch(/REDIS_TLS: must be true or false/);
   });
 
   it('lets production use any of the three, and requires one', () => {
-    expect(problemsOf(production)).toMatch(/REDIS_URL: is required when NODE_ENV=production \(or REDIS_SENTINELS, or REDIS_CLUSTER_NODES\)/);
-    expect(problemsOf({ ...production, REDIS_SENTINELS: 's:26379', REDIS_SENTINEL_NAME: 'oneid' })).toBe('');
+    expect(problemsOf(production)).toMatch(
+      /REDIS_URL: is required when NODE_ENV=production \(or REDIS_SENTINELS, or REDIS_CLUSTER_NODES\)/,
+    );
+    expect(
+      problemsOf({ ...production, REDIS_SENTINELS: 's:26379', REDIS_SENTINEL_NAME: 'oneid' }),
+    ).toBe('');
     expect(problemsOf({ ...production, REDIS_CLUSTER_NODES: 'r:6379' })).toBe('');
   });
 });

@@ -10,7 +10,8 @@ import { openAccountPage, startSsoApp } from './support.ts';
 
 let app: TestApp;
 let citizen: Awaited<ReturnType<typeof enrolCitizen>>;
-const sleepUntil = (at: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, at - Date.now())));
+const sleepUntil = (at: number) =>
+  new Promise((resolve) => setTimeout(resolve, Math.max(0, at - Date.now())));
 
 beforeAll(async () => {
   app = await startSsoApp({}, { overrides: { sessionIdleSeconds: 8, sessionAbsoluteSeconds: 60 } });

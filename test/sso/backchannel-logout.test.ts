@@ -7,7 +7,15 @@ import { findDeliveries } from '../../src/sessions/delivery-repo.ts';
 import type { TestApp } from '../support/app.ts';
 import { createBrowserSession, type BrowserSession } from '../support/browser-session.ts';
 import { enrolCitizen } from '../support/flows.ts';
-import { BACKCHANNEL_EVENT, agencyWithReceiver, eventually, signInTo, silentError, startSsoApp, type Receiver } from './support.ts';
+import {
+  BACKCHANNEL_EVENT,
+  agencyWithReceiver,
+  eventually,
+  signInTo,
+  silentError,
+  startSsoApp,
+  type Receiver,
+} from './support.ts';
 
 let app: TestApp & { dataDir: string };
 let citizen: Awaited<ReturnType<typeof enrolCitizen>>;
@@ -36,7 +44,10 @@ const logout = async (session: BrowserSession) => {
   const action = /id="op\.logoutForm" method="post" action="([^"]+)"/.exec(html)![1]!;
   const xsrf = /name="xsrf" value="([^"]+)"/.exec(html)![1]!;
   const started = performance.now();
-  const done = await session.request(new URL(action, app.issuer), { method: 'POST', form: { xsrf, logout: 'yes' } });
+  const done = await session.request(new URL(action, app.issuer), {
+    method: 'POST',
+    form: { xsrf, logout: 'yes' },
+  });
   const ms = performance.now() - started;
   expect(done.status).toBe(303);
   const success = await session.request(new URL(done.headers.get('location')!, app.issuer));
@@ -60,13 +71,27 @@ describe('back-channel logout', () => {
     expect(html).toContain('Passport Office');
 
     await eventually(() => expect(a.receiver.tokens.length + b.receiver.tokens.length).toBe(2));
-    for (const [r, got] of [[a.receiver, atA.claims], [b.receiver, atB.claims]] as const) {
+    for (const [r, got] of [
+      [a.receiver, atA.claims],
+      [b.receiver, atB.claims],
+    ] as const) {
       const [token] = r.tokens;
-      expect(token!.claims).toMatchObject({ iss: app.issuer, sub: got.sub, sid: got.sid, events: { [BACKCHANNEL_EVENT]: {} } });
+      expect(token!.claims).toMatchObject({
+        iss: app.issuer,
+        sub: got.sub,
+        sid: got.sid,
+        events: { [BACKCHANNEL_EVENT]: {} },
+      });
       expect(token!.claims.nonce).toBeUndefined();
     }
     expect(a.receiver.rejected).toEqual([]);
-    await eventually(async () => expect(await findDeliveries(app.knex, { issuer: app.issuer, clientId: a.clientId })).toMatchObject([{ status: 'delivered', attempts: 1, reason: 'logout', sid: atA.claims.sid }]));
+    await eventually(async () =>
+      expect(
+        await findDeliveries(app.knex, { issuer: app.issuer, clientId: a.clientId }),
+      ).toMatchObject([
+        { status: 'delivered', attempts: 1, reason: 'logout', sid: atA.claims.sid },
+      ]),
+    );
     expect(await silentError(app, session, a)).toBe('login_required');
   });
 
@@ -79,7 +104,11 @@ describe('back-channel logout', () => {
     await eventually(() => expect(c.receiver.tokens).toHaveLength(1));
     expect(c.receiver.requests()).toBe(3);
     expect(c.receiver.tokens[0]!.claims.sid).toBe(signedIn.claims.sid);
-    await eventually(async () => expect((await findDeliveries(app.knex, { issuer: app.issuer, clientId: c.clientId }))[0]).toMatchObject({ status: 'delivered', attempts: 3 }));
+    await eventually(async () =>
+      expect(
+        (await findDeliveries(app.knex, { issuer: app.issuer, clientId: c.clientId }))[0],
+      ).toMatchObject({ status: 'delivered', attempts: 3 }),
+    );
   });
 
   it('never makes the citizen wait for a slow receiver', async () => {
@@ -102,24 +131,60 @@ describe('back-channel logout', () => {
     await e.receiver.down();
     await logout(session);
     // The first attempt failed and the token waits for its retry.
-    await eventually(async () => expect((await findDeliveries(app.knex, { issuer: app.issuer, sid: signedIn.claims.sid as string }))[0]).toMatchObject({ status: 'pending', attempts: expect.any(Number), lastError: expect.any(String) }));
+    await eventually(async () =>
+      expect(
+        (
+          await findDeliveries(app.knex, { issuer: app.issuer, sid: signedIn.claims.sid as string })
+        )[0],
+      ).toMatchObject({
+        status: 'pending',
+        attempts: expect.any(Number),
+        lastError: expect.any(String),
+      }),
+    );
 
     // One-ID restarts (same database) and the receiver comes back: the queue is still there.
     const { port, dataDir } = app;
     await app.close();
     await e.receiver.up();
-    app = await startSsoApp({ ...(app.config.databaseUrl && { DATABASE_URL: app.config.databaseUrl }) }, { port, dataDir });
-    await eventually(() => expect(e.receiver.tokens.map((t) => t.claims.sid)).toContain(signedIn.claims.sid));
+    app = await startSsoApp(
+      { ...(app.config.databaseUrl && { DATABASE_URL: app.config.databaseUrl }) },
+      { port, dataDir },
+    );
+    await eventually(() =>
+      expect(e.receiver.tokens.map((t) => t.claims.sid)).toContain(signedIn.claims.sid),
+    );
     if (inject('redisUrl')) {
       // Sessions live in Redis: the other one survived the restart.
       expect(await silentError(app, stays, e)).toBeNull();
     } else {
       // The in-process store lost the other session: its system is told at start.
-      await eventually(() => expect(e.receiver.tokens.map((t) => t.claims.sid)).toContain(staying.claims.sid));
+      await eventually(() =>
+        expect(e.receiver.tokens.map((t) => t.claims.sid)).toContain(staying.claims.sid),
+      );
       expect(await silentError(app, stays, e)).toBe('login_required');
-      await eventually(async () => expect((await findDeliveries(app.knex, { issuer: app.issuer, sid: staying.claims.sid as string }))[0]).toMatchObject({ reason: 'restart', status: 'delivered' }));
+      await eventually(async () =>
+        expect(
+          (
+            await findDeliveries(app.knex, {
+              issuer: app.issuer,
+              sid: staying.claims.sid as string,
+            })
+          )[0],
+        ).toMatchObject({ reason: 'restart', status: 'delivered' }),
+      );
     }
-    await eventually(async () => expect((await findDeliveries(app.knex, { issuer: app.issuer, sid: signedIn.claims.sid as string }))[0]).toMatchObject({ status: 'delivered', attempts: expect.any(Number) }));
-    expect((await findDeliveries(app.knex, { issuer: app.issuer, sid: signedIn.claims.sid as string }))[0]!.attempts).toBeGreaterThan(1);
+    await eventually(async () =>
+      expect(
+        (
+          await findDeliveries(app.knex, { issuer: app.issuer, sid: signedIn.claims.sid as string })
+        )[0],
+      ).toMatchObject({ status: 'delivered', attempts: expect.any(Number) }),
+    );
+    expect(
+      (
+        await findDeliveries(app.knex, { issuer: app.issuer, sid: signedIn.claims.sid as string })
+      )[0]!.attempts,
+    ).toBeGreaterThan(1);
   });
 });

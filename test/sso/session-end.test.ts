@@ -7,7 +7,17 @@ import type { TestApp } from '../support/app.ts';
 import { createBrowserSession, csrfFrom } from '../support/browser-session.ts';
 import { createAdmin } from '../admin/support.ts';
 import { enrolCitizen } from '../support/flows.ts';
-import { agencyWithReceiver, eventually, openAccountPage, runCli, sessionsShown, signInTo, silentError, startSsoApp, type Receiver } from './support.ts';
+import {
+  agencyWithReceiver,
+  eventually,
+  openAccountPage,
+  runCli,
+  sessionsShown,
+  signInTo,
+  silentError,
+  startSsoApp,
+  type Receiver,
+} from './support.ts';
 
 let app: TestApp & { env: Record<string, string> };
 const receivers: Receiver[] = [];
@@ -29,7 +39,7 @@ const agency = async (name: string) => {
 const sidsReceived = (r: Receiver) => r.tokens.map((t) => t.claims.sid).sort();
 
 describe('sessions ended elsewhere', () => {
-  it('lists the citizen\'s sessions on My One-ID and ends another device\'s from there', async () => {
+  it("lists the citizen's sessions on My One-ID and ends another device's from there", async () => {
     const citizen = await enrolCitizen(app, { name: '정하늘' });
     const a = await agency('주민센터 민원');
     const phone = createBrowserSession();
@@ -47,21 +57,30 @@ describe('sessions ended elsewhere', () => {
     expect(html).toContain(`action="/account/sessions/${there.uid}/end"`);
 
     // Without the page's CSRF token: refused, nothing ends.
-    const forged = await laptop.request(`${app.issuer}/account/sessions/${there.uid}/end`, { method: 'POST', form: {} });
+    const forged = await laptop.request(`${app.issuer}/account/sessions/${there.uid}/end`, {
+      method: 'POST',
+      form: {},
+    });
     expect(forged.status).toBe(403);
 
-    const ended = await laptop.request(`${app.issuer}/account/sessions/${there.uid}/end`, { method: 'POST', form: { _csrf: csrfFrom(html) } });
+    const ended = await laptop.request(`${app.issuer}/account/sessions/${there.uid}/end`, {
+      method: 'POST',
+      form: { _csrf: csrfFrom(html) },
+    });
     expect(ended.status).toBe(303);
     expect(ended.headers.get('location')).toBe('/account?done=session-ended#sessions');
 
     await eventually(() => expect(a.receiver.tokens).toHaveLength(1));
-    expect(a.receiver.tokens[0]!.claims).toMatchObject({ sub: onPhone.claims.sub, sid: onPhone.claims.sid });
+    expect(a.receiver.tokens[0]!.claims).toMatchObject({
+      sub: onPhone.claims.sub,
+      sid: onPhone.claims.sid,
+    });
     expect(await silentError(app, phone, a)).toBe('login_required');
     const after = sessionsShown(await openAccountPage(app, laptop, citizen.authenticator));
     expect(after.map((s) => s.uid)).toEqual([here.uid]);
   });
 
-  it('does not end another citizen\'s session', async () => {
+  it("does not end another citizen's session", async () => {
     const owner = await enrolCitizen(app);
     const other = await enrolCitizen(app);
     const a = await agency('Owner Agency');
@@ -70,7 +89,10 @@ describe('sessions ended elsewhere', () => {
     const [ownerSession] = await app.services.sessions.listActive(owner.account.id);
     const intruder = createBrowserSession();
     const html = await openAccountPage(app, intruder, other.authenticator);
-    const res = await intruder.request(`${app.issuer}/account/sessions/${ownerSession!.uid}/end`, { method: 'POST', form: { _csrf: csrfFrom(html) } });
+    const res = await intruder.request(`${app.issuer}/account/sessions/${ownerSession!.uid}/end`, {
+      method: 'POST',
+      form: { _csrf: csrfFrom(html) },
+    });
     expect(res.headers.get('location')).toBe('/account#sessions');
     expect(await silentError(app, browser, a)).toBeNull();
   });
@@ -88,7 +110,9 @@ describe('sessions ended elsewhere', () => {
     expect(cli.code).toBe(0);
     expect(cli.stdout).toContain('Ended 2 session(s)');
     expect(cli.stdout).toContain('2 back-channel logout token(s) queued');
-    await eventually(() => expect(sidsReceived(a.receiver)).toEqual([one.claims.sid, two.claims.sid].sort()));
+    await eventually(() =>
+      expect(sidsReceived(a.receiver)).toEqual([one.claims.sid, two.claims.sid].sort()),
+    );
     if (inject('redisUrl')) {
       // The engine's store is Redis, shared: the CLI removed the sessions from it before returning.
       expect(await silentError(app, first, a)).toBe('login_required');
@@ -96,7 +120,9 @@ describe('sessions ended elsewhere', () => {
     } else {
       // The store is in the server's memory: the running server removes the sessions within a poll.
       await eventually(async () => expect(await silentError(app, first, a)).toBe('login_required'));
-      await eventually(async () => expect(await silentError(app, second, a)).toBe('login_required'));
+      await eventually(async () =>
+        expect(await silentError(app, second, a)).toBe('login_required'),
+      );
     }
     expect(await app.services.sessions.listActive(citizen.account.id)).toEqual([]);
   });
@@ -110,14 +136,24 @@ describe('sessions ended elsewhere', () => {
     await signInTo(app, session, citizen.authenticator, b);
 
     const html = await openAccountPage(app, session, citizen.authenticator);
-    const [consent] = (await app.services.consent.listForAccount(citizen.account.id)).filter((c) => c.clientId === a.clientId);
-    const res = await session.request(`${app.issuer}/account/consents/${consent!.id}/withdraw`, { method: 'POST', form: { _csrf: csrfFrom(html) } });
+    const [consent] = (await app.services.consent.listForAccount(citizen.account.id)).filter(
+      (c) => c.clientId === a.clientId,
+    );
+    const res = await session.request(`${app.issuer}/account/consents/${consent!.id}/withdraw`, {
+      method: 'POST',
+      form: { _csrf: csrfFrom(html) },
+    });
     expect(res.status).toBeLessThan(400);
 
     await eventually(() => expect(a.receiver.tokens).toHaveLength(1));
-    expect(a.receiver.tokens[0]!.claims).toMatchObject({ sub: atA.claims.sub, sid: atA.claims.sid });
+    expect(a.receiver.tokens[0]!.claims).toMatchObject({
+      sub: atA.claims.sub,
+      sid: atA.claims.sid,
+    });
     expect(b.receiver.tokens).toHaveLength(0);
-    expect((await findDeliveries(app.knex, { issuer: app.issuer, clientId: a.clientId }))[0]!.reason).toBe('consent_withdrawn');
+    expect(
+      (await findDeliveries(app.knex, { issuer: app.issuer, clientId: a.clientId }))[0]!.reason,
+    ).toBe('consent_withdrawn');
     // One-ID's session goes on for B; A needs consent again, and gets a new sid.
     expect(await silentError(app, session, b)).toBeNull();
     expect(await silentError(app, session, a)).toBe('consent_required');
@@ -125,7 +161,7 @@ describe('sessions ended elsewhere', () => {
     expect(again.claims.sid).not.toBe(atA.claims.sid);
   });
 
-  it('a disabled client is told that every citizen\'s session with it is over', async () => {
+  it("a disabled client is told that every citizen's session with it is over", async () => {
     const a = await agency('Retired Agency');
     const signedIn: { sub: string; sid: string }[] = [];
     for (const name of ['김가람', '이나래']) {
@@ -139,10 +175,16 @@ describe('sessions ended elsewhere', () => {
     const res = await admin.api('POST', `/clients/${a.clientId}/disable`);
     expect(res.status).toBe(200);
     await eventually(() => expect(a.receiver.tokens).toHaveLength(2));
-    const received = a.receiver.tokens.map((t) => ({ sub: t.claims.sub, sid: t.claims.sid })).sort((x, y) => x.sid!.localeCompare(y.sid!));
+    const received = a.receiver.tokens
+      .map((t) => ({ sub: t.claims.sub, sid: t.claims.sid }))
+      .sort((x, y) => x.sid!.localeCompare(y.sid!));
     expect(received).toEqual(signedIn.sort((x, y) => x.sid.localeCompare(y.sid)));
     expect(signedIn[0]!.sub).not.toBe(signedIn[1]!.sub);
     expect(a.receiver.rejected).toEqual([]);
-    expect((await findDeliveries(app.knex, { issuer: app.issuer, clientId: a.clientId })).map((d) => d.reason)).toEqual(['client_disabled', 'client_disabled']);
+    expect(
+      (await findDeliveries(app.knex, { issuer: app.issuer, clientId: a.clientId })).map(
+        (d) => d.reason,
+      ),
+    ).toEqual(['client_disabled', 'client_disabled']);
   });
 });

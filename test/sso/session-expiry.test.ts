@@ -7,7 +7,14 @@ import { findDeliveries } from '../../src/sessions/delivery-repo.ts';
 import type { TestApp } from '../support/app.ts';
 import { createBrowserSession } from '../support/browser-session.ts';
 import { enrolCitizen } from '../support/flows.ts';
-import { agencyWithReceiver, eventually, signInTo, silentError, startSsoApp, type Receiver } from './support.ts';
+import {
+  agencyWithReceiver,
+  eventually,
+  signInTo,
+  silentError,
+  startSsoApp,
+  type Receiver,
+} from './support.ts';
 
 let app: TestApp;
 let citizen: Awaited<ReturnType<typeof enrolCitizen>>;
@@ -15,7 +22,10 @@ const receivers: Receiver[] = [];
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 beforeAll(async () => {
-  app = await startSsoApp({ SESSION_SWEEP_SECONDS: '1' }, { overrides: { sessionIdleSeconds: 3, sessionAbsoluteSeconds: 6 } });
+  app = await startSsoApp(
+    { SESSION_SWEEP_SECONDS: '1' },
+    { overrides: { sessionIdleSeconds: 3, sessionAbsoluteSeconds: 6 } },
+  );
   citizen = await enrolCitizen(app);
 });
 afterAll(async () => {
@@ -43,8 +53,15 @@ describe('session timeouts', () => {
     await sleep(4500);
     expect(await silentError(app, session, a)).toBe('login_required');
     await eventually(() => expect(a.receiver.tokens).toHaveLength(1));
-    expect(a.receiver.tokens[0]!.claims).toMatchObject({ sub: signedIn.claims.sub, sid: signedIn.claims.sid });
-    await eventually(async () => expect((await findDeliveries(app.knex, { issuer: app.issuer, clientId: a.clientId }))[0]).toMatchObject({ reason: 'expired', status: 'delivered' }));
+    expect(a.receiver.tokens[0]!.claims).toMatchObject({
+      sub: signedIn.claims.sub,
+      sid: signedIn.claims.sid,
+    });
+    await eventually(async () =>
+      expect(
+        (await findDeliveries(app.knex, { issuer: app.issuer, clientId: a.clientId }))[0],
+      ).toMatchObject({ reason: 'expired', status: 'delivered' }),
+    );
     expect(await app.services.sessions.listActive(citizen.account.id)).toEqual([]);
   });
 

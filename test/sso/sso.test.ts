@@ -25,7 +25,11 @@ afterAll(() => app?.stop());
 const assertions = () => citizen.authenticator.credentials.reduce((n, c) => n + c.counter, 0);
 
 /** Starts an authorization request in `session` and says where One-ID took the browser. */
-const start = async (session: BrowserSession, client: typeof agencyA, params: Record<string, string> = {}) => {
+const start = async (
+  session: BrowserSession,
+  client: typeof agencyA,
+  params: Record<string, string> = {},
+) => {
   const config = await discover(app, client);
   const request = await authorizationRequest(config, client.redirectUri, params);
   const { res, url } = await session.follow(request.url.toString(), app.issuer);
@@ -35,13 +39,25 @@ const start = async (session: BrowserSession, client: typeof agencyA, params: Re
     config,
     request,
     landed,
-    page: html.includes('id="passkey-login"') ? 'login' : html.includes('/consent"') ? 'consent' : landed.origin === app.issuer ? 'other' : 'callback',
+    page: html.includes('id="passkey-login"')
+      ? 'login'
+      : html.includes('/consent"')
+        ? 'consent'
+        : landed.origin === app.issuer
+          ? 'other'
+          : 'callback',
     html,
   };
 };
 
 const redeem = async (s: Awaited<ReturnType<typeof start>>) =>
-  (await oidc.authorizationCodeGrant(s.config, s.landed, { pkceCodeVerifier: s.request.verifier, expectedState: s.request.state, expectedNonce: s.request.nonce })).claims()!;
+  (
+    await oidc.authorizationCodeGrant(s.config, s.landed, {
+      pkceCodeVerifier: s.request.verifier,
+      expectedState: s.request.state,
+      expectedNonce: s.request.nonce,
+    })
+  ).claims()!;
 
 describe('single sign-on', () => {
   it('gives a second agency system a code without a new sign-in; a first-time client still asks consent', async () => {

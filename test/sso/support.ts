@@ -27,13 +27,19 @@ export const FAST_QUEUE = {
  * startTestApp with the fast queue, on the run's database itself (not a copy), so a restart on
  * the same `port` and `dataDir` finds its sessions and queue again.
  */
-export const startSsoApp = (env: Record<string, string> = {}, options: { overrides?: Partial<Config>; port?: number; dataDir?: string } = {}) =>
-  startTestApp({ ...FAST_QUEUE, ...env }, options);
+export const startSsoApp = (
+  env: Record<string, string> = {},
+  options: { overrides?: Partial<Config>; port?: number; dataDir?: string } = {},
+) => startTestApp({ ...FAST_QUEUE, ...env }, options);
 
 /** Runs `npm run cli -- ...args` against the app (a separate process, as an operator would). */
-export const runCli = (app: { env: Record<string, string> }, args: string[]) => cliProcess(app.env, args, 30_000);
+export const runCli = (app: { env: Record<string, string> }, args: string[]) =>
+  cliProcess(app.env, args, 30_000);
 
-export type ReceivedToken = { claims: JWTPayload & { sid?: string; events?: Record<string, unknown> }; at: number };
+export type ReceivedToken = {
+  claims: JWTPayload & { sid?: string; events?: Record<string, unknown> };
+  at: number;
+};
 
 /**
  * An agency's back-channel logout endpoint on 127.0.0.1: verifies each logout token against
@@ -63,8 +69,18 @@ export const startReceiver = async (issuer: string, port?: number) => {
       return 500;
     }
     try {
-      const { payload } = await jwtVerify(token, jwks, { issuer, audience, typ: 'logout+jwt', requiredClaims: ['iat', 'jti'] });
-      if (!payload.events || typeof payload.events !== 'object' || !(BACKCHANNEL_EVENT in payload.events)) throw new Error('no back-channel logout event');
+      const { payload } = await jwtVerify(token, jwks, {
+        issuer,
+        audience,
+        typ: 'logout+jwt',
+        requiredClaims: ['iat', 'jti'],
+      });
+      if (
+        !payload.events ||
+        typeof payload.events !== 'object' ||
+        !(BACKCHANNEL_EVENT in payload.events)
+      )
+        throw new Error('no back-channel logout event');
       if ('nonce' in payload) throw new Error('a logout token must not carry a nonce');
       if (!payload.sub && !payload.sid) throw new Error('neither sub nor sid');
       tokens.push({ claims: payload as ReceivedToken['claims'], at: Date.now() });
@@ -74,10 +90,15 @@ export const startReceiver = async (issuer: string, port?: number) => {
       return 400;
     }
   };
-  const listen = (server: Server, on: number) => new Promise<number>((resolve) => server.listen(on, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
+  const listen = (server: Server, on: number) =>
+    new Promise<number>((resolve) =>
+      server.listen(on, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)),
+    );
   const make = () =>
     createServer((req, res) => {
-      void handle(req).then((status) => res.writeHead(status, { 'cache-control': 'no-store' }).end());
+      void handle(req).then((status) =>
+        res.writeHead(status, { 'cache-control': 'no-store' }).end(),
+      );
     });
   let server = make();
   const boundPort = await listen(server, port ?? 0);
@@ -106,19 +127,38 @@ export const startReceiver = async (issuer: string, port?: number) => {
 export type Receiver = Awaited<ReturnType<typeof startReceiver>>;
 
 /** A registered agency system with its own back-channel receiver. */
-export const agencyWithReceiver = async (app: TestApp, name: string, overrides: Record<string, unknown> = {}) => {
+export const agencyWithReceiver = async (
+  app: TestApp,
+  name: string,
+  overrides: Record<string, unknown> = {},
+) => {
   const receiver = await startReceiver(app.issuer);
-  const client = await registerClient(app, { client_name: name, backchannel_logout_uri: receiver.url, backchannel_logout_session_required: true, ...overrides });
+  const client = await registerClient(app, {
+    client_name: name,
+    backchannel_logout_uri: receiver.url,
+    backchannel_logout_session_required: true,
+    ...overrides,
+  });
   receiver.setAudience(client.clientId);
   return { ...client, receiver, name };
 };
 
 /** Authorization request -> (sign-in / consent as needed) -> code -> tokens, in `session`. */
-export const signInTo = async (app: TestApp, session: BrowserSession, authenticator: SoftAuthenticator, client: { clientId: string; clientSecret?: string | undefined; redirectUri: string }, params: Record<string, string> = {}) => {
+export const signInTo = async (
+  app: TestApp,
+  session: BrowserSession,
+  authenticator: SoftAuthenticator,
+  client: { clientId: string; clientSecret?: string | undefined; redirectUri: string },
+  params: Record<string, string> = {},
+) => {
   const config = await discover(app, client);
   const request = await authorizationRequest(config, client.redirectUri, params);
   const callback = await signIn(app, session, authenticator, request.url);
-  const tokens = await oidc.authorizationCodeGrant(config, new URL(callback), { pkceCodeVerifier: request.verifier, expectedState: request.state, expectedNonce: request.nonce });
+  const tokens = await oidc.authorizationCodeGrant(config, new URL(callback), {
+    pkceCodeVerifier: request.verifier,
+    expectedState: request.state,
+    expectedNonce: request.nonce,
+  });
   return { config, tokens, claims: tokens.claims()!, idToken: tokens.id_token! };
 };
 
@@ -136,32 +176,69 @@ export const eventually = async <T>(check: () => T | Promise<T>, timeout = 20_00
 };
 
 /** Signs in to My One-ID in `session` (passkey if needed) and returns the account page's HTML. */
-export const openAccountPage = async (app: TestApp, session: BrowserSession, authenticator: SoftAuthenticator): Promise<string> => {
+export const openAccountPage = async (
+  app: TestApp,
+  session: BrowserSession,
+  authenticator: SoftAuthenticator,
+): Promise<string> => {
   // On a shared PostgreSQL (DATABASE_URL runs), every test app registers the first-party
   // client with its own issuer's redirect URI, and the last one started wins: take it back.
-  await app.services.clients.ensureFirstPartyClient('one-id-account', { client_name: 'My One-ID', redirect_uris: [`${app.issuer}/account/callback`], post_logout_redirect_uris: [`${app.issuer}/account/signed-out`] });
+  await app.services.clients.ensureFirstPartyClient('one-id-account', {
+    client_name: 'My One-ID',
+    redirect_uris: [`${app.issuer}/account/callback`],
+    post_logout_redirect_uris: [`${app.issuer}/account/signed-out`],
+  });
   let { res, url } = await session.follow(`${app.issuer}/account`, app.issuer);
   let html = await res.text();
   if (html.includes('id="passkey-login"')) {
     const path = new URL(url).pathname;
     const csrf = csrfFrom(html);
-    const options = await (await session.request(`${app.issuer}${path}/passkey/options`, { method: 'POST', json: {}, headers: { 'x-csrf-token': csrf } })).json();
-    const verify = await session.request(`${app.issuer}${path}/passkey/verify`, { method: 'POST', json: authenticator.authenticate(options), headers: { 'x-csrf-token': csrf } });
-    ({ res, url } = await session.follow(new URL((await verify.json()).location, app.issuer).toString(), app.issuer));
+    const options = await (
+      await session.request(`${app.issuer}${path}/passkey/options`, {
+        method: 'POST',
+        json: {},
+        headers: { 'x-csrf-token': csrf },
+      })
+    ).json();
+    const verify = await session.request(`${app.issuer}${path}/passkey/verify`, {
+      method: 'POST',
+      json: authenticator.authenticate(options),
+      headers: { 'x-csrf-token': csrf },
+    });
+    ({ res, url } = await session.follow(
+      new URL((await verify.json()).location, app.issuer).toString(),
+      app.issuer,
+    ));
     html = await res.text();
   }
-  if (new URL(url).pathname !== '/account' || res.status !== 200) throw new Error(`account page: ${res.status} at ${url}`);
+  if (new URL(url).pathname !== '/account' || res.status !== 200)
+    throw new Error(`account page: ${res.status} at ${url}`);
   return html;
 };
 
 /** The sessions listed on the account page: uid, whether it is this device, its text. */
 export const sessionsShown = (html: string) =>
-  [...html.matchAll(/<li class="consent-item" id="session-([\w-]+)">([\s\S]*?)<\/li>/g)].map(([, uid, body]) => ({ uid: uid!, current: body!.includes('data-current="true"'), text: body! }));
+  [...html.matchAll(/<li class="consent-item" id="session-([\w-]+)">([\s\S]*?)<\/li>/g)].map(
+    ([, uid, body]) => ({ uid: uid!, current: body!.includes('data-current="true"'), text: body! }),
+  );
 
 /** A prompt=none request in `session`: its error (null when One-ID answered with a code). */
-export const silentError = async (app: TestApp, session: BrowserSession, client: { clientId: string; redirectUri: string }): Promise<string | null> => {
+export const silentError = async (
+  app: TestApp,
+  session: BrowserSession,
+  client: { clientId: string; redirectUri: string },
+): Promise<string | null> => {
   const url = new URL('/auth', app.issuer);
-  url.search = new URLSearchParams({ client_id: client.clientId, redirect_uri: client.redirectUri, response_type: 'code', scope: 'openid', prompt: 'none', state: 's', code_challenge: 'E9Melhoa2OwvFrEMTJguCGaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' }).toString();
+  url.search = new URLSearchParams({
+    client_id: client.clientId,
+    redirect_uri: client.redirectUri,
+    response_type: 'code',
+    scope: 'openid',
+    prompt: 'none',
+    state: 's',
+    code_challenge: 'E9Melhoa2OwvFrEMTJguCGaoeK1t8URWbuGJSstw-cM',
+    code_challenge_method: 'S256',
+  }).toString();
   const { url: landed } = await session.follow(url.toString(), app.issuer);
   return new URL(landed).searchParams.get('error');
 };

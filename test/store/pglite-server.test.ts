@@ -31,10 +31,20 @@ describe('pglite server', () => {
   it('answers many concurrent parameterised queries of different shapes correctly', async () => {
     const results = await Promise.allSettled(
       Array.from({ length: 600 }, (_, i) =>
-        (i % 2 ? a : b).raw(i % 3 ? 'select ?::int + ?::int as s, ?::text as x' : "select ?::int + 1 as s, 'q' || ?::text as x", i % 3 ? [i, 1, `v${i}`] : [i, `v${i}`]),
+        (i % 2 ? a : b).raw(
+          i % 3
+            ? 'select ?::int + ?::int as s, ?::text as x'
+            : "select ?::int + 1 as s, 'q' || ?::text as x",
+          i % 3 ? [i, 1, `v${i}`] : [i, `v${i}`],
+        ),
       ),
     );
-    const wrong = results.filter((r, i) => r.status === 'rejected' || r.value.rows[0].s !== i + 1 || r.value.rows[0].x !== (i % 3 ? `v${i}` : `qv${i}`));
+    const wrong = results.filter(
+      (r, i) =>
+        r.status === 'rejected' ||
+        r.value.rows[0].s !== i + 1 ||
+        r.value.rows[0].x !== (i % 3 ? `v${i}` : `qv${i}`),
+    );
     expect(wrong).toHaveLength(0);
   });
 
@@ -44,7 +54,15 @@ describe('pglite server', () => {
         (i % 2 ? a : b)
           .transaction(async (trx) => {
             await trx('items').insert({ v: 1000 + i });
-            expect(Number((await trx('items').where({ v: 1000 + i }).count())[0]!.count)).toBe(1);
+            expect(
+              Number(
+                (
+                  await trx('items')
+                    .where({ v: 1000 + i })
+                    .count()
+                )[0]!.count,
+              ),
+            ).toBe(1);
             if (i % 5 === 0) throw new Error('roll back');
           })
           .catch((error: Error) => {
@@ -63,10 +81,15 @@ describe('pglite server', () => {
     await client.query('insert into items (v) values (42)');
     const waiting = b('items').where({ v: 42 }).count();
     // The other connection waits while the transaction is open...
-    const raced = await Promise.race([waiting.then(() => 'answered'), new Promise((r) => setTimeout(() => r('waiting'), 300))]);
+    const raced = await Promise.race([
+      waiting.then(() => 'answered'),
+      new Promise((r) => setTimeout(() => r('waiting'), 300)),
+    ]);
     expect(raced).toBe('waiting');
     // ...and, once the owner disappears, sees no trace of it.
-    (client as unknown as { connection: { stream: { destroy: () => void } } }).connection.stream.destroy();
+    (
+      client as unknown as { connection: { stream: { destroy: () => void } } }
+    ).connection.stream.destroy();
     expect(Number((await waiting)[0]!.count)).toBe(0);
   });
 });

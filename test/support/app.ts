@@ -38,7 +38,8 @@ const copyDatabase = async (templateUrl: string, adminUrl: string): Promise<stri
         await admin.raw(`CREATE DATABASE ${name} TEMPLATE ${template.pathname.slice(1)}`);
         break;
       } catch (error) {
-        if (attempt >= 20 || !/being accessed by other users/.test((error as Error).message)) throw error;
+        if (attempt >= 20 || !/being accessed by other users/.test((error as Error).message))
+          throw error;
         await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 200));
       }
     }
@@ -64,7 +65,10 @@ export const onPostgres = () => Boolean(inject('databaseTemplate'));
  * `overrides` are applied after validation (e.g. an idle timeout under the 60 s minimum); a
  * `dataDir` given by the caller outlives `stop` (restarts).
  */
-export const startTestApp = async (env: Record<string, string> = {}, options: { port?: number; dataDir?: string; app?: AppOptions; overrides?: Partial<Config> } = {}): Promise<TestApp> => {
+export const startTestApp = async (
+  env: Record<string, string> = {},
+  options: { port?: number; dataDir?: string; app?: AppOptions; overrides?: Partial<Config> } = {},
+): Promise<TestApp> => {
   const port = options.port ?? (await freePort());
   const secrets = inject('secrets');
   const databaseUrl = env.DATABASE_URL ?? (await ownDatabaseUrl());
@@ -75,7 +79,8 @@ export const startTestApp = async (env: Record<string, string> = {}, options: { 
     dataDir = mkdtempSync(join(tmpdir(), 'oneid-test-'));
     ownDataDir = true;
     const template = inject('pgliteTemplate');
-    if (template && !databaseUrl) cpSync(join(template, 'pglite'), join(dataDir, 'pglite'), { recursive: true });
+    if (template && !databaseUrl)
+      cpSync(join(template, 'pglite'), join(dataDir, 'pglite'), { recursive: true });
   }
   // "localhost", not 127.0.0.1: WebAuthn needs a domain as RP ID.
   // A second instance of a cluster is given the first one's ISSUER and still listens on `port`.
@@ -94,7 +99,10 @@ export const startTestApp = async (env: Record<string, string> = {}, options: { 
     ...env,
   };
   const config = { ...loadConfig(fullEnv), ...options.overrides };
-  const app = await createApp(config, { logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'), ...options.app });
+  const app = await createApp(config, {
+    logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
+    ...options.app,
+  });
   await app.listen(port, '127.0.0.1');
   return Object.assign(app, {
     issuer,

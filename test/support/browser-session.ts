@@ -7,14 +7,18 @@ export const createBrowserSession = () => {
       const eq = pair!.indexOf('=');
       const name = pair!.slice(0, eq).trim();
       const value = pair!.slice(eq + 1).trim();
-      const expired = attrs.some((a) => /max-age=0|expires=Thu, 01 Jan 1970/i.test(a)) || value === '';
+      const expired =
+        attrs.some((a) => /max-age=0|expires=Thu, 01 Jan 1970/i.test(a)) || value === '';
       if (expired) jar.delete(name);
       else jar.set(name, value);
     }
   };
   const cookieHeader = () => [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
 
-  const request = async (url: string | URL, init: RequestInit & { json?: unknown; form?: Record<string, string> } = {}) => {
+  const request = async (
+    url: string | URL,
+    init: RequestInit & { json?: unknown; form?: Record<string, string> } = {},
+  ) => {
     const headers = new Headers(init.headers);
     if (jar.size) headers.set('cookie', cookieHeader());
     let body = init.body;
@@ -34,7 +38,11 @@ export const createBrowserSession = () => {
     jar,
     request,
     /** Follows redirects until a non-redirect or a URL outside `origin` (e.g. the RP's callback). */
-    async follow(url: string, origin: string, init: Parameters<typeof request>[1] = {}): Promise<{ res: Response; url: string }> {
+    async follow(
+      url: string,
+      origin: string,
+      init: Parameters<typeof request>[1] = {},
+    ): Promise<{ res: Response; url: string }> {
       let current = url;
       let res = await request(current, init);
       for (let hops = 0; hops < 10 && res.status >= 300 && res.status < 400; hops += 1) {
@@ -49,4 +57,5 @@ export const createBrowserSession = () => {
 
 export type BrowserSession = ReturnType<typeof createBrowserSession>;
 
-export const csrfFrom = (html: string) => /<meta name="csrf-token" content="([^"]+)"/.exec(html)?.[1] ?? '';
+export const csrfFrom = (html: string) =>
+  /<meta name="csrf-token" content="([^"]+)"/.exec(html)?.[1] ?? '';

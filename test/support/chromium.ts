@@ -1,6 +1,13 @@
 // Real Chromium for end-to-end tests: Debian's /usr/bin/chromium driven by playwright-core
 // (never a downloaded browser), with a CDP virtual authenticator as the citizen's passkey.
-import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type CDPSession, type Page } from 'playwright-core';
+import {
+  chromium,
+  type Browser,
+  type BrowserContext,
+  type BrowserContextOptions,
+  type CDPSession,
+  type Page,
+} from 'playwright-core';
 
 export const CHROMIUM_PATH = '/usr/bin/chromium';
 
@@ -12,7 +19,15 @@ export const launchChromium = (): Promise<Browser> =>
     timeout: 20_000,
     // No background networking: this machine's network is closed, and Chromium's own
     // connections (updates, sync, QUIC probes) only add noise and delay.
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-quic',
+      '--no-first-run',
+    ],
   });
 
 /**
@@ -21,13 +36,20 @@ export const launchChromium = (): Promise<Browser> =>
  * answers the login page's autofill request from the virtual authenticator at once, so the
  * tests press the passkey button as a citizen does (passkey-signin.test.ts tests autofill).
  */
-export const citizenContext = async (browser: Browser, options: BrowserContextOptions = {}, { waitMs = 10_000, autofill = false } = {}): Promise<BrowserContext> => {
+export const citizenContext = async (
+  browser: Browser,
+  options: BrowserContextOptions = {},
+  { waitMs = 10_000, autofill = false } = {},
+): Promise<BrowserContext> => {
   const context = await browser.newContext({ locale: 'ko-KR', ...options });
   context.setDefaultTimeout(waitMs);
   context.setDefaultNavigationTimeout(waitMs);
   if (!autofill) {
     await context.addInitScript(() => {
-      if (typeof PublicKeyCredential !== 'undefined') Object.defineProperty(PublicKeyCredential, 'isConditionalMediationAvailable', { value: async () => false });
+      if (typeof PublicKeyCredential !== 'undefined')
+        Object.defineProperty(PublicKeyCredential, 'isConditionalMediationAvailable', {
+          value: async () => false,
+        });
     });
   }
   return context;
@@ -38,14 +60,21 @@ export const pageProblems = (page: Page): string[] => {
   const problems: string[] = [];
   page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
   page.on('console', (message) => {
-    if (message.type() === 'error' && /Content Security Policy|Refused to/i.test(message.text())) problems.push(`console: ${message.text()}`);
+    if (message.type() === 'error' && /Content Security Policy|Refused to/i.test(message.text()))
+      problems.push(`console: ${message.text()}`);
   });
   return problems;
 };
 
 // The fields of CDP's WebAuthn.Credential that tests read (playwright-core's package exports
 // do not expose its protocol types). Binary fields are base64 (not base64url).
-export type VirtualCredential = { credentialId: string; isResidentCredential: boolean; rpId?: string; userHandle?: string; signCount: number };
+export type VirtualCredential = {
+  credentialId: string;
+  isResidentCredential: boolean;
+  rpId?: string;
+  userHandle?: string;
+  signCount: number;
+};
 
 export type VirtualAuthenticator = {
   id: string;
@@ -63,16 +92,27 @@ export type VirtualAuthenticator = {
  * `residentKey`, every credential it creates is non-discoverable (sign-in then needs
  * allowCredentials, i.e. the citizen's email or phone).
  */
-export const addVirtualAuthenticator = async (page: Page, { residentKey }: { residentKey: boolean }): Promise<VirtualAuthenticator> => {
+export const addVirtualAuthenticator = async (
+  page: Page,
+  { residentKey }: { residentKey: boolean },
+): Promise<VirtualAuthenticator> => {
   const cdp = await page.context().newCDPSession(page);
   await cdp.send('WebAuthn.enable', { enableUI: false });
   const { authenticatorId: id } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-    options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: residentKey, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+    options: {
+      protocol: 'ctap2',
+      transport: 'internal',
+      hasResidentKey: residentKey,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+    },
   });
   return {
     id,
     cdp,
-    credentials: async () => (await cdp.send('WebAuthn.getCredentials', { authenticatorId: id })).credentials,
+    credentials: async () =>
+      (await cdp.send('WebAuthn.getCredentials', { authenticatorId: id })).credentials,
     setUserVerified: async (verified) => {
       await cdp.send('WebAuthn.setUserVerified', { authenticatorId: id, isUserVerified: verified });
     },

@@ -10,13 +10,25 @@ const run = promisify(execFile);
 export type CliResult = { code: number; stdout: string; stderr: string };
 
 /** `npm run cli -- ...args` with exactly these settings on top of this process's environment. */
-export const cliProcess = async (env: Record<string, string | undefined>, args: string[], timeout = 60_000): Promise<CliResult> => {
+export const cliProcess = async (
+  env: Record<string, string | undefined>,
+  args: string[],
+  timeout = 60_000,
+): Promise<CliResult> => {
   try {
-    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { env: { ...process.env, ...env, LOG_LEVEL: 'silent' }, timeout });
+    const { stdout, stderr } = await run(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/main.ts', ...args],
+      { env: { ...process.env, ...env, LOG_LEVEL: 'silent' }, timeout },
+    );
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code?: number; stdout: string; stderr: string };
-    return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? String(error) };
+    return {
+      code: typeof e.code === 'number' ? e.code : 1,
+      stdout: e.stdout ?? '',
+      stderr: e.stderr ?? String(error),
+    };
   }
 };
 
@@ -34,4 +46,5 @@ export const cliEnv = (app: TestApp): Record<string, string> => {
 };
 
 /** `npm run cli -- ...args` against a test app. */
-export const runCli = (app: TestApp, ...args: string[]): Promise<CliResult> => cliProcess(cliEnv(app), args);
+export const runCli = (app: TestApp, ...args: string[]): Promise<CliResult> =>
+  cliProcess(cliEnv(app), args);

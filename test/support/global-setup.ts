@@ -44,8 +44,11 @@ export default async function setup(project: TestProject) {
     project.provide('databaseAdminUrl', baseUrl);
     project.provide('pgliteTemplate', undefined);
     return async () => {
-      const copies = await admin.raw('SELECT datname FROM pg_database WHERE datname LIKE ?', [`${name}%`]);
-      for (const { datname } of copies.rows as { datname: string }[]) await admin.raw(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`);
+      const copies = await admin.raw('SELECT datname FROM pg_database WHERE datname LIKE ?', [
+        `${name}%`,
+      ]);
+      for (const { datname } of copies.rows as { datname: string }[])
+        await admin.raw(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`);
       await admin.destroy();
     };
   }

@@ -76,9 +76,14 @@ interface ValidityOptions {
 
 const validity = (options: ValidityOptions): { notBefore: Date; notAfter: Date } => {
   const now = Date.now();
-  if (options.expired) return { notBefore: new Date(now - 730 * DAY), notAfter: new Date(now - DAY) };
-  if (options.notYetValid) return { notBefore: new Date(now + DAY), notAfter: new Date(now + 365 * DAY) };
-  return { notBefore: options.notBefore ?? new Date(now - DAY), notAfter: options.notAfter ?? new Date(now + 365 * DAY) };
+  if (options.expired)
+    return { notBefore: new Date(now - 730 * DAY), notAfter: new Date(now - DAY) };
+  if (options.notYetValid)
+    return { notBefore: new Date(now + DAY), notAfter: new Date(now + 365 * DAY) };
+  return {
+    notBefore: options.notBefore ?? new Date(now - DAY),
+    notAfter: options.notAfter ?? new Date(now + 365 * DAY),
+  };
 };
 
 interface RevocationPointers {
@@ -91,7 +96,10 @@ const pointerExtensions = (options: RevocationPointers): x509.Extension[] => [
   ...(options.ocspUrl ? [new x509.AuthorityInfoAccessExtension({ ocsp: [options.ocspUrl] })] : []),
 ];
 
-const keyIdExtensions = async (subjectKey: CryptoKey, issuerKey: CryptoKey): Promise<x509.Extension[]> => [
+const keyIdExtensions = async (
+  subjectKey: CryptoKey,
+  issuerKey: CryptoKey,
+): Promise<x509.Extension[]> => [
   await x509.SubjectKeyIdentifierExtension.create(subjectKey),
   await x509.AuthorityKeyIdentifierExtension.create(issuerKey),
 ];
@@ -117,12 +125,18 @@ export const createRootCa = async (options: CaOptions = {}): Promise<Issued> => 
     keys,
     signingAlgorithm: EC_SIGNING_ALG,
     ...validity(options),
-    extensions: [...caExtensions(options), await x509.SubjectKeyIdentifierExtension.create(keys.publicKey)],
+    extensions: [
+      ...caExtensions(options),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+    ],
   });
   return issued(cert, keys);
 };
 
-export const createIntermediateCa = async (issuer: Issued, options: CaOptions = {}): Promise<Issued> => {
+export const createIntermediateCa = async (
+  issuer: Issued,
+  options: CaOptions = {},
+): Promise<Issued> => {
   const keys = options.keys ?? (await generateKeys());
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: nextSerial(),
@@ -132,7 +146,11 @@ export const createIntermediateCa = async (issuer: Issued, options: CaOptions = 
     signingKey: issuer.keys.privateKey,
     signingAlgorithm: EC_SIGNING_ALG,
     ...validity(options),
-    extensions: [...caExtensions(options), ...(await keyIdExtensions(keys.publicKey, issuer.keys.publicKey)), ...pointerExtensions(options)],
+    extensions: [
+      ...caExtensions(options),
+      ...(await keyIdExtensions(keys.publicKey, issuer.keys.publicKey)),
+      ...pointerExtensions(options),
+    ],
   });
   return issued(cert, keys);
 };
@@ -166,13 +184,16 @@ const utf8 = (text: string): ArrayBuffer => {
 
 const generalizedTime = (date: string): ArrayBuffer => {
   const text = `${date.replaceAll('-', '')}120000Z`; // RFC 3739: 12:00 GMT
-  return new Uint8Array(Buffer.concat([Buffer.from([0x18, text.length]), Buffer.from(text, 'latin1')])).buffer;
+  return new Uint8Array(
+    Buffer.concat([Buffer.from([0x18, text.length]), Buffer.from(text, 'latin1')]),
+  ).buffer;
 };
 
 export const createLeaf = async (issuer: Issued, options: LeafOptions = {}): Promise<Issued> => {
   const keys = options.keys ?? (await generateKeys());
   const subject: Record<string, string[]>[] = [{ C: ['KR'] }, { O: ['One-ID Test'] }];
-  if (options.commonName !== undefined || options.givenName === undefined) subject.push({ CN: [options.commonName ?? 'Hong Gildong'] });
+  if (options.commonName !== undefined || options.givenName === undefined)
+    subject.push({ CN: [options.commonName ?? 'Hong Gildong'] });
   if (options.givenName) subject.push({ '2.5.4.42': [options.givenName] });
   if (options.surname) subject.push({ '2.5.4.4': [options.surname] });
   if (options.subjectSerialNumber) subject.push({ '2.5.4.5': [options.subjectSerialNumber] });
@@ -180,7 +201,14 @@ export const createLeaf = async (issuer: Issued, options: LeafOptions = {}): Pro
   const san: GeneralName[] = [];
   if (options.email) san.push(new GeneralName({ rfc822Name: options.email }));
   if (options.otherName) {
-    san.push(new GeneralName({ otherName: new OtherName({ typeId: options.otherName.typeId, value: utf8(options.otherName.text) }) }));
+    san.push(
+      new GeneralName({
+        otherName: new OtherName({
+          typeId: options.otherName.typeId,
+          value: utf8(options.otherName.text),
+        }),
+      }),
+    );
   }
   const extensions: x509.Extension[] = [
     new x509.BasicConstraintsExtension(false, undefined, true),
@@ -188,12 +216,19 @@ export const createLeaf = async (issuer: Issued, options: LeafOptions = {}): Pro
     ...pointerExtensions(options),
     ...(options.extensions ?? []),
   ];
-  const keyUsage = options.keyUsage === undefined ? x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.nonRepudiation : options.keyUsage;
+  const keyUsage =
+    options.keyUsage === undefined
+      ? x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.nonRepudiation
+      : options.keyUsage;
   if (keyUsage !== null) extensions.push(new x509.KeyUsagesExtension(keyUsage, true));
   const eku = options.eku === undefined ? [OIDS.clientAuth] : options.eku;
   if (eku !== null) extensions.push(new x509.ExtendedKeyUsageExtension(eku, false));
-  if (options.policies) extensions.push(new x509.CertificatePolicyExtension(options.policies, false));
-  if (san.length > 0) extensions.push(new x509.Extension('2.5.29.17', false, AsnConvert.serialize(new SubjectAlternativeName(san))));
+  if (options.policies)
+    extensions.push(new x509.CertificatePolicyExtension(options.policies, false));
+  if (san.length > 0)
+    extensions.push(
+      new x509.Extension('2.5.29.17', false, AsnConvert.serialize(new SubjectAlternativeName(san))),
+    );
   if (options.birthdate) {
     const attributes = new SubjectDirectoryAttributes([
       new Attribute({ type: '1.3.6.1.5.5.7.9.1', values: [generalizedTime(options.birthdate)] }),
@@ -215,8 +250,15 @@ export const createLeaf = async (issuer: Issued, options: LeafOptions = {}): Pro
 };
 
 /** A delegated OCSP responder certificate (id-kp-OCSPSigning) issued by `issuer`. */
-export const createOcspResponderCert = async (issuer: Issued, options: { eku?: string[] } = {}): Promise<Issued> =>
-  createLeaf(issuer, { commonName: 'One-ID Test OCSP Responder', eku: options.eku ?? [OIDS.ocspSigning], keyUsage: x509.KeyUsageFlags.digitalSignature });
+export const createOcspResponderCert = async (
+  issuer: Issued,
+  options: { eku?: string[] } = {},
+): Promise<Issued> =>
+  createLeaf(issuer, {
+    commonName: 'One-ID Test OCSP Responder',
+    eku: options.eku ?? [OIDS.ocspSigning],
+    keyUsage: x509.KeyUsageFlags.digitalSignature,
+  });
 
 /** Flip the last byte of the certificate, which lies inside its signature value. */
 export const tamperSignature = (der: Buffer): Buffer => {
@@ -236,7 +278,10 @@ export interface CrlOptions {
 
 export const createCrl = async (issuer: Issued, options: CrlOptions = {}): Promise<Buffer> => {
   const thisUpdate = options.thisUpdate ?? new Date(Date.now() - 60_000);
-  const nextUpdate = options.nextUpdate === undefined ? new Date(thisUpdate.getTime() + 3_600_000) : options.nextUpdate;
+  const nextUpdate =
+    options.nextUpdate === undefined
+      ? new Date(thisUpdate.getTime() + 3_600_000)
+      : options.nextUpdate;
   const crl = await x509.X509CrlGenerator.create({
     issuer: issuer.cert.subjectName,
     thisUpdate,
@@ -268,12 +313,18 @@ export interface OcspResponseOptions {
 }
 
 const toHex = (bytes: ArrayBuffer): string => {
-  const hex = Buffer.from(bytes).toString('hex').replace(/^(00)+/, '');
+  const hex = Buffer.from(bytes)
+    .toString('hex')
+    .replace(/^(00)+/, '');
   return hex === '' ? '0' : hex;
 };
 
 /** A DER OCSPResponse answering `requestDer`, signed by `issuer` or a delegated responder. */
-export const createOcspResponse = async (issuer: Issued, requestDer: Uint8Array, options: OcspResponseOptions = {}): Promise<Buffer> => {
+export const createOcspResponse = async (
+  issuer: Issued,
+  requestDer: Uint8Array,
+  options: OcspResponseOptions = {},
+): Promise<Buffer> => {
   const request = AsnConvert.parse(new Uint8Array(requestDer), OCSPRequest);
   const thisUpdate = options.thisUpdate ?? new Date(Date.now() - 60_000);
   const nextUpdate = options.nextUpdate ?? new Date(thisUpdate.getTime() + 3_600_000);
@@ -283,28 +334,49 @@ export const createOcspResponse = async (issuer: Issued, requestDer: Uint8Array,
       status === 'good'
         ? new CertStatus({ good: null })
         : status === 'revoked'
-          ? new CertStatus({ revoked: new RevokedInfo({ revocationTime: new Date(thisUpdate.getTime() - 60_000) }) })
+          ? new CertStatus({
+              revoked: new RevokedInfo({ revocationTime: new Date(thisUpdate.getTime() - 60_000) }),
+            })
           : new CertStatus({ unknown: null });
     return new SingleResponse({ certID: item.reqCert, certStatus, thisUpdate, nextUpdate });
   });
   const signer = options.responder ?? issuer;
-  const nonce = request.tbsRequest.requestExtensions?.find((ext) => ext.extnID === id_pkix_ocsp_nonce);
+  const nonce = request.tbsRequest.requestExtensions?.find(
+    (ext) => ext.extnID === id_pkix_ocsp_nonce,
+  );
   const tbs = new ResponseData({
-    responderID: new ResponderID({ byName: AsnConvert.parse(signer.cert.subjectName.toArrayBuffer(), AsnName) }),
+    responderID: new ResponderID({
+      byName: AsnConvert.parse(signer.cert.subjectName.toArrayBuffer(), AsnName),
+    }),
     producedAt: new Date(),
     responses,
     ...(nonce && options.echoNonce !== false ? { responseExtensions: [nonce] } : {}),
   });
-  const signature = await crypto.subtle.sign(EC_SIGNING_ALG, options.signingKey ?? signer.keys.privateKey, AsnConvert.serialize(tbs));
+  const signature = await crypto.subtle.sign(
+    EC_SIGNING_ALG,
+    options.signingKey ?? signer.keys.privateKey,
+    AsnConvert.serialize(tbs),
+  );
   const basic = new BasicOCSPResponse({
     tbsResponseData: tbs,
-    signatureAlgorithm: new x509.AlgorithmProvider().toAsnAlgorithm({ name: 'ECDSA', hash: { name: 'SHA-256' } } as Algorithm),
-    signature: new x509.AsnEcSignatureFormatter().toAsnSignature({ ...EC_KEY_ALG, ...EC_SIGNING_ALG } as Algorithm, signature)!,
-    ...(options.responder ? { certs: [AsnConvert.parse(options.responder.cert.rawData, Certificate)] } : {}),
+    signatureAlgorithm: new x509.AlgorithmProvider().toAsnAlgorithm({
+      name: 'ECDSA',
+      hash: { name: 'SHA-256' },
+    } as Algorithm),
+    signature: new x509.AsnEcSignatureFormatter().toAsnSignature(
+      { ...EC_KEY_ALG, ...EC_SIGNING_ALG } as Algorithm,
+      signature,
+    )!,
+    ...(options.responder
+      ? { certs: [AsnConvert.parse(options.responder.cert.rawData, Certificate)] }
+      : {}),
   });
   const response = new OCSPResponse({
     responseStatus: OCSPResponseStatus.successful,
-    responseBytes: new ResponseBytes({ responseType: id_pkix_ocsp_basic, response: new OctetString(AsnConvert.serialize(basic)) }),
+    responseBytes: new ResponseBytes({
+      responseType: id_pkix_ocsp_basic,
+      response: new OctetString(AsnConvert.serialize(basic)),
+    }),
   });
   return Buffer.from(AsnConvert.serialize(response));
 };
@@ -344,21 +416,27 @@ export const startPkiServer = async (): Promise<PkiServer> => {
   const server = createServer((req, res) => {
     const path = req.url ?? '/';
     counts.set(path, (counts.get(path) ?? 0) + 1);
-    void readBody(req).then(async (body) => {
-      const route = routes.get(path);
-      if (!route) return void res.writeHead(404).end();
-      if (route.kind === 'hang') return;
-      if (route.kind === 'status') return void res.writeHead(route.status).end();
-      const payload = route.kind === 'static' ? route.body : await route.handler(body);
-      res.writeHead(200, { 'content-type': route.contentType, 'content-length': payload.length }).end(payload);
-    }).catch(() => res.writeHead(500).end());
+    void readBody(req)
+      .then(async (body) => {
+        const route = routes.get(path);
+        if (!route) return void res.writeHead(404).end();
+        if (route.kind === 'hang') return;
+        if (route.kind === 'status') return void res.writeHead(route.status).end();
+        const payload = route.kind === 'static' ? route.body : await route.handler(body);
+        res
+          .writeHead(200, { 'content-type': route.contentType, 'content-length': payload.length })
+          .end(payload);
+      })
+      .catch(() => res.writeHead(500).end());
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
-    serveCrl: (path, der) => routes.set(path, { kind: 'static', body: der, contentType: 'application/pkix-crl' }),
-    answerOcsp: (path, handler) => routes.set(path, { kind: 'dynamic', handler, contentType: 'application/ocsp-response' }),
+    serveCrl: (path, der) =>
+      routes.set(path, { kind: 'static', body: der, contentType: 'application/pkix-crl' }),
+    answerOcsp: (path, handler) =>
+      routes.set(path, { kind: 'dynamic', handler, contentType: 'application/ocsp-response' }),
     hang: (path) => routes.set(path, { kind: 'hang' }),
     fail: (path, status) => routes.set(path, { kind: 'status', status }),
     requestCount: (path) => counts.get(path) ?? 0,

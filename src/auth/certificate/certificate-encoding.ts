@@ -20,7 +20,8 @@ export const decodeBase64Strict = (text: string): Buffer | null => {
 export const pemCertificatesToDer = (pem: string): Buffer[] => {
   const ders: Buffer[] = [];
   for (const match of pem.matchAll(PEM_BLOCK)) {
-    if (match[1] !== 'CERTIFICATE') throw new CertificateError('malformed', `unexpected PEM block "${match[1]}"`);
+    if (match[1] !== 'CERTIFICATE')
+      throw new CertificateError('malformed', `unexpected PEM block "${match[1]}"`);
     const der = decodeBase64Strict(match[2] ?? '');
     if (!der) throw new CertificateError('malformed', 'PEM certificate block is not valid base64');
     ders.push(der);
@@ -29,7 +30,10 @@ export const pemCertificatesToDer = (pem: string): Buffer[] => {
 };
 
 export const derToPem = (der: Uint8Array): string => {
-  const lines = Buffer.from(der).toString('base64').match(/.{1,64}/g) ?? [];
+  const lines =
+    Buffer.from(der)
+      .toString('base64')
+      .match(/.{1,64}/g) ?? [];
   return `-----BEGIN CERTIFICATE-----\n${lines.join('\n')}\n-----END CERTIFICATE-----\n`;
 };
 
@@ -45,18 +49,21 @@ export const certificateToDer = (input: CertificateInput): Buffer => {
   const text = typeof input === 'string' ? input : Buffer.from(input).toString('latin1');
   if (text.includes('-----BEGIN')) {
     const ders = pemCertificatesToDer(text);
-    if (ders.length !== 1) throw new CertificateError('malformed', `expected one PEM certificate, found ${ders.length}`);
+    if (ders.length !== 1)
+      throw new CertificateError('malformed', `expected one PEM certificate, found ${ders.length}`);
     return ders[0]!;
   }
   const der = decodeBase64Strict(text);
-  if (!der) throw new CertificateError('malformed', 'certificate string is neither PEM nor base64 DER');
+  if (!der)
+    throw new CertificateError('malformed', 'certificate string is neither PEM nor base64 DER');
   return der;
 };
 
 /** Parse one certificate strictly: a single DER element that @peculiar/x509 can read. */
 export const parseCertificate = (input: CertificateInput): X509Certificate => {
   const der = certificateToDer(input);
-  if (!isSingleElement(der)) throw new CertificateError('malformed', 'certificate is not a single DER element');
+  if (!isSingleElement(der))
+    throw new CertificateError('malformed', 'certificate is not a single DER element');
   try {
     const cert = new X509Certificate(new Uint8Array(der));
     // Touch the lazily parsed fields so a broken structure fails here, not mid-validation.

@@ -37,10 +37,17 @@ export class CertificateError extends AppError {
   readonly reason: CertificateErrorReason;
 
   constructor(reason: CertificateErrorReason, message: string, options: { cause?: unknown } = {}) {
-    super(certificateErrorCode(reason), message, { status: statusOf(reason), cause: options.cause, details: { reason } });
+    super(certificateErrorCode(reason), message, {
+      status: statusOf(reason),
+      cause: options.cause,
+      details: { reason },
+    });
     this.reason = reason;
   }
 }
 
-export const isCertificateError = (error: unknown, reason?: CertificateErrorReason): error is CertificateError =>
+export const isCertificateError = (
+  error: unknown,
+  reason?: CertificateErrorReason,
+): error is CertificateError =>
   error instanceof CertificateError && (reason === undefined || error.reason === reason);

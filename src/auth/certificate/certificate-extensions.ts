@@ -1,7 +1,11 @@
 // Typed readers for the X.509 extensions certificate login relies on (RFC 5280 4.2).
 // Any decoding failure is reported as CertificateError('malformed').
 import { AsnConvert } from '@peculiar/asn1-schema';
-import { CRLDistributionPoints, SubjectAlternativeName, SubjectDirectoryAttributes } from '@peculiar/asn1-x509';
+import {
+  CRLDistributionPoints,
+  SubjectAlternativeName,
+  SubjectDirectoryAttributes,
+} from '@peculiar/asn1-x509';
 import { CertificateError } from './certificate-errors.ts';
 import { readTlv } from './der-reader.ts';
 import {
@@ -38,9 +42,17 @@ export const OID = {
 // Extensions this module understands. RFC 5280 4.2: a certificate with a critical
 // extension we cannot process (name constraints, policy constraints, ...) MUST be rejected.
 export const SUPPORTED_EXTENSIONS: ReadonlySet<string> = new Set([
-  OID.basicConstraints, OID.keyUsage, OID.extKeyUsage, OID.certificatePolicies, OID.subjectAltName,
-  OID.issuerAltName, OID.subjectKeyIdentifier, OID.authorityKeyIdentifier, OID.crlDistributionPoints,
-  OID.subjectDirectoryAttributes, OID.authorityInfoAccess,
+  OID.basicConstraints,
+  OID.keyUsage,
+  OID.extKeyUsage,
+  OID.certificatePolicies,
+  OID.subjectAltName,
+  OID.issuerAltName,
+  OID.subjectKeyIdentifier,
+  OID.authorityKeyIdentifier,
+  OID.crlDistributionPoints,
+  OID.subjectDirectoryAttributes,
+  OID.authorityInfoAccess,
 ]);
 
 const decode = <T>(cert: X509Certificate, what: string, read: () => T): T => {
@@ -48,7 +60,9 @@ const decode = <T>(cert: X509Certificate, what: string, read: () => T): T => {
     return read();
   } catch (cause) {
     if (cause instanceof CertificateError) throw cause;
-    throw new CertificateError('malformed', `cannot decode ${what} of "${cert.subject}"`, { cause });
+    throw new CertificateError('malformed', `cannot decode ${what} of "${cert.subject}"`, {
+      cause,
+    });
   }
 };
 
@@ -58,7 +72,11 @@ export const listExtensions = (cert: X509Certificate): Extension[] =>
     const extensions = cert.extensions;
     const seen = new Set<string>();
     for (const ext of extensions) {
-      if (seen.has(ext.type)) throw new CertificateError('malformed', `duplicate extension ${ext.type} in "${cert.subject}"`);
+      if (seen.has(ext.type))
+        throw new CertificateError(
+          'malformed',
+          `duplicate extension ${ext.type} in "${cert.subject}"`,
+        );
       seen.add(ext.type);
     }
     return extensions;
@@ -67,10 +85,14 @@ export const listExtensions = (cert: X509Certificate): Extension[] =>
 const rawExtension = (cert: X509Certificate, oid: string): Extension | undefined =>
   listExtensions(cert).find((ext) => ext.type === oid);
 
-export const readBasicConstraints = (cert: X509Certificate): { ca: boolean; pathLength?: number } | null =>
+export const readBasicConstraints = (
+  cert: X509Certificate,
+): { ca: boolean; pathLength?: number } | null =>
   decode(cert, 'basicConstraints', () => {
     const ext = cert.getExtension(BasicConstraintsExtension);
-    return ext ? { ca: ext.ca, ...(ext.pathLength !== undefined ? { pathLength: ext.pathLength } : {}) } : null;
+    return ext
+      ? { ca: ext.ca, ...(ext.pathLength !== undefined ? { pathLength: ext.pathLength } : {}) }
+      : null;
   });
 
 /** KeyUsageFlags bit set, or null when the extension is absent. */
@@ -84,7 +106,9 @@ export const readExtendedKeyUsage = (cert: X509Certificate): string[] | null =>
   });
 
 export const readPolicies = (cert: X509Certificate): string[] =>
-  decode(cert, 'certificatePolicies', () => [...(cert.getExtension(CertificatePolicyExtension)?.policies ?? [])]);
+  decode(cert, 'certificatePolicies', () => [
+    ...(cert.getExtension(CertificatePolicyExtension)?.policies ?? []),
+  ]);
 
 const isHttpUrl = (url: string): boolean => /^https?:\/\//i.test(url);
 
@@ -104,7 +128,9 @@ export const readCrlUrls = (cert: X509Certificate): string[] =>
 export const readOcspUrls = (cert: X509Certificate): string[] =>
   decode(cert, 'authorityInfoAccess', () => {
     const ext = cert.getExtension(AuthorityInfoAccessExtension);
-    return (ext?.ocsp ?? []).filter((name) => name.type === 'url' && isHttpUrl(name.value)).map((name) => name.value);
+    return (ext?.ocsp ?? [])
+      .filter((name) => name.type === 'url' && isHttpUrl(name.value))
+      .map((name) => name.value);
   });
 
 export interface SanOtherName {
@@ -127,17 +153,27 @@ const otherNameText = (der: Uint8Array): string | undefined => {
   }
 };
 
-export const readSubjectAltNames = (cert: X509Certificate): { emails: string[]; otherNames: SanOtherName[] } =>
+export const readSubjectAltNames = (
+  cert: X509Certificate,
+): { emails: string[]; otherNames: SanOtherName[] } =>
   decode(cert, 'subjectAltName', () => {
     const ext = rawExtension(cert, OID.subjectAltName);
     if (!ext) return { emails: [], otherNames: [] };
     const names = AsnConvert.parse(ext.value, SubjectAlternativeName);
-    const emails = names.map((name) => name.rfc822Name).filter((email): email is string => email !== undefined);
+    const emails = names
+      .map((name) => name.rfc822Name)
+      .filter((email): email is string => email !== undefined);
     const otherNames = names.flatMap((name) => {
       if (!name.otherName) return [];
       const der = new Uint8Array(name.otherName.value);
       const text = otherNameText(der);
-      return [{ typeId: name.otherName.typeId, value: Buffer.from(der).toString('base64'), ...(text !== undefined ? { text } : {}) }];
+      return [
+        {
+          typeId: name.otherName.typeId,
+          value: Buffer.from(der).toString('base64'),
+          ...(text !== undefined ? { text } : {}),
+        },
+      ];
     });
     return { emails, otherNames };
   });
@@ -148,7 +184,9 @@ export const readDateOfBirth = (cert: X509Certificate): string | undefined =>
   decode(cert, 'subjectDirectoryAttributes', () => {
     const ext = rawExtension(cert, OID.subjectDirectoryAttributes);
     if (!ext) return undefined;
-    const attribute = AsnConvert.parse(ext.value, SubjectDirectoryAttributes).find((attr) => attr.type === OID.dateOfBirth);
+    const attribute = AsnConvert.parse(ext.value, SubjectDirectoryAttributes).find(
+      (attr) => attr.type === OID.dateOfBirth,
+    );
     const value = attribute?.values[0];
     if (!value) return undefined;
     const der = new Uint8Array(value);

@@ -9,9 +9,18 @@ import { appendAudit } from '../../audit/index.ts';
 import { AppError, type Clock } from '../../shared/index.ts';
 import type { KvStore } from '../../store/index.ts';
 import { isCertificateError } from './certificate-errors.ts';
-import { CHALLENGE_TTL_SECONDS, fingerprintOf, verifyChallengeProof } from './certificate-login-service.ts';
+import {
+  CHALLENGE_TTL_SECONDS,
+  fingerprintOf,
+  verifyChallengeProof,
+} from './certificate-login-service.ts';
 import { certificateSubjectKey, type CertificateMappingRule } from './certificate-mapping.ts';
-import { findCertificateByFingerprint, insertCertificate, lockSubjectKey, subjectKeyOwners } from './certificate-repo.ts';
+import {
+  findCertificateByFingerprint,
+  insertCertificate,
+  lockSubjectKey,
+  subjectKeyOwners,
+} from './certificate-repo.ts';
 import type { CertificateValidator } from './chain-validator.ts';
 import { CHALLENGE_ALGORITHMS, CHALLENGE_TYP, createChallengeNonce } from './signed-challenge.ts';
 
@@ -31,11 +40,34 @@ export type LinkOutcome = { status: 'linked' | 'already-linked'; fingerprint: st
 const nonceKey = (accountId: string, nonce: string) => `cert:link-nonce:${accountId}:${nonce}`;
 
 const linkedElsewhere = () =>
-  new AppError('ERR_CERT_LINKED_ELSEWHERE', 'This certificate belongs to another One-ID account, so it cannot be added to yours. If it is yours, please contact a service counter.', { status: 409 });
+  new AppError(
+    'ERR_CERT_LINKED_ELSEWHERE',
+    'This certificate belongs to another One-ID account, so it cannot be added to yours. If it is yours, please contact a service counter.',
+    { status: 409 },
+  );
 
-export const createCertificateLinkService = ({ knex, kv, clock, validator, issuer, mappingRule }: Deps) => {
-  const refused = async (accountId: string, ip: string | undefined, details: Record<string, unknown>) => {
-    await knex.transaction((trx) => appendAudit(trx, { action: 'auth.certificate.link_refused', actor: `account:${accountId}`, subject: `account:${accountId}`, ip, details: { method: 'challenge', via: 'account', ...details } }));
+export const createCertificateLinkService = ({
+  knex,
+  kv,
+  clock,
+  validator,
+  issuer,
+  mappingRule,
+}: Deps) => {
+  const refused = async (
+    accountId: string,
+    ip: string | undefined,
+    details: Record<string, unknown>,
+  ) => {
+    await knex.transaction((trx) =>
+      appendAudit(trx, {
+        action: 'auth.certificate.link_refused',
+        actor: `account:${accountId}`,
+        subject: `account:${accountId}`,
+        ip,
+        details: { method: 'challenge', via: 'account', ...details },
+      }),
+    );
   };
 
   return {
@@ -43,7 +75,13 @@ export const createCertificateLinkService = ({ knex, kv, clock, validator, issue
     async issueChallenge(accountId: string) {
       const nonce = createChallengeNonce();
       await kv.set(nonceKey(accountId, nonce), '1', CHALLENGE_TTL_SECONDS);
-      return { nonce, audience: issuer, expiresIn: CHALLENGE_TTL_SECONDS, typ: CHALLENGE_TYP, algorithms: [...CHALLENGE_ALGORITHMS] };
+      return {
+        nonce,
+        audience: issuer,
+        expiresIn: CHALLENGE_TTL_SECONDS,
+        typ: CHALLENGE_TYP,
+        algorithms: [...CHALLENGE_ALGORITHMS],
+      };
     },
 
     /**
@@ -53,16 +91,34 @@ export const createCertificateLinkService = ({ knex, kv, clock, validator, issue
      * `auth.certificate.link_refused` and thrown: CertificateError (the proof or the certificate),
      * or AppError ERR_CERT_LINKED_ELSEWHERE (409) when the identity belongs to another account.
      */
-    async link(accountId: string, jws: unknown, context: { ip?: string | undefined } = {}): Promise<LinkOutcome> {
+    async link(
+      accountId: string,
+      jws: unknown,
+      context: { ip?: string | undefined } = {},
+    ): Promise<LinkOutcome> {
       const seen: { leafDer?: Buffer | undefined } = {};
       let cert;
       let subjectKey: string;
       try {
-        cert = await verifyChallengeProof(jws, { kv, clock, validator, issuer }, { keyOf: (nonce) => nonceKey(accountId, nonce), replayed: 'the signed nonce was not issued for this account or was already used' }, seen);
-        subjectKey = (await findCertificateByFingerprint(knex, cert.fingerprintSha256))?.subjectKey ?? certificateSubjectKey(cert, mappingRule);
+        cert = await verifyChallengeProof(
+          jws,
+          { kv, clock, validator, issuer },
+          {
+            keyOf: (nonce) => nonceKey(accountId, nonce),
+            replayed: 'the signed nonce was not issued for this account or was already used',
+          },
+          seen,
+        );
+        subjectKey =
+          (await findCertificateByFingerprint(knex, cert.fingerprintSha256))?.subjectKey ??
+          certificateSubjectKey(cert, mappingRule);
       } catch (error) {
         if (isCertificateError(error)) {
-          await refused(accountId, context.ip, { reason: error.reason, detail: error.message.slice(0, 500), ...(seen.leafDer && { fingerprint: fingerprintOf(seen.leafDer) }) });
+          await refused(accountId, context.ip, {
+            reason: error.reason,
+            detail: error.message.slice(0, 500),
+            ...(seen.leafDer && { fingerprint: fingerprintOf(seen.leafDer) }),
+          });
         }
         throw error;
       }
@@ -72,20 +128,40 @@ export const createCertificateLinkService = ({ knex, kv, clock, validator, issue
         await lockSubjectKey(trx, subjectKey);
         const known = await findCertificateByFingerprint(trx, fingerprint);
         if (known) return known.accountId === accountId ? 'already-linked' : 'elsewhere';
-        if ((await subjectKeyOwners(trx, subjectKey)).some((owner) => owner !== accountId)) return 'elsewhere';
-        await insertCertificate(trx, { fingerprint, accountId, subjectKey, issuer: cert.issuer, serial: cert.serialNumber, subject: cert.subject, notAfter: cert.notAfter });
+        if ((await subjectKeyOwners(trx, subjectKey)).some((owner) => owner !== accountId))
+          return 'elsewhere';
+        await insertCertificate(trx, {
+          fingerprint,
+          accountId,
+          subjectKey,
+          issuer: cert.issuer,
+          serial: cert.serialNumber,
+          subject: cert.subject,
+          notAfter: cert.notAfter,
+        });
         await appendAudit(trx, {
           action: 'auth.certificate.linked',
           actor: `account:${accountId}`,
           subject: `account:${accountId}`,
           ip: context.ip,
-          details: { fingerprint, serial: cert.serialNumber, issuer: cert.issuer, revocation: cert.revocation, via: 'account' },
+          details: {
+            fingerprint,
+            serial: cert.serialNumber,
+            issuer: cert.issuer,
+            revocation: cert.revocation,
+            via: 'account',
+          },
         });
         return 'linked';
       });
       if (status === 'elsewhere') {
         // Which account holds it is not said, to the citizen or in their account's trail.
-        await refused(accountId, context.ip, { reason: 'linked_elsewhere', fingerprint, serial: cert.serialNumber, issuer: cert.issuer });
+        await refused(accountId, context.ip, {
+          reason: 'linked_elsewhere',
+          fingerprint,
+          serial: cert.serialNumber,
+          issuer: cert.issuer,
+        });
         throw linkedElsewhere();
       }
       return { status, fingerprint };

@@ -11,7 +11,11 @@ import type { AccountService } from '../../accounts/index.ts';
 import { appendAudit, type AuditEvent } from '../../audit/index.ts';
 import { AppError, randomToken, type Clock } from '../../shared/index.ts';
 import type { KvStore } from '../../store/index.ts';
-import { CertificateError, isCertificateError, type CertificateErrorReason } from './certificate-errors.ts';
+import {
+  CertificateError,
+  isCertificateError,
+  type CertificateErrorReason,
+} from './certificate-errors.ts';
 import { certificateSubjectKey, type CertificateMappingRule } from './certificate-mapping.ts';
 import {
   findAccountIdBySubjectKey,
@@ -21,8 +25,17 @@ import {
   recordCertificateUse,
 } from './certificate-repo.ts';
 import type { CertificateValidator } from './chain-validator.ts';
-import { parseForwardedCertificate, parseForwardedChain, type ForwardedCertificateFormat } from './forwarded-certificate.ts';
-import { CHALLENGE_ALGORITHMS, CHALLENGE_TYP, createChallengeNonce, verifySignedChallenge } from './signed-challenge.ts';
+import {
+  parseForwardedCertificate,
+  parseForwardedChain,
+  type ForwardedCertificateFormat,
+} from './forwarded-certificate.ts';
+import {
+  CHALLENGE_ALGORITHMS,
+  CHALLENGE_TYP,
+  createChallengeNonce,
+  verifySignedChallenge,
+} from './signed-challenge.ts';
 import { isTrustedProxy } from './trusted-proxy.ts';
 import type { ValidatedCertificate } from './validated-certificate.ts';
 
@@ -39,10 +52,12 @@ export type CertificateMethod = 'challenge' | 'mtls' | 'proxy';
  * was used) and `mtls` (the proof was a TLS client authentication) are One-ID extensions:
  * RFC 8176 has no value for either.
  */
-export const certificateAmr = (method: CertificateMethod): string[] => (method === 'challenge' ? ['pop', 'x509'] : ['pop', 'mtls', 'x509']);
+export const certificateAmr = (method: CertificateMethod): string[] =>
+  method === 'challenge' ? ['pop', 'x509'] : ['pop', 'mtls', 'x509'];
 
 /** What the certificate showed: a linked account signs in; otherwise enrolment is offered. */
-export type CertificateOutcome = { kind: 'signed-in'; accountId: string; amr: string[] } | { kind: 'enrol' };
+export type CertificateOutcome =
+  { kind: 'signed-in'; accountId: string; amr: string[] } | { kind: 'enrol' };
 
 /** The validated certificate awaiting self-enrolment, as kept server-side (KV). */
 export type PendingEnrolment = {
@@ -80,7 +95,9 @@ export const fingerprintOf = (der: Buffer) => createHash('sha256').update(der).d
 export const claimedLeaf = (jws: string): Buffer | undefined => {
   try {
     const first = decodeProtectedHeader(jws).x5c?.[0];
-    return typeof first === 'string' && first.length < 16_384 ? Buffer.from(first, 'base64') : undefined;
+    return typeof first === 'string' && first.length < 16_384
+      ? Buffer.from(first, 'base64')
+      : undefined;
   } catch {
     return undefined;
   }
@@ -99,42 +116,83 @@ export const verifyChallengeProof = async (
   nonce: { keyOf: (nonce: string) => string; replayed: string },
   seen: { leafDer?: Buffer | undefined },
 ): Promise<ValidatedCertificate> => {
-  if (typeof jws !== 'string' || jws.trim() === '') throw new CertificateError('no_proof', 'no signed challenge was sent');
+  if (typeof jws !== 'string' || jws.trim() === '')
+    throw new CertificateError('no_proof', 'no signed challenge was sent');
   seen.leafDer = claimedLeaf(jws.trim());
-  const challenge = await verifySignedChallenge(jws.trim(), { audience: deps.issuer, now: deps.clock.now });
+  const challenge = await verifySignedChallenge(jws.trim(), {
+    audience: deps.issuer,
+    now: deps.clock.now,
+  });
   seen.leafDer = challenge.leafDer;
-  if (!(await deps.kv.take(nonce.keyOf(challenge.nonce)))) throw new CertificateError('replayed', nonce.replayed);
+  if (!(await deps.kv.take(nonce.keyOf(challenge.nonce))))
+    throw new CertificateError('replayed', nonce.replayed);
   return deps.validator.validate(challenge.leafDer, challenge.intermediatesDer);
 };
 const pendingKey = (uid: string) => `cert:pending:${uid}`;
 
 const ticketInvalid = () =>
-  new AppError('ERR_CERT_TICKET_INVALID', 'This certificate sign-in link has expired or was already used. Please start again from the sign-in page.', { status: 400 });
+  new AppError(
+    'ERR_CERT_TICKET_INVALID',
+    'This certificate sign-in link has expired or was already used. Please start again from the sign-in page.',
+    { status: 400 },
+  );
 
-export const createCertificateLoginService = ({ knex, kv, clock, accounts, validator, issuer, mappingRule, trustedProxies, headerFormat }: Deps) => {
-  const audit = (...events: AuditEvent[]) => knex.transaction(async (trx) => {
-    for (const event of events) await appendAudit(trx, event);
-  });
+export const createCertificateLoginService = ({
+  knex,
+  kv,
+  clock,
+  accounts,
+  validator,
+  issuer,
+  mappingRule,
+  trustedProxies,
+  headerFormat,
+}: Deps) => {
+  const audit = (...events: AuditEvent[]) =>
+    knex.transaction(async (trx) => {
+      for (const event of events) await appendAudit(trx, event);
+    });
 
   /** Audits a refused attempt and returns the error to throw (`no_proof` for non-certificate failures of the proof). */
-  const rejected = async (error: unknown, method: CertificateMethod, context: RequestContext & { leafDer?: Buffer | undefined }, extra: AuditEvent[] = []) => {
+  const rejected = async (
+    error: unknown,
+    method: CertificateMethod,
+    context: RequestContext & { leafDer?: Buffer | undefined },
+    extra: AuditEvent[] = [],
+  ) => {
     if (!isCertificateError(error)) return error;
     await audit(...extra, {
       action: 'auth.certificate.rejected',
       actor: 'anonymous',
       ip: context.ip,
-      details: { method, reason: error.reason, detail: error.message.slice(0, 500), ...(context.leafDer && { fingerprint: fingerprintOf(context.leafDer) }) },
+      details: {
+        method,
+        reason: error.reason,
+        detail: error.message.slice(0, 500),
+        ...(context.leafDer && { fingerprint: fingerprintOf(context.leafDer) }),
+      },
     });
     return error;
   };
 
   /** Maps a validated certificate (whose key possession is proven) to an account. */
-  const resolve = async (uid: string, cert: ValidatedCertificate, method: CertificateMethod, context: RequestContext): Promise<CertificateOutcome> => {
+  const resolve = async (
+    uid: string,
+    cert: ValidatedCertificate,
+    method: CertificateMethod,
+    context: RequestContext,
+  ): Promise<CertificateOutcome> => {
     const amr = certificateAmr(method);
     const linked = await findCertificateByFingerprint(knex, cert.fingerprintSha256);
     const subjectKey = linked?.subjectKey ?? certificateSubjectKey(cert, mappingRule);
     const accountId = linked?.accountId ?? (await findAccountIdBySubjectKey(knex, subjectKey));
-    const facts = { method, fingerprint: cert.fingerprintSha256, serial: cert.serialNumber, issuer: cert.issuer, revocation: cert.revocation };
+    const facts = {
+      method,
+      fingerprint: cert.fingerprintSha256,
+      serial: cert.serialNumber,
+      issuer: cert.issuer,
+      revocation: cert.revocation,
+    };
     if (!accountId) {
       const pending: PendingEnrolment = {
         fingerprint: cert.fingerprintSha256,
@@ -148,22 +206,62 @@ export const createCertificateLoginService = ({ knex, kv, clock, accounts, valid
         method,
       };
       await kv.set(pendingKey(uid), JSON.stringify(pending), PENDING_TTL_SECONDS);
-      await audit({ action: 'auth.certificate.verified', actor: 'anonymous', ip: context.ip, details: { ...facts, account: null, enrolment: 'offered' } });
+      await audit({
+        action: 'auth.certificate.verified',
+        actor: 'anonymous',
+        ip: context.ip,
+        details: { ...facts, account: null, enrolment: 'offered' },
+      });
       return { kind: 'enrol' };
     }
     const account = await accounts.findById(accountId);
     if (!account || account.status !== 'active') {
-      await audit({ action: 'auth.certificate.rejected', actor: 'anonymous', subject: `account:${accountId}`, ip: context.ip, details: { ...facts, reason: 'account_disabled' } });
-      throw new AppError('ERR_ACCOUNT_DISABLED', 'This account cannot sign in. Please contact a service counter.', { status: 403 });
+      await audit({
+        action: 'auth.certificate.rejected',
+        actor: 'anonymous',
+        subject: `account:${accountId}`,
+        ip: context.ip,
+        details: { ...facts, reason: 'account_disabled' },
+      });
+      throw new AppError(
+        'ERR_ACCOUNT_DISABLED',
+        'This account cannot sign in. Please contact a service counter.',
+        { status: 403 },
+      );
     }
     await knex.transaction(async (trx) => {
       if (!linked) {
         // A renewed certificate (new key, new serial) with the same subject key: same account.
-        await insertCertificate(trx, { fingerprint: cert.fingerprintSha256, accountId, subjectKey, issuer: cert.issuer, serial: cert.serialNumber, subject: cert.subject, notAfter: cert.notAfter });
-        await appendAudit(trx, { action: 'auth.certificate.linked', actor: `account:${accountId}`, subject: `account:${accountId}`, ip: context.ip, details: { fingerprint: cert.fingerprintSha256, serial: cert.serialNumber, issuer: cert.issuer, via: 'renewal' } });
+        await insertCertificate(trx, {
+          fingerprint: cert.fingerprintSha256,
+          accountId,
+          subjectKey,
+          issuer: cert.issuer,
+          serial: cert.serialNumber,
+          subject: cert.subject,
+          notAfter: cert.notAfter,
+        });
+        await appendAudit(trx, {
+          action: 'auth.certificate.linked',
+          actor: `account:${accountId}`,
+          subject: `account:${accountId}`,
+          ip: context.ip,
+          details: {
+            fingerprint: cert.fingerprintSha256,
+            serial: cert.serialNumber,
+            issuer: cert.issuer,
+            via: 'renewal',
+          },
+        });
       }
       await recordCertificateUse(trx, cert.fingerprintSha256, clock.now());
-      await appendAudit(trx, { action: 'auth.certificate.verified', actor: `account:${accountId}`, subject: `account:${accountId}`, ip: context.ip, details: { ...facts, amr } });
+      await appendAudit(trx, {
+        action: 'auth.certificate.verified',
+        actor: `account:${accountId}`,
+        subject: `account:${accountId}`,
+        ip: context.ip,
+        details: { ...facts, amr },
+      });
     });
     return { kind: 'signed-in', accountId, amr };
   };
@@ -178,7 +276,13 @@ export const createCertificateLoginService = ({ knex, kv, clock, accounts, valid
     async issueChallenge(uid: string) {
       const nonce = createChallengeNonce();
       await kv.set(nonceKey(uid, nonce), '1', CHALLENGE_TTL_SECONDS);
-      return { nonce, audience: issuer, expiresIn: CHALLENGE_TTL_SECONDS, typ: CHALLENGE_TYP, algorithms: [...CHALLENGE_ALGORITHMS] };
+      return {
+        nonce,
+        audience: issuer,
+        expiresIn: CHALLENGE_TTL_SECONDS,
+        typ: CHALLENGE_TYP,
+        algorithms: [...CHALLENGE_ALGORITHMS],
+      };
     },
 
     /**
@@ -186,10 +290,22 @@ export const createCertificateLoginService = ({ knex, kv, clock, accounts, valid
      * x5c. Order: the signature proves the key, the nonce is consumed (replays fail), then the
      * chain is validated and mapped. Throws CertificateError (audited) or AppError.
      */
-    async signInWithChallenge(uid: string, jws: unknown, context: RequestContext = {}): Promise<CertificateOutcome> {
+    async signInWithChallenge(
+      uid: string,
+      jws: unknown,
+      context: RequestContext = {},
+    ): Promise<CertificateOutcome> {
       const seen: { leafDer?: Buffer | undefined } = {};
       try {
-        const cert = await verifyChallengeProof(jws, { kv, clock, validator, issuer }, { keyOf: (nonce) => nonceKey(uid, nonce), replayed: 'the signed nonce was not issued for this sign-in or was already used' }, seen);
+        const cert = await verifyChallengeProof(
+          jws,
+          { kv, clock, validator, issuer },
+          {
+            keyOf: (nonce) => nonceKey(uid, nonce),
+            replayed: 'the signed nonce was not issued for this sign-in or was already used',
+          },
+          seen,
+        );
         return await resolve(uid, cert, 'challenge', context);
       } catch (error) {
         throw await rejected(error, 'challenge', { ...context, leafDer: seen.leafDer });
@@ -209,13 +325,21 @@ export const createCertificateLoginService = ({ knex, kv, clock, accounts, valid
      * interaction to pick up. Returns the interaction uid to send the browser back to.
      * Throws AppError ERR_CERT_TICKET_INVALID for an unknown, used or expired ticket.
      */
-    async acceptTlsCertificate(ticket: unknown, peerChainDer: Buffer[], context: RequestContext = {}): Promise<{ uid: string }> {
-      const uid = typeof ticket === 'string' && TOKEN.test(ticket) ? await kv.take(`cert:tls:${ticket}`) : null;
+    async acceptTlsCertificate(
+      ticket: unknown,
+      peerChainDer: Buffer[],
+      context: RequestContext = {},
+    ): Promise<{ uid: string }> {
+      const uid =
+        typeof ticket === 'string' && TOKEN.test(ticket)
+          ? await kv.take(`cert:tls:${ticket}`)
+          : null;
       if (!uid) throw ticketInvalid();
       const [leafDer, ...intermediatesDer] = peerChainDer;
       let result: TlsResult;
       try {
-        if (!leafDer) throw new CertificateError('no_proof', 'the browser presented no client certificate');
+        if (!leafDer)
+          throw new CertificateError('no_proof', 'the browser presented no client certificate');
         const cert = await validator.validate(leafDer, intermediatesDer);
         result = { uid, outcome: await resolve(uid, cert, 'mtls', context) };
       } catch (error) {
@@ -229,11 +353,15 @@ export const createCertificateLoginService = ({ knex, kv, clock, accounts, valid
 
     /** Proof 2, step 3 (back on the main listener, with the interaction cookie): the outcome, once. */
     async completeTls(uid: string, ticket: unknown): Promise<CertificateOutcome> {
-      const raw = typeof ticket === 'string' && TOKEN.test(ticket) ? await kv.take(`cert:tls-result:${ticket}`) : null;
+      const raw =
+        typeof ticket === 'string' && TOKEN.test(ticket)
+          ? await kv.take(`cert:tls-result:${ticket}`)
+          : null;
       const result = raw ? (JSON.parse(raw) as TlsResult) : undefined;
       if (!result || result.uid !== uid) throw ticketInvalid();
       // Already audited on the listener.
-      if (result.reason) throw new CertificateError(result.reason, 'the TLS client certificate was refused');
+      if (result.reason)
+        throw new CertificateError(result.reason, 'the TLS client certificate was refused');
       return result.outcome!;
     },
 
@@ -243,23 +371,45 @@ export const createCertificateLoginService = ({ knex, kv, clock, accounts, valid
      * otherwise it is ignored, audited `auth.certificate.header_ignored`, and the sign-in
      * refused with `no_proof`. `values` are the header's distinct lines (headersDistinct).
      */
-    async signInWithForwarded(uid: string, input: { peer: string; values: string[] | undefined; chainValues: string[] | undefined }, context: RequestContext = {}): Promise<CertificateOutcome> {
+    async signInWithForwarded(
+      uid: string,
+      input: { peer: string; values: string[] | undefined; chainValues: string[] | undefined },
+      context: RequestContext = {},
+    ): Promise<CertificateOutcome> {
       const present = input.values !== undefined || input.chainValues !== undefined;
       const ignore = async (reason: string, message: string): Promise<never> => {
-        const ignored: AuditEvent = { action: 'auth.certificate.header_ignored', actor: 'anonymous', ip: context.ip, details: { peer: input.peer, reason } };
-        throw await rejected(new CertificateError('no_proof', message), 'proxy', context, present ? [ignored] : []);
+        const ignored: AuditEvent = {
+          action: 'auth.certificate.header_ignored',
+          actor: 'anonymous',
+          ip: context.ip,
+          details: { peer: input.peer, reason },
+        };
+        throw await rejected(
+          new CertificateError('no_proof', message),
+          'proxy',
+          context,
+          present ? [ignored] : [],
+        );
       };
-      if (!isTrustedProxy(input.peer, trustedProxies)) await ignore('untrusted_peer', `forwarded certificate from untrusted peer ${input.peer} ignored`);
+      if (!isTrustedProxy(input.peer, trustedProxies))
+        await ignore(
+          'untrusted_peer',
+          `forwarded certificate from untrusted peer ${input.peer} ignored`,
+        );
       const values = input.values;
       // Two lines, or two values folded into one (RFC 9440 values never hold a comma): one of
       // them may be the client's own, passed through by the proxy.
-      if (values && (values.length !== 1 || (headerFormat === 'rfc9440' && values[0]!.includes(',')))) {
+      if (
+        values &&
+        (values.length !== 1 || (headerFormat === 'rfc9440' && values[0]!.includes(',')))
+      ) {
         await ignore('duplicate_header', 'forwarded certificate header occurs more than once');
       }
       let leafDer: Buffer | undefined;
       try {
         leafDer = parseForwardedCertificate(values, headerFormat) ?? undefined;
-        if (!leafDer) throw new CertificateError('no_proof', 'the proxy forwarded no client certificate');
+        if (!leafDer)
+          throw new CertificateError('no_proof', 'the proxy forwarded no client certificate');
         const cert = await validator.validate(leafDer, parseForwardedChain(input.chainValues));
         return await resolve(uid, cert, 'proxy', context);
       } catch (error) {
@@ -275,23 +425,85 @@ export const createCertificateLoginService = ({ knex, kv, clock, accounts, valid
      * the certificate; the citizen's input only where the certificate has none), links the
      * certificate, and audits both, in one transaction. Single use.
      */
-    async completeEnrolment(uid: string, input: { name?: string | undefined; birthdate?: string | undefined }, context: RequestContext = {}): Promise<{ accountId: string; amr: string[] }> {
+    async completeEnrolment(
+      uid: string,
+      input: { name?: string | undefined; birthdate?: string | undefined },
+      context: RequestContext = {},
+    ): Promise<{ accountId: string; amr: string[] }> {
       const pending = await pendingEnrolment(uid);
-      if (!pending) throw new AppError('ERR_CERT_ENROLMENT_EXPIRED', 'This certificate sign-in has expired. Please sign in with your certificate again.', { status: 410 });
+      if (!pending)
+        throw new AppError(
+          'ERR_CERT_ENROLMENT_EXPIRED',
+          'This certificate sign-in has expired. Please sign in with your certificate again.',
+          { status: 410 },
+        );
       const amr = certificateAmr(pending.method);
       const accountId = await knex.transaction(async (trx) => {
         await lockSubjectKey(trx, pending.subjectKey);
-        if ((await findCertificateByFingerprint(trx, pending.fingerprint)) || (await findAccountIdBySubjectKey(trx, pending.subjectKey))) {
-          throw new AppError('ERR_CERT_ALREADY_LINKED', 'This certificate is already linked to an account. Please sign in with it again.', { status: 409 });
+        if (
+          (await findCertificateByFingerprint(trx, pending.fingerprint)) ||
+          (await findAccountIdBySubjectKey(trx, pending.subjectKey))
+        ) {
+          throw new AppError(
+            'ERR_CERT_ALREADY_LINKED',
+            'This certificate is already linked to an account. Please sign in with it again.',
+            { status: 409 },
+          );
         }
-        const account = await accounts.createCitizen(trx, { name: (pending.name ?? input.name ?? '').trim(), birthdate: (pending.birthdate ?? input.birthdate ?? '').trim() });
-        await insertCertificate(trx, { fingerprint: pending.fingerprint, accountId: account.id, subjectKey: pending.subjectKey, issuer: pending.issuer, serial: pending.serial, subject: pending.subject, notAfter: new Date(pending.notAfter), lastUsedAt: clock.now() });
+        const account = await accounts.createCitizen(trx, {
+          name: (pending.name ?? input.name ?? '').trim(),
+          birthdate: (pending.birthdate ?? input.birthdate ?? '').trim(),
+        });
+        await insertCertificate(trx, {
+          fingerprint: pending.fingerprint,
+          accountId: account.id,
+          subjectKey: pending.subjectKey,
+          issuer: pending.issuer,
+          serial: pending.serial,
+          subject: pending.subject,
+          notAfter: new Date(pending.notAfter),
+          lastUsedAt: clock.now(),
+        });
         const actor = `account:${account.id}`;
-        await appendAudit(trx, { action: 'accounts.created.certificate', actor, subject: actor, ip: context.ip, details: { fingerprint: pending.fingerprint, issuer: pending.issuer, serial: pending.serial, nameFrom: pending.name ? 'certificate' : 'citizen', birthdateFrom: pending.birthdate ? 'certificate' : 'citizen' } });
-        await appendAudit(trx, { action: 'auth.certificate.linked', actor, subject: actor, ip: context.ip, details: { fingerprint: pending.fingerprint, serial: pending.serial, issuer: pending.issuer, via: 'enrolment' } });
-        await appendAudit(trx, { action: 'auth.certificate.verified', actor, subject: actor, ip: context.ip, details: { method: pending.method, fingerprint: pending.fingerprint, amr } });
+        await appendAudit(trx, {
+          action: 'accounts.created.certificate',
+          actor,
+          subject: actor,
+          ip: context.ip,
+          details: {
+            fingerprint: pending.fingerprint,
+            issuer: pending.issuer,
+            serial: pending.serial,
+            nameFrom: pending.name ? 'certificate' : 'citizen',
+            birthdateFrom: pending.birthdate ? 'certificate' : 'citizen',
+          },
+        });
+        await appendAudit(trx, {
+          action: 'auth.certificate.linked',
+          actor,
+          subject: actor,
+          ip: context.ip,
+          details: {
+            fingerprint: pending.fingerprint,
+            serial: pending.serial,
+            issuer: pending.issuer,
+            via: 'enrolment',
+          },
+        });
+        await appendAudit(trx, {
+          action: 'auth.certificate.verified',
+          actor,
+          subject: actor,
+          ip: context.ip,
+          details: { method: pending.method, fingerprint: pending.fingerprint, amr },
+        });
         // Single use: a second submission (or a race) finds nothing and rolls back.
-        if (!(await kv.take(pendingKey(uid)))) throw new AppError('ERR_CERT_ENROLMENT_EXPIRED', 'This certificate sign-in has expired. Please sign in with your certificate again.', { status: 410 });
+        if (!(await kv.take(pendingKey(uid))))
+          throw new AppError(
+            'ERR_CERT_ENROLMENT_EXPIRED',
+            'This certificate sign-in has expired. Please sign in with your certificate again.',
+            { status: 410 },
+          );
         return account.id;
       });
       return { accountId, amr };

@@ -18,16 +18,27 @@ const hierarchyScope = (anchorSubject: string): string =>
   createHash('sha256').update(anchorSubject).digest('hex').slice(0, 16);
 
 /** Throws CertificateError('malformed') when the certificate lacks the rule's attribute. */
-export const certificateSubjectKey = (cert: ValidatedCertificate, rule: CertificateMappingRule): string => {
+export const certificateSubjectKey = (
+  cert: ValidatedCertificate,
+  rule: CertificateMappingRule,
+): string => {
   switch (rule) {
     case 'subject-serial': {
       const serial = cert.subjectSerialNumber?.trim();
-      if (!serial) throw new CertificateError('malformed', 'certificate subject has no serialNumber (2.5.4.5) for the subject-serial mapping');
+      if (!serial)
+        throw new CertificateError(
+          'malformed',
+          'certificate subject has no serialNumber (2.5.4.5) for the subject-serial mapping',
+        );
       return `subject-serial:${hierarchyScope(cert.trustAnchorSubject)}:${serial}`;
     }
     case 'san-email': {
       const email = cert.sanEmails[0]?.trim().toLowerCase();
-      if (!email) throw new CertificateError('malformed', 'certificate has no subjectAltName email for the san-email mapping');
+      if (!email)
+        throw new CertificateError(
+          'malformed',
+          'certificate has no subjectAltName email for the san-email mapping',
+        );
       return `san-email:${hierarchyScope(cert.trustAnchorSubject)}:${email}`;
     }
     case 'issuer-serial':

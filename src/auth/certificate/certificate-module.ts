@@ -25,7 +25,16 @@ type Deps = {
 };
 
 /** Throws (naming the setting) when the anchor bundle cannot be read or holds no certificate. */
-export const createCertificateModule = ({ settings, issuer, trustedProxies, knex, kv, clock, accounts, passkeys }: Deps) => {
+export const createCertificateModule = ({
+  settings,
+  issuer,
+  trustedProxies,
+  knex,
+  kv,
+  clock,
+  accounts,
+  passkeys,
+}: Deps) => {
   let trustAnchorsPem: string;
   try {
     trustAnchorsPem = readFileSync(settings.trustAnchorsPath, 'utf8');
@@ -37,11 +46,18 @@ export const createCertificateModule = ({ settings, issuer, trustedProxies, knex
     validator = createCertificateValidator({
       trustAnchorsPem,
       policyOids: settings.policyOids,
-      revocation: { failOpen: settings.revocationFailOpen, timeoutMs: settings.revocationTimeoutMs, crlUrls: settings.crlUrls },
+      revocation: {
+        failOpen: settings.revocationFailOpen,
+        timeoutMs: settings.revocationTimeoutMs,
+        crlUrls: settings.crlUrls,
+      },
       now: clock.now,
     });
   } catch (cause) {
-    throw new Error(`CERT_TRUST_ANCHORS: ${settings.trustAnchorsPath} is not a PEM bundle of CA certificates`, { cause });
+    throw new Error(
+      `CERT_TRUST_ANCHORS: ${settings.trustAnchorsPath} is not a PEM bundle of CA certificates`,
+      { cause },
+    );
   }
   const login = createCertificateLoginService({
     knex,
@@ -54,8 +70,20 @@ export const createCertificateModule = ({ settings, issuer, trustedProxies, knex
     trustedProxies,
     headerFormat: settings.headerFormat,
   });
-  const linking = createCertificateLinkService({ knex, kv, clock, validator, issuer, mappingRule: settings.mappingRule });
-  return { trustAnchorsPem, validator, login, recovery: createRecoveryService({ knex, passkeys, linking }) };
+  const linking = createCertificateLinkService({
+    knex,
+    kv,
+    clock,
+    validator,
+    issuer,
+    mappingRule: settings.mappingRule,
+  });
+  return {
+    trustAnchorsPem,
+    validator,
+    login,
+    recovery: createRecoveryService({ knex, passkeys, linking }),
+  };
 };
 
 export type CertificateModule = ReturnType<typeof createCertificateModule>;

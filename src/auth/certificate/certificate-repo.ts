@@ -42,20 +42,33 @@ const toLinked = (row: Row): LinkedCertificate => ({
   lastUsedAt: row.last_used_at ? new Date(row.last_used_at) : null,
 });
 
-export const findCertificateByFingerprint = async (db: Knex, fingerprint: string): Promise<LinkedCertificate | undefined> => {
+export const findCertificateByFingerprint = async (
+  db: Knex,
+  fingerprint: string,
+): Promise<LinkedCertificate | undefined> => {
   const row = await db<Row>('account_certificates').where({ fingerprint }).first();
   return row ? toLinked(row) : undefined;
 };
 
 /** The account that holds certificates with this subject key (the most recently linked one wins). */
-export const findAccountIdBySubjectKey = async (db: Knex, subjectKey: string): Promise<string | undefined> => {
-  const row = await db<Row>('account_certificates').where({ subject_key: subjectKey }).orderBy('created_at', 'desc').first('account_id');
+export const findAccountIdBySubjectKey = async (
+  db: Knex,
+  subjectKey: string,
+): Promise<string | undefined> => {
+  const row = await db<Row>('account_certificates')
+    .where({ subject_key: subjectKey })
+    .orderBy('created_at', 'desc')
+    .first('account_id');
   if (row) return row.account_id;
   // A member imported with the key their certificate will map to (accounts import, cert_subject_serial).
-  return (await db('account_subject_keys').where({ subject_key: subjectKey }).first('account_id'))?.account_id;
+  return (await db('account_subject_keys').where({ subject_key: subjectKey }).first('account_id'))
+    ?.account_id;
 };
 
-export const insertCertificate = async (db: Knex, c: Omit<LinkedCertificate, 'createdAt' | 'lastUsedAt' | 'label'> & { lastUsedAt?: Date }): Promise<void> => {
+export const insertCertificate = async (
+  db: Knex,
+  c: Omit<LinkedCertificate, 'createdAt' | 'lastUsedAt' | 'label'> & { lastUsedAt?: Date },
+): Promise<void> => {
   await db('account_certificates').insert({
     fingerprint: c.fingerprint,
     account_id: c.accountId,
@@ -68,7 +81,11 @@ export const insertCertificate = async (db: Knex, c: Omit<LinkedCertificate, 'cr
   });
 };
 
-export const recordCertificateUse = async (db: Knex, fingerprint: string, at: Date): Promise<void> => {
+export const recordCertificateUse = async (
+  db: Knex,
+  fingerprint: string,
+  at: Date,
+): Promise<void> => {
   await db('account_certificates').where({ fingerprint }).update({ last_used_at: at });
 };
 
@@ -78,22 +95,37 @@ export const recordCertificateUse = async (db: Knex, fingerprint: string, at: Da
  * it is not empty, would let one identity reach two accounts.
  */
 export const subjectKeyOwners = async (db: Knex, subjectKey: string): Promise<string[]> => {
-  const linked = await db('account_certificates').where({ subject_key: subjectKey }).distinct('account_id');
-  const imported = await db('account_subject_keys').where({ subject_key: subjectKey }).distinct('account_id');
+  const linked = await db('account_certificates')
+    .where({ subject_key: subjectKey })
+    .distinct('account_id');
+  const imported = await db('account_subject_keys')
+    .where({ subject_key: subjectKey })
+    .distinct('account_id');
   return [...new Set([...linked, ...imported].map((r: { account_id: string }) => r.account_id))];
 };
 
 /** Sets (or, with null, clears) the citizen's name for one of their certificates; false when it is not theirs. */
-export const labelCertificate = async (db: Knex, accountId: string, fingerprint: string, label: string | null): Promise<boolean> =>
-  (await db('account_certificates').where({ fingerprint, account_id: accountId }).update({ label })) === 1;
+export const labelCertificate = async (
+  db: Knex,
+  accountId: string,
+  fingerprint: string,
+  label: string | null,
+): Promise<boolean> =>
+  (await db('account_certificates')
+    .where({ fingerprint, account_id: accountId })
+    .update({ label })) === 1;
 
 export const listCertificates = async (db: Knex, accountId: string): Promise<LinkedCertificate[]> =>
-  (await db<Row>('account_certificates').where({ account_id: accountId }).orderBy('created_at')).map(toLinked);
+  (
+    await db<Row>('account_certificates').where({ account_id: accountId }).orderBy('created_at')
+  ).map(toLinked);
 
 /**
  * Serialises linking for one subject key until the transaction ends (PostgreSQL advisory
  * lock), so two concurrent first sign-ins with the same identity cannot create two accounts.
  */
 export const lockSubjectKey = async (trx: Knex.Transaction, subjectKey: string): Promise<void> => {
-  await trx.raw('select pg_advisory_xact_lock(hashtextextended(?, 0))', [`account_certificates:${subjectKey}`]);
+  await trx.raw('select pg_advisory_xact_lock(hashtextextended(?, 0))', [
+    `account_certificates:${subjectKey}`,
+  ]);
 };

@@ -11,7 +11,10 @@ const sameDer = (a: X509Certificate, b: X509Certificate): boolean =>
   Buffer.from(a.rawData).equals(Buffer.from(b.rawData));
 
 /** Signature check only (validity dates are checked separately); false on any error. */
-export const isSignedBy = async (cert: X509Certificate, issuer: X509Certificate): Promise<boolean> => {
+export const isSignedBy = async (
+  cert: X509Certificate,
+  issuer: X509Certificate,
+): Promise<boolean> => {
   try {
     return await cert.verify({ publicKey: issuer.publicKey, signatureOnly: true });
   } catch {
@@ -22,7 +25,10 @@ export const isSignedBy = async (cert: X509Certificate, issuer: X509Certificate)
 const isSelfSigned = async (cert: X509Certificate): Promise<boolean> =>
   cert.subject === cert.issuer && (await isSignedBy(cert, cert));
 
-const firstSigner = async (cert: X509Certificate, candidates: X509Certificate[]): Promise<X509Certificate | undefined> => {
+const firstSigner = async (
+  cert: X509Certificate,
+  candidates: X509Certificate[],
+): Promise<X509Certificate | undefined> => {
   for (const candidate of candidates) if (await isSignedBy(cert, candidate)) return candidate;
   return undefined;
 };
@@ -39,26 +45,39 @@ export const buildCertificatePath = async (
   anchors: readonly X509Certificate[],
 ): Promise<X509Certificate[]> => {
   const path = [leaf];
-  for (let current = leaf; ; ) {
+  for (let current = leaf; ;) {
     if (anchors.some((anchor) => sameDer(anchor, current))) return path;
     if (path.length >= MAX_PATH_LENGTH) {
-      throw new CertificateError('untrusted', `no trust anchor within ${MAX_PATH_LENGTH} certificates`);
+      throw new CertificateError(
+        'untrusted',
+        `no trust anchor within ${MAX_PATH_LENGTH} certificates`,
+      );
     }
     const namedAnchors = anchors.filter((anchor) => anchor.subject === current.issuer);
     const anchor = await firstSigner(current, namedAnchors);
     if (anchor) return [...path, anchor];
     if (await isSelfSigned(current)) {
-      throw new CertificateError('untrusted', `self-signed certificate "${current.subject}" is not a trust anchor`);
+      throw new CertificateError(
+        'untrusted',
+        `self-signed certificate "${current.subject}" is not a trust anchor`,
+      );
     }
     const named = intermediates.filter(
-      (candidate) => candidate.subject === current.issuer && !path.some((used) => sameDer(used, candidate)),
+      (candidate) =>
+        candidate.subject === current.issuer && !path.some((used) => sameDer(used, candidate)),
     );
     const issuer = await firstSigner(current, named);
     if (!issuer) {
       if (namedAnchors.length + named.length > 0) {
-        throw new CertificateError('bad_signature', `signature of "${current.subject}" does not verify with its issuer "${current.issuer}"`);
+        throw new CertificateError(
+          'bad_signature',
+          `signature of "${current.subject}" does not verify with its issuer "${current.issuer}"`,
+        );
       }
-      throw new CertificateError('missing_intermediate', `issuer "${current.issuer}" of "${current.subject}" was not supplied and is not a trust anchor`);
+      throw new CertificateError(
+        'missing_intermediate',
+        `issuer "${current.issuer}" of "${current.subject}" was not supplied and is not a trust anchor`,
+      );
     }
     path.push(issuer);
     current = issuer;

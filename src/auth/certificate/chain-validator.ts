@@ -1,9 +1,18 @@
 // Bank-grade validation of a citizen's certificate: path to a configured anchor,
 // signatures, validity, CA constraints, leaf usage and policy, then revocation.
 import { CertificateError } from './certificate-errors.ts';
-import { parseCertificate, pemCertificatesToDer, type CertificateInput } from './certificate-encoding.ts';
+import {
+  parseCertificate,
+  pemCertificatesToDer,
+  type CertificateInput,
+} from './certificate-encoding.ts';
 import { MAX_PATH_LENGTH, buildCertificatePath } from './chain-builder.ts';
-import { checkCriticalExtensions, checkIssuerConstraints, checkLeafUsage, checkValidityPeriods } from './path-constraints.ts';
+import {
+  checkCriticalExtensions,
+  checkIssuerConstraints,
+  checkLeafUsage,
+  checkValidityPeriods,
+} from './path-constraints.ts';
 import { createRevocationChecker, type RevocationOptions } from './revocation-checker.ts';
 import { describeCertificate, type ValidatedCertificate } from './validated-certificate.ts';
 import { X509Certificate } from './x509.ts';
@@ -37,7 +46,8 @@ const parseAnchors = (pem: string): X509Certificate[] => {
  */
 export const createCertificateValidator = (options: CertificateValidatorOptions) => {
   const anchors = parseAnchors(options.trustAnchorsPem);
-  if (!(options.revocation.timeoutMs > 0)) throw new TypeError('revocation.timeoutMs must be a positive number');
+  if (!(options.revocation.timeoutMs > 0))
+    throw new TypeError('revocation.timeoutMs must be a positive number');
   const now = options.now ?? (() => new Date());
   const policyOids = [...(options.policyOids ?? [])];
   const revocation = createRevocationChecker({
@@ -48,12 +58,22 @@ export const createCertificateValidator = (options: CertificateValidatorOptions)
 
   return {
     /** `leaf` and `intermediates` as PEM, base64 DER or DER bytes, in any order. */
-    async validate(leaf: CertificateInput, intermediates: readonly CertificateInput[] = []): Promise<ValidatedCertificate> {
+    async validate(
+      leaf: CertificateInput,
+      intermediates: readonly CertificateInput[] = [],
+    ): Promise<ValidatedCertificate> {
       if (intermediates.length > MAX_PATH_LENGTH) {
-        throw new CertificateError('malformed', `at most ${MAX_PATH_LENGTH} intermediate certificates are accepted`);
+        throw new CertificateError(
+          'malformed',
+          `at most ${MAX_PATH_LENGTH} intermediate certificates are accepted`,
+        );
       }
       const leafCert = parseCertificate(leaf);
-      const path = await buildCertificatePath(leafCert, intermediates.map(parseCertificate), anchors);
+      const path = await buildCertificatePath(
+        leafCert,
+        intermediates.map(parseCertificate),
+        anchors,
+      );
       checkValidityPeriods(path, now());
       checkCriticalExtensions(path);
       checkIssuerConstraints(path);

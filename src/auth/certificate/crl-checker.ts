@@ -40,7 +40,11 @@ export const createCrlChecker = ({ fetch, timeoutMs, now }: CrlCheckerDeps) => {
         try {
           // CAs publish DER (RFC 5280 4.2.1.13); PEM is accepted from mirrors.
           const text = Buffer.from(body.subarray(0, 64)).toString('latin1');
-          const crl = new X509Crl(text.includes('-----BEGIN') ? Buffer.from(body).toString('latin1') : new Uint8Array(body));
+          const crl = new X509Crl(
+            text.includes('-----BEGIN')
+              ? Buffer.from(body).toString('latin1')
+              : new Uint8Array(body),
+          );
           void crl.issuer;
           void crl.thisUpdate;
           return crl;
@@ -54,10 +58,17 @@ export const createCrlChecker = ({ fetch, timeoutMs, now }: CrlCheckerDeps) => {
   };
 
   // Checks a freshly downloaded CRL before it may be cached and used.
-  const verify = async (crl: X509Crl, issuer: X509Certificate, url: string, at: Date): Promise<Date> => {
-    if (crl.issuer !== issuer.subject) throw unavailable(url, `issued by "${crl.issuer}", not "${issuer.subject}"`);
+  const verify = async (
+    crl: X509Crl,
+    issuer: X509Certificate,
+    url: string,
+    at: Date,
+  ): Promise<Date> => {
+    if (crl.issuer !== issuer.subject)
+      throw unavailable(url, `issued by "${crl.issuer}", not "${issuer.subject}"`);
     const keyUsage = readKeyUsage(issuer);
-    if (keyUsage !== null && !(keyUsage & KeyUsageFlags.cRLSign)) throw unavailable(url, 'issuer keyUsage lacks cRLSign');
+    if (keyUsage !== null && !(keyUsage & KeyUsageFlags.cRLSign))
+      throw unavailable(url, 'issuer keyUsage lacks cRLSign');
     const signed = await crl.verify({ publicKey: issuer }).catch(() => false);
     if (!signed) throw unavailable(url, 'signature does not verify with the issuer key');
     // Critical CRL extensions (issuingDistributionPoint, deltaCRLIndicator) mean a partial
@@ -67,11 +78,13 @@ export const createCrlChecker = ({ fetch, timeoutMs, now }: CrlCheckerDeps) => {
     if (crl.entries.some((entry) => entry.extensions.some((ext) => ext.critical))) {
       throw unavailable(url, 'unsupported critical CRL entry extension');
     }
-    if (crl.thisUpdate.getTime() > at.getTime() + REVOCATION_CLOCK_SKEW_MS) throw unavailable(url, 'thisUpdate is in the future');
+    if (crl.thisUpdate.getTime() > at.getTime() + REVOCATION_CLOCK_SKEW_MS)
+      throw unavailable(url, 'thisUpdate is in the future');
     // RFC 5280 5.1.2.5: conforming CAs MUST include nextUpdate; without it we cannot tell staleness.
     const nextUpdate = crl.nextUpdate;
     if (!nextUpdate) throw unavailable(url, 'has no nextUpdate');
-    if (nextUpdate <= at) throw unavailable(url, `is stale (nextUpdate ${nextUpdate.toISOString()})`);
+    if (nextUpdate <= at)
+      throw unavailable(url, `is stale (nextUpdate ${nextUpdate.toISOString()})`);
     return nextUpdate;
   };
 
@@ -97,7 +110,10 @@ export const createCrlChecker = ({ fetch, timeoutMs, now }: CrlCheckerDeps) => {
       const crl = await usableCrl(url, issuer, at);
       const entry = crl.findRevoked(cert);
       if (entry) {
-        throw new CertificateError('revoked', `"${cert.subject}" (serial ${cert.serialNumber}) revoked at ${entry.revocationDate.toISOString()} per CRL ${url}`);
+        throw new CertificateError(
+          'revoked',
+          `"${cert.subject}" (serial ${cert.serialNumber}) revoked at ${entry.revocationDate.toISOString()} per CRL ${url}`,
+        );
       }
       return 'good';
     },

@@ -30,7 +30,7 @@ export const readTlv = (der: Uint8Array, offset: number): Tlv => {
 
 export const readChildren = (der: Uint8Array, parent: Tlv): Tlv[] => {
   const children: Tlv[] = [];
-  for (let offset = parent.valueStart; offset < parent.end; ) {
+  for (let offset = parent.valueStart; offset < parent.end;) {
     const child = readTlv(der, offset);
     children.push(child);
     offset = child.end;
@@ -66,7 +66,8 @@ export const certificateRawParts = (der: Uint8Array): CertificateRawParts => {
   const spki = fields[base + 5];
   if (!issuer || !subject || !spki) throw new RangeError('DER: TBSCertificate is incomplete');
   const keyBits = readChildren(der, spki)[1];
-  if (!keyBits || keyBits.tag !== 0x03) throw new RangeError('DER: subjectPublicKey is not a BIT STRING');
+  if (!keyBits || keyBits.tag !== 0x03)
+    throw new RangeError('DER: subjectPublicKey is not a BIT STRING');
   return {
     issuer: der.subarray(issuer.start, issuer.end),
     subject: der.subarray(subject.start, subject.end),

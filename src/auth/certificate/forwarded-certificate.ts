@@ -31,7 +31,10 @@ const parseByteSequence = (item: string): Buffer => {
  * Throws CertificateError('malformed') when the header occurs more than once or
  * cannot be decoded: a duplicate may be a client-injected header the proxy appended to.
  */
-export const parseForwardedCertificate = (values: HeaderValues, format: ForwardedCertificateFormat): Buffer | null => {
+export const parseForwardedCertificate = (
+  values: HeaderValues,
+  format: ForwardedCertificateFormat,
+): Buffer | null => {
   const list = values === undefined ? [] : Array.isArray(values) ? values : [values];
   if (list.length > 1) throw malformed('forwarded certificate header occurs more than once');
   const value = (list[0] ?? '').trim();
@@ -40,14 +43,16 @@ export const parseForwardedCertificate = (values: HeaderValues, format: Forwarde
   // Node joins repeated headers with ", "; neither format contains a comma itself.
   if (value.includes(',')) throw malformed('forwarded certificate header occurs more than once');
   if (format === 'rfc9440') return certificateToDer(parseByteSequence(value));
-  if (format !== 'nginx-escaped') throw new TypeError(`unknown forwarded certificate format ${String(format)}`);
+  if (format !== 'nginx-escaped')
+    throw new TypeError(`unknown forwarded certificate format ${String(format)}`);
   let pem: string;
   try {
     pem = decodeURIComponent(value);
   } catch (cause) {
     throw malformed('forwarded certificate is not URL-encoded', cause);
   }
-  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw malformed('forwarded certificate is not a PEM certificate');
+  if (!pem.includes('-----BEGIN CERTIFICATE-----'))
+    throw malformed('forwarded certificate is not a PEM certificate');
   return certificateToDer(pem);
 };
 
@@ -57,8 +62,12 @@ export const parseForwardedCertificate = (values: HeaderValues, format: Forwarde
  */
 export const parseForwardedChain = (values: HeaderValues): Buffer[] => {
   const list = values === undefined ? [] : Array.isArray(values) ? values : [values];
-  const items = list.join(',').split(',').map((item) => item.trim());
+  const items = list
+    .join(',')
+    .split(',')
+    .map((item) => item.trim());
   if (items.length === 1 && items[0] === '') return [];
-  if (items.length > MAX_CHAIN) throw malformed(`forwarded chain holds more than ${MAX_CHAIN} certificates`);
+  if (items.length > MAX_CHAIN)
+    throw malformed(`forwarded chain holds more than ${MAX_CHAIN} certificates`);
   return items.map((item) => certificateToDer(parseByteSequence(item)));
 };

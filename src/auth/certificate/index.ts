@@ -5,7 +5,12 @@
 //   3. consume the nonce from the store; unknown or used -> CertificateError('replayed').
 //   4. cert = await validator.validate(leafDer, intermediatesDer).
 //   5. key = certificateSubjectKey(cert, rule) -> find or link the account; audit cert.revocation.
-export { CertificateError, CERTIFICATE_ERROR_REASONS, certificateErrorCode, isCertificateError } from './certificate-errors.ts';
+export {
+  CertificateError,
+  CERTIFICATE_ERROR_REASONS,
+  certificateErrorCode,
+  isCertificateError,
+} from './certificate-errors.ts';
 export type { CertificateErrorCode, CertificateErrorReason } from './certificate-errors.ts';
 export { createCertificateValidator } from './chain-validator.ts';
 export type { CertificateValidator, CertificateValidatorOptions } from './chain-validator.ts';
@@ -20,15 +25,33 @@ export {
   createChallengeNonce,
   verifySignedChallenge,
 } from './signed-challenge.ts';
-export type { ChallengeAlgorithm, SignedChallengeOptions, VerifiedChallenge } from './signed-challenge.ts';
+export type {
+  ChallengeAlgorithm,
+  SignedChallengeOptions,
+  VerifiedChallenge,
+} from './signed-challenge.ts';
 export { parseForwardedCertificate, parseForwardedChain } from './forwarded-certificate.ts';
 export type { ForwardedCertificateFormat, HeaderValues } from './forwarded-certificate.ts';
 export { isTrustedProxy } from './trusted-proxy.ts';
 export { certificateSubjectKey } from './certificate-mapping.ts';
 export type { CertificateMappingRule } from './certificate-mapping.ts';
-export { createCertificateLoginService, certificateAmr, CHALLENGE_TTL_SECONDS, TLS_TICKET_TTL_SECONDS } from './certificate-login-service.ts';
-export type { CertificateLoginService, CertificateMethod, CertificateOutcome, PendingEnrolment } from './certificate-login-service.ts';
-export { createRecoveryService, certificateLabel, CERTIFICATE_LABEL_MAX } from './recovery-service.ts';
+export {
+  createCertificateLoginService,
+  certificateAmr,
+  CHALLENGE_TTL_SECONDS,
+  TLS_TICKET_TTL_SECONDS,
+} from './certificate-login-service.ts';
+export type {
+  CertificateLoginService,
+  CertificateMethod,
+  CertificateOutcome,
+  PendingEnrolment,
+} from './certificate-login-service.ts';
+export {
+  createRecoveryService,
+  certificateLabel,
+  CERTIFICATE_LABEL_MAX,
+} from './recovery-service.ts';
 export type { RecoveryService } from './recovery-service.ts';
 export { createCertificateLinkService } from './certificate-link-service.ts';
 export type { CertificateLinkService, LinkOutcome } from './certificate-link-service.ts';

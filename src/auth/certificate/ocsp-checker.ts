@@ -62,11 +62,19 @@ const serialBytes = (cert: X509Certificate): ArrayBuffer =>
 
 /** CertID per RFC 6960 4.1.1: hash of the issuer name as it appears in the checked
  * certificate, hash of the issuer's public key bits, and the serial number. */
-export const buildCertId = (cert: X509Certificate, issuer: X509Certificate, hashOid = REQUEST_HASH): CertID =>
+export const buildCertId = (
+  cert: X509Certificate,
+  issuer: X509Certificate,
+  hashOid = REQUEST_HASH,
+): CertID =>
   new CertID({
     hashAlgorithm: new AlgorithmIdentifier({ algorithm: hashOid, parameters: null }),
-    issuerNameHash: new OctetString(digest(hashOid, certificateRawParts(new Uint8Array(cert.rawData)).issuer)),
-    issuerKeyHash: new OctetString(digest(hashOid, certificateRawParts(new Uint8Array(issuer.rawData)).publicKeyBits)),
+    issuerNameHash: new OctetString(
+      digest(hashOid, certificateRawParts(new Uint8Array(cert.rawData)).issuer),
+    ),
+    issuerKeyHash: new OctetString(
+      digest(hashOid, certificateRawParts(new Uint8Array(issuer.rawData)).publicKeyBits),
+    ),
     serialNumber: serialBytes(cert),
   });
 
@@ -76,13 +84,20 @@ const sameCertId = (a: CertID, b: CertID): boolean =>
   stripZeros(a.serialNumber).equals(stripZeros(b.serialNumber));
 
 /** DER OCSPRequest for one certificate with a fresh nonce (RFC 8954). */
-export const buildOcspRequest = (cert: X509Certificate, issuer: X509Certificate): { der: Uint8Array<ArrayBuffer>; nonce: Buffer } => {
+export const buildOcspRequest = (
+  cert: X509Certificate,
+  issuer: X509Certificate,
+): { der: Uint8Array<ArrayBuffer>; nonce: Buffer } => {
   const nonce = randomBytes(32);
   const request = new OCSPRequest({
     tbsRequest: new TBSRequest({
       requestList: [new Request({ reqCert: buildCertId(cert, issuer) })],
       requestExtensions: [
-        new Extension({ extnID: id_pkix_ocsp_nonce, critical: false, extnValue: new OctetString(AsnConvert.serialize(new OctetString(nonce))) }),
+        new Extension({
+          extnID: id_pkix_ocsp_nonce,
+          critical: false,
+          extnValue: new OctetString(AsnConvert.serialize(new OctetString(nonce))),
+        }),
       ],
     }),
   });
@@ -90,9 +105,13 @@ export const buildOcspRequest = (cert: X509Certificate, issuer: X509Certificate)
 };
 
 const responderIs = (responderId: ResponderID, cert: X509Certificate): boolean => {
-  if (responderId.byName) return new Name(AsnConvert.serialize(responderId.byName)).toString() === cert.subject;
+  if (responderId.byName)
+    return new Name(AsnConvert.serialize(responderId.byName)).toString() === cert.subject;
   if (responderId.byKey) {
-    const keyHash = digest(REQUEST_HASH, certificateRawParts(new Uint8Array(cert.rawData)).publicKeyBits);
+    const keyHash = digest(
+      REQUEST_HASH,
+      certificateRawParts(new Uint8Array(cert.rawData)).publicKeyBits,
+    );
     return Buffer.from(responderId.byKey.buffer).equals(keyHash);
   }
   return false;
@@ -103,7 +122,11 @@ export const createOcspChecker = ({ fetch, timeoutMs, now }: OcspCheckerDeps) =>
     new CertificateError('revocation_unavailable', `OCSP ${url}: ${detail}`, { cause });
 
   // RFC 6960 4.2.2.2: the issuer itself, or a certificate it issued for OCSP signing.
-  const findSigner = async (basic: BasicOCSPResponse, issuer: X509Certificate, at: Date): Promise<X509Certificate | undefined> => {
+  const findSigner = async (
+    basic: BasicOCSPResponse,
+    issuer: X509Certificate,
+    at: Date,
+  ): Promise<X509Certificate | undefined> => {
     const responderId = basic.tbsResponseData.responderID;
     if (responderIs(responderId, issuer)) return issuer;
     for (const asn of basic.certs ?? []) {
@@ -126,7 +149,10 @@ export const createOcspChecker = ({ fetch, timeoutMs, now }: OcspCheckerDeps) =>
         maxBytes: MAX_OCSP_BYTES,
         init: {
           method: 'POST',
-          headers: { 'content-type': 'application/ocsp-request', accept: 'application/ocsp-response' },
+          headers: {
+            'content-type': 'application/ocsp-request',
+            accept: 'application/ocsp-response',
+          },
           body: request.der,
         },
       });
@@ -135,18 +161,33 @@ export const createOcspChecker = ({ fetch, timeoutMs, now }: OcspCheckerDeps) =>
       try {
         const response = AsnConvert.parse(body, OCSPResponse);
         if (response.responseStatus !== OCSPResponseStatus.successful) {
-          throw unavailable(url, `responder status ${OCSPResponseStatus[response.responseStatus] ?? response.responseStatus}`);
+          throw unavailable(
+            url,
+            `responder status ${OCSPResponseStatus[response.responseStatus] ?? response.responseStatus}`,
+          );
         }
-        if (response.responseBytes?.responseType !== id_pkix_ocsp_basic) throw unavailable(url, 'not a basic OCSP response');
+        if (response.responseBytes?.responseType !== id_pkix_ocsp_basic)
+          throw unavailable(url, 'not a basic OCSP response');
         basic = AsnConvert.parse(response.responseBytes.response.buffer, BasicOCSPResponse);
       } catch (cause) {
-        throw cause instanceof CertificateError ? cause : unavailable(url, 'undecodable response', cause);
+        throw cause instanceof CertificateError
+          ? cause
+          : unavailable(url, 'undecodable response', cause);
       }
 
       const signer = await findSigner(basic, issuer, at);
-      if (!signer) throw unavailable(url, 'signed by neither the issuer nor a delegated OCSP responder');
+      if (!signer)
+        throw unavailable(url, 'signed by neither the issuer nor a delegated OCSP responder');
       const tbs = basic.tbsResponseDataRaw;
-      if (!tbs || !(await verifyAsnSignature(signer.publicKey, basic.signatureAlgorithm, basic.signature, tbs))) {
+      if (
+        !tbs ||
+        !(await verifyAsnSignature(
+          signer.publicKey,
+          basic.signatureAlgorithm,
+          basic.signature,
+          tbs,
+        ))
+      ) {
         throw unavailable(url, 'response signature does not verify');
       }
 
@@ -156,21 +197,31 @@ export const createOcspChecker = ({ fetch, timeoutMs, now }: OcspCheckerDeps) =>
         // Some responders echo the bare nonce instead of the DER OCTET STRING.
         const echoed = Buffer.from(nonce.extnValue.buffer);
         const expected = Buffer.from(AsnConvert.serialize(new OctetString(request.nonce)));
-        if (!echoed.equals(expected) && !echoed.equals(request.nonce)) throw unavailable(url, 'nonce mismatch');
+        if (!echoed.equals(expected) && !echoed.equals(request.nonce))
+          throw unavailable(url, 'nonce mismatch');
       }
 
       const single = data.responses.find((candidate) => {
         const oid = candidate.certID.hashAlgorithm.algorithm;
-        return HASHES[oid] !== undefined && sameCertId(candidate.certID, buildCertId(cert, issuer, oid));
+        return (
+          HASHES[oid] !== undefined && sameCertId(candidate.certID, buildCertId(cert, issuer, oid))
+        );
       });
       if (!single) throw unavailable(url, 'response does not cover this certificate');
-      if (single.thisUpdate.getTime() > at.getTime() + REVOCATION_CLOCK_SKEW_MS) throw unavailable(url, 'thisUpdate is in the future');
-      const freshUntil = single.nextUpdate?.getTime() ?? single.thisUpdate.getTime() + MAX_AGE_WITHOUT_NEXT_UPDATE_MS;
-      if (freshUntil < at.getTime() - REVOCATION_CLOCK_SKEW_MS) throw unavailable(url, 'response is stale');
+      if (single.thisUpdate.getTime() > at.getTime() + REVOCATION_CLOCK_SKEW_MS)
+        throw unavailable(url, 'thisUpdate is in the future');
+      const freshUntil =
+        single.nextUpdate?.getTime() ??
+        single.thisUpdate.getTime() + MAX_AGE_WITHOUT_NEXT_UPDATE_MS;
+      if (freshUntil < at.getTime() - REVOCATION_CLOCK_SKEW_MS)
+        throw unavailable(url, 'response is stale');
 
       if (single.certStatus.revoked) {
         const when = single.certStatus.revoked.revocationTime.toISOString();
-        throw new CertificateError('revoked', `"${cert.subject}" (serial ${cert.serialNumber}) revoked at ${when} per OCSP ${url}`);
+        throw new CertificateError(
+          'revoked',
+          `"${cert.subject}" (serial ${cert.serialNumber}) revoked at ${when} per OCSP ${url}`,
+        );
       }
       if (single.certStatus.good === null) return 'good';
       throw unavailable(url, 'responder does not know the certificate');

@@ -12,14 +12,23 @@ import {
 import { KeyUsageFlags, type X509Certificate } from './x509.ts';
 
 const role = (index: number, length: number): string =>
-  index === 0 ? 'certificate' : index === length - 1 ? 'trust anchor' : 'intermediate CA certificate';
+  index === 0
+    ? 'certificate'
+    : index === length - 1
+      ? 'trust anchor'
+      : 'intermediate CA certificate';
 
 /** Every certificate, anchor included, must be within notBefore..notAfter at `now`. */
 export const checkValidityPeriods = (path: readonly X509Certificate[], now: Date): void => {
   path.forEach((cert, index) => {
     const what = `${role(index, path.length)} "${cert.subject}"`;
-    if (now < cert.notBefore) throw new CertificateError('not_yet_valid', `${what} is valid from ${cert.notBefore.toISOString()}`);
-    if (now > cert.notAfter) throw new CertificateError('expired', `${what} expired at ${cert.notAfter.toISOString()}`);
+    if (now < cert.notBefore)
+      throw new CertificateError(
+        'not_yet_valid',
+        `${what} is valid from ${cert.notBefore.toISOString()}`,
+      );
+    if (now > cert.notAfter)
+      throw new CertificateError('expired', `${what} expired at ${cert.notAfter.toISOString()}`);
   });
 };
 
@@ -27,8 +36,14 @@ export const checkValidityPeriods = (path: readonly X509Certificate[], now: Date
  * Anchors are configuration, not input, and are exempt. */
 export const checkCriticalExtensions = (path: readonly X509Certificate[]): void => {
   for (const cert of path.slice(0, -1)) {
-    const unknown = listExtensions(cert).find((ext) => ext.critical && !SUPPORTED_EXTENSIONS.has(ext.type));
-    if (unknown) throw new CertificateError('untrusted', `unsupported critical extension ${unknown.type} in "${cert.subject}"`);
+    const unknown = listExtensions(cert).find(
+      (ext) => ext.critical && !SUPPORTED_EXTENSIONS.has(ext.type),
+    );
+    if (unknown)
+      throw new CertificateError(
+        'untrusted',
+        `unsupported critical extension ${unknown.type} in "${cert.subject}"`,
+      );
   }
 };
 
@@ -44,7 +59,10 @@ export const checkIssuerConstraints = (path: readonly X509Certificate[]): void =
     // RFC 5280 6.1.4 (k): intermediates need cA=true. An anchor without the extension
     // (a v1 root) is accepted as configured, but one that says cA=false is not.
     if (constraints ? !constraints.ca : !isAnchor) {
-      throw new CertificateError('wrong_usage', `${what} is not a CA (basicConstraints cA is not true)`);
+      throw new CertificateError(
+        'wrong_usage',
+        `${what} is not a CA (basicConstraints cA is not true)`,
+      );
     }
     const keyUsage = readKeyUsage(cert);
     if (keyUsage !== null && !(keyUsage & KeyUsageFlags.keyCertSign)) {
@@ -53,7 +71,10 @@ export const checkIssuerConstraints = (path: readonly X509Certificate[]): void =
     // RFC 5280 4.2.1.9: pathLen counts the non-self-issued intermediates below this CA.
     const below = path.slice(1, index).filter((c) => !isSelfIssued(c)).length;
     if (constraints?.pathLength !== undefined && below > constraints.pathLength) {
-      throw new CertificateError('wrong_usage', `${what} allows ${constraints.pathLength} intermediate(s) below it, path has ${below}`);
+      throw new CertificateError(
+        'wrong_usage',
+        `${what} allows ${constraints.pathLength} intermediate(s) below it, path has ${below}`,
+      );
     }
   }
 };
@@ -74,7 +95,10 @@ export const checkLeafUsage = (leaf: X509Certificate, policyOids: readonly strin
   if (policyOids.length > 0) {
     const policies = readPolicies(leaf);
     if (!policies.some((policy) => policyOids.includes(policy))) {
-      throw new CertificateError('policy_mismatch', `certificate policies [${policies.join(', ')}] include none of the accepted policies`);
+      throw new CertificateError(
+        'policy_mismatch',
+        `certificate policies [${policies.join(', ')}] include none of the accepted policies`,
+      );
     }
   }
 };

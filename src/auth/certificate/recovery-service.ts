@@ -26,7 +26,11 @@ export const certificateLabel = (input: string): string | null => {
   const label = input.trim();
   if (!label) return null;
   if ([...label].length > CERTIFICATE_LABEL_MAX || /\p{Cc}/u.test(label)) {
-    throw new AppError('ERR_CERTIFICATE_LABEL', `A certificate name can be at most ${CERTIFICATE_LABEL_MAX} characters on one line.`, { status: 400 });
+    throw new AppError(
+      'ERR_CERTIFICATE_LABEL',
+      `A certificate name can be at most ${CERTIFICATE_LABEL_MAX} characters on one line.`,
+      { status: 400 },
+    );
   }
   return label;
 };
@@ -41,7 +45,10 @@ type Deps = {
 export const createRecoveryService = ({ knex, passkeys, linking }: Deps) => ({
   /** The citizen's passkeys and linked certificates, oldest first. */
   async overview(accountId: string) {
-    const [credentials, certificates] = await Promise.all([listCredentials(knex, [accountId]), listCertificates(knex, accountId)]);
+    const [credentials, certificates] = await Promise.all([
+      listCredentials(knex, [accountId]),
+      listCertificates(knex, accountId),
+    ]);
     return { passkeys: credentials, certificates };
   },
 
@@ -52,46 +59,109 @@ export const createRecoveryService = ({ knex, passkeys, linking }: Deps) => ({
   linking,
 
   /** Names (or, with an empty name, unnames) one of the citizen's certificates. Audited `auth.certificate.renamed`. */
-  async renameCertificate(accountId: string, fingerprint: string, input: string, context: { ip?: string | undefined } = {}) {
+  async renameCertificate(
+    accountId: string,
+    fingerprint: string,
+    input: string,
+    context: { ip?: string | undefined } = {},
+  ) {
     const label = certificateLabel(input);
     await knex.transaction(async (trx) => {
-      if (!(await labelCertificate(trx, accountId, fingerprint, label))) throw new AppError('ERR_CERTIFICATE_NOT_FOUND', 'This certificate is not linked to your account.', { status: 404 });
-      await appendAudit(trx, { action: 'auth.certificate.renamed', actor: `account:${accountId}`, subject: `account:${accountId}`, ip: context.ip, details: { fingerprint, label } });
+      if (!(await labelCertificate(trx, accountId, fingerprint, label)))
+        throw new AppError(
+          'ERR_CERTIFICATE_NOT_FOUND',
+          'This certificate is not linked to your account.',
+          { status: 404 },
+        );
+      await appendAudit(trx, {
+        action: 'auth.certificate.renamed',
+        actor: `account:${accountId}`,
+        subject: `account:${accountId}`,
+        ip: context.ip,
+        details: { fingerprint, label },
+      });
     });
   },
 
-  registrationOptions: (account: Account) => passkeys.registrationOptions(account, binding(account.id)),
+  registrationOptions: (account: Account) =>
+    passkeys.registrationOptions(account, binding(account.id)),
 
   /** Verifies and stores the new passkey (audited `auth.passkey.registered` by the passkey service). */
   registerPasskey: (account: Account, response: RegistrationResponseJSON, deviceName: string) =>
-    knex.transaction((trx) => passkeys.verifyRegistration(trx, account, binding(account.id), response, deviceName)),
+    knex.transaction((trx) =>
+      passkeys.verifyRegistration(trx, account, binding(account.id), response, deviceName),
+    ),
 
   /** Removes a lost passkey; refuses to remove the last way in. Audited `auth.passkey.removed`. */
-  async removePasskey(accountId: string, credentialId: string, context: { ip?: string | undefined } = {}) {
+  async removePasskey(
+    accountId: string,
+    credentialId: string,
+    context: { ip?: string | undefined } = {},
+  ) {
     await knex.transaction(async (trx) => {
       await lockAccount(trx, accountId);
-      const [credentials, certificates] = await Promise.all([listCredentials(trx, [accountId]), listCertificates(trx, accountId)]);
+      const [credentials, certificates] = await Promise.all([
+        listCredentials(trx, [accountId]),
+        listCertificates(trx, accountId),
+      ]);
       const credential = credentials.find((c) => c.id === credentialId);
-      if (!credential) throw new AppError('ERR_PASSKEY_NOT_FOUND', 'This passkey is not registered to your account.', { status: 404 });
+      if (!credential)
+        throw new AppError(
+          'ERR_PASSKEY_NOT_FOUND',
+          'This passkey is not registered to your account.',
+          { status: 404 },
+        );
       if (credentials.length === 1 && certificates.length === 0) {
-        throw new AppError('ERR_LAST_SIGN_IN_METHOD', 'This is your only way to sign in. Register a new passkey first.', { status: 409 });
+        throw new AppError(
+          'ERR_LAST_SIGN_IN_METHOD',
+          'This is your only way to sign in. Register a new passkey first.',
+          { status: 409 },
+        );
       }
       await deletePasskey(trx, accountId, credentialId);
-      await appendAudit(trx, { action: 'auth.passkey.removed', actor: `account:${accountId}`, subject: `account:${accountId}`, ip: context.ip, details: { credentialId, name: credential.name, via: 'recovery' } });
+      await appendAudit(trx, {
+        action: 'auth.passkey.removed',
+        actor: `account:${accountId}`,
+        subject: `account:${accountId}`,
+        ip: context.ip,
+        details: { credentialId, name: credential.name, via: 'recovery' },
+      });
     });
   },
 
   /** Unlinks a certificate; refuses to remove the last way in. Audited `auth.certificate.unlinked`. */
-  async removeCertificate(accountId: string, fingerprint: string, context: { ip?: string | undefined } = {}) {
+  async removeCertificate(
+    accountId: string,
+    fingerprint: string,
+    context: { ip?: string | undefined } = {},
+  ) {
     await knex.transaction(async (trx) => {
       await lockAccount(trx, accountId);
-      const [credentials, certificates] = await Promise.all([listCredentials(trx, [accountId]), listCertificates(trx, accountId)]);
-      if (!certificates.some((c) => c.fingerprint === fingerprint)) throw new AppError('ERR_CERTIFICATE_NOT_FOUND', 'This certificate is not linked to your account.', { status: 404 });
+      const [credentials, certificates] = await Promise.all([
+        listCredentials(trx, [accountId]),
+        listCertificates(trx, accountId),
+      ]);
+      if (!certificates.some((c) => c.fingerprint === fingerprint))
+        throw new AppError(
+          'ERR_CERTIFICATE_NOT_FOUND',
+          'This certificate is not linked to your account.',
+          { status: 404 },
+        );
       if (certificates.length === 1 && credentials.length === 0) {
-        throw new AppError('ERR_LAST_SIGN_IN_METHOD', 'This is your only way to sign in. Register a passkey first.', { status: 409 });
+        throw new AppError(
+          'ERR_LAST_SIGN_IN_METHOD',
+          'This is your only way to sign in. Register a passkey first.',
+          { status: 409 },
+        );
       }
       await deleteCertificate(trx, accountId, fingerprint);
-      await appendAudit(trx, { action: 'auth.certificate.unlinked', actor: `account:${accountId}`, subject: `account:${accountId}`, ip: context.ip, details: { fingerprint } });
+      await appendAudit(trx, {
+        action: 'auth.certificate.unlinked',
+        actor: `account:${accountId}`,
+        subject: `account:${accountId}`,
+        ip: context.ip,
+        details: { fingerprint },
+      });
     });
   },
 });

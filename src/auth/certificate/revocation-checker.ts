@@ -36,7 +36,9 @@ export const createRevocationChecker = ({ options, fetch, now }: RevocationCheck
     const failures: string[] = [];
     const attempts: Array<() => Promise<unknown>> = [
       ...readOcspUrls(cert).map((url) => () => ocsp.check(cert, issuer, url)),
-      ...[...new Set([...(options.crlUrls ?? []), ...readCrlUrls(cert)])].map((url) => () => crl.check(cert, issuer, url)),
+      ...[...new Set([...(options.crlUrls ?? []), ...readCrlUrls(cert)])].map(
+        (url) => () => crl.check(cert, issuer, url),
+      ),
     ];
     for (const attempt of attempts) {
       try {
@@ -47,8 +49,12 @@ export const createRevocationChecker = ({ options, fetch, now }: RevocationCheck
         failures.push(error.message);
       }
     }
-    const detail = failures.length > 0 ? failures.join('; ') : 'no CRL distribution point or OCSP responder';
-    throw new CertificateError('revocation_unavailable', `revocation status of "${cert.subject}" unknown: ${detail}`);
+    const detail =
+      failures.length > 0 ? failures.join('; ') : 'no CRL distribution point or OCSP responder';
+    throw new CertificateError(
+      'revocation_unavailable',
+      `revocation status of "${cert.subject}" unknown: ${detail}`,
+    );
   };
 
   return {
@@ -57,8 +63,12 @@ export const createRevocationChecker = ({ options, fetch, now }: RevocationCheck
      * the CRL/OCSP URLs followed here come from CA-signed certificates only.
      */
     async check(path: readonly X509Certificate[]): Promise<RevocationStatus> {
-      const results = await Promise.allSettled(path.slice(0, -1).map((cert, index) => checkOne(cert, path[index + 1]!)));
-      const errors = results.flatMap((result) => (result.status === 'rejected' ? [result.reason as unknown] : []));
+      const results = await Promise.allSettled(
+        path.slice(0, -1).map((cert, index) => checkOne(cert, path[index + 1]!)),
+      );
+      const errors = results.flatMap((result) =>
+        result.status === 'rejected' ? [result.reason as unknown] : [],
+      );
       const revoked = errors.find((error) => isCertificateError(error, 'revoked'));
       if (revoked) throw revoked;
       const fatal = errors.find((error) => !isCertificateError(error, 'revocation_unavailable'));

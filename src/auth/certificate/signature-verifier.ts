@@ -1,7 +1,12 @@
 // Verifies an ASN.1 signature (AlgorithmIdentifier + BIT STRING value) over raw bytes,
 // the same way @peculiar/x509 verifies certificates and CRLs. Used for OCSP responses.
 import type { AlgorithmIdentifier } from '@peculiar/asn1-x509';
-import { AlgorithmProvider, AsnDefaultSignatureFormatter, AsnEcSignatureFormatter, type PublicKey } from './x509.ts';
+import {
+  AlgorithmProvider,
+  AsnDefaultSignatureFormatter,
+  AsnEcSignatureFormatter,
+  type PublicKey,
+} from './x509.ts';
 
 /** false on any failure (unknown algorithm, key mismatch, undecodable signature). */
 export const verifyAsnSignature = async (
@@ -18,7 +23,10 @@ export const verifyAsnSignature = async (
     const webSignature =
       new AsnEcSignatureFormatter().toWebSignature(keyAlgorithm, signature) ??
       new AsnDefaultSignatureFormatter().toWebSignature(keyAlgorithm, signature);
-    return webSignature !== null && (await crypto.subtle.verify(signatureAlgorithm, key, webSignature, data));
+    return (
+      webSignature !== null &&
+      (await crypto.subtle.verify(signatureAlgorithm, key, webSignature, data))
+    );
   } catch {
     return false;
   }

@@ -39,9 +39,14 @@ const isAllowedAlg = (alg: unknown): alg is ChallengeAlgorithm =>
 
 const toCertificateError = (error: unknown): CertificateError => {
   if (error instanceof CertificateError) return error;
-  if (error instanceof errors.JWTExpired) return new CertificateError('challenge_expired', 'signed challenge has expired', { cause: error });
+  if (error instanceof errors.JWTExpired)
+    return new CertificateError('challenge_expired', 'signed challenge has expired', {
+      cause: error,
+    });
   if (error instanceof errors.JWSInvalid || error instanceof errors.JWTInvalid) {
-    return new CertificateError('malformed', `signed challenge is malformed: ${error.message}`, { cause: error });
+    return new CertificateError('malformed', `signed challenge is malformed: ${error.message}`, {
+      cause: error,
+    });
   }
   // Signature mismatch, wrong aud/typ/alg: the JWS proves nothing about this login.
   const detail = error instanceof Error ? error.message : String(error);
@@ -49,7 +54,10 @@ const toCertificateError = (error: unknown): CertificateError => {
 };
 
 /** Throws CertificateError: `malformed`, `no_proof` or `challenge_expired`. */
-export const verifySignedChallenge = async (jws: string, options: SignedChallengeOptions): Promise<VerifiedChallenge> => {
+export const verifySignedChallenge = async (
+  jws: string,
+  options: SignedChallengeOptions,
+): Promise<VerifiedChallenge> => {
   const now = options.now?.() ?? new Date();
   try {
     if (typeof jws !== 'string' || jws.length > MAX_JWS_LENGTH || jws.split('.').length !== 3) {
@@ -59,17 +67,25 @@ export const verifySignedChallenge = async (jws: string, options: SignedChalleng
     try {
       header = decodeProtectedHeader(jws);
     } catch (cause) {
-      throw new CertificateError('malformed', 'signed challenge header is not decodable', { cause });
+      throw new CertificateError('malformed', 'signed challenge header is not decodable', {
+        cause,
+      });
     }
-    if (header.typ !== CHALLENGE_TYP) throw new CertificateError('no_proof', `signed challenge typ must be ${CHALLENGE_TYP}`);
+    if (header.typ !== CHALLENGE_TYP)
+      throw new CertificateError('no_proof', `signed challenge typ must be ${CHALLENGE_TYP}`);
     const alg = header.alg;
-    if (!isAllowedAlg(alg)) throw new CertificateError('no_proof', `signed challenge alg ${String(alg)} is not allowed`);
+    if (!isAllowedAlg(alg))
+      throw new CertificateError('no_proof', `signed challenge alg ${String(alg)} is not allowed`);
     const x5c = header.x5c;
     if (!Array.isArray(x5c) || x5c.length === 0 || x5c.length > MAX_X5C) {
-      throw new CertificateError('malformed', `signed challenge x5c must hold 1 to ${MAX_X5C} certificates`);
+      throw new CertificateError(
+        'malformed',
+        `signed challenge x5c must hold 1 to ${MAX_X5C} certificates`,
+      );
     }
     const ders = x5c.map((entry) => (typeof entry === 'string' ? decodeBase64Strict(entry) : null));
-    if (ders.some((der) => der === null)) throw new CertificateError('malformed', 'x5c entries must be base64 DER');
+    if (ders.some((der) => der === null))
+      throw new CertificateError('malformed', 'x5c entries must be base64 DER');
     const [leafDer, ...intermediatesDer] = ders as Buffer[];
 
     let key: CryptoKey;
@@ -89,9 +105,13 @@ export const verifySignedChallenge = async (jws: string, options: SignedChalleng
     });
     const { iat, exp, nonce } = payload as { iat: number; exp: number; nonce: unknown };
     if (exp - iat > MAX_CHALLENGE_LIFETIME_S) {
-      throw new CertificateError('no_proof', `signed challenge lifetime exceeds ${MAX_CHALLENGE_LIFETIME_S} s`);
+      throw new CertificateError(
+        'no_proof',
+        `signed challenge lifetime exceeds ${MAX_CHALLENGE_LIFETIME_S} s`,
+      );
     }
-    if (iat > now.getTime() / 1000 + CHALLENGE_CLOCK_TOLERANCE_S) throw new CertificateError('no_proof', 'signed challenge iat is in the future');
+    if (iat > now.getTime() / 1000 + CHALLENGE_CLOCK_TOLERANCE_S)
+      throw new CertificateError('no_proof', 'signed challenge iat is in the future');
     if (typeof nonce !== 'string' || nonce.length === 0 || nonce.length > 512) {
       throw new CertificateError('malformed', 'signed challenge nonce must be a non-empty string');
     }

@@ -47,7 +47,8 @@ const parseRange = (entry: string): Range => {
   const bytes = parseIp(address);
   const isV4 = parseIPv4(address.trim()) !== null;
   const max = isV4 ? 32 : 128;
-  const prefix = prefixText === undefined ? max : /^\d{1,3}$/.test(prefixText) ? Number(prefixText) : NaN;
+  const prefix =
+    prefixText === undefined ? max : /^\d{1,3}$/.test(prefixText) ? Number(prefixText) : NaN;
   if (!bytes || extra !== undefined || !(prefix >= 0 && prefix <= max)) {
     throw new TypeError(`invalid trusted proxy entry "${entry}" (expected an IP or CIDR range)`);
   }
@@ -68,7 +69,10 @@ const inRange = (address: Uint8Array, range: Range): boolean => {
  * A malformed address is simply untrusted; a malformed entry is a configuration
  * error and throws TypeError.
  */
-export const isTrustedProxy = (remoteAddress: string, trustedProxies: readonly string[]): boolean => {
+export const isTrustedProxy = (
+  remoteAddress: string,
+  trustedProxies: readonly string[],
+): boolean => {
   const ranges = trustedProxies.map(parseRange);
   const address = typeof remoteAddress === 'string' ? parseIp(remoteAddress) : null;
   return address !== null && ranges.some((range) => inRange(address, range));

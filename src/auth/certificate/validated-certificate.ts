@@ -40,9 +40,13 @@ export interface ValidatedCertificate {
   revocation: RevocationStatus;
 }
 
-const first = (cert: X509Certificate, oid: string): string | undefined => cert.subjectName.getField(oid)[0];
+const first = (cert: X509Certificate, oid: string): string | undefined =>
+  cert.subjectName.getField(oid)[0];
 
-export const describeCertificate = (path: readonly X509Certificate[], revocation: RevocationStatus): ValidatedCertificate => {
+export const describeCertificate = (
+  path: readonly X509Certificate[],
+  revocation: RevocationStatus,
+): ValidatedCertificate => {
   const leaf = path[0]!;
   const anchor = path[path.length - 1]!;
   const der = Buffer.from(leaf.rawData);

@@ -29,7 +29,10 @@ const toCredential = (row: Record<string, any>): PasskeyCredential => ({
   lastUsedAt: row.last_used_at ? new Date(row.last_used_at) : null,
 });
 
-export const insertCredential = async (db: Knex, c: Omit<PasskeyCredential, 'createdAt' | 'lastUsedAt'>): Promise<void> => {
+export const insertCredential = async (
+  db: Knex,
+  c: Omit<PasskeyCredential, 'createdAt' | 'lastUsedAt'>,
+): Promise<void> => {
   await db('passkey_credentials').insert({
     id: c.id,
     account_id: c.accountId,
@@ -43,22 +46,43 @@ export const insertCredential = async (db: Knex, c: Omit<PasskeyCredential, 'cre
   });
 };
 
-export const findCredential = async (db: Knex, id: string): Promise<PasskeyCredential | undefined> => {
+export const findCredential = async (
+  db: Knex,
+  id: string,
+): Promise<PasskeyCredential | undefined> => {
   const row = await db('passkey_credentials').where({ id }).first();
   return row ? toCredential(row) : undefined;
 };
 
-export const listCredentials = async (db: Knex, accountIds: string[]): Promise<PasskeyCredential[]> =>
+export const listCredentials = async (
+  db: Knex,
+  accountIds: string[],
+): Promise<PasskeyCredential[]> =>
   accountIds.length
-    ? (await db('passkey_credentials').whereIn('account_id', accountIds).orderBy('created_at')).map(toCredential)
+    ? (await db('passkey_credentials').whereIn('account_id', accountIds).orderBy('created_at')).map(
+        toCredential,
+      )
     : [];
 
 /**
  * Stores the new signature counter, only if it still holds the value the assertion was checked
  * against: two concurrent uses of one credential cannot both pass.
  */
-export const recordCredentialUse = async (db: Knex, id: string, previousCounter: number, newCounter: number, at: Date): Promise<boolean> =>
-  (await db('passkey_credentials').where({ id, counter: previousCounter }).update({ counter: newCounter, last_used_at: at })) === 1;
+export const recordCredentialUse = async (
+  db: Knex,
+  id: string,
+  previousCounter: number,
+  newCounter: number,
+  at: Date,
+): Promise<boolean> =>
+  (await db('passkey_credentials')
+    .where({ id, counter: previousCounter })
+    .update({ counter: newCounter, last_used_at: at })) === 1;
 
-export const renameCredential = async (db: Knex, accountId: string, id: string, name: string): Promise<boolean> =>
+export const renameCredential = async (
+  db: Knex,
+  accountId: string,
+  id: string,
+  name: string,
+): Promise<boolean> =>
   (await db('passkey_credentials').where({ id, account_id: accountId }).update({ name })) === 1;

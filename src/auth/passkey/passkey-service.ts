@@ -18,7 +18,13 @@ import { findAccountsByIdentifier, type Account } from '../../accounts/index.ts'
 import { appendAudit } from '../../audit/index.ts';
 import { AppError, type Clock } from '../../shared/index.ts';
 import type { KvStore } from '../../store/index.ts';
-import { findCredential, insertCredential, listCredentials, recordCredentialUse, renameCredential } from './credential-repo.ts';
+import {
+  findCredential,
+  insertCredential,
+  listCredentials,
+  recordCredentialUse,
+  renameCredential,
+} from './credential-repo.ts';
 import { passkeyFailed } from './passkey-errors.ts';
 
 /** How long a WebAuthn challenge stays answerable (also the ceremony timeout given to the browser). */
@@ -42,21 +48,39 @@ type StoredChallenge = { challenge: string; accountIds?: string[] };
 /** The challenge a response answers (from its clientDataJSON; verification checks it again). */
 const challengeOf = (response: { response?: { clientDataJSON?: unknown } } | undefined): string => {
   try {
-    const data = JSON.parse(Buffer.from(String(response?.response?.clientDataJSON ?? ''), 'base64url').toString('utf8')) as { challenge?: unknown };
-    return typeof data.challenge === 'string' && /^[\w-]{16,128}$/.test(data.challenge) ? data.challenge : 'none';
+    const data = JSON.parse(
+      Buffer.from(String(response?.response?.clientDataJSON ?? ''), 'base64url').toString('utf8'),
+    ) as { challenge?: unknown };
+    return typeof data.challenge === 'string' && /^[\w-]{16,128}$/.test(data.challenge)
+      ? data.challenge
+      : 'none';
   } catch {
     return 'none';
   }
 };
 
 /** RFC 8176: a device-bound passkey is a hardware key (hwk), a synced one a software key (swk). */
-export const passkeyAmr = (deviceType: string): string[] => [deviceType === 'singleDevice' ? 'hwk' : 'swk', 'user'];
+export const passkeyAmr = (deviceType: string): string[] => [
+  deviceType === 'singleDevice' ? 'hwk' : 'swk',
+  'user',
+];
 
-export const createPasskeyService = ({ knex, kv, clock, rpId, rpName, origin, decoySecret, challengeTtlSeconds = CHALLENGE_TTL_SECONDS }: Deps) => {
-  const storeChallenge = (key: string, value: StoredChallenge) => kv.set(key, JSON.stringify(value), challengeTtlSeconds);
+export const createPasskeyService = ({
+  knex,
+  kv,
+  clock,
+  rpId,
+  rpName,
+  origin,
+  decoySecret,
+  challengeTtlSeconds = CHALLENGE_TTL_SECONDS,
+}: Deps) => {
+  const storeChallenge = (key: string, value: StoredChallenge) =>
+    kv.set(key, JSON.stringify(value), challengeTtlSeconds);
   const takeChallenge = async (key: string): Promise<StoredChallenge> => {
     const raw = await kv.take(key);
-    if (!raw) throw passkeyFailed('The passkey request expired or was already used. Please try again.');
+    if (!raw)
+      throw passkeyFailed('The passkey request expired or was already used. Please try again.');
     return JSON.parse(raw) as StoredChallenge;
   };
 
@@ -67,15 +91,29 @@ export const createPasskeyService = ({ knex, kv, clock, rpId, rpName, origin, de
     /** Renames one of the citizen's passkeys (a label only they see). */
     async rename(accountId: string, credentialId: string, name: string): Promise<void> {
       const label = name.trim().slice(0, 60);
-      if (!label) throw new AppError('ERR_PASSKEY_NAME', 'Give the passkey a name.', { status: 400 });
+      if (!label)
+        throw new AppError('ERR_PASSKEY_NAME', 'Give the passkey a name.', { status: 400 });
       await knex.transaction(async (trx) => {
-        if (!(await renameCredential(trx, accountId, credentialId, label))) throw new AppError('ERR_PASSKEY_NOT_FOUND', 'This passkey is not registered to your account.', { status: 404 });
-        await appendAudit(trx, { action: 'auth.passkey.renamed', actor: `account:${accountId}`, subject: `account:${accountId}`, details: { credentialId } });
+        if (!(await renameCredential(trx, accountId, credentialId, label)))
+          throw new AppError(
+            'ERR_PASSKEY_NOT_FOUND',
+            'This passkey is not registered to your account.',
+            { status: 404 },
+          );
+        await appendAudit(trx, {
+          action: 'auth.passkey.renamed',
+          actor: `account:${accountId}`,
+          subject: `account:${accountId}`,
+          details: { credentialId },
+        });
       });
     },
 
     /** Options for creating a passkey; `binding` names the ceremony (e.g. `enrol:<linkId>`). */
-    async registrationOptions(account: Account, binding: string): Promise<PublicKeyCredentialCreationOptionsJSON> {
+    async registrationOptions(
+      account: Account,
+      binding: string,
+    ): Promise<PublicKeyCredentialCreationOptionsJSON> {
       const existing = await listCredentials(knex, [account.id]);
       const options = await generateRegistrationOptions({
         rpName,
@@ -96,17 +134,31 @@ export const createPasskeyService = ({ knex, kv, clock, rpId, rpName, origin, de
      * Verifies a registration and stores the credential inside `trx` (the caller's transaction,
      * so e.g. consuming an enrolment link and adding the passkey commit together).
      */
-    async verifyRegistration(trx: Knex.Transaction, account: Account, binding: string, response: RegistrationResponseJSON, name: string) {
+    async verifyRegistration(
+      trx: Knex.Transaction,
+      account: Account,
+      binding: string,
+      response: RegistrationResponseJSON,
+      name: string,
+    ) {
       const { challenge } = await takeChallenge(`webauthn:reg:${binding}`);
       let result;
       try {
-        result = await verifyRegistrationResponse({ response, expectedChallenge: challenge, expectedOrigin: origin, expectedRPID: rpId, requireUserVerification: true });
+        result = await verifyRegistrationResponse({
+          response,
+          expectedChallenge: challenge,
+          expectedOrigin: origin,
+          expectedRPID: rpId,
+          requireUserVerification: true,
+        });
       } catch (error) {
         throw passkeyFailed('The passkey could not be registered. Please try again.', error);
       }
-      if (!result.verified) throw passkeyFailed('The passkey could not be registered. Please try again.');
+      if (!result.verified)
+        throw passkeyFailed('The passkey could not be registered. Please try again.');
       const info = result.registrationInfo;
-      if (await findCredential(trx, info.credential.id)) throw passkeyFailed('This passkey is already registered.');
+      if (await findCredential(trx, info.credential.id))
+        throw passkeyFailed('This passkey is already registered.');
       await insertCredential(trx, {
         id: info.credential.id,
         accountId: account.id,
@@ -118,7 +170,12 @@ export const createPasskeyService = ({ knex, kv, clock, rpId, rpName, origin, de
         aaguid: info.aaguid,
         name: name.slice(0, 100),
       });
-      await appendAudit(trx, { action: 'auth.passkey.registered', actor: `account:${account.id}`, subject: `account:${account.id}`, details: { credentialId: info.credential.id, deviceType: info.credentialDeviceType } });
+      await appendAudit(trx, {
+        action: 'auth.passkey.registered',
+        actor: `account:${account.id}`,
+        subject: `account:${account.id}`,
+        details: { credentialId: info.credential.id, deviceType: info.credentialDeviceType },
+      });
       return { credentialId: info.credential.id };
     },
 
@@ -127,8 +184,12 @@ export const createPasskeyService = ({ knex, kv, clock, rpId, rpName, origin, de
      * allowCredentials, also used for autofill). With one (email or phone): that citizen's
      * credentials, or a stable decoy when nobody matches, so the answer reveals nothing.
      */
-    async authenticationOptions(binding: string, identifier?: string): Promise<PublicKeyCredentialRequestOptionsJSON> {
-      let allowCredentials: { id: string; transports?: AuthenticatorTransportFuture[] }[] | undefined;
+    async authenticationOptions(
+      binding: string,
+      identifier?: string,
+    ): Promise<PublicKeyCredentialRequestOptionsJSON> {
+      let allowCredentials:
+        { id: string; transports?: AuthenticatorTransportFuture[] }[] | undefined;
       let accountIds: string[] | undefined;
       if (identifier) {
         const accounts = await findAccountsByIdentifier(knex, identifier.slice(0, 320));
@@ -136,25 +197,57 @@ export const createPasskeyService = ({ knex, kv, clock, rpId, rpName, origin, de
         const credentials = await listCredentials(knex, accountIds);
         allowCredentials = credentials.length
           ? credentials.map((c) => ({ id: c.id, transports: c.transports }))
-          : [{ id: createHmac('sha256', decoySecret).update(identifier.trim().toLowerCase()).digest('base64url') }];
+          : [
+              {
+                id: createHmac('sha256', decoySecret)
+                  .update(identifier.trim().toLowerCase())
+                  .digest('base64url'),
+              },
+            ];
       }
-      const options = await generateAuthenticationOptions({ rpID: rpId, userVerification: 'required', allowCredentials, timeout: challengeTtlSeconds * 1000 });
+      const options = await generateAuthenticationOptions({
+        rpID: rpId,
+        userVerification: 'required',
+        allowCredentials,
+        timeout: challengeTtlSeconds * 1000,
+      });
       // One key per challenge: an autofill request and a button press on the same page each
       // keep their own challenge; the response names which one it answers.
-      await storeChallenge(`webauthn:auth:${binding}:${options.challenge}`, { challenge: options.challenge, ...(accountIds && { accountIds }) });
+      await storeChallenge(`webauthn:auth:${binding}:${options.challenge}`, {
+        challenge: options.challenge,
+        ...(accountIds && { accountIds }),
+      });
       return options;
     },
 
     /** Verifies an assertion; returns the signed-in account and the RFC 8176 methods used. */
-    async verifyAuthentication(binding: string, response: AuthenticationResponseJSON, context: { ip?: string } = {}) {
+    async verifyAuthentication(
+      binding: string,
+      response: AuthenticationResponseJSON,
+      context: { ip?: string } = {},
+    ) {
       const stored = await takeChallenge(`webauthn:auth:${binding}:${challengeOf(response)}`);
-      const credential = typeof response?.id === 'string' ? await findCredential(knex, response.id) : undefined;
-      const fail = async (reason: string, error?: unknown, details: Record<string, unknown> = {}) => {
-        await knex.transaction((trx) => appendAudit(trx, { action: 'auth.passkey.failed', actor: 'anonymous', subject: credential ? `account:${credential.accountId}` : undefined, ip: context.ip, details: { reason, ...details } }));
+      const credential =
+        typeof response?.id === 'string' ? await findCredential(knex, response.id) : undefined;
+      const fail = async (
+        reason: string,
+        error?: unknown,
+        details: Record<string, unknown> = {},
+      ) => {
+        await knex.transaction((trx) =>
+          appendAudit(trx, {
+            action: 'auth.passkey.failed',
+            actor: 'anonymous',
+            subject: credential ? `account:${credential.accountId}` : undefined,
+            ip: context.ip,
+            details: { reason, ...details },
+          }),
+        );
         return passkeyFailed('Sign-in with this passkey failed. Please try again.', error);
       };
       if (!credential) throw await fail('unknown_credential');
-      if (stored.accountIds && !stored.accountIds.includes(credential.accountId)) throw await fail('credential_not_allowed');
+      if (stored.accountIds && !stored.accountIds.includes(credential.accountId))
+        throw await fail('credential_not_allowed');
       let result;
       try {
         result = await verifyAuthenticationResponse({
@@ -165,7 +258,12 @@ export const createPasskeyService = ({ knex, kv, clock, rpId, rpName, origin, de
           requireUserVerification: true,
           // Counter 0: SimpleWebAuthn would check the counter before the signature; it is checked
           // below, once the signature shows the response came from this credential's key.
-          credential: { id: credential.id, publicKey: credential.publicKey as Uint8Array<ArrayBuffer>, counter: 0, transports: credential.transports },
+          credential: {
+            id: credential.id,
+            publicKey: credential.publicKey as Uint8Array<ArrayBuffer>,
+            counter: 0,
+            transports: credential.transports,
+          },
         });
       } catch (error) {
         throw await fail('verification_error', error);
@@ -175,15 +273,33 @@ export const createPasskeyService = ({ knex, kv, clock, rpId, rpName, origin, de
       // WebAuthn L2 7.2 step 21: a counter that did not advance (when the authenticator keeps
       // one) means the key was copied. Refused, and audited as such for the administrators.
       if ((newCounter > 0 || credential.counter > 0) && newCounter <= credential.counter) {
-        throw await fail('counter_not_advanced', undefined, { credentialId: credential.id, counter: newCounter, storedCounter: credential.counter });
+        throw await fail('counter_not_advanced', undefined, {
+          credentialId: credential.id,
+          counter: newCounter,
+          storedCounter: credential.counter,
+        });
       }
       const amr = passkeyAmr(credential.deviceType);
       await knex.transaction(async (trx) => {
         // Only if the counter is still the one checked above: a concurrent reuse is refused.
-        if (!(await recordCredentialUse(trx, credential.id, credential.counter, newCounter, clock.now()))) {
+        if (
+          !(await recordCredentialUse(
+            trx,
+            credential.id,
+            credential.counter,
+            newCounter,
+            clock.now(),
+          ))
+        ) {
           throw passkeyFailed('Sign-in with this passkey failed. Please try again.');
         }
-        await appendAudit(trx, { action: 'auth.passkey.verified', actor: `account:${credential.accountId}`, subject: `account:${credential.accountId}`, ip: context.ip, details: { credentialId: credential.id, amr } });
+        await appendAudit(trx, {
+          action: 'auth.passkey.verified',
+          actor: `account:${credential.accountId}`,
+          subject: `account:${credential.accountId}`,
+          ip: context.ip,
+          details: { credentialId: credential.id, amr },
+        });
       });
       return { accountId: credential.accountId, credentialId: credential.id, amr };
     },

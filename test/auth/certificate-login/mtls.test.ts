@@ -5,9 +5,24 @@ import { request } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MESSAGES } from '../../../src/http/messages.ts';
 import { freePort, startTestApp, type TestApp } from '../../support/app.ts';
-import { createBrowserSession, csrfFrom, type BrowserSession } from '../../support/browser-session.ts';
+import {
+  createBrowserSession,
+  csrfFrom,
+  type BrowserSession,
+} from '../../support/browser-session.ts';
 import { createCrl, type Issued } from '../../support/pki.ts';
-import { auditRows, certificateEnv, continueToClient, createTestPki, fingerprintOf, openLogin, privateKeyPem, redeem, startRp, type TestPki } from './support.ts';
+import {
+  auditRows,
+  certificateEnv,
+  continueToClient,
+  createTestPki,
+  fingerprintOf,
+  openLogin,
+  privateKeyPem,
+  redeem,
+  startRp,
+  type TestPki,
+} from './support.ts';
 
 let pki: TestPki;
 let app: TestApp;
@@ -20,8 +35,18 @@ beforeAll(async () => {
   loginPort = await freePort();
   // CERT_CRL_URLS: the leaves here carry no CRL pointer; the "local mirror" setting supplies it.
   revoked = await pki.citizen({ crlUrl: undefined });
-  pki.server.serveCrl('/mirror.crl', await createCrl(pki.intermediate, { revokedSerials: [revoked.cert.serialNumber] }));
-  app = await startTestApp(certificateEnv(pki, { CERT_LOGIN_PORT: String(loginPort), TLS_CERT: certPath, TLS_KEY: keyPath, CERT_CRL_URLS: `${pki.server.url}/mirror.crl` }));
+  pki.server.serveCrl(
+    '/mirror.crl',
+    await createCrl(pki.intermediate, { revokedSerials: [revoked.cert.serialNumber] }),
+  );
+  app = await startTestApp(
+    certificateEnv(pki, {
+      CERT_LOGIN_PORT: String(loginPort),
+      TLS_CERT: certPath,
+      TLS_KEY: keyPath,
+      CERT_CRL_URLS: `${pki.server.url}/mirror.crl`,
+    }),
+  );
 });
 afterAll(async () => {
   await app?.stop();
@@ -33,14 +58,22 @@ type TlsAnswer = { status: number; location: string | undefined; body: string };
 /** GET over TLS, trusting the test root, optionally presenting a client certificate and its chain. */
 const tlsGet = (url: string, client?: Issued) =>
   (async () => {
-    const credentials = client ? { key: await privateKeyPem(client), cert: `${client.pem}\n${pki.intermediate.pem}` } : {};
+    const credentials = client
+      ? { key: await privateKeyPem(client), cert: `${client.pem}\n${pki.intermediate.pem}` }
+      : {};
     return new Promise<TlsAnswer>((resolve, reject) => {
-      const req = request(url, { method: 'GET', ca: pki.root.pem, agent: false, ...credentials }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (body += chunk));
-        res.on('end', () => resolve({ status: res.statusCode!, location: res.headers.location, body }));
-      });
+      const req = request(
+        url,
+        { method: 'GET', ca: pki.root.pem, agent: false, ...credentials },
+        (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => (body += chunk));
+          res.on('end', () =>
+            resolve({ status: res.statusCode!, location: res.headers.location, body }),
+          );
+        },
+      );
       req.on('error', reject);
       req.end();
     });
@@ -50,14 +83,20 @@ const tlsGet = (url: string, client?: Issued) =>
 const ticketUrl = async (session: BrowserSession, authUrl: URL) => {
   const login = await openLogin(app, session, authUrl);
   expect(login.html).toContain(`action="${login.path}/certificate/tls"`);
-  const res = await session.request(`${app.issuer}${login.path}/certificate/tls`, { method: 'POST', form: { _csrf: login.csrf } });
+  const res = await session.request(`${app.issuer}${login.path}/certificate/tls`, {
+    method: 'POST',
+    form: { _csrf: login.csrf },
+  });
   expect(res.status).toBe(303);
   const location = res.headers.get('location')!;
-  expect(location).toMatch(new RegExp(`^https://localhost:${loginPort}/certificate/tls\\?ticket=[\\w-]{43}$`));
+  expect(location).toMatch(
+    new RegExp(`^https://localhost:${loginPort}/certificate/tls\\?ticket=[\\w-]{43}$`),
+  );
   return { login, location };
 };
 
-const citizen = () => pki.citizen({ crlUrl: undefined, commonName: '정티엘에스', birthdate: '1991-09-09' });
+const citizen = () =>
+  pki.citizen({ crlUrl: undefined, commonName: '정티엘에스', birthdate: '1991-09-09' });
 
 describe('certificate sign-in over mutual TLS', () => {
   it('signs in with the certificate presented in the TLS handshake (amr pop + mtls + x509)', async () => {
@@ -75,11 +114,22 @@ describe('certificate sign-in over mutual TLS', () => {
     const complete = await session.request(back);
     expect(complete.status).toBe(303);
     expect(complete.headers.get('location')).toBe(`${login.path}/certificate/enrol`);
-    const enrolHtml = await (await session.request(`${app.issuer}${login.path}/certificate/enrol`)).text();
-    const done = await session.request(`${app.issuer}${login.path}/certificate/enrol`, { method: 'POST', form: { _csrf: csrfFrom(enrolHtml) } });
-    const claims = await redeem(rp, await continueToClient(app, session, done.headers.get('location')!));
+    const enrolHtml = await (
+      await session.request(`${app.issuer}${login.path}/certificate/enrol`)
+    ).text();
+    const done = await session.request(`${app.issuer}${login.path}/certificate/enrol`, {
+      method: 'POST',
+      form: { _csrf: csrfFrom(enrolHtml) },
+    });
+    const claims = await redeem(
+      rp,
+      await continueToClient(app, session, done.headers.get('location')!),
+    );
     expect(claims).toMatchObject({ acr: 'urn:one-id:loa:high', amr: ['pop', 'mtls', 'x509'] });
-    const [verified] = await auditRows(app, 'auth.certificate.verified', { fingerprint: fingerprintOf(leaf), method: 'mtls' });
+    const [verified] = await auditRows(app, 'auth.certificate.verified', {
+      fingerprint: fingerprintOf(leaf),
+      method: 'mtls',
+    });
     expect(verified!.actor).toMatch(/^account:/);
 
     // The ticket and its outcome were single use.
@@ -95,7 +145,10 @@ describe('certificate sign-in over mutual TLS', () => {
     const finished = await session2.request(completeUrl);
     expect(finished.status).toBe(303);
     expect(finished.headers.get('location')).toContain('/auth/');
-    expect((await redeem(rp2, await continueToClient(app, session2, finished.headers.get('location')!))).amr).toEqual(['pop', 'mtls', 'x509']);
+    expect(
+      (await redeem(rp2, await continueToClient(app, session2, finished.headers.get('location')!)))
+        .amr,
+    ).toEqual(['pop', 'mtls', 'x509']);
   });
 
   it('refuses a handshake without a client certificate, with a readable page', async () => {
@@ -108,7 +161,10 @@ describe('certificate sign-in over mutual TLS', () => {
     const html = await page.text();
     expect(html).toContain(MESSAGES.ko['err.ERR_CERT_NO_PROOF']);
     expect(html).toContain('<code>ERR_CERT_NO_PROOF</code>');
-    const [row] = await auditRows(app, 'auth.certificate.rejected', { method: 'mtls', reason: 'no_proof' });
+    const [row] = await auditRows(app, 'auth.certificate.rejected', {
+      method: 'mtls',
+      reason: 'no_proof',
+    });
     expect(row).toBeDefined();
   });
 
@@ -119,7 +175,9 @@ describe('certificate sign-in over mutual TLS', () => {
     const page = await session.request((await tlsGet(location, leaf)).location!);
     expect(page.status).toBe(401);
     expect(await page.text()).toContain(MESSAGES.ko['err.ERR_CERT_REVOKED']);
-    const rows = await auditRows(app, 'auth.certificate.rejected', { fingerprint: fingerprintOf(leaf) });
+    const rows = await auditRows(app, 'auth.certificate.rejected', {
+      fingerprint: fingerprintOf(leaf),
+    });
     expect(rows[0]!.details).toMatchObject({ method: 'mtls', reason: 'revoked' });
   });
 
@@ -130,13 +188,18 @@ describe('certificate sign-in over mutual TLS', () => {
     const completeUrl = new URL((await tlsGet(location, leaf)).location!);
     const attacker = createBrowserSession();
     const attackerLogin = await openLogin(app, attacker, (await startRp(app)).request.url);
-    const stolen = await attacker.request(`${app.issuer}${attackerLogin.path}/certificate/complete${completeUrl.search}`);
+    const stolen = await attacker.request(
+      `${app.issuer}${attackerLogin.path}/certificate/complete${completeUrl.search}`,
+    );
     expect(stolen.status).toBe(400);
     expect(await stolen.text()).toContain('ERR_CERT_TICKET_INVALID');
   });
 
   it('answers an unknown ticket on the listener with a readable page', async () => {
-    const res = await tlsGet(`https://localhost:${loginPort}/certificate/tls?ticket=${'x'.repeat(43)}`, await citizen());
+    const res = await tlsGet(
+      `https://localhost:${loginPort}/certificate/tls?ticket=${'x'.repeat(43)}`,
+      await citizen(),
+    );
     expect(res.status).toBe(400);
     expect(res.body).toContain(MESSAGES.ko['err.ERR_CERT_TICKET_INVALID']);
     expect((await tlsGet(`https://localhost:${loginPort}/`)).status).toBe(404);

@@ -6,9 +6,23 @@ import { request, type OutgoingHttpHeaders } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MESSAGES } from '../../../src/http/messages.ts';
 import { startTestApp, type TestApp } from '../../support/app.ts';
-import { createBrowserSession, csrfFrom, type BrowserSession } from '../../support/browser-session.ts';
+import {
+  createBrowserSession,
+  csrfFrom,
+  type BrowserSession,
+} from '../../support/browser-session.ts';
 import type { Issued } from '../../support/pki.ts';
-import { auditRows, certificateEnv, continueToClient, createTestPki, fingerprintOf, openLogin, redeem, startRp, type TestPki } from './support.ts';
+import {
+  auditRows,
+  certificateEnv,
+  continueToClient,
+  createTestPki,
+  fingerprintOf,
+  openLogin,
+  redeem,
+  startRp,
+  type TestPki,
+} from './support.ts';
 
 let pki: TestPki;
 let trusted: TestApp;
@@ -21,7 +35,13 @@ beforeAll(async () => {
   // to create the first-party client.
   trusted = await startTestApp(certificateEnv(pki, { TRUSTED_PROXIES: '127.0.0.1' }));
   untrusted = await startTestApp(certificateEnv(pki, { TRUSTED_PROXIES: '10.0.0.0/8,::1' }));
-  nginx = await startTestApp(certificateEnv(pki, { TRUSTED_PROXIES: '127.0.0.0/8', CERT_HEADER: 'X-SSL-Client-Cert', CERT_HEADER_FORMAT: 'nginx-escaped' }));
+  nginx = await startTestApp(
+    certificateEnv(pki, {
+      TRUSTED_PROXIES: '127.0.0.0/8',
+      CERT_HEADER: 'X-SSL-Client-Cert',
+      CERT_HEADER_FORMAT: 'nginx-escaped',
+    }),
+  );
 });
 afterAll(async () => {
   await Promise.all([trusted?.stop(), untrusted?.stop(), nginx?.stop()]);
@@ -38,7 +58,9 @@ const rawGet = (url: string, session: BrowserSession, headers: OutgoingHttpHeade
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode!, location: res.headers.location, body }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode!, location: res.headers.location, body }),
+      );
     });
     req.on('error', reject);
     req.end();
@@ -53,7 +75,11 @@ const proxyRoute = async (app: TestApp) => {
 };
 
 /** A readable refusal page naming `code`, never a stack trace. */
-const expectRefusalPage = (answer: { status: number; body: string }, status: number, code: string) => {
+const expectRefusalPage = (
+  answer: { status: number; body: string },
+  status: number,
+  code: string,
+) => {
   expect(answer.status).toBe(status);
   expect(answer.body).toContain(MESSAGES.ko[`err.${code}` as keyof typeof MESSAGES.ko]);
   expect(answer.body).toContain(`<code>${code}</code>`);
@@ -62,30 +88,48 @@ const expectRefusalPage = (answer: { status: number; body: string }, status: num
   expect(answer.body).not.toMatch(/\bat \S+ \(|\.ts:\d+|node_modules/);
 };
 
-const since = async (app: TestApp) => Number((await app.knex('audit_events').max('id as id').first())?.id ?? 0);
+const since = async (app: TestApp) =>
+  Number((await app.knex('audit_events').max('id as id').first())?.id ?? 0);
 const auditSince = (app: TestApp, after: number, action: string) =>
-  app.knex('audit_events').where('id', '>', after).andWhere({ action }).orderBy('id') as Promise<{ ip: string; details: Record<string, unknown> }[]>;
+  app.knex('audit_events').where('id', '>', after).andWhere({ action }).orderBy('id') as Promise<
+    { ip: string; details: Record<string, unknown> }[]
+  >;
 
 describe('certificate forwarded by a trusted proxy', () => {
   it('signs in from a trusted peer with the header once (and the chain header)', async () => {
     const leaf = await pki.citizen({ commonName: '한프록시', birthdate: '1983-03-03' });
     const { session, rp, login, url } = await proxyRoute(trusted);
     expect(login.html).toContain(`action="${login.path}/certificate/proxy"`);
-    const answer = await rawGet(url, session, { 'client-cert': rfc9440(leaf), 'client-cert-chain': rfc9440(pki.intermediate) });
+    const answer = await rawGet(url, session, {
+      'client-cert': rfc9440(leaf),
+      'client-cert-chain': rfc9440(pki.intermediate),
+    });
     expect(answer.status).toBe(303);
     expect(answer.location).toBe(`${login.path}/certificate/enrol`);
     const html = await (await session.request(`${trusted.issuer}${answer.location}`)).text();
-    const done = await session.request(`${trusted.issuer}${answer.location}`, { method: 'POST', form: { _csrf: csrfFrom(html) } });
-    const claims = await redeem(rp, await continueToClient(trusted, session, done.headers.get('location')!));
+    const done = await session.request(`${trusted.issuer}${answer.location}`, {
+      method: 'POST',
+      form: { _csrf: csrfFrom(html) },
+    });
+    const claims = await redeem(
+      rp,
+      await continueToClient(trusted, session, done.headers.get('location')!),
+    );
     expect(claims).toMatchObject({ acr: 'urn:one-id:loa:high', amr: ['pop', 'mtls', 'x509'] });
-    const [row] = await auditRows(trusted, 'auth.certificate.verified', { fingerprint: fingerprintOf(leaf), method: 'proxy' });
+    const [row] = await auditRows(trusted, 'auth.certificate.verified', {
+      fingerprint: fingerprintOf(leaf),
+      method: 'proxy',
+    });
     expect(row).toBeDefined();
   });
 
-  it('accepts a CIDR range, a custom header name and nginx\'s escaped PEM', async () => {
+  it("accepts a CIDR range, a custom header name and nginx's escaped PEM", async () => {
     const leaf = await pki.citizen();
     const { session, login, url } = await proxyRoute(nginx);
-    const answer = await rawGet(url, session, { 'x-ssl-client-cert': encodeURIComponent(leaf.pem), 'x-ssl-client-cert-chain': rfc9440(pki.intermediate) });
+    const answer = await rawGet(url, session, {
+      'x-ssl-client-cert': encodeURIComponent(leaf.pem),
+      'x-ssl-client-cert-chain': rfc9440(pki.intermediate),
+    });
     expect(answer.location).toBe(`${login.path}/certificate/enrol`);
   });
 
@@ -95,15 +139,27 @@ describe('certificate forwarded by a trusted proxy', () => {
     // No mutual-TLS listener; the proxy button is offered because TRUSTED_PROXIES is set.
     expect(login.html).toContain('certificate-proxy-button');
     const before = await since(untrusted);
-    const answer = await rawGet(url, session, { 'client-cert': rfc9440(leaf), 'client-cert-chain': rfc9440(pki.intermediate), 'x-forwarded-for': '10.1.2.3' });
+    const answer = await rawGet(url, session, {
+      'client-cert': rfc9440(leaf),
+      'client-cert-chain': rfc9440(pki.intermediate),
+      'x-forwarded-for': '10.1.2.3',
+    });
     expectRefusalPage(answer, 401, 'ERR_CERT_NO_PROOF');
     const [ignored] = await auditSince(untrusted, before, 'auth.certificate.header_ignored');
-    expect(ignored!.details).toMatchObject({ reason: 'untrusted_peer', peer: expect.stringMatching(/127\.0\.0\.1$/) });
+    expect(ignored!.details).toMatchObject({
+      reason: 'untrusted_peer',
+      peer: expect.stringMatching(/127\.0\.0\.1$/),
+    });
     // The audit's address is the TCP peer: an untrusted peer's X-Forwarded-For is not believed.
     expect(ignored!.ip).toMatch(/127\.0\.0\.1$/);
     const [rejected] = await auditSince(untrusted, before, 'auth.certificate.rejected');
     expect(rejected!.details).toMatchObject({ method: 'proxy', reason: 'no_proof' });
-    expect(await untrusted.knex('account_certificates').where({ fingerprint: fingerprintOf(leaf) }).first()).toBeUndefined();
+    expect(
+      await untrusted
+        .knex('account_certificates')
+        .where({ fingerprint: fingerprintOf(leaf) })
+        .first(),
+    ).toBeUndefined();
   });
 
   it('ignores the header sent twice, even from the trusted proxy', async () => {
@@ -113,23 +169,40 @@ describe('certificate forwarded by a trusted proxy', () => {
     const answer = await rawGet(url, session, { 'client-cert': [rfc9440(leaf), rfc9440(leaf)] });
     expectRefusalPage(answer, 401, 'ERR_CERT_NO_PROOF');
     const [ignored] = await auditSince(trusted, before, 'auth.certificate.header_ignored');
-    expect(ignored!.details).toMatchObject({ reason: 'duplicate_header', peer: expect.stringMatching(/127\.0\.0\.1$/) });
+    expect(ignored!.details).toMatchObject({
+      reason: 'duplicate_header',
+      peer: expect.stringMatching(/127\.0\.0\.1$/),
+    });
   });
 
   it('ignores a header line holding two values', async () => {
     const leaf = await pki.citizen();
     const { session, url } = await proxyRoute(trusted);
     const before = await since(trusted);
-    const answer = await rawGet(url, session, { 'client-cert': `${rfc9440(leaf)}, ${rfc9440(pki.intermediate)}` });
+    const answer = await rawGet(url, session, {
+      'client-cert': `${rfc9440(leaf)}, ${rfc9440(pki.intermediate)}`,
+    });
     expectRefusalPage(answer, 401, 'ERR_CERT_NO_PROOF');
-    expect((await auditSince(trusted, before, 'auth.certificate.header_ignored'))[0]!.details.reason).toBe('duplicate_header');
+    expect(
+      (await auditSince(trusted, before, 'auth.certificate.header_ignored'))[0]!.details.reason,
+    ).toBe('duplicate_header');
   });
 
   it.each([
     ['no header at all', {}, 401, 'ERR_CERT_NO_PROOF'],
-    ['an empty header (no certificate at the proxy)', { 'client-cert': '' }, 401, 'ERR_CERT_NO_PROOF'],
+    [
+      'an empty header (no certificate at the proxy)',
+      { 'client-cert': '' },
+      401,
+      'ERR_CERT_NO_PROOF',
+    ],
     ['garbage', { 'client-cert': ':not base64!:' }, 401, 'ERR_CERT_MALFORMED'],
-    ['bytes that are no certificate', { 'client-cert': `:${Buffer.from('hello').toString('base64')}:` }, 401, 'ERR_CERT_MALFORMED'],
+    [
+      'bytes that are no certificate',
+      { 'client-cert': `:${Buffer.from('hello').toString('base64')}:` },
+      401,
+      'ERR_CERT_MALFORMED',
+    ],
   ] as const)('refuses %s from the trusted proxy', async (_name, headers, status, code) => {
     const { session, url } = await proxyRoute(trusted);
     const answer = await rawGet(url, session, headers);
@@ -139,17 +212,37 @@ describe('certificate forwarded by a trusted proxy', () => {
   it('refuses an invalid certificate from the trusted proxy with its reason', async () => {
     const expired = await pki.citizen({ expired: true });
     const { session, url } = await proxyRoute(trusted);
-    expectRefusalPage(await rawGet(url, session, { 'client-cert': rfc9440(expired), 'client-cert-chain': rfc9440(pki.intermediate) }), 401, 'ERR_CERT_EXPIRED');
-    const [row] = await auditRows(trusted, 'auth.certificate.rejected', { fingerprint: fingerprintOf(expired) });
+    expectRefusalPage(
+      await rawGet(url, session, {
+        'client-cert': rfc9440(expired),
+        'client-cert-chain': rfc9440(pki.intermediate),
+      }),
+      401,
+      'ERR_CERT_EXPIRED',
+    );
+    const [row] = await auditRows(trusted, 'auth.certificate.rejected', {
+      fingerprint: fingerprintOf(expired),
+    });
     expect(row!.details).toMatchObject({ method: 'proxy', reason: 'expired' });
     // Without the chain header the intermediate is missing.
     const other = await proxyRoute(trusted);
-    expectRefusalPage(await rawGet(other.url, other.session, { 'client-cert': rfc9440(await pki.citizen()) }), 401, 'ERR_CERT_MISSING_INTERMEDIATE');
+    expectRefusalPage(
+      await rawGet(other.url, other.session, { 'client-cert': rfc9440(await pki.citizen()) }),
+      401,
+      'ERR_CERT_MISSING_INTERMEDIATE',
+    );
   });
 
   it('needs the interaction cookie: the header alone signs no one in', async () => {
     const { login } = await proxyRoute(trusted);
-    const answer = await rawGet(`${trusted.issuer}${login.path}/certificate/proxy`, createBrowserSession(), { 'client-cert': rfc9440(await pki.citizen()), 'client-cert-chain': rfc9440(pki.intermediate) });
+    const answer = await rawGet(
+      `${trusted.issuer}${login.path}/certificate/proxy`,
+      createBrowserSession(),
+      {
+        'client-cert': rfc9440(await pki.citizen()),
+        'client-cert-chain': rfc9440(pki.intermediate),
+      },
+    );
     expect(answer.status).toBe(400);
     expect(answer.location).toBeUndefined();
   });

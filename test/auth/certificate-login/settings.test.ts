@@ -6,7 +6,11 @@ import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createChallengeNonce, createCertificateValidator, verifySignedChallenge } from '../../../src/auth/certificate/index.ts';
+import {
+  createChallengeNonce,
+  createCertificateValidator,
+  verifySignedChallenge,
+} from '../../../src/auth/certificate/index.ts';
 import { ConfigError, loadConfig } from '../../../src/config/index.ts';
 import { createTestPki, privateKeyPem, type TestPki } from './support.ts';
 
@@ -51,7 +55,15 @@ describe('certificate settings', () => {
       CERT_HEADER_FORMAT: 'nginx-escaped',
       TRUSTED_PROXIES: '10.0.0.0/8, ::1, 192.168.1.7',
     });
-    expect(config.certificates).toMatchObject({ policyOids: ['1.2.410.200004.5.2.1.2', '1.2.410.200004.5.2.1.1'], revocationFailOpen: true, revocationTimeoutMs: 1500, mappingRule: 'san-email', loginPort: 8443, header: 'x-ssl-client-cert', headerFormat: 'nginx-escaped' });
+    expect(config.certificates).toMatchObject({
+      policyOids: ['1.2.410.200004.5.2.1.2', '1.2.410.200004.5.2.1.1'],
+      revocationFailOpen: true,
+      revocationTimeoutMs: 1500,
+      mappingRule: 'san-email',
+      loginPort: 8443,
+      header: 'x-ssl-client-cert',
+      headerFormat: 'nginx-escaped',
+    });
     expect(config.trustedProxies).toEqual(['10.0.0.0/8', '::1', '192.168.1.7']);
   });
 
@@ -64,13 +76,26 @@ describe('certificate settings', () => {
       CERT_CRL_URLS: 'ldap://x',
       TRUSTED_PROXIES: 'proxy.internal',
     }).join('\n');
-    for (const key of ['CERT_POLICY_OIDS', 'CERT_REVOCATION_FAIL_OPEN', 'CERT_MAPPING_RULE', 'CERT_HEADER_FORMAT', 'CERT_CRL_URLS', 'TRUSTED_PROXIES']) expect(problems).toContain(key);
+    for (const key of [
+      'CERT_POLICY_OIDS',
+      'CERT_REVOCATION_FAIL_OPEN',
+      'CERT_MAPPING_RULE',
+      'CERT_HEADER_FORMAT',
+      'CERT_CRL_URLS',
+      'TRUSTED_PROXIES',
+    ])
+      expect(problems).toContain(key);
     expect(problemsOf({ TRUSTED_PROXIES: '10.0.0.0/33' }).join()).toContain('TRUSTED_PROXIES');
   });
 
   it('refuses a half-configured mutual-TLS listener', () => {
-    expect(problemsOf({ CERT_LOGIN_PORT: '8443' })).toEqual(['CERT_LOGIN_PORT: needs TLS_CERT and TLS_KEY', 'CERT_LOGIN_PORT: needs CERT_TRUST_ANCHORS']);
-    expect(problemsOf({ CERT_LOGIN_PORT: '3000', TLS_CERT: 'a', TLS_KEY: 'b', CERT_TRUST_ANCHORS: 'c' })).toEqual(['CERT_LOGIN_PORT: must differ from PORT']);
+    expect(problemsOf({ CERT_LOGIN_PORT: '8443' })).toEqual([
+      'CERT_LOGIN_PORT: needs TLS_CERT and TLS_KEY',
+      'CERT_LOGIN_PORT: needs CERT_TRUST_ANCHORS',
+    ]);
+    expect(
+      problemsOf({ CERT_LOGIN_PORT: '3000', TLS_CERT: 'a', TLS_KEY: 'b', CERT_TRUST_ANCHORS: 'c' }),
+    ).toEqual(['CERT_LOGIN_PORT: must differ from PORT']);
   });
 });
 
@@ -91,10 +116,29 @@ describe('examples/sign-challenge.ts', () => {
     writeFileSync(join(dir, 'key.pem'), await privateKeyPem(leaf));
     writeFileSync(join(dir, 'chain.pem'), `${leaf.pem}\n${pki.intermediate.pem}\n`);
     const nonce = createChallengeNonce();
-    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'examples/sign-challenge.ts', '--key', join(dir, 'key.pem'), '--chain', join(dir, 'chain.pem'), '--nonce', nonce, '--audience', 'https://id.example.go.kr']);
-    const verified = await verifySignedChallenge(stdout.trim(), { audience: 'https://id.example.go.kr' });
+    const { stdout } = await promisify(execFile)(process.execPath, [
+      '--import',
+      'tsx',
+      'examples/sign-challenge.ts',
+      '--key',
+      join(dir, 'key.pem'),
+      '--chain',
+      join(dir, 'chain.pem'),
+      '--nonce',
+      nonce,
+      '--audience',
+      'https://id.example.go.kr',
+    ]);
+    const verified = await verifySignedChallenge(stdout.trim(), {
+      audience: 'https://id.example.go.kr',
+    });
     expect(verified.nonce).toBe(nonce);
-    const validator = createCertificateValidator({ trustAnchorsPem: pki.root.pem, revocation: { failOpen: false, timeoutMs: 2000 } });
-    await expect(validator.validate(verified.leafDer, verified.intermediatesDer)).resolves.toMatchObject({ revocation: 'good' });
+    const validator = createCertificateValidator({
+      trustAnchorsPem: pki.root.pem,
+      revocation: { failOpen: false, timeoutMs: 2000 },
+    });
+    await expect(
+      validator.validate(verified.leafDer, verified.intermediatesDer),
+    ).resolves.toMatchObject({ revocation: 'good' });
   });
 });

@@ -11,7 +11,17 @@ import { insertCertificate } from '../../../src/auth/certificate/certificate-rep
 import type { TestApp } from '../../support/app.ts';
 import { csrfFrom, type BrowserSession } from '../../support/browser-session.ts';
 import { authorizationRequest, discover, registerClient } from '../../support/flows.ts';
-import { OIDS, createCrl, createIntermediateCa, createLeaf, createRootCa, startPkiServer, type Issued, type LeafOptions, type PkiServer } from '../../support/pki.ts';
+import {
+  OIDS,
+  createCrl,
+  createIntermediateCa,
+  createLeaf,
+  createRootCa,
+  startPkiServer,
+  type Issued,
+  type LeafOptions,
+  type PkiServer,
+} from '../../support/pki.ts';
 
 export const POLICY = '1.2.410.200004.5.2.1.2';
 
@@ -35,7 +45,12 @@ export const createTestPki = async () => {
 
   /** A citizen certificate; a fresh holder id unless one is given. */
   const citizen = (options: LeafOptions = {}) =>
-    createLeaf(intermediate, { crlUrl: `${server.url}/ca.crl`, subjectSerialNumber: `KR-${randomBytes(6).toString('hex')}`, policies: [POLICY], ...options });
+    createLeaf(intermediate, {
+      crlUrl: `${server.url}/ca.crl`,
+      subjectSerialNumber: `KR-${randomBytes(6).toString('hex')}`,
+      policies: [POLICY],
+      ...options,
+    });
 
   return {
     server,
@@ -48,13 +63,22 @@ export const createTestPki = async () => {
     async revoked(options: LeafOptions = {}) {
       const path = `/revoked-${(revokedCount += 1)}.crl`;
       const leaf = await citizen({ ...options, crlUrl: `${server.url}${path}` });
-      server.serveCrl(path, await createCrl(intermediate, { revokedSerials: [leaf.cert.serialNumber] }));
+      server.serveCrl(
+        path,
+        await createCrl(intermediate, { revokedSerials: [leaf.cert.serialNumber] }),
+      );
       return leaf;
     },
     /** A TLS server certificate for localhost (the mutual-TLS listener), as PEM files. */
     async serverFiles() {
-      const leaf = await createLeaf(intermediate, { commonName: 'localhost', eku: [OIDS.serverAuth] });
-      const key = Buffer.from(await crypto.subtle.exportKey('pkcs8', leaf.keys.privateKey)).toString('base64').match(/.{1,64}/g)!.join('\n');
+      const leaf = await createLeaf(intermediate, {
+        commonName: 'localhost',
+        eku: [OIDS.serverAuth],
+      });
+      const key = Buffer.from(await crypto.subtle.exportKey('pkcs8', leaf.keys.privateKey))
+        .toString('base64')
+        .match(/.{1,64}/g)!
+        .join('\n');
       const certPath = join(dir, 'server.pem');
       const keyPath = join(dir, 'server-key.pem');
       writeFileSync(certPath, `${leaf.pem}\n${intermediate.pem}\n`);
@@ -69,7 +93,10 @@ export const createTestPki = async () => {
 };
 
 /** The settings that turn certificate login on for `pki`. */
-export const certificateEnv = (pki: TestPki, extra: Record<string, string> = {}): Record<string, string> => ({
+export const certificateEnv = (
+  pki: TestPki,
+  extra: Record<string, string> = {},
+): Record<string, string> => ({
   CERT_TRUST_ANCHORS: pki.anchorsPath,
   CERT_POLICY_OIDS: POLICY,
   CERT_REVOCATION_TIMEOUT_MS: '2000',
@@ -78,15 +105,29 @@ export const certificateEnv = (pki: TestPki, extra: Record<string, string> = {})
 
 /** PEM private key of an issued certificate (for TLS clients). */
 export const privateKeyPem = async (issued: Issued) => {
-  const body = Buffer.from(await crypto.subtle.exportKey('pkcs8', issued.keys.privateKey)).toString('base64').match(/.{1,64}/g)!.join('\n');
+  const body = Buffer.from(await crypto.subtle.exportKey('pkcs8', issued.keys.privateKey))
+    .toString('base64')
+    .match(/.{1,64}/g)!
+    .join('\n');
   return `-----BEGIN PRIVATE KEY-----\n${body}\n-----END PRIVATE KEY-----\n`;
 };
 
 /** The compact JWS One-ID expects (docs/certificates.md): typ, ES256, x5c chain, aud, nonce, iat/exp. */
-export const signChallenge = (options: { nonce: string; audience: string; leaf: Issued; chain?: Issued[]; key?: CryptoKey; x5c?: string[] }) => {
+export const signChallenge = (options: {
+  nonce: string;
+  audience: string;
+  leaf: Issued;
+  chain?: Issued[];
+  key?: CryptoKey;
+  x5c?: string[];
+}) => {
   const iat = Math.floor(Date.now() / 1000);
   return new SignJWT({ nonce: options.nonce })
-    .setProtectedHeader({ alg: 'ES256', typ: CHALLENGE_TYP, x5c: options.x5c ?? [options.leaf.b64, ...(options.chain ?? []).map((c) => c.b64)] })
+    .setProtectedHeader({
+      alg: 'ES256',
+      typ: CHALLENGE_TYP,
+      x5c: options.x5c ?? [options.leaf.b64, ...(options.chain ?? []).map((c) => c.b64)],
+    })
     .setAudience(options.audience)
     .setIssuedAt(iat)
     .setExpirationTime(iat + 120)
@@ -96,10 +137,15 @@ export const signChallenge = (options: { nonce: string; audience: string; leaf: 
 export type Interaction = { path: string; url: string; csrf: string; html: string };
 
 /** Follows an authorization URL to the login page; returns its path and CSRF token. */
-export const openLogin = async (app: TestApp, session: BrowserSession, authUrl: URL | string): Promise<Interaction> => {
+export const openLogin = async (
+  app: TestApp,
+  session: BrowserSession,
+  authUrl: URL | string,
+): Promise<Interaction> => {
   const { res, url } = await session.follow(authUrl.toString(), app.issuer);
   const html = await res.text();
-  if (res.status !== 200 || !html.includes('id="passkey-login"')) throw new Error(`expected the login page at ${url}: ${res.status} ${html.slice(0, 300)}`);
+  if (res.status !== 200 || !html.includes('id="passkey-login"'))
+    throw new Error(`expected the login page at ${url}: ${res.status} ${html.slice(0, 300)}`);
   return { path: new URL(url).pathname, url, csrf: csrfFrom(html), html };
 };
 
@@ -112,13 +158,34 @@ export const startRp = async (app: TestApp, params: Record<string, string> = {})
 };
 
 /** POST challenge, sign it with the leaf, POST verify (JSON). Returns the verify response. */
-export const challengeSignIn = async (app: TestApp, session: BrowserSession, login: Interaction, leaf: Issued, chain: Issued[], sign: Partial<Parameters<typeof signChallenge>[0]> = {}) => {
-  const challenge = await session.request(`${app.issuer}${login.path}/certificate/challenge`, { method: 'POST', json: {}, headers: { 'x-csrf-token': login.csrf } });
-  if (challenge.status !== 200) throw new Error(`challenge ${challenge.status}: ${await challenge.text()}`);
+export const challengeSignIn = async (
+  app: TestApp,
+  session: BrowserSession,
+  login: Interaction,
+  leaf: Issued,
+  chain: Issued[],
+  sign: Partial<Parameters<typeof signChallenge>[0]> = {},
+) => {
+  const challenge = await session.request(`${app.issuer}${login.path}/certificate/challenge`, {
+    method: 'POST',
+    json: {},
+    headers: { 'x-csrf-token': login.csrf },
+  });
+  if (challenge.status !== 200)
+    throw new Error(`challenge ${challenge.status}: ${await challenge.text()}`);
   const { nonce, audience } = (await challenge.json()) as { nonce: string; audience: string };
   const jws = await signChallenge({ nonce, audience, leaf, chain, ...sign });
-  const res = await session.request(`${app.issuer}${login.path}/certificate/verify`, { method: 'POST', json: { jws }, headers: { 'x-csrf-token': login.csrf } });
-  return { res, body: (await res.json()) as { location?: string; code?: string; message?: string }, jws, nonce };
+  const res = await session.request(`${app.issuer}${login.path}/certificate/verify`, {
+    method: 'POST',
+    json: { jws },
+    headers: { 'x-csrf-token': login.csrf },
+  });
+  return {
+    res,
+    body: (await res.json()) as { location?: string; code?: string; message?: string },
+    jws,
+    nonce,
+  };
 };
 
 /** From a One-ID URL, approves any consent page and returns the RP callback URL. */
@@ -127,8 +194,12 @@ export const continueToClient = async (app: TestApp, session: BrowserSession, fr
   for (let step = 0; step < 3 && url.startsWith(app.issuer); step += 1) {
     const html = await res.text();
     const path = new URL(url).pathname;
-    if (!html.includes(`action="${path}/consent"`)) throw new Error(`unexpected page at ${url}: ${res.status} ${html.slice(0, 400)}`);
-    ({ res, url } = await session.follow(`${app.issuer}${path}/consent`, app.issuer, { method: 'POST', form: { _csrf: csrfFrom(html), decision: 'approve' } }));
+    if (!html.includes(`action="${path}/consent"`))
+      throw new Error(`unexpected page at ${url}: ${res.status} ${html.slice(0, 400)}`);
+    ({ res, url } = await session.follow(`${app.issuer}${path}/consent`, app.issuer, {
+      method: 'POST',
+      form: { _csrf: csrfFrom(html), decision: 'approve' },
+    }));
   }
   if (url.startsWith(app.issuer)) throw new Error(`did not reach the client: ${url}`);
   return url;
@@ -136,24 +207,47 @@ export const continueToClient = async (app: TestApp, session: BrowserSession, fr
 
 /** The RP's side: redeem the code (openid-client validates the ID token). */
 export const redeemTokens = (rp: Awaited<ReturnType<typeof startRp>>, callback: string) =>
-  oidc.authorizationCodeGrant(rp.config, new URL(callback), { pkceCodeVerifier: rp.request.verifier, expectedState: rp.request.state, expectedNonce: rp.request.nonce });
+  oidc.authorizationCodeGrant(rp.config, new URL(callback), {
+    pkceCodeVerifier: rp.request.verifier,
+    expectedState: rp.request.state,
+    expectedNonce: rp.request.nonce,
+  });
 
 /** The ID token claims of redeeming the code. */
-export const redeem = async (rp: Awaited<ReturnType<typeof startRp>>, callback: string) => (await redeemTokens(rp, callback)).claims()!;
+export const redeem = async (rp: Awaited<ReturnType<typeof startRp>>, callback: string) =>
+  (await redeemTokens(rp, callback)).claims()!;
 
 /** Audit rows of one action, newest first, optionally filtered on a details field. */
-export const auditRows = async (app: TestApp, action: string, where: Record<string, string> = {}) => {
+export const auditRows = async (
+  app: TestApp,
+  action: string,
+  where: Record<string, string> = {},
+) => {
   const query = app.knex('audit_events').where({ action }).orderBy('id', 'desc').limit(50);
   for (const [key, value] of Object.entries(where)) query.whereRaw('details->>? = ?', [key, value]);
-  return (await query) as { action: string; actor: string; subject: string | null; ip: string | null; details: Record<string, unknown> }[];
+  return (await query) as {
+    action: string;
+    actor: string;
+    subject: string | null;
+    ip: string | null;
+    details: Record<string, unknown>;
+  }[];
 };
 
 /** SHA-256 of the certificate's DER, lowercase hex: what One-ID stores and audits. */
 export const fingerprintOf = (leaf: Issued) => createHash('sha256').update(leaf.der).digest('hex');
 
 /** What a service counter would do: link `leaf` to an existing account (validated first). */
-export const linkCertificate = async (app: TestApp, accountId: string, leaf: Issued, chain: Issued[]) => {
-  const validated = await app.services.certificates!.validator.validate(leaf.der, chain.map((c) => c.der));
+export const linkCertificate = async (
+  app: TestApp,
+  accountId: string,
+  leaf: Issued,
+  chain: Issued[],
+) => {
+  const validated = await app.services.certificates!.validator.validate(
+    leaf.der,
+    chain.map((c) => c.der),
+  );
   await insertCertificate(app.knex, {
     fingerprint: validated.fingerprintSha256,
     accountId,

@@ -69,29 +69,43 @@ describe('createCertificateValidator', () => {
       revocation: 'unknown',
     });
     expect(result.fingerprintSha256).toMatch(/^[0-9a-f]{64}$/);
-    expect(result.chain.map((pem) => pem.trim())).toEqual([leaf.pem, intermediate.pem, root.pem].map((pem) => pem.trim()));
+    expect(result.chain.map((pem) => pem.trim())).toEqual(
+      [leaf.pem, intermediate.pem, root.pem].map((pem) => pem.trim()),
+    );
     expect(result.notAfter).toEqual(leaf.cert.notAfter);
   });
 
   it('accepts DER, base64 and intermediates in any order or with the root included', async () => {
     const leaf = await createLeaf(intermediate, { givenName: 'Gildong', surname: 'Hong' });
     const validator = validatorFor();
-    await expect(validator.validate(leaf.der, [root.der, intermediate.der])).resolves.toMatchObject({ name: 'Gildong Hong' });
+    await expect(validator.validate(leaf.der, [root.der, intermediate.der])).resolves.toMatchObject(
+      { name: 'Gildong Hong' },
+    );
     await expect(validator.validate(leaf.b64, [intermediate.b64])).resolves.toBeDefined();
   });
 
   it('fails closed when no revocation source exists and failOpen is false', async () => {
     const leaf = await createLeaf(intermediate);
     const validator = validatorFor({ revocation: { failOpen: false, timeoutMs: 500 } });
-    expect(await rejection(validator.validate(leaf.pem, [intermediate.pem]))).toBe('revocation_unavailable');
+    expect(await rejection(validator.validate(leaf.pem, [intermediate.pem]))).toBe(
+      'revocation_unavailable',
+    );
   });
 
   it.each<[string, LeafOptions, CertificateErrorReason]>([
     ['expired leaf', { expired: true }, 'expired'],
     ['not yet valid leaf', { notYetValid: true }, 'not_yet_valid'],
     ['serverAuth-only EKU', { eku: [OIDS.serverAuth] }, 'wrong_usage'],
-    ['keyUsage without digitalSignature', { keyUsage: KeyUsageFlags.keyEncipherment }, 'wrong_usage'],
-    ['unsupported critical extension', { extensions: [new Extension('1.2.3.4.5', true, new Uint8Array([5, 0]))] }, 'untrusted'],
+    [
+      'keyUsage without digitalSignature',
+      { keyUsage: KeyUsageFlags.keyEncipherment },
+      'wrong_usage',
+    ],
+    [
+      'unsupported critical extension',
+      { extensions: [new Extension('1.2.3.4.5', true, new Uint8Array([5, 0]))] },
+      'untrusted',
+    ],
   ])('rejects a %s', async (_name, options, reason) => {
     const leaf = await createLeaf(intermediate, options);
     expect(await rejection(validatorFor().validate(leaf.pem, [intermediate.pem]))).toBe(reason);
@@ -112,14 +126,18 @@ describe('createCertificateValidator', () => {
     const otherRoot = await createRootCa({ name: 'CN=Evil Root, C=KR' });
     const otherCa = await createIntermediateCa(otherRoot);
     const leaf = await createLeaf(otherCa);
-    expect(await rejection(validatorFor().validate(leaf.pem, [otherCa.pem, otherRoot.pem]))).toBe('untrusted');
+    expect(await rejection(validatorFor().validate(leaf.pem, [otherCa.pem, otherRoot.pem]))).toBe(
+      'untrusted',
+    );
   });
 
   it('rejects a look-alike root with the trusted root name', async () => {
     const fakeRoot = await createRootCa({ name: root.cert.subject });
     const fakeCa = await createIntermediateCa(fakeRoot);
     const leaf = await createLeaf(fakeCa);
-    expect(await rejection(validatorFor().validate(leaf.pem, [fakeCa.pem, fakeRoot.pem]))).toBe('untrusted');
+    expect(await rejection(validatorFor().validate(leaf.pem, [fakeCa.pem, fakeRoot.pem]))).toBe(
+      'untrusted',
+    );
   });
 
   it('rejects a self-signed leaf', async () => {
@@ -129,7 +147,9 @@ describe('createCertificateValidator', () => {
 
   it('rejects a tampered leaf signature', async () => {
     const leaf = await createLeaf(intermediate);
-    expect(await rejection(validatorFor().validate(tamperSignature(leaf.der), [intermediate.der]))).toBe('bad_signature');
+    expect(
+      await rejection(validatorFor().validate(tamperSignature(leaf.der), [intermediate.der])),
+    ).toBe('bad_signature');
   });
 
   it('reports a missing intermediate', async () => {
@@ -154,33 +174,59 @@ describe('createCertificateValidator', () => {
   it('requires one of the configured policy OIDs', async () => {
     const validator = validatorFor({ policyOids: [POLICY, '1.2.3.4'] });
     const good = await createLeaf(intermediate, { policies: ['2.5.29.32.0', POLICY] });
-    await expect(validator.validate(good.pem, [intermediate.pem])).resolves.toMatchObject({ policies: ['2.5.29.32.0', POLICY] });
+    await expect(validator.validate(good.pem, [intermediate.pem])).resolves.toMatchObject({
+      policies: ['2.5.29.32.0', POLICY],
+    });
     const other = await createLeaf(intermediate, { policies: ['1.2.3.5'] });
-    expect(await rejection(validator.validate(other.pem, [intermediate.pem]))).toBe('policy_mismatch');
+    expect(await rejection(validator.validate(other.pem, [intermediate.pem]))).toBe(
+      'policy_mismatch',
+    );
     const none = await createLeaf(intermediate);
-    expect(await rejection(validator.validate(none.pem, [intermediate.pem]))).toBe('policy_mismatch');
+    expect(await rejection(validator.validate(none.pem, [intermediate.pem]))).toBe(
+      'policy_mismatch',
+    );
   });
 
   it('rejects malformed input', async () => {
     const validator = validatorFor();
     expect(await rejection(validator.validate('not a certificate', []))).toBe('malformed');
-    expect(await rejection(validator.validate(Buffer.from([0x30, 0x03, 0x02, 0x01, 0x01]), []))).toBe('malformed');
+    expect(
+      await rejection(validator.validate(Buffer.from([0x30, 0x03, 0x02, 0x01, 0x01]), [])),
+    ).toBe('malformed');
     const leaf = await createLeaf(intermediate);
-    expect(await rejection(validator.validate(Buffer.concat([leaf.der, Buffer.from([0])]), []))).toBe('malformed');
+    expect(
+      await rejection(validator.validate(Buffer.concat([leaf.der, Buffer.from([0])]), [])),
+    ).toBe('malformed');
   });
 
   it('refuses a configuration without trust anchors', () => {
-    expect(() => createCertificateValidator({ trustAnchorsPem: '', revocation: { failOpen: false, timeoutMs: 500 } })).toThrow(TypeError);
+    expect(() =>
+      createCertificateValidator({
+        trustAnchorsPem: '',
+        revocation: { failOpen: false, timeoutMs: 500 },
+      }),
+    ).toThrow(TypeError);
   });
 });
 
 describe('CertificateError', () => {
   it('carries a stable reason and code on the shared AppError base', async () => {
     const leaf = await createLeaf(intermediate, { expired: true });
-    const error = await validatorFor().validate(leaf.pem, [intermediate.pem]).catch((e: unknown) => e);
+    const error = await validatorFor()
+      .validate(leaf.pem, [intermediate.pem])
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CertificateError);
     expect(error).toBeInstanceOf(AppError);
-    expect(error).toMatchObject({ reason: 'expired', code: 'ERR_CERT_EXPIRED', status: 401, expose: true });
-    expect(new CertificateError('revocation_unavailable', 'x')).toMatchObject({ code: 'ERR_CERT_REVOCATION_UNAVAILABLE', status: 503, expose: false });
+    expect(error).toMatchObject({
+      reason: 'expired',
+      code: 'ERR_CERT_EXPIRED',
+      status: 401,
+      expose: true,
+    });
+    expect(new CertificateError('revocation_unavailable', 'x')).toMatchObject({
+      code: 'ERR_CERT_REVOCATION_UNAVAILABLE',
+      status: 503,
+      expose: false,
+    });
   });
 });

@@ -39,9 +39,15 @@ describe('parseForwardedCertificate (nginx $ssl_client_escaped_cert)', () => {
 
   it('rejects duplicates and garbage', () => {
     const header = encodeURIComponent(leaf.pem);
-    expect(reasonOf(() => parseForwardedCertificate([header, header], 'nginx-escaped'))).toBe('malformed');
-    expect(reasonOf(() => parseForwardedCertificate(`${header}, ${header}`, 'nginx-escaped'))).toBe('malformed');
-    expect(reasonOf(() => parseForwardedCertificate('%E0%A4%A', 'nginx-escaped'))).toBe('malformed');
+    expect(reasonOf(() => parseForwardedCertificate([header, header], 'nginx-escaped'))).toBe(
+      'malformed',
+    );
+    expect(reasonOf(() => parseForwardedCertificate(`${header}, ${header}`, 'nginx-escaped'))).toBe(
+      'malformed',
+    );
+    expect(reasonOf(() => parseForwardedCertificate('%E0%A4%A', 'nginx-escaped'))).toBe(
+      'malformed',
+    );
     expect(reasonOf(() => parseForwardedCertificate('hello', 'nginx-escaped'))).toBe('malformed');
   });
 });
@@ -55,13 +61,17 @@ describe('parseForwardedCertificate (RFC 9440 Client-Cert)', () => {
   it('rejects a repeated header, whether as an array or joined with a comma', () => {
     const value = `:${leaf.b64}:`;
     expect(reasonOf(() => parseForwardedCertificate([value, value], 'rfc9440'))).toBe('malformed');
-    expect(reasonOf(() => parseForwardedCertificate(`${value}, ${value}`, 'rfc9440'))).toBe('malformed');
+    expect(reasonOf(() => parseForwardedCertificate(`${value}, ${value}`, 'rfc9440'))).toBe(
+      'malformed',
+    );
   });
 
   it('rejects values that are not byte sequences', () => {
     expect(reasonOf(() => parseForwardedCertificate(leaf.b64, 'rfc9440'))).toBe('malformed');
     expect(reasonOf(() => parseForwardedCertificate('::', 'rfc9440'))).toBe('malformed');
-    expect(reasonOf(() => parseForwardedCertificate(`:${leaf.b64}:;x=1`, 'rfc9440'))).toBe('malformed');
+    expect(reasonOf(() => parseForwardedCertificate(`:${leaf.b64}:;x=1`, 'rfc9440'))).toBe(
+      'malformed',
+    );
     expect(reasonOf(() => parseForwardedCertificate(':ab$d:', 'rfc9440'))).toBe('malformed');
   });
 });

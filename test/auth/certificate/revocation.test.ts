@@ -35,7 +35,9 @@ const validatorFor = (options: Partial<CertificateValidatorOptions> = {}) =>
     ...options,
   });
 
-const rejection = async (promise: Promise<unknown>): Promise<{ reason: CertificateErrorReason; message: string }> =>
+const rejection = async (
+  promise: Promise<unknown>,
+): Promise<{ reason: CertificateErrorReason; message: string }> =>
   promise.then(
     () => expect.fail('expected a CertificateError'),
     (e: unknown) => e as { reason: CertificateErrorReason; message: string },
@@ -45,14 +47,24 @@ let pathCounter = 0;
 const uniquePath = (name: string): string => `/${name}-${(pathCounter += 1)}`;
 
 /** A leaf whose CRL is served at a fresh path; returns the leaf and the CRL path. */
-const leafWithCrl = async (crlOptions: { revoked?: boolean } = {}): Promise<{ leaf: Issued; path: string }> => {
+const leafWithCrl = async (
+  crlOptions: { revoked?: boolean } = {},
+): Promise<{ leaf: Issued; path: string }> => {
   const path = uniquePath('ca.crl');
   const leaf = await createLeaf(intermediate, { crlUrl: `${server.url}${path}` });
-  server.serveCrl(path, await createCrl(intermediate, { revokedSerials: crlOptions.revoked ? [leaf.cert.serialNumber] : [] }));
+  server.serveCrl(
+    path,
+    await createCrl(intermediate, {
+      revokedSerials: crlOptions.revoked ? [leaf.cert.serialNumber] : [],
+    }),
+  );
   return { leaf, path };
 };
 
-const leafWithOcsp = async (options: OcspResponseOptions = {}, leafOptions: { crlUrl?: string } = {}): Promise<{ leaf: Issued; path: string }> => {
+const leafWithOcsp = async (
+  options: OcspResponseOptions = {},
+  leafOptions: { crlUrl?: string } = {},
+): Promise<{ leaf: Issued; path: string }> => {
   const path = uniquePath('ocsp');
   const leaf = await createLeaf(intermediate, { ocspUrl: `${server.url}${path}`, ...leafOptions });
   server.answerOcsp(path, (request) => createOcspResponse(intermediate, request, options));
@@ -74,12 +86,16 @@ afterAll(async () => {
 describe('revocation by CRL', () => {
   it('accepts a certificate absent from a valid CRL', async () => {
     const { leaf } = await leafWithCrl();
-    await expect(validatorFor().validate(leaf.pem, [intermediate.pem])).resolves.toMatchObject({ revocation: 'good' });
+    await expect(validatorFor().validate(leaf.pem, [intermediate.pem])).resolves.toMatchObject({
+      revocation: 'good',
+    });
   });
 
   it('rejects a certificate listed in the CRL', async () => {
     const { leaf } = await leafWithCrl({ revoked: true });
-    expect((await rejection(validatorFor().validate(leaf.pem, [intermediate.pem]))).reason).toBe('revoked');
+    expect((await rejection(validatorFor().validate(leaf.pem, [intermediate.pem]))).reason).toBe(
+      'revoked',
+    );
   });
 
   it('rejects a revoked intermediate', async () => {
@@ -101,8 +117,14 @@ describe('revocation by CRL', () => {
 
     // Past nextUpdate (1 h) the CRL is downloaded again.
     now = new Date(now.getTime() + 2 * 3_600_000);
-    server.serveCrl(path, await createCrl(intermediate, { thisUpdate: new Date(now.getTime() - 60_000) }));
-    server.serveCrl('/root.crl', await createCrl(root, { thisUpdate: new Date(now.getTime() - 60_000) }));
+    server.serveCrl(
+      path,
+      await createCrl(intermediate, { thisUpdate: new Date(now.getTime() - 60_000) }),
+    );
+    server.serveCrl(
+      '/root.crl',
+      await createCrl(root, { thisUpdate: new Date(now.getTime() - 60_000) }),
+    );
     await validator.validate(leaf.pem, [intermediate.pem]);
     expect(server.requestCount(path)).toBe(2);
     server.serveCrl('/root.crl', await createCrl(root));
@@ -111,16 +133,27 @@ describe('revocation by CRL', () => {
   it('uses configured crlUrls for certificates without a distribution point', async () => {
     const path = uniquePath('mirror.crl');
     const leaf = await createLeaf(intermediate);
-    server.serveCrl(path, await createCrl(intermediate, { revokedSerials: [leaf.cert.serialNumber] }));
-    const validator = validatorFor({ revocation: { failOpen: false, timeoutMs: TIMEOUT_MS, crlUrls: [`${server.url}${path}`] } });
-    expect((await rejection(validator.validate(leaf.pem, [intermediate.pem]))).reason).toBe('revoked');
+    server.serveCrl(
+      path,
+      await createCrl(intermediate, { revokedSerials: [leaf.cert.serialNumber] }),
+    );
+    const validator = validatorFor({
+      revocation: { failOpen: false, timeoutMs: TIMEOUT_MS, crlUrls: [`${server.url}${path}`] },
+    });
+    expect((await rejection(validator.validate(leaf.pem, [intermediate.pem]))).reason).toBe(
+      'revoked',
+    );
   });
 
   it('is unavailable when the CRL server is down, unless failOpen', async () => {
     const leaf = await createLeaf(intermediate, { crlUrl: `${await closedPortUrl()}/ca.crl` });
-    expect((await rejection(validatorFor().validate(leaf.pem, [intermediate.pem]))).reason).toBe('revocation_unavailable');
+    expect((await rejection(validatorFor().validate(leaf.pem, [intermediate.pem]))).reason).toBe(
+      'revocation_unavailable',
+    );
     const failOpen = validatorFor({ revocation: { failOpen: true, timeoutMs: TIMEOUT_MS } });
-    await expect(failOpen.validate(leaf.pem, [intermediate.pem])).resolves.toMatchObject({ revocation: 'unknown' });
+    await expect(failOpen.validate(leaf.pem, [intermediate.pem])).resolves.toMatchObject({
+      revocation: 'unknown',
+    });
   });
 
   it('gives up on a hanging CRL server after the timeout', async () => {
@@ -138,13 +171,40 @@ describe('revocation by CRL', () => {
 
   it.each([
     ['an HTTP error', /HTTP 503/, async (path: string) => server.fail(path, 503)],
-    ['a CRL signed by another key', /signature does not verify/, async (path: string) =>
-      server.serveCrl(path, await createCrl(intermediate, { signingKey: (await generateKeys()).privateKey }))],
-    ['a stale CRL', /stale/, async (path: string) =>
-      server.serveCrl(path, await createCrl(intermediate, { thisUpdate: new Date(Date.now() - 7_200_000) }))],
-    ['a CRL without nextUpdate', /no nextUpdate/, async (path: string) => server.serveCrl(path, await createCrl(intermediate, { nextUpdate: null }))],
-    ['a CRL of another issuer', /issued by/, async (path: string) => server.serveCrl(path, await createCrl(root))],
-    ['garbage', /not a CRL/, async (path: string) => server.serveCrl(path, Buffer.from('not a crl'))],
+    [
+      'a CRL signed by another key',
+      /signature does not verify/,
+      async (path: string) =>
+        server.serveCrl(
+          path,
+          await createCrl(intermediate, { signingKey: (await generateKeys()).privateKey }),
+        ),
+    ],
+    [
+      'a stale CRL',
+      /stale/,
+      async (path: string) =>
+        server.serveCrl(
+          path,
+          await createCrl(intermediate, { thisUpdate: new Date(Date.now() - 7_200_000) }),
+        ),
+    ],
+    [
+      'a CRL without nextUpdate',
+      /no nextUpdate/,
+      async (path: string) =>
+        server.serveCrl(path, await createCrl(intermediate, { nextUpdate: null })),
+    ],
+    [
+      'a CRL of another issuer',
+      /issued by/,
+      async (path: string) => server.serveCrl(path, await createCrl(root)),
+    ],
+    [
+      'garbage',
+      /not a CRL/,
+      async (path: string) => server.serveCrl(path, Buffer.from('not a crl')),
+    ],
   ])('is unavailable on %s', async (_name, message, serve) => {
     const path = uniquePath('bad.crl');
     await serve(path);
@@ -158,28 +218,53 @@ describe('revocation by CRL', () => {
 describe('revocation by OCSP', () => {
   it('accepts a good status signed by the issuer', async () => {
     const { leaf, path } = await leafWithOcsp();
-    await expect(validatorFor().validate(leaf.pem, [intermediate.pem])).resolves.toMatchObject({ revocation: 'good' });
+    await expect(validatorFor().validate(leaf.pem, [intermediate.pem])).resolves.toMatchObject({
+      revocation: 'good',
+    });
     expect(server.requestCount(path)).toBe(1);
   });
 
   it('rejects a revoked status', async () => {
     const { leaf } = await leafWithOcsp({ status: () => 'revoked' });
-    expect((await rejection(validatorFor().validate(leaf.pem, [intermediate.pem]))).reason).toBe('revoked');
+    expect((await rejection(validatorFor().validate(leaf.pem, [intermediate.pem]))).reason).toBe(
+      'revoked',
+    );
   });
 
   it('accepts a delegated responder certified for OCSP signing', async () => {
     const responder = await createOcspResponderCert(intermediate);
     const { leaf } = await leafWithOcsp({ responder });
-    await expect(validatorFor().validate(leaf.pem, [intermediate.pem])).resolves.toMatchObject({ revocation: 'good' });
+    await expect(validatorFor().validate(leaf.pem, [intermediate.pem])).resolves.toMatchObject({
+      revocation: 'good',
+    });
   });
 
   it.each([
-    ['a responder without id-kp-OCSPSigning', /neither the issuer nor a delegated/, async (): Promise<OcspResponseOptions> =>
-      ({ responder: await createOcspResponderCert(intermediate, { eku: [OIDS.clientAuth] }) })],
-    ['a forged signature', /signature does not verify/, async (): Promise<OcspResponseOptions> => ({ signingKey: (await generateKeys()).privateKey })],
-    ['an unknown status', /does not know/, async (): Promise<OcspResponseOptions> => ({ status: () => 'unknown' })],
-    ['a stale response', /stale/, async (): Promise<OcspResponseOptions> =>
-      ({ thisUpdate: new Date(Date.now() - 7_200_000), nextUpdate: new Date(Date.now() - 3_600_000) })],
+    [
+      'a responder without id-kp-OCSPSigning',
+      /neither the issuer nor a delegated/,
+      async (): Promise<OcspResponseOptions> => ({
+        responder: await createOcspResponderCert(intermediate, { eku: [OIDS.clientAuth] }),
+      }),
+    ],
+    [
+      'a forged signature',
+      /signature does not verify/,
+      async (): Promise<OcspResponseOptions> => ({ signingKey: (await generateKeys()).privateKey }),
+    ],
+    [
+      'an unknown status',
+      /does not know/,
+      async (): Promise<OcspResponseOptions> => ({ status: () => 'unknown' }),
+    ],
+    [
+      'a stale response',
+      /stale/,
+      async (): Promise<OcspResponseOptions> => ({
+        thisUpdate: new Date(Date.now() - 7_200_000),
+        nextUpdate: new Date(Date.now() - 3_600_000),
+      }),
+    ],
   ])('is unavailable with %s', async (_name, message, makeOptions) => {
     const { leaf } = await leafWithOcsp(await makeOptions());
     const error = await rejection(validatorFor().validate(leaf.pem, [intermediate.pem]));
@@ -191,13 +276,20 @@ describe('revocation by OCSP', () => {
     const path = uniquePath('ocsp');
     server.answerOcsp(path, async () => createOcspErrorResponse(OCSPResponseStatus.tryLater));
     const leaf = await createLeaf(intermediate, { ocspUrl: `${server.url}${path}` });
-    expect((await rejection(validatorFor().validate(leaf.pem, [intermediate.pem]))).reason).toBe('revocation_unavailable');
+    expect((await rejection(validatorFor().validate(leaf.pem, [intermediate.pem]))).reason).toBe(
+      'revocation_unavailable',
+    );
   });
 
   it('falls back to the CRL when the responder is down', async () => {
     const crlPath = uniquePath('ca.crl');
     server.serveCrl(crlPath, await createCrl(intermediate));
-    const leaf = await createLeaf(intermediate, { ocspUrl: `${await closedPortUrl()}/ocsp`, crlUrl: `${server.url}${crlPath}` });
-    await expect(validatorFor().validate(leaf.pem, [intermediate.pem])).resolves.toMatchObject({ revocation: 'good' });
+    const leaf = await createLeaf(intermediate, {
+      ocspUrl: `${await closedPortUrl()}/ocsp`,
+      crlUrl: `${server.url}${crlPath}`,
+    });
+    await expect(validatorFor().validate(leaf.pem, [intermediate.pem])).resolves.toMatchObject({
+      revocation: 'good',
+    });
   });
 });

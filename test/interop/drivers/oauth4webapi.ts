@@ -24,7 +24,10 @@ export const oauth4webapiDriver: Driver = {
     const { privateKey, publicKey } = await oauth.generateKeyPair('ES256', { extractable: true });
     const publicJwk = await exportJWK(publicKey);
     const kid = await calculateJwkThumbprint(publicJwk);
-    const registered = await register({ token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [{ ...publicJwk, kid, alg: 'ES256', use: 'sig' }] } });
+    const registered = await register({
+      token_endpoint_auth_method: 'private_key_jwt',
+      jwks: { keys: [{ ...publicJwk, kid, alg: 'ES256', use: 'sig' }] },
+    });
     const client: oauth.Client = { client_id: registered.clientId };
     const clientAuth = oauth.PrivateKeyJwt({ key: privateKey, kid });
     const session = createBrowserSession();
@@ -39,7 +42,10 @@ export const oauth4webapiDriver: Driver = {
     let sub: string;
     return {
       async discovery() {
-        as = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, { algorithm: 'oidc', ...insecure }));
+        as = await oauth.processDiscoveryResponse(
+          issuer,
+          await oauth.discoveryRequest(issuer, { algorithm: 'oidc', ...insecure }),
+        );
         expect(as.code_challenge_methods_supported).toContain('S256');
       },
       async authorize() {
@@ -58,35 +64,69 @@ export const oauth4webapiDriver: Driver = {
       },
       async token() {
         const params = oauth.validateAuthResponse(as, client, callback, state);
-        tokenResponse = await oauth.authorizationCodeGrantRequest(as, client, clientAuth, params, registered.redirectUri, verifier, insecure);
-        tokens = await oauth.processAuthorizationCodeResponse(as, client, tokenResponse, { expectedNonce: nonce, requireIdToken: true });
+        tokenResponse = await oauth.authorizationCodeGrantRequest(
+          as,
+          client,
+          clientAuth,
+          params,
+          registered.redirectUri,
+          verifier,
+          insecure,
+        );
+        tokens = await oauth.processAuthorizationCodeResponse(as, client, tokenResponse, {
+          expectedNonce: nonce,
+          requireIdToken: true,
+        });
         expect(tokens.access_token).toBeTruthy();
       },
       async idToken() {
         await oauth.validateApplicationLevelSignature(as, tokenResponse, insecure);
         const claims = oauth.getValidatedIdTokenClaims(tokens)!;
-        expectOneIdIdToken(expect, claims, { issuer: app.issuer, clientId: client.client_id, accountId: citizen.accountId, nonce });
+        expectOneIdIdToken(expect, claims, {
+          issuer: app.issuer,
+          clientId: client.client_id,
+          accountId: citizen.accountId,
+          nonce,
+        });
         sub = claims.sub;
       },
       async userinfo() {
         const response = await oauth.userInfoRequest(as, client, tokens.access_token, insecure);
-        expectConsentedUserinfo(expect, await oauth.processUserInfoResponse(as, client, sub, response), citizen, sub);
+        expectConsentedUserinfo(
+          expect,
+          await oauth.processUserInfoResponse(as, client, sub, response),
+          citizen,
+          sub,
+        );
       },
       async refresh() {
-        const refresh = async (token: string) => oauth.processRefreshTokenResponse(as, client, await oauth.refreshTokenGrantRequest(as, client, clientAuth, token, insecure));
+        const refresh = async (token: string) =>
+          oauth.processRefreshTokenResponse(
+            as,
+            client,
+            await oauth.refreshTokenGrantRequest(as, client, clientAuth, token, insecure),
+          );
         const refreshed = await refresh(tokens.refresh_token!);
         expect(refreshed.refresh_token).toBeTruthy();
         expect(refreshed.refresh_token).not.toBe(tokens.refresh_token);
-        await expect(refresh(tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+        await expect(refresh(tokens.refresh_token!)).rejects.toMatchObject({
+          error: 'invalid_grant',
+        });
       },
       async logout() {
         const logoutState = oauth.generateRandomState();
         const url = new URL(as.end_session_endpoint!);
-        url.search = new URLSearchParams({ id_token_hint: tokens.id_token!, post_logout_redirect_uri: new URL('/', registered.redirectUri).href, state: logoutState }).toString();
+        url.search = new URLSearchParams({
+          id_token_hint: tokens.id_token!,
+          post_logout_redirect_uri: new URL('/', registered.redirectUri).href,
+          state: logoutState,
+        }).toString();
         const back = await confirmLogout(app, session, url);
         expect(back.searchParams.get('state')).toBe(logoutState);
         expect(await silentAuthError(app, session, registered)).toBe('login_required');
-        return { note: 'the library has no end-session helper: the URL is built from `end_session_endpoint` in the discovery document, as RP-Initiated Logout 1.0 describes (its intended use, not a workaround).' };
+        return {
+          note: 'the library has no end-session helper: the URL is built from `end_session_endpoint` in the discovery document, as RP-Initiated Logout 1.0 describes (its intended use, not a workaround).',
+        };
       },
     };
   },

@@ -41,16 +41,31 @@ export const openidClientV5: Driver = {
         });
       },
       async authorize() {
-        const url = client.authorizationUrl({ scope: 'openid profile email', code_challenge: generators.codeChallenge(codeVerifier), code_challenge_method: 'S256', state, nonce });
+        const url = client.authorizationUrl({
+          scope: 'openid profile email',
+          code_challenge: generators.codeChallenge(codeVerifier),
+          code_challenge_method: 'S256',
+          state,
+          nonce,
+        });
         callback = await signIn(app, session, citizen.authenticator, new URL(url));
       },
       async token() {
-        tokenSet = await client.callback(registered.redirectUri, client.callbackParams(callback), { code_verifier: codeVerifier, state, nonce });
+        tokenSet = await client.callback(registered.redirectUri, client.callbackParams(callback), {
+          code_verifier: codeVerifier,
+          state,
+          nonce,
+        });
         expect(tokenSet.access_token).toBeTruthy();
       },
       async idToken() {
         const claims = tokenSet.claims();
-        expectOneIdIdToken(expect, claims, { issuer: app.issuer, clientId: registered.clientId, accountId: citizen.accountId, nonce });
+        expectOneIdIdToken(expect, claims, {
+          issuer: app.issuer,
+          clientId: registered.clientId,
+          accountId: citizen.accountId,
+          nonce,
+        });
         sub = claims.sub;
       },
       async userinfo() {
@@ -60,11 +75,21 @@ export const openidClientV5: Driver = {
         const refreshed = await client.refresh(tokenSet.refresh_token!);
         expect(refreshed.refresh_token).toBeTruthy();
         expect(refreshed.refresh_token).not.toBe(tokenSet.refresh_token);
-        await expect(client.refresh(tokenSet.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+        await expect(client.refresh(tokenSet.refresh_token!)).rejects.toMatchObject({
+          error: 'invalid_grant',
+        });
       },
       async logout() {
         const logoutState = generators.state();
-        const back = await confirmLogout(app, session, client.endSessionUrl({ id_token_hint: tokenSet.id_token!, post_logout_redirect_uri: postLogout, state: logoutState }));
+        const back = await confirmLogout(
+          app,
+          session,
+          client.endSessionUrl({
+            id_token_hint: tokenSet.id_token!,
+            post_logout_redirect_uri: postLogout,
+            state: logoutState,
+          }),
+        );
         expect(back.searchParams.get('state')).toBe(logoutState);
         expect(await silentAuthError(app, session, registered)).toBe('login_required');
       },
@@ -72,15 +97,37 @@ export const openidClientV5: Driver = {
   },
   checks: [
     {
-      name: 'without id_token_signed_response_alg, v5 refuses One-ID\'s ES256 ID token (configuration pitfall)',
+      name: "without id_token_signed_response_alg, v5 refuses One-ID's ES256 ID token (configuration pitfall)",
       async run({ app, citizen, register }) {
         const registered = await register();
         const issuer = await Issuer.discover(app.issuer);
-        const client = new issuer.Client({ client_id: registered.clientId, client_secret: registered.clientSecret!, redirect_uris: [registered.redirectUri], response_types: ['code'] });
+        const client = new issuer.Client({
+          client_id: registered.clientId,
+          client_secret: registered.clientSecret!,
+          redirect_uris: [registered.redirectUri],
+          response_types: ['code'],
+        });
         const codeVerifier = generators.codeVerifier();
-        const url = client.authorizationUrl({ scope: 'openid', code_challenge: generators.codeChallenge(codeVerifier), code_challenge_method: 'S256', state: 's', nonce: 'n' });
-        const callback = await signIn(app, createBrowserSession(), citizen.authenticator, new URL(url));
-        await expect(client.callback(registered.redirectUri, client.callbackParams(callback), { code_verifier: codeVerifier, state: 's', nonce: 'n' })).rejects.toThrow(/unexpected JWT alg received, expected RS256, got: ES256/);
+        const url = client.authorizationUrl({
+          scope: 'openid',
+          code_challenge: generators.codeChallenge(codeVerifier),
+          code_challenge_method: 'S256',
+          state: 's',
+          nonce: 'n',
+        });
+        const callback = await signIn(
+          app,
+          createBrowserSession(),
+          citizen.authenticator,
+          new URL(url),
+        );
+        await expect(
+          client.callback(registered.redirectUri, client.callbackParams(callback), {
+            code_verifier: codeVerifier,
+            state: 's',
+            nonce: 'n',
+          }),
+        ).rejects.toThrow(/unexpected JWT alg received, expected RS256, got: ES256/);
       },
     },
   ],

@@ -27,7 +27,13 @@ export const openidClientV6: Driver = {
     let sub: string;
     return {
       async discovery() {
-        config = await oidc.discovery(new URL(app.issuer), client.clientId, client.clientSecret, undefined, { execute: [oidc.allowInsecureRequests] });
+        config = await oidc.discovery(
+          new URL(app.issuer),
+          client.clientId,
+          client.clientSecret,
+          undefined,
+          { execute: [oidc.allowInsecureRequests] },
+        );
         oidc.enableNonRepudiationChecks(config);
         expect(config.serverMetadata().issuer).toBe(app.issuer);
       },
@@ -44,28 +50,49 @@ export const openidClientV6: Driver = {
         expect(callback.searchParams.get('code')).toBeTruthy();
       },
       async token() {
-        tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce, idTokenExpected: true });
+        tokens = await oidc.authorizationCodeGrant(config, callback, {
+          pkceCodeVerifier: verifier,
+          expectedState: state,
+          expectedNonce: nonce,
+          idTokenExpected: true,
+        });
         expect(tokens.access_token).toBeTruthy();
         expect(tokens.refresh_token).toBeTruthy();
       },
       async idToken() {
         const claims = tokens.claims()!;
-        expectOneIdIdToken(expect, claims, { issuer: app.issuer, clientId: client.clientId, accountId: citizen.accountId, nonce });
+        expectOneIdIdToken(expect, claims, {
+          issuer: app.issuer,
+          clientId: client.clientId,
+          accountId: citizen.accountId,
+          nonce,
+        });
         sub = claims.sub;
       },
       async userinfo() {
-        expectConsentedUserinfo(expect, await oidc.fetchUserInfo(config, tokens.access_token, sub), citizen, sub);
+        expectConsentedUserinfo(
+          expect,
+          await oidc.fetchUserInfo(config, tokens.access_token, sub),
+          citizen,
+          sub,
+        );
       },
       async refresh() {
         const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token!);
         expect(refreshed.refresh_token).toBeTruthy();
         expect(refreshed.refresh_token).not.toBe(tokens.refresh_token);
         expect(refreshed.claims()?.sub).toBe(sub);
-        await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+        await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({
+          error: 'invalid_grant',
+        });
       },
       async logout() {
         const logoutState = oidc.randomState();
-        const url = oidc.buildEndSessionUrl(config, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: new URL('/', client.redirectUri).href, state: logoutState });
+        const url = oidc.buildEndSessionUrl(config, {
+          id_token_hint: tokens.id_token!,
+          post_logout_redirect_uri: new URL('/', client.redirectUri).href,
+          state: logoutState,
+        });
         const back = await confirmLogout(app, session, url);
         expect(back.searchParams.get('state')).toBe(logoutState);
         expect(await silentAuthError(app, session, client)).toBe('login_required');
