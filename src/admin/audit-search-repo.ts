@@ -1,6 +1,6 @@
 // Reading the audit trail (it is written only by src/audit): filters by action, actor, subject,
 // agency and time, newest first, keyset-paginated by id. Each filter has an (x, id) index
-// (migrations/20261125130000), so a page is an index walk even over millions of records.
+// (store/migrations/20261125130000), so a page is an index walk even over millions of records.
 import type { Knex } from 'knex';
 import { auditRecordFromRow, type AuditRecord } from '../audit/index.ts';
 

@@ -56,6 +56,7 @@ export const createCliContext = async (config: Config) => {
   // at once, as a server would. Without Redis the store is in the server's memory: sessions are
   // marked ended and their tokens queued, and the server's purge sweep removes them within a second.
   const oidcStore = redis && createRedisAdapter(redis, { prefix: DEFAULT_REDIS_PREFIX });
+  // eslint-disable-next-line prefer-const -- bound late: the tracking store and the service need each other
   let sessions: SessionService;
   const tracking =
     oidcStore &&

@@ -1,5 +1,5 @@
 // The claims catalogue: one source for every data item's labels, scopes and source.
-import { readFileSync } from 'node:fs';
+import seedItems from './catalogue.json' with { type: 'json' };
 import type { Knex } from 'knex';
 import { z } from 'zod';
 import { appendAudit } from '../audit/index.ts';
@@ -68,16 +68,12 @@ export const catalogueItemSchema = z
     }
   });
 
-const seedFile = new URL('./catalogue.json', import.meta.url);
-
 export const createCatalogueService = ({ knex }: { knex: Knex }) => ({
   /** Adds One-ID's own claims from the data file where missing. Safe on every start. */
   seed: async () =>
     seedCatalogue(
       knex,
-      (JSON.parse(readFileSync(seedFile, 'utf8')) as unknown[]).map(
-        (i) => catalogueItemSchema.parse(i) as CatalogueItem,
-      ),
+      (seedItems as unknown[]).map((i) => catalogueItemSchema.parse(i) as CatalogueItem),
     ),
   list: () => listCatalogue(knex),
   version: () => catalogueVersion(knex),

@@ -59,7 +59,7 @@ export type ProviderDeps = {
   federation?: FederationEngineHooks | undefined;
 };
 
-const { Prompt, Check, base } = interactionPolicy;
+const { Check, base } = interactionPolicy;
 
 /** Refresh token lifetime of browser apps (public web clients), from sign-in. */
 export const PUBLIC_REFRESH_SECONDS = 86400;
@@ -67,7 +67,7 @@ export const PUBLIC_REFRESH_SECONDS = 86400;
 /** The engine's default policy plus step-up: a session below the requested `acr_values` signs in again. */
 const policy = () => {
   const prompts = base();
-  const login = prompts.get('login') as InstanceType<typeof Prompt>;
+  const login = prompts.get('login') as InstanceType<typeof interactionPolicy.Prompt>;
   login.checks.add(
     new Check('acr_values', 'the requested level of assurance requires a new sign-in', (ctx) => {
       const { oidc } = ctx;

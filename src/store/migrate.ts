@@ -1,19 +1,20 @@
-// Runs the migrations in migrations/ (the same files on PostgreSQL and PGlite).
-// A custom source imports them through the running loader, so .ts files work under tsx and vitest.
+// Runs the migrations in ./migrations (the same files on PostgreSQL and PGlite).
+// A custom source imports them through the running loader: .ts under tsx and vitest, .js in the
+// production build (dist/). Both record the .ts name, so one database serves either.
 import { readdirSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Knex } from 'knex';
 
-const migrationsDir = fileURLToPath(new URL('../../migrations/', import.meta.url));
+const migrationsDir = fileURLToPath(new URL('./migrations/', import.meta.url));
 
 type Migration = { up: (knex: Knex) => Promise<void>; down?: (knex: Knex) => Promise<void> };
 
 const source: Knex.MigrationSource<string> = {
   getMigrations: async () =>
     readdirSync(migrationsDir)
-      .filter((f) => /^\d{14}_[\w-]+\.ts$/.test(f))
+      .filter((f) => /^\d{14}_[\w-]+\.(ts|js)$/.test(f) && !f.endsWith('.d.ts'))
       .sort(),
-  getMigrationName: (name) => name,
+  getMigrationName: (name) => name.replace(/\.js$/, '.ts'),
   getMigration: async (name) =>
     (await import(pathToFileURL(migrationsDir + name).href)) as Migration,
 };

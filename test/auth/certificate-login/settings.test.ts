@@ -11,7 +11,7 @@ import {
   createCertificateValidator,
   verifySignedChallenge,
 } from '../../../src/auth/certificate/index.ts';
-import { ConfigError, loadConfig } from '../../../src/config/index.ts';
+import { type ConfigError, loadConfig } from '../../../src/config/index.ts';
 import { createTestPki, privateKeyPem, type TestPki } from './support.ts';
 
 const problemsOf = (env: Record<string, string>) => {
