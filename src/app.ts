@@ -159,6 +159,8 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     log.warn(
       'CERT_REVOCATION_FAIL_OPEN=true: certificates whose revocation status cannot be obtained are accepted (audited as revocation "unknown")',
     );
+  // One-ID's own outgoing requests (claim sources, upstreams) keep the SSRF guard the engine has.
+  const outboundFetch = createOutboundFetch(config.outboundPrivateHosts);
   // Federation: upstream identity providers and agency account links (docs/federation.md).
   const federation = createFederationModule({
     knex,
@@ -169,6 +171,7 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     clients,
     issuer: config.issuer,
     timeoutMs: config.federationTimeoutMs,
+    fetch: outboundFetch,
     log,
   });
   const signingKeys = createSigningKeyService({
@@ -229,8 +232,6 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     Store: oidcStore.Adapter,
     log,
   });
-  // One-ID's own outgoing requests (claim sources, upstreams) keep the SSRF guard the engine has.
-  const outboundFetch = createOutboundFetch(config.outboundPrivateHosts);
   // Requests to other agencies' claims endpoints, and the events telling them to refuse a
   // distributed token, are signed with One-ID's current ES256 key.
   let claimSigner: Promise<ClaimSourceSigner> | undefined;
