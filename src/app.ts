@@ -21,6 +21,9 @@ import {
   createCatalogueService,
   createConsentService,
   createMyDataService,
+  createSecurityEventSender,
+  createSourceEvents,
+  sourceEventQueue,
 } from './consent/index.ts';
 import { createCsrf } from './http/csrf.ts';
 import { ACCOUNT_CLIENT_ID, createAccountSession } from './http/account-session.ts';
@@ -40,12 +43,12 @@ import { createRegistrationStore, type AdminEngine } from './oidc/admin-engine.t
 import { createLogoutTokenSender } from './oidc/backchannel-queue.ts';
 import { createSessionEngine } from './oidc/session-engine.ts';
 import { createSessionTracking } from './oidc/session-tracking.ts';
-import { createSessionsModule } from './sessions/index.ts';
+import { createDeliveryWorker, createSessionsModule } from './sessions/index.ts';
 import { createProvider } from './oidc/provider.ts';
 import { createClaimSources, type ClaimSourceSigner } from './oidc/claim-sources.ts';
 import { importJWK, type CryptoKey } from 'jose';
 import { createSigningKeyService } from './oidc/signing-keys.ts';
-import { createLogger, createSecretBox, systemClock } from './shared/index.ts';
+import { createLogger, createOutboundFetch, createSecretBox, systemClock } from './shared/index.ts';
 import {
   connectRedis,
   createMemoryKv,
@@ -156,6 +159,8 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     log.warn(
       'CERT_REVOCATION_FAIL_OPEN=true: certificates whose revocation status cannot be obtained are accepted (audited as revocation "unknown")',
     );
+  // One-ID's own outgoing requests (claim sources, upstreams) keep the SSRF guard the engine has.
+  const outboundFetch = createOutboundFetch(config.outboundPrivateHosts);
   // Federation: upstream identity providers and agency account links (docs/federation.md).
   const federation = createFederationModule({
     knex,
@@ -166,6 +171,7 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     clients,
     issuer: config.issuer,
     timeoutMs: config.federationTimeoutMs,
+    fetch: outboundFetch,
     log,
   });
   const signingKeys = createSigningKeyService({
@@ -226,6 +232,36 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     Store: oidcStore.Adapter,
     log,
   });
+  // Requests to other agencies' claims endpoints, and the events telling them to refuse a
+  // distributed token, are signed with One-ID's current ES256 key.
+  let claimSigner: Promise<ClaimSourceSigner> | undefined;
+  const currentSigner = () =>
+    (claimSigner ??= signingKeys.engineJwks().then(async ({ keys }) => {
+      const jwk = keys.find((k) => k.alg === 'ES256')!;
+      return { key: (await importJWK(jwk, 'ES256')) as CryptoKey, kid: jwk.kid!, alg: 'ES256' };
+    }));
+  // A withdrawal reaches the sources of the distributed tokens the client holds (RFC 8417 SETs
+  // pushed through the same durable queue worker as back-channel logout).
+  const sourceEventWorker = createDeliveryWorker({
+    knex,
+    clock,
+    issuer: config.issuer,
+    queue: sourceEventQueue,
+    send: createSecurityEventSender({
+      issuer: config.issuer,
+      signer: currentSigner,
+      fetch: outboundFetch,
+      timeoutMs: config.backchannel.timeoutMs,
+    }),
+    settings: config.backchannel,
+    log,
+  });
+  const sourceEvents = createSourceEvents({
+    knex,
+    clock,
+    issuer: config.issuer,
+    onQueued: () => sourceEventWorker.kick(),
+  });
   const sessions = createSessionsModule({
     knex,
     clock,
@@ -241,27 +277,26 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     alsoSweep: async () => {
       for (;;) {
         const expired = await consent.expireDue();
-        for (const c of expired)
+        for (const c of expired) {
           await sessions.service.logoutClient(c.accountId, c.clientId, 'consent_expired', {
             grantIds: c.grantIds,
             actor: 'system',
           });
-        if (expired.length < 100) return;
+          await sourceEvents.revoke(c.accountId, c.clientId, 'consent_expired');
+        }
+        if (expired.length < 100) break;
       }
+      await sourceEvents.forgetOld();
     },
   });
   // Each build is observed: its route names, issued tokens and errors reach the log and metrics.
-  // Requests to other agencies' claims endpoints are signed with One-ID's current ES256 key.
-  let claimSigner: Promise<ClaimSourceSigner> | undefined;
   const claimSources = createClaimSources({
     issuer: config.issuer,
-    signer: () =>
-      (claimSigner ??= signingKeys.engineJwks().then(async ({ keys }) => {
-        const jwk = keys.find((k) => k.alg === 'ES256')!;
-        return { key: (await importJWK(jwk, 'ES256')) as CryptoKey, kid: jwk.kid!, alg: 'ES256' };
-      })),
+    signer: currentSigner,
     timeoutMs: config.claimSourceTimeoutMs,
     log,
+    fetch: outboundFetch,
+    remember: sourceEvents.remember,
   });
   const buildProvider = async () => {
     claimSigner = undefined;
@@ -297,6 +332,7 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
   };
   let provider: Provider = await buildProvider();
   sessions.start();
+  sourceEventWorker.start();
   // Keys and the claims catalogue shape the engine's configuration: rebuild it when either changes.
   const engineVersion = async () => `${await signingKeys.version()}#${await catalogue.version()}`;
   let keyVersion = await engineVersion();
@@ -337,11 +373,14 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     myData: createMyDataService({ consent, clients, catalogue, audit }),
     federation,
     sessions: sessions.service,
-    // The withdrawal route revokes the consent's grants; this signs the client out of live sessions.
-    onConsentWithdrawn: async (accountId, clientId) =>
-      void (await sessions.service.logoutClient(accountId, clientId, 'consent_withdrawn', {
+    // The withdrawal route revokes the consent's grants; this signs the client out of live
+    // sessions and tells the sources of its distributed tokens to refuse them.
+    onConsentWithdrawn: async (accountId, clientId) => {
+      await sessions.service.logoutClient(accountId, clientId, 'consent_withdrawn', {
         actor: `account:${accountId}`,
-      })),
+      });
+      await sourceEvents.revoke(accountId, clientId, 'consent_withdrawn');
+    },
     views,
     csrf,
     admin: {
@@ -421,6 +460,7 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
       admin,
     },
     sessions,
+    sourceEvents: { ...sourceEvents, worker: sourceEventWorker },
     provider: () => provider,
     reloadKeys,
     listSessionIds: oidcStore.listSessionIds,
@@ -459,6 +499,7 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
       }
       // Deliveries in flight finish (each bounded by BACKCHANNEL_TIMEOUT_MS); queued ones wait in the database.
       await sessions.stop();
+      await sourceEventWorker.stop();
       await kv.close();
       oidcStore.close?.();
       if (redis) await redis.quit().catch(() => redis.disconnect());

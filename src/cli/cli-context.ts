@@ -5,7 +5,7 @@ import { createAdminModule } from '../admin/index.ts';
 import { appendAudit, createAuditService } from '../audit/index.ts';
 import { createClientCache, createClientService } from '../clients/index.ts';
 import { createUpstreamService, federationRedirectUri } from '../federation/index.ts';
-import { createCatalogueService } from '../consent/index.ts';
+import { createCatalogueService, createSourceEvents } from '../consent/index.ts';
 import type { Config } from '../config/index.ts';
 import { createRedisAdapter, DEFAULT_REDIS_PREFIX } from '../oidc/adapter-redis.ts';
 import { createSessionEngine } from '../oidc/session-engine.ts';
@@ -81,6 +81,8 @@ export const createCliContext = async (config: Config) => {
     accounts,
     clients,
     sessions,
+    /** Tells claim sources to refuse the citizen's distributed tokens (the servers' workers push it). */
+    sourceEvents: createSourceEvents({ knex, clock, issuer: config.issuer }),
     /** Administration as the CLI principal (platform rights: the operator holds the database). */
     admin: createAdminModule({
       knex,

@@ -546,8 +546,13 @@ export const COMMANDS: Record<string, Command> = {
       if (!/^[0-9a-f-]{36}$/i.test(accountId) || !(await ctx.accounts.findById(accountId)))
         throw new AppError('ERR_USAGE', `no account ${accountId}`);
       const { sessions, tokens } = await ctx.sessions.endAllForAccount(accountId, { actor: 'cli' });
+      // Data held by other agencies: the distributed tokens handed out for the account stop too.
+      const events = await ctx.sourceEvents.revoke(accountId, undefined, 'sessions_ended');
       return [
         `Ended ${sessions} session(s) of account ${accountId}; ${tokens} back-channel logout token(s) queued.`,
+        ...(events
+          ? [`${events} claim source event(s) queued: those sources refuse the distributed tokens.`]
+          : []),
         ...(sessions
           ? [
               'Running servers remove the sessions within a few seconds (BACKCHANNEL_POLL_MS) and revoke their tokens, refresh tokens included.',

@@ -12,6 +12,8 @@ export type CatalogueItem = {
   sourceJwksUri?: string | undefined;
   sourceClientId?: string | undefined;
   delivery?: 'aggregated' | 'distributed' | undefined;
+  /** The source's Security Event Token endpoint (RFC 8935): required for distributed delivery. */
+  sourceEventsUri?: string | undefined;
 };
 
 const toItem = (r: Record<string, any>): CatalogueItem => ({
@@ -26,6 +28,7 @@ const toItem = (r: Record<string, any>): CatalogueItem => ({
   sourceJwksUri: r.source_jwks_uri ?? undefined,
   sourceClientId: r.source_client_id ?? undefined,
   delivery: r.delivery ?? undefined,
+  sourceEventsUri: r.source_events_uri ?? undefined,
 });
 
 const toRow = (i: CatalogueItem) => ({
@@ -42,6 +45,7 @@ const toRow = (i: CatalogueItem) => ({
   source_jwks_uri: i.sourceJwksUri ?? null,
   source_client_id: i.sourceClientId ?? null,
   delivery: i.delivery ?? null,
+  source_events_uri: i.sourceEventsUri ?? null,
 });
 
 export const listCatalogue = async (db: Knex): Promise<CatalogueItem[]> =>

@@ -47,6 +47,7 @@ export const catalogueItemSchema = z
     sourceJwksUri: httpsUrl.optional(),
     sourceClientId: z.string().max(100).optional(),
     delivery: z.enum(['aggregated', 'distributed']).optional(),
+    sourceEventsUri: httpsUrl.optional(),
   })
   .strict()
   .superRefine((i, ctx) => {
@@ -65,6 +66,13 @@ export const catalogueItemSchema = z
             message: 'is required for a claim held by another agency',
           });
       }
+      // A withdrawal must reach the holder of a distributed token at once (docs/claim-sources.md 3).
+      if (i.delivery === 'distributed' && !i.sourceEventsUri)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['sourceEventsUri'],
+          message: 'is required for distributed delivery',
+        });
     }
   });
 

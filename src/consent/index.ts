@@ -6,3 +6,8 @@ export type { ConsentService, Evaluation, PendingItem } from './consent-service.
 export type { ConsentRecord } from './consent-repo.ts';
 export { createMyDataService } from './my-data.ts';
 export type { MyDataService } from './my-data.ts';
+export { createSourceEvents, sourceEventQueue } from './source-events.ts';
+export type { SourceEvents } from './source-events.ts';
+export type { IssuedToken, RevocationReason, SourceEvent } from './source-event-repo.ts';
+export { createSecurityEventSender } from './security-event-token.ts';
+export type { EventSigner } from './security-event-token.ts';

@@ -3,7 +3,7 @@
 import type { Knex } from 'knex';
 import type { AccountService } from '../accounts/index.ts';
 import type { ClientService } from '../clients/index.ts';
-import type { Clock, SecretBox } from '../shared/index.ts';
+import type { Clock, OutboundFetch, SecretBox } from '../shared/index.ts';
 import type { KvStore } from '../store/index.ts';
 import { createAgencyLinkService } from './agency-link-service.ts';
 import { createFederationLoginService } from './federation-login-service.ts';
@@ -20,6 +20,8 @@ type Deps = {
   issuer: string;
   /** FEDERATION_TIMEOUT_MS: deadline of each request to an upstream (discovery, token, JWKS, userinfo). */
   timeoutMs: number;
+  /** Outgoing requests to upstreams (the SSRF guard with OUTBOUND_PRIVATE_HOSTS). */
+  fetch?: OutboundFetch | undefined;
   log?: { warn: (obj: object, msg: string) => void } | undefined;
 };
 
@@ -34,10 +36,15 @@ export const createFederationModule = ({
   clients,
   issuer,
   timeoutMs,
+  fetch,
   log,
 }: Deps) => {
   const upstreams = createUpstreamService({ knex, secretBox });
-  const client = createUpstreamClient({ redirectUri: federationRedirectUri(issuer), timeoutMs });
+  const client = createUpstreamClient({
+    redirectUri: federationRedirectUri(issuer),
+    timeoutMs,
+    fetch,
+  });
   const login = createFederationLoginService({ knex, kv, clock, accounts, upstreams, client, log });
   const agencyLinks = createAgencyLinkService({ knex, clients });
   return {

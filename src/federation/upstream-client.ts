@@ -4,6 +4,7 @@
 // upstream that is down costs one failed click, never the sign-in page.
 import { createHash } from 'node:crypto';
 import * as oidc from 'openid-client';
+import type { OutboundFetch } from '../shared/index.ts';
 import type { UpstreamRecord } from './upstream-repo.ts';
 
 /** What the sign-in needs of an upstream (its record with the secret opened). */
@@ -75,9 +76,12 @@ export const classify = (error: unknown): UpstreamFailure => {
 export const createUpstreamClient = ({
   redirectUri,
   timeoutMs,
+  fetch,
 }: {
   redirectUri: string;
   timeoutMs: number;
+  /** Every request to the upstream (the SSRF guard with OUTBOUND_PRIVATE_HOSTS); global fetch when absent. */
+  fetch?: OutboundFetch | undefined;
 }) => {
   type Entry = { key: string; config: Promise<oidc.Configuration>; expiresAt: number };
   const cache = new Map<string, Entry>();
@@ -109,6 +113,8 @@ export const createUpstreamClient = ({
         clientAuth(u),
         {
           timeout: timeoutMs / 1000,
+          // Kept by the configuration for every later request (token, JWKS, userinfo).
+          ...(fetch && { [oidc.customFetch]: fetch as oidc.CustomFetch }),
           execute: [
             oidc.enableNonRepudiationChecks,
             ...(insecure ? [oidc.allowInsecureRequests] : []),

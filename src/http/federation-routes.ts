@@ -83,7 +83,10 @@ export const federationRoutes = (
       await step();
     } catch (error) {
       if (!isAppError(error) || !FEDERATION_ERRORS.has(error.code)) throw error;
-      const t = translator(langOf(ctx));
+      // The language the client asked for (OIDC Core 3.1.2.1 ui_locales), as on the sign-in page.
+      const details = await interaction(ctx).catch(() => undefined);
+      const uiLocales = details?.params.ui_locales as string | undefined;
+      const t = translator(langOf(ctx, uiLocales));
       if (error.status >= 500)
         log.warn(
           { code: error.code, reqId: ctx.state.reqId },
@@ -93,7 +96,7 @@ export const federationRoutes = (
         ctx,
         'federation-error',
         { message: t(`err.${error.code}`), code: error.code, retryUrl: `/interaction/${uid}` },
-        { status: error.status },
+        { status: error.status, uiLocales },
       );
     }
   };

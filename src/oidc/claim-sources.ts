@@ -11,10 +11,13 @@
 // An answer carrying anything beyond the claims asked for (those requested and agreed to) is
 // refused whole: it is signed by the source, so One-ID cannot trim it, and passing it on would
 // release data the citizen never agreed to.
+// A distributed token is remembered before it is handed out (`remember`), so that a withdrawal
+// can tell its source to refuse it (src/consent/source-events.ts).
 import { randomUUID } from 'node:crypto';
 import {
   CompactEncrypt,
   createRemoteJWKSet,
+  customFetch,
   importJWK,
   jwtVerify,
   SignJWT,
@@ -23,11 +26,14 @@ import {
   type RemoteJWKSet,
 } from 'jose';
 import type { Logger } from 'pino';
-import type { CatalogueItem } from '../consent/index.ts';
+import type { CatalogueItem, IssuedToken } from '../consent/index.ts';
+import type { OutboundFetch } from '../shared/index.ts';
 
 // RFC 7519 4.1: claims about the answer itself, not about the citizen, that a source may add,
 // plus the echo of the request's `jti`. Not `sub`: see above.
 const ANSWER_CLAIMS = new Set(['iss', 'aud', 'iat', 'exp', 'nbf', 'jti', 'request_jti']);
+// A distributed access token's lifetime (OIDC Core 5.6.2 leaves it to the issuer).
+const DISTRIBUTED_TOKEN_SECONDS = 300;
 // Key management for a distributed access token, by the key's `alg` (or its `kty` when absent).
 const ENCRYPTION_ALGS = new Set(['ECDH-ES', 'RSA-OAEP-256']);
 // Only names shaped like catalogue claim names reach the log, so a source cannot put data there.
@@ -50,8 +56,12 @@ type SourceGroup = {
   jwksUri: string;
   sourceClientId: string;
   delivery: 'aggregated' | 'distributed';
+  eventsUri: string | undefined;
   claims: string[];
 };
+
+/** Whom a response is for: a distributed token is remembered under both. */
+export type ClaimRecipient = { accountId: string; clientId: string | undefined };
 
 export type ClaimSourcesResult = {
   _claim_names: Record<string, string>;
@@ -63,17 +73,27 @@ export const createClaimSources = ({
   signer,
   timeoutMs,
   log,
+  fetch,
+  remember,
 }: {
   issuer: string;
   signer: () => Promise<ClaimSourceSigner>;
   timeoutMs: number;
   log: Logger;
+  /** Outgoing requests (the SSRF guard with OUTBOUND_PRIVATE_HOSTS). */
+  fetch: OutboundFetch;
+  /** Stores a distributed token before it is handed out; a failure leaves the claim out. */
+  remember: (token: IssuedToken) => Promise<void>;
 }) => {
   const jwksByUri = new Map<string, RemoteJWKSet>();
   const jwksFor = (uri: string) => {
     let jwks = jwksByUri.get(uri);
     if (!jwks) {
-      jwks = createRemoteJWKSet(new URL(uri), { timeoutDuration: timeoutMs });
+      // jose re-fetches the JWKS for an unknown `kid`, at most once per 30 s (cooldownDuration).
+      jwks = createRemoteJWKSet(new URL(uri), {
+        timeoutDuration: timeoutMs,
+        [customFetch]: fetch,
+      });
       jwksByUri.set(uri, jwks);
     }
     return jwks;
@@ -183,12 +203,31 @@ export const createClaimSources = ({
   const distributedReference = async (
     group: SourceGroup,
     sub: string,
+    recipient: ClaimRecipient,
   ): Promise<Record<string, string> | undefined> => {
     const started = Date.now();
     try {
+      // Without an events endpoint a withdrawal could not reach the source (docs/claim-sources.md 3).
+      if (!group.eventsUri || !recipient.clientId)
+        throw new Refused('no events endpoint (sourceEventsUri) for the source');
       const encryption = await encryptionKeyFor(group.jwksUri);
       if (!encryption) throw new Refused('no encryption key (use "enc") in the source JWKS');
-      const signed = await sign({ sub, claims: group.claims }, group.endpoint, 'at+jwt', 300);
+      const jti = randomUUID();
+      await remember({
+        jti,
+        accountId: recipient.accountId,
+        clientId: recipient.clientId,
+        sourceEndpoint: group.endpoint,
+        eventsUri: group.eventsUri,
+        expiresAt: new Date(Date.now() + DISTRIBUTED_TOKEN_SECONDS * 1000),
+      });
+      const signed = await sign(
+        { sub, claims: group.claims },
+        group.endpoint,
+        'at+jwt',
+        DISTRIBUTED_TOKEN_SECONDS,
+        jti,
+      );
       const key = await importJWK(encryption.jwk, encryption.alg);
       const token = await new CompactEncrypt(new TextEncoder().encode(signed))
         .setProtectedHeader({
@@ -212,6 +251,7 @@ export const createClaimSources = ({
     async resolve(
       items: CatalogueItem[],
       subFor: (sourceClientId: string) => Promise<string | undefined>,
+      recipient: ClaimRecipient,
     ): Promise<ClaimSourcesResult | undefined> {
       const groups = new Map<string, SourceGroup>();
       for (const item of items) {
@@ -227,6 +267,7 @@ export const createClaimSources = ({
           jwksUri: item.sourceJwksUri,
           sourceClientId: item.sourceClientId,
           delivery: item.delivery ?? 'aggregated',
+          eventsUri: item.sourceEventsUri,
           claims: [],
         };
         group.claims.push(item.name);
@@ -240,7 +281,7 @@ export const createClaimSources = ({
           const name = `src${index + 1}`;
           const source =
             group.delivery === 'distributed'
-              ? await distributedReference(group, sub)
+              ? await distributedReference(group, sub, recipient)
               : await fetchAggregated(group, sub).then((jwt) => jwt && { JWT: jwt });
           if (!source) return;
           result._claim_sources[name] = source;

@@ -218,19 +218,23 @@ export const createProvider = (deps: ProviderDeps): Provider => {
           const wanted = new Set([...byScope, ...Object.keys(claims ?? {})]);
           const items = agencyItems.filter((i) => wanted.has(i.name) && !rejected.includes(i.name));
           if (!items.length) return own;
-          const sources = await deps.claimSources.resolve(items, async (sourceClientId) => {
-            const source = await ctx.oidc.provider.Client.find(sourceClientId);
-            return source?.sectorIdentifier
-              ? pairwiseSub(
-                  deps.pairwiseSalt,
-                  subjectSector(
-                    await deps.agencyOf(sourceClientId),
-                    String(source.sectorIdentifier),
-                  ),
-                  accountId,
-                )
-              : undefined;
-          });
+          const sources = await deps.claimSources.resolve(
+            items,
+            async (sourceClientId) => {
+              const source = await ctx.oidc.provider.Client.find(sourceClientId);
+              return source?.sectorIdentifier
+                ? pairwiseSub(
+                    deps.pairwiseSalt,
+                    subjectSector(
+                      await deps.agencyOf(sourceClientId),
+                      String(source.sectorIdentifier),
+                    ),
+                    accountId,
+                  )
+                : undefined;
+            },
+            { accountId, clientId: ctx.oidc.client?.clientId },
+          );
           return sources ? { ...own, ...sources } : own;
         },
       };

@@ -3,12 +3,54 @@
 // token through the engine, then marks it delivered or reschedules it with backoff. Sending
 // happens outside any transaction, several at once, each bounded by `timeoutMs`: a slow or
 // dead receiver delays only its own tokens, never a citizen's page nor other agencies' tokens.
+// The same worker drives other durable queues of the same shape (`queue`), e.g. the security
+// events pushed to claim sources (src/consent/source-events).
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import { appendAudit } from '../audit/index.ts';
 import { AppError, type Clock } from '../shared/index.ts';
 import { retryDelayMs } from './backoff.ts';
 import { claimDue, markDelivered, markFailed, reschedule, type Delivery } from './delivery-repo.ts';
+
+/** What the worker needs of a queue table: a row has an id and counts its attempts. */
+export type QueuedDelivery = { id: string; attempts: number };
+
+export type DeliveryQueue<R extends QueuedDelivery> = {
+  claimDue: (db: Knex, issuer: string, now: Date, limit: number, leaseMs: number) => Promise<R[]>;
+  markDelivered: (db: Knex.Transaction, id: string, at: Date) => Promise<void>;
+  markFailed: (db: Knex.Transaction, id: string, at: Date, error: string) => Promise<void>;
+  reschedule: (db: Knex, id: string, at: Date, nextAttemptAt: Date, error: string) => Promise<void>;
+  /** The audit record written with a finished row (delivered, or given up with `error`). */
+  audit: (
+    row: R,
+    error: string | undefined,
+  ) => { action: string; subject: string; details: Record<string, unknown> };
+  /** What is sent, for the log: e.g. 'back-channel logout token'. */
+  noun: string;
+  /** The row's fields the log names (never personal data). */
+  logFields: (row: R) => Record<string, unknown>;
+};
+
+/** The back-channel logout queue (delivery-repo.ts): the worker's default. */
+export const backchannelQueue: DeliveryQueue<Delivery> = {
+  claimDue,
+  markDelivered,
+  markFailed,
+  reschedule,
+  audit: (row, error) => ({
+    action: error === undefined ? 'logout.backchannel.delivered' : 'logout.backchannel.failed',
+    subject: `client:${row.clientId}`,
+    details: {
+      delivery: row.id,
+      reason: row.reason,
+      attempts: row.attempts,
+      session: row.sessionUid,
+      ...(error !== undefined && { error }),
+    },
+  }),
+  noun: 'back-channel logout token',
+  logFields: (row) => ({ client: row.clientId, delivery: row.id }),
+};
 
 /** `failure`: this attempt failed and will be retried; `abandoned`: given up (the last attempt, or undeliverable). */
 export type DeliveryOutcome = 'success' | 'failure' | 'abandoned';
@@ -27,12 +69,14 @@ export type DeliverySettings = {
   maxAttempts: number;
 };
 
-type Deps = {
+type Deps<R extends QueuedDelivery> = {
   knex: Knex;
+  /** The queue table; the back-channel logout queue when absent. */
+  queue?: DeliveryQueue<R>;
   clock: Clock;
   issuer: string;
   /** Mints and POSTs the logout token (the engine's own code); throws when the receiver did not answer 200/204. */
-  send: (delivery: Delivery) => Promise<void>;
+  send: (delivery: R) => Promise<void>;
   settings: DeliverySettings;
   log: Logger;
   /** Told every attempt's outcome, e.g. for the oneid_backchannel_deliveries_total{outcome} counter. */
@@ -60,8 +104,9 @@ const withTimeout = <T>(work: Promise<T>, ms: number): Promise<T> =>
 const errorText = (error: unknown) =>
   (error instanceof Error ? error.message : String(error)).slice(0, 300);
 
-export const createDeliveryWorker = ({
+export const createDeliveryWorker = <R extends QueuedDelivery = Delivery>({
   knex,
+  queue = backchannelQueue as unknown as DeliveryQueue<R>,
   clock,
   issuer,
   send,
@@ -70,7 +115,7 @@ export const createDeliveryWorker = ({
   onDelivery,
   concurrency = 16,
   random = Math.random,
-}: Deps) => {
+}: Deps<R>) => {
   // A claimed row is someone's for this long: if its instance dies mid-delivery, another retries it after.
   const leaseMs = settings.timeoutMs * 2 + 10_000;
   const inflight = new Set<Promise<void>>();
@@ -79,63 +124,42 @@ export const createDeliveryWorker = ({
   let again = false;
   let timer: NodeJS.Timeout | undefined;
 
-  const finish = async (
-    row: Delivery,
-    action: 'logout.backchannel.delivered' | 'logout.backchannel.failed',
-    error?: string,
-  ) => {
+  const finish = async (row: R, error?: string) => {
     const now = clock.now();
     await knex.transaction(async (trx) => {
-      if (error === undefined) await markDelivered(trx, row.id, now);
-      else await markFailed(trx, row.id, now, error);
-      await appendAudit(trx, {
-        action,
-        actor: 'system',
-        subject: `client:${row.clientId}`,
-        details: {
-          delivery: row.id,
-          reason: row.reason,
-          attempts: row.attempts,
-          session: row.sessionUid,
-          ...(error !== undefined && { error }),
-        },
-      });
+      if (error === undefined) await queue.markDelivered(trx, row.id, now);
+      else await queue.markFailed(trx, row.id, now, error);
+      await appendAudit(trx, { actor: 'system', ...queue.audit(row, error) });
     });
   };
 
-  const deliver = async (row: Delivery) => {
+  const deliver = async (row: R) => {
     try {
       await withTimeout(send(row), settings.timeoutMs);
     } catch (error) {
       const message = errorText(error);
       if (error instanceof UndeliverableError || row.attempts >= settings.maxAttempts) {
         log.warn(
-          { client: row.clientId, delivery: row.id, attempts: row.attempts, error: message },
-          'back-channel logout token given up',
+          { ...queue.logFields(row), attempts: row.attempts, error: message },
+          `${queue.noun} given up`,
         );
-        await finish(row, 'logout.backchannel.failed', message);
+        await finish(row, message);
         onDelivery?.('abandoned');
       } else {
         const delay = retryDelayMs(row.attempts, settings.retryBaseMs, random);
         log.info(
-          {
-            client: row.clientId,
-            delivery: row.id,
-            attempts: row.attempts,
-            retryInMs: delay,
-            error: message,
-          },
-          'back-channel logout delivery failed; will retry',
+          { ...queue.logFields(row), attempts: row.attempts, retryInMs: delay, error: message },
+          `${queue.noun} delivery failed; will retry`,
         );
         const now = clock.now();
-        await reschedule(knex, row.id, now, new Date(now.getTime() + delay), message);
+        await queue.reschedule(knex, row.id, now, new Date(now.getTime() + delay), message);
         onDelivery?.('failure');
       }
       return;
     }
     // Should this write fail, the lease runs out and the token is sent again: receivers must
     // accept duplicates (docs/logout.md).
-    await finish(row, 'logout.backchannel.delivered');
+    await finish(row);
     onDelivery?.('success');
   };
 
@@ -152,14 +176,14 @@ export const createDeliveryWorker = ({
         again = false;
         const room = concurrency - inflight.size;
         if (room <= 0) break;
-        const rows = await claimDue(knex, issuer, clock.now(), room, leaseMs);
+        const rows = await queue.claimDue(knex, issuer, clock.now(), room, leaseMs);
         claimed += rows.length;
         for (const row of rows) {
           const job: Promise<void> = deliver(row)
             .catch((error: unknown) =>
               log.error(
                 { delivery: row.id, err: error },
-                'back-channel delivery bookkeeping failed',
+                `${queue.noun} delivery bookkeeping failed`,
               ),
             )
             .finally(() => {
@@ -172,7 +196,7 @@ export const createDeliveryWorker = ({
         if (rows.length === room) again = true;
       } while (again && !stopped);
     } catch (error) {
-      log.warn({ err: error }, 'back-channel logout queue poll failed');
+      log.warn({ err: error }, `${queue.noun} queue poll failed`);
     } finally {
       claiming = false;
     }

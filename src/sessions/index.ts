@@ -8,6 +8,7 @@ export type {
   SessionView,
 } from './session-service.ts';
 export { createDeliveryWorker, UndeliverableError } from './delivery-worker.ts';
+export type { DeliveryQueue, QueuedDelivery } from './delivery-worker.ts';
 export type { DeliveryOutcome, DeliverySettings, DeliveryWorker } from './delivery-worker.ts';
 export type { Delivery, DeliveryStatus, LogoutReason } from './delivery-repo.ts';
 export type { EndReason, SessionClient, SessionRecord } from './session-repo.ts';

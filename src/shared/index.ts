@@ -5,3 +5,5 @@ export type { Clock } from './clock.ts';
 export { createSecretBox } from './secret-box.ts';
 export type { SecretBox } from './secret-box.ts';
 export { createLogger } from './logger.ts';
+export { createOutboundFetch, isSpecialUseAddress } from './outbound-fetch.ts';
+export type { OutboundFetch } from './outbound-fetch.ts';

@@ -64,7 +64,8 @@ const ENC_KID = 'vehicle-agency-enc-1';
 
 beforeAll(async () => {
   app = await startTestApp(
-    { CLAIM_SOURCE_TIMEOUT_MS: '500' },
+    // The source runs on loopback, which One-ID calls only when OUTBOUND_PRIVATE_HOSTS names it.
+    { CLAIM_SOURCE_TIMEOUT_MS: '500', OUTBOUND_PRIVATE_HOSTS: '127.0.0.1' },
     { app: { logger: createLogger('info', sink) } },
   );
   const { publicKey, privateKey } = await generateKeyPair('ES256');
@@ -230,6 +231,7 @@ describe('claims held by another agency', () => {
         description: { ko: '거주자 우선주차 허가 번호', en: 'Your resident parking permit number' },
         scopes: ['parking'],
         sourceEndpoint: `${sourceUrl}/permits`,
+        sourceEventsUri: `${sourceUrl}/events`,
         delivery: 'distributed',
       },
       'test',
@@ -244,6 +246,7 @@ describe('claims held by another agency', () => {
         scopes: ['garage'],
         sourceEndpoint: `${sourceUrl}/garages`,
         sourceJwksUri: `${sourceUrl}/jwks-sign-only`,
+        sourceEventsUri: `${sourceUrl}/events`,
         delivery: 'distributed',
       },
       'test',

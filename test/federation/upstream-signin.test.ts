@@ -191,6 +191,7 @@ describe('sign-in through an upstream identity provider', () => {
     const session = createBrowserSession();
     const request = await authorizationRequest(config, client.redirectUri, {
       acr_values: SUBSTANTIAL,
+      ui_locales: 'en',
     });
     const login = await session.follow(request.url.href, app.issuer);
     const html = await login.res.text();
@@ -204,6 +205,8 @@ describe('sign-in through an upstream identity provider', () => {
     );
     expect(page.res.status).toBe(400);
     expect(page.html).toContain('ERR_UPSTREAM_ACR');
+    // In the language the client asked for (ui_locales), as the sign-in page was.
+    expect(page.html).toContain('needs a stronger proof of identity');
     // The way back to the sign-in, still open.
     expect(page.html).toContain(`href="/interaction/${uid}"`);
     expect((await session.request(`${app.issuer}/interaction/${uid}`)).status).toBe(200);

@@ -94,6 +94,8 @@ export const startTestApp = async (
     KEY_ENCRYPTION_KEYS: secrets.keyEncryptionKey,
     PAIRWISE_SALT: secrets.pairwiseSalt,
     LOG_LEVEL: 'warn',
+    // Test upstreams and claim sources run on loopback, which One-ID calls only when listed.
+    OUTBOUND_PRIVATE_HOSTS: '127.0.0.1',
     ...(databaseUrl && { DATABASE_URL: databaseUrl }),
     ...(redisUrl && { REDIS_URL: redisUrl }),
     ...env,
