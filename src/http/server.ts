@@ -63,6 +63,8 @@ export type HttpDeps = {
   /** METRICS_PUBLIC: also serve GET /metrics here (development only). */
   metricsPublic?: boolean | undefined;
   checks: Record<string, () => Promise<void>>;
+  /** True once a graceful stop began: /readyz answers 503 while the instance drains. */
+  stopping?: (() => boolean) | undefined;
   https: boolean;
   proxy: boolean;
   /** TRUSTED_PROXIES: the only TCP peers whose X-Forwarded-* headers are believed (rate-limit-address.ts). */
