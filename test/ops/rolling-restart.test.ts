@@ -197,5 +197,5 @@ describe.skipIf(!shared)('rolling restart behind nginx', () => {
       expect(token.detail).toMatch(/^503 application\/json \{"error":"temporarily_unavailable"/);
     await instances.a.stop();
     await instances.b.stop();
-  }, 120_000);
+  }, 240_000);
 });
