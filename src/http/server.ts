@@ -18,6 +18,7 @@ import {
   certificateRoutes,
   type CertificateLoginOptions,
 } from './certificate-routes.ts';
+import { certificateRefusedRoutes } from './certificate-refused-routes.ts';
 import { recoveryRoutes, SIGN_IN_METHOD_PAGES } from './recovery-routes.ts';
 import type { AccountSession } from './account-session.ts';
 import type { AccountService } from '../accounts/index.ts';
@@ -108,6 +109,7 @@ export const createHttpApp = (deps: HttpDeps): Koa => {
       certificates: guardCertificates(cert.certificates, deps.rateLimits),
       certificateOptions: cert.options,
     });
+    certificateRefusedRoutes(router, deps);
     recoveryRoutes(router, {
       ...deps,
       recovery: deps.signInMethods,
