@@ -404,6 +404,7 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     metrics,
     metricsPublic: config.metrics.public,
     checks: { database: db.ping, ...(redis && { redis: kv.ping }) },
+    stopping: () => requests?.draining() ?? false,
     https: issuerUrl.protocol === 'https:',
     proxy: config.trustedProxies.length > 0,
     trustedProxies: config.trustedProxies,
@@ -486,6 +487,11 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
       if (certListener) await certListener.listen(certSettings.loginPort!, host);
       return bound;
     },
+    /**
+     * First step of a graceful stop (main.ts): /readyz answers 503 and connections are no longer
+     * kept alive, while every request is still served. close() follows after the drain period.
+     */
+    drain: () => requests?.drain(),
     /** Graceful stop: no new connections, in-flight requests finish, then pools close. */
     async close() {
       clearInterval(keyTimer);

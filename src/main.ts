@@ -41,9 +41,15 @@ const main = async () => {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    app.log.info({ signal }, 'stopping: finishing in-flight requests');
-    const force = setTimeout(() => process.exit(1), 15_000);
+    // Drain: /readyz says 503 (probing balancers take the instance out) while every request is
+    // still served with `Connection: close`, so proxies hold no idle connection to it. Then the
+    // listener closes: a proxy retries a refused connection elsewhere (docs/deploy.md).
+    app.log.info({ signal, drainMs: config.shutdownDrainMs }, 'stopping: draining');
+    const force = setTimeout(() => process.exit(1), config.shutdownDrainMs + 15_000);
     force.unref();
+    app.drain();
+    await new Promise((resolve) => setTimeout(resolve, config.shutdownDrainMs));
+    app.log.info({ signal }, 'stopping: finishing in-flight requests');
     await app.close();
     process.exit(0);
   };

@@ -22,6 +22,8 @@ export type Config = Readonly<{
   sessionAbsoluteSeconds: number;
   /** How often each instance looks for sessions that expired (idle or absolute) to send their logout tokens. */
   sessionSweepSeconds: number;
+  /** On SIGTERM: how long /readyz says 503 while every request is still served, before the listener closes. */
+  shutdownDrainMs: number;
   backchannel: BackchannelConfig;
   /** Hosts of agency systems One-ID may call on loopback or private addresses (the engine refuses them otherwise). */
   outboundPrivateHosts: string[];
@@ -223,6 +225,7 @@ const schema = z.object({
   SESSION_IDLE_SECONDS: int(60, 30 * 86400).default(30 * 60),
   SESSION_ABSOLUTE_SECONDS: int(300, 30 * 86400).default(8 * 3600),
   SESSION_SWEEP_SECONDS: int(1, 3600).default(30),
+  SHUTDOWN_DRAIN_MS: int(0, 60_000).default(2000),
   BACKCHANNEL_POLL_MS: int(10, 60_000).default(2000),
   BACKCHANNEL_TIMEOUT_MS: int(500, 60_000).default(5000),
   BACKCHANNEL_RETRY_BASE_MS: int(10, 600_000).default(5000),
@@ -362,6 +365,7 @@ export const loadConfig = (env: Record<string, string | undefined>): Config => {
     sessionIdleSeconds: v.SESSION_IDLE_SECONDS,
     sessionAbsoluteSeconds: v.SESSION_ABSOLUTE_SECONDS,
     sessionSweepSeconds: v.SESSION_SWEEP_SECONDS,
+    shutdownDrainMs: v.SHUTDOWN_DRAIN_MS,
     backchannel: Object.freeze({
       pollMs: v.BACKCHANNEL_POLL_MS,
       timeoutMs: v.BACKCHANNEL_TIMEOUT_MS,

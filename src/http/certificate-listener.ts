@@ -3,7 +3,8 @@
 // serves one route. The handshake accepts any certificate (rejectUnauthorized: false):
 // One-ID validates the chain itself (anchors, revocation, usage, policy) and records the
 // outcome under the single-use ticket the login page issued, then sends the browser back to
-// the issuer, where the interaction cookie finishes the sign-in.
+// the issuer, where the interaction cookie finishes the sign-in. It also serves /static/* for
+// its own error pages.
 import { createServer, type Server } from 'node:https';
 import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
 import Koa from 'koa';
@@ -13,6 +14,7 @@ import type { CertificateLoginService } from '../auth/certificate/index.ts';
 import { errorHandler } from './errors.ts';
 import { securityHeaders } from './security.ts';
 import { limitSlowClients } from './slow-clients.ts';
+import { staticRoutes } from './static-routes.ts';
 import type { Views } from './views.ts';
 
 const MAX_CHAIN = 10;
@@ -65,6 +67,8 @@ export const createCertificateListener = ({
       `${issuer}/interaction/${encodeURIComponent(uid)}/certificate/complete?ticket=${encodeURIComponent(ticket!)}`,
     );
   });
+  // Its error pages load the stylesheet from this origin too.
+  staticRoutes(router);
   // HSTS covers every port of the host: only when the issuer itself is https.
   app.use(securityHeaders({ hsts: new URL(issuer).protocol === 'https:' }));
   app.use(errorHandler({ views, log }));

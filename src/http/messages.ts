@@ -154,6 +154,12 @@ const ko = {
   'login.certificate.submit': '서명으로 로그인',
   'login.certificate.missing': '먼저 서명 결과를 붙여 넣어 주세요.',
   'login.certificate.retry': '로그인 화면으로 돌아가 다시 시도하기',
+  'certificate.refused.title': '인증서를 사용할 수 없습니다',
+  'certificate.refused.body':
+    '브라우저가 보낸 인증서를 연결 단계에서 받을 수 없었습니다. 유효기간이 지났거나, 로그인 용도가 아니거나, 읽을 수 없는 인증서일 수 있습니다.',
+  'certificate.refused.passkey':
+    '이용하려던 서비스의 로그인 화면으로 돌아가 패스키로 로그인하시거나, 유효한 다른 인증서를 선택해 주세요.',
+  'certificate.refused.account': '패스키로 내 One-ID에 로그인하기',
   'enrol.certificate.title': 'One-ID 계정 만들기',
   'enrol.certificate.intro':
     '이 인증서에 연결된 One-ID 계정이 없습니다. 인증서의 정보로 계정을 만들 수 있습니다.',
@@ -676,6 +682,12 @@ const en: typeof ko = {
   'login.certificate.submit': 'Sign in with this signature',
   'login.certificate.missing': 'Please paste the signature first.',
   'login.certificate.retry': 'Back to the sign-in page to try again',
+  'certificate.refused.title': 'This certificate cannot be used',
+  'certificate.refused.body':
+    'The certificate your browser sent could not be accepted when the connection was made. It may have expired, not be meant for signing in, or be unreadable.',
+  'certificate.refused.passkey':
+    'Go back to the sign-in page of the service you were using and sign in with your passkey, or choose another, valid certificate.',
+  'certificate.refused.account': 'Sign in to My One-ID with a passkey',
   'enrol.certificate.title': 'Create your One-ID account',
   'enrol.certificate.intro':
     'No One-ID account is linked to this certificate yet. You can create one from the certificate’s details.',

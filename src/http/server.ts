@@ -18,6 +18,7 @@ import {
   certificateRoutes,
   type CertificateLoginOptions,
 } from './certificate-routes.ts';
+import { certificateRefusedRoutes } from './certificate-refused-routes.ts';
 import { recoveryRoutes, SIGN_IN_METHOD_PAGES } from './recovery-routes.ts';
 import type { AccountSession } from './account-session.ts';
 import type { AccountService } from '../accounts/index.ts';
@@ -63,6 +64,8 @@ export type HttpDeps = {
   /** METRICS_PUBLIC: also serve GET /metrics here (development only). */
   metricsPublic?: boolean | undefined;
   checks: Record<string, () => Promise<void>>;
+  /** True once a graceful stop began: /readyz answers 503 while the instance drains. */
+  stopping?: (() => boolean) | undefined;
   https: boolean;
   proxy: boolean;
   /** TRUSTED_PROXIES: the only TCP peers whose X-Forwarded-* headers are believed (rate-limit-address.ts). */
@@ -106,6 +109,7 @@ export const createHttpApp = (deps: HttpDeps): Koa => {
       certificates: guardCertificates(cert.certificates, deps.rateLimits),
       certificateOptions: cert.options,
     });
+    certificateRefusedRoutes(router, deps);
     recoveryRoutes(router, {
       ...deps,
       recovery: deps.signInMethods,

@@ -119,6 +119,26 @@ describe('graceful stop', () => {
     expect(performance.now() - started).toBeLessThan(HOLD_MS + 2000);
   });
 
+  it('drains first: /readyz says stopping while every request is still served, without keep-alive', async () => {
+    const draining = await startTestApp();
+    try {
+      expect((await fetch(`${draining.issuer}/readyz`)).headers.get('connection')).toBe(
+        'keep-alive',
+      );
+      draining.drain();
+      const ready = await fetch(`${draining.issuer}/readyz`);
+      expect(ready.status).toBe(503);
+      expect(await ready.json()).toEqual({ status: 'stopping' });
+      const discovery = await fetch(`${draining.issuer}/.well-known/openid-configuration`);
+      expect(discovery.status).toBe(200);
+      // No connection outlives its response: a proxy's pool to this instance empties.
+      expect(discovery.headers.get('connection')).toBe('close');
+      expect(await tryConnect(draining.port)).toBe('connected');
+    } finally {
+      await draining.stop();
+    }
+  });
+
   it('cuts a request that outlives the grace period, so a stop always ends', async () => {
     const server = createServer(() => {}); // answers nothing, ever
     const requests = trackRequests(server);

@@ -35,8 +35,9 @@ const firstSigner = async (
 
 /**
  * Returns the path [leaf, ...intermediates, anchor]. Throws CertificateError:
- * `untrusted` (ends in a self-signed certificate that is not an anchor),
- * `missing_intermediate` (no certificate named as the issuer was supplied),
+ * `untrusted` (ends in a self-signed certificate that is not an anchor, or a leaf sent
+ * without any chain whose issuer is no anchor),
+ * `missing_intermediate` (a chain was sent, but no certificate named as the issuer),
  * `bad_signature` (issuer candidates exist but none verifies the signature).
  */
 export const buildCertificatePath = async (
@@ -72,6 +73,15 @@ export const buildCertificatePath = async (
         throw new CertificateError(
           'bad_signature',
           `signature of "${current.subject}" does not verify with its issuer "${current.issuer}"`,
+        );
+      }
+      // A leaf that came alone (a proxy forwarding only the leaf, or a rogue certificate) whose
+      // issuer is no anchor: nothing links it to a trusted authority. "Send the whole chain"
+      // fits only a chain that was sent and stops short.
+      if (!intermediates.length) {
+        throw new CertificateError(
+          'untrusted',
+          `issuer "${current.issuer}" of "${current.subject}" is not a trust anchor and no chain was supplied`,
         );
       }
       throw new CertificateError(

@@ -203,5 +203,21 @@ describe('certificate sign-in over mutual TLS', () => {
     expect(res.status).toBe(400);
     expect(res.body).toContain(MESSAGES.ko['err.ERR_CERT_TICKET_INVALID']);
     expect((await tlsGet(`https://localhost:${loginPort}/`)).status).toBe(404);
+    // The page's stylesheet is served on this origin too (it was a 404 here).
+    expect(res.body).toContain('/static/app.css');
+    const css = await tlsGet(`https://localhost:${loginPort}/static/app.css`);
+    expect(css.status).toBe(200);
+    expect(css.body.length).toBeGreaterThan(100);
+  });
+
+  it('explains a certificate the proxy refused (nginx error_page 495 496) and offers the passkey', async () => {
+    for (const lang of ['ko', 'en'] as const) {
+      const res = await fetch(`${app.issuer}/certificate/refused?lang=${lang}`);
+      expect(res.status).toBe(400);
+      const html = await res.text();
+      expect(html).toContain(MESSAGES[lang]['certificate.refused.body']);
+      expect(html).toContain(MESSAGES[lang]['certificate.refused.passkey']);
+      expect(html).toContain('id="certificate-refused-account" href="/account"');
+    }
   });
 });

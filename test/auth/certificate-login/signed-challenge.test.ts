@@ -248,8 +248,14 @@ describe('refused certificates', () => {
     [
       'missing_intermediate',
       'ERR_CERT_MISSING_INTERMEDIATE',
-      async () => ({ leaf: await pki.citizen(), chain: [] }),
+      // A chain that stops short: the sub-CA is sent, its issuer (the citizen CA) is not.
+      async () => {
+        const subCa = await createIntermediateCa(pki.intermediate, { name: 'CN=Sub CA, C=KR' });
+        return { leaf: await createLeaf(subCa), chain: [subCa] };
+      },
     ],
+    // A leaf sent alone whose issuer is no anchor: not "send the whole chain".
+    ['untrusted', 'ERR_CERT_UNTRUSTED', async () => ({ leaf: await pki.citizen(), chain: [] })],
     [
       'policy_mismatch',
       'ERR_CERT_POLICY_MISMATCH',

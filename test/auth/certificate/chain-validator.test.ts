@@ -152,9 +152,24 @@ describe('createCertificateValidator', () => {
     ).toBe('bad_signature');
   });
 
-  it('reports a missing intermediate', async () => {
-    const leaf = await createLeaf(intermediate);
-    expect(await rejection(validatorFor().validate(leaf.pem, []))).toBe('missing_intermediate');
+  it('reports a missing intermediate when the chain sent stops short', async () => {
+    const subCa = await createIntermediateCa(intermediate, { name: 'CN=Sub CA, C=KR' });
+    const leaf = await createLeaf(subCa);
+    expect(await rejection(validatorFor().validate(leaf.pem, [subCa.pem]))).toBe(
+      'missing_intermediate',
+    );
+  });
+
+  it('calls a leaf sent alone whose issuer is no anchor untrusted, not "send the whole chain"', async () => {
+    const otherCa = await createIntermediateCa(await createRootCa({ name: 'CN=Elsewhere, C=KR' }));
+    expect(await rejection(validatorFor().validate((await createLeaf(otherCa)).pem, []))).toBe(
+      'untrusted',
+    );
+    // The same for a genuine leaf whose intermediate the proxy did not forward: nothing sent
+    // links it to an anchor (configure the intermediate as an anchor, or forward the chain).
+    expect(await rejection(validatorFor().validate((await createLeaf(intermediate)).pem, []))).toBe(
+      'untrusted',
+    );
   });
 
   it('rejects an intermediate that is not a CA', async () => {
