@@ -49,6 +49,7 @@ import { createLogger, createSecretBox, systemClock } from './shared/index.ts';
 import {
   connectRedis,
   createMemoryKv,
+  createRedisChangeFeed,
   createRedisKv,
   migrateLatest,
   openDatabase,
@@ -83,6 +84,8 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
   }
   const { knex } = db;
   const kv = redis ? createRedisKv(redis) : createMemoryKv();
+  // Read-mostly data cached per instance is dropped on every instance when it changes (pub/sub).
+  const feed = redis ? createRedisChangeFeed(redis, config.issuer) : undefined;
   const clock = systemClock;
   const secretBox = createSecretBox(secrets.keyEncryptionKeys);
   const issuerUrl = new URL(config.issuer);
@@ -97,7 +100,7 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
   const catalogue = createCatalogueService({ knex });
   await catalogue.seed();
   // The engine reads a client on every request: cached per instance, valid until any change (client-cache.ts).
-  const clientCache = createClientCache({ knex, mirror: redis ? kv : undefined });
+  const clientCache = createClientCache({ knex, mirror: redis ? kv : undefined, feed });
   const clients = createClientService({
     knex,
     secretBox,
@@ -167,6 +170,7 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     issuer: config.issuer,
     timeoutMs: config.federationTimeoutMs,
     log,
+    feed,
   });
   const signingKeys = createSigningKeyService({
     knex,
@@ -460,6 +464,7 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
       // Deliveries in flight finish (each bounded by BACKCHANNEL_TIMEOUT_MS); queued ones wait in the database.
       await sessions.stop();
       await kv.close();
+      feed?.close();
       oidcStore.close?.();
       if (redis) await redis.quit().catch(() => redis.disconnect());
       await db.close();

@@ -4,7 +4,7 @@ import type { Knex } from 'knex';
 import type { AccountService } from '../accounts/index.ts';
 import type { ClientService } from '../clients/index.ts';
 import type { Clock, SecretBox } from '../shared/index.ts';
-import type { KvStore } from '../store/index.ts';
+import type { ChangeFeed, KvStore } from '../store/index.ts';
 import { createAgencyLinkService } from './agency-link-service.ts';
 import { createFederationLoginService } from './federation-login-service.ts';
 import { createUpstreamClient } from './upstream-client.ts';
@@ -21,6 +21,8 @@ type Deps = {
   /** FEDERATION_TIMEOUT_MS: deadline of each request to an upstream (discovery, token, JWKS, userinfo). */
   timeoutMs: number;
   log?: { warn: (obj: object, msg: string) => void } | undefined;
+  /** Invalidates the login page's upstream list on every instance (Redis pub/sub). */
+  feed?: ChangeFeed | undefined;
 };
 
 export const federationRedirectUri = (issuer: string) => `${issuer}/federation/callback`;
@@ -35,8 +37,9 @@ export const createFederationModule = ({
   issuer,
   timeoutMs,
   log,
+  feed,
 }: Deps) => {
-  const upstreams = createUpstreamService({ knex, secretBox });
+  const upstreams = createUpstreamService({ knex, secretBox, feed });
   const client = createUpstreamClient({ redirectUri: federationRedirectUri(issuer), timeoutMs });
   const login = createFederationLoginService({ knex, kv, clock, accounts, upstreams, client, log });
   const agencyLinks = createAgencyLinkService({ knex, clients });

@@ -107,7 +107,7 @@ export const federationRoutes = (
       if (details?.prompt.name === 'login') {
         const uid = details.uid;
         const [active, pending] = await Promise.all([
-          federation.upstreams.list('active'),
+          federation.upstreams.activeForLogin(),
           federation.login.linkOptions(uid).catch(() => undefined),
         ]);
         (ctx.state as FederationState).federationLogin = {

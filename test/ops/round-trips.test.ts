@@ -29,11 +29,11 @@ import { createHash, randomBytes } from 'node:crypto';
  * database, since the CLI may change clients from another process).
  */
 const BUDGETS = {
-  signIn: { redis: 34, sql: 15, embeddedSql: 22 },
-  clientCredentials: { redis: 3, sql: 0, embeddedSql: 1 },
-  refresh: { redis: 9, sql: 1, embeddedSql: 3 },
-  userinfo: { redis: 5, sql: 1, embeddedSql: 3 },
-  introspection: { redis: 6, sql: 0, embeddedSql: 2 },
+  signIn: { redis: 27, sql: 14, embeddedSql: 22 },
+  clientCredentials: { redis: 2, sql: 0, embeddedSql: 1 },
+  refresh: { redis: 7, sql: 1, embeddedSql: 3 },
+  userinfo: { redis: 3, sql: 1, embeddedSql: 3 },
+  introspection: { redis: 4, sql: 0, embeddedSql: 2 },
 } as const;
 
 const redisUrl = inject('redisUrl');
@@ -55,6 +55,8 @@ net.Socket.prototype.write = function (this: net.Socket, ...args: unknown[]) {
   if (redisPort !== undefined && this.remotePort === redisPort) {
     redisWrites += 1;
     if (verbose) redisSeen.push(commandsOf(args[0]));
+  } else if (verbose && app && this.remotePort === app.port) {
+    redisSeen.push(`--- ${String(args[0]).split('\r\n')[0]!.slice(0, 60)}`);
   }
   return (socketWrite as (...a: unknown[]) => boolean).apply(this, args);
 } as typeof socketWrite;
