@@ -29,7 +29,7 @@ import { createHash, randomBytes } from 'node:crypto';
  * database, since the CLI may change clients from another process).
  */
 const BUDGETS = {
-  signIn: { redis: 27, sql: 14, embeddedSql: 22 },
+  signIn: { redis: 26, sql: 14, embeddedSql: 22 },
   clientCredentials: { redis: 2, sql: 0, embeddedSql: 1 },
   refresh: { redis: 7, sql: 1, embeddedSql: 3 },
   userinfo: { redis: 3, sql: 1, embeddedSql: 3 },
