@@ -52,6 +52,7 @@ import { createLogger, createOutboundFetch, createSecretBox, systemClock } from 
 import {
   connectRedis,
   createMemoryKv,
+  createRedisChangeFeed,
   createRedisKv,
   migrateLatest,
   openDatabase,
@@ -86,6 +87,8 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
   }
   const { knex } = db;
   const kv = redis ? createRedisKv(redis) : createMemoryKv();
+  // Read-mostly data cached per instance is dropped on every instance when it changes (pub/sub).
+  const feed = redis ? createRedisChangeFeed(redis, config.issuer) : undefined;
   const clock = systemClock;
   const secretBox = createSecretBox(secrets.keyEncryptionKeys);
   const issuerUrl = new URL(config.issuer);
@@ -100,7 +103,7 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
   const catalogue = createCatalogueService({ knex });
   await catalogue.seed();
   // The engine reads a client on every request: cached per instance, valid until any change (client-cache.ts).
-  const clientCache = createClientCache({ knex, mirror: redis ? kv : undefined });
+  const clientCache = createClientCache({ knex, mirror: redis ? kv : undefined, feed });
   const clients = createClientService({
     knex,
     secretBox,
@@ -173,6 +176,7 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     timeoutMs: config.federationTimeoutMs,
     fetch: outboundFetch,
     log,
+    feed,
   });
   const signingKeys = createSigningKeyService({
     knex,
@@ -507,6 +511,7 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
       await sessions.stop();
       await sourceEventWorker.stop();
       await kv.close();
+      feed?.close();
       oidcStore.close?.();
       if (redis) await redis.quit().catch(() => redis.disconnect());
       await db.close();

@@ -15,6 +15,7 @@ import { createSessionService, type SessionService } from '../sessions/index.ts'
 import { createLogger, createSecretBox, systemClock } from '../shared/index.ts';
 import {
   connectRedis,
+  createRedisChangeFeed,
   createRedisKv,
   migrateLatest,
   openDatabase,
@@ -38,13 +39,14 @@ export const createCliContext = async (config: Config) => {
   await catalogue.seed();
   // Client changes must reach the servers' client caches: bumped in PostgreSQL, published in Redis when there is one.
   const redis = config.redis ? connectRedis(config.redis) : undefined;
+  const feed = redis && createRedisChangeFeed(redis, config.issuer, { subscribe: false });
   const clients = createClientService({
     knex,
     secretBox,
     clock,
     secretGraceSeconds: config.clientSecretGraceSeconds,
     knownClaims: async () => new Set((await catalogue.list()).map((i) => i.name)),
-    cache: createClientCache({ knex, mirror: redis && createRedisKv(redis) }),
+    cache: createClientCache({ knex, mirror: redis && createRedisKv(redis), feed }),
   });
   const accounts = createAccountService({
     knex,
@@ -101,7 +103,7 @@ export const createCliContext = async (config: Config) => {
       activationDelaySeconds: config.keyActivationDelaySeconds,
     }),
     audit,
-    upstreams: createUpstreamService({ knex, secretBox }),
+    upstreams: createUpstreamService({ knex, secretBox, feed }),
     federationRedirectUri: federationRedirectUri(config.issuer),
     /** KEY_ENCRYPTION_KEYS rotation: every sealed secret re-sealed with the first key; audited in the same transaction. */
     resealSecrets: () =>

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { describe, expect, it } from 'vitest';
+import type { ChangeFeed } from '../store/index.ts';
 import { createClientCache, type StampMirror } from './client-cache.ts';
 
 // The Redis mirror as another instance sees it: a shared map, with the reads counted.
@@ -65,5 +66,43 @@ describe('client cache', () => {
     version = 3;
     await there.publish();
     expect(await here.get('engine', 'agency-tax', load)).toBe('enabled v3');
+  });
+
+  it('reads no token while the change feed is live; a change heard drops entries, even mid-load', async () => {
+    const { mirror, reads } = sharedMirror();
+    const listeners: (() => void)[] = [];
+    let live = true;
+    const feed: ChangeFeed = {
+      live: () => live,
+      on: (_topic, listener) => void listeners.push(listener),
+      publish: async () => listeners.forEach((l) => l()),
+      close: () => undefined,
+    };
+    const cache = createClientCache({ knex, mirror, feed });
+    let version = 1;
+    const load = async () => `v${version}`;
+    expect(await cache.get('engine', 'a', load)).toBe('v1');
+    version = 2;
+    expect(await cache.get('engine', 'a', load)).toBe('v1');
+    expect(reads()).toBe(0);
+    // Another instance's change arrives as a message.
+    listeners.forEach((l) => l());
+    expect(await cache.get('engine', 'a', load)).toBe('v2');
+    // A load that overlaps a change is returned but not kept.
+    let release!: () => void;
+    const slow = cache.get(
+      'engine',
+      'b',
+      () => new Promise<string>((r) => (release = () => r('old'))),
+    );
+    await new Promise((r) => setImmediate(r));
+    listeners.forEach((l) => l());
+    release();
+    expect(await slow).toBe('old');
+    expect(await cache.get('engine', 'b', async () => 'new')).toBe('new');
+    // The feed down: back to the shared token.
+    live = false;
+    expect(await cache.get('engine', 'b', async () => 'newer')).toBe('newer');
+    expect(reads()).toBeGreaterThan(0);
   });
 });

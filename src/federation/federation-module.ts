@@ -4,7 +4,7 @@ import type { Knex } from 'knex';
 import type { AccountService } from '../accounts/index.ts';
 import type { ClientService } from '../clients/index.ts';
 import type { Clock, OutboundFetch, SecretBox } from '../shared/index.ts';
-import type { KvStore } from '../store/index.ts';
+import type { ChangeFeed, KvStore } from '../store/index.ts';
 import { createAgencyLinkService } from './agency-link-service.ts';
 import { createFederationLoginService } from './federation-login-service.ts';
 import { createUpstreamClient } from './upstream-client.ts';
@@ -23,6 +23,8 @@ type Deps = {
   /** Outgoing requests to upstreams (the SSRF guard with OUTBOUND_PRIVATE_HOSTS). */
   fetch?: OutboundFetch | undefined;
   log?: { warn: (obj: object, msg: string) => void } | undefined;
+  /** Invalidates the login page's upstream list on every instance (Redis pub/sub). */
+  feed?: ChangeFeed | undefined;
 };
 
 export const federationRedirectUri = (issuer: string) => `${issuer}/federation/callback`;
@@ -38,8 +40,9 @@ export const createFederationModule = ({
   timeoutMs,
   fetch,
   log,
+  feed,
 }: Deps) => {
-  const upstreams = createUpstreamService({ knex, secretBox });
+  const upstreams = createUpstreamService({ knex, secretBox, feed });
   const client = createUpstreamClient({
     redirectUri: federationRedirectUri(issuer),
     timeoutMs,

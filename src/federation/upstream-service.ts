@@ -4,6 +4,7 @@
 import type { Knex } from 'knex';
 import { appendAudit } from '../audit/index.ts';
 import { AppError, type SecretBox } from '../shared/index.ts';
+import { cachedByFeed, type ChangeFeed } from '../store/index.ts';
 import { parseUpstream, type UpstreamSettings } from './upstream-metadata.ts';
 import {
   findUpstream,
@@ -36,12 +37,19 @@ const audited = (u: UpstreamSettings | UpstreamView) => {
   return rest;
 };
 
+/** The feed topic of upstream changes: every instance's login-page list is dropped. */
+const TOPIC = 'upstreams';
+const changed = (feed: ChangeFeed | undefined) => feed?.publish(TOPIC).catch(() => undefined);
+
 export const createUpstreamService = ({
   knex,
   secretBox,
+  feed,
 }: {
   knex: Knex;
   secretBox: SecretBox;
+  /** Where changes are published (and, on a server, heard): see store/change-feed.ts. */
+  feed?: ChangeFeed | undefined;
 }) => ({
   /** Registers an upstream (active at once). */
   async add(
@@ -75,6 +83,7 @@ export const createUpstreamService = ({
         details: { ...(context.via && { via: context.via }), after: audited(settings) },
       });
     });
+    await changed(feed);
     return toUpstreamView((await findUpstream(knex, settings.id))!);
   },
 
@@ -135,6 +144,7 @@ export const createUpstreamService = ({
         },
       });
     });
+    await changed(feed);
     return toUpstreamView((await findUpstream(knex, id))!);
   },
 
@@ -145,7 +155,7 @@ export const createUpstreamService = ({
     actor: string,
     context: UpstreamChangeContext = {},
   ): Promise<UpstreamStatus> {
-    return knex.transaction(async (trx) => {
+    const before = await knex.transaction(async (trx) => {
       const existing = await findUpstream(trx, id);
       if (!existing) throw notFound(id);
       if (existing.status === status) return status;
@@ -164,7 +174,14 @@ export const createUpstreamService = ({
       });
       return existing.status;
     });
+    if (before !== status) await changed(feed);
+    return before;
   },
+
+  /** The active upstreams the login page offers: kept in process while the feed is live. */
+  activeForLogin: cachedByFeed(feed, TOPIC, async () =>
+    (await listUpstreams(knex, 'active')).map(toUpstreamView),
+  ),
 
   /** Upstreams by id (all, or a keyset page: ids after `page.after`, at most `page.limit`). */
   list: async (

@@ -105,13 +105,19 @@ export const federationRoutes = (
   // page: upstreams come from our own database (their metadata is fetched only on a click).
   router.get('/interaction/:uid', async (ctx, next) => {
     try {
-      // A mismatched or expired interaction is the page's own error to show.
-      const details = await interactionOf(ctx, provider()).catch(() => undefined);
+      // A mismatched or expired interaction is the page's own error to show. The pending link
+      // is asked for with it (one Redis round trip for both), used only on the login prompt.
+      const [details, pendingLink] = await Promise.all([
+        interactionOf(ctx, provider()).catch(() => undefined),
+        federation.login.linkOptions(ctx.params.uid!).catch(() => undefined),
+      ]);
       if (details?.prompt.name === 'login') {
         const uid = details.uid;
         const [active, pending] = await Promise.all([
-          federation.upstreams.list('active'),
-          federation.login.linkOptions(uid).catch(() => undefined),
+          federation.upstreams.activeForLogin(),
+          uid === ctx.params.uid
+            ? pendingLink
+            : federation.login.linkOptions(uid).catch(() => undefined),
         ]);
         (ctx.state as FederationState).federationLogin = {
           upstreams: active
