@@ -5,7 +5,7 @@ import type Provider from 'oidc-provider';
 import type { Logger } from 'pino';
 import { createAccountService } from './accounts/index.ts';
 import { createAdminModule } from './admin/index.ts';
-import { createAuditService } from './audit/index.ts';
+import { createAuditService, withAuditKeys } from './audit/index.ts';
 import { createEnrolmentService } from './auth/index.ts';
 import { createPasskeyService } from './auth/passkey/index.ts';
 import { createCertificateModule, createRecoveryService } from './auth/certificate/index.ts';
@@ -81,7 +81,8 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     redis?.disconnect();
     throw error;
   }
-  const { knex } = db;
+  // Every audit record written through this handle is keyed with AUDIT_KEYS (audit-service.ts).
+  const knex = withAuditKeys(db.knex, secrets.auditKeys);
   const kv = redis ? createRedisKv(redis) : createMemoryKv();
   const clock = systemClock;
   const secretBox = createSecretBox(secrets.keyEncryptionKeys);

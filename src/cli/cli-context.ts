@@ -2,7 +2,7 @@
 // embedded server over its loopback socket rather than opening its files twice).
 import { createAccountService, createImportService } from '../accounts/index.ts';
 import { createAdminModule } from '../admin/index.ts';
-import { appendAudit, createAuditService } from '../audit/index.ts';
+import { appendAudit, createAuditService, withAuditKeys } from '../audit/index.ts';
 import { createClientCache, createClientService } from '../clients/index.ts';
 import { createUpstreamService, federationRedirectUri } from '../federation/index.ts';
 import { createCatalogueService } from '../consent/index.ts';
@@ -31,7 +31,7 @@ export const createCliContext = async (config: Config) => {
     patient: true,
   });
   await migrateLatest(db.knex);
-  const { knex } = db;
+  const knex = withAuditKeys(db.knex, secrets.auditKeys);
   const secretBox = createSecretBox(secrets.keyEncryptionKeys);
   const clock = systemClock;
   const catalogue = createCatalogueService({ knex });
