@@ -45,7 +45,7 @@ import { createProvider } from './oidc/provider.ts';
 import { createClaimSources, type ClaimSourceSigner } from './oidc/claim-sources.ts';
 import { importJWK, type CryptoKey } from 'jose';
 import { createSigningKeyService } from './oidc/signing-keys.ts';
-import { createLogger, createSecretBox, systemClock } from './shared/index.ts';
+import { createKeyedHash, createLogger, createSecretBox, systemClock } from './shared/index.ts';
 import {
   connectRedis,
   createMemoryKv,
@@ -53,6 +53,7 @@ import {
   migrateLatest,
   openDatabase,
   resolveSecrets,
+  withHashedKeys,
 } from './store/index.ts';
 
 /** `passkeyChallengeTtlSeconds` shortens the 300 s WebAuthn challenge lifetime (tests only). */
@@ -83,7 +84,12 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
   }
   // Every audit record written through this handle is keyed with AUDIT_KEYS (audit-service.ts).
   const knex = withAuditKeys(db.knex, secrets.auditKeys);
-  const kv = redis ? createRedisKv(redis) : createMemoryKv();
+  // Every Redis key starts with REDIS_KEY_PREFIX; bearer values are stored under keyed hashes.
+  const hashId = createKeyedHash(secrets.pairwiseSalt, 'stored-ids');
+  const kv = withHashedKeys(
+    redis ? createRedisKv(redis, `${config.redisKeyPrefix}kv:`) : createMemoryKv(),
+    hashId,
+  );
   const clock = systemClock;
   const secretBox = createSecretBox(secrets.keyEncryptionKeys);
   const issuerUrl = new URL(config.issuer);
@@ -217,6 +223,8 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
   const views = createViews({ csrfToken: csrf.token });
   const oidcStore = createOidcAdapter({
     redis,
+    prefix: config.redisKeyPrefix,
+    hashId,
     clients,
     registrations: adminEngine.dcr && createRegistrationStore(adminEngine.dcr),
   });
@@ -271,7 +279,7 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
       observeProvider(
         createProvider({
           issuer: config.issuer,
-          adapter: tracking.Adapter,
+          adapter: oidcStore.forEngine(tracking.Adapter),
           claimSources,
           jwks: await signingKeys.engineJwks(),
           cookieKeys: secrets.cookieKeys,
@@ -369,8 +377,12 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     https: issuerUrl.protocol === 'https:',
     proxy: config.trustedProxies.length > 0,
     trustedProxies: config.trustedProxies,
-    // Shared by every instance through Redis when there is one; namespaced by issuer (one deployment).
-    rateLimits: createRateLimits({ config: config.rateLimits, redis, namespace: config.issuer }),
+    // Shared by every instance through Redis when there is one; namespaced by REDIS_KEY_PREFIX.
+    rateLimits: createRateLimits({
+      config: config.rateLimits,
+      redis,
+      prefix: config.redisKeyPrefix,
+    }),
     signInMethods: certificates?.recovery ?? createRecoveryService({ knex, passkeys }),
     certificateLogin: certificates && {
       certificates: certificates.login,
@@ -425,6 +437,7 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     provider: () => provider,
     reloadKeys,
     listSessionIds: oidcStore.listSessionIds,
+    oidcStore,
     http,
     /** Starts listening; resolves with the bound port (0 in config picks a free one). */
     listen: async (port = config.port, host = config.host) => {
