@@ -25,7 +25,7 @@ const BEARER_MODELS: ReadonlySet<string> = new Set([
  * it asked for; `findByUid` cannot (the stored payload has only the hash) and returns the
  * stored id, which the engine only reads. An Interaction's copy of its session's cookie value
  * is hashed as well. `Inner` must be the store level: never wrap twice. `hash` is a keyed hash
-(src/shared/keyed-hash.ts): without the key, nobody can plant a record for a token they chose.
+ * (src/shared/keyed-hash.ts): without the key, nobody can plant a record for a token they chose.
  */
 export const hashBearerIds = (
   Inner: AdapterConstructor,

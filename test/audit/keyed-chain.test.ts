@@ -47,79 +47,88 @@ const plainHash = (prevHash: string, row: Record<string, any>) =>
     .digest('hex');
 
 describe('keyed audit chain', () => {
-  it('names a record edited and its lane recomputed without the key', async () => {
-    const subject = `test:forgery-${randomBytes(4).toString('hex')}`;
-    for (const step of ['one', 'two', 'three'])
-      await app.services.audit.record({
-        action: 'test.recorded',
-        actor: 'cli',
-        subject,
-        details: { step },
-      });
-    expect((await verifyWith(oldKey)).stdout).toMatch(/^Audit chain intact/);
+  // The CLI runs as a process of its own (seconds each on a busy machine).
+  it(
+    'names a record edited and its lane recomputed without the key',
+    { timeout: 120_000 },
+    async () => {
+      const subject = `test:forgery-${randomBytes(4).toString('hex')}`;
+      for (const step of ['one', 'two', 'three'])
+        await app.services.audit.record({
+          action: 'test.recorded',
+          actor: 'cli',
+          subject,
+          details: { step },
+        });
+      expect(await app.services.audit.verify()).toMatchObject({ ok: true });
 
-    const [first, target, ...rest] = await app
-      .knex('audit_events')
-      .where({ subject })
-      .orderBy('id');
-    const lane = await app
-      .knex('audit_events')
-      .where({ chain: target.chain })
-      .andWhere('id', '>=', target.id)
-      .orderBy('id');
-    const saved = lane.map((r) => ({ ...r }));
-    expect(rest).toHaveLength(1);
-    expect(first.key_id).toEqual(expect.any(String));
-    // Rewrite the record, then every later record of its lane, so each links to the one before.
-    let prevHash: string = target.prev_hash;
-    for (const row of lane) {
-      if (row.id === target.id) row.details = { step: 'forged' };
-      const hash = plainHash(prevHash, row);
-      await app
+      const [first, target, ...rest] = await app
         .knex('audit_events')
-        .where({ id: row.id })
-        .update({ details: JSON.stringify(row.details), prev_hash: prevHash, hash });
-      prevHash = hash;
-    }
-    try {
-      const result = await verifyWith(oldKey);
-      expect(result.code).toBe(1);
-      expect(result.stderr).toContain(`Audit chain broken at record ${target.id} `);
-    } finally {
-      for (const row of saved)
+        .where({ subject })
+        .orderBy('id');
+      const lane = await app
+        .knex('audit_events')
+        .where({ chain: target.chain })
+        .andWhere('id', '>=', target.id)
+        .orderBy('id');
+      const saved = lane.map((r) => ({ ...r }));
+      expect(rest).toHaveLength(1);
+      expect(first.key_id).toEqual(expect.any(String));
+      // Rewrite the record, then every later record of its lane, so each links to the one before.
+      let prevHash: string = target.prev_hash;
+      for (const row of lane) {
+        if (row.id === target.id) row.details = { step: 'forged' };
+        const hash = plainHash(prevHash, row);
         await app
           .knex('audit_events')
           .where({ id: row.id })
-          .update({
-            details: JSON.stringify(row.details),
-            prev_hash: row.prev_hash,
-            hash: row.hash,
-          });
-    }
-    expect((await verifyWith(oldKey)).stdout).toMatch(/^Audit chain intact/);
-  });
+          .update({ details: JSON.stringify(row.details), prev_hash: prevHash, hash });
+        prevHash = hash;
+      }
+      try {
+        const result = await verifyWith(oldKey);
+        expect(result.code).toBe(1);
+        expect(result.stderr).toContain(`Audit chain broken at record ${target.id} `);
+      } finally {
+        for (const row of saved)
+          await app
+            .knex('audit_events')
+            .where({ id: row.id })
+            .update({
+              details: JSON.stringify(row.details),
+              prev_hash: row.prev_hash,
+              hash: row.hash,
+            });
+      }
+      expect(await app.services.audit.verify()).toMatchObject({ ok: true });
+    },
+  );
 
-  it('verifies old records after rotation and keys new ones with the new first key', async () => {
-    const subject = `test:rotation-${randomBytes(4).toString('hex')}`;
-    await app.services.audit.record({ action: 'test.before-rotation', actor: 'cli', subject });
-    const rotated = createAuditService({
-      knex: withAuditKeys(app.knex, [
-        Buffer.from(newKey, 'base64url'),
-        Buffer.from(oldKey, 'base64url'),
-      ]),
-    });
-    await rotated.record({ action: 'test.after-rotation', actor: 'cli', subject });
-    const [before, after] = await app.knex('audit_events').where({ subject }).orderBy('id');
-    expect(after.key_id).not.toBe(before.key_id);
-    expect(await rotated.verify()).toMatchObject({ ok: true });
-    expect((await verifyWith(`${newKey},${oldKey}`)).stdout).toMatch(/^Audit chain intact/);
+  it(
+    'verifies old records after rotation and keys new ones with the new first key',
+    { timeout: 120_000 },
+    async () => {
+      const subject = `test:rotation-${randomBytes(4).toString('hex')}`;
+      await app.services.audit.record({ action: 'test.before-rotation', actor: 'cli', subject });
+      const rotated = createAuditService({
+        knex: withAuditKeys(app.knex, [
+          Buffer.from(newKey, 'base64url'),
+          Buffer.from(oldKey, 'base64url'),
+        ]),
+      });
+      await rotated.record({ action: 'test.after-rotation', actor: 'cli', subject });
+      const [before, after] = await app.knex('audit_events').where({ subject }).orderBy('id');
+      expect(after.key_id).not.toBe(before.key_id);
+      expect(await rotated.verify()).toMatchObject({ ok: true });
+      expect((await verifyWith(`${newKey},${oldKey}`)).stdout).toMatch(/^Audit chain intact/);
 
-    // The old key removed too early: the first record it keyed is named, with its key id.
-    const [oldest] = await app.knex('audit_events').orderBy('id').limit(1);
-    const result = await verifyWith(newKey);
-    expect(result.code).toBe(1);
-    expect(result.stderr).toContain(
-      `Audit chain broken at record ${oldest.id} (after 0 valid record(s)): its key id "${before.key_id}" is not one of AUDIT_KEYS.`,
-    );
-  });
+      // The old key removed too early: the first record it keyed is named, with its key id.
+      const [oldest] = await app.knex('audit_events').orderBy('id').limit(1);
+      const result = await verifyWith(newKey);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(
+        `Audit chain broken at record ${oldest.id} (after 0 valid record(s)): its key id "${before.key_id}" is not one of AUDIT_KEYS.`,
+      );
+    },
+  );
 });

@@ -50,6 +50,13 @@ const issueCredentials = async (app: TestApp) => {
   const again = await authorizationRequest(config, client.redirectUri);
   const sso = await browser.follow(again.url.toString(), app.issuer);
   expect(sso.url).toMatch(new RegExp(`^${client.redirectUri}\\?code=`));
+  // Left waiting on its consent page: an interaction that holds the session (and its cookie value).
+  const second = await registerClient(app);
+  const secondConfig = await discover(app, second);
+  const pending = await authorizationRequest(secondConfig, second.redirectUri);
+  const consent = await browser.follow(pending.url.toString(), app.issuer);
+  expect(await consent.res.text()).toMatch(/action="\/interaction\/[\w-]+\/consent"/);
+  expect(browser.jar.get('oneid_session')).toBe(session);
   return values;
 };
 
