@@ -31,12 +31,12 @@ const canonical = (value: unknown): string => {
       .join(',')}}`;
   return JSON.stringify(value ?? null);
 };
-const plainHash = (prevHash: string, row: Record<string, any>) =>
+const plainHash = (prevHash: string, row: Record<string, unknown>) =>
   createHash('sha256')
     .update(
       canonical([
         prevHash,
-        new Date(row.occurred_at).toISOString(),
+        new Date(row.occurred_at as string).toISOString(),
         row.action,
         row.actor,
         row.subject,
