@@ -5,7 +5,7 @@ import type Provider from 'oidc-provider';
 import type { Logger } from 'pino';
 import { createAccountService } from './accounts/index.ts';
 import { createAdminModule } from './admin/index.ts';
-import { createAuditService } from './audit/index.ts';
+import { createAuditService, withAuditKeys } from './audit/index.ts';
 import { createEnrolmentService } from './auth/index.ts';
 import { createPasskeyService } from './auth/passkey/index.ts';
 import { createCertificateModule, createRecoveryService } from './auth/certificate/index.ts';
@@ -48,7 +48,13 @@ import { createProvider } from './oidc/provider.ts';
 import { createClaimSources, type ClaimSourceSigner } from './oidc/claim-sources.ts';
 import { importJWK, type CryptoKey } from 'jose';
 import { createSigningKeyService } from './oidc/signing-keys.ts';
-import { createLogger, createOutboundFetch, createSecretBox, systemClock } from './shared/index.ts';
+import {
+  createKeyedHash,
+  createLogger,
+  createOutboundFetch,
+  createSecretBox,
+  systemClock,
+} from './shared/index.ts';
 import {
   connectRedis,
   createMemoryKv,
@@ -57,6 +63,7 @@ import {
   migrateLatest,
   openDatabase,
   resolveSecrets,
+  withHashedKeys,
 } from './store/index.ts';
 
 /** `passkeyChallengeTtlSeconds` shortens the 300 s WebAuthn challenge lifetime (tests only). */
@@ -85,8 +92,14 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     redis?.disconnect();
     throw error;
   }
-  const { knex } = db;
-  const kv = redis ? createRedisKv(redis) : createMemoryKv();
+  // Every audit record written through this handle is keyed with AUDIT_KEYS (audit-service.ts).
+  const knex = withAuditKeys(db.knex, secrets.auditKeys);
+  // Every Redis key starts with REDIS_KEY_PREFIX; bearer values are stored under keyed hashes.
+  const hashId = createKeyedHash(secrets.pairwiseSalt, 'stored-ids');
+  const kv = withHashedKeys(
+    redis ? createRedisKv(redis, `${config.redisKeyPrefix}kv:`) : createMemoryKv(),
+    hashId,
+  );
   // Read-mostly data cached per instance is dropped on every instance when it changes (pub/sub).
   const feed = redis ? createRedisChangeFeed(redis, config.issuer) : undefined;
   const clock = systemClock;
@@ -226,6 +239,8 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
   const views = createViews({ csrfToken: csrf.token });
   const oidcStore = createOidcAdapter({
     redis,
+    prefix: config.redisKeyPrefix,
+    hashId,
     clients,
     registrations: adminEngine.dcr && createRegistrationStore(adminEngine.dcr),
   });
@@ -309,7 +324,7 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
       observeProvider(
         createProvider({
           issuer: config.issuer,
-          adapter: tracking.Adapter,
+          adapter: oidcStore.forEngine(tracking.Adapter),
           claimSources,
           jwks: await signingKeys.engineJwks(),
           cookieKeys: secrets.cookieKeys,
@@ -412,8 +427,12 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     https: issuerUrl.protocol === 'https:',
     proxy: config.trustedProxies.length > 0,
     trustedProxies: config.trustedProxies,
-    // Shared by every instance through Redis when there is one; namespaced by issuer (one deployment).
-    rateLimits: createRateLimits({ config: config.rateLimits, redis, namespace: config.issuer }),
+    // Shared by every instance through Redis when there is one; namespaced by REDIS_KEY_PREFIX.
+    rateLimits: createRateLimits({
+      config: config.rateLimits,
+      redis,
+      prefix: config.redisKeyPrefix,
+    }),
     signInMethods: certificates?.recovery ?? createRecoveryService({ knex, passkeys }),
     certificateLogin: certificates && {
       certificates: certificates.login,
@@ -469,6 +488,7 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     provider: () => provider,
     reloadKeys,
     listSessionIds: oidcStore.listSessionIds,
+    oidcStore,
     http,
     /** Starts listening; resolves with the bound port (0 in config picks a free one). */
     listen: async (port = config.port, host = config.host) => {

@@ -1,6 +1,8 @@
-// Append-only, hash-chained audit trail. Each record's hash covers its content and the
-// previous record's hash, so editing or deleting a row breaks the chain from that row on.
-import { createHash } from 'node:crypto';
+// Append-only audit trail in keyed hash chains. Each record's hash is an HMAC-SHA-256, under a
+// key the database never holds (AUDIT_KEYS), of its content and the previous record's hash:
+// editing or deleting a row breaks the chain from that row on, and without the key nobody can
+// compute the hashes that would mend it (docs/security.md).
+import { createHash, createHmac } from 'node:crypto';
 import type { Knex } from 'knex';
 
 export type AuditEvent = {
@@ -23,6 +25,8 @@ export type AuditRecord = {
   details: Record<string, unknown>;
   prevHash: string;
   hash: string;
+  /** Which AUDIT_KEYS key made `hash`. */
+  keyId: string | null;
 };
 
 /** A row of `audit_events` as a record (also for the admin's audit search, src/admin). */
@@ -37,7 +41,29 @@ export const auditRecordFromRow = (row: Record<string, any>): AuditRecord => ({
   details: row.details,
   prevHash: row.prev_hash,
   hash: row.hash,
+  keyId: row.key_id ?? null,
 });
+
+/**
+ * The chain's keys travel with the database handle (knex userParams, inherited by every
+ * transaction), so every appendAudit(trx, ...) in the tree keys its record without being handed
+ * the key: wrap the handle once in the composition root. The first key makes new records; any
+ * listed key verifies old ones (rotation, like KEY_ENCRYPTION_KEYS).
+ */
+export const withAuditKeys = (knex: Knex, keys: Buffer[]): Knex => {
+  if (!keys.length || keys.some((k) => k.length !== 32))
+    throw new TypeError('audit keys must be 32 bytes');
+  return knex.withUserParams({ ...knex.userParams, auditKeys: keys });
+};
+
+type AuditKey = { id: string; key: Buffer };
+const auditKeyId = (key: Buffer) =>
+  createHash('sha256').update('one-id audit key').update(key).digest('base64url').slice(0, 8);
+const auditKeysOf = (knex: Knex | Knex.Transaction): AuditKey[] => {
+  const keys = (knex.userParams as { auditKeys?: Buffer[] }).auditKeys;
+  if (!keys) throw new TypeError('the audit trail needs a database handle from withAuditKeys');
+  return keys.map((key) => ({ id: auditKeyId(key), key }));
+};
 
 const GENESIS = 'genesis';
 // Serialises the writers of one lane across every instance (PostgreSQL advisory lock, held to commit).
@@ -76,6 +102,7 @@ const canonical = (value: unknown): string => {
 };
 
 const hashRecord = (
+  { id: keyId, key }: AuditKey,
   prevHash: string,
   r: {
     occurredAt: Date;
@@ -86,9 +113,10 @@ const hashRecord = (
     details: Record<string, unknown>;
   },
 ) =>
-  createHash('sha256')
+  createHmac('sha256', key)
     .update(
       canonical([
+        keyId,
         prevHash,
         r.occurredAt.toISOString(),
         r.action,
@@ -105,6 +133,7 @@ const hashRecord = (
  * together with the change it describes.
  */
 export const appendAudit = async (trx: Knex.Transaction, event: AuditEvent): Promise<void> => {
+  const [key] = auditKeysOf(trx) as [AuditKey];
   const chain = auditLane(event.subject ?? event.actor);
   await trx.raw('select pg_advisory_xact_lock(?, ?)', [CHAIN_LOCK, chain]);
   const last = await trx('audit_events')
@@ -131,7 +160,8 @@ export const appendAudit = async (trx: Knex.Transaction, event: AuditEvent): Pro
     ip: record.ip,
     details: JSON.stringify(record.details),
     prev_hash: prevHash,
-    hash: hashRecord(prevHash, record),
+    hash: hashRecord(key, prevHash, record),
+    key_id: key.id,
     chain,
   });
 };
@@ -143,8 +173,11 @@ export type AuditCheckpoint = {
 };
 export type AuditVerification =
   | { ok: true; count: number; checkpoint: AuditCheckpoint }
-  /** `missing`: the record is a checkpoint's head that is no longer in the trail. */
-  | { ok: false; count: number; brokenAt: string; missing?: true };
+  /**
+   * `missing`: the record is a checkpoint's head that is no longer in the trail; `unknownKey`:
+   * the record names a key AUDIT_KEYS does not list (removed too early, or a forged key id).
+   */
+  | { ok: false; count: number; brokenAt: string; missing?: true; unknownKey?: string };
 
 export const createAuditService = ({ knex }: { knex: Knex }) => ({
   /** Records an event in its own transaction (for events with no other write). */
@@ -157,6 +190,7 @@ export const createAuditService = ({ knex }: { knex: Knex }) => ({
    * head it names must still be there, with the same hash.
    */
   async verify(options: { checkpoint?: AuditCheckpoint } = {}): Promise<AuditVerification> {
+    const keys = new Map(auditKeysOf(knex).map((k) => [k.id, k]));
     const lanes = new Map<number, { id: string; hash: string }>();
     const expected = new Map(
       Object.entries(options.checkpoint?.lanes ?? {}).map(([lane, head]) => [
@@ -172,9 +206,12 @@ export const createAuditService = ({ knex }: { knex: Knex }) => ({
         const id = String(row.id);
         const chain = Number(row.chain ?? 0);
         const prevHash = lanes.get(chain)?.hash ?? GENESIS;
+        // A record without a listed key (unkeyed, or keyed with a removed key) cannot be trusted.
+        const key = keys.get(row.key_id);
+        if (!key) return { ok: false, count, brokenAt: id, unknownKey: String(row.key_id) };
         if (
           row.prev_hash !== prevHash ||
-          row.hash !== hashRecord(prevHash, auditRecordFromRow(row))
+          row.hash !== hashRecord(key, prevHash, auditRecordFromRow(row))
         )
           return { ok: false, count, brokenAt: id };
         const saved = expected.get(id);

@@ -1,4 +1,9 @@
-export { appendAudit, auditRecordFromRow, createAuditService } from './audit-service.ts';
+export {
+  appendAudit,
+  auditRecordFromRow,
+  createAuditService,
+  withAuditKeys,
+} from './audit-service.ts';
 export type {
   AuditCheckpoint,
   AuditEvent,

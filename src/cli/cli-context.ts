@@ -2,17 +2,17 @@
 // embedded server over its loopback socket rather than opening its files twice).
 import { createAccountService, createImportService } from '../accounts/index.ts';
 import { createAdminModule } from '../admin/index.ts';
-import { appendAudit, createAuditService } from '../audit/index.ts';
+import { appendAudit, createAuditService, withAuditKeys } from '../audit/index.ts';
 import { createClientCache, createClientService } from '../clients/index.ts';
 import { createUpstreamService, federationRedirectUri } from '../federation/index.ts';
 import { createCatalogueService, createSourceEvents } from '../consent/index.ts';
 import type { Config } from '../config/index.ts';
-import { createRedisAdapter, DEFAULT_REDIS_PREFIX } from '../oidc/adapter-redis.ts';
+import { createRedisAdapter } from '../oidc/adapter-redis.ts';
 import { createSessionEngine } from '../oidc/session-engine.ts';
 import { createSessionTracking } from '../oidc/session-tracking.ts';
 import { createSigningKeyService } from '../oidc/signing-keys.ts';
 import { createSessionService, type SessionService } from '../sessions/index.ts';
-import { createLogger, createSecretBox, systemClock } from '../shared/index.ts';
+import { createKeyedHash, createLogger, createSecretBox, systemClock } from '../shared/index.ts';
 import {
   connectRedis,
   createRedisChangeFeed,
@@ -21,6 +21,7 @@ import {
   openDatabase,
   resealAll,
   resolveSecrets,
+  withHashedKeys,
 } from '../store/index.ts';
 
 export const createCliContext = async (config: Config) => {
@@ -32,7 +33,7 @@ export const createCliContext = async (config: Config) => {
     patient: true,
   });
   await migrateLatest(db.knex);
-  const { knex } = db;
+  const knex = withAuditKeys(db.knex, secrets.auditKeys);
   const secretBox = createSecretBox(secrets.keyEncryptionKeys);
   const clock = systemClock;
   const catalogue = createCatalogueService({ knex });
@@ -46,7 +47,17 @@ export const createCliContext = async (config: Config) => {
     clock,
     secretGraceSeconds: config.clientSecretGraceSeconds,
     knownClaims: async () => new Set((await catalogue.list()).map((i) => i.name)),
-    cache: createClientCache({ knex, mirror: redis && createRedisKv(redis), feed }),
+    // The servers' key layout: REDIS_KEY_PREFIX, keys hashed as src/app.ts does.
+    cache: createClientCache({
+      knex,
+      mirror:
+        redis &&
+        withHashedKeys(
+          createRedisKv(redis, `${config.redisKeyPrefix}kv:`),
+          createKeyedHash(secrets.pairwiseSalt, 'stored-ids'),
+        ),
+      feed,
+    }),
   });
   const accounts = createAccountService({
     knex,
@@ -57,7 +68,7 @@ export const createCliContext = async (config: Config) => {
   // With Redis the engine's store is shared, so ending a session here removes it from the store
   // at once, as a server would. Without Redis the store is in the server's memory: sessions are
   // marked ended and their tokens queued, and the server's purge sweep removes them within a second.
-  const oidcStore = redis && createRedisAdapter(redis, { prefix: DEFAULT_REDIS_PREFIX });
+  const oidcStore = redis && createRedisAdapter(redis, { prefix: `${config.redisKeyPrefix}oidc:` });
   // eslint-disable-next-line prefer-const -- bound late: the tracking store and the service need each other
   let sessions: SessionService;
   const tracking =

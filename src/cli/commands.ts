@@ -520,6 +520,11 @@ export const COMMANDS: Record<string, Command> = {
             'ERR_AUDIT_CHAIN_BROKEN',
             `Audit trail incomplete: record ${result.brokenAt}, a lane head in the checkpoint, is missing (records were deleted).`,
           );
+        if (result.unknownKey)
+          throw new AppError(
+            'ERR_AUDIT_CHAIN_BROKEN',
+            `Audit chain broken at record ${result.brokenAt} (after ${result.count} valid record(s)): its key id "${result.unknownKey}" is not one of AUDIT_KEYS.`,
+          );
         throw new AppError(
           'ERR_AUDIT_CHAIN_BROKEN',
           `Audit chain broken at record ${result.brokenAt} (after ${result.count} valid record(s)).`,

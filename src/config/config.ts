@@ -1,4 +1,5 @@
 // One validated environment schema: every setting the server reads, parsed once at start.
+import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { z } from 'zod';
 
@@ -14,7 +15,11 @@ export type Config = Readonly<{
   dataDir: string;
   cookieKeys: string[] | undefined;
   keyEncryptionKeys: Buffer[] | undefined;
+  /** AUDIT_KEYS: HMAC keys of the audit chain; the first keys new records, any listed verifies. */
+  auditKeys: Buffer[] | undefined;
   pairwiseSalt: string | undefined;
+  /** REDIS_KEY_PREFIX: starts every Redis key this deployment writes (default: derived from ISSUER). */
+  redisKeyPrefix: string;
   trustedProxies: string[];
   logLevel: string;
   enrolmentTtlSeconds: number;
@@ -201,11 +206,16 @@ const schema = z.object({
   REDIS_USERNAME: z.string().min(1).optional(),
   REDIS_PASSWORD: z.string().min(1).optional(),
   REDIS_TLS: bool,
+  REDIS_KEY_PREFIX: z
+    .string()
+    .regex(/^[\w.:{}-]{1,64}$/, 'must be 1-64 letters, digits or _ . : { } -')
+    .optional(),
   DATA_DIR: z.string().min(1).default('./data'),
   COOKIE_KEYS: list
     .pipe(z.array(z.string().min(32, 'each cookie key must be at least 32 characters')).min(1))
     .optional(),
   KEY_ENCRYPTION_KEYS: keyList.optional(),
+  AUDIT_KEYS: keyList.optional(),
   PAIRWISE_SALT: z.string().min(32, 'must be at least 32 characters').optional(),
   TRUSTED_PROXIES: list
     .pipe(
@@ -313,6 +323,7 @@ export const loadConfig = (env: Record<string, string | undefined>): Config => {
       'DATABASE_URL',
       'COOKIE_KEYS',
       'KEY_ENCRYPTION_KEYS',
+      'AUDIT_KEYS',
       'PAIRWISE_SALT',
     ] as const) {
       if (!v[key]) problems.push(`${key}: is required when NODE_ENV=production`);
@@ -358,7 +369,9 @@ export const loadConfig = (env: Record<string, string | undefined>): Config => {
     dataDir: v.DATA_DIR,
     cookieKeys: v.COOKIE_KEYS,
     keyEncryptionKeys: v.KEY_ENCRYPTION_KEYS?.map((k) => Buffer.from(k, 'base64url')),
+    auditKeys: v.AUDIT_KEYS?.map((k) => Buffer.from(k, 'base64url')),
     pairwiseSalt: v.PAIRWISE_SALT,
+    redisKeyPrefix: v.REDIS_KEY_PREFIX ?? defaultRedisKeyPrefix(v.ISSUER.replace(/\/$/, '')),
     trustedProxies: v.TRUSTED_PROXIES,
     logLevel: v.LOG_LEVEL,
     enrolmentTtlSeconds: v.ENROLMENT_TTL_SECONDS,
@@ -411,6 +424,11 @@ export const loadConfig = (env: Record<string, string | undefined>): Config => {
 };
 
 type Parsed = z.infer<typeof schema>;
+
+// Two deployments (issuers) sharing one Redis never share a key: "oneid:" and 8 characters of
+// the issuer's SHA-256 (a stable function of ISSUER, so every instance and the CLI agree).
+const defaultRedisKeyPrefix = (issuer: string) =>
+  `oneid:${createHash('sha256').update(issuer).digest('base64url').slice(0, 8)}:`;
 
 // One topology at a time; the Sentinel/Cluster-only settings are mistakes anywhere else.
 const redisProblems = (v: Parsed) => {

@@ -1,8 +1,8 @@
 // Rate limits and lockouts (rate-limiter-flexible). Counters live in Redis when One-ID has one,
 // so every instance enforces the same limit; in process memory otherwise. While Redis is down
 // each instance falls back to its own in-memory counters (insurance), so limits never vanish.
-// Keys are namespaced by issuer (one deployment) and hashed (callers choose client ids and
-// identifiers: they must not choose the shape or length of our keys).
+// Keys start with the deployment's REDIS_KEY_PREFIX and are hashed (callers choose client ids
+// and identifiers: they must not choose the shape or length of our keys).
 import { createHash } from 'node:crypto';
 import {
   RateLimiterMemory,
@@ -53,13 +53,14 @@ export type RateLimits = ReturnType<typeof createRateLimits>;
 export const createRateLimits = ({
   config,
   redis,
-  namespace,
+  prefix: keyPrefixBase,
 }: {
   config: RateLimitConfig;
   redis?: RedisClient | undefined;
-  namespace: string;
+  /** REDIS_KEY_PREFIX: one deployment's namespace. */
+  prefix: string;
 }) => {
-  const prefix = `rl:${hashed(namespace).slice(0, 8)}`;
+  const prefix = `${keyPrefixBase}rl`;
   const make = (
     name: string,
     options: Omit<IRateLimiterOptions, 'keyPrefix'>,

@@ -17,6 +17,8 @@ export interface OidcAdapterStore {
 export interface MemoryAdapterStore extends OidcAdapterStore {
   /** Entries held, expired ones included until the next sweep: for metrics and tests. */
   size(): number;
+  /** Every key, value and index member held, as text: for tests of what must never be stored. */
+  dump(): string;
 }
 
 export interface MemoryAdapterOptions {
@@ -258,6 +260,12 @@ export const createMemoryAdapter = ({
         .sort(([a, x], [b, y]) => x - y || (a < b ? -1 : a > b ? 1 : 0))
         .map(([id]) => id);
     },
+    dump: () =>
+      JSON.stringify([
+        ...records,
+        ...lookups,
+        ...[...indexes].map(([key, members]) => [key, [...members.keys()]]),
+      ]),
     size: () =>
       records.size +
       lookups.size +

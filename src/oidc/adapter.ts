@@ -4,7 +4,8 @@
 import { errors, type Adapter, type AdapterConstructor, type AdapterPayload } from 'oidc-provider';
 import type { ClientService } from '../clients/index.ts';
 import { createMemoryAdapter } from './adapter-memory.ts';
-import { createRedisAdapter, DEFAULT_REDIS_PREFIX, type RedisClient } from './adapter-redis.ts';
+import { createRedisAdapter, type RedisClient } from './adapter-redis.ts';
+import { hashBearerIds } from './hashed-ids.ts';
 import type { RegistrationStore } from './admin-engine.ts';
 import { createGrantRevoker } from './grant-revocation.ts';
 import { noteClientTokensNotBefore } from './request-clients.ts';
@@ -101,17 +102,25 @@ const clientAdapter = (clients: ClientService, registrations?: RegistrationStore
     async revokeByGrantId() {}
   };
 
+/**
+ * `prefix` starts every Redis key (REDIS_KEY_PREFIX: one deployment's namespace); `hashId` keys
+ * the storage ids of bearer credentials (hashed-ids.ts).
+ */
 export const createOidcAdapter = ({
   redis,
+  prefix,
+  hashId,
   clients,
   registrations,
 }: {
   redis: RedisClient | undefined;
+  prefix: string;
+  hashId: (id: string) => string;
   clients: ClientService;
   registrations?: RegistrationStore | undefined;
 }) => {
   const store = redis
-    ? createRedisAdapter(redis, { prefix: DEFAULT_REDIS_PREFIX })
+    ? createRedisAdapter(redis, { prefix: `${prefix}oidc:` })
     : createMemoryAdapter();
   const Clients = clientAdapter(clients, registrations);
   const revokeGrant = createGrantRevoker(store.Adapter);
@@ -126,8 +135,14 @@ export const createOidcAdapter = ({
       : new store.Adapter(name);
   } as unknown as AdapterConstructor;
   return {
+    /** The store, with ids as stored: for code working on it directly (sessions, revocation). */
     Adapter,
+    /** What the engine is given: `Inner` (this Adapter, or a wrapper of it) with bearer ids hashed. */
+    forEngine: (Inner: AdapterConstructor) => hashBearerIds(Inner, hashId),
+    /** Stored ids of an account's live sessions (act on them through `Adapter`, not the engine). */
     listSessionIds: store.listSessionIds.bind(store),
+    /** The in-process store's every key and value, as text (tests look for what must not be there). */
+    dump: 'dump' in store ? (store.dump as () => string) : undefined,
     close: undefined as undefined | (() => void),
   };
 };

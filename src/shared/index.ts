@@ -7,3 +7,4 @@ export type { SecretBox } from './secret-box.ts';
 export { createLogger } from './logger.ts';
 export { createOutboundFetch, isSpecialUseAddress } from './outbound-fetch.ts';
 export type { OutboundFetch } from './outbound-fetch.ts';
+export { createKeyedHash } from './keyed-hash.ts';

@@ -5,33 +5,47 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
-export type Secrets = { cookieKeys: string[]; keyEncryptionKeys: Buffer[]; pairwiseSalt: string };
+export type Secrets = {
+  cookieKeys: string[];
+  keyEncryptionKeys: Buffer[];
+  auditKeys: Buffer[];
+  pairwiseSalt: string;
+};
+
+type Stored = {
+  cookieKey: string;
+  keyEncryptionKey: string;
+  auditKey: string;
+  pairwiseSalt: string;
+};
+
+const fresh = (): Stored => ({
+  cookieKey: randomBytes(32).toString('base64url'),
+  keyEncryptionKey: randomBytes(32).toString('base64url'),
+  auditKey: randomBytes(32).toString('base64url'),
+  pairwiseSalt: randomBytes(32).toString('base64url'),
+});
 
 export const resolveSecrets = (options: {
   dataDir: string;
   cookieKeys: string[] | undefined;
   keyEncryptionKeys: Buffer[] | undefined;
+  auditKeys: Buffer[] | undefined;
   pairwiseSalt: string | undefined;
 }): { secrets: Secrets; generated: string[] } => {
   const file = join(resolve(options.dataDir), 'secrets.json');
   const stored = existsSync(file)
-    ? (JSON.parse(readFileSync(file, 'utf8')) as {
-        cookieKey: string;
-        keyEncryptionKey: string;
-        pairwiseSalt: string;
-      })
+    ? (JSON.parse(readFileSync(file, 'utf8')) as Partial<Stored>)
     : undefined;
-  const dev = stored ?? {
-    cookieKey: randomBytes(32).toString('base64url'),
-    keyEncryptionKey: randomBytes(32).toString('base64url'),
-    pairwiseSalt: randomBytes(32).toString('base64url'),
-  };
+  // A file from an older version lacks the newer secrets: they are added, the others kept.
+  const dev: Stored = { ...fresh(), ...stored };
   const generated = [
     !options.cookieKeys && 'COOKIE_KEYS',
     !options.keyEncryptionKeys && 'KEY_ENCRYPTION_KEYS',
+    !options.auditKeys && 'AUDIT_KEYS',
     !options.pairwiseSalt && 'PAIRWISE_SALT',
   ].filter((k): k is string => Boolean(k));
-  if (generated.length && !stored) {
+  if (generated.length && (!stored || Object.keys(dev).some((k) => !(k in stored)))) {
     mkdirSync(resolve(options.dataDir), { recursive: true, mode: 0o700 });
     writeFileSync(file, JSON.stringify(dev), { mode: 0o600 });
   }
@@ -42,6 +56,7 @@ export const resolveSecrets = (options: {
       keyEncryptionKeys: options.keyEncryptionKeys ?? [
         Buffer.from(dev.keyEncryptionKey, 'base64url'),
       ],
+      auditKeys: options.auditKeys ?? [Buffer.from(dev.auditKey, 'base64url')],
       pairwiseSalt: options.pairwiseSalt ?? dev.pairwiseSalt,
     },
   };

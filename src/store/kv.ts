@@ -38,6 +38,19 @@ export const createRedisKv = (redis: RedisClient, prefix = 'kv:'): KvStore => ({
   close: async () => {},
 });
 
+/**
+ * Stores under a keyed hash of each key (src/shared/keyed-hash.ts): callers' keys hold bearer
+ * values (TLS login tickets, sign-in states, interaction ids) that a dump must not reveal.
+ */
+export const withHashedKeys = (kv: KvStore, hash: (key: string) => string): KvStore => ({
+  ...kv,
+  set: (key, value, ttl) => kv.set(hash(key), value, ttl),
+  setIfAbsent: (key, value, ttl) => kv.setIfAbsent(hash(key), value, ttl),
+  get: (key) => kv.get(hash(key)),
+  take: (key) => kv.take(hash(key)),
+  del: (key) => kv.del(hash(key)),
+});
+
 export const createMemoryKv = (): KvStore => {
   const values = new Map<string, { value: string; expiresAt: number }>();
   const live = (key: string) => {

@@ -181,6 +181,7 @@ describe('seed accounts (CLI)', () => {
         DATA_DIR: app.config.dataDir,
         COOKIE_KEYS: secrets.cookieKey,
         KEY_ENCRYPTION_KEYS: secrets.keyEncryptionKey,
+        AUDIT_KEYS: secrets.auditKey,
         PAIRWISE_SALT: secrets.pairwiseSalt,
       };
       const [refused, noCount, noClient] = await Promise.all([

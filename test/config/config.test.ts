@@ -36,7 +36,7 @@ describe('configuration', () => {
   it('refuses development fallbacks in production', () => {
     expect(() =>
       loadConfig({ NODE_ENV: 'production', ISSUER: 'https://id.example.go.kr' }),
-    ).toThrow(/DATABASE_URL.*required[\s\S]*PAIRWISE_SALT/);
+    ).toThrow(/DATABASE_URL.*required[\s\S]*AUDIT_KEYS.*required[\s\S]*PAIRWISE_SALT/);
     expect(() => loadConfig({ NODE_ENV: 'production', ISSUER: 'http://id.example.go.kr' })).toThrow(
       /ISSUER: must be https/,
     );

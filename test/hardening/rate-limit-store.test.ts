@@ -1,7 +1,8 @@
 // Limits hold across instances: two One-ID instances (two Redis connections) share one counter
-// per key, namespaced by issuer. While Redis is down each instance keeps limiting on its own
+// per key, namespaced by REDIS_KEY_PREFIX (derived from the issuer). While Redis is down each instance keeps limiting on its own
 // (in-memory insurance), and the shared counters resume when Redis is back.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/index.ts';
 import { createRateLimits, isRateLimited, type RateLimits } from '../../src/http/rate-limit.ts';
 import { connectRedis, type RedisClient } from '../../src/store/index.ts';
 import { hasRedisServer, startPrivateRedis, within } from './support.ts';
@@ -38,10 +39,11 @@ describe.skipIf(!hasRedisServer)(
       for (const c of clients) c.disconnect();
       await redis?.close();
     });
-    const instance = (namespace = 'https://id.example.go.kr') => {
+    const instance = (issuer = 'https://id.example.go.kr') => {
       const client = connectRedis(redis.url);
       clients.push(client);
-      return { client, limits: createRateLimits({ config, redis: client, namespace }) };
+      const { redisKeyPrefix: prefix } = loadConfig({ ISSUER: issuer });
+      return { client, limits: createRateLimits({ config, redis: client, prefix }) };
     };
 
     it('shares one allowance between instances of one deployment, not between deployments', async () => {

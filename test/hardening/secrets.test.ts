@@ -46,6 +46,7 @@ const cli = (keys: string[], args: string[]) => {
       REDIS_URL: '',
       KEY_ENCRYPTION_KEYS: keys.join(','),
       COOKIE_KEYS: secrets.cookieKey,
+      AUDIT_KEYS: secrets.auditKey,
       PAIRWISE_SALT: secrets.pairwiseSalt,
     },
     args,

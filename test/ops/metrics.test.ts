@@ -155,6 +155,7 @@ describe('metrics', () => {
       REDIS_URL: 'redis://redis:6379',
       COOKIE_KEYS: 'k'.repeat(32),
       KEY_ENCRYPTION_KEYS: Buffer.alloc(32, 1).toString('base64url'),
+      AUDIT_KEYS: Buffer.alloc(32, 9).toString('base64url'),
       PAIRWISE_SALT: 's'.repeat(32),
     };
     expect(loadConfig(production).metrics).toEqual({

@@ -19,6 +19,7 @@ const production = {
   DATABASE_URL: 'postgres://db.internal/oneid',
   COOKIE_KEYS: 'c'.repeat(32),
   KEY_ENCRYPTION_KEYS: Buffer.alloc(32, 7).toString('base64url'),
+  AUDIT_KEYS: Buffer.alloc(32, 9).toString('base64url'),
   PAIRWISE_SALT: 's'.repeat(32),
 };
 

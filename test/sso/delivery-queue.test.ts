@@ -19,6 +19,7 @@ import {
   UndeliverableError,
   type DeliveryOutcome,
 } from '../../src/sessions/index.ts';
+import { withAuditKeys } from '../../src/audit/index.ts';
 import { createLogger, newId } from '../../src/shared/index.ts';
 import { migrateLatest, openDatabase, type Database } from '../../src/store/index.ts';
 import { onPostgres, ownDatabaseUrl } from '../support/app.ts';
@@ -134,7 +135,7 @@ describe('back-channel logout queue', () => {
       ['sid-never', 99],
     ]);
     const worker = createDeliveryWorker({
-      knex: db.knex,
+      knex: withAuditKeys(db.knex, [randomBytes(32)]),
       clock,
       issuer: workerIssuer,
       settings: { pollMs: 1000, timeoutMs: 200, retryBaseMs: 5000, maxAttempts: 3 },

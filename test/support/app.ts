@@ -92,6 +92,7 @@ export const startTestApp = async (
     DATA_DIR: dataDir,
     COOKIE_KEYS: secrets.cookieKey,
     KEY_ENCRYPTION_KEYS: secrets.keyEncryptionKey,
+    AUDIT_KEYS: secrets.auditKey,
     PAIRWISE_SALT: secrets.pairwiseSalt,
     LOG_LEVEL: 'warn',
     // Test upstreams and claim sources run on loopback, which One-ID calls only when listed.

@@ -40,6 +40,7 @@ export const cliEnv = (app: TestApp): Record<string, string> => {
     ISSUER: app.issuer,
     COOKIE_KEYS: secrets.cookieKey,
     KEY_ENCRYPTION_KEYS: secrets.keyEncryptionKey,
+    AUDIT_KEYS: secrets.auditKey,
     PAIRWISE_SALT: secrets.pairwiseSalt,
     ...(app.config.databaseUrl && { DATABASE_URL: app.config.databaseUrl }),
   };

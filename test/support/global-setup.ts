@@ -16,7 +16,12 @@ declare module 'vitest' {
     databaseAdminUrl: string | undefined;
     redisUrl: string | undefined;
     pgliteTemplate: string | undefined;
-    secrets: { cookieKey: string; keyEncryptionKey: string; pairwiseSalt: string };
+    secrets: {
+      cookieKey: string;
+      keyEncryptionKey: string;
+      auditKey: string;
+      pairwiseSalt: string;
+    };
   }
 }
 
@@ -24,6 +29,7 @@ export default async function setup(project: TestProject) {
   const secrets = {
     cookieKey: randomBytes(32).toString('base64url'),
     keyEncryptionKey: randomBytes(32).toString('base64url'),
+    auditKey: randomBytes(32).toString('base64url'),
     pairwiseSalt: randomBytes(32).toString('base64url'),
   };
   project.provide('secrets', secrets);

@@ -1,0 +1,104 @@
+// Bearer credentials are never stored under their own value: the engine's models whose id is
+// a token (or a session cookie) are stored and looked up under an HMAC of the id, so a Redis
+// replica, dump or backup (or the in-process store) holds no usable token (docs/security.md).
+import type { Adapter, AdapterConstructor, AdapterPayload } from 'oidc-provider';
+
+// Models whose id is presented as a credential. Not here: Grant (its id opens nothing),
+// Interaction (its id is in URLs and useless without the interaction cookie, signed with
+// COOKIE_KEYS), ReplayDetection (already a hash), the database's Client and dynamic-registration
+// tokens (src/admin/dcr-repo.ts hashes those itself).
+const BEARER_MODELS: ReadonlySet<string> = new Set([
+  'AccessToken',
+  'AuthorizationCode',
+  'RefreshToken',
+  'ClientCredentials',
+  'DeviceCode',
+  'BackchannelAuthenticationRequest',
+  'PushedAuthorizationRequest',
+  'Session',
+]);
+
+/**
+ * Wraps the store the engine uses: for bearer models, `id` is hashed on the way in, and the
+ * stored payload's `jti` is the hashed id too (so code working on the store directly, such as
+ * src/oidc/session-engine.ts, acts on stored ids). `find(id)` gives the engine back the raw id
+ * it asked for; `findByUid` cannot (the stored payload has only the hash) and returns the
+ * stored id, which the engine only reads. An Interaction's copy of its session's cookie value
+ * is hashed as well. `Inner` must be the store level: never wrap twice. `hash` is a keyed hash
+ * (src/shared/keyed-hash.ts): without the key, nobody can plant a record for a token they chose.
+ */
+export const hashBearerIds = (
+  Inner: AdapterConstructor,
+  hash: (id: string) => string,
+): AdapterConstructor =>
+  function (this: unknown, name: string) {
+    const inner = new Inner(name);
+    if (name === 'Interaction') return new InteractionAdapter(inner, hash);
+    return BEARER_MODELS.has(name) ? new HashedIdAdapter(inner, hash) : inner;
+  } as unknown as AdapterConstructor;
+
+class HashedIdAdapter implements Adapter {
+  constructor(
+    private readonly inner: Adapter,
+    private readonly hash: (id: string) => string,
+  ) {}
+  upsert(id: string, payload: AdapterPayload, expiresIn: number) {
+    const stored = this.hash(id);
+    return this.inner.upsert(stored, { ...payload, jti: stored }, expiresIn);
+  }
+  async find(id: string) {
+    const payload = await this.inner.find(this.hash(id));
+    return payload && { ...payload, jti: id };
+  }
+  findByUid(uid: string) {
+    return this.inner.findByUid(uid);
+  }
+  findByUserCode(userCode: string) {
+    return this.inner.findByUserCode(userCode);
+  }
+  consume(id: string) {
+    return this.inner.consume(this.hash(id));
+  }
+  destroy(id: string) {
+    return this.inner.destroy(this.hash(id));
+  }
+  revokeByGrantId(grantId: string) {
+    return this.inner.revokeByGrantId(grantId);
+  }
+}
+
+// The engine records the session's cookie value in the interaction (it never reads it back).
+class InteractionAdapter implements Adapter {
+  constructor(
+    private readonly inner: Adapter,
+    private readonly hash: (id: string) => string,
+  ) {}
+  upsert(id: string, payload: AdapterPayload, expiresIn: number) {
+    const session = payload.session as { cookie?: string } | undefined;
+    return this.inner.upsert(
+      id,
+      session?.cookie
+        ? { ...payload, session: { ...session, cookie: this.hash(session.cookie) } }
+        : payload,
+      expiresIn,
+    );
+  }
+  find(id: string) {
+    return this.inner.find(id);
+  }
+  findByUid(uid: string) {
+    return this.inner.findByUid(uid);
+  }
+  findByUserCode(userCode: string) {
+    return this.inner.findByUserCode(userCode);
+  }
+  consume(id: string) {
+    return this.inner.consume(id);
+  }
+  destroy(id: string) {
+    return this.inner.destroy(id);
+  }
+  revokeByGrantId(grantId: string) {
+    return this.inner.revokeByGrantId(grantId);
+  }
+}
