@@ -8,6 +8,7 @@ import { createUpstreamService, federationRedirectUri } from '../federation/inde
 import { createCatalogueService } from '../consent/index.ts';
 import type { Config } from '../config/index.ts';
 import { createRedisAdapter, DEFAULT_REDIS_PREFIX } from '../oidc/adapter-redis.ts';
+import { createEngineMetadataCheck } from '../oidc/client-check.ts';
 import { createSessionEngine } from '../oidc/session-engine.ts';
 import { createSessionTracking } from '../oidc/session-tracking.ts';
 import { createSigningKeyService } from '../oidc/signing-keys.ts';
@@ -45,6 +46,7 @@ export const createCliContext = async (config: Config) => {
     secretGraceSeconds: config.clientSecretGraceSeconds,
     knownClaims: async () => new Set((await catalogue.list()).map((i) => i.name)),
     cache: createClientCache({ knex, mirror: redis && createRedisKv(redis) }),
+    engineCheck: createEngineMetadataCheck(config.issuer),
   });
   const accounts = createAccountService({
     knex,
