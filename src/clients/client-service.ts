@@ -157,7 +157,11 @@ export const createClientService = ({
       /** Fields left out (unknown or ignored by the policy): worth a warning. */
       ignored: string[];
     }> {
-      const { metadata: parsed, engineMetadata, ignored } = await read(input, options.via === 'dcr');
+      const {
+        metadata: parsed,
+        engineMetadata,
+        ignored,
+      } = await read(input, options.via === 'dcr');
       const { agency, client_id: requestedId, allowed_claims: allowances } = parsed;
       await checkClaims(allowances);
       const clientId = requestedId ?? `${randomToken(12)}`;
@@ -218,7 +222,11 @@ export const createClientService = ({
         clientSecret?: string | undefined;
       } = {},
     ): Promise<{ clientSecret?: string; metadata: Record<string, unknown>; ignored: string[] }> {
-      const { metadata: parsed, engineMetadata, ignored } = await read(
+      const {
+        metadata: parsed,
+        engineMetadata,
+        ignored,
+      } = await read(
         input && typeof input === 'object' ? { client_id: clientId, ...input } : input,
         options.via === 'dcr',
       );

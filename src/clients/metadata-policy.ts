@@ -8,7 +8,7 @@
 export type FieldRule =
   | { outcome: 'honoured' }
   | { outcome: 'refused'; reason: string; omitInDynamic?: boolean }
-  | { outcome: 'ignored'; reason: string };
+  | { outcome: 'ignored'; reason: string; quiet?: boolean };
 
 const honoured: FieldRule = { outcome: 'honoured' };
 const refused = (reason: string, omitInDynamic = false): FieldRule => ({
@@ -17,6 +17,8 @@ const refused = (reason: string, omitInDynamic = false): FieldRule => ({
   ...(omitInDynamic && { omitInDynamic }),
 });
 const ignored = (reason: string): FieldRule => ({ outcome: 'ignored', reason });
+/** A read-only value of One-ID's own answers: dropped without a warning when sent back. */
+const readOnly: FieldRule = { outcome: 'ignored', reason: 'set by One-ID', quiet: true };
 
 const NO_ENCRYPTION = 'encrypted responses are not offered (TLS protects them in transit)';
 const NO_JAR = 'request objects are not offered; use pushed authorization requests (RFC 9126)';
@@ -103,16 +105,16 @@ export const FIELD_POLICY: Readonly<Record<string, FieldRule>> = {
   software_version: ignored('informational; not stored'),
   response_modes: ignored('every client may use query and form_post'),
   // Read-only values of a registration or admin API answer, so that it can be sent back unchanged.
-  client_id_issued_at: ignored('set by One-ID'),
-  client_secret_expires_at: ignored('set by One-ID'),
-  registration_access_token: ignored('set by One-ID'),
-  registration_client_uri: ignored('set by One-ID'),
-  status: ignored('set by enabling or disabling'),
-  has_secret: ignored('set by One-ID'),
-  previous_secret_valid_until: ignored('set by One-ID'),
-  registered_via: ignored('set by One-ID'),
-  created_at: ignored('set by One-ID'),
-  updated_at: ignored('set by One-ID'),
+  client_id_issued_at: readOnly,
+  client_secret_expires_at: readOnly,
+  registration_access_token: readOnly,
+  registration_client_uri: readOnly,
+  status: readOnly,
+  has_secret: readOnly,
+  previous_secret_valid_until: readOnly,
+  registered_via: readOnly,
+  created_at: readOnly,
+  updated_at: readOnly,
 };
 
 export type PolicyResult = {
@@ -133,6 +135,7 @@ export const applyFieldPolicy = (
   for (const [field, value] of Object.entries(input)) {
     const rule = Object.hasOwn(FIELD_POLICY, field) ? FIELD_POLICY[field]! : undefined;
     // RFC 7591 §2: metadata the server does not understand is ignored (and so is a null value).
+    if (rule?.outcome === 'ignored' && rule.quiet) continue;
     if (!rule || rule.outcome === 'ignored' || value === null) result.ignored.push(field);
     else if (rule.outcome === 'honoured') result.honoured[field] = value;
     else if (options.dynamic && rule.omitInDynamic) result.ignored.push(field);

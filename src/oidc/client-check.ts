@@ -18,6 +18,23 @@ const checkKeys = () => [
   },
 ];
 
+/** The check stores nothing (and so needs no quick-start in-memory store). */
+class NoStorage {
+  async upsert() {}
+  async find() {
+    return undefined;
+  }
+  async findByUserCode() {
+    return undefined;
+  }
+  async findByUid() {
+    return undefined;
+  }
+  async consume() {}
+  async destroy() {}
+  async revokeByGrantId() {}
+}
+
 /** A checker for `issuer`'s client metadata; throws ERR_INVALID_CLIENT_METADATA with the engine's reason. */
 export const createEngineMetadataCheck = (issuer: string) => {
   let engine: Provider | undefined;
@@ -26,14 +43,20 @@ export const createEngineMetadataCheck = (issuer: string) => {
     engine ??= new Provider(issuer, {
       ...clientSettings,
       jwks: { keys: checkKeys() } as never,
+      adapter: NoStorage,
       features: { ...clientFeatures, devInteractions: { enabled: false } },
     });
+    // Scopes come from the claims catalogue, which only the running engine knows; it checks them.
+    const { scope: _scope, ...rest } = metadata;
     try {
       // The schema only: a sector_identifier_uri is fetched when the engine loads the client.
-      new (engine.Client as unknown as new (metadata: object) => object)(metadata);
+      new (engine.Client as unknown as new (metadata: object) => object)(rest);
     } catch (error) {
       if (!(error instanceof errors.InvalidClientMetadata)) throw error;
-      const problem = error.error_description ?? error.message;
+      // The engine's reasons start with the field ("default_max_age must be ..."): name it first.
+      const reason = error.error_description ?? error.message;
+      const field = /^(\w+) (.*)$/s.exec(reason);
+      const problem = field && field[1]! in metadata ? `${field[1]}: ${field[2]}` : reason;
       throw new AppError('ERR_INVALID_CLIENT_METADATA', problem, {
         details: { problems: [problem] },
       });
