@@ -2,7 +2,7 @@
 // through the admin API, console, CLI or manifest (dynamic registration runs it anyway): every
 // standard field's form, the algorithms offered, the combinations the specifications forbid.
 import { generateKeyPairSync } from 'node:crypto';
-import Provider, { errors } from 'oidc-provider';
+import type Provider from 'oidc-provider';
 import { AppError } from '../shared/index.ts';
 import { clientFeatures, clientSettings } from './client-settings.ts';
 
@@ -40,7 +40,9 @@ export const createEngineMetadataCheck = (issuer: string) => {
   let engine: Provider | undefined;
   return async (metadata: Record<string, unknown>): Promise<void> => {
     // Built on first use with the same client settings as the running provider; never served.
-    engine ??= new Provider(issuer, {
+    // Loaded on first use: the CLI imports this module for every command, and needs it for few.
+    const { default: Engine, errors } = await import('oidc-provider');
+    engine ??= new Engine(issuer, {
       ...clientSettings,
       jwks: { keys: checkKeys() } as never,
       adapter: NoStorage,
