@@ -35,13 +35,29 @@ class NoStorage {
   async revokeByGrantId() {}
 }
 
+/**
+ * The engine module, imported without its warning about Node 20 (package.json supports it): CLI
+ * commands answer on stderr only with their own problems.
+ */
+const loadEngine = async () => {
+  const warn = console.warn;
+  console.warn = (...args: unknown[]) => {
+    if (!String(args[0]).includes('Unsupported runtime')) warn(...args);
+  };
+  try {
+    return await import('oidc-provider');
+  } finally {
+    console.warn = warn;
+  }
+};
+
 /** A checker for `issuer`'s client metadata; throws ERR_INVALID_CLIENT_METADATA with the engine's reason. */
 export const createEngineMetadataCheck = (issuer: string) => {
   let engine: Provider | undefined;
   return async (metadata: Record<string, unknown>): Promise<void> => {
     // Built on first use with the same client settings as the running provider; never served.
     // Loaded on first use: the CLI imports this module for every command, and needs it for few.
-    const { default: Engine, errors } = await import('oidc-provider');
+    const { default: Engine, errors } = await loadEngine();
     engine ??= new Engine(issuer, {
       ...clientSettings,
       jwks: { keys: checkKeys() } as never,
