@@ -40,6 +40,7 @@ import { createMetrics, observeProvider } from './observability/index.ts';
 import { createViews } from './http/views.ts';
 import { createOidcAdapter } from './oidc/adapter.ts';
 import { createRegistrationStore, type AdminEngine } from './oidc/admin-engine.ts';
+import { createEngineMetadataCheck } from './oidc/client-check.ts';
 import { createLogoutTokenSender } from './oidc/backchannel-queue.ts';
 import { createSessionEngine } from './oidc/session-engine.ts';
 import { createSessionTracking } from './oidc/session-tracking.ts';
@@ -124,6 +125,7 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     secretGraceSeconds: config.clientSecretGraceSeconds,
     knownClaims: async () => new Set((await catalogue.list()).map((i) => i.name)),
     cache: clientCache,
+    engineCheck: createEngineMetadataCheck(config.issuer),
   });
   /** A client's agency (cached like the client): the pages name it, and pairwise subjects are per agency. */
   const agencyOf = (clientId: string) =>

@@ -3,6 +3,7 @@
 import type { Knex } from 'knex';
 import { z } from 'zod';
 import type { AccountService } from '../accounts/index.ts';
+import { displayNameProblem } from '../clients/index.ts';
 import { appendAudit } from '../audit/index.ts';
 import { AppError } from '../shared/index.ts';
 import {
@@ -34,10 +35,16 @@ const fieldError = (
   code = 'ERR_INVALID_ADMIN_INPUT',
 ) => new AppError(code, `${field}: ${message}`, { status, details: { field } });
 
+/** Agency names appear on consent pages: no reserved names, no control characters. */
+const citizenReadable = (value: string, ctx: z.RefinementCtx) => {
+  const problem = displayNameProblem(value);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+};
+
 const agencySchema = z
   .object({
-    name: z.string().trim().min(1, 'is required').max(200),
-    name_en: z.string().trim().max(200).optional(),
+    name: z.string().trim().min(1, 'is required').max(200).superRefine(citizenReadable),
+    name_en: z.string().trim().max(200).superRefine(citizenReadable).optional(),
     contact: z.email().optional(),
   })
   .strict();

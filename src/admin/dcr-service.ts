@@ -174,7 +174,11 @@ export const createDcrService = ({
         'grant_types',
         'client_credentials is not available through dynamic registration',
       );
-    const { allowed_claims: _none, ...normalised } = await clients.validate({ ...input, agency });
+    // RFC 7591 §2: unknown metadata is ignored, and front-channel logout dropped (3.2.1).
+    const { allowed_claims: _none, ...normalised } = await clients.validate(
+      { ...input, agency },
+      { dynamic: true },
+    );
     return { ...normalised, agency };
   },
 

@@ -66,12 +66,17 @@ const view = (r: ClientRecord, allowances?: ClaimAllowance[]): ClientView => {
   };
 };
 
-/** Splits the non-metadata `status` off an API body (`draft` or `active` at creation). */
+/**
+ * Splits the non-metadata `status` off an API body (`draft` or `active` at creation). A body in
+ * the shape GET answers (metadata nested under `metadata`) is flattened, so GET then PUT round-trips.
+ */
 const splitStatus = (input: unknown): { status: unknown; metadata: unknown } => {
   if (!input || typeof input !== 'object' || Array.isArray(input))
     return { status: undefined, metadata: input };
-  const { status, ...metadata } = input as Record<string, unknown>;
-  return { status, metadata };
+  const { status, metadata: nested, ...metadata } = input as Record<string, unknown>;
+  if (nested && typeof nested === 'object' && !Array.isArray(nested))
+    return { status, metadata: { ...nested, ...metadata } };
+  return { status, metadata: nested === undefined ? metadata : { ...metadata, metadata: nested } };
 };
 
 export const createRegistryService = ({ clients, guard, onClientDisabled }: Deps) => {
@@ -152,7 +157,7 @@ export const createRegistryService = ({ clients, guard, onClientDisabled }: Deps
     async create(
       p: Principal,
       input: unknown,
-    ): Promise<{ client: ClientView; clientSecret?: string }> {
+    ): Promise<{ client: ClientView; clientSecret?: string; ignored: string[] }> {
       guard.change(p);
       const { status, metadata } = splitStatus(input);
       if (status !== undefined && status !== 'draft' && status !== 'active')
@@ -178,6 +183,7 @@ export const createRegistryService = ({ clients, guard, onClientDisabled }: Deps
       return {
         client: await this.get(p, created.clientId),
         ...(created.clientSecret && { clientSecret: created.clientSecret }),
+        ignored: created.ignored,
       };
     },
 
@@ -186,7 +192,7 @@ export const createRegistryService = ({ clients, guard, onClientDisabled }: Deps
       p: Principal,
       clientId: string,
       input: unknown,
-    ): Promise<{ client: ClientView; clientSecret?: string }> {
+    ): Promise<{ client: ClientView; clientSecret?: string; ignored: string[] }> {
       const record = await writable(p, clientId);
       const { metadata } = splitStatus(input);
       const withAgency =
@@ -198,6 +204,7 @@ export const createRegistryService = ({ clients, guard, onClientDisabled }: Deps
       return {
         client: await this.get(p, clientId),
         ...(updated.clientSecret && { clientSecret: updated.clientSecret }),
+        ignored: updated.ignored,
       };
     },
 

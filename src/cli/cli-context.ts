@@ -8,6 +8,7 @@ import { createUpstreamService, federationRedirectUri } from '../federation/inde
 import { createCatalogueService, createSourceEvents } from '../consent/index.ts';
 import type { Config } from '../config/index.ts';
 import { createRedisAdapter } from '../oidc/adapter-redis.ts';
+import { createEngineMetadataCheck } from '../oidc/client-check.ts';
 import { createSessionEngine } from '../oidc/session-engine.ts';
 import { createSessionTracking } from '../oidc/session-tracking.ts';
 import { createSigningKeyService } from '../oidc/signing-keys.ts';
@@ -58,6 +59,7 @@ export const createCliContext = async (config: Config) => {
         ),
       feed,
     }),
+    engineCheck: createEngineMetadataCheck(config.issuer),
   });
   const accounts = createAccountService({
     knex,

@@ -137,11 +137,12 @@ export const COMMANDS: Record<string, Command> = {
   'clients add': {
     usage: 'clients add --file client.json',
     async run(ctx, o) {
-      const { clientId, clientSecret, metadata } = await ctx.clients.addClient(
+      const { clientId, clientSecret, metadata, ignored } = await ctx.clients.addClient(
         readJsonFile(required(o, 'file')),
         'cli',
       );
       return [
+        ...ignored.map((f) => `warning: ${f}: not used by One-ID; ignored`),
         `Client registered: ${clientId} (${String(metadata.client_name)}, ${String(metadata.agency)})`,
         ...(clientSecret
           ? [`client_secret: ${clientSecret}`, 'Store the secret now: it is shown only once.']

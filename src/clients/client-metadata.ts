@@ -1,9 +1,12 @@
 // Validates agency-submitted client metadata (OIDC Registration 2) against One-ID's rules:
 // exact redirect URIs (https outside localhost, no wildcards, no fragments), code flow only,
-// and an authentication method the engine supports. Each problem names its field.
+// and an authentication method the engine supports. Each problem names its field. Which fields
+// are honoured, refused or ignored is metadata-policy.ts; the engine checks the standard forms.
 import { createPublicKey } from 'node:crypto';
 import { z } from 'zod';
 import { AppError } from '../shared/index.ts';
+import { displayNameProblem } from './display-name.ts';
+import { applyFieldPolicy } from './metadata-policy.ts';
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
 
@@ -65,6 +68,17 @@ const jwk = z
     }
   });
 
+// A name a citizen reads (consent page, My One-ID): no reserved names, no control characters.
+const displayName = z
+  .string()
+  .trim()
+  .min(1, 'is required')
+  .max(200)
+  .superRefine((value, ctx) => {
+    const problem = displayNameProblem(value);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
 export const clientMetadataSchema = z
   .object({
     client_id: z
@@ -75,29 +89,50 @@ export const clientMetadataSchema = z
         'the prefix one-id- is reserved for One-ID itself',
       )
       .optional(),
-    client_name: z.string().trim().min(1, 'is required').max(200),
-    agency: z.string().trim().min(1, 'is required').max(200),
+    client_name: displayName,
+    agency: displayName,
     redirect_uris: z.array(redirectUri).min(1, 'needs at least one URI').max(20),
     post_logout_redirect_uris: z.array(redirectUri).max(20).optional(),
     grant_types: z
-      .array(z.enum(['authorization_code', 'refresh_token', 'client_credentials']))
+      .array(
+        z.enum(['authorization_code', 'refresh_token', 'client_credentials'], {
+          message: 'only authorization_code, refresh_token and client_credentials are offered',
+        }),
+      )
       .min(1)
       .default(['authorization_code', 'refresh_token']),
-    response_types: z.array(z.literal('code')).default(['code']),
+    response_types: z
+      .array(z.literal('code', { message: 'only "code" is supported' }))
+      .default(['code']),
     token_endpoint_auth_method: z
-      .enum(['private_key_jwt', 'client_secret_basic', 'client_secret_post', 'none'])
+      .enum(['private_key_jwt', 'client_secret_basic', 'client_secret_post', 'none'], {
+        message: 'offered: private_key_jwt, client_secret_basic, client_secret_post, none',
+      })
       .default('client_secret_basic'),
+    token_endpoint_auth_signing_alg: z.string().max(20).optional(),
     jwks_uri: httpsUrl.optional(),
     jwks: z.object({ keys: z.array(jwk).min(1, 'needs at least one key') }).optional(),
     sector_identifier_uri: strictHttpsUrl.optional(),
     backchannel_logout_uri: httpsUrl.optional(),
     backchannel_logout_session_required: z.boolean().optional(),
-    id_token_signed_response_alg: z.enum(['ES256', 'RS256']).optional(),
+    id_token_signed_response_alg: z.string().max(20).optional(),
     logo_uri: httpsUrl.optional(),
     client_uri: httpsUrl.optional(),
     policy_uri: httpsUrl.optional(),
+    tos_uri: httpsUrl.optional(),
+    // OIDC Core 4: where My One-ID sends a citizen to start a sign-in at the system.
+    initiate_login_uri: httpsUrl.optional(),
     contacts: z.array(z.email()).max(10).optional(),
     scope: z.string().max(1000).optional(),
+    application_type: z.enum(['web', 'native']).optional(),
+    subject_type: z
+      .literal('pairwise', { message: 'One-ID issues pairwise identifiers only' })
+      .optional(),
+    default_max_age: z.number().int().min(0).max(31_536_000).optional(),
+    require_auth_time: z.boolean().optional(),
+    default_acr_values: z.array(z.string().max(100)).max(5).optional(),
+    dpop_bound_access_tokens: z.boolean().optional(),
+    require_pushed_authorization_requests: z.boolean().optional(),
     // One-ID extension: the data items this system may ask for, each with its purpose.
     allowed_claims: z
       .array(
@@ -122,7 +157,6 @@ export const clientMetadataSchema = z
       )
       .default([]),
   })
-  .strict()
   .superRefine((m, ctx) => {
     if (m.token_endpoint_auth_method === 'private_key_jwt' && !m.jwks_uri && !m.jwks) {
       ctx.addIssue({
@@ -170,23 +204,34 @@ export type ClientMetadataInput = z.input<typeof clientMetadataSchema>;
 export type ClientMetadata = z.output<typeof clientMetadataSchema>;
 export type ClaimAllowance = ClientMetadata['allowed_claims'][number];
 
-/** Parses metadata or throws ERR_INVALID_CLIENT_METADATA naming every bad field. */
-export const parseClientMetadata = (input: unknown): ClientMetadata => {
-  if (input && typeof input === 'object' && 'client_secret' in input) {
-    throw new AppError(
-      'ERR_INVALID_CLIENT_METADATA',
-      'client_secret: is generated by One-ID and shown once; remove it from the file',
-      { details: { fields: ['client_secret'] } },
-    );
-  }
-  const parsed = clientMetadataSchema.safeParse(input);
-  if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues.map(
-    (i) =>
-      `${i.path.length ? i.path.join('.') : ((i as { keys?: string[] }).keys?.join(', ') ?? 'metadata')}: ${i.message}`,
-  );
-  throw new AppError('ERR_INVALID_CLIENT_METADATA', problems.join('; '), { details: { problems } });
+const invalid = (problems: string[]) =>
+  new AppError('ERR_INVALID_CLIENT_METADATA', problems.join('; '), { details: { problems } });
+
+/**
+ * Applies the field policy and One-ID's rules; throws ERR_INVALID_CLIENT_METADATA naming every
+ * refused or bad field. `ignored` lists the fields left out, for the caller to warn about.
+ */
+export const readClientMetadata = (
+  input: unknown,
+  options: { dynamic?: boolean } = {},
+): { metadata: ClientMetadata; ignored: string[] } => {
+  if (!input || typeof input !== 'object' || Array.isArray(input))
+    throw invalid(['metadata: must be a JSON object']);
+  const sorted = applyFieldPolicy(input as Record<string, unknown>, options);
+  const parsed = clientMetadataSchema.safeParse(sorted.honoured);
+  const problems = [
+    ...sorted.refusals,
+    ...(parsed.success
+      ? []
+      : parsed.error.issues.map((i) => `${i.path.join('.') || 'metadata'}: ${i.message}`)),
+  ];
+  if (problems.length || !parsed.success) throw invalid(problems);
+  return { metadata: parsed.data, ignored: sorted.ignored };
 };
+
+/** Parses metadata or throws ERR_INVALID_CLIENT_METADATA naming every bad field. */
+export const parseClientMetadata = (input: unknown): ClientMetadata =>
+  readClientMetadata(input).metadata;
 
 /** Whether the client authenticates with a shared secret that One-ID must generate and keep. */
 export const usesSecret = (m: Pick<ClientMetadata, 'token_endpoint_auth_method'>) =>

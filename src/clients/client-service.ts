@@ -12,7 +12,7 @@ import {
   type SecretBox,
 } from '../shared/index.ts';
 import {
-  parseClientMetadata,
+  readClientMetadata,
   usesSecret,
   type ClaimAllowance,
   type ClientMetadata,
@@ -42,6 +42,12 @@ export type AddClientOptions = ChangeContext & {
   clientSecret?: string | undefined;
 };
 
+/**
+ * The engine's own check of a client's metadata (src/oidc/client-check.ts): the standard forms,
+ * algorithms and combinations it knows. Throws ERR_INVALID_CLIENT_METADATA.
+ */
+export type EngineMetadataCheck = (metadata: Record<string, unknown>) => Promise<void>;
+
 const toRows = (list: ClaimAllowance[]): AllowanceRow[] =>
   list.map((a) => ({
     claim: a.claim,
@@ -60,6 +66,7 @@ type Deps = {
   secretGraceSeconds?: number;
   /** Per-instance cache of engine metadata and allowances, invalidated on every change (client-cache.ts). */
   cache?: ClientCache | undefined;
+  engineCheck?: EngineMetadataCheck | undefined;
 };
 
 const notFound = (clientId: string) =>
@@ -76,6 +83,7 @@ export const createClientService = ({
   clock = systemClock,
   secretGraceSeconds = 86400,
   cache,
+  engineCheck,
 }: Deps) => {
   /** A transaction that changes clients or allowances: it bumps the registry's version, then invalidates caches once committed. */
   const change = async <T>(work: (trx: Knex.Transaction) => Promise<T>): Promise<T> => {
@@ -113,12 +121,28 @@ export const createClientService = ({
     }
   };
 
+  /** The field policy, One-ID's rules, then the engine's: what is stored, and what was left out. */
+  const read = async (input: unknown, dynamic: boolean) => {
+    const { metadata, ignored } = readClientMetadata(input, { dynamic });
+    const { agency: _a, allowed_claims: _c, client_id: id, ...standard } = metadata;
+    const engineMetadata = { ...standard, subject_type: 'pairwise' };
+    await engineCheck?.({
+      ...engineMetadata,
+      client_id: id ?? 'registration-check',
+      ...(usesSecret(standard) && { client_secret: 'x'.repeat(43) }),
+    });
+    return { metadata, engineMetadata, ignored };
+  };
+
   return {
-    /** Checks input against every registration rule without saving anything; returns it normalised. */
-    async validate(input: unknown): Promise<ClientMetadata> {
-      const parsed = parseClientMetadata(input);
-      await checkClaims(parsed.allowed_claims);
-      return parsed;
+    /**
+     * Checks input against every registration rule without saving anything; returns it
+     * normalised. `dynamic`: RFC 7591's leniencies (metadata-policy.ts).
+     */
+    async validate(input: unknown, options: { dynamic?: boolean } = {}): Promise<ClientMetadata> {
+      const { metadata } = await read(input, options.dynamic ?? false);
+      await checkClaims(metadata.allowed_claims);
+      return metadata;
     },
 
     /** Registers a client; returns its id and, for secret-based methods, the secret (shown once). */
@@ -126,19 +150,24 @@ export const createClientService = ({
       input: unknown,
       actor: string,
       options: AddClientOptions = {},
-    ): Promise<{ clientId: string; clientSecret?: string; metadata: Record<string, unknown> }> {
+    ): Promise<{
+      clientId: string;
+      clientSecret?: string;
+      metadata: Record<string, unknown>;
+      /** Fields left out (unknown or ignored by the policy): worth a warning. */
+      ignored: string[];
+    }> {
       const {
-        agency,
-        client_id: requestedId,
-        allowed_claims: allowances,
-        ...metadata
-      } = parseClientMetadata(input);
+        metadata: parsed,
+        engineMetadata,
+        ignored,
+      } = await read(input, options.via === 'dcr');
+      const { agency, client_id: requestedId, allowed_claims: allowances } = parsed;
       await checkClaims(allowances);
       const clientId = requestedId ?? `${randomToken(12)}`;
-      const clientSecret = usesSecret(metadata)
+      const clientSecret = usesSecret(engineMetadata)
         ? (options.clientSecret ?? randomToken(32))
         : undefined;
-      const engineMetadata = { ...metadata, subject_type: 'pairwise' };
       const status = options.status ?? 'active';
       await change(async (trx) => {
         if (await clientExists(trx, clientId)) {
@@ -175,6 +204,7 @@ export const createClientService = ({
         clientId,
         ...(clientSecret && { clientSecret }),
         metadata: { client_id: clientId, agency, ...engineMetadata },
+        ignored,
       };
     },
 
@@ -191,18 +221,20 @@ export const createClientService = ({
         allowances?: 'replace' | 'keep';
         clientSecret?: string | undefined;
       } = {},
-    ): Promise<{ clientSecret?: string; metadata: Record<string, unknown> }> {
+    ): Promise<{ clientSecret?: string; metadata: Record<string, unknown>; ignored: string[] }> {
       const {
-        agency,
-        client_id: givenId,
-        allowed_claims: allowances,
-        ...metadata
-      } = parseClientMetadata(input);
-      if (givenId !== undefined && givenId !== clientId)
-        throw invalid('client_id', 'cannot be changed');
+        metadata: parsed,
+        engineMetadata,
+        ignored,
+      } = await read(
+        input && typeof input === 'object' ? { client_id: clientId, ...input } : input,
+        options.via === 'dcr',
+      );
+      const { agency, client_id: givenId, allowed_claims: allowances } = parsed;
+      if (givenId !== clientId) throw invalid('client_id', 'cannot be changed');
+      const metadata = engineMetadata;
       const replace = options.allowances !== 'keep';
       if (replace) await checkClaims(allowances);
-      const engineMetadata = { ...metadata, subject_type: 'pairwise' };
       let clientSecret: string | undefined;
       await change(async (trx) => {
         const existing = await changeable(trx, clientId);
@@ -243,6 +275,7 @@ export const createClientService = ({
       return {
         ...(clientSecret && { clientSecret }),
         metadata: { client_id: clientId, agency, ...engineMetadata },
+        ignored,
       };
     },
 

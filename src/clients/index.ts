@@ -2,7 +2,10 @@ export { createClientService } from './client-service.ts';
 export { createClientCache } from './client-cache.ts';
 export type { ClientCache, StampMirror } from './client-cache.ts';
 export type { AddClientOptions, ChangeContext, ClientService } from './client-service.ts';
-export { parseClientMetadata, usesSecret } from './client-metadata.ts';
+export { parseClientMetadata, readClientMetadata, usesSecret } from './client-metadata.ts';
+export { displayNameProblem } from './display-name.ts';
+export { FIELD_POLICY, type FieldRule } from './metadata-policy.ts';
+export type { EngineMetadataCheck } from './client-service.ts';
 export type { ClaimAllowance, ClientMetadata, ClientMetadataInput } from './client-metadata.ts';
 export type { AllowanceRow, ClientRecord, ClientStatus } from './client-repo.ts';
 export {

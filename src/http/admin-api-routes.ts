@@ -146,6 +146,10 @@ const auditQuery = (ctx: Context): AuditQuery => ({
 
 const PATH = '/admin/api';
 
+/** RFC 7591 §2: fields One-ID does not use are left out with a warning, not refused. */
+const ignoredWarnings = (ignored: string[]) =>
+  ignored.length ? { warnings: ignored.map((f) => `${f}: not used by One-ID; ignored`) } : {};
+
 /** co-body's (raw-body's) refusal of a body over its limit. */
 const tooLarge = (error: unknown) => (error as { status?: unknown } | null)?.status === 413;
 
@@ -274,21 +278,29 @@ export const adminApiRoutes = (
     );
   });
   route('post', '/clients', async (ctx, p) => {
-    const { client, clientSecret } = await admin.registry.create(p, await json(ctx));
+    const { client, clientSecret, ignored } = await admin.registry.create(p, await json(ctx));
     ctx.status = 201;
     ctx.set('Location', `${PATH}/clients/${encodeURIComponent(client.client_id)}`);
-    ctx.body = { ...client, ...(clientSecret && { client_secret: clientSecret }) };
+    ctx.body = {
+      ...client,
+      ...(clientSecret && { client_secret: clientSecret }),
+      ...ignoredWarnings(ignored),
+    };
   });
   route('get', '/clients/:id', async (ctx, p) => {
     ctx.body = await admin.registry.get(p, ctx.params.id!);
   });
   route('put', '/clients/:id', async (ctx, p) => {
-    const { client, clientSecret } = await admin.registry.update(
+    const { client, clientSecret, ignored } = await admin.registry.update(
       p,
       ctx.params.id!,
       await json(ctx),
     );
-    ctx.body = { ...client, ...(clientSecret && { client_secret: clientSecret }) };
+    ctx.body = {
+      ...client,
+      ...(clientSecret && { client_secret: clientSecret }),
+      ...ignoredWarnings(ignored),
+    };
   });
   route('delete', '/clients/:id', async (ctx, p) => {
     await admin.registry.remove(p, ctx.params.id!);

@@ -5,4 +5,6 @@ export type ClientLike = {
   clientId: string;
   clientName?: string | undefined;
   logoUri?: string | undefined;
+  policyUri?: string | undefined;
+  tosUri?: string | undefined;
 };

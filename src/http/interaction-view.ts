@@ -4,6 +4,9 @@ import type { ClientLike } from './deps.ts';
 export const clientView = (client: ClientLike | undefined, agency: string | undefined) => ({
   name: client?.clientName ?? client?.clientId ?? '',
   logoUri: client?.logoUri,
+  // OIDC Registration 2: shown to the citizen before they consent.
+  policyUri: client?.policyUri,
+  tosUri: client?.tosUri,
   agency: agency ?? '',
 });
 

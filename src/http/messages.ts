@@ -28,6 +28,8 @@ const ko = {
   'consent.intro': '{agency}의 {client} 서비스가 다음 정보를 요청합니다.',
   'consent.items': '제공되는 정보',
   'consent.signedin': '{name}님으로 로그인되어 있습니다.',
+  'consent.policy': '{client} 개인정보 처리방침',
+  'consent.tos': '{client} 이용약관',
   'consent.always': '항상 제공',
   'consent.sub.help': '이 기관 전용 식별자로, 다른 기관과 연결할 수 없습니다.',
   'consent.required': '필수',
@@ -548,6 +550,8 @@ const en: typeof ko = {
   'consent.intro': '{client} ({agency}) asks for the following information.',
   'consent.items': 'Information to be shared',
   'consent.signedin': 'Signed in as {name}.',
+  'consent.policy': 'Privacy policy of {client}',
+  'consent.tos': 'Terms of service of {client}',
   'consent.always': 'Always shared',
   'consent.sub.help':
     'An identifier only this agency receives; it cannot be linked across agencies.',

@@ -37,6 +37,13 @@ type AdminFeatures = {
   registrationManagement: Features['registrationManagement'];
 };
 const RESOURCE_CLIENTS = new Set([ADMIN_API_CLIENT_ID]);
+/** Registration fields the engine sets itself. */
+const ENGINE_ASSIGNED = new Set([
+  'client_id',
+  'client_id_issued_at',
+  'client_secret',
+  'client_secret_expires_at',
+]);
 
 /** Domain errors to the engine's OAuth errors (RFC 7591 3.2.2: invalid_client_metadata names the field). */
 const toOAuthError = (error: unknown) => {
@@ -58,7 +65,7 @@ const registrationFeatures = (dcr: DcrService): Omit<AdminFeatures, 'resourceInd
     issueRegistrationAccessToken: true,
     policies: {
       // Runs before the engine's own checks, on registration and on RFC 7592 updates.
-      [DCR_POLICY]: async (ctx) => {
+      [DCR_POLICY]: async (ctx, properties) => {
         const iat = ctx.oidc.entities.InitialAccessToken;
         const token = iat ? await dcr.initialToken(iat.jti!) : undefined;
         const agency =
@@ -67,14 +74,17 @@ const registrationFeatures = (dcr: DcrService): Omit<AdminFeatures, 'resourceInd
             ? await dcr.agencyOf(ctx.oidc.entities.Client.clientId)
             : undefined);
         if (!agency) throw new errors.InvalidToken('the token does not belong to an agency');
+        let input: Record<string, unknown>;
         try {
-          contexts.set(ctx, {
-            token,
-            input: await dcr.checkRequest(agency, ctx.oidc.body as Record<string, unknown>),
-          });
+          input = await dcr.checkRequest(agency, ctx.oidc.body as Record<string, unknown>);
         } catch (error) {
           throw toOAuthError(error);
         }
+        contexts.set(ctx, { token, input });
+        // RFC 7591 3.2.1: the response shows what was registered, so what One-ID left out
+        // (ignored or dropped fields) is left out of the engine's client too.
+        for (const field of Object.keys(properties))
+          if (!(field in input) && !ENGINE_ASSIGNED.has(field)) delete properties[field];
       },
     },
   },

@@ -6,12 +6,13 @@ import Provider, {
   type KoaContextWithOIDC,
 } from 'oidc-provider';
 import type { AccountService } from '../accounts/index.ts';
-import { ACR_VALUES, satisfiesAcr } from '../auth/index.ts';
+import { satisfiesAcr } from '../auth/index.ts';
 import type { CatalogueItem, ConsentService } from '../consent/index.ts';
 import { isFirstPartyClient } from '../clients/index.ts';
 import { accountClaims, agencyMemberClaim, scopeClaims } from './account-claims.ts';
 import type { FederationEngineHooks } from '../federation/index.ts';
 import { createOutboundFetch } from './backchannel-fetch.ts';
+import { clientFeatures, clientSettings } from './client-settings.ts';
 import { createLoadExistingGrant } from './consent-grants.ts';
 import {
   adminFeatures,
@@ -129,9 +130,7 @@ export const createProvider = (deps: ProviderDeps): Provider => {
         )
       : createLoadExistingGrant({ consent: deps.consent, isFirstParty: isFirstPartyClient }),
     ...(deps.admin && { extraTokenClaims: adminTokenClaims(deps.admin) }),
-    acrValues: ACR_VALUES,
-    responseTypes: ['code'],
-    subjectTypes: ['pairwise'],
+    ...clientSettings,
     // OIDC Core 8.1: the same citizen gets one stable `sub` per sector, unlinkable across sectors
     // (and across agencies, even on a shared host: subjectSector).
     pairwiseIdentifier: async (_ctx, accountId, client) => {
@@ -145,17 +144,11 @@ export const createProvider = (deps: ProviderDeps): Provider => {
         await deps.federation?.subjectIssued(sector, sub, accountId);
       return sub;
     },
-    clientDefaults: {
-      grant_types: ['authorization_code', 'refresh_token'],
-      response_types: ['code'],
-      id_token_signed_response_alg: 'ES256',
-      token_endpoint_auth_method: 'client_secret_basic',
-      subject_type: 'pairwise',
-    },
     pkce: { required: () => true },
     // OIDC Core 3.1.2.1: redirect_uri is required, even when a client registered only one.
     allowOmittingSingleRegisteredRedirectUri: false,
     features: {
+      ...clientFeatures,
       devInteractions: { enabled: false },
       claimsParameter: { enabled: true },
       clientCredentials: { enabled: true },
@@ -271,14 +264,6 @@ export const createProvider = (deps: ProviderDeps): Provider => {
           : deps.sessionAbsoluteSeconds;
         return Math.max(1, Math.min(deps.sessionIdleSeconds, left));
       },
-    },
-    enabledJWA: {
-      idTokenSigningAlgValues: ['ES256', 'RS256'],
-      userinfoSigningAlgValues: ['ES256', 'RS256'],
-      introspectionSigningAlgValues: ['ES256', 'RS256'],
-      authorizationSigningAlgValues: ['ES256', 'RS256'],
-      requestObjectSigningAlgValues: ['ES256', 'RS256', 'PS256'],
-      clientAuthSigningAlgValues: ['ES256', 'RS256', 'PS256'],
     },
     renderError: deps.pages.error,
     discovery: { ui_locales_supported: ['ko', 'en'], claims_locales_supported: ['ko', 'en'] },

@@ -247,7 +247,12 @@ describe('admin API', () => {
       'allowed_claims',
       /catalogue/,
     ],
-    ['an unknown field', { colour: 'blue' }, 'colour', /./],
+    [
+      'a field One-ID does not offer',
+      { frontchannel_logout_uri: 'https://portal.example.go.kr/fcl' },
+      'frontchannel_logout_uri',
+      /use backchannel_logout_uri/,
+    ],
   ])('refuses %s with problem+json naming the field', async (_case, overrides, field, message) => {
     const res = await platform.api('POST', '/clients', clientInput(A, overrides));
     expect(res.status).toBe(400);
