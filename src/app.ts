@@ -366,6 +366,7 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     metricsPublic: config.metrics.public,
     checks: { database: db.ping, ...(redis && { redis: kv.ping }) },
     https: issuerUrl.protocol === 'https:',
+    issuer: config.issuer,
     proxy: config.trustedProxies.length > 0,
     trustedProxies: config.trustedProxies,
     // Shared by every instance through Redis when there is one; namespaced by issuer (one deployment).
@@ -389,6 +390,7 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
       ? createCertificateListener({
           certificates: certificates.login,
           issuer: config.issuer,
+          origin: `https://${issuerUrl.hostname}:${certSettings.loginPort}`,
           tlsCert: readFileSync(certSettings.tlsCert),
           tlsKey: readFileSync(certSettings.tlsKey),
           trustAnchorsPem: certificates.trustAnchorsPem,
