@@ -77,9 +77,13 @@ const passkeySignIns = async (instance: TestApp) => {
   return Number(/oneid_signins_total\{method="passkey",outcome="success"\} (\d+)/.exec(text)?.[1]);
 };
 
-// Straight to an instance, past the balancer.
+// Straight to an instance, past the balancer (naming the issuer's host, as the balancer does).
 const jwksOf = async (instance: TestApp) =>
-  (await (await fetch(`http://localhost:${instance.port}/jwks`)).json()) as JSONWebKeySet;
+  (await (
+    await fetch(`http://localhost:${instance.port}/jwks`, {
+      headers: { host: new URL(balancer.issuer).host },
+    })
+  ).json()) as JSONWebKeySet;
 
 describe.skipIf(!shared)(
   'a cluster of two instances behind a load balancer (runs only with DATABASE_URL and REDIS_URL)',
