@@ -427,6 +427,7 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     checks: { database: db.ping, ...(redis && { redis: kv.ping }) },
     stopping: () => requests?.draining() ?? false,
     https: issuerUrl.protocol === 'https:',
+    issuer: config.issuer,
     proxy: config.trustedProxies.length > 0,
     trustedProxies: config.trustedProxies,
     // Shared by every instance through Redis when there is one; namespaced by REDIS_KEY_PREFIX.
@@ -454,6 +455,7 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
       ? createCertificateListener({
           certificates: certificates.login,
           issuer: config.issuer,
+          origin: `https://${issuerUrl.hostname}:${certSettings.loginPort}`,
           tlsCert: readFileSync(certSettings.tlsCert),
           tlsKey: readFileSync(certSettings.tlsKey),
           trustAnchorsPem: certificates.trustAnchorsPem,

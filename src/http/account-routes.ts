@@ -37,7 +37,7 @@ type Deps = {
   federation?: Pick<FederationModule, 'overview'> | undefined;
 };
 
-const DONE = new Set(['withdrawn', 'renamed', 'session-ended', 'unlinked']);
+const DONE = new Set(['withdrawn', 'not-found', 'renamed', 'session-ended', 'unlinked']);
 
 export const accountRoutes = (router: Router, deps: Deps) => {
   const { accountSession, accounts, passkeys, consent, myData, views, csrf } = deps;
@@ -93,7 +93,8 @@ export const accountRoutes = (router: Router, deps: Deps) => {
       await revokeGrants(deps.provider(), record.grantIds);
       await deps.onConsentWithdrawn?.(citizen.accountId, record.clientId);
     }
-    ctx.redirect('/account?done=withdrawn');
+    // Another account's consent, an unknown id or one already withdrawn: nothing changed.
+    ctx.redirect(record ? '/account?done=withdrawn' : '/account?done=not-found');
   });
 
   router.post('/account/passkeys/:id/rename', async (ctx) => {

@@ -25,7 +25,7 @@ import {
 } from '../admin/index.ts';
 import { AppError, isAppError } from '../shared/index.ts';
 import { buildOpenApi } from './admin-openapi.ts';
-import { readBody } from './body.ts';
+import { readBody, refuseUnstorable } from './body.ts';
 
 type Deps = {
   admin: AdminModule;
@@ -150,6 +150,29 @@ const PATH = '/admin/api';
 const ignoredWarnings = (ignored: string[]) =>
   ignored.length ? { warnings: ignored.map((f) => `${f}: not used by One-ID; ignored`) } : {};
 
+// A JSON escape of U+0000 or of a lone surrogate (a high one not followed by a low one, or the reverse).
+const UNSTORABLE_ESCAPE =
+  /\\u0000|\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}/;
+
+/** A manifest is stored as it is parsed: refused like a JSON body (naming the field) when it holds unstorable text. */
+const refuseUnstorableManifest = (text: string, format: ManifestFormat) => {
+  if (format === 'json') {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      return; // the manifest import names the syntax error
+    }
+    refuseUnstorable(parsed);
+  } else if (text.includes('\u0000') || UNSTORABLE_ESCAPE.test(text)) {
+    throw new AppError(
+      'ERR_BAD_BODY',
+      'manifest: contains a NUL character or a lone surrogate, which no field accepts',
+      { details: { field: 'manifest' } },
+    );
+  }
+};
+
 /** co-body's (raw-body's) refusal of a body over its limit. */
 const tooLarge = (error: unknown) => (error as { status?: unknown } | null)?.status === 413;
 
@@ -215,8 +238,9 @@ export const adminApiRoutes = (
   const jsonArray = async (ctx: Context): Promise<unknown> => {
     if (!ctx.is('application/json'))
       throw new AppError('ERR_UNSUPPORTED_MEDIA_TYPE', 'send application/json', { status: 415 });
+    let body: unknown;
     try {
-      return await coBody.json(ctx, { limit: '64kb', strict: true });
+      body = await coBody.json(ctx, { limit: '64kb', strict: true });
     } catch (error) {
       if (tooLarge(error))
         throw new AppError('ERR_BAD_BODY', 'the request body is too large (at most 64 KiB)', {
@@ -224,6 +248,7 @@ export const adminApiRoutes = (
         });
       throw new AppError('ERR_BAD_BODY', 'the request body is not valid JSON');
     }
+    return refuseUnstorable(body);
   };
   const page = (ctx: Context) => pageRequest(query(ctx, 'limit'), query(ctx, 'after'));
 
@@ -392,6 +417,7 @@ export const adminApiRoutes = (
         { status: tooLarge(error) ? 413 : 400 },
       );
     }
+    refuseUnstorableManifest(text, format);
     const result = await admin.manifest.import(p, text, format, { dryRun });
     ctx.status = result.rejected.length ? 422 : 200;
     ctx.body = {

@@ -2,6 +2,7 @@
 // takes it as form fields: lists one per line, JSON for jwks and allowed claims).
 import type { ClientView } from '../admin/index.ts';
 import { AppError, isAppError } from '../shared/index.ts';
+import { refuseUnstorable } from './body.ts';
 
 const text = (body: Record<string, unknown>, name: string) =>
   typeof body[name] === 'string' ? (body[name] as string).trim() : '';
@@ -18,13 +19,16 @@ const many = (body: Record<string, unknown>, name: string) =>
 const json = (body: Record<string, unknown>, name: string) => {
   const value = text(body, name);
   if (!value) return undefined;
+  let parsed: unknown;
   try {
-    return JSON.parse(value) as unknown;
+    parsed = JSON.parse(value) as unknown;
   } catch {
     throw new AppError('ERR_INVALID_CLIENT_METADATA', `${name}: is not valid JSON`, {
       details: { problems: [`${name}: is not valid JSON`] },
     });
   }
+  // Escapes can spell what a form field cannot carry (U+0000, a lone surrogate): refused, named.
+  return refuseUnstorable(parsed, name);
 };
 
 /** The fields the client form shows; every other metadata field is kept as stored on an edit. */

@@ -6,20 +6,47 @@ import { AppError } from '../shared/index.ts';
 
 const LIMIT = '64kb';
 
-/** PostgreSQL text and jsonb cannot hold U+0000, and no field of ours has a use for it. */
-const holdsNul = (value: unknown, depth = 0): boolean => {
-  if (typeof value === 'string') return value.includes('\u0000');
-  if (!value || typeof value !== 'object' || depth > 32) return false;
-  return Object.entries(value).some(
-    ([key, inner]) => key.includes('\u0000') || holdsNul(inner, depth + 1),
-  );
+/**
+ * What PostgreSQL cannot store: U+0000 (text and jsonb), and a lone UTF-16 surrogate, which jsonb
+ * refuses as an escape (`"\ud800"`) and text would silently turn into U+FFFD.
+ */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const unstorable = (text: string) =>
+  text.includes('\u0000')
+    ? 'a NUL character'
+    : LONE_SURROGATE.test(text)
+      ? 'a lone surrogate'
+      : undefined;
+
+/** The first field (dotted path) holding unstorable text, in a key or a value; undefined when none. */
+const findUnstorable = (
+  value: unknown,
+  path = '',
+  depth = 0,
+): { field: string; what: string } | undefined => {
+  if (typeof value === 'string') {
+    const what = unstorable(value);
+    return what ? { field: path || '(body)', what } : undefined;
+  }
+  if (!value || typeof value !== 'object' || depth > 32) return undefined;
+  for (const [key, inner] of Object.entries(value)) {
+    const field = Array.isArray(value) ? `${path}[${key}]` : path ? `${path}.${key}` : key;
+    const what = unstorable(key);
+    if (what) return { field, what };
+    const found = findUnstorable(inner, field, depth + 1);
+    if (found) return found;
+  }
+  return undefined;
 };
 
-const refuseNul = (body: Record<string, unknown>) => {
-  if (holdsNul(body))
+/** Refuses (400, naming the field) a JSON or form value the database could not store; `field`: where `body` sits. */
+export const refuseUnstorable = <T>(body: T, field = ''): T => {
+  const found = findUnstorable(body, field);
+  if (found)
     throw new AppError(
       'ERR_BAD_BODY',
-      'The request contains a NUL character, which no field accepts.',
+      `${found.field}: contains ${found.what}, which no field accepts`,
+      { details: { field: found.field } },
     );
   return body;
 };
@@ -30,10 +57,10 @@ export const readBody = async (ctx: Context): Promise<Record<string, unknown>> =
       const body = await coBody.json(ctx, { limit: LIMIT, strict: true });
       if (!body || typeof body !== 'object' || Array.isArray(body))
         throw new AppError('ERR_BAD_BODY', 'The request body must be a JSON object.');
-      return refuseNul(body as Record<string, unknown>);
+      return refuseUnstorable(body as Record<string, unknown>);
     }
     if (ctx.is('application/x-www-form-urlencoded'))
-      return refuseNul(
+      return refuseUnstorable(
         (await coBody.form(ctx, {
           limit: LIMIT,
           queryString: { depth: 0, parameterLimit: 100 },

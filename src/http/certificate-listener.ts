@@ -12,6 +12,7 @@ import Router from '@koa/router';
 import type { Logger } from 'pino';
 import type { CertificateLoginService } from '../auth/certificate/index.ts';
 import { errorHandler } from './errors.ts';
+import { createIssuerOrigin } from './issuer-origin.ts';
 import { securityHeaders } from './security.ts';
 import { limitSlowClients } from './slow-clients.ts';
 import { staticRoutes } from './static-routes.ts';
@@ -33,6 +34,8 @@ export const peerChain = (peer: DetailedPeerCertificate | Record<string, never>)
 type Deps = {
   certificates: CertificateLoginService;
   issuer: string;
+  /** This listener's own origin (`https://<issuer host>:<CERT_LOGIN_PORT>`): the only Host it answers. */
+  origin: string;
   /** PEM server certificate (with its chain) and key for the issuer's host name. */
   tlsCert: string | Buffer;
   tlsKey: string | Buffer;
@@ -45,6 +48,7 @@ type Deps = {
 export const createCertificateListener = ({
   certificates,
   issuer,
+  origin,
   tlsCert,
   tlsKey,
   trustAnchorsPem,
@@ -71,6 +75,10 @@ export const createCertificateListener = ({
   staticRoutes(router);
   // HSTS covers every port of the host: only when the issuer itself is https.
   app.use(securityHeaders({ hsts: new URL(issuer).protocol === 'https:' }));
+  // Browsers come here directly (the handshake is ours), never through a proxy.
+  app.use(
+    createIssuerOrigin({ origin, trustedProxies: [] }).middleware(errorHandler({ views, log })),
+  );
   app.use(errorHandler({ views, log }));
   app.use(router.routes());
   app.use(router.allowedMethods());

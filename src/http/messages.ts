@@ -86,6 +86,8 @@ const ko = {
   'security.certificate.remove': '인증서 연결 해제',
   'recovery.done.unlinked': '인증서 연결을 해제했습니다.',
   'account.done.withdrawn': '동의를 철회했습니다. 해당 서비스는 더 이상 정보를 받을 수 없습니다.',
+  'account.done.not-found':
+    '해당 동의를 찾을 수 없거나 이미 철회되었습니다. 변경된 내용은 없습니다.',
   'account.done.renamed': '패스키 이름을 바꿨습니다.',
   'account.done.session-ended':
     '세션을 종료했습니다. 그 세션으로 이용하던 기관 서비스에도 로그아웃을 알렸습니다.',
@@ -612,6 +614,8 @@ const en: typeof ko = {
   'recovery.done.unlinked': 'Certificate unlinked.',
   'account.done.withdrawn':
     'Consent withdrawn. That service can no longer receive your information.',
+  'account.done.not-found':
+    'That consent was not found, or it was already withdrawn. Nothing changed.',
   'account.done.renamed': 'Passkey renamed.',
   'account.done.session-ended':
     'Session ended. The agency services used in it have been told to sign you out.',

@@ -6,6 +6,7 @@
 const ADMIN_API = /^\/admin\/api(\/|$)/;
 const AGENCY_LINKS_API = /^\/api\/agency-links(\/|$)/;
 import type { IncomingMessage } from 'node:http';
+import coBody from 'co-body';
 import type { Context, Next } from 'koa';
 import { isRateLimited, type LimitName, type RateLimits } from './rate-limit.ts';
 
@@ -89,10 +90,36 @@ const peekBody = (req: IncomingMessage, length: number) =>
     req.once('close', onStop);
   });
 
+/** A chunked body over the engine's limit: refused here, as the engine would. */
+class BodyTooLarge extends Error {}
+
+/**
+ * A body sent without Content-Length (chunked) cannot be peeked and put back before its end: it is
+ * read whole, up to the engine's limit, and handed to the engine as `req.body`, which the engine
+ * reads when the stream is already consumed (oidc-provider lib/shared/selective_body.js).
+ * Undefined when it is larger than the engine accepts.
+ */
+const readChunked = async (ctx: Context): Promise<Buffer | undefined> => {
+  try {
+    const body = Buffer.from(await coBody.text(ctx, { limit: ENGINE_BODY_LIMIT }));
+    (ctx.req as IncomingMessage & { body?: Buffer }).body = body;
+    return body;
+  } catch (error) {
+    if ((error as { status?: unknown }).status === 413) return undefined;
+    throw error;
+  }
+};
+
+/** The client named in a form body, counted whether the body has a Content-Length or is chunked. */
 const bodyClientId = async (ctx: Context) => {
+  if (!ctx.is('application/x-www-form-urlencoded')) return undefined;
   const length = ctx.request.length;
-  if (!ctx.is('application/x-www-form-urlencoded') || !length || length > ENGINE_BODY_LIMIT)
-    return undefined;
+  if (length === undefined && ctx.get('transfer-encoding')) {
+    const body = await readChunked(ctx);
+    if (!body) throw new BodyTooLarge();
+    return formClientId(body.toString('utf8'));
+  }
+  if (!length || length > ENGINE_BODY_LIMIT) return undefined;
   const body = await peekBody(ctx.req, length);
   return body ? formClientId(body.toString('utf8')) : undefined;
 };
@@ -123,6 +150,12 @@ export const clientRateLimit = (limits: RateLimits) => async (ctx: Context, next
       if (clientId) await limits.take('token', `${clientId}\u0000${ctx.ip}`);
     }
   } catch (error) {
+    if (error instanceof BodyTooLarge) {
+      ctx.status = 413;
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = { error: 'invalid_request', error_description: 'the request body is too large' };
+      return;
+    }
     if (!isRateLimited(error)) throw error;
     ctx.status = 429;
     ctx.set('Retry-After', String(error.retryAfter));

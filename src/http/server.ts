@@ -38,6 +38,8 @@ import type { FederationModule } from '../federation/index.ts';
 import type { RateLimits } from './rate-limit.ts';
 import { trustedForwarding } from './rate-limit-address.ts';
 import { guardCertificates, guardPasskeys } from './rate-limit-guards.ts';
+import { canonicalPaths } from './canonical-path.ts';
+import { createIssuerOrigin, type IssuerOrigin } from './issuer-origin.ts';
 import { clientRateLimit, routeRateLimits } from './rate-limit-routes.ts';
 import { securityHeaders } from './security.ts';
 import { staticRoutes } from './static-routes.ts';
@@ -67,6 +69,8 @@ export type HttpDeps = {
   /** True once a graceful stop began: /readyz answers 503 while the instance drains. */
   stopping?: (() => boolean) | undefined;
   https: boolean;
+  /** ISSUER: the only origin requests may name, and the one every URL we publish derives from. */
+  issuer: string;
   proxy: boolean;
   /** TRUSTED_PROXIES: the only TCP peers whose X-Forwarded-* headers are believed (rate-limit-address.ts). */
   trustedProxies: readonly string[];
@@ -85,7 +89,9 @@ export const createHttpApp = (deps: HttpDeps): Koa => {
   const app = new Koa();
   app.proxy = deps.proxy;
   app.silent = true;
-  const router = new Router();
+  // Case-sensitive, like the rate limits' patterns; paths arrive canonical (canonical-path.ts).
+  const router = new Router({ sensitive: true });
+  const origin = createIssuerOrigin({ origin: deps.issuer, trustedProxies: deps.trustedProxies });
   const cert = deps.certificateLogin;
   // Sign-in ceremonies: per-identifier and per-credential limits, lockout of a failing passkey or certificate.
   // Upstream identity providers: their routes first (they load the login page's federation section).
@@ -143,6 +149,10 @@ export const createHttpApp = (deps: HttpDeps): Koa => {
   // Request id, one log line and the metrics of every request (src/http/metrics.ts).
   app.use(observeRequests(deps));
   app.use(securityHeaders({ hsts: deps.https }));
+  // The issuer's host only (421 otherwise), over https when it is; then one spelling of the path
+  // for the rate limits, the router and the engine alike.
+  app.use(origin.middleware(errorHandler(deps)));
+  app.use(canonicalPaths());
   // The engine's client-authenticated endpoints (per client_id and address) and the admin API, before anything runs.
   app.use(clientRateLimit(deps.rateLimits));
   app.use(async (ctx, next) => {
@@ -172,7 +182,7 @@ export const createHttpApp = (deps: HttpDeps): Koa => {
   app.use(routeRateLimits(deps.rateLimits));
   app.use(router.routes());
   app.use(router.allowedMethods());
-  cachedStaticAnswers(app, deps);
+  cachedStaticAnswers(app, deps, origin);
   return app;
 };
 
@@ -180,18 +190,23 @@ export const createHttpApp = (deps: HttpDeps): Koa => {
  * The engine's endpoints (oidc-provider's default routes: authorization and its resume, end
  * session and its confirm/success, token, introspection, revocation, userinfo, JWKS, PAR,
  * registration, discovery). Any other unmatched path is ours to answer: a readable 404 page (or
- * problem+json), not the engine's plain-text "Not Found".
+ * problem+json), not the engine's plain-text "Not Found". Exact and case-sensitive: the engine's
+ * own router folds case, and `/token/INTROSPECTION` must not escape the limits of `/token/introspection`.
  */
 const ENGINE_PATH =
-  /^\/(?:\.well-known\/openid-configuration|auth|session\/end|token|me|jwks|request|reg)(?:\/|$)/;
+  /^\/(?:\.well-known\/openid-configuration|auth(?:\/[^/]+)?|session\/end(?:\/confirm|\/success)?|token(?:\/introspection|\/revocation)?|me|jwks|request|reg(?:\/[^/]+)?)$/;
 
-/** Discovery and JWKS from the engine's kept answer, ahead of koa: still counted and logged like any request. */
-const cachedStaticAnswers = (app: Koa, deps: HttpDeps) => {
+/**
+ * Discovery and JWKS from the engine's kept answer, ahead of koa: still counted and logged like
+ * any request. A request the issuer rule would refuse or redirect goes to koa, which does so.
+ */
+const cachedStaticAnswers = (app: Koa, deps: HttpDeps, origin: IssuerOrigin) => {
   const headers = staticSecurityHeaders({ hsts: deps.https });
   const callback = app.callback.bind(app);
   app.callback = () => {
     const handle = callback();
     return (req, res) => {
+      if (!origin.accepts(req as IncomingMessage)) return handle(req, res);
       const started = performance.now();
       const route = answerFromCache(
         req as IncomingMessage,

@@ -26,13 +26,14 @@ const asset = (file: string, type: string) => {
 };
 
 export const staticRoutes = (router: Router) => {
-  const assets: Record<string, ReturnType<typeof asset>> = {
-    'app.css': asset(join(STATIC, 'app.css'), 'text/css; charset=utf-8'),
-    'one-id.js': asset(join(STATIC, 'one-id.js'), 'text/javascript; charset=utf-8'),
-    'webauthn.js': asset(browserBundle, 'text/javascript; charset=utf-8'),
-  };
+  // A Map, not an object: `/static/constructor` must not find Object.prototype's members.
+  const assets = new Map([
+    ['app.css', asset(join(STATIC, 'app.css'), 'text/css; charset=utf-8')],
+    ['one-id.js', asset(join(STATIC, 'one-id.js'), 'text/javascript; charset=utf-8')],
+    ['webauthn.js', asset(browserBundle, 'text/javascript; charset=utf-8')],
+  ]);
   router.get('/static/:name', (ctx) => {
-    const found = assets[ctx.params.name!];
+    const found = assets.get(ctx.params.name!);
     if (!found) return;
     ctx.set('Cache-Control', 'public, max-age=3600');
     ctx.set('ETag', found.etag);

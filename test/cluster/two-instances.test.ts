@@ -77,9 +77,28 @@ const passkeySignIns = async (instance: TestApp) => {
   return Number(/oneid_signins_total\{method="passkey",outcome="success"\} (\d+)/.exec(text)?.[1]);
 };
 
-// Straight to an instance, past the balancer.
-const jwksOf = async (instance: TestApp) =>
-  (await (await fetch(`http://localhost:${instance.port}/jwks`)).json()) as JSONWebKeySet;
+// Straight to an instance, past the balancer, naming the issuer's host as the balancer does
+// (fetch would not send a Host of our choosing).
+const jwksOf = (instance: TestApp) =>
+  new Promise<JSONWebKeySet>((resolve, reject) => {
+    forward(
+      {
+        host: '127.0.0.1',
+        port: instance.port,
+        path: '/jwks',
+        headers: { host: new URL(balancer.issuer).host },
+        agent: false,
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (body += chunk));
+        res.on('end', () => resolve(JSON.parse(body) as JSONWebKeySet));
+      },
+    )
+      .on('error', reject)
+      .end();
+  });
 
 describe.skipIf(!shared)(
   'a cluster of two instances behind a load balancer (runs only with DATABASE_URL and REDIS_URL)',

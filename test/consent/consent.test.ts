@@ -251,6 +251,37 @@ describe('consent', () => {
     },
   );
 
+  it("says 'not found' for another citizen's consent, and changes nothing (issue 13)", async () => {
+    const client = await registerClient(app, { allowed_claims: [allow('name', true)] });
+    await run(client, createBrowserSession(), { scope: 'openid profile' });
+    const { id: theirs } = await app
+      .knex('consents')
+      .where({ client_id: client.clientId, account_id: citizen.account.id })
+      .whereNull('withdrawn_at')
+      .first();
+    // Another citizen, signed in to My One-ID in their own browser.
+    const other = await enrolCitizen(app, { name: '한지민', birthdate: '1990-01-01' });
+    const session = createBrowserSession();
+    const config = await discover(app, client);
+    const request = await authorizationRequest(config, client.redirectUri, {
+      scope: 'openid profile',
+    });
+    await signInDetailed(app, session, other.authenticator, request.url);
+    const page = await session.follow(`${app.issuer}/account?lang=en`, app.issuer);
+    const csrf = csrfFrom(await page.res.text());
+    const withdraw = await session.request(`${app.issuer}/account/consents/${theirs}/withdraw`, {
+      method: 'POST',
+      form: { _csrf: csrf },
+    });
+    expect(withdraw.status).toBe(302);
+    expect(withdraw.headers.get('location')).toBe('/account?done=not-found');
+    const shown = await (
+      await session.follow(`${app.issuer}/account?done=not-found`, app.issuer)
+    ).res.text();
+    expect(shown).toContain('That consent was not found');
+    expect((await app.knex('consents').where({ id: theirs }).first()).withdrawn_at).toBeNull();
+  });
+
   it('refuses a withdrawal without the CSRF token', async () => {
     const res = await fetch(
       `${app.issuer}/account/consents/00000000-0000-0000-0000-000000000000/withdraw`,

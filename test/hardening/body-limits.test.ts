@@ -150,6 +150,7 @@ describe('slow senders', () => {
       const listener = createCertificateListener({
         certificates: {} as never,
         issuer: app.issuer,
+        origin: 'https://localhost:1',
         tlsCert: readFileSync(certPath),
         tlsKey: readFileSync(keyPath),
         trustAnchorsPem: pki.root.pem,

@@ -56,7 +56,7 @@ afterAll(async () => {
 type TlsAnswer = { status: number; location: string | undefined; body: string };
 
 /** GET over TLS, trusting the test root, optionally presenting a client certificate and its chain. */
-const tlsGet = (url: string, client?: Issued) =>
+const tlsGet = (url: string, client?: Issued, headers: Record<string, string> = {}) =>
   (async () => {
     const credentials = client
       ? { key: await privateKeyPem(client), cert: `${client.pem}\n${pki.intermediate.pem}` }
@@ -64,7 +64,14 @@ const tlsGet = (url: string, client?: Issued) =>
     return new Promise<TlsAnswer>((resolve, reject) => {
       const req = request(
         url,
-        { method: 'GET', ca: pki.root.pem, agent: false, ...credentials },
+        {
+          method: 'GET',
+          ca: pki.root.pem,
+          agent: false,
+          servername: 'localhost',
+          headers,
+          ...credentials,
+        },
         (res) => {
           let body = '';
           res.setEncoding('utf8');
@@ -219,5 +226,14 @@ describe('certificate sign-in over mutual TLS', () => {
       expect(html).toContain(MESSAGES[lang]['certificate.refused.passkey']);
       expect(html).toContain('id="certificate-refused-account" href="/account"');
     }
+  });
+
+  it('answers only for its own origin: another Host gets 421 (issue 13)', async () => {
+    const url = `https://localhost:${loginPort}/certificate/tls?ticket=${'x'.repeat(43)}`;
+    for (const host of ['evil.example', `localhost:${app.port}`, `127.0.0.1:${loginPort}`])
+      expect((await tlsGet(url, await citizen(), { host })).status, host).toBe(421);
+    expect((await tlsGet(url, await citizen(), { host: `LOCALHOST:${loginPort}` })).status).toBe(
+      400,
+    );
   });
 });
