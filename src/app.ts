@@ -314,7 +314,10 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
           accounts,
           clientTokensNotBefore: clients.tokensNotBefore,
           pages: {
-            ...createEnginePages(views, { signedOutSystems: tracking.signedOutSystems }),
+            ...createEnginePages(views, {
+              signedOutSystems: tracking.signedOutSystems,
+              currentSystems: tracking.currentSystems,
+            }),
             unavailable: createUnavailablePage(views),
           },
           outboundPrivateHosts: config.outboundPrivateHosts,

@@ -7,11 +7,14 @@ import { langOf, type Views } from './views.ts';
 export const engineErrorCode = (error: string) =>
   /^[a-z_]{1,64}$/.test(error) ? error : 'server_error';
 
-/** `signedOutSystems`: the agency systems of the session the browser just ended (for the signed-out page). */
-export const createEnginePages = (
-  views: Views,
-  options: { signedOutSystems?: (ctx: KoaContextWithOIDC) => Promise<string[]> } = {},
-) => ({
+type Options = {
+  /** The agency systems of the session the browser just ended, undefined when it ended none. */
+  signedOutSystems?: (ctx: KoaContextWithOIDC) => Promise<string[] | undefined>;
+  /** The agency systems of the browser's current session (named on the sign-out question). */
+  currentSystems?: (ctx: KoaContextWithOIDC) => Promise<string[]>;
+};
+
+export const createEnginePages = (views: Views, options: Options = {}) => ({
   async error(ctx: KoaContextWithOIDC, out: { error: string; error_description?: string }) {
     const c = ctx as unknown as Context;
     // The refused request's ui_locales (OIDC Core 3.1.2.1), as on the sign-in page; read from the
@@ -33,19 +36,23 @@ export const createEnginePages = (
       { status: ctx.status, uiLocales },
     );
   },
+  // The question names the system asking and every system the citizen would leave. With a
+  // system asking, "no" still signs out of that system alone (the engine's end_session confirm
+  // without logout=yes); without one, "stay signed in" changes nothing, so it is a plain link.
   async logout(ctx: KoaContextWithOIDC, form: string) {
-    views.render(ctx as unknown as Context, 'logout', { formHtml: form });
+    const client = ctx.oidc.client;
+    views.render(ctx as unknown as Context, 'logout', {
+      formHtml: form,
+      client: client ? (client.clientName ?? client.clientId) : undefined,
+      systems: (await options.currentSystems?.(ctx)) ?? [],
+    });
   },
   async postLogout(ctx: KoaContextWithOIDC) {
     const c = ctx as unknown as Context;
-    const t = translator(langOf(c));
     const client = ctx.oidc.client;
-    const name = client?.clientName ?? client?.clientId;
-    if (name) {
-      views.render(c, 'message', {
-        heading: t('logout.title'),
-        message: t('logout.done.client', { client: name }),
-      });
+    // client_id comes back only when the citizen chose to stay signed in to One-ID (end_session.js).
+    if (client) {
+      views.render(c, 'logged-out-client', { client: client.clientName ?? client.clientId });
       return;
     }
     views.render(c, 'logged-out', { systems: (await options.signedOutSystems?.(ctx)) ?? [] });
