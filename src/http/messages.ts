@@ -180,8 +180,20 @@ const ko = {
   'enrol.certificate.invalid.name': '이름을 입력해 주세요.',
   'enrol.certificate.invalid.birthdate': '생년월일을 YYYY-MM-DD 형식의 실제 날짜로 입력해 주세요.',
   'recovery.title': '패스키 복구',
-  'recovery.intro':
-    '{name}님, 인증서로 본인 확인을 마쳤습니다. 새 패스키를 등록하거나 분실한 패스키를 삭제할 수 있습니다.',
+  'security.intro.passkey':
+    '{name}님, 패스키로 로그인하셨습니다. 새 패스키를 등록하거나 잃어버린 기기의 패스키를 삭제할 수 있습니다.',
+  'security.intro.certificate':
+    '{name}님, 인증서로 본인 확인을 마쳤습니다. 새 패스키를 등록하거나 잃어버린 기기의 패스키를 삭제할 수 있습니다.',
+  'security.intro.upstream':
+    '{name}님, 연결된 로그인 서비스로 로그인하셨습니다. 새 패스키를 등록하거나 잃어버린 기기의 패스키를 삭제할 수 있습니다.',
+  'security.intro.other':
+    '{name}님, 새 패스키를 등록하거나 잃어버린 기기의 패스키를 삭제할 수 있습니다.',
+  'security.remove.confirm':
+    '‘{name}’을(를) 삭제할까요? 삭제하면 이 패스키로는 더 이상 로그인할 수 없습니다. 기기 안의 패스키는 기기 설정에서 따로 지워야 합니다.',
+  'security.remove.yes': '삭제하기',
+  'security.register.exists':
+    '이 기기(또는 이 비밀번호 관리자)에는 이미 내 계정의 패스키가 있습니다. 그 패스키로 로그인할 수 있으니 새로 등록할 필요가 없습니다. 다른 기기를 추가하려면 그 기기에서 이 페이지를 여세요.',
+  'security.back': '나의 One-ID로 돌아가기',
   'recovery.passkeys': '등록된 패스키',
   'recovery.none': '등록된 패스키가 없습니다.',
   'recovery.remove': '삭제',
@@ -715,8 +727,20 @@ const en: typeof ko = {
   'enrol.certificate.invalid.birthdate':
     'Please enter your date of birth as a real date (YYYY-MM-DD).',
   'recovery.title': 'Recover your passkeys',
-  'recovery.intro':
-    '{name}, your certificate confirmed your identity. You can register a new passkey or remove lost ones.',
+  'security.intro.passkey':
+    '{name}, you signed in with a passkey. You can register a new passkey or remove the passkey of a lost device.',
+  'security.intro.certificate':
+    '{name}, your certificate confirmed your identity. You can register a new passkey or remove the passkey of a lost device.',
+  'security.intro.upstream':
+    '{name}, you signed in through a linked sign-in service. You can register a new passkey or remove the passkey of a lost device.',
+  'security.intro.other':
+    '{name}, you can register a new passkey or remove the passkey of a lost device.',
+  'security.remove.confirm':
+    "Remove “{name}”? You will no longer be able to sign in with this passkey. The passkey stays on the device until you delete it in the device's settings.",
+  'security.remove.yes': 'Remove this passkey',
+  'security.register.exists':
+    'This device (or password manager) already holds a passkey for your account, so you can sign in with it and need not register another. To add another device, open this page on that device.',
+  'security.back': 'Back to My One-ID',
   'recovery.passkeys': 'Your passkeys',
   'recovery.none': 'You have no passkeys.',
   'recovery.remove': 'Remove',

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { Eta } from 'eta';
 import type { Context } from 'koa';
 import { LANGS, translator, type Lang } from './messages.ts';
+import { passkeyLabels } from './passkey-label.ts';
 import type { State } from './security.ts';
 
 const VIEWS = fileURLToPath(new URL('../../views/', import.meta.url));
@@ -36,16 +37,17 @@ export const createViews = ({
   csrfToken: (ctx: Context) => string;
   timeZone?: string;
 }) => {
-  // Dates on pages are in the citizens' time zone (KST by default), never the server's.
+  // Dates on pages are in the citizens' time zone (KST by default), never the server's, and
+  // times on the 24-hour clock in both languages ("AM 5:24" reads badly in Korean service pages).
+  const format = (locale: string, time: boolean) =>
+    new Intl.DateTimeFormat(locale, {
+      dateStyle: 'medium',
+      ...(time && { timeStyle: 'short', hourCycle: 'h23' as const }),
+      timeZone,
+    });
   const formats = {
-    ko: {
-      day: new Intl.DateTimeFormat('ko-KR', { dateStyle: 'medium', timeZone }),
-      time: new Intl.DateTimeFormat('ko-KR', { dateStyle: 'medium', timeStyle: 'short', timeZone }),
-    },
-    en: {
-      day: new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeZone }),
-      time: new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone }),
-    },
+    ko: { day: format('ko-KR', false), time: format('ko-KR', true) },
+    en: { day: format('en-GB', false), time: format('en-GB', true) },
   };
   const eta = new Eta({ views: VIEWS, autoEscape: true, cache: true, autoTrim: false });
   return {
@@ -71,6 +73,9 @@ export const createViews = ({
         switchUrl,
         day: (d: Date) => formats[lang].day.format(d),
         time: (d: Date) => formats[lang].time.format(d),
+        /** What the citizen calls each passkey (passkey-label.ts), in this page's language. */
+        passkeyLabels: (passkeys: Parameters<typeof passkeyLabels>[0]) =>
+          passkeyLabels(passkeys, lang, (d) => formats[lang].day.format(d)),
       });
     },
   };
