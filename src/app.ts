@@ -219,7 +219,7 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
   };
 
   const csrf = createCsrf({ key: secrets.cookieKeys[0]!, secure: issuerUrl.protocol === 'https:' });
-  const views = createViews({ csrfToken: csrf.token });
+  const views = createViews({ csrfToken: csrf.token, site: config.site });
   const oidcStore = createOidcAdapter({
     redis,
     clients,

@@ -1,11 +1,21 @@
 // The engine's own pages (errors, logout confirmation, signed-out), rendered with our views.
 import type { Context } from 'koa';
 import type { KoaContextWithOIDC } from 'oidc-provider';
-import { translator } from './messages.ts';
+import { errorTitleKey, translator } from './messages.ts';
 import { langOf, type Views } from './views.ts';
 
 export const engineErrorCode = (error: string) =>
   /^[a-z_]{1,64}$/.test(error) ? error : 'server_error';
+
+/**
+ * The engine's English error_description never reaches a page: each error code has a message
+ * key, and redirect_uri refusals (invalid_request in the engine) have their own.
+ */
+const engineMessageKey = (t: (key: string) => string, code: string, description?: string) => {
+  if (description && /redirect_uri/.test(description)) return 'oauth.redirect_uri';
+  const key = `oauth.${code}`;
+  return t(key) === key ? 'err.oauth' : key;
+};
 
 type Options = {
   /** The agency systems of the session the browser just ended, undefined when it ended none. */
@@ -22,16 +32,15 @@ export const createEnginePages = (views: Views, options: Options = {}) => ({
     const asked = ctx.oidc?.params?.ui_locales ?? ctx.query.ui_locales;
     const uiLocales = typeof asked === 'string' ? asked : undefined;
     const t = translator(langOf(c, uiLocales));
+    const code = engineErrorCode(out.error);
     views.render(
       c,
       'message',
       {
-        heading: t('error.title'),
-        message: t('err.oauth'),
-        detail: out.error_description
-          ? `${out.error_description}. ${t('error.retry')}`
-          : t('error.retry'),
-        code: engineErrorCode(out.error),
+        heading: t(errorTitleKey(t, code, ctx.status)),
+        message: t(engineMessageKey(t, code, out.error_description)),
+        detail: t('error.retry'),
+        code,
       },
       { status: ctx.status, uiLocales },
     );

@@ -8,6 +8,44 @@ const ko = {
   'layout.skip': '본문 바로가기',
   'layout.switch': 'English',
   'layout.footer': 'One-ID는 정부 기관 시스템을 위한 통합 인증 서비스입니다.',
+  'layout.banner': '이 누리집은 대한민국 공식 전자정부 누리집입니다.',
+  'layout.banner.how': '공식 누리집 확인 방법',
+  'layout.banner.domain':
+    '공식 누리집 주소는 go.kr 또는 정부가 알린 주소로 끝납니다. 주소창의 주소를 확인하세요.',
+  'layout.banner.https':
+    '자물쇠 표시(https)가 있는 누리집에서만 로그인하세요. One-ID는 비밀번호나 인증서 암호를 묻지 않습니다.',
+  'layout.privacy': '개인정보처리방침',
+  'layout.terms': '이용약관',
+  'layout.accessibility': '웹 접근성 정책',
+  'layout.helpdesk': '고객센터 {phone}',
+  'next.title': '이렇게 해 보세요',
+  'next.help': '도움말',
+  'next.helpdesk': '고객센터에 문의: {phone} (아래 오류 코드를 알려 주세요)',
+  'errtitle.server': '일시적인 오류가 발생했습니다',
+  'errtitle.ERR_NOT_FOUND': '페이지를 찾을 수 없습니다',
+  'errtitle.ERR_CSRF': '페이지 유효 시간이 지났습니다',
+  'errtitle.ERR_INTERACTION_EXPIRED': '로그인 시간이 지났습니다',
+  'errtitle.ERR_ENROLMENT_UNKNOWN': '등록 링크를 사용할 수 없습니다',
+  'errtitle.ERR_ENROLMENT_USED': '이미 사용한 등록 링크입니다',
+  'errtitle.ERR_ENROLMENT_EXPIRED': '등록 링크의 기간이 지났습니다',
+  'errtitle.ERR_RATE_LIMITED': '잠시 후 다시 시도해 주세요',
+  'errtitle.ERR_ACCOUNT_DISABLED': '이 계정으로는 로그인할 수 없습니다',
+  'errtitle.invalid_client': '등록되지 않은 서비스입니다',
+  'errtitle.invalid_request': '잘못된 로그인 요청입니다',
+  'errtitle.access_denied': '로그인이 취소되었습니다',
+  'oauth.invalid_client':
+    '로그인을 요청한 서비스가 One-ID에 등록되어 있지 않거나 사용이 중지되었습니다. 이용하려던 기관 누리집에서 다시 시작해 주세요.',
+  'oauth.redirect_uri':
+    '로그인을 마친 뒤 돌아갈 주소가 서비스에 등록된 주소와 다릅니다. 가짜 누리집일 수 있으니 기관 누리집 주소를 확인하세요.',
+  'oauth.invalid_request':
+    '서비스가 보낸 로그인 요청에 문제가 있습니다. 이용하려던 기관 누리집에서 다시 시작해 주세요.',
+  'oauth.access_denied': '로그인을 취소했습니다.',
+  'oauth.invalid_scope':
+    '서비스가 One-ID에서 허용되지 않은 정보를 요청했습니다. 기관에 문의하세요.',
+  'oauth.unauthorized_client': '이 서비스는 이런 방식으로 로그인할 수 없습니다. 기관에 문의하세요.',
+  'account.cancelled.title': '로그인을 취소했습니다',
+  'account.cancelled.body': '나의 One-ID 로그인을 취소했습니다. 아무것도 바뀌지 않았습니다.',
+  'account.cancelled.again': '다시 로그인',
   'login.title': '로그인',
   'login.intro': '{client}에 로그인하려면 본인 인증이 필요합니다.',
   'login.agency': '요청 기관',
@@ -545,6 +583,45 @@ const en: typeof ko = {
   'layout.skip': 'Skip to main content',
   'layout.switch': '한국어',
   'layout.footer': 'One-ID is the sign-in service for government agency systems.',
+  'layout.banner': 'This is an official website of the Republic of Korea government.',
+  'layout.banner.how': 'How to check',
+  'layout.banner.domain':
+    'Official websites end in go.kr or an address the government has announced. Check the address bar.',
+  'layout.banner.https':
+    'Sign in only where the address bar shows a lock (https). One-ID never asks for a password or a certificate PIN.',
+  'layout.privacy': 'Privacy policy',
+  'layout.terms': 'Terms of use',
+  'layout.accessibility': 'Accessibility statement',
+  'layout.helpdesk': 'Help desk {phone}',
+  'next.title': 'What you can do',
+  'next.help': 'Help',
+  'next.helpdesk': 'Call the help desk: {phone} (give them the error code below)',
+  'errtitle.server': 'Something went wrong on our side',
+  'errtitle.ERR_NOT_FOUND': 'Page not found',
+  'errtitle.ERR_CSRF': 'This page has expired',
+  'errtitle.ERR_INTERACTION_EXPIRED': 'Your sign-in timed out',
+  'errtitle.ERR_ENROLMENT_UNKNOWN': 'This enrolment link cannot be used',
+  'errtitle.ERR_ENROLMENT_USED': 'This enrolment link was already used',
+  'errtitle.ERR_ENROLMENT_EXPIRED': 'This enrolment link has expired',
+  'errtitle.ERR_RATE_LIMITED': 'Please wait a moment',
+  'errtitle.ERR_ACCOUNT_DISABLED': 'This account cannot sign in',
+  'errtitle.invalid_client': 'This service is not registered',
+  'errtitle.invalid_request': 'The sign-in request is not valid',
+  'errtitle.access_denied': 'Sign-in was cancelled',
+  'oauth.invalid_client':
+    "The service that asked you to sign in is not registered with One-ID or has been suspended. Start again from the agency's website.",
+  'oauth.redirect_uri':
+    "The address to return to after signing in is not one the service registered. It may be a fake site: check the agency's web address.",
+  'oauth.invalid_request':
+    "The sign-in request the service sent has a problem. Start again from the agency's website.",
+  'oauth.access_denied': 'You cancelled signing in.',
+  'oauth.invalid_scope':
+    'The service asked for information One-ID does not allow it. Contact the agency.',
+  'oauth.unauthorized_client':
+    'This service is not allowed to sign in this way. Contact the agency.',
+  'account.cancelled.title': 'You cancelled signing in',
+  'account.cancelled.body': 'You cancelled signing in to My One-ID. Nothing was changed.',
+  'account.cancelled.again': 'Sign in again',
   'login.title': 'Sign in',
   'login.intro': 'Sign in to continue to {client}.',
   'login.agency': 'Requesting agency',
@@ -1101,3 +1178,10 @@ export const translator =
     const text = (MESSAGES[lang] as Record<string, string>)[key] ?? key;
     return text.replace(/\{(\w+)\}/g, (_, name: string) => vars[name] ?? '');
   };
+
+/** A plain page title for an error code: its own when written, else one per kind of failure. */
+export const errorTitleKey = (t: (key: string) => string, code: string, status: number) => {
+  const key = `errtitle.${code}`;
+  if (t(key) !== key) return key;
+  return status >= 500 ? 'errtitle.server' : 'error.title';
+};

@@ -2,6 +2,7 @@
 import { fileURLToPath } from 'node:url';
 import { Eta } from 'eta';
 import type { Context } from 'koa';
+import type { SiteConfig } from '../config/index.ts';
 import { LANGS, translator, type Lang } from './messages.ts';
 import { passkeyLabels } from './passkey-label.ts';
 import type { State } from './security.ts';
@@ -32,9 +33,12 @@ export const langOf = (ctx: Context, uiLocales?: string): Lang => {
 
 export const createViews = ({
   csrfToken,
+  site,
   timeZone = 'Asia/Seoul',
 }: {
   csrfToken: (ctx: Context) => string;
+  /** The operator and its links, for the banner and footer (layout.eta). */
+  site: SiteConfig;
   timeZone?: string;
 }) => {
   // Dates on pages are in the citizens' time zone (KST by default), never the server's, and
@@ -71,6 +75,7 @@ export const createViews = ({
         nonce: (ctx.state as State).cspNonce,
         csrf: csrfToken(ctx),
         switchUrl,
+        site: { ...site, operator: site.operator[lang] },
         day: (d: Date) => formats[lang].day.format(d),
         time: (d: Date) => formats[lang].time.format(d),
         /** What the citizen calls each passkey (passkey-label.ts), in this page's language. */
