@@ -1,6 +1,8 @@
 // The sign-out question in real Chromium: it names the system asking and the systems the citizen
 // would leave; "sign out of <system> only" says that One-ID stays signed in (and it does), and
 // "sign out of all services" ends the session and names the systems told.
+import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MESSAGES } from '../../src/http/messages.ts';
@@ -14,6 +16,19 @@ import {
 import { authorizationRequest, discover, registerClient } from '../support/flows.ts';
 
 let app: TestApp;
+
+/** UPDATE_SCREENSHOTS=1: writes the page to docs/screenshots/<name>.png. */
+const screenshot = async (page: Page, name: string) => {
+  if (process.env.UPDATE_SCREENSHOTS !== '1') return;
+  const dir = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url));
+  mkdirSync(dir, { recursive: true });
+  await page.screenshot({
+    path: `${dir}${name}.png`,
+    fullPage: true,
+    animations: 'disabled',
+    caret: 'hide',
+  });
+};
 let browser: Browser;
 
 beforeAll(async () => {
@@ -73,6 +88,7 @@ describe('the sign-out choice', () => {
       expect(await page.locator('#logout-systems li').allTextContents()).toEqual(
         expect.arrayContaining(['복지로', '홈택스']),
       );
+      await screenshot(page, 'logout-question-desktop-ko');
       await page.click('#logout-stay');
       await page.waitForURL(/\/session\/end\/success/);
       expect(await page.locator('h1').textContent()).toBe('복지로 로그아웃 완료');
@@ -81,6 +97,7 @@ describe('the sign-out choice', () => {
       );
       expect(await page.locator('main').textContent()).not.toContain(MESSAGES.ko['logout.done']);
 
+      await screenshot(page, 'logout-client-desktop-ko');
       // Still signed in to One-ID: My One-ID opens without a sign-in.
       await page.goto(`${app.issuer}/account`);
       await page.waitForURL(`${app.issuer}/account`);

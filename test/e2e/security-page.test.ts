@@ -1,7 +1,9 @@
 // /account/security in real Chromium: it says how the citizen signed in, names each passkey so
 // two can be told apart (provider or "passkey", the day added), shows 24-hour Korean time, asks
 // before removing one, explains a device that already holds a passkey, and links back.
-import type { Browser } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MESSAGES } from '../../src/http/messages.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';
@@ -13,6 +15,19 @@ import {
 } from '../support/chromium.ts';
 
 let app: TestApp;
+
+/** UPDATE_SCREENSHOTS=1: writes the page to docs/screenshots/<name>.png. */
+const screenshot = async (page: Page, name: string) => {
+  if (process.env.UPDATE_SCREENSHOTS !== '1') return;
+  const dir = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url));
+  mkdirSync(dir, { recursive: true });
+  await page.screenshot({
+    path: `${dir}${name}.png`,
+    fullPage: true,
+    animations: 'disabled',
+    caret: 'hide',
+  });
+};
 let browser: Browser;
 
 beforeAll(async () => {
@@ -77,6 +92,7 @@ describe('the sign-in methods page', () => {
       expect(
         await app.services.passkeys.listForAccount((await accountOf('suzy@example.com'))!),
       ).toHaveLength(2);
+      await screenshot(page, 'security-remove-ko');
       await confirm.click();
       await page.waitForURL(/done=removed/);
       expect(await page.locator('#recovery-done').textContent()).toBe(
