@@ -238,7 +238,7 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
   };
 
   const csrf = createCsrf({ key: secrets.cookieKeys[0]!, secure: issuerUrl.protocol === 'https:' });
-  const views = createViews({ csrfToken: csrf.token });
+  const views = createViews({ csrfToken: csrf.token, site: config.site });
   const oidcStore = createOidcAdapter({
     redis,
     prefix: config.redisKeyPrefix,
@@ -335,7 +335,10 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
           accounts,
           clientTokensNotBefore: clients.tokensNotBefore,
           pages: {
-            ...createEnginePages(views, { signedOutSystems: tracking.signedOutSystems }),
+            ...createEnginePages(views, {
+              signedOutSystems: tracking.signedOutSystems,
+              currentSystems: tracking.currentSystems,
+            }),
             unavailable: createUnavailablePage(views),
           },
           outboundPrivateHosts: config.outboundPrivateHosts,

@@ -42,6 +42,8 @@ export type Config = Readonly<{
   admin: AdminConfig;
   certificates: CertificateConfig;
   rateLimits: RateLimitConfig;
+  /** Who runs the service and where citizens get help: shown on every citizen page. */
+  site: SiteConfig;
   production: boolean;
 }>;
 
@@ -54,6 +56,16 @@ export type RateLimitConfig = Readonly<{
   adminPerMinute: number;
   lockoutThreshold: number;
   lockoutSeconds: number;
+}>;
+
+/** The operator and its links (SITE_*): the banner and footer of every citizen page. */
+export type SiteConfig = Readonly<{
+  operator: Readonly<{ ko: string; en: string }>;
+  helpdeskPhone: string;
+  helpUrl: string | undefined;
+  privacyUrl: string | undefined;
+  termsUrl: string | undefined;
+  accessibilityUrl: string | undefined;
 }>;
 
 /** Certificate login (docs/certificates.md). Disabled when trustAnchorsPath is undefined. */
@@ -300,6 +312,13 @@ const schema = z.object({
   RATE_LIMIT_ADMIN_PER_MINUTE: int(1, 1_000_000).default(600),
   LOCKOUT_THRESHOLD: int(2, 1000).default(10),
   LOCKOUT_SECONDS: int(1, 86_400).default(900),
+  SITE_OPERATOR_KO: z.string().min(1).max(100).default('행정안전부'),
+  SITE_OPERATOR_EN: z.string().min(1).max(100).default('Ministry of the Interior and Safety'),
+  SITE_HELPDESK_PHONE: z.string().min(1).max(40).default('110'),
+  SITE_HELP_URL: url(['https:', 'http:']).optional(),
+  SITE_PRIVACY_URL: url(['https:', 'http:']).optional(),
+  SITE_TERMS_URL: url(['https:', 'http:']).optional(),
+  SITE_ACCESSIBILITY_URL: url(['https:', 'http:']).optional(),
 });
 
 /** Every key the server reads; a test keeps `.env.example` in step with it. */
@@ -418,6 +437,14 @@ export const loadConfig = (env: Record<string, string | undefined>): Config => {
       adminPerMinute: v.RATE_LIMIT_ADMIN_PER_MINUTE,
       lockoutThreshold: v.LOCKOUT_THRESHOLD,
       lockoutSeconds: v.LOCKOUT_SECONDS,
+    }),
+    site: Object.freeze({
+      operator: Object.freeze({ ko: v.SITE_OPERATOR_KO, en: v.SITE_OPERATOR_EN }),
+      helpdeskPhone: v.SITE_HELPDESK_PHONE,
+      helpUrl: v.SITE_HELP_URL,
+      privacyUrl: v.SITE_PRIVACY_URL,
+      termsUrl: v.SITE_TERMS_URL,
+      accessibilityUrl: v.SITE_ACCESSIBILITY_URL,
     }),
     production,
   });

@@ -55,6 +55,15 @@ export const accountRoutes = (router: Router, deps: Deps) => {
     ctx.redirect(accountSession.callback(ctx));
   });
 
+  router.get('/account/cancelled', (ctx) => {
+    const t = translator(langOf(ctx));
+    views.render(ctx, 'message', {
+      heading: t('account.cancelled.title'),
+      message: t('account.cancelled.body'),
+      next: [{ href: '/account/login', label: t('account.cancelled.again') }],
+    });
+  });
+
   router.get('/account', async (ctx) => {
     const citizen = await accountSession.require(ctx);
     if (!citizen) return;

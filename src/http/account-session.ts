@@ -163,6 +163,8 @@ export const createAccountSession = ({
       // A silent renewal that found the session gone in the meantime: back to the page, which
       // asks for a sign-in.
       if (ctx.query.error === 'login_required') return safeReturnTo(rest.join('.'));
+      // The citizen pressed "cancel" on the sign-in page: not an error, a choice.
+      if (ctx.query.error === 'access_denied') return '/account/cancelled';
       if (typeof ctx.query.error === 'string')
         throw Object.assign(new Error(ctx.query.error), {
           status: 400,

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { isAppError } from '../shared/index.ts';
 import { isUnavailableError, UNAVAILABLE_RETRY_AFTER_SECONDS } from '../store/index.ts';
 import { langOf, type Views } from './views.ts';
-import { translator } from './messages.ts';
+import { errorTitleKey, translator } from './messages.ts';
 
 type Described = { status: number; code: string; message: string };
 
@@ -115,7 +115,7 @@ export const errorHandler =
         ctx,
         'message',
         {
-          heading: t(unavailable ? 'unavailable.title' : 'error.title'),
+          heading: t(unavailable ? 'unavailable.title' : errorTitleKey(t, code, d.status)),
           message,
           detail: retry && !unavailable ? t('error.retry') : undefined,
           code,

@@ -8,6 +8,44 @@ const ko = {
   'layout.skip': '본문 바로가기',
   'layout.switch': 'English',
   'layout.footer': 'One-ID는 정부 기관 시스템을 위한 통합 인증 서비스입니다.',
+  'layout.banner': '이 누리집은 대한민국 공식 전자정부 누리집입니다.',
+  'layout.banner.how': '공식 누리집 확인 방법',
+  'layout.banner.domain':
+    '공식 누리집 주소는 go.kr 또는 정부가 알린 주소로 끝납니다. 주소창의 주소를 확인하세요.',
+  'layout.banner.https':
+    '자물쇠 표시(https)가 있는 누리집에서만 로그인하세요. One-ID는 비밀번호나 인증서 암호를 묻지 않습니다.',
+  'layout.privacy': '개인정보처리방침',
+  'layout.terms': '이용약관',
+  'layout.accessibility': '웹 접근성 정책',
+  'layout.helpdesk': '고객센터 {phone}',
+  'next.title': '이렇게 해 보세요',
+  'next.help': '도움말',
+  'next.helpdesk': '고객센터에 문의: {phone} (아래 오류 코드를 알려 주세요)',
+  'errtitle.server': '일시적인 오류가 발생했습니다',
+  'errtitle.ERR_NOT_FOUND': '페이지를 찾을 수 없습니다',
+  'errtitle.ERR_CSRF': '페이지 유효 시간이 지났습니다',
+  'errtitle.ERR_INTERACTION_EXPIRED': '로그인 시간이 지났습니다',
+  'errtitle.ERR_ENROLMENT_UNKNOWN': '등록 링크를 사용할 수 없습니다',
+  'errtitle.ERR_ENROLMENT_USED': '이미 사용한 등록 링크입니다',
+  'errtitle.ERR_ENROLMENT_EXPIRED': '등록 링크의 기간이 지났습니다',
+  'errtitle.ERR_RATE_LIMITED': '잠시 후 다시 시도해 주세요',
+  'errtitle.ERR_ACCOUNT_DISABLED': '이 계정으로는 로그인할 수 없습니다',
+  'errtitle.invalid_client': '등록되지 않은 서비스입니다',
+  'errtitle.invalid_request': '잘못된 로그인 요청입니다',
+  'errtitle.access_denied': '로그인이 취소되었습니다',
+  'oauth.invalid_client':
+    '로그인을 요청한 서비스가 One-ID에 등록되어 있지 않거나 사용이 중지되었습니다. 이용하려던 기관 누리집에서 다시 시작해 주세요.',
+  'oauth.redirect_uri':
+    '로그인을 마친 뒤 돌아갈 주소가 서비스에 등록된 주소와 다릅니다. 가짜 누리집일 수 있으니 기관 누리집 주소를 확인하세요.',
+  'oauth.invalid_request':
+    '서비스가 보낸 로그인 요청에 문제가 있습니다. 이용하려던 기관 누리집에서 다시 시작해 주세요.',
+  'oauth.access_denied': '로그인을 취소했습니다.',
+  'oauth.invalid_scope':
+    '서비스가 One-ID에서 허용되지 않은 정보를 요청했습니다. 기관에 문의하세요.',
+  'oauth.unauthorized_client': '이 서비스는 이런 방식으로 로그인할 수 없습니다. 기관에 문의하세요.',
+  'account.cancelled.title': '로그인을 취소했습니다',
+  'account.cancelled.body': '나의 One-ID 로그인을 취소했습니다. 아무것도 바뀌지 않았습니다.',
+  'account.cancelled.again': '다시 로그인',
   'login.title': '로그인',
   'login.intro': '{client}에 로그인하려면 본인 인증이 필요합니다.',
   'login.agency': '요청 기관',
@@ -55,11 +93,11 @@ const ko = {
     '처음부터 다시 시도해 주세요. 문제가 계속되면 이용하려던 서비스의 고객센터에 문의하세요.',
   'error.reference': '오류 코드',
   'logout.title': '로그아웃',
-  'logout.confirm': 'One-ID에서 로그아웃하시겠습니까?',
-  'logout.yes': '로그아웃',
+  'logout.confirm': '이 기기에서 One-ID 로그아웃을 하시겠습니까?',
+  'logout.yes': '모든 서비스에서 로그아웃',
   'logout.no': '로그인 유지',
   'logout.done': '로그아웃되었습니다.',
-  'logout.done.client': '{client}에서 로그아웃되었습니다.',
+  'logout.done.client': '{client}에서 로그아웃했습니다.',
   'account.title': '나의 One-ID',
   'account.hello': '{name}님, 안녕하세요.',
   'account.passkeys': '패스키',
@@ -104,6 +142,18 @@ const ko = {
   'sessions.systems.none': '없음',
   'sessions.end': '이 세션 종료',
   'sessions.end.current': '이 기기에서 로그아웃',
+  'logout.asking': '{client}에서 로그아웃을 요청했습니다.',
+  'logout.will': '로그아웃하면 다음 서비스에서도 모두 로그아웃됩니다.',
+  'logout.no.client': '{client}에서만 로그아웃',
+  'logout.no.client.help':
+    '이 서비스에서만 로그아웃하면 One-ID 로그인은 이 기기에 남아, 다른 서비스에는 다시 확인 없이 로그인됩니다. 공용 컴퓨터라면 모든 서비스에서 로그아웃하세요.',
+  'logout.no.help':
+    '로그인을 유지하면 아무것도 바뀌지 않고 나의 One-ID로 이동합니다. 공용 컴퓨터라면 로그아웃하세요.',
+  'logout.client.title': '{client} 로그아웃 완료',
+  'logout.still':
+    '이 기기에서는 아직 One-ID에 로그인되어 있습니다. 다른 서비스는 다시 확인 없이 로그인될 수 있습니다. 공용 컴퓨터라면 모든 서비스에서 로그아웃하세요.',
+  'logout.everywhere': '모든 서비스에서 로그아웃',
+  'next.account': '나의 One-ID로 이동',
   'logout.systems': '다음 서비스에도 로그아웃을 알렸습니다.',
   'logout.systems.help':
     '각 서비스는 잠시 후 로그아웃을 처리합니다. 공용 컴퓨터라면 브라우저를 닫으세요.',
@@ -178,8 +228,20 @@ const ko = {
   'enrol.certificate.invalid.name': '이름을 입력해 주세요.',
   'enrol.certificate.invalid.birthdate': '생년월일을 YYYY-MM-DD 형식의 실제 날짜로 입력해 주세요.',
   'recovery.title': '패스키 복구',
-  'recovery.intro':
-    '{name}님, 인증서로 본인 확인을 마쳤습니다. 새 패스키를 등록하거나 분실한 패스키를 삭제할 수 있습니다.',
+  'security.intro.passkey':
+    '{name}님, 패스키로 로그인하셨습니다. 새 패스키를 등록하거나 잃어버린 기기의 패스키를 삭제할 수 있습니다.',
+  'security.intro.certificate':
+    '{name}님, 인증서로 본인 확인을 마쳤습니다. 새 패스키를 등록하거나 잃어버린 기기의 패스키를 삭제할 수 있습니다.',
+  'security.intro.upstream':
+    '{name}님, 연결된 로그인 서비스로 로그인하셨습니다. 새 패스키를 등록하거나 잃어버린 기기의 패스키를 삭제할 수 있습니다.',
+  'security.intro.other':
+    '{name}님, 새 패스키를 등록하거나 잃어버린 기기의 패스키를 삭제할 수 있습니다.',
+  'security.remove.confirm':
+    '‘{name}’을(를) 삭제할까요? 삭제하면 이 패스키로는 더 이상 로그인할 수 없습니다. 기기 안의 패스키는 기기 설정에서 따로 지워야 합니다.',
+  'security.remove.yes': '삭제하기',
+  'security.register.exists':
+    '이 기기(또는 이 비밀번호 관리자)에는 이미 내 계정의 패스키가 있습니다. 그 패스키로 로그인할 수 있으니 새로 등록할 필요가 없습니다. 다른 기기를 추가하려면 그 기기에서 이 페이지를 여세요.',
+  'security.back': '나의 One-ID로 돌아가기',
   'recovery.passkeys': '등록된 패스키',
   'recovery.none': '등록된 패스키가 없습니다.',
   'recovery.remove': '삭제',
@@ -531,6 +593,45 @@ const en: typeof ko = {
   'layout.skip': 'Skip to main content',
   'layout.switch': '한국어',
   'layout.footer': 'One-ID is the sign-in service for government agency systems.',
+  'layout.banner': 'This is an official website of the Republic of Korea government.',
+  'layout.banner.how': 'How to check',
+  'layout.banner.domain':
+    'Official websites end in go.kr or an address the government has announced. Check the address bar.',
+  'layout.banner.https':
+    'Sign in only where the address bar shows a lock (https). One-ID never asks for a password or a certificate PIN.',
+  'layout.privacy': 'Privacy policy',
+  'layout.terms': 'Terms of use',
+  'layout.accessibility': 'Accessibility statement',
+  'layout.helpdesk': 'Help desk {phone}',
+  'next.title': 'What you can do',
+  'next.help': 'Help',
+  'next.helpdesk': 'Call the help desk: {phone} (give them the error code below)',
+  'errtitle.server': 'Something went wrong on our side',
+  'errtitle.ERR_NOT_FOUND': 'Page not found',
+  'errtitle.ERR_CSRF': 'This page has expired',
+  'errtitle.ERR_INTERACTION_EXPIRED': 'Your sign-in timed out',
+  'errtitle.ERR_ENROLMENT_UNKNOWN': 'This enrolment link cannot be used',
+  'errtitle.ERR_ENROLMENT_USED': 'This enrolment link was already used',
+  'errtitle.ERR_ENROLMENT_EXPIRED': 'This enrolment link has expired',
+  'errtitle.ERR_RATE_LIMITED': 'Please wait a moment',
+  'errtitle.ERR_ACCOUNT_DISABLED': 'This account cannot sign in',
+  'errtitle.invalid_client': 'This service is not registered',
+  'errtitle.invalid_request': 'The sign-in request is not valid',
+  'errtitle.access_denied': 'Sign-in was cancelled',
+  'oauth.invalid_client':
+    "The service that asked you to sign in is not registered with One-ID or has been suspended. Start again from the agency's website.",
+  'oauth.redirect_uri':
+    "The address to return to after signing in is not one the service registered. It may be a fake site: check the agency's web address.",
+  'oauth.invalid_request':
+    "The sign-in request the service sent has a problem. Start again from the agency's website.",
+  'oauth.access_denied': 'You cancelled signing in.',
+  'oauth.invalid_scope':
+    'The service asked for information One-ID does not allow it. Contact the agency.',
+  'oauth.unauthorized_client':
+    'This service is not allowed to sign in this way. Contact the agency.',
+  'account.cancelled.title': 'You cancelled signing in',
+  'account.cancelled.body': 'You cancelled signing in to My One-ID. Nothing was changed.',
+  'account.cancelled.again': 'Sign in again',
   'login.title': 'Sign in',
   'login.intro': 'Sign in to continue to {client}.',
   'login.agency': 'Requesting agency',
@@ -581,11 +682,11 @@ const en: typeof ko = {
     'Please start again. If the problem persists, contact the help desk of the service you were using.',
   'error.reference': 'Error code',
   'logout.title': 'Sign out',
-  'logout.confirm': 'Do you want to sign out of One-ID?',
-  'logout.yes': 'Sign out',
+  'logout.confirm': 'Do you want to sign out of One-ID on this device?',
+  'logout.yes': 'Sign out of all services',
   'logout.no': 'Stay signed in',
   'logout.done': 'You have been signed out.',
-  'logout.done.client': 'You have been signed out of {client}.',
+  'logout.done.client': 'You signed out of {client}.',
   'account.title': 'My One-ID',
   'account.hello': 'Hello, {name}.',
   'account.passkeys': 'Passkeys',
@@ -632,6 +733,18 @@ const en: typeof ko = {
   'sessions.systems.none': 'none',
   'sessions.end': 'End this session',
   'sessions.end.current': 'Sign out on this device',
+  'logout.asking': '{client} asked to sign you out.',
+  'logout.will': 'Signing out also signs you out of these services:',
+  'logout.no.client': 'Sign out of {client} only',
+  'logout.no.client.help':
+    'If you sign out of this service only, you stay signed in to One-ID on this device and other services can sign you in without asking again. On a shared computer, sign out of all services.',
+  'logout.no.help':
+    'Staying signed in changes nothing and takes you to My One-ID. On a shared computer, sign out.',
+  'logout.client.title': 'Signed out of {client}',
+  'logout.still':
+    'You are still signed in to One-ID on this device, so other services can sign you in without asking again. On a shared computer, sign out of all services.',
+  'logout.everywhere': 'Sign out of all services',
+  'next.account': 'Go to My One-ID',
   'logout.systems': 'These services have been told to sign you out too:',
   'logout.systems.help':
     'Each service completes the sign-out shortly. On a shared computer, close the browser.',
@@ -711,8 +824,20 @@ const en: typeof ko = {
   'enrol.certificate.invalid.birthdate':
     'Please enter your date of birth as a real date (YYYY-MM-DD).',
   'recovery.title': 'Recover your passkeys',
-  'recovery.intro':
-    '{name}, your certificate confirmed your identity. You can register a new passkey or remove lost ones.',
+  'security.intro.passkey':
+    '{name}, you signed in with a passkey. You can register a new passkey or remove the passkey of a lost device.',
+  'security.intro.certificate':
+    '{name}, your certificate confirmed your identity. You can register a new passkey or remove the passkey of a lost device.',
+  'security.intro.upstream':
+    '{name}, you signed in through a linked sign-in service. You can register a new passkey or remove the passkey of a lost device.',
+  'security.intro.other':
+    '{name}, you can register a new passkey or remove the passkey of a lost device.',
+  'security.remove.confirm':
+    "Remove “{name}”? You will no longer be able to sign in with this passkey. The passkey stays on the device until you delete it in the device's settings.",
+  'security.remove.yes': 'Remove this passkey',
+  'security.register.exists':
+    'This device (or password manager) already holds a passkey for your account, so you can sign in with it and need not register another. To add another device, open this page on that device.',
+  'security.back': 'Back to My One-ID',
   'recovery.passkeys': 'Your passkeys',
   'recovery.none': 'You have no passkeys.',
   'recovery.remove': 'Remove',
@@ -1073,3 +1198,10 @@ export const translator =
     const text = (MESSAGES[lang] as Record<string, string>)[key] ?? key;
     return text.replace(/\{(\w+)\}/g, (_, name: string) => vars[name] ?? '');
   };
+
+/** A plain page title for an error code: its own when written, else one per kind of failure. */
+export const errorTitleKey = (t: (key: string) => string, code: string, status: number) => {
+  const key = `errtitle.${code}`;
+  if (t(key) !== key) return key;
+  return status >= 500 ? 'errtitle.server' : 'error.title';
+};

@@ -34,6 +34,16 @@ type Deps = {
 
 const DONE = new Set(['registered', 'removed', 'unlinked', 'linked', 'already-linked', 'renamed']);
 
+/** How the citizen signed in, from the session's amr (RFC 8176 and One-ID's `x509`, `fed`). */
+const signedInWith = (amr: readonly string[]) =>
+  amr.includes('x509')
+    ? 'certificate'
+    : amr.includes('fed')
+      ? 'upstream'
+      : amr.includes('hwk') || amr.includes('swk')
+        ? 'passkey'
+        : 'other';
+
 const deviceName = (userAgent: string) => {
   const os = /Android|iPhone|iPad|Windows|Mac OS X|Linux|CrOS/.exec(userAgent)?.[0] ?? 'device';
   return `Passkey (${os.replace('Mac OS X', 'macOS')})`;
@@ -89,6 +99,7 @@ export const recoveryRoutes = (
       // Removing the last passkey is offered only while a certificate remains as a way in.
       canRemoveLast: certificates.length > 0,
       titleKey: page.title,
+      signedInWith: signedInWith(citizen.amr),
       removeUrl: `${base}/passkeys/remove`,
       unlinkUrl: `${base}/certificates/remove`,
       renameUrl: `${base}/certificates/rename`,

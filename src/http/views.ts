@@ -2,7 +2,9 @@
 import { fileURLToPath } from 'node:url';
 import { Eta } from 'eta';
 import type { Context } from 'koa';
+import type { SiteConfig } from '../config/index.ts';
 import { LANGS, translator, type Lang } from './messages.ts';
+import { passkeyLabels } from './passkey-label.ts';
 import type { State } from './security.ts';
 
 const VIEWS = fileURLToPath(new URL('../../views/', import.meta.url));
@@ -31,21 +33,25 @@ export const langOf = (ctx: Context, uiLocales?: string): Lang => {
 
 export const createViews = ({
   csrfToken,
+  site,
   timeZone = 'Asia/Seoul',
 }: {
   csrfToken: (ctx: Context) => string;
+  /** The operator and its links, for the banner and footer (layout.eta). */
+  site: SiteConfig;
   timeZone?: string;
 }) => {
-  // Dates on pages are in the citizens' time zone (KST by default), never the server's.
+  // Dates on pages are in the citizens' time zone (KST by default), never the server's, and
+  // times on the 24-hour clock in both languages ("AM 5:24" reads badly in Korean service pages).
+  const format = (locale: string, time: boolean) =>
+    new Intl.DateTimeFormat(locale, {
+      dateStyle: 'medium',
+      ...(time && { timeStyle: 'short', hourCycle: 'h23' as const }),
+      timeZone,
+    });
   const formats = {
-    ko: {
-      day: new Intl.DateTimeFormat('ko-KR', { dateStyle: 'medium', timeZone }),
-      time: new Intl.DateTimeFormat('ko-KR', { dateStyle: 'medium', timeStyle: 'short', timeZone }),
-    },
-    en: {
-      day: new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeZone }),
-      time: new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone }),
-    },
+    ko: { day: format('ko-KR', false), time: format('ko-KR', true) },
+    en: { day: format('en-GB', false), time: format('en-GB', true) },
   };
   const eta = new Eta({ views: VIEWS, autoEscape: true, cache: true, autoTrim: false });
   return {
@@ -69,8 +75,12 @@ export const createViews = ({
         nonce: (ctx.state as State).cspNonce,
         csrf: csrfToken(ctx),
         switchUrl,
+        site: { ...site, operator: site.operator[lang] },
         day: (d: Date) => formats[lang].day.format(d),
         time: (d: Date) => formats[lang].time.format(d),
+        /** What the citizen calls each passkey (passkey-label.ts), in this page's language. */
+        passkeyLabels: (passkeys: Parameters<typeof passkeyLabels>[0]) =>
+          passkeyLabels(passkeys, lang, (d) => formats[lang].day.format(d)),
       });
     },
   };

@@ -140,10 +140,19 @@ export const createSessionTracking = ({
       return provider;
     },
 
-    /** For the signed-out page: the agency systems of the session this browser just ended. */
-    async signedOutSystems(ctx: KoaContextWithOIDC): Promise<string[]> {
+    /** For the sign-out question: the agency systems of the browser's current session. */
+    async currentSystems(ctx: KoaContextWithOIDC): Promise<string[]> {
+      const uid = ctx.oidc.session?.uid;
+      return uid ? (await service().systemsOfSession(uid)).map((s) => s.name) : [];
+    },
+
+    /**
+     * For the signed-out page: the agency systems of the session this browser just ended, or
+     * undefined when this browser ended none (nothing was signed out: the page must not say so).
+     */
+    async signedOutSystems(ctx: KoaContextWithOIDC): Promise<string[] | undefined> {
       const uid = ctx.cookies.get(SIGNED_OUT_COOKIE, { signed: true });
-      if (!uid) return [];
+      if (!uid) return undefined;
       ctx.cookies.set(SIGNED_OUT_COOKIE, null, {
         signed: true,
         httpOnly: true,

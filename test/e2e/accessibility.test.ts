@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MESSAGES } from '../../src/http/messages.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';
 import { citizenContext, launchChromium, pageProblems } from '../support/chromium.ts';
 import { authorizationRequest, discover, registerClient } from '../support/flows.ts';
@@ -64,6 +65,7 @@ const check = async (url: string, lang: 'ko' | 'en', ready: string) => {
       violations: await accessibilityProblems(page),
       problems,
       title: await page.title(),
+      text: await page.locator('main').innerText(),
     };
   } finally {
     await context.close();
@@ -102,9 +104,9 @@ describe.each(['ko', 'en'] as const)('accessibility (%s)', (lang) => {
     );
     expect(dead.status).toBeGreaterThanOrEqual(400);
     expect(dead.status).toBeLessThan(500);
-    expect(dead.title).toContain(
-      lang === 'ko' ? '요청을 처리할 수 없습니다' : 'We could not complete your request',
-    );
+    // A plain title per error, the next steps, the code small for the help desk.
+    expect(dead.title).toContain(MESSAGES[lang]['errtitle.ERR_ENROLMENT_UNKNOWN']);
+    expect(dead.text).toContain(MESSAGES[lang]['next.account']);
     expect(dead.violations).toEqual([]);
     // The engine's error page (src/http/engine-pages.ts): an authorization request from an unknown system.
     const engine = await check(
@@ -113,6 +115,10 @@ describe.each(['ko', 'en'] as const)('accessibility (%s)', (lang) => {
       'h1',
     );
     expect(engine.status).toBe(400);
+    // The engine's English text ("client is invalid") never reaches the page: ours does.
+    expect(engine.title).toContain(MESSAGES[lang]['errtitle.invalid_client']);
+    expect(engine.text).toContain(MESSAGES[lang]['oauth.invalid_client']);
+    expect(engine.text).not.toMatch(/client is invalid|client not found/);
     expect(engine.violations).toEqual([]);
     expect([...dead.problems, ...engine.problems]).toEqual([]);
   });

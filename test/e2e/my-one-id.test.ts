@@ -139,7 +139,9 @@ describe('My One-ID', () => {
     );
     const after = await accountPage('?done=renamed');
     expect(after).toContain('<p class="status" role="status">패스키 이름을 바꿨습니다.</p>');
-    expect(section(after, 'passkeys')).toContain('<strong>내 휴대전화 &lt;갤럭시&gt;</strong>');
+    expect(section(after, 'passkeys')).toContain(
+      '<strong class="passkey-name">내 휴대전화 &lt;갤럭시&gt;</strong>',
+    );
     expect(section(after, 'activity')).toContain('패스키 이름 변경');
     const audit = await app
       .knex('audit_events')

@@ -279,7 +279,7 @@ describe('dead enrolment links in Chromium', () => {
     const response = await page.goto(url);
     expect(response?.status()).toBe(status);
     const t = MESSAGES[lang];
-    expect(await page.locator('h1').textContent()).toBe(t['error.title']);
+    expect(await page.locator('h1').textContent()).toBe(t[`errtitle.${code}` as keyof typeof t]);
     expect(await page.locator('#message-body').textContent()).toBe(
       t[`err.${code}` as keyof typeof t],
     );

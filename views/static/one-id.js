@@ -30,7 +30,12 @@
     function fail(err) {
       busy(false);
       // Citizen-readable messages come from the server; a cancelled prompt gets the generic one.
-      error.textContent = err && err.server ? err.message : root.dataset.msgFailed;
+      // InvalidStateError (WebAuthn excludeCredentials): this device already holds a passkey for
+      // the account, which says so rather than "try again".
+      error.textContent = err && err.server ? err.message
+        : err && (err.name === 'InvalidStateError' || err.code === 'ERROR_AUTHENTICATOR_PREVIOUSLY_REGISTERED')
+          && root.dataset.msgExists ? root.dataset.msgExists
+        : root.dataset.msgFailed;
     }
     function finish(data) {
       if (data.location) window.location.assign(data.location);
