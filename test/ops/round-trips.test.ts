@@ -32,7 +32,7 @@ import { createHash, randomBytes } from 'node:crypto';
  * database, since the CLI may change clients from another process).
  */
 const BUDGETS = {
-  signIn: { redis: 24, sql: 14, embeddedSql: 22 },
+  signIn: { redis: 24, sql: 13, embeddedSql: 21 },
   clientCredentials: { redis: 2, sql: 0, embeddedSql: 1 },
   refresh: { redis: 5, sql: 1, embeddedSql: 3 },
   userinfo: { redis: 1, sql: 1, embeddedSql: 3 },
