@@ -135,13 +135,14 @@ const hashRecord = (
 export const appendAudit = async (trx: Knex.Transaction, event: AuditEvent): Promise<void> => {
   const [key] = auditKeysOf(trx) as [AuditKey];
   const chain = auditLane(event.subject ?? event.actor);
-  await trx.raw('select pg_advisory_xact_lock(?, ?)', [CHAIN_LOCK, chain]);
-  const last = await trx('audit_events')
-    .select('hash')
-    .where({ chain })
-    .orderBy('id', 'desc')
-    .first();
-  const prevHash: string = last?.hash ?? GENESIS;
+  // The lane's lock and its last hash in one round trip: two statements in one simple query
+  // (integers only, so no parameters), each with its own snapshot in READ COMMITTED, so the read
+  // runs after the lock is held and sees every record committed before it.
+  const reply = (await trx.raw(
+    `select pg_advisory_xact_lock(${CHAIN_LOCK}, ${chain});
+     select hash from audit_events where chain = ${chain} order by id desc limit 1`,
+  )) as { rows: { hash: string }[] }[];
+  const prevHash: string = reply[1]?.rows[0]?.hash ?? GENESIS;
   // Millisecond precision: what JavaScript dates round-trip, so verification recomputes the same hash.
   const occurredAt = new Date(Math.floor(Date.now()));
   const record = {

@@ -22,8 +22,8 @@
 // Cluster: every script and MULTI touches a single key. Operations spanning a record and its
 // indexes (upsert, destroy, revokeByGrantId) cannot share a slot, because a record is found
 // by its id alone and the index by a grant or account id, so no hash tag can bring them
-// together; they run as separate, individually atomic commands ordered so that a failure
-// leaves a harmless dangling index entry, never an unindexed token. A prefix holding a hash
+// together; they run as separate, individually atomic commands (an upsert's sent together)
+// arranged so that a failure leaves a harmless dangling index entry, never an unindexed token. A prefix holding a hash
 // tag (e.g. "oidc:{one-id}:") pins every key to one slot instead, trading sharding for the
 // standalone behaviour.
 import { createHash } from 'node:crypto';
@@ -31,6 +31,7 @@ import type { Cluster, Redis } from 'ioredis';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import { indexRefs, ttlSeconds } from './adapter-memory.ts';
 import type { IndexRefs, OidcAdapterStore } from './adapter-memory.ts';
+import { createRequestMemo } from './request-memo.ts';
 
 export type RedisClient = Redis | Cluster;
 
@@ -164,6 +165,29 @@ if not id then return nil end
 return redis.call('HGETALL', ARGV[1] .. id)
 `);
 
+// A grant-bound token with its Grant and its Session in one round trip (single node only): the
+// engine reads them one after another at userinfo, introspection, refresh and code exchange.
+// KEYS[1] token record; ARGV[1] the key prefix. Returns {token, grant, session} as HGETALL lists
+// (empty when missing), or an empty list when the token is missing.
+const FIND_WITH_REFS = script(`
+local token = redis.call('HGETALL', KEYS[1])
+if #token == 0 then return {} end
+local payload
+for i = 1, #token, 2 do if token[i] == 'payload' then payload = token[i + 1] end end
+local grant, session = {}, {}
+local ok, p = pcall(cjson.decode, payload or '')
+if ok and type(p) == 'table' then
+  if type(p.grantId) == 'string' and p.grantId ~= '' then
+    grant = redis.call('HGETALL', ARGV[1] .. 'Grant:' .. p.grantId)
+  end
+  if type(p.sessionUid) == 'string' and p.sessionUid ~= '' then
+    local id = redis.call('GET', ARGV[1] .. 'uid:Session:' .. p.sessionUid)
+    if id then session = redis.call('HGETALL', ARGV[1] .. 'Session:' .. id) end
+  end
+end
+return {token, grant, session}
+`);
+
 // Deletes the records a grant index lists, then the index (single node only; atomic, so nothing
 // can be indexed in between). KEYS[1] grant index. Deletes in batches: Lua's unpack is bounded.
 const REVOKE = script(`
@@ -207,6 +231,15 @@ const parseRecord = (record: Record<string, string>): AdapterPayload | undefined
   return payload;
 };
 
+// Grant-bound tokens whose find reads their Grant and Session ahead (FIND_WITH_REFS).
+const READS_AHEAD: ReadonlySet<string> = new Set([
+  'AccessToken',
+  'AuthorizationCode',
+  'RefreshToken',
+  'DeviceCode',
+  'BackchannelAuthenticationRequest',
+]);
+
 const throwOnError = (results: [Error | null, unknown][] | null) => {
   if (results === null) throw new Error('Redis transaction was aborted');
   for (const [error] of results) if (error) throw error;
@@ -221,6 +254,7 @@ export const createRedisAdapter = (
   { prefix = DEFAULT_REDIS_PREFIX, multiKey = !redis.isCluster }: RedisAdapterOptions = {},
 ): OidcAdapterStore => {
   const keys = redisKeys(prefix);
+  const memo = createRequestMemo();
 
   // One script: the record, its TTL, its indexes and lookups (see UPSERT_INDEXED).
   const upsertIndexed = (
@@ -255,6 +289,31 @@ export const createRedisAdapter = (
       );
     const id = await redis.get(lookupKey);
     return id === null ? undefined : parseRecord(await redis.hgetall(keys.record(model, id)));
+  };
+
+  const revoking = new Map<string, Promise<void>>();
+  const revokeGrant = async (grantId: string): Promise<void> => {
+    const grantKey = keys.grant(grantId);
+    if (multiKey) {
+      await run(redis, REVOKE, [grantKey], []);
+      return;
+    }
+    const members = await redis.zrange(grantKey, 0, -1);
+    if (members.length === 0) return;
+    if (redis.isCluster) {
+      // The records hash to other slots than the index: delete them one by one, and
+      // unindex them only once they are gone, so a failed revocation can be retried.
+      await Promise.all(members.map((member) => redis.del(member)));
+      await redis.zrem(grantKey, ...members);
+      return;
+    }
+    throwOnError(
+      await redis
+        .multi()
+        .del(...members)
+        .zrem(grantKey, ...members)
+        .exec(),
+    );
   };
 
   const setLookup = (key: string, id: string, ttl: number | undefined) =>
@@ -304,21 +363,28 @@ export const createRedisAdapter = (
     }
 
     async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
+      memo.clear();
       const ttl = ttlSeconds(expiresIn);
       const refs = indexRefs(this.#model, payload);
       let previous: unknown;
       if (multiKey) {
         previous = await upsertIndexed(this.#model, id, JSON.stringify(payload), refs, ttl);
       } else {
-        // Indexes first: if the record write then fails, an index entry dangles harmlessly,
-        // whereas a token missing from its grant's index would survive revocation.
-        await addIndexes(this.#model, id, refs, ttl);
-        previous = await run(
-          redis,
-          UPSERT,
-          [keys.record(this.#model, id)],
-          [JSON.stringify(payload), ttl ?? ''],
-        );
+        // Indexes and record in the same round trip (their keys are on other slots, so not
+        // atomically). A record written while one of its index writes failed is taken out again:
+        // a token missing from its grant's index would survive revocation; an index entry
+        // without its record dangles harmlessly.
+        const record = keys.record(this.#model, id);
+        const [indexed, written] = await Promise.allSettled([
+          addIndexes(this.#model, id, refs, ttl),
+          run(redis, UPSERT, [record], [JSON.stringify(payload), ttl ?? '']),
+        ]);
+        if (indexed.status === 'rejected') {
+          if (written.status === 'fulfilled') await run(redis, TAKE, [record], []);
+          throw indexed.reason;
+        }
+        if (written.status === 'rejected') throw written.reason;
+        previous = written.value;
       }
       // Entries of indexes the record no longer belongs to (rare: a Session changing account).
       if (typeof previous === 'string') {
@@ -332,11 +398,24 @@ export const createRedisAdapter = (
     }
 
     async find(id: string): Promise<AdapterPayload | undefined> {
-      return parseRecord(await redis.hgetall(keys.record(this.#model, id)));
+      const key = keys.record(this.#model, id);
+      if (multiKey && READS_AHEAD.has(this.#model) && memo.active()) {
+        const reply = (await run(redis, FIND_WITH_REFS, [key], [prefix])) as unknown[];
+        const payload = parseRecord(fromPairs(reply[0]));
+        if (typeof payload?.grantId === 'string')
+          memo.put(keys.record('Grant', payload.grantId), parseRecord(fromPairs(reply[1])));
+        if (typeof payload?.sessionUid === 'string')
+          memo.put(keys.uid('Session', payload.sessionUid), parseRecord(fromPairs(reply[2])));
+        return payload;
+      }
+      const kept = memo.take(key);
+      return kept ? kept.value : parseRecord(await redis.hgetall(key));
     }
 
     async findByUid(uid: string): Promise<AdapterPayload | undefined> {
-      return findByLookup(this.#model, keys.uid(this.#model, uid));
+      const key = keys.uid(this.#model, uid);
+      const kept = memo.take(key);
+      return kept ? kept.value : findByLookup(this.#model, key);
     }
 
     async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
@@ -349,6 +428,7 @@ export const createRedisAdapter = (
 
     /** Marks the record consumed; true only for the one call that did (atomic: HSETNX). */
     async consumeOnce(id: string): Promise<boolean> {
+      memo.clear();
       return (
         (await run(
           redis,
@@ -360,6 +440,7 @@ export const createRedisAdapter = (
     }
 
     async destroy(id: string): Promise<void> {
+      memo.clear();
       const previous = await run(redis, TAKE, [keys.record(this.#model, id)], []);
       if (typeof previous === 'string') {
         await removeIndexes(
@@ -374,29 +455,18 @@ export const createRedisAdapter = (
     // stays indexed for the next revocation. Lookups of revoked records (a DeviceCode's
     // user code) are left to expire: they point at nothing and find returns undefined.
     // The engine revokes a grant once per grant-bound model, concurrently; every call deletes
-    // all of the grant's records, so the first does the work and the others find it done.
+    // all of the grant's records, so the calls of one tick share one revocation.
     async revokeByGrantId(grantId: string): Promise<void> {
-      const grantKey = keys.grant(grantId);
-      if (multiKey) {
-        await run(redis, REVOKE, [grantKey], []);
-        return;
+      memo.clear();
+      let pending = revoking.get(grantId);
+      if (!pending) {
+        pending = revokeGrant(grantId);
+        revoking.set(grantId, pending);
+        // Joined only by calls of this tick, made before the revocation reaches Redis: a later
+        // call starts its own, so a token indexed after this one ran is still revoked.
+        process.nextTick(() => revoking.delete(grantId));
       }
-      const members = await redis.zrange(grantKey, 0, -1);
-      if (members.length === 0) return;
-      if (redis.isCluster) {
-        // The records hash to other slots than the index: delete them one by one, and
-        // unindex them only once they are gone, so a failed revocation can be retried.
-        await Promise.all(members.map((member) => redis.del(member)));
-        await redis.zrem(grantKey, ...members);
-        return;
-      }
-      throwOnError(
-        await redis
-          .multi()
-          .del(...members)
-          .zrem(grantKey, ...members)
-          .exec(),
-      );
+      return pending;
     }
   }
 
