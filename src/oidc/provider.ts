@@ -25,6 +25,10 @@ import type { ClaimSources } from './claim-sources.ts';
 import { pairwiseSub, subjectSector } from './pairwise.ts';
 import { clientTokensNotBeforeSeen } from './request-clients.ts';
 import { guardConfiguration, retryAfterOn503 } from './unavailable.ts';
+import { useEngineContext } from './request-memo.ts';
+
+// Reads ahead kept by the Redis store live as long as the engine request that made them.
+useEngineContext(() => Provider.ctx);
 
 type Pages = {
   error: NonNullable<Configuration['renderError']>;

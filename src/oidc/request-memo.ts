@@ -4,17 +4,24 @@
 // each request inside an AsyncLocalStorage context, `Provider.ctx`), each entry served once and
 // everything dropped on any write, so nothing read here can outlive the request that read it:
 // a revocation or logout always takes effect for the next request.
-import Provider from 'oidc-provider';
+// The engine's request context comes from src/oidc/provider.ts when the engine is loaded: the CLI
+// uses the adapter without loading the engine, and keeps nothing.
 import type { AdapterPayload } from 'oidc-provider';
+
+let engineContext: () => object | undefined = () => undefined;
+/** Called once by the engine's configuration module with `() => Provider.ctx`. */
+export const useEngineContext = (context: () => object | undefined) => {
+  engineContext = context;
+};
 
 export const createRequestMemo = () => {
   const memos = new WeakMap<object, Map<string, AdapterPayload | undefined>>();
   return {
     /** Whether a read ahead can be kept (inside an engine request). */
-    active: () => Provider.ctx !== undefined,
+    active: () => engineContext() !== undefined,
     /** Keeps what the store holds under `key` (undefined: nothing) for one later `take`. */
     put(key: string, value: AdapterPayload | undefined) {
-      const ctx = Provider.ctx;
+      const ctx = engineContext();
       if (!ctx) return;
       let memo = memos.get(ctx);
       if (!memo) memos.set(ctx, (memo = new Map()));
@@ -22,7 +29,7 @@ export const createRequestMemo = () => {
     },
     /** What was read ahead under `key` in this request, once; undefined when nothing was. */
     take(key: string): { value: AdapterPayload | undefined } | undefined {
-      const ctx = Provider.ctx;
+      const ctx = engineContext();
       const memo = ctx && memos.get(ctx);
       if (!memo?.has(key)) return undefined;
       const value = memo.get(key);
@@ -31,7 +38,7 @@ export const createRequestMemo = () => {
     },
     /** Drops this request's reads ahead: called on every write through the adapter. */
     clear() {
-      const ctx = Provider.ctx;
+      const ctx = engineContext();
       if (ctx) memos.delete(ctx);
     },
   };
