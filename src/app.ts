@@ -199,6 +199,7 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     audit,
     clock,
     reauthSeconds: config.admin.reauthSeconds,
+    minAcr: config.admin.minAcr,
     // A disabled or deleted client is signed out of every citizen's session (back-channel logout).
     onClientDisabled: async (clientId, actor) =>
       void (await sessions.service.logoutClientEverywhere?.(clientId, 'client_disabled', {

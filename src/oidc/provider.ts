@@ -6,7 +6,7 @@ import Provider, {
   type KoaContextWithOIDC,
 } from 'oidc-provider';
 import type { AccountService } from '../accounts/index.ts';
-import { ACR_VALUES, satisfiesAcr } from '../auth/index.ts';
+import { ACR_VALUES, requestedAcr, satisfiesAcr } from '../auth/index.ts';
 import type { CatalogueItem, ConsentService } from '../consent/index.ts';
 import { isFirstPartyClient } from '../clients/index.ts';
 import { accountClaims, agencyMemberClaim, scopeClaims } from './account-claims.ts';
@@ -64,15 +64,25 @@ const { Prompt, Check, base } = interactionPolicy;
 /** Refresh token lifetime of browser apps (public web clients), from sign-in. */
 export const PUBLIC_REFRESH_SECONDS = 86400;
 
-/** The engine's default policy plus step-up: a session below the requested `acr_values` signs in again. */
+/**
+ * The engine's default policy plus step-up: a session below the requested level (acr_values or
+ * an essential acr claim, one derivation: requestedAcr) signs in again. The engine's own
+ * essential_acr(s) checks want the session's acr to equal a requested value, so a `high` session
+ * asked for `substantial`, or a passkey asked for `high`, would prompt again and again: ours
+ * replace them (levels are minimums; a method below the level ends in
+ * unmet_authentication_requirements, src/http/sign-in-result.ts).
+ */
 const policy = () => {
   const prompts = base();
   const login = prompts.get('login') as InstanceType<typeof Prompt>;
+  login.checks.remove('essential_acr');
+  login.checks.remove('essential_acrs');
   login.checks.add(
     new Check('acr_values', 'the requested level of assurance requires a new sign-in', (ctx) => {
       const { oidc } = ctx;
       if (!oidc.session?.accountId || oidc.result?.login) return Check.NO_NEED_TO_PROMPT;
-      return satisfiesAcr(oidc.session.acr, oidc.params?.acr_values as string | undefined)
+      const needed = requestedAcr({ acr_values: oidc.params?.acr_values, claims: oidc.claims });
+      return satisfiesAcr(oidc.session.acr, needed)
         ? Check.NO_NEED_TO_PROMPT
         : Check.REQUEST_PROMPT;
     }),
