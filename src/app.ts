@@ -27,7 +27,7 @@ import { ACCOUNT_CLIENT_ID, createAccountSession } from './http/account-session.
 import { createEnginePages } from './http/engine-pages.ts';
 import { createCertificateListener } from './http/certificate-listener.ts';
 import { createHttpApp } from './http/server.ts';
-import { createConsoleSession } from './http/admin-console-session.ts';
+import { adminSessionCookie, createConsoleSession } from './http/admin-console-session.ts';
 import { createRateLimits } from './http/rate-limit.ts';
 import { createUnavailablePage } from './http/unavailable.ts';
 import { trackRequests } from './http/graceful-stop.ts';
@@ -41,7 +41,7 @@ import { createLogoutTokenSender } from './oidc/backchannel-queue.ts';
 import { createSessionEngine } from './oidc/session-engine.ts';
 import { createSessionTracking } from './oidc/session-tracking.ts';
 import { createSessionsModule } from './sessions/index.ts';
-import { createProvider } from './oidc/provider.ts';
+import { createProvider, engineCookieNames } from './oidc/provider.ts';
 import { createClaimSources, type ClaimSourceSigner } from './oidc/claim-sources.ts';
 import { importJWK, type CryptoKey } from 'jose';
 import { createSigningKeyService } from './oidc/signing-keys.ts';
@@ -213,7 +213,17 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     dcr: config.admin.dcrEnabled ? admin.dcr : undefined,
   };
 
-  const csrf = createCsrf({ key: secrets.cookieKeys[0]!, secure: issuerUrl.protocol === 'https:' });
+  const https = issuerUrl.protocol === 'https:';
+  // CSRF tokens are bound to the session the request acts for (src/http/csrf.ts).
+  const csrf = createCsrf({
+    key: secrets.cookieKeys[0]!,
+    secure: https,
+    sessionCookies: {
+      admin: adminSessionCookie(https),
+      session: engineCookieNames(https).session,
+      interaction: engineCookieNames(https).interaction,
+    },
+  });
   const views = createViews({ csrfToken: csrf.token });
   const oidcStore = createOidcAdapter({
     redis,

@@ -18,11 +18,11 @@ import type { AuditService } from '../audit/index.ts';
 import type { AdminConfig } from '../config/config.ts';
 import { ADMIN_CLIENT_ID } from '../clients/index.ts';
 import { acrRank } from './deps.ts';
-import { AppError, randomToken, safeEqual, sha256 } from '../shared/index.ts';
+import { AppError, hostCookie, randomToken, safeEqual, sha256 } from '../shared/index.ts';
 import type { KvStore } from '../store/index.ts';
 
-const SESSION_COOKIE = 'oneid_admin';
-const LOGIN_COOKIE = 'oneid_admin_login';
+/** The console session's cookie (`__Host-` on https, so Path=/). */
+export const adminSessionCookie = (https: boolean) => hostCookie('oneid_admin', https);
 
 type Stored = {
   accountId: string;
@@ -66,7 +66,9 @@ export const createConsoleSession = ({
   audit,
 }: Deps) => {
   const redirectUri = `${issuer}/admin/callback`;
-  const cookie = { httpOnly: true, secure, path: '/admin', overwrite: true } as const;
+  const SESSION_COOKIE = adminSessionCookie(secure);
+  const LOGIN_COOKIE = hostCookie('oneid_admin_login', secure);
+  const cookie = { httpOnly: true, secure, path: '/', overwrite: true } as const;
   const key = (id: string) => `admin-session:${sha256(id)}`;
 
   const fail = (message: string) => new AppError('ERR_ADMIN_SIGN_IN', message, { status: 400 });

@@ -9,6 +9,7 @@ import type { AccountService } from '../accounts/index.ts';
 import { ACR_VALUES, requestedAcr, satisfiesAcr } from '../auth/index.ts';
 import type { CatalogueItem, ConsentService } from '../consent/index.ts';
 import { isFirstPartyClient } from '../clients/index.ts';
+import { hostCookie } from '../shared/index.ts';
 import { accountClaims, agencyMemberClaim, scopeClaims } from './account-claims.ts';
 import type { FederationEngineHooks } from '../federation/index.ts';
 import { createOutboundFetch } from './backchannel-fetch.ts';
@@ -60,6 +61,13 @@ export type ProviderDeps = {
 };
 
 const { Prompt, Check, base } = interactionPolicy;
+
+/** The engine's cookies: the session one (Path=/) is `__Host-` on https (src/shared/cookie-names.ts). */
+export const engineCookieNames = (https: boolean) => ({
+  session: hostCookie('oneid_session', https),
+  interaction: 'oneid_interaction',
+  resume: 'oneid_resume',
+});
 
 /** Refresh token lifetime of browser apps (public web clients), from sign-in. */
 export const PUBLIC_REFRESH_SECONDS = 86400;
@@ -119,7 +127,7 @@ export const createProvider = (deps: ProviderDeps): Provider => {
     jwks: deps.jwks as Configuration['jwks'],
     cookies: {
       keys: deps.cookieKeys,
-      names: { session: 'oneid_session', interaction: 'oneid_interaction', resume: 'oneid_resume' },
+      names: engineCookieNames(new URL(deps.issuer).protocol === 'https:'),
       long: { httpOnly: true, sameSite: 'lax' },
       short: { httpOnly: true, sameSite: 'lax' },
     },

@@ -5,3 +5,4 @@ export type { Clock } from './clock.ts';
 export { createSecretBox } from './secret-box.ts';
 export type { SecretBox } from './secret-box.ts';
 export { createLogger } from './logger.ts';
+export { hostCookie } from './cookie-names.ts';
