@@ -125,7 +125,7 @@ export const createRateLimits = ({
       /** Throws RateLimitedError(code) while `key` is locked or waiting out a delay. */
       async check(
         key: string,
-        code: 'ERR_CREDENTIAL_LOCKED' | 'ERR_CERTIFICATE_LOCKED',
+        code: 'ERR_CREDENTIAL_LOCKED' | 'ERR_CERTIFICATE_LOCKED' | 'ERR_RATE_LIMITED',
       ): Promise<void> {
         const res = await locks.get(hashed(key));
         if (res && res.consumedPoints > 1 && res.msBeforeNext > 0)
