@@ -60,6 +60,8 @@ const claimedCertificate = (jws: unknown): string | undefined => {
   }
 };
 
+const ADDRESS_TOLERANCE = 10;
+
 /**
  * The signed-challenge path. A refused proof counts against the certificate it names only when
  * that certificate's key made the signature (CertificateError.keyProven): anyone can put a
@@ -76,8 +78,13 @@ export const guardCertificates = (
   async signInWithChallenge(uid, jws, context) {
     const fingerprint = claimedCertificate(jws);
     const certificate = fingerprint && `certificate\u0000${fingerprint}`;
-    const strangers = [`interaction\u0000${uid}`, `address\u0000${context?.ip ?? ''}`];
-    for (const key of strangers) await limits.lockout.check(key, 'ERR_RATE_LIMITED');
+    // The address is shared by many citizens behind NAT: it tolerates ten times more (as the
+    // per-address rate limits do); the interaction is one browser's sign-in.
+    const strangers: [string, number][] = [
+      [`interaction\u0000${uid}`, 1],
+      [`address\u0000${context?.ip ?? ''}`, ADDRESS_TOLERANCE],
+    ];
+    for (const [key] of strangers) await limits.lockout.check(key, 'ERR_RATE_LIMITED');
     if (certificate) await limits.lockout.check(certificate, 'ERR_CERTIFICATE_LOCKED');
     try {
       const outcome = await certificates.signInWithChallenge(uid, jws, context);
@@ -86,7 +93,7 @@ export const guardCertificates = (
     } catch (error) {
       if (isCertificateError(error) && error.reason !== 'revocation_unavailable') {
         if (certificate && error.keyProven) await limits.lockout.fail(certificate);
-        else for (const key of strangers) await limits.lockout.fail(key);
+        else for (const [key, tolerance] of strangers) await limits.lockout.fail(key, tolerance);
       }
       throw error;
     }

@@ -85,7 +85,7 @@ describe('failed signed challenges', () => {
     expect((await stranger({ key: forger })).status).toBe(401);
     await sleep(1100);
     expect((await stranger({ key: forger })).status).toBe(401);
-    // The stranger's own address and interaction wait now (not the certificate).
+    // The stranger's own sign-in waits now (not the certificate).
     const slowed = await stranger({ key: forger });
     expect(slowed.status).toBe(429);
     expect(slowed.body.code).toBe('ERR_RATE_LIMITED');
