@@ -30,7 +30,7 @@ import { ACCOUNT_CLIENT_ID, createAccountSession } from './http/account-session.
 import { createEnginePages } from './http/engine-pages.ts';
 import { createCertificateListener } from './http/certificate-listener.ts';
 import { createHttpApp } from './http/server.ts';
-import { createConsoleSession } from './http/admin-console-session.ts';
+import { adminSessionCookie, createConsoleSession } from './http/admin-console-session.ts';
 import { createRateLimits } from './http/rate-limit.ts';
 import { createUnavailablePage } from './http/unavailable.ts';
 import { trackRequests } from './http/graceful-stop.ts';
@@ -45,7 +45,7 @@ import { createLogoutTokenSender } from './oidc/backchannel-queue.ts';
 import { createSessionEngine } from './oidc/session-engine.ts';
 import { createSessionTracking } from './oidc/session-tracking.ts';
 import { createDeliveryWorker, createSessionsModule } from './sessions/index.ts';
-import { createProvider } from './oidc/provider.ts';
+import { createProvider, engineCookieNames } from './oidc/provider.ts';
 import { createClaimSources, type ClaimSourceSigner } from './oidc/claim-sources.ts';
 import { importJWK, type CryptoKey } from 'jose';
 import { createSigningKeyService } from './oidc/signing-keys.ts';
@@ -224,6 +224,7 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     audit,
     clock,
     reauthSeconds: config.admin.reauthSeconds,
+    minAcr: config.admin.minAcr,
     // A disabled or deleted client is signed out of every citizen's session (back-channel logout).
     onClientDisabled: async (clientId, actor) =>
       void (await sessions.service.logoutClientEverywhere?.(clientId, 'client_disabled', {
@@ -237,7 +238,17 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     dcr: config.admin.dcrEnabled ? admin.dcr : undefined,
   };
 
-  const csrf = createCsrf({ key: secrets.cookieKeys[0]!, secure: issuerUrl.protocol === 'https:' });
+  const https = issuerUrl.protocol === 'https:';
+  // CSRF tokens are bound to the session the request acts for (src/http/csrf.ts).
+  const csrf = createCsrf({
+    key: secrets.cookieKeys[0]!,
+    secure: https,
+    sessionCookies: {
+      admin: adminSessionCookie(https),
+      session: engineCookieNames(https).session,
+      interaction: engineCookieNames(https).interaction,
+    },
+  });
   const views = createViews({ csrfToken: csrf.token, site: config.site });
   const oidcStore = createOidcAdapter({
     redis,

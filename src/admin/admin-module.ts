@@ -20,6 +20,8 @@ type Deps = {
   clock: Clock;
   /** ADMIN_REAUTH_SECONDS: a change needs a sign-in at most this old. */
   reauthSeconds: number;
+  /** ADMIN_MIN_ACR: the level every console session and API token must carry. */
+  minAcr: string;
   /**
    * After a client is disabled or deleted: sign every citizen out of it (the sessions service's
    * `logoutClientEverywhere`, when the deployment has one).
@@ -34,9 +36,10 @@ export const createAdminModule = ({
   audit,
   clock,
   reauthSeconds,
+  minAcr,
   onClientDisabled,
 }: Deps) => {
-  const guard = createGuard({ clock, reauthSeconds });
+  const guard = createGuard({ clock, reauthSeconds, minAcr });
   const admins = createAdminService({ knex, accounts, guard });
   return {
     guard,

@@ -24,5 +24,6 @@ export {
   readableAgencies,
   writableAgencies,
   ROLES,
+  stepUpRequired,
 } from './roles.ts';
 export type { Guard, Principal, Role, RoleGrant } from './roles.ts';

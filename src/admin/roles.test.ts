@@ -13,6 +13,7 @@ const principal = (grants: Principal['grants'], extra: Partial<Principal> = {}):
   actor: 'admin:x',
   grants,
   via: 'api',
+  acr: 'urn:one-id:loa:substantial',
   ...extra,
 });
 
@@ -62,6 +63,28 @@ describe('administrator roles', () => {
     // The CLI (no authTime, no scopes) is the operator at the database.
     expect(() =>
       guard.platform(principal([{ role: 'platform', agency: null }], { via: 'cli' })),
+    ).not.toThrow();
+  });
+
+  it('needs a sign-in at the minimum level (ADMIN_MIN_ACR) for every use, except the CLI', () => {
+    const platform = [{ role: 'platform' as const, agency: null }];
+    const guard = createGuard({ clock: at(10_000), reauthSeconds: 300 });
+    expect(() => guard.read(principal(platform))).not.toThrow();
+    for (const acr of ['urn:one-id:loa:low', undefined, 'urn:other'])
+      expect(() => guard.read(principal(platform, { acr }))).toThrow(
+        expect.objectContaining({ code: 'ERR_STEP_UP_REQUIRED', status: 401 }),
+      );
+    const strict = createGuard({
+      clock: at(10_000),
+      reauthSeconds: 300,
+      minAcr: 'urn:one-id:loa:high',
+    });
+    expect(() => strict.read(principal(platform))).toThrow(
+      expect.objectContaining({ code: 'ERR_STEP_UP_REQUIRED' }),
+    );
+    expect(() => strict.read(principal(platform, { acr: 'urn:one-id:loa:high' }))).not.toThrow();
+    expect(() =>
+      strict.platform(principal(platform, { via: 'cli', acr: undefined })),
     ).not.toThrow();
   });
 });

@@ -4,6 +4,7 @@
 //   platform  everything: agencies, administrators, reviews (enabling drafts), DCR tokens
 //   agency    its agency's clients (request, edit, disable, delete, secrets, allowances) and audit
 //   auditor   read-only: clients and audit, of one agency or (without one) of all
+import { ACR, acrRank } from '../auth/index.ts';
 import { AppError, type Clock } from '../shared/index.ts';
 
 export const ROLES = ['platform', 'agency', 'auditor'] as const;
@@ -22,6 +23,8 @@ export type Principal = {
   ip?: string | undefined;
   /** Epoch seconds of the sign-in behind the request; undefined for the CLI (an operator's shell). */
   authTime?: number | undefined;
+  /** The level of that sign-in (console session, API token); undefined for the CLI. */
+  acr?: string | undefined;
   /** An API token's scopes; undefined where scopes do not apply (console, CLI). */
   scopes?: ReadonlySet<string> | undefined;
 };
@@ -60,12 +63,35 @@ export const canWrite = (p: Principal, agency: string) => {
 const forbidden = (message: string, code = 'ERR_ADMIN_FORBIDDEN') =>
   new AppError(code, message, { status: 403 });
 
-/** Checks shared by every use case: reading needs a role (and `admin:read` for tokens); changing
- *  needs a role that writes, `admin:write`, and a sign-in no older than reauthSeconds. */
-export const createGuard = ({ clock, reauthSeconds }: { clock: Clock; reauthSeconds: number }) => {
+/** The refusal of a sign-in below the administration's level: sign in again at `acr`. */
+export const stepUpRequired = (acr: string) =>
+  new AppError(
+    'ERR_STEP_UP_REQUIRED',
+    'the administration needs a sign-in with a passkey or certificate at a higher level; please sign in again',
+    { status: 401, details: { acr } },
+  );
+
+/** Checks shared by every use case: every request needs a sign-in at minAcr or more (ADMIN_MIN_ACR;
+ *  the CLI excepted); reading needs a role (and `admin:read` for tokens); changing needs a role
+ *  that writes, `admin:write`, and a sign-in no older than reauthSeconds. */
+export const createGuard = ({
+  clock,
+  reauthSeconds,
+  minAcr = ACR.substantial,
+}: {
+  clock: Clock;
+  reauthSeconds: number;
+  minAcr?: string | undefined;
+}) => {
   const hasScope = (p: Principal, scope: string) => !p.scopes || p.scopes.has(scope);
   return {
+    minAcr,
+    /** A console session or API token signed in below minAcr (a `low` upstream): step up. */
+    assurance(p: Principal) {
+      if (p.via !== 'cli' && acrRank(p.acr) < acrRank(minAcr)) throw stepUpRequired(minAcr);
+    },
     read(p: Principal) {
+      this.assurance(p);
       if (!p.grants.length)
         throw forbidden('this account has no administrator role', 'ERR_NOT_ADMIN');
       if (!hasScope(p, 'admin:read') && !hasScope(p, 'admin:write'))

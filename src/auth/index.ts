@@ -1,3 +1,3 @@
-export { ACR, ACR_VALUES, acrRank, requiredAcr, satisfiesAcr } from './assurance.ts';
+export { ACR, ACR_VALUES, acrRank, requestedAcr, requiredAcr, satisfiesAcr } from './assurance.ts';
 export { createEnrolmentService } from './enrolment-service.ts';
 export type { EnrolmentService } from './enrolment-service.ts';

@@ -106,6 +106,7 @@ export const createCliContext = async (config: Config) => {
       audit,
       clock,
       reauthSeconds: config.admin.reauthSeconds,
+      minAcr: config.admin.minAcr,
       onClientDisabled: async (clientId, actor) =>
         void (await sessions.logoutClientEverywhere(clientId, 'client_disabled', { actor })),
     }),

@@ -97,6 +97,8 @@ export type AdminConfig = Readonly<{
   sessionIdleSeconds: number;
   sessionAbsoluteSeconds: number;
   reauthSeconds: number;
+  /** The level every console session and admin API token must carry (ADMIN_MIN_ACR), an acr URN. */
+  minAcr: string;
   dcrEnabled: boolean;
 }>;
 
@@ -272,6 +274,7 @@ const schema = z.object({
   ADMIN_SESSION_IDLE_SECONDS: int(60, 86400).default(900),
   ADMIN_SESSION_ABSOLUTE_SECONDS: int(300, 86400).default(3600),
   ADMIN_REAUTH_SECONDS: int(30, 86400).default(300),
+  ADMIN_MIN_ACR: z.enum(['substantial', 'high']).default('substantial'),
   DCR_ENABLED: bool,
   NODE_ENV: z.string().default('development'),
   CERT_TRUST_ANCHORS: z.string().min(1).optional(),
@@ -414,6 +417,7 @@ export const loadConfig = (env: Record<string, string | undefined>): Config => {
       sessionIdleSeconds: v.ADMIN_SESSION_IDLE_SECONDS,
       sessionAbsoluteSeconds: v.ADMIN_SESSION_ABSOLUTE_SECONDS,
       reauthSeconds: v.ADMIN_REAUTH_SECONDS,
+      minAcr: `urn:one-id:loa:${v.ADMIN_MIN_ACR}`,
       dcrEnabled: v.DCR_ENABLED,
     }),
     certificates: Object.freeze({

@@ -6,12 +6,11 @@ import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import { createHash } from 'node:crypto';
 import { satisfiesAcr } from './deps.ts';
-import { randomToken } from '../shared/index.ts';
+import { hostCookie, randomToken } from '../shared/index.ts';
 
 import { ACCOUNT_CLIENT_ID } from '../clients/index.ts';
 
 export { ACCOUNT_CLIENT_ID };
-const STATE_COOKIE = 'oneid_account_state';
 
 export type SignedInCitizen = {
   accountId: string;
@@ -57,6 +56,7 @@ export const createAccountSession = ({
   lifetimes: SessionLifetimes;
 }) => {
   const redirectUri = `${issuer}/account/callback`;
+  const STATE_COOKIE = hostCookie('oneid_account_state', secure);
 
   /** The signed-in citizen of this browser's One-ID session, if any. */
   const current = async (ctx: Context): Promise<SignedInCitizen | undefined> => {

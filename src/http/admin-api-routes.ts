@@ -45,6 +45,7 @@ const TITLES: Record<string, string> = {
   ERR_UNAUTHENTICATED: 'Authentication required',
   ERR_INVALID_TOKEN: 'Invalid access token',
   ERR_REAUTH_REQUIRED: 'Recent sign-in required',
+  ERR_STEP_UP_REQUIRED: 'Stronger sign-in required',
   ERR_INSUFFICIENT_SCOPE: 'Insufficient scope',
   ERR_NOT_ADMIN: 'Not an administrator',
   ERR_ADMIN_FORBIDDEN: 'Forbidden',
@@ -70,7 +71,7 @@ const fieldErrors = (error: AppError) => {
 };
 
 /** RFC 9457 problem details; 5xx details go to the log only (the outer error handler). */
-const problem = (ctx: Context, error: unknown, reauthSeconds: number) => {
+const problem = (ctx: Context, error: unknown, reauthSeconds: number, minAcr: string) => {
   if (!isAppError(error) || error.status >= 500) throw error;
   const errors = fieldErrors(error);
   const field =
@@ -79,12 +80,14 @@ const problem = (ctx: Context, error: unknown, reauthSeconds: number) => {
   ctx.type = 'application/problem+json';
   ctx.set('Cache-Control', 'no-store');
   if (error.status === 401) {
-    // RFC 6750 3; RFC 9470 for a sign-in that is too old.
+    // RFC 6750 3; RFC 9470 for a sign-in that is too old or below ADMIN_MIN_ACR.
     ctx.set(
       'WWW-Authenticate',
       error.code === 'ERR_REAUTH_REQUIRED'
         ? `Bearer error="insufficient_user_authentication", error_description="a recent sign-in is required", max_age=${reauthSeconds}`
-        : `Bearer realm="one-id-admin"${error.code === 'ERR_INVALID_TOKEN' ? ', error="invalid_token"' : ''}`,
+        : error.code === 'ERR_STEP_UP_REQUIRED'
+          ? `Bearer error="insufficient_user_authentication", error_description="a stronger sign-in is required", acr_values="${minAcr}"`
+          : `Bearer realm="one-id-admin"${error.code === 'ERR_INVALID_TOKEN' ? ', error="invalid_token"' : ''}`,
     );
   } else if (error.code === 'ERR_INSUFFICIENT_SCOPE')
     ctx.set(
@@ -204,18 +207,22 @@ export const adminApiRoutes = (
         "the access token's client is no longer registered",
       );
     const scopes = new Set((token.scope ?? '').split(' ').filter(Boolean));
-    // No auth_time: treat the sign-in as old (reads only).
+    // No auth_time: treat the sign-in as old (reads only). No acr: below every level (refused).
     const authTime = typeof token.extra?.auth_time === 'number' ? token.extra.auth_time : 0;
+    const acr = typeof token.extra?.acr === 'string' ? token.extra.acr : undefined;
     const principal = await admin.admins.principalFor(token.accountId, {
       via: 'api',
       ip: ctx.ip,
       authTime,
+      acr,
       scopes,
     });
     if (!principal)
       throw new AppError('ERR_NOT_ADMIN', 'this account has no administrator role', {
         status: 403,
       });
+    // Every request, whatever its route: a token from a `low` sign-in opens nothing.
+    admin.guard.assurance(principal);
     return principal;
   };
 
@@ -226,7 +233,7 @@ export const adminApiRoutes = (
       try {
         await handler(ctx, await authenticate(ctx));
       } catch (error) {
-        problem(ctx, error, reauthSeconds);
+        problem(ctx, error, reauthSeconds, admin.guard.minAcr);
       }
     });
   };
@@ -475,6 +482,7 @@ export const adminApiRoutes = (
       ctx,
       new AppError('ERR_NOT_FOUND', `no such endpoint: ${ctx.method} ${ctx.path}`, { status: 404 }),
       reauthSeconds,
+      admin.guard.minAcr,
     ),
   );
 };

@@ -76,7 +76,9 @@ export const adminConsoleRoutes = (router: Router, deps: ConsoleDeps) => {
     /** The signed-in administrator, or undefined after sending the browser to sign in. */
     async signedIn(ctx, returnTo) {
       const user = await session.current(ctx);
-      if (!user) {
+      // No session, or one below ADMIN_MIN_ACR (checked on every request): sign in (again) at
+      // the level, which the login URL asks for.
+      if (!user || !user.strongEnough) {
         ctx.redirect(await session.loginUrl(ctx, returnTo ?? ctx.originalUrl));
         return undefined;
       }
@@ -125,7 +127,10 @@ export const adminConsoleRoutes = (router: Router, deps: ConsoleDeps) => {
           await handler(ctx, user, body);
         } catch (error) {
           // Changes need a recent sign-in (ADMIN_REAUTH_SECONDS): sign in again, then come back.
-          if (isAppError(error) && error.code === 'ERR_REAUTH_REQUIRED') {
+          if (
+            isAppError(error) &&
+            (error.code === 'ERR_REAUTH_REQUIRED' || error.code === 'ERR_STEP_UP_REQUIRED')
+          ) {
             ctx.redirect(await session.loginUrl(ctx, returnTo(ctx)));
             return;
           }

@@ -1,6 +1,8 @@
 // The admin console signs administrators in through One-ID itself: it is the first-party OIDC
 // client `one-id-admin` (authorization code + PKCE S256, `prompt=login` so every console session
-// starts with a fresh passkey or certificate sign-in). The code is redeemed in process with the
+// starts with a fresh sign-in, `acr_values` = ADMIN_MIN_ACR so it is a passkey or certificate
+// one: a `low` upstream sign-in never opens the console; the level is checked again on every
+// request, src/admin/roles.ts). The code is redeemed in process with the
 // engine's own AuthorizationCode model (client, redirect URI, PKCE, single use), which yields
 // the account, acr, amr and auth_time without a loopback HTTP call to our own token endpoint.
 //
@@ -11,15 +13,16 @@
 import { createHash } from 'node:crypto';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
-import type { AdminService, Principal } from '../admin/index.ts';
+import { stepUpRequired, type AdminService, type Principal } from '../admin/index.ts';
 import type { AuditService } from '../audit/index.ts';
 import type { AdminConfig } from '../config/config.ts';
 import { ADMIN_CLIENT_ID } from '../clients/index.ts';
-import { AppError, randomToken, safeEqual, sha256 } from '../shared/index.ts';
+import { acrRank } from './deps.ts';
+import { AppError, hostCookie, randomToken, safeEqual, sha256 } from '../shared/index.ts';
 import type { KvStore } from '../store/index.ts';
 
-const SESSION_COOKIE = 'oneid_admin';
-const LOGIN_COOKIE = 'oneid_admin_login';
+/** The console session's cookie (`__Host-` on https, so Path=/). */
+export const adminSessionCookie = (https: boolean) => hostCookie('oneid_admin', https);
 
 type Stored = {
   accountId: string;
@@ -28,7 +31,11 @@ type Stored = {
   amr?: string[] | undefined;
   createdAt: number;
 };
-export type ConsoleUser = Stored & { principal: Principal | undefined };
+export type ConsoleUser = Stored & {
+  /** Whether the session's sign-in reached ADMIN_MIN_ACR (else the console asks for a step-up). */
+  strongEnough: boolean;
+  principal: Principal | undefined;
+};
 
 /** Only console paths are valid places to come back to. */
 export const safeAdminPath = (value: unknown) =>
@@ -59,7 +66,9 @@ export const createConsoleSession = ({
   audit,
 }: Deps) => {
   const redirectUri = `${issuer}/admin/callback`;
-  const cookie = { httpOnly: true, secure, path: '/admin', overwrite: true } as const;
+  const SESSION_COOKIE = adminSessionCookie(secure);
+  const LOGIN_COOKIE = hostCookie('oneid_admin_login', secure);
+  const cookie = { httpOnly: true, secure, path: '/', overwrite: true } as const;
   const key = (id: string) => `admin-session:${sha256(id)}`;
 
   const fail = (message: string) => new AppError('ERR_ADMIN_SIGN_IN', message, { status: 400 });
@@ -83,14 +92,21 @@ export const createConsoleSession = ({
       state,
       code_challenge: createHash('sha256').update(verifier).digest('base64url'),
       code_challenge_method: 'S256',
-      // Every console session (and every step-up for a change) is a fresh sign-in.
+      // Every console session (and every step-up for a change) is a fresh sign-in, at the level
+      // the administration requires (the login page offers only methods that reach it).
       prompt: 'login',
+      acr_values: settings.minAcr,
     }).toString();
     return url.toString();
   };
 
   const principalOf = (ctx: Context, s: Stored) =>
-    admins.principalFor(s.accountId, { via: 'console', ip: ctx.ip, authTime: s.authTime });
+    admins.principalFor(s.accountId, {
+      via: 'console',
+      ip: ctx.ip,
+      authTime: s.authTime,
+      acr: s.acr,
+    });
 
   return {
     loginUrl,
@@ -132,6 +148,16 @@ export const createConsoleSession = ({
         amr: code.amr,
         createdAt: Date.now(),
       };
+      // The engine asked for the level (acr_values); a code below it opens nothing all the same.
+      if (acrRank(stored.acr) < acrRank(settings.minAcr)) {
+        await audit.record({
+          action: 'admin.sign-in.refused',
+          actor: `account:${stored.accountId}`,
+          ip: ctx.ip,
+          details: { reason: 'level of assurance too low', acr: stored.acr },
+        });
+        throw stepUpRequired(settings.minAcr);
+      }
       const principal = await principalOf(ctx, stored);
       if (!principal) {
         await audit.record({
@@ -171,7 +197,11 @@ export const createConsoleSession = ({
         return undefined;
       }
       await kv.set(key(id), saved, Math.min(settings.sessionIdleSeconds, left));
-      return { ...stored, principal: await principalOf(ctx, stored) };
+      return {
+        ...stored,
+        strongEnough: acrRank(stored.acr) >= acrRank(settings.minAcr),
+        principal: await principalOf(ctx, stored),
+      };
     },
 
     async logout(ctx: Context): Promise<string | undefined> {

@@ -15,6 +15,7 @@ import {
 import { AppError, isAppError } from '../shared/index.ts';
 import { ACR } from './deps.ts';
 import { readBody, stringField } from './body.ts';
+import { signInResult } from './sign-in-result.ts';
 import type { Csrf } from './csrf.ts';
 import { translator } from './messages.ts';
 import { langOf, type Views } from './views.ts';
@@ -64,9 +65,9 @@ export const certificateRoutes = (
     return isTrustedProxy(peer, certificateOptions.trustedProxies) ? ctx.ip : peer;
   };
 
-  const loginResult = (accountId: string, amr: string[]) => ({
-    login: { accountId, acr: ACR.high, amr, remember: true },
-  });
+  /** A certificate proves `high`; the same end as every other method (sign-in-result.ts). */
+  const loginResult = (params: Record<string, unknown>, accountId: string, amr: string[]) =>
+    signInResult(params, { accountId, acr: ACR.high, amr });
 
   /** Ends the step: sign-in (JSON `{ location }` or a redirect), or on to the enrolment page. */
   const finish = async (ctx: Context, uid: string, outcome: CertificateOutcome, json: boolean) => {
@@ -79,7 +80,8 @@ export const certificateRoutes = (
       }
       return;
     }
-    const result = loginResult(outcome.accountId, outcome.amr);
+    const { params } = await loginInteraction(ctx);
+    const result = loginResult(params, outcome.accountId, outcome.amr);
     if (json)
       ctx.body = {
         location: await provider().interactionResult(ctx.req, ctx.res, result, {
@@ -213,14 +215,14 @@ export const certificateRoutes = (
   router.post('/interaction/:uid/certificate/enrol', async (ctx) => {
     const body = await readBody(ctx);
     csrf.verify(ctx, body._csrf);
-    const { uid } = await loginInteraction(ctx);
+    const { uid, params } = await loginInteraction(ctx);
     try {
       const { accountId, amr } = await certificates.completeEnrolment(
         uid,
         { name: stringField(body, 'name', 200), birthdate: stringField(body, 'birthdate', 10) },
         { ip: clientIp(ctx) },
       );
-      await provider().interactionFinished(ctx.req, ctx.res, loginResult(accountId, amr), {
+      await provider().interactionFinished(ctx.req, ctx.res, loginResult(params, accountId, amr), {
         mergeWithLastSubmission: false,
       });
     } catch (error) {

@@ -1,5 +1,5 @@
 // What the HTTP layer uses from the domains below it (types only, plus assurance constants).
-export { ACR, satisfiesAcr } from '../auth/index.ts';
+export { ACR, acrRank, requestedAcr, satisfiesAcr } from '../auth/index.ts';
 export type { PasskeyService as PasskeyServiceLike } from '../auth/passkey/index.ts';
 export type ClientLike = {
   clientId: string;

@@ -12,9 +12,11 @@ import type { FederatedLogin, FederationModule } from '../federation/index.ts';
 import { isAppError } from '../shared/index.ts';
 import type { AccountSession } from './account-session.ts';
 import { readBody, stringField } from './body.ts';
+import { RECOVERY_MAX_AGE_SECONDS } from './recovery-routes.ts';
 import type { Csrf } from './csrf.ts';
 import { ACR, satisfiesAcr, type PasskeyServiceLike } from './deps.ts';
 import { translator } from './messages.ts';
+import { requiredLevel, signInResult } from './sign-in-result.ts';
 import { langOf, type Views } from './views.ts';
 
 type Deps = {
@@ -64,16 +66,8 @@ export const federationRoutes = (
   const interaction = (ctx: Context) => interactionOf(ctx, provider(), { loginOnly: true });
 
   /** The login result, or the engine's error when the client asked for more than was proven. */
-  const result = (login: FederatedLogin, acrValues: unknown) =>
-    satisfiesAcr(login.acr, acrValues as string | undefined)
-      ? { login: { ...login, remember: true } }
-      : {
-          error: 'unmet_authentication_requirements',
-          error_description: 'the requested acr_values need a stronger sign-in',
-        };
-
-  const finish = async (ctx: Context, login: FederatedLogin, acrValues: unknown) =>
-    provider().interactionFinished(ctx.req, ctx.res, result(login, acrValues), {
+  const finish = async (ctx: Context, login: FederatedLogin, params: Record<string, unknown>) =>
+    provider().interactionFinished(ctx.req, ctx.res, signInResult(params, login), {
       mergeWithLastSubmission: false,
     });
 
@@ -121,7 +115,7 @@ export const federationRoutes = (
         ]);
         (ctx.state as FederationState).federationLogin = {
           upstreams: active
-            .filter((u) => satisfiesAcr(u.acr, details.params.acr_values as string | undefined))
+            .filter((u) => satisfiesAcr(u.acr, requiredLevel(details.params)))
             .map((u) => ({
               id: u.id,
               name: u.displayName,
@@ -145,7 +139,7 @@ export const federationRoutes = (
     await refusalPage(ctx, uid, async () => {
       ctx.redirect(
         await federation.login.start(uid, ctx.params.id!, {
-          acrValues: params.acr_values as string | undefined,
+          acrValues: requiredLevel(params),
           uiLocales: params.ui_locales as string | undefined,
         }),
       );
@@ -172,7 +166,7 @@ export const federationRoutes = (
       const outcome = await federation.login.complete(uid, new URLSearchParams(ctx.querystring), {
         ip: ctx.ip,
       });
-      if (outcome.kind === 'signed-in') await finish(ctx, outcome.login, params.acr_values);
+      if (outcome.kind === 'signed-in') await finish(ctx, outcome.login, params);
       else ctx.redirect(`/interaction/${uid}/federation/link`);
     });
   });
@@ -223,12 +217,9 @@ export const federationRoutes = (
       { ip: ctx.ip },
     );
     ctx.body = {
-      location: await provider().interactionResult(
-        ctx.req,
-        ctx.res,
-        result(login, params.acr_values),
-        { mergeWithLastSubmission: false },
-      ),
+      location: await provider().interactionResult(ctx.req, ctx.res, signInResult(params, login), {
+        mergeWithLastSubmission: false,
+      }),
     };
   });
 
@@ -249,7 +240,7 @@ export const federationRoutes = (
     csrf.verify(ctx, body._csrf);
     const { uid, params } = await interaction(ctx);
     await refusalPage(ctx, uid, async () =>
-      finish(ctx, await federation.login.confirmMatch(uid, { ip: ctx.ip }), params.acr_values),
+      finish(ctx, await federation.login.confirmMatch(uid, { ip: ctx.ip }), params),
     );
   });
 
@@ -258,15 +249,19 @@ export const federationRoutes = (
     csrf.verify(ctx, body._csrf);
     const { uid, params } = await interaction(ctx);
     await refusalPage(ctx, uid, async () =>
-      finish(ctx, await federation.login.enrol(uid, { ip: ctx.ip }), params.acr_values),
+      finish(ctx, await federation.login.enrol(uid, { ip: ctx.ip }), params),
     );
   });
 
-  // My One-ID: unlinking needs a sign-in at `substantial` or more (not only a low-level upstream).
+  // My One-ID: unlinking changes the ways in, so it needs a fresh sign-in at `substantial` or more
+  // (never only a low-level upstream), like every change on /account/security.
   router.post('/account/federation/:id/remove', async (ctx) => {
     const body = await readBody(ctx);
     csrf.verify(ctx, body._csrf);
-    const citizen = await accountSession.require(ctx, { acr: ACR.substantial });
+    const citizen = await accountSession.require(ctx, {
+      acr: ACR.substantial,
+      maxAge: RECOVERY_MAX_AGE_SECONDS,
+    });
     if (!citizen) return;
     await federation.login.unlink(citizen.accountId, ctx.params.id!, { ip: ctx.ip });
     ctx.redirect('/account?done=unlinked');

@@ -11,6 +11,7 @@ import type { Metrics } from '../observability/index.ts';
 import type { State } from './security.ts';
 import type { Views } from './views.ts';
 import { clientView, requestedFromParams } from './interaction-view.ts';
+import { requiredLevel, signInResult } from './sign-in-result.ts';
 import type { AccountService } from '../accounts/index.ts';
 import type { ConsentService } from '../consent/index.ts';
 import { isFirstPartyClient } from '../clients/index.ts';
@@ -51,8 +52,8 @@ export const interactionRoutes = (
     const view = clientView(client, await agencyOf(String(params.client_id)));
     const uiLocales = params.ui_locales as string | undefined;
     if (prompt.name === 'login') {
-      const stepUp =
-        Boolean(params.acr_values) && !satisfiesAcr(ACR.substantial, params.acr_values as string);
+      // A level a passkey cannot meet: the page leads with the certificate (step-up notice).
+      const stepUp = !satisfiesAcr(ACR.substantial, requiredLevel(params));
       views.render(
         ctx,
         'login',
@@ -120,19 +121,11 @@ export const interactionRoutes = (
       passkeys.verifyAuthentication(`interaction:${uid}`, body as never, { ip: ctx.ip }),
     );
     // A passkey proves `substantial`; a client that asked for more gets a clear error, not less.
-    const outcome = satisfiesAcr(ACR.substantial, params.acr_values as string | undefined)
-      ? {
-          login: {
-            accountId: result.accountId,
-            acr: ACR.substantial,
-            amr: result.amr,
-            remember: true,
-          },
-        }
-      : {
-          error: 'unmet_authentication_requirements',
-          error_description: 'the requested acr_values need certificate sign-in',
-        };
+    const outcome = signInResult(params, {
+      accountId: result.accountId,
+      acr: ACR.substantial,
+      amr: result.amr,
+    });
     ctx.body = {
       location: await provider().interactionResult(ctx.req, ctx.res, outcome, {
         mergeWithLastSubmission: false,

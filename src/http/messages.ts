@@ -298,7 +298,8 @@ const ko = {
     '이 인증서는 이미 계정에 연결되어 있습니다. 인증서로 다시 로그인해 주세요.',
   'err.ERR_ACCOUNT_DISABLED': '이 계정으로는 로그인할 수 없습니다. 가까운 민원 창구에 문의하세요.',
   'err.ERR_RECOVERY_SIGN_IN_REQUIRED': '패스키를 관리하려면 인증서로 다시 로그인해 주세요.',
-  'err.ERR_SECURITY_SIGN_IN_REQUIRED': '로그인 수단을 관리하려면 다시 로그인해 주세요.',
+  'err.ERR_SECURITY_SIGN_IN_REQUIRED':
+    '로그인 수단을 관리하려면 패스키나 인증서로 다시 로그인해 주세요.',
   'err.ERR_PASSKEY_NAME': '패스키 이름을 입력해 주세요.',
   'err.ERR_PASSKEY_NOT_FOUND': '이 계정에 등록된 패스키가 아닙니다.',
   'err.ERR_LAST_SIGN_IN_METHOD':
@@ -577,6 +578,8 @@ const ko = {
   'err.ERR_NOT_ADMIN': '이 계정에는 관리자 권한이 없습니다.',
   'err.ERR_ADMIN_FORBIDDEN': '이 작업을 할 권한이 없습니다.',
   'err.ERR_ADMIN_SIGN_IN': '관리 콘솔 로그인을 마치지 못했습니다. 다시 시도해 주세요.',
+  'err.ERR_STEP_UP_REQUIRED':
+    '관리 기능에는 더 높은 수준의 로그인이 필요합니다. 패스키나 인증서로 다시 로그인해 주세요.',
   'err.ERR_RATE_LIMITED': '요청이 너무 많습니다. 잠시 기다린 후 다시 시도해 주세요.',
   'err.ERR_CREDENTIAL_LOCKED':
     '로그인 실패가 반복되어 이 패스키를 잠시 사용할 수 없습니다. 다른 패스키나 인증서로 로그인하거나 잠시 후 다시 시도해 주세요.',
@@ -899,7 +902,8 @@ const en: typeof ko = {
   'err.ERR_ACCOUNT_DISABLED': 'This account cannot sign in. Please contact a service counter.',
   'err.ERR_RECOVERY_SIGN_IN_REQUIRED':
     'Please sign in with your certificate again to manage your passkeys.',
-  'err.ERR_SECURITY_SIGN_IN_REQUIRED': 'Please sign in again to manage your sign-in methods.',
+  'err.ERR_SECURITY_SIGN_IN_REQUIRED':
+    'Please sign in again with a passkey or certificate to manage your sign-in methods.',
   'err.ERR_PASSKEY_NAME': 'Give the passkey a name.',
   'err.ERR_PASSKEY_NOT_FOUND': 'This passkey is not registered to your account.',
   'err.ERR_LAST_SIGN_IN_METHOD':
@@ -1179,6 +1183,8 @@ const en: typeof ko = {
   'err.ERR_NOT_ADMIN': 'This account has no administrator role.',
   'err.ERR_ADMIN_FORBIDDEN': 'You are not allowed to do this.',
   'err.ERR_ADMIN_SIGN_IN': 'The admin console sign-in could not be completed. Please try again.',
+  'err.ERR_STEP_UP_REQUIRED':
+    'The administration needs a stronger sign-in. Please sign in again with a passkey or certificate.',
   'err.ERR_RATE_LIMITED': 'Too many requests. Please wait a moment and try again.',
   'err.ERR_CREDENTIAL_LOCKED':
     'This passkey is temporarily locked after repeated failed sign-ins. Sign in with another passkey or your certificate, or try again later.',

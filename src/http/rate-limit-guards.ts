@@ -60,9 +60,14 @@ const claimedCertificate = (jws: unknown): string | undefined => {
   }
 };
 
+const ADDRESS_TOLERANCE = 10;
+
 /**
- * The signed-challenge path: every refused proof counts against the certificate it names, except
- * when the revocation service was unreachable (our dependency, not the citizen's doing). TLS-based
+ * The signed-challenge path. A refused proof counts against the certificate it names only when
+ * that certificate's key made the signature (CertificateError.keyProven): anyone can put a
+ * citizen's public certificate in x5c, and such forgeries must not lock the holder out. Other
+ * refusals count against the client address and the sign-in interaction. Never counted: the
+ * revocation service being unreachable (our dependency, not the citizen's doing). TLS-based
  * paths prove possession in the handshake and are limited per address only.
  */
 export const guardCertificates = (
@@ -72,16 +77,24 @@ export const guardCertificates = (
   ...certificates,
   async signInWithChallenge(uid, jws, context) {
     const fingerprint = claimedCertificate(jws);
-    if (!fingerprint) return certificates.signInWithChallenge(uid, jws, context);
-    const key = `certificate\u0000${fingerprint}`;
-    await limits.lockout.check(key, 'ERR_CERTIFICATE_LOCKED');
+    const certificate = fingerprint && `certificate\u0000${fingerprint}`;
+    // The address is shared by many citizens behind NAT: it tolerates ten times more (as the
+    // per-address rate limits do); the interaction is one browser's sign-in.
+    const strangers: [string, number][] = [
+      [`interaction\u0000${uid}`, 1],
+      [`address\u0000${context?.ip ?? ''}`, ADDRESS_TOLERANCE],
+    ];
+    for (const [key] of strangers) await limits.lockout.check(key, 'ERR_RATE_LIMITED');
+    if (certificate) await limits.lockout.check(certificate, 'ERR_CERTIFICATE_LOCKED');
     try {
       const outcome = await certificates.signInWithChallenge(uid, jws, context);
-      await limits.lockout.succeed(key);
+      if (certificate) await limits.lockout.succeed(certificate);
       return outcome;
     } catch (error) {
-      if (isCertificateError(error) && error.reason !== 'revocation_unavailable')
-        await limits.lockout.fail(key);
+      if (isCertificateError(error) && error.reason !== 'revocation_unavailable') {
+        if (certificate && error.keyProven) await limits.lockout.fail(certificate);
+        else for (const [key, tolerance] of strangers) await limits.lockout.fail(key, tolerance);
+      }
       throw error;
     }
   },

@@ -100,9 +100,9 @@ export const createRateLimits = ({
   const locks = make('lock', { points: 1, duration: 1 });
 
   /** The wait before the next attempt after `n` consecutive failures: none, then doubling, then the lockout. */
-  const delayAfter = (n: number) => {
-    const start = Math.ceil(config.lockoutThreshold / 2);
-    if (n >= config.lockoutThreshold) return config.lockoutSeconds;
+  const delayAfter = (n: number, threshold: number) => {
+    const start = Math.ceil(threshold / 2);
+    if (n >= threshold) return config.lockoutSeconds;
     return n >= start ? Math.min(2 ** (n - start), config.lockoutSeconds) : 0;
   };
 
@@ -126,16 +126,19 @@ export const createRateLimits = ({
       /** Throws RateLimitedError(code) while `key` is locked or waiting out a delay. */
       async check(
         key: string,
-        code: 'ERR_CREDENTIAL_LOCKED' | 'ERR_CERTIFICATE_LOCKED',
+        code: 'ERR_CREDENTIAL_LOCKED' | 'ERR_CERTIFICATE_LOCKED' | 'ERR_RATE_LIMITED',
       ): Promise<void> {
         const res = await locks.get(hashed(key));
         if (res && res.consumedPoints > 1 && res.msBeforeNext > 0)
           throw new RateLimitedError(code, seconds(res.msBeforeNext));
       },
-      /** Records a failure; returns the seconds `key` now has to wait (0: none yet). */
-      async fail(key: string): Promise<number> {
+      /**
+       * Records a failure; returns the seconds `key` now has to wait (0: none yet). `tolerance`
+       * multiplies LOCKOUT_THRESHOLD (a client address, shared behind NAT, gets more).
+       */
+      async fail(key: string, tolerance = 1): Promise<number> {
         const res = await failures.penalty(hashed(key), 1);
-        const delay = delayAfter(res.consumedPoints);
+        const delay = delayAfter(res.consumedPoints, config.lockoutThreshold * tolerance);
         if (delay > 0) await locks.block(hashed(key), delay);
         return delay;
       },

@@ -1,6 +1,7 @@
 // Sign-in methods on My One-ID: register a new passkey, remove lost ones; add a certificate
 // (signed challenge, when certificate login is on), rename and unlink certificates.
-// Two doors lead here: `/account/security` after any recent sign-in (10 minutes), and
+// Two doors lead here: `/account/security` after a recent (10 minutes) sign-in at `substantial` or
+// more (a passkey or certificate: a `low` upstream sign-in never adds or changes a way in), and
 // `/account/recover` after a recent certificate sign-in (`high`) for a citizen whose phone is lost.
 import type Router from '@koa/router';
 import type { Context } from 'koa';
@@ -19,7 +20,7 @@ export const RECOVERY_MAX_AGE_SECONDS = 600;
 
 /** Where the pages live and what sign-in they need. */
 export const SIGN_IN_METHOD_PAGES = {
-  security: { base: '/account/security', acr: undefined, title: 'security.title' },
+  security: { base: '/account/security', acr: ACR.substantial, title: 'security.title' },
   recover: { base: '/account/recover', acr: ACR.high, title: 'recovery.title' },
 } as const;
 
@@ -64,8 +65,8 @@ export const recoveryRoutes = (
         ? await accounts.findById(citizen.accountId)
         : undefined;
     if (!account || account.status !== 'active') {
-      // Recovery needs a certificate sign-in; the security page any recent one: each says which.
-      if (page.acr)
+      // Recovery needs a certificate sign-in; the security page a passkey or certificate one.
+      if (page.acr === ACR.high)
         throw new AppError(
           'ERR_RECOVERY_SIGN_IN_REQUIRED',
           'Please sign in with your certificate again to manage your passkeys.',
@@ -73,7 +74,7 @@ export const recoveryRoutes = (
         );
       throw new AppError(
         'ERR_SECURITY_SIGN_IN_REQUIRED',
-        'Please sign in again to manage your sign-in methods.',
+        'Please sign in again with a passkey or certificate to manage your sign-in methods.',
         { status: 401 },
       );
     }

@@ -1,7 +1,7 @@
 // Administration inside the engine (docs/admin.md):
 // - the admin API is a resource server (RFC 8707): audience `${ISSUER}/admin/api`, scopes
 //   admin:read / admin:write, opaque 5-minute access tokens carrying the administrator's
-//   account and `auth_time`, issued only to One-ID's admin API client;
+//   account, `auth_time` and `acr`, issued only to One-ID's admin API client;
 // - a rotated-out client secret keeps working for CLIENT_SECRET_GRACE_SECONDS: the engine's own
 //   client authentication compares secrets with Client#compareClientSecret, which is extended
 //   here rather than re-implemented;
@@ -110,13 +110,15 @@ export const adminFeatures = (engine: AdminEngine): AdminFeatures => ({
     : { registration: { enabled: false }, registrationManagement: { enabled: false } }),
 });
 
-/** Admin API tokens carry when their holder signed in: changes need a recent sign-in. */
+/** Admin API tokens carry when and at what level their holder signed in: the API checks both. */
 export const adminTokenClaims =
   (engine: AdminEngine): NonNullable<Configuration['extraTokenClaims']> =>
   async (ctx, token) => {
     if (token.kind !== 'AccessToken' || token.aud !== engine.audience) return undefined;
-    const authTime = ctx?.oidc?.entities.AuthorizationCode?.authTime;
-    return authTime ? { auth_time: authTime } : undefined;
+    const code = ctx?.oidc?.entities.AuthorizationCode;
+    const acr = code?.acr ?? ctx?.oidc?.entities.RefreshToken?.acr;
+    const claims = { ...(code?.authTime && { auth_time: code.authTime }), ...(acr && { acr }) };
+    return Object.keys(claims).length ? claims : undefined;
   };
 
 /**

@@ -6,9 +6,10 @@ import Provider, {
   type KoaContextWithOIDC,
 } from 'oidc-provider';
 import type { AccountService } from '../accounts/index.ts';
-import { satisfiesAcr } from '../auth/index.ts';
+import { requestedAcr, satisfiesAcr } from '../auth/index.ts';
 import type { CatalogueItem, ConsentService } from '../consent/index.ts';
 import { isFirstPartyClient } from '../clients/index.ts';
+import { hostCookie } from '../shared/index.ts';
 import { accountClaims, agencyMemberClaim, scopeClaims } from './account-claims.ts';
 import type { FederationEngineHooks } from '../federation/index.ts';
 import { createOutboundFetch } from './backchannel-fetch.ts';
@@ -66,18 +67,35 @@ export type ProviderDeps = {
 
 const { Check, base } = interactionPolicy;
 
+/** The engine's cookies: the session one (Path=/) is `__Host-` on https (src/shared/cookie-names.ts). */
+export const engineCookieNames = (https: boolean) => ({
+  session: hostCookie('oneid_session', https),
+  interaction: 'oneid_interaction',
+  resume: 'oneid_resume',
+});
+
 /** Refresh token lifetime of browser apps (public web clients), from sign-in. */
 export const PUBLIC_REFRESH_SECONDS = 86400;
 
-/** The engine's default policy plus step-up: a session below the requested `acr_values` signs in again. */
+/**
+ * The engine's default policy plus step-up: a session below the requested level (acr_values or
+ * an essential acr claim, one derivation: requestedAcr) signs in again. The engine's own
+ * essential_acr(s) checks want the session's acr to equal a requested value, so a `high` session
+ * asked for `substantial`, or a passkey asked for `high`, would prompt again and again: ours
+ * replace them (levels are minimums; a method below the level ends in
+ * unmet_authentication_requirements, src/http/sign-in-result.ts).
+ */
 const policy = () => {
   const prompts = base();
   const login = prompts.get('login') as InstanceType<typeof interactionPolicy.Prompt>;
+  login.checks.remove('essential_acr');
+  login.checks.remove('essential_acrs');
   login.checks.add(
     new Check('acr_values', 'the requested level of assurance requires a new sign-in', (ctx) => {
       const { oidc } = ctx;
       if (!oidc.session?.accountId || oidc.result?.login) return Check.NO_NEED_TO_PROMPT;
-      return satisfiesAcr(oidc.session.acr, oidc.params?.acr_values as string | undefined)
+      const needed = requestedAcr({ acr_values: oidc.params?.acr_values, claims: oidc.claims });
+      return satisfiesAcr(oidc.session.acr, needed)
         ? Check.NO_NEED_TO_PROMPT
         : Check.REQUEST_PROMPT;
     }),
@@ -114,7 +132,7 @@ export const createProvider = (deps: ProviderDeps): Provider => {
     jwks: deps.jwks as Configuration['jwks'],
     cookies: {
       keys: deps.cookieKeys,
-      names: { session: 'oneid_session', interaction: 'oneid_interaction', resume: 'oneid_resume' },
+      names: engineCookieNames(new URL(deps.issuer).protocol === 'https:'),
       long: { httpOnly: true, sameSite: 'lax' },
       short: { httpOnly: true, sameSite: 'lax' },
     },

@@ -8,3 +8,4 @@ export { createLogger } from './logger.ts';
 export { createOutboundFetch, isSpecialUseAddress } from './outbound-fetch.ts';
 export type { OutboundFetch } from './outbound-fetch.ts';
 export { createKeyedHash } from './keyed-hash.ts';
+export { hostCookie } from './cookie-names.ts';

@@ -399,7 +399,10 @@ describe('admin API', () => {
     const payload = await store.find(token);
     await store.upsert(
       token,
-      { ...payload, extra: { auth_time: Math.floor(Date.now() / 1000) - 3600 } },
+      {
+        ...payload,
+        extra: { ...(payload.extra as object), auth_time: Math.floor(Date.now() / 1000) - 3600 },
+      },
       300,
     );
     const api = apiClient(app, token);

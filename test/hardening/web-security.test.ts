@@ -494,7 +494,7 @@ describe('behind a TLS-terminating trusted proxy', () => {
       ).headers.get('strict-transport-security'),
     ).toMatch(/max-age/);
     const names = seen.map((c) => c.split('=')[0]);
-    for (const name of ['oneid_interaction', 'oneid_csrf', 'oneid_lang'])
+    for (const name of ['oneid_interaction', '__Host-oneid_csrf', 'oneid_lang'])
       expect(names).toContain(name);
     for (const cookie of seen) expect(cookie, cookie.split('=')[0]).toMatch(/;\s*secure/i);
   });

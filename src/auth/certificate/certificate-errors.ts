@@ -35,14 +35,25 @@ export class CertificateError extends AppError {
   override readonly name = 'CertificateError';
   declare readonly code: CertificateErrorCode;
   readonly reason: CertificateErrorReason;
+  /**
+   * Whether the certificate's own key made the refused proof (a signed challenge whose signature
+   * verified with the x5c leaf's key). Only such failures may count against the certificate: a
+   * stranger can name anyone's public certificate in x5c (src/http/rate-limit-guards.ts).
+   */
+  keyProven: boolean;
 
-  constructor(reason: CertificateErrorReason, message: string, options: { cause?: unknown } = {}) {
+  constructor(
+    reason: CertificateErrorReason,
+    message: string,
+    options: { cause?: unknown; keyProven?: boolean } = {},
+  ) {
     super(certificateErrorCode(reason), message, {
       status: statusOf(reason),
       cause: options.cause,
       details: { reason },
     });
     this.reason = reason;
+    this.keyProven = options.keyProven ?? false;
   }
 }
 

@@ -17,6 +17,7 @@ import {
   type Extension,
   type X509Certificate,
 } from './x509.ts';
+import { certificateLabel } from './certificate-label.ts';
 
 export const OID = {
   basicConstraints: '2.5.29.19',
@@ -60,7 +61,7 @@ const decode = <T>(cert: X509Certificate, what: string, read: () => T): T => {
     return read();
   } catch (cause) {
     if (cause instanceof CertificateError) throw cause;
-    throw new CertificateError('malformed', `cannot decode ${what} of "${cert.subject}"`, {
+    throw new CertificateError('malformed', `cannot decode ${what} of ${certificateLabel(cert)}`, {
       cause,
     });
   }
@@ -75,7 +76,7 @@ export const listExtensions = (cert: X509Certificate): Extension[] =>
       if (seen.has(ext.type))
         throw new CertificateError(
           'malformed',
-          `duplicate extension ${ext.type} in "${cert.subject}"`,
+          `duplicate extension ${ext.type} in ${certificateLabel(cert)}`,
         );
       seen.add(ext.type);
     }

@@ -124,9 +124,16 @@ export const verifyChallengeProof = async (
     now: deps.clock.now,
   });
   seen.leafDer = challenge.leafDer;
+  // A replay is the interaction's failure, not the holder's (anyone may resend a captured JWS).
   if (!(await deps.kv.take(nonce.keyOf(challenge.nonce))))
     throw new CertificateError('replayed', nonce.replayed);
-  return deps.validator.validate(challenge.leafDer, challenge.intermediatesDer);
+  try {
+    return await deps.validator.validate(challenge.leafDer, challenge.intermediatesDer);
+  } catch (error) {
+    // The key made this proof: a refused chain counts against the certificate.
+    if (isCertificateError(error)) error.keyProven = true;
+    throw error;
+  }
 };
 const pendingKey = (uid: string) => `cert:pending:${uid}`;
 

@@ -3,6 +3,7 @@
 // Only anchors are trusted; a self-signed certificate sent by the client is not.
 import { CertificateError } from './certificate-errors.ts';
 import type { X509Certificate } from './x509.ts';
+import { certificateLabel } from './certificate-label.ts';
 
 /** Longest path accepted, leaf and anchor included; bounds work on hostile input. */
 export const MAX_PATH_LENGTH = 8;
@@ -60,7 +61,7 @@ export const buildCertificatePath = async (
     if (await isSelfSigned(current)) {
       throw new CertificateError(
         'untrusted',
-        `self-signed certificate "${current.subject}" is not a trust anchor`,
+        `self-signed ${certificateLabel(current)} is not a trust anchor`,
       );
     }
     const named = intermediates.filter(
@@ -72,7 +73,7 @@ export const buildCertificatePath = async (
       if (namedAnchors.length + named.length > 0) {
         throw new CertificateError(
           'bad_signature',
-          `signature of "${current.subject}" does not verify with its issuer "${current.issuer}"`,
+          `signature of ${certificateLabel(current)} does not verify with its issuer`,
         );
       }
       // A leaf that came alone (a proxy forwarding only the leaf, or a rogue certificate) whose
@@ -86,7 +87,7 @@ export const buildCertificatePath = async (
       }
       throw new CertificateError(
         'missing_intermediate',
-        `issuer "${current.issuer}" of "${current.subject}" was not supplied and is not a trust anchor`,
+        `the issuer of ${certificateLabel(current)} was not supplied and is not a trust anchor`,
       );
     }
     path.push(issuer);

@@ -4,6 +4,7 @@ import { CertificateError } from './certificate-errors.ts';
 import { readKeyUsage } from './certificate-extensions.ts';
 import { fetchBytes } from './revocation-fetch.ts';
 import { KeyUsageFlags, X509Crl, type X509Certificate } from './x509.ts';
+import { certificateLabel } from './certificate-label.ts';
 
 /** Tolerated clock difference with the CA for thisUpdate. */
 export const REVOCATION_CLOCK_SKEW_MS = 5 * 60_000;
@@ -112,7 +113,7 @@ export const createCrlChecker = ({ fetch, timeoutMs, now }: CrlCheckerDeps) => {
       if (entry) {
         throw new CertificateError(
           'revoked',
-          `"${cert.subject}" (serial ${cert.serialNumber}) revoked at ${entry.revocationDate.toISOString()} per CRL ${url}`,
+          `${certificateLabel(cert)} revoked at ${entry.revocationDate.toISOString()} per CRL ${url}`,
         );
       }
       return 'good';

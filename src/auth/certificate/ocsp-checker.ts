@@ -24,6 +24,7 @@ import { certificateRawParts } from './der-reader.ts';
 import { fetchBytes } from './revocation-fetch.ts';
 import { verifyAsnSignature } from './signature-verifier.ts';
 import { Name, X509Certificate } from './x509.ts';
+import { certificateLabel } from './certificate-label.ts';
 
 const MAX_OCSP_BYTES = 1024 * 1024;
 /** A response without nextUpdate is only trusted this long after its thisUpdate. */
@@ -220,7 +221,7 @@ export const createOcspChecker = ({ fetch, timeoutMs, now }: OcspCheckerDeps) =>
         const when = single.certStatus.revoked.revocationTime.toISOString();
         throw new CertificateError(
           'revoked',
-          `"${cert.subject}" (serial ${cert.serialNumber}) revoked at ${when} per OCSP ${url}`,
+          `${certificateLabel(cert)} revoked at ${when} per OCSP ${url}`,
         );
       }
       if (single.certStatus.good === null) return 'good';

@@ -10,6 +10,7 @@ import {
   readPolicies,
 } from './certificate-extensions.ts';
 import { KeyUsageFlags, type X509Certificate } from './x509.ts';
+import { certificateLabel } from './certificate-label.ts';
 
 const role = (index: number, length: number): string =>
   index === 0
@@ -21,7 +22,7 @@ const role = (index: number, length: number): string =>
 /** Every certificate, anchor included, must be within notBefore..notAfter at `now`. */
 export const checkValidityPeriods = (path: readonly X509Certificate[], now: Date): void => {
   path.forEach((cert, index) => {
-    const what = `${role(index, path.length)} "${cert.subject}"`;
+    const what = `${role(index, path.length)} ${certificateLabel(cert)}`;
     if (now < cert.notBefore)
       throw new CertificateError(
         'not_yet_valid',
@@ -42,7 +43,7 @@ export const checkCriticalExtensions = (path: readonly X509Certificate[]): void 
     if (unknown)
       throw new CertificateError(
         'untrusted',
-        `unsupported critical extension ${unknown.type} in "${cert.subject}"`,
+        `unsupported critical extension ${unknown.type} in ${certificateLabel(cert)}`,
       );
   }
 };
@@ -54,7 +55,7 @@ export const checkIssuerConstraints = (path: readonly X509Certificate[]): void =
   for (let index = 1; index < path.length; index += 1) {
     const cert = path[index]!;
     const isAnchor = index === path.length - 1;
-    const what = `${role(index, path.length)} "${cert.subject}"`;
+    const what = `${role(index, path.length)} ${certificateLabel(cert)}`;
     const constraints = readBasicConstraints(cert);
     // RFC 5280 6.1.4 (k): intermediates need cA=true. An anchor without the extension
     // (a v1 root) is accepted as configured, but one that says cA=false is not.

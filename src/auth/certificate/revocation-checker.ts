@@ -6,6 +6,7 @@ import { readCrlUrls, readOcspUrls } from './certificate-extensions.ts';
 import { createCrlChecker } from './crl-checker.ts';
 import { createOcspChecker } from './ocsp-checker.ts';
 import type { X509Certificate } from './x509.ts';
+import { certificateLabel } from './certificate-label.ts';
 
 export interface RevocationOptions {
   /** true: accept the certificate when no CRL/OCSP answer can be obtained. Banks use false. */
@@ -53,7 +54,7 @@ export const createRevocationChecker = ({ options, fetch, now }: RevocationCheck
       failures.length > 0 ? failures.join('; ') : 'no CRL distribution point or OCSP responder';
     throw new CertificateError(
       'revocation_unavailable',
-      `revocation status of "${cert.subject}" unknown: ${detail}`,
+      `revocation status of ${certificateLabel(cert)} unknown: ${detail}`,
     );
   };
 

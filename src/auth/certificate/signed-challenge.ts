@@ -37,28 +37,44 @@ export interface VerifiedChallenge {
 const isAllowedAlg = (alg: unknown): alg is ChallengeAlgorithm =>
   typeof alg === 'string' && (CHALLENGE_ALGORITHMS as readonly string[]).includes(alg);
 
-const toCertificateError = (error: unknown): CertificateError => {
-  if (error instanceof CertificateError) return error;
+const toCertificateError = (error: unknown, keyProven: boolean): CertificateError => {
+  if (error instanceof CertificateError) {
+    error.keyProven = keyProven;
+    return error;
+  }
   if (error instanceof errors.JWTExpired)
     return new CertificateError('challenge_expired', 'signed challenge has expired', {
       cause: error,
+      keyProven,
     });
   if (error instanceof errors.JWSInvalid || error instanceof errors.JWTInvalid) {
     return new CertificateError('malformed', `signed challenge is malformed: ${error.message}`, {
       cause: error,
+      keyProven,
     });
   }
   // Signature mismatch, wrong aud/typ/alg: the JWS proves nothing about this login.
   const detail = error instanceof Error ? error.message : String(error);
-  return new CertificateError('no_proof', `signed challenge rejected: ${detail}`, { cause: error });
+  return new CertificateError('no_proof', `signed challenge rejected: ${detail}`, {
+    cause: error,
+    keyProven,
+  });
 };
 
-/** Throws CertificateError: `malformed`, `no_proof` or `challenge_expired`. */
+/** jose checks the signature before the claims: a claim error means the key made the signature. */
+const afterSignature = (error: unknown) =>
+  error instanceof errors.JWTClaimValidationFailed || error instanceof errors.JWTExpired;
+
+/**
+ * Throws CertificateError: `malformed`, `no_proof` or `challenge_expired`, with `keyProven` when
+ * the x5c leaf's key made the signature (the refusal is then the certificate holder's).
+ */
 export const verifySignedChallenge = async (
   jws: string,
   options: SignedChallengeOptions,
 ): Promise<VerifiedChallenge> => {
   const now = options.now?.() ?? new Date();
+  let keyProven = false;
   try {
     if (typeof jws !== 'string' || jws.length > MAX_JWS_LENGTH || jws.split('.').length !== 3) {
       throw new CertificateError('malformed', 'signed challenge is not a compact JWS');
@@ -102,7 +118,11 @@ export const verifySignedChallenge = async (
       currentDate: now,
       clockTolerance: CHALLENGE_CLOCK_TOLERANCE_S,
       requiredClaims: ['nonce', 'aud', 'iat', 'exp'],
+    }).catch((error: unknown) => {
+      keyProven = afterSignature(error);
+      throw error;
     });
+    keyProven = true;
     const { iat, exp, nonce } = payload as { iat: number; exp: number; nonce: unknown };
     if (exp - iat > MAX_CHALLENGE_LIFETIME_S) {
       throw new CertificateError(
@@ -117,6 +137,6 @@ export const verifySignedChallenge = async (
     }
     return { leafDer: leafDer!, intermediatesDer, nonce, alg };
   } catch (error) {
-    throw toCertificateError(error);
+    throw toCertificateError(error, keyProven);
   }
 };

@@ -516,10 +516,11 @@ describe('what guards the changes', () => {
         headers: { 'x-csrf-token': page.csrf },
       });
       expect(res.status, path).toBe(401);
-      // The security page asks for any fresh sign-in (recovery is the page that needs a certificate).
+      // The security page asks for a fresh passkey or certificate sign-in (recovery is the page
+      // that needs a certificate).
       expect(await res.json()).toMatchObject({
         code: 'ERR_SECURITY_SIGN_IN_REQUIRED',
-        message: '로그인 수단을 관리하려면 다시 로그인해 주세요.',
+        message: '로그인 수단을 관리하려면 패스키나 인증서로 다시 로그인해 주세요.',
       });
     }
     // Still signed in (My One-ID opens), but the page itself asks for a fresh sign-in.
