@@ -521,6 +521,21 @@ const ko = {
   'err.ERR_UNAVAILABLE':
     'One-ID를 잠시 사용할 수 없습니다. 입력하신 정보는 안전하게 보관되어 있습니다. 잠시 후 다시 시도해 주세요.',
   'unavailable.title': '잠시 서비스를 이용할 수 없습니다',
+  // My One-ID's directory of agency systems (views/systems.eta)
+  'directory.link': '모든 기관 서비스 찾기',
+  'directory.title': '기관 서비스 찾기',
+  'directory.intro':
+    'One-ID로 로그인할 수 있는 기관 서비스입니다. 바로가기를 누르면 다시 로그인하지 않고 해당 서비스로 이동합니다.',
+  'directory.search.label': '서비스 이름, 기관, 설명으로 검색',
+  'directory.search.submit': '검색',
+  'directory.count': '서비스 {count}개',
+  'directory.results': '“{query}” 검색 결과: {count}개',
+  'directory.none': '찾는 서비스가 없습니다. 다른 낱말로 검색해 보세요.',
+  'directory.all': '전체 목록 보기',
+  'directory.agency': '운영 기관',
+  'directory.go': '{name} 바로가기',
+  'directory.nolink': '이 서비스의 누리집에서 직접 로그인하세요.',
+  'directory.back': '나의 One-ID로 돌아가기',
 };
 
 const en: typeof ko = {
@@ -1058,6 +1073,21 @@ const en: typeof ko = {
   'err.ERR_UNAVAILABLE':
     'One-ID is temporarily unavailable. Nothing you saved has been lost. Please try again in a few moments.',
   'unavailable.title': 'One-ID is temporarily unavailable',
+  // My One-ID's directory of agency systems (views/systems.eta)
+  'directory.link': 'Find any agency service',
+  'directory.title': 'Find an agency service',
+  'directory.intro':
+    'Agency services you can sign in to with One-ID. Follow a service’s link to go there without signing in again.',
+  'directory.search.label': 'Search by service name, agency or description',
+  'directory.search.submit': 'Search',
+  'directory.count': 'Services: {count}',
+  'directory.results': 'Results for “{query}”: {count}',
+  'directory.none': 'No service matches. Try other words.',
+  'directory.all': 'Show every service',
+  'directory.agency': 'Agency',
+  'directory.go': 'Go to {name}',
+  'directory.nolink': 'Sign in on the service’s own website.',
+  'directory.back': 'Back to My One-ID',
 };
 
 export const MESSAGES: Record<Lang, typeof ko> = { ko, en };
