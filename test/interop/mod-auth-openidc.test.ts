@@ -3,7 +3,8 @@
 // access token (`dcr issue-token`) as `.conf` "registration_token", no OIDCClientID. A browser
 // (cookie jar) asking for the protected path names One-ID on the module's discovery page, the
 // module registers and sends it to One-ID's sign-in page; the citizen signs in with a passkey and
-// reaches the protected content.
+// reaches the protected content. The registration's initiate_login_uri puts Apache in My One-ID's
+// directory: its link (?iss=, OIDC Core 4) signs the citizen in at Apache without a new sign-in.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliPrincipal } from '../../src/admin/index.ts';
 import { startTestApp, freePort, type TestApp } from '../support/app.ts';
@@ -17,6 +18,8 @@ const AGENCY = '행정안전부';
 let app: TestApp;
 let apache: Awaited<ReturnType<typeof startApache>>;
 let citizen: Awaited<ReturnType<typeof enrolCitizen>>;
+/** The citizen's browser: signed in to One-ID by the first test. */
+const session = createBrowserSession();
 
 // The browser trusts the test root that signed Apache's certificate (Node's fetch, this file only).
 const DISPATCHER = Symbol.for('undici.globalDispatcher.1');
@@ -55,6 +58,8 @@ beforeAll(async () => {
       `OIDCRedirectURI https://localhost:${port}/protected/redirect_uri`,
       'OIDCCryptoPassphrase interop-test-passphrase',
       'OIDCSSLValidateServer Off',
+      // Where a sign-in started by One-ID (OIDC Core 4: iss, no target_link_uri) lands.
+      `OIDCDefaultURL https://localhost:${port}/protected/`,
       'OIDCScope "openid profile email"',
       'OIDCPKCEMethod S256',
       'OIDCClientName "Apache 민원 시스템"',
@@ -75,7 +80,6 @@ afterAll(async () => {
 
 describe('Apache httpd + mod_auth_openidc registering itself', () => {
   it('registers through its discovery page, reaches the sign-in page, and signs the citizen in', async () => {
-    const session = createBrowserSession();
     // The protected path answers with the module's discovery page (One-ID is its only provider).
     const { res: page, url } = await session.follow(`${apache.origin}/protected/`, apache.origin);
     const html = await page.text();
@@ -122,6 +126,33 @@ describe('Apache httpd + mod_auth_openidc registering itself', () => {
     expect(callback.startsWith(`${apache.origin}/protected/redirect_uri?`)).toBe(true);
     const landed = await session.follow(callback, apache.origin);
     expect(landed.res.status, apache.errorLog().slice(-3000)).toBe(200);
+    expect(await landed.res.text()).toBe('protected content\n');
+  });
+
+  it("is linked from My One-ID's directory, and the link signs the citizen in at Apache without a new sign-in", async () => {
+    // A new visit to Apache (its session cookie gone); the citizen is still signed in to One-ID.
+    for (const name of [...session.jar.keys()])
+      if (name.startsWith('mod_auth_openidc')) session.jar.delete(name);
+    const { res } = await session.follow(`${app.issuer}/account/systems?q=Apache`, app.issuer);
+    const link = /<a class="system-link" href="([^"]+)">/
+      .exec(await res.text())?.[1]
+      ?.replaceAll('&amp;', '&');
+    expect(link).toBe(
+      `${apache.origin}/protected/redirect_uri?iss=${encodeURIComponent(app.issuer)}`,
+    );
+    const started = await session.follow(link!, apache.origin);
+    expect(started.url.startsWith(`${app.issuer}/auth?`), apache.errorLog().slice(-2000)).toBe(
+      true,
+    );
+    const { callback, signedIn } = await signInDetailed(
+      app,
+      session,
+      citizen.authenticator,
+      new URL(started.url),
+    );
+    expect(signedIn).toBe(false);
+    const landed = await session.follow(callback, apache.origin);
+    expect(landed.res.status, apache.errorLog().slice(-2000)).toBe(200);
     expect(await landed.res.text()).toBe('protected content\n');
   });
 });
