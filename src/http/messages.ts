@@ -536,6 +536,17 @@ const ko = {
   'directory.go': '{name} 바로가기',
   'directory.nolink': '이 서비스의 누리집에서 직접 로그인하세요.',
   'directory.back': '나의 One-ID로 돌아가기',
+  // The console's client form: the fields that make a system's directory entry and sign-in rules
+  'admin.form.tos_uri': '이용약관 URI (선택)',
+  'admin.form.initiate_login_uri': '로그인 시작 URI (선택)',
+  'admin.form.initiate_login_uri.help':
+    '나의 One-ID의 기관 서비스 찾기에서 이 주소로 연결합니다(?iss= 추가, OIDC Core 4). 비워 두면 링크 없이 목록에만 나옵니다.',
+  'admin.form.description': '서비스 설명 (선택)',
+  'admin.form.description.help': '기관 서비스 찾기에 표시됩니다. 300자 이내.',
+  'admin.form.default_max_age': '로그인 유효 시간(초) (선택)',
+  'admin.form.default_max_age.help':
+    '이보다 오래된 로그인이면 다시 로그인하게 합니다(default_max_age).',
+  'admin.form.require_auth_time': 'ID 토큰에 로그인 시각(auth_time) 항상 포함',
 };
 
 const en: typeof ko = {
@@ -1088,6 +1099,18 @@ const en: typeof ko = {
   'directory.go': 'Go to {name}',
   'directory.nolink': 'Sign in on the service’s own website.',
   'directory.back': 'Back to My One-ID',
+  // The console's client form: the fields that make a system's directory entry and sign-in rules
+  'admin.form.tos_uri': 'Terms of service URI (optional)',
+  'admin.form.initiate_login_uri': 'Login initiation URI (optional)',
+  'admin.form.initiate_login_uri.help':
+    "My One-ID's directory links here, adding ?iss= (OIDC Core 4). Leave empty to list the system without a link.",
+  'admin.form.description': 'Description (optional)',
+  'admin.form.description.help':
+    "Shown in My One-ID's directory of services. At most 300 characters.",
+  'admin.form.default_max_age': 'Maximum sign-in age in seconds (optional)',
+  'admin.form.default_max_age.help':
+    'A sign-in older than this asks the citizen to sign in again (default_max_age).',
+  'admin.form.require_auth_time': 'Always put the sign-in time (auth_time) in the ID token',
 };
 
 export const MESSAGES: Record<Lang, typeof ko> = { ko, en };
