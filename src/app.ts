@@ -14,6 +14,7 @@ import {
   ADMIN_CLIENT_ID,
   createClientCache,
   createClientService,
+  createSystemDirectory,
 } from './clients/index.ts';
 import { createFederationModule } from './federation/index.ts';
 import type { Config } from './config/index.ts';
@@ -451,6 +452,7 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
       prefix: config.redisKeyPrefix,
     }),
     signInMethods: certificates?.recovery ?? createRecoveryService({ knex, passkeys }),
+    directory: createSystemDirectory({ knex, issuer: config.issuer }),
     certificateLogin: certificates && {
       certificates: certificates.login,
       options: {

@@ -5,7 +5,7 @@
 import { createPublicKey } from 'node:crypto';
 import { z } from 'zod';
 import { AppError } from '../shared/index.ts';
-import { displayNameProblem } from './display-name.ts';
+import { displayNameProblem, displayTextProblem } from './display-name.ts';
 import { applyFieldPolicy } from './metadata-policy.ts';
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
@@ -79,6 +79,17 @@ const displayName = z
     if (problem) ctx.addIssue({ code: 'custom', message: problem });
   });
 
+// A sentence or two a citizen reads in My One-ID's directory of systems.
+const description = z
+  .string()
+  .trim()
+  .min(1, 'must not be empty')
+  .max(300)
+  .superRefine((value, ctx) => {
+    const problem = displayTextProblem(value);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
 export const clientMetadataSchema = z
   .object({
     client_id: z
@@ -90,6 +101,11 @@ export const clientMetadataSchema = z
       )
       .optional(),
     client_name: displayName,
+    // OIDC Registration 2.1: a language-tagged name; client_name itself is the Korean one.
+    'client_name#en': displayName.optional(),
+    // One-ID extension: what the system is for, in My One-ID's directory (Korean, English).
+    description: description.optional(),
+    'description#en': description.optional(),
     agency: displayName,
     redirect_uris: z.array(redirectUri).min(1, 'needs at least one URI').max(20),
     post_logout_redirect_uris: z.array(redirectUri).max(20).optional(),

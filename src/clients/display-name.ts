@@ -16,9 +16,15 @@ const fold = (value: string) =>
     .toLowerCase()
     .replace(/[\s\p{P}\p{S}]+/gu, ' ');
 
+const INVISIBLE_PROBLEM = 'must not contain control or bidirectional-override characters';
+
+/** Why `value` may not be shown to citizens as text (a description), or undefined when it may. */
+export const displayTextProblem = (value: string): string | undefined =>
+  INVISIBLE.test(value) ? INVISIBLE_PROBLEM : undefined;
+
 /** Why `value` may not be shown to citizens as a name, or undefined when it may. */
 export const displayNameProblem = (value: string): string | undefined => {
-  if (INVISIBLE.test(value)) return 'must not contain control or bidirectional-override characters';
+  if (INVISIBLE.test(value)) return INVISIBLE_PROBLEM;
   const folded = fold(value);
   const hit =
     RESERVED_WORD.test(folded) ||

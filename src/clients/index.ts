@@ -14,3 +14,5 @@ export {
   ADMIN_CLIENT_ID,
   isFirstPartyClient,
 } from './first-party.ts';
+export { createSystemDirectory } from './system-directory.ts';
+export type { DirectoryEntry, SystemDirectory } from './system-directory.ts';

@@ -49,12 +49,24 @@ export const FORM_FIELDS = [
   'logo_uri',
   'client_uri',
   'policy_uri',
+  'tos_uri',
+  'initiate_login_uri',
+  'description',
+  'default_max_age',
+  'require_auth_time',
   'contacts',
   'allowed_claims',
 ] as const;
 
 // Checkboxes send nothing when unchecked: for them, absent means "off", not "not on this form".
-const CHECKBOXES = new Set<string>(['grant_types', 'backchannel_logout_session_required']);
+const CHECKBOXES = new Set<string>([
+  'grant_types',
+  'backchannel_logout_session_required',
+  'require_auth_time',
+]);
+
+/** A whole number of seconds, or the text as typed (the schema then names the field). */
+const seconds = (value: string) => (/^\d{1,9}$/.test(value) ? Number(value) : value);
 
 /**
  * The metadata a submitted client form describes. On an edit, `stored` is the client's metadata
@@ -101,6 +113,18 @@ export const formToMetadata = (
   set('logo_uri', text(body, 'logo_uri'));
   set('client_uri', text(body, 'client_uri'));
   set('policy_uri', text(body, 'policy_uri'));
+  set('tos_uri', text(body, 'tos_uri'));
+  set('initiate_login_uri', text(body, 'initiate_login_uri'));
+  set('description', text(body, 'description'));
+  set('default_max_age', seconds(text(body, 'default_max_age')));
+  set(
+    'require_auth_time',
+    text(body, 'require_auth_time') === 'yes'
+      ? true
+      : stored && 'require_auth_time' in stored
+        ? false
+        : undefined,
+  );
   set('contacts', lines(body, 'contacts'));
   set('allowed_claims', json(body, 'allowed_claims'));
   if (!m.redirect_uris) m.redirect_uris = []; // "needs at least one URI", named by the schema
@@ -143,6 +167,11 @@ export const formValues = (
       logo_uri: String(m.logo_uri ?? ''),
       client_uri: String(m.client_uri ?? ''),
       policy_uri: String(m.policy_uri ?? ''),
+      tos_uri: String(m.tos_uri ?? ''),
+      initiate_login_uri: String(m.initiate_login_uri ?? ''),
+      description: String(m.description ?? ''),
+      default_max_age: m.default_max_age === undefined ? '' : String(m.default_max_age),
+      require_auth_time: m.require_auth_time === true ? 'yes' : '',
       contacts: join(m.contacts),
       allowed_claims: c.allowed_claims?.length ? JSON.stringify(c.allowed_claims, null, 2) : '',
     };

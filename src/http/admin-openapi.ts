@@ -131,6 +131,15 @@ export const buildOpenApi = ({ issuer, audience }: { issuer: string; audience: s
         properties: {
           client_id: { type: 'string', pattern: '^[A-Za-z0-9._-]{3,100}$' },
           client_name: { type: 'string' },
+          'client_name#en': { type: 'string', description: 'English name (OIDC Registration 2.1)' },
+          description: { type: 'string', description: "My One-ID's directory (Korean)" },
+          'description#en': { type: 'string', description: "My One-ID's directory (English)" },
+          initiate_login_uri: {
+            type: 'string',
+            format: 'uri',
+            description: 'OIDC Core 4: linked from My One-ID with ?iss=',
+          },
+          tos_uri: { type: 'string', format: 'uri' },
           agency: {
             type: 'string',
             description: 'Defaults to yours when you administer one agency',

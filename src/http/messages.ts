@@ -588,6 +588,32 @@ const ko = {
   'err.ERR_UNAVAILABLE':
     'One-ID를 잠시 사용할 수 없습니다. 입력하신 정보는 안전하게 보관되어 있습니다. 잠시 후 다시 시도해 주세요.',
   'unavailable.title': '잠시 서비스를 이용할 수 없습니다',
+  // My One-ID's directory of agency systems (views/systems.eta)
+  'directory.link': '모든 기관 서비스 찾기',
+  'directory.title': '기관 서비스 찾기',
+  'directory.intro':
+    'One-ID로 로그인할 수 있는 기관 서비스입니다. 바로가기를 누르면 다시 로그인하지 않고 해당 서비스로 이동합니다.',
+  'directory.search.label': '서비스 이름, 기관, 설명으로 검색',
+  'directory.search.submit': '검색',
+  'directory.count': '서비스 {count}개',
+  'directory.results': '“{query}” 검색 결과: {count}개',
+  'directory.none': '찾는 서비스가 없습니다. 다른 낱말로 검색해 보세요.',
+  'directory.all': '전체 목록 보기',
+  'directory.agency': '운영 기관',
+  'directory.go': '{name} 바로가기',
+  'directory.nolink': '이 서비스의 누리집에서 직접 로그인하세요.',
+  'directory.back': '나의 One-ID로 돌아가기',
+  // The console's client form: the fields that make a system's directory entry and sign-in rules
+  'admin.form.tos_uri': '이용약관 URI (선택)',
+  'admin.form.initiate_login_uri': '로그인 시작 URI (선택)',
+  'admin.form.initiate_login_uri.help':
+    '나의 One-ID의 기관 서비스 찾기에서 이 주소로 연결합니다(?iss= 추가, OIDC Core 4). 비워 두면 링크 없이 목록에만 나옵니다.',
+  'admin.form.description': '서비스 설명 (선택)',
+  'admin.form.description.help': '기관 서비스 찾기에 표시됩니다. 300자 이내.',
+  'admin.form.default_max_age': '로그인 유효 시간(초) (선택)',
+  'admin.form.default_max_age.help':
+    '이보다 오래된 로그인이면 다시 로그인하게 합니다(default_max_age).',
+  'admin.form.require_auth_time': 'ID 토큰에 로그인 시각(auth_time) 항상 포함',
 };
 
 const en: typeof ko = {
@@ -1193,6 +1219,33 @@ const en: typeof ko = {
   'err.ERR_UNAVAILABLE':
     'One-ID is temporarily unavailable. Nothing you saved has been lost. Please try again in a few moments.',
   'unavailable.title': 'One-ID is temporarily unavailable',
+  // My One-ID's directory of agency systems (views/systems.eta)
+  'directory.link': 'Find any agency service',
+  'directory.title': 'Find an agency service',
+  'directory.intro':
+    'Agency services you can sign in to with One-ID. Follow a service’s link to go there without signing in again.',
+  'directory.search.label': 'Search by service name, agency or description',
+  'directory.search.submit': 'Search',
+  'directory.count': 'Services: {count}',
+  'directory.results': 'Results for “{query}”: {count}',
+  'directory.none': 'No service matches. Try other words.',
+  'directory.all': 'Show every service',
+  'directory.agency': 'Agency',
+  'directory.go': 'Go to {name}',
+  'directory.nolink': 'Sign in on the service’s own website.',
+  'directory.back': 'Back to My One-ID',
+  // The console's client form: the fields that make a system's directory entry and sign-in rules
+  'admin.form.tos_uri': 'Terms of service URI (optional)',
+  'admin.form.initiate_login_uri': 'Login initiation URI (optional)',
+  'admin.form.initiate_login_uri.help':
+    "My One-ID's directory links here, adding ?iss= (OIDC Core 4). Leave empty to list the system without a link.",
+  'admin.form.description': 'Description (optional)',
+  'admin.form.description.help':
+    "Shown in My One-ID's directory of services. At most 300 characters.",
+  'admin.form.default_max_age': 'Maximum sign-in age in seconds (optional)',
+  'admin.form.default_max_age.help':
+    'A sign-in older than this asks the citizen to sign in again (default_max_age).',
+  'admin.form.require_auth_time': 'Always put the sign-in time (auth_time) in the ID token',
 };
 
 export const MESSAGES: Record<Lang, typeof ko> = { ko, en };

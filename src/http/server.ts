@@ -13,6 +13,7 @@ import { accountRoutes } from './account-routes.ts';
 import { adminRoutes, type AdminHttpDeps } from './admin-routes.ts';
 import { sessionRoutes } from './session-routes.ts';
 import type { SessionService } from '../sessions/index.ts';
+import type { SystemDirectory } from '../clients/index.ts';
 import {
   certificateLoginView,
   certificateRoutes,
@@ -43,6 +44,7 @@ import { createIssuerOrigin, type IssuerOrigin } from './issuer-origin.ts';
 import { clientRateLimit, routeRateLimits } from './rate-limit-routes.ts';
 import { securityHeaders } from './security.ts';
 import { staticRoutes } from './static-routes.ts';
+import { systemsRoutes } from './systems-routes.ts';
 import type { Views } from './views.ts';
 
 export type HttpDeps = {
@@ -83,6 +85,8 @@ export type HttpDeps = {
     { certificates: CertificateLoginService; options: CertificateLoginOptions } | undefined;
   /** Passkeys and certificates of a citizen: register, remove, unlink (My One-ID). */
   signInMethods: RecoveryService;
+  /** My One-ID's directory of agency systems (systems-routes.ts). */
+  directory: SystemDirectory;
 };
 
 export const createHttpApp = (deps: HttpDeps): Koa => {
@@ -124,6 +128,7 @@ export const createHttpApp = (deps: HttpDeps): Koa => {
   }
   enrolmentRoutes(router, deps);
   accountRoutes(router, { ...deps, certificateLogin: Boolean(cert) });
+  systemsRoutes(router, deps);
   recoveryRoutes(router, {
     ...deps,
     recovery: deps.signInMethods,

@@ -16,6 +16,9 @@ export const clientSettings = {
     token_endpoint_auth_method: 'client_secret_basic',
     subject_type: 'pairwise',
   },
+  // One-ID's texts for My One-ID's directory (clients/client-metadata.ts): kept by the engine,
+  // so dynamic registration stores them and its answers carry them (RFC 7591 3.2.1).
+  extraClientMetadata: { properties: ['client_name#en', 'description', 'description#en'] },
   // What discovery advertises is what registration accepts (metadata-policy.ts).
   clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
   enabledJWA: {

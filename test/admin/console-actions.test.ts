@@ -35,6 +35,57 @@ const audit = async (q: { subject?: string; action?: string }) =>
   (await app.services.admin.audit.search(cliPrincipal(), { ...q, limit: 20 })).items;
 
 describe('admin console: editing a system', () => {
+  it('sets the directory and sign-in fields: tos_uri, initiate_login_uri, description, default_max_age, require_auth_time', async () => {
+    const { client } = await app.services.admin.registry.create(cliPrincipal(), {
+      client_id: unique('gov24'),
+      client_name: '정부24',
+      agency: AGENCY,
+      redirect_uris: ['https://www.gov24.example.go.kr/cb'],
+      token_endpoint_auth_method: 'client_secret_basic',
+    });
+    const id = client.client_id;
+    const edit = await platform.browser.request(`${app.issuer}/admin/clients/${id}/edit`);
+    const fields = formFields(await edit.text(), `/admin/clients/${id}`);
+    for (const name of ['tos_uri', 'initiate_login_uri', 'description', 'default_max_age'])
+      expect(fields.get(name), name).toBe('');
+    const values = {
+      tos_uri: 'https://www.gov24.example.go.kr/terms',
+      initiate_login_uri: 'https://www.gov24.example.go.kr/login',
+      description: '민원 신청과 발급',
+      default_max_age: '600',
+    };
+    for (const [name, value] of Object.entries(values)) fields.set(name, value);
+    fields.set('require_auth_time', 'yes');
+    const saved = await postForm(platform.browser, `${app.issuer}/admin/clients/${id}`, fields);
+    expect(saved.status, await saved.clone().text()).toBe(302);
+    expect((await app.services.clients.find(id))?.metadata).toMatchObject({
+      ...values,
+      default_max_age: 600,
+      require_auth_time: true,
+    });
+    // Shown again on the edit page; a bad number is refused naming the field; unchecked is off.
+    const shown = formFields(
+      await (await platform.browser.request(`${app.issuer}/admin/clients/${id}/edit`)).text(),
+      `/admin/clients/${id}`,
+    );
+    expect(shown.get('default_max_age')).toBe('600');
+    expect(shown.get('require_auth_time')).toBe('yes');
+    shown.set('default_max_age', 'an hour');
+    const bad = await postForm(platform.browser, `${app.issuer}/admin/clients/${id}`, shown);
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toMatch(
+      /id="f-default_max_age" name="default_max_age" aria-invalid="true"/,
+    );
+    shown.set('default_max_age', '');
+    shown.delete('require_auth_time');
+    expect(
+      (await postForm(platform.browser, `${app.issuer}/admin/clients/${id}`, shown)).status,
+    ).toBe(302);
+    const after = (await app.services.clients.find(id))?.metadata;
+    expect(after).toMatchObject({ require_auth_time: false, tos_uri: values.tos_uri });
+    expect(after).not.toHaveProperty('default_max_age');
+  });
+
   it('keeps the metadata the form does not change (sector, ID token algorithm, logout session, URIs, scope)', async () => {
     // A system on two hosts (so a sector identifier is required), registered with the API's
     // full metadata, e.g. by a manifest.

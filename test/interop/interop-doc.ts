@@ -65,6 +65,16 @@ that One-ID came back with the \`state\` and that its session is gone (\`prompt=
 ## Notes per library
 
 ${notes.join('\n')}
+## Servers that register themselves
+
+- **Apache httpd 2.4 + mod_auth_openidc 2.4** (\`test/interop/mod-auth-openidc.test.ts\`, not a
+  row above: it runs as its own server): with no \`OIDCClientID\`, One-ID's discovery document in
+  \`OIDCMetadataDir\` and an initial access token as the \`.conf\` file's \`registration_token\`, the
+  module registers itself on the first visit to a protected path (after One-ID's issuer is given on
+  its discovery page), sends the browser to One-ID's sign-in page, and after a passkey sign-in
+  serves the protected content; its link in My One-ID's directory (its \`initiate_login_uri\`) then
+  signs the citizen in there without a new sign-in. Its configuration: [admin.md](admin.md#dynamic-client-registration-rfc-75917592).
+
 ## Not in the suite
 
 - **Auth.js (\`@auth/core\`)**: not installed here. \`@auth/core\` 0.41 declares an optional peer

@@ -7,6 +7,7 @@ import { enrolCitizen, registerClient } from '../support/flows.ts';
 import { oauth4webapiDriver } from './drivers/oauth4webapi.ts';
 import { oidcClientTs } from './drivers/oidc-client-ts.ts';
 import { openidClientV5 } from './drivers/openid-client-v5.ts';
+import { openidClientDcr } from './drivers/openid-client-dcr.ts';
 import { openidClientV6 } from './drivers/openid-client-v6.ts';
 import { passportOpenIdConnect } from './drivers/passport-openidconnect.ts';
 import {
@@ -26,6 +27,7 @@ const DRIVERS: Driver[] = [
   openidClientV5,
   passportOpenIdConnect,
   oidcClientTs,
+  openidClientDcr,
 ];
 
 let app: TestApp;
@@ -33,7 +35,8 @@ const env = {} as InteropEnv;
 const rows: Row[] = [];
 
 beforeAll(async () => {
-  app = await startOneId();
+  // Dynamic registration is on for the driver that registers itself (openid-client-dcr.ts).
+  app = await startOneId({ DCR_ENABLED: 'true' });
   const email = 'interop@example.com';
   const { account, authenticator } = await enrolCitizen(app, {
     name: '이영희',

@@ -1,0 +1,24 @@
+// The rows of My One-ID's directory: enabled, live systems with their agency's English name.
+import type { Knex } from 'knex';
+
+export type DirectoryRow = {
+  clientId: string;
+  agency: string;
+  agencyEn: string | null;
+  metadata: Record<string, unknown>;
+};
+
+/** Every active, undeleted client (One-ID's own included: the caller leaves them out). */
+export const listDirectoryRows = async (db: Knex): Promise<DirectoryRow[]> =>
+  (
+    await db('clients as c')
+      .leftJoin('agencies as a', 'a.name', 'c.agency')
+      .whereNull('c.deleted_at')
+      .where('c.status', 'active')
+      .select('c.client_id', 'c.agency', 'c.metadata', 'a.name_en')
+  ).map((r) => ({
+    clientId: r.client_id,
+    agency: r.agency,
+    agencyEn: r.name_en ?? null,
+    metadata: r.metadata,
+  }));
