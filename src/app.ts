@@ -14,6 +14,7 @@ import {
   ADMIN_CLIENT_ID,
   createClientCache,
   createClientService,
+  requiresFapi2,
 } from './clients/index.ts';
 import { createFederationModule } from './federation/index.ts';
 import type { Config } from './config/index.ts';
@@ -105,6 +106,9 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     clock,
     secretGraceSeconds: config.clientSecretGraceSeconds,
     knownClaims: async () => new Set((await catalogue.list()).map((i) => i.name)),
+    // Sensitive and agency-held items are for fapi2 clients only (clients/security-profile.ts).
+    protectedClaims: async () =>
+      new Set((await catalogue.list()).filter(requiresFapi2).map((i) => i.name)),
     cache: clientCache,
     engineCheck: createEngineMetadataCheck(config.issuer),
   });
@@ -265,6 +269,17 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     timeoutMs: config.claimSourceTimeoutMs,
     log,
   });
+  // Client certificates (RFC 8705): on the certificate listener, or forwarded by the trusted proxy.
+  const certListenerOrigin =
+    certificates && certSettings.loginPort && certSettings.tlsCert && certSettings.tlsKey
+      ? `https://${issuerUrl.hostname}:${certSettings.loginPort}`
+      : undefined;
+  const clientCertificates = {
+    listenerOrigin: certListenerOrigin,
+    trustedProxies: config.trustedProxies,
+    header: certSettings.header,
+    headerFormat: certSettings.headerFormat,
+  };
   const buildProvider = async () => {
     claimSigner = undefined;
     engineCatalogue = undefined;
@@ -292,6 +307,7 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
           catalogue: await catalogueOfEngine.list(),
           federation: federation.engineHooks,
           admin: adminEngine,
+          clientCertificates,
         }),
         { metrics, log },
       ),
@@ -391,6 +407,8 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
       ? createCertificateListener({
           certificates: certificates.login,
           issuer: config.issuer,
+          // Client certificates at the engine's endpoints (mtls_endpoint_aliases, RFC 8705 5).
+          engine: () => provider,
           tlsCert: readFileSync(certSettings.tlsCert),
           tlsKey: readFileSync(certSettings.tlsKey),
           trustAnchorsPem: certificates.trustAnchorsPem,
