@@ -66,12 +66,6 @@ const CASES: Case[] = [
   ['introspection_signed_response_alg', 'ES256', 'honoured'],
   ['security_profile', 'baseline', 'honoured'],
   ['security_profile', 'gold', 'refused', /must be baseline or fapi2/],
-  [
-    'security_profile',
-    'fapi2',
-    'refused',
-    /fapi2 requires private_key_jwt or self_signed_tls_client_auth/,
-  ],
   ['tls_client_auth_subject_dn', 'CN=portal', 'refused', /RFC 8705/],
   ['software_statement', 'eyJhbGciOiJub25lIn0.e30.', 'refused', /software statements/],
   [
