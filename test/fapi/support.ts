@@ -130,5 +130,16 @@ export const createFapiRp = async (app: TestApp, fapi: FapiClient) => {
       await oauth.introspectionRequest(as, fapi.client, auth, token, insecure),
     );
 
-  return { as, auth, dpop, dpopKeys, push, authorize, redeem, signInFully, introspect };
+  return {
+    as,
+    client: fapi.client,
+    auth,
+    dpop,
+    dpopKeys,
+    push,
+    authorize,
+    redeem,
+    signInFully,
+    introspect,
+  };
 };
