@@ -15,6 +15,7 @@ import {
   createClientCache,
   createClientService,
   createSystemDirectory,
+  requiresFapi2,
 } from './clients/index.ts';
 import { createFederationModule } from './federation/index.ts';
 import type { Config } from './config/index.ts';
@@ -125,6 +126,9 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     clock,
     secretGraceSeconds: config.clientSecretGraceSeconds,
     knownClaims: async () => new Set((await catalogue.list()).map((i) => i.name)),
+    // Sensitive and agency-held items are for fapi2 clients only (clients/security-profile.ts).
+    protectedClaims: async () =>
+      new Set((await catalogue.list()).filter(requiresFapi2).map((i) => i.name)),
     cache: clientCache,
     engineCheck: createEngineMetadataCheck(config.issuer),
   });
@@ -331,6 +335,17 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     fetch: outboundFetch,
     remember: sourceEvents.remember,
   });
+  // Client certificates (RFC 8705): on the certificate listener, or forwarded by the trusted proxy.
+  const certListenerOrigin =
+    certificates && certSettings.loginPort && certSettings.tlsCert && certSettings.tlsKey
+      ? `https://${issuerUrl.hostname}:${certSettings.loginPort}`
+      : undefined;
+  const clientCertificates = {
+    listenerOrigin: certListenerOrigin,
+    trustedProxies: config.trustedProxies,
+    header: certSettings.header,
+    headerFormat: certSettings.headerFormat,
+  };
   const buildProvider = async () => {
     claimSigner = undefined;
     engineCatalogue = undefined;
@@ -361,6 +376,7 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
           catalogue: await catalogueOfEngine.list(),
           federation: federation.engineHooks,
           admin: adminEngine,
+          clientCertificates,
         }),
         { metrics, log },
       ),
@@ -472,6 +488,8 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
           certificates: certificates.login,
           issuer: config.issuer,
           origin: `https://${issuerUrl.hostname}:${certSettings.loginPort}`,
+          // Client certificates at the engine's endpoints (mtls_endpoint_aliases, RFC 8705 5).
+          engine: () => provider,
           tlsCert: readFileSync(certSettings.tlsCert),
           tlsKey: readFileSync(certSettings.tlsKey),
           trustAnchorsPem: certificates.trustAnchorsPem,

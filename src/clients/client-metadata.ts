@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { AppError } from '../shared/index.ts';
 import { displayNameProblem, displayTextProblem } from './display-name.ts';
 import { applyFieldPolicy } from './metadata-policy.ts';
+import { SECURITY_PROFILES } from './security-profile.ts';
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
 
@@ -121,9 +122,19 @@ export const clientMetadataSchema = z
       .array(z.literal('code', { message: 'only "code" is supported' }))
       .default(['code']),
     token_endpoint_auth_method: z
-      .enum(['private_key_jwt', 'client_secret_basic', 'client_secret_post', 'none'], {
-        message: 'offered: private_key_jwt, client_secret_basic, client_secret_post, none',
-      })
+      .enum(
+        [
+          'private_key_jwt',
+          'self_signed_tls_client_auth',
+          'client_secret_basic',
+          'client_secret_post',
+          'none',
+        ],
+        {
+          message:
+            'offered: private_key_jwt, self_signed_tls_client_auth, client_secret_basic, client_secret_post, none',
+        },
+      )
       .default('client_secret_basic'),
     token_endpoint_auth_signing_alg: z.string().max(20).optional(),
     jwks_uri: httpsUrl.optional(),
@@ -149,6 +160,18 @@ export const clientMetadataSchema = z
     default_acr_values: z.array(z.string().max(100)).max(5).optional(),
     dpop_bound_access_tokens: z.boolean().optional(),
     require_pushed_authorization_requests: z.boolean().optional(),
+    // RFC 8705 3: access tokens bound to the client's TLS certificate (cnf.x5t#S256).
+    tls_client_certificate_bound_access_tokens: z.boolean().optional(),
+    // One-ID extension: baseline or fapi2 (security-profile.ts); defaulted from allowed_claims.
+    security_profile: z
+      .enum(SECURITY_PROFILES, { message: 'must be baseline or fapi2' })
+      .optional(),
+    // FAPI 2.0 Message Signing (fapi2 clients only, security-profile.ts): JAR, JARM, RFC 9701, signed userinfo.
+    require_signed_request_object: z.boolean().optional(),
+    request_object_signing_alg: z.string().max(20).optional(),
+    authorization_signed_response_alg: z.string().max(20).optional(),
+    introspection_signed_response_alg: z.string().max(20).optional(),
+    userinfo_signed_response_alg: z.string().max(20).optional(),
     // One-ID extension: the data items this system may ask for, each with its purpose.
     allowed_claims: z
       .array(
@@ -179,6 +202,13 @@ export const clientMetadataSchema = z
         code: 'custom',
         path: ['jwks_uri'],
         message: 'private_key_jwt needs jwks_uri or jwks',
+      });
+    }
+    if (m.token_endpoint_auth_method === 'self_signed_tls_client_auth' && !m.jwks_uri && !m.jwks) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['jwks'],
+        message: 'self_signed_tls_client_auth needs jwks or jwks_uri holding the certificate (x5c)',
       });
     }
     if (m.jwks_uri && m.jwks)
@@ -250,6 +280,6 @@ export const parseClientMetadata = (input: unknown): ClientMetadata =>
   readClientMetadata(input).metadata;
 
 /** Whether the client authenticates with a shared secret that One-ID must generate and keep. */
-export const usesSecret = (m: Pick<ClientMetadata, 'token_endpoint_auth_method'>) =>
+export const usesSecret = (m: { token_endpoint_auth_method?: unknown }) =>
   m.token_endpoint_auth_method === 'client_secret_basic' ||
   m.token_endpoint_auth_method === 'client_secret_post';

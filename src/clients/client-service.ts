@@ -31,6 +31,11 @@ import {
   type ClientStatus,
 } from './client-repo.ts';
 import { isFirstPartyClient } from './first-party.ts';
+import {
+  resolveSecurityProfile,
+  securityProfileProblems,
+  withProfileDefaults,
+} from './security-profile.ts';
 import type { ClientCache } from './client-cache.ts';
 
 /** Where a change comes from, recorded on its audit event (who is the `actor` argument). */
@@ -61,6 +66,8 @@ type Deps = {
   secretBox: SecretBox;
   /** Claim names in the catalogue: allowances may only name these. */
   knownClaims: () => Promise<Set<string>>;
+  /** Claim names whose holders must use security_profile fapi2 (sensitive or agency-held items). */
+  protectedClaims?: () => Promise<Set<string>>;
   clock?: Clock;
   /** CLIENT_SECRET_GRACE_SECONDS: how long a rotated-out secret keeps working. */
   secretGraceSeconds?: number;
@@ -80,6 +87,7 @@ export const createClientService = ({
   knex,
   secretBox,
   knownClaims,
+  protectedClaims = async () => new Set<string>(),
   clock = systemClock,
   secretGraceSeconds = 86400,
   cache,
@@ -121,11 +129,24 @@ export const createClientService = ({
     }
   };
 
-  /** The field policy, One-ID's rules, then the engine's: what is stored, and what was left out. */
-  const read = async (input: unknown, dynamic: boolean) => {
+  /**
+   * The field policy, One-ID's rules, the security profile's (security-profile.ts), then the
+   * engine's: what is stored, and what was left out. `heldClaims`: the allowances that decide the
+   * profile when the input's own are not applied (dynamic registration updates keep them).
+   */
+  const read = async (input: unknown, dynamic: boolean, heldClaims?: { claim: string }[]) => {
     const { metadata, ignored } = readClientMetadata(input, { dynamic });
     const { agency: _a, allowed_claims: _c, client_id: id, ...standard } = metadata;
-    const engineMetadata = { ...standard, subject_type: 'pairwise' };
+    const { profile, problems } = resolveSecurityProfile(
+      { ...metadata, allowed_claims: heldClaims ?? metadata.allowed_claims },
+      await protectedClaims(),
+    );
+    problems.push(...securityProfileProblems(profile, standard));
+    if (problems.length)
+      throw new AppError('ERR_INVALID_CLIENT_METADATA', problems.join('; '), {
+        details: { problems },
+      });
+    const engineMetadata = withProfileDefaults(profile, { ...standard, subject_type: 'pairwise' });
     await engineCheck?.({
       ...engineMetadata,
       client_id: id ?? 'registration-check',
@@ -229,6 +250,7 @@ export const createClientService = ({
       } = await read(
         input && typeof input === 'object' ? { client_id: clientId, ...input } : input,
         options.via === 'dcr',
+        options.allowances === 'keep' ? await listAllowances(knex, clientId) : undefined,
       );
       const { agency, client_id: givenId, allowed_claims: allowances } = parsed;
       if (givenId !== clientId) throw invalid('client_id', 'cannot be changed');
@@ -461,9 +483,19 @@ export const createClientService = ({
       options: ChangeContext = {},
     ): Promise<void> {
       await checkClaims(list);
+      const guarded = await protectedClaims();
       await change(async (trx) => {
         const existing = await findClient(trx, clientId);
         if (!existing) throw notFound(clientId);
+        const given = existing.metadata.security_profile as 'fapi2' | undefined;
+        const { problems } = resolveSecurityProfile(
+          { security_profile: given ?? 'baseline', allowed_claims: list },
+          guarded,
+        );
+        if (problems.length)
+          throw new AppError('ERR_INVALID_CLIENT_METADATA', problems.join('; '), {
+            details: { problems },
+          });
         const before = await listAllowances(trx, clientId);
         await replaceAllowances(trx, clientId, toRows(list));
         await appendAudit(trx, {

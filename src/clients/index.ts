@@ -5,6 +5,12 @@ export type { AddClientOptions, ChangeContext, ClientService } from './client-se
 export { parseClientMetadata, readClientMetadata, usesSecret } from './client-metadata.ts';
 export { displayNameProblem } from './display-name.ts';
 export { FIELD_POLICY, type FieldRule } from './metadata-policy.ts';
+export {
+  FAPI2_CLIENT_ALGS,
+  requiresFapi2,
+  SECURITY_PROFILES,
+  type SecurityProfile,
+} from './security-profile.ts';
 export type { EngineMetadataCheck } from './client-service.ts';
 export type { ClaimAllowance, ClientMetadata, ClientMetadataInput } from './client-metadata.ts';
 export type { AllowanceRow, ClientRecord, ClientStatus } from './client-repo.ts';

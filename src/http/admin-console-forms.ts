@@ -41,6 +41,8 @@ export const FORM_FIELDS = [
   'backchannel_logout_session_required',
   'grant_types',
   'token_endpoint_auth_method',
+  'security_profile',
+  'dpop_bound_access_tokens',
   'jwks_uri',
   'jwks',
   'sector_identifier_uri',
@@ -63,6 +65,7 @@ const CHECKBOXES = new Set<string>([
   'grant_types',
   'backchannel_logout_session_required',
   'require_auth_time',
+  'dpop_bound_access_tokens',
 ]);
 
 /** A whole number of seconds, or the text as typed (the schema then names the field). */
@@ -105,6 +108,16 @@ export const formToMetadata = (
   );
   set('grant_types', many(body, 'grant_types'));
   set('token_endpoint_auth_method', text(body, 'token_endpoint_auth_method'));
+  // Empty: automatic (clients/security-profile.ts decides from the allowed claims).
+  set('security_profile', text(body, 'security_profile'));
+  set(
+    'dpop_bound_access_tokens',
+    text(body, 'dpop_bound_access_tokens') === 'yes'
+      ? true
+      : stored && 'dpop_bound_access_tokens' in stored
+        ? false
+        : undefined,
+  );
   set('jwks_uri', text(body, 'jwks_uri'));
   set('jwks', json(body, 'jwks'));
   set('sector_identifier_uri', text(body, 'sector_identifier_uri'));
@@ -159,6 +172,8 @@ export const formValues = (
         m.backchannel_logout_session_required === true ? 'yes' : '',
       grant_types: (m.grant_types as string[] | undefined) ?? [],
       token_endpoint_auth_method: String(m.token_endpoint_auth_method ?? ''),
+      security_profile: String(m.security_profile ?? ''),
+      dpop_bound_access_tokens: m.dpop_bound_access_tokens === true ? 'yes' : '',
       jwks_uri: String(m.jwks_uri ?? ''),
       jwks: m.jwks ? JSON.stringify(m.jwks, null, 2) : '',
       sector_identifier_uri: String(m.sector_identifier_uri ?? ''),

@@ -4,7 +4,9 @@
 // One-ID validates the chain itself (anchors, revocation, usage, policy) and records the
 // outcome under the single-use ticket the login page issued, then sends the browser back to
 // the issuer, where the interaction cookie finishes the sign-in. It also serves /static/* for
-// its own error pages.
+// its own error pages, and the engine's client endpoints to systems authenticating with a client
+// certificate (RFC 8705 mtls_endpoint_aliases: token, PAR, introspection, revocation, userinfo).
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
 import Koa from 'koa';
@@ -31,11 +33,21 @@ export const peerChain = (peer: DetailedPeerCertificate | Record<string, never>)
   return ders;
 };
 
+/** The OIDC engine as a request handler (its koa app). */
+type EngineApp = {
+  callback: () => (req: IncomingMessage, res: ServerResponse) => Promise<void> | void;
+};
+
+/** The engine's endpoints a client reaches with its certificate (oidc/fapi-profile.ts MTLS_ENGINE_PATHS). */
+const ENGINE_MTLS_PATH = /^\/(?:token(?:\/introspection|\/revocation)?|request|me)$/;
+
 type Deps = {
   certificates: CertificateLoginService;
   issuer: string;
   /** This listener's own origin (`https://<issuer host>:<CERT_LOGIN_PORT>`): the only Host it answers. */
   origin: string;
+  /** The current engine (rebuilt when keys change); its mTLS endpoints are served here. */
+  engine?: (() => EngineApp) | undefined;
   /** PEM server certificate (with its chain) and key for the issuer's host name. */
   tlsCert: string | Buffer;
   tlsKey: string | Buffer;
@@ -54,9 +66,11 @@ export const createCertificateListener = ({
   trustAnchorsPem,
   views,
   log,
+  engine,
 }: Deps) => {
   const app = new Koa();
   app.silent = true;
+  const handlers = new WeakMap<EngineApp, ReturnType<EngineApp['callback']>>();
   const router = new Router();
   router.get('/certificate/tls', async (ctx) => {
     const socket = ctx.req.socket as TLSSocket;
@@ -79,6 +93,16 @@ export const createCertificateListener = ({
   app.use(
     createIssuerOrigin({ origin, trustedProxies: [] }).middleware(errorHandler({ views, log })),
   );
+  // The engine answers its own endpoints, errors included (OAuth error bodies).
+  if (engine)
+    app.use(async (ctx, next) => {
+      if (!ENGINE_MTLS_PATH.test(ctx.path)) return next();
+      const current = engine();
+      let handle = handlers.get(current);
+      if (!handle) handlers.set(current, (handle = current.callback()));
+      ctx.respond = false;
+      await handle(ctx.req, ctx.res);
+    });
   app.use(errorHandler({ views, log }));
   app.use(router.routes());
   app.use(router.allowedMethods());

@@ -5,6 +5,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import type Provider from 'oidc-provider';
 import { AppError } from '../shared/index.ts';
 import { clientFeatures, clientSettings } from './client-settings.ts';
+import { authMethods, CHECK_CERTIFICATES, fapiFeatures } from './fapi-profile.ts';
 
 /** Throwaway keys of each signing algorithm offered: the engine accepts only algorithms it holds keys for. */
 const checkKeys = () => [
@@ -60,9 +61,16 @@ export const createEngineMetadataCheck = (issuer: string) => {
     const { default: Engine, errors } = await loadEngine();
     engine ??= new Engine(issuer, {
       ...clientSettings,
+      clientAuthMethods: authMethods(clientSettings.clientAuthMethods, true),
       jwks: { keys: checkKeys() } as never,
       adapter: NoStorage,
-      features: { ...clientFeatures, devInteractions: { enabled: false } },
+      // Every field a security profile may use is accepted here; the running engine offers
+      // mutual TLS only where client certificates arrive (fapi-profile.ts).
+      features: {
+        ...clientFeatures,
+        ...fapiFeatures(CHECK_CERTIFICATES),
+        devInteractions: { enabled: false },
+      },
     });
     // Scopes come from the claims catalogue, which only the running engine knows; it checks them.
     const { scope: _scope, ...rest } = metadata;

@@ -2,7 +2,7 @@
 // by the provider (provider.ts) and the registration check (client-check.ts), so a client the
 // admin API or the CLI accepts is one the engine will load. A feature that adds client metadata
 // (mTLS, request objects, ...) is switched on here, and its fields in clients/metadata-policy.ts.
-import type { Configuration } from 'oidc-provider';
+import type { ClientAuthMethod, Configuration } from 'oidc-provider';
 import { ACR_VALUES } from '../auth/index.ts';
 
 export const clientSettings = {
@@ -16,17 +16,27 @@ export const clientSettings = {
     token_endpoint_auth_method: 'client_secret_basic',
     subject_type: 'pairwise',
   },
-  // One-ID's texts for My One-ID's directory (clients/client-metadata.ts): kept by the engine,
-  // so dynamic registration stores them and its answers carry them (RFC 7591 3.2.1).
-  extraClientMetadata: { properties: ['client_name#en', 'description', 'description#en'] },
-  // What discovery advertises is what registration accepts (metadata-policy.ts).
-  clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
+  // What discovery advertises is what registration accepts (metadata-policy.ts); mutual TLS
+  // adds self_signed_tls_client_auth where client certificates arrive (fapi-profile.ts).
+  clientAuthMethods: [
+    'client_secret_basic',
+    'client_secret_post',
+    'private_key_jwt',
+    'none',
+  ] as ClientAuthMethod[],
+  // One-ID's per-client security profile (clients/security-profile.ts, read by fapi-profile.ts)
+  // and its texts for My One-ID's directory (client-metadata.ts): kept by the engine, so dynamic
+  // registration stores them and its answers carry them (RFC 7591 3.2.1).
+  extraClientMetadata: {
+    properties: ['security_profile', 'client_name#en', 'description', 'description#en'],
+  },
   enabledJWA: {
     idTokenSigningAlgValues: ['ES256', 'RS256'],
     userinfoSigningAlgValues: ['ES256', 'RS256'],
     introspectionSigningAlgValues: ['ES256', 'RS256'],
     authorizationSigningAlgValues: ['ES256', 'RS256'],
     requestObjectSigningAlgValues: ['ES256', 'RS256', 'PS256'],
+    dPoPSigningAlgValues: ['ES256', 'PS256', 'Ed25519'],
     clientAuthSigningAlgValues: ['ES256', 'RS256', 'PS256'],
   },
 } satisfies Configuration;

@@ -14,6 +14,15 @@ import { accountClaims, agencyMemberClaim, scopeClaims } from './account-claims.
 import type { FederationEngineHooks } from '../federation/index.ts';
 import { createOutboundFetch } from './backchannel-fetch.ts';
 import { clientFeatures, clientSettings } from './client-settings.ts';
+import {
+  assertClientAssertion,
+  authMethods,
+  fapiFeatures,
+  mtlsAvailable,
+  mtlsDiscovery,
+  rotateRefreshToken,
+  type ClientCertificates,
+} from './fapi-profile.ts';
 import { createLoadExistingGrant } from './consent-grants.ts';
 import {
   adminFeatures,
@@ -63,6 +72,8 @@ export type ProviderDeps = {
   admin?: AdminEngine | undefined;
   /** Federation (src/federation): the pairwise-sub index, agencies' member ids, linking after a sign-in. */
   federation?: FederationEngineHooks | undefined;
+  /** Client certificates (RFC 8705): the certificate listener or a trusted proxy (fapi-profile.ts). */
+  clientCertificates?: ClientCertificates | undefined;
 };
 
 const { Check, base } = interactionPolicy;
@@ -153,6 +164,12 @@ export const createProvider = (deps: ProviderDeps): Provider => {
       : createLoadExistingGrant({ consent: deps.consent, isFirstParty: isFirstPartyClient }),
     ...(deps.admin && { extraTokenClaims: adminTokenClaims(deps.admin) }),
     ...clientSettings,
+    clientAuthMethods: authMethods(
+      clientSettings.clientAuthMethods,
+      mtlsAvailable(deps.clientCertificates),
+    ),
+    // FAPI 2.0 SP 5.4.1 for fapi2 clients' assertions (fapi-profile.ts).
+    assertJwtClientAuthClaimsAndHeader: assertClientAssertion,
     // OIDC Core 8.1: the same citizen gets one stable `sub` per sector, unlinkable across sectors
     // (and across agencies, even on a shared host: subjectSector).
     pairwiseIdentifier: async (_ctx, accountId, client) => {
@@ -171,6 +188,8 @@ export const createProvider = (deps: ProviderDeps): Provider => {
     allowOmittingSingleRegisteredRedirectUri: false,
     features: {
       ...clientFeatures,
+      // Per-client FAPI 2.0, DPoP, PAR, signed requests and responses, mutual TLS (fapi-profile.ts).
+      ...fapiFeatures(deps.clientCertificates),
       devInteractions: { enabled: false },
       claimsParameter: { enabled: true },
       clientCredentials: { enabled: true },
@@ -204,9 +223,10 @@ export const createProvider = (deps: ProviderDeps): Provider => {
       (client.redirectUris ?? []).some(
         (uri) => URL.canParse(uri) && new URL(uri).origin === origin,
       ),
-    // Refresh tokens go to clients allowed the grant; each use rotates them (RFC 9700 4.14.2).
+    // Refresh tokens go to clients allowed the grant; each use rotates them (RFC 9700 4.14.2)
+    // unless they are sender-constrained (FAPI 2.0 SP 5.3.2.1; fapi-profile.ts).
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
-    rotateRefreshToken: true,
+    rotateRefreshToken,
     findAccount: async (ctx, accountId, token) => {
       // A refresh or access token from before its client was disabled: refused (invalid_grant,
       // invalid_token), even though the client is enabled again.
@@ -260,6 +280,7 @@ export const createProvider = (deps: ProviderDeps): Provider => {
     },
     ttl: {
       AccessToken: 600,
+      // FAPI 2.0 SP 5.3.2.1: at most 60 s, for every client.
       AuthorizationCode: 60,
       ClientCredentials: 600,
       IdToken: 600,
@@ -288,7 +309,11 @@ export const createProvider = (deps: ProviderDeps): Provider => {
       },
     },
     renderError: deps.pages.error,
-    discovery: { ui_locales_supported: ['ko', 'en'], claims_locales_supported: ['ko', 'en'] },
+    discovery: {
+      ui_locales_supported: ['ko', 'en'],
+      claims_locales_supported: ['ko', 'en'],
+      ...mtlsDiscovery(deps.clientCertificates),
+    },
     fetch: createOutboundFetch(deps.outboundPrivateHosts ?? []) as Configuration['fetch'],
   };
   // PostgreSQL or Redis down: temporarily_unavailable (503 + Retry-After), not server_error (unavailable.ts).

@@ -61,11 +61,15 @@ const CASES: Case[] = [
   ['backchannel_logout_session_required', true, 'honoured'],
   ['dpop_bound_access_tokens', true, 'honoured'],
   ['require_pushed_authorization_requests', true, 'honoured'],
-  ['userinfo_signed_response_alg', 'RS256', 'refused', /not offered/],
+  ['userinfo_signed_response_alg', 'RS256', 'honoured'],
+  ['userinfo_signed_response_alg', 'HS256', 'refused', /userinfo_signed_response_alg/],
   ['id_token_encrypted_response_alg', 'RSA-OAEP', 'refused', /encrypted responses are not/],
-  ['request_object_signing_alg', 'RS256', 'refused', /request objects are not offered/],
+  ['request_object_signing_alg', 'none', 'refused', /request_object_signing_alg/],
   ['request_uris', ['https://portal.example.go.kr/r'], 'refused', /request objects/],
-  ['authorization_signed_response_alg', 'RS256', 'refused', /not offered/],
+  ['authorization_signed_response_alg', 'RS256', 'honoured'],
+  ['introspection_signed_response_alg', 'ES256', 'honoured'],
+  ['security_profile', 'baseline', 'honoured'],
+  ['security_profile', 'gold', 'refused', /must be baseline or fapi2/],
   ['tls_client_auth_subject_dn', 'CN=portal', 'refused', /RFC 8705/],
   ['software_statement', 'eyJhbGciOiJub25lIn0.e30.', 'refused', /software statements/],
   [
@@ -318,10 +322,23 @@ describe('round trips', () => {
       const res = await register({ ...body, ...extra });
       expect(res.status, `${JSON.stringify(extra)}: ${await res.text()}`).toBe(201);
     }
+    // Message signing (FAPI 2.0 Message Signing): every advertised algorithm is accepted.
+    for (const [field, advertised] of [
+      ['request_object_signing_alg', 'request_object_signing_alg_values_supported'],
+      ['userinfo_signed_response_alg', 'userinfo_signing_alg_values_supported'],
+      ['authorization_signed_response_alg', 'authorization_signing_alg_values_supported'],
+      ['introspection_signed_response_alg', 'introspection_signing_alg_values_supported'],
+    ] as const)
+      for (const alg of d[advertised] as string[]) {
+        const { client_id: _id, agency: _agency, ...body } = base();
+        const keys = field === 'request_object_signing_alg' && {
+          jwks_uri: 'https://portal.example.go.kr/jwks',
+        };
+        const res = await register({ ...body, ...keys, [field]: alg });
+        expect(res.status, `${field}=${alg}: ${await res.text()}`).toBe(201);
+      }
     // What registration refuses is not advertised.
     expect(d).not.toHaveProperty('frontchannel_logout_supported');
-    expect(d).not.toHaveProperty('request_parameter_supported', true);
-    expect(d).not.toHaveProperty('userinfo_signing_alg_values_supported');
-    expect(d).not.toHaveProperty('request_object_signing_alg_values_supported');
+    expect(d).not.toHaveProperty('request_uri_parameter_supported', true);
   });
 });

@@ -48,6 +48,10 @@ beforeAll(async () => {
     .knex('accounts')
     .where({ id: citizen.account.id })
     .update({ gender: 'male', address: JSON.stringify(ADDRESS) });
+  // The Basic OP plan reads `address` with a plain client; the default catalogue marks it
+  // sensitive, which needs fapi2 (docs/fapi.md). This deployment's catalogue says medium.
+  const address = (await app.services.catalogue.list()).find((i) => i.name === 'address')!;
+  await app.services.catalogue.put({ ...address, sensitivity: 'medium' }, 'test');
   rp = await createRp(app, { allowed_claims: ALLOWANCES });
   session = createBrowserSession();
 });
@@ -558,14 +562,16 @@ describe('Basic OP: token endpoint', () => {
   });
 });
 
-describe('Basic OP: request objects and registration (not offered)', () => {
-  it('OP-request-Unsigned (oidcc-unsigned-request-object-supported-correctly-or-rejected-as-unsupported): rejected as unsupported', async () => {
-    expect(rp.meta.request_parameter_supported ?? false).toBe(false);
+describe('Basic OP: request objects and registration', () => {
+  it('OP-request-Unsigned (oidcc-unsigned-request-object-supported-correctly-or-rejected-as-unsupported): request objects must be signed', async () => {
+    // Request objects are offered signed only (FAPI 2.0 Message Signing; the engine has no `none`).
+    expect(rp.meta.request_parameter_supported).toBe(true);
+    expect(rp.meta.request_object_signing_alg_values_supported).not.toContain('none');
     const unsigned = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify({ client_id: rp.client.clientId, scope: 'openid' })).toString('base64url')}.`;
     const request = rp.request({ request: unsigned });
     const { url } = await landing(app, createBrowserSession(), request.url);
-    expect(url.searchParams.get('error')).toBe('request_not_supported');
-    expect(url.searchParams.get('state')).toBe(request.state);
+    expect(url.searchParams.get('error')).toBe('invalid_request_object');
+    expect(url.searchParams.has('code')).toBe(false);
   });
 
   it('OP-request_uri-Unsigned: request_uri is rejected as unsupported', async () => {

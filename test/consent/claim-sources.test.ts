@@ -21,18 +21,18 @@ import {
   type CryptoKey,
   type JWTPayload,
 } from 'jose';
-import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/shared/index.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';
 import { createBrowserSession } from '../support/browser-session.ts';
+import { enrolCitizen } from '../support/flows.ts';
+// Systems allowed agency-held items are fapi2 clients (docs/fapi.md): PAR, private_key_jwt, DPoP.
 import {
-  authorizationRequest,
-  discover,
-  enrolCitizen,
-  registerClient,
-  signIn,
-} from '../support/flows.ts';
+  fetchUserInfo,
+  registerFapiRp as registerClient,
+  signInFapi,
+  type FapiRp,
+} from '../support/fapi-flows.ts';
 
 let app: TestApp;
 let source: Server;
@@ -164,29 +164,17 @@ const allow = (claim: string) => ({
 describe('claims held by another agency', () => {
   const browser = createBrowserSession();
   let citizen: Awaited<ReturnType<typeof enrolCitizen>>;
-  let config: oidc.Configuration;
+  let config: FapiRp;
   let accessToken: string;
   let sourceSub: string;
   let clientSub: string;
   // A client of another sector asking for the distributed items.
-  let permitConfig: oidc.Configuration;
+  let permitConfig: FapiRp;
   let permitAccessToken: string;
   let permitSub: string;
 
-  const signInAs = async (
-    client: Awaited<ReturnType<typeof registerClient>>,
-    params: Record<string, string>,
-  ) => {
-    const clientConfig = await discover(app, client);
-    const request = await authorizationRequest(clientConfig, client.redirectUri, params);
-    const callback = await signIn(app, browser, citizen.authenticator, request.url);
-    const tokens = await oidc.authorizationCodeGrant(clientConfig, new URL(callback), {
-      pkceCodeVerifier: request.verifier,
-      expectedState: request.state,
-      expectedNonce: request.nonce,
-    });
-    return { config: clientConfig, tokens };
-  };
+  const signInAs = (client: FapiRp, params: Record<string, string>) =>
+    signInFapi(app, client, browser, citizen.authenticator, params);
   /** Header and payload of a JWS as text, which is all a client can read of it. */
   const readable = (jwt: string) =>
     jwt
@@ -257,7 +245,7 @@ describe('claims held by another agency', () => {
       allowed_claims: [allow('name'), allow('vehicle_count')],
     });
     const signedIn = await signInAs(client, { scope: 'openid profile vehicle' });
-    config = signedIn.config;
+    config = signedIn.rp;
     accessToken = signedIn.tokens.access_token;
     clientSub = signedIn.tokens.claims()!.sub;
     // The citizen's sub at the source is the source's pairwise sub, not this client's.
@@ -268,7 +256,7 @@ describe('claims held by another agency', () => {
       allowed_claims: [allow('name'), allow('parking_permit'), allow('garage_permit')],
     });
     const permits = await signInAs(permitClient, { scope: 'openid profile parking garage' });
-    permitConfig = permits.config;
+    permitConfig = permits.rp;
     permitAccessToken = permits.tokens.access_token;
     permitSub = permits.tokens.claims()!.sub;
     expect(permitSub).not.toBe(sourceSub);
@@ -276,10 +264,7 @@ describe('claims held by another agency', () => {
 
   it('returns an aggregated claim signed by the source, bound to the request, with nothing identifying the citizen', async () => {
     mode = 'ok';
-    const userinfo = (await oidc.fetchUserInfo(config, accessToken, clientSub)) as Record<
-      string,
-      any
-    >;
+    const userinfo = (await fetchUserInfo(config, accessToken, clientSub)) as Record<string, any>;
     expect(userinfo._claim_names).toEqual({ vehicle_count: 'src1' });
     const jwt = userinfo._claim_sources.src1.JWT as string;
     const { payload, protectedHeader } = await jwtVerify(
@@ -319,7 +304,7 @@ describe('claims held by another agency', () => {
       mode = answerMode;
       const from = logLines.length;
       const asked = seenRequests.length;
-      const userinfo = (await oidc.fetchUserInfo(config, accessToken, clientSub)) as Record<
+      const userinfo = (await fetchUserInfo(config, accessToken, clientSub)) as Record<
         string,
         unknown
       >;
@@ -343,7 +328,7 @@ describe('claims held by another agency', () => {
     mode = 'extra';
     const from = logLines.length;
     const asked = seenRequests.length;
-    const userinfo = (await oidc.fetchUserInfo(config, accessToken, clientSub)) as Record<
+    const userinfo = (await fetchUserInfo(config, accessToken, clientSub)) as Record<
       string,
       unknown
     >;
@@ -366,7 +351,7 @@ describe('claims held by another agency', () => {
   it('answers without the claim when the source is down, with a note naming the source', async () => {
     mode = 'down';
     const from = logLines.length;
-    const userinfo = (await oidc.fetchUserInfo(config, accessToken, clientSub)) as Record<
+    const userinfo = (await fetchUserInfo(config, accessToken, clientSub)) as Record<
       string,
       unknown
     >;
@@ -389,7 +374,7 @@ describe('claims held by another agency', () => {
     mode = 'slow';
     const from = logLines.length;
     const started = Date.now();
-    const userinfo = (await oidc.fetchUserInfo(config, accessToken, clientSub)) as Record<
+    const userinfo = (await fetchUserInfo(config, accessToken, clientSub)) as Record<
       string,
       unknown
     >;
@@ -412,11 +397,10 @@ describe('claims held by another agency', () => {
   it('hands a distributed claim over as endpoint and an access token only the source can read, which the client redeems there', async () => {
     mode = 'ok';
     const asked = seenRequests.length;
-    const userinfo = (await oidc.fetchUserInfo(
-      permitConfig,
-      permitAccessToken,
-      permitSub,
-    )) as Record<string, any>;
+    const userinfo = (await fetchUserInfo(permitConfig, permitAccessToken, permitSub)) as Record<
+      string,
+      any
+    >;
     // One-ID does not call the source itself for a distributed claim.
     expect(seenRequests.length).toBe(asked);
     const name = userinfo._claim_names.parking_permit as string;
@@ -471,11 +455,10 @@ describe('claims held by another agency', () => {
 
   it('leaves a distributed claim out, with a note, when its source publishes no encryption key', async () => {
     const from = logLines.length;
-    const userinfo = (await oidc.fetchUserInfo(
-      permitConfig,
-      permitAccessToken,
-      permitSub,
-    )) as Record<string, any>;
+    const userinfo = (await fetchUserInfo(permitConfig, permitAccessToken, permitSub)) as Record<
+      string,
+      any
+    >;
     expect(Object.keys(userinfo._claim_names)).toEqual(['parking_permit']);
     expect(Object.keys(userinfo._claim_sources)).toHaveLength(1);
     const [note, ...more] = sourceNotes(from);
@@ -519,21 +502,19 @@ describe('claims held by another agency', () => {
     const client = await registerClient(app, {
       allowed_claims: [allow('name'), allow('vehicle_count')],
     });
-    const clientConfig = await discover(app, client);
-    const request = await authorizationRequest(clientConfig, client.redirectUri, {
-      scope: 'openid profile vehicle',
-    });
-    const callback = await signIn(app, browser, citizen.authenticator, request.url);
-    const asked = seenRequests.length;
-    const tokens = await oidc.authorizationCodeGrant(clientConfig, new URL(callback), {
-      pkceCodeVerifier: request.verifier,
-      expectedState: request.state,
-      expectedNonce: request.nonce,
-    });
+    let asked = 0;
+    const { tokens } = await signInFapi(
+      app,
+      client,
+      browser,
+      citizen.authenticator,
+      { scope: 'openid profile vehicle' },
+      () => (asked = seenRequests.length),
+    );
     expect(tokens.claims()).not.toHaveProperty('_claim_names');
     expect(seenRequests.length).toBe(asked);
-    const userinfo = (await oidc.fetchUserInfo(
-      clientConfig,
+    const userinfo = (await fetchUserInfo(
+      client,
       tokens.access_token,
       tokens.claims()!.sub,
     )) as Record<string, unknown>;

@@ -5,11 +5,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.ts';
 import { createBrowserSession, csrfFrom } from '../support/browser-session.ts';
-import { authorizationRequest, discover, enrolCitizen, registerClient } from '../support/flows.ts';
+import { enrolCitizen, registerClient } from '../support/flows.ts';
+import { createFapiRp, registerFapiClient } from '../fapi/support.ts';
 
 let app: TestApp;
 let citizen: Awaited<ReturnType<typeof enrolCitizen>>;
-let client: Awaited<ReturnType<typeof registerClient>>;
+// Allowed an agency-held item, the system is a fapi2 client (docs/fapi.md): pushed requests, DPoP.
+let rp: Awaited<ReturnType<typeof createFapiRp>>;
 
 const LOGO = 'https://welfare.example.go.kr/static/logo.png';
 
@@ -42,7 +44,7 @@ beforeAll(async () => {
     birthdate: '1991-02-03',
     email: 'seoyeon@example.com',
   });
-  client = await registerClient(app, {
+  const client = await registerFapiClient(app, {
     client_name: '복지 <급여> & 신청',
     agency: '보건복지부',
     logo_uri: LOGO,
@@ -67,12 +69,13 @@ beforeAll(async () => {
       },
     ],
   });
+  rp = await createFapiRp(app, client);
 });
 afterAll(() => app?.stop());
 
 /** Signs in with the passkey and returns the consent page's HTML (nothing is decided). */
 const consentPage = async (lang: 'ko' | 'en') => {
-  const request = await authorizationRequest(await discover(app, client), client.redirectUri, {
+  const request = await rp.push({
     scope: 'openid profile email vehicle',
     ui_locales: lang,
   });

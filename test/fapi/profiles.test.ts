@@ -1,0 +1,89 @@
+// Security profiles at registration: fapi2 accepted through the admin API; a client allowed a
+// sensitive (catalogue `sensitivity: high`) or agency-held item is fapi2 by default and refused
+// as baseline, at registration and when its allowances change, each refusal naming the rule.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApp, type TestApp } from '../support/app.ts';
+import { createAdmin, type Admin } from '../admin/support.ts';
+import { clientKey, REDIRECT_URI } from './support.ts';
+
+let app: TestApp;
+let platform: Admin;
+
+beforeAll(async () => {
+  app = await startTestApp();
+  platform = await createAdmin(app, 'platform');
+});
+afterAll(() => app?.stop());
+
+const purpose = { ko: '주소 확인', en: 'Checking your address' };
+const address = { claim: 'address', purpose, required: true, retention_days: 30 };
+const fapi2 = async () => ({
+  client_name: '복지 포털',
+  agency: 'Test Agency',
+  redirect_uris: [REDIRECT_URI],
+  token_endpoint_auth_method: 'private_key_jwt',
+  jwks: { keys: [(await clientKey()).jwk] },
+  dpop_bound_access_tokens: true,
+});
+
+describe('security profiles', () => {
+  it('accepts a fapi2 client through the admin API and stores PAR as required', async () => {
+    const res = await platform.api('POST', '/clients', {
+      ...(await fapi2()),
+      security_profile: 'fapi2',
+    });
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    const stored = (await app.services.clients.find(res.body.client_id))!.metadata;
+    expect(stored).toMatchObject({
+      security_profile: 'fapi2',
+      require_pushed_authorization_requests: true,
+    });
+  });
+
+  it('makes a client allowed a sensitive item fapi2 by default', async () => {
+    const res = await platform.api('POST', '/clients', {
+      ...(await fapi2()),
+      allowed_claims: [address],
+    });
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    const stored = (await app.services.clients.find(res.body.client_id))!.metadata;
+    expect(stored.security_profile).toBe('fapi2');
+  });
+
+  it('refuses baseline for a client allowed a sensitive item, naming the rule and the item', async () => {
+    const res = await platform.api('POST', '/clients', {
+      ...(await fapi2()),
+      security_profile: 'baseline',
+      allowed_claims: [address],
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.detail).toMatch(
+      /security_profile: baseline is refused: a system allowed sensitive or agency-held data \(address\) must use fapi2/,
+    );
+  });
+
+  it('refuses a secret-based client that would receive a sensitive item (it defaults to fapi2)', async () => {
+    const res = await platform.api('POST', '/clients', {
+      client_name: '민원 포털',
+      agency: 'Test Agency',
+      redirect_uris: [REDIRECT_URI],
+      allowed_claims: [address],
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.detail).toMatch(
+      /token_endpoint_auth_method: security_profile fapi2 requires private_key_jwt/,
+    );
+  });
+
+  it('refuses to allow a sensitive item to an existing baseline client', async () => {
+    const res = await platform.api('POST', '/clients', {
+      client_name: '민원 포털',
+      agency: 'Test Agency',
+      redirect_uris: ['https://portal.example.go.kr/cb'],
+    });
+    expect(res.status).toBe(201);
+    await expect(
+      app.services.clients.setAllowances(res.body.client_id, [address], 'test'),
+    ).rejects.toThrow(/security_profile: baseline is refused/);
+  });
+});
