@@ -96,7 +96,9 @@ const ownEmbedded = async (dataDir: string, poolMax: number): Promise<Database> 
   // Several connections are safe here: pglite-server.ts runs each connection's request (up to
   // Sync) and transaction as a unit. (pglite-socket 0.2.17 queues single protocol messages and can
   // interleave concurrent connections' Parse/Bind/Execute: electric-sql/pglite#1046.)
-  const knex = pgKnex(`postgres://postgres@127.0.0.1:${port}/postgres`, poolMax);
+  // In process, a connection waits on this event loop, not on a network: a loop busy with PGlite
+  // itself (startup, a migration) is slow, not down, so it gets the patient timeouts.
+  const knex = pgKnex(`postgres://postgres@127.0.0.1:${port}/postgres`, poolMax, true);
   return wrap(knex, 'embedded', async () => {
     await server.close();
     await pglite.close();
