@@ -39,7 +39,8 @@ describe('My One-ID sign-in', () => {
     expect(landed.res.status).toBe(200);
     const html = await landed.res.text();
     expect(html).toContain('박민수');
-    expect(html).toContain('Passkey');
+    // The citizen's passkey is listed, named after its authenticator (passkey-label.ts).
+    expect(html).toMatch(/class="passkey-name">[^<]+</);
   });
 
   it('refuses a callback whose state does not match', async () => {
