@@ -17,6 +17,15 @@ const engineMessageKey = (t: (key: string) => string, code: string, description?
   return t(key) === key ? 'err.oauth' : key;
 };
 
+/** Errors caused by how the agency registered or called its system, not by the citizen. */
+const AGENCY_FAULTS = new Set([
+  'invalid_client',
+  'invalid_client_metadata',
+  'invalid_redirect_uri',
+  'unauthorized_client',
+  'invalid_request_object',
+]);
+
 type Options = {
   /** The agency systems of the session the browser just ended, undefined when it ended none. */
   signedOutSystems?: (ctx: KoaContextWithOIDC) => Promise<string[] | undefined>;
@@ -41,6 +50,9 @@ export const createEnginePages = (views: Views, options: Options = {}) => ({
         message: t(engineMessageKey(t, code, out.error_description)),
         detail: t('error.retry'),
         code,
+        // A registration fault is the agency's to fix: its developers need the engine's own
+        // words (English, marked so), kept in a disclosure under the code for the help desk.
+        technical: AGENCY_FAULTS.has(code) ? out.error_description : undefined,
       },
       { status: ctx.status, uiLocales },
     );

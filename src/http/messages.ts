@@ -92,6 +92,7 @@ const ko = {
   'error.retry':
     '처음부터 다시 시도해 주세요. 문제가 계속되면 이용하려던 서비스의 고객센터에 문의하세요.',
   'error.reference': '오류 코드',
+  'error.technical': '기술 정보 (기관 시스템 담당자용)',
   'logout.title': '로그아웃',
   'logout.confirm': '이 기기에서 One-ID 로그아웃을 하시겠습니까?',
   'logout.yes': '모든 서비스에서 로그아웃',
@@ -716,6 +717,7 @@ const en: typeof ko = {
   'error.retry':
     'Please start again. If the problem persists, contact the help desk of the service you were using.',
   'error.reference': 'Error code',
+  'error.technical': "Technical details (for the agency system's developers)",
   'logout.title': 'Sign out',
   'logout.confirm': 'Do you want to sign out of One-ID on this device?',
   'logout.yes': 'Sign out of all services',

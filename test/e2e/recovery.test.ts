@@ -124,9 +124,10 @@ describe('recovery after a lost passkey, in Chromium', () => {
     expect(await page.locator('.passkey-item').count()).toBe(2);
 
     // Remove the lost one.
-    await page
-      .locator(`.passkey-item[data-credential-id="${lostId}"] button.remove-passkey`)
-      .click();
+    // Removal asks first (a disclosure naming the passkey), then the confirming button removes it.
+    const lost = page.locator(`.passkey-item[data-credential-id="${lostId}"]`);
+    await lost.locator('summary.remove-passkey').click();
+    await lost.locator('button.confirm-remove').click();
     await page.waitForURL(`${app.issuer}/account/recover?done=removed`);
     expect(await page.locator('.passkey-item').count()).toBe(1);
     expect((await app.services.passkeys.listForAccount(account.id)).map((c) => c.id)).toEqual([
