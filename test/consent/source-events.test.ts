@@ -14,18 +14,13 @@ import {
   type CryptoKey,
   type JWTPayload,
 } from 'jose';
-import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.ts';
 import { createBrowserSession, csrfFrom } from '../support/browser-session.ts';
 import { runCli } from '../support/cli.ts';
-import {
-  authorizationRequest,
-  discover,
-  enrolCitizen,
-  registerClient,
-  signIn,
-} from '../support/flows.ts';
+import { enrolCitizen, registerClient } from '../support/flows.ts';
+// Systems allowed agency-held items are fapi2 clients (docs/fapi.md): PAR, private_key_jwt, DPoP.
+import { fetchUserInfo, registerFapiRp, signInFapi } from '../support/fapi-flows.ts';
 
 const SESSION_REVOKED = 'https://schemas.openid.net/secevent/caep/event-type/session-revoked';
 
@@ -161,22 +156,15 @@ const purpose = { ko: '감면 자격 확인', en: 'Discount eligibility' };
 const holdDistributedToken = async () => {
   const citizen = await enrolCitizen(app);
   const browser = createBrowserSession();
-  const client = await registerClient(app, {
+  const client = await registerFapiRp(app, {
     agency: '세무기관',
     allowed_claims: [{ claim: 'parking_permit', purpose, required: true, retention_days: 30 }],
   });
-  const config = await discover(app, client);
-  const request = await authorizationRequest(config, client.redirectUri, {
+  const { tokens } = await signInFapi(app, client, browser, citizen.authenticator, {
     scope: 'openid parking',
   });
-  const callback = await signIn(app, browser, citizen.authenticator, request.url);
-  const tokens = await oidc.authorizationCodeGrant(config, new URL(callback), {
-    pkceCodeVerifier: request.verifier,
-    expectedState: request.state,
-    expectedNonce: request.nonce,
-  });
-  const userinfo = (await oidc.fetchUserInfo(
-    config,
+  const userinfo = (await fetchUserInfo(
+    client,
     tokens.access_token,
     tokens.claims()!.sub,
   )) as Record<string, any>;
