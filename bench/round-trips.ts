@@ -52,6 +52,7 @@ const main = async () => {
     COOKIE_KEYS: randomBytes(32).toString('base64url'),
     KEY_ENCRYPTION_KEYS: randomBytes(32).toString('base64url'),
     PAIRWISE_SALT: randomBytes(32).toString('base64url'),
+    AUDIT_KEYS: randomBytes(32).toString('base64url'),
   };
   const limits = {
     RATE_LIMIT_SIGNIN_PER_MINUTE: '1000000',

@@ -54,6 +54,7 @@ const secrets = {
   COOKIE_KEYS: randomBytes(32).toString('base64url'),
   KEY_ENCRYPTION_KEYS: randomBytes(32).toString('base64url'),
   PAIRWISE_SALT: randomBytes(32).toString('base64url'),
+  AUDIT_KEYS: randomBytes(32).toString('base64url'),
 };
 // Limits stay on (their Redis counters are part of the cost) but far above the bench's rate.
 const limits = {

@@ -64,7 +64,8 @@ export const startTarget = async (
     child.stdout!.on('data', (d: Buffer) => {
       if (ready) return;
       out += d.toString();
-      const line = out.split('\n').find((l) => l.startsWith('{'));
+      // The ready line is the one carrying the port (a log line may come first).
+      const line = out.split('\n').find((l) => l.startsWith('{"port"'));
       if (!line) return;
       ready = true;
       clearTimeout(timer);
