@@ -2,7 +2,7 @@
 // browser extension) does with the nonce shown on the login page. See docs/certificates.md.
 //
 //   npx tsx examples/sign-challenge.ts --key citizen-key.pem --chain citizen-chain.pem \
-//     --nonce <nonce from the login page> --audience https://id.example.go.kr
+//     --nonce=<nonce from the login page> --audience https://id.example.go.kr
 //
 // Prints the compact JWS to paste into the login page's "Signature" field.
 import { readFileSync } from 'node:fs';
@@ -53,7 +53,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   });
   if (!values.key || !values.chain || !values.nonce || !values.audience) {
     console.error(
-      'usage: sign-challenge --key key.pem --chain chain.pem --nonce N --audience ISSUER [--alg ES256|PS256|RS256]',
+      'usage: sign-challenge --key key.pem --chain chain.pem --nonce=N --audience ISSUER [--alg ES256|PS256|RS256]',
     );
     process.exit(2);
   }

@@ -124,8 +124,7 @@ describe('examples/sign-challenge.ts', () => {
       join(dir, 'key.pem'),
       '--chain',
       join(dir, 'chain.pem'),
-      '--nonce',
-      nonce,
+      `--nonce=${nonce}`,
       '--audience',
       'https://id.example.go.kr',
     ]);
