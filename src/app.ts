@@ -27,19 +27,19 @@ import {
   createSourceEvents,
   sourceEventQueue,
 } from './consent/index.ts';
-import { createCsrf } from './http/csrf.ts';
-import { ACCOUNT_CLIENT_ID, createAccountSession } from './http/account-session.ts';
-import { createEnginePages } from './http/engine-pages.ts';
-import { createCertificateListener } from './http/certificate-listener.ts';
+import { createCsrf } from './http/middleware/csrf.ts';
+import { ACCOUNT_CLIENT_ID, createAccountSession } from './http/account/account-session.ts';
+import { createEnginePages } from './http/sign-in/engine-pages.ts';
+import { createCertificateListener } from './http/sign-in/certificate-listener.ts';
 import { createHttpApp } from './http/server.ts';
-import { adminSessionCookie, createConsoleSession } from './http/admin-console-session.ts';
-import { createRateLimits } from './http/rate-limit.ts';
-import { createUnavailablePage } from './http/unavailable.ts';
-import { trackRequests } from './http/graceful-stop.ts';
-import { limitSlowClients } from './http/slow-clients.ts';
-import { startMetricsServer } from './http/metrics.ts';
+import { adminSessionCookie, createConsoleSession } from './http/admin/console/session.ts';
+import { createRateLimits } from './http/rate-limit/limiter.ts';
+import { createUnavailablePage } from './http/middleware/unavailable.ts';
+import { trackRequests } from './http/middleware/graceful-stop.ts';
+import { limitSlowClients } from './http/middleware/slow-clients.ts';
+import { startMetricsServer } from './http/middleware/metrics.ts';
 import { createMetrics, observeProvider } from './observability/index.ts';
-import { createViews } from './http/views.ts';
+import { createViews } from './http/render/views.ts';
 import { createOidcAdapter } from './oidc/adapter.ts';
 import { createRegistrationStore, type AdminEngine } from './oidc/admin-engine.ts';
 import { createEngineMetadataCheck } from './oidc/client-check.ts';
@@ -244,7 +244,7 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
   };
 
   const https = issuerUrl.protocol === 'https:';
-  // CSRF tokens are bound to the session the request acts for (src/http/csrf.ts).
+  // CSRF tokens are bound to the session the request acts for (src/http/middleware/csrf.ts).
   const csrf = createCsrf({
     key: secrets.cookieKeys[0]!,
     secure: https,

@@ -8,44 +8,48 @@ import type { Logger } from 'pino';
 import type { EnrolmentService } from '../auth/index.ts';
 import type { CertificateLoginService, RecoveryService } from '../auth/certificate/index.ts';
 import type { PasskeyServiceLike } from './deps.ts';
-import type { Csrf } from './csrf.ts';
-import { accountRoutes } from './account-routes.ts';
-import { adminRoutes, type AdminHttpDeps } from './admin-routes.ts';
-import { sessionRoutes } from './session-routes.ts';
+import type { Csrf } from './middleware/csrf.ts';
+import { accountRoutes } from './account/account-routes.ts';
+import { adminRoutes, type AdminHttpDeps } from './admin/admin-routes.ts';
+import { sessionRoutes } from './account/session-routes.ts';
 import type { SessionService } from '../sessions/index.ts';
 import type { SystemDirectory } from '../clients/index.ts';
 import {
   certificateLoginView,
   certificateRoutes,
   type CertificateLoginOptions,
-} from './certificate-routes.ts';
-import { certificateRefusedRoutes } from './certificate-refused-routes.ts';
-import { recoveryRoutes, SIGN_IN_METHOD_PAGES } from './recovery-routes.ts';
-import type { AccountSession } from './account-session.ts';
+} from './sign-in/certificate-routes.ts';
+import { certificateRefusedRoutes } from './sign-in/certificate-refused-routes.ts';
+import { recoveryRoutes, SIGN_IN_METHOD_PAGES } from './account/recovery-routes.ts';
+import type { AccountSession } from './account/account-session.ts';
 import type { AccountService } from '../accounts/index.ts';
 import type { ConsentService, MyDataService } from '../consent/index.ts';
-import { enrolmentRoutes } from './enrolment-routes.ts';
-import { errorHandler } from './errors.ts';
+import { enrolmentRoutes } from './sign-in/enrolment-routes.ts';
+import { errorHandler } from './middleware/errors.ts';
 import { AppError } from '../shared/index.ts';
-import { answerFromCache, isStaticEngineRequest, recordEngineAnswer } from './engine-cache.ts';
-import { staticSecurityHeaders } from './security.ts';
+import {
+  answerFromCache,
+  isStaticEngineRequest,
+  recordEngineAnswer,
+} from './middleware/engine-cache.ts';
+import { staticSecurityHeaders } from './middleware/security.ts';
 import { healthRoutes } from './health-routes.ts';
-import { metricsRoutes, observeRequests } from './metrics.ts';
+import { metricsRoutes, observeRequests } from './middleware/metrics.ts';
 import type { Metrics } from '../observability/index.ts';
-import { interactionRoutes } from './interaction-routes.ts';
-import { federationRoutes } from './federation-routes.ts';
-import { agencyLinkRoutes } from './agency-link-routes.ts';
+import { interactionRoutes } from './sign-in/interaction-routes.ts';
+import { federationRoutes } from './sign-in/federation-routes.ts';
+import { agencyLinkRoutes } from './account/agency-link-routes.ts';
 import type { FederationModule } from '../federation/index.ts';
-import type { RateLimits } from './rate-limit.ts';
-import { trustedForwarding } from './rate-limit-address.ts';
-import { guardCertificates, guardPasskeys } from './rate-limit-guards.ts';
-import { canonicalPaths } from './canonical-path.ts';
-import { createIssuerOrigin, type IssuerOrigin } from './issuer-origin.ts';
-import { clientRateLimit, routeRateLimits } from './rate-limit-routes.ts';
-import { securityHeaders } from './security.ts';
-import { staticRoutes } from './static-routes.ts';
-import { systemsRoutes } from './systems-routes.ts';
-import type { Views } from './views.ts';
+import type { RateLimits } from './rate-limit/limiter.ts';
+import { trustedForwarding } from './rate-limit/client-address.ts';
+import { guardCertificates, guardPasskeys } from './rate-limit/guards.ts';
+import { canonicalPaths } from './middleware/canonical-path.ts';
+import { createIssuerOrigin, type IssuerOrigin } from './middleware/issuer-origin.ts';
+import { clientRateLimit, routeRateLimits } from './rate-limit/routes.ts';
+import { securityHeaders } from './middleware/security.ts';
+import { staticRoutes } from './render/static-routes.ts';
+import { systemsRoutes } from './account/systems-routes.ts';
+import type { Views } from './render/views.ts';
 
 export type HttpDeps = {
   provider: () => Provider;
@@ -74,9 +78,9 @@ export type HttpDeps = {
   /** ISSUER: the only origin requests may name, and the one every URL we publish derives from. */
   issuer: string;
   proxy: boolean;
-  /** TRUSTED_PROXIES: the only TCP peers whose X-Forwarded-* headers are believed (rate-limit-address.ts). */
+  /** TRUSTED_PROXIES: the only TCP peers whose X-Forwarded-* headers are believed (src/http/rate-limit/client-address.ts). */
   trustedProxies: readonly string[];
-  /** Rate limits and lockouts (rate-limit.ts; docs/security.md). */
+  /** Rate limits and lockouts (src/http/rate-limit/limiter.ts; docs/security.md). */
   rateLimits: RateLimits;
   /** Federation (src/federation): sign-in through upstream identity providers, agency account links. */
   federation?: FederationModule | undefined;
@@ -151,7 +155,7 @@ export const createHttpApp = (deps: HttpDeps): Koa => {
   if (deps.metricsPublic) metricsRoutes(router, deps);
 
   app.use(trustedForwarding(deps.trustedProxies));
-  // Request id, one log line and the metrics of every request (src/http/metrics.ts).
+  // Request id, one log line and the metrics of every request (src/http/middleware/metrics.ts).
   app.use(observeRequests(deps));
   app.use(securityHeaders({ hsts: deps.https }));
   // The issuer's host only (421 otherwise), over https when it is; then one spelling of the path

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MESSAGES } from '../../src/http/messages.ts';
+import { MESSAGES } from '../../src/http/render/messages.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';
 import { citizenContext, launchChromium, pageProblems } from '../support/chromium.ts';
 import { authorizationRequest, discover, registerClient } from '../support/flows.ts';
@@ -108,7 +108,7 @@ describe.each(['ko', 'en'] as const)('accessibility (%s)', (lang) => {
     expect(dead.title).toContain(MESSAGES[lang]['errtitle.ERR_ENROLMENT_UNKNOWN']);
     expect(dead.text).toContain(MESSAGES[lang]['next.account']);
     expect(dead.violations).toEqual([]);
-    // The engine's error page (src/http/engine-pages.ts): an authorization request from an unknown system.
+    // The engine's error page (src/http/sign-in/engine-pages.ts): an authorization request from an unknown system.
     const engine = await check(
       `${app.issuer}/auth?client_id=no-such-system&response_type=code&scope=openid`,
       lang,

@@ -5,7 +5,7 @@ import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MESSAGES } from '../../src/http/messages.ts';
+import { MESSAGES } from '../../src/http/render/messages.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';
 import {
   addVirtualAuthenticator,

@@ -7,7 +7,7 @@
 //     and the failure is audited and on their activity list.
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { translator } from '../../src/http/messages.ts';
+import { translator } from '../../src/http/render/messages.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';
 import { createBrowserSession, csrfFrom, type BrowserSession } from '../support/browser-session.ts';
 import {

@@ -1,11 +1,11 @@
-// Request size and time limits: our routes read at most 64 KiB of JSON or form (src/http/body.ts),
+// Request size and time limits: our routes read at most 64 KiB of JSON or form (src/http/middleware/body.ts),
 // the admin API's manifest import at most 5 MB; one byte more is 413, answered the way each
 // caller reads errors (problem+json for fetches and the admin API, a readable page for a
 // citizen's form), and a body exactly at the limit is read and acted on. Slow senders: the
 // mutual-TLS certificate listener bounds a request's time like the main listener.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCertificateListener } from '../../src/http/certificate-listener.ts';
-import { HEADERS_TIMEOUT_MS, REQUEST_TIMEOUT_MS } from '../../src/http/slow-clients.ts';
+import { createCertificateListener } from '../../src/http/sign-in/certificate-listener.ts';
+import { HEADERS_TIMEOUT_MS, REQUEST_TIMEOUT_MS } from '../../src/http/middleware/slow-clients.ts';
 import { createLogger } from '../../src/shared/index.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';
 import { createBrowserSession, csrfFrom } from '../support/browser-session.ts';

@@ -1,6 +1,6 @@
 // Path variants and prototype-property names at every route family (issue 13): a trailing slash,
 // a double slash, dot segments, another case or an encoded slash must never reach a handler past
-// its rate limit (routing and limiting see one canonical path: src/http/canonical-path.ts), a
+// its rate limit (routing and limiting see one canonical path: src/http/middleware/canonical-path.ts), a
 // chunked body counts like one with a Content-Length, and no variant or name like `constructor`
 // or `__proto__` gets a 5xx.
 import { request } from 'node:http';

@@ -3,8 +3,12 @@
 // and which counter each of our routes spends (test/hardening/rate-limits.test.ts sends the bursts).
 import type { Context } from 'koa';
 import { describe, expect, it } from 'vitest';
-import { RateLimitedError, type LimitName, type RateLimits } from '../../src/http/rate-limit.ts';
-import { clientRateLimit, routeRateLimits } from '../../src/http/rate-limit-routes.ts';
+import {
+  RateLimitedError,
+  type LimitName,
+  type RateLimits,
+} from '../../src/http/rate-limit/limiter.ts';
+import { clientRateLimit, routeRateLimits } from '../../src/http/rate-limit/routes.ts';
 
 /** Limits whose takes stay pending until released, recording the order they were asked in. */
 const pendingLimits = (refuse: LimitName[] = []) => {

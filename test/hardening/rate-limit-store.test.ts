@@ -3,7 +3,11 @@
 // (in-memory insurance), and the shared counters resume when Redis is back.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.ts';
-import { createRateLimits, isRateLimited, type RateLimits } from '../../src/http/rate-limit.ts';
+import {
+  createRateLimits,
+  isRateLimited,
+  type RateLimits,
+} from '../../src/http/rate-limit/limiter.ts';
 import { connectRedis, type RedisClient } from '../../src/store/index.ts';
 import { hasRedisServer, startPrivateRedis, within } from './support.ts';
 

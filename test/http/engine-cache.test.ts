@@ -1,4 +1,4 @@
-// Discovery and JWKS are answered from the engine's kept first answer (src/http/engine-cache.ts):
+// Discovery and JWKS are answered from the engine's kept first answer (src/http/middleware/engine-cache.ts):
 // the same bytes, an ETag honoured with 304, the security headers of every response, and CORS
 // per request: a kept answer must not carry the Origin of whoever asked first.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

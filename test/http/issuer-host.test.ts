@@ -1,4 +1,4 @@
-// Every URL One-ID publishes derives from ISSUER, never from the request (src/http/issuer-origin.ts):
+// Every URL One-ID publishes derives from ISSUER, never from the request (src/http/middleware/issuer-origin.ts):
 // a request naming another host gets 421 and cannot poison the kept discovery answer; plain http
 // to an https issuer is redirected to https (or refused), never a 500; health checks answer any Host.
 import { request } from 'node:http';

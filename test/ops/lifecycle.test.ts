@@ -4,7 +4,7 @@
 import { createServer } from 'node:http';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { trackRequests } from '../../src/http/graceful-stop.ts';
+import { trackRequests } from '../../src/http/middleware/graceful-stop.ts';
 import { freePort, startTestApp, type TestApp } from '../support/app.ts';
 import { registerClient } from '../support/flows.ts';
 

@@ -38,7 +38,7 @@ export class CertificateError extends AppError {
   /**
    * Whether the certificate's own key made the refused proof (a signed challenge whose signature
    * verified with the x5c leaf's key). Only such failures may count against the certificate: a
-   * stranger can name anyone's public certificate in x5c (src/http/rate-limit-guards.ts).
+   * stranger can name anyone's public certificate in x5c (src/http/rate-limit/guards.ts).
    */
   keyProven: boolean;
 

@@ -2,7 +2,7 @@
 // (the login page's signed challenge, bound to the account), names them, and then signs in
 // with them; a certificate whose holder already has another account is never linked.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MESSAGES } from '../../../src/http/messages.ts';
+import { MESSAGES } from '../../../src/http/render/messages.ts';
 import { startTestApp, type TestApp } from '../../support/app.ts';
 import {
   createBrowserSession,

@@ -3,7 +3,7 @@
 // same account; step-up from a passkey session needs the certificate.
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MESSAGES } from '../../../src/http/messages.ts';
+import { MESSAGES } from '../../../src/http/render/messages.ts';
 import { startTestApp, type TestApp } from '../../support/app.ts';
 import {
   createBrowserSession,

@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MESSAGES } from '../../../src/http/messages.ts';
+import { MESSAGES } from '../../../src/http/render/messages.ts';
 import { startTestApp, type TestApp } from '../../support/app.ts';
 import {
   createBrowserSession,

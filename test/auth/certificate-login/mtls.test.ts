@@ -3,7 +3,7 @@
 // certificate in the handshake, and the interaction is completed in the cookie session.
 import { request } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MESSAGES } from '../../../src/http/messages.ts';
+import { MESSAGES } from '../../../src/http/render/messages.ts';
 import { freePort, startTestApp, type TestApp } from '../../support/app.ts';
 import {
   createBrowserSession,

@@ -4,7 +4,7 @@
 // The test client connects from 127.0.0.1: trusted in one app, untrusted in another.
 import { request, type OutgoingHttpHeaders } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MESSAGES } from '../../../src/http/messages.ts';
+import { MESSAGES } from '../../../src/http/render/messages.ts';
 import { startTestApp, type TestApp } from '../../support/app.ts';
 import {
   createBrowserSession,

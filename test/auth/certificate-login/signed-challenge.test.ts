@@ -2,7 +2,7 @@
 // section, a valid chain signing in, replays and foreign keys refused, and each broken
 // certificate refused with its reason in the JSON answer and in the audit trail.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MESSAGES } from '../../../src/http/messages.ts';
+import { MESSAGES } from '../../../src/http/render/messages.ts';
 import { startTestApp, type TestApp } from '../../support/app.ts';
 import { createBrowserSession } from '../../support/browser-session.ts';
 import {

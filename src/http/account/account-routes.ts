@@ -1,0 +1,117 @@
+// My One-ID: the citizen's own page, signed in through One-ID itself (see account-session.ts):
+// connected systems, the data each received and the consents behind it (withdrawable),
+// passkeys and certificates, sessions and recent activity.
+import type Router from '@koa/router';
+import type Provider from 'oidc-provider';
+import type { AccountService } from '../../accounts/index.ts';
+import type { RecoveryService } from '../../auth/certificate/index.ts';
+import type { ConsentService, MyDataService } from '../../consent/index.ts';
+import type { SessionService } from '../../sessions/index.ts';
+import type { FederationModule } from '../../federation/index.ts';
+import { revokeGrants } from '../../oidc/grants.ts';
+import type { AccountSession } from './account-session.ts';
+import { readBody, stringField } from '../middleware/body.ts';
+import type { Csrf } from '../middleware/csrf.ts';
+import type { PasskeyServiceLike } from '../deps.ts';
+import { translator } from '../render/messages.ts';
+import { langOf, type Views } from '../render/views.ts';
+
+type Deps = {
+  provider: () => Provider;
+  accountSession: AccountSession;
+  accounts: AccountService;
+  passkeys: PasskeyServiceLike;
+  consent: ConsentService;
+  myData: MyDataService;
+  views: Views;
+  csrf: Csrf;
+  /** Whether certificate login (and so certificate recovery) is on. */
+  certificateLogin?: boolean;
+  /** The citizen's linked certificates, listed next to the passkeys (managed on /account/security). */
+  signInMethods?: Pick<RecoveryService, 'certificates'> | undefined;
+  /** Called after a withdrawal: sign the client out of the citizen's sessions (back-channel logout). */
+  onConsentWithdrawn?: (accountId: string, clientId: string) => Promise<void>;
+  /** The citizen's sessions for the page's sessions section (views/partials/account-sessions.eta). */
+  sessions?: SessionService | undefined;
+  /** Linked sign-in services and agency links (views/partials/account-federation.eta). */
+  federation?: Pick<FederationModule, 'overview'> | undefined;
+};
+
+const DONE = new Set(['withdrawn', 'not-found', 'renamed', 'session-ended', 'unlinked']);
+
+export const accountRoutes = (router: Router, deps: Deps) => {
+  const { accountSession, accounts, passkeys, consent, myData, views, csrf } = deps;
+
+  router.get('/account/login', (ctx) => {
+    ctx.redirect(
+      accountSession.loginUrl(
+        ctx,
+        typeof ctx.query.return_to === 'string' ? ctx.query.return_to : '/account',
+      ),
+    );
+  });
+
+  router.get('/account/callback', (ctx) => {
+    ctx.redirect(accountSession.callback(ctx));
+  });
+
+  router.get('/account/cancelled', (ctx) => {
+    const t = translator(langOf(ctx));
+    views.render(ctx, 'message', {
+      heading: t('account.cancelled.title'),
+      message: t('account.cancelled.body'),
+      next: [{ href: '/account/login', label: t('account.cancelled.again') }],
+    });
+  });
+
+  router.get('/account', async (ctx) => {
+    const citizen = await accountSession.require(ctx);
+    if (!citizen) return;
+    const account = await accounts.findById(citizen.accountId);
+    if (!account) return;
+    const t = translator(langOf(ctx));
+    const done =
+      typeof ctx.query.done === 'string' && DONE.has(ctx.query.done)
+        ? t(`account.done.${ctx.query.done}`)
+        : undefined;
+    views.render(ctx, 'account', {
+      account,
+      done,
+      passkeys: await passkeys.listForAccount(citizen.accountId),
+      certificateLogin: Boolean(deps.certificateLogin),
+      certificates: (await deps.signInMethods?.certificates(citizen.accountId)) ?? [],
+      ...(await myData.overview(citizen.accountId)),
+      sessions: await deps.sessions?.listActive(citizen.accountId, citizen.sessionUid),
+      federation: await deps.federation?.overview(citizen.accountId),
+    });
+  });
+
+  router.post('/account/consents/:id/withdraw', async (ctx) => {
+    const body = await readBody(ctx);
+    csrf.verify(ctx, body._csrf);
+    const citizen = await accountSession.require(ctx);
+    if (!citizen) return;
+    const record = await consent.withdraw(
+      citizen.accountId,
+      ctx.params.id!,
+      `account:${citizen.accountId}`,
+      { ip: ctx.ip },
+    );
+    if (record) {
+      // At once: every token issued under this consent stops working, then the client is told.
+      await revokeGrants(deps.provider(), record.grantIds);
+      await deps.onConsentWithdrawn?.(citizen.accountId, record.clientId);
+    }
+    // Another account's consent, an unknown id or one already withdrawn: nothing changed.
+    ctx.redirect(record ? '/account?done=withdrawn' : '/account?done=not-found');
+  });
+
+  router.post('/account/passkeys/:id/rename', async (ctx) => {
+    const body = await readBody(ctx);
+    csrf.verify(ctx, body._csrf);
+    const citizen = await accountSession.require(ctx);
+    if (!citizen) return;
+    await passkeys.rename(citizen.accountId, ctx.params.id!, stringField(body, 'name', 200) ?? '');
+    ctx.redirect('/account?done=renamed');
+  });
+};

@@ -1,0 +1,89 @@
+// Server-rendered pages (views/*.eta, auto-escaped) in the citizen's language.
+import { fileURLToPath } from 'node:url';
+import { Eta } from 'eta';
+import type { Context } from 'koa';
+import type { SiteConfig } from '../../config/index.ts';
+import { LANGS, translator, type Lang } from './messages.ts';
+import { passkeyLabels } from '../account/passkey-label.ts';
+import type { State } from '../middleware/security.ts';
+
+const VIEWS = fileURLToPath(new URL('../../../views/', import.meta.url));
+const LANG_COOKIE = 'oneid_lang';
+
+/** Language: an explicit ?lang= (remembered in a cookie), then the cookie, then `ui_locales`, else Korean. */
+export const langOf = (ctx: Context, uiLocales?: string): Lang => {
+  const asked = ctx.query.lang;
+  if (typeof asked === 'string' && (LANGS as readonly string[]).includes(asked)) {
+    ctx.cookies.set(LANG_COOKIE, asked, {
+      httpOnly: true,
+      sameSite: 'lax',
+      overwrite: true,
+      maxAge: 365 * 86400_000,
+    });
+    return asked as Lang;
+  }
+  const saved = ctx.cookies.get(LANG_COOKIE);
+  if (saved && (LANGS as readonly string[]).includes(saved)) return saved as Lang;
+  const preferred = uiLocales
+    ?.split(' ')
+    .map((l) => l.slice(0, 2))
+    .find((l) => (LANGS as readonly string[]).includes(l));
+  return (preferred as Lang | undefined) ?? 'ko';
+};
+
+export const createViews = ({
+  csrfToken,
+  site,
+  timeZone = 'Asia/Seoul',
+}: {
+  csrfToken: (ctx: Context) => string;
+  /** The operator and its links, for the banner and footer (layout.eta). */
+  site: SiteConfig;
+  timeZone?: string;
+}) => {
+  // Dates on pages are in the citizens' time zone (KST by default), never the server's, and
+  // times on the 24-hour clock in both languages ("AM 5:24" reads badly in Korean service pages).
+  const format = (locale: string, time: boolean) =>
+    new Intl.DateTimeFormat(locale, {
+      dateStyle: 'medium',
+      ...(time && { timeStyle: 'short', hourCycle: 'h23' as const }),
+      timeZone,
+    });
+  const formats = {
+    ko: { day: format('ko-KR', false), time: format('ko-KR', true) },
+    en: { day: format('en-GB', false), time: format('en-GB', true) },
+  };
+  const eta = new Eta({ views: VIEWS, autoEscape: true, cache: true, autoTrim: false });
+  return {
+    /** Renders `view` into ctx.body with the layout's shared values (language, nonce, CSRF token). */
+    render(
+      ctx: Context,
+      view: string,
+      data: Record<string, unknown> = {},
+      options: { status?: number; uiLocales?: string } = {},
+    ) {
+      const lang = langOf(ctx, options.uiLocales);
+      const otherLang: Lang = lang === 'ko' ? 'en' : 'ko';
+      const switchUrl = `${ctx.path}?${new URLSearchParams({ ...(ctx.query as Record<string, string>), lang: otherLang })}`;
+      ctx.status = options.status ?? 200;
+      ctx.type = 'html';
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = eta.render(view, {
+        ...data,
+        lang,
+        t: translator(lang),
+        nonce: (ctx.state as State).cspNonce,
+        csrf: csrfToken(ctx),
+        switchUrl,
+        site: { ...site, operator: site.operator[lang] },
+        day: (d: Date) => formats[lang].day.format(d),
+        time: (d: Date) => formats[lang].time.format(d),
+        /** What the citizen calls each passkey (passkey-label.ts), in this page's language. */
+        passkeyLabels: (passkeys: Parameters<typeof passkeyLabels>[0]) =>
+          passkeyLabels(passkeys, lang, (d) => formats[lang].day.format(d)),
+      });
+    },
+  };
+};
+
+export type Views = ReturnType<typeof createViews>;

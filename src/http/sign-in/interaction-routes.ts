@@ -1,0 +1,182 @@
+// The engine's interaction pages: passkey sign-in (login prompt) and consent (consent prompt).
+// The engine owns the protocol; these routes only authenticate the citizen and record consent.
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import type Provider from 'oidc-provider';
+import { interactionOf } from './interaction-details.ts';
+import { ACR, satisfiesAcr, type PasskeyServiceLike } from '../deps.ts';
+import { readBody, stringField } from '../middleware/body.ts';
+import type { Csrf } from '../middleware/csrf.ts';
+import type { Metrics } from '../../observability/index.ts';
+import type { State } from '../middleware/security.ts';
+import type { Views } from '../render/views.ts';
+import { clientView, requestedFromParams } from './interaction-view.ts';
+import { requiredLevel, signInResult } from './sign-in-result.ts';
+import type { AccountService } from '../../accounts/index.ts';
+import type { ConsentService } from '../../consent/index.ts';
+import { isFirstPartyClient } from '../../clients/index.ts';
+
+type Deps = {
+  provider: () => Provider;
+  passkeys: PasskeyServiceLike;
+  agencyOf: (clientId: string) => Promise<string | undefined>;
+  consent: ConsentService;
+  accounts: AccountService;
+  views: Views;
+  csrf: Csrf;
+  /** Counts passkey sign-ins (oneid_signins_total). */
+  metrics: Pick<Metrics, 'observeSignIn'>;
+  /** The login page's certificate section for an interaction; absent when certificate login is off. */
+  certificateLogin?: ((uid: string) => object) | undefined;
+};
+
+export const interactionRoutes = (
+  router: Router,
+  { provider, passkeys, agencyOf, consent, accounts, views, csrf, certificateLogin, metrics }: Deps,
+) => {
+  const details = (ctx: Context) => interactionOf(ctx, provider());
+
+  /** Resumes the authorization after a consent decision; the engine derives the grant from it. */
+  const finishConsent = (ctx: Context) =>
+    provider().interactionFinished(
+      ctx.req,
+      ctx.res,
+      { consent: {} },
+      { mergeWithLastSubmission: true },
+    );
+
+  router.get('/interaction/:uid', async (ctx) => {
+    const interaction = await details(ctx);
+    const { prompt, params, uid } = interaction;
+    const client = await provider().Client.find(String(params.client_id));
+    const view = clientView(client, await agencyOf(String(params.client_id)));
+    const uiLocales = params.ui_locales as string | undefined;
+    if (prompt.name === 'login') {
+      // A level a passkey cannot meet: the page leads with the certificate (step-up notice).
+      const stepUp = !satisfiesAcr(ACR.substantial, requiredLevel(params));
+      views.render(
+        ctx,
+        'login',
+        {
+          client: view,
+          stepUp,
+          // login_hint (OIDC Core 3.1.2.1) pre-fills the email/phone field; it is only a hint.
+          loginHint: typeof params.login_hint === 'string' ? params.login_hint.slice(0, 320) : '',
+          optionsUrl: `/interaction/${uid}/passkey/options`,
+          verifyUrl: `/interaction/${uid}/passkey/verify`,
+          abortUrl: `/interaction/${uid}/abort`,
+          certificate: certificateLogin?.(uid),
+        },
+        { uiLocales },
+      );
+      return;
+    }
+    // One-ID's own pages need no consent: the citizen is using One-ID itself.
+    if (isFirstPartyClient(String(params.client_id))) {
+      await finishConsent(ctx);
+      return;
+    }
+    const accountId = interaction.session!.accountId;
+    const { pending } = await consent.evaluate(
+      accountId,
+      String(params.client_id),
+      requestedFromParams(params),
+    );
+    (ctx.state as State).formAction = [new URL(String(params.redirect_uri)).origin];
+    const account = await accounts.findById(accountId);
+    views.render(
+      ctx,
+      'consent',
+      {
+        client: view,
+        items: pending,
+        citizenName: account?.name ?? '',
+        submitUrl: `/interaction/${uid}/consent`,
+      },
+      { uiLocales },
+    );
+  });
+
+  router.post('/interaction/:uid/passkey/options', async (ctx) => {
+    const body = await readBody(ctx);
+    csrf.verify(ctx, body._csrf);
+    const { uid, prompt } = await details(ctx);
+    if (prompt.name !== 'login')
+      throw Object.assign(new Error('not a login prompt'), {
+        status: 400,
+        error: 'invalid_request',
+      });
+    ctx.body = await passkeys.authenticationOptions(
+      `interaction:${uid}`,
+      stringField(body, 'identifier', 320) || undefined,
+    );
+  });
+
+  router.post('/interaction/:uid/passkey/verify', async (ctx) => {
+    const body = await readBody(ctx);
+    csrf.verify(ctx, body._csrf);
+    const { uid, params } = await details(ctx);
+    const result = await metrics.observeSignIn(
+      'passkey',
+      passkeys.verifyAuthentication(`interaction:${uid}`, body as never, { ip: ctx.ip }),
+    );
+    // A passkey proves `substantial`; a client that asked for more gets a clear error, not less.
+    const outcome = signInResult(params, {
+      accountId: result.accountId,
+      acr: ACR.substantial,
+      amr: result.amr,
+    });
+    ctx.body = {
+      location: await provider().interactionResult(ctx.req, ctx.res, outcome, {
+        mergeWithLastSubmission: false,
+      }),
+    };
+  });
+
+  router.post('/interaction/:uid/consent', async (ctx) => {
+    const body = await readBody(ctx);
+    csrf.verify(ctx, body._csrf);
+    const { prompt, session, params } = await details(ctx);
+    if (prompt.name !== 'consent' || !session)
+      throw Object.assign(new Error('not a consent prompt'), {
+        status: 400,
+        error: 'invalid_request',
+      });
+    if (body.decision !== 'approve') {
+      await provider().interactionFinished(
+        ctx.req,
+        ctx.res,
+        {
+          error: 'access_denied',
+          error_description: 'the citizen declined to share the requested information',
+        },
+        { mergeWithLastSubmission: false },
+      );
+      return;
+    }
+    const clientId = String(params.client_id);
+    const requested = requestedFromParams(params);
+    // Approving agrees to the required items; optional ones only when their box was checked.
+    const checked = ([] as unknown[])
+      .concat(body.claims ?? [])
+      .filter((c): c is string => typeof c === 'string');
+    const { pending } = await consent.evaluate(session.accountId, clientId, requested);
+    const accepted = pending
+      .filter((p) => p.required || checked.includes(p.claim))
+      .map((p) => p.claim);
+    await consent.decide(session.accountId, clientId, requested, accepted, { ip: ctx.ip });
+    await finishConsent(ctx);
+  });
+
+  router.post('/interaction/:uid/abort', async (ctx) => {
+    const body = await readBody(ctx);
+    csrf.verify(ctx, body._csrf);
+    await details(ctx);
+    await provider().interactionFinished(
+      ctx.req,
+      ctx.res,
+      { error: 'access_denied', error_description: 'the citizen cancelled the sign-in' },
+      { mergeWithLastSubmission: false },
+    );
+  });
+};
