@@ -33,9 +33,9 @@ import {
 } from './admin-engine.ts';
 import type { ClaimSources } from './claim-sources.ts';
 import { pairwiseSub, subjectSector } from './pairwise.ts';
-import { clientTokensNotBeforeSeen } from './request-clients.ts';
+import { clientTokensNotBeforeSeen } from './storage/request-clients.ts';
 import { guardConfiguration, retryAfterOn503 } from './unavailable.ts';
-import { useEngineContext } from './request-memo.ts';
+import { useEngineContext } from './storage/request-memo.ts';
 
 // Reads ahead kept by the Redis store live as long as the engine request that made them.
 useEngineContext(() => Provider.ctx);

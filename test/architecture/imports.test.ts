@@ -53,7 +53,7 @@ describe('architecture', () => {
         expect(['http'], `${spec} in ${domain}`).toContain(domain);
       if (spec === 'knex' || spec === 'ioredis')
         expect(
-          domain === 'store' || path.endsWith('-repo.ts') || path.endsWith('adapter-redis.ts'),
+          domain === 'store' || path.endsWith('-repo.ts') || path.endsWith('redis-adapter.ts'),
           `${spec} in ${relative(SRC, path)}`,
         ).toBe(true);
       if (spec.startsWith('.')) {

@@ -5,9 +5,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import type { AdapterConstructor, AdapterPayload } from 'oidc-provider';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { createMemoryAdapter } from '../../src/oidc/adapter-memory.ts';
-import type { OidcAdapterStore } from '../../src/oidc/adapter-memory.ts';
-import { createRedisAdapter, redisKeys } from '../../src/oidc/adapter-redis.ts';
+import { createMemoryAdapter } from '../../src/oidc/storage/memory-adapter.ts';
+import type { OidcAdapterStore } from '../../src/oidc/storage/memory-adapter.ts';
+import { createRedisAdapter, redisKeys } from '../../src/oidc/storage/redis-adapter.ts';
 
 // CI sets REDIS_URL and must fail loudly without Redis; locally the suite falls back to the
 // default port and skips the Redis backend when nothing listens there.

@@ -8,7 +8,7 @@
 // Floors the engine (oidc-provider 9) sets, by its sequence of adapter calls (docs/performance.md,
 // "Round trips"). A grant-bound token's find reads its Grant and Session in the same script, and
 // the engine's Session.findByUid and Grant.find that follow in that request are served from
-// what it read (src/oidc/request-memo.ts):
+// what it read (src/oidc/storage/request-memo.ts):
 // - client credentials: Client.find (in process) -> ClientCredentials.upsert = 1 write, plus the
 //   token endpoint's rate-limit counters (one round trip) = 2.
 // - refresh: rate-limit counters -> RefreshToken.find (+ Session, Grant) -> RefreshToken.consume

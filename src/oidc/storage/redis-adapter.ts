@@ -29,8 +29,8 @@
 import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
-import { indexRefs, ttlSeconds } from './adapter-memory.ts';
-import type { IndexRefs, OidcAdapterStore } from './adapter-memory.ts';
+import { indexRefs, ttlSeconds } from './memory-adapter.ts';
+import type { IndexRefs, OidcAdapterStore } from './memory-adapter.ts';
 import { createRequestMemo } from './request-memo.ts';
 
 export type RedisClient = Redis | Cluster;

@@ -2,12 +2,12 @@
 // every other model lives in Redis (production, shared by all instances) or in process memory
 // (the embedded single-process default).
 import { errors, type Adapter, type AdapterConstructor, type AdapterPayload } from 'oidc-provider';
-import type { ClientService } from '../clients/index.ts';
-import { createMemoryAdapter } from './adapter-memory.ts';
-import { createRedisAdapter, type RedisClient } from './adapter-redis.ts';
+import type { ClientService } from '../../clients/index.ts';
+import { createMemoryAdapter } from './memory-adapter.ts';
+import { createRedisAdapter, type RedisClient } from './redis-adapter.ts';
 import { hashBearerIds } from './hashed-ids.ts';
-import type { RegistrationStore } from './admin-engine.ts';
-import { createGrantRevoker } from './grant-revocation.ts';
+import type { RegistrationStore } from '../admin-engine.ts';
+import { createGrantRevoker } from '../grant-revocation.ts';
 import { noteClientTokensNotBefore } from './request-clients.ts';
 
 /** A store adapter's atomic consume: true only for the one call that marked the record. */

@@ -10,8 +10,8 @@ import type {
 } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 import type { Logger } from 'pino';
-import type { SessionService } from '../sessions/index.ts';
-import { installBackchannelQueue } from './backchannel-queue.ts';
+import type { SessionService } from '../../sessions/index.ts';
+import { installBackchannelQueue } from '../backchannel-queue.ts';
 
 type Activity = {
   userAgent: string | undefined;
