@@ -1,6 +1,7 @@
 // distributed_claim_tokens and source_event_deliveries (see the migration): the distributed-claim
 // tokens One-ID handed out, and the durable queue of events telling their sources to refuse them.
 import type { Knex } from 'knex';
+import { queueTable } from '../store/index.ts';
 
 export type RevocationReason =
   'consent_withdrawn' | 'consent_expired' | 'sessions_ended' | 'account_disabled';
@@ -98,62 +99,8 @@ export const queueRevocations = async (
   return inserted.length;
 };
 
-/** Claims due events like the back-channel logout queue (delivery-repo.ts claimDue): see there. */
-export const claimDueEvents = async (
-  db: Knex,
-  issuer: string,
-  now: Date,
-  limit: number,
-  leaseMs: number,
-): Promise<SourceEvent[]> =>
-  db.transaction(async (trx) => {
-    const rows = await trx(EVENTS)
-      .where({ issuer, status: 'pending' })
-      .where('next_attempt_at', '<=', now)
-      .orderBy('next_attempt_at')
-      .limit(limit)
-      .forUpdate()
-      .skipLocked();
-    if (!rows.length) return [];
-    await trx(EVENTS)
-      .whereIn(
-        'id',
-        rows.map((r) => r.id as string),
-      )
-      .update({
-        attempts: trx.raw('attempts + 1'),
-        next_attempt_at: new Date(now.getTime() + leaseMs),
-        updated_at: now,
-      });
-    return rows.map((r) => toEvent({ ...r, attempts: r.attempts + 1 }));
-  });
-
-export const markEventDelivered = async (db: Knex, id: string, at: Date): Promise<void> => {
-  await db(EVENTS)
-    .where({ id })
-    .update({ status: 'delivered', delivered_at: at, updated_at: at, last_error: null });
-};
-
-export const markEventFailed = async (
-  db: Knex,
-  id: string,
-  at: Date,
-  error: string,
-): Promise<void> => {
-  await db(EVENTS).where({ id }).update({ status: 'failed', updated_at: at, last_error: error });
-};
-
-export const rescheduleEvent = async (
-  db: Knex,
-  id: string,
-  at: Date,
-  nextAttemptAt: Date,
-  error: string,
-): Promise<void> => {
-  await db(EVENTS)
-    .where({ id, status: 'pending' })
-    .update({ next_attempt_at: nextAttemptAt, updated_at: at, last_error: error });
-};
+/** The queue operations on the events table (src/store/queue-table.ts). */
+export const sourceEventRows = queueTable(EVENTS, toEvent);
 
 export const findEvents = async (
   db: Knex,
@@ -167,8 +114,5 @@ export const findEvents = async (
 /** Forgets expired tokens, and finished events last touched before `before`. */
 export const forgetOldSourceEvents = async (db: Knex, now: Date, before: Date): Promise<void> => {
   await db(TOKENS).where('expires_at', '<', now).delete();
-  await db(EVENTS)
-    .whereIn('status', ['delivered', 'failed'])
-    .where('updated_at', '<', before)
-    .delete();
+  await sourceEventRows.forgetFinished(db, before);
 };

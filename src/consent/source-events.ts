@@ -9,13 +9,10 @@ import type { Knex } from 'knex';
 import type { DeliveryQueue } from '../sessions/index.ts';
 import type { Clock } from '../shared/index.ts';
 import {
-  claimDueEvents,
   forgetOldSourceEvents,
   insertIssuedToken,
-  markEventDelivered,
-  markEventFailed,
   queueRevocations,
-  rescheduleEvent,
+  sourceEventRows,
   type IssuedToken,
   type RevocationReason,
   type SourceEvent,
@@ -27,10 +24,7 @@ const FINISHED_RETENTION_DAYS = 30;
 
 /** The queue of source events, for the sessions' delivery worker. */
 export const sourceEventQueue: DeliveryQueue<SourceEvent> = {
-  claimDue: claimDueEvents,
-  markDelivered: markEventDelivered,
-  markFailed: markEventFailed,
-  reschedule: rescheduleEvent,
+  ...sourceEventRows,
   audit: (row, error) => ({
     action: error === undefined ? 'claims.source-event.delivered' : 'claims.source-event.failed',
     subject: `account:${row.accountId}`,

@@ -1,5 +1,6 @@
 // backchannel_deliveries: the durable back-channel logout queue (see the migration).
 import type { Knex } from 'knex';
+import { queueTable } from '../store/index.ts';
 
 export type LogoutReason =
   | 'logout'
@@ -87,69 +88,9 @@ export const insertDeliveries = async (
   return inserted.length;
 };
 
-/**
- * Claims up to `limit` due deliveries: counts the attempt and pushes `next_attempt_at` out by
- * `leaseMs`, so a worker that dies mid-delivery leaves the row to be retried by anyone after
- * the lease. FOR UPDATE SKIP LOCKED lets instances claim concurrently without waiting on, or
- * taking, each other's rows. The transaction is short: the delivery itself runs after commit.
- */
-export const claimDue = async (
-  db: Knex,
-  issuer: string,
-  now: Date,
-  limit: number,
-  leaseMs: number,
-): Promise<Delivery[]> =>
-  db.transaction(async (trx) => {
-    const rows = await trx(TABLE)
-      .where({ issuer, status: 'pending' })
-      .where('next_attempt_at', '<=', now)
-      .orderBy('next_attempt_at')
-      .limit(limit)
-      .forUpdate()
-      .skipLocked();
-    if (!rows.length) return [];
-    const ids = rows.map((r) => r.id as string);
-    await trx(TABLE)
-      .whereIn('id', ids)
-      .update({
-        attempts: trx.raw('attempts + 1'),
-        next_attempt_at: new Date(now.getTime() + leaseMs),
-        updated_at: now,
-      });
-    return rows.map((r) => toDelivery({ ...r, attempts: r.attempts + 1 }));
-  });
-
-export const markDelivered = async (
-  db: Knex | Knex.Transaction,
-  id: string,
-  at: Date,
-): Promise<void> => {
-  await db(TABLE)
-    .where({ id })
-    .update({ status: 'delivered', delivered_at: at, updated_at: at, last_error: null });
-};
-
-export const markFailed = async (
-  db: Knex | Knex.Transaction,
-  id: string,
-  at: Date,
-  error: string,
-): Promise<void> => {
-  await db(TABLE).where({ id }).update({ status: 'failed', updated_at: at, last_error: error });
-};
-
-export const reschedule = async (
-  db: Knex,
-  id: string,
-  at: Date,
-  nextAttemptAt: Date,
-  error: string,
-): Promise<void> => {
-  await db(TABLE)
-    .where({ id, status: 'pending' })
-    .update({ next_attempt_at: nextAttemptAt, updated_at: at, last_error: error });
-};
+/** The queue operations on this table (src/store/queue-table.ts). */
+export const deliveryQueue = queueTable(TABLE, toDelivery);
+export const { claimDue, markDelivered, markFailed, reschedule } = deliveryQueue;
 
 export const findDeliveries = async (
   db: Knex,
@@ -177,5 +118,4 @@ export const withBackchannel = async (db: Knex, clientIds: string[]): Promise<Se
 };
 
 /** Forgets finished deliveries last touched before `before`. */
-export const deleteFinishedBefore = async (db: Knex, before: Date): Promise<number> =>
-  db(TABLE).whereIn('status', ['delivered', 'failed']).where('updated_at', '<', before).delete();
+export const deleteFinishedBefore = deliveryQueue.forgetFinished;

@@ -10,3 +10,5 @@ export { resealAll } from './reseal.ts';
 export type { ResealReport } from './reseal.ts';
 export { cachedByFeed, createRedisChangeFeed } from './change-feed.ts';
 export type { ChangeFeed } from './change-feed.ts';
+export { queueTable } from './queue-table.ts';
+export type { QueueTable } from './queue-table.ts';
