@@ -104,6 +104,23 @@ export const createClientService = ({
     return result;
   };
 
+  /** The audit record of a change to a client, naming the channel it came through. */
+  const auditChange = (
+    trx: Knex.Transaction,
+    action: string,
+    clientId: string,
+    actor: string,
+    options: ChangeContext,
+    details: Record<string, unknown>,
+  ) =>
+    appendAudit(trx, {
+      action,
+      actor,
+      subject: `client:${clientId}`,
+      ip: options.ip,
+      details: { ...details, ...(options.via && { via: options.via }) },
+    });
+
   /** A live client that administrators may change (One-ID's own clients are managed by One-ID). */
   const changeable = async (trx: Knex, clientId: string) => {
     const existing = await findClient(trx, clientId);
@@ -207,18 +224,11 @@ export const createClientService = ({
           ...(options.via && { registeredVia: options.via }),
         });
         await replaceAllowances(trx, clientId, toRows(allowances));
-        await appendAudit(trx, {
-          action: 'clients.created',
-          actor,
-          subject: `client:${clientId}`,
-          ip: options.ip,
-          details: {
-            agency,
-            status,
-            ...(options.via && { via: options.via }),
-            after: engineMetadata,
-            allowedClaims: allowances,
-          },
+        await auditChange(trx, 'clients.created', clientId, actor, options, {
+          agency,
+          status,
+          after: engineMetadata,
+          allowedClaims: allowances,
         });
       });
       return {
@@ -272,25 +282,18 @@ export const createClientService = ({
         await updateClientRow(trx, clientId, { agency, metadata: engineMetadata, ...secret });
         const before = replace ? await listAllowances(trx, clientId) : undefined;
         if (replace) await replaceAllowances(trx, clientId, toRows(allowances));
-        await appendAudit(trx, {
-          action: 'clients.updated',
-          actor,
-          subject: `client:${clientId}`,
-          ip: options.ip,
-          details: {
+        await auditChange(trx, 'clients.updated', clientId, actor, options, {
+          agency,
+          ...(existing.agency !== agency && { previousAgency: existing.agency }),
+          before: {
+            agency: existing.agency,
+            metadata: existing.metadata,
+            ...(before && { allowedClaims: before }),
+          },
+          after: {
             agency,
-            ...(existing.agency !== agency && { previousAgency: existing.agency }),
-            ...(options.via && { via: options.via }),
-            before: {
-              agency: existing.agency,
-              metadata: existing.metadata,
-              ...(before && { allowedClaims: before }),
-            },
-            after: {
-              agency,
-              metadata: engineMetadata,
-              ...(replace && { allowedClaims: allowances }),
-            },
+            metadata: engineMetadata,
+            ...(replace && { allowedClaims: allowances }),
           },
         });
       });
@@ -330,18 +333,18 @@ export const createClientService = ({
           status,
           ...(status === 'disabled' && { tokensNotBefore: clock.now() }),
         });
-        await appendAudit(trx, {
-          action: status === 'active' ? 'clients.enabled' : 'clients.disabled',
+        await auditChange(
+          trx,
+          status === 'active' ? 'clients.enabled' : 'clients.disabled',
+          clientId,
           actor,
-          subject: `client:${clientId}`,
-          ip: options.ip,
-          details: {
+          options,
+          {
             agency: existing.agency,
-            ...(options.via && { via: options.via }),
             before: { status: existing.status },
             after: { status },
           },
-        });
+        );
         return existing.status;
       });
     },
@@ -355,16 +358,9 @@ export const createClientService = ({
       await change(async (trx) => {
         const existing = await changeable(trx, clientId);
         await updateClientRow(trx, clientId, { status: 'disabled', deletedAt: clock.now() });
-        await appendAudit(trx, {
-          action: 'clients.deleted',
-          actor,
-          subject: `client:${clientId}`,
-          ip: options.ip,
-          details: {
-            agency: existing.agency,
-            ...(options.via && { via: options.via }),
-            before: { status: existing.status, metadata: existing.metadata },
-          },
+        await auditChange(trx, 'clients.deleted', clientId, actor, options, {
+          agency: existing.agency,
+          before: { status: existing.status, metadata: existing.metadata },
         });
       });
     },
@@ -394,16 +390,9 @@ export const createClientService = ({
           previousSecretSealed: previousValidUntil ? existing.secretSealed : null,
           previousSecretExpiresAt: previousValidUntil,
         });
-        await appendAudit(trx, {
-          action: 'clients.secret.rotated',
-          actor,
-          subject: `client:${clientId}`,
-          ip: options.ip,
-          details: {
-            agency: existing.agency,
-            ...(options.via && { via: options.via }),
-            previousValidUntil: previousValidUntil?.toISOString() ?? null,
-          },
+        await auditChange(trx, 'clients.secret.rotated', clientId, actor, options, {
+          agency: existing.agency,
+          previousValidUntil: previousValidUntil?.toISOString() ?? null,
         });
       });
       return { clientSecret, previousValidUntil };
@@ -498,17 +487,10 @@ export const createClientService = ({
           });
         const before = await listAllowances(trx, clientId);
         await replaceAllowances(trx, clientId, toRows(list));
-        await appendAudit(trx, {
-          action: 'clients.allowances.updated',
-          actor,
-          subject: `client:${clientId}`,
-          ip: options.ip,
-          details: {
-            agency: existing.agency,
-            ...(options.via && { via: options.via }),
-            before,
-            after: list,
-          },
+        await auditChange(trx, 'clients.allowances.updated', clientId, actor, options, {
+          agency: existing.agency,
+          before,
+          after: list,
         });
       });
     },
