@@ -17,11 +17,11 @@ import {
 import { certificateSubjectKey, type CertificateMappingRule } from './certificate-mapping.ts';
 import {
   findCertificateByFingerprint,
-  insertCertificate,
   lockSubjectKey,
   subjectKeyOwners,
 } from './certificate-repo.ts';
 import type { CertificateValidator } from './chain-validator.ts';
+import { linkCertificate } from './link-certificate.ts';
 import { CHALLENGE_ALGORITHMS, CHALLENGE_TYP, createChallengeNonce } from './signed-challenge.ts';
 
 type Deps = {
@@ -130,27 +130,12 @@ export const createCertificateLinkService = ({
         if (known) return known.accountId === accountId ? 'already-linked' : 'elsewhere';
         if ((await subjectKeyOwners(trx, subjectKey)).some((owner) => owner !== accountId))
           return 'elsewhere';
-        await insertCertificate(trx, {
-          fingerprint,
+        await linkCertificate(trx, {
           accountId,
           subjectKey,
-          issuer: cert.issuer,
-          serial: cert.serialNumber,
-          subject: cert.subject,
-          notAfter: cert.notAfter,
-        });
-        await appendAudit(trx, {
-          action: 'auth.certificate.linked',
-          actor: `account:${accountId}`,
-          subject: `account:${accountId}`,
+          cert,
           ip: context.ip,
-          details: {
-            fingerprint,
-            serial: cert.serialNumber,
-            issuer: cert.issuer,
-            revocation: cert.revocation,
-            via: 'account',
-          },
+          details: { revocation: cert.revocation, via: 'account' },
         });
         return 'linked';
       });

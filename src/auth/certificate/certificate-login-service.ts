@@ -36,6 +36,7 @@ import {
   createChallengeNonce,
   verifySignedChallenge,
 } from './signed-challenge.ts';
+import { linkCertificate } from './link-certificate.ts';
 import { isTrustedProxy } from './trusted-proxy.ts';
 import type { ValidatedCertificate } from './validated-certificate.ts';
 
@@ -239,26 +240,12 @@ export const createCertificateLoginService = ({
     await knex.transaction(async (trx) => {
       if (!linked) {
         // A renewed certificate (new key, new serial) with the same subject key: same account.
-        await insertCertificate(trx, {
-          fingerprint: cert.fingerprintSha256,
+        await linkCertificate(trx, {
           accountId,
           subjectKey,
-          issuer: cert.issuer,
-          serial: cert.serialNumber,
-          subject: cert.subject,
-          notAfter: cert.notAfter,
-        });
-        await appendAudit(trx, {
-          action: 'auth.certificate.linked',
-          actor: `account:${accountId}`,
-          subject: `account:${accountId}`,
+          cert,
           ip: context.ip,
-          details: {
-            fingerprint: cert.fingerprintSha256,
-            serial: cert.serialNumber,
-            issuer: cert.issuer,
-            via: 'renewal',
-          },
+          details: { via: 'renewal' },
         });
       }
       await recordCertificateUse(trx, cert.fingerprintSha256, clock.now());
