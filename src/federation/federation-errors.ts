@@ -1,5 +1,5 @@
 // Federation failures: each a readable AppError with a stable code (translated in
-// src/http/render/messages.ts). The citizen's sign-in stays open: another method may still work.
+// src/http/render/locales/). The citizen's sign-in stays open: another method may still work.
 import { AppError } from '../shared/index.ts';
 
 export const upstreamUnknown = () =>

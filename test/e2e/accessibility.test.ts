@@ -66,6 +66,7 @@ const check = async (url: string, lang: 'ko' | 'en', ready: string) => {
       problems,
       title: await page.title(),
       text: await page.locator('main').innerText(),
+      technical: await page.locator('details.technical p').allTextContents(),
     };
   } finally {
     await context.close();
@@ -119,6 +120,8 @@ describe.each(['ko', 'en'] as const)('accessibility (%s)', (lang) => {
     expect(engine.title).toContain(MESSAGES[lang]['errtitle.invalid_client']);
     expect(engine.text).toContain(MESSAGES[lang]['oauth.invalid_client']);
     expect(engine.text).not.toMatch(/client is invalid|client not found/);
+    // The developers' disclosure too says it in the page's language (engine-texts.ts).
+    expect(engine.technical).toEqual([MESSAGES[lang]['engine.client_invalid']]);
     expect(engine.violations).toEqual([]);
     expect([...dead.problems, ...engine.problems]).toEqual([]);
   });

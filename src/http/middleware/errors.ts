@@ -6,9 +6,11 @@ import type { Logger } from 'pino';
 import { isAppError } from '../../shared/index.ts';
 import { isUnavailableError, UNAVAILABLE_RETRY_AFTER_SECONDS } from '../../store/index.ts';
 import { langOf, type Views } from '../render/views.ts';
-import { errorTitleKey, translator } from '../render/messages.ts';
+import { engineTextKey } from '../render/engine-texts.ts';
+import { errorTitleKey, translator, type Translate } from '../render/messages.ts';
 
-type Described = { status: number; code: string; message: string };
+/** `engine`: an oidc-provider error, whose message is its English error_description. */
+type Described = { status: number; code: string; message: string; engine?: boolean };
 
 const describe = (error: unknown): Described => {
   // PostgreSQL or Redis down (src/store/health.ts): 503, try again shortly; not our bug.
@@ -34,10 +36,23 @@ const describe = (error: unknown): Described => {
       status,
       code: e.error === 'invalid_request' && status === 400 ? 'ERR_INTERACTION_EXPIRED' : e.error,
       message: e.error_description ?? e.error,
+      engine: true,
     };
   if (status < 500 && e.expose)
     return { status, code: 'ERR_BAD_REQUEST', message: (error as Error).message };
   return { status: 500, code: 'ERR_INTERNAL', message: 'Internal error' };
+};
+
+/**
+ * The page's words for a refusal: our text for the code, else the OAuth error's, else the
+ * engine's description translated; an untranslated English description never reaches a page.
+ */
+const messageFor = (t: Translate, code: string, d: Described) => {
+  for (const key of [`err.${code}`, `oauth.${code}`]) if (t(key) !== key) return t(key);
+  if (d.status >= 500) return t('error.retry');
+  const engineKey = d.engine ? engineTextKey(d.message) : undefined;
+  if (engineKey) return t(engineKey);
+  return d.engine ? t('err.oauth') : d.message;
 };
 
 export const wantsJson = (ctx: Context) =>
@@ -84,9 +99,7 @@ export const errorHandler =
           'request refused',
         );
       const t = translator(langOf(ctx));
-      const text = t(`err.${code}`);
-      const message =
-        text === `err.${code}` ? (d.status >= 500 ? t('error.retry') : d.message) : text;
+      const message = messageFor(t, code, d);
       // RFC 9110 10.2.3: when to try again, for refusals that pass (rate limits, lockouts, outages).
       const retryAfter =
         d.status === 429 && isAppError(error)

@@ -1,6 +1,7 @@
 // The engine's own pages (errors, logout confirmation, signed-out), rendered with our views.
 import type { Context } from 'koa';
 import type { KoaContextWithOIDC } from 'oidc-provider';
+import { engineText } from '../render/engine-texts.ts';
 import { errorTitleKey, translator } from '../render/messages.ts';
 import { langOf, type Views } from '../render/views.ts';
 
@@ -50,9 +51,13 @@ export const createEnginePages = (views: Views, options: Options = {}) => ({
         message: t(engineMessageKey(t, code, out.error_description)),
         detail: t('error.retry'),
         code,
-        // A registration fault is the agency's to fix: its developers need the engine's own
-        // words (English, marked so), kept in a disclosure under the code for the help desk.
-        technical: AGENCY_FAULTS.has(code) ? out.error_description : undefined,
+        // A registration fault is the agency's to fix: its developers need the engine's words,
+        // in the page's language when we know them (else English, marked so), kept in a
+        // disclosure under the code for the help desk.
+        technical:
+          AGENCY_FAULTS.has(code) && out.error_description
+            ? engineText(t, out.error_description)
+            : undefined,
       },
       { status: ctx.status, uiLocales },
     );
