@@ -4,12 +4,7 @@
 // certificates (RFC 8705) from the certificate listener or a trusted proxy.
 import { X509Certificate } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
-import {
-  errors,
-  type ClientAuthMethod,
-  type Configuration,
-  type KoaContextWithOIDC,
-} from 'oidc-provider';
+import type { ClientAuthMethod, Configuration, KoaContextWithOIDC } from 'oidc-provider';
 import {
   isTrustedProxy,
   parseForwardedCertificate,
@@ -30,6 +25,12 @@ type MtlsFeature = NonNullable<NonNullable<Configuration['features']>['mTLS']>;
 
 /** FAPI 2.0 SP 5.4.1: the algorithms a fapi2 client may sign with (client assertions, request objects). */
 const CLIENT_ALGS: ReadonlySet<string> = new Set(FAPI2_CLIENT_ALGS);
+
+/**
+ * The engine's error classes, imported when a hook first refuses something: the hooks run inside
+ * a running engine, and the CLI imports this module (through client-check.ts) without loading it.
+ */
+const engineErrors = async () => (await import('oidc-provider')).errors;
 
 /** Whether the engine's client chose (or was given) fapi2: extra metadata keeps its snake_case name. */
 const isFapi2 = (client: unknown) =>
@@ -98,6 +99,7 @@ export const fapiFeatures = (source: ClientCertificates | undefined) => {
       ) => {
         // A pushed request was checked at the PAR endpoint; the engine stores plain ones unsigned.
         if (!isFapi2(client) || 'PushedAuthorizationRequest' in ctx.oidc.entities) return;
+        const errors = await engineErrors();
         if (!CLIENT_ALGS.has(header.alg ?? ''))
           throw new errors.InvalidRequestObject(
             'security_profile fapi2 allows request objects signed with ES256 or PS256 only',
@@ -135,6 +137,7 @@ export const assertClientAssertion: NonNullable<
   Configuration['assertJwtClientAuthClaimsAndHeader']
 > = async (ctx, claims, header, client) => {
   if (!isFapi2(client)) return;
+  const errors = await engineErrors();
   if (!CLIENT_ALGS.has(String(header.alg)))
     throw new errors.InvalidClientAuth(
       'security_profile fapi2 allows client assertions signed with ES256 or PS256 only',
