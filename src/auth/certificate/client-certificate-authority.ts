@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import type { RevocationOptions } from './revocation-checker.ts';
 import { createCertificateValidator } from './chain-validator.ts';
 import { OID } from './certificate-extensions.ts';
-import { Name, SubjectAlternativeNameExtension, X509Certificate } from './x509.ts';
+import { Name, type SubjectAlternativeNameExtension, X509Certificate } from './x509.ts';
 
 /** The RFC 8705 2.1.2 metadata fields that name the certificate's subject (one per client). */
 export type SubjectField =
