@@ -119,6 +119,7 @@ describe('FAPI 2.0 in Chromium, driven by oauth4webapi', () => {
       'test',
     );
     const as = await discover(app);
+    expect(as.mtls_endpoint_aliases?.userinfo_endpoint).toBe(`${listener}/me`);
     const client: oauth.Client = { client_id: clientId, use_mtls_endpoint_aliases: true };
     const auth = oauth.TlsClientAuth();
     const over = (presented: Issued) => ({
