@@ -8,7 +8,11 @@ import { createAdminModule } from './admin/index.ts';
 import { createAuditService, withAuditKeys } from './audit/index.ts';
 import { createEnrolmentService } from './auth/index.ts';
 import { createPasskeyService } from './auth/passkey/index.ts';
-import { createCertificateModule, createRecoveryService } from './auth/certificate/index.ts';
+import {
+  createCertificateModule,
+  createClientCertificateAuthority,
+  createRecoveryService,
+} from './auth/certificate/index.ts';
 import {
   ADMIN_API_CLIENT_ID,
   ADMIN_CLIENT_ID,
@@ -345,6 +349,18 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     trustedProxies: config.trustedProxies,
     header: certSettings.header,
     headerFormat: certSettings.headerFormat,
+    // RFC 8705 2.1 (tls_client_auth): agency CAs, trusted only when CLIENT_CERT_TRUST_ANCHORS says so.
+    authority:
+      certSettings.clientTrustAnchorsPath === undefined
+        ? undefined
+        : createClientCertificateAuthority({
+            anchorsPath: certSettings.clientTrustAnchorsPath,
+            revocation: {
+              failOpen: certSettings.revocationFailOpen,
+              timeoutMs: certSettings.revocationTimeoutMs,
+              crlUrls: certSettings.crlUrls,
+            },
+          }),
   };
   const buildProvider = async () => {
     claimSigner = undefined;

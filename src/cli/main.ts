@@ -1,5 +1,4 @@
 // `npm run cli -- <group> <command> [--options]`: operator commands on the same database.
-import './quiet-runtime-warning.ts';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/index.ts';
 import { isAppError } from '../shared/index.ts';

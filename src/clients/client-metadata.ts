@@ -91,6 +91,15 @@ const description = z
     if (problem) ctx.addIssue({ code: 'custom', message: problem });
   });
 
+/** RFC 8705 2.1.2: the fields that name a tls_client_auth client's certificate subject. */
+const TLS_SUBJECT_FIELDS = [
+  'tls_client_auth_subject_dn',
+  'tls_client_auth_san_dns',
+  'tls_client_auth_san_uri',
+  'tls_client_auth_san_ip',
+  'tls_client_auth_san_email',
+] as const;
+
 export const clientMetadataSchema = z
   .object({
     client_id: z
@@ -126,13 +135,14 @@ export const clientMetadataSchema = z
         [
           'private_key_jwt',
           'self_signed_tls_client_auth',
+          'tls_client_auth',
           'client_secret_basic',
           'client_secret_post',
           'none',
         ],
         {
           message:
-            'offered: private_key_jwt, self_signed_tls_client_auth, client_secret_basic, client_secret_post, none',
+            'offered: private_key_jwt, self_signed_tls_client_auth, tls_client_auth, client_secret_basic, client_secret_post, none',
         },
       )
       .default('client_secret_basic'),
@@ -162,6 +172,12 @@ export const clientMetadataSchema = z
     require_pushed_authorization_requests: z.boolean().optional(),
     // RFC 8705 3: access tokens bound to the client's TLS certificate (cnf.x5t#S256).
     tls_client_certificate_bound_access_tokens: z.boolean().optional(),
+    // RFC 8705 2.1.2: how a tls_client_auth client's certificate names it (exactly one).
+    tls_client_auth_subject_dn: z.string().min(1).max(500).optional(),
+    tls_client_auth_san_dns: z.string().min(1).max(253).optional(),
+    tls_client_auth_san_uri: z.string().min(1).max(500).optional(),
+    tls_client_auth_san_ip: z.string().min(1).max(45).optional(),
+    tls_client_auth_san_email: z.string().min(1).max(254).optional(),
     // One-ID extension: baseline or fapi2 (security-profile.ts); defaulted from allowed_claims.
     security_profile: z
       .enum(SECURITY_PROFILES, { message: 'must be baseline or fapi2' })
@@ -211,6 +227,13 @@ export const clientMetadataSchema = z
         message: 'self_signed_tls_client_auth needs jwks or jwks_uri holding the certificate (x5c)',
       });
     }
+    const subjects = TLS_SUBJECT_FIELDS.filter((f) => m[f] !== undefined);
+    if (m.token_endpoint_auth_method === 'tls_client_auth' && subjects.length !== 1)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['token_endpoint_auth_method'],
+        message: `tls_client_auth needs exactly one of ${TLS_SUBJECT_FIELDS.join(', ')} (RFC 8705 2.1.2)`,
+      });
     if (m.jwks_uri && m.jwks)
       ctx.addIssue({ code: 'custom', path: ['jwks'], message: 'give jwks_uri or jwks, not both' });
     if (m.token_endpoint_auth_method === 'none' && m.grant_types.includes('client_credentials')) {

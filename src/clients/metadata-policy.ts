@@ -23,8 +23,6 @@ const readOnly: FieldRule = { outcome: 'ignored', reason: 'set by One-ID', quiet
 const NO_ENCRYPTION = 'encrypted responses are not offered (TLS protects them in transit)';
 const NO_JAR =
   'request objects by reference are not offered; send them by value or through pushed authorization requests (RFC 9126)';
-const NO_TLS_AUTH =
-  'tls_client_auth (PKI-based mutual TLS) is not offered; use self_signed_tls_client_auth (RFC 8705 2.2)';
 const NO_CIBA = 'client-initiated backchannel authentication is not offered';
 
 export const FIELD_POLICY: Readonly<Record<string, FieldRule>> = {
@@ -60,8 +58,14 @@ export const FIELD_POLICY: Readonly<Record<string, FieldRule>> = {
   // RFC 9449 (DPoP) and RFC 9126 (PAR): the engine offers both.
   dpop_bound_access_tokens: honoured,
   require_pushed_authorization_requests: honoured,
-  // RFC 8705: certificate-bound tokens (self-signed certificates pinned in jwks).
+  // RFC 8705: certificate-bound tokens; the subject of a tls_client_auth client's certificate
+  // (2.1.2, one of these), issued by an agency CA in CLIENT_CERT_TRUST_ANCHORS.
   tls_client_certificate_bound_access_tokens: honoured,
+  tls_client_auth_subject_dn: honoured,
+  tls_client_auth_san_dns: honoured,
+  tls_client_auth_san_uri: honoured,
+  tls_client_auth_san_ip: honoured,
+  tls_client_auth_san_email: honoured,
   // FAPI 2.0 Message Signing (JAR, JARM, RFC 9701, signed userinfo); fapi2 limits the algorithms.
   require_signed_request_object: honoured,
   request_object_signing_alg: honoured,
@@ -87,11 +91,6 @@ export const FIELD_POLICY: Readonly<Record<string, FieldRule>> = {
   authorization_encrypted_response_enc: refused(NO_ENCRYPTION),
   introspection_encrypted_response_alg: refused(NO_ENCRYPTION),
   introspection_encrypted_response_enc: refused(NO_ENCRYPTION),
-  tls_client_auth_subject_dn: refused(NO_TLS_AUTH),
-  tls_client_auth_san_dns: refused(NO_TLS_AUTH),
-  tls_client_auth_san_uri: refused(NO_TLS_AUTH),
-  tls_client_auth_san_ip: refused(NO_TLS_AUTH),
-  tls_client_auth_san_email: refused(NO_TLS_AUTH),
   backchannel_token_delivery_mode: refused(NO_CIBA),
   backchannel_client_notification_endpoint: refused(NO_CIBA),
   backchannel_authentication_request_signing_alg: refused(NO_CIBA),

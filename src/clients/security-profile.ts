@@ -8,7 +8,11 @@ export const SECURITY_PROFILES = ['baseline', 'fapi2'] as const;
 export type SecurityProfile = (typeof SECURITY_PROFILES)[number];
 
 /** FAPI 2.0 SP 5.3.2.1: client authentication by private_key_jwt or mutual TLS (RFC 8705) only. */
-export const FAPI2_AUTH_METHODS = ['private_key_jwt', 'self_signed_tls_client_auth'] as const;
+export const FAPI2_AUTH_METHODS = [
+  'private_key_jwt',
+  'tls_client_auth',
+  'self_signed_tls_client_auth',
+] as const;
 /** FAPI 2.0 SP 5.4.1: PS256, ES256 or EdDSA. What clients sign (assertions, request objects). */
 export const FAPI2_CLIENT_ALGS = ['ES256', 'PS256'] as const;
 /** What One-ID signs for fapi2 clients: ES256 (its RSA keys are RS256 keys, which FAPI 2.0 forbids). */

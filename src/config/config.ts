@@ -82,6 +82,8 @@ export type CertificateConfig = Readonly<{
   tlsKey: string | undefined;
   header: string;
   headerFormat: 'rfc9440' | 'nginx-escaped';
+  /** RFC 8705 2.1 (tls_client_auth): the CAs trusted to issue agency systems' client certificates. */
+  clientTrustAnchorsPath: string | undefined;
 }>;
 
 /** The durable back-channel logout queue (docs/logout.md). */
@@ -308,6 +310,7 @@ const schema = z.object({
     .transform((v) => v.toLowerCase())
     .default('client-cert'),
   CERT_HEADER_FORMAT: z.enum(['rfc9440', 'nginx-escaped']).default('rfc9440'),
+  CLIENT_CERT_TRUST_ANCHORS: z.string().min(1).optional(),
   RATE_LIMIT_SIGNIN_PER_MINUTE: int(1, 1_000_000).default(300),
   RATE_LIMIT_ACCOUNT_PER_MINUTE: int(1, 1_000_000).default(30),
   RATE_LIMIT_ENROLMENT_PER_MINUTE: int(1, 1_000_000).default(60),
@@ -432,6 +435,7 @@ export const loadConfig = (env: Record<string, string | undefined>): Config => {
       tlsKey: v.TLS_KEY,
       header: v.CERT_HEADER,
       headerFormat: v.CERT_HEADER_FORMAT,
+      clientTrustAnchorsPath: v.CLIENT_CERT_TRUST_ANCHORS,
     }),
     rateLimits: Object.freeze({
       signInPerMinute: v.RATE_LIMIT_SIGNIN_PER_MINUTE,

@@ -61,7 +61,7 @@ export const createEngineMetadataCheck = (issuer: string) => {
     const { default: Engine, errors } = await loadEngine();
     engine ??= new Engine(issuer, {
       ...clientSettings,
-      clientAuthMethods: authMethods(clientSettings.clientAuthMethods, true),
+      clientAuthMethods: authMethods(clientSettings.clientAuthMethods, CHECK_CERTIFICATES),
       jwks: { keys: checkKeys() } as never,
       adapter: NoStorage,
       // Every field a security profile may use is accepted here; the running engine offers

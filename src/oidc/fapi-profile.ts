@@ -1,19 +1,19 @@
 // The engine's side of per-client security profiles (clients/security-profile.ts): the FAPI 2.0
 // Security Profile for clients whose metadata says `fapi2`, FAPI 2.0 Message Signing (JAR through
 // PAR, JARM, RFC 9701 introspection, signed userinfo), DPoP (RFC 9449) and mutual-TLS client
-// certificates (RFC 8705) from the certificate listener or a trusted proxy.
+// certificates (RFC 8705) from the certificate listener or a trusted proxy: self-signed ones pinned
+// in the client's jwks, and (tls_client_auth) ones issued by the agency CAs the operator trusts.
 import { X509Certificate } from 'node:crypto';
-import type { TLSSocket } from 'node:tls';
-import {
-  errors,
-  type ClientAuthMethod,
-  type Configuration,
-  type KoaContextWithOIDC,
-} from 'oidc-provider';
+import type { IncomingMessage } from 'node:http';
+import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
+import type { ClientAuthMethod, Configuration, KoaContextWithOIDC } from 'oidc-provider';
 import {
   isTrustedProxy,
   parseForwardedCertificate,
+  parseForwardedChain,
+  type ClientCertificateAuthority,
   type ForwardedCertificateFormat,
+  type SubjectField,
 } from '../auth/certificate/index.ts';
 import { FAPI2_CLIENT_ALGS } from '../clients/index.ts';
 
@@ -24,12 +24,20 @@ export type ClientCertificates = {
   trustedProxies: readonly string[];
   header: string;
   headerFormat: ForwardedCertificateFormat;
+  /** RFC 8705 2.1 (tls_client_auth): the agency CAs trusted for client certificates, if any. */
+  authority?: ClientCertificateAuthority | undefined;
 };
 
 type MtlsFeature = NonNullable<NonNullable<Configuration['features']>['mTLS']>;
 
 /** FAPI 2.0 SP 5.4.1: the algorithms a fapi2 client may sign with (client assertions, request objects). */
 const CLIENT_ALGS: ReadonlySet<string> = new Set(FAPI2_CLIENT_ALGS);
+
+/**
+ * The engine's error classes, imported when a hook first refuses something: the hooks run inside
+ * a running engine, and the CLI imports this module (through client-check.ts) without loading it.
+ */
+const engineErrors = async () => (await import('oidc-provider')).errors;
 
 /** Whether the engine's client chose (or was given) fapi2: extra metadata keeps its snake_case name. */
 const isFapi2 = (client: unknown) =>
@@ -63,15 +71,65 @@ export const requestCertificate = (
   }
 };
 
+/** The intermediates sent with the client certificate: the TLS peer chain, or the proxy's list. */
+const requestChain = (ctx: KoaContextWithOIDC, source: ClientCertificates): Uint8Array[] => {
+  const socket = ctx.req.socket as TLSSocket;
+  if (socket.encrypted) {
+    const chain: Uint8Array[] = [];
+    let cert = socket.getPeerCertificate(true) as DetailedPeerCertificate | undefined;
+    // The chain ends where a certificate names itself as issuer (Node links a root to itself).
+    while (cert?.issuerCertificate && cert.issuerCertificate !== cert && chain.length < 8) {
+      cert = cert.issuerCertificate;
+      chain.push(cert.raw);
+    }
+    return chain;
+  }
+  try {
+    return parseForwardedChain(ctx.req.headersDistinct[`${source.header}-chain`]);
+  } catch {
+    return [];
+  }
+};
+
+/** Requests whose client certificate chained to a trusted agency CA (certificateAuthorized). */
+const authorized = new WeakMap<IncomingMessage, boolean>();
+
+/**
+ * RFC 8705 2.1: the engine asks synchronously whether a client certificate is trusted; the path,
+ * revocation included, is checked here first, before the engine reads the request. Only POSTs
+ * (token, PAR, introspection, revocation) authenticate clients.
+ */
+export const verifyClientCertificates =
+  (source: ClientCertificates | undefined) =>
+  async (ctx: KoaContextWithOIDC, next: () => Promise<unknown>) => {
+    const authority = source?.authority;
+    const cert = authority && ctx.method === 'POST' ? requestCertificate(ctx, source) : undefined;
+    if (authority && cert) {
+      const verified = await authority.verify(cert.raw, requestChain(ctx, source)).then(
+        () => true,
+        () => false,
+      );
+      authorized.set(ctx.req, verified);
+    }
+    await next();
+  };
+
 /** Whether client certificates can reach the engine at all (listener or trusted proxy). */
 export const mtlsAvailable = (source: ClientCertificates | undefined) =>
   Boolean(source && (source.listenerOrigin || source.trustedProxies.length));
 
-/** The client authentication methods offered: self_signed_tls_client_auth only with certificates. */
+/**
+ * The client authentication methods offered: self_signed_tls_client_auth where certificates
+ * arrive, and tls_client_auth where agency CAs are trusted too (CLIENT_CERT_TRUST_ANCHORS).
+ */
 export const authMethods = (
   base: readonly ClientAuthMethod[],
-  mtls: boolean,
-): ClientAuthMethod[] => (mtls ? [...base, 'self_signed_tls_client_auth'] : [...base]);
+  source: ClientCertificates | undefined,
+): ClientAuthMethod[] => [
+  ...base,
+  ...(mtlsAvailable(source) ? (['self_signed_tls_client_auth'] as const) : []),
+  ...(mtlsAvailable(source) && source?.authority ? (['tls_client_auth'] as const) : []),
+];
 
 /** The engine features of the profiles; `mtls` switches on RFC 8705 where certificates arrive. */
 export const fapiFeatures = (source: ClientCertificates | undefined) => {
@@ -98,6 +156,7 @@ export const fapiFeatures = (source: ClientCertificates | undefined) => {
       ) => {
         // A pushed request was checked at the PAR endpoint; the engine stores plain ones unsigned.
         if (!isFapi2(client) || 'PushedAuthorizationRequest' in ctx.oidc.entities) return;
+        const errors = await engineErrors();
         if (!CLIENT_ALGS.has(header.alg ?? ''))
           throw new errors.InvalidRequestObject(
             'security_profile fapi2 allows request objects signed with ES256 or PS256 only',
@@ -120,9 +179,14 @@ export const fapiFeatures = (source: ClientCertificates | undefined) => {
       enabled: mtls,
       certificateBoundAccessTokens: mtls,
       selfSignedTlsClientAuth: mtls,
-      tlsClientAuth: false,
+      tlsClientAuth: mtls && Boolean(source?.authority),
       getCertificate: (ctx: KoaContextWithOIDC) =>
         source ? requestCertificate(ctx, source) : undefined,
+      certificateAuthorized: (ctx: KoaContextWithOIDC) => authorized.get(ctx.req) === true,
+      certificateSubjectMatches: (ctx: KoaContextWithOIDC, field: SubjectField, value: string) => {
+        const cert = source && requestCertificate(ctx, source);
+        return Boolean(cert && source.authority?.subjectMatches(cert.raw, field, value));
+      },
     } as MtlsFeature,
   };
 };
@@ -135,6 +199,7 @@ export const assertClientAssertion: NonNullable<
   Configuration['assertJwtClientAuthClaimsAndHeader']
 > = async (ctx, claims, header, client) => {
   if (!isFapi2(client)) return;
+  const errors = await engineErrors();
   if (!CLIENT_ALGS.has(String(header.alg)))
     throw new errors.InvalidClientAuth(
       'security_profile fapi2 allows client assertions signed with ES256 or PS256 only',
@@ -182,4 +247,9 @@ export const CHECK_CERTIFICATES: ClientCertificates = {
   trustedProxies: [],
   header: 'client-cert',
   headerFormat: 'rfc9440',
+  // Registration only reads the methods offered; nothing is authenticated with this.
+  authority: {
+    verify: () => Promise.reject(new Error('the registration check authenticates no one')),
+    subjectMatches: () => false,
+  },
 };

@@ -18,9 +18,9 @@ import {
   assertClientAssertion,
   authMethods,
   fapiFeatures,
-  mtlsAvailable,
   mtlsDiscovery,
   rotateRefreshToken,
+  verifyClientCertificates,
   type ClientCertificates,
 } from './fapi-profile.ts';
 import { createLoadExistingGrant } from './consent-grants.ts';
@@ -164,10 +164,7 @@ export const createProvider = (deps: ProviderDeps): Provider => {
       : createLoadExistingGrant({ consent: deps.consent, isFirstParty: isFirstPartyClient }),
     ...(deps.admin && { extraTokenClaims: adminTokenClaims(deps.admin) }),
     ...clientSettings,
-    clientAuthMethods: authMethods(
-      clientSettings.clientAuthMethods,
-      mtlsAvailable(deps.clientCertificates),
-    ),
+    clientAuthMethods: authMethods(clientSettings.clientAuthMethods, deps.clientCertificates),
     // FAPI 2.0 SP 5.4.1 for fapi2 clients' assertions (fapi-profile.ts).
     assertJwtClientAuthClaimsAndHeader: assertClientAssertion,
     // OIDC Core 8.1: the same citizen gets one stable `sub` per sector, unlinkable across sectors
@@ -320,6 +317,7 @@ export const createProvider = (deps: ProviderDeps): Provider => {
   guardConfiguration(configuration, deps.pages.unavailable);
   const provider = new Provider(deps.issuer, configuration);
   provider.use(retryAfterOn503);
+  provider.use(verifyClientCertificates(deps.clientCertificates));
   if (deps.admin) installAdminEngine(provider, deps.admin);
   provider.proxy = deps.proxy;
   // "Connected systems" on My One-ID: first and last sign-in per client.

@@ -70,7 +70,7 @@ const CASES: Case[] = [
   ['introspection_signed_response_alg', 'ES256', 'honoured'],
   ['security_profile', 'baseline', 'honoured'],
   ['security_profile', 'gold', 'refused', /must be baseline or fapi2/],
-  ['tls_client_auth_subject_dn', 'CN=portal', 'refused', /RFC 8705/],
+  ['token_endpoint_auth_method', 'tls_client_auth', 'refused', /needs exactly one of.*RFC 8705/],
   ['software_statement', 'eyJhbGciOiJub25lIn0.e30.', 'refused', /software statements/],
   [
     'frontchannel_logout_uri',

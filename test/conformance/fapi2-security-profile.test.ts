@@ -2,6 +2,8 @@
 // fapi2-security-profile-final-test-plan (private_key_jwt, DPoP, unsigned PAR, openid_connect)
 // that can run here, each named after its module, against a real One-ID with a passkey sign-in.
 // docs/conformance.md lists what is covered and what is not.
+import { randomUUID } from 'node:crypto';
+import { calculateJwkThumbprint, exportJWK, SignJWT } from 'jose';
 import * as oauth from 'oauth4webapi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.ts';
@@ -49,6 +51,27 @@ const pushRaw = async (
   const res = await oauth.pushedAuthorizationRequest(rp.as, client.client, auth, params, insecure);
   return { res, body: (await res.json()) as Record<string, string> };
 };
+
+/** A DPoP proof built by hand (RFC 9449 4.2), for the misuses oauth4webapi never sends. */
+const proof = async (keys: CryptoKeyPair, htm: string, htu: string, accessToken?: string) =>
+  new SignJWT({
+    htm,
+    htu,
+    jti: randomUUID(),
+    ...(accessToken && {
+      ath: Buffer.from(
+        await crypto.subtle.digest('SHA-256', new TextEncoder().encode(accessToken)),
+      ).toString('base64url'),
+    }),
+  })
+    .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: await exportJWK(keys.publicKey) })
+    .setIssuedAt()
+    .sign(keys.privateKey);
+
+const userinfo = (accessToken: string, dpop?: string) =>
+  fetch(`${app.issuer}/me`, {
+    headers: { authorization: `DPoP ${accessToken}`, ...(dpop && { dpop }) },
+  });
 
 const tokenError = async (res: Response) => {
   const body = (await res.json()) as Record<string, string>;
@@ -227,5 +250,102 @@ describe('fapi2-security-profile-final-test-plan (self-check)', () => {
     expect(refreshed.token_type.toLowerCase()).toBe('dpop');
     // FAPI 2.0 SP 5.3.2.1: not rotated; the same refresh token keeps working.
     expect(refreshed.refresh_token ?? tokens.refresh_token).toBe(tokens.refresh_token);
+  });
+
+  it('fapi2-security-profile-final-dpop-negative-tests', async () => {
+    const { tokens } = await rp.signInFully(citizen.authenticator);
+    const token = tokens.access_token;
+    const me = `${app.issuer}/me`;
+    // Without its proof; as a bearer token.
+    expect((await userinfo(token)).status).toBe(400);
+    const bearer = await fetch(me, { headers: { authorization: `Bearer ${token}` } });
+    expect(bearer.status).toBe(401);
+    // A proof signed with another key.
+    const other = await oauth.generateKeyPair('ES256');
+    const stolen = await userinfo(token, await proof(other, 'GET', me, token));
+    expect(stolen.status).toBe(401);
+    expect(stolen.headers.get('www-authenticate')).toMatch(/invalid_token/);
+    // A proof made for another URL, and for another method.
+    const elsewhere = await userinfo(token, await proof(rp.dpopKeys, 'GET', `${me}x`, token));
+    expect(elsewhere.headers.get('www-authenticate')).toMatch(/invalid_dpop_proof/);
+    const post = await userinfo(token, await proof(rp.dpopKeys, 'POST', me, token));
+    expect(post.headers.get('www-authenticate')).toMatch(/invalid_dpop_proof/);
+    // A proof without the token's hash (ath).
+    const noAth = await userinfo(token, await proof(rp.dpopKeys, 'GET', me));
+    expect(noAth.status).toBe(401);
+    // A replayed proof: good once, refused the second time.
+    const once = await proof(rp.dpopKeys, 'GET', me, token);
+    expect((await userinfo(token, once)).status).toBe(200);
+    expect((await userinfo(token, once)).status).toBe(401);
+  });
+
+  it('fapi2-security-profile-final-ensure-dpopproof-at-par-endpoint-binding-success', async () => {
+    // The pushed request carries a DPoP proof (createFapiRp), which binds the code to its key.
+    const { tokens } = await rp.signInFully(citizen.authenticator);
+    const introspection = await rp.introspect(tokens.access_token);
+    expect(introspection.cnf?.jkt).toBeTruthy();
+  });
+
+  it('fapi2-security-profile-final-ensure-token-endpoint-fails-with-mismatched-dpop-proof-jkt', async () => {
+    // The pushed request was bound to the RP's DPoP key; the code is redeemed with another key.
+    const request = await rp.authorize(citizen.authenticator);
+    const otherKey = oauth.DPoP(fapi.client, await oauth.generateKeyPair('ES256'));
+    const res = await rp.redeem(request, { dpop: otherKey });
+    expect(res.status).toBe(400);
+    expect(await tokenError(res)).toBe('invalid_grant');
+  });
+
+  it('fapi2-security-profile-final-ensure-mismatched-dpop-jkt-fails', async () => {
+    // dpop_jkt names one key while the pushed request's DPoP proof is made with another.
+    const other = await oauth.generateKeyPair('ES256', { extractable: true });
+    const jkt = await calculateJwkThumbprint(await exportJWK(other.publicKey));
+    const res = await oauth.pushedAuthorizationRequest(
+      rp.as,
+      fapi.client,
+      rp.auth,
+      {
+        redirect_uri: REDIRECT_URI,
+        response_type: 'code',
+        scope: 'openid',
+        code_challenge: await oauth.calculatePKCECodeChallenge(oauth.generateRandomCodeVerifier()),
+        code_challenge_method: 'S256',
+        dpop_jkt: jkt,
+      },
+      { ...insecure, DPoP: rp.dpop },
+    );
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as Record<string, string>;
+    expect(body.error).toBe('invalid_request');
+    expect(body).not.toHaveProperty('request_uri');
+  });
+
+  it('fapi2-security-profile-final-ensure-client-id-in-token-endpoint', async () => {
+    // Another client's id, authenticated with this client's key: the assertion is not its own.
+    const other = await registerFapiClient(app);
+    const request = await rp.authorize(citizen.authenticator);
+    const wrongClient = { client_id: other.clientId } as oauth.Client;
+    const res = await oauth.authorizationCodeGrantRequest(
+      rp.as,
+      wrongClient,
+      oauth.PrivateKeyJwt({ key: fapi.key.pair.privateKey, kid: fapi.key.kid }),
+      oauth.validateAuthResponse(rp.as, fapi.client, request.callback, request.state),
+      REDIRECT_URI,
+      request.verifier,
+      { ...insecure, DPoP: rp.dpop },
+    );
+    expect(res.status).toBe(401);
+    expect(await tokenError(res)).toBe('invalid_client');
+  });
+
+  it('(no suite module) a fapi2 client with client_secret_basic is refused at registration', async () => {
+    // The suite cannot register such a client; the profile refuses it before any request.
+    await expect(
+      registerFapiClient(app, {
+        token_endpoint_auth_method: 'client_secret_basic',
+        jwks: undefined,
+      }),
+    ).rejects.toThrow(
+      /token_endpoint_auth_method: security_profile fapi2 requires private_key_jwt/,
+    );
   });
 });

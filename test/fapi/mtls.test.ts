@@ -1,83 +1,30 @@
 // FAPI 2.0 with mutual TLS (RFC 8705): a client authenticating with its self-signed certificate
-// (self_signed_tls_client_auth) at the certificate listener's mtls_endpoint_aliases gets
-// certificate-bound tokens (cnf.x5t#S256). Userinfo accepts one only over a connection with that
-// certificate; introspection shows the binding. Driven by oauth4webapi.
-import { createHash } from 'node:crypto';
-import { request } from 'node:https';
+// (self_signed_tls_client_auth) or with one issued by a trusted agency CA (tls_client_auth) at the
+// certificate listener's mtls_endpoint_aliases gets certificate-bound tokens (cnf.x5t#S256).
+// Userinfo accepts one only over a connection with that certificate; introspection shows the
+// binding. Driven by oauth4webapi.
 import { exportJWK } from 'jose';
 import * as oauth from 'oauth4webapi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, startTestApp, type TestApp } from '../support/app.ts';
+import type { TestApp } from '../support/app.ts';
 import { createBrowserSession } from '../support/browser-session.ts';
 import { DEFAULT_ALLOWANCES, enrolCitizen, signIn } from '../support/flows.ts';
-import { createRootCa, type Issued } from '../support/pki.ts';
-import {
-  certificateEnv,
-  createTestPki,
-  privateKeyPem,
-  type TestPki,
-} from '../auth/certificate-login/support.ts';
+import { createCrl, createLeaf, createRootCa, type Issued } from '../support/pki.ts';
+import { startMtlsApp, thumbprint, type MtlsApp } from './mtls-support.ts';
 import { discover, REDIRECT_URI } from './support.ts';
 
-let pki: TestPki;
+let mtls: MtlsApp;
 let app: TestApp;
 let listener: string;
 let citizen: Awaited<ReturnType<typeof enrolCitizen>>;
+let tlsFetch: MtlsApp['fetchWith'];
 
 beforeAll(async () => {
-  pki = await createTestPki();
-  const { certPath, keyPath } = await pki.serverFiles();
-  const port = await freePort();
-  listener = `https://localhost:${port}`;
-  app = await startTestApp(
-    certificateEnv(pki, { CERT_LOGIN_PORT: String(port), TLS_CERT: certPath, TLS_KEY: keyPath }),
-  );
+  mtls = await startMtlsApp();
+  ({ app, listener, fetchWith: tlsFetch } = mtls);
   citizen = await enrolCitizen(app, { name: '최유나' });
 });
-afterAll(async () => {
-  await app?.stop();
-  await pki?.close();
-});
-
-/** fetch over TLS presenting `cert` (node:https: the global fetch cannot present one). */
-const tlsFetch =
-  (cert: Issued | undefined) =>
-  async (url: string | URL, init: RequestInit = {}): Promise<Response> => {
-    const target = new URL(url);
-    if (target.protocol !== 'https:') return fetch(url, init);
-    const credentials = cert ? { cert: cert.pem, key: await privateKeyPem(cert) } : {};
-    const body = init.body === undefined || init.body === null ? undefined : String(init.body);
-    const headers: Record<string, string> = {};
-    new Headers(init.headers).forEach((value, name) => (headers[name] = value));
-    return new Promise((resolve, reject) => {
-      const req = request(
-        target,
-        {
-          method: init.method ?? 'GET',
-          headers,
-          ca: pki.root.pem,
-          agent: false,
-          ...credentials,
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            const answer = new Headers();
-            for (const [k, v] of Object.entries(res.headers))
-              if (v !== undefined) answer.set(k, Array.isArray(v) ? v.join(', ') : v);
-            resolve(
-              new Response(Buffer.concat(chunks), { status: res.statusCode!, headers: answer }),
-            );
-          });
-        },
-      );
-      req.on('error', reject);
-      req.end(body);
-    });
-  };
-
-const thumbprint = (cert: Issued) => createHash('sha256').update(cert.der).digest('base64url');
+afterAll(() => mtls?.stop());
 
 /** A fapi2 client authenticating with a self-signed certificate pinned in its jwks (x5c). */
 const registerMtlsClient = async () => {
@@ -214,5 +161,166 @@ describe('FAPI 2.0 with certificate-bound tokens', () => {
     expect(res.status).toBe(401);
     expect(body.error).toBe('invalid_client');
     expect(body).not.toHaveProperty('access_token');
+  });
+});
+
+describe('tls_client_auth (RFC 8705 2.1): certificates from a trusted agency CA', () => {
+  const SUBJECT_DN = 'CN=rp.example.go.kr, O=One-ID Test, C=KR';
+  let as: oauth.AuthorizationServer;
+  let clientId: string;
+  let client: oauth.Client;
+  let cert: Issued;
+
+  const options = (presented: Issued | undefined, chain: Issued[] = [mtls.agencyCa]) => ({
+    [oauth.customFetch]: tlsFetch(presented, chain) as typeof fetch,
+    [oauth.allowInsecureRequests]: true,
+  });
+  const clientCredentials = (presented: Issued, chain?: Issued[]) =>
+    tlsFetch(presented, chain ?? [mtls.agencyCa])(`${listener}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: clientId }),
+    });
+
+  beforeAll(async () => {
+    as = await discover(app);
+    cert = await mtls.systemCertificate();
+    clientId = `pki-${thumbprint(cert).slice(0, 10)}`;
+    await app.services.clients.addClient(
+      {
+        client_id: clientId,
+        client_name: 'PKI mTLS RP',
+        agency: 'Test Agency',
+        redirect_uris: [REDIRECT_URI],
+        grant_types: ['authorization_code', 'refresh_token', 'client_credentials'],
+        security_profile: 'fapi2',
+        token_endpoint_auth_method: 'tls_client_auth',
+        tls_client_auth_subject_dn: SUBJECT_DN,
+        tls_client_certificate_bound_access_tokens: true,
+        allowed_claims: DEFAULT_ALLOWANCES,
+      },
+      'test',
+    );
+    client = { client_id: clientId, use_mtls_endpoint_aliases: true };
+  });
+
+  it('is advertised where an agency CA is trusted (CLIENT_CERT_TRUST_ANCHORS)', () => {
+    expect(as.token_endpoint_auth_methods_supported).toEqual(
+      expect.arrayContaining(['tls_client_auth', 'self_signed_tls_client_auth']),
+    );
+  });
+
+  it('completes PAR, the passkey sign-in and the code exchange; the token is bound to the certificate', async () => {
+    const auth = oauth.TlsClientAuth();
+    const verifier = oauth.generateRandomCodeVerifier();
+    const state = oauth.generateRandomState();
+    const pushed = await oauth.processPushedAuthorizationResponse(
+      as,
+      client,
+      await oauth.pushedAuthorizationRequest(
+        as,
+        client,
+        auth,
+        {
+          redirect_uri: REDIRECT_URI,
+          response_type: 'code',
+          scope: 'openid profile',
+          code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
+          code_challenge_method: 'S256',
+          state,
+        },
+        options(cert),
+      ),
+    );
+    const url = new URL(as.authorization_endpoint!);
+    url.searchParams.set('client_id', clientId);
+    url.searchParams.set('request_uri', pushed.request_uri);
+    const callback = await signIn(app, createBrowserSession(), citizen.authenticator, url);
+    const tokens = await oauth.processAuthorizationCodeResponse(
+      as,
+      client,
+      await oauth.authorizationCodeGrantRequest(
+        as,
+        client,
+        auth,
+        oauth.validateAuthResponse(as, client, new URL(callback), state),
+        REDIRECT_URI,
+        verifier,
+        options(cert),
+      ),
+      { expectedNonce: oauth.expectNoNonce },
+    );
+    const introspection = await oauth.processIntrospectionResponse(
+      as,
+      client,
+      await oauth.introspectionRequest(as, client, auth, tokens.access_token, options(cert)),
+    );
+    expect(introspection).toMatchObject({ active: true, client_id: clientId });
+    expect(introspection.cnf?.['x5t#S256']).toBe(thumbprint(cert));
+    const info = await tlsFetch(cert)(`${listener}/me`, {
+      headers: { authorization: `Bearer ${tokens.access_token}` },
+    });
+    expect(info.status).toBe(200);
+  });
+
+  it('accepts a renewed certificate with the registered subject (no pinning of the key)', async () => {
+    const renewed = await mtls.systemCertificate();
+    const res = await clientCredentials(renewed);
+    expect(res.status, await res.clone().text()).toBe(200);
+  });
+
+  it('refuses the same subject from a CA that is not trusted for agency systems: nothing is issued', async () => {
+    const rogueRoot = await createRootCa({ name: 'CN=Rogue CA, O=Test Agency, C=KR' });
+    const rogue = await createLeaf(rogueRoot, { commonName: 'rp.example.go.kr' });
+    const res = await clientCredentials(rogue, [rogueRoot]);
+    const body = await res.json();
+    expect(res.status).toBe(401);
+    expect(body).toMatchObject({ error: 'invalid_client' });
+    expect(body).not.toHaveProperty('access_token');
+  });
+
+  it("refuses a certificate of the citizens' CA (CERT_TRUST_ANCHORS is not trusted for systems)", async () => {
+    const citizenCert = await mtls.pki.citizen({ commonName: 'rp.example.go.kr' });
+    const res = await clientCredentials(citizenCert, [mtls.pki.intermediate]);
+    expect(res.status).toBe(401);
+    expect((await res.json()).error).toBe('invalid_client');
+  });
+
+  it('refuses a trusted certificate naming another subject', async () => {
+    const other = await mtls.systemCertificate({ commonName: 'other.example.go.kr' });
+    const res = await clientCredentials(other);
+    const body = await res.json();
+    expect(res.status).toBe(401);
+    expect(body.error).toBe('invalid_client');
+    expect(body).not.toHaveProperty('access_token');
+  });
+
+  it('refuses a revoked certificate of the trusted CA', async () => {
+    const revoked = await mtls.systemCertificate({
+      crlUrl: `${mtls.pki.server.url}/agency-revoked.crl`,
+    });
+    mtls.pki.server.serveCrl(
+      '/agency-revoked.crl',
+      await createCrl(mtls.agencyCa, { revokedSerials: [revoked.cert.serialNumber] }),
+    );
+    const res = await clientCredentials(revoked);
+    expect(res.status).toBe(401);
+    expect((await res.json()).error).toBe('invalid_client');
+  });
+
+  it('refuses to register tls_client_auth without exactly one subject field, naming the rule', async () => {
+    await expect(
+      app.services.clients.addClient(
+        {
+          client_name: 'PKI RP',
+          agency: 'Test Agency',
+          redirect_uris: [REDIRECT_URI],
+          security_profile: 'fapi2',
+          token_endpoint_auth_method: 'tls_client_auth',
+          tls_client_certificate_bound_access_tokens: true,
+        },
+        'test',
+      ),
+    ).rejects.toThrow(/tls_client_auth needs exactly one of tls_client_auth_subject_dn/);
   });
 });

@@ -58,3 +58,8 @@ export type { CertificateLinkService, LinkOutcome } from './certificate-link-ser
 export type { LinkedCertificate } from './certificate-repo.ts';
 export { createCertificateModule } from './certificate-module.ts';
 export type { CertificateModule } from './certificate-module.ts';
+export {
+  certificateSubjectMatches,
+  createClientCertificateAuthority,
+} from './client-certificate-authority.ts';
+export type { ClientCertificateAuthority, SubjectField } from './client-certificate-authority.ts';

@@ -37,6 +37,7 @@ describe('certificate settings', () => {
       tlsKey: undefined,
       header: 'client-cert',
       headerFormat: 'rfc9440',
+      clientTrustAnchorsPath: undefined,
     });
   });
 
@@ -53,9 +54,11 @@ describe('certificate settings', () => {
       TLS_KEY: '/etc/one-id/tls-key.pem',
       CERT_HEADER: 'X-SSL-Client-Cert',
       CERT_HEADER_FORMAT: 'nginx-escaped',
+      CLIENT_CERT_TRUST_ANCHORS: '/etc/one-id/agency-cas.pem',
       TRUSTED_PROXIES: '10.0.0.0/8, ::1, 192.168.1.7',
     });
     expect(config.certificates).toMatchObject({
+      clientTrustAnchorsPath: '/etc/one-id/agency-cas.pem',
       policyOids: ['1.2.410.200004.5.2.1.2', '1.2.410.200004.5.2.1.1'],
       revocationFailOpen: true,
       revocationTimeoutMs: 1500,
