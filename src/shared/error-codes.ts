@@ -104,7 +104,9 @@ export const ErrorCode = {
   InvalidManifest: 'ERR_INVALID_MANIFEST',
   ManifestRejected: 'ERR_MANIFEST_REJECTED',
 
-  // The command line (src/cli) and account import (src/accounts).
+  // Starting up (src/config, and settings read when modules are built) and the command line
+  // (src/cli), account import (src/accounts).
+  Config: 'ERR_CONFIG',
   Usage: 'ERR_USAGE',
   SeedOverlap: 'ERR_SEED_OVERLAP',
   AuditChainBroken: 'ERR_AUDIT_CHAIN_BROKEN',

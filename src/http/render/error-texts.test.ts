@@ -34,7 +34,8 @@ const OPERATOR_CODES: readonly ErrorCode[] = [
   'ERR_AGENCY_LINK_NOT_ALLOWED',
   'ERR_AGENCY_LINK_NOT_FOUND',
   'ERR_AGENCY_SUBJECT_UNKNOWN',
-  // The command line and account import.
+  // Starting up, the command line and account import.
+  'ERR_CONFIG',
   'ERR_USAGE',
   'ERR_SEED_OVERLAP',
   'ERR_AUDIT_CHAIN_BROKEN',
