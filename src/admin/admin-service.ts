@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { AccountService } from '../accounts/index.ts';
 import { displayNameProblem } from '../clients/index.ts';
 import { appendAudit } from '../audit/index.ts';
-import { AppError } from '../shared/index.ts';
+import { AppError, type ErrorCode } from '../shared/index.ts';
 import {
   countPlatformAdmins,
   deleteGrant,
@@ -32,7 +32,7 @@ const fieldError = (
   field: string,
   message: string,
   status = 400,
-  code = 'ERR_INVALID_ADMIN_INPUT',
+  code: ErrorCode = 'ERR_INVALID_ADMIN_INPUT',
 ) => new AppError(code, `${field}: ${message}`, { status, details: { field } });
 
 /** Agency names appear on consent pages: no reserved names, no control characters. */

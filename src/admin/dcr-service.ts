@@ -137,7 +137,10 @@ export const createDcrService = ({
   async saveRegistrationToken(value: string, payload: Record<string, unknown>): Promise<void> {
     const clientId = String(payload.clientId);
     const client = await clients.find(clientId);
-    if (!client) throw new Error(`registration access token for unknown client ${clientId}`);
+    if (!client) {
+      const message = `registration access token for unknown client ${clientId}`;
+      throw new AppError('ERR_INTERNAL', message, { status: 500 });
+    }
     const { jti: _secret, ...rest } = payload;
     const exp = typeof payload.exp === 'number' ? new Date(payload.exp * 1000) : null;
     await insertDcrToken(knex, {

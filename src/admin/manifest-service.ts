@@ -5,7 +5,7 @@
 // Nothing is applied when any row is rejected.
 import { isFirstPartyClient, type ClientService } from '../clients/index.ts';
 import type { AuditService } from '../audit/index.ts';
-import { isAppError } from '../shared/index.ts';
+import { AppError, isAppError } from '../shared/index.ts';
 import type { AdminService } from './admin-service.ts';
 import { parseAgency } from './admin-service.ts';
 import {
@@ -88,7 +88,7 @@ export const createManifestService = ({
       try {
         const a = parseAgency(row.value);
         if (agencyNames.has(a.name))
-          throw Object.assign(new Error(), { field: 'name', message: `${a.name} is listed twice` });
+          throw new AppError('ERR_INVALID_MANIFEST', `name: ${a.name} is listed twice`);
         agencyNames.add(a.name);
         const existing = await admins.agency(a.name);
         const fields = existing
@@ -105,9 +105,7 @@ export const createManifestService = ({
         changes.push(change);
         agencies.push({ change, input: a });
       } catch (error) {
-        const e = error as { field?: string; message: string };
-        if (e.field) rejected.push({ where: row.where, field: e.field, message: e.message });
-        else for (const p of problemsOf(error)) rejected.push({ where: row.where, ...p });
+        for (const p of problemsOf(error)) rejected.push({ where: row.where, ...p });
       }
     }
     const systems: {

@@ -5,7 +5,7 @@
 //   agency    its agency's clients (request, edit, disable, delete, secrets, allowances) and audit
 //   auditor   read-only: clients and audit, of one agency or (without one) of all
 import { ACR, acrRank } from '../auth/index.ts';
-import { AppError, type Clock } from '../shared/index.ts';
+import { AppError, type Clock, type ErrorCode } from '../shared/index.ts';
 
 export const ROLES = ['platform', 'agency', 'auditor'] as const;
 export type Role = (typeof ROLES)[number];
@@ -60,7 +60,7 @@ export const canWrite = (p: Principal, agency: string) => {
   return !agencies || agencies.includes(agency);
 };
 
-const forbidden = (message: string, code = 'ERR_ADMIN_FORBIDDEN') =>
+const forbidden = (message: string, code: ErrorCode = 'ERR_ADMIN_FORBIDDEN') =>
   new AppError(code, message, { status: 403 });
 
 /** The refusal of a sign-in below the administration's level: sign in again at `acr`. */

@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { AppError } from '../shared/index.ts';
 
 export type Config = Readonly<{
   port: number;
@@ -129,10 +130,13 @@ export type RedisSettings =
 /** GET /metrics: on its own listener when port is set; on the main port only when public (never in production). */
 export type MetricsConfig = Readonly<{ port: number | undefined; host: string; public: boolean }>;
 
-export class ConfigError extends Error {
+export class ConfigError extends AppError {
   readonly problems: string[];
-  constructor(problems: string[]) {
-    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  constructor(problems: string[], options: { cause?: unknown } = {}) {
+    super('ERR_CONFIG', `Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`, {
+      status: 500,
+      cause: options.cause,
+    });
     this.name = 'ConfigError';
     this.problems = problems;
   }

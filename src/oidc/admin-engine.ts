@@ -178,7 +178,8 @@ export const createRegistrationStore = (dcr: DcrService) => {
   const request = () => {
     const ctx = Provider.ctx;
     const registration = ctx && contexts.get(ctx);
-    if (!ctx || !registration) throw new Error('clients are registered through the client service');
+    if (!ctx || !registration)
+      throw new TypeError('clients are registered through the client service');
     return { ctx, registration };
   };
 
@@ -198,7 +199,7 @@ export const createRegistrationStore = (dcr: DcrService) => {
       async upsert(id: string, payload: AdapterPayload) {
         // Initial access tokens are issued by administrators (src/admin/dcr-service.ts), never by the engine.
         if (kind === 'InitialAccessToken')
-          throw new Error('initial access tokens are issued by a platform administrator');
+          throw new TypeError('initial access tokens are issued by a platform administrator');
         await dcr.saveRegistrationToken(id, payload as Record<string, unknown>);
       }
       async destroy(id: string) {
@@ -247,7 +248,7 @@ export const createRegistrationStore = (dcr: DcrService) => {
     async destroyClient(id: string): Promise<void> {
       const ctx = Provider.ctx;
       if (ctx?.oidc.route !== 'client_delete')
-        throw new Error('clients are deleted through the client service');
+        throw new TypeError('clients are deleted through the client service');
       await dcr.remove(id, { ip: ctx.ip });
     },
     models: {

@@ -38,7 +38,7 @@ export const installBackchannelQueue = (provider: Provider, enqueue: Enqueue) =>
   ) {
     // The engine passes the account id as `sub`: the token's pairwise `sub` is derived from it
     // when minted. Every session gives every client a sid, so it is always there.
-    if (!sid) throw new Error('back-channel logout without a sid');
+    if (!sid) throw new TypeError('back-channel logout without a sid');
     await enqueue({ clientId: this.clientId, accountId: sub, sid, reason: 'logout' });
   };
 };
@@ -54,7 +54,7 @@ export const createLogoutTokenSender =
   async (delivery: Pick<Delivery, 'clientId' | 'accountId' | 'sid'>): Promise<void> => {
     const current = provider();
     const original = originals.get(current);
-    if (!original) throw new Error('installBackchannelQueue was not called for this provider');
+    if (!original) throw new TypeError('installBackchannelQueue was not called for this provider');
     let client = (await current.Client.find(delivery.clientId)) as unknown as
       LogoutCapable | undefined;
     if (!client) {

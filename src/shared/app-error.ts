@@ -1,13 +1,15 @@
 // The one error base for domain failures: a stable code, an HTTP status, and whether
 // its message may be shown (expose = status < 500). The HTTP layer renders it.
+import type { ErrorCode } from './error-codes.ts';
+
 export class AppError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly status: number;
   readonly expose: boolean;
   readonly details: Record<string, unknown> | undefined;
 
   constructor(
-    code: string,
+    code: ErrorCode,
     message: string,
     options: { status?: number; cause?: unknown; details?: Record<string, unknown> } = {},
   ) {

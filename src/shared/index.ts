@@ -1,4 +1,5 @@
 export { AppError, isAppError } from './app-error.ts';
+export { ErrorCode, ERROR_CODES } from './error-codes.ts';
 export { randomToken, newId, sha256, safeEqual } from './ids.ts';
 export { systemClock } from './clock.ts';
 export type { Clock } from './clock.ts';

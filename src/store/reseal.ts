@@ -3,7 +3,7 @@
 // clients.secret_sealed, clients.previous_secret_sealed, and any added later), so a new sealed
 // column needs no change here. One transaction: all values move to the new key, or none does.
 import type { Knex } from 'knex';
-import type { SecretBox } from '../shared/index.ts';
+import { AppError, type SecretBox } from '../shared/index.ts';
 
 export type ResealReport = { column: string; rows: number; resealed: number }[];
 
@@ -24,7 +24,7 @@ const primaryKey = async (knex: Knex, table: string): Promise<string[]> => {
       where i.indrelid = ?::regclass and i.indisprimary order by a.attnum`,
     [table],
   )) as { rows: { name: string }[] };
-  if (!rows.length) throw new Error(`table ${table} has a sealed column but no primary key`);
+  if (!rows.length) throw new TypeError(`table ${table} has a sealed column but no primary key`);
   return rows.map((r) => r.name);
 };
 
@@ -52,8 +52,10 @@ export const resealAll = async (knex: Knex, box: SecretBox): Promise<ResealRepor
           plain = box.open(sealed);
         } catch {
           const id = key.map((k) => `${k}=${String(row[k])}`).join(',');
-          throw new Error(
+          throw new AppError(
+            'ERR_SECRET_KEY_UNKNOWN',
             `${table}.${column} (${id}) was sealed with a key not in KEY_ENCRYPTION_KEYS; nothing was changed`,
+            { status: 500 },
           );
         }
         await trx(table)

@@ -195,6 +195,18 @@ describe('manifest import and export', () => {
     ]);
   });
 
+  it('names an agency listed twice by its name field', async () => {
+    const twice = manifest([]);
+    twice.agencies.push({ name: '보건복지부', name_en: 'Ministry of Health and Welfare' });
+    const res = await platform.api('POST', '/manifest?dry_run=true', JSON.stringify(twice), {
+      'content-type': 'application/json',
+    });
+    expect(res.status).toBe(422);
+    expect(res.body.rejected).toEqual([
+      { where: 'agencies[2]', field: 'name', message: '보건복지부 is listed twice' },
+    ]);
+  });
+
   it('exports the import format (JSON and CSV) and a re-import of the export changes nothing', async () => {
     const json = await platform.api('GET', '/manifest?format=json');
     expect(json.status).toBe(200);

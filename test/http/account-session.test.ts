@@ -46,6 +46,22 @@ describe('My One-ID sign-in', () => {
   it('refuses a callback whose state does not match', async () => {
     const res = await fetch(`${app.issuer}/account/callback?code=x&state=forged`);
     expect(res.status).toBe(400);
+    expect(await res.text()).toContain('ERR_INTERACTION_EXPIRED');
+  });
+
+  it('shows a sign-in the provider ended with an error as not completed', async () => {
+    const session = createBrowserSession();
+    const first = await session.request(`${app.issuer}/account`);
+    const state = new URL(first.headers.get('location')!, app.issuer).searchParams.get('state');
+    const res = await session.request(
+      `${app.issuer}/account/callback?error=server_error&state=${state}`,
+    );
+    expect(res.status).toBe(400);
+    const html = await res.text();
+    expect(html).toContain('ERR_SIGN_IN_NOT_COMPLETED');
+    // The English message (its ko/en texts are still to be written) and the "start again" help.
+    expect(html).toContain('the sign-in was not completed');
+    expect(html).toContain('class="help"');
   });
 
   it('does not let an agency register a client in the reserved namespace', async () => {

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import type { Knex } from 'knex';
 import type { AccountService } from '../../accounts/index.ts';
-import type { CertificateConfig } from '../../config/index.ts';
+import { ConfigError, type CertificateConfig } from '../../config/index.ts';
 import type { Clock } from '../../shared/index.ts';
 import type { KvStore } from '../../store/index.ts';
 import type { PasskeyService } from '../passkey/index.ts';
@@ -39,7 +39,9 @@ export const createCertificateModule = ({
   try {
     trustAnchorsPem = readFileSync(settings.trustAnchorsPath, 'utf8');
   } catch (cause) {
-    throw new Error(`CERT_TRUST_ANCHORS: cannot read ${settings.trustAnchorsPath}`, { cause });
+    throw new ConfigError([`CERT_TRUST_ANCHORS: cannot read ${settings.trustAnchorsPath}`], {
+      cause,
+    });
   }
   let validator;
   try {
@@ -54,8 +56,8 @@ export const createCertificateModule = ({
       now: clock.now,
     });
   } catch (cause) {
-    throw new Error(
-      `CERT_TRUST_ANCHORS: ${settings.trustAnchorsPath} is not a PEM bundle of CA certificates`,
+    throw new ConfigError(
+      [`CERT_TRUST_ANCHORS: ${settings.trustAnchorsPath} is not a PEM bundle of CA certificates`],
       { cause },
     );
   }

@@ -6,7 +6,7 @@ import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import { createHash } from 'node:crypto';
 import { satisfiesAcr } from '../deps.ts';
-import { hostCookie, randomToken } from '../../shared/index.ts';
+import { AppError, hostCookie, randomToken } from '../../shared/index.ts';
 
 import { ACCOUNT_CLIENT_ID } from '../../clients/index.ts';
 
@@ -155,21 +155,20 @@ export const createAccountSession = ({
       });
       const [state, ...rest] = (saved ?? '').split('.');
       if (!state || ctx.query.state !== state)
-        throw Object.assign(new Error('state mismatch'), {
-          status: 400,
-          error: 'invalid_request',
-          error_description: 'the sign-in could not be completed; please try again',
-        });
+        throw new AppError(
+          'ERR_INTERACTION_EXPIRED',
+          'the sign-in could not be completed; please try again',
+          { status: 400 },
+        );
       // A silent renewal that found the session gone in the meantime: back to the page, which
       // asks for a sign-in.
       if (ctx.query.error === 'login_required') return safeReturnTo(rest.join('.'));
       // The citizen pressed "cancel" on the sign-in page: not an error, a choice.
       if (ctx.query.error === 'access_denied') return '/account/cancelled';
       if (typeof ctx.query.error === 'string')
-        throw Object.assign(new Error(ctx.query.error), {
+        throw new AppError('ERR_SIGN_IN_NOT_COMPLETED', 'the sign-in was not completed', {
           status: 400,
-          error: ctx.query.error.slice(0, 64),
-          error_description: 'the sign-in was not completed',
+          details: { error: ctx.query.error.slice(0, 64) },
         });
       return safeReturnTo(rest.join('.'));
     },

@@ -3,7 +3,7 @@
 // details go to the log only.
 import type { Context, Next } from 'koa';
 import type { Logger } from 'pino';
-import { isAppError } from '../../shared/index.ts';
+import { AppError, isAppError } from '../../shared/index.ts';
 import { isUnavailableError, UNAVAILABLE_RETRY_AFTER_SECONDS } from '../../store/index.ts';
 import { langOf, type Views } from '../render/views.ts';
 import { engineTextKey } from '../render/engine-texts.ts';
@@ -71,7 +71,7 @@ export const errorHandler =
         !ctx.res.headersSent &&
         ctx.respond !== false
       ) {
-        throw Object.assign(new Error('not found'), { status: 404, expose: true });
+        throw new AppError('ERR_NOT_FOUND', 'not found', { status: 404 });
       }
     } catch (error) {
       const d = describe(error);
@@ -122,7 +122,11 @@ export const errorHandler =
         return;
       }
       // "Start again" helps after a broken sign-in or a server fault, not after e.g. a used enrolment link.
-      const retry = d.status >= 500 || code === 'ERR_INTERACTION_EXPIRED' || /^[a-z_]+$/.test(code);
+      const retry =
+        d.status >= 500 ||
+        code === 'ERR_INTERACTION_EXPIRED' ||
+        code === 'ERR_SIGN_IN_NOT_COMPLETED' ||
+        /^[a-z_]+$/.test(code);
       const unavailable = code === 'ERR_UNAVAILABLE';
       views.render(
         ctx,

@@ -9,7 +9,7 @@ import type Provider from 'oidc-provider';
 import { interactionOf } from './interaction-details.ts';
 import type { Logger } from 'pino';
 import type { FederatedLogin, FederationModule } from '../../federation/index.ts';
-import { isAppError } from '../../shared/index.ts';
+import { AppError, isAppError } from '../../shared/index.ts';
 import type { AccountSession } from '../account/account-session.ts';
 import { readBody, stringField } from '../middleware/body.ts';
 import { RECOVERY_MAX_AGE_SECONDS } from '../account/recovery-routes.ts';
@@ -152,11 +152,13 @@ export const federationRoutes = (
   router.get('/federation/callback', async (ctx) => {
     const uid = await federation.login.flowInteraction(ctx.query.state);
     if (!uid)
-      throw Object.assign(new Error('unknown state'), {
-        status: 400,
-        error: 'invalid_request',
-        error_description: 'this sign-in has expired; please start again',
-      });
+      throw new AppError(
+        'ERR_INTERACTION_EXPIRED',
+        'this sign-in has expired; please start again',
+        {
+          status: 400,
+        },
+      );
     ctx.redirect(`/interaction/${uid}/federation/return?${ctx.querystring}`);
   });
 

@@ -2,16 +2,13 @@
 // per request: the login page's federation section and the page itself share the read.
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
+import { AppError } from '../../shared/index.ts';
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
 type WithDetails = { interactionDetails?: Promise<Details> };
 
 const refuse = (description: string) =>
-  Object.assign(new Error(description), {
-    status: 400,
-    error: 'invalid_request',
-    error_description: description,
-  });
+  new AppError('ERR_INTERACTION_EXPIRED', description, { status: 400 });
 
 /** The URL's interaction (`:uid`), optionally required to be at the login prompt; 400 otherwise. */
 export const interactionOf = async (

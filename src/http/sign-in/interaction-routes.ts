@@ -15,6 +15,7 @@ import { requiredLevel, signInResult } from './sign-in-result.ts';
 import type { AccountService } from '../../accounts/index.ts';
 import type { ConsentService } from '../../consent/index.ts';
 import { isFirstPartyClient } from '../../clients/index.ts';
+import { AppError } from '../../shared/index.ts';
 
 type Deps = {
   provider: () => Provider;
@@ -102,10 +103,7 @@ export const interactionRoutes = (
     csrf.verify(ctx, body._csrf);
     const { uid, prompt } = await details(ctx);
     if (prompt.name !== 'login')
-      throw Object.assign(new Error('not a login prompt'), {
-        status: 400,
-        error: 'invalid_request',
-      });
+      throw new AppError('ERR_INTERACTION_EXPIRED', 'not a login prompt', { status: 400 });
     ctx.body = await passkeys.authenticationOptions(
       `interaction:${uid}`,
       stringField(body, 'identifier', 320) || undefined,
@@ -138,10 +136,7 @@ export const interactionRoutes = (
     csrf.verify(ctx, body._csrf);
     const { prompt, session, params } = await details(ctx);
     if (prompt.name !== 'consent' || !session)
-      throw Object.assign(new Error('not a consent prompt'), {
-        status: 400,
-        error: 'invalid_request',
-      });
+      throw new AppError('ERR_INTERACTION_EXPIRED', 'not a consent prompt', { status: 400 });
     if (body.decision !== 'approve') {
       await provider().interactionFinished(
         ctx.req,

@@ -86,7 +86,7 @@ const clientAdapter = (clients: ClientService, registrations?: RegistrationStore
       return client?.metadata as AdapterPayload | undefined;
     }
     async upsert(id: string, payload: AdapterPayload) {
-      if (!registrations) throw new Error('clients are registered through the client service');
+      if (!registrations) throw new TypeError('clients are registered through the client service');
       await registrations.upsertClient(id, payload);
     }
     async findByUid() {

@@ -23,7 +23,7 @@ import {
   type Page,
   type Principal,
 } from '../../../admin/index.ts';
-import { AppError, isAppError } from '../../../shared/index.ts';
+import { AppError, isAppError, type ErrorCode } from '../../../shared/index.ts';
 import { buildOpenApi } from './openapi.ts';
 import { readBody, refuseUnstorable } from '../../middleware/body.ts';
 
@@ -183,7 +183,7 @@ export const adminApiRoutes = (
   router: Router,
   { admin, provider, audience, reauthSeconds, upstreams }: Deps,
 ) => {
-  const unauthenticated = (code: string, message: string) =>
+  const unauthenticated = (code: ErrorCode, message: string) =>
     new AppError(code, message, { status: 401 });
 
   /** The administrator behind a bearer token (the engine's own opaque token store). */
