@@ -2,13 +2,11 @@
 // connected systems, the data each received and the consents behind it (withdrawable),
 // passkeys and certificates, sessions and recent activity.
 import type Router from '@koa/router';
-import type Provider from 'oidc-provider';
 import type { AccountService } from '../../accounts/index.ts';
 import type { RecoveryService } from '../../auth/certificate/index.ts';
 import type { ConsentService, MyDataService } from '../../consent/index.ts';
 import type { SessionService } from '../../sessions/index.ts';
 import type { FederationModule } from '../../federation/index.ts';
-import { revokeGrants } from '../../oidc/grants.ts';
 import type { AccountSession } from './account-session.ts';
 import { readBody, stringField } from '../middleware/body.ts';
 import type { Csrf } from '../middleware/csrf.ts';
@@ -17,7 +15,8 @@ import { translator } from '../render/messages.ts';
 import { langOf, type Views } from '../render/views.ts';
 
 type Deps = {
-  provider: () => Provider;
+  /** Revokes the grants of an ended consent (the engine's store, src/oidc). */
+  revokeGrants: (grantIds: string[]) => Promise<void>;
   accountSession: AccountSession;
   accounts: AccountService;
   passkeys: PasskeyServiceLike;
@@ -99,7 +98,7 @@ export const accountRoutes = (router: Router, deps: Deps) => {
     );
     if (record) {
       // At once: every token issued under this consent stops working, then the client is told.
-      await revokeGrants(deps.provider(), record.grantIds);
+      await deps.revokeGrants(record.grantIds);
       await deps.onConsentWithdrawn?.(citizen.accountId, record.clientId);
     }
     // Another account's consent, an unknown id or one already withdrawn: nothing changed.
