@@ -20,12 +20,8 @@ import { createFederationModule } from './federation/index.ts';
 import type { Config } from './config/index.ts';
 import {
   createCatalogueService,
-  createConsentService,
-  createEngineCatalogue,
-  createMyDataService,
-  createSecurityEventSender,
-  createSourceEvents,
-  sourceEventQueue,
+  createConsentEnding,
+  createConsentModule,
 } from './consent/index.ts';
 import { createCsrf } from './http/middleware/csrf.ts';
 import { ACCOUNT_CLIENT_ID, createAccountSession } from './http/account/account-session.ts';
@@ -46,7 +42,7 @@ import {
   engineCookieNames,
   type AdminEngine,
 } from './oidc/index.ts';
-import { createDeliveryWorker, createSessionsModule } from './sessions/index.ts';
+import { createSessionsModule } from './sessions/index.ts';
 import {
   createKeyedHash,
   createLogger,
@@ -131,14 +127,6 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
   /** A client's agency (cached like the client): the pages name it, and pairwise subjects are per agency. */
   const agencyOf = (clientId: string) =>
     clientCache.get('agency', clientId, async () => (await clients.find(clientId))?.agency);
-  const catalogueOfEngine = createEngineCatalogue(catalogue);
-  const consent = createConsentService({
-    knex,
-    clock,
-    clients,
-    catalogue: catalogueOfEngine,
-    maxAgeDays: config.consentMaxAgeDays,
-  });
   const passkeys = createPasskeyService({
     knex,
     kv,
@@ -239,28 +227,20 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     },
   });
   const views = createViews({ csrfToken: csrf.token, site: config.site });
-  // A withdrawal reaches the sources of the distributed tokens the client holds (RFC 8417 SETs
-  // pushed through the same durable queue worker as back-channel logout).
-  const sourceEventWorker = createDeliveryWorker({
+  const consentModule = createConsentModule({
     knex,
     clock,
     issuer: config.issuer,
-    queue: sourceEventQueue,
-    send: createSecurityEventSender({
-      issuer: config.issuer,
-      signer: keys.signer,
-      fetch: outboundFetch,
-      timeoutMs: config.backchannel.timeoutMs,
-    }),
-    settings: config.backchannel,
+    clients,
+    catalogue,
+    audit,
+    maxAgeDays: config.consentMaxAgeDays,
+    signer: keys.signer,
+    fetch: outboundFetch,
+    backchannel: config.backchannel,
     log,
   });
-  const sourceEvents = createSourceEvents({
-    knex,
-    clock,
-    issuer: config.issuer,
-    onQueued: () => sourceEventWorker.kick(),
-  });
+  const { consent, sourceEvents, worker: sourceEventWorker } = consentModule;
   const oidc = await createOidcModule({
     config,
     secrets,
@@ -273,7 +253,7 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     agencyOf,
     accounts,
     consent,
-    catalogue: catalogueOfEngine,
+    catalogue: consentModule.engineCatalogue,
     rememberIssued: sourceEvents.remember,
     fetch: outboundFetch,
     federation: federation.engineHooks,
@@ -293,27 +273,21 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     send: oidc.sendLogoutToken,
     onDelivery: (outcome) => metrics.recordBackchannelDelivery(outcome),
     ephemeralStore: !redis,
-    // An expired consent stops the data as a withdrawal does: its grants (tokens) revoked, its system told.
-    alsoSweep: async () => {
-      for (;;) {
-        const expired = await consent.expireDue();
-        for (const c of expired) {
-          await sessions.service.logoutClient(c.accountId, c.clientId, 'consent_expired', {
-            grantIds: c.grantIds,
-            actor: 'system',
-          });
-          await sourceEvents.revoke(c.accountId, c.clientId, 'consent_expired');
-        }
-        if (expired.length < 100) break;
-      }
-      await sourceEvents.forgetOld();
-    },
+  });
+  // Withdrawal and expiry end a consent the same way (src/consent/consent-ending.ts).
+  const consentEnding = createConsentEnding({
+    consent,
+    sourceEvents,
+    revokeGrants: oidc.revokeGrants,
+    signOut: sessions.service.logoutClient,
+    log,
+    sweepSeconds: config.sessionSweepSeconds,
   });
   sessions.start();
+  consentEnding.start();
   sourceEventWorker.start();
   const http = createHttpApp({
     oidc,
-    revokeGrants: oidc.revokeGrants,
     passkeys,
     enrolment,
     agencyOf,
@@ -328,17 +302,10 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     }),
     accounts,
     consent,
-    myData: createMyDataService({ consent, clients, catalogue, audit }),
+    myData: consentModule.myData,
+    consentEnding,
     federation,
     sessions: sessions.service,
-    // The withdrawal route revokes the consent's grants; this signs the client out of live
-    // sessions and tells the sources of its distributed tokens to refuse them.
-    onConsentWithdrawn: async (accountId, clientId) => {
-      await sessions.service.logoutClient(accountId, clientId, 'consent_withdrawn', {
-        actor: `account:${accountId}`,
-      });
-      await sourceEvents.revoke(accountId, clientId, 'consent_withdrawn');
-    },
     views,
     csrf,
     admin: {
@@ -473,6 +440,7 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
       }
       // Deliveries in flight finish (each bounded by BACKCHANNEL_TIMEOUT_MS); queued ones wait in the database.
       await sessions.stop();
+      await consentEnding.stop();
       await sourceEventWorker.stop();
       await kv.close();
       feed?.close();

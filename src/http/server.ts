@@ -23,7 +23,7 @@ import { certificateRefusedRoutes } from './sign-in/certificate-refused-routes.t
 import { recoveryRoutes, SIGN_IN_METHOD_PAGES } from './account/recovery-routes.ts';
 import type { AccountSession } from './account/account-session.ts';
 import type { AccountService } from '../accounts/index.ts';
-import type { ConsentService, MyDataService } from '../consent/index.ts';
+import type { ConsentEnding, ConsentService, MyDataService } from '../consent/index.ts';
 import { enrolmentRoutes } from './sign-in/enrolment-routes.ts';
 import { errorHandler } from './middleware/errors.ts';
 import { AppError } from '../shared/index.ts';
@@ -54,8 +54,6 @@ import type { Views } from './render/views.ts';
 export type HttpDeps = {
   /** The engine: its facade for our pages, token look-ups, and the engine's own endpoints. */
   oidc: OidcFacade;
-  /** Revokes the grants of an ended consent. */
-  revokeGrants: (grantIds: string[]) => Promise<void>;
   passkeys: PasskeyServiceLike;
   enrolment: EnrolmentService;
   agencyOf: (clientId: string) => Promise<string | undefined>;
@@ -63,7 +61,8 @@ export type HttpDeps = {
   accounts: AccountService;
   consent: ConsentService;
   myData: MyDataService;
-  onConsentWithdrawn?: (accountId: string, clientId: string) => Promise<void>;
+  /** Ending a consent (withdrawal on My One-ID): src/consent/consent-ending.ts. */
+  consentEnding: Pick<ConsentEnding, 'withdraw'>;
   /** Citizens' sessions: listed on My One-ID and ended from there (src/sessions). */
   sessions?: SessionService | undefined;
   views: Views;

@@ -18,7 +18,7 @@ import { observeProvider } from './engine-events.ts';
 import type { EngineKeys } from './engine-keys.ts';
 import { createEngineLookups } from './engine-lookups.ts';
 import type { EngineApp, EnginePages } from './engine-types.ts';
-import { revokeGrants } from './grants.ts';
+import { createGrantsRevoker } from './grant-revocation.ts';
 import { createInteractions } from './interactions.ts';
 import { createProvider } from './provider.ts';
 import { createSessionEngine } from './session-engine.ts';
@@ -176,8 +176,8 @@ export const createOidcModule = async (deps: Deps) => {
       findClientCredentials: lookups.findClientCredentials,
       findAuthorizationCode: lookups.findAuthorizationCode,
     },
-    /** Revokes grants: every token issued under them stops working at once. */
-    revokeGrants: (grantIds: string[]) => revokeGrants(provider, grantIds),
+    /** Revokes grants on the store: every token issued under them stops working at once. */
+    revokeGrants: createGrantsRevoker(store.Adapter),
     /** What the sessions domain asks of the engine's store (session-engine.ts). */
     sessionEngine: createSessionEngine({
       Adapter: store.Adapter,
