@@ -22,8 +22,7 @@ import { createGrantsRevoker } from './grant-revocation.ts';
 import { createInteractions } from './interactions.ts';
 import { createProvider } from './provider.ts';
 import { createSessionEngine } from './session-engine.ts';
-import { createOidcAdapter } from './storage/engine-adapter.ts';
-import { createSessionTracking } from './storage/session-mirror.ts';
+import { createEngineAdapter } from './storage/engine-adapter.ts';
 
 type Deps = {
   config: Config;
@@ -61,16 +60,18 @@ type Deps = {
 
 export const createOidcModule = async (deps: Deps) => {
   const { config, log, keys, catalogue } = deps;
-  const store = createOidcAdapter({
+  // The engine's storage, its whole stack in one place (storage/engine-adapter.ts). Citizens'
+  // sessions are mirrored durably (src/sessions) from the engine's session saves.
+  const store = createEngineAdapter({
     redis: deps.redis,
     prefix: config.redisKeyPrefix,
     hashId: deps.hashId,
     clients: deps.clients,
     registrations: deps.admin.dcr && createRegistrationStore(deps.admin.dcr),
+    sessions: deps.sessions,
+    log,
   });
-  // Citizens' sessions kept durably (src/sessions): mirrored from the engine's session saves,
-  // ended by logout, My One-ID, administrators and timeouts; logout tokens go through a queue.
-  const tracking = createSessionTracking({ sessions: deps.sessions, Store: store.Adapter, log });
+  const { tracking } = store;
   // Requests to other agencies' claims endpoints carry One-ID's signed request (claim-sources.ts).
   const claimSources = createClaimSources({
     issuer: config.issuer,
@@ -100,7 +101,7 @@ export const createOidcModule = async (deps: Deps) => {
       observeProvider(
         createProvider({
           issuer: config.issuer,
-          adapter: store.forEngine(tracking.Adapter),
+          adapter: store.engine,
           claimSources,
           jwks: await keys.service.engineJwks(),
           cookieKeys: deps.secrets.cookieKeys,

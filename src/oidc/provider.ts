@@ -35,11 +35,7 @@ import type { ClaimSources } from './claim-sources.ts';
 import { pairwiseSub, subjectSector } from './pairwise.ts';
 import { clientTokensNotBeforeSeen } from './storage/request-clients.ts';
 import { guardConfiguration, retryAfterOn503 } from './unavailable.ts';
-import { useEngineContext } from './storage/request-memo.ts';
 import type { EnginePages } from './engine-types.ts';
-
-// Reads ahead kept by the Redis store live as long as the engine request that made them.
-useEngineContext(() => Provider.ctx);
 
 /** The browser's session systems, for the sign-out pages (session-mirror.ts). */
 export type SessionSystems = {
