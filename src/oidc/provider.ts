@@ -120,7 +120,7 @@ export const PUBLIC_REFRESH_SECONDS = 86400;
  * essential_acr(s) checks want the session's acr to equal a requested value, so a `high` session
  * asked for `substantial`, or a passkey asked for `high`, would prompt again and again: ours
  * replace them (levels are minimums; a method below the level ends in
- * unmet_authentication_requirements, src/http/sign-in/sign-in-result.ts).
+ * unmet_authentication_requirements, src/oidc/interactions.ts).
  */
 const policy = () => {
   const prompts = base();
