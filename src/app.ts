@@ -1,7 +1,6 @@
 // Composition root: store, then each domain, then the OIDC engine, then HTTP.
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import type Provider from 'oidc-provider';
 import type { Logger } from 'pino';
 import { createAccountService } from './accounts/index.ts';
 import { createAdminModule } from './admin/index.ts';
@@ -25,11 +24,8 @@ import { createFederationModule } from './federation/index.ts';
 import type { Config } from './config/index.ts';
 import {
   createCatalogueService,
-  createConsentService,
-  createMyDataService,
-  createSecurityEventSender,
-  createSourceEvents,
-  sourceEventQueue,
+  createConsentEnding,
+  createConsentModule,
 } from './consent/index.ts';
 import { createCsrf } from './http/middleware/csrf.ts';
 import { ACCOUNT_CLIENT_ID, createAccountSession } from './http/account/account-session.ts';
@@ -38,23 +34,19 @@ import { createCertificateListener } from './http/sign-in/certificate-listener.t
 import { createHttpApp } from './http/server.ts';
 import { adminSessionCookie, createConsoleSession } from './http/admin/console/session.ts';
 import { createRateLimits } from './http/rate-limit/limiter.ts';
-import { createUnavailablePage } from './http/middleware/unavailable.ts';
 import { trackRequests } from './http/middleware/graceful-stop.ts';
 import { limitSlowClients } from './http/middleware/slow-clients.ts';
 import { startMetricsServer } from './http/middleware/metrics.ts';
-import { createMetrics, observeProvider } from './observability/index.ts';
+import { createMetrics } from './observability/index.ts';
 import { createViews } from './http/render/views.ts';
-import { createOidcAdapter } from './oidc/storage/engine-adapter.ts';
-import { createRegistrationStore, type AdminEngine } from './oidc/admin-engine.ts';
-import { createEngineMetadataCheck } from './oidc/client-check.ts';
-import { createLogoutTokenSender } from './oidc/backchannel-queue.ts';
-import { createSessionEngine } from './oidc/session-engine.ts';
-import { createSessionTracking } from './oidc/storage/session-mirror.ts';
-import { createDeliveryWorker, createSessionsModule } from './sessions/index.ts';
-import { createProvider, engineCookieNames } from './oidc/provider.ts';
-import { createClaimSources, type ClaimSourceSigner } from './oidc/claim-sources.ts';
-import { importJWK, type CryptoKey } from 'jose';
-import { createSigningKeyService } from './oidc/signing-keys.ts';
+import {
+  createEngineKeys,
+  createEngineMetadataCheck,
+  createOidcModule,
+  engineCookieNames,
+  type AdminEngine,
+} from './oidc/index.ts';
+import { createSessionsModule } from './sessions/index.ts';
 import {
   createKeyedHash,
   createLogger,
@@ -139,24 +131,6 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
   /** A client's agency (cached like the client): the pages name it, and pairwise subjects are per agency. */
   const agencyOf = (clientId: string) =>
     clientCache.get('agency', clientId, async () => (await clients.find(clientId))?.agency);
-  // Consent is evaluated against the catalogue the engine was built with (its scopes and claims
-  // come from it), re-read whenever the engine is rebuilt: not one query per authorization.
-  let engineCatalogue: ReturnType<typeof catalogue.list> | undefined;
-  const catalogueOfEngine = {
-    ...catalogue,
-    list: () =>
-      (engineCatalogue ??= catalogue.list().catch((error: unknown) => {
-        engineCatalogue = undefined;
-        throw error;
-      })),
-  };
-  const consent = createConsentService({
-    knex,
-    clock,
-    clients,
-    catalogue: catalogueOfEngine,
-    maxAgeDays: config.consentMaxAgeDays,
-  });
   const passkeys = createPasskeyService({
     knex,
     kv,
@@ -202,14 +176,12 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     log,
     feed,
   });
-  const signingKeys = createSigningKeyService({
+  const keys = await createEngineKeys({
     knex,
     secretBox,
     clock,
     activationDelaySeconds: config.keyActivationDelaySeconds,
   });
-  await signingKeys.ensureKeys();
-  await signingKeys.activateDue();
 
   await clients.ensureFirstPartyClient(ACCOUNT_CLIENT_ID, {
     client_name: 'My One-ID',
@@ -259,98 +231,42 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     },
   });
   const views = createViews({ csrfToken: csrf.token, site: config.site });
-  const oidcStore = createOidcAdapter({
-    redis,
-    prefix: config.redisKeyPrefix,
-    hashId,
-    clients,
-    registrations: adminEngine.dcr && createRegistrationStore(adminEngine.dcr),
-  });
-  // Citizens' sessions kept durably (src/sessions): mirrored from the engine's session saves,
-  // ended by logout, My One-ID, administrators and timeouts; logout tokens go through a queue.
-  const tracking = createSessionTracking({
-    sessions: () => sessions.service,
-    Store: oidcStore.Adapter,
-    log,
-  });
-  // Requests to other agencies' claims endpoints, and the events telling them to refuse a
-  // distributed token, are signed with One-ID's current ES256 key.
-  let claimSigner: Promise<ClaimSourceSigner> | undefined;
-  const currentSigner = () =>
-    (claimSigner ??= signingKeys.engineJwks().then(async ({ keys }) => {
-      const jwk = keys.find((k) => k.alg === 'ES256')!;
-      return { key: (await importJWK(jwk, 'ES256')) as CryptoKey, kid: jwk.kid!, alg: 'ES256' };
-    }));
-  // A withdrawal reaches the sources of the distributed tokens the client holds (RFC 8417 SETs
-  // pushed through the same durable queue worker as back-channel logout).
-  const sourceEventWorker = createDeliveryWorker({
-    knex,
-    clock,
-    issuer: config.issuer,
-    queue: sourceEventQueue,
-    send: createSecurityEventSender({
-      issuer: config.issuer,
-      signer: currentSigner,
-      fetch: outboundFetch,
-      timeoutMs: config.backchannel.timeoutMs,
-    }),
-    settings: config.backchannel,
-    log,
-  });
-  const sourceEvents = createSourceEvents({
-    knex,
-    clock,
-    issuer: config.issuer,
-    onQueued: () => sourceEventWorker.kick(),
-  });
-  const sessions = createSessionsModule({
+  const consentModule = createConsentModule({
     knex,
     clock,
     issuer: config.issuer,
     clients,
-    log,
-    settings: { backchannel: config.backchannel, sweepSeconds: config.sessionSweepSeconds },
-    engine: createSessionEngine({ Adapter: oidcStore.Adapter, TrackedAdapter: tracking.Adapter }),
-    send: createLogoutTokenSender({ provider: () => provider, clients }),
-    onDelivery: (outcome) => metrics.recordBackchannelDelivery(outcome),
-    ephemeralStore: !redis,
-    // An expired consent stops the data as a withdrawal does: its grants (tokens) revoked, its system told.
-    alsoSweep: async () => {
-      for (;;) {
-        const expired = await consent.expireDue();
-        for (const c of expired) {
-          await sessions.service.logoutClient(c.accountId, c.clientId, 'consent_expired', {
-            grantIds: c.grantIds,
-            actor: 'system',
-          });
-          await sourceEvents.revoke(c.accountId, c.clientId, 'consent_expired');
-        }
-        if (expired.length < 100) break;
-      }
-      await sourceEvents.forgetOld();
-    },
-  });
-  // Each build is observed: its route names, issued tokens and errors reach the log and metrics.
-  const claimSources = createClaimSources({
-    issuer: config.issuer,
-    signer: currentSigner,
-    timeoutMs: config.claimSourceTimeoutMs,
-    log,
+    catalogue,
+    audit,
+    maxAgeDays: config.consentMaxAgeDays,
+    signer: keys.signer,
     fetch: outboundFetch,
-    remember: sourceEvents.remember,
+    backchannel: config.backchannel,
+    log,
   });
-  // Client certificates (RFC 8705): on the certificate listener, or forwarded by the trusted proxy.
-  const certListenerOrigin =
-    certificates && certSettings.loginPort && certSettings.tlsCert && certSettings.tlsKey
-      ? `https://${issuerUrl.hostname}:${certSettings.loginPort}`
-      : undefined;
-  const clientCertificates = {
-    listenerOrigin: certListenerOrigin,
-    trustedProxies: config.trustedProxies,
-    header: certSettings.header,
-    headerFormat: certSettings.headerFormat,
+  const { consent, sourceEvents, worker: sourceEventWorker } = consentModule;
+  const oidc = await createOidcModule({
+    config,
+    secrets,
+    redis,
+    hashId,
+    log,
+    metrics,
+    keys,
+    clients,
+    agencyOf,
+    accounts,
+    consent,
+    catalogue: consentModule.engineCatalogue,
+    rememberIssued: sourceEvents.remember,
+    fetch: outboundFetch,
+    federation: federation.engineHooks,
+    admin: adminEngine,
+    pages: createEnginePages(views),
+    sessions: () => sessions.service,
+    keyReloadSeconds: options.keyReloadSeconds,
     // RFC 8705 2.1 (tls_client_auth): agency CAs, trusted only when CLIENT_CERT_TRUST_ANCHORS says so.
-    authority:
+    clientCertificateAuthority:
       certSettings.clientTrustAnchorsPath === undefined
         ? undefined
         : createClientCertificateAuthority({
@@ -361,74 +277,38 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
               crlUrls: certSettings.crlUrls,
             },
           }),
-  };
-  const buildProvider = async () => {
-    claimSigner = undefined;
-    engineCatalogue = undefined;
-    return tracking.install(
-      observeProvider(
-        createProvider({
-          issuer: config.issuer,
-          adapter: oidcStore.forEngine(tracking.Adapter),
-          claimSources,
-          jwks: await signingKeys.engineJwks(),
-          cookieKeys: secrets.cookieKeys,
-          pairwiseSalt: secrets.pairwiseSalt,
-          agencyOf,
-          accounts,
-          clientTokensNotBefore: clients.tokensNotBefore,
-          pages: {
-            ...createEnginePages(views, {
-              signedOutSystems: tracking.signedOutSystems,
-              currentSystems: tracking.currentSystems,
-            }),
-            unavailable: createUnavailablePage(views),
-          },
-          outboundPrivateHosts: config.outboundPrivateHosts,
-          sessionAbsoluteSeconds: config.sessionAbsoluteSeconds,
-          sessionIdleSeconds: config.sessionIdleSeconds,
-          proxy: config.trustedProxies.length > 0,
-          consent,
-          catalogue: await catalogueOfEngine.list(),
-          federation: federation.engineHooks,
-          admin: adminEngine,
-          clientCertificates,
-        }),
-        { metrics, log },
-      ),
-    );
-  };
-  let provider: Provider = await buildProvider();
+  });
+  const sessions = createSessionsModule({
+    knex,
+    clock,
+    issuer: config.issuer,
+    clients,
+    log,
+    settings: { backchannel: config.backchannel, sweepSeconds: config.sessionSweepSeconds },
+    engine: oidc.sessionEngine,
+    send: oidc.sendLogoutToken,
+    onDelivery: (outcome) => metrics.recordBackchannelDelivery(outcome),
+    ephemeralStore: !redis,
+  });
+  // Withdrawal and expiry end a consent the same way (src/consent/consent-ending.ts).
+  const consentEnding = createConsentEnding({
+    consent,
+    sourceEvents,
+    revokeGrants: oidc.revokeGrants,
+    signOut: sessions.service.logoutClient,
+    log,
+    sweepSeconds: config.sessionSweepSeconds,
+  });
   sessions.start();
+  consentEnding.start();
   sourceEventWorker.start();
-  // Keys and the claims catalogue shape the engine's configuration: rebuild it when either changes.
-  const engineVersion = async () => `${await signingKeys.version()}#${await catalogue.version()}`;
-  let keyVersion = await engineVersion();
-
-  // A key rotated by the CLI or another instance is picked up within keyReloadSeconds: the
-  // engine is rebuilt with the new key set (its state lives in the adapter, so nothing is lost).
-  const reloadKeys = async () => {
-    await signingKeys.activateDue();
-    const version = await engineVersion();
-    if (version === keyVersion) return false;
-    provider = await buildProvider();
-    keyVersion = version;
-    log.info('signing keys or claims catalogue changed; provider reloaded');
-    return true;
-  };
-  const keyTimer = setInterval(
-    () => void reloadKeys().catch((err) => log.warn({ err }, 'key reload failed')),
-    (options.keyReloadSeconds ?? 30) * 1000,
-  );
-  keyTimer.unref();
-
   const http = createHttpApp({
-    provider: () => provider,
+    oidc,
     passkeys,
     enrolment,
     agencyOf,
     accountSession: createAccountSession({
-      provider: () => provider,
+      interactions: oidc.interactions,
       issuer: config.issuer,
       secure: issuerUrl.protocol === 'https:',
       lifetimes: {
@@ -438,23 +318,16 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     }),
     accounts,
     consent,
-    myData: createMyDataService({ consent, clients, catalogue, audit }),
+    myData: consentModule.myData,
+    consentEnding,
     federation,
     sessions: sessions.service,
-    // The withdrawal route revokes the consent's grants; this signs the client out of live
-    // sessions and tells the sources of its distributed tokens to refuse them.
-    onConsentWithdrawn: async (accountId, clientId) => {
-      await sessions.service.logoutClient(accountId, clientId, 'consent_withdrawn', {
-        actor: `account:${accountId}`,
-      });
-      await sourceEvents.revoke(accountId, clientId, 'consent_withdrawn');
-    },
     views,
     csrf,
     admin: {
       admin,
       session: createConsoleSession({
-        provider: () => provider,
+        tokens: oidc.tokens,
         issuer: config.issuer,
         kv,
         secure: issuerUrl.protocol === 'https:',
@@ -505,7 +378,7 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
           issuer: config.issuer,
           origin: `https://${issuerUrl.hostname}:${certSettings.loginPort}`,
           // Client certificates at the engine's endpoints (mtls_endpoint_aliases, RFC 8705 5).
-          engine: () => provider,
+          engine: oidc.engine,
           tlsCert: readFileSync(certSettings.tlsCert),
           tlsKey: readFileSync(certSettings.tlsKey),
           trustAnchorsPem: certificates.trustAnchorsPem,
@@ -531,7 +404,7 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
       consent,
       passkeys,
       enrolment,
-      signingKeys,
+      signingKeys: keys.service,
       certificates,
       sessions: sessions.service,
       federation,
@@ -539,10 +412,10 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     },
     sessions,
     sourceEvents: { ...sourceEvents, worker: sourceEventWorker },
-    provider: () => provider,
-    reloadKeys,
-    listSessionIds: oidcStore.listSessionIds,
-    oidcStore,
+    provider: oidc.provider,
+    reloadKeys: oidc.reload,
+    listSessionIds: oidc.store.listSessionIds,
+    oidcStore: oidc.store,
     http,
     /** Starts listening; resolves with the bound port (0 in config picks a free one). */
     listen: async (port = config.port, host = config.host) => {
@@ -572,7 +445,7 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     drain: () => requests?.drain(),
     /** Graceful stop: no new connections, in-flight requests finish, then pools close. */
     async close() {
-      clearInterval(keyTimer);
+      oidc.close();
       await certListener?.close();
       // Keep-alive connections close as soon as their last request is answered; requests still
       // running after 10 s are cut, so pools close before main.ts's 15 s deadline (graceful-stop.ts).
@@ -583,10 +456,10 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
       }
       // Deliveries in flight finish (each bounded by BACKCHANNEL_TIMEOUT_MS); queued ones wait in the database.
       await sessions.stop();
+      await consentEnding.stop();
       await sourceEventWorker.stop();
       await kv.close();
       feed?.close();
-      oidcStore.close?.();
       if (redis) await redis.quit().catch(() => redis.disconnect());
       await db.close();
     },

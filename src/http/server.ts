@@ -3,7 +3,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import Koa from 'koa';
 import Router from '@koa/router';
-import type Provider from 'oidc-provider';
+import type { OidcFacade } from '../oidc/index.ts';
 import type { Logger } from 'pino';
 import type { EnrolmentService } from '../auth/index.ts';
 import type { CertificateLoginService, RecoveryService } from '../auth/certificate/index.ts';
@@ -23,7 +23,7 @@ import { certificateRefusedRoutes } from './sign-in/certificate-refused-routes.t
 import { recoveryRoutes, SIGN_IN_METHOD_PAGES } from './account/recovery-routes.ts';
 import type { AccountSession } from './account/account-session.ts';
 import type { AccountService } from '../accounts/index.ts';
-import type { ConsentService, MyDataService } from '../consent/index.ts';
+import type { ConsentEnding, ConsentService, MyDataService } from '../consent/index.ts';
 import { enrolmentRoutes } from './sign-in/enrolment-routes.ts';
 import { errorHandler } from './middleware/errors.ts';
 import { AppError } from '../shared/index.ts';
@@ -52,7 +52,8 @@ import { systemsRoutes } from './account/systems-routes.ts';
 import type { Views } from './render/views.ts';
 
 export type HttpDeps = {
-  provider: () => Provider;
+  /** The engine: its facade for our pages, token look-ups, and the engine's own endpoints. */
+  oidc: OidcFacade;
   passkeys: PasskeyServiceLike;
   enrolment: EnrolmentService;
   agencyOf: (clientId: string) => Promise<string | undefined>;
@@ -60,7 +61,8 @@ export type HttpDeps = {
   accounts: AccountService;
   consent: ConsentService;
   myData: MyDataService;
-  onConsentWithdrawn?: (accountId: string, clientId: string) => Promise<void>;
+  /** Ending a consent (withdrawal on My One-ID): src/consent/consent-ending.ts. */
+  consentEnding: Pick<ConsentEnding, 'withdraw'>;
   /** Citizens' sessions: listed on My One-ID and ended from there (src/sessions). */
   sessions?: SessionService | undefined;
   views: Views;
@@ -106,6 +108,7 @@ export const createHttpApp = (deps: HttpDeps): Koa => {
   const loginViews = deps.federation
     ? federationRoutes(router, {
         ...deps,
+        interactions: deps.oidc.interactions,
         federation: deps.federation,
         passkeys: guardPasskeys(deps.passkeys, deps.rateLimits),
         certificateLogin: Boolean(cert),
@@ -113,6 +116,7 @@ export const createHttpApp = (deps: HttpDeps): Koa => {
     : deps.views;
   interactionRoutes(router, {
     ...deps,
+    interactions: deps.oidc.interactions,
     views: loginViews,
     passkeys: guardPasskeys(deps.passkeys, deps.rateLimits),
     certificateLogin: cert && ((uid: string) => certificateLoginView(cert.options, uid)),
@@ -120,6 +124,7 @@ export const createHttpApp = (deps: HttpDeps): Koa => {
   if (cert) {
     certificateRoutes(router, {
       ...deps,
+      interactions: deps.oidc.interactions,
       certificates: guardCertificates(cert.certificates, deps.rateLimits),
       certificateOptions: cert.options,
     });
@@ -141,7 +146,7 @@ export const createHttpApp = (deps: HttpDeps): Koa => {
   if (deps.admin)
     adminRoutes(router, {
       ...deps.admin,
-      provider: deps.provider,
+      oidc: deps.oidc,
       views: deps.views,
       csrf: deps.csrf,
       upstreams: deps.federation?.upstreams,
@@ -167,14 +172,14 @@ export const createHttpApp = (deps: HttpDeps): Koa => {
   app.use(async (ctx, next) => {
     const matched = router.match(ctx.path, ctx.method);
     if (!matched.route && ENGINE_PATH.test(ctx.path)) {
-      const engine = deps.provider();
+      const engine = deps.oidc.engine();
       // Discovery and JWKS: the engine's first answer is kept per engine instance; later ones are
       // served from it before koa runs (engine-cache.ts, cachedStaticAnswers below).
       const cacheable = isStaticEngineRequest(ctx);
       // Everything else is the engine's: it writes its own response (and its own errors).
       ctx.respond = false;
       if (cacheable && ctx.method === 'GET') recordEngineAnswer(ctx.res, ctx.path, engine);
-      await handlerFor(engine)(ctx.req, ctx.res);
+      await engine.handle(ctx.req, ctx.res);
       return;
     }
     await next();
@@ -220,7 +225,7 @@ const cachedStaticAnswers = (app: Koa, deps: HttpDeps, origin: IssuerOrigin) => 
       const route = answerFromCache(
         req as IncomingMessage,
         res as ServerResponse,
-        deps.provider(),
+        deps.oidc.engine(),
         headers,
       );
       if (route === undefined) return handle(req, res);
@@ -239,14 +244,4 @@ const cachedStaticAnswers = (app: Koa, deps: HttpDeps, origin: IssuerOrigin) => 
       return Promise.resolve();
     };
   };
-};
-
-const handlers = new WeakMap<Provider, ReturnType<Provider['callback']>>();
-const handlerFor = (provider: Provider) => {
-  let handler = handlers.get(provider);
-  if (!handler) {
-    handler = provider.callback();
-    handlers.set(provider, handler);
-  }
-  return handler;
 };

@@ -6,4 +6,4 @@ export type {
   SignInMethod,
   SignInOutcome,
 } from './metrics.ts';
-export { observeProvider, safeError } from './provider-events.ts';
+export { safeError } from './safe-error.ts';

@@ -35,18 +35,42 @@ import type { ClaimSources } from './claim-sources.ts';
 import { pairwiseSub, subjectSector } from './pairwise.ts';
 import { clientTokensNotBeforeSeen } from './storage/request-clients.ts';
 import { guardConfiguration, retryAfterOn503 } from './unavailable.ts';
-import { useEngineContext } from './storage/request-memo.ts';
+import type { EnginePages } from './engine-types.ts';
 
-// Reads ahead kept by the Redis store live as long as the engine request that made them.
-useEngineContext(() => Provider.ctx);
-
-type Pages = {
-  error: NonNullable<Configuration['renderError']>;
-  logout: (ctx: KoaContextWithOIDC, form: string) => Promise<void>;
-  postLogout: (ctx: KoaContextWithOIDC) => Promise<void>;
-  /** The page for `temporarily_unavailable` (PostgreSQL or Redis down); else `error` renders it. */
-  unavailable?: ((ctx: KoaContextWithOIDC) => Promise<void>) | undefined;
+/** The browser's session systems, for the sign-out pages (session-mirror.ts). */
+export type SessionSystems = {
+  current: (ctx: KoaContextWithOIDC) => Promise<string[]>;
+  signedOut: (ctx: KoaContextWithOIDC) => Promise<string[] | undefined>;
 };
+
+const clientName = (ctx: KoaContextWithOIDC) => {
+  const client = ctx.oidc?.client;
+  return client ? (client.clientName ?? client.clientId) : undefined;
+};
+
+/** The engine's page hooks, each giving the HTTP layer's page what it shows. */
+const pageHooks = (pages: EnginePages, systems: SessionSystems | undefined) => ({
+  error: async (ctx: KoaContextWithOIDC, out: { error: string; error_description?: string }) => {
+    // The refused request's ui_locales (OIDC Core 3.1.2.1), as on the sign-in page; read from the
+    // query too, since the engine may refuse it before parsing its parameters (an unknown client).
+    const asked = ctx.oidc?.params?.ui_locales ?? ctx.query.ui_locales;
+    await pages.error(ctx, out, typeof asked === 'string' ? asked : undefined);
+  },
+  logout: async (ctx: KoaContextWithOIDC, form: string) =>
+    pages.logout(ctx, {
+      form,
+      client: clientName(ctx),
+      systems: (await systems?.current(ctx)) ?? [],
+    }),
+  // client_id comes back only when the citizen chose to stay signed in to One-ID (end_session.js).
+  postLogout: async (ctx: KoaContextWithOIDC) => {
+    const client = clientName(ctx);
+    await pages.postLogout(ctx, {
+      client,
+      systems: client ? [] : ((await systems?.signedOut(ctx)) ?? []),
+    });
+  },
+});
 
 export type ProviderDeps = {
   issuer: string;
@@ -59,7 +83,9 @@ export type ProviderDeps = {
   accounts: AccountService;
   /** When a client was last disabled (epoch seconds), for refusing the refresh tokens it held then. */
   clientTokensNotBefore: (clientId: string) => Promise<number | undefined>;
-  pages: Pages;
+  pages: EnginePages;
+  /** The systems of the browser's session, named on the sign-out pages. */
+  sessionSystems?: SessionSystems | undefined;
   sessionAbsoluteSeconds: number;
   sessionIdleSeconds: number;
   proxy: boolean;
@@ -94,7 +120,7 @@ export const PUBLIC_REFRESH_SECONDS = 86400;
  * essential_acr(s) checks want the session's acr to equal a requested value, so a `high` session
  * asked for `substantial`, or a passkey asked for `high`, would prompt again and again: ours
  * replace them (levels are minimums; a method below the level ends in
- * unmet_authentication_requirements, src/http/sign-in/sign-in-result.ts).
+ * unmet_authentication_requirements, src/oidc/interactions.ts).
  */
 const policy = () => {
   const prompts = base();
@@ -115,6 +141,7 @@ const policy = () => {
 };
 
 export const createProvider = (deps: ProviderDeps): Provider => {
+  const pages = pageHooks(deps.pages, deps.sessionSystems);
   /**
    * Whether a refresh or access token was issued up to the second its client was last disabled
    * (clients.tokens_not_before): such tokens stay refused after the client is enabled again. The
@@ -205,8 +232,8 @@ export const createProvider = (deps: ProviderDeps): Provider => {
       backchannelLogout: { enabled: true },
       rpInitiatedLogout: {
         enabled: true,
-        logoutSource: deps.pages.logout,
-        postLogoutSuccessSource: deps.pages.postLogout,
+        logoutSource: pages.logout,
+        postLogoutSuccessSource: pages.postLogout,
       },
       ...(deps.admin ? adminFeatures(deps.admin) : {}),
     },
@@ -305,7 +332,7 @@ export const createProvider = (deps: ProviderDeps): Provider => {
         return Math.max(1, Math.min(deps.sessionIdleSeconds, left));
       },
     },
-    renderError: deps.pages.error,
+    renderError: pages.error,
     discovery: {
       ui_locales_supported: ['ko', 'en'],
       claims_locales_supported: ['ko', 'en'],

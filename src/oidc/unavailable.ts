@@ -56,16 +56,14 @@ export const guardAdapter = (Adapter: AdapterConstructor): AdapterConstructor =>
   } as unknown as AdapterConstructor;
 
 /**
- * Applies the above to an engine configuration: its adapter, findAccount and loadExistingGrant
- * (the engine's ways to PostgreSQL and Redis), and its error page (`unavailable` renders
- * `temporarily_unavailable`, when given).
+ * Applies the above to an engine configuration: findAccount and loadExistingGrant (with the
+ * adapter, guarded in its stack by storage/engine-adapter.ts, the engine's ways to PostgreSQL
+ * and Redis), and its error page (`unavailable` renders `temporarily_unavailable`, when given).
  */
 export const guardConfiguration = (
   configuration: Configuration,
   unavailablePage?: (ctx: KoaContextWithOIDC) => Promise<void>,
 ): Configuration => {
-  if (configuration.adapter)
-    configuration.adapter = guardAdapter(configuration.adapter as AdapterConstructor);
   if (configuration.findAccount)
     configuration.findAccount = guarded(
       configuration.findAccount as (...a: unknown[]) => Promise<never>,

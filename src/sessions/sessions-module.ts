@@ -28,8 +28,6 @@ type Deps = {
   onDelivery?: ((outcome: DeliveryOutcome) => void) | undefined;
   /** The engine's store lives in this process (no Redis): a restart has ended every session. */
   ephemeralStore?: boolean;
-  /** More periodic work on the sweep's schedule (servers): e.g. closing expired consents. */
-  alsoSweep?: (() => Promise<unknown>) | undefined;
 };
 
 export const createSessionsModule = ({
@@ -43,7 +41,6 @@ export const createSessionsModule = ({
   send,
   onDelivery,
   ephemeralStore = false,
-  alsoSweep,
 }: Deps) => {
   const worker = send
     ? createDeliveryWorker({
@@ -83,7 +80,6 @@ export const createSessionsModule = ({
       knex,
       new Date(clock.now().getTime() - FINISHED_RETENTION_DAYS * 86400_000),
     );
-    await alsoSweep?.();
   };
 
   return {

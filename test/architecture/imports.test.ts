@@ -1,6 +1,7 @@
-// Keeps the layering of STYLE.md true: only src/oidc imports oidc-provider, only src/http
-// imports koa, only store/ and *-repo.ts files import knex or ioredis at runtime, and no
-// domain imports from a layer above it.
+// Keeps the layering of STYLE.md true: only src/oidc imports oidc-provider and only src/http
+// imports koa (type imports, re-exports and import() types included), only store/ and
+// *-repo.ts files import knex or ioredis at runtime, and no domain imports from a layer above
+// it (type imports included).
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,10 +17,14 @@ const files = (dir: string): string[] =>
         ? [path]
         : [];
   });
-const runtimeImports = (path: string) =>
-  [...readFileSync(path, 'utf8').matchAll(/^import (?!type )[^'"]*['"]([^'"]+)['"]/gm)].map(
-    (m) => m[1]!,
-  );
+const runtimeImports = (source: string) =>
+  [...source.matchAll(/^import (?!type )[^'"]*['"]([^'"]+)['"]/gm)].map((m) => m[1]!);
+/** Every module a file names: imports and re-exports (`type` or not) and `import('...')` types. */
+const allImports = (source: string) => [
+  ...[...source.matchAll(/^(?:import|export) [^'"]*?from ['"]([^'"]+)['"]/gm)].map((m) => m[1]!),
+  ...[...source.matchAll(/^import ['"]([^'"]+)['"]/gm)].map((m) => m[1]!),
+  ...[...source.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)/g)].map((m) => m[1]!),
+];
 
 const LEVEL: Record<string, number> = {
   config: 0,
@@ -43,19 +48,43 @@ const LEVEL: Record<string, number> = {
 const domainOf = (path: string) => relative(SRC, path).split('/')[0]!;
 
 describe('architecture', () => {
+  it('sees type imports, re-exports and import() types, not only runtime imports', () => {
+    const seen = allImports(
+      [
+        "import type Provider from 'oidc-provider';",
+        "import type {\n  Context,\n} from 'koa';",
+        "export type { Adapter } from 'oidc-provider/types';",
+        "type C = import('@koa/router').RouterContext;",
+        "import './side-effect.ts';",
+      ].join('\n'),
+    );
+    expect(seen).toStrictEqual([
+      'oidc-provider',
+      'koa',
+      'oidc-provider/types',
+      './side-effect.ts',
+      '@koa/router',
+    ]);
+  });
+
   const all = files(SRC);
   it.each(all.map((f) => [relative(SRC, f), f]))('%s respects the layering', (_name, path) => {
     const domain = domainOf(path);
-    for (const spec of runtimeImports(path)) {
-      if (spec === 'oidc-provider')
-        expect(['oidc', 'http', 'app.ts'], `${spec} in ${domain}`).toContain(domain);
-      if (spec === 'koa' || spec.startsWith('@koa/'))
-        expect(['http'], `${spec} in ${domain}`).toContain(domain);
+    const source = readFileSync(path, 'utf8');
+    for (const spec of allImports(source)) {
+      if (spec === 'oidc-provider' || spec.startsWith('oidc-provider/'))
+        expect(['oidc'], `${spec} in ${relative(SRC, path)}`).toContain(domain);
+      if (spec === 'koa' || spec.startsWith('koa/') || spec.startsWith('@koa/'))
+        expect(['http'], `${spec} in ${relative(SRC, path)}`).toContain(domain);
+    }
+    for (const spec of runtimeImports(source)) {
       if (spec === 'knex' || spec === 'ioredis')
         expect(
           domain === 'store' || path.endsWith('-repo.ts') || path.endsWith('redis-adapter.ts'),
           `${spec} in ${relative(SRC, path)}`,
         ).toBe(true);
+    }
+    for (const spec of allImports(source)) {
       if (spec.startsWith('.')) {
         const target = domainOf(join(path, '..', spec));
         if (target !== domain && LEVEL[target] !== undefined && LEVEL[domain] !== undefined) {

@@ -2,13 +2,11 @@
 // connected systems, the data each received and the consents behind it (withdrawable),
 // passkeys and certificates, sessions and recent activity.
 import type Router from '@koa/router';
-import type Provider from 'oidc-provider';
 import type { AccountService } from '../../accounts/index.ts';
 import type { RecoveryService } from '../../auth/certificate/index.ts';
-import type { ConsentService, MyDataService } from '../../consent/index.ts';
+import type { ConsentEnding, MyDataService } from '../../consent/index.ts';
 import type { SessionService } from '../../sessions/index.ts';
 import type { FederationModule } from '../../federation/index.ts';
-import { revokeGrants } from '../../oidc/grants.ts';
 import type { AccountSession } from './account-session.ts';
 import { readBody, stringField } from '../middleware/body.ts';
 import type { Csrf } from '../middleware/csrf.ts';
@@ -17,11 +15,11 @@ import { translator } from '../render/messages.ts';
 import { langOf, type Views } from '../render/views.ts';
 
 type Deps = {
-  provider: () => Provider;
   accountSession: AccountSession;
   accounts: AccountService;
   passkeys: PasskeyServiceLike;
-  consent: ConsentService;
+  /** Withdrawal ends the consent: grants revoked, client signed out, sources told (src/consent). */
+  consentEnding: Pick<ConsentEnding, 'withdraw'>;
   myData: MyDataService;
   views: Views;
   csrf: Csrf;
@@ -29,8 +27,6 @@ type Deps = {
   certificateLogin?: boolean;
   /** The citizen's linked certificates, listed next to the passkeys (managed on /account/security). */
   signInMethods?: Pick<RecoveryService, 'certificates'> | undefined;
-  /** Called after a withdrawal: sign the client out of the citizen's sessions (back-channel logout). */
-  onConsentWithdrawn?: (accountId: string, clientId: string) => Promise<void>;
   /** The citizen's sessions for the page's sessions section (views/partials/account-sessions.eta). */
   sessions?: SessionService | undefined;
   /** Linked sign-in services and agency links (views/partials/account-federation.eta). */
@@ -40,7 +36,7 @@ type Deps = {
 const DONE = new Set(['withdrawn', 'not-found', 'renamed', 'session-ended', 'unlinked']);
 
 export const accountRoutes = (router: Router, deps: Deps) => {
-  const { accountSession, accounts, passkeys, consent, myData, views, csrf } = deps;
+  const { accountSession, accounts, passkeys, consentEnding, myData, views, csrf } = deps;
 
   router.get('/account/login', (ctx) => {
     ctx.redirect(
@@ -91,17 +87,8 @@ export const accountRoutes = (router: Router, deps: Deps) => {
     csrf.verify(ctx, body._csrf);
     const citizen = await accountSession.require(ctx);
     if (!citizen) return;
-    const record = await consent.withdraw(
-      citizen.accountId,
-      ctx.params.id!,
-      `account:${citizen.accountId}`,
-      { ip: ctx.ip },
-    );
-    if (record) {
-      // At once: every token issued under this consent stops working, then the client is told.
-      await revokeGrants(deps.provider(), record.grantIds);
-      await deps.onConsentWithdrawn?.(citizen.accountId, record.clientId);
-    }
+    // At once: every token issued under this consent stops working, then the client is told.
+    const record = await consentEnding.withdraw(citizen.accountId, ctx.params.id!, { ip: ctx.ip });
     // Another account's consent, an unknown id or one already withdrawn: nothing changed.
     ctx.redirect(record ? '/account?done=withdrawn' : '/account?done=not-found');
   });

@@ -3,9 +3,9 @@
 // the One-ID SSO session that sign-in created. Sensitive pages can demand a level of
 // assurance (step-up with acr_values) and a recent sign-in (max_age).
 import type { Context } from 'koa';
-import type Provider from 'oidc-provider';
 import { createHash } from 'node:crypto';
 import { satisfiesAcr } from '../deps.ts';
+import type { OidcFacade } from '../../oidc/index.ts';
 import { AppError, hostCookie, randomToken } from '../../shared/index.ts';
 
 import { ACCOUNT_CLIENT_ID } from '../../clients/index.ts';
@@ -45,12 +45,12 @@ const safeReturnTo = (value: unknown) =>
     : '/account';
 
 export const createAccountSession = ({
-  provider,
+  interactions,
   issuer,
   secure,
   lifetimes,
 }: {
-  provider: () => Provider;
+  interactions: Pick<OidcFacade['interactions'], 'currentSession'>;
   issuer: string;
   secure: boolean;
   lifetimes: SessionLifetimes;
@@ -60,7 +60,7 @@ export const createAccountSession = ({
 
   /** The signed-in citizen of this browser's One-ID session, if any. */
   const current = async (ctx: Context): Promise<SignedInCitizen | undefined> => {
-    const session = await provider().Session.get(ctx as never);
+    const session = await interactions.currentSession(ctx);
     if (!session.accountId) return undefined;
     return {
       accountId: session.accountId,

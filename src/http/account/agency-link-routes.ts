@@ -7,14 +7,14 @@
 //   DELETE /api/agency-links/:sub   -> 204
 import type Router from '@koa/router';
 import type { Context, Next } from 'koa';
-import type Provider from 'oidc-provider';
 import type { AgencyLinkService } from '../../federation/index.ts';
+import type { OidcFacade } from '../../oidc/index.ts';
 import { subjectSector } from '../../oidc/pairwise.ts';
 import { AppError, isAppError } from '../../shared/index.ts';
 import { readBody } from '../middleware/body.ts';
 
 type Deps = {
-  provider: () => Provider;
+  oidc: OidcFacade;
   agencyLinks: AgencyLinkService;
   agencyOf: (clientId: string) => Promise<string | undefined>;
 };
@@ -49,7 +49,7 @@ const problems = async (ctx: Context, next: Next) => {
   }
 };
 
-export const agencyLinkRoutes = (router: Router, { provider, agencyLinks, agencyOf }: Deps) => {
+export const agencyLinkRoutes = (router: Router, { oidc, agencyLinks, agencyOf }: Deps) => {
   /** The calling client, from a client_credentials access token issued to it by One-ID. */
   const caller = async (ctx: Context) => {
     const match = /^Bearer ([\w.~+/-]{20,512}=*)$/i.exec(ctx.get('authorization'));
@@ -57,19 +57,19 @@ export const agencyLinkRoutes = (router: Router, { provider, agencyLinks, agency
       throw invalidToken(
         'send an access token from the client_credentials grant as Authorization: Bearer',
       );
-    const token = await provider().ClientCredentials.find(match[1]!);
+    const token = await oidc.tokens.findClientCredentials(match[1]!);
     if (!token || token.isExpired) throw invalidToken('the access token is unknown or expired');
     // Sender-constrained tokens would need their proof checked here: only plain bearer tokens are accepted.
-    if (token.jkt || token['x5t#S256'])
+    if (token.senderConstrained)
       throw invalidToken(
         'sender-constrained (DPoP or mTLS) tokens are not accepted here; use a bearer token',
       );
-    const client = token.clientId ? await provider().Client.find(token.clientId) : undefined;
+    const client = token.clientId ? await oidc.interactions.findClient(token.clientId) : undefined;
     if (!client) throw invalidToken('the client of this access token is not active');
     await agencyLinks.assertMayLink(client.clientId);
     return {
       clientId: client.clientId,
-      sector: subjectSector(await agencyOf(client.clientId), String(client.sectorIdentifier ?? '')),
+      sector: subjectSector(await agencyOf(client.clientId), client.sectorIdentifier ?? ''),
       ip: ctx.ip,
     };
   };

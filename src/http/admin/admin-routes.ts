@@ -1,7 +1,7 @@
 // The administration's HTTP surface: the JSON API (/admin/api, bearer tokens) and the console
 // (/admin, One-ID sign-in), both on src/admin.
 import type Router from '@koa/router';
-import type Provider from 'oidc-provider';
+import type { OidcFacade } from '../../oidc/index.ts';
 import type { AdminModule } from '../../admin/index.ts';
 import type { UpstreamService } from '../../federation/index.ts';
 import type { AdminConfig } from '../../config/config.ts';
@@ -27,7 +27,7 @@ export type AdminHttpDeps = {
 export const adminRoutes = (
   router: Router,
   deps: AdminHttpDeps & {
-    provider: () => Provider;
+    oidc: OidcFacade;
     views: Views;
     csrf: Csrf;
     upstreams?: UpstreamService | undefined;
@@ -35,7 +35,7 @@ export const adminRoutes = (
 ) => {
   adminApiRoutes(router, {
     admin: deps.admin,
-    provider: deps.provider,
+    oidc: deps.oidc,
     audience: deps.audience,
     reauthSeconds: deps.settings.reauthSeconds,
     upstreams: deps.upstreams,

@@ -6,7 +6,7 @@
 // the issuer, where the interaction cookie finishes the sign-in. It also serves /static/* for
 // its own error pages, and the engine's client endpoints to systems authenticating with a client
 // certificate (RFC 8705 mtls_endpoint_aliases: token, PAR, introspection, revocation, userinfo).
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { EngineApp } from '../../oidc/index.ts';
 import { createServer, type Server } from 'node:https';
 import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
 import Koa from 'koa';
@@ -31,11 +31,6 @@ export const peerChain = (peer: DetailedPeerCertificate | Record<string, never>)
     current = current.issuerCertificate;
   }
   return ders;
-};
-
-/** The OIDC engine as a request handler (its koa app). */
-type EngineApp = {
-  callback: () => (req: IncomingMessage, res: ServerResponse) => Promise<void> | void;
 };
 
 /** The engine's endpoints a client reaches with its certificate (oidc/fapi-profile.ts MTLS_ENGINE_PATHS). */
@@ -70,7 +65,6 @@ export const createCertificateListener = ({
 }: Deps) => {
   const app = new Koa();
   app.silent = true;
-  const handlers = new WeakMap<EngineApp, ReturnType<EngineApp['callback']>>();
   const router = new Router();
   router.get('/certificate/tls', async (ctx) => {
     const socket = ctx.req.socket as TLSSocket;
@@ -97,11 +91,8 @@ export const createCertificateListener = ({
   if (engine)
     app.use(async (ctx, next) => {
       if (!ENGINE_MTLS_PATH.test(ctx.path)) return next();
-      const current = engine();
-      let handle = handlers.get(current);
-      if (!handle) handlers.set(current, (handle = current.callback()));
       ctx.respond = false;
-      await handle(ctx.req, ctx.res);
+      await engine().handle(ctx.req, ctx.res);
     });
   app.use(errorHandler({ views, log }));
   app.use(router.routes());

@@ -4,18 +4,16 @@
 // Every successful path ends like the passkey routes: a login result at `high`.
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import type Provider from 'oidc-provider';
-import { interactionOf } from './interaction-details.ts';
 import {
   isCertificateError,
   isTrustedProxy,
   type CertificateLoginService,
   type CertificateOutcome,
 } from '../../auth/certificate/index.ts';
+import type { OidcFacade } from '../../oidc/index.ts';
 import { AppError, isAppError } from '../../shared/index.ts';
 import { ACR } from '../deps.ts';
 import { readBody, stringField } from '../middleware/body.ts';
-import { signInResult } from './sign-in-result.ts';
 import type { Csrf } from '../middleware/csrf.ts';
 import { translator } from '../render/messages.ts';
 import { langOf, type Views } from '../render/views.ts';
@@ -31,7 +29,7 @@ export type CertificateLoginOptions = {
 };
 
 type Deps = {
-  provider: () => Provider;
+  interactions: OidcFacade['interactions'];
   certificates: CertificateLoginService;
   certificateOptions: CertificateLoginOptions;
   views: Views;
@@ -54,10 +52,10 @@ export const certificateLoginView = (options: CertificateLoginOptions, uid: stri
 
 export const certificateRoutes = (
   router: Router,
-  { provider, certificates, certificateOptions, views, csrf }: Deps,
+  { interactions, certificates, certificateOptions, views, csrf }: Deps,
 ) => {
   /** The login interaction this browser's cookie holds, which must be the URL's. */
-  const loginInteraction = (ctx: Context) => interactionOf(ctx, provider(), { loginOnly: true });
+  const loginInteraction = (ctx: Context) => interactions.details(ctx, { loginOnly: true });
 
   /** The client address for the audit: X-Forwarded-For only when the TCP peer is a trusted proxy. */
   const clientIp = (ctx: Context) => {
@@ -65,9 +63,8 @@ export const certificateRoutes = (
     return isTrustedProxy(peer, certificateOptions.trustedProxies) ? ctx.ip : peer;
   };
 
-  /** A certificate proves `high`; the same end as every other method (sign-in-result.ts). */
-  const loginResult = (params: Record<string, unknown>, accountId: string, amr: string[]) =>
-    signInResult(params, { accountId, acr: ACR.high, amr });
+  /** A certificate proves `high`; the same end as every other method (src/oidc/interactions.ts). */
+  const proven = (accountId: string, amr: string[]) => ({ accountId, acr: ACR.high, amr });
 
   /** Ends the step: sign-in (JSON `{ location }` or a redirect), or on to the enrolment page. */
   const finish = async (ctx: Context, uid: string, outcome: CertificateOutcome, json: boolean) => {
@@ -80,18 +77,10 @@ export const certificateRoutes = (
       }
       return;
     }
-    const { params } = await loginInteraction(ctx);
-    const result = loginResult(params, outcome.accountId, outcome.amr);
-    if (json)
-      ctx.body = {
-        location: await provider().interactionResult(ctx.req, ctx.res, result, {
-          mergeWithLastSubmission: false,
-        }),
-      };
-    else
-      await provider().interactionFinished(ctx.req, ctx.res, result, {
-        mergeWithLastSubmission: false,
-      });
+    await loginInteraction(ctx);
+    const login = proven(outcome.accountId, outcome.amr);
+    if (json) ctx.body = { location: await interactions.loginLocation(ctx, login) };
+    else await interactions.finishLogin(ctx, login);
   };
 
   /**
@@ -215,16 +204,14 @@ export const certificateRoutes = (
   router.post('/interaction/:uid/certificate/enrol', async (ctx) => {
     const body = await readBody(ctx);
     csrf.verify(ctx, body._csrf);
-    const { uid, params } = await loginInteraction(ctx);
+    const { uid } = await loginInteraction(ctx);
     try {
       const { accountId, amr } = await certificates.completeEnrolment(
         uid,
         { name: stringField(body, 'name', 200), birthdate: stringField(body, 'birthdate', 10) },
         { ip: clientIp(ctx) },
       );
-      await provider().interactionFinished(ctx.req, ctx.res, loginResult(params, accountId, amr), {
-        mergeWithLastSubmission: false,
-      });
+      await interactions.finishLogin(ctx, proven(accountId, amr));
     } catch (error) {
       // A missing or impossible value: the same form again, saying which.
       if (!isAppError(error) || error.code !== 'ERR_INVALID_CITIZEN') throw error;

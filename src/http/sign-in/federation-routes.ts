@@ -5,10 +5,9 @@
 // the still-open sign-in, where every other method keeps working.
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import type Provider from 'oidc-provider';
-import { interactionOf } from './interaction-details.ts';
 import type { Logger } from 'pino';
 import type { FederatedLogin, FederationModule } from '../../federation/index.ts';
+import type { OidcFacade } from '../../oidc/index.ts';
 import { AppError, isAppError } from '../../shared/index.ts';
 import type { AccountSession } from '../account/account-session.ts';
 import { readBody, stringField } from '../middleware/body.ts';
@@ -16,11 +15,10 @@ import { RECOVERY_MAX_AGE_SECONDS } from '../account/recovery-routes.ts';
 import type { Csrf } from '../middleware/csrf.ts';
 import { ACR, satisfiesAcr, type PasskeyServiceLike } from '../deps.ts';
 import { translator } from '../render/messages.ts';
-import { requiredLevel, signInResult } from './sign-in-result.ts';
 import { langOf, type Views } from '../render/views.ts';
 
 type Deps = {
-  provider: () => Provider;
+  interactions: OidcFacade['interactions'];
   federation: FederationModule;
   passkeys: PasskeyServiceLike;
   accountSession: AccountSession;
@@ -61,15 +59,12 @@ const FEDERATION_ERRORS = new Set([
  */
 export const federationRoutes = (
   router: Router,
-  { provider, federation, passkeys, accountSession, views, csrf, log, certificateLogin }: Deps,
+  { interactions, federation, passkeys, accountSession, views, csrf, log, certificateLogin }: Deps,
 ): Views => {
-  const interaction = (ctx: Context) => interactionOf(ctx, provider(), { loginOnly: true });
+  const interaction = (ctx: Context) => interactions.details(ctx, { loginOnly: true });
 
   /** The login result, or the engine's error when the client asked for more than was proven. */
-  const finish = async (ctx: Context, login: FederatedLogin, params: Record<string, unknown>) =>
-    provider().interactionFinished(ctx.req, ctx.res, signInResult(params, login), {
-      mergeWithLastSubmission: false,
-    });
+  const finish = (ctx: Context, login: FederatedLogin) => interactions.finishLogin(ctx, login);
 
   /** A federation failure as a page with the way back to the open sign-in; anything else goes on up. */
   const refusalPage = async (ctx: Context, uid: string, step: () => Promise<void>) => {
@@ -102,7 +97,7 @@ export const federationRoutes = (
       // A mismatched or expired interaction is the page's own error to show. The pending link
       // is asked for with it (one Redis round trip for both), used only on the login prompt.
       const [details, pendingLink] = await Promise.all([
-        interactionOf(ctx, provider()).catch(() => undefined),
+        interactions.details(ctx).catch(() => undefined),
         federation.login.linkOptions(ctx.params.uid!).catch(() => undefined),
       ]);
       if (details?.prompt.name === 'login') {
@@ -115,7 +110,7 @@ export const federationRoutes = (
         ]);
         (ctx.state as FederationState).federationLogin = {
           upstreams: active
-            .filter((u) => satisfiesAcr(u.acr, requiredLevel(details.params)))
+            .filter((u) => satisfiesAcr(u.acr, details.requiredAcr))
             .map((u) => ({
               id: u.id,
               name: u.displayName,
@@ -135,11 +130,11 @@ export const federationRoutes = (
   });
 
   router.get('/interaction/:uid/upstream/:id', async (ctx) => {
-    const { uid, params } = await interaction(ctx);
+    const { uid, params, requiredAcr } = await interaction(ctx);
     await refusalPage(ctx, uid, async () => {
       ctx.redirect(
         await federation.login.start(uid, ctx.params.id!, {
-          acrValues: requiredLevel(params),
+          acrValues: requiredAcr,
           uiLocales: params.ui_locales as string | undefined,
         }),
       );
@@ -163,12 +158,12 @@ export const federationRoutes = (
   });
 
   router.get('/interaction/:uid/federation/return', async (ctx) => {
-    const { uid, params } = await interaction(ctx);
+    const { uid } = await interaction(ctx);
     await refusalPage(ctx, uid, async () => {
       const outcome = await federation.login.complete(uid, new URLSearchParams(ctx.querystring), {
         ip: ctx.ip,
       });
-      if (outcome.kind === 'signed-in') await finish(ctx, outcome.login, params);
+      if (outcome.kind === 'signed-in') await finish(ctx, outcome.login);
       else ctx.redirect(`/interaction/${uid}/federation/link`);
     });
   });
@@ -209,7 +204,7 @@ export const federationRoutes = (
   router.post('/interaction/:uid/federation/link/passkey/verify', async (ctx) => {
     const body = await readBody(ctx);
     csrf.verify(ctx, body._csrf);
-    const { uid, params } = await interaction(ctx);
+    const { uid } = await interaction(ctx);
     const proof = await passkeys.verifyAuthentication(`federation:${uid}`, body as never, {
       ip: ctx.ip,
     });
@@ -219,9 +214,7 @@ export const federationRoutes = (
       { ip: ctx.ip },
     );
     ctx.body = {
-      location: await provider().interactionResult(ctx.req, ctx.res, signInResult(params, login), {
-        mergeWithLastSubmission: false,
-      }),
+      location: await interactions.loginLocation(ctx, login),
     };
   });
 
@@ -240,18 +233,18 @@ export const federationRoutes = (
   router.post('/interaction/:uid/federation/link/confirm', async (ctx) => {
     const body = await readBody(ctx);
     csrf.verify(ctx, body._csrf);
-    const { uid, params } = await interaction(ctx);
+    const { uid } = await interaction(ctx);
     await refusalPage(ctx, uid, async () =>
-      finish(ctx, await federation.login.confirmMatch(uid, { ip: ctx.ip }), params),
+      finish(ctx, await federation.login.confirmMatch(uid, { ip: ctx.ip })),
     );
   });
 
   router.post('/interaction/:uid/federation/link/enrol', async (ctx) => {
     const body = await readBody(ctx);
     csrf.verify(ctx, body._csrf);
-    const { uid, params } = await interaction(ctx);
+    const { uid } = await interaction(ctx);
     await refusalPage(ctx, uid, async () =>
-      finish(ctx, await federation.login.enrol(uid, { ip: ctx.ip }), params),
+      finish(ctx, await federation.login.enrol(uid, { ip: ctx.ip })),
     );
   });
 

@@ -2,8 +2,6 @@
 // The engine owns the protocol; these routes only authenticate the citizen and record consent.
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import type Provider from 'oidc-provider';
-import { interactionOf } from './interaction-details.ts';
 import { ACR, satisfiesAcr, type PasskeyServiceLike } from '../deps.ts';
 import { readBody, stringField } from '../middleware/body.ts';
 import type { Csrf } from '../middleware/csrf.ts';
@@ -11,14 +9,15 @@ import type { Metrics } from '../../observability/index.ts';
 import type { State } from '../middleware/security.ts';
 import type { Views } from '../render/views.ts';
 import { clientView, requestedFromParams } from './interaction-view.ts';
-import { requiredLevel, signInResult } from './sign-in-result.ts';
 import type { AccountService } from '../../accounts/index.ts';
 import type { ConsentService } from '../../consent/index.ts';
 import { isFirstPartyClient } from '../../clients/index.ts';
+import type { OidcFacade } from '../../oidc/index.ts';
 import { AppError } from '../../shared/index.ts';
 
 type Deps = {
-  provider: () => Provider;
+  /** The engine's facade: the interaction, and the ways it ends (src/oidc/interactions.ts). */
+  interactions: OidcFacade['interactions'];
   passkeys: PasskeyServiceLike;
   agencyOf: (clientId: string) => Promise<string | undefined>;
   consent: ConsentService;
@@ -33,28 +32,29 @@ type Deps = {
 
 export const interactionRoutes = (
   router: Router,
-  { provider, passkeys, agencyOf, consent, accounts, views, csrf, certificateLogin, metrics }: Deps,
+  {
+    interactions,
+    passkeys,
+    agencyOf,
+    consent,
+    accounts,
+    views,
+    csrf,
+    certificateLogin,
+    metrics,
+  }: Deps,
 ) => {
-  const details = (ctx: Context) => interactionOf(ctx, provider());
-
-  /** Resumes the authorization after a consent decision; the engine derives the grant from it. */
-  const finishConsent = (ctx: Context) =>
-    provider().interactionFinished(
-      ctx.req,
-      ctx.res,
-      { consent: {} },
-      { mergeWithLastSubmission: true },
-    );
+  const details = (ctx: Context) => interactions.details(ctx);
 
   router.get('/interaction/:uid', async (ctx) => {
     const interaction = await details(ctx);
-    const { prompt, params, uid } = interaction;
-    const client = await provider().Client.find(String(params.client_id));
+    const { prompt, params, uid, requiredAcr } = interaction;
+    const client = await interactions.findClient(String(params.client_id));
     const view = clientView(client, await agencyOf(String(params.client_id)));
     const uiLocales = params.ui_locales as string | undefined;
     if (prompt.name === 'login') {
       // A level a passkey cannot meet: the page leads with the certificate (step-up notice).
-      const stepUp = !satisfiesAcr(ACR.substantial, requiredLevel(params));
+      const stepUp = !satisfiesAcr(ACR.substantial, requiredAcr);
       views.render(
         ctx,
         'login',
@@ -74,7 +74,7 @@ export const interactionRoutes = (
     }
     // One-ID's own pages need no consent: the citizen is using One-ID itself.
     if (isFirstPartyClient(String(params.client_id))) {
-      await finishConsent(ctx);
+      await interactions.finishConsent(ctx);
       return;
     }
     const accountId = interaction.session!.accountId;
@@ -113,20 +113,17 @@ export const interactionRoutes = (
   router.post('/interaction/:uid/passkey/verify', async (ctx) => {
     const body = await readBody(ctx);
     csrf.verify(ctx, body._csrf);
-    const { uid, params } = await details(ctx);
+    const { uid } = await details(ctx);
     const result = await metrics.observeSignIn(
       'passkey',
       passkeys.verifyAuthentication(`interaction:${uid}`, body as never, { ip: ctx.ip }),
     );
     // A passkey proves `substantial`; a client that asked for more gets a clear error, not less.
-    const outcome = signInResult(params, {
-      accountId: result.accountId,
-      acr: ACR.substantial,
-      amr: result.amr,
-    });
     ctx.body = {
-      location: await provider().interactionResult(ctx.req, ctx.res, outcome, {
-        mergeWithLastSubmission: false,
+      location: await interactions.loginLocation(ctx, {
+        accountId: result.accountId,
+        acr: ACR.substantial,
+        amr: result.amr,
       }),
     };
   });
@@ -138,14 +135,10 @@ export const interactionRoutes = (
     if (prompt.name !== 'consent' || !session)
       throw new AppError('ERR_INTERACTION_EXPIRED', 'not a consent prompt', { status: 400 });
     if (body.decision !== 'approve') {
-      await provider().interactionFinished(
-        ctx.req,
-        ctx.res,
-        {
-          error: 'access_denied',
-          error_description: 'the citizen declined to share the requested information',
-        },
-        { mergeWithLastSubmission: false },
+      await interactions.abort(
+        ctx,
+        'access_denied',
+        'the citizen declined to share the requested information',
       );
       return;
     }
@@ -160,18 +153,13 @@ export const interactionRoutes = (
       .filter((p) => p.required || checked.includes(p.claim))
       .map((p) => p.claim);
     await consent.decide(session.accountId, clientId, requested, accepted, { ip: ctx.ip });
-    await finishConsent(ctx);
+    await interactions.finishConsent(ctx);
   });
 
   router.post('/interaction/:uid/abort', async (ctx) => {
     const body = await readBody(ctx);
     csrf.verify(ctx, body._csrf);
     await details(ctx);
-    await provider().interactionFinished(
-      ctx.req,
-      ctx.res,
-      { error: 'access_denied', error_description: 'the citizen cancelled the sign-in' },
-      { mergeWithLastSubmission: false },
-    );
+    await interactions.abort(ctx, 'access_denied', 'the citizen cancelled the sign-in');
   });
 };

@@ -1,7 +1,14 @@
-// Storage for the engine: clients come from the database (managed by One-ID's client service);
-// every other model lives in Redis (production, shared by all instances) or in process memory
-// (the embedded single-process default).
-import { errors, type Adapter, type AdapterConstructor, type AdapterPayload } from 'oidc-provider';
+// Storage for the engine, as one stack (createEngineAdapter): clients come from the database
+// (managed by One-ID's client service); every other model lives in Redis (production, shared by
+// all instances) or in process memory (the embedded single-process default).
+import Provider, {
+  errors,
+  type Adapter,
+  type AdapterConstructor,
+  type AdapterPayload,
+} from 'oidc-provider';
+import type { Logger } from 'pino';
+import type { SessionService } from '../../sessions/index.ts';
 import type { ClientService } from '../../clients/index.ts';
 import { createMemoryAdapter } from './memory-adapter.ts';
 import { createRedisAdapter, type RedisClient } from './redis-adapter.ts';
@@ -9,6 +16,9 @@ import { hashBearerIds } from './hashed-ids.ts';
 import type { RegistrationStore } from '../admin-engine.ts';
 import { createGrantRevoker } from '../grant-revocation.ts';
 import { noteClientTokensNotBefore } from './request-clients.ts';
+import { useEngineContext } from './request-memo.ts';
+import { createSessionTracking } from './session-mirror.ts';
+import { guardAdapter } from '../unavailable.ts';
 
 /** A store adapter's atomic consume: true only for the one call that marked the record. */
 type ConsumeOnce = Adapter & { consumeOnce(id: string): Promise<boolean> };
@@ -103,25 +113,42 @@ const clientAdapter = (clients: ClientService, registrations?: RegistrationStore
   };
 
 /**
- * `prefix` starts every Redis key (REDIS_KEY_PREFIX: one deployment's namespace); `hashId` keys
- * the storage ids of bearer credentials (hashed-ids.ts).
+ * The engine's storage, one stack from the store up (each layer wraps the one before it):
+ *  1. the store: Redis (production, shared by all instances; reads ahead kept for the rest of the
+ *     engine request, request-memo.ts) or process memory (the embedded single-process default);
+ *  2. the models: clients from the database (dynamic registration's tokens too), and codes,
+ *     refresh tokens and pushed requests single-use (SingleUse above): `Adapter`, with ids as
+ *     stored, for code working on the store directly (sessions, grant revocation);
+ *  3. the session mirror: each save of a signed-in session recorded durably first
+ *     (session-mirror.ts; `sessions` is a getter: that service needs this stack's store);
+ *  4. hashed ids: bearer credentials stored under a keyed hash of their value (hashed-ids.ts);
+ *  5. the outage guard: PostgreSQL or Redis down is `temporarily_unavailable` (unavailable.ts).
+ * `engine` is the top of the stack: what the provider is given.
+ * `prefix` starts every Redis key (REDIS_KEY_PREFIX: one deployment's namespace).
  */
-export const createOidcAdapter = ({
+export const createEngineAdapter = ({
   redis,
   prefix,
   hashId,
   clients,
   registrations,
+  sessions,
+  log,
 }: {
   redis: RedisClient | undefined;
   prefix: string;
   hashId: (id: string) => string;
   clients: ClientService;
   registrations?: RegistrationStore | undefined;
+  sessions: () => SessionService;
+  log: Logger;
 }) => {
+  // 1. The store; the Redis store's reads ahead live as long as the engine request that made them.
+  useEngineContext(() => Provider.ctx);
   const store = redis
     ? createRedisAdapter(redis, { prefix: `${prefix}oidc:` })
     : createMemoryAdapter();
+  // 2. The models.
   const Clients = clientAdapter(clients, registrations);
   const revokeGrant = createGrantRevoker(store.Adapter);
   const Adapter = function (this: unknown, name: string) {
@@ -134,11 +161,17 @@ export const createOidcAdapter = ({
       ? new SingleUse(new store.Adapter(name) as ConsumeOnce, reuse, revokeGrant)
       : new store.Adapter(name);
   } as unknown as AdapterConstructor;
+  // 3. The session mirror.
+  const tracking = createSessionTracking({ sessions, Store: Adapter, log });
+  // 4. Hashed ids, 5. the outage guard.
+  const engine = guardAdapter(hashBearerIds(tracking.Adapter, hashId));
   return {
     /** The store, with ids as stored: for code working on it directly (sessions, revocation). */
     Adapter,
-    /** What the engine is given: `Inner` (this Adapter, or a wrapper of it) with bearer ids hashed. */
-    forEngine: (Inner: AdapterConstructor) => hashBearerIds(Inner, hashId),
+    /** The whole stack: what the engine is given. */
+    engine,
+    /** The session mirror: its engine events (install) and the systems of a browser's session. */
+    tracking,
     /** Stored ids of an account's live sessions (act on them through `Adapter`, not the engine). */
     listSessionIds: store.listSessionIds.bind(store),
     /** The in-process store's every key and value, as text (tests look for what must not be there). */
@@ -146,3 +179,5 @@ export const createOidcAdapter = ({
     close: undefined as undefined | (() => void),
   };
 };
+
+export type EngineAdapter = ReturnType<typeof createEngineAdapter>;

@@ -4,7 +4,7 @@
 // each request inside an AsyncLocalStorage context, `Provider.ctx`), each entry served once and
 // everything dropped on any write, so nothing read here can outlive the request that read it:
 // a revocation or logout always takes effect for the next request.
-// The engine's request context comes from src/oidc/provider.ts when the engine is loaded: the CLI
+// The engine's request context comes from createEngineAdapter (engine-adapter.ts): the CLI
 // uses the adapter without loading the engine, and keeps nothing.
 import type { AdapterPayload } from 'oidc-provider';
 

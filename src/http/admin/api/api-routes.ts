@@ -9,7 +9,6 @@ import type { UpstreamService } from '../../../federation/index.ts';
 import { adminUpstreamRoutes } from './upstream-routes.ts';
 import coBody from 'co-body';
 import type { Context } from 'koa';
-import type Provider from 'oidc-provider';
 import {
   auditCsvLine,
   auditJson,
@@ -23,13 +22,14 @@ import {
   type Page,
   type Principal,
 } from '../../../admin/index.ts';
+import type { OidcFacade } from '../../../oidc/index.ts';
 import { AppError, isAppError, type ErrorCode } from '../../../shared/index.ts';
 import { buildOpenApi } from './openapi.ts';
 import { readBody, refuseUnstorable } from '../../middleware/body.ts';
 
 type Deps = {
   admin: AdminModule;
-  provider: () => Provider;
+  oidc: OidcFacade;
   audience: string;
   reauthSeconds: number;
   upstreams?: UpstreamService | undefined;
@@ -181,7 +181,7 @@ const tooLarge = (error: unknown) => (error as { status?: unknown } | null)?.sta
 
 export const adminApiRoutes = (
   router: Router,
-  { admin, provider, audience, reauthSeconds, upstreams }: Deps,
+  { admin, oidc, audience, reauthSeconds, upstreams }: Deps,
 ) => {
   const unauthenticated = (code: ErrorCode, message: string) =>
     new AppError(code, message, { status: 401 });
@@ -194,14 +194,14 @@ export const adminApiRoutes = (
         'ERR_UNAUTHENTICATED',
         'send an admin API access token: Authorization: Bearer <token>',
       );
-    const token = await provider().AccessToken.find(match[1]!);
+    const token = await oidc.tokens.findAccessToken(match[1]!);
     // Sender-constrained tokens (DPoP, mTLS) would need their proof checked here: not accepted.
-    if (!token || token.isExpired || token.aud !== audience || token.isSenderConstrained())
+    if (!token || token.isExpired || token.aud !== audience || token.senderConstrained)
       throw unauthenticated(
         'ERR_INVALID_TOKEN',
         'the access token is invalid, expired or not for the admin API',
       );
-    if (!(await provider().Client.find(token.clientId!)))
+    if (!(await oidc.interactions.findClient(token.clientId!)))
       throw unauthenticated(
         'ERR_INVALID_TOKEN',
         "the access token's client is no longer registered",

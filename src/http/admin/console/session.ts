@@ -12,7 +12,7 @@
 // (src/admin/roles.ts), otherwise the console sends the administrator to sign in again.
 import { createHash } from 'node:crypto';
 import type { Context } from 'koa';
-import type Provider from 'oidc-provider';
+import type { OidcFacade } from '../../../oidc/index.ts';
 import { stepUpRequired, type AdminService, type Principal } from '../../../admin/index.ts';
 import type { AuditService } from '../../../audit/index.ts';
 import type { AdminConfig } from '../../../config/config.ts';
@@ -47,7 +47,7 @@ export const safeAdminPath = (value: unknown) =>
     : '/admin';
 
 type Deps = {
-  provider: () => Provider;
+  tokens: Pick<OidcFacade['tokens'], 'findAuthorizationCode'>;
   issuer: string;
   kv: KvStore;
   secure: boolean;
@@ -57,7 +57,7 @@ type Deps = {
 };
 
 export const createConsoleSession = ({
-  provider,
+  tokens,
   issuer,
   kv,
   secure,
@@ -124,7 +124,7 @@ export const createConsoleSession = ({
       const value = typeof ctx.query.code === 'string' ? ctx.query.code : '';
       // What the token endpoint checks for a public client: the code's client, redirect URI,
       // expiry (find), single use, and PKCE (RFC 7636 4.6).
-      const code = await provider().AuthorizationCode.find(value);
+      const code = await tokens.findAuthorizationCode(value);
       if (
         !code ||
         code.clientId !== ADMIN_CLIENT_ID ||

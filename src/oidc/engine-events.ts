@@ -5,7 +5,7 @@
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { Logger } from 'pino';
-import type { Metrics } from './metrics.ts';
+import { safeError, type Metrics } from '../observability/index.ts';
 
 // oidc-provider emits `<event>.error` from each endpoint's error handler for OAuth errors
 // (4xx) and `server_error` for everything else (lib/shared/error_handler.js).
@@ -38,20 +38,6 @@ const reqIdOf = (ctx: KoaContextWithOIDC) =>
 
 const clip = (value: unknown, max = 200) =>
   typeof value === 'string' ? value.slice(0, max) : undefined;
-
-/**
- * An error without its own fields: drivers attach values (a PostgreSQL error's `detail` holds
- * the row's data), and the engine's errors may carry request parameters.
- */
-export const safeError = (err: unknown) =>
-  err instanceof Error
-    ? {
-        type: err.constructor.name,
-        message: clip(err.message, 500),
-        code: (err as { code?: unknown }).code,
-        stack: err.stack,
-      }
-    : { type: typeof err };
 
 /** Attaches the observers to a freshly built provider and returns it. */
 export const observeProvider = (
