@@ -127,6 +127,7 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
       new Set((await catalogue.list()).filter(requiresFapi2).map((i) => i.name)),
     cache: clientCache,
     engineCheck: createEngineMetadataCheck(config.issuer),
+    offer: { tlsClientAuth: config.certificates.clientTrustAnchorsPath !== undefined },
   });
   /** A client's agency (cached like the client): the pages name it, and pairwise subjects are per agency. */
   const agencyOf = (clientId: string) =>
@@ -271,6 +272,8 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
         ? undefined
         : createClientCertificateAuthority({
             anchorsPath: certSettings.clientTrustAnchorsPath,
+            knex,
+            log,
             revocation: {
               failOpen: certSettings.revocationFailOpen,
               timeoutMs: certSettings.revocationTimeoutMs,

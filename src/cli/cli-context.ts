@@ -60,6 +60,8 @@ export const createCliContext = async (config: Config) => {
       feed,
     }),
     engineCheck: createEngineMetadataCheck(config.issuer),
+    // The servers' settings: the CLI refuses what they would not load.
+    offer: { tlsClientAuth: config.certificates.clientTrustAnchorsPath !== undefined },
   });
   const accounts = createAccountService({
     knex,

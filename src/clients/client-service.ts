@@ -31,6 +31,7 @@ import {
   type ClientStatus,
 } from './client-repo.ts';
 import { isFirstPartyClient } from './first-party.ts';
+import { unofferedProblems, type ServerOffer } from './metadata-policy.ts';
 import {
   resolveSecurityProfile,
   securityProfileProblems,
@@ -74,6 +75,8 @@ type Deps = {
   /** Per-instance cache of engine metadata and allowances, invalidated on every change (client-cache.ts). */
   cache?: ClientCache | undefined;
   engineCheck?: EngineMetadataCheck | undefined;
+  /** What this server's settings offer (tls_client_auth only with CLIENT_CERT_TRUST_ANCHORS). */
+  offer: ServerOffer;
 };
 
 const notFound = (clientId: string) =>
@@ -92,6 +95,7 @@ export const createClientService = ({
   secretGraceSeconds = 86400,
   cache,
   engineCheck,
+  offer,
 }: Deps) => {
   /** A transaction that changes clients or allowances: it bumps the registry's version, then invalidates caches once committed. */
   const change = async <T>(work: (trx: Knex.Transaction) => Promise<T>): Promise<T> => {
@@ -147,9 +151,10 @@ export const createClientService = ({
   };
 
   /**
-   * The field policy, One-ID's rules, the security profile's (security-profile.ts), then the
-   * engine's: what is stored, and what was left out. `heldClaims`: the allowances that decide the
-   * profile when the input's own are not applied (dynamic registration updates keep them).
+   * The field policy, One-ID's rules, the security profile's (security-profile.ts), what this
+   * server offers (metadata-policy.ts), then the engine's: what is stored, and what was left out.
+   * `heldClaims`: the allowances that decide the profile when the input's own are not applied
+   * (dynamic registration updates keep them).
    */
   const read = async (input: unknown, dynamic: boolean, heldClaims?: { claim: string }[]) => {
     const { metadata, ignored } = readClientMetadata(input, { dynamic });
@@ -159,6 +164,7 @@ export const createClientService = ({
       await protectedClaims(),
     );
     problems.push(...securityProfileProblems(profile, standard));
+    problems.push(...unofferedProblems(standard, offer));
     if (problems.length)
       throw new AppError('ERR_INVALID_CLIENT_METADATA', problems.join('; '), {
         details: { problems },

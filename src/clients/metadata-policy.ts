@@ -151,3 +151,20 @@ export const applyFieldPolicy = (
   }
   return result;
 };
+
+/** What this server's settings offer that registration depends on (src/app.ts reads them). */
+export type ServerOffer = {
+  /** RFC 8705 2.1 (tls_client_auth): CLIENT_CERT_TRUST_ANCHORS names the agency CAs trusted. */
+  tlsClientAuth: boolean;
+};
+
+/**
+ * What a client asks for that this server does not offer: the running engine would not load
+ * such a client (it offers tls_client_auth only with trusted agency CAs, src/oidc/fapi-profile.ts).
+ */
+export const unofferedProblems = (m: Record<string, unknown>, offer: ServerOffer): string[] =>
+  m.token_endpoint_auth_method === 'tls_client_auth' && !offer.tlsClientAuth
+    ? [
+        'token_endpoint_auth_method: tls_client_auth needs CLIENT_CERT_TRUST_ANCHORS on this server (the agency CAs it trusts for system certificates, RFC 8705 2.1); use private_key_jwt or self_signed_tls_client_auth',
+      ]
+    : [];

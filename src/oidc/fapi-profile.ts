@@ -8,6 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
 import type { ClientAuthMethod, Configuration, KoaContextWithOIDC } from 'oidc-provider';
 import {
+  isCertificateError,
   isTrustedProxy,
   parseForwardedCertificate,
   parseForwardedChain,
@@ -91,27 +92,44 @@ const requestChain = (ctx: KoaContextWithOIDC, source: ClientCertificates): Uint
   }
 };
 
-/** Requests whose client certificate chained to a trusted agency CA (certificateAuthorized). */
-const authorized = new WeakMap<IncomingMessage, boolean>();
+/**
+ * A request's client certificate check: `reason` when the certificate was refused (certificate-
+ * errors.ts), and the refusal to record once the engine has named the client it was sent for.
+ */
+type Verdict = { reason?: string; refusal?: { clientId: string; reason: string } };
+const verdicts = new WeakMap<IncomingMessage, Verdict>();
+
+/** Notes that the engine refused the request's certificate for its client (recorded after it answers). */
+const noteRefusal = (ctx: KoaContextWithOIDC, reason: string) => {
+  const verdict = verdicts.get(ctx.req);
+  const clientId = ctx.oidc.client?.clientId;
+  if (verdict && clientId) verdict.refusal = { clientId, reason };
+};
 
 /**
  * RFC 8705 2.1: the engine asks synchronously whether a client certificate is trusted; the path,
  * revocation included, is checked here first, before the engine reads the request. Only POSTs
- * (token, PAR, introspection, revocation) authenticate clients.
+ * (token, PAR, introspection, revocation) authenticate clients. A certificate the engine then
+ * refused for a tls_client_auth client is audited and logged once the answer is ready.
  */
 export const verifyClientCertificates =
   (source: ClientCertificates | undefined) =>
   async (ctx: KoaContextWithOIDC, next: () => Promise<unknown>) => {
     const authority = source?.authority;
     const cert = authority && ctx.method === 'POST' ? requestCertificate(ctx, source) : undefined;
-    if (authority && cert) {
-      const verified = await authority.verify(cert.raw, requestChain(ctx, source)).then(
-        () => true,
-        () => false,
-      );
-      authorized.set(ctx.req, verified);
+    if (!authority || !cert) return next();
+    const reason = await authority.verify(cert.raw, requestChain(ctx, source)).then(
+      () => undefined,
+      (error: unknown) => (isCertificateError(error) ? error.reason : 'malformed'),
+    );
+    const verdict: Verdict = reason ? { reason } : {};
+    verdicts.set(ctx.req, verdict);
+    try {
+      return await next();
+    } finally {
+      if (verdict.refusal)
+        await authority.refused({ ...verdict.refusal, der: cert.raw, ip: ctx.ip });
     }
-    await next();
   };
 
 /** Whether client certificates can reach the engine at all (listener or trusted proxy). */
@@ -182,10 +200,16 @@ export const fapiFeatures = (source: ClientCertificates | undefined) => {
       tlsClientAuth: mtls && Boolean(source?.authority),
       getCertificate: (ctx: KoaContextWithOIDC) =>
         source ? requestCertificate(ctx, source) : undefined,
-      certificateAuthorized: (ctx: KoaContextWithOIDC) => authorized.get(ctx.req) === true,
+      certificateAuthorized: (ctx: KoaContextWithOIDC) => {
+        const reason = verdicts.get(ctx.req)?.reason;
+        if (reason) noteRefusal(ctx, reason);
+        return verdicts.has(ctx.req) && !reason;
+      },
       certificateSubjectMatches: (ctx: KoaContextWithOIDC, field: SubjectField, value: string) => {
         const cert = source && requestCertificate(ctx, source);
-        return Boolean(cert && source.authority?.subjectMatches(cert.raw, field, value));
+        const matches = Boolean(cert && source.authority?.subjectMatches(cert.raw, field, value));
+        if (!matches) noteRefusal(ctx, 'subject_mismatch');
+        return matches;
       },
     } as MtlsFeature,
   };
@@ -251,5 +275,6 @@ export const CHECK_CERTIFICATES: ClientCertificates = {
   authority: {
     verify: () => Promise.reject(new Error('the registration check authenticates no one')),
     subjectMatches: () => false,
+    refused: async () => undefined,
   },
 };

@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
+import type { AppOptions } from '../../src/app.ts';
 import { freePort, startTestApp } from '../support/app.ts';
 import {
   createCrl,
@@ -20,7 +21,7 @@ import { certificateEnv, createTestPki, privateKeyPem } from '../auth/certificat
  * The app with its certificate listener, and an agency's PKI (root -> issuing CA, CRLs served
  * locally, revocation checked fail-closed) whose root alone is trusted for agency systems.
  */
-export const startMtlsApp = async (env: Record<string, string> = {}) => {
+export const startMtlsApp = async (env: Record<string, string> = {}, options: AppOptions = {}) => {
   const pki = await createTestPki();
   const agencyRoot = await createRootCa({ name: 'CN=Agency Root CA, O=Test Agency, C=KR' });
   const agencyCa = await createIntermediateCa(agencyRoot, {
@@ -41,6 +42,7 @@ export const startMtlsApp = async (env: Record<string, string> = {}) => {
       CLIENT_CERT_TRUST_ANCHORS: agencyAnchors,
       ...env,
     }),
+    { app: options },
   );
   return {
     app,

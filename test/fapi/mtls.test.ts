@@ -2,10 +2,14 @@
 // (self_signed_tls_client_auth) or with one issued by a trusted agency CA (tls_client_auth) at the
 // certificate listener's mtls_endpoint_aliases gets certificate-bound tokens (cnf.x5t#S256).
 // Userinfo accepts one only over a connection with that certificate; introspection shows the
-// binding. Driven by oauth4webapi.
+// binding. Driven by oauth4webapi. A certificate refused for a tls_client_auth client is audited
+// (clients.certificate.refused) and logged by its issuer and serial, never its holder.
 import { exportJWK } from 'jose';
 import * as oauth from 'oauth4webapi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { certificateSubjectMatches } from '../../src/auth/certificate/index.ts';
+import { auditRows } from '../auth/certificate-login/support.ts';
+import { captureLogs } from '../hardening/support.ts';
 import type { TestApp } from '../support/app.ts';
 import { createBrowserSession } from '../support/browser-session.ts';
 import { DEFAULT_ALLOWANCES, enrolCitizen, signIn } from '../support/flows.ts';
@@ -18,9 +22,10 @@ let app: TestApp;
 let listener: string;
 let citizen: Awaited<ReturnType<typeof enrolCitizen>>;
 let tlsFetch: MtlsApp['fetchWith'];
+const logs = captureLogs();
 
 beforeAll(async () => {
-  mtls = await startMtlsApp();
+  mtls = await startMtlsApp({}, { logger: logs.logger });
   ({ app, listener, fetchWith: tlsFetch } = mtls);
   citizen = await enrolCitizen(app, { name: '최유나' });
 });
@@ -182,6 +187,18 @@ describe('tls_client_auth (RFC 8705 2.1): certificates from a trusted agency CA'
       body: new URLSearchParams({ grant_type: 'client_credentials', client_id: clientId }),
     });
 
+  /** The audit record and the warn line of the refusal of `presented` for the client. */
+  const refusalOf = async (presented: Issued) => {
+    const serial = presented.cert.serialNumber.toLowerCase();
+    const [record] = await auditRows(app, 'clients.certificate.refused', { serial });
+    const line = logs.lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find(
+        (l) => l.msg?.toString().startsWith('client certificate refused') && l.serial === serial,
+      );
+    return { record, line };
+  };
+
   beforeAll(async () => {
     as = await discover(app);
     cert = await mtls.systemCertificate();
@@ -267,6 +284,7 @@ describe('tls_client_auth (RFC 8705 2.1): certificates from a trusted agency CA'
     const renewed = await mtls.systemCertificate();
     const res = await clientCredentials(renewed);
     expect(res.status, await res.clone().text()).toBe(200);
+    expect((await refusalOf(renewed)).record).toBeUndefined();
   });
 
   it('refuses the same subject from a CA that is not trusted for agency systems: nothing is issued', async () => {
@@ -277,13 +295,55 @@ describe('tls_client_auth (RFC 8705 2.1): certificates from a trusted agency CA'
     expect(res.status).toBe(401);
     expect(body).toMatchObject({ error: 'invalid_client' });
     expect(body).not.toHaveProperty('access_token');
+    const { record } = await refusalOf(rogue);
+    expect(record?.details).toMatchObject({ reason: 'untrusted', issuer: rogueRoot.cert.subject });
   });
 
-  it("refuses a certificate of the citizens' CA (CERT_TRUST_ANCHORS is not trusted for systems)", async () => {
-    const citizenCert = await mtls.pki.citizen({ commonName: 'rp.example.go.kr' });
-    const res = await clientCredentials(citizenCert, [mtls.pki.intermediate]);
+  it("refuses a certificate of the citizens' CA with the registered subject: only the CA differs", async () => {
+    // Issued by the citizens' CA (CERT_TRUST_ANCHORS) to the very subject registered, so that
+    // only the trust of its CA refuses it (checked: the subject alone would match).
+    const citizenCa = await createLeaf(mtls.pki.intermediate, {
+      commonName: 'rp.example.go.kr',
+      crlUrl: `${mtls.pki.server.url}/ca.crl`,
+    });
+    expect(certificateSubjectMatches(citizenCa.der, 'tls_client_auth_subject_dn', SUBJECT_DN)).toBe(
+      true,
+    );
+    const res = await clientCredentials(citizenCa, [mtls.pki.intermediate]);
+    const body = await res.json();
     expect(res.status).toBe(401);
-    expect((await res.json()).error).toBe('invalid_client');
+    expect(body.error).toBe('invalid_client');
+    expect(body).not.toHaveProperty('access_token');
+    const { record, line } = await refusalOf(citizenCa);
+    expect(record).toMatchObject({ actor: 'anonymous', subject: `client:${clientId}` });
+    expect(record!.details).toEqual({
+      reason: 'untrusted',
+      issuer: 'CN=One-ID Test Citizen CA, O=One-ID Test, C=KR',
+      serial: citizenCa.cert.serialNumber.toLowerCase(),
+    });
+    expect(line).toMatchObject({ level: 40, clientId, reason: 'untrusted' });
+  });
+
+  it("records a citizen's certificate refused for a system by issuer and serial, never its holder", async () => {
+    const holderId = `KR-HOLDER-${Date.now()}`;
+    const personal = await mtls.pki.citizen({
+      commonName: '김민준',
+      subjectSerialNumber: holderId,
+      email: 'minjun@example.kr',
+    });
+    const res = await clientCredentials(personal, [mtls.pki.intermediate]);
+    expect(res.status).toBe(401);
+    const { record, line } = await refusalOf(personal);
+    expect(record!.details).toEqual({
+      reason: 'untrusted',
+      issuer: 'CN=One-ID Test Citizen CA, O=One-ID Test, C=KR',
+      serial: personal.cert.serialNumber.toLowerCase(),
+    });
+    expect(line).toBeDefined();
+    const written = JSON.stringify([record, line]);
+    for (const value of [holderId, '김민준', 'minjun@example.kr'])
+      expect(written.includes(value), 'the refusal names the holder').toBe(false);
+    logs.expectNone({ holderId, name: '김민준', email: 'minjun@example.kr' });
   });
 
   it('refuses a trusted certificate naming another subject', async () => {
@@ -293,6 +353,10 @@ describe('tls_client_auth (RFC 8705 2.1): certificates from a trusted agency CA'
     expect(res.status).toBe(401);
     expect(body.error).toBe('invalid_client');
     expect(body).not.toHaveProperty('access_token');
+    const { record, line } = await refusalOf(other);
+    expect(record).toMatchObject({ subject: `client:${clientId}` });
+    expect(record?.details).toMatchObject({ reason: 'subject_mismatch' });
+    expect(line).toMatchObject({ level: 40, clientId, reason: 'subject_mismatch' });
   });
 
   it('refuses a revoked certificate of the trusted CA', async () => {
@@ -306,6 +370,7 @@ describe('tls_client_auth (RFC 8705 2.1): certificates from a trusted agency CA'
     const res = await clientCredentials(revoked);
     expect(res.status).toBe(401);
     expect((await res.json()).error).toBe('invalid_client');
+    expect((await refusalOf(revoked)).record?.details).toMatchObject({ reason: 'revoked' });
   });
 
   it('refuses to register tls_client_auth without exactly one subject field, naming the rule', async () => {

@@ -1,6 +1,7 @@
 // Security profiles at registration: fapi2 accepted through the admin API; a client allowed a
 // sensitive (catalogue `sensitivity: high`) or agency-held item is fapi2 by default and refused
 // as baseline, at registration and when its allowances change, each refusal naming the rule.
+// tls_client_auth is refused where no agency CA is trusted (CLIENT_CERT_TRUST_ANCHORS unset).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.ts';
 import { createAdmin, type Admin } from '../admin/support.ts';
@@ -10,7 +11,8 @@ let app: TestApp;
 let platform: Admin;
 
 beforeAll(async () => {
-  app = await startTestApp();
+  // No CLIENT_CERT_TRUST_ANCHORS: tls_client_auth is not offered (mtls.test.ts has it).
+  app = await startTestApp({ DCR_ENABLED: 'true' });
   platform = await createAdmin(app, 'platform');
 });
 afterAll(() => app?.stop());
@@ -85,5 +87,72 @@ describe('security profiles', () => {
     await expect(
       app.services.clients.setAllowances(res.body.client_id, [address], 'test'),
     ).rejects.toThrow(/security_profile: baseline is refused/);
+  });
+});
+
+describe('tls_client_auth where no agency CA is trusted (CLIENT_CERT_TRUST_ANCHORS unset)', () => {
+  const REFUSAL =
+    /token_endpoint_auth_method: tls_client_auth needs CLIENT_CERT_TRUST_ANCHORS on this server/;
+  const pkiClient = {
+    client_name: '인증서 시스템',
+    redirect_uris: [REDIRECT_URI],
+    security_profile: 'fapi2',
+    token_endpoint_auth_method: 'tls_client_auth',
+    tls_client_auth_subject_dn: 'CN=rp.example.go.kr, O=Test Agency, C=KR',
+    tls_client_certificate_bound_access_tokens: true,
+  };
+
+  it('is not advertised in discovery', async () => {
+    const meta = await (await fetch(`${app.issuer}/.well-known/openid-configuration`)).json();
+    expect(meta.token_endpoint_auth_methods_supported).not.toContain('tls_client_auth');
+  });
+
+  it('is refused through the admin API, naming the setting; nothing is stored', async () => {
+    const clientId = `pki-unset-${Date.now()}`;
+    const res = await platform.api('POST', '/clients', {
+      ...pkiClient,
+      client_id: clientId,
+      agency: 'Test Agency',
+    });
+    expect(res.status, JSON.stringify(res.body)).toBe(400);
+    expect(res.body.detail).toMatch(REFUSAL);
+    expect(await app.services.clients.exists(clientId)).toBe(false);
+  });
+
+  it('is refused when an existing client moves to it', async () => {
+    const created = await platform.api('POST', '/clients', {
+      ...(await fapi2()),
+      client_name: '이전 시스템',
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const id = created.body.client_id as string;
+    const res = await platform.api('PUT', `/clients/${id}`, {
+      ...pkiClient,
+      agency: 'Test Agency',
+    });
+    expect(res.status, JSON.stringify(res.body)).toBe(400);
+    expect(res.body.detail).toMatch(REFUSAL);
+    expect((await app.services.clients.find(id))!.metadata.token_endpoint_auth_method).toBe(
+      'private_key_jwt',
+    );
+  });
+
+  it('is refused at dynamic registration (RFC 7591) with invalid_client_metadata naming the setting', async () => {
+    await platform.api('PUT', `/agencies/${encodeURIComponent('Test Agency')}`, {});
+    const issued = await platform.api('POST', '/dcr/tokens', { agency: 'Test Agency' });
+    expect(issued.status, JSON.stringify(issued.body)).toBe(201);
+    const res = await fetch(`${app.issuer}/reg`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Bearer ${issued.body.initial_access_token}`,
+      },
+      body: JSON.stringify(pkiClient),
+    });
+    const body = await res.json();
+    expect(res.status, JSON.stringify(body)).toBe(400);
+    expect(body.error).toBe('invalid_client_metadata');
+    expect(body.error_description).toMatch(REFUSAL);
+    expect(body).not.toHaveProperty('client_id');
   });
 });

@@ -2,7 +2,11 @@
 // issued by CAs the operator trusts for that purpose (CLIENT_CERT_TRUST_ANCHORS), a bundle kept
 // apart from citizens' CAs (CERT_TRUST_ANCHORS). The path, validity, usage and revocation are
 // checked as for certificate sign-in; the registered subject (DN or one SAN) names the system.
+// A refused certificate is audited and logged by its issuer and serial, never its subject.
 import { readFileSync } from 'node:fs';
+import type { Knex } from 'knex';
+import type { Logger } from 'pino';
+import { appendAudit } from '../../audit/index.ts';
 import type { RevocationOptions } from './revocation-checker.ts';
 import { createCertificateValidator } from './chain-validator.ts';
 import { OID } from './certificate-extensions.ts';
@@ -16,7 +20,26 @@ export type SubjectField =
   | 'tls_client_auth_san_ip'
   | 'tls_client_auth_san_email';
 
-type Options = { anchorsPath: string; revocation: RevocationOptions; now?: () => Date };
+type Options = {
+  anchorsPath: string;
+  revocation: RevocationOptions;
+  now?: () => Date;
+  /** Where refusals are audited (clients.certificate.refused) and logged. */
+  knex: Knex;
+  log: Logger;
+};
+
+/**
+ * Why a client certificate was refused: a certificate check's reason (certificate-errors.ts:
+ * untrusted, expired, revoked, ...) or `subject_mismatch` (not the registered subject).
+ */
+export type ClientCertificateRefusal = {
+  clientId: string;
+  reason: string;
+  /** The certificate presented (DER). */
+  der: Uint8Array;
+  ip?: string | undefined;
+};
 
 /** A DN as comparable RDNs: attribute=value, values case- and space-insensitive (RFC 4517 4.2.15). */
 const rdns = (name: Name) =>
@@ -73,7 +96,13 @@ export const certificateSubjectMatches = (
  * cannot be read or holds no certificate. `verify` rejects (CertificateError) when the
  * certificate does not chain to the bundle or is expired, misused or revoked.
  */
-export const createClientCertificateAuthority = ({ anchorsPath, revocation, now }: Options) => {
+export const createClientCertificateAuthority = ({
+  anchorsPath,
+  revocation,
+  now,
+  knex,
+  log,
+}: Options) => {
   let pem: string;
   try {
     pem = readFileSync(anchorsPath, 'utf8');
@@ -98,6 +127,36 @@ export const createClientCertificateAuthority = ({ anchorsPath, revocation, now 
     verify: (leaf: Uint8Array, intermediates: readonly Uint8Array[] = []) =>
       validator.validate(leaf, intermediates),
     subjectMatches: certificateSubjectMatches,
+    /**
+     * Audits and logs a certificate refused for a client (the engine answers invalid_client).
+     * The issuer and serial name it; its subject stays out: a citizen's certificate sent here
+     * carries the citizen's name and identifiers. An audit store that fails is logged, not
+     * thrown: the refusal stands either way.
+     */
+    refused: async ({ clientId, reason, der, ip }: ClientCertificateRefusal) => {
+      let facts: { issuer: string; serial: string } | undefined;
+      try {
+        const cert = new X509Certificate(new Uint8Array(der));
+        facts = { issuer: cert.issuer, serial: cert.serialNumber.toLowerCase() };
+      } catch {
+        facts = undefined;
+      }
+      const details = { reason, ...facts };
+      log.warn({ clientId, ...details }, 'client certificate refused (RFC 8705 tls_client_auth)');
+      await knex
+        .transaction((trx) =>
+          appendAudit(trx, {
+            action: 'clients.certificate.refused',
+            actor: 'anonymous',
+            subject: `client:${clientId}`,
+            ip,
+            details,
+          }),
+        )
+        .catch((err: unknown) =>
+          log.error({ err, clientId }, 'audit of a refused certificate failed'),
+        );
+    },
   };
 };
 
