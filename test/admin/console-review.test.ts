@@ -247,6 +247,7 @@ describe('admin console: the allowance editor', () => {
     const en = await postForm(platform.browser, `${app.issuer}/admin/clients/${id}?lang=en`, edit);
     expect(en.status).toBe(400);
     expect(await en.text()).toContain('Name · Purpose (English): Write the purpose in English');
+    await page(platform, '/admin?lang=ko'); // the language choice is remembered: back to Korean
   });
 });
 
