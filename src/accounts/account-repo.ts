@@ -81,3 +81,28 @@ export const findAccountsByIdentifier = async (
         .limit(10);
   return rows.map(toAccount);
 };
+
+/** Display names of accounts by id, for administrators' pages (ids not found are left out). */
+export const findAccountNames = async (
+  db: Knex,
+  ids: readonly string[],
+): Promise<Map<string, string>> => {
+  const valid = [...new Set(ids)].filter((id) => /^[0-9a-f-]{36}$/i.test(id)).slice(0, 500);
+  if (!valid.length) return new Map();
+  const rows = await db<Row>('accounts').whereIn('id', valid).select('id', 'name');
+  return new Map(rows.map((r) => [r.id, r.name]));
+};
+
+/**
+ * Accounts an administrator looks for: by email (exact, any case) when the text holds an `@`,
+ * else by name (exact or starting with the text). At most `limit`, by name. A rare administrator
+ * action, so the name match may scan; the email match uses the lower(email) comparison above.
+ */
+export const searchAccounts = async (db: Knex, text: string, limit = 20): Promise<Account[]> => {
+  const value = text.trim();
+  if (!value) return [];
+  const query = db<Row>('accounts').orderBy(['name', 'id']).limit(limit);
+  if (value.includes('@')) query.whereRaw('lower(email) = lower(?)', [value]);
+  else query.where('name', 'like', `${value.replace(/[\\%_]/g, '\\$&')}%`);
+  return (await query).map(toAccount);
+};

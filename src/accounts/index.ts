@@ -1,6 +1,11 @@
 export { createAccountService } from './account-service.ts';
 export type { AccountService, CitizenInput } from './account-service.ts';
-export { findAccountById, findAccountsByIdentifier } from './account-repo.ts';
+export {
+  findAccountById,
+  findAccountNames,
+  findAccountsByIdentifier,
+  searchAccounts,
+} from './account-repo.ts';
 export type { Account } from './account-repo.ts';
 export {
   createImportService,

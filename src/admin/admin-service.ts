@@ -2,7 +2,7 @@
 // any citizen, with a passkey or a certificate), and the agencies clients belong to.
 import type { Knex } from 'knex';
 import { z } from 'zod';
-import type { AccountService } from '../accounts/index.ts';
+import { findAccountNames, searchAccounts, type AccountService } from '../accounts/index.ts';
 import { displayNameProblem } from '../clients/index.ts';
 import { appendAudit } from '../audit/index.ts';
 import { AppError, type ErrorCode } from '../shared/index.ts';
@@ -235,6 +235,36 @@ export const createAdminService = ({ knex, accounts, guard }: Deps) => {
         });
         return { agency: (await findAgency(trx, a.name))!, created: !before };
       });
+    },
+
+    /**
+     * Names for the ids an administrator's page shows: administrators' for anyone who reads;
+     * other accounts' (citizens) only for platform administrators and unscoped auditors, who
+     * see every record anyway. Ids not found are left out (the page shows the id).
+     */
+    async accountNames(
+      p: Principal,
+      ids: { admins: string[]; accounts: string[] },
+    ): Promise<Map<string, string>> {
+      guard.read(p);
+      const wanted =
+        readableAgencies(p) === undefined ? [...ids.admins, ...ids.accounts] : ids.admins;
+      return findAccountNames(knex, wanted);
+    },
+
+    /** Accounts to grant a role to, found by name or email (platform administrators only). */
+    async findAccounts(
+      p: Principal,
+      text: string,
+    ): Promise<{ id: string; name: string; email: string | null; birthdate: string | null }[]> {
+      guard.platform(p, false);
+      if (text.trim().length > 320) throw fieldError('q', 'is too long');
+      return (await searchAccounts(knex, text, 20)).map((a) => ({
+        id: a.id,
+        name: a.name,
+        email: a.email,
+        birthdate: a.birthdate,
+      }));
     },
 
     agencyExists: async (name: string) => Boolean(await findAgency(knex, name)),

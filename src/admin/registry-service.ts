@@ -245,6 +245,27 @@ export const createRegistryService = ({ clients, guard, onClientDisabled }: Deps
       return this.get(p, clientId);
     },
 
+    /**
+     * The review's other outcome: a platform administrator returns a draft to its agency with a
+     * reason (1-1000 characters) the agency administrator reads on the system's page.
+     */
+    async returnDraft(p: Principal, clientId: string, reason: string): Promise<ClientView> {
+      await writable(p, clientId);
+      if (!isPlatform(p))
+        throw new AppError(
+          'ERR_ADMIN_FORBIDDEN',
+          'only a platform administrator reviews a system',
+          { status: 403 },
+        );
+      const text = typeof reason === 'string' ? reason.trim() : '';
+      if (!text || text.length > 1000)
+        throw new AppError('ERR_INVALID_ADMIN_INPUT', 'reason: 1 to 1000 characters', {
+          details: { field: 'reason' },
+        });
+      await clients.returnDraft(clientId, text, p.actor, context(p));
+      return this.get(p, clientId);
+    },
+
     async remove(p: Principal, clientId: string): Promise<void> {
       const record = await writable(p, clientId);
       await clients.removeClient(clientId, p.actor, context(p));

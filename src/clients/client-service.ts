@@ -355,6 +355,32 @@ export const createClientService = ({
       });
     },
 
+    /**
+     * Returns a draft to its agency with the reviewer's reason (the review's other outcome than
+     * enabling): the draft stays a draft and unknown to the engine; the reason is kept in the
+     * audit trail (`clients.review.returned`), which the system's page reads back.
+     */
+    async returnDraft(
+      clientId: string,
+      reason: string,
+      actor: string,
+      options: ChangeContext = {},
+    ): Promise<void> {
+      await knex.transaction(async (trx) => {
+        const existing = await changeable(trx, clientId);
+        if (existing.status !== 'draft')
+          throw new AppError(
+            'ERR_CLIENT_NOT_DRAFT',
+            `${clientId} is ${existing.status}: only a draft awaiting review is returned`,
+            { status: 409 },
+          );
+        await auditChange(trx, 'clients.review.returned', clientId, actor, options, {
+          agency: existing.agency,
+          reason,
+        });
+      });
+    },
+
     /** Soft-deletes a client: it disappears from lists and the engine; its id is never reused. */
     async removeClient(
       clientId: string,

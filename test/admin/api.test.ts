@@ -121,7 +121,7 @@ describe('admin API', () => {
     // Their own: disabled from the console, with the console recorded as the channel.
     const disable = await console.request(`${app.issuer}/admin/clients/${mine}/disable`, {
       method: 'POST',
-      form: { _csrf: csrf },
+      form: { _csrf: csrf, confirm: 'yes' }, // disabling needs the ticked confirmation
     });
     expect(disable.status).toBe(302);
     expect((await app.services.clients.find(mine))?.status).toBe('disabled');
@@ -168,6 +168,36 @@ describe('admin API', () => {
       ip: expect.any(String),
       details: { agency: A, before: { status: 'draft' }, after: { status: 'active' }, via: 'api' },
     });
+  });
+
+  it('lets a platform administrator return a draft with a reason (audited), not an agency administrator', async () => {
+    const draft = await agencyA.api(
+      'POST',
+      '/clients',
+      clientInput(A, {
+        token_endpoint_auth_method: 'none',
+        redirect_uris: ['http://localhost:4998/cb'],
+      }),
+    );
+    const path = `/clients/${draft.body.client_id}/return`;
+    expect((await agencyA.api('POST', path, { reason: 'mine' })).status).toBe(403);
+    const empty = await platform.api('POST', path, { reason: '  ' });
+    expect(empty.status).toBe(400);
+    expect(empty.body.field).toBe('reason');
+    const returned = await platform.api('POST', path, { reason: 'Add the privacy policy URI.' });
+    expect(returned.status).toBe(200);
+    expect(returned.body.status).toBe('draft');
+    const audit = await agencyA.api(
+      'GET',
+      `/audit?action=clients.review.returned&subject=${encodeURIComponent(`client:${draft.body.client_id}`)}`,
+    );
+    expect(audit.body.items[0]).toMatchObject({
+      actor: `admin:${platform.account.id}`,
+      details: { agency: A, reason: 'Add the privacy policy URI.', via: 'api' },
+    });
+    // Only a draft goes back.
+    await platform.api('POST', `/clients/${draft.body.client_id}/enable`);
+    expect((await platform.api('POST', path, { reason: 'late' })).status).toBe(409);
   });
 
   it.each([

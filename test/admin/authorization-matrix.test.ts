@@ -214,6 +214,17 @@ const OPS: Record<string, Op> = {
     probe: (x) => ({ params: { id: x.draft } }),
     succeed: async (s) => ({ params: { id: await s.fresh('draft') }, status: 200 }),
   },
+  'post /clients/{id}/return': {
+    access: 'write',
+    who: 'platform',
+    ofB: true,
+    probe: (x) => ({ params: { id: x.draft }, body: { reason: 'Add the privacy policy URI.' } }),
+    succeed: async (s) => ({
+      params: { id: await s.fresh('draft') },
+      body: { reason: 'Add the privacy policy URI.' },
+      status: 200,
+    }),
+  },
   'post /clients/{id}/secret': {
     access: 'write',
     who: 'scoped',

@@ -88,20 +88,17 @@ describe('admin console', () => {
       await page.selectOption('#f-agency', agency);
       await page.fill('#f-redirect_uris', 'https://*.hometax.go.kr/cb');
       await page.selectOption('#f-token_endpoint_auth_method', 'client_secret_basic');
-      await page.fill(
-        '#f-allowed_claims',
-        JSON.stringify([
-          {
-            claim: 'name',
-            purpose: { ko: '납세자 확인', en: 'Identifying the taxpayer' },
-            required: true,
-            retention_days: 365,
-          },
-        ]),
-      );
+      // The allowance editor: a row per catalogue item.
+      await page.check('#claim-name-allowed');
+      await page.check('#claim-name-required');
+      await page.fill('#claim-name-purpose_ko', '납세자 확인');
+      await page.fill('#claim-name-purpose_en', 'Identifying the taxpayer');
+      await page.fill('#claim-name-retention_days', '365');
       await page.click('#save-client');
       await page.waitForSelector('.error-summary');
       expect(await page.textContent('.error-summary')).toContain('redirect_uris.0');
+      // Focus moves to the summary, so a screen reader reads it first.
+      expect(await page.evaluate(() => document.activeElement?.id)).toBe('error-summary');
       expect(await page.getAttribute('#f-redirect_uris', 'aria-invalid')).toBe('true');
       expect(await page.inputValue('#f-client_name')).toBe('홈택스'); // what was typed is kept
       expect(await accessibilityProblems(page)).toEqual([]);
@@ -115,6 +112,9 @@ describe('admin console', () => {
         status: 'active',
         registeredVia: 'console',
       });
+      expect(await app.services.clients.allowances(clientId)).toMatchObject([
+        { claim: 'name', required: true, retentionDays: 365 },
+      ]);
 
       // Its page, then a secret rotation: a new secret, the old one valid for the grace period.
       await page.click(`a[href="/admin/clients/${clientId}"]`);
@@ -133,10 +133,13 @@ describe('admin console', () => {
         `${app.issuer}/admin/audit?subject=${encodeURIComponent(`client:${clientId}`)}`,
       );
       await page.waitForSelector('table.audit');
-      const actions = await page.locator('table.audit tbody tr td:nth-child(2)').allTextContents();
+      const actions = await page.locator('table.audit tbody tr .action-code').allTextContents();
       expect(actions).toEqual(['clients.secret.rotated', 'clients.created']);
-      expect(await page.locator('table.audit tbody tr').first().textContent()).toContain(
-        `admin:${account.id}`,
+      expect(await page.locator('table.audit tbody tr .action-label').first().textContent()).toBe(
+        '비밀키 재발급',
+      );
+      expect(await page.locator('table.audit tbody tr td.actor').first().textContent()).toBe(
+        '김관리',
       );
       expect(await accessibilityProblems(page)).toEqual([]);
       await page.click('a.lang');

@@ -51,7 +51,14 @@ export const refuseUnstorable = <T>(body: T, field = ''): T => {
   return body;
 };
 
-export const readBody = async (ctx: Context): Promise<Record<string, unknown>> => {
+/**
+ * The body as an object. `fields`: how many form fields are read (more are dropped by the
+ * parser), 100 unless a form needs more (the console's system form: a row per catalogue item).
+ */
+export const readBody = async (
+  ctx: Context,
+  { fields = 100 }: { fields?: number } = {},
+): Promise<Record<string, unknown>> => {
   try {
     if (ctx.is('application/json')) {
       const body = await coBody.json(ctx, { limit: LIMIT, strict: true });
@@ -63,7 +70,7 @@ export const readBody = async (ctx: Context): Promise<Record<string, unknown>> =
       return refuseUnstorable(
         (await coBody.form(ctx, {
           limit: LIMIT,
-          queryString: { depth: 0, parameterLimit: 100 },
+          queryString: { depth: 0, parameterLimit: fields },
         })) as Record<string, unknown>,
       );
   } catch (error) {

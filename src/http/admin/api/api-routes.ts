@@ -56,6 +56,7 @@ const TITLES: Record<string, string> = {
   ERR_NOT_FOUND: 'Not found',
   ERR_CLIENT_EXISTS: 'Conflict',
   ERR_CLIENT_NO_SECRET: 'Conflict',
+  ERR_CLIENT_NOT_DRAFT: 'Conflict',
   ERR_LAST_PLATFORM_ADMIN: 'Conflict',
 };
 
@@ -343,6 +344,15 @@ export const adminApiRoutes = (
   });
   route('post', '/clients/:id/enable', async (ctx, p) => {
     ctx.body = await admin.registry.enable(p, ctx.params.id!);
+  });
+  // The review's other outcome: the draft goes back to its agency with the reason (audited).
+  route('post', '/clients/:id/return', async (ctx, p) => {
+    const body = await json(ctx);
+    ctx.body = await admin.registry.returnDraft(
+      p,
+      ctx.params.id!,
+      typeof body.reason === 'string' ? body.reason : '',
+    );
   });
   route('post', '/clients/:id/secret', async (ctx, p) => {
     const { clientSecret, previousValidUntil } = await admin.registry.rotateSecret(

@@ -388,6 +388,21 @@ export const buildOpenApi = ({ issuer, audience }: { issuer: string; audience: s
         { parameters: [clientId] },
       ),
     },
+    '/clients/{id}/return': {
+      post: op(
+        'Return a draft to its agency with a reason (platform: the review; audited as clients.review.returned)',
+        'admin:write',
+        { ...ok('Client (still a draft)', ref('Client')), '409': problem('Not a draft') },
+        {
+          parameters: [clientId],
+          ...body({
+            type: 'object',
+            required: ['reason'],
+            properties: { reason: { type: 'string', minLength: 1, maxLength: 1000 } },
+          }),
+        },
+      ),
+    },
     '/clients/{id}/secret': {
       post: op(
         'Rotate the secret; the previous one works for CLIENT_SECRET_GRACE_SECONDS',

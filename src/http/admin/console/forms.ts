@@ -1,8 +1,10 @@
 // The console's client form <-> client metadata (the API takes metadata as JSON; the console
-// takes it as form fields: lists one per line, JSON for jwks and allowed claims).
+// takes it as form fields: lists one per line, JSON for jwks, allowed claims from the allowance
+// editor's rows (allowance-editor.ts)).
 import type { ClientView } from '../../../admin/index.ts';
 import { AppError, isAppError } from '../../../shared/index.ts';
 import { refuseUnstorable } from '../../middleware/body.ts';
+import { allowancesFromRows, EDITOR_MARKER, rowsFromBody } from './allowance-editor.ts';
 
 const text = (body: Record<string, unknown>, name: string) =>
   typeof body[name] === 'string' ? (body[name] as string).trim() : '';
@@ -139,7 +141,12 @@ export const formToMetadata = (
         : undefined,
   );
   set('contacts', lines(body, 'contacts'));
-  set('allowed_claims', json(body, 'allowed_claims'));
+  // The editor's rows (no row ticked: none); a form without the editor keeps them as stored.
+  if (body[EDITOR_MARKER] === 'yes') {
+    const list = allowancesFromRows(rowsFromBody(body));
+    if (list.length) m.allowed_claims = list;
+    else delete m.allowed_claims;
+  } else set('allowed_claims', json(body, 'allowed_claims'));
   if (!m.redirect_uris) m.redirect_uris = []; // "needs at least one URI", named by the schema
   return m;
 };
@@ -155,7 +162,6 @@ export const formValues = (
       grant_types: ['authorization_code', 'refresh_token'],
       token_endpoint_auth_method: 'private_key_jwt',
       redirect_uris: '',
-      allowed_claims: '',
     };
   if ('metadata' in source && 'client_id' in source && typeof source.metadata === 'object') {
     const c = source as ClientView;
@@ -188,13 +194,12 @@ export const formValues = (
       default_max_age: m.default_max_age === undefined ? '' : String(m.default_max_age),
       require_auth_time: m.require_auth_time === true ? 'yes' : '',
       contacts: join(m.contacts),
-      allowed_claims: c.allowed_claims?.length ? JSON.stringify(c.allowed_claims, null, 2) : '',
     };
   }
   const body = source as Record<string, unknown>;
   const values: ClientForm = {};
   for (const [k, v] of Object.entries(body))
-    if (k !== '_csrf' && (typeof v === 'string' || Array.isArray(v)))
+    if (k !== '_csrf' && !k.startsWith('claims[') && (typeof v === 'string' || Array.isArray(v)))
       values[k] = v as string | string[];
   values.grant_types = many(body, 'grant_types');
   return values;

@@ -7,8 +7,10 @@ import {
   auditCsvLine,
   auditJson,
   AUDIT_CSV_COLUMNS,
+  isPlatform,
   type AuditQuery,
 } from '../../../admin/index.ts';
+import { auditActions } from './audit-view.ts';
 import { formErrors, formStatus } from './forms.ts';
 import type { ConsoleDeps, ConsoleKit, ConsoleUser } from './routes.ts';
 import { stringField } from '../../middleware/body.ts';
@@ -66,7 +68,14 @@ export const adminConsolePages = (
       ctx,
       user,
       'audit',
-      { params, records: page?.items.map(auditJson) ?? [], nextUrl, exportUrl, errors },
+      {
+        params,
+        rows: await kit.auditRows(user, page?.items ?? []),
+        actions: auditActions(),
+        nextUrl,
+        exportUrl,
+        errors,
+      },
       errors ? 400 : 200,
     );
   });
@@ -144,12 +153,23 @@ export const adminConsolePages = (
   ) => {
     const page = await admin.admins.listGrants(user.p, { after: str(ctx, 'after'), limit: 100 });
     const agencyList = await admin.admins.listAgencies(user.p, { limit: 200 });
+    // Names, not account UUIDs; and the accounts a search by name or email finds, to pick from.
+    const granters = page.items.flatMap((g) => /^admin:(.+)$/.exec(g.grantedBy)?.[1] ?? []);
+    const names = await admin.admins.accountNames(user.p, {
+      admins: [...page.items.map((g) => g.accountId), ...granters],
+      accounts: [],
+    });
+    const q = str(ctx, 'q');
+    const found = q && isPlatform(user.p) ? await admin.admins.findAccounts(user.p, q) : undefined;
     kit.render(
       ctx,
       user,
       'admins',
       {
         page,
+        names: Object.fromEntries(names),
+        q,
+        found,
         agencies: agencyList.items,
         nextUrl: page.next ? `/admin/admins?after=${page.next}` : undefined,
         done: kit.done(ctx),

@@ -17,9 +17,12 @@ import type { AdminConfig } from '../../../config/config.ts';
 import { isAppError } from '../../../shared/index.ts';
 import type { CatalogueItem } from '../../../consent/index.ts';
 import type { UpstreamService } from '../../../federation/index.ts';
+import type { AuditRecord } from '../../../audit/index.ts';
+import { auditRows, type AuditRow } from './audit-view.ts';
+import { adminConsoleClientForm } from './client-form.ts';
+import { adminConsoleClientPage } from './client-page.ts';
 import { adminConsolePages } from './pages.ts';
 import { adminConsoleUpstreams } from './upstreams.ts';
-import { formErrors, formToMetadata, formValues } from './forms.ts';
 import { safeAdminPath, type ConsoleSession } from './session.ts';
 import { readBody } from '../../middleware/body.ts';
 import type { Csrf } from '../../middleware/csrf.ts';
@@ -56,6 +59,9 @@ export type ConsoleKit = {
     handler: (ctx: Context, user: ConsoleUser, body: Record<string, unknown>) => Promise<void>,
   ) => void;
   done: (ctx: Context) => string | undefined;
+  /** Audit records as the audit table shows them (names, labels, before -> after). */
+  auditRows: (user: ConsoleUser, records: AuditRecord[]) => Promise<AuditRow[]>;
+  canChange: (ctx: Context, user: ConsoleUser) => Promise<boolean>;
 };
 
 const CSS = readFileSync(
@@ -66,6 +72,8 @@ const DONE = new Set([
   'requested',
   'updated',
   'enabled',
+  'reenabled',
+  'returned',
   'disabled',
   'deleted',
   'saved',
@@ -126,7 +134,8 @@ export const adminConsoleRoutes = (router: Router, deps: ConsoleDeps) => {
     },
     post(path, returnTo, handler) {
       router.post(path, async (ctx) => {
-        const body = await readBody(ctx);
+        // The system form holds five fields per catalogue item (the body stays within 64 KiB).
+        const body = await readBody(ctx, { fields: 1000 });
         csrf.verify(ctx, body._csrf);
         const user = await kit.signedIn(ctx, returnTo(ctx));
         if (!user) return;
@@ -149,18 +158,18 @@ export const adminConsoleRoutes = (router: Router, deps: ConsoleDeps) => {
       typeof ctx.query.done === 'string' && DONE.has(ctx.query.done)
         ? translator(langOf(ctx))(`admin.done.${ctx.query.done}`)
         : undefined,
-  };
-
-  /** A form page for a change: an old sign-in is renewed first (rather than losing the typing later). */
-  const canChange = async (ctx: Context, user: ConsoleUser) => {
-    try {
-      admin.guard.change(user.p);
-      return true;
-    } catch (error) {
-      if (!isAppError(error) || error.code !== 'ERR_REAUTH_REQUIRED') throw error;
-      ctx.redirect(await session.loginUrl(ctx, ctx.originalUrl));
-      return false;
-    }
+    auditRows: (user, records) => auditRows(admin, user.p, records),
+    /** A form page for a change: an old sign-in is renewed first (rather than losing the typing later). */
+    async canChange(ctx, user) {
+      try {
+        admin.guard.change(user.p);
+        return true;
+      } catch (error) {
+        if (!isAppError(error) || error.code !== 'ERR_REAUTH_REQUIRED') throw error;
+        ctx.redirect(await session.loginUrl(ctx, ctx.originalUrl));
+        return false;
+      }
+    },
   };
 
   router.get('/admin/admin.css', (ctx) => {
@@ -227,132 +236,7 @@ export const adminConsoleRoutes = (router: Router, deps: ConsoleDeps) => {
   const claimLabels = async () =>
     Object.fromEntries((await catalogue()).map((i) => [i.name, i.label]));
 
-  const showForm = async (
-    ctx: Context,
-    user: ConsoleUser,
-    o: {
-      client?: Awaited<ReturnType<typeof admin.registry.get>> | undefined;
-      values: Record<string, string | string[]>;
-      errors?: { field: string; message: string }[] | undefined;
-    },
-  ) =>
-    kit.render(
-      ctx,
-      user,
-      'client-form',
-      {
-        ...o,
-        agencies: (await admin.admins.listAgencies(user.p, { limit: 200 })).items,
-        catalogue: await catalogue(),
-      },
-      o.errors ? 400 : 200,
-    );
-
-  router.get('/admin/clients/new', async (ctx) => {
-    const user = await kit.signedIn(ctx);
-    if (!user || !(await canChange(ctx, user))) return;
-    await showForm(ctx, user, { values: formValues(undefined) });
-  });
-
-  kit.post(
-    '/admin/clients',
-    () => '/admin/clients/new',
-    async (ctx, user, body) => {
-      try {
-        const { client, clientSecret } = await admin.registry.create(
-          user.p,
-          formToMetadata(body, { create: true }),
-        );
-        if (clientSecret)
-          kit.render(ctx, user, 'secret', {
-            client,
-            secret: clientSecret,
-            done: translator(langOf(ctx))(
-              client.status === 'draft' ? 'admin.done.requested' : 'admin.done.created',
-            ),
-          });
-        else
-          ctx.redirect(
-            `/admin/clients/${encodeURIComponent(client.client_id)}?done=${client.status === 'draft' ? 'requested' : 'created'}`,
-          );
-      } catch (error) {
-        const errors = formErrors(error);
-        if (!errors) throw error;
-        await showForm(ctx, user, { values: formValues(body), errors });
-      }
-    },
-  );
-
-  router.get('/admin/clients/:id', async (ctx) => {
-    const user = await kit.signedIn(ctx);
-    if (!user) return;
-    const client = await admin.registry.get(user.p, ctx.params.id!);
-    const history = await admin.audit.search(user.p, {
-      subject: `client:${client.client_id}`,
-      limit: 10,
-    });
-    kit.render(ctx, user, 'client', {
-      client,
-      history: history.items,
-      done: kit.done(ctx),
-      claimLabels: await claimLabels(),
-    });
-  });
-
-  router.get('/admin/clients/:id/edit', async (ctx) => {
-    const user = await kit.signedIn(ctx);
-    if (!user || !(await canChange(ctx, user))) return;
-    const client = await admin.registry.get(user.p, ctx.params.id!);
-    await showForm(ctx, user, { client, values: formValues(client) });
-  });
-
   const detail = (ctx: Context) => `/admin/clients/${encodeURIComponent(ctx.params.id!)}`;
-
-  kit.post(
-    '/admin/clients/:id',
-    (ctx) => `${detail(ctx)}/edit`,
-    async (ctx, user, body) => {
-      const client = await admin.registry.get(user.p, ctx.params.id!);
-      try {
-        // The form shows the main fields; the rest (kept as stored) must survive the save.
-        const { clientSecret } = await admin.registry.update(
-          user.p,
-          client.client_id,
-          formToMetadata(body, { create: false, stored: client.metadata }),
-        );
-        if (clientSecret)
-          kit.render(ctx, user, 'secret', {
-            client,
-            secret: clientSecret,
-            done: translator(langOf(ctx))('admin.done.updated'),
-          });
-        else ctx.redirect(`${detail(ctx)}?done=updated`);
-      } catch (error) {
-        const errors = formErrors(error);
-        if (!errors) throw error;
-        await showForm(ctx, user, { client, values: formValues(body), errors });
-      }
-    },
-  );
-
-  kit.post('/admin/clients/:id/enable', detail, async (ctx, user) => {
-    await admin.registry.enable(user.p, ctx.params.id!);
-    ctx.redirect(`${detail(ctx)}?done=enabled`);
-  });
-
-  kit.post('/admin/clients/:id/disable', detail, async (ctx, user) => {
-    await admin.registry.disable(user.p, ctx.params.id!);
-    ctx.redirect(`${detail(ctx)}?done=disabled`);
-  });
-
-  kit.post('/admin/clients/:id/delete', detail, async (ctx, user, body) => {
-    if (body.confirm !== 'yes') {
-      ctx.redirect(detail(ctx));
-      return;
-    }
-    await admin.registry.remove(user.p, ctx.params.id!);
-    ctx.redirect('/admin/clients?done=deleted');
-  });
 
   kit.post('/admin/clients/:id/rotate-secret', detail, async (ctx, user) => {
     const { clientSecret, previousValidUntil } = await admin.registry.rotateSecret(
@@ -363,6 +247,8 @@ export const adminConsoleRoutes = (router: Router, deps: ConsoleDeps) => {
     kit.render(ctx, user, 'secret', { client, secret: clientSecret, previousValidUntil });
   });
 
+  adminConsoleClientForm(router, deps, kit, catalogue);
+  adminConsoleClientPage(router, deps, kit, claimLabels);
   adminConsolePages(router, deps, kit);
   if (deps.upstreams) adminConsoleUpstreams(router, { ...deps, upstreams: deps.upstreams }, kit);
 };
