@@ -99,6 +99,7 @@ export const ErrorCode = {
   ClientExists: 'ERR_CLIENT_EXISTS',
   ClientFirstParty: 'ERR_CLIENT_FIRST_PARTY',
   ClientNoSecret: 'ERR_CLIENT_NO_SECRET',
+  ClientNotDraft: 'ERR_CLIENT_NOT_DRAFT',
   InvalidClientMetadata: 'ERR_INVALID_CLIENT_METADATA',
   InvalidClaim: 'ERR_INVALID_CLAIM',
   InvalidManifest: 'ERR_INVALID_MANIFEST',
