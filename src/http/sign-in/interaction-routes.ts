@@ -10,9 +10,11 @@ import type { Csrf } from '../middleware/csrf.ts';
 import type { Metrics } from '../../observability/index.ts';
 import type { State } from '../middleware/security.ts';
 import type { Views } from '../render/views.ts';
-import { clientView, requestedFromParams } from './interaction-view.ts';
+import { clientView, inNaturalOrder, requestedFromParams } from './interaction-view.ts';
+import { langOf } from '../render/views.ts';
 import { requiredLevel, signInResult } from './sign-in-result.ts';
 import type { AccountService } from '../../accounts/index.ts';
+import type { SystemDirectory } from '../../clients/index.ts';
 import type { ConsentService } from '../../consent/index.ts';
 import { isFirstPartyClient } from '../../clients/index.ts';
 
@@ -28,12 +30,13 @@ type Deps = {
   metrics: Pick<Metrics, 'observeSignIn'>;
   /** The login page's certificate section for an interaction; absent when certificate login is off. */
   certificateLogin?: ((uid: string) => object) | undefined;
+  /** The systems' and agencies' English names, for the English consent page. */
+  directory?: Pick<SystemDirectory, 'names'> | undefined;
 };
 
-export const interactionRoutes = (
-  router: Router,
-  { provider, passkeys, agencyOf, consent, accounts, views, csrf, certificateLogin, metrics }: Deps,
-) => {
+export const interactionRoutes = (router: Router, deps: Deps) => {
+  const { provider, passkeys, agencyOf, consent, accounts, views, csrf } = deps;
+  const { certificateLogin, metrics, directory } = deps;
   const details = (ctx: Context) => interactionOf(ctx, provider());
 
   /** Resumes the authorization after a consent decision; the engine derives the grant from it. */
@@ -49,8 +52,13 @@ export const interactionRoutes = (
     const interaction = await details(ctx);
     const { prompt, params, uid } = interaction;
     const client = await provider().Client.find(String(params.client_id));
-    const view = clientView(client, await agencyOf(String(params.client_id)));
     const uiLocales = params.ui_locales as string | undefined;
+    // The English pages name the system and agency in English when they registered it (one
+    // query, English pages only).
+    const lang = langOf(ctx, uiLocales);
+    const clientId = String(params.client_id);
+    const names = lang === 'en' ? (await directory?.names([clientId]))?.get(clientId) : undefined;
+    const view = clientView(client, await agencyOf(clientId), lang, names);
     if (prompt.name === 'login') {
       // A level a passkey cannot meet: the page leads with the certificate (step-up notice).
       const stepUp = !satisfiesAcr(ACR.substantial, requiredLevel(params));
@@ -89,7 +97,7 @@ export const interactionRoutes = (
       'consent',
       {
         client: view,
-        items: pending,
+        items: inNaturalOrder(pending),
         citizenName: account?.name ?? '',
         submitUrl: `/interaction/${uid}/consent`,
       },
@@ -118,7 +126,10 @@ export const interactionRoutes = (
     const { uid, params } = await details(ctx);
     const result = await metrics.observeSignIn(
       'passkey',
-      passkeys.verifyAuthentication(`interaction:${uid}`, body as never, { ip: ctx.ip }),
+      passkeys.verifyAuthentication(`interaction:${uid}`, body as never, {
+        ip: ctx.ip,
+        clientId: String(params.client_id),
+      }),
     );
     // A passkey proves `substantial`; a client that asked for more gets a clear error, not less.
     const outcome = signInResult(params, {
