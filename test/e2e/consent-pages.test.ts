@@ -57,15 +57,18 @@ const accessibilityProblems = async (page: Page) => {
     .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
 };
 
+// DESKTOP_SCREENSHOTS=DIR also writes each page at desktop width there, to look at (not committed).
 const screenshot = async (page: Page, name: string) => {
   if (process.env.UPDATE_SCREENSHOTS !== '1') return;
   mkdirSync(SCREENSHOTS, { recursive: true });
-  await page.screenshot({
-    path: join(SCREENSHOTS, `${name}.png`),
-    fullPage: true,
-    animations: 'disabled',
-    caret: 'hide',
-  });
+  const shot = { fullPage: true, animations: 'disabled', caret: 'hide' } as const;
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), ...shot });
+  const desktop = process.env.DESKTOP_SCREENSHOTS;
+  if (!desktop) return;
+  const phone = page.viewportSize();
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.screenshot({ path: join(desktop, `${name}-desktop.png`), ...shot });
+  if (phone) await page.setViewportSize(phone);
 };
 
 /** Presses Tab until the element matching `selector` has focus (keyboard-only navigation). */
@@ -194,6 +197,8 @@ describe.each(['ko', 'en'] as const)('consent and My One-ID pages (%s)', (lang) 
       await page.goto(`${app.issuer}/account`);
       await page.waitForSelector('#consents');
       expect(await page.textContent('#consents ~ *, body')).toContain(system);
+      // Every section names the system in the page's language (sessions, consents, activity).
+      if (lang === 'en') expect(await page.textContent('main')).not.toContain('복지 서비스');
       // A visible sign-out.
       expect(await page.locator('#sign-out').isVisible()).toBe(true);
       expect(await page.getAttribute('#sign-out', 'href')).toBe('/session/end');

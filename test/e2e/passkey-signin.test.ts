@@ -52,15 +52,18 @@ const phonePage = async ({ autofill = false } = {}) => {
   return { page, problems };
 };
 
+// DESKTOP_SCREENSHOTS=DIR also writes each page at desktop width there, to look at (not committed).
 const screenshot = async (page: Page, name: string) => {
   if (process.env.UPDATE_SCREENSHOTS !== '1') return;
   mkdirSync(SCREENSHOTS, { recursive: true });
-  await page.screenshot({
-    path: join(SCREENSHOTS, `${name}.png`),
-    fullPage: true,
-    animations: 'disabled',
-    caret: 'hide',
-  });
+  const shot = { fullPage: true, animations: 'disabled', caret: 'hide' } as const;
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), ...shot });
+  const desktop = process.env.DESKTOP_SCREENSHOTS;
+  if (!desktop) return;
+  const phone = page.viewportSize();
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.screenshot({ path: join(desktop, `${name}-desktop.png`), ...shot });
+  if (phone) await page.setViewportSize(phone);
 };
 
 /** Issues a link at the "counter" and registers a passkey through the enrolment page. */
@@ -128,7 +131,7 @@ describe('passkey sign-in in Chromium', () => {
     await page.locator('#passkey-button').waitFor({ state: 'visible' });
     await screenshot(page, 'login-ko');
     await page.click('#passkey-button');
-    const callback = await approveConsent(page, client.redirectUri, 'consent-ko');
+    const callback = await approveConsent(page, client.redirectUri);
     expect(callback.searchParams.get('state')).toBe(request.state);
     expect(callback.searchParams.get('code')).toBeTruthy();
 
@@ -184,7 +187,7 @@ describe('passkey sign-in in Chromium', () => {
     expect(allowCredentials.map((c) => c.id)).toEqual([
       Buffer.from(credential!.credentialId, 'base64').toString('base64url'),
     ]);
-    const callback = await approveConsent(page, client.redirectUri, 'consent-en');
+    const callback = await approveConsent(page, client.redirectUri);
 
     const tokens = await oidc.authorizationCodeGrant(config, callback, {
       pkceCodeVerifier: request.verifier,

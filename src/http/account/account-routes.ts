@@ -48,12 +48,17 @@ export const accountRoutes = (router: Router, deps: Deps) => {
   const { accountSession, accounts, passkeys, consent, myData, views, csrf } = deps;
 
   /** What My One-ID lists, each system and agency named in the page's language. */
-  const overviewIn = async (accountId: string, lang: Lang) => {
+  const overviewIn = async (
+    accountId: string,
+    lang: Lang,
+    sessions?: Awaited<ReturnType<SessionService['listActive']>>,
+  ) => {
     const data = await myData.overview(accountId);
     const ids = [
       ...data.systems.map((s) => s.clientId),
       ...data.consents.map((c) => c.clientId),
       ...data.activity.flatMap((a) => (a.clientId ? [a.clientId] : [])),
+      ...(sessions ?? []).flatMap((x) => x.systems.map((y) => y.clientId)),
     ];
     const names = (await deps.directory?.names(ids)) ?? new Map();
     const named = <T extends Named>(x: T): T => {
@@ -66,6 +71,13 @@ export const accountRoutes = (router: Router, deps: Deps) => {
       activity: data.activity.map((a) => ({
         ...a,
         system: a.clientId ? (names.get(a.clientId)?.name[lang] ?? a.clientId) : undefined,
+      })),
+      sessions: sessions?.map((x) => ({
+        ...x,
+        systems: x.systems.map((y) => ({
+          ...y,
+          name: names.get(y.clientId)?.name[lang] ?? y.name,
+        })),
       })),
     };
   };
@@ -109,8 +121,11 @@ export const accountRoutes = (router: Router, deps: Deps) => {
       passkeys: await passkeys.listForAccount(citizen.accountId),
       certificateLogin: Boolean(deps.certificateLogin),
       certificates: (await deps.signInMethods?.certificates(citizen.accountId)) ?? [],
-      ...(await overviewIn(citizen.accountId, lang)),
-      sessions: await deps.sessions?.listActive(citizen.accountId, citizen.sessionUid),
+      ...(await overviewIn(
+        citizen.accountId,
+        lang,
+        await deps.sessions?.listActive(citizen.accountId, citizen.sessionUid),
+      )),
       federation: await deps.federation?.overview(citizen.accountId),
     });
   });
