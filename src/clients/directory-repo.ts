@@ -22,3 +22,22 @@ export const listDirectoryRows = async (db: Knex): Promise<DirectoryRow[]> =>
     agencyEn: r.name_en ?? null,
     metadata: r.metadata,
   }));
+
+/** The names of the given systems, whatever their status (a withdrawn consent may outlive one). */
+export const findSystemNameRows = async (
+  db: Knex,
+  clientIds: readonly string[],
+): Promise<DirectoryRow[]> =>
+  clientIds.length === 0
+    ? []
+    : (
+        await db('clients as c')
+          .leftJoin('agencies as a', 'a.name', 'c.agency')
+          .whereIn('c.client_id', [...clientIds])
+          .select('c.client_id', 'c.agency', 'c.metadata', 'a.name_en')
+      ).map((r) => ({
+        clientId: r.client_id,
+        agency: r.agency,
+        agencyEn: r.name_en ?? null,
+        metadata: r.metadata,
+      }));

@@ -21,4 +21,4 @@ export {
   isFirstPartyClient,
 } from './first-party.ts';
 export { createSystemDirectory } from './system-directory.ts';
-export type { DirectoryEntry, SystemDirectory } from './system-directory.ts';
+export type { DirectoryEntry, SystemDirectory, SystemNames } from './system-directory.ts';

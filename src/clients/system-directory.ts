@@ -2,7 +2,7 @@
 // and English, searchable, each linked through third-party-initiated login (OIDC Core 4) when it
 // registered an initiate_login_uri. Read per page view: it is one query, and never stale.
 import type { Knex } from 'knex';
-import { listDirectoryRows, type DirectoryRow } from './directory-repo.ts';
+import { findSystemNameRows, listDirectoryRows, type DirectoryRow } from './directory-repo.ts';
 import { isFirstPartyClient } from './first-party.ts';
 
 type Lang = 'ko' | 'en';
@@ -68,6 +68,23 @@ export const createSystemDirectory = ({ knex, issuer }: { knex: Knex; issuer: st
       .filter((e) => !wanted || haystack(e).includes(wanted))
       .sort((a, b) => collator.compare(a.name[lang], b.name[lang]));
   },
+
+  /**
+   * The Korean and English names of systems and their agencies (OIDC Registration 2.1
+   * `client_name#en`, the agency's registered English name), in one query, for the pages that
+   * name a system: consent, My One-ID. A system without an English name keeps its Korean one.
+   */
+  async names(clientIds: readonly string[]): Promise<Map<string, SystemNames>> {
+    const rows = await findSystemNameRows(knex, [...new Set(clientIds)]);
+    return new Map(
+      rows.map((row) => {
+        const { name, agency } = toEntry(row, issuer);
+        return [row.clientId, { name, agency }];
+      }),
+    );
+  },
 });
+
+export type SystemNames = { name: Localized; agency: Localized };
 
 export type SystemDirectory = ReturnType<typeof createSystemDirectory>;

@@ -67,7 +67,12 @@ export const createMyDataService = ({
       })),
       activity: activity
         .filter((a) => /^(auth|consent|sessions)\./.test(a.action))
-        .map((a) => ({ action: a.action, at: a.occurredAt })),
+        .map((a) => ({
+          action: a.action,
+          at: a.occurredAt,
+          // The system it happened at, when the record names one (sign-ins, consents, sign-outs).
+          clientId: typeof a.details.clientId === 'string' ? a.details.clientId : undefined,
+        })),
     };
   },
 });

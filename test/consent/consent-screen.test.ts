@@ -124,7 +124,8 @@ const itemsOf = (html: string) => {
 
 const EXPECTED = {
   ko: {
-    intro: '보건복지부의 복지 &lt;급여&gt; &amp; 신청 서비스가 다음 정보를 요청합니다.',
+    intro:
+      '복지 &lt;급여&gt; &amp; 신청(보건복지부)에 로그인하려면 아래 개인정보를 이 서비스에 제공하는 데 동의해 주세요.',
     items: {
       name: ['이름', '필수', '이용 목적 신청인 확인', '보유 기간 365일'],
       vehicle_count: [
@@ -138,7 +139,8 @@ const EXPECTED = {
     },
   },
   en: {
-    intro: '복지 &lt;급여&gt; &amp; 신청 (보건복지부) asks for the following information.',
+    intro:
+      'To sign in to 복지 &lt;급여&gt; &amp; 신청 (보건복지부), please agree to share the personal data below with this service.',
     items: {
       name: ['Name', 'Required', 'Purpose Identifying the applicant', 'Kept for 365 days'],
       vehicle_count: [
@@ -163,8 +165,9 @@ describe.each(['ko', 'en'] as const)('the consent screen (%s)', (lang) => {
     expect(html).toContain('윤서연');
 
     const items = itemsOf(html);
-    // Required items first, then optional ones; the pairwise identifier is always shared.
-    expect([...items.keys()]).toEqual(['sub', 'name', 'vehicle_count', 'email']);
+    // Required items first (name first), then optional ones; the member number (the pairwise
+    // identifier) last, always shared.
+    expect([...items.keys()]).toEqual(['name', 'vehicle_count', 'email', 'sub']);
     for (const [claim, facts] of Object.entries(EXPECTED[lang].items)) {
       const item = items.get(claim)!;
       for (const fact of facts) expect(item.text, `${claim}: ${fact}`).toContain(fact);

@@ -1,5 +1,9 @@
 // The consent page and My One-ID in real Chromium: keyboard-only use, an automated accessibility
 // check (axe-core, WCAG 2.1 A/AA rules) with no serious violations, and phone-size screenshots.
+// The pages say what they promise (issue 17): the enrolment's next step, the consent's recipient,
+// keeper, withdrawal and policy in the page's language (English names on the English page), a
+// visible sign-out, an activity list naming the service on the 24-hour clock, and a withdrawal
+// that asks first and says what happens.
 import { mkdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -8,6 +12,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cliPrincipal } from '../../src/admin/index.ts';
+import { MESSAGES, translator } from '../../src/http/render/messages.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';
 import { addVirtualAuthenticator, citizenContext, launchChromium } from '../support/chromium.ts';
 import { authorizationRequest, discover, registerClient } from '../support/flows.ts';
@@ -51,15 +57,18 @@ const accessibilityProblems = async (page: Page) => {
     .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
 };
 
+// DESKTOP_SCREENSHOTS=DIR also writes each page at desktop width there, to look at (not committed).
 const screenshot = async (page: Page, name: string) => {
   if (process.env.UPDATE_SCREENSHOTS !== '1') return;
   mkdirSync(SCREENSHOTS, { recursive: true });
-  await page.screenshot({
-    path: join(SCREENSHOTS, `${name}.png`),
-    fullPage: true,
-    animations: 'disabled',
-    caret: 'hide',
-  });
+  const shot = { fullPage: true, animations: 'disabled', caret: 'hide' } as const;
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), ...shot });
+  const desktop = process.env.DESKTOP_SCREENSHOTS;
+  if (!desktop) return;
+  const phone = page.viewportSize();
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.screenshot({ path: join(desktop, `${name}-desktop.png`), ...shot });
+  if (phone) await page.setViewportSize(phone);
 };
 
 /** Presses Tab until the element matching `selector` has focus (keyboard-only navigation). */
@@ -72,6 +81,11 @@ const tabTo = async (page: Page, selector: string, maxTabs = 40) => {
 };
 
 describe.each(['ko', 'en'] as const)('consent and My One-ID pages (%s)', (lang) => {
+  const t = MESSAGES[lang];
+  const tr = translator(lang);
+  const system = lang === 'ko' ? '복지 서비스' : 'Welfare service';
+  const agency = lang === 'ko' ? '보건복지부' : 'Ministry of Health and Welfare';
+
   it('work with the keyboard alone and pass the accessibility check', async () => {
     // Sign-in goes through the passkey button; the autofill offer is switched off.
     const context = await citizenContext(
@@ -101,11 +115,20 @@ describe.each(['ko', 'en'] as const)('consent and My One-ID pages (%s)', (lang) 
       await tabTo(page, '#register-button');
       await page.keyboard.press('Enter');
       await page.waitForURL(`${app.issuer}/enrol/done`);
+      // The next step is offered: My One-ID first, then the service the citizen came for.
+      expect(await page.getAttribute('#go-account', 'href')).toBe('/account');
+      expect(await page.getAttribute('#go-systems', 'href')).toBe('/account/systems');
+      expect(await page.textContent('#go-account')).toBe(t['enrol.done.account']);
+      expect(await accessibilityProblems(page)).toEqual([]);
+      await screenshot(page, `enrol-done-${lang}`);
 
+      // Registered in both languages: the English page names them in English.
       const client = await registerClient(app, {
         redirect_uris: [`${rpOrigin}/cb-${lang}`],
-        client_name: lang === 'ko' ? '복지 서비스' : 'Welfare service',
-        agency: lang === 'ko' ? '보건복지부' : 'Ministry of Health and Welfare',
+        client_name: '복지 서비스',
+        'client_name#en': 'Welfare service',
+        agency: '보건복지부',
+        policy_uri: 'https://welfare.example.go.kr/privacy',
         allowed_claims: [
           {
             claim: 'name',
@@ -127,6 +150,10 @@ describe.each(['ko', 'en'] as const)('consent and My One-ID pages (%s)', (lang) 
           },
         ],
       });
+      await app.services.admin.admins.putAgency(cliPrincipal(), {
+        name: '보건복지부',
+        name_en: 'Ministry of Health and Welfare',
+      });
       const request = await authorizationRequest(await discover(app, client), client.redirectUri, {
         scope: 'openid profile email',
       });
@@ -135,6 +162,27 @@ describe.each(['ko', 'en'] as const)('consent and My One-ID pages (%s)', (lang) 
       await page.keyboard.press('Enter');
       await page.waitForSelector('form[action$="/consent"]');
       expect(await page.locator('html').getAttribute('lang')).toBe(lang);
+      expect(await page.textContent('h1')).toBe(t['consent.title']);
+      const names = { client: system, agency };
+      expect(await page.textContent('#consent-recipient')).toBe(
+        tr('consent.recipient.value', names),
+      );
+      expect(await page.textContent('#consent-keeper')).toBe(tr('consent.keeper', names));
+      expect(await page.textContent('#consent-withdrawal')).toBe(tr('consent.withdrawal', names));
+      expect(await page.getAttribute('#consent-policy a', 'href')).toBe(
+        'https://welfare.example.go.kr/privacy',
+      );
+      // No jargon; name first, the member number last.
+      expect(await page.textContent('main')).not.toMatch(/식별자|identifier/i);
+      expect(
+        await page
+          .locator('.consent-item .item-label')
+          .evaluateAll((l) => l.map((e) => e.textContent)),
+      ).toEqual(
+        lang === 'ko'
+          ? ['이름', '생년월일', '이메일 주소', t['claim.sub']]
+          : ['Name', 'Date of birth', 'Email address', t['claim.sub']],
+      );
       expect(await accessibilityProblems(page)).toEqual([]);
       await screenshot(page, `consent-${lang}`);
       // Opt in to one optional item with the keyboard, then agree.
@@ -148,12 +196,41 @@ describe.each(['ko', 'en'] as const)('consent and My One-ID pages (%s)', (lang) 
 
       await page.goto(`${app.issuer}/account`);
       await page.waitForSelector('#consents');
-      expect(await page.textContent('#consents ~ *, body')).toContain(
-        lang === 'ko' ? '복지 서비스' : 'Welfare service',
+      expect(await page.textContent('#consents ~ *, body')).toContain(system);
+      // Every section names the system in the page's language (sessions, consents, activity).
+      if (lang === 'en') expect(await page.textContent('main')).not.toContain('복지 서비스');
+      // A visible sign-out.
+      expect(await page.locator('#sign-out').isVisible()).toBe(true);
+      expect(await page.getAttribute('#sign-out', 'href')).toBe('/session/end');
+      // The activity names the service, at a 24-hour Korean time.
+      const activity = await page.locator('#activity ~ ul li').allTextContents();
+      expect(activity).toContainEqual(
+        expect.stringContaining(
+          tr('activity.at', { action: t['activity.auth.passkey.verified'], system }),
+        ),
       );
+      expect(activity).toContainEqual(
+        expect.stringContaining(
+          tr('activity.at', { action: t['activity.consent.granted'], system }),
+        ),
+      );
+      for (const line of activity) expect(line).not.toMatch(/오전|오후|\b[AP]M\b/i);
+      expect(activity[0]).toMatch(/\b([01]\d|2[0-3]):[0-5]\d\b/);
       expect(await accessibilityProblems(page)).toEqual([]);
       await screenshot(page, `account-${lang}`);
-      await tabTo(page, 'form[action$="/withdraw"] button');
+      // Withdrawal asks first, on its own page, and says what happens to data already shared.
+      await tabTo(page, 'a.withdraw');
+      await page.keyboard.press('Enter');
+      await page.waitForSelector('#withdraw-confirm');
+      expect(await page.textContent('#withdraw-question')).toBe(
+        tr('withdraw.question', { client: system, agency }),
+      );
+      expect(await page.textContent('#withdraw-effects')).toContain(
+        tr('withdraw.effect.kept', { agency }),
+      );
+      expect(await accessibilityProblems(page)).toEqual([]);
+      await screenshot(page, `withdraw-${lang}`);
+      await tabTo(page, '#withdraw-confirm');
       await page.keyboard.press('Enter');
       await page.waitForURL(/done=withdrawn/);
       expect(await page.locator('[role="status"]').first().textContent()).toBeTruthy();

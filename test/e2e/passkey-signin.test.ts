@@ -52,15 +52,18 @@ const phonePage = async ({ autofill = false } = {}) => {
   return { page, problems };
 };
 
+// DESKTOP_SCREENSHOTS=DIR also writes each page at desktop width there, to look at (not committed).
 const screenshot = async (page: Page, name: string) => {
   if (process.env.UPDATE_SCREENSHOTS !== '1') return;
   mkdirSync(SCREENSHOTS, { recursive: true });
-  await page.screenshot({
-    path: join(SCREENSHOTS, `${name}.png`),
-    fullPage: true,
-    animations: 'disabled',
-    caret: 'hide',
-  });
+  const shot = { fullPage: true, animations: 'disabled', caret: 'hide' } as const;
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), ...shot });
+  const desktop = process.env.DESKTOP_SCREENSHOTS;
+  if (!desktop) return;
+  const phone = page.viewportSize();
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.screenshot({ path: join(desktop, `${name}-desktop.png`), ...shot });
+  if (phone) await page.setViewportSize(phone);
 };
 
 /** Issues a link at the "counter" and registers a passkey through the enrolment page. */
@@ -128,7 +131,7 @@ describe('passkey sign-in in Chromium', () => {
     await page.locator('#passkey-button').waitFor({ state: 'visible' });
     await screenshot(page, 'login-ko');
     await page.click('#passkey-button');
-    const callback = await approveConsent(page, client.redirectUri, 'consent-ko');
+    const callback = await approveConsent(page, client.redirectUri);
     expect(callback.searchParams.get('state')).toBe(request.state);
     expect(callback.searchParams.get('code')).toBeTruthy();
 
@@ -184,7 +187,7 @@ describe('passkey sign-in in Chromium', () => {
     expect(allowCredentials.map((c) => c.id)).toEqual([
       Buffer.from(credential!.credentialId, 'base64').toString('base64url'),
     ]);
-    const callback = await approveConsent(page, client.redirectUri, 'consent-en');
+    const callback = await approveConsent(page, client.redirectUri);
 
     const tokens = await oidc.authorizationCodeGrant(config, callback, {
       pkceCodeVerifier: request.verifier,
@@ -222,10 +225,14 @@ describe('passkey sign-in in Chromium', () => {
       expect(page.url()).toBe(loginUrl);
     };
 
-    // The device refuses user verification: the browser rejects, the page says so in Korean.
+    // The device refuses user verification: the browser rejects (NotAllowedError, as for a
+    // cancelled prompt or no passkey here), and the page says so next to the button.
     await authenticator.setUserVerified(false);
     await page.click('#passkey-button');
-    await expectError(MESSAGES.ko['login.failed']);
+    await page
+      .locator('#passkey-error', { hasText: MESSAGES.ko['login.nopasskey'] })
+      .waitFor({ state: 'visible' });
+    expect(await page.locator('#passkey-button').isEnabled()).toBe(true);
     await authenticator.setUserVerified(true);
 
     // The device signs without the UV flag: the server refuses, and its message is shown.
@@ -243,6 +250,73 @@ describe('passkey sign-in in Chromium', () => {
       expectedNonce: request.nonce,
     });
     expect(tokens.claims()!.acr).toBe('urn:one-id:loa:substantial');
+    expect(problems).toEqual([]);
+  });
+
+  it('says what to do next to the control, keeps focus during an attempt, and offers a way back for a lost device', async () => {
+    const { page, problems } = await phonePage();
+    const authenticator = await addVirtualAuthenticator(page, { residentKey: true });
+    await enrolInBrowser(page, {
+      name: '한지민',
+      birthdate: '1990-03-03',
+      email: 'jimin@example.com',
+    });
+    const { client, config } = await agency(page, 4305);
+    const request = await authorizationRequest(config, client.redirectUri);
+    await page.goto(request.url.href);
+    await page.waitForURL(/\/interaction\//);
+    const t = MESSAGES.ko;
+    const optionsCalls: string[] = [];
+    page.on('request', (r) => {
+      if (r.url().endsWith('/passkey/options')) optionsCalls.push(r.postData() ?? '');
+    });
+
+    // An empty field: said under the field, the field marked and focused; no ceremony starts.
+    await page.locator('#identifier-form button[type=submit]').click();
+    await page
+      .locator('#identifier-error', { hasText: t['login.identifier.empty'] })
+      .waitFor({ state: 'visible' });
+    expect(await page.getAttribute('#identifier', 'aria-invalid')).toBe('true');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('identifier');
+    expect(optionsCalls).toEqual([]);
+
+    // An email with no passkey on this device (unknown or not: the server does not say which,
+    // so the message covers both and says what to check), under the field.
+    await page.fill('#identifier', 'nobody@example.com');
+    await page.locator('#identifier-form button[type=submit]').click();
+    await page
+      .locator('#identifier-error', { hasText: t['login.nopasskey.identifier'] })
+      .waitFor({ state: 'visible' });
+    expect(await page.textContent('#error')).toBe('');
+    await screenshot(page, 'login-nopasskey-ko');
+
+    // A passkey attempt from the keyboard: focus stays on the button while the browser asks
+    // (aria-disabled, not disabled, which would drop focus to <body>).
+    let release = () => {};
+    await page.route('**/passkey/options', (route) => {
+      release = () => void route.continue();
+    });
+    await page.focus('#passkey-button');
+    await authenticator.setUserVerified(false);
+    await page.keyboard.press('Enter');
+    await page.locator('#status', { hasText: t['login.working'] }).waitFor();
+    expect(await page.getAttribute('#passkey-button', 'aria-disabled')).toBe('true');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('passkey-button');
+    // The field's old message went when the new attempt started.
+    expect(await page.textContent('#identifier-error')).toBe('');
+    release();
+    await page.unroute('**/passkey/options');
+    // No passkey used on this device: said next to the button, focus still there.
+    await page
+      .locator('#passkey-error', { hasText: t['login.nopasskey'] })
+      .waitFor({ state: 'visible' });
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('passkey-button');
+    expect(await page.getAttribute('#passkey-button', 'aria-disabled')).toBeNull();
+    await authenticator.setUserVerified(true);
+
+    // A lost device: the way back is on the page (recovery when certificates are on, the counter).
+    await expect(page.locator('#lost-device').isVisible()).resolves.toBe(true);
+    expect(await page.textContent('#lost-device')).toContain(t['login.lost.counter']);
     expect(problems).toEqual([]);
   });
 

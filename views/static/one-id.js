@@ -23,15 +23,45 @@
     var status = root.querySelector('#status');
     var error = root.querySelector('#error');
     var buttons = root.querySelectorAll('button');
+    var working = false;
+    // aria-disabled, not disabled: a disabled button loses focus to <body>, and a keyboard or
+    // screen reader user would lose their place while the browser asks for the passkey.
     function busy(on) {
-      for (var i = 0; i < buttons.length; i++) buttons[i].disabled = on;
+      working = on;
+      for (var i = 0; i < buttons.length; i++) {
+        if (on) buttons[i].setAttribute('aria-disabled', 'true');
+        else buttons[i].removeAttribute('aria-disabled');
+      }
       status.textContent = on ? root.dataset.msgWorking : '';
     }
-    function fail(err) {
+    // Messages that belong to one control are written next to it and tied to it (aria-describedby).
+    function clearFieldErrors() {
+      var fields = root.querySelectorAll('[data-error-for]');
+      for (var i = 0; i < fields.length; i++) {
+        fields[i].textContent = '';
+        var control = document.getElementById(fields[i].getAttribute('data-error-for'));
+        if (control) control.removeAttribute('aria-invalid');
+      }
+    }
+    function fieldError(id, message) {
+      var field = root.querySelector('[data-error-for="' + id + '"]');
+      var control = document.getElementById(id);
+      if (!field || !control || !message) return false;
+      field.textContent = message;
+      if (control.tagName === 'INPUT') control.setAttribute('aria-invalid', 'true');
+      return true;
+    }
+    function fail(err, source) {
       busy(false);
-      // Citizen-readable messages come from the server; a cancelled prompt gets the generic one.
+      // Citizen-readable messages come from the server. The browser says NotAllowedError alike
+      // for a cancelled prompt and for no passkey on this device (WebAuthn keeps the two apart
+      // from the page on purpose): the message next to the control used says both and what to do.
       // InvalidStateError (WebAuthn excludeCredentials): this device already holds a passkey for
       // the account, which says so rather than "try again".
+      if (err && !err.server && err.name === 'NotAllowedError' && source) {
+        var message = source === 'identifier' ? root.dataset.msgNoPasskeyIdentifier : root.dataset.msgNoPasskey;
+        if (message && fieldError(source === 'identifier' ? 'identifier' : 'passkey-button', message)) return;
+      }
       error.textContent = err && err.server ? err.message
         : err && (err.name === 'InvalidStateError' || err.code === 'ERROR_AUTHENTICATOR_PREVIOUSLY_REGISTERED')
           && root.dataset.msgExists ? root.dataset.msgExists
@@ -45,15 +75,18 @@
       return null;
     }
     return {
-      authenticate: function (body, autofill) {
-        if (!autofill) { busy(true); error.textContent = ''; }
+      working: function () { return working; },
+      fieldError: function (id, message) { clearFieldErrors(); error.textContent = ''; return fieldError(id, message); },
+      authenticate: function (body, autofill, source) {
+        if (!autofill) { busy(true); error.textContent = ''; clearFieldErrors(); }
         return post(root.dataset.optionsUrl, body)
           .then(function (options) { return lib.startAuthentication({ optionsJSON: options, useBrowserAutofill: !!autofill }); })
           .then(function (response) { busy(true); return post(root.dataset.verifyUrl, response); })
           .then(finish)
-          .catch(function (err) { if (!autofill || (err && err.server)) fail(err); });
+          .catch(function (err) { if (!autofill || (err && err.server)) fail(err, autofill ? undefined : source); });
       },
       register: function () {
+        if (working) return undefined;
         busy(true); error.textContent = '';
         return post(root.dataset.optionsUrl, {})
           .then(function (options) { return lib.startRegistration({ optionsJSON: options }); })
@@ -68,11 +101,20 @@
   if (login) {
     var auth = setup(login);
     if (auth) {
-      document.getElementById('passkey-button').addEventListener('click', function () { auth.authenticate({}); });
+      document.getElementById('passkey-button').addEventListener('click', function () {
+        if (!auth.working()) auth.authenticate({}, false, 'button');
+      });
       document.getElementById('identifier-form').addEventListener('submit', function (event) {
         event.preventDefault();
-        var identifier = document.getElementById('identifier').value.trim();
-        auth.authenticate(identifier ? { identifier: identifier } : {});
+        if (auth.working()) return;
+        var field = document.getElementById('identifier');
+        var identifier = field.value.trim();
+        // An empty field is a mistake to point at, not a reason to open the browser's prompt.
+        if (!identifier && auth.fieldError('identifier', login.dataset.msgEmpty)) {
+          field.focus();
+          return;
+        }
+        auth.authenticate(identifier ? { identifier: identifier } : {}, false, identifier ? 'identifier' : 'button');
       });
       // Conditional UI: offer saved passkeys in the field's autofill when the browser can.
       lib.browserSupportsWebAuthnAutofill().then(function (yes) { if (yes) auth.authenticate({}, true); });

@@ -224,7 +224,8 @@ export const createPasskeyService = ({
     async verifyAuthentication(
       binding: string,
       response: AuthenticationResponseJSON,
-      context: { ip?: string } = {},
+      /** `clientId`: the system being signed in to, named in the citizen's activity list. */
+      context: { ip?: string; clientId?: string } = {},
     ) {
       const stored = await takeChallenge(`webauthn:auth:${binding}:${challengeOf(response)}`);
       const credential =
@@ -298,7 +299,11 @@ export const createPasskeyService = ({
           actor: `account:${credential.accountId}`,
           subject: `account:${credential.accountId}`,
           ip: context.ip,
-          details: { credentialId: credential.id, amr },
+          details: {
+            credentialId: credential.id,
+            amr,
+            ...(context.clientId && { clientId: context.clientId }),
+          },
         });
       });
       return { accountId: credential.accountId, credentialId: credential.id, amr };

@@ -3,8 +3,7 @@ import type Router from '@koa/router';
 import type { EnrolmentService } from '../../auth/index.ts';
 import { readBody } from '../middleware/body.ts';
 import type { Csrf } from '../middleware/csrf.ts';
-import { translator } from '../render/messages.ts';
-import { langOf, type Views } from '../render/views.ts';
+import type { Views } from '../render/views.ts';
 
 const deviceName = (userAgent: string) => {
   const os = /Android|iPhone|iPad|Windows|Mac OS X|Linux|CrOS/.exec(userAgent)?.[0] ?? 'device';
@@ -16,8 +15,7 @@ export const enrolmentRoutes = (
   { enrolment, views, csrf }: { enrolment: EnrolmentService; views: Views; csrf: Csrf },
 ) => {
   router.get('/enrol/done', (ctx) => {
-    const t = translator(langOf(ctx));
-    views.render(ctx, 'message', { heading: t('enrol.done.title'), message: t('enrol.done.body') });
+    views.render(ctx, 'enrol-done');
   });
 
   router.get('/enrol/:token', async (ctx) => {

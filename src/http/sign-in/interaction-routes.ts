@@ -8,8 +8,10 @@ import type { Csrf } from '../middleware/csrf.ts';
 import type { Metrics } from '../../observability/index.ts';
 import type { State } from '../middleware/security.ts';
 import type { Views } from '../render/views.ts';
-import { clientView, requestedFromParams } from './interaction-view.ts';
+import { clientView, inNaturalOrder, requestedFromParams } from './interaction-view.ts';
+import { langOf } from '../render/views.ts';
 import type { AccountService } from '../../accounts/index.ts';
+import type { SystemDirectory } from '../../clients/index.ts';
 import type { ConsentService } from '../../consent/index.ts';
 import { isFirstPartyClient } from '../../clients/index.ts';
 import type { OidcFacade } from '../../oidc/index.ts';
@@ -28,6 +30,8 @@ type Deps = {
   metrics: Pick<Metrics, 'observeSignIn'>;
   /** The login page's certificate section for an interaction; absent when certificate login is off. */
   certificateLogin?: ((uid: string) => object) | undefined;
+  /** The systems' and agencies' English names, for the English consent page. */
+  directory?: Pick<SystemDirectory, 'names'> | undefined;
 };
 
 export const interactionRoutes = (
@@ -42,6 +46,7 @@ export const interactionRoutes = (
     csrf,
     certificateLogin,
     metrics,
+    directory,
   }: Deps,
 ) => {
   const details = (ctx: Context) => interactions.details(ctx);
@@ -50,8 +55,13 @@ export const interactionRoutes = (
     const interaction = await details(ctx);
     const { prompt, params, uid, requiredAcr } = interaction;
     const client = await interactions.findClient(String(params.client_id));
-    const view = clientView(client, await agencyOf(String(params.client_id)));
     const uiLocales = params.ui_locales as string | undefined;
+    // The English pages name the system and agency in English when they registered it (one
+    // query, English pages only).
+    const lang = langOf(ctx, uiLocales);
+    const clientId = String(params.client_id);
+    const names = lang === 'en' ? (await directory?.names([clientId]))?.get(clientId) : undefined;
+    const view = clientView(client, await agencyOf(clientId), lang, names);
     if (prompt.name === 'login') {
       // A level a passkey cannot meet: the page leads with the certificate (step-up notice).
       const stepUp = !satisfiesAcr(ACR.substantial, requiredAcr);
@@ -90,7 +100,7 @@ export const interactionRoutes = (
       'consent',
       {
         client: view,
-        items: pending,
+        items: inNaturalOrder(pending),
         citizenName: account?.name ?? '',
         submitUrl: `/interaction/${uid}/consent`,
       },
@@ -113,10 +123,13 @@ export const interactionRoutes = (
   router.post('/interaction/:uid/passkey/verify', async (ctx) => {
     const body = await readBody(ctx);
     csrf.verify(ctx, body._csrf);
-    const { uid } = await details(ctx);
+    const { uid, params } = await details(ctx);
     const result = await metrics.observeSignIn(
       'passkey',
-      passkeys.verifyAuthentication(`interaction:${uid}`, body as never, { ip: ctx.ip }),
+      passkeys.verifyAuthentication(`interaction:${uid}`, body as never, {
+        ip: ctx.ip,
+        clientId: String(params.client_id),
+      }),
     );
     // A passkey proves `substantial`; a client that asked for more gets a clear error, not less.
     ctx.body = {
