@@ -59,8 +59,8 @@ describe('My One-ID sign-in', () => {
     expect(res.status).toBe(400);
     const html = await res.text();
     expect(html).toContain('ERR_SIGN_IN_NOT_COMPLETED');
-    // The English message (its ko/en texts are still to be written) and the "start again" help.
-    expect(html).toContain('the sign-in was not completed');
+    // Its Korean text (the page's default language) and the "start again" help.
+    expect(html).toContain('로그인을 마치지 못했습니다');
     expect(html).toContain('class="help"');
   });
 

@@ -54,16 +54,7 @@ const OPERATOR_CODES: readonly ErrorCode[] = [
  * A citizen can meet these, and sees their English message until the locale files have a text.
  * Adding the texts means removing the code here (the last test fails until you do).
  */
-const AWAITING_TEXTS: readonly ErrorCode[] = [
-  'ERR_BAD_REQUEST',
-  'ERR_UNSUPPORTED_MEDIA_TYPE',
-  'ERR_HTTPS_REQUIRED',
-  'ERR_MISDIRECTED_REQUEST',
-  'ERR_INVALID_CITIZEN',
-  'ERR_CONSENT_REQUIRED',
-  'ERR_FEDERATION_WEAK_SIGN_IN',
-  'ERR_SIGN_IN_NOT_COMPLETED',
-];
+const AWAITING_TEXTS: readonly ErrorCode[] = [];
 
 const untranslated = new Set<ErrorCode>([...OPERATOR_CODES, ...AWAITING_TEXTS]);
 const hasText = (lang: (typeof LANGS)[number], code: ErrorCode) =>
