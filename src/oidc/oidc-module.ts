@@ -161,11 +161,21 @@ export const createOidcModule = async (deps: Deps) => {
   return {
     /** The current engine (tests and the logout-token sender reach into it). */
     provider: current,
-    /** The current engine as a request handler, made on first use (middleware added before counts). */
+    /**
+     * The current engine as a request handler. Its koa callback is composed at the engine's first
+     * request, not here: middleware added to the engine before that counts (tests hold requests
+     * with it), and asking for the handler (the discovery cache keys on it) composes nothing.
+     */
     engine: (): EngineApp => {
       if (!app) {
-        const handle = provider.callback();
-        app = { handle: async (req, res) => void (await handle(req, res)) };
+        const engine = provider;
+        let handle: ReturnType<Provider['callback']> | undefined;
+        app = {
+          handle: async (req, res) => {
+            handle ??= engine.callback();
+            await handle(req, res);
+          },
+        };
       }
       return app;
     },
