@@ -143,9 +143,9 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     admin,
     claims: catalogue.list,
   });
-  sessions.start();
-  consentEnding.start();
-  consent.worker.start();
+  // Background work: sessions' sweeps and logout tokens, consent expiry, source events.
+  const background = [sessions, consentEnding, consent.worker];
+  for (const job of background) job.start();
 
   return {
     config,
@@ -181,9 +181,7 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
       oidc.close();
       await http.close();
       // Deliveries in flight finish (each bounded by BACKCHANNEL_TIMEOUT_MS); queued ones wait in the database.
-      await sessions.stop();
-      await consentEnding.stop();
-      await consent.worker.stop();
+      for (const job of background) await job.stop();
       await stores.close();
     },
   };
