@@ -1,69 +1,24 @@
-// Composition root: store, then each domain, then the OIDC engine, then HTTP.
-import { readFileSync } from 'node:fs';
-import type { Server } from 'node:http';
+// Composition root: the stores, then each domain, then the OIDC engine, then HTTP, built in
+// order and wired; every module builds its own parts (STYLE.md: one create<Domain>Module each).
 import type { Logger } from 'pino';
 import { createAccountService } from './accounts/index.ts';
 import { createAdminModule } from './admin/index.ts';
 import { createAuditService, withAuditKeys } from './audit/index.ts';
-import { createEnrolmentService } from './auth/index.ts';
-import { createPasskeyService } from './auth/passkey/index.ts';
-import {
-  createCertificateModule,
-  createClientCertificateAuthority,
-  createRecoveryService,
-} from './auth/certificate/index.ts';
-import {
-  ADMIN_API_CLIENT_ID,
-  ADMIN_CLIENT_ID,
-  createClientCache,
-  createClientService,
-  createSystemDirectory,
-  requiresFapi2,
-} from './clients/index.ts';
-import { createFederationModule } from './federation/index.ts';
+import { createAuthModule } from './auth/index.ts';
+import { createClientsModule } from './clients/index.ts';
 import type { Config } from './config/index.ts';
 import {
   createCatalogueService,
   createConsentEnding,
   createConsentModule,
 } from './consent/index.ts';
-import { createCsrf } from './http/middleware/csrf.ts';
-import { ACCOUNT_CLIENT_ID, createAccountSession } from './http/account/account-session.ts';
-import { createEnginePages } from './http/sign-in/engine-pages.ts';
-import { createCertificateListener } from './http/sign-in/certificate-listener.ts';
-import { createHttpApp } from './http/server.ts';
-import { adminSessionCookie, createConsoleSession } from './http/admin/console/session.ts';
-import { createRateLimits } from './http/rate-limit/limiter.ts';
-import { trackRequests } from './http/middleware/graceful-stop.ts';
-import { limitSlowClients } from './http/middleware/slow-clients.ts';
-import { startMetricsServer } from './http/middleware/metrics.ts';
+import { createFederationModule } from './federation/index.ts';
+import { createHttpModule, createHttpPages } from './http/index.ts';
 import { createMetrics } from './observability/index.ts';
-import { createViews } from './http/render/views.ts';
-import {
-  createEngineKeys,
-  createEngineMetadataCheck,
-  createOidcModule,
-  engineCookieNames,
-  type AdminEngine,
-} from './oidc/index.ts';
+import { createEngineKeys, createEngineMetadataCheck, createOidcModule } from './oidc/index.ts';
 import { createSessionsModule } from './sessions/index.ts';
-import {
-  createKeyedHash,
-  createLogger,
-  createOutboundFetch,
-  createSecretBox,
-  systemClock,
-} from './shared/index.ts';
-import {
-  connectRedis,
-  createMemoryKv,
-  createRedisChangeFeed,
-  createRedisKv,
-  migrateLatest,
-  openDatabase,
-  resolveSecrets,
-  withHashedKeys,
-} from './store/index.ts';
+import { createLogger, createOutboundFetch, createSecretBox, systemClock } from './shared/index.ts';
+import { openStores } from './store/index.ts';
 
 /** `passkeyChallengeTtlSeconds` shortens the 300 s WebAuthn challenge lifetime (tests only). */
 export type AppOptions = {
@@ -73,220 +28,89 @@ export type AppOptions = {
 };
 
 export const createApp = async (config: Config, options: AppOptions = {}) => {
+  const { issuer } = config;
   const log = options.logger ?? createLogger(config.logLevel);
-  const { secrets, generated } = resolveSecrets(config);
-  if (generated.length)
-    log.warn(
-      { generated, dataDir: config.dataDir },
-      'development secrets generated and kept under DATA_DIR; set them in the environment for production',
-    );
-
-  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   const metrics = createMetrics();
-  const redis = config.redis ? connectRedis(config.redis, log) : undefined;
-  try {
-    await migrateLatest(db.knex);
-  } catch (error) {
-    await db.close();
-    redis?.disconnect();
-    throw error;
-  }
+  const stores = await openStores(config, log);
+  const { secrets, kv, feed, redis } = stores;
   // Every audit record written through this handle is keyed with AUDIT_KEYS (audit-service.ts).
-  const knex = withAuditKeys(db.knex, secrets.auditKeys);
-  // Every Redis key starts with REDIS_KEY_PREFIX; bearer values are stored under keyed hashes.
-  const hashId = createKeyedHash(secrets.pairwiseSalt, 'stored-ids');
-  const kv = withHashedKeys(
-    redis ? createRedisKv(redis, `${config.redisKeyPrefix}kv:`) : createMemoryKv(),
-    hashId,
-  );
-  // Read-mostly data cached per instance is dropped on every instance when it changes (pub/sub).
-  const feed = redis ? createRedisChangeFeed(redis, config.issuer) : undefined;
+  const knex = withAuditKeys(stores.knex, secrets.auditKeys);
   const clock = systemClock;
   const secretBox = createSecretBox(secrets.keyEncryptionKeys);
-  const issuerUrl = new URL(config.issuer);
-
+  // One-ID's own outgoing requests (claim sources, upstreams) keep the SSRF guard the engine has.
+  const fetch = createOutboundFetch(config.outboundPrivateHosts);
   const audit = createAuditService({ knex });
+  /** What most modules take: each one's Deps type names the part it uses. */
+  const core = { knex, clock, kv, feed, secretBox, fetch, log, issuer, audit };
+
   const accounts = createAccountService({
-    knex,
-    clock,
+    ...core,
     enrolmentTtlSeconds: config.enrolmentTtlSeconds,
-    issuer: config.issuer,
   });
-  const catalogue = createCatalogueService({ knex });
+  const catalogue = createCatalogueService(core);
   await catalogue.seed();
-  // The engine reads a client on every request: cached per instance, valid until any change (client-cache.ts).
-  const clientCache = createClientCache({ knex, mirror: redis ? kv : undefined, feed });
-  const clients = createClientService({
-    knex,
-    secretBox,
-    clock,
+  const clientsModule = await createClientsModule({
+    ...core,
+    claims: catalogue.list,
+    mirror: stores.sharedKv,
     secretGraceSeconds: config.clientSecretGraceSeconds,
-    knownClaims: async () => new Set((await catalogue.list()).map((i) => i.name)),
-    // Sensitive and agency-held items are for fapi2 clients only (clients/security-profile.ts).
-    protectedClaims: async () =>
-      new Set((await catalogue.list()).filter(requiresFapi2).map((i) => i.name)),
-    cache: clientCache,
-    engineCheck: createEngineMetadataCheck(config.issuer),
+    engineCheck: createEngineMetadataCheck(issuer),
     offer: { tlsClientAuth: config.certificates.clientTrustAnchorsPath !== undefined },
   });
-  /** A client's agency (cached like the client): the pages name it, and pairwise subjects are per agency. */
-  const agencyOf = (clientId: string) =>
-    clientCache.get('agency', clientId, async () => (await clients.find(clientId))?.agency);
-  const passkeys = createPasskeyService({
-    knex,
-    kv,
-    clock,
-    rpId: issuerUrl.hostname,
-    rpName: 'One-ID',
-    origin: issuerUrl.origin,
+  const domain = { ...core, accounts, clients: clientsModule.service };
+  const auth = createAuthModule({
+    ...domain,
+    config,
     decoySecret: secrets.pairwiseSalt,
     challengeTtlSeconds: options.passkeyChallengeTtlSeconds,
   });
-  const enrolment = createEnrolmentService({ knex, accounts, passkeys });
-  // Certificate login: on only with CERT_TRUST_ANCHORS (docs/certificates.md).
-  const certSettings = config.certificates;
-  const certificates = certSettings.trustAnchorsPath
-    ? createCertificateModule({
-        settings: { ...certSettings, trustAnchorsPath: certSettings.trustAnchorsPath },
-        issuer: config.issuer,
-        trustedProxies: config.trustedProxies,
-        knex,
-        kv,
-        clock,
-        accounts,
-        passkeys,
-      })
-    : undefined;
-  if (certificates && certSettings.revocationFailOpen)
-    log.warn(
-      'CERT_REVOCATION_FAIL_OPEN=true: certificates whose revocation status cannot be obtained are accepted (audited as revocation "unknown")',
-    );
-  // One-ID's own outgoing requests (claim sources, upstreams) keep the SSRF guard the engine has.
-  const outboundFetch = createOutboundFetch(config.outboundPrivateHosts);
   // Federation: upstream identity providers and agency account links (docs/federation.md).
-  const federation = createFederationModule({
-    knex,
-    kv,
-    clock,
-    secretBox,
-    accounts,
-    clients,
-    issuer: config.issuer,
-    timeoutMs: config.federationTimeoutMs,
-    fetch: outboundFetch,
-    log,
-    feed,
-  });
+  const federation = createFederationModule({ ...domain, timeoutMs: config.federationTimeoutMs });
   const keys = await createEngineKeys({
-    knex,
-    secretBox,
-    clock,
+    ...core,
     activationDelaySeconds: config.keyActivationDelaySeconds,
   });
-
-  await clients.ensureFirstPartyClient(ACCOUNT_CLIENT_ID, {
-    client_name: 'My One-ID',
-    redirect_uris: [`${config.issuer}/account/callback`],
-    post_logout_redirect_uris: [`${config.issuer}/account/signed-out`],
-  });
-  // Administration (docs/admin.md): the console and administrators' scripts sign in through One-ID.
-  await clients.ensureFirstPartyClient(ADMIN_CLIENT_ID, {
-    client_name: 'One-ID 관리 콘솔 (Admin console)',
-    redirect_uris: [`${config.issuer}/admin/callback`],
-  });
-  await clients.ensureFirstPartyClient(ADMIN_API_CLIENT_ID, {
-    client_name: 'One-ID admin API',
-    redirect_uris: ['http://127.0.0.1/callback'],
-    application_type: 'native',
-  });
+  // The one cycle of the composition: citizens' sessions and the engine's store use each other
+  // at run time (a session save is recorded through the sessions service; that service ends
+  // sessions in the store, saving them again through the same mirror). Neither can be built
+  // first, so the engine and administration (a disabled client is signed out everywhere) reach
+  // the sessions service, built after the engine, when they run.
+  const signOutEverywhere = async (clientId: string, actor: string) =>
+    void (await sessions.service.logoutClientEverywhere(clientId, 'client_disabled', { actor }));
   const admin = createAdminModule({
-    knex,
-    accounts,
-    clients,
-    audit,
-    clock,
-    reauthSeconds: config.admin.reauthSeconds,
-    minAcr: config.admin.minAcr,
-    // A disabled or deleted client is signed out of every citizen's session (back-channel logout).
-    onClientDisabled: async (clientId, actor) =>
-      void (await sessions.service.logoutClientEverywhere?.(clientId, 'client_disabled', {
-        actor,
-      })),
+    ...domain,
+    settings: config.admin,
+    onClientDisabled: signOutEverywhere,
   });
-  const adminEngine: AdminEngine = {
-    audience: `${config.issuer}/admin/api`,
-    scopesFor: admin.admins.apiScopesFor,
-    previousSecretMatches: clients.matchesPreviousSecret,
-    dcr: config.admin.dcrEnabled ? admin.dcr : undefined,
-  };
-
-  const https = issuerUrl.protocol === 'https:';
-  // CSRF tokens are bound to the session the request acts for (src/http/middleware/csrf.ts).
-  const csrf = createCsrf({
-    key: secrets.cookieKeys[0]!,
-    secure: https,
-    sessionCookies: {
-      admin: adminSessionCookie(https),
-      session: engineCookieNames(https).session,
-      interaction: engineCookieNames(https).interaction,
-    },
-  });
-  const views = createViews({ csrfToken: csrf.token, site: config.site });
-  const consentModule = createConsentModule({
-    knex,
-    clock,
-    issuer: config.issuer,
-    clients,
+  const consent = createConsentModule({
+    ...domain,
     catalogue,
-    audit,
-    maxAgeDays: config.consentMaxAgeDays,
     signer: keys.signer,
-    fetch: outboundFetch,
+    maxAgeDays: config.consentMaxAgeDays,
     backchannel: config.backchannel,
-    log,
   });
-  const { consent, sourceEvents, worker: sourceEventWorker } = consentModule;
+  const pages = createHttpPages({ issuer, cookieKey: secrets.cookieKeys[0]!, site: config.site });
   const oidc = await createOidcModule({
+    ...domain,
     config,
     secrets,
     redis,
-    hashId,
-    log,
     metrics,
     keys,
-    clients,
-    agencyOf,
-    accounts,
-    consent,
-    catalogue: consentModule.engineCatalogue,
-    rememberIssued: sourceEvents.remember,
-    fetch: outboundFetch,
+    hashId: stores.hashId,
+    agencyOf: clientsModule.agencyOf,
+    consent: consent.consent,
+    catalogue: consent.engineCatalogue,
+    rememberIssued: consent.sourceEvents.remember,
     federation: federation.engineHooks,
-    admin: adminEngine,
-    pages: createEnginePages(views),
+    admin: admin.engine,
+    pages: pages.engine,
     sessions: () => sessions.service,
     keyReloadSeconds: options.keyReloadSeconds,
-    // RFC 8705 2.1 (tls_client_auth): agency CAs, trusted only when CLIENT_CERT_TRUST_ANCHORS says so.
-    clientCertificateAuthority:
-      certSettings.clientTrustAnchorsPath === undefined
-        ? undefined
-        : createClientCertificateAuthority({
-            anchorsPath: certSettings.clientTrustAnchorsPath,
-            knex,
-            log,
-            revocation: {
-              failOpen: certSettings.revocationFailOpen,
-              timeoutMs: certSettings.revocationTimeoutMs,
-              crlUrls: certSettings.crlUrls,
-            },
-          }),
+    clientCertificateAuthority: auth.clientCertificateAuthority,
   });
   const sessions = createSessionsModule({
-    knex,
-    clock,
-    issuer: config.issuer,
-    clients,
-    log,
+    ...domain,
     settings: { backchannel: config.backchannel, sweepSeconds: config.sessionSweepSeconds },
     engine: oidc.sessionEngine,
     send: oidc.sendLogoutToken,
@@ -295,104 +119,35 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
   });
   // Withdrawal and expiry end a consent the same way (src/consent/consent-ending.ts).
   const consentEnding = createConsentEnding({
-    consent,
-    sourceEvents,
+    consent: consent.consent,
+    sourceEvents: consent.sourceEvents,
+    log,
     revokeGrants: oidc.revokeGrants,
     signOut: sessions.service.logoutClient,
-    log,
     sweepSeconds: config.sessionSweepSeconds,
   });
-  sessions.start();
-  consentEnding.start();
-  sourceEventWorker.start();
-  const http = createHttpApp({
-    oidc,
-    passkeys,
-    enrolment,
-    agencyOf,
-    accountSession: createAccountSession({
-      interactions: oidc.interactions,
-      issuer: config.issuer,
-      secure: issuerUrl.protocol === 'https:',
-      lifetimes: {
-        idleSeconds: config.sessionIdleSeconds,
-        absoluteSeconds: config.sessionAbsoluteSeconds,
-      },
-    }),
-    accounts,
-    consent,
-    myData: consentModule.myData,
-    consentEnding,
-    federation,
-    sessions: sessions.service,
-    views,
-    csrf,
-    admin: {
-      admin,
-      session: createConsoleSession({
-        tokens: oidc.tokens,
-        issuer: config.issuer,
-        kv,
-        secure: issuerUrl.protocol === 'https:',
-        settings: config.admin,
-        admins: admin.admins,
-        audit,
-      }),
-      settings: config.admin,
-      issuer: config.issuer,
-      audience: adminEngine.audience,
-      accountName: async (accountId) => (await accounts.findById(accountId))?.name,
-      claims: catalogue.list,
-    },
+  const http = createHttpModule({
+    config,
     log,
+    accounts,
+    audit,
     metrics,
-    metricsPublic: config.metrics.public,
-    checks: { database: db.ping, ...(redis && { redis: kv.ping }) },
-    stopping: () => requests?.draining() ?? false,
-    https: issuerUrl.protocol === 'https:',
-    issuer: config.issuer,
-    proxy: config.trustedProxies.length > 0,
-    trustedProxies: config.trustedProxies,
-    // Shared by every instance through Redis when there is one; namespaced by REDIS_KEY_PREFIX.
-    rateLimits: createRateLimits({
-      config: config.rateLimits,
-      redis,
-      prefix: config.redisKeyPrefix,
-    }),
-    signInMethods: certificates?.recovery ?? createRecoveryService({ knex, passkeys }),
-    directory: createSystemDirectory({ knex, issuer: config.issuer }),
-    certificateLogin: certificates && {
-      certificates: certificates.login,
-      options: {
-        tlsLoginUrl:
-          certSettings.loginPort && certSettings.tlsCert && certSettings.tlsKey
-            ? `https://${issuerUrl.hostname}:${certSettings.loginPort}/certificate/tls`
-            : undefined,
-        trustedProxies: config.trustedProxies,
-        header: certSettings.header,
-      },
-    },
+    stores,
+    pages,
+    oidc,
+    auth,
+    clients: clientsModule,
+    consent,
+    consentEnding,
+    sessions: sessions.service,
+    federation,
+    admin,
+    claims: catalogue.list,
   });
-  // The mutual-TLS listener (CERT_LOGIN_PORT + TLS_CERT + TLS_KEY): the only one asking for client certificates.
-  const certListener =
-    certificates && certSettings.loginPort && certSettings.tlsCert && certSettings.tlsKey
-      ? createCertificateListener({
-          certificates: certificates.login,
-          issuer: config.issuer,
-          origin: `https://${issuerUrl.hostname}:${certSettings.loginPort}`,
-          // Client certificates at the engine's endpoints (mtls_endpoint_aliases, RFC 8705 5).
-          engine: oidc.engine,
-          tlsCert: readFileSync(certSettings.tlsCert),
-          tlsKey: readFileSync(certSettings.tlsKey),
-          trustAnchorsPem: certificates.trustAnchorsPem,
-          views,
-          log,
-        })
-      : undefined;
+  // Background work: sessions' sweeps and logout tokens, consent expiry, source events.
+  const background = [sessions, consentEnding, consent.worker];
+  for (const job of background) job.start();
 
-  let server: Server | undefined;
-  let requests: ReturnType<typeof trackRequests> | undefined;
-  let metricsServer: Server | undefined;
   return {
     config,
     log,
@@ -402,69 +157,33 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     services: {
       audit,
       accounts,
-      clients,
+      clients: clientsModule.service,
       catalogue,
-      consent,
-      passkeys,
-      enrolment,
+      consent: consent.consent,
+      passkeys: auth.passkeys,
+      enrolment: auth.enrolment,
       signingKeys: keys.service,
-      certificates,
+      certificates: auth.certificates,
       sessions: sessions.service,
       federation,
       admin,
     },
     sessions,
-    sourceEvents: { ...sourceEvents, worker: sourceEventWorker },
+    sourceEvents: { ...consent.sourceEvents, worker: consent.worker },
     provider: oidc.provider,
     reloadKeys: oidc.reload,
     listSessionIds: oidc.store.listSessionIds,
     oidcStore: oidc.store,
-    http,
-    /** Starts listening; resolves with the bound port (0 in config picks a free one). */
-    listen: async (port = config.port, host = config.host) => {
-      const bound = await new Promise<number>((resolve, reject) => {
-        server = http.listen(port, host, () => {
-          const address = server!.address();
-          resolve(typeof address === 'object' && address ? address.port : port);
-        });
-        requests = trackRequests(server);
-        // A client must send its whole request within 30 s and its headers within 15 s (slow senders).
-        limitSlowClients(server);
-        server.once('error', reject);
-      });
-      if (config.metrics.port !== undefined)
-        metricsServer ??= await startMetricsServer(
-          metrics,
-          config.metrics.port,
-          config.metrics.host,
-        );
-      if (certListener) await certListener.listen(certSettings.loginPort!, host);
-      return bound;
-    },
-    /**
-     * First step of a graceful stop (main.ts): /readyz answers 503 and connections are no longer
-     * kept alive, while every request is still served. close() follows after the drain period.
-     */
-    drain: () => requests?.drain(),
+    http: http.app,
+    listen: http.listen,
+    drain: http.drain,
     /** Graceful stop: no new connections, in-flight requests finish, then pools close. */
     async close() {
       oidc.close();
-      await certListener?.close();
-      // Keep-alive connections close as soon as their last request is answered; requests still
-      // running after 10 s are cut, so pools close before main.ts's 15 s deadline (graceful-stop.ts).
-      if (requests) await requests.stop(10_000);
-      if (metricsServer) {
-        metricsServer.close();
-        metricsServer.closeAllConnections();
-      }
+      await http.close();
       // Deliveries in flight finish (each bounded by BACKCHANNEL_TIMEOUT_MS); queued ones wait in the database.
-      await sessions.stop();
-      await consentEnding.stop();
-      await sourceEventWorker.stop();
-      await kv.close();
-      feed?.close();
-      if (redis) await redis.quit().catch(() => redis.disconnect());
-      await db.close();
+      for (const job of background) await job.stop();
+      await stores.close();
     },
   };
 };

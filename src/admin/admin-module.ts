@@ -4,6 +4,7 @@ import type { Knex } from 'knex';
 import type { AccountService } from '../accounts/index.ts';
 import type { AuditService } from '../audit/index.ts';
 import type { ClientService } from '../clients/index.ts';
+import type { AdminConfig } from '../config/index.ts';
 import type { Clock } from '../shared/index.ts';
 import { createAdminService } from './admin-service.ts';
 import { createAuditSearch } from './audit-search.ts';
@@ -18,10 +19,14 @@ type Deps = {
   clients: ClientService;
   audit: AuditService;
   clock: Clock;
-  /** ADMIN_REAUTH_SECONDS: a change needs a sign-in at most this old. */
-  reauthSeconds: number;
-  /** ADMIN_MIN_ACR: the level every console session and API token must carry. */
-  minAcr: string;
+  /**
+   * ADMIN_REAUTH_SECONDS (a change needs a sign-in at most this old), ADMIN_MIN_ACR (the level
+   * every console session and API token must carry), DCR_ENABLED (the engine offers dynamic
+   * registration, RFC 7591/7592).
+   */
+  settings: Pick<AdminConfig, 'reauthSeconds' | 'minAcr' | 'dcrEnabled'>;
+  /** The admin API's resource indicator is `${issuer}/admin/api`. */
+  issuer: string;
   /**
    * After a client is disabled or deleted: sign every citizen out of it (the sessions service's
    * `logoutClientEverywhere`, when the deployment has one).
@@ -35,25 +40,34 @@ export const createAdminModule = ({
   clients,
   audit,
   clock,
-  reauthSeconds,
-  minAcr,
+  settings,
+  issuer,
   onClientDisabled,
 }: Deps) => {
+  const { reauthSeconds, minAcr } = settings;
   const guard = createGuard({ clock, reauthSeconds, minAcr });
   const admins = createAdminService({ knex, accounts, guard });
+  const dcr = createDcrService({
+    knex,
+    clients,
+    guard,
+    clock,
+    agencyExists: admins.agencyExists,
+    onClientDisabled,
+  });
   return {
     guard,
     admins,
     registry: createRegistryService({ clients, guard, onClientDisabled }),
     audit: createAuditSearch({ knex, audit, guard }),
-    dcr: createDcrService({
-      knex,
-      clients,
-      guard,
-      clock,
-      agencyExists: admins.agencyExists,
-      onClientDisabled,
-    }),
+    dcr,
+    /** What the engine serves for administration (src/oidc/admin-engine.ts's AdminEngine). */
+    engine: {
+      audience: `${issuer}/admin/api`,
+      scopesFor: admins.apiScopesFor,
+      previousSecretMatches: clients.matchesPreviousSecret,
+      dcr: settings.dcrEnabled ? dcr : undefined,
+    },
     manifest: createManifestService({ clients, admins, audit, guard, onClientDisabled }),
   };
 };

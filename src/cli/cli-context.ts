@@ -48,7 +48,7 @@ export const createCliContext = async (config: Config) => {
     clock,
     secretGraceSeconds: config.clientSecretGraceSeconds,
     knownClaims: async () => new Set((await catalogue.list()).map((i) => i.name)),
-    // The servers' key layout: REDIS_KEY_PREFIX, keys hashed as src/app.ts does.
+    // The servers' key layout: REDIS_KEY_PREFIX, keys hashed as src/store/store-module.ts does.
     cache: createClientCache({
       knex,
       mirror:
@@ -107,8 +107,8 @@ export const createCliContext = async (config: Config) => {
       clients,
       audit,
       clock,
-      reauthSeconds: config.admin.reauthSeconds,
-      minAcr: config.admin.minAcr,
+      settings: config.admin,
+      issuer: config.issuer,
       onClientDisabled: async (clientId, actor) =>
         void (await sessions.logoutClientEverywhere(clientId, 'client_disabled', { actor })),
     }),

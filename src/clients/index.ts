@@ -22,3 +22,5 @@ export {
 } from './first-party.ts';
 export { createSystemDirectory } from './system-directory.ts';
 export type { DirectoryEntry, SystemDirectory, SystemNames } from './system-directory.ts';
+export { createClientsModule } from './clients-module.ts';
+export type { ClientsModule } from './clients-module.ts';

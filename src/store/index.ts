@@ -12,3 +12,5 @@ export { cachedByFeed, createRedisChangeFeed } from './change-feed.ts';
 export type { ChangeFeed } from './change-feed.ts';
 export { queueTable } from './queue-table.ts';
 export type { QueueTable } from './queue-table.ts';
+export { openStores } from './store-module.ts';
+export type { Stores } from './store-module.ts';
