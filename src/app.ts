@@ -115,6 +115,7 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     clock,
     enrolmentTtlSeconds: config.enrolmentTtlSeconds,
     issuer: config.issuer,
+    feed,
   });
   const catalogue = createCatalogueService({ knex });
   await catalogue.seed();

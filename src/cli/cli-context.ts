@@ -138,6 +138,7 @@ export const createCliContext = async (config: Config) => {
       clock,
       enrolmentTtlSeconds: config.enrolmentTtlSeconds,
       issuer: config.issuer,
+      feed,
     }),
     close: async () => {
       if (redis) await redis.quit().catch(() => redis.disconnect());
