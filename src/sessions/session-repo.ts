@@ -53,6 +53,13 @@ export const findSession = async (
  * Inserts or refreshes a live session. Returns false, writing nothing, when the session was
  * ended meanwhile: the caller must then not store it again (no resurrection).
  */
+/**
+ * Inserts or updates an open session's record; false when it was ended (or is another issuer's).
+ * `clients` are the session's clients as new entries (first and last use now): for a client the
+ * row already holds with the same sid, the row's entry is kept, its last use moved to now only
+ * for `usedClientId` (the client this request signed in to). Clients no longer in the session
+ * are dropped. One statement, no read first.
+ */
 export const saveSession = async (
   db: Knex,
   s: {
@@ -64,6 +71,7 @@ export const saveSession = async (
     now: Date;
     expiresAt: Date;
     clients: Record<string, SessionClient>;
+    usedClientId?: string | undefined;
   },
 ): Promise<boolean> => {
   const result = await db.raw(
@@ -72,7 +80,16 @@ export const saveSession = async (
      ON CONFLICT (uid) DO UPDATE SET
        last_seen_at = excluded.last_seen_at,
        expires_at = excluded.expires_at,
-       clients = excluded.clients,
+       clients = (
+         SELECT COALESCE(jsonb_object_agg(e.key,
+           CASE
+             WHEN citizen_sessions.clients -> e.key ->> 'sid' IS DISTINCT FROM e.value ->> 'sid'
+               THEN e.value
+             WHEN e.key = ?::text
+               THEN (citizen_sessions.clients -> e.key) || jsonb_build_object('lastAt', e.value -> 'lastAt')
+             ELSE citizen_sessions.clients -> e.key
+           END), '{}'::jsonb)
+         FROM jsonb_each(excluded.clients) AS e),
        user_agent = COALESCE(citizen_sessions.user_agent, excluded.user_agent),
        network = COALESCE(citizen_sessions.network, excluded.network)
      WHERE citizen_sessions.ended_at IS NULL AND citizen_sessions.issuer = excluded.issuer
@@ -87,6 +104,7 @@ export const saveSession = async (
       s.now,
       s.expiresAt,
       JSON.stringify(s.clients),
+      s.usedClientId ?? null,
     ],
   );
   return result.rows.length === 1;
