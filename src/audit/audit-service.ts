@@ -4,6 +4,7 @@
 // compute the hashes that would mend it (docs/security.md).
 import { createHash, createHmac } from 'node:crypto';
 import type { Knex } from 'knex';
+import { numbered, prepared } from '../store/index.ts';
 
 export type AuditEvent = {
   /** Dotted, past tense: `auth.passkey.verified`, `clients.created`. */
@@ -136,7 +137,7 @@ const hashRecord = (
  * FROM audit_head)`, so it runs only when the append does (and is not applied twice by a retry).
  * The record is appended only if the write returned at least one row.
  */
-export type AuditedWrite = { sql: string; bindings: readonly Knex.Value[] };
+export type AuditedWrite = { name: string; sql: string; bindings: readonly unknown[] };
 
 // One statement per append (issue 16), a compare-and-swap on the lane's head row: the head is
 // locked (FOR UPDATE) only if it still holds the hash this record was computed over; the trigger
@@ -146,7 +147,8 @@ export type AuditedWrite = { sql: string; bindings: readonly Knex.Value[] };
 // again over that and retried. In READ COMMITTED a FOR UPDATE that waited on another writer
 // re-checks the condition against the committed row, so two writers can never extend the same
 // head, and the head row's lock is held to commit, as the advisory lock was.
-const APPEND_SQL = (write: string | undefined) => `
+const APPEND_SQL = (write: string | undefined) =>
+  numbered(`
   WITH audit_head AS (
     SELECT chain FROM audit_heads WHERE chain = ? AND hash = ? FOR UPDATE
   )${write ? `, audited_write AS (${write})` : ''}, appended AS (
@@ -158,7 +160,9 @@ const APPEND_SQL = (write: string | undefined) => `
   )
   SELECT (SELECT count(*) FROM audit_head)::int AS locked,
     (SELECT count(*) FROM appended)::int AS appended,
-    (SELECT hash FROM audit_heads WHERE chain = ?) AS head`;
+    (SELECT hash FROM audit_heads WHERE chain = ?) AS head`);
+const APPEND = APPEND_SQL(undefined);
+const appendWith = new Map<string, string>();
 
 // A lane could only keep moving under an append this long if it were written without pause by
 // others; far beyond any real contention (each retry waits for the winner's commit).
@@ -191,22 +195,31 @@ export const appendAuditWith = async (
   let prevHash = heads.get(chain) ?? GENESIS;
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt += 1) {
     const hash = hashRecord(key, prevHash, record);
-    const reply = (await db.raw(APPEND_SQL(write?.sql), [
-      chain,
-      prevHash,
-      ...(write?.bindings ?? []),
-      occurredAt,
-      record.action,
-      record.actor,
-      record.subject,
-      record.ip,
-      details,
-      prevHash,
-      hash,
-      key.id,
-      chain,
-    ])) as { rows: { locked: number; appended: number; head: string | null }[] };
-    const row = reply.rows[0];
+    let text = APPEND;
+    if (write) {
+      text = appendWith.get(write.name) ?? APPEND_SQL(write.sql);
+      appendWith.set(write.name, text);
+    }
+    const [row] = await prepared<{ locked: number; appended: number; head: string | null }>(
+      db,
+      write ? `audit_append_${write.name}` : 'audit_append',
+      text,
+      [
+        chain,
+        prevHash,
+        ...(write?.bindings ?? []),
+        occurredAt,
+        record.action,
+        record.actor,
+        record.subject,
+        record.ip,
+        details,
+        prevHash,
+        hash,
+        key.id,
+        chain,
+      ],
+    );
     if (!row) break;
     if (row.locked) {
       if (row.appended) heads.set(chain, hash);

@@ -10,3 +10,4 @@ export { resealAll } from './reseal.ts';
 export type { ResealReport } from './reseal.ts';
 export { cachedByFeed, createRedisChangeFeed } from './change-feed.ts';
 export type { ChangeFeed } from './change-feed.ts';
+export { numbered, prepared } from './prepared.ts';

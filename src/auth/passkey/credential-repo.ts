@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { AuditedWrite } from '../../audit/index.ts';
+import { prepared } from '../../store/index.ts';
 import type { AuthenticatorTransportFuture, CredentialDeviceType } from '@simplewebauthn/server';
 
 export type PasskeyCredential = {
@@ -51,7 +52,13 @@ export const findCredential = async (
   db: Knex,
   id: string,
 ): Promise<PasskeyCredential | undefined> => {
-  const row = await db('passkey_credentials').where({ id }).first();
+  // A prepared statement: read on every passkey sign-in (src/store/prepared.ts).
+  const [row] = await prepared(
+    db,
+    'passkey_find',
+    'SELECT * FROM passkey_credentials WHERE id = $1',
+    [id],
+  );
   return row ? toCredential(row) : undefined;
 };
 
@@ -76,6 +83,7 @@ export const credentialUseWrite = (
   newCounter: number,
   at: Date,
 ): AuditedWrite => ({
+  name: 'passkey_use',
   sql: `UPDATE passkey_credentials SET counter = ?, last_used_at = ?
     WHERE id = ? AND counter = ? AND EXISTS (SELECT 1 FROM audit_head) RETURNING id`,
   bindings: [newCounter, at, id, previousCounter],
