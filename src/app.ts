@@ -61,6 +61,7 @@ import {
 import {
   connectRedis,
   createMemoryKv,
+  createDatabaseChangeFeed,
   createRedisChangeFeed,
   createRedisKv,
   migrateLatest,
@@ -103,8 +104,13 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     redis ? createRedisKv(redis, `${config.redisKeyPrefix}kv:`) : createMemoryKv(),
     hashId,
   );
-  // Read-mostly data cached per instance is dropped on every instance when it changes (pub/sub).
-  const feed = redis ? createRedisChangeFeed(redis, config.issuer) : undefined;
+  // Read-mostly data cached per instance is dropped on every instance when it changes (Redis
+  // pub/sub; on the embedded default, the database's notifications).
+  const feed = redis
+    ? createRedisChangeFeed(redis, config.issuer)
+    : db.kind === 'embedded'
+      ? createDatabaseChangeFeed(db.knex, db)
+      : undefined;
   const clock = systemClock;
   const secretBox = createSecretBox(secrets.keyEncryptionKeys);
   const issuerUrl = new URL(config.issuer);

@@ -8,6 +8,6 @@ export type { Secrets } from './dev-secrets.ts';
 export { isUnavailableError, UNAVAILABLE, UNAVAILABLE_RETRY_AFTER_SECONDS } from './health.ts';
 export { resealAll } from './reseal.ts';
 export type { ResealReport } from './reseal.ts';
-export { cachedByFeed, createRedisChangeFeed } from './change-feed.ts';
+export { cachedByFeed, createDatabaseChangeFeed, createRedisChangeFeed } from './change-feed.ts';
 export type { ChangeFeed } from './change-feed.ts';
 export { numbered, prepared } from './prepared.ts';
