@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { prepared } from '../store/index.ts';
 
 export type Account = {
   id: string;
@@ -64,7 +65,10 @@ export const insertAccount = async (
 export const findAccountById = async (db: Knex, id: string): Promise<Account | undefined> => {
   // Non-UUID input is simply "not found", never a database error.
   if (!/^[0-9a-f-]{36}$/i.test(id)) return undefined;
-  const row = await db<Row>('accounts').where({ id }).first();
+  // A prepared statement: the token paths read it (when not kept) on every request.
+  const [row] = await prepared<Row>(db, 'account_find', 'SELECT * FROM accounts WHERE id = $1', [
+    id,
+  ]);
   return row ? toAccount(row) : undefined;
 };
 

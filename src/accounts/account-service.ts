@@ -3,6 +3,8 @@ import type { Knex } from 'knex';
 import { z } from 'zod';
 import { appendAudit } from '../audit/index.ts';
 import { AppError, newId, randomToken, sha256, type Clock } from '../shared/index.ts';
+import type { ChangeFeed } from '../store/index.ts';
+import { createAccountCache } from './account-cache.ts';
 import { findAccountById, insertAccount, type Account } from './account-repo.ts';
 import {
   findEnrolmentLink,
@@ -59,16 +61,23 @@ export const createAccountService = ({
   clock,
   enrolmentTtlSeconds,
   issuer,
+  feed,
 }: {
   knex: Knex;
   clock: Clock;
   enrolmentTtlSeconds: number;
   issuer: string;
+  /** Drops the token paths' kept accounts when an import changes one (account-cache.ts). */
+  feed?: ChangeFeed | undefined;
 }) => {
+  const findForTokens = createAccountCache((id) => findAccountById(knex, id), feed);
   const enrolmentUrl = (token: string) => `${issuer}/enrol/${token}`;
 
   return {
     findById: (id: string) => findAccountById(knex, id),
+
+    /** findById for the token paths (ID tokens, userinfo, refresh): kept in process while live. */
+    findForTokens,
 
     /**
      * Creates an active citizen without an enrolment link, inside the caller's transaction (for

@@ -14,6 +14,8 @@ import { parse } from 'csv-parse';
 import type { Knex } from 'knex';
 import { appendAudit } from '../audit/index.ts';
 import { AppError, randomToken, sha256, type Clock } from '../shared/index.ts';
+import type { ChangeFeed } from '../store/index.ts';
+import { ACCOUNTS_TOPIC } from './account-cache.ts';
 import { insertEnrolmentLink } from './enrolment-repo.ts';
 import { readCsvRecords } from './csv-records.ts';
 import {
@@ -226,11 +228,14 @@ export const createImportService = ({
   clock,
   enrolmentTtlSeconds,
   issuer,
+  feed,
 }: {
   knex: Knex;
   clock: Clock;
   enrolmentTtlSeconds: number;
   issuer: string;
+  /** Told after each batch that changed an account: the servers drop their kept accounts. */
+  feed?: ChangeFeed | undefined;
 }) => ({
   async importFile(options: ImportOptions): Promise<ImportReport> {
     const file = resolve(options.file);
@@ -324,6 +329,7 @@ export const createImportService = ({
           });
         return written;
       });
+      if (result.updated) await feed?.publish(ACCOUNTS_TOPIC);
       report.inserted += result.inserted;
       report.updated += result.updated;
       report.unchanged += rows.length - result.inserted - result.updated;

@@ -4,6 +4,7 @@
 // compute the hashes that would mend it (docs/security.md).
 import { createHash, createHmac } from 'node:crypto';
 import type { Knex } from 'knex';
+import { numbered, prepared } from '../store/index.ts';
 
 export type AuditEvent = {
   /** Dotted, past tense: `auth.passkey.verified`, `clients.created`. */
@@ -48,12 +49,13 @@ export const auditRecordFromRow = (row: Record<string, any>): AuditRecord => ({
  * The chain's keys travel with the database handle (knex userParams, inherited by every
  * transaction), so every appendAudit(trx, ...) in the tree keys its record without being handed
  * the key: wrap the handle once in the composition root. The first key makes new records; any
- * listed key verifies old ones (rotation, like KEY_ENCRYPTION_KEYS).
+ * listed key verifies old ones (rotation, like KEY_ENCRYPTION_KEYS). The handle also carries
+ * this instance's last-known head of each lane (see appendAudit).
  */
 export const withAuditKeys = (knex: Knex, keys: Buffer[]): Knex => {
   if (!keys.length || keys.some((k) => k.length !== 32))
     throw new TypeError('audit keys must be 32 bytes');
-  return knex.withUserParams({ ...knex.userParams, auditKeys: keys });
+  return knex.withUserParams({ ...knex.userParams, auditKeys: keys, auditHeads: new Map() });
 };
 
 type AuditKey = { id: string; key: Buffer };
@@ -64,15 +66,16 @@ const auditKeysOf = (knex: Knex | Knex.Transaction): AuditKey[] => {
   if (!keys) throw new TypeError('the audit trail needs a database handle from withAuditKeys');
   return keys.map((key) => ({ id: auditKeyId(key), key }));
 };
+const headsOf = (knex: Knex | Knex.Transaction): Map<number, string> =>
+  (knex.userParams as { auditHeads?: Map<number, string> }).auditHeads ?? new Map();
 
 const GENESIS = 'genesis';
-// Serialises the writers of one lane across every instance (PostgreSQL advisory lock, held to commit).
-const CHAIN_LOCK = 0x6f6e6964;
 /**
  * The trail is AUDIT_LANES hash chains: an event goes to the lane of its subject (else its actor),
  * so one citizen's events stay in order in one chain, and sign-ins of different citizens do not
- * queue behind one lock (one lock measured at ~65% of all PostgreSQL waits at 50 concurrent
- * sign-ins; docs/performance.md). Records written before lanes existed are lane 0.
+ * queue behind one head (one chain measured at ~65% of all PostgreSQL waits at 50 concurrent
+ * sign-ins; docs/performance.md). Records written before lanes existed are lane 0. The lanes'
+ * head rows (audit_heads) are seeded for exactly these lanes.
  */
 export const AUDIT_LANES = 16;
 
@@ -129,20 +132,55 @@ const hashRecord = (
     .digest('hex');
 
 /**
- * Appends an event inside the caller's transaction, so the audit record commits (or not)
- * together with the change it describes.
+ * A write that must commit only with its audit record, in the same statement: a data-modifying
+ * SQL statement (no trailing semicolon) with `?` bindings whose WHERE includes `EXISTS (SELECT 1
+ * FROM audit_head)`, so it runs only when the append does (and is not applied twice by a retry).
+ * The record is appended only if the write returned at least one row.
  */
-export const appendAudit = async (trx: Knex.Transaction, event: AuditEvent): Promise<void> => {
-  const [key] = auditKeysOf(trx) as [AuditKey];
+export type AuditedWrite = { name: string; sql: string; bindings: readonly unknown[] };
+
+// One statement per append (issue 16), a compare-and-swap on the lane's head row: the head is
+// locked (FOR UPDATE) only if it still holds the hash this record was computed over; the trigger
+// of migration 20261207100000 then moves the head to the new hash as the row goes in. When the
+// head moved (another instance appended, or a rolled-back append left this instance's cached head
+// wrong), nothing is written and the statement returns the head it sees: the record is hashed
+// again over that and retried. In READ COMMITTED a FOR UPDATE that waited on another writer
+// re-checks the condition against the committed row, so two writers can never extend the same
+// head, and the head row's lock is held to commit, as the advisory lock was.
+const APPEND_SQL = (write: string | undefined) =>
+  numbered(`
+  WITH audit_head AS (
+    SELECT chain FROM audit_heads WHERE chain = ? AND hash = ? FOR UPDATE
+  )${write ? `, audited_write AS (${write})` : ''}, appended AS (
+    INSERT INTO audit_events
+      (occurred_at, action, actor, subject, ip, details, prev_hash, hash, key_id, chain)
+    SELECT ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, chain FROM audit_head
+    ${write ? 'WHERE EXISTS (SELECT 1 FROM audited_write)' : ''}
+    RETURNING id
+  )
+  SELECT (SELECT count(*) FROM audit_head)::int AS locked,
+    (SELECT count(*) FROM appended)::int AS appended,
+    (SELECT hash FROM audit_heads WHERE chain = ?) AS head`);
+const APPEND = APPEND_SQL(undefined);
+const appendWith = new Map<string, string>();
+
+// A lane could only keep moving under an append this long if it were written without pause by
+// others; far beyond any real contention (each retry waits for the winner's commit).
+const MAX_ATTEMPTS = 100;
+
+/**
+ * Appends `event` (with `write`, if given, in the same statement). Returns false only when the
+ * write matched no row (then neither is applied). One round trip when this instance's cached
+ * head of the lane is current; otherwise one more per move of the head.
+ */
+export const appendAuditWith = async (
+  db: Knex | Knex.Transaction,
+  event: AuditEvent,
+  write?: AuditedWrite,
+): Promise<boolean> => {
+  const [key] = auditKeysOf(db) as [AuditKey];
+  const heads = headsOf(db);
   const chain = auditLane(event.subject ?? event.actor);
-  // The lane's lock and its last hash in one round trip: two statements in one simple query
-  // (integers only, so no parameters), each with its own snapshot in READ COMMITTED, so the read
-  // runs after the lock is held and sees every record committed before it.
-  const reply = (await trx.raw(
-    `select pg_advisory_xact_lock(${CHAIN_LOCK}, ${chain});
-     select hash from audit_events where chain = ${chain} order by id desc limit 1`,
-  )) as { rows: { hash: string }[] }[];
-  const prevHash: string = reply[1]?.rows[0]?.hash ?? GENESIS;
   // Millisecond precision: what JavaScript dates round-trip, so verification recomputes the same hash.
   const occurredAt = new Date(Math.floor(Date.now()));
   const record = {
@@ -153,18 +191,55 @@ export const appendAudit = async (trx: Knex.Transaction, event: AuditEvent): Pro
     ip: event.ip ?? null,
     details: event.details ?? {},
   };
-  await trx('audit_events').insert({
-    occurred_at: occurredAt,
-    action: record.action,
-    actor: record.actor,
-    subject: record.subject,
-    ip: record.ip,
-    details: JSON.stringify(record.details),
-    prev_hash: prevHash,
-    hash: hashRecord(key, prevHash, record),
-    key_id: key.id,
-    chain,
-  });
+  const details = JSON.stringify(record.details);
+  let prevHash = heads.get(chain) ?? GENESIS;
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt += 1) {
+    const hash = hashRecord(key, prevHash, record);
+    let text = APPEND;
+    if (write) {
+      text = appendWith.get(write.name) ?? APPEND_SQL(write.sql);
+      appendWith.set(write.name, text);
+    }
+    const [row] = await prepared<{ locked: number; appended: number; head: string | null }>(
+      db,
+      write ? `audit_append_${write.name}` : 'audit_append',
+      text,
+      [
+        chain,
+        prevHash,
+        ...(write?.bindings ?? []),
+        occurredAt,
+        record.action,
+        record.actor,
+        record.subject,
+        record.ip,
+        details,
+        prevHash,
+        hash,
+        key.id,
+        chain,
+      ],
+    );
+    if (!row) break;
+    if (row.locked) {
+      if (row.appended) heads.set(chain, hash);
+      return row.appended > 0;
+    }
+    // A head this instance had not seen; if the statement's snapshot predates the move it saw,
+    // the next attempt (a new snapshot) returns the newer one.
+    if (row.head === null) throw new Error(`audit lane ${chain} has no head row`);
+    prevHash = row.head;
+    heads.set(chain, prevHash);
+  }
+  throw new Error(`audit lane ${chain}: could not append after ${MAX_ATTEMPTS} attempts`);
+};
+
+/**
+ * Appends an event inside the caller's transaction, so the audit record commits (or not)
+ * together with the change it describes.
+ */
+export const appendAudit = async (trx: Knex.Transaction, event: AuditEvent): Promise<void> => {
+  await appendAuditWith(trx, event);
 };
 
 /** Each lane's newest record when the trail was verified; kept outside the database. */
@@ -181,8 +256,10 @@ export type AuditVerification =
   | { ok: false; count: number; brokenAt: string; missing?: true; unknownKey?: string };
 
 export const createAuditService = ({ knex }: { knex: Knex }) => ({
-  /** Records an event in its own transaction (for events with no other write). */
-  record: (event: AuditEvent) => knex.transaction((trx) => appendAudit(trx, event)),
+  /** Records an event on its own (one statement, which commits by itself). */
+  record: async (event: AuditEvent): Promise<void> => {
+    await appendAuditWith(knex, event);
+  },
 
   /**
    * Walks every lane's chain in one pass by id; returns the first record (by id) whose hash does

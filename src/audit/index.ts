@@ -1,5 +1,6 @@
 export {
   appendAudit,
+  appendAuditWith,
   auditRecordFromRow,
   createAuditService,
   withAuditKeys,
@@ -7,6 +8,7 @@ export {
 export type {
   AuditCheckpoint,
   AuditEvent,
+  AuditedWrite,
   AuditRecord,
   AuditService,
   AuditVerification,

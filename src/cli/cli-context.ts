@@ -16,6 +16,7 @@ import { createSessionService, type SessionService } from '../sessions/index.ts'
 import { createKeyedHash, createLogger, createSecretBox, systemClock } from '../shared/index.ts';
 import {
   connectRedis,
+  createDatabaseChangeFeed,
   createRedisChangeFeed,
   createRedisKv,
   migrateLatest,
@@ -41,7 +42,11 @@ export const createCliContext = async (config: Config) => {
   await catalogue.seed();
   // Client changes must reach the servers' client caches: bumped in PostgreSQL, published in Redis when there is one.
   const redis = config.redis ? connectRedis(config.redis) : undefined;
-  const feed = redis && createRedisChangeFeed(redis, config.issuer, { subscribe: false });
+  const feed = redis
+    ? createRedisChangeFeed(redis, config.issuer, { subscribe: false })
+    : db.kind === 'embedded'
+      ? createDatabaseChangeFeed(db.knex)
+      : undefined;
   const clients = createClientService({
     knex,
     secretBox,
@@ -140,6 +145,7 @@ export const createCliContext = async (config: Config) => {
       clock,
       enrolmentTtlSeconds: config.enrolmentTtlSeconds,
       issuer: config.issuer,
+      feed,
     }),
     close: async () => {
       if (redis) await redis.quit().catch(() => redis.disconnect());

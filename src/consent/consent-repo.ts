@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { prepared } from '../store/index.ts';
 
 export type Purpose = { ko: string; en: string; required: boolean; retentionDays: number };
 
@@ -38,10 +39,13 @@ export const findActiveConsent = async (
   accountId: string,
   clientId: string,
 ): Promise<ConsentRecord | undefined> => {
-  const row = await db('consents')
-    .where({ account_id: accountId, client_id: clientId })
-    .whereNull('withdrawn_at')
-    .first();
+  // A prepared statement: read on every authorization (src/store/prepared.ts).
+  const [row] = await prepared(
+    db,
+    'consent_active',
+    'SELECT * FROM consents WHERE account_id = $1 AND client_id = $2 AND withdrawn_at IS NULL LIMIT 1',
+    [accountId, clientId],
+  );
   return row ? toRecord(row) : undefined;
 };
 
@@ -99,11 +103,14 @@ export const addGrantId = async (
   id: string,
   grantId: string,
 ): Promise<string[] | undefined> => {
-  const result = await db.raw(
-    `update consents set grant_ids = case when grant_ids @> to_jsonb(?::text) then grant_ids else grant_ids || to_jsonb(?::text) end where id = ? returning grant_ids`,
-    [grantId, grantId, id],
+  const [row] = await prepared<{ grant_ids: string[] }>(
+    db,
+    'consent_grant_add',
+    `UPDATE consents SET grant_ids = CASE WHEN grant_ids @> to_jsonb($1::text) THEN grant_ids
+       ELSE grant_ids || to_jsonb($1::text) END WHERE id = $2 RETURNING grant_ids`,
+    [grantId, id],
   );
-  return (result.rows as { grant_ids: string[] }[])[0]?.grant_ids;
+  return row?.grant_ids;
 };
 
 /** Drops these grant ids (atomic: ids appended meanwhile stay). */
@@ -158,10 +165,13 @@ export const recordSignIn = async (
   clientId: string,
   at: Date,
 ): Promise<void> => {
-  await db.raw(
-    `insert into client_sign_ins (account_id, client_id, first_at, last_at, count) values (?, ?, ?, ?, 1)
-     on conflict (account_id, client_id) do update set last_at = excluded.last_at, count = client_sign_ins.count + 1`,
-    [accountId, clientId, at, at],
+  await prepared(
+    db,
+    'client_sign_in',
+    `INSERT INTO client_sign_ins (account_id, client_id, first_at, last_at, count)
+     VALUES ($1, $2, $3, $3, 1) ON CONFLICT (account_id, client_id)
+     DO UPDATE SET last_at = excluded.last_at, count = client_sign_ins.count + 1`,
+    [accountId, clientId, at],
   );
 };
 

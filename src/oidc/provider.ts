@@ -255,7 +255,7 @@ export const createProvider = (deps: ProviderDeps): Provider => {
       // A refresh or access token from before its client was disabled: refused (invalid_grant,
       // invalid_token), even though the client is enabled again.
       if (token && (await issuedBeforeClientDisabled(ctx, token))) return undefined;
-      const account = await deps.accounts.findById(accountId);
+      const account = await deps.accounts.findForTokens(accountId);
       if (!account || account.status !== 'active') return undefined;
       return {
         accountId,

@@ -1,6 +1,7 @@
 // citizen_sessions: the durable mirror of the engine's sessions (see the migration). Every query
 // is scoped to one issuer, so two deployments sharing a database never act on each other's rows.
 import type { Knex } from 'knex';
+import { prepared } from '../store/index.ts';
 
 /** One agency system used in a session: the `sid` it was given, first and last use (ISO time). */
 export type SessionClient = { sid: string; firstAt: string; lastAt: string };
@@ -53,6 +54,35 @@ export const findSession = async (
  * Inserts or refreshes a live session. Returns false, writing nothing, when the session was
  * ended meanwhile: the caller must then not store it again (no resurrection).
  */
+/**
+ * Inserts or updates an open session's record; false when it was ended (or is another issuer's).
+ * `clients` are the session's clients as new entries (first and last use now): for a client the
+ * row already holds with the same sid, the row's entry is kept, its last use moved to now only
+ * for `usedClientId` (the client this request signed in to). Clients no longer in the session
+ * are dropped. One statement, no read first.
+ */
+const SAVE_SESSION = `INSERT INTO citizen_sessions
+    (uid, issuer, account_id, user_agent, network, created_at, last_seen_at, expires_at, clients)
+  VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8::jsonb)
+  ON CONFLICT (uid) DO UPDATE SET
+    last_seen_at = excluded.last_seen_at,
+    expires_at = excluded.expires_at,
+    clients = (
+      SELECT COALESCE(jsonb_object_agg(e.key,
+        CASE
+          WHEN citizen_sessions.clients -> e.key ->> 'sid' IS DISTINCT FROM e.value ->> 'sid'
+            THEN e.value
+          WHEN e.key = $9::text
+            THEN (citizen_sessions.clients -> e.key)
+              || jsonb_build_object('lastAt', e.value -> 'lastAt')
+          ELSE citizen_sessions.clients -> e.key
+        END), '{}'::jsonb)
+      FROM jsonb_each(excluded.clients) AS e),
+    user_agent = COALESCE(citizen_sessions.user_agent, excluded.user_agent),
+    network = COALESCE(citizen_sessions.network, excluded.network)
+  WHERE citizen_sessions.ended_at IS NULL AND citizen_sessions.issuer = excluded.issuer
+  RETURNING uid`;
+
 export const saveSession = async (
   db: Knex,
   s: {
@@ -64,32 +94,22 @@ export const saveSession = async (
     now: Date;
     expiresAt: Date;
     clients: Record<string, SessionClient>;
+    usedClientId?: string | undefined;
   },
 ): Promise<boolean> => {
-  const result = await db.raw(
-    `INSERT INTO citizen_sessions (uid, issuer, account_id, user_agent, network, created_at, last_seen_at, expires_at, clients)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb)
-     ON CONFLICT (uid) DO UPDATE SET
-       last_seen_at = excluded.last_seen_at,
-       expires_at = excluded.expires_at,
-       clients = excluded.clients,
-       user_agent = COALESCE(citizen_sessions.user_agent, excluded.user_agent),
-       network = COALESCE(citizen_sessions.network, excluded.network)
-     WHERE citizen_sessions.ended_at IS NULL AND citizen_sessions.issuer = excluded.issuer
-     RETURNING uid`,
-    [
-      s.uid,
-      s.issuer,
-      s.accountId,
-      s.userAgent,
-      s.network,
-      s.now,
-      s.now,
-      s.expiresAt,
-      JSON.stringify(s.clients),
-    ],
-  );
-  return result.rows.length === 1;
+  // A prepared statement: run on every save of a signed-in session (src/store/prepared.ts).
+  const rows = await prepared(db, 'session_save', SAVE_SESSION, [
+    s.uid,
+    s.issuer,
+    s.accountId,
+    s.userAgent,
+    s.network,
+    s.now,
+    s.expiresAt,
+    JSON.stringify(s.clients),
+    s.usedClientId ?? null,
+  ]);
+  return rows.length === 1;
 };
 
 /** Sessions neither ended nor past their expiry, most recently used first. */

@@ -196,7 +196,6 @@ export const createSessionService = ({ knex, clock, issuer, clients, engine, onQ
      */
     async record(s: SessionSnapshot): Promise<boolean> {
       const now = clock.now();
-      const existing = await findSession(knex, issuer, s.uid);
       const late = async (row: SessionRecord) => {
         const fresh = Object.fromEntries(
           Object.entries(s.sids).filter(([clientId, sid]) => row.clients[clientId]?.sid !== sid),
@@ -208,16 +207,12 @@ export const createSessionService = ({ knex, clock, issuer, clients, engine, onQ
           onQueued?.();
         return false;
       };
-      if (existing?.endedAt) return late(existing);
+      // One statement in the usual case (issue 16): the upsert keeps what the row knew of a
+      // client whose sid is unchanged (saveSession). Only when it wrote nothing (the session was
+      // ended meanwhile, or belongs to another issuer) is the row read, to queue late logouts.
       const clients: Record<string, SessionClient> = {};
-      for (const [clientId, sid] of Object.entries(s.sids)) {
-        const previous = existing?.clients[clientId];
-        const used = s.activity?.clientId === clientId;
-        clients[clientId] =
-          previous?.sid === sid
-            ? { ...previous, ...(used && { lastAt: iso(now) }) }
-            : { sid, firstAt: iso(now), lastAt: iso(now) };
-      }
+      for (const [clientId, sid] of Object.entries(s.sids))
+        clients[clientId] = { sid, firstAt: iso(now), lastAt: iso(now) };
       const saved = await saveSession(knex, {
         uid: s.uid,
         issuer,
@@ -227,6 +222,7 @@ export const createSessionService = ({ knex, clock, issuer, clients, engine, onQ
         now,
         expiresAt: s.expiresAt,
         clients,
+        usedClientId: s.activity?.clientId,
       });
       if (saved) return true;
       const ended = await findSession(knex, issuer, s.uid);

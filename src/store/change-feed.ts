@@ -4,6 +4,8 @@
 // subscribed (no Redis, or its subscription is down), `live()` is false and caches read through
 // or fall back to a version read; on every (re)subscription everything cached is dropped, since
 // changes may have been missed.
+import type { Knex } from 'knex';
+import { CHANGES_CHANNEL, type Database } from './database.ts';
 import type { RedisClient } from './kv.ts';
 
 export type ChangeFeed = {
@@ -74,6 +76,36 @@ export const createRedisChangeFeed = (
       subscribed = false;
       subscriber?.disconnect();
     },
+  };
+};
+
+/**
+ * A feed over the embedded database (no Redis): a change is published with `pg_notify` (the
+ * server or a CLI, over the embedded server's socket), and the process that owns the PGlite hears
+ * it as the notifying statement completes, before that statement returns to its caller: a change
+ * made by the CLI has reached the server's caches when the CLI's command returns. Live only in the
+ * owner (`database.onChange`); a process that joined the embedded server only publishes.
+ */
+export const createDatabaseChangeFeed = (
+  knex: Knex,
+  database?: Pick<Database, 'onChange'>,
+): ChangeFeed => {
+  const listeners = new Map<string, Set<() => void>>();
+  const live = Boolean(database?.onChange);
+  database?.onChange?.((topic) => {
+    for (const listener of listeners.get(topic) ?? []) listener();
+  });
+  return {
+    live: () => live,
+    on: (topic, listener) => {
+      const set = listeners.get(topic) ?? new Set();
+      set.add(listener);
+      listeners.set(topic, set);
+    },
+    publish: async (topic) => {
+      await knex.raw('select pg_notify(?, ?)', [CHANGES_CHANNEL, topic]);
+    },
+    close: () => listeners.clear(),
   };
 };
 

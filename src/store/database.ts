@@ -8,12 +8,19 @@ import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import { servePglite } from './pglite-server.ts';
+import { markEmbedded } from './prepared.ts';
 
 export type Database = {
   knex: Knex;
   kind: 'postgres' | 'embedded';
   /** Liveness check for /readyz. */
   ping: () => Promise<void>;
+  /**
+   * The embedded database's owner only: calls `listener` with the payload of every
+   * `pg_notify(CHANGES_CHANNEL, topic)`, from any connection (the server's or a CLI's), as the
+   * notifying statement completes (store/change-feed.ts, createDatabaseChangeFeed).
+   */
+  onChange?: (listener: (topic: string) => void) => void;
   close: () => Promise<void>;
 };
 
@@ -66,13 +73,18 @@ const pgKnex = (connectionString: string, poolMax: number, patient = false) =>
     acquireConnectionTimeout: patient ? 30_000 : 5000,
   });
 
+/** The channel of createDatabaseChangeFeed's messages (one embedded database, one deployment). */
+export const CHANGES_CHANNEL = 'oneid_changes';
+
 const wrap = (
   knex: Knex,
   kind: Database['kind'],
   onClose: () => Promise<void> = async () => {},
+  onChange?: Database['onChange'],
 ): Database => ({
   knex,
   kind,
+  ...(onChange && { onChange }),
   ping: async () => {
     await knex.raw('select 1');
   },
@@ -86,7 +98,15 @@ const wrap = (
 const ownEmbedded = async (dataDir: string, poolMax: number): Promise<Database> => {
   const { PGlite } = await import('@electric-sql/pglite');
   const pglite = await PGlite.create(join(dataDir, 'pglite'));
-  const server = await servePglite(pglite);
+  // Listening before any connection is served: a LISTEN run later could land inside another
+  // connection's open transaction (one backend) and be lost with its rollback.
+  await pglite.exec(`LISTEN ${CHANGES_CHANNEL}`);
+  const listeners = new Set<(topic: string) => void>();
+  const server = await servePglite(pglite, {
+    onNotification: (channel, payload) => {
+      if (channel === CHANGES_CHANNEL) for (const listener of listeners) listener(payload);
+    },
+  });
   const { port } = server;
   writeFileSync(
     lockPath(dataDir),
@@ -98,12 +118,19 @@ const ownEmbedded = async (dataDir: string, poolMax: number): Promise<Database> 
   // interleave concurrent connections' Parse/Bind/Execute: electric-sql/pglite#1046.)
   // In process, a connection waits on this event loop, not on a network: a loop busy with PGlite
   // itself (startup, a migration) is slow, not down, so it gets the patient timeouts.
-  const knex = pgKnex(`postgres://postgres@127.0.0.1:${port}/postgres`, poolMax, true);
-  return wrap(knex, 'embedded', async () => {
-    await server.close();
-    await pglite.close();
-    if (readLock(dataDir)?.pid === process.pid) rmSync(lockPath(dataDir), { force: true });
-  });
+  const knex = markEmbedded(
+    pgKnex(`postgres://postgres@127.0.0.1:${port}/postgres`, poolMax, true),
+  );
+  return wrap(
+    knex,
+    'embedded',
+    async () => {
+      await server.close();
+      await pglite.close();
+      if (readLock(dataDir)?.pid === process.pid) rmSync(lockPath(dataDir), { force: true });
+    },
+    (listener) => listeners.add(listener),
+  );
 };
 
 /**
@@ -125,10 +152,12 @@ export const openDatabase = async (options: {
   const lock = existsSync(lockPath(dataDir)) ? readLock(dataDir) : undefined;
   if (lock && lock.pid !== process.pid && processAlive(lock.pid) && (await canConnect(lock.port))) {
     return wrap(
-      pgKnex(
-        `postgres://postgres@127.0.0.1:${lock.port}/postgres`,
-        Math.min(poolMax, 4),
-        options.patient,
+      markEmbedded(
+        pgKnex(
+          `postgres://postgres@127.0.0.1:${lock.port}/postgres`,
+          Math.min(poolMax, 4),
+          options.patient,
+        ),
       ),
       'embedded',
     );

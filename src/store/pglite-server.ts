@@ -19,8 +19,64 @@ type Connection = { socket: Socket; started: boolean; closed: boolean };
 
 /** Message types that end a unit of work the client waits on. */
 const ENDS_UNIT = new Set(['S', 'Q', 'c', 'f', 'X']);
+const NOTIFICATION = 0x41; // 'A': NotificationResponse (int32 pid, channel\0, payload\0)
 
-export const servePglite = async (db: PGlite, options: { host?: string; port?: number } = {}) => {
+/**
+ * Finds the NotificationResponse messages in one unit's output (backend messages from its start,
+ * in chunks of any size): PGlite hands its own `listen` callbacks only the notifications of its
+ * JavaScript queries, not of the raw protocol the socket connections speak.
+ */
+const notificationScanner = (onNotification: (channel: string, payload: string) => void) => {
+  let header = Buffer.alloc(0);
+  let remaining = 0;
+  let body: Buffer[] | undefined;
+  const deliver = (message: Buffer) => {
+    const channelEnd = message.indexOf(0, 4);
+    const payloadEnd = message.indexOf(0, channelEnd + 1);
+    if (channelEnd < 0 || payloadEnd < 0) return;
+    try {
+      onNotification(
+        message.toString('utf8', 4, channelEnd),
+        message.toString('utf8', channelEnd + 1, payloadEnd),
+      );
+    } catch {
+      // A listener's failure is its own; the unit's output still reaches its connection.
+    }
+  };
+  return (chunk: Uint8Array) => {
+    let rest = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    while (rest.length) {
+      if (remaining > 0) {
+        const take = Math.min(remaining, rest.length);
+        body?.push(Buffer.from(rest.subarray(0, take)));
+        remaining -= take;
+        rest = rest.subarray(take);
+        if (remaining === 0 && body) {
+          deliver(Buffer.concat(body));
+          body = undefined;
+        }
+        continue;
+      }
+      const need = 5 - header.length;
+      header = Buffer.concat([header, rest.subarray(0, need)]);
+      rest = rest.subarray(need);
+      if (header.length < 5) return;
+      remaining = header.readInt32BE(1) - 4;
+      body = header[0] === NOTIFICATION ? [] : undefined;
+      header = Buffer.alloc(0);
+    }
+  };
+};
+
+export const servePglite = async (
+  db: PGlite,
+  options: {
+    host?: string;
+    port?: number;
+    /** Each NOTIFY delivered to the backend's LISTENs, as its unit's output passes. */
+    onNotification?: (channel: string, payload: string) => void;
+  } = {},
+) => {
   const queue: Batch[] = [];
   let running = false;
   // The connection that holds an open transaction or COPY: only its work may run.
@@ -35,11 +91,13 @@ export const servePglite = async (db: PGlite, options: { host?: string; port?: n
         if (index < 0 || !queue.length) return;
         const [batch] = queue.splice(index, 1) as [Batch];
         let copying = false;
+        const scan = options.onNotification && notificationScanner(options.onNotification);
         if (!batch.conn.closed) {
           await db
             .runExclusive(() =>
               db.execProtocolRawStream(batch.bytes, {
                 onRawData: (chunk) => {
+                  scan?.(chunk);
                   // CopyInResponse ('G'): the client will now stream CopyData until CopyDone.
                   if (chunk[0] === 0x47) copying = true;
                   if (!batch.conn.closed) batch.conn.socket.write(chunk);

@@ -3,7 +3,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.ts';
 import { createKeyedHash } from '../shared/index.ts';
-import { createRedisChangeFeed } from './change-feed.ts';
+import { createDatabaseChangeFeed, createRedisChangeFeed } from './change-feed.ts';
 import { openDatabase } from './database.ts';
 import { resolveSecrets } from './dev-secrets.ts';
 import { connectRedis, createMemoryKv, createRedisKv, withHashedKeys } from './kv.ts';
@@ -32,8 +32,13 @@ export const openStores = async (config: Config, log: Logger) => {
     redis ? createRedisKv(redis, `${config.redisKeyPrefix}kv:`) : createMemoryKv(),
     hashId,
   );
-  // Read-mostly data cached per instance is dropped on every instance when it changes (pub/sub).
-  const feed = redis ? createRedisChangeFeed(redis, config.issuer) : undefined;
+  // Read-mostly data cached per instance is dropped on every instance when it changes (Redis
+  // pub/sub; on the embedded default, the database's notifications).
+  const feed = redis
+    ? createRedisChangeFeed(redis, config.issuer)
+    : db.kind === 'embedded'
+      ? createDatabaseChangeFeed(db.knex, db)
+      : undefined;
   const checks: Record<string, () => Promise<void>> = { database: db.ping };
   if (redis) checks.redis = kv.ping;
   return {

@@ -8,6 +8,7 @@ import { createImportService, type RejectedRow } from '../../src/accounts/index.
 import { readCsvRecords } from '../../src/accounts/csv-records.ts';
 import { systemClock } from '../../src/shared/index.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';
+import { runCli } from '../support/cli.ts';
 
 let app: TestApp;
 let dir: string;
@@ -47,6 +48,31 @@ afterAll(async () => {
 });
 
 describe('accounts import', () => {
+  // The token paths keep accounts in process (src/accounts/account-cache.ts); an import that
+  // changes a profile (the CLI, another process) must reach every server's next ID token and
+  // userinfo, not after the cache's age bound.
+  it(
+    'a profile changed by an import reaches the token paths at once',
+    { timeout: 120_000 },
+    async () => {
+      const header = 'legacy_id,name,birthdate,email,phone';
+      const line = 'kept-1,이서연,1990-02-03,kept@example.test,010-5555-0001';
+      await imports.importFile({ file: csv([header, line]), actor: 'test' });
+      const { id } = await app.knex('accounts').where({ legacy_id: 'kept-1' }).first('id');
+      expect((await app.services.accounts.findForTokens(id))?.name).toBe('이서연');
+      expect((await app.services.accounts.findForTokens(id))?.name).toBe('이서연');
+      const changed = await runCli(
+        app,
+        'accounts',
+        'import',
+        '--file',
+        csv([header, line.replace('이서연', '이서윤')]),
+      );
+      expect(changed.code, changed.stderr).toBe(0);
+      expect((await app.services.accounts.findForTokens(id))?.name).toBe('이서윤');
+    },
+  );
+
   it('upserts by legacy_id: a re-run changes nothing, an edited row is updated', async () => {
     const file = csv(['legacy_id,name,birthdate,email,phone', ...members(12, 'idem')]);
     const first = await imports.importFile({ file, actor: 'test', batchSize: 5 });

@@ -1,4 +1,6 @@
 import type { Knex } from 'knex';
+import type { AuditedWrite } from '../../audit/index.ts';
+import { prepared } from '../../store/index.ts';
 import type { AuthenticatorTransportFuture, CredentialDeviceType } from '@simplewebauthn/server';
 
 export type PasskeyCredential = {
@@ -50,7 +52,13 @@ export const findCredential = async (
   db: Knex,
   id: string,
 ): Promise<PasskeyCredential | undefined> => {
-  const row = await db('passkey_credentials').where({ id }).first();
+  // A prepared statement: read on every passkey sign-in (src/store/prepared.ts).
+  const [row] = await prepared(
+    db,
+    'passkey_find',
+    'SELECT * FROM passkey_credentials WHERE id = $1',
+    [id],
+  );
   return row ? toCredential(row) : undefined;
 };
 
@@ -66,18 +74,20 @@ export const listCredentials = async (
 
 /**
  * Stores the new signature counter, only if it still holds the value the assertion was checked
- * against: two concurrent uses of one credential cannot both pass.
+ * against: two concurrent uses of one credential cannot both pass. A write for appendAuditWith,
+ * so the counter and the sign-in's audit record go in one statement.
  */
-export const recordCredentialUse = async (
-  db: Knex,
+export const credentialUseWrite = (
   id: string,
   previousCounter: number,
   newCounter: number,
   at: Date,
-): Promise<boolean> =>
-  (await db('passkey_credentials')
-    .where({ id, counter: previousCounter })
-    .update({ counter: newCounter, last_used_at: at })) === 1;
+): AuditedWrite => ({
+  name: 'passkey_use',
+  sql: `UPDATE passkey_credentials SET counter = ?, last_used_at = ?
+    WHERE id = ? AND counter = ? AND EXISTS (SELECT 1 FROM audit_head) RETURNING id`,
+  bindings: [newCounter, at, id, previousCounter],
+});
 
 export const renameCredential = async (
   db: Knex,

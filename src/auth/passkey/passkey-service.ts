@@ -15,14 +15,14 @@ import {
   type RegistrationResponseJSON,
 } from '@simplewebauthn/server';
 import { findAccountsByIdentifier, type Account } from '../../accounts/index.ts';
-import { appendAudit } from '../../audit/index.ts';
+import { appendAudit, appendAuditWith } from '../../audit/index.ts';
 import { AppError, type Clock } from '../../shared/index.ts';
 import type { KvStore } from '../../store/index.ts';
 import {
+  credentialUseWrite,
   findCredential,
   insertCredential,
   listCredentials,
-  recordCredentialUse,
   renameCredential,
 } from './credential-repo.ts';
 import { passkeyFailed } from './passkey-errors.ts';
@@ -281,20 +281,11 @@ export const createPasskeyService = ({
         });
       }
       const amr = passkeyAmr(credential.deviceType);
-      await knex.transaction(async (trx) => {
-        // Only if the counter is still the one checked above: a concurrent reuse is refused.
-        if (
-          !(await recordCredentialUse(
-            trx,
-            credential.id,
-            credential.counter,
-            newCounter,
-            clock.now(),
-          ))
-        ) {
-          throw passkeyFailed('Sign-in with this passkey failed. Please try again.');
-        }
-        await appendAudit(trx, {
+      // The new counter and its audit record in one statement (one round trip, both or neither),
+      // only if the counter is still the one checked above: a concurrent reuse is refused.
+      const used = await appendAuditWith(
+        knex,
+        {
           action: 'auth.passkey.verified',
           actor: `account:${credential.accountId}`,
           subject: `account:${credential.accountId}`,
@@ -304,8 +295,10 @@ export const createPasskeyService = ({
             amr,
             ...(context.clientId && { clientId: context.clientId }),
           },
-        });
-      });
+        },
+        credentialUseWrite(credential.id, credential.counter, newCounter, clock.now()),
+      );
+      if (!used) throw passkeyFailed('Sign-in with this passkey failed. Please try again.');
       return { accountId: credential.accountId, credentialId: credential.id, amr };
     },
   };

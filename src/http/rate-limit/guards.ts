@@ -33,11 +33,18 @@ export const guardPasskeys = (
     const credentialId = credentialOf(response);
     if (!credentialId) return passkeys.verifyAuthentication(binding, response, context);
     const key = `passkey\u0000${credentialId}`;
-    await limits.take('account', key);
-    await limits.lockout.check(key, 'ERR_CREDENTIAL_LOCKED');
+    // The credential's counter and its lockout in one Redis round trip (issued in the same tick,
+    // auto-pipelined); the counter is taken whether or not it is locked, as when run in turn.
+    const [taken, checked] = await Promise.allSettled([
+      limits.take('account', key),
+      limits.lockout.check(key, 'ERR_CREDENTIAL_LOCKED'),
+    ]);
+    if (taken.status === 'rejected') throw taken.reason;
+    if (checked.status === 'rejected') throw checked.reason;
     try {
       const result = await passkeys.verifyAuthentication(binding, response, context);
-      await limits.lockout.succeed(key);
+      // Forgetting the failures need not hold the response: it goes out with the next command.
+      void limits.lockout.succeed(key).catch(() => undefined);
       return result;
     } catch (error) {
       if (isAppError(error) && error.code === 'ERR_PASSKEY_VERIFICATION_FAILED')
