@@ -13,6 +13,10 @@ export default defineConfig({
     ],
     pool: 'forks',
     maxWorkers: 2,
+    // Files in a worker share its module cache instead of importing the app again for each one
+    // (import was a third of the run's time). Every file starts its own app on its own port and
+    // database, and stops it; nothing here relies on a fresh module graph.
+    isolate: false,
     testTimeout: 30_000,
     hookTimeout: 60_000,
     reporters: ['default'],
