@@ -61,7 +61,7 @@ export const createAdminModule = ({
     registry: createRegistryService({ clients, guard, onClientDisabled }),
     audit: createAuditSearch({ knex, audit, guard }),
     dcr,
-    /** What the engine serves for administration (src/oidc/admin-engine.ts's AdminEngine). */
+    /** What the engine serves for administration (src/oidc/clients/admin-engine.ts's AdminEngine). */
     engine: {
       audience: `${issuer}/admin/api`,
       scopesFor: admins.apiScopesFor,

@@ -127,7 +127,7 @@ export const createDcrService = ({
     });
   },
 
-  // --- What the engine's registration endpoint uses (src/oidc/admin-engine.ts) ---
+  // --- What the engine's registration endpoint uses (src/oidc/clients/admin-engine.ts) ---
 
   initialToken: (value: string) => findDcrToken(knex, 'initial', sha256(value), clock.now()),
   registrationToken: (value: string) =>

@@ -8,10 +8,10 @@ import { createUpstreamService, federationRedirectUri } from '../federation/inde
 import { createCatalogueService, createSourceEvents } from '../consent/index.ts';
 import type { Config } from '../config/index.ts';
 import { createRedisAdapter } from '../oidc/storage/redis-adapter.ts';
-import { createEngineMetadataCheck } from '../oidc/client-check.ts';
-import { createSessionEngine } from '../oidc/session-engine.ts';
+import { createEngineMetadataCheck } from '../oidc/clients/client-check.ts';
+import { createSessionEngine } from '../oidc/sessions/session-engine.ts';
 import { createSessionTracking } from '../oidc/storage/session-mirror.ts';
-import { createSigningKeyService } from '../oidc/signing-keys.ts';
+import { createSigningKeyService } from '../oidc/keys/signing-keys.ts';
 import { createSessionService, type SessionService } from '../sessions/index.ts';
 import { createKeyedHash, createLogger, createSecretBox, systemClock } from '../shared/index.ts';
 import {

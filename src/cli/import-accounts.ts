@@ -4,7 +4,7 @@
 import { appendFileSync, existsSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { readCsvRecords } from '../accounts/csv-records.ts';
 import { certificateSubjectKey, type ValidatedCertificate } from '../auth/certificate/index.ts';
-import { parseCertificate } from '../auth/certificate/certificate-encoding.ts';
+import { parseCertificate } from '../auth/certificate/validation/certificate-encoding.ts';
 import type {
   ImportProgress,
   ImportReport,

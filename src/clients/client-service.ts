@@ -49,7 +49,7 @@ export type AddClientOptions = ChangeContext & {
 };
 
 /**
- * The engine's own check of a client's metadata (src/oidc/client-check.ts): the standard forms,
+ * The engine's own check of a client's metadata (src/oidc/clients/client-check.ts): the standard forms,
  * algorithms and combinations it knows. Throws ERR_INVALID_CLIENT_METADATA.
  */
 export type EngineMetadataCheck = (metadata: Record<string, unknown>) => Promise<void>;

@@ -22,7 +22,7 @@ type Deps = {
   /** The stamps' shared copy (Redis), so every instance sees a change at once. */
   mirror: StampMirror | undefined;
   feed: ChangeFeed | undefined;
-  /** The engine's own metadata validation (src/oidc/client-check.ts). */
+  /** The engine's own metadata validation (src/oidc/clients/client-check.ts). */
   engineCheck: EngineMetadataCheck;
   /** What this server's settings offer (tls_client_auth only with CLIENT_CERT_TRUST_ANCHORS). */
   offer: ServerOffer;

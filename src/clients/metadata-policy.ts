@@ -160,7 +160,7 @@ export type ServerOffer = {
 
 /**
  * What a client asks for that this server does not offer: the running engine would not load
- * such a client (it offers tls_client_auth only with trusted agency CAs, src/oidc/fapi-profile.ts).
+ * such a client (it offers tls_client_auth only with trusted agency CAs, src/oidc/clients/fapi-profile.ts).
  */
 export const unofferedProblems = (m: Record<string, unknown>, offer: ServerOffer): string[] =>
   m.token_endpoint_auth_method === 'tls_client_auth' && !offer.tlsClientAuth

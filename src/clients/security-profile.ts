@@ -1,7 +1,7 @@
 // Per-client security profiles: `baseline` (One-ID's general rules) and `fapi2` (OpenID FAPI 2.0
 // Security Profile, with FAPI 2.0 Message Signing as its option). Which one a client needs follows
 // from the data it may receive; what `fapi2` demands of its metadata is checked here, each refusal
-// naming the rule. The engine enforces the rest per request (src/oidc/fapi-profile.ts). Message
+// naming the rule. The engine enforces the rest per request (src/oidc/clients/fapi-profile.ts). Message
 // signing (JAR, JARM, signed introspection and userinfo) is open to every client: it only adds.
 
 export const SECURITY_PROFILES = ['baseline', 'fapi2'] as const;

@@ -22,7 +22,7 @@ type Deps = {
   catalogue: CatalogueService;
   audit: AuditService;
   maxAgeDays: number;
-  /** One-ID's current ES256 key (src/oidc/engine-keys.ts): signs the events. */
+  /** One-ID's current ES256 key (src/oidc/keys/engine-keys.ts): signs the events. */
   signer: () => Promise<EventSigner>;
   fetch: OutboundFetch;
   backchannel: DeliverySettings;

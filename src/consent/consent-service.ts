@@ -1,6 +1,6 @@
 // Consent for cross-agency data sharing. A citizen's decision is kept per client: which claims
 // were granted, which optional ones declined, for what purposes, until when. The engine's grants
-// are derived from it on every authorization (see src/oidc/consent-grants.ts), so the database
+// are derived from it on every authorization (see src/oidc/claims/consent-grants.ts), so the database
 // record is the single source of truth and withdrawal takes effect at once.
 import type { Knex } from 'knex';
 import { appendAudit } from '../audit/index.ts';

@@ -1,9 +1,9 @@
 // The OIDC engine's module: the one way into oidc-provider for the layers above (STYLE.md).
 export { createOidcModule, type OidcModule } from './oidc-module.ts';
-export { createEngineKeys, type EngineKeys } from './engine-keys.ts';
+export { createEngineKeys, type EngineKeys } from './keys/engine-keys.ts';
 export { engineCookieNames } from './provider.ts';
-export { createEngineMetadataCheck } from './client-check.ts';
-export type { AdminEngine } from './admin-engine.ts';
+export { createEngineMetadataCheck } from './clients/client-check.ts';
+export type { AdminEngine } from './clients/admin-engine.ts';
 export type { Interactions } from './interactions.ts';
 export type {
   AccessTokenInfo,

@@ -12,17 +12,17 @@ import type { Metrics } from '../observability/index.ts';
 import type { SessionService } from '../sessions/index.ts';
 import type { OutboundFetch } from '../shared/index.ts';
 import type { RedisClient } from '../store/index.ts';
-import { createRegistrationStore, type AdminEngine } from './admin-engine.ts';
-import { createLogoutTokenSender } from './backchannel-queue.ts';
-import { createClaimSources } from './claim-sources.ts';
+import { createRegistrationStore, type AdminEngine } from './clients/admin-engine.ts';
+import { createLogoutTokenSender } from './sessions/backchannel-queue.ts';
+import { createClaimSources } from './claims/claim-sources.ts';
 import { observeProvider } from './engine-events.ts';
-import type { EngineKeys } from './engine-keys.ts';
+import type { EngineKeys } from './keys/engine-keys.ts';
 import { createEngineLookups } from './engine-lookups.ts';
 import type { EngineApp, EnginePages } from './engine-types.ts';
-import { createGrantsRevoker } from './grant-revocation.ts';
+import { createGrantsRevoker } from './sessions/grant-revocation.ts';
 import { createInteractions } from './interactions.ts';
 import { createProvider } from './provider.ts';
-import { createSessionEngine } from './session-engine.ts';
+import { createSessionEngine } from './sessions/session-engine.ts';
 import { createEngineAdapter } from './storage/engine-adapter.ts';
 
 type Deps = {

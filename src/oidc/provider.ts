@@ -10,10 +10,10 @@ import { requestedAcr, satisfiesAcr } from '../auth/index.ts';
 import type { CatalogueItem, ConsentService } from '../consent/index.ts';
 import { isFirstPartyClient } from '../clients/index.ts';
 import { hostCookie } from '../shared/index.ts';
-import { accountClaims, agencyMemberClaim, scopeClaims } from './account-claims.ts';
+import { accountClaims, agencyMemberClaim, scopeClaims } from './claims/account-claims.ts';
 import type { FederationEngineHooks } from '../federation/index.ts';
-import { createOutboundFetch } from './backchannel-fetch.ts';
-import { clientFeatures, clientSettings } from './client-settings.ts';
+import { createOutboundFetch } from './sessions/backchannel-fetch.ts';
+import { clientFeatures, clientSettings } from './clients/client-settings.ts';
 import {
   assertClientAssertion,
   authMethods,
@@ -22,17 +22,17 @@ import {
   rotateRefreshToken,
   verifyClientCertificates,
   type ClientCertificates,
-} from './fapi-profile.ts';
-import { createLoadExistingGrant } from './consent-grants.ts';
+} from './clients/fapi-profile.ts';
+import { createLoadExistingGrant } from './claims/consent-grants.ts';
 import {
   adminFeatures,
   adminTokenClaims,
   installAdminEngine,
   withAdminResource,
   type AdminEngine,
-} from './admin-engine.ts';
-import type { ClaimSources } from './claim-sources.ts';
-import { pairwiseSub, subjectSector } from './pairwise.ts';
+} from './clients/admin-engine.ts';
+import type { ClaimSources } from './claims/claim-sources.ts';
+import { pairwiseSub, subjectSector } from './claims/pairwise.ts';
 import { clientTokensNotBeforeSeen } from './storage/request-clients.ts';
 import { guardConfiguration, retryAfterOn503 } from './unavailable.ts';
 import type { EnginePages } from './engine-types.ts';

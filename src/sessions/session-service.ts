@@ -32,7 +32,7 @@ import {
   type SessionRecord,
 } from './session-repo.ts';
 
-/** What the OIDC engine does for this domain (implemented in src/oidc/session-engine.ts). */
+/** What the OIDC engine does for this domain (implemented in src/oidc/sessions/session-engine.ts). */
 export type SessionEngine = {
   /** Until when the engine's store holds the session (its `exp`), or undefined when it is gone. */
   liveUntil(uid: string): Promise<Date | undefined>;

@@ -1,6 +1,6 @@
 // fetch for One-ID's own outgoing requests (claim sources, their JWKS and events endpoints,
 // upstream identity providers), refusing loopback, private and other special-use addresses
-// against SSRF as the engine does for its own requests (src/oidc/backchannel-fetch.ts): the
+// against SSRF as the engine does for its own requests (src/oidc/sessions/backchannel-fetch.ts): the
 // check runs on the connected socket, so a name re-resolving to another address cannot slip
 // past it. Hosts named in OUTBOUND_PRIVATE_HOSTS (agency systems on internal networks) are
 // reached without the check.

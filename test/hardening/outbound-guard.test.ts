@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:http';
 import { generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUpstreamClient, UpstreamFailure } from '../../src/federation/upstream-client.ts';
-import { createClaimSources } from '../../src/oidc/claim-sources.ts';
+import { createClaimSources } from '../../src/oidc/claims/claim-sources.ts';
 import { createLogger, createOutboundFetch, isSpecialUseAddress } from '../../src/shared/index.ts';
 
 let server: Server;

@@ -20,7 +20,7 @@ import {
   lockSubjectKey,
   subjectKeyOwners,
 } from './certificate-repo.ts';
-import type { CertificateValidator } from './chain-validator.ts';
+import type { CertificateValidator } from './validation/chain-validator.ts';
 import { linkCertificate } from './link-certificate.ts';
 import { CHALLENGE_ALGORITHMS, CHALLENGE_TYP, createChallengeNonce } from './signed-challenge.ts';
 

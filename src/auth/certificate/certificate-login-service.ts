@@ -24,7 +24,7 @@ import {
   lockSubjectKey,
   recordCertificateUse,
 } from './certificate-repo.ts';
-import type { CertificateValidator } from './chain-validator.ts';
+import type { CertificateValidator } from './validation/chain-validator.ts';
 import {
   parseForwardedCertificate,
   parseForwardedChain,
@@ -38,7 +38,7 @@ import {
 } from './signed-challenge.ts';
 import { linkCertificate } from './link-certificate.ts';
 import { isTrustedProxy } from './trusted-proxy.ts';
-import type { ValidatedCertificate } from './validated-certificate.ts';
+import type { ValidatedCertificate } from './validation/validated-certificate.ts';
 
 export const CHALLENGE_TTL_SECONDS = 300;
 export const TLS_TICKET_TTL_SECONDS = 120;

@@ -2,7 +2,7 @@
 // account when linking; look it up on the next certificate login.
 import { createHash } from 'node:crypto';
 import { CertificateError } from './certificate-errors.ts';
-import type { ValidatedCertificate } from './validated-certificate.ts';
+import type { ValidatedCertificate } from './validation/validated-certificate.ts';
 
 /**
  * 'subject-serial': the holder id (subject serialNumber, OID 2.5.4.5) scoped to the

@@ -10,8 +10,8 @@ import type { KvStore } from '../../store/index.ts';
 import type { PasskeyService } from '../passkey/index.ts';
 import { createCertificateLinkService } from './certificate-link-service.ts';
 import { createCertificateLoginService } from './certificate-login-service.ts';
-import { createCertificateValidator } from './chain-validator.ts';
-import { createRecoveryService } from './recovery-service.ts';
+import { createCertificateValidator } from './validation/chain-validator.ts';
+import { createRecoveryService } from './recovery/recovery-service.ts';
 
 type Deps = {
   settings: CertificateConfig & { trustAnchorsPath: string };

@@ -7,10 +7,10 @@ import { readFileSync } from 'node:fs';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import { appendAudit } from '../../audit/index.ts';
-import type { RevocationOptions } from './revocation-checker.ts';
-import { createCertificateValidator } from './chain-validator.ts';
-import { OID } from './certificate-extensions.ts';
-import { Name, type SubjectAlternativeNameExtension, X509Certificate } from './x509.ts';
+import type { RevocationOptions } from './revocation/revocation-checker.ts';
+import { createCertificateValidator } from './validation/chain-validator.ts';
+import { OID } from './validation/certificate-extensions.ts';
+import { Name, type SubjectAlternativeNameExtension, X509Certificate } from './validation/x509.ts';
 
 /** The RFC 8705 2.1.2 metadata fields that name the certificate's subject (one per client). */
 export type SubjectField =

@@ -2,7 +2,7 @@
 // after the HTTP layer established (isTrustedProxy) that the request came from the
 // proxy: anyone else can set these headers. Results are DER for the validator.
 import { CertificateError } from './certificate-errors.ts';
-import { certificateToDer, decodeBase64Strict } from './certificate-encoding.ts';
+import { certificateToDer, decodeBase64Strict } from './validation/certificate-encoding.ts';
 
 /** 'nginx-escaped': $ssl_client_escaped_cert (URL-encoded PEM).
  *  'rfc9440': Client-Cert, a structured-field byte sequence `:BASE64DER:`. */

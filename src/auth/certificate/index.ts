@@ -12,12 +12,15 @@ export {
   isCertificateError,
 } from './certificate-errors.ts';
 export type { CertificateErrorCode, CertificateErrorReason } from './certificate-errors.ts';
-export { createCertificateValidator } from './chain-validator.ts';
-export type { CertificateValidator, CertificateValidatorOptions } from './chain-validator.ts';
-export type { CertificateInput } from './certificate-encoding.ts';
-export type { SanOtherName } from './certificate-extensions.ts';
-export type { RevocationOptions, RevocationStatus } from './revocation-checker.ts';
-export type { ValidatedCertificate } from './validated-certificate.ts';
+export { createCertificateValidator } from './validation/chain-validator.ts';
+export type {
+  CertificateValidator,
+  CertificateValidatorOptions,
+} from './validation/chain-validator.ts';
+export type { CertificateInput } from './validation/certificate-encoding.ts';
+export type { SanOtherName } from './validation/certificate-extensions.ts';
+export type { RevocationOptions, RevocationStatus } from './revocation/revocation-checker.ts';
+export type { ValidatedCertificate } from './validation/validated-certificate.ts';
 export {
   CHALLENGE_ALGORITHMS,
   CHALLENGE_TYP,
@@ -51,8 +54,8 @@ export {
   createRecoveryService,
   certificateLabel,
   CERTIFICATE_LABEL_MAX,
-} from './recovery-service.ts';
-export type { RecoveryService } from './recovery-service.ts';
+} from './recovery/recovery-service.ts';
+export type { RecoveryService } from './recovery/recovery-service.ts';
 export { createCertificateLinkService } from './certificate-link-service.ts';
 export type { CertificateLinkService, LinkOutcome } from './certificate-link-service.ts';
 export type { LinkedCertificate } from './certificate-repo.ts';

@@ -4,7 +4,7 @@
 import type { Knex } from 'knex';
 import { appendAudit } from '../../audit/index.ts';
 import { insertCertificate } from './certificate-repo.ts';
-import type { ValidatedCertificate } from './validated-certificate.ts';
+import type { ValidatedCertificate } from './validation/validated-certificate.ts';
 
 export const linkCertificate = async (
   trx: Knex.Transaction,

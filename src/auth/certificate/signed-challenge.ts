@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { decodeProtectedHeader, errors, importX509, jwtVerify } from 'jose';
 import { CertificateError } from './certificate-errors.ts';
-import { decodeBase64Strict, derToPem } from './certificate-encoding.ts';
+import { decodeBase64Strict, derToPem } from './validation/certificate-encoding.ts';
 
 export const CHALLENGE_TYP = 'one-id-cert-challenge+jwt';
 export const CHALLENGE_ALGORITHMS = ['ES256', 'PS256', 'RS256'] as const;

@@ -9,7 +9,7 @@ import type Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import type { AgencyLinkService } from '../../federation/index.ts';
 import type { OidcFacade } from '../../oidc/index.ts';
-import { subjectSector } from '../../oidc/pairwise.ts';
+import { subjectSector } from '../../oidc/claims/pairwise.ts';
 import { AppError, isAppError } from '../../shared/index.ts';
 import { readBody } from '../middleware/body.ts';
 

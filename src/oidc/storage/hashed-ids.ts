@@ -21,7 +21,7 @@ const BEARER_MODELS: ReadonlySet<string> = new Set([
 /**
  * Wraps the store the engine uses: for bearer models, `id` is hashed on the way in, and the
  * stored payload's `jti` is the hashed id too (so code working on the store directly, such as
- * src/oidc/session-engine.ts, acts on stored ids). `find(id)` gives the engine back the raw id
+ * src/oidc/sessions/session-engine.ts, acts on stored ids). `find(id)` gives the engine back the raw id
  * it asked for; `findByUid` cannot (the stored payload has only the hash) and returns the
  * stored id, which the engine only reads. An Interaction's copy of its session's cookie value
  * is hashed as well. `Inner` must be the store level: never wrap twice. `hash` is a keyed hash

@@ -11,7 +11,7 @@ import type {
 import type Provider from 'oidc-provider';
 import type { Logger } from 'pino';
 import type { SessionService } from '../../sessions/index.ts';
-import { installBackchannelQueue } from '../backchannel-queue.ts';
+import { installBackchannelQueue } from '../sessions/backchannel-queue.ts';
 
 type Activity = {
   userAgent: string | undefined;

@@ -6,7 +6,7 @@ import {
   type CertificateErrorReason,
   type CertificateValidatorOptions,
 } from '../../../src/auth/certificate/index.ts';
-import { Extension, KeyUsageFlags } from '../../../src/auth/certificate/x509.ts';
+import { Extension, KeyUsageFlags } from '../../../src/auth/certificate/validation/x509.ts';
 import {
   OIDS,
   createIntermediateCa,

@@ -3,9 +3,9 @@
 // the citizen's logout page waits. Here each provider's method is replaced by one that queues
 // the token (src/sessions); the worker later calls the engine's original method to send it.
 import type Provider from 'oidc-provider';
-import type { ClientService } from '../clients/index.ts';
-import { UndeliverableError, type Delivery, type LogoutReason } from '../sessions/index.ts';
-import { randomToken } from '../shared/index.ts';
+import type { ClientService } from '../../clients/index.ts';
+import { UndeliverableError, type Delivery, type LogoutReason } from '../../sessions/index.ts';
+import { randomToken } from '../../shared/index.ts';
 
 type LogoutCapable = {
   clientId: string;

@@ -1,10 +1,10 @@
 // CRL revocation check (RFC 5280 5, 6.3): download, verify against the issuer,
 // cache in memory until nextUpdate, look the serial number up.
-import { CertificateError } from './certificate-errors.ts';
-import { readKeyUsage } from './certificate-extensions.ts';
+import { CertificateError } from '../certificate-errors.ts';
+import { readKeyUsage } from '../validation/certificate-extensions.ts';
 import { fetchBytes } from './revocation-fetch.ts';
-import { KeyUsageFlags, X509Crl, type X509Certificate } from './x509.ts';
-import { certificateLabel } from './certificate-label.ts';
+import { KeyUsageFlags, X509Crl, type X509Certificate } from '../validation/x509.ts';
+import { certificateLabel } from '../certificate-label.ts';
 
 /** Tolerated clock difference with the CA for thisUpdate. */
 export const REVOCATION_CLOCK_SKEW_MS = 5 * 60_000;

@@ -6,7 +6,7 @@ import {
   SubjectAlternativeName,
   SubjectDirectoryAttributes,
 } from '@peculiar/asn1-x509';
-import { CertificateError } from './certificate-errors.ts';
+import { CertificateError } from '../certificate-errors.ts';
 import { readTlv } from './der-reader.ts';
 import {
   AuthorityInfoAccessExtension,
@@ -17,7 +17,7 @@ import {
   type Extension,
   type X509Certificate,
 } from './x509.ts';
-import { certificateLabel } from './certificate-label.ts';
+import { certificateLabel } from '../certificate-label.ts';
 
 export const OID = {
   basicConstraints: '2.5.29.19',

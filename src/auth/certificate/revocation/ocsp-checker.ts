@@ -16,15 +16,15 @@ import {
 } from '@peculiar/asn1-ocsp';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import { AlgorithmIdentifier, Certificate, Extension } from '@peculiar/asn1-x509';
-import { isSignedBy } from './chain-builder.ts';
-import { CertificateError } from './certificate-errors.ts';
-import { OID, readExtendedKeyUsage } from './certificate-extensions.ts';
+import { isSignedBy } from '../validation/chain-builder.ts';
+import { CertificateError } from '../certificate-errors.ts';
+import { OID, readExtendedKeyUsage } from '../validation/certificate-extensions.ts';
 import { REVOCATION_CLOCK_SKEW_MS } from './crl-checker.ts';
-import { certificateRawParts } from './der-reader.ts';
+import { certificateRawParts } from '../validation/der-reader.ts';
 import { fetchBytes } from './revocation-fetch.ts';
-import { verifyAsnSignature } from './signature-verifier.ts';
-import { Name, X509Certificate } from './x509.ts';
-import { certificateLabel } from './certificate-label.ts';
+import { verifyAsnSignature } from '../validation/signature-verifier.ts';
+import { Name, X509Certificate } from '../validation/x509.ts';
+import { certificateLabel } from '../certificate-label.ts';
 
 const MAX_OCSP_BYTES = 1024 * 1024;
 /** A response without nextUpdate is only trusted this long after its thisUpdate. */

@@ -26,8 +26,8 @@ import {
   type RemoteJWKSet,
 } from 'jose';
 import type { Logger } from 'pino';
-import type { CatalogueItem, IssuedToken } from '../consent/index.ts';
-import type { OutboundFetch } from '../shared/index.ts';
+import type { CatalogueItem, IssuedToken } from '../../consent/index.ts';
+import type { OutboundFetch } from '../../shared/index.ts';
 
 // RFC 7519 4.1: claims about the answer itself, not about the citizen, that a source may add,
 // plus the echo of the request's `jti`. Not `sub`: see above.

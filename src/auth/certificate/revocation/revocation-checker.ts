@@ -1,12 +1,12 @@
 // Revocation status of every non-anchor certificate of a validated path: OCSP first
 // when the certificate names a responder (fresher), then CRLs. "Cannot tell" is
 // fatal unless the deployment chose failOpen, and the result says so for the audit.
-import { CertificateError, isCertificateError } from './certificate-errors.ts';
-import { readCrlUrls, readOcspUrls } from './certificate-extensions.ts';
+import { CertificateError, isCertificateError } from '../certificate-errors.ts';
+import { readCrlUrls, readOcspUrls } from '../validation/certificate-extensions.ts';
 import { createCrlChecker } from './crl-checker.ts';
 import { createOcspChecker } from './ocsp-checker.ts';
-import type { X509Certificate } from './x509.ts';
-import { certificateLabel } from './certificate-label.ts';
+import type { X509Certificate } from '../validation/x509.ts';
+import { certificateLabel } from '../certificate-label.ts';
 
 export interface RevocationOptions {
   /** true: accept the certificate when no CRL/OCSP answer can be obtained. Banks use false. */

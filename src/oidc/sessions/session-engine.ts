@@ -2,7 +2,7 @@
 // its grants as RP-initiated logout does), make it forget one client. Works on the adapter
 // (Redis or in-process) directly, so it needs no request context and survives provider rebuilds.
 import type { AdapterConstructor, AdapterPayload } from 'oidc-provider';
-import type { SessionEngine } from '../sessions/index.ts';
+import type { SessionEngine } from '../../sessions/index.ts';
 import { createGrantRevoker } from './grant-revocation.ts';
 
 /**

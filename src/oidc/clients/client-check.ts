@@ -3,7 +3,7 @@
 // standard field's form, the algorithms offered, the combinations the specifications forbid.
 import { generateKeyPairSync } from 'node:crypto';
 import type Provider from 'oidc-provider';
-import { AppError } from '../shared/index.ts';
+import { AppError } from '../../shared/index.ts';
 import { clientFeatures, clientSettings } from './client-settings.ts';
 import { authMethods, CHECK_CERTIFICATES, fapiFeatures } from './fapi-profile.ts';
 

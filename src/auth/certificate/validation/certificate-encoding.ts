@@ -1,5 +1,5 @@
 // Parsing of PEM / DER / base64 certificate input into X509Certificate objects.
-import { CertificateError } from './certificate-errors.ts';
+import { CertificateError } from '../certificate-errors.ts';
 import { isSingleElement } from './der-reader.ts';
 import { X509Certificate } from './x509.ts';
 

@@ -15,9 +15,14 @@ import Provider, {
   type Grant,
   type KoaContextWithOIDC,
 } from 'oidc-provider';
-import { ADMIN_SCOPES, DCR_POLICY, type DcrService, type DcrTokenRecord } from '../admin/index.ts';
-import { ADMIN_API_CLIENT_ID } from '../clients/index.ts';
-import { isAppError } from '../shared/index.ts';
+import {
+  ADMIN_SCOPES,
+  DCR_POLICY,
+  type DcrService,
+  type DcrTokenRecord,
+} from '../../admin/index.ts';
+import { ADMIN_API_CLIENT_ID } from '../../clients/index.ts';
+import { isAppError } from '../../shared/index.ts';
 
 export type AdminEngine = {
   /** `${ISSUER}/admin/api` */

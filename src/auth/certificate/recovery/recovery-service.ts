@@ -5,12 +5,12 @@
 // certificate login is on) and given a name of the citizen's choosing.
 import type { Knex } from 'knex';
 import type { RegistrationResponseJSON } from '@simplewebauthn/server';
-import type { Account } from '../../accounts/index.ts';
-import { appendAudit } from '../../audit/index.ts';
-import { AppError } from '../../shared/index.ts';
-import { listCredentials, type PasskeyService } from '../passkey/index.ts';
-import type { CertificateLinkService } from './certificate-link-service.ts';
-import { labelCertificate, listCertificates } from './certificate-repo.ts';
+import type { Account } from '../../../accounts/index.ts';
+import { appendAudit } from '../../../audit/index.ts';
+import { AppError } from '../../../shared/index.ts';
+import { listCredentials, type PasskeyService } from '../../passkey/index.ts';
+import type { CertificateLinkService } from '../certificate-link-service.ts';
+import { labelCertificate, listCertificates } from '../certificate-repo.ts';
 import { deleteCertificate, deletePasskey, lockAccount } from './recovery-repo.ts';
 
 const binding = (accountId: string) => `recover:${accountId}`;

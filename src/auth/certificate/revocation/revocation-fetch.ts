@@ -1,7 +1,7 @@
 // Bounded HTTP download for CRLs and OCSP: a hard deadline (even if an injected fetch
 // ignores the AbortSignal) and a size cap, so a slow or hostile CA endpoint cannot
 // hold a login request or exhaust memory.
-import { CertificateError } from './certificate-errors.ts';
+import { CertificateError } from '../certificate-errors.ts';
 
 export interface FetchBytesOptions {
   fetch: typeof fetch;

@@ -1,6 +1,6 @@
 // Bank-grade validation of a citizen's certificate: path to a configured anchor,
 // signatures, validity, CA constraints, leaf usage and policy, then revocation.
-import { CertificateError } from './certificate-errors.ts';
+import { CertificateError } from '../certificate-errors.ts';
 import {
   parseCertificate,
   pemCertificatesToDer,
@@ -13,7 +13,10 @@ import {
   checkLeafUsage,
   checkValidityPeriods,
 } from './path-constraints.ts';
-import { createRevocationChecker, type RevocationOptions } from './revocation-checker.ts';
+import {
+  createRevocationChecker,
+  type RevocationOptions,
+} from '../revocation/revocation-checker.ts';
 import { describeCertificate, type ValidatedCertificate } from './validated-certificate.ts';
 import { X509Certificate } from './x509.ts';
 

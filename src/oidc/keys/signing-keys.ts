@@ -3,8 +3,8 @@
 // (retired) so tokens already issued still verify; the engine signs with the first key per alg.
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
 import type { Knex } from 'knex';
-import { appendAudit } from '../audit/index.ts';
-import type { Clock, SecretBox } from '../shared/index.ts';
+import { appendAudit } from '../../audit/index.ts';
+import type { Clock, SecretBox } from '../../shared/index.ts';
 import {
   deleteRetiredKeys,
   dropPendingKeys,

@@ -15,8 +15,8 @@ import {
   type ClientCertificateAuthority,
   type ForwardedCertificateFormat,
   type SubjectField,
-} from '../auth/certificate/index.ts';
-import { FAPI2_CLIENT_ALGS } from '../clients/index.ts';
+} from '../../auth/certificate/index.ts';
+import { FAPI2_CLIENT_ALGS } from '../../clients/index.ts';
 
 /** Where client certificates come from: the listener's own handshake, or the trusted proxy's header. */
 export type ClientCertificates = {

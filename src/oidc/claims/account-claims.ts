@@ -1,6 +1,6 @@
 // What One-ID asserts about a citizen. The engine filters these by the grant (consent).
-import type { Account } from '../accounts/index.ts';
-import type { CatalogueItem } from '../consent/index.ts';
+import type { Account } from '../../accounts/index.ts';
+import type { CatalogueItem } from '../../consent/index.ts';
 
 /** Claims that travel with another (their consent is the other's). */
 const COMPANIONS: Record<string, string[]> = {

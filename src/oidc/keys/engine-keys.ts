@@ -2,8 +2,8 @@
 // other agencies' claims endpoints and the events telling them to refuse a distributed token.
 import { importJWK, type CryptoKey } from 'jose';
 import type { Knex } from 'knex';
-import type { Clock, SecretBox } from '../shared/index.ts';
-import type { ClaimSourceSigner } from './claim-sources.ts';
+import type { Clock, SecretBox } from '../../shared/index.ts';
+import type { ClaimSourceSigner } from '../claims/claim-sources.ts';
 import { createSigningKeyService } from './signing-keys.ts';
 
 /** Creates the service and makes sure a key set exists and keys due are active. */

@@ -3,7 +3,7 @@
 // rejected, every declined or not-allowed item, so the engine's consent prompt asks for what is
 // still undecided and tokens and userinfo release only what was agreed.
 import type { KoaContextWithOIDC, Grant } from 'oidc-provider';
-import type { ConsentService } from '../consent/index.ts';
+import type { ConsentService } from '../../consent/index.ts';
 
 type Desired = {
   consentId: string | undefined;

@@ -1,9 +1,9 @@
 // Certification path building (RFC 5280 6, RFC 4158 simplified): from the leaf up
 // through the intermediates the client supplied to one of the configured anchors.
 // Only anchors are trusted; a self-signed certificate sent by the client is not.
-import { CertificateError } from './certificate-errors.ts';
+import { CertificateError } from '../certificate-errors.ts';
 import type { X509Certificate } from './x509.ts';
-import { certificateLabel } from './certificate-label.ts';
+import { certificateLabel } from '../certificate-label.ts';
 
 /** Longest path accepted, leaf and anchor included; bounds work on hostile input. */
 export const MAX_PATH_LENGTH = 8;

@@ -3,7 +3,7 @@
 // admin API or the CLI accepts is one the engine will load. A feature that adds client metadata
 // (mTLS, request objects, ...) is switched on here, and its fields in clients/metadata-policy.ts.
 import type { ClientAuthMethod, Configuration } from 'oidc-provider';
-import { ACR_VALUES } from '../auth/index.ts';
+import { ACR_VALUES } from '../../auth/index.ts';
 
 export const clientSettings = {
   acrValues: ACR_VALUES,

@@ -8,7 +8,7 @@ import {
   readSubjectAltNames,
   type SanOtherName,
 } from './certificate-extensions.ts';
-import type { RevocationStatus } from './revocation-checker.ts';
+import type { RevocationStatus } from '../revocation/revocation-checker.ts';
 import type { X509Certificate } from './x509.ts';
 
 export interface ValidatedCertificate {

@@ -1,5 +1,5 @@
 // Per-certificate rules over a built path [leaf, ...intermediates, anchor] (RFC 5280 6.1.3-6.1.5).
-import { CertificateError } from './certificate-errors.ts';
+import { CertificateError } from '../certificate-errors.ts';
 import {
   OID,
   SUPPORTED_EXTENSIONS,
@@ -10,7 +10,7 @@ import {
   readPolicies,
 } from './certificate-extensions.ts';
 import { KeyUsageFlags, type X509Certificate } from './x509.ts';
-import { certificateLabel } from './certificate-label.ts';
+import { certificateLabel } from '../certificate-label.ts';
 
 const role = (index: number, length: number): string =>
   index === 0
