@@ -13,6 +13,7 @@ import type { ClientService } from '../../clients/index.ts';
 import { createMemoryAdapter } from './memory-adapter.ts';
 import { createRedisAdapter, type RedisClient } from './redis-adapter.ts';
 import { hashBearerIds } from './hashed-ids.ts';
+import { PassThroughAdapter } from './pass-through.ts';
 import type { RegistrationStore } from '../clients/admin-engine.ts';
 import { createGrantRevoker } from '../sessions/grant-revocation.ts';
 import { noteClientTokensNotBefore } from './request-clients.ts';
@@ -48,31 +49,15 @@ const SINGLE_USE: Record<string, Reuse> = {
   },
 };
 
-class SingleUse implements Adapter {
+class SingleUse extends PassThroughAdapter<ConsumeOnce> {
   constructor(
-    private readonly inner: ConsumeOnce,
+    inner: ConsumeOnce,
     private readonly reuse: Reuse,
     private readonly revokeGrant: (grantId: string) => Promise<void>,
-  ) {}
-  upsert(id: string, payload: AdapterPayload, expiresIn: number) {
-    return this.inner.upsert(id, payload, expiresIn);
+  ) {
+    super(inner);
   }
-  find(id: string) {
-    return this.inner.find(id);
-  }
-  findByUid(uid: string) {
-    return this.inner.findByUid(uid);
-  }
-  findByUserCode(userCode: string) {
-    return this.inner.findByUserCode(userCode);
-  }
-  destroy(id: string) {
-    return this.inner.destroy(id);
-  }
-  revokeByGrantId(grantId: string) {
-    return this.inner.revokeByGrantId(grantId);
-  }
-  async consume(id: string) {
+  override async consume(id: string) {
     if (await this.inner.consumeOnce(id)) return;
     if (this.reuse.revokes) {
       const grantId = (await this.inner.find(id))?.grantId;

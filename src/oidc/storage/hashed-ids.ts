@@ -2,6 +2,7 @@
 // a token (or a session cookie) are stored and looked up under an HMAC of the id, so a Redis
 // replica, dump or backup (or the in-process store) holds no usable token (docs/security.md).
 import type { Adapter, AdapterConstructor, AdapterPayload } from 'oidc-provider';
+import { PassThroughAdapter } from './pass-through.ts';
 
 // Models whose id is presented as a credential. Not here: Grant (its id opens nothing),
 // Interaction (its id is in URLs and useless without the interaction cookie, signed with
@@ -37,43 +38,38 @@ export const hashBearerIds = (
     return BEARER_MODELS.has(name) ? new HashedIdAdapter(inner, hash) : inner;
   } as unknown as AdapterConstructor;
 
-class HashedIdAdapter implements Adapter {
+class HashedIdAdapter extends PassThroughAdapter {
   constructor(
-    private readonly inner: Adapter,
+    inner: Adapter,
     private readonly hash: (id: string) => string,
-  ) {}
-  upsert(id: string, payload: AdapterPayload, expiresIn: number) {
+  ) {
+    super(inner);
+  }
+  override upsert(id: string, payload: AdapterPayload, expiresIn: number) {
     const stored = this.hash(id);
     return this.inner.upsert(stored, { ...payload, jti: stored }, expiresIn);
   }
-  async find(id: string) {
+  override async find(id: string) {
     const payload = await this.inner.find(this.hash(id));
     return payload && { ...payload, jti: id };
   }
-  findByUid(uid: string) {
-    return this.inner.findByUid(uid);
-  }
-  findByUserCode(userCode: string) {
-    return this.inner.findByUserCode(userCode);
-  }
-  consume(id: string) {
+  override consume(id: string) {
     return this.inner.consume(this.hash(id));
   }
-  destroy(id: string) {
+  override destroy(id: string) {
     return this.inner.destroy(this.hash(id));
-  }
-  revokeByGrantId(grantId: string) {
-    return this.inner.revokeByGrantId(grantId);
   }
 }
 
 // The engine records the session's cookie value in the interaction (it never reads it back).
-class InteractionAdapter implements Adapter {
+class InteractionAdapter extends PassThroughAdapter {
   constructor(
-    private readonly inner: Adapter,
+    inner: Adapter,
     private readonly hash: (id: string) => string,
-  ) {}
-  upsert(id: string, payload: AdapterPayload, expiresIn: number) {
+  ) {
+    super(inner);
+  }
+  override upsert(id: string, payload: AdapterPayload, expiresIn: number) {
     const session = payload.session as { cookie?: string } | undefined;
     return this.inner.upsert(
       id,
@@ -82,23 +78,5 @@ class InteractionAdapter implements Adapter {
         : payload,
       expiresIn,
     );
-  }
-  find(id: string) {
-    return this.inner.find(id);
-  }
-  findByUid(uid: string) {
-    return this.inner.findByUid(uid);
-  }
-  findByUserCode(userCode: string) {
-    return this.inner.findByUserCode(userCode);
-  }
-  consume(id: string) {
-    return this.inner.consume(id);
-  }
-  destroy(id: string) {
-    return this.inner.destroy(id);
-  }
-  revokeByGrantId(grantId: string) {
-    return this.inner.revokeByGrantId(grantId);
   }
 }
