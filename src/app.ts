@@ -5,7 +5,7 @@ import { createAccountService } from './accounts/index.ts';
 import { createAdminModule } from './admin/index.ts';
 import { createAuditService, withAuditKeys } from './audit/index.ts';
 import { createAuthModule } from './auth/index.ts';
-import { createClientsModule } from './clients/index.ts';
+import { createClientsModule, serverOffer } from './clients/index.ts';
 import type { Config } from './config/index.ts';
 import {
   createCatalogueService,
@@ -55,7 +55,7 @@ export const createApp = async (config: Config, options: AppOptions = {}) => {
     mirror: stores.sharedKv,
     secretGraceSeconds: config.clientSecretGraceSeconds,
     engineCheck: createEngineMetadataCheck(issuer),
-    offer: { tlsClientAuth: config.certificates.clientTrustAnchorsPath !== undefined },
+    offer: serverOffer(config),
   });
   const domain = { ...core, accounts, clients: clientsModule.service };
   const auth = createAuthModule({

@@ -3,7 +3,7 @@
 import { createAccountService, createImportService } from '../accounts/index.ts';
 import { createAdminModule } from '../admin/index.ts';
 import { appendAudit, createAuditService, withAuditKeys } from '../audit/index.ts';
-import { createClientCache, createClientService } from '../clients/index.ts';
+import { createClientCache, createClientService, serverOffer } from '../clients/index.ts';
 import { createUpstreamService, federationRedirectUri } from '../federation/index.ts';
 import { createCatalogueService, createSourceEvents } from '../consent/index.ts';
 import type { Config } from '../config/index.ts';
@@ -66,7 +66,7 @@ export const createCliContext = async (config: Config) => {
     }),
     engineCheck: createEngineMetadataCheck(config.issuer),
     // The servers' settings: the CLI refuses what they would not load.
-    offer: { tlsClientAuth: config.certificates.clientTrustAnchorsPath !== undefined },
+    offer: serverOffer(config),
   });
   const accounts = createAccountService({
     knex,

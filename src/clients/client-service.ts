@@ -75,7 +75,7 @@ type Deps = {
   /** Per-instance cache of engine metadata and allowances, invalidated on every change (client-cache.ts). */
   cache?: ClientCache | undefined;
   engineCheck?: EngineMetadataCheck | undefined;
-  /** What this server's settings offer (tls_client_auth only with CLIENT_CERT_TRUST_ANCHORS). */
+  /** What this server's settings offer (the certificate methods, metadata-policy.ts serverOffer). */
   offer: ServerOffer;
 };
 

@@ -24,7 +24,7 @@ type Deps = {
   feed: ChangeFeed | undefined;
   /** The engine's own metadata validation (src/oidc/clients/client-check.ts). */
   engineCheck: EngineMetadataCheck;
-  /** What this server's settings offer (tls_client_auth only with CLIENT_CERT_TRUST_ANCHORS). */
+  /** What this server's settings offer (the certificate methods, metadata-policy.ts serverOffer). */
   offer: ServerOffer;
 };
 

@@ -4,7 +4,7 @@ export type { ClientCache, StampMirror } from './client-cache.ts';
 export type { AddClientOptions, ChangeContext, ClientService } from './client-service.ts';
 export { parseClientMetadata, readClientMetadata, usesSecret } from './client-metadata.ts';
 export { displayNameProblem } from './display-name.ts';
-export { FIELD_POLICY, type FieldRule } from './metadata-policy.ts';
+export { FIELD_POLICY, serverOffer, type FieldRule, type ServerOffer } from './metadata-policy.ts';
 export {
   FAPI2_CLIENT_ALGS,
   requiresFapi2,

@@ -4,6 +4,8 @@
 // manifest import, dynamic registration) applies this one table; docs/admin.md lists it.
 // Adding a field is one entry here; honoured fields are checked further by the engine itself.
 
+import type { Config } from '../config/index.ts';
+
 /** How a field is treated. `omitInDynamic`: dynamic registration drops it instead (RFC 7591 3.2.1). */
 export type FieldRule =
   | { outcome: 'honoured' }
@@ -152,19 +154,52 @@ export const applyFieldPolicy = (
   return result;
 };
 
-/** What this server's settings offer that registration depends on (src/app.ts reads them). */
+/** What this server's settings offer that registration depends on (serverOffer reads them). */
 export type ServerOffer = {
   /** RFC 8705 2.1 (tls_client_auth): CLIENT_CERT_TRUST_ANCHORS names the agency CAs trusted. */
   tlsClientAuth: boolean;
+  /**
+   * RFC 8705 2 (both certificate methods): a client certificate can reach the server, on the
+   * certificate listener (CERT_LOGIN_PORT) or forwarded by a proxy in TRUSTED_PROXIES.
+   */
+  clientCertificates: boolean;
 };
 
 /**
- * What a client asks for that this server does not offer: the running engine would not load
- * such a client (it offers tls_client_auth only with trusted agency CAs, src/oidc/clients/fapi-profile.ts).
+ * The offer of `config`, by the engine's own conditions (src/oidc/oidc-module.ts builds its
+ * certificate listener origin and proxy source from the same settings): servers and CLI agree.
  */
-export const unofferedProblems = (m: Record<string, unknown>, offer: ServerOffer): string[] =>
-  m.token_endpoint_auth_method === 'tls_client_auth' && !offer.tlsClientAuth
-    ? [
-        'token_endpoint_auth_method: tls_client_auth needs CLIENT_CERT_TRUST_ANCHORS on this server (the agency CAs it trusts for system certificates, RFC 8705 2.1); use private_key_jwt or self_signed_tls_client_auth',
-      ]
-    : [];
+export const serverOffer = (
+  config: Pick<Config, 'certificates' | 'trustedProxies'>,
+): ServerOffer => {
+  const cert = config.certificates;
+  const listener = Boolean(cert.trustAnchorsPath && cert.loginPort && cert.tlsCert && cert.tlsKey);
+  return {
+    tlsClientAuth: cert.clientTrustAnchorsPath !== undefined,
+    clientCertificates: listener || config.trustedProxies.length > 0,
+  };
+};
+
+const NO_CERTIFICATES =
+  'needs a way for client certificates to reach this server: CERT_LOGIN_PORT (with TLS_CERT, TLS_KEY and CERT_TRUST_ANCHORS) for the certificate listener, or TRUSTED_PROXIES for a proxy that forwards the certificate (RFC 8705 2)';
+const NO_AGENCY_CAS =
+  'needs CLIENT_CERT_TRUST_ANCHORS on this server (the agency CAs it trusts for system certificates, RFC 8705 2.1)';
+
+/**
+ * What a client asks for that this server does not offer: the running engine would not load
+ * such a client (src/oidc/clients/fapi-profile.ts offers self_signed_tls_client_auth only where
+ * certificates arrive, and tls_client_auth only there with trusted agency CAs too).
+ */
+export const unofferedProblems = (m: Record<string, unknown>, offer: ServerOffer): string[] => {
+  const method = m.token_endpoint_auth_method;
+  if (method !== 'tls_client_auth' && method !== 'self_signed_tls_client_auth') return [];
+  const missing = [
+    ...(offer.clientCertificates ? [] : [NO_CERTIFICATES]),
+    ...(method === 'tls_client_auth' && !offer.tlsClientAuth ? [NO_AGENCY_CAS] : []),
+  ];
+  const instead =
+    method === 'tls_client_auth' && offer.clientCertificates
+      ? 'use private_key_jwt or self_signed_tls_client_auth'
+      : 'use private_key_jwt';
+  return missing.map((why) => `token_endpoint_auth_method: ${method} ${why}; ${instead}`);
+};

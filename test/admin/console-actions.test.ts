@@ -179,7 +179,7 @@ describe('admin console: editing a system', () => {
     expect(bad.status).toBe(400);
     const page = await bad.text();
     expect(page).toMatch(
-      /<a href="#f-sector_identifier_uri"><code>sector_identifier_uri<\/code>: is required when redirect_uris use more than one host/,
+      /<a href="#f-sector_identifier_uri">섹터 식별자 URI: 리디렉션 URI의 호스트가 여럿이면 반드시 적어야 합니다\.<\/a>/,
     );
     expect(page).toMatch(
       /id="f-sector_identifier_uri" name="sector_identifier_uri" aria-invalid="true"/,

@@ -1,7 +1,8 @@
 // The console's review and status actions and its readable records, over HTTP as a browser posts
 // them: disabling needs the ticked confirmation; a disabled system is enabled "again"; a platform
 // administrator returns a draft with a reason its agency administrator reads; allowances are
-// saved from the editor's rows (a bad row gets a Korean error next to it); the audit log names
+// saved from the editor's rows (a bad row gets a Korean error next to it), and the registry's
+// other errors are Korean too (a bad redirect URI names its field and line); the audit log names
 // people and actions, filters by action and says what changed; administrators find people by
 // name to grant a role.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -165,6 +166,28 @@ describe('admin console: returning a draft with a reason', () => {
       .returnDraft(cliPrincipal(), active, 'x')
       .catch((e: unknown) => e);
     expect(refused).toMatchObject({ code: 'ERR_CLIENT_NOT_DRAFT', status: 409 });
+  });
+});
+
+describe('admin console: registry errors in the page language', () => {
+  it('shows a bad redirect URI on the Korean form as a Korean error naming the field and line', async () => {
+    const fields = formFields(await page(platform, '/admin/clients/new'), '/admin/clients');
+    const id = unique('minwon');
+    fields.set('client_id', id);
+    fields.set('client_name', '민원 포털');
+    fields.set('agency', AGENCY);
+    fields.set('redirect_uris', 'https://minwon.example.go.kr/cb\nhttp://minwon.example.go.kr/cb');
+    fields.set('token_endpoint_auth_method', 'client_secret_basic');
+
+    const bad = await postForm(platform.browser, `${app.issuer}/admin/clients`, fields);
+    expect(bad.status).toBe(400);
+    const html = await bad.text();
+    expect(html).toContain(
+      '<a href="#f-redirect_uris">리디렉션 URI 2번째 줄: https 주소여야 합니다(http는 localhost에서만 쓸 수 있습니다).</a>',
+    );
+    expect(html).toMatch(/id="f-redirect_uris" name="redirect_uris" aria-invalid="true"/);
+    expect(html).not.toMatch(/must use https|redirect_uris\.1/);
+    expect(await app.services.clients.exists(id)).toBe(false);
   });
 });
 

@@ -92,7 +92,10 @@ describe('admin console: upstream identity providers', () => {
     const bad = await postForm(platform.browser, `${app.issuer}/admin/upstreams`, fields);
     expect(bad.status).toBe(400);
     const html = await bad.text();
-    expect(html).toMatch(/<a href="#f-issuer"><code>issuer<\/code>: must be an https URL/);
+    // The page is in English (?lang=en above): the English text of the kind.
+    expect(html).toContain(
+      '<a href="#f-issuer"><code>issuer</code>: must be an https address without query (?) or fragment (#) (http only for localhost)</a>',
+    );
     expect(html).toMatch(/id="f-issuer" name="issuer" aria-invalid="true"/);
     expect(html).toContain('value="간편 인증"'); // what was typed is kept...
     expect(html).not.toContain(SECRET); // ...but not the secret

@@ -96,7 +96,9 @@ describe('admin console', () => {
       await page.fill('#claim-name-retention_days', '365');
       await page.click('#save-client');
       await page.waitForSelector('.error-summary');
-      expect(await page.textContent('.error-summary')).toContain('redirect_uris.0');
+      expect(await page.textContent('.error-summary')).toContain(
+        '리디렉션 URI 1번째 줄: 와일드카드(*)는 쓸 수 없습니다.',
+      );
       // Focus moves to the summary, so a screen reader reads it first.
       expect(await page.evaluate(() => document.activeElement?.id)).toBe('error-summary');
       expect(await page.getAttribute('#f-redirect_uris', 'aria-invalid')).toBe('true');

@@ -1,10 +1,16 @@
 // Security profiles at registration: fapi2 accepted through the admin API; a client allowed a
 // sensitive (catalogue `sensitivity: high`) or agency-held item is fapi2 by default and refused
 // as baseline, at registration and when its allowances change, each refusal naming the rule.
-// tls_client_auth is refused where no agency CA is trusted (CLIENT_CERT_TRUST_ANCHORS unset).
+// tls_client_auth is refused where no agency CA is trusted (CLIENT_CERT_TRUST_ANCHORS unset), and
+// both certificate methods where no client certificate can reach the server (RFC 8705 2).
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { exportJWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.ts';
 import { createAdmin, type Admin } from '../admin/support.ts';
+import { createLeaf, createRootCa } from '../support/pki.ts';
 import { clientKey, REDIRECT_URI } from './support.ts';
 
 let app: TestApp;
@@ -154,5 +160,74 @@ describe('tls_client_auth where no agency CA is trusted (CLIENT_CERT_TRUST_ANCHO
     expect(body.error).toBe('invalid_client_metadata');
     expect(body.error_description).toMatch(REFUSAL);
     expect(body).not.toHaveProperty('client_id');
+  });
+});
+
+describe('the certificate methods where no client certificate can reach the server', () => {
+  // RFC 8705 2: neither method works without a certificate listener or a forwarding proxy.
+  const REACH =
+    /needs a way for client certificates to reach this server: CERT_LOGIN_PORT.*TRUSTED_PROXIES/;
+  const selfSigned = async () => {
+    const cert = await createLeaf(await createRootCa(), { commonName: 'rp.example.go.kr' });
+    return {
+      client_name: '자체 서명 시스템',
+      agency: 'Test Agency',
+      redirect_uris: [REDIRECT_URI],
+      security_profile: 'fapi2',
+      token_endpoint_auth_method: 'self_signed_tls_client_auth',
+      tls_client_certificate_bound_access_tokens: true,
+      jwks: { keys: [{ ...(await exportJWK(cert.keys.publicKey)), x5c: [cert.b64] }] },
+    };
+  };
+  const agencySystem = {
+    client_name: '기관 시스템',
+    agency: 'Test Agency',
+    redirect_uris: [REDIRECT_URI],
+    security_profile: 'fapi2',
+    token_endpoint_auth_method: 'tls_client_auth',
+    tls_client_auth_subject_dn: 'CN=rp.example.go.kr, O=Test Agency, C=KR',
+    tls_client_certificate_bound_access_tokens: true,
+  };
+  let anchorsOnly: TestApp | undefined;
+  let proxyOnly: TestApp | undefined;
+  afterAll(async () => {
+    await anchorsOnly?.stop();
+    await proxyOnly?.stop();
+  });
+
+  it('refuses self_signed_tls_client_auth, naming the settings; nothing is stored', async () => {
+    const clientId = `self-signed-unreachable-${Date.now()}`;
+    const res = await platform.api('POST', '/clients', {
+      ...(await selfSigned()),
+      client_id: clientId,
+    });
+    expect(res.status, JSON.stringify(res.body)).toBe(400);
+    expect(res.body.detail).toMatch(new RegExp(`self_signed_tls_client_auth ${REACH.source}`));
+    expect(await app.services.clients.exists(clientId)).toBe(false);
+  });
+
+  it('refuses tls_client_auth with agency CAs trusted but no listener nor proxy', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'one-id-anchors-'));
+    const anchors = join(dir, 'agency-anchors.pem');
+    writeFileSync(anchors, (await createRootCa({ name: 'CN=Agency Root CA, C=KR' })).pem);
+    anchorsOnly = await startTestApp({ CLIENT_CERT_TRUST_ANCHORS: anchors });
+    const admin = await createAdmin(anchorsOnly, 'platform');
+    const res = await admin.api('POST', '/clients', agencySystem);
+    expect(res.status, JSON.stringify(res.body)).toBe(400);
+    expect(res.body.detail).toMatch(new RegExp(`tls_client_auth ${REACH.source}`));
+    // The agency CAs are there: only the missing way in is named.
+    expect(res.body.detail).not.toMatch(/needs CLIENT_CERT_TRUST_ANCHORS/);
+  });
+
+  it('accepts self_signed_tls_client_auth where a trusted proxy forwards certificates', async () => {
+    proxyOnly = await startTestApp({ TRUSTED_PROXIES: '10.0.0.0/8' });
+    const admin = await createAdmin(proxyOnly, 'platform');
+    const res = await admin.api('POST', '/clients', await selfSigned());
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    // tls_client_auth there still needs the agency CAs, and only them.
+    const pki = await admin.api('POST', '/clients', agencySystem);
+    expect(pki.status, JSON.stringify(pki.body)).toBe(400);
+    expect(pki.body.detail).toMatch(/tls_client_auth needs CLIENT_CERT_TRUST_ANCHORS/);
+    expect(pki.body.detail).not.toMatch(REACH);
   });
 });

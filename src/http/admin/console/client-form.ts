@@ -79,7 +79,7 @@ export const adminConsoleClientForm = (
     try {
       await save();
     } catch (error) {
-      const errors = formErrors(error);
+      const errors = formErrors(error, translator(langOf(ctx)));
       if (!errors) throw error;
       await again(checked.place(errors));
     }

@@ -103,7 +103,7 @@ export const adminConsoleClientPage = (
       await admin.registry.returnDraft(user.p, ctx.params.id!, reason);
       ctx.redirect(`${detail(ctx)}?done=returned`);
     } catch (error) {
-      const errors = formErrors(error);
+      const errors = formErrors(error, translator(langOf(ctx)));
       if (!errors) throw error;
       const t = translator(langOf(ctx));
       await show(

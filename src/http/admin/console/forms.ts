@@ -4,7 +4,9 @@
 import type { ClientView } from '../../../admin/index.ts';
 import { AppError, isAppError } from '../../../shared/index.ts';
 import { refuseUnstorable } from '../../middleware/body.ts';
+import type { Translate } from '../../render/messages.ts';
 import { allowancesFromRows, EDITOR_MARKER, rowsFromBody } from './allowance-editor.ts';
+import { translateProblem } from './problem-texts.ts';
 
 const text = (body: Record<string, unknown>, name: string) =>
   typeof body[name] === 'string' ? (body[name] as string).trim() : '';
@@ -205,8 +207,14 @@ export const formValues = (
   return values;
 };
 
-/** A validation failure as { field, message } pairs for the form's error summary, or undefined. */
-export const formErrors = (error: unknown): { field: string; message: string }[] | undefined => {
+/**
+ * A validation failure as { field, message } pairs for the form's error summary, in the page's
+ * language (`t`, problem-texts.ts), or undefined.
+ */
+export const formErrors = (
+  error: unknown,
+  t: Translate,
+): { field: string; message: string; label?: string }[] | undefined => {
   if (
     !isAppError(error) ||
     ![
@@ -227,9 +235,12 @@ export const formErrors = (error: unknown): { field: string; message: string }[]
   const problems = (error.details?.problems as string[] | undefined) ?? [error.message];
   return problems.map((p) => {
     const i = p.indexOf(': ');
-    return i > 0
-      ? { field: p.slice(0, i), message: p.slice(i + 2) }
-      : { field: String(error.details?.field ?? ''), message: p };
+    return translateProblem(
+      i > 0
+        ? { field: p.slice(0, i), message: p.slice(i + 2) }
+        : { field: String(error.details?.field ?? ''), message: p },
+      t,
+    );
   });
 };
 

@@ -14,6 +14,8 @@ import { auditActions } from './audit-view.ts';
 import { formErrors, formStatus } from './forms.ts';
 import type { ConsoleDeps, ConsoleKit, ConsoleUser } from './routes.ts';
 import { stringField } from '../../middleware/body.ts';
+import { translator } from '../../render/messages.ts';
+import { langOf } from '../../render/views.ts';
 
 const str = (ctx: Context, name: string) =>
   typeof ctx.query[name] === 'string' && ctx.query[name] ? (ctx.query[name] as string) : undefined;
@@ -56,7 +58,7 @@ export const adminConsolePages = (
         limit: 50,
       });
     } catch (error) {
-      errors = formErrors(error);
+      errors = formErrors(error, translator(langOf(ctx)));
       if (!errors) throw error;
     }
     const nextUrl = page?.next
@@ -137,7 +139,7 @@ export const adminConsolePages = (
         await admin.admins.putAgency(user.p, input);
         ctx.redirect('/admin/agencies?done=saved');
       } catch (error) {
-        const errors = formErrors(error);
+        const errors = formErrors(error, translator(langOf(ctx)));
         if (!errors) throw error;
         await agencies(ctx, user, { errors, values: input }, formStatus(error));
       }
@@ -195,7 +197,7 @@ export const adminConsolePages = (
         await admin.admins.grant(user.p, input);
         ctx.redirect('/admin/admins?done=saved');
       } catch (error) {
-        const errors = formErrors(error);
+        const errors = formErrors(error, translator(langOf(ctx)));
         if (!errors) throw error;
         await admins(ctx, user, { errors, values: input }, formStatus(error));
       }
@@ -209,7 +211,7 @@ export const adminConsolePages = (
         await admin.admins.revokeGrant(user.p, ctx.params.id!);
         ctx.redirect('/admin/admins?done=revoked');
       } catch (error) {
-        const errors = formErrors(error);
+        const errors = formErrors(error, translator(langOf(ctx)));
         if (!errors) throw error;
         await admins(ctx, user, { errors }, formStatus(error, 409));
       }
@@ -260,7 +262,7 @@ export const adminConsolePages = (
         });
         await dcr(ctx, user, { issued });
       } catch (error) {
-        const errors = formErrors(error);
+        const errors = formErrors(error, translator(langOf(ctx)));
         if (!errors) throw error;
         await dcr(ctx, user, { errors }, formStatus(error));
       }

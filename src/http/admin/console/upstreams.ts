@@ -7,6 +7,8 @@ import type { Context } from 'koa';
 import { ACR_VALUES } from '../../../auth/index.ts';
 import { ATTRIBUTES, type UpstreamService, type UpstreamView } from '../../../federation/index.ts';
 import { AppError, isAppError } from '../../../shared/index.ts';
+import { translator } from '../../render/messages.ts';
+import { langOf } from '../../render/views.ts';
 import { formErrors } from './forms.ts';
 import type { ConsoleDeps, ConsoleKit, ConsoleUser } from './routes.ts';
 
@@ -158,7 +160,7 @@ export const adminConsoleUpstreams = (
         await upstreams.add(formToUpstream(body), user.p.actor, via(ctx));
         ctx.redirect(`${home}?done=upstream-created`);
       } catch (error) {
-        const errors = formErrors(error);
+        const errors = formErrors(error, translator(langOf(ctx)));
         if (!errors) throw error;
         await showForm(ctx, user, { values: upstreamFormValues(body), errors });
       }
@@ -193,7 +195,7 @@ export const adminConsoleUpstreams = (
       );
       ctx.redirect(`${home}?done=upstream-updated`);
     } catch (error) {
-      const errors = formErrors(error);
+      const errors = formErrors(error, translator(langOf(ctx)));
       if (!errors) throw error;
       await showForm(ctx, user, {
         upstream,
