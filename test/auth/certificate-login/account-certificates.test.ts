@@ -9,7 +9,7 @@ import {
   csrfFrom,
   type BrowserSession,
 } from '../../support/browser-session.ts';
-import { enrolCitizen } from '../../support/flows.ts';
+import { enrolCitizen, passkeyVerify } from '../../support/flows.ts';
 import type { Issued } from '../../support/pki.ts';
 import {
   auditRows,
@@ -52,18 +52,12 @@ const openSecurity = async (
   const first = await session.follow(`${target.issuer}${SECURITY}`, target.issuer);
   const interaction = new URL(first.url).pathname;
   const login = csrfFrom(await first.res.text());
-  const options = await (
-    await session.request(`${target.issuer}${interaction}/passkey/options`, {
-      method: 'POST',
-      json: {},
-      headers: { 'x-csrf-token': login },
-    })
-  ).json();
-  const verify = await session.request(`${target.issuer}${interaction}/passkey/verify`, {
-    method: 'POST',
-    json: citizen.authenticator.authenticate(options),
-    headers: { 'x-csrf-token': login },
-  });
+  const verify = await passkeyVerify(
+    session,
+    `${target.issuer}${interaction}`,
+    login,
+    citizen.authenticator,
+  );
   const landed = await session.follow(
     new URL((await verify.json()).location, target.issuer).toString(),
     target.issuer,
