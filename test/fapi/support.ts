@@ -142,6 +142,57 @@ export const createFapiRp = async (app: TestApp, fapi: FapiClient) => {
     return { request, tokens };
   };
 
+  /**
+   * Pushes a signed request object (JAR), signs the citizen in and redeems the code from the JARM
+   * answer, which oauth4webapi verifies (iss, aud, state) like the ID token (nonce).
+   */
+  const signInWithRequestObject = async (
+    authenticator: SoftAuthenticator,
+    request: string,
+    checks: { verifier: string; state: string; nonce: string },
+  ) => {
+    const { request_uri } = await oauth.processPushedAuthorizationResponse(
+      as,
+      fapi.client,
+      await oauth.pushedAuthorizationRequest(
+        as,
+        fapi.client,
+        auth,
+        { request },
+        {
+          ...insecure,
+          DPoP: dpop,
+        },
+      ),
+    );
+    const url = new URL(as.authorization_endpoint!);
+    url.searchParams.set('client_id', fapi.clientId);
+    url.searchParams.set('request_uri', request_uri);
+    const callback = new URL(await signIn(app, createBrowserSession(), authenticator, url));
+    const answer = await oauth.validateJwtAuthResponse(
+      as,
+      fapi.client,
+      callback,
+      checks.state,
+      insecure,
+    );
+    const tokens = await oauth.processAuthorizationCodeResponse(
+      as,
+      fapi.client,
+      await oauth.authorizationCodeGrantRequest(
+        as,
+        fapi.client,
+        auth,
+        answer,
+        REDIRECT_URI,
+        checks.verifier,
+        { ...insecure, DPoP: dpop },
+      ),
+      { expectedNonce: checks.nonce, requireIdToken: true },
+    );
+    return { callback, tokens };
+  };
+
   const introspect = async (token: string) =>
     oauth.processIntrospectionResponse(
       as,
@@ -159,6 +210,7 @@ export const createFapiRp = async (app: TestApp, fapi: FapiClient) => {
     authorize,
     redeem,
     signInFully,
+    signInWithRequestObject,
     introspect,
   };
 };
