@@ -113,6 +113,25 @@ const freshUpstream = async (disabled = false) => {
   return id;
 };
 
+/**
+ * An action on one of B's systems (`draft`: on a draft one): tried on B's, and done on a fresh
+ * system of the succeeding administrator's agency.
+ */
+const systemAction = (
+  status: number,
+  { who = 'scoped', draft, body }: { who?: Op['who']; draft?: true; body?: unknown } = {},
+): Op => ({
+  access: 'write',
+  who,
+  ofB: true,
+  probe: (x) => ({ params: { id: draft ? x.draft : x.client }, body }),
+  succeed: async (s) => ({
+    params: { id: await s.fresh(draft && 'draft') },
+    body,
+    status,
+  }),
+});
+
 /** Every operation of the OpenAPI document: how to try it on B, and how it succeeds. Keys are `method path` as documented. */
 const OPS: Record<string, Op> = {
   'get /me': {
@@ -193,45 +212,15 @@ const OPS: Record<string, Op> = {
       status: 200,
     }),
   },
-  'delete /clients/{id}': {
-    access: 'write',
-    who: 'scoped',
-    ofB: true,
-    probe: (x) => ({ params: { id: x.client } }),
-    succeed: async (s) => ({ params: { id: await s.fresh() }, status: 204 }),
-  },
-  'post /clients/{id}/disable': {
-    access: 'write',
-    who: 'scoped',
-    ofB: true,
-    probe: (x) => ({ params: { id: x.client } }),
-    succeed: async (s) => ({ params: { id: await s.fresh() }, status: 200 }),
-  },
-  'post /clients/{id}/enable': {
-    access: 'write',
+  'delete /clients/{id}': systemAction(204),
+  'post /clients/{id}/disable': systemAction(200),
+  'post /clients/{id}/enable': systemAction(200, { who: 'platform', draft: true }),
+  'post /clients/{id}/return': systemAction(200, {
     who: 'platform',
-    ofB: true,
-    probe: (x) => ({ params: { id: x.draft } }),
-    succeed: async (s) => ({ params: { id: await s.fresh('draft') }, status: 200 }),
-  },
-  'post /clients/{id}/return': {
-    access: 'write',
-    who: 'platform',
-    ofB: true,
-    probe: (x) => ({ params: { id: x.draft }, body: { reason: 'Add the privacy policy URI.' } }),
-    succeed: async (s) => ({
-      params: { id: await s.fresh('draft') },
-      body: { reason: 'Add the privacy policy URI.' },
-      status: 200,
-    }),
-  },
-  'post /clients/{id}/secret': {
-    access: 'write',
-    who: 'scoped',
-    ofB: true,
-    probe: (x) => ({ params: { id: x.client } }),
-    succeed: async (s) => ({ params: { id: await s.fresh() }, status: 200 }),
-  },
+    draft: true,
+    body: { reason: 'Add the privacy policy URI.' },
+  }),
+  'post /clients/{id}/secret': systemAction(200),
   'put /clients/{id}/allowances': {
     access: 'write',
     who: 'scoped',

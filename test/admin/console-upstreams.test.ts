@@ -28,26 +28,36 @@ beforeAll(async () => {
 });
 afterAll(() => app?.stop());
 
+type UpstreamInput = Parameters<TestApp['services']['federation']['upstreams']['add']>[0];
+/** Registers upstream `id` as an operator does (CLI), at its own issuer, with the test secret. */
+const addUpstream = (
+  id: string,
+  settings: Omit<UpstreamInput, 'id' | 'issuer' | 'client_id' | 'client_secret'>,
+) =>
+  app.services.federation.upstreams.add(
+    {
+      id,
+      issuer: `https://${id}.example.go.kr`,
+      client_id: 'one-id',
+      client_secret: SECRET,
+      ...settings,
+    },
+    'cli',
+  );
+
 const audit = async (subject: string, action: string) =>
   (await app.services.admin.audit.search(cliPrincipal(), { subject, action, limit: 5 })).items;
 
 describe('admin console: upstream identity providers', () => {
   it('lists the registered providers with their names, issuer, status, level and rules', async () => {
     const id = unique('mid');
-    await app.services.federation.upstreams.add(
-      {
-        id,
-        issuer: `https://${id}.example.go.kr`,
-        client_id: 'one-id',
-        client_secret: SECRET,
-        acr: 'urn:one-id:loa:substantial',
-        claims: { name: 'name', birthdate: 'birth', phone_number: 'phone' },
-        match: ['name', 'birthdate'],
-        enrolment: true,
-        display_name: { ko: '모바일 신분증', en: 'Mobile ID' },
-      },
-      'cli',
-    );
+    await addUpstream(id, {
+      acr: 'urn:one-id:loa:substantial',
+      claims: { name: 'name', birthdate: 'birth', phone_number: 'phone' },
+      match: ['name', 'birthdate'],
+      enrolment: true,
+      display_name: { ko: '모바일 신분증', en: 'Mobile ID' },
+    });
     const res = await platform.browser.request(`${app.issuer}/admin/upstreams`);
     expect(res.status).toBe(200);
     const html = await res.text();
@@ -127,17 +137,10 @@ describe('admin console: upstream identity providers', () => {
 
   it('edits one keeping its secret, then disables and enables it', async () => {
     const id = unique('pass');
-    await app.services.federation.upstreams.add(
-      {
-        id,
-        issuer: `https://${id}.example.go.kr`,
-        client_id: 'one-id',
-        client_secret: SECRET,
-        acr: 'urn:one-id:loa:low',
-        display_name: { ko: '패스', en: 'PASS' },
-      },
-      'cli',
-    );
+    await addUpstream(id, {
+      acr: 'urn:one-id:loa:low',
+      display_name: { ko: '패스', en: 'PASS' },
+    });
     const edit = await platform.browser.request(`${app.issuer}/admin/upstreams/${id}/edit`);
     expect(edit.status).toBe(200);
     const fields = formFields(await edit.text(), `/admin/upstreams/${id}`);
@@ -182,17 +185,10 @@ describe('admin console: upstream identity providers', () => {
 
   it('refuses agency administrators and leaves the menu out for them', async () => {
     const id = unique('nope');
-    await app.services.federation.upstreams.add(
-      {
-        id,
-        issuer: `https://${id}.example.go.kr`,
-        client_id: 'one-id',
-        client_secret: SECRET,
-        acr: 'urn:one-id:loa:low',
-        display_name: { ko: '거부', en: 'Refused' },
-      },
-      'cli',
-    );
+    await addUpstream(id, {
+      acr: 'urn:one-id:loa:low',
+      display_name: { ko: '거부', en: 'Refused' },
+    });
     const home = await (await agencyAdmin.browser.request(`${app.issuer}/admin`)).text();
     expect(home).not.toContain('href="/admin/upstreams"');
     const csrf = await csrfOf(agencyAdmin.browser, `${app.issuer}/admin`);

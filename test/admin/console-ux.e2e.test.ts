@@ -4,18 +4,19 @@
 // action select; axe-core finds no serious WCAG 2.1 A/AA violation on any of these pages;
 // checkboxes are 20 px and table buttons keep their words on one line.
 // UPDATE_SCREENSHOTS=1 also writes the pages to docs/screenshots/admin-*.png.
-import { mkdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliPrincipal } from '../../src/admin/index.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';
-import { launchChromium, pageProblems } from '../support/chromium.ts';
+import {
+  accessibilityProblems,
+  launchChromium,
+  pageProblems,
+  screenshot,
+} from '../support/chromium.ts';
 import { consoleAdmin, type ConsoleAdmin } from './console-support.ts';
 import { unique } from './support.ts';
 
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const SIZES = { phone: { width: 390, height: 844 }, desktop: { width: 1280, height: 900 } };
 let app: TestApp;
 let browser: Browser;
@@ -56,25 +57,6 @@ const signedIn = async (admin: ConsoleAdmin, size: keyof typeof SIZES): Promise<
     [...admin.browser.jar].map(([name, value]) => ({ name, value, url: app.issuer })),
   );
   return context;
-};
-
-const accessibilityProblems = async (page: Page) => {
-  await page.evaluate(AXE);
-  const result = (await page.evaluate(() =>
-    (window as unknown as { axe: { run: (o: unknown) => Promise<unknown> } }).axe.run({
-      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
-    }),
-  )) as { violations: { id: string; impact: string; nodes: { target: string[] }[] }[] };
-  return result.violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-};
-
-const screenshot = async (page: Page, name: string) => {
-  if (process.env.UPDATE_SCREENSHOTS !== '1') return;
-  const dir = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url));
-  mkdirSync(dir, { recursive: true });
-  await page.screenshot({ path: `${dir}${name}.png`, fullPage: true, animations: 'disabled' });
 };
 
 describe('admin console in Chromium', () => {

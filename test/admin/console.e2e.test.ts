@@ -2,13 +2,12 @@
 // virtual authenticator), register a system (an invalid one first: the error names the field),
 // see its secret once, rotate it, read the audit log. Korean first, English on ?lang=en; no
 // script errors or CSP violations; axe-core finds no serious accessibility problem.
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliPrincipal } from '../../src/admin/index.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';
 import {
+  accessibilityProblems,
   addVirtualAuthenticator,
   citizenContext,
   launchChromium,
@@ -17,7 +16,6 @@ import {
 import { unique } from './support.ts';
 
 const WAIT = 15_000;
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 let app: TestApp;
 let browser: Browser;
 
@@ -28,18 +26,6 @@ afterAll(async () => {
   await browser?.close();
   await app?.stop();
 });
-
-const accessibilityProblems = async (page: Page) => {
-  await page.evaluate(AXE);
-  const result = (await page.evaluate(() =>
-    (window as unknown as { axe: { run: (o: unknown) => Promise<unknown> } }).axe.run({
-      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
-    }),
-  )) as { violations: { id: string; impact: string; nodes: { target: string[] }[] }[] };
-  return result.violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-};
 
 describe('admin console', () => {
   it('signs an administrator in, registers a system, rotates its secret and shows the audit log', async () => {

@@ -7,7 +7,7 @@ import * as oidc from 'openid-client';
 import { cliPrincipal } from '../../src/admin/index.ts';
 import type { TestApp } from '../support/app.ts';
 import { createBrowserSession, csrfFrom, type BrowserSession } from '../support/browser-session.ts';
-import { enrolCitizen, signIn } from '../support/flows.ts';
+import { enrolCitizen, passkeyVerify, signIn } from '../support/flows.ts';
 
 export const unique = (prefix: string) => `${prefix}-${randomBytes(4).toString('hex')}`;
 
@@ -131,18 +131,7 @@ export const consoleSignIn = async (
     throw new Error(`expected the login page at ${url}: ${res.status}`);
   const csrf = csrfFrom(html);
   const path = new URL(url).pathname;
-  const options = await (
-    await session.request(`${app.issuer}${path}/passkey/options`, {
-      method: 'POST',
-      json: {},
-      headers: { 'x-csrf-token': csrf },
-    })
-  ).json();
-  const verify = await session.request(`${app.issuer}${path}/passkey/verify`, {
-    method: 'POST',
-    json: citizen.authenticator.authenticate(options),
-    headers: { 'x-csrf-token': csrf },
-  });
+  const verify = await passkeyVerify(session, `${app.issuer}${path}`, csrf, citizen.authenticator);
   const { location } = (await verify.json()) as { location: string };
   const landed = await session.follow(new URL(location, app.issuer).toString(), app.issuer);
   if (landed.url !== `${app.issuer}/admin` || landed.res.status !== 200)

@@ -13,6 +13,7 @@ import {
   authorizationRequest,
   discover,
   enrolCitizen,
+  passkeyVerify,
   registerClient,
   signIn,
 } from '../support/flows.ts';
@@ -217,18 +218,12 @@ describe('an essential acr claim is a step-up like acr_values', () => {
       expect(html).toContain('class="notice" role="note"');
       const path = new URL(login.url).pathname;
       const csrf = csrfFrom(html);
-      const options = await (
-        await browser.request(`${app.issuer}${path}/passkey/options`, {
-          method: 'POST',
-          json: {},
-          headers: { 'x-csrf-token': csrf },
-        })
-      ).json();
-      const verify = await browser.request(`${app.issuer}${path}/passkey/verify`, {
-        method: 'POST',
-        json: citizen.authenticator.authenticate(options),
-        headers: { 'x-csrf-token': csrf },
-      });
+      const verify = await passkeyVerify(
+        browser,
+        `${app.issuer}${path}`,
+        csrf,
+        citizen.authenticator,
+      );
       const { location } = (await verify.json()) as { location: string };
       const end = await browser.follow(new URL(location, app.issuer).href, app.issuer);
       expect(end.url.startsWith(client.redirectUri)).toBe(true);

@@ -27,7 +27,7 @@ import {
   eventually,
   FAST_QUEUE,
   signInTo,
-  silentError,
+  silentAuthError,
 } from '../sso/support.ts';
 
 // Instances share state only through PostgreSQL and Redis; the embedded default is one process.
@@ -295,7 +295,7 @@ describe.skipIf(!shared)(
         // The session is gone on both instances.
         for (const instance of [first, second]) {
           via(instance);
-          expect(await silentError(first, browser, a)).toBe('login_required');
+          expect(await silentAuthError(first, browser, a)).toBe('login_required');
         }
       } finally {
         via(first);

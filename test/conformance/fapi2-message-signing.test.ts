@@ -6,8 +6,7 @@ import { SignJWT, UnsecuredJWT, type JWTPayload } from 'jose';
 import * as oauth from 'oauth4webapi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.ts';
-import { createBrowserSession } from '../support/browser-session.ts';
-import { enrolCitizen, signIn } from '../support/flows.ts';
+import { enrolCitizen } from '../support/flows.ts';
 import {
   clientKey,
   createFapiRp,
@@ -85,36 +84,11 @@ const expectRefused = async (res: Response, error = 'invalid_request_object') =>
 describe('fapi2-security-profile-final-test-plan [signed_non_repudiation, jarm] (self-check)', () => {
   it('fapi2-security-profile-final-happy-flow', async () => {
     const { verifier, params } = await authorizationParams();
-    const { request_uri } = await oauth.processPushedAuthorizationResponse(
-      rp.as,
-      fapi.client,
-      await push({ request: await requestObject(params) }),
-    );
-    const url = new URL(rp.as.authorization_endpoint!);
-    url.searchParams.set('client_id', fapi.clientId);
-    url.searchParams.set('request_uri', request_uri);
-    const callback = new URL(await signIn(app, createBrowserSession(), citizen.authenticator, url));
     // JARM: the response is a JWT signed by One-ID, verified (iss, aud, state) by oauth4webapi.
-    const answer = await oauth.validateJwtAuthResponse(
-      rp.as,
-      fapi.client,
-      callback,
-      params.state,
-      insecure,
-    );
-    const tokens = await oauth.processAuthorizationCodeResponse(
-      rp.as,
-      fapi.client,
-      await oauth.authorizationCodeGrantRequest(
-        rp.as,
-        fapi.client,
-        rp.auth,
-        answer,
-        REDIRECT_URI,
-        verifier,
-        { ...insecure, DPoP: rp.dpop },
-      ),
-      { expectedNonce: params.nonce, requireIdToken: true },
+    const { tokens } = await rp.signInWithRequestObject(
+      citizen.authenticator,
+      await requestObject(params),
+      { verifier, state: params.state!, nonce: params.nonce! },
     );
     expect(tokens.token_type.toLowerCase()).toBe('dpop');
   });

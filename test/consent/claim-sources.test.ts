@@ -185,6 +185,19 @@ describe('claims held by another agency', () => {
   /** Nothing that names the citizen: no sub of any sector, no account id, no name. */
   const identifying = () =>
     new RegExp(`${sourceSub}|${clientSub}|${permitSub}|${citizen.account.id}|홍길동`);
+  /** The citizen's userinfo at the vehicle client and at the permit client. */
+  const vehicleUserinfo = async () =>
+    (await fetchUserInfo(config, accessToken, clientSub)) as Record<string, any>;
+  const permitUserinfo = async () =>
+    (await fetchUserInfo(permitConfig, permitAccessToken, permitSub)) as Record<string, any>;
+  /** The one source note logged since `from`: a warning about `claims` that names nobody. */
+  const onlyWarning = (from: number, claims: string[], reason: string) => {
+    const [note, ...more] = sourceNotes(from);
+    expect(more).toEqual([]);
+    expect(note).toMatchObject({ level: 40, source: new URL(sourceUrl).host, claims, reason });
+    expect(JSON.stringify(note)).not.toMatch(identifying());
+    return note!;
+  };
 
   beforeAll(async () => {
     // The source agency is itself a registered system: the citizen's sub there names them.
@@ -199,9 +212,8 @@ describe('claims held by another agency', () => {
       sourceJwksUri: `${sourceUrl}/jwks`,
       sourceClientId: sourceClient.clientId,
     };
-    await app.services.catalogue.put(
+    for (const entry of [
       {
-        ...item,
         name: 'vehicle_count',
         label: { ko: '보유 차량 수', en: 'Vehicles owned' },
         description: { ko: '등록된 차량 수', en: 'Number of registered vehicles' },
@@ -209,11 +221,7 @@ describe('claims held by another agency', () => {
         sourceEndpoint: `${sourceUrl}/claims`,
         delivery: 'aggregated',
       },
-      'test',
-    );
-    await app.services.catalogue.put(
       {
-        ...item,
         name: 'parking_permit',
         label: { ko: '거주자 주차 허가', en: 'Resident parking permit' },
         description: { ko: '거주자 우선주차 허가 번호', en: 'Your resident parking permit number' },
@@ -222,12 +230,8 @@ describe('claims held by another agency', () => {
         sourceEventsUri: `${sourceUrl}/events`,
         delivery: 'distributed',
       },
-      'test',
-    );
-    // A distributed item whose source publishes no encryption key: One-ID cannot hide the sub.
-    await app.services.catalogue.put(
+      // A distributed item whose source publishes no encryption key: One-ID cannot hide the sub.
       {
-        ...item,
         name: 'garage_permit',
         label: { ko: '차고지 증명', en: 'Garage certificate' },
         description: { ko: '차고지 증명 번호', en: 'Your garage certificate number' },
@@ -237,8 +241,8 @@ describe('claims held by another agency', () => {
         sourceEventsUri: `${sourceUrl}/events`,
         delivery: 'distributed',
       },
-      'test',
-    );
+    ])
+      await app.services.catalogue.put({ ...item, ...entry }, 'test');
     await app.reloadKeys();
     citizen = await enrolCitizen(app);
     const client = await registerClient(app, {
@@ -264,7 +268,7 @@ describe('claims held by another agency', () => {
 
   it('returns an aggregated claim signed by the source, bound to the request, with nothing identifying the citizen', async () => {
     mode = 'ok';
-    const userinfo = (await fetchUserInfo(config, accessToken, clientSub)) as Record<string, any>;
+    const userinfo = await vehicleUserinfo();
     expect(userinfo._claim_names).toEqual({ vehicle_count: 'src1' });
     const jwt = userinfo._claim_sources.src1.JWT as string;
     const { payload, protectedHeader } = await jwtVerify(
@@ -304,23 +308,12 @@ describe('claims held by another agency', () => {
       mode = answerMode;
       const from = logLines.length;
       const asked = seenRequests.length;
-      const userinfo = (await fetchUserInfo(config, accessToken, clientSub)) as Record<
-        string,
-        unknown
-      >;
+      const userinfo = await vehicleUserinfo();
       expect(seenRequests.length).toBe(asked + 1);
       expect(userinfo).not.toHaveProperty('_claim_names');
       expect(userinfo).not.toHaveProperty('_claim_sources');
       expect(userinfo).toMatchObject({ sub: clientSub, name: '홍길동' });
-      const [note, ...more] = sourceNotes(from);
-      expect(more).toEqual([]);
-      expect(note).toMatchObject({
-        level: 40,
-        source: new URL(sourceUrl).host,
-        claims: ['vehicle_count'],
-        reason,
-      });
-      expect(JSON.stringify(note)).not.toMatch(identifying());
+      onlyWarning(from, ['vehicle_count'], reason);
     },
   );
 
@@ -328,10 +321,7 @@ describe('claims held by another agency', () => {
     mode = 'extra';
     const from = logLines.length;
     const asked = seenRequests.length;
-    const userinfo = (await fetchUserInfo(config, accessToken, clientSub)) as Record<
-      string,
-      unknown
-    >;
+    const userinfo = await vehicleUserinfo();
     expect(seenRequests.length).toBe(asked + 1);
     // The source's JWT would hand over license_points, which nobody agreed to: left out whole.
     expect(userinfo).not.toHaveProperty('_claim_names');
@@ -351,56 +341,26 @@ describe('claims held by another agency', () => {
   it('answers without the claim when the source is down, with a note naming the source', async () => {
     mode = 'down';
     const from = logLines.length;
-    const userinfo = (await fetchUserInfo(config, accessToken, clientSub)) as Record<
-      string,
-      unknown
-    >;
+    const userinfo = await vehicleUserinfo();
     expect(userinfo.name).toBeTruthy();
     expect(userinfo).not.toHaveProperty('_claim_sources');
-    const [note, ...more] = sourceNotes(from);
-    expect(more).toEqual([]);
-    expect(note).toMatchObject({
-      level: 40,
-      source: new URL(sourceUrl).host,
-      claims: ['vehicle_count'],
-      reason: 'status 503',
-    });
-    expect(JSON.stringify(note)).not.toMatch(
-      new RegExp(`${sourceSub}|${clientSub}|홍길동|${citizen.account.id}`),
-    );
+    onlyWarning(from, ['vehicle_count'], 'status 503');
   });
 
   it('answers within the timeout when the source hangs, with a note saying so', async () => {
     mode = 'slow';
     const from = logLines.length;
     const started = Date.now();
-    const userinfo = (await fetchUserInfo(config, accessToken, clientSub)) as Record<
-      string,
-      unknown
-    >;
+    const userinfo = await vehicleUserinfo();
     expect(Date.now() - started).toBeLessThan(2500);
     expect(userinfo).not.toHaveProperty('_claim_names');
-    const [note, ...more] = sourceNotes(from);
-    expect(more).toEqual([]);
-    expect(note).toMatchObject({
-      level: 40,
-      source: new URL(sourceUrl).host,
-      claims: ['vehicle_count'],
-      reason: 'timeout',
-    });
-    expect(note.ms).toBeGreaterThanOrEqual(400);
-    expect(JSON.stringify(note)).not.toMatch(
-      new RegExp(`${sourceSub}|${clientSub}|홍길동|${citizen.account.id}`),
-    );
+    expect(onlyWarning(from, ['vehicle_count'], 'timeout').ms).toBeGreaterThanOrEqual(400);
   });
 
   it('hands a distributed claim over as endpoint and an access token only the source can read, which the client redeems there', async () => {
     mode = 'ok';
     const asked = seenRequests.length;
-    const userinfo = (await fetchUserInfo(permitConfig, permitAccessToken, permitSub)) as Record<
-      string,
-      any
-    >;
+    const userinfo = await permitUserinfo();
     // One-ID does not call the source itself for a distributed claim.
     expect(seenRequests.length).toBe(asked);
     const name = userinfo._claim_names.parking_permit as string;
@@ -455,21 +415,10 @@ describe('claims held by another agency', () => {
 
   it('leaves a distributed claim out, with a note, when its source publishes no encryption key', async () => {
     const from = logLines.length;
-    const userinfo = (await fetchUserInfo(permitConfig, permitAccessToken, permitSub)) as Record<
-      string,
-      any
-    >;
+    const userinfo = await permitUserinfo();
     expect(Object.keys(userinfo._claim_names)).toEqual(['parking_permit']);
     expect(Object.keys(userinfo._claim_sources)).toHaveLength(1);
-    const [note, ...more] = sourceNotes(from);
-    expect(more).toEqual([]);
-    expect(note).toMatchObject({
-      level: 40,
-      source: new URL(sourceUrl).host,
-      claims: ['garage_permit'],
-      reason: 'no encryption key (use "enc") in the source JWKS',
-    });
-    expect(JSON.stringify(note)).not.toMatch(identifying());
+    onlyWarning(from, ['garage_permit'], 'no encryption key (use "enc") in the source JWKS');
   });
 
   it('puts an aggregated claim in the ID token when the claims parameter asks for it there', async () => {

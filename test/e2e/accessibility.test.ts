@@ -2,16 +2,17 @@
 // consent page and My One-ID): the sign-in page, the passkey enrolment page and the error pages a
 // citizen meets (a dead enrolment link, the engine's refusal of a bad request), in Korean and English, on a phone-size
 // screen. No serious or critical violation is allowed.
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MESSAGES } from '../../src/http/render/messages.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';
-import { citizenContext, launchChromium, pageProblems } from '../support/chromium.ts';
+import {
+  accessibilityProblems,
+  citizenContext,
+  launchChromium,
+  pageProblems,
+} from '../support/chromium.ts';
 import { authorizationRequest, discover, registerClient } from '../support/flows.ts';
-
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 let app: TestApp;
 let browser: Browser;
@@ -23,21 +24,6 @@ afterAll(async () => {
   await browser?.close();
   await app?.stop();
 });
-
-type Violation = { id: string; impact: string; nodes: { target: string[] }[] };
-
-/** axe-core's WCAG 2.1 A/AA rules; returns the serious and critical violations. */
-const accessibilityProblems = async (page: Page) => {
-  await page.evaluate(AXE);
-  const result = (await page.evaluate(() =>
-    (window as unknown as { axe: { run: (o: unknown) => Promise<unknown> } }).axe.run({
-      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
-    }),
-  )) as { violations: Violation[] };
-  return result.violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-};
 
 /** Opens `url` in a fresh phone-size tab in `lang`, checks the page's language and runs axe. */
 const check = async (url: string, lang: 'ko' | 'en', ready: string) => {

@@ -4,23 +4,23 @@
 // keeper, withdrawal and policy in the page's language (English names on the English page), a
 // visible sign-out, an activity list naming the service on the 24-hour clock, and a withdrawal
 // that asks first and says what happens.
-import { mkdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliPrincipal } from '../../src/admin/index.ts';
 import { MESSAGES, translator } from '../../src/http/render/messages.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';
-import { addVirtualAuthenticator, citizenContext, launchChromium } from '../support/chromium.ts';
+import {
+  accessibilityProblems,
+  addVirtualAuthenticator,
+  citizenContext,
+  launchChromium,
+  screenshot,
+} from '../support/chromium.ts';
 import { authorizationRequest, discover, registerClient } from '../support/flows.ts';
 
 const WAIT = 10_000;
-const SCREENSHOTS = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url));
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 let app: TestApp;
 let browser: Browser;
@@ -43,33 +43,6 @@ afterAll(async () => {
   await app?.stop();
   rp?.close();
 });
-
-/** axe-core's WCAG 2.1 A/AA rules; returns the serious and critical violations. */
-const accessibilityProblems = async (page: Page) => {
-  await page.evaluate(AXE);
-  const result = (await page.evaluate(() =>
-    (window as unknown as { axe: { run: (o: unknown) => Promise<unknown> } }).axe.run({
-      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
-    }),
-  )) as { violations: { id: string; impact: string; nodes: { target: string[] }[] }[] };
-  return result.violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-};
-
-// DESKTOP_SCREENSHOTS=DIR also writes each page at desktop width there, to look at (not committed).
-const screenshot = async (page: Page, name: string) => {
-  if (process.env.UPDATE_SCREENSHOTS !== '1') return;
-  mkdirSync(SCREENSHOTS, { recursive: true });
-  const shot = { fullPage: true, animations: 'disabled', caret: 'hide' } as const;
-  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), ...shot });
-  const desktop = process.env.DESKTOP_SCREENSHOTS;
-  if (!desktop) return;
-  const phone = page.viewportSize();
-  await page.setViewportSize({ width: 1280, height: 900 });
-  await page.screenshot({ path: join(desktop, `${name}-desktop.png`), ...shot });
-  if (phone) await page.setViewportSize(phone);
-};
 
 /** Presses Tab until the element matching `selector` has focus (keyboard-only navigation). */
 const tabTo = async (page: Page, selector: string, maxTabs = 40) => {

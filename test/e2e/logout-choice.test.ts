@@ -1,8 +1,6 @@
 // The sign-out question in real Chromium: it names the system asking and the systems the citizen
 // would leave; "sign out of <system> only" says that One-ID stays signed in (and it does), and
 // "sign out of all services" ends the session and names the systems told.
-import { mkdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MESSAGES } from '../../src/http/render/messages.ts';
@@ -12,23 +10,12 @@ import {
   citizenContext,
   launchChromium,
   pageProblems,
+  screenshot,
 } from '../support/chromium.ts';
 import { authorizationRequest, discover, registerClient } from '../support/flows.ts';
 
 let app: TestApp;
 
-/** UPDATE_SCREENSHOTS=1: writes the page to docs/screenshots/<name>.png. */
-const screenshot = async (page: Page, name: string) => {
-  if (process.env.UPDATE_SCREENSHOTS !== '1') return;
-  const dir = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url));
-  mkdirSync(dir, { recursive: true });
-  await page.screenshot({
-    path: `${dir}${name}.png`,
-    fullPage: true,
-    animations: 'disabled',
-    caret: 'hide',
-  });
-};
 let browser: Browser;
 
 beforeAll(async () => {

@@ -2,9 +2,6 @@
 // an agency's system (discoverable and email-initiated), recover from a failed ceremony, and
 // meet a readable page for a dead link. openid-client plays the agency's system (the RP).
 // UPDATE_SCREENSHOTS=1 also writes phone-size screenshots of the pages to docs/screenshots/.
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as oidc from 'openid-client';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
@@ -15,10 +12,10 @@ import {
   citizenContext,
   launchChromium,
   pageProblems,
+  screenshot,
 } from '../support/chromium.ts';
 import { authorizationRequest, discover, registerClient } from '../support/flows.ts';
 
-const SCREENSHOTS = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url));
 const WAIT = 10_000;
 
 let app: TestApp;
@@ -50,20 +47,6 @@ const phonePage = async ({ autofill = false } = {}) => {
     await context.close();
   });
   return { page, problems };
-};
-
-// DESKTOP_SCREENSHOTS=DIR also writes each page at desktop width there, to look at (not committed).
-const screenshot = async (page: Page, name: string) => {
-  if (process.env.UPDATE_SCREENSHOTS !== '1') return;
-  mkdirSync(SCREENSHOTS, { recursive: true });
-  const shot = { fullPage: true, animations: 'disabled', caret: 'hide' } as const;
-  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), ...shot });
-  const desktop = process.env.DESKTOP_SCREENSHOTS;
-  if (!desktop) return;
-  const phone = page.viewportSize();
-  await page.setViewportSize({ width: 1280, height: 900 });
-  await page.screenshot({ path: join(desktop, `${name}-desktop.png`), ...shot });
-  if (phone) await page.setViewportSize(phone);
 };
 
 /** Issues a link at the "counter" and registers a passkey through the enrolment page. */

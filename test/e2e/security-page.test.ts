@@ -1,9 +1,7 @@
 // /account/security in real Chromium: it says how the citizen signed in, names each passkey so
 // two can be told apart (provider or "passkey", the day added), shows 24-hour Korean time, asks
 // before removing one, explains a device that already holds a passkey, and links back.
-import { mkdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MESSAGES } from '../../src/http/render/messages.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';
@@ -12,22 +10,11 @@ import {
   citizenContext,
   launchChromium,
   pageProblems,
+  screenshot,
 } from '../support/chromium.ts';
 
 let app: TestApp;
 
-/** UPDATE_SCREENSHOTS=1: writes the page to docs/screenshots/<name>.png. */
-const screenshot = async (page: Page, name: string) => {
-  if (process.env.UPDATE_SCREENSHOTS !== '1') return;
-  const dir = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url));
-  mkdirSync(dir, { recursive: true });
-  await page.screenshot({
-    path: `${dir}${name}.png`,
-    fullPage: true,
-    animations: 'disabled',
-    caret: 'hide',
-  });
-};
 let browser: Browser;
 
 beforeAll(async () => {

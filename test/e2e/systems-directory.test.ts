@@ -3,16 +3,19 @@
 // initiate_login_uri is linked with ?iss= (OIDC Core 4), and following that link reaches a real
 // relying party that checks `iss` and runs a code flow which ends without a new sign-in (SSO).
 // The page passes axe (WCAG 2.1 A/AA) on a phone-size screen in both languages.
-import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { createRequire } from 'node:module';
 import * as oidc from 'openid-client';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.ts';
 import { createBrowserSession, type BrowserSession } from '../support/browser-session.ts';
-import { citizenContext, launchChromium, pageProblems } from '../support/chromium.ts';
+import {
+  accessibilityProblems,
+  citizenContext,
+  launchChromium,
+  pageProblems,
+} from '../support/chromium.ts';
 import {
   authorizationRequest,
   discover,
@@ -23,8 +26,6 @@ import {
   type AuthRequest,
 } from '../support/flows.ts';
 import { createLeaf, createRootCa, OIDS } from '../support/pki.ts';
-
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 let app: TestApp;
 let browser: Browser;
@@ -262,19 +263,6 @@ describe("My One-ID's directory of agency systems", () => {
     expect(res.status).toBe(400);
   });
 });
-
-/** axe-core's WCAG 2.1 A/AA rules; returns the serious and critical violations. */
-const accessibilityProblems = async (page: Page) => {
-  await page.evaluate(AXE);
-  const result = (await page.evaluate(() =>
-    (window as unknown as { axe: { run: (o: unknown) => Promise<unknown> } }).axe.run({
-      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
-    }),
-  )) as { violations: { id: string; impact: string; nodes: { target: string[] }[] }[] };
-  return result.violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-};
 
 describe.each(['ko', 'en'] as const)('the directory in Chromium (%s)', (lang) => {
   it('passes the accessibility check on a phone, and searches with the keyboard', async () => {

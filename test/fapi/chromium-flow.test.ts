@@ -11,7 +11,13 @@ import { addVirtualAuthenticator, citizenContext, launchChromium } from '../supp
 import { DEFAULT_ALLOWANCES } from '../support/flows.ts';
 import type { Issued } from '../support/pki.ts';
 import { startMtlsApp, thumbprint, type MtlsApp } from './mtls-support.ts';
-import { createFapiRp, discover, registerFapiClient, REDIRECT_URI } from './support.ts';
+import {
+  createFapiRp,
+  discover,
+  pushRequest,
+  registerFapiClient,
+  REDIRECT_URI,
+} from './support.ts';
 
 let mtls: MtlsApp;
 let browser: Browser;
@@ -127,31 +133,8 @@ describe('FAPI 2.0 in Chromium, driven by oauth4webapi', () => {
       [oauth.customFetch]: mtls.fetchWith(presented, [mtls.agencyCa]) as typeof fetch,
     });
 
-    const verifier = oauth.generateRandomCodeVerifier();
-    const state = oauth.generateRandomState();
     const nonce = oauth.generateRandomNonce();
-    const pushed = await oauth.processPushedAuthorizationResponse(
-      as,
-      client,
-      await oauth.pushedAuthorizationRequest(
-        as,
-        client,
-        auth,
-        {
-          redirect_uri: REDIRECT_URI,
-          response_type: 'code',
-          scope: 'openid profile',
-          code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
-          code_challenge_method: 'S256',
-          state,
-          nonce,
-        },
-        over(cert),
-      ),
-    );
-    const url = new URL(as.authorization_endpoint!);
-    url.searchParams.set('client_id', clientId);
-    url.searchParams.set('request_uri', pushed.request_uri);
+    const { url, verifier, state } = await pushRequest(as, client, auth, over(cert), { nonce });
     const callback = await signInInBrowser(page, url);
     const tokens = await oauth.processAuthorizationCodeResponse(
       as,

@@ -6,8 +6,7 @@ import { SignJWT, UnsecuredJWT } from 'jose';
 import * as oauth from 'oauth4webapi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.ts';
-import { createBrowserSession } from '../support/browser-session.ts';
-import { enrolCitizen, signIn } from '../support/flows.ts';
+import { enrolCitizen } from '../support/flows.ts';
 import { createFapiRp, registerFapiClient, REDIRECT_URI, type FapiClient } from './support.ts';
 
 let app: TestApp;
@@ -64,39 +63,13 @@ describe('FAPI 2.0 Message Signing', () => {
       key: fapi.key.pair.privateKey,
       kid: fapi.key.kid,
     });
-    const { request_uri } = await oauth.processPushedAuthorizationResponse(
-      rp.as,
-      fapi.client,
-      await push({ request: jar }),
-    );
-    const url = new URL(rp.as.authorization_endpoint!);
-    url.searchParams.set('client_id', fapi.clientId);
-    url.searchParams.set('request_uri', request_uri);
-    const callback = new URL(await signIn(app, createBrowserSession(), citizen.authenticator, url));
+    const { callback, tokens } = await rp.signInWithRequestObject(citizen.authenticator, jar, {
+      verifier,
+      ...p,
+    });
     // JARM: the code arrives inside a JWT signed by One-ID (ES256), not as a plain parameter.
     expect(callback.searchParams.has('code')).toBe(false);
     expect(callback.searchParams.has('response')).toBe(true);
-    const answer = await oauth.validateJwtAuthResponse(
-      rp.as,
-      fapi.client,
-      callback,
-      p.state,
-      insecure,
-    );
-    const tokens = await oauth.processAuthorizationCodeResponse(
-      rp.as,
-      fapi.client,
-      await oauth.authorizationCodeGrantRequest(
-        rp.as,
-        fapi.client,
-        rp.auth,
-        answer,
-        REDIRECT_URI,
-        verifier,
-        { ...insecure, DPoP: rp.dpop },
-      ),
-      { expectedNonce: p.nonce, requireIdToken: true },
-    );
     const sub = oauth.getValidatedIdTokenClaims(tokens)!.sub;
     const userinfo = await oauth.userInfoRequest(rp.as, fapi.client, tokens.access_token, {
       ...insecure,

@@ -15,7 +15,7 @@ import { createBrowserSession } from '../support/browser-session.ts';
 import { DEFAULT_ALLOWANCES, enrolCitizen, signIn } from '../support/flows.ts';
 import { createCrl, createLeaf, createRootCa, type Issued } from '../support/pki.ts';
 import { startMtlsApp, thumbprint, type MtlsApp } from './mtls-support.ts';
-import { discover, REDIRECT_URI } from './support.ts';
+import { discover, pushRequest, REDIRECT_URI } from './support.ts';
 
 let mtls: MtlsApp;
 let app: TestApp;
@@ -66,29 +66,7 @@ describe('FAPI 2.0 with certificate-bound tokens', () => {
     as = await discover(app);
     rp = await registerMtlsClient();
     const auth = oauth.TlsClientAuth();
-    const verifier = oauth.generateRandomCodeVerifier();
-    const state = oauth.generateRandomState();
-    const pushed = await oauth.processPushedAuthorizationResponse(
-      as,
-      rp.client,
-      await oauth.pushedAuthorizationRequest(
-        as,
-        rp.client,
-        auth,
-        {
-          redirect_uri: REDIRECT_URI,
-          response_type: 'code',
-          scope: 'openid profile',
-          code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
-          code_challenge_method: 'S256',
-          state,
-        },
-        options(rp.cert),
-      ),
-    );
-    const url = new URL(as.authorization_endpoint!);
-    url.searchParams.set('client_id', rp.clientId);
-    url.searchParams.set('request_uri', pushed.request_uri);
+    const { url, verifier, state } = await pushRequest(as, rp.client, auth, options(rp.cert));
     const callback = await signIn(app, createBrowserSession(), citizen.authenticator, url);
     const params = oauth.validateAuthResponse(as, rp.client, new URL(callback), state);
     const tokens = await oauth.processAuthorizationCodeResponse(
@@ -229,29 +207,7 @@ describe('tls_client_auth (RFC 8705 2.1): certificates from a trusted agency CA'
 
   it('completes PAR, the passkey sign-in and the code exchange; the token is bound to the certificate', async () => {
     const auth = oauth.TlsClientAuth();
-    const verifier = oauth.generateRandomCodeVerifier();
-    const state = oauth.generateRandomState();
-    const pushed = await oauth.processPushedAuthorizationResponse(
-      as,
-      client,
-      await oauth.pushedAuthorizationRequest(
-        as,
-        client,
-        auth,
-        {
-          redirect_uri: REDIRECT_URI,
-          response_type: 'code',
-          scope: 'openid profile',
-          code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
-          code_challenge_method: 'S256',
-          state,
-        },
-        options(cert),
-      ),
-    );
-    const url = new URL(as.authorization_endpoint!);
-    url.searchParams.set('client_id', clientId);
-    url.searchParams.set('request_uri', pushed.request_uri);
+    const { url, verifier, state } = await pushRequest(as, client, auth, options(cert));
     const callback = await signIn(app, createBrowserSession(), citizen.authenticator, url);
     const tokens = await oauth.processAuthorizationCodeResponse(
       as,

@@ -50,6 +50,41 @@ export const discover = async (app: TestApp) => {
 };
 
 /** One RP session: PAR, the passkey sign-in, the code at the token endpoint with DPoP. */
+/**
+ * Pushes a PKCE S256 authorization request for REDIRECT_URI (PAR, RFC 9126) with `params` on top;
+ * returns the browser URL and the verifier and state the callback is checked with.
+ */
+export const pushRequest = async (
+  as: oauth.AuthorizationServer,
+  client: oauth.Client,
+  auth: oauth.ClientAuth,
+  options: oauth.PushedAuthorizationRequestOptions,
+  params: Record<string, string> = {},
+) => {
+  const verifier = oauth.generateRandomCodeVerifier();
+  const state = oauth.generateRandomState();
+  const pushed = await oauth.pushedAuthorizationRequest(
+    as,
+    client,
+    auth,
+    {
+      redirect_uri: REDIRECT_URI,
+      response_type: 'code',
+      scope: 'openid profile',
+      code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state,
+      ...params,
+    },
+    options,
+  );
+  const { request_uri } = await oauth.processPushedAuthorizationResponse(as, client, pushed);
+  const url = new URL(as.authorization_endpoint!);
+  url.searchParams.set('client_id', client.client_id);
+  url.searchParams.set('request_uri', request_uri);
+  return { url, verifier, state };
+};
+
 export const createFapiRp = async (app: TestApp, fapi: FapiClient) => {
   const as = await discover(app);
   const auth = oauth.PrivateKeyJwt({ key: fapi.key.pair.privateKey, kid: fapi.key.kid });
@@ -58,31 +93,15 @@ export const createFapiRp = async (app: TestApp, fapi: FapiClient) => {
 
   /** Pushes an authorization request; returns the browser URL and what the callback is checked with. */
   const push = async (params: Record<string, string> = {}) => {
-    const verifier = oauth.generateRandomCodeVerifier();
-    const state = oauth.generateRandomState();
     const nonce = oauth.generateRandomNonce();
-    const pushed = await oauth.pushedAuthorizationRequest(
+    const request = await pushRequest(
       as,
       fapi.client,
       auth,
-      {
-        client_id: fapi.clientId,
-        redirect_uri: REDIRECT_URI,
-        response_type: 'code',
-        scope: 'openid profile',
-        code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
-        code_challenge_method: 'S256',
-        state,
-        nonce,
-        ...params,
-      },
       { ...insecure, DPoP: dpop },
+      { client_id: fapi.clientId, nonce, ...params },
     );
-    const { request_uri } = await oauth.processPushedAuthorizationResponse(as, fapi.client, pushed);
-    const url = new URL(as.authorization_endpoint!);
-    url.searchParams.set('client_id', fapi.clientId);
-    url.searchParams.set('request_uri', request_uri);
-    return { url, verifier, state, nonce };
+    return { ...request, nonce };
   };
 
   /** Pushes, signs the citizen in and returns the callback with what checks it. */
@@ -123,6 +142,57 @@ export const createFapiRp = async (app: TestApp, fapi: FapiClient) => {
     return { request, tokens };
   };
 
+  /**
+   * Pushes a signed request object (JAR), signs the citizen in and redeems the code from the JARM
+   * answer, which oauth4webapi verifies (iss, aud, state) like the ID token (nonce).
+   */
+  const signInWithRequestObject = async (
+    authenticator: SoftAuthenticator,
+    request: string,
+    checks: { verifier: string; state: string; nonce: string },
+  ) => {
+    const { request_uri } = await oauth.processPushedAuthorizationResponse(
+      as,
+      fapi.client,
+      await oauth.pushedAuthorizationRequest(
+        as,
+        fapi.client,
+        auth,
+        { request },
+        {
+          ...insecure,
+          DPoP: dpop,
+        },
+      ),
+    );
+    const url = new URL(as.authorization_endpoint!);
+    url.searchParams.set('client_id', fapi.clientId);
+    url.searchParams.set('request_uri', request_uri);
+    const callback = new URL(await signIn(app, createBrowserSession(), authenticator, url));
+    const answer = await oauth.validateJwtAuthResponse(
+      as,
+      fapi.client,
+      callback,
+      checks.state,
+      insecure,
+    );
+    const tokens = await oauth.processAuthorizationCodeResponse(
+      as,
+      fapi.client,
+      await oauth.authorizationCodeGrantRequest(
+        as,
+        fapi.client,
+        auth,
+        answer,
+        REDIRECT_URI,
+        checks.verifier,
+        { ...insecure, DPoP: dpop },
+      ),
+      { expectedNonce: checks.nonce, requireIdToken: true },
+    );
+    return { callback, tokens };
+  };
+
   const introspect = async (token: string) =>
     oauth.processIntrospectionResponse(
       as,
@@ -140,6 +210,7 @@ export const createFapiRp = async (app: TestApp, fapi: FapiClient) => {
     authorize,
     redeem,
     signInFully,
+    signInWithRequestObject,
     introspect,
   };
 };

@@ -28,7 +28,7 @@ import {
 } from '../auth/certificate-login/support.ts';
 import {
   browse,
-  registerUpstream,
+  registerMobileId,
   retireUpstreams,
   startUpstream,
   upstreamButton,
@@ -81,16 +81,7 @@ beforeAll(async () => {
   await linkCertificate(app, holder.account.id, holderLeaf, [pki.intermediate]);
   // An account the service counter disabled.
   await app.knex('accounts').where({ id: retired.account.id }).update({ status: 'disabled' });
-  await registerUpstream(app, {
-    id: 'gov',
-    issuer: gov.issuer,
-    client_secret: gov.clientSecret,
-    acr: SUBSTANTIAL,
-    claims: { name: 'name', birthdate: 'birthdate', phone_number: 'phone_number' },
-    match: ['name', 'birthdate', 'phone_number'],
-    enrolment: true,
-    display_name: { ko: '모바일 신분증', en: 'Mobile ID' },
-  });
+  await registerMobileId(app, gov);
   config = await discover(app, client);
 });
 afterAll(async () => {

@@ -266,6 +266,22 @@ export const registerUpstream = (app: TestApp, upstream: Record<string, unknown>
     'test',
   );
 
+/**
+ * The government mobile-ID upstream as `gov`: substantial, linking on name, birthdate and phone
+ * number, and enrolling citizens it cannot link.
+ */
+export const registerMobileId = (app: TestApp, gov: { issuer: string; clientSecret: string }) =>
+  registerUpstream(app, {
+    id: 'gov',
+    issuer: gov.issuer,
+    client_secret: gov.clientSecret,
+    acr: 'urn:one-id:loa:substantial',
+    claims: { name: 'name', birthdate: 'birthdate', phone_number: 'phone_number' },
+    match: ['name', 'birthdate', 'phone_number'],
+    enrolment: true,
+    display_name: { ko: '모바일 신분증', en: 'Mobile ID' },
+  });
+
 /** Takes a test's upstreams off every sign-in page (the PostgreSQL run shares one database across test files). */
 export const retireUpstreams = (app: TestApp, ids: string[]) =>
   app.knex('upstream_providers').whereIn('id', ids).update({ status: 'disabled' });

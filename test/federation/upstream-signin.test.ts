@@ -17,6 +17,7 @@ import {
 } from '../support/flows.ts';
 import {
   browse,
+  registerMobileId,
   registerUpstream,
   retireUpstreams,
   startUpstream,
@@ -75,16 +76,7 @@ beforeAll(async () => {
     claims: { name: 'name' },
     display_name: { ko: '소셜 로그인', en: 'Social sign-in' },
   });
-  await registerUpstream(app, {
-    id: 'gov',
-    issuer: gov.issuer,
-    client_secret: gov.clientSecret,
-    acr: SUBSTANTIAL,
-    claims: { name: 'name', birthdate: 'birthdate', phone_number: 'phone_number' },
-    match: ['name', 'birthdate', 'phone_number'],
-    enrolment: true,
-    display_name: { ko: '모바일 신분증', en: 'Mobile ID' },
-  });
+  await registerMobileId(app, gov);
   config = await discover(app, client);
   // The citizen's own sign-in (passkey) to this agency first: the sub every later sign-in must keep.
   const request = await authorizationRequest(config, client.redirectUri);

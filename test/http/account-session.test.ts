@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.ts';
 import { createBrowserSession, csrfFrom } from '../support/browser-session.ts';
-import { enrolCitizen } from '../support/flows.ts';
+import { enrolCitizen, passkeyVerify } from '../support/flows.ts';
 
 let app: TestApp;
 beforeAll(async () => {
@@ -21,18 +21,12 @@ describe('My One-ID sign-in', () => {
     expect(new URL(url).pathname).toMatch(/^\/interaction\//);
     const csrf = csrfFrom(await res.text());
     const path = new URL(url).pathname;
-    const options = await (
-      await session.request(`${app.issuer}${path}/passkey/options`, {
-        method: 'POST',
-        json: {},
-        headers: { 'x-csrf-token': csrf },
-      })
-    ).json();
-    const verify = await session.request(`${app.issuer}${path}/passkey/verify`, {
-      method: 'POST',
-      json: citizen.authenticator.authenticate(options),
-      headers: { 'x-csrf-token': csrf },
-    });
+    const verify = await passkeyVerify(
+      session,
+      `${app.issuer}${path}`,
+      csrf,
+      citizen.authenticator,
+    );
     const { location } = await verify.json();
     const landed = await session.follow(new URL(location, app.issuer).toString(), app.issuer);
     expect(new URL(landed.url).pathname).toBe('/account');

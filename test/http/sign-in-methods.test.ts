@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.ts';
 import { createBrowserSession, csrfFrom, type BrowserSession } from '../support/browser-session.ts';
-import { enrolCitizen } from '../support/flows.ts';
+import { enrolCitizen, passkeyVerify } from '../support/flows.ts';
 
 let app: TestApp;
 beforeAll(async () => {
@@ -20,18 +20,12 @@ const openSignedIn = async (
   const { res, url } = await session.follow(`${app.issuer}${path}`, app.issuer);
   const interaction = new URL(url).pathname;
   const csrf = csrfFrom(await res.text());
-  const options = await (
-    await session.request(`${app.issuer}${interaction}/passkey/options`, {
-      method: 'POST',
-      json: {},
-      headers: { 'x-csrf-token': csrf },
-    })
-  ).json();
-  const verify = await session.request(`${app.issuer}${interaction}/passkey/verify`, {
-    method: 'POST',
-    json: citizen.authenticator.authenticate(options),
-    headers: { 'x-csrf-token': csrf },
-  });
+  const verify = await passkeyVerify(
+    session,
+    `${app.issuer}${interaction}`,
+    csrf,
+    citizen.authenticator,
+  );
   const { location } = await verify.json();
   return session.follow(new URL(location, app.issuer).toString(), app.issuer);
 };

@@ -27,26 +27,7 @@ export const confirmLogout = async (
   return new URL(done.headers.get('location')!, app.issuer);
 };
 
-/** A prompt=none authorization request in the session: its error tells whether One-ID still has a session. */
-export const silentAuthError = async (
-  app: TestApp,
-  session: BrowserSession,
-  client: { clientId: string; redirectUri: string },
-): Promise<string | null> => {
-  const url = new URL('/auth', app.issuer);
-  url.search = new URLSearchParams({
-    client_id: client.clientId,
-    redirect_uri: client.redirectUri,
-    response_type: 'code',
-    scope: 'openid',
-    prompt: 'none',
-    state: 'silent',
-    code_challenge: 'E9Melhoa2OwvFrEMTJguCGaoeK1t8URWbuGJSstw-cM',
-    code_challenge_method: 'S256',
-  }).toString();
-  const { url: landed } = await session.follow(url.toString(), app.issuer);
-  return new URL(landed).searchParams.get('error');
-};
+export { silentAuthError } from '../support/flows.ts';
 
 /** Claims rendered by a page as `data-claim="name">value<`, per table id. */
 export const claimsShown = (html: string, tableId: string): Record<string, string> => {

@@ -12,7 +12,7 @@ import {
   agencyWithReceiver,
   eventually,
   signInTo,
-  silentError,
+  silentAuthError,
   startSsoApp,
   type Receiver,
 } from './support.ts';
@@ -92,7 +92,7 @@ describe('back-channel logout', () => {
         { status: 'delivered', attempts: 1, reason: 'logout', sid: atA.claims.sid },
       ]),
     );
-    expect(await silentError(app, session, a)).toBe('login_required');
+    expect(await silentAuthError(app, session, a)).toBe('login_required');
   });
 
   it('retries a delivery the receiver refused until it is accepted', async () => {
@@ -156,13 +156,13 @@ describe('back-channel logout', () => {
     );
     if (inject('redisUrl')) {
       // Sessions live in Redis: the other one survived the restart.
-      expect(await silentError(app, stays, e)).toBeNull();
+      expect(await silentAuthError(app, stays, e)).toBeNull();
     } else {
       // The in-process store lost the other session: its system is told at start.
       await eventually(() =>
         expect(e.receiver.tokens.map((t) => t.claims.sid)).toContain(staying.claims.sid),
       );
-      expect(await silentError(app, stays, e)).toBe('login_required');
+      expect(await silentAuthError(app, stays, e)).toBe('login_required');
       await eventually(async () =>
         expect(
           (

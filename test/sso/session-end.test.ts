@@ -14,7 +14,7 @@ import {
   runCli,
   sessionsShown,
   signInTo,
-  silentError,
+  silentAuthError,
   startSsoApp,
   type Receiver,
 } from './support.ts';
@@ -75,7 +75,7 @@ describe('sessions ended elsewhere', () => {
       sub: onPhone.claims.sub,
       sid: onPhone.claims.sid,
     });
-    expect(await silentError(app, phone, a)).toBe('login_required');
+    expect(await silentAuthError(app, phone, a)).toBe('login_required');
     const after = sessionsShown(await openAccountPage(app, laptop, citizen.authenticator));
     expect(after.map((s) => s.uid)).toEqual([here.uid]);
   });
@@ -94,7 +94,7 @@ describe('sessions ended elsewhere', () => {
       form: { _csrf: csrfFrom(html) },
     });
     expect(res.headers.get('location')).toBe('/account#sessions');
-    expect(await silentError(app, browser, a)).toBeNull();
+    expect(await silentAuthError(app, browser, a)).toBeNull();
   });
 
   it('an administrator ends every session of a citizen from the CLI; the servers remove them and every system is told', async () => {
@@ -115,13 +115,15 @@ describe('sessions ended elsewhere', () => {
     );
     if (inject('redisUrl')) {
       // The engine's store is Redis, shared: the CLI removed the sessions from it before returning.
-      expect(await silentError(app, first, a)).toBe('login_required');
-      expect(await silentError(app, second, a)).toBe('login_required');
+      expect(await silentAuthError(app, first, a)).toBe('login_required');
+      expect(await silentAuthError(app, second, a)).toBe('login_required');
     } else {
       // The store is in the server's memory: the running server removes the sessions within a poll.
-      await eventually(async () => expect(await silentError(app, first, a)).toBe('login_required'));
       await eventually(async () =>
-        expect(await silentError(app, second, a)).toBe('login_required'),
+        expect(await silentAuthError(app, first, a)).toBe('login_required'),
+      );
+      await eventually(async () =>
+        expect(await silentAuthError(app, second, a)).toBe('login_required'),
       );
     }
     expect(await app.services.sessions.listActive(citizen.account.id)).toEqual([]);
@@ -155,8 +157,8 @@ describe('sessions ended elsewhere', () => {
       (await findDeliveries(app.knex, { issuer: app.issuer, clientId: a.clientId }))[0]!.reason,
     ).toBe('consent_withdrawn');
     // One-ID's session goes on for B; A needs consent again, and gets a new sid.
-    expect(await silentError(app, session, b)).toBeNull();
-    expect(await silentError(app, session, a)).toBe('consent_required');
+    expect(await silentAuthError(app, session, b)).toBeNull();
+    expect(await silentAuthError(app, session, a)).toBe('consent_required');
     const again = await signInTo(app, session, citizen.authenticator, a);
     expect(again.claims.sid).not.toBe(atA.claims.sid);
   });

@@ -11,7 +11,7 @@ import {
   agencyWithReceiver,
   eventually,
   signInTo,
-  silentError,
+  silentAuthError,
   startSsoApp,
   type Receiver,
 } from './support.ts';
@@ -45,13 +45,13 @@ describe('session timeouts', () => {
     const session = createBrowserSession();
     const signedIn = await signInTo(app, session, citizen.authenticator, a);
     await sleep(1500);
-    expect(await silentError(app, session, a)).toBeNull();
+    expect(await silentAuthError(app, session, a)).toBeNull();
     await sleep(1500); // 3 s after sign-in, 1.5 s after the last use: still on
-    expect(await silentError(app, session, a)).toBeNull();
+    expect(await silentAuthError(app, session, a)).toBeNull();
     expect(a.receiver.tokens).toHaveLength(0);
 
     await sleep(4500);
-    expect(await silentError(app, session, a)).toBe('login_required');
+    expect(await silentAuthError(app, session, a)).toBe('login_required');
     await eventually(() => expect(a.receiver.tokens).toHaveLength(1));
     expect(a.receiver.tokens[0]!.claims).toMatchObject({
       sub: signedIn.claims.sub,
@@ -71,10 +71,10 @@ describe('session timeouts', () => {
     await signInTo(app, session, citizen.authenticator, a);
     for (let i = 0; i < 3; i += 1) {
       await sleep(1500);
-      expect(await silentError(app, session, a)).toBeNull();
+      expect(await silentAuthError(app, session, a)).toBeNull();
     }
     await sleep(2000); // used 2 s ago (idle 3 s), but signed in over 6.5 s ago
-    expect(await silentError(app, session, a)).toBe('login_required');
+    expect(await silentAuthError(app, session, a)).toBe('login_required');
     await eventually(() => expect(a.receiver.tokens).toHaveLength(1));
   });
 });

@@ -9,7 +9,13 @@ import type { Config } from '../../src/config/index.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';
 import { cliProcess } from '../support/cli.ts';
 import { csrfFrom, type BrowserSession } from '../support/browser-session.ts';
-import { authorizationRequest, discover, registerClient, signIn } from '../support/flows.ts';
+import {
+  authorizationRequest,
+  discover,
+  passkeyVerify,
+  registerClient,
+  signIn,
+} from '../support/flows.ts';
 import type { SoftAuthenticator } from '../support/soft-authenticator.ts';
 
 export const BACKCHANNEL_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
@@ -193,18 +199,7 @@ export const openAccountPage = async (
   if (html.includes('id="passkey-login"')) {
     const path = new URL(url).pathname;
     const csrf = csrfFrom(html);
-    const options = await (
-      await session.request(`${app.issuer}${path}/passkey/options`, {
-        method: 'POST',
-        json: {},
-        headers: { 'x-csrf-token': csrf },
-      })
-    ).json();
-    const verify = await session.request(`${app.issuer}${path}/passkey/verify`, {
-      method: 'POST',
-      json: authenticator.authenticate(options),
-      headers: { 'x-csrf-token': csrf },
-    });
+    const verify = await passkeyVerify(session, `${app.issuer}${path}`, csrf, authenticator);
     ({ res, url } = await session.follow(
       new URL((await verify.json()).location, app.issuer).toString(),
       app.issuer,
@@ -222,23 +217,4 @@ export const sessionsShown = (html: string) =>
     ([, uid, body]) => ({ uid: uid!, current: body!.includes('data-current="true"'), text: body! }),
   );
 
-/** A prompt=none request in `session`: its error (null when One-ID answered with a code). */
-export const silentError = async (
-  app: TestApp,
-  session: BrowserSession,
-  client: { clientId: string; redirectUri: string },
-): Promise<string | null> => {
-  const url = new URL('/auth', app.issuer);
-  url.search = new URLSearchParams({
-    client_id: client.clientId,
-    redirect_uri: client.redirectUri,
-    response_type: 'code',
-    scope: 'openid',
-    prompt: 'none',
-    state: 's',
-    code_challenge: 'E9Melhoa2OwvFrEMTJguCGaoeK1t8URWbuGJSstw-cM',
-    code_challenge_method: 'S256',
-  }).toString();
-  const { url: landed } = await session.follow(url.toString(), app.issuer);
-  return new URL(landed).searchParams.get('error');
-};
+export { silentAuthError } from '../support/flows.ts';

@@ -1,5 +1,9 @@
 // Real Chromium for end-to-end tests: Debian's /usr/bin/chromium driven by playwright-core
 // (never a downloaded browser), with a CDP virtual authenticator as the citizen's passkey.
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   chromium,
   type Browser,
@@ -10,6 +14,39 @@ import {
 } from 'playwright-core';
 
 export const CHROMIUM_PATH = '/usr/bin/chromium';
+const SCREENSHOTS = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url));
+
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+/** axe-core's WCAG 2.1 A/AA rules on the page; returns the serious and critical violations. */
+export const accessibilityProblems = async (page: Page) => {
+  await page.evaluate(AXE);
+  const result = (await page.evaluate(() =>
+    (window as unknown as { axe: { run: (o: unknown) => Promise<unknown> } }).axe.run({
+      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+    }),
+  )) as { violations: { id: string; impact: string; nodes: { target: string[] }[] }[] };
+  return result.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+};
+
+/**
+ * UPDATE_SCREENSHOTS=1 writes the page to docs/screenshots/<name>.png; DESKTOP_SCREENSHOTS=DIR
+ * also writes it at desktop width there, to look at (not committed). Otherwise does nothing.
+ */
+export const screenshot = async (page: Page, name: string) => {
+  if (process.env.UPDATE_SCREENSHOTS !== '1') return;
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  const shot = { fullPage: true, animations: 'disabled', caret: 'hide' } as const;
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), ...shot });
+  const desktop = process.env.DESKTOP_SCREENSHOTS;
+  if (!desktop) return;
+  const phone = page.viewportSize();
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.screenshot({ path: join(desktop, `${name}-desktop.png`), ...shot });
+  if (phone) await page.setViewportSize(phone);
+};
 
 /** One browser per test file: the caller closes it in afterAll. */
 export const launchChromium = (): Promise<Browser> =>

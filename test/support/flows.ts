@@ -122,6 +122,32 @@ export const consentPageItems = (html: string): ConsentPage => ({
   ),
 });
 
+/**
+ * The login page's passkey button at `interaction` (its absolute URL): asks for options (with
+ * `start` as the request body), answers them with `authenticator`, and returns the verify
+ * response, whose JSON carries the `location` to follow.
+ */
+export const passkeyVerify = async (
+  session: BrowserSession,
+  interaction: string,
+  csrf: string,
+  authenticator: SoftAuthenticator,
+  start: Record<string, string> = {},
+) => {
+  const options = await (
+    await session.request(`${interaction}/passkey/options`, {
+      method: 'POST',
+      json: start,
+      headers: { 'x-csrf-token': csrf },
+    })
+  ).json();
+  return session.request(`${interaction}/passkey/verify`, {
+    method: 'POST',
+    json: authenticator.authenticate(options),
+    headers: { 'x-csrf-token': csrf },
+  });
+};
+
 export const signIn = async (
   app: TestApp,
   session: BrowserSession,
@@ -150,18 +176,13 @@ export const signInDetailed = async (
     const path = new URL(url).pathname;
     if (html.includes('id="passkey-login"')) {
       signedIn = true;
-      const request = await (
-        await session.request(`${app.issuer}${path}/passkey/options`, {
-          method: 'POST',
-          json: options.identifier ? { identifier: options.identifier } : {},
-          headers: { 'x-csrf-token': csrf },
-        })
-      ).json();
-      const verify = await session.request(`${app.issuer}${path}/passkey/verify`, {
-        method: 'POST',
-        json: authenticator.authenticate(request),
-        headers: { 'x-csrf-token': csrf },
-      });
+      const verify = await passkeyVerify(
+        session,
+        `${app.issuer}${path}`,
+        csrf,
+        authenticator,
+        options.identifier ? { identifier: options.identifier } : {},
+      );
       const body = await verify.json();
       if (verify.status !== 200)
         throw new Error(`passkey verify ${verify.status}: ${JSON.stringify(body)}`);
@@ -184,4 +205,28 @@ export const signInDetailed = async (
   }
   if (url.startsWith(app.issuer)) throw new Error(`did not reach the client: ${url}`);
   return { callback: url, signedIn, consentPages };
+};
+
+/**
+ * A prompt=none authorization request in `session`: its error tells whether One-ID still has a
+ * session (null when One-ID answered with a code).
+ */
+export const silentAuthError = async (
+  app: TestApp,
+  session: BrowserSession,
+  client: { clientId: string; redirectUri: string },
+): Promise<string | null> => {
+  const url = new URL('/auth', app.issuer);
+  url.search = new URLSearchParams({
+    client_id: client.clientId,
+    redirect_uri: client.redirectUri,
+    response_type: 'code',
+    scope: 'openid',
+    prompt: 'none',
+    state: 'silent',
+    code_challenge: 'E9Melhoa2OwvFrEMTJguCGaoeK1t8URWbuGJSstw-cM',
+    code_challenge_method: 'S256',
+  }).toString();
+  const { url: landed } = await session.follow(url.toString(), app.issuer);
+  return new URL(landed).searchParams.get('error');
 };

@@ -9,7 +9,7 @@ import {
   csrfFrom,
   type BrowserSession,
 } from '../../support/browser-session.ts';
-import { enrolCitizen } from '../../support/flows.ts';
+import { enrolCitizen, passkeyVerify } from '../../support/flows.ts';
 import type { Issued } from '../../support/pki.ts';
 import {
   auditRows,
@@ -52,18 +52,12 @@ const openSecurity = async (
   const first = await session.follow(`${target.issuer}${SECURITY}`, target.issuer);
   const interaction = new URL(first.url).pathname;
   const login = csrfFrom(await first.res.text());
-  const options = await (
-    await session.request(`${target.issuer}${interaction}/passkey/options`, {
-      method: 'POST',
-      json: {},
-      headers: { 'x-csrf-token': login },
-    })
-  ).json();
-  const verify = await session.request(`${target.issuer}${interaction}/passkey/verify`, {
-    method: 'POST',
-    json: citizen.authenticator.authenticate(options),
-    headers: { 'x-csrf-token': login },
-  });
+  const verify = await passkeyVerify(
+    session,
+    `${target.issuer}${interaction}`,
+    login,
+    citizen.authenticator,
+  );
   const landed = await session.follow(
     new URL((await verify.json()).location, target.issuer).toString(),
     target.issuer,
@@ -75,19 +69,41 @@ const openSecurity = async (
 
 type Page = Awaited<ReturnType<typeof openSecurity>>;
 
-/** The page's challenge, signed by `leaf` (or the given nonce), posted to verify as the page's script does. */
-const addCertificate = async (
-  page: Page,
-  leaf: Issued,
-  sign: { nonce?: string; jws?: string } = {},
-) => {
+/** A fresh challenge from the page's challenge route, asked for as the page's script does. */
+const pageChallenge = async (page: Page) => {
   const challenge = await page.session.request(`${app.issuer}${SECURITY}/certificate/challenge`, {
     method: 'POST',
     json: {},
     headers: { 'x-csrf-token': page.csrf },
   });
   expect(challenge.status).toBe(200);
-  const { nonce, audience } = (await challenge.json()) as { nonce: string; audience: string };
+  return (await challenge.json()) as { nonce: string; audience: string };
+};
+
+/** A fresh challenge of the page signed by `leaf`, for One-ID's audience. */
+const signedChallenge = async (page: Page, leaf: Issued) =>
+  signChallenge({
+    nonce: (await pageChallenge(page)).nonce,
+    audience: app.issuer,
+    leaf,
+    chain: [pki.intermediate],
+  });
+
+/** Posts a signed challenge to the page's verify route (with the page's CSRF token). */
+const postVerify = (page: Page, jws: string, query = '') =>
+  page.session.request(`${app.issuer}${SECURITY}/certificate/verify${query}`, {
+    method: 'POST',
+    json: { jws },
+    headers: { 'x-csrf-token': page.csrf },
+  });
+
+/** The page's challenge, signed by `leaf` (or the given nonce), posted to verify as the page's script does. */
+const addCertificate = async (
+  page: Page,
+  leaf: Issued,
+  sign: { nonce?: string; jws?: string } = {},
+) => {
+  const { nonce, audience } = await pageChallenge(page);
   const jws =
     sign.jws ??
     (await signChallenge({
@@ -96,11 +112,7 @@ const addCertificate = async (
       leaf,
       chain: [pki.intermediate],
     }));
-  const res = await page.session.request(`${app.issuer}${SECURITY}/certificate/verify`, {
-    method: 'POST',
-    json: { jws },
-    headers: { 'x-csrf-token': page.csrf },
-  });
+  const res = await postVerify(page, jws);
   return {
     res,
     body: (await res.json()) as { location?: string; code?: string; message?: string },
@@ -108,6 +120,17 @@ const addCertificate = async (
     nonce,
   };
 };
+
+/** Renames a certificate through the page's form. */
+const rename = (page: Page, fingerprint: string, label: string) =>
+  page.session.request(`${app.issuer}${SECURITY}/certificates/rename`, {
+    method: 'POST',
+    form: { _csrf: page.csrf, fingerprint, label },
+  });
+
+/** The name the citizen gave a certificate (null: none, the subject is shown). */
+const labelOf = async (fingerprint: string) =>
+  (await app.knex('account_certificates').where({ fingerprint }).first()).label;
 
 const linkedTo = async (accountId: string) =>
   (
@@ -245,24 +268,7 @@ describe('adding a certificate to an account', () => {
     expect(await linkedTo(citizen.account.id)).toEqual([]);
     expect(await linkedTo(owner.account.id)).toEqual([fingerprintOf(owned)]);
     // In English too.
-    const { nonce } = (await (
-      await page.session.request(`${app.issuer}${SECURITY}/certificate/challenge`, {
-        method: 'POST',
-        json: {},
-        headers: { 'x-csrf-token': page.csrf },
-      })
-    ).json()) as { nonce: string };
-    const jws = await signChallenge({
-      nonce,
-      audience: app.issuer,
-      leaf: owned,
-      chain: [pki.intermediate],
-    });
-    const en = await page.session.request(`${app.issuer}${SECURITY}/certificate/verify?lang=en`, {
-      method: 'POST',
-      json: { jws },
-      headers: { 'x-csrf-token': page.csrf },
-    });
+    const en = await postVerify(page, await signedChallenge(page, owned), '?lang=en');
     expect(en.status).toBe(409);
     expect((await en.json()).message).toBe(MESSAGES.en['err.ERR_CERT_LINKED_ELSEWHERE']);
     expect(await linkedTo(citizen.account.id)).toEqual([]);
@@ -274,11 +280,7 @@ describe('adding a certificate to an account', () => {
     const leaf = await pki.citizen();
     const ok = await addCertificate(page, leaf);
     expect(ok.body.location).toBe(`${SECURITY}?done=linked`);
-    const replay = await page.session.request(`${app.issuer}${SECURITY}/certificate/verify`, {
-      method: 'POST',
-      json: { jws: ok.jws },
-      headers: { 'x-csrf-token': page.csrf },
-    });
+    const replay = await postVerify(page, ok.jws);
     expect(replay.status).toBe(401);
     expect(await replay.json()).toMatchObject({
       code: 'ERR_CERT_REPLAYED',
@@ -287,13 +289,7 @@ describe('adding a certificate to an account', () => {
 
     // Another citizen's nonce, signed with this citizen's new certificate.
     const other = await openSecurity(app, await enrolCitizen(app));
-    const theirs = (await (
-      await other.session.request(`${app.issuer}${SECURITY}/certificate/challenge`, {
-        method: 'POST',
-        json: {},
-        headers: { 'x-csrf-token': other.csrf },
-      })
-    ).json()) as { nonce: string };
+    const theirs = await pageChallenge(other);
     const fresh = await pki.citizen();
     const stolen = await addCertificate(page, fresh, { nonce: theirs.nonce });
     expect(stolen.body.code).toBe('ERR_CERT_REPLAYED');
@@ -327,13 +323,7 @@ describe('adding a certificate to an account', () => {
     const page = await openSecurity(app, citizen);
     const leaf = await pki.citizen();
     const impostor = await pki.citizen();
-    const challenge = (await (
-      await page.session.request(`${app.issuer}${SECURITY}/certificate/challenge`, {
-        method: 'POST',
-        json: {},
-        headers: { 'x-csrf-token': page.csrf },
-      })
-    ).json()) as { nonce: string };
+    const challenge = await pageChallenge(page);
     const forged = await signChallenge({
       nonce: challenge.nonce,
       audience: app.issuer,
@@ -357,15 +347,10 @@ describe('renaming a certificate', () => {
     const page = await openSecurity(app, citizen);
     expect(page.html).toContain(`<label for="cert-label-${fingerprint.slice(0, 12)}">`);
     const label = '  은행에서 받은 인증서  ';
-    const res = await page.session.request(`${app.issuer}${SECURITY}/certificates/rename`, {
-      method: 'POST',
-      form: { _csrf: page.csrf, fingerprint, label },
-    });
+    const res = await rename(page, fingerprint, label);
     expect(res.status).toBe(303);
     expect(res.headers.get('location')).toBe(`${SECURITY}?done=renamed`);
-    expect((await app.knex('account_certificates').where({ fingerprint }).first()).label).toBe(
-      '은행에서 받은 인증서',
-    );
+    expect(await labelOf(fingerprint)).toBe('은행에서 받은 인증서');
     const [renamed] = await auditRows(app, 'auth.certificate.renamed', { fingerprint });
     expect(renamed).toMatchObject({
       actor: `account:${citizen.account.id}`,
@@ -385,46 +370,21 @@ describe('renaming a certificate', () => {
     expect(mine).toContain('<strong>은행에서 받은 인증서</strong>');
 
     // Too long (61 characters): refused, unchanged.
-    const long = await page.session.request(`${app.issuer}${SECURITY}/certificates/rename`, {
-      method: 'POST',
-      form: { _csrf: page.csrf, fingerprint, label: '가'.repeat(61) },
-    });
+    const long = await rename(page, fingerprint, '가'.repeat(61));
     expect(long.status).toBe(400);
     expect(await long.text()).toContain(MESSAGES.ko['err.ERR_CERTIFICATE_LABEL']);
     // Exactly 60 is fine.
-    expect(
-      (
-        await page.session.request(`${app.issuer}${SECURITY}/certificates/rename`, {
-          method: 'POST',
-          form: { _csrf: page.csrf, fingerprint, label: '가'.repeat(60) },
-        })
-      ).status,
-    ).toBe(303);
+    expect((await rename(page, fingerprint, '가'.repeat(60))).status).toBe(303);
     // Someone else's certificate: not found.
     const stranger = await pki.citizen();
     await linkCertificate(app, (await enrolCitizen(app)).account.id, stranger, [pki.intermediate]);
-    const foreign = await page.session.request(`${app.issuer}${SECURITY}/certificates/rename`, {
-      method: 'POST',
-      form: { _csrf: page.csrf, fingerprint: fingerprintOf(stranger), label: '내 것' },
-    });
+    const foreign = await rename(page, fingerprintOf(stranger), '내 것');
     expect(foreign.status).toBe(404);
-    expect(
-      (
-        await app
-          .knex('account_certificates')
-          .where({ fingerprint: fingerprintOf(stranger) })
-          .first()
-      ).label,
-    ).toBeNull();
+    expect(await labelOf(fingerprintOf(stranger))).toBeNull();
 
     // Empty: back to the subject.
-    await page.session.request(`${app.issuer}${SECURITY}/certificates/rename`, {
-      method: 'POST',
-      form: { _csrf: page.csrf, fingerprint, label: '   ' },
-    });
-    expect(
-      (await app.knex('account_certificates').where({ fingerprint }).first()).label,
-    ).toBeNull();
+    await rename(page, fingerprint, '   ');
+    expect(await labelOf(fingerprint)).toBeNull();
     const back = await (await page.session.request(`${app.issuer}${SECURITY}`)).text();
     expect(back).toMatch(new RegExp(`<strong id="cert-${fingerprint.slice(0, 12)}">[^<]*이름바꿈`));
     expect(back).not.toContain('certificate-subject');
@@ -442,20 +402,7 @@ describe('what guards the changes', () => {
       json: {},
     });
     expect(challenge.status).toBe(403);
-    const other = await pki.citizen();
-    const { nonce } = (await (
-      await page.session.request(`${app.issuer}${SECURITY}/certificate/challenge`, {
-        method: 'POST',
-        json: {},
-        headers: { 'x-csrf-token': page.csrf },
-      })
-    ).json()) as { nonce: string };
-    const jws = await signChallenge({
-      nonce,
-      audience: app.issuer,
-      leaf: other,
-      chain: [pki.intermediate],
-    });
+    const jws = await signedChallenge(page, await pki.citizen());
     const verify = await page.session.request(`${app.issuer}${SECURITY}/certificate/verify`, {
       method: 'POST',
       json: { jws },
@@ -468,20 +415,9 @@ describe('what guards the changes', () => {
     });
     expect(rename.status).toBe(403);
     expect(await linkedTo(citizen.account.id)).toEqual([fingerprintOf(leaf)]);
-    expect(
-      (
-        await app
-          .knex('account_certificates')
-          .where({ fingerprint: fingerprintOf(leaf) })
-          .first()
-      ).label,
-    ).toBeNull();
+    expect(await labelOf(fingerprintOf(leaf))).toBeNull();
     // The nonce was not spent by the forged request: the real page can still use it.
-    const real = await page.session.request(`${app.issuer}${SECURITY}/certificate/verify`, {
-      method: 'POST',
-      json: { jws },
-      headers: { 'x-csrf-token': page.csrf },
-    });
+    const real = await postVerify(page, jws);
     expect((await real.json()).location).toBe(`${SECURITY}?done=linked`);
   });
 
@@ -490,20 +426,7 @@ describe('what guards the changes', () => {
     const leaf = await pki.citizen();
     await linkCertificate(app, citizen.account.id, leaf, [pki.intermediate]);
     const page = await openSecurity(app, citizen);
-    const { nonce } = (await (
-      await page.session.request(`${app.issuer}${SECURITY}/certificate/challenge`, {
-        method: 'POST',
-        json: {},
-        headers: { 'x-csrf-token': page.csrf },
-      })
-    ).json()) as { nonce: string };
-    const other = await pki.citizen();
-    const jws = await signChallenge({
-      nonce,
-      audience: app.issuer,
-      leaf: other,
-      chain: [pki.intermediate],
-    });
+    const jws = await signedChallenge(page, await pki.citizen());
     await ageSignIn(page.session, 11 * 60);
     for (const [path, body] of [
       ['/certificate/challenge', {}],
@@ -529,14 +452,7 @@ describe('what guards the changes', () => {
     expect(stale.status).toBe(302);
     expect(new URL(stale.headers.get('location')!).searchParams.get('max_age')).toBe('0');
     expect(await linkedTo(citizen.account.id)).toEqual([fingerprintOf(leaf)]);
-    expect(
-      (
-        await app
-          .knex('account_certificates')
-          .where({ fingerprint: fingerprintOf(leaf) })
-          .first()
-      ).label,
-    ).toBeNull();
+    expect(await labelOf(fingerprintOf(leaf))).toBeNull();
   });
 
   it('offers no certificate section or routes when certificate login is off', async () => {

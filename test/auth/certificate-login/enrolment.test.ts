@@ -19,6 +19,7 @@ import {
 } from '../../support/flows.ts';
 import type { Issued } from '../../support/pki.ts';
 import {
+  acceptEnrolment,
   auditRows,
   certificateEnv,
   challengeSignIn,
@@ -157,14 +158,8 @@ describe('self-enrolment with a certificate', () => {
       const session = createBrowserSession();
       const login = await openLogin(app, session, request.url);
       let { body } = await challengeSignIn(app, session, login, leaf, [pki.intermediate]);
-      if (body.location!.endsWith('/certificate/enrol')) {
-        const html = await (await session.request(`${app.issuer}${body.location}`)).text();
-        const done = await session.request(`${app.issuer}${body.location}`, {
-          method: 'POST',
-          form: { _csrf: csrfFrom(html) },
-        });
-        body = { location: done.headers.get('location')! };
-      }
+      if (body.location!.endsWith('/certificate/enrol'))
+        body = { location: await acceptEnrolment(app, session, body.location!) };
       const callback = await continueToClient(app, session, body.location!);
       return (
         await oidc.authorizationCodeGrant(config, new URL(callback), {

@@ -5,13 +5,10 @@ import { request } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MESSAGES } from '../../../src/http/render/messages.ts';
 import { freePort, startTestApp, type TestApp } from '../../support/app.ts';
-import {
-  createBrowserSession,
-  csrfFrom,
-  type BrowserSession,
-} from '../../support/browser-session.ts';
+import { createBrowserSession, type BrowserSession } from '../../support/browser-session.ts';
 import { createCrl, type Issued } from '../../support/pki.ts';
 import {
+  acceptEnrolment,
   auditRows,
   certificateEnv,
   continueToClient,
@@ -19,6 +16,7 @@ import {
   fingerprintOf,
   openLogin,
   privateKeyPem,
+  rawAnswer,
   redeem,
   startRp,
   type TestPki,
@@ -53,37 +51,22 @@ afterAll(async () => {
   await pki?.close();
 });
 
-type TlsAnswer = { status: number; location: string | undefined; body: string };
-
 /** GET over TLS, trusting the test root, optionally presenting a client certificate and its chain. */
 const tlsGet = (url: string, client?: Issued, headers: Record<string, string> = {}) =>
   (async () => {
     const credentials = client
       ? { key: await privateKeyPem(client), cert: `${client.pem}\n${pki.intermediate.pem}` }
       : {};
-    return new Promise<TlsAnswer>((resolve, reject) => {
-      const req = request(
-        url,
-        {
-          method: 'GET',
-          ca: pki.root.pem,
-          agent: false,
-          servername: 'localhost',
-          headers,
-          ...credentials,
-        },
-        (res) => {
-          let body = '';
-          res.setEncoding('utf8');
-          res.on('data', (chunk: string) => (body += chunk));
-          res.on('end', () =>
-            resolve({ status: res.statusCode!, location: res.headers.location, body }),
-          );
-        },
-      );
-      req.on('error', reject);
-      req.end();
-    });
+    return rawAnswer(
+      request(url, {
+        method: 'GET',
+        ca: pki.root.pem,
+        agent: false,
+        servername: 'localhost',
+        headers,
+        ...credentials,
+      }),
+    );
   })();
 
 /** From the login page: the ticket hand-over URL on the mutual-TLS listener. */
@@ -121,17 +104,8 @@ describe('certificate sign-in over mutual TLS', () => {
     const complete = await session.request(back);
     expect(complete.status).toBe(303);
     expect(complete.headers.get('location')).toBe(`${login.path}/certificate/enrol`);
-    const enrolHtml = await (
-      await session.request(`${app.issuer}${login.path}/certificate/enrol`)
-    ).text();
-    const done = await session.request(`${app.issuer}${login.path}/certificate/enrol`, {
-      method: 'POST',
-      form: { _csrf: csrfFrom(enrolHtml) },
-    });
-    const claims = await redeem(
-      rp,
-      await continueToClient(app, session, done.headers.get('location')!),
-    );
+    const enrolled = await acceptEnrolment(app, session, `${login.path}/certificate/enrol`);
+    const claims = await redeem(rp, await continueToClient(app, session, enrolled));
     expect(claims).toMatchObject({ acr: 'urn:one-id:loa:high', amr: ['pop', 'mtls', 'x509'] });
     const [verified] = await auditRows(app, 'auth.certificate.verified', {
       fingerprint: fingerprintOf(leaf),

@@ -6,19 +6,17 @@ import { request, type OutgoingHttpHeaders } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MESSAGES } from '../../../src/http/render/messages.ts';
 import { startTestApp, type TestApp } from '../../support/app.ts';
-import {
-  createBrowserSession,
-  csrfFrom,
-  type BrowserSession,
-} from '../../support/browser-session.ts';
+import { createBrowserSession, type BrowserSession } from '../../support/browser-session.ts';
 import type { Issued } from '../../support/pki.ts';
 import {
+  acceptEnrolment,
   auditRows,
   certificateEnv,
   continueToClient,
   createTestPki,
   fingerprintOf,
   openLogin,
+  rawAnswer,
   redeem,
   startRp,
   type TestPki,
@@ -52,19 +50,12 @@ const rfc9440 = (cert: Issued) => `:${cert.b64}:`;
 
 /** GET with exact header lines (an array value is sent as repeated lines), with the session's cookies. */
 const rawGet = (url: string, session: BrowserSession, headers: OutgoingHttpHeaders) =>
-  new Promise<{ status: number; location: string | undefined; body: string }>((resolve, reject) => {
-    const cookie = [...session.jar].map(([k, v]) => `${k}=${v}`).join('; ');
-    const req = request(url, { method: 'GET', headers: { ...headers, cookie } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () =>
-        resolve({ status: res.statusCode!, location: res.headers.location, body }),
-      );
-    });
-    req.on('error', reject);
-    req.end();
-  });
+  rawAnswer(
+    request(url, {
+      method: 'GET',
+      headers: { ...headers, cookie: [...session.jar].map(([k, v]) => `${k}=${v}`).join('; ') },
+    }),
+  );
 
 /** Opens a login page on `app` and returns the proxy route's URL for its interaction. */
 const proxyRoute = async (app: TestApp) => {
@@ -106,15 +97,8 @@ describe('certificate forwarded by a trusted proxy', () => {
     });
     expect(answer.status).toBe(303);
     expect(answer.location).toBe(`${login.path}/certificate/enrol`);
-    const html = await (await session.request(`${trusted.issuer}${answer.location}`)).text();
-    const done = await session.request(`${trusted.issuer}${answer.location}`, {
-      method: 'POST',
-      form: { _csrf: csrfFrom(html) },
-    });
-    const claims = await redeem(
-      rp,
-      await continueToClient(trusted, session, done.headers.get('location')!),
-    );
+    const enrolled = await acceptEnrolment(trusted, session, answer.location!);
+    const claims = await redeem(rp, await continueToClient(trusted, session, enrolled));
     expect(claims).toMatchObject({ acr: 'urn:one-id:loa:high', amr: ['pop', 'mtls', 'x509'] });
     const [row] = await auditRows(trusted, 'auth.certificate.verified', {
       fingerprint: fingerprintOf(leaf),

@@ -2,6 +2,7 @@
 // app settings that trust it, signed challenges, and HTTP-level interaction helpers.
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type { ClientRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignJWT } from 'jose';
@@ -187,6 +188,33 @@ export const challengeSignIn = async (
     nonce,
   };
 };
+
+/** Accepts the self-enrolment page at `path` (a new certificate); returns where it leads next. */
+export const acceptEnrolment = async (app: TestApp, session: BrowserSession, path: string) => {
+  const html = await (await session.request(`${app.issuer}${path}`)).text();
+  const done = await session.request(`${app.issuer}${path}`, {
+    method: 'POST',
+    form: { _csrf: csrfFrom(html) },
+  });
+  return done.headers.get('location')!;
+};
+
+export type RawAnswer = { status: number; location: string | undefined; body: string };
+
+/** Sends a node:http(s) request and reads its answer to the end: status, Location and body. */
+export const rawAnswer = (req: ClientRequest) =>
+  new Promise<RawAnswer>((resolve, reject) => {
+    req.on('response', (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () =>
+        resolve({ status: res.statusCode!, location: res.headers.location, body }),
+      );
+    });
+    req.on('error', reject);
+    req.end();
+  });
 
 /** From a One-ID URL, approves any consent page and returns the RP callback URL. */
 export const continueToClient = async (app: TestApp, session: BrowserSession, from: string) => {
