@@ -32,19 +32,19 @@ export const accessibilityProblems = async (page: Page) => {
 };
 
 /**
- * UPDATE_SCREENSHOTS=1 writes the page to docs/screenshots/<name>.png; DESKTOP_SCREENSHOTS=DIR
- * also writes it at desktop width there, to look at (not committed). Otherwise does nothing.
+ * UPDATE_SCREENSHOTS=1 writes the page to docs/screenshots/<name>.png at the test's (phone) size
+ * and, unless the name already says its size, to <name>-desktop.png at 1280 px. Otherwise does
+ * nothing.
  */
 export const screenshot = async (page: Page, name: string) => {
   if (process.env.UPDATE_SCREENSHOTS !== '1') return;
   mkdirSync(SCREENSHOTS, { recursive: true });
   const shot = { fullPage: true, animations: 'disabled', caret: 'hide' } as const;
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), ...shot });
-  const desktop = process.env.DESKTOP_SCREENSHOTS;
-  if (!desktop) return;
+  if (/-(phone|desktop)(-|$)/.test(name)) return;
   const phone = page.viewportSize();
   await page.setViewportSize({ width: 1280, height: 900 });
-  await page.screenshot({ path: join(desktop, `${name}-desktop.png`), ...shot });
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}-desktop.png`), ...shot });
   if (phone) await page.setViewportSize(phone);
 };
 
