@@ -88,7 +88,8 @@ type Deps = {
   headerFormat: ForwardedCertificateFormat;
 };
 
-type RequestContext = { ip?: string | undefined };
+/** `clientId`: the system being signed in to, named in the citizen's activity list. */
+type RequestContext = { ip?: string | undefined; clientId?: string | undefined };
 
 const TOKEN = /^[\w-]{20,100}$/;
 export const fingerprintOf = (der: Buffer) => createHash('sha256').update(der).digest('hex');
@@ -254,7 +255,7 @@ export const createCertificateLoginService = ({
         actor: `account:${accountId}`,
         subject: `account:${accountId}`,
         ip: context.ip,
-        details: { ...facts, amr },
+        details: { ...facts, amr, ...(context.clientId && { clientId: context.clientId }) },
       });
     });
     return { kind: 'signed-in', accountId, amr };
@@ -489,7 +490,12 @@ export const createCertificateLoginService = ({
           actor,
           subject: actor,
           ip: context.ip,
-          details: { method: pending.method, fingerprint: pending.fingerprint, amr },
+          details: {
+            method: pending.method,
+            fingerprint: pending.fingerprint,
+            amr,
+            ...(context.clientId && { clientId: context.clientId }),
+          },
         });
         // Single use: a second submission (or a race) finds nothing and rolls back.
         if (!(await kv.take(pendingKey(uid))))

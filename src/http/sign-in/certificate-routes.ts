@@ -113,7 +113,7 @@ export const certificateRoutes = (
   router.post('/interaction/:uid/certificate/verify', async (ctx) => {
     const body = await readBody(ctx);
     csrf.verify(ctx, body._csrf);
-    const { uid } = await loginInteraction(ctx);
+    const { uid, params } = await loginInteraction(ctx);
     const json = ctx.is('application/json') === 'application/json';
     const signIn = async () =>
       finish(
@@ -121,6 +121,7 @@ export const certificateRoutes = (
         uid,
         await certificates.signInWithChallenge(uid, stringField(body, 'jws', 64 * 1024), {
           ip: clientIp(ctx),
+          clientId: String(params.client_id),
         }),
         json,
       );
@@ -150,7 +151,7 @@ export const certificateRoutes = (
 
   // Proof 3: the TLS handshake happened at a trusted reverse proxy.
   router.get('/interaction/:uid/certificate/proxy', async (ctx) => {
-    const { uid } = await loginInteraction(ctx);
+    const { uid, params } = await loginInteraction(ctx);
     // The TCP peer, never X-Forwarded-For; headersDistinct keeps every line of a repeated
     // header apart (ctx.headers would join them into one value).
     const distinct = ctx.req.headersDistinct;
@@ -162,7 +163,7 @@ export const certificateRoutes = (
           values: distinct[certificateOptions.header],
           chainValues: distinct[`${certificateOptions.header}-chain`],
         },
-        { ip: clientIp(ctx) },
+        { ip: clientIp(ctx), clientId: String(params.client_id) },
       );
       await finish(ctx, uid, outcome, false);
     });
@@ -204,12 +205,12 @@ export const certificateRoutes = (
   router.post('/interaction/:uid/certificate/enrol', async (ctx) => {
     const body = await readBody(ctx);
     csrf.verify(ctx, body._csrf);
-    const { uid } = await loginInteraction(ctx);
+    const { uid, params } = await loginInteraction(ctx);
     try {
       const { accountId, amr } = await certificates.completeEnrolment(
         uid,
         { name: stringField(body, 'name', 200), birthdate: stringField(body, 'birthdate', 10) },
-        { ip: clientIp(ctx) },
+        { ip: clientIp(ctx), clientId: String(params.client_id) },
       );
       await interactions.finishLogin(ctx, proven(accountId, amr));
     } catch (error) {

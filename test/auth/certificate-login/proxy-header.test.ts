@@ -105,6 +105,8 @@ describe('certificate forwarded by a trusted proxy', () => {
       method: 'proxy',
     });
     expect(row).toBeDefined();
+    // The system signed in to, which the citizen's activity list names.
+    expect(row!.details.clientId).toBe(rp.client.clientId);
   });
 
   it("accepts a CIDR range, a custom header name and nginx's escaped PEM", async () => {

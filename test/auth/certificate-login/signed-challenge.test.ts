@@ -59,7 +59,8 @@ const signInToRp = async (leaf: Issued, chain: Issued[] = [pki.intermediate]) =>
     expect(done.status).toBe(303);
     next = done.headers.get('location')!;
   }
-  return { claims: await redeem(rp, await continueToClient(app, session, next)), session };
+  const claims = await redeem(rp, await continueToClient(app, session, next));
+  return { claims, session, clientId: rp.client.clientId };
 };
 
 describe('the login page', () => {
@@ -98,7 +99,13 @@ describe('certificate sign-in by signed challenge', () => {
     });
     expect(verified).toMatchObject({
       actor: expect.stringMatching(/^account:/),
-      details: { method: 'challenge', revocation: 'good', amr: ['pop', 'x509'] },
+      // The system signed in to, which the citizen's activity list names.
+      details: {
+        method: 'challenge',
+        revocation: 'good',
+        amr: ['pop', 'x509'],
+        clientId: second.clientId,
+      },
     });
   });
 
