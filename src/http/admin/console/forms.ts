@@ -92,6 +92,10 @@ export const formToMetadata = (
       m[name] = value;
     else delete m[name];
   };
+  // A checkbox: ticked is `true`; unticked, an explicit `false` that was stored stays `false`
+  // rather than disappearing.
+  const checkbox = (name: string) =>
+    text(body, name) === 'yes' ? true : stored && name in stored ? false : undefined;
   if (create) {
     set('client_id', text(body, 'client_id'));
     set('status', text(body, 'status'));
@@ -101,27 +105,12 @@ export const formToMetadata = (
   set('redirect_uris', lines(body, 'redirect_uris'));
   set('post_logout_redirect_uris', lines(body, 'post_logout_redirect_uris'));
   set('backchannel_logout_uri', text(body, 'backchannel_logout_uri'));
-  // A checkbox: an explicit `false` that was stored stays `false` rather than disappearing.
-  set(
-    'backchannel_logout_session_required',
-    text(body, 'backchannel_logout_session_required') === 'yes'
-      ? true
-      : stored && 'backchannel_logout_session_required' in stored
-        ? false
-        : undefined,
-  );
+  set('backchannel_logout_session_required', checkbox('backchannel_logout_session_required'));
   set('grant_types', many(body, 'grant_types'));
   set('token_endpoint_auth_method', text(body, 'token_endpoint_auth_method'));
   // Empty: automatic (clients/security-profile.ts decides from the allowed claims).
   set('security_profile', text(body, 'security_profile'));
-  set(
-    'dpop_bound_access_tokens',
-    text(body, 'dpop_bound_access_tokens') === 'yes'
-      ? true
-      : stored && 'dpop_bound_access_tokens' in stored
-        ? false
-        : undefined,
-  );
+  set('dpop_bound_access_tokens', checkbox('dpop_bound_access_tokens'));
   set('jwks_uri', text(body, 'jwks_uri'));
   set('jwks', json(body, 'jwks'));
   set('sector_identifier_uri', text(body, 'sector_identifier_uri'));
@@ -134,14 +123,7 @@ export const formToMetadata = (
   set('initiate_login_uri', text(body, 'initiate_login_uri'));
   set('description', text(body, 'description'));
   set('default_max_age', seconds(text(body, 'default_max_age')));
-  set(
-    'require_auth_time',
-    text(body, 'require_auth_time') === 'yes'
-      ? true
-      : stored && 'require_auth_time' in stored
-        ? false
-        : undefined,
-  );
+  set('require_auth_time', checkbox('require_auth_time'));
   set('contacts', lines(body, 'contacts'));
   // The editor's rows (no row ticked: none); a form without the editor keeps them as stored.
   if (body[EDITOR_MARKER] === 'yes') {
