@@ -1,11 +1,11 @@
 // Composition root: the stores, then each domain, then the OIDC engine, then HTTP, built in
-// order and wired; every module builds its own parts (STYLE.md: one create<Domain>Module each).
+// order and wired. Each module builds its own parts and reads its own settings from `config`.
 import type { Logger } from 'pino';
 import { createAccountService } from './accounts/index.ts';
 import { createAdminModule } from './admin/index.ts';
 import { createAuditService, withAuditKeys } from './audit/index.ts';
 import { createAuthModule } from './auth/index.ts';
-import { createClientsModule, serverOffer } from './clients/index.ts';
+import { createClientsModule } from './clients/index.ts';
 import type { Config } from './config/index.ts';
 import {
   createCatalogueService,
@@ -17,7 +17,7 @@ import { createHttpModule, createHttpPages } from './http/index.ts';
 import { createMetrics } from './observability/index.ts';
 import { createEngineKeys, createEngineMetadataCheck, createOidcModule } from './oidc/index.ts';
 import { createSessionsModule } from './sessions/index.ts';
-import { createLogger, createOutboundFetch, createSecretBox, systemClock } from './shared/index.ts';
+import { createLogger, createOutboundFetch, systemClock } from './shared/index.ts';
 import { openStores } from './store/index.ts';
 
 /** `passkeyChallengeTtlSeconds` shortens the 300 s WebAuthn challenge lifetime (tests only). */
@@ -29,150 +29,65 @@ export type AppOptions = {
 
 export const createApp = async (config: Config, options: AppOptions = {}) => {
   const { issuer } = config;
+  const { keyReloadSeconds, passkeyChallengeTtlSeconds } = options;
   const log = options.logger ?? createLogger(config.logLevel);
   const metrics = createMetrics();
   const stores = await openStores(config, log);
-  const { secrets, kv, feed, redis } = stores;
+  const { secrets, kv, feed, secretBox } = stores;
   // Every audit record written through this handle is keyed with AUDIT_KEYS (audit-service.ts).
   const knex = withAuditKeys(stores.knex, secrets.auditKeys);
+  const audit = createAuditService({ knex });
   const clock = systemClock;
-  const secretBox = createSecretBox(secrets.keyEncryptionKeys);
   // One-ID's own outgoing requests (claim sources, upstreams) keep the SSRF guard the engine has.
   const fetch = createOutboundFetch(config.outboundPrivateHosts);
-  const audit = createAuditService({ knex });
-  /** What most modules take: each one's Deps type names the part it uses. */
-  const core = { knex, clock, kv, feed, secretBox, fetch, log, issuer, audit };
+  /** What most modules take: each one's Deps type names the parts it uses. */
+  const core = { config, issuer, log, metrics, knex, clock, kv, feed, secretBox, fetch, audit };
 
-  const accounts = createAccountService({
-    ...core,
-    enrolmentTtlSeconds: config.enrolmentTtlSeconds,
-  });
+  const accounts = createAccountService(core);
   const catalogue = createCatalogueService(core);
   await catalogue.seed();
-  const clientsModule = await createClientsModule({
+  const clients = await createClientsModule({
     ...core,
     claims: catalogue.list,
     mirror: stores.sharedKv,
-    secretGraceSeconds: config.clientSecretGraceSeconds,
     engineCheck: createEngineMetadataCheck(issuer),
-    offer: serverOffer(config),
   });
-  const domain = { ...core, accounts, clients: clientsModule.service };
-  const auth = createAuthModule({
-    ...domain,
-    config,
-    decoySecret: secrets.pairwiseSalt,
-    challengeTtlSeconds: options.passkeyChallengeTtlSeconds,
-  });
+  const domain = { ...core, accounts, clients, catalogue };
+  const auth = createAuthModule({ ...domain, secrets, passkeyChallengeTtlSeconds });
   // Federation: upstream identity providers and agency account links (docs/federation.md).
-  const federation = createFederationModule({ ...domain, timeoutMs: config.federationTimeoutMs });
-  const keys = await createEngineKeys({
-    ...core,
-    activationDelaySeconds: config.keyActivationDelaySeconds,
-  });
-  // The one cycle of the composition: citizens' sessions and the engine's store use each other
-  // at run time (a session save is recorded through the sessions service; that service ends
-  // sessions in the store, saving them again through the same mirror). Neither can be built
-  // first, so the engine and administration (a disabled client is signed out everywhere) reach
-  // the sessions service, built after the engine, when they run.
-  const signOutEverywhere = async (clientId: string, actor: string) =>
-    void (await sessions.service.logoutClientEverywhere(clientId, 'client_disabled', { actor }));
-  const admin = createAdminModule({
-    ...domain,
-    settings: config.admin,
-    onClientDisabled: signOutEverywhere,
-  });
-  const consent = createConsentModule({
-    ...domain,
-    catalogue,
-    signer: keys.signer,
-    maxAgeDays: config.consentMaxAgeDays,
-    backchannel: config.backchannel,
-  });
-  const pages = createHttpPages({ issuer, cookieKey: secrets.cookieKeys[0]!, site: config.site });
-  const oidc = await createOidcModule({
-    ...domain,
-    config,
-    secrets,
-    redis,
-    metrics,
-    keys,
-    hashId: stores.hashId,
-    agencyOf: clientsModule.agencyOf,
-    consent: consent.consent,
-    catalogue: consent.engineCatalogue,
-    rememberIssued: consent.sourceEvents.remember,
-    federation: federation.engineHooks,
-    admin: admin.engine,
-    pages: pages.engine,
-    sessions: () => sessions.service,
-    keyReloadSeconds: options.keyReloadSeconds,
-    clientCertificateAuthority: auth.clientCertificateAuthority,
-  });
-  const sessions = createSessionsModule({
-    ...domain,
-    settings: { backchannel: config.backchannel, sweepSeconds: config.sessionSweepSeconds },
-    engine: oidc.sessionEngine,
-    send: oidc.sendLogoutToken,
-    onDelivery: (outcome) => metrics.recordBackchannelDelivery(outcome),
-    ephemeralStore: !redis,
-  });
+  const federation = createFederationModule(domain);
+  const keys = await createEngineKeys(core);
+  // The one cycle: citizens' sessions and the engine's store use each other at run time (a session
+  // save is recorded through the sessions service, which ends sessions in the store). Sessions are
+  // built after the engine, so the engine's store and administration (a disabled client is signed
+  // out everywhere) are given this getter, which they call only when they run.
+  const sessionsLater = () => sessions;
+  const admin = createAdminModule({ ...domain, sessions: sessionsLater });
+  const consent = createConsentModule({ ...domain, signer: keys.signer });
+  const pages = createHttpPages({ ...core, secrets });
+  /** What the engine and the HTTP layer are built from (their Deps name the parts they use). */
+  const modules = { ...domain, stores, keys, auth, federation, admin, consent, pages };
+  const oidc = await createOidcModule({ ...modules, sessions: sessionsLater, keyReloadSeconds });
+  const sessions = createSessionsModule({ ...domain, engine: oidc });
   // Withdrawal and expiry end a consent the same way (src/consent/consent-ending.ts).
-  const consentEnding = createConsentEnding({
-    consent: consent.consent,
-    sourceEvents: consent.sourceEvents,
-    log,
-    revokeGrants: oidc.revokeGrants,
-    signOut: sessions.service.logoutClient,
-    sweepSeconds: config.sessionSweepSeconds,
-  });
-  const http = createHttpModule({
-    config,
-    log,
-    accounts,
-    audit,
-    metrics,
-    stores,
-    pages,
-    oidc,
-    auth,
-    clients: clientsModule,
-    consent,
-    consentEnding,
-    sessions: sessions.service,
-    federation,
-    admin,
-    claims: catalogue.list,
-  });
+  const consentEnding = createConsentEnding({ ...core, consent, sessions, engine: oidc });
+  const http = createHttpModule({ ...modules, oidc, sessions, consentEnding });
   // Background work: sessions' sweeps and logout tokens, consent expiry, source events.
   const background = [sessions, consentEnding, consent.worker];
   for (const job of background) job.start();
 
+  // The domain services, by name (tests and the bench call them through `app.services`).
+  const services = { audit, accounts, clients, catalogue, consent, sessions, federation, admin };
+  const { passkeys, enrolment, certificates } = auth;
   return {
     config,
     log,
     knex,
     kv,
     metrics,
-    services: {
-      audit,
-      accounts,
-      clients: clientsModule.service,
-      catalogue,
-      consent: consent.consent,
-      passkeys: auth.passkeys,
-      enrolment: auth.enrolment,
-      signingKeys: keys.service,
-      certificates: auth.certificates,
-      sessions: sessions.service,
-      federation,
-      admin,
-    },
-    sessions,
-    sourceEvents: { ...consent.sourceEvents, worker: consent.worker },
+    services: { ...services, passkeys, enrolment, certificates, signingKeys: keys.service },
     provider: oidc.provider,
     reloadKeys: oidc.reload,
-    listSessionIds: oidc.store.listSessionIds,
     oidcStore: oidc.store,
     http: http.app,
     listen: http.listen,

@@ -2,6 +2,7 @@
 import type { Knex } from 'knex';
 import { z } from 'zod';
 import { appendAudit } from '../audit/index.ts';
+import type { Config } from '../config/index.ts';
 import { AppError, newId, randomToken, sha256, type Clock } from '../shared/index.ts';
 import type { ChangeFeed } from '../store/index.ts';
 import { createAccountCache } from './account-cache.ts';
@@ -59,13 +60,14 @@ const newAccount = (citizen: ReturnType<typeof parseCitizen>) => ({
 export const createAccountService = ({
   knex,
   clock,
-  enrolmentTtlSeconds,
+  config,
   issuer,
   feed,
 }: {
   knex: Knex;
   clock: Clock;
-  enrolmentTtlSeconds: number;
+  /** ENROLMENT_TTL_SECONDS: how long an enrolment link stays valid. */
+  config: Pick<Config, 'enrolmentTtlSeconds'>;
   issuer: string;
   /** Drops the token paths' kept accounts when an import changes one (account-cache.ts). */
   feed?: ChangeFeed | undefined;
@@ -101,7 +103,7 @@ export const createAccountService = ({
     ): Promise<{ account: Account; url: string; expiresAt: Date }> {
       const citizen = parseCitizen(input);
       const token = randomToken();
-      const expiresAt = new Date(clock.now().getTime() + enrolmentTtlSeconds * 1000);
+      const expiresAt = new Date(clock.now().getTime() + config.enrolmentTtlSeconds * 1000);
       const account = newAccount(citizen);
       await knex.transaction(async (trx) => {
         await insertAccount(trx, account);

@@ -4,7 +4,8 @@ import type { Knex } from 'knex';
 import type { AccountService } from '../accounts/index.ts';
 import type { AuditService } from '../audit/index.ts';
 import type { ClientService } from '../clients/index.ts';
-import type { AdminConfig } from '../config/index.ts';
+import type { Config } from '../config/index.ts';
+import type { SessionService } from '../sessions/index.ts';
 import type { Clock } from '../shared/index.ts';
 import { createAdminService } from './admin-service.ts';
 import { createAuditSearch } from './audit-search.ts';
@@ -24,14 +25,14 @@ type Deps = {
    * every console session and API token must carry), DCR_ENABLED (the engine offers dynamic
    * registration, RFC 7591/7592).
    */
-  settings: Pick<AdminConfig, 'reauthSeconds' | 'minAcr' | 'dcrEnabled'>;
+  config: Pick<Config, 'admin'>;
   /** The admin API's resource indicator is `${issuer}/admin/api`. */
   issuer: string;
   /**
-   * After a client is disabled or deleted: sign every citizen out of it (the sessions service's
-   * `logoutClientEverywhere`, when the deployment has one).
+   * Signs every citizen out of a client once it is disabled or deleted. A getter: in a server
+   * the sessions service is built after the engine, which is built with this module (app.ts).
    */
-  onClientDisabled?: ((clientId: string, actor: string) => Promise<void>) | undefined;
+  sessions: () => Pick<SessionService, 'logoutClientEverywhere'>;
 };
 
 export const createAdminModule = ({
@@ -40,11 +41,13 @@ export const createAdminModule = ({
   clients,
   audit,
   clock,
-  settings,
+  config,
   issuer,
-  onClientDisabled,
+  sessions,
 }: Deps) => {
-  const { reauthSeconds, minAcr } = settings;
+  const { reauthSeconds, minAcr, dcrEnabled } = config.admin;
+  const onClientDisabled = async (clientId: string, actor: string) =>
+    void (await sessions().logoutClientEverywhere(clientId, 'client_disabled', { actor }));
   const guard = createGuard({ clock, reauthSeconds, minAcr });
   const admins = createAdminService({ knex, accounts, guard });
   const dcr = createDcrService({
@@ -66,7 +69,7 @@ export const createAdminModule = ({
       audience: `${issuer}/admin/api`,
       scopesFor: admins.apiScopesFor,
       previousSecretMatches: clients.matchesPreviousSecret,
-      dcr: settings.dcrEnabled ? dcr : undefined,
+      dcr: dcrEnabled ? dcr : undefined,
     },
     manifest: createManifestService({ clients, admins, audit, guard, onClientDisabled }),
   };

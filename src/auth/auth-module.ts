@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { AccountService } from '../accounts/index.ts';
 import type { Config } from '../config/index.ts';
 import type { Clock } from '../shared/index.ts';
-import type { KvStore } from '../store/index.ts';
+import type { KvStore, Secrets } from '../store/index.ts';
 import {
   createCertificateModule,
   createClientCertificateAuthority,
@@ -23,10 +23,10 @@ type Deps = {
   issuer: string;
   /** TRUSTED_PROXIES and the certificate settings (CERT_*, CLIENT_CERT_TRUST_ANCHORS). */
   config: Pick<Config, 'trustedProxies' | 'certificates'>;
-  /** Keys the decoy answers for unknown passkeys (PAIRWISE_SALT). */
-  decoySecret: string;
+  /** PAIRWISE_SALT keys the decoy answers for unknown passkeys. */
+  secrets: Pick<Secrets, 'pairwiseSalt'>;
   /** Shortens the 300 s WebAuthn challenge lifetime (tests only). */
-  challengeTtlSeconds?: number | undefined;
+  passkeyChallengeTtlSeconds?: number | undefined;
   log: Logger;
 };
 
@@ -40,8 +40,8 @@ export const createAuthModule = ({ knex, kv, clock, accounts, issuer, log, ...de
     rpId: issuerUrl.hostname,
     rpName: 'One-ID',
     origin: issuerUrl.origin,
-    decoySecret: deps.decoySecret,
-    challengeTtlSeconds: deps.challengeTtlSeconds,
+    decoySecret: deps.secrets.pairwiseSalt,
+    challengeTtlSeconds: deps.passkeyChallengeTtlSeconds,
   });
   const certificates = settings.trustAnchorsPath
     ? createCertificateModule({

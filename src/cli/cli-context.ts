@@ -68,12 +68,7 @@ export const createCliContext = async (config: Config) => {
     // The servers' settings: the CLI refuses what they would not load.
     offer: serverOffer(config),
   });
-  const accounts = createAccountService({
-    knex,
-    clock,
-    enrolmentTtlSeconds: config.enrolmentTtlSeconds,
-    issuer: config.issuer,
-  });
+  const accounts = createAccountService({ knex, clock, config, issuer: config.issuer });
   // With Redis the engine's store is shared, so ending a session here removes it from the store
   // at once, as a server would. Without Redis the store is in the server's memory: sessions are
   // marked ended and their tokens queued, and the server's purge sweep removes them within a second.
@@ -112,10 +107,9 @@ export const createCliContext = async (config: Config) => {
       clients,
       audit,
       clock,
-      settings: config.admin,
+      config,
       issuer: config.issuer,
-      onClientDisabled: async (clientId, actor) =>
-        void (await sessions.logoutClientEverywhere(clientId, 'client_disabled', { actor })),
+      sessions: () => sessions,
     }),
     signingKeys: createSigningKeyService({
       knex,

@@ -4,6 +4,7 @@
 // (back-channel logout), and the sources of the distributed tokens it holds are told to refuse
 // them (RFC 8417 SETs). The expiry sweep runs here too, on SESSION_SWEEP_SECONDS.
 import type { Logger } from 'pino';
+import type { Config } from '../config/index.ts';
 import type { ConsentRecord } from './consent-repo.ts';
 import type { ConsentService } from './consent-service.ts';
 import type { SourceEvents } from './source-events.ts';
@@ -11,29 +12,26 @@ import type { SourceEvents } from './source-events.ts';
 export type ConsentEndReason = 'consent_withdrawn' | 'consent_expired';
 
 type Deps = {
-  consent: ConsentService;
-  sourceEvents: SourceEvents;
+  /** The consent module: its service and the distributed tokens' sources (consent-module.ts). */
+  consent: ConsentService & { sourceEvents: SourceEvents };
   /** The engine's port (src/oidc): revokes grants and every token issued under them. */
-  revokeGrants: (grantIds: string[]) => Promise<void>;
+  engine: { revokeGrants: (grantIds: string[]) => Promise<void> };
   /** The sessions' port (src/sessions logoutClient): signs the client out of live sessions. */
-  signOut: (
-    accountId: string,
-    clientId: string,
-    reason: ConsentEndReason,
-    options: { actor: string },
-  ) => Promise<unknown>;
+  sessions: {
+    logoutClient: (
+      accountId: string,
+      clientId: string,
+      reason: ConsentEndReason,
+      options: { actor: string },
+    ) => Promise<unknown>;
+  };
   log: Logger;
-  sweepSeconds: number;
+  /** SESSION_SWEEP_SECONDS: how often the expiry sweep runs. */
+  config: Pick<Config, 'sessionSweepSeconds'>;
 };
 
-export const createConsentEnding = ({
-  consent,
-  sourceEvents,
-  revokeGrants,
-  signOut,
-  log,
-  sweepSeconds,
-}: Deps) => {
+export const createConsentEnding = ({ consent, engine, sessions, log, config }: Deps) => {
+  const { sourceEvents } = consent;
   /** The consent (already marked ended and audited) stops the data everywhere. */
   const endConsent = async (
     accountId: string,
@@ -41,8 +39,8 @@ export const createConsentEnding = ({
     reason: ConsentEndReason,
     { grantIds, actor }: { grantIds: string[]; actor: string },
   ): Promise<void> => {
-    await revokeGrants(grantIds);
-    await signOut(accountId, clientId, reason, { actor });
+    await engine.revokeGrants(grantIds);
+    await sessions.logoutClient(accountId, clientId, reason, { actor });
     await sourceEvents.revoke(accountId, clientId, reason);
   };
 
@@ -92,7 +90,7 @@ export const createConsentEnding = ({
         running ??= sweep()
           .catch((err: unknown) => log.warn({ err }, 'consent sweep failed'))
           .finally(() => (running = undefined));
-      }, sweepSeconds * 1000);
+      }, config.sessionSweepSeconds * 1000);
       timer.unref();
     },
     /** Stops the sweep and waits for a run in flight. */

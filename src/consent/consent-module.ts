@@ -5,7 +5,8 @@ import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { AuditService } from '../audit/index.ts';
 import type { ClientService } from '../clients/index.ts';
-import { createDeliveryWorker, type DeliverySettings } from '../sessions/index.ts';
+import type { Config } from '../config/index.ts';
+import { createDeliveryWorker } from '../sessions/index.ts';
 import type { Clock, OutboundFetch } from '../shared/index.ts';
 import type { CatalogueService } from './catalogue-service.ts';
 import { createConsentService } from './consent-service.ts';
@@ -21,23 +22,25 @@ type Deps = {
   clients: ClientService;
   catalogue: CatalogueService;
   audit: AuditService;
-  maxAgeDays: number;
+  /** CONSENT_MAX_AGE_DAYS, and the BACKCHANNEL_* delivery settings the events are sent with. */
+  config: Pick<Config, 'consentMaxAgeDays' | 'backchannel'>;
   /** One-ID's current ES256 key (src/oidc/keys/engine-keys.ts): signs the events. */
   signer: () => Promise<EventSigner>;
   fetch: OutboundFetch;
-  backchannel: DeliverySettings;
   log: Logger;
 };
 
+/** The consent service itself, with the engine's catalogue, My One-ID's data and the sources. */
 export const createConsentModule = (deps: Deps) => {
   const { knex, clock, issuer, clients, catalogue, log } = deps;
+  const { backchannel } = deps.config;
   const engineCatalogue = createEngineCatalogue(catalogue);
   const consent = createConsentService({
     knex,
     clock,
     clients,
     catalogue: engineCatalogue,
-    maxAgeDays: deps.maxAgeDays,
+    maxAgeDays: deps.config.consentMaxAgeDays,
   });
   // A withdrawal reaches the sources of the distributed tokens the client holds.
   const worker = createDeliveryWorker({
@@ -49,14 +52,14 @@ export const createConsentModule = (deps: Deps) => {
       issuer,
       signer: deps.signer,
       fetch: deps.fetch,
-      timeoutMs: deps.backchannel.timeoutMs,
+      timeoutMs: backchannel.timeoutMs,
     }),
-    settings: deps.backchannel,
+    settings: backchannel,
     log,
   });
   const sourceEvents = createSourceEvents({ knex, clock, issuer, onQueued: () => worker.kick() });
   return {
-    consent,
+    ...consent,
     engineCatalogue,
     sourceEvents,
     worker,

@@ -1,6 +1,7 @@
 // Federation, assembled: upstream identity providers (administration and sign-in through them)
 // and agency account links. One fixed redirect URI per One-ID instance: ${ISSUER}/federation/callback.
 import type { Knex } from 'knex';
+import type { Config } from '../config/index.ts';
 import type { AccountService } from '../accounts/index.ts';
 import type { ClientService } from '../clients/index.ts';
 import type { Clock, OutboundFetch, SecretBox } from '../shared/index.ts';
@@ -19,7 +20,7 @@ type Deps = {
   clients: ClientService;
   issuer: string;
   /** FEDERATION_TIMEOUT_MS: deadline of each request to an upstream (discovery, token, JWKS, userinfo). */
-  timeoutMs: number;
+  config: Pick<Config, 'federationTimeoutMs'>;
   /** Outgoing requests to upstreams (the SSRF guard with OUTBOUND_PRIVATE_HOSTS). */
   fetch?: OutboundFetch | undefined;
   log?: { warn: (obj: object, msg: string) => void } | undefined;
@@ -37,7 +38,7 @@ export const createFederationModule = ({
   accounts,
   clients,
   issuer,
-  timeoutMs,
+  config,
   fetch,
   log,
   feed,
@@ -45,7 +46,7 @@ export const createFederationModule = ({
   const upstreams = createUpstreamService({ knex, secretBox, feed });
   const client = createUpstreamClient({
     redirectUri: federationRedirectUri(issuer),
-    timeoutMs,
+    timeoutMs: config.federationTimeoutMs,
     fetch,
   });
   const login = createFederationLoginService({ knex, kv, clock, accounts, upstreams, client, log });

@@ -7,13 +7,13 @@ import type { AdminModule } from '../admin/index.ts';
 import type { AuditService } from '../audit/index.ts';
 import type { AuthModule } from '../auth/index.ts';
 import type { ClientsModule } from '../clients/index.ts';
-import type { Config, SiteConfig } from '../config/index.ts';
-import type { CatalogueItem, ConsentEnding, ConsentModule } from '../consent/index.ts';
+import type { Config } from '../config/index.ts';
+import type { CatalogueService, ConsentEnding, ConsentModule } from '../consent/index.ts';
 import type { FederationModule } from '../federation/index.ts';
 import type { Metrics } from '../observability/index.ts';
 import { engineCookieNames, type OidcFacade } from '../oidc/index.ts';
 import type { SessionService } from '../sessions/index.ts';
-import type { KvStore, RedisClient } from '../store/index.ts';
+import type { Secrets, Stores } from '../store/index.ts';
 import { createAccountSession } from './account/account-session.ts';
 import { adminSessionCookie, createConsoleSession } from './admin/console/session.ts';
 import { createListeners } from './listeners.ts';
@@ -25,11 +25,15 @@ import { createCertificateListener } from './sign-in/certificate-listener.ts';
 import { createEnginePages } from './sign-in/engine-pages.ts';
 
 /** The pages' CSRF tokens and views, and the engine's own pages rendered with them. */
-export const createHttpPages = (deps: { issuer: string; cookieKey: string; site: SiteConfig }) => {
+export const createHttpPages = (deps: {
+  issuer: string;
+  config: Pick<Config, 'site'>;
+  secrets: Pick<Secrets, 'cookieKeys'>;
+}) => {
   const https = new URL(deps.issuer).protocol === 'https:';
   // CSRF tokens are bound to the session the request acts for (middleware/csrf.ts).
   const csrf = createCsrf({
-    key: deps.cookieKey,
+    key: deps.secrets.cookieKeys[0]!,
     secure: https,
     sessionCookies: {
       admin: adminSessionCookie(https),
@@ -37,7 +41,7 @@ export const createHttpPages = (deps: { issuer: string; cookieKey: string; site:
       interaction: engineCookieNames(https).interaction,
     },
   });
-  const views = createViews({ csrfToken: csrf.token, site: deps.site });
+  const views = createViews({ csrfToken: csrf.token, site: deps.config.site });
   return { csrf, views, engine: createEnginePages(views) };
 };
 
@@ -47,24 +51,20 @@ type Deps = {
   config: Config;
   log: Logger;
   metrics: Metrics;
-  stores: {
-    kv: KvStore;
-    redis: RedisClient | undefined;
-    checks: Record<string, () => Promise<void>>;
-  };
+  stores: Pick<Stores, 'kv' | 'redis' | 'checks'>;
   pages: HttpPages;
   oidc: OidcFacade;
   accounts: AccountService;
   auth: AuthModule;
   clients: Pick<ClientsModule, 'agencyOf' | 'directory'>;
-  consent: Pick<ConsentModule, 'consent' | 'myData'>;
+  consent: ConsentModule;
   consentEnding: ConsentEnding;
   sessions: SessionService;
   federation: FederationModule;
   admin: AdminModule;
   audit: AuditService;
   /** The claims catalogue (the console names data items by its labels). */
-  claims: () => Promise<CatalogueItem[]>;
+  catalogue: Pick<CatalogueService, 'list'>;
 };
 
 export const createHttpModule = (deps: Deps) => {
@@ -119,7 +119,7 @@ export const createHttpModule = (deps: Deps) => {
       },
     }),
     accounts: deps.accounts,
-    consent: deps.consent.consent,
+    consent: deps.consent,
     myData: deps.consent.myData,
     consentEnding: deps.consentEnding,
     federation: deps.federation,
@@ -141,7 +141,7 @@ export const createHttpModule = (deps: Deps) => {
       issuer,
       audience: deps.admin.engine.audience,
       accountName: async (accountId) => (await deps.accounts.findById(accountId))?.name,
-      claims: deps.claims,
+      claims: deps.catalogue.list,
     },
     log,
     metrics: deps.metrics,

@@ -3,16 +3,17 @@
 import type Provider from 'oidc-provider';
 import type { Logger } from 'pino';
 import type { AccountService } from '../accounts/index.ts';
-import type { ClientCertificateAuthority } from '../auth/certificate/index.ts';
-import type { ClientService } from '../clients/index.ts';
+import type { AdminModule } from '../admin/index.ts';
+import type { AuthModule } from '../auth/index.ts';
+import type { ClientsModule } from '../clients/index.ts';
 import type { Config } from '../config/index.ts';
-import type { CatalogueItem, ConsentService, IssuedToken } from '../consent/index.ts';
-import type { FederationEngineHooks } from '../federation/index.ts';
+import type { ConsentModule } from '../consent/index.ts';
+import type { FederationModule } from '../federation/index.ts';
 import type { Metrics } from '../observability/index.ts';
 import type { SessionService } from '../sessions/index.ts';
 import type { OutboundFetch } from '../shared/index.ts';
-import type { RedisClient } from '../store/index.ts';
-import { createRegistrationStore, type AdminEngine } from './clients/admin-engine.ts';
+import type { Stores } from '../store/index.ts';
+import { createRegistrationStore } from './clients/admin-engine.ts';
 import { createLogoutTokenSender } from './sessions/backchannel-queue.ts';
 import { createClaimSources } from './claims/claim-sources.ts';
 import { observeProvider } from './engine-events.ts';
@@ -25,31 +26,29 @@ import { createProvider } from './provider.ts';
 import { createSessionEngine } from './sessions/session-engine.ts';
 import { createEngineAdapter } from './storage/engine-adapter.ts';
 
+/** What the engine is built from: each module below it, by the part it uses. */
 type Deps = {
   config: Config;
-  secrets: { cookieKeys: string[]; pairwiseSalt: string };
-  redis: RedisClient | undefined;
-  /** Keys the storage ids of bearer credentials (hashed-ids.ts). */
-  hashId: (id: string) => string;
+  /** COOKIE_KEYS, PAIRWISE_SALT, Redis, and `hashId` (keys bearer credentials' ids, hashed-ids.ts). */
+  stores: Pick<Stores, 'secrets' | 'redis' | 'hashId'>;
   log: Logger;
   metrics: Metrics;
   keys: EngineKeys;
-  clients: ClientService;
-  agencyOf: (clientId: string) => Promise<string | undefined>;
+  /** The client service and a client's agency. */
+  clients: ClientsModule;
   accounts: AccountService;
-  consent: ConsentService;
-  /** The catalogue the engine is built with: its scopes and claims (consent-module.ts). */
-  catalogue: {
-    list: () => Promise<CatalogueItem[]>;
-    version: () => Promise<string>;
-    renew: () => void;
-  };
-  /** Stores a distributed token before it is handed out (source-events.ts). */
-  rememberIssued: (token: IssuedToken) => Promise<void>;
+  /**
+   * The consent service, the catalogue the engine is built with (its scopes and claims), and the
+   * distributed tokens' store (a token is remembered before it is handed out, source-events.ts).
+   */
+  consent: ConsentModule;
   fetch: OutboundFetch;
-  federation: FederationEngineHooks | undefined;
-  admin: AdminEngine;
-  pages: EnginePages;
+  federation: Pick<FederationModule, 'engineHooks'>;
+  admin: Pick<AdminModule, 'engine'>;
+  /** RFC 8705 2.1 tls_client_auth: the agency CAs (CLIENT_CERT_TRUST_ANCHORS), when set. */
+  auth: Pick<AuthModule, 'clientCertificateAuthority'>;
+  /** The engine's own pages (src/http/sign-in/engine-pages.ts). */
+  pages: { engine: EnginePages };
   /**
    * The durable session records the engine's session saves are mirrored to. A getter: that
    * service needs this module's session engine (the one cycle of the composition).
@@ -57,20 +56,19 @@ type Deps = {
   sessions: () => SessionService;
   /** How often a key rotated elsewhere is looked for (seconds; 30 by default). */
   keyReloadSeconds?: number | undefined;
-  /** RFC 8705 2.1 tls_client_auth: the agency CAs (CLIENT_CERT_TRUST_ANCHORS), when set. */
-  clientCertificateAuthority?: ClientCertificateAuthority | undefined;
 };
 
 export const createOidcModule = async (deps: Deps) => {
-  const { config, log, keys, catalogue } = deps;
+  const { config, log, keys, stores } = deps;
+  const catalogue = deps.consent.engineCatalogue;
   // The engine's storage, its whole stack in one place (storage/engine-adapter.ts). Citizens'
   // sessions are mirrored durably (src/sessions) from the engine's session saves.
   const store = createEngineAdapter({
-    redis: deps.redis,
+    redis: stores.redis,
     prefix: config.redisKeyPrefix,
-    hashId: deps.hashId,
+    hashId: stores.hashId,
     clients: deps.clients,
-    registrations: deps.admin.dcr && createRegistrationStore(deps.admin.dcr),
+    registrations: deps.admin.engine.dcr && createRegistrationStore(deps.admin.engine.dcr),
     sessions: deps.sessions,
     log,
   });
@@ -82,7 +80,7 @@ export const createOidcModule = async (deps: Deps) => {
     timeoutMs: config.claimSourceTimeoutMs,
     log,
     fetch: deps.fetch,
-    remember: deps.rememberIssued,
+    remember: deps.consent.sourceEvents.remember,
   });
   // Client certificates (RFC 8705): on the certificate listener, or forwarded by the trusted proxy.
   const cert = config.certificates;
@@ -94,7 +92,7 @@ export const createOidcModule = async (deps: Deps) => {
     trustedProxies: config.trustedProxies,
     header: cert.header,
     headerFormat: cert.headerFormat,
-    authority: deps.clientCertificateAuthority,
+    authority: deps.auth.clientCertificateAuthority,
   };
 
   // Each build is observed: its route names, issued tokens and errors reach the log and metrics.
@@ -108,12 +106,12 @@ export const createOidcModule = async (deps: Deps) => {
           adapter: store.engine,
           claimSources,
           jwks: await keys.service.engineJwks(),
-          cookieKeys: deps.secrets.cookieKeys,
-          pairwiseSalt: deps.secrets.pairwiseSalt,
-          agencyOf: deps.agencyOf,
+          cookieKeys: stores.secrets.cookieKeys,
+          pairwiseSalt: stores.secrets.pairwiseSalt,
+          agencyOf: deps.clients.agencyOf,
           accounts: deps.accounts,
           clientTokensNotBefore: deps.clients.tokensNotBefore,
-          pages: deps.pages,
+          pages: deps.pages.engine,
           sessionSystems: {
             current: tracking.currentSystems,
             signedOut: tracking.signedOutSystems,
@@ -124,8 +122,8 @@ export const createOidcModule = async (deps: Deps) => {
           proxy: config.trustedProxies.length > 0,
           consent: deps.consent,
           catalogue: await catalogue.list(),
-          federation: deps.federation,
-          admin: deps.admin,
+          federation: deps.federation.engineHooks,
+          admin: deps.admin.engine,
           clientCertificates,
         }),
         { metrics: deps.metrics, log },

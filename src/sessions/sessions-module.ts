@@ -3,13 +3,11 @@
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { ClientService } from '../clients/index.ts';
+import type { Config } from '../config/index.ts';
+import type { Metrics } from '../observability/index.ts';
 import type { Clock } from '../shared/index.ts';
 import { deleteFinishedBefore, type Delivery } from './delivery-repo.ts';
-import {
-  createDeliveryWorker,
-  type DeliveryOutcome,
-  type DeliverySettings,
-} from './delivery-worker.ts';
+import { createDeliveryWorker } from './delivery-worker.ts';
 import { createSessionService, type SessionEngine } from './session-service.ts';
 
 const FINISHED_RETENTION_DAYS = 30;
@@ -20,46 +18,44 @@ type Deps = {
   issuer: string;
   clients: ClientService;
   log: Logger;
-  settings: { backchannel: DeliverySettings; sweepSeconds: number };
-  /** The engine's store (servers); absent in the CLI, where only the database is touched. */
-  engine?: SessionEngine | undefined;
-  /** Sends one logout token (servers); without it this instance queues but never sends. */
-  send?: ((delivery: Delivery) => Promise<void>) | undefined;
-  onDelivery?: ((outcome: DeliveryOutcome) => void) | undefined;
-  /** The engine's store lives in this process (no Redis): a restart has ended every session. */
-  ephemeralStore?: boolean;
+  /** BACKCHANNEL_* (logout token delivery), SESSION_SWEEP_SECONDS, REDIS_* (whether set). */
+  config: Pick<Config, 'backchannel' | 'sessionSweepSeconds' | 'redis'>;
+  /** Counts the logout tokens' delivery outcomes. */
+  metrics: Pick<Metrics, 'recordBackchannelDelivery'>;
+  /** The engine's port (src/oidc): its store's sessions, and the sender of one logout token. */
+  engine: {
+    sessionEngine: SessionEngine;
+    sendLogoutToken: (delivery: Delivery) => Promise<void>;
+  };
 };
 
+/** The session service itself, with the back-channel logout worker and the periodic sweeps. */
 export const createSessionsModule = ({
   knex,
   clock,
   issuer,
   clients,
   log,
-  settings,
+  config,
+  metrics,
   engine,
-  send,
-  onDelivery,
-  ephemeralStore = false,
 }: Deps) => {
-  const worker = send
-    ? createDeliveryWorker({
-        knex,
-        clock,
-        issuer,
-        send,
-        settings: settings.backchannel,
-        log,
-        onDelivery,
-      })
-    : undefined;
+  const worker = createDeliveryWorker({
+    knex,
+    clock,
+    issuer,
+    send: engine.sendLogoutToken,
+    settings: config.backchannel,
+    log,
+    onDelivery: (outcome) => metrics.recordBackchannelDelivery(outcome),
+  });
   const service = createSessionService({
     knex,
     clock,
     issuer,
     clients,
-    engine,
-    onQueued: () => worker?.kick(),
+    engine: engine.sessionEngine,
+    onQueued: () => worker.kick(),
   });
   const timers: NodeJS.Timeout[] = [];
   const running = new Map<string, Promise<unknown>>();
@@ -83,28 +79,29 @@ export const createSessionsModule = ({
   };
 
   return {
-    service,
+    ...service,
     worker,
     sweep,
     /** Starts the worker and the sweeps (servers only). */
     start() {
-      if (!worker || !engine || timers.length) return;
+      if (timers.length) return;
       worker.start();
-      if (ephemeralStore) guarded('lost session sweep', () => service.endLostSessions())();
+      // Without Redis the engine's store lived in this process: a restart has ended every session.
+      if (!config.redis) guarded('lost session sweep', () => service.endLostSessions())();
       // Sessions an administrator ended from the CLI leave the store within a poll (a second at least).
       timers.push(
         setInterval(
           guarded('session purge', () => service.purgeEnded()),
-          Math.max(settings.backchannel.pollMs, 1000),
+          Math.max(config.backchannel.pollMs, 1000),
         ),
       );
-      timers.push(setInterval(guarded('session sweep', sweep), settings.sweepSeconds * 1000));
+      timers.push(setInterval(guarded('session sweep', sweep), config.sessionSweepSeconds * 1000));
       for (const timer of timers) timer.unref();
     },
     /** Stops polling and waits for what is in flight. */
     async stop() {
       for (const timer of timers.splice(0)) clearInterval(timer);
-      await worker?.stop();
+      await worker.stop();
       await Promise.all([...running.values()]);
     },
   };

@@ -2,7 +2,7 @@
 // the short-lived key-value store and the change feed; and their health checks and closing.
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.ts';
-import { createKeyedHash } from '../shared/index.ts';
+import { createKeyedHash, createSecretBox } from '../shared/index.ts';
 import { createDatabaseChangeFeed, createRedisChangeFeed } from './change-feed.ts';
 import { openDatabase } from './database.ts';
 import { resolveSecrets } from './dev-secrets.ts';
@@ -43,6 +43,8 @@ export const openStores = async (config: Config, log: Logger) => {
   if (redis) checks.redis = kv.ping;
   return {
     secrets,
+    /** Seals the secrets kept at rest in the database (KEY_ENCRYPTION_KEYS; reseal.ts rotates). */
+    secretBox: createSecretBox(secrets.keyEncryptionKeys),
     /** The database handle without audit keys: the audit module keys it (withAuditKeys). */
     knex: db.knex,
     redis,

@@ -2,6 +2,7 @@
 // other agencies' claims endpoints and the events telling them to refuse a distributed token.
 import { importJWK, type CryptoKey } from 'jose';
 import type { Knex } from 'knex';
+import type { Config } from '../../config/index.ts';
 import type { Clock, SecretBox } from '../../shared/index.ts';
 import type { ClaimSourceSigner } from '../claims/claim-sources.ts';
 import { createSigningKeyService } from './signing-keys.ts';
@@ -11,9 +12,12 @@ export const createEngineKeys = async (deps: {
   knex: Knex;
   secretBox: SecretBox;
   clock: Clock;
-  activationDelaySeconds: number;
+  /** KEY_ACTIVATION_DELAY_SECONDS: a new key is published this long before it signs. */
+  config: Pick<Config, 'keyActivationDelaySeconds'>;
 }) => {
-  const service = createSigningKeyService(deps);
+  const { knex, secretBox, clock } = deps;
+  const activationDelaySeconds = deps.config.keyActivationDelaySeconds;
+  const service = createSigningKeyService({ knex, secretBox, clock, activationDelaySeconds });
   await service.ensureKeys();
   await service.activateDue();
   let signer: Promise<ClaimSourceSigner> | undefined;
