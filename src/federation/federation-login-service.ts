@@ -63,6 +63,9 @@ type Pending = {
   expiresAt: number;
 };
 
+/** A pending link as read ahead for signedIn (opaque to the caller). */
+export type PendingLink = Pending;
+
 /** What finishes the engine's login prompt. */
 export type FederatedLogin = { accountId: string; acr: string; amr: string[] };
 export type FederationOutcome = { kind: 'signed-in'; login: FederatedLogin } | { kind: 'link' };
@@ -397,6 +400,17 @@ export const createFederationLoginService = ({
     },
 
     /**
+     * Interaction `uid`'s pending link, read now: the engine asks for it as the interaction is
+     * resumed, so the read goes with the engine's own first read (one Redis round trip), and
+     * hands it to signedIn (a failed read is signedIn's failure, reported there).
+     */
+    pendingLink(uid: string): Promise<PendingLink | undefined> {
+      const read = readPending(uid);
+      read.catch(() => undefined); // awaited by signedIn, if the interaction ends with a sign-in
+      return read;
+    },
+
+    /**
      * Called when interaction `uid` ended with a sign-in: links a pending identity the citizen
      * asked to link this way, when the sign-in was One-ID's own (passkey, certificate).
      * The citizen is signed in either way (the engine has finished the interaction), so a link
@@ -406,8 +420,10 @@ export const createFederationLoginService = ({
     async signedIn(
       uid: string,
       login: { accountId: string; acr?: string | undefined; amr?: string[] | undefined },
+      /** The pending link as read ahead by pendingLink(uid); read now when absent. */
+      readAhead?: Promise<PendingLink | undefined>,
     ): Promise<boolean> {
-      const pending = await readPending(uid);
+      const pending = await (readAhead ?? readPending(uid));
       if (pending?.proof !== 'sign-in' || (login.amr ?? []).includes(FEDERATION_AMR)) return false;
       const taken = await takePending(uid).catch(() => undefined);
       if (!taken) return false;

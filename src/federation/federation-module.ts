@@ -60,11 +60,13 @@ export const createFederationModule = ({
     engineHooks: {
       subjectIssued: agencyLinks.subjectIssued,
       memberId: agencyLinks.memberId,
+      pendingLink: login.pendingLink,
       signedIn: (
         uid: string,
         result: { accountId: string; acr?: string | undefined; amr?: string[] | undefined },
+        readAhead?: ReturnType<typeof login.pendingLink>,
       ) =>
-        login.signedIn(uid, result).then(
+        login.signedIn(uid, result, readAhead).then(
           () => undefined,
           (err: unknown) => log?.warn({ err }, 'linking an upstream identity after sign-in failed'),
         ),

@@ -8,6 +8,7 @@ import type Provider from 'oidc-provider';
 import { requestedAcr, satisfiesAcr } from '../auth/index.ts';
 import { AppError } from '../shared/index.ts';
 import type { EngineContext, InteractionDetails, ProvenLogin } from './engine-types.ts';
+import { withinRequest } from './storage/request-memo.ts';
 
 type WithDetails = { interactionDetails?: Promise<InteractionDetails> };
 
@@ -34,23 +35,26 @@ export const createInteractions = (engine: () => Provider) => {
     options: { loginOnly?: boolean } = {},
   ): Promise<InteractionDetails> => {
     const state = ctx.state as WithDetails;
-    state.interactionDetails ??= engine()
-      .interactionDetails(ctx.req, ctx.res)
-      .then((d) => ({
-        uid: d.uid,
-        prompt: { name: d.prompt.name },
-        params: d.params as Record<string, unknown>,
-        session: d.session?.accountId ? { accountId: d.session.accountId } : undefined,
-        requiredAcr: requestedAcr(d.params as Record<string, unknown>),
-      }));
+    state.interactionDetails ??= withinRequest(ctx.req, () =>
+      engine().interactionDetails(ctx.req, ctx.res),
+    ).then((d) => ({
+      uid: d.uid,
+      prompt: { name: d.prompt.name },
+      params: d.params as Record<string, unknown>,
+      session: d.session?.accountId ? { accountId: d.session.accountId } : undefined,
+      requiredAcr: requestedAcr(d.params as Record<string, unknown>),
+    }));
     const found = await state.interactionDetails;
     if (found.uid !== ctx.params?.uid) throw refuse('interaction mismatch');
     if (options.loginOnly && found.prompt.name !== 'login') throw refuse('not a login prompt');
     return found;
   };
 
+  // Within the page's request: the engine's read of the interaction is the one details made.
   const finish = (ctx: EngineContext, result: Record<string, unknown>, merge: boolean) =>
-    engine().interactionFinished(ctx.req, ctx.res, result, { mergeWithLastSubmission: merge });
+    withinRequest(ctx.req, () =>
+      engine().interactionFinished(ctx.req, ctx.res, result, { mergeWithLastSubmission: merge }),
+    );
 
   return {
     details,
@@ -62,9 +66,10 @@ export const createInteractions = (engine: () => Provider) => {
 
     /** The same end as finishLogin, as the URL the page's script sends the browser to. */
     async loginLocation(ctx: EngineContext, login: ProvenLogin): Promise<string> {
-      return engine().interactionResult(ctx.req, ctx.res, loginResult(await details(ctx), login), {
-        mergeWithLastSubmission: false,
-      });
+      const result = loginResult(await details(ctx), login);
+      return withinRequest(ctx.req, () =>
+        engine().interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: false }),
+      );
     },
 
     /** Resumes the authorization after a consent decision; the engine derives the grant from it. */

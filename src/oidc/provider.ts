@@ -43,6 +43,9 @@ export type SessionSystems = {
   signedOut: (ctx: KoaContextWithOIDC) => Promise<string[] | undefined>;
 };
 
+/** The engine's route resuming an interaction once its page is done (oidc-provider: `resume`). */
+const RESUME_PATH = /^\/auth\/([^/]+)$/;
+
 const clientName = (ctx: KoaContextWithOIDC) => {
   const client = ctx.oidc?.client;
   return client ? (client.clientName ?? client.clientId) : undefined;
@@ -354,12 +357,29 @@ export const createProvider = (deps: ProviderDeps): Provider => {
     if (accountId && clientId && !isFirstPartyClient(clientId))
       void deps.consent.signedIn(accountId, clientId).catch(() => undefined);
   });
-  // Federation: an upstream identity the citizen asked to link by signing in (e.g. with a certificate) is linked now.
-  provider.on('interaction.ended', (ctx) => {
-    const login = ctx.oidc.result?.login as
-      { accountId: string; acr?: string; amr?: string[] } | undefined;
-    const uid = ctx.oidc.entities.Interaction?.uid;
-    if (login && uid && deps.federation) void deps.federation.signedIn(uid, login);
-  });
+  // Federation: an upstream identity the citizen asked to link by signing in (e.g. with a
+  // certificate) is linked when the interaction ends. Its pending link is read as the request
+  // resuming the interaction (GET /auth/:uid) starts, so the read goes with the engine's first one
+  // (one Redis round trip), rather than alone once the interaction is destroyed.
+  const federation = deps.federation;
+  if (federation) {
+    const readAhead = new WeakMap<
+      object,
+      { uid: string; read: ReturnType<typeof federation.pendingLink> }
+    >();
+    provider.use(async (ctx, next) => {
+      const uid = ctx.method === 'GET' ? RESUME_PATH.exec(ctx.path)?.[1] : undefined;
+      if (uid) readAhead.set(ctx, { uid, read: federation.pendingLink(uid) });
+      await next();
+    });
+    provider.on('interaction.ended', (ctx) => {
+      const login = ctx.oidc.result?.login as
+        { accountId: string; acr?: string; amr?: string[] } | undefined;
+      const uid = ctx.oidc.entities.Interaction?.uid;
+      const ahead = readAhead.get(ctx);
+      if (login && uid)
+        void federation.signedIn(uid, login, ahead?.uid === uid ? ahead.read : undefined);
+    });
+  }
   return provider;
 };

@@ -1,6 +1,7 @@
 // How the token endpoint's two counters are taken: at once when the client is named in Basic
 // auth (one Redis round trip), the address first otherwise (refused before the body is read);
-// and which counter each of our routes spends (test/hardening/rate-limits.test.ts sends the bursts).
+// which counter each of our routes spends; and how the passkey ceremony issues its counters and
+// checks at once yet decides in order (test/hardening/rate-limits.test.ts sends the bursts).
 import type { Context } from 'koa';
 import { describe, expect, it } from 'vitest';
 import {
@@ -8,7 +9,14 @@ import {
   type LimitName,
   type RateLimits,
 } from '../../src/http/rate-limit/limiter.ts';
-import { clientRateLimit, routeRateLimits } from '../../src/http/rate-limit/routes.ts';
+import { guardPasskeys } from '../../src/http/rate-limit/guards.ts';
+import type { PasskeyServiceLike } from '../../src/http/deps.ts';
+import { AppError } from '../../src/shared/index.ts';
+import {
+  clientRateLimit,
+  routeRateLimits,
+  signInCounter,
+} from '../../src/http/rate-limit/routes.ts';
 
 /** Limits whose takes stay pending until released, recording the order they were asked in. */
 const pendingLimits = (refuse: LimitName[] = []) => {
@@ -124,5 +132,129 @@ describe('which counter our routes spend', () => {
       await Promise.all(Object.keys(table).map(async (path) => [path, await counted(path)])),
     );
     expect(seen).toEqual(table);
+  });
+});
+
+describe('the passkey ceremony counts its sign-in attempt with its own reads', () => {
+  const ceremony = (refuse: LimitName[] = []) => {
+    const { limits, asked, release } = pendingLimits(refuse);
+    const ctx = { path: '/interaction/u1/passkey/verify', ip: '203.0.113.9' };
+    return { limits, asked, release, ctx: ctx as unknown as Context };
+  };
+
+  it('takes the counter when the route asks, once, and decides on it first', async () => {
+    const { limits, asked, release, ctx } = ceremony(['signIn']);
+    let reads = 0;
+    const done = routeRateLimits(limits)(ctx, async () => {
+      // The route reads its body first (no counter yet), then issues its reads with the counter.
+      await tick();
+      expect(asked).toEqual([]);
+      const counted = signInCounter(ctx);
+      reads += 1;
+      expect(signInCounter(ctx)).toBe(counted);
+      await counted;
+      reads += 1; // never reached: the spent allowance answers
+    });
+    await tick();
+    expect(asked).toEqual(['signIn 203.0.113.9']);
+    release();
+    await expect(done).rejects.toMatchObject({ code: 'ERR_RATE_LIMITED' });
+    expect(reads).toBe(1);
+    expect(asked).toHaveLength(1);
+  });
+
+  it('counts a request refused before it asked (body, CSRF); a spent allowance is the answer', async () => {
+    for (const spent of [false, true]) {
+      const { limits, asked, release, ctx } = ceremony(spent ? ['signIn'] : []);
+      const csrf = Object.assign(new Error('csrf'), { code: 'ERR_CSRF' });
+      const done = routeRateLimits(limits)(ctx, async () => {
+        throw csrf;
+      });
+      await tick();
+      expect(asked).toEqual(['signIn 203.0.113.9']);
+      release();
+      await expect(done).rejects.toMatchObject({ code: spent ? 'ERR_RATE_LIMITED' : 'ERR_CSRF' });
+    }
+  });
+});
+
+describe("a passkey attempt's checks", () => {
+  /** The guarded service over a stand-in that records when it was asked and what it decided. */
+  const guarded = (lockout: 'open' | 'locked') => {
+    const events: string[] = [];
+    const waiting: (() => void)[] = [];
+    const answer = <T>(event: string, settle: () => T) =>
+      new Promise<T>((resolve, reject) => {
+        events.push(event);
+        waiting.push(() => {
+          try {
+            resolve(settle());
+          } catch (error) {
+            reject(error as Error);
+          }
+        });
+      });
+    const limits = {
+      take: (name: LimitName) => answer(`take ${name}`, () => undefined),
+      lockout: {
+        check: () =>
+          answer('lockout', () => {
+            if (lockout === 'locked') throw new RateLimitedError('ERR_CREDENTIAL_LOCKED', 9);
+          }),
+        fail: async () => void events.push('failure counted'),
+        succeed: async () => void events.push('failures forgotten'),
+      },
+    } as unknown as RateLimits;
+    const service = {
+      async verifyAuthentication(_binding: string, _response: unknown, checked: unknown) {
+        events.push('challenge taken');
+        await checked;
+        events.push('verified');
+        return { accountId: 'a', credentialId: 'c', amr: ['hwk', 'user'] };
+      },
+    } as unknown as PasskeyServiceLike;
+    const release = () => waiting.splice(0).forEach((go) => go());
+    return { passkeys: guardPasskeys(service, limits), events, release };
+  };
+  const response = { id: 'credential-1' } as never;
+
+  it('are all asked before any answers, and the caller refuses first: not a passkey failure', async () => {
+    const { passkeys, events, release } = guarded('locked');
+    const expired = new AppError('ERR_INTERACTION_EXPIRED', 'gone', { status: 400 });
+    let refuse!: (error: Error) => void;
+    const caller = new Promise<never>((_resolve, reject) => (refuse = reject));
+    const attempt = passkeys.verifyAuthentication('interaction:u1', response, caller);
+    await tick();
+    expect(events).toEqual(['take account', 'lockout', 'challenge taken']);
+    release();
+    refuse(expired);
+    await expect(attempt).rejects.toBe(expired);
+    expect(events).not.toContain('verified');
+    expect(events).not.toContain('failure counted');
+  });
+
+  it('refuse a locked credential before any verification, without counting a failure', async () => {
+    const { passkeys, events, release } = guarded('locked');
+    const attempt = passkeys.verifyAuthentication('interaction:u1', response, {});
+    await tick();
+    release();
+    await expect(attempt).rejects.toMatchObject({ code: 'ERR_CREDENTIAL_LOCKED', status: 429 });
+    expect(events).not.toContain('verified');
+    expect(events).not.toContain('failure counted');
+  });
+
+  it('let an open credential through to verification', async () => {
+    const { passkeys, events, release } = guarded('open');
+    const attempt = passkeys.verifyAuthentication('interaction:u1', response, {});
+    await tick();
+    release();
+    await expect(attempt).resolves.toMatchObject({ accountId: 'a' });
+    expect(events).toEqual([
+      'take account',
+      'lockout',
+      'challenge taken',
+      'verified',
+      'failures forgotten',
+    ]);
   });
 });

@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { createMemoryAdapter } from '../../src/oidc/storage/memory-adapter.ts';
 import type { OidcAdapterStore } from '../../src/oidc/storage/memory-adapter.ts';
 import { createRedisAdapter, redisKeys } from '../../src/oidc/storage/redis-adapter.ts';
+import { withinRequest } from '../../src/oidc/storage/request-memo.ts';
 
 // CI sets REDIS_URL and must fail loudly without Redis; locally the suite falls back to the
 // default port and skips the Redis backend when nothing listens there.
@@ -434,6 +435,51 @@ describe.skipIf(redis === undefined)('redis adapter key layout', () => {
     for (const payload of tokens)
       expect(await new store.Adapter(payload.kind as string).find(payload.jti!)).toBeUndefined();
     expect(await Session.findByUid(citizen.uid!)).toMatchObject({ jti: citizen.jti });
+  });
+
+  it("serves an interaction read to the same request's next read of it, once, until a write", async () => {
+    const { store, save } = create();
+    const Interaction = new store.Adapter('Interaction');
+    const uid = id();
+    const interaction = { jti: uid, kind: 'Interaction', exp: nowSeconds() + 600 };
+    await save('Interaction', uid, interaction, 600);
+    const sent = vi.spyOn(redis!, 'sendCommand');
+    try {
+      const reads = async (operation: () => Promise<unknown>) => {
+        sent.mockClear();
+        const value = await operation();
+        return { value, trips: sent.mock.calls.length };
+      };
+      // Outside a request nothing is kept: each read goes to Redis.
+      expect((await reads(() => Interaction.find(uid))).trips).toBe(1);
+      expect((await reads(() => Interaction.find(uid))).trips).toBe(1);
+      await withinRequest({}, async () => {
+        const first = await reads(() => Interaction.find(uid));
+        expect(first).toMatchObject({ value: interaction, trips: 1 });
+        // The engine's second read in the request: served, as a copy of its own.
+        const second = await reads(() => Interaction.find(uid));
+        expect(second).toMatchObject({ value: interaction, trips: 0 });
+        expect(second.value).not.toBe(first.value);
+        // Once only.
+        expect((await reads(() => Interaction.find(uid))).trips).toBe(1);
+        // A write drops what was kept: the next read sees the write.
+        await Interaction.upsert(
+          uid,
+          { ...interaction, result: { login: { accountId: 'a' } } },
+          600,
+        );
+        expect(await reads(() => Interaction.find(uid))).toMatchObject({
+          value: { result: { login: { accountId: 'a' } } },
+          trips: 1,
+        });
+      });
+      // Another request does not see this one's reads.
+      await withinRequest({}, async () => {
+        expect((await reads(() => Interaction.find(uid))).trips).toBe(1);
+      });
+    } finally {
+      sent.mockRestore();
+    }
   });
 
   it('leaves no key behind once everything is destroyed or consumed away', async () => {

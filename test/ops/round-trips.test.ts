@@ -21,20 +21,22 @@
 //   RefreshToken.consume -> RefreshToken.upsert (successor) -> AccessToken.upsert. The engine
 //   awaits consume and both upserts in turn: 4 of the 5 are its floor, so 4 is out of reach
 //   without combining engine writes the engine awaits one by one (a fork, or write-behind).
-// - sign-in (23 + 6 SQL), request by request:
+// - sign-in (16 + 6 SQL), request by request:
 //   GET /auth 1: Interaction.upsert.
 //   GET /interaction/:uid 1: Interaction.find with the pending federation link (one write).
-//   POST passkey/options 3: sign-in rate limit -> Interaction.find -> the challenge saved.
-//   POST passkey/verify 7: sign-in rate limit -> Interaction.find -> the credential's lockout ->
-//     its rate limit (the limiter library sends its script a tick later) -> the challenge taken ->
-//     (failure reset +) Interaction.find by interactionResult -> Interaction.upsert.
-//   GET /auth/:uid 6: Interaction.find -> Interaction.destroy -> the pending federation link
-//     (federation's interaction.ended hook) -> Grant.upsert -> AuthorizationCode.upsert ->
-//     Session.upsert.
+//   POST passkey/options 2: the sign-in rate limit with Interaction.find (one write, after the
+//     body and its CSRF token) -> the challenge saved (only once both passed).
+//   POST passkey/verify 2: the sign-in rate limit, Interaction.find, the credential's rate limit
+//     and lockout, and the challenge taken (one write, deciding in that order) -> the failure
+//     reset with Interaction.upsert (the engine's second Interaction.find, by interactionResult,
+//     is served from what the first read: request-memo.ts).
+//   GET /auth/:uid 5: Interaction.find with the pending federation link (read as the request
+//     starts, for federation's interaction.ended hook) -> Interaction.destroy -> Grant.upsert ->
+//     AuthorizationCode.upsert -> Session.upsert.
 //   POST /token 5: rate-limit counters -> AuthorizationCode.find (+ Grant, Session) -> consume
 //     -> AccessToken.upsert -> RefreshToken.upsert.
-//   The engine's own calls are 15 of these (1 + 1 + 1 + 3 + 5 + 4), so 16 would leave one round
-//   trip for the rate limits, the challenge and the lockout together.
+//   The engine's own calls are 14 of these (1 + 1 + 1 + 2 + 5 + 4); the other two are the
+//   challenge saved and the token endpoint's rate limit, which must answer before the engine runs.
 //   SQL 6: the passkey credential (prepared) -> its counter with the audit record (one statement,
 //   the audit chain's compare-and-swap) | the active consent -> the consent's grant ids ->
 //   "connected systems" (client_sign_ins) -> the session record (one upsert). The last three are
@@ -55,7 +57,7 @@ import { createHash, randomBytes } from 'node:crypto';
  * request reads a version counter).
  */
 const BUDGETS = {
-  signIn: { redis: 23, sql: 6, embeddedSql: 6 },
+  signIn: { redis: 16, sql: 6, embeddedSql: 6 },
   clientCredentials: { redis: 2, sql: 0, embeddedSql: 0 },
   refresh: { redis: 5, sql: 0, embeddedSql: 0 },
   userinfo: { redis: 1, sql: 0, embeddedSql: 0 },

@@ -45,6 +45,16 @@ type Deps = {
 
 type StoredChallenge = { challenge: string; accountIds?: string[] };
 
+/** Who is signing in, for the audit records: the client address and the system signed in to. */
+export type SignInContext = { ip?: string | undefined; clientId?: string | undefined };
+
+/**
+ * What the caller checks before a ceremony step may proceed (its rate limits, the interaction),
+ * as a promise: the step issues its own reads at once, so they share the caller's Redis round
+ * trip, and decides nothing until this settles; a rejection is the step's answer.
+ */
+export type Checked<T> = T | Promise<T>;
+
 /** The challenge a response answers (from its clientDataJSON; verification checks it again). */
 const challengeOf = (response: { response?: { clientDataJSON?: unknown } } | undefined): string => {
   try {
@@ -187,7 +197,10 @@ export const createPasskeyService = ({
     async authenticationOptions(
       binding: string,
       identifier?: string,
+      checked?: Checked<unknown>,
     ): Promise<PublicKeyCredentialRequestOptionsJSON> {
+      // Nothing is looked up or stored for a request the caller refuses.
+      await checked;
       let allowCredentials:
         { id: string; transports?: AuthenticatorTransportFuture[] }[] | undefined;
       let accountIds: string[] | undefined;
@@ -220,14 +233,25 @@ export const createPasskeyService = ({
       return options;
     },
 
-    /** Verifies an assertion; returns the signed-in account and the RFC 8176 methods used. */
+    /**
+     * Verifies an assertion; returns the signed-in account and the RFC 8176 methods used. The
+     * challenge is taken at once, with the caller's checks (`checked`, which settles to who is
+     * signing in; see Checked): it is single use, so an attempt they refuse has spent it.
+     */
     async verifyAuthentication(
       binding: string,
       response: AuthenticationResponseJSON,
       /** `clientId`: the system being signed in to, named in the citizen's activity list. */
-      context: { ip?: string; clientId?: string } = {},
+      checked: Checked<SignInContext> = {},
     ) {
-      const stored = await takeChallenge(`webauthn:auth:${binding}:${challengeOf(response)}`);
+      const [passed, taken] = await Promise.allSettled([
+        checked,
+        takeChallenge(`webauthn:auth:${binding}:${challengeOf(response)}`),
+      ]);
+      if (passed.status === 'rejected') throw passed.reason;
+      if (taken.status === 'rejected') throw taken.reason;
+      const context = passed.value;
+      const stored = taken.value;
       const credential =
         typeof response?.id === 'string' ? await findCredential(knex, response.id) : undefined;
       const fail = async (

@@ -7,7 +7,7 @@ import { decodeProtectedHeader } from 'jose';
 import type { CertificateLoginService } from '../../auth/certificate/index.ts';
 import { isCertificateError } from '../../auth/certificate/index.ts';
 import { isAppError } from '../../shared/index.ts';
-import type { PasskeyServiceLike } from '../deps.ts';
+import type { Checked, PasskeyServiceLike } from '../deps.ts';
 import type { RateLimits } from './limiter.ts';
 
 const credentialOf = (response: unknown): string | undefined => {
@@ -15,34 +15,45 @@ const credentialOf = (response: unknown): string | undefined => {
   return typeof id === 'string' && id.length > 0 && id.length <= 1024 ? id : undefined;
 };
 
+/**
+ * The checks in the order they decide, all issued at once (one Redis round trip with the
+ * caller's): the first refusal is the answer; the first promise's value is the result.
+ */
+const inOrder = async <T>(first: Checked<T>, ...then: Promise<unknown>[]): Promise<T> => {
+  const settled = await Promise.allSettled([first, ...then]);
+  for (const outcome of settled) if (outcome.status === 'rejected') throw outcome.reason;
+  return (settled[0] as PromiseFulfilledResult<T>).value;
+};
+
 export const guardPasskeys = (
   passkeys: PasskeyServiceLike,
   limits: RateLimits,
 ): PasskeyServiceLike => ({
   ...passkeys,
-  async authenticationOptions(binding, identifier) {
-    // Asking for an identifier's passkeys (or decoy) is limited per identifier.
+  async authenticationOptions(binding, identifier, checked) {
+    // Asking for an identifier's passkeys (or decoy) is limited per identifier, after the
+    // caller's checks (its counter is taken with them).
     if (identifier)
-      await limits.take(
-        'account',
-        `identifier\u0000${identifier.trim().toLowerCase().slice(0, 320)}`,
+      checked = inOrder(
+        checked,
+        limits.take('account', `identifier\u0000${identifier.trim().toLowerCase().slice(0, 320)}`),
       );
-    return passkeys.authenticationOptions(binding, identifier);
+    return passkeys.authenticationOptions(binding, identifier, checked);
   },
-  async verifyAuthentication(binding, response, context) {
+  async verifyAuthentication(binding, response, checked) {
     const credentialId = credentialOf(response);
-    if (!credentialId) return passkeys.verifyAuthentication(binding, response, context);
+    if (!credentialId) return passkeys.verifyAuthentication(binding, response, checked);
     const key = `passkey\u0000${credentialId}`;
-    // The credential's counter and its lockout in one Redis round trip (issued in the same tick,
-    // auto-pipelined); the counter is taken whether or not it is locked, as when run in turn.
-    const [taken, checked] = await Promise.allSettled([
+    // The credential's counter and its lockout, with the caller's checks and the challenge (one
+    // Redis round trip), deciding after the caller's checks and before any verification; the
+    // counter is taken whether or not it is locked, as when run in turn.
+    const ready = inOrder(
+      checked ?? {},
       limits.take('account', key),
       limits.lockout.check(key, 'ERR_CREDENTIAL_LOCKED'),
-    ]);
-    if (taken.status === 'rejected') throw taken.reason;
-    if (checked.status === 'rejected') throw checked.reason;
+    );
     try {
-      const result = await passkeys.verifyAuthentication(binding, response, context);
+      const result = await passkeys.verifyAuthentication(binding, response, ready);
       // Forgetting the failures need not hold the response: it goes out with the next command.
       void limits.lockout.succeed(key).catch(() => undefined);
       return result;

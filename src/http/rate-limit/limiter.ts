@@ -48,6 +48,37 @@ const FAILURE_WINDOW_SECONDS = 3600;
 // instance's own counters answer (Redis normally answers in well under a millisecond).
 const REDIS_TIMEOUT_MS = 250;
 
+// A counter and its time left, read atomically. KEYS[1] the counter. (Lua's false is Redis nil.)
+const READ_COUNTER = `return {redis.call('get', KEYS[1]), redis.call('pttl', KEYS[1])}`;
+
+/**
+ * The library reads a counter (`get`, the lockout check) in a MULTI, which ioredis writes to the
+ * socket at once, apart from the commands issued with it (a sign-in's other counters and reads);
+ * one script reads as atomically and is auto-pipelined with them: one Redis round trip.
+ */
+class RateLimiterRedisPipelined extends RateLimiterRedis {
+  readonly #read: (key: string) => Promise<[string | null, number]>;
+  constructor(
+    options: ConstructorParameters<typeof RateLimiterRedis>[0] & { storeClient: RedisClient },
+  ) {
+    super(options);
+    const client = options.storeClient;
+    client.defineCommand('oneidReadCounter', { numberOfKeys: 1, lua: READ_COUNTER });
+    this.#read = (key) =>
+      (
+        client as unknown as { oneidReadCounter: (k: string) => Promise<[string | null, number]> }
+      ).oneidReadCounter(key);
+  }
+  // Overrides the library's (untyped) store read; same result shape, same not-ready refusal.
+  async _get(rlKey: string): Promise<[string, number] | null> {
+    const ready = (this as unknown as { _isRedisReady: (k: string, r: boolean) => boolean })
+      ._isRedisReady;
+    if (!ready.call(this, rlKey, true)) throw new Error('Redis connection is not ready');
+    const [points, ttl] = await this.#read(rlKey);
+    return points === null ? null : [points, ttl];
+  }
+}
+
 export type RateLimits = ReturnType<typeof createRateLimits>;
 
 export const createRateLimits = ({
@@ -70,7 +101,7 @@ export const createRateLimits = ({
     if (!redis) return memory;
     // rejectIfRedisNotReady: while Redis is down the insurance (memory) limiter answers at once;
     // the timeout wrapper does the same while Redis hangs.
-    const shared = new RateLimiterRedis({
+    const shared = new RateLimiterRedisPipelined({
       ...options,
       keyPrefix,
       storeClient: redis,

@@ -225,8 +225,43 @@ const apiRateLimit = async (limits: RateLimits, ctx: Context, next: Next, counte
   await next();
 };
 
+// The passkey ceremony of the sign-in page: its route takes the sign-in counter itself
+// (signInCounter) once it has read the body, together with the interaction and the ceremony's
+// own reads (one Redis round trip), and decides on the counter first.
+const COUNTED_BY_ROUTE = /^\/interaction\/[^/]+\/passkey\/(options|verify)$/;
+const counters = new WeakMap<object, () => Promise<void>>();
+
+/**
+ * The sign-in counter of this request, taken at the first call (later calls get the same answer):
+ * a RateLimitedError when the address has spent its allowance. Resolves at once on a route the
+ * middleware below does not count this way.
+ */
+export const signInCounter = (ctx: Context): Promise<void> =>
+  counters.get(ctx)?.() ?? Promise.resolve();
+
 /** On our routes (behind the error middleware, which renders the 429 page or problem+json). */
 export const routeRateLimits = (limits: RateLimits) => async (ctx: Context, next: Next) => {
+  if (COUNTED_BY_ROUTE.test(ctx.path)) {
+    let taken: Promise<void> | undefined;
+    const take = () => {
+      if (!taken) {
+        taken = limits.take('signIn', ctx.ip);
+        taken.catch(() => undefined); // answered by whoever awaits it
+      }
+      return taken;
+    };
+    counters.set(ctx, take);
+    try {
+      await next();
+    } catch (error) {
+      // Refused before its counter was asked for (bad body, CSRF) or for another reason: counted
+      // all the same, and a spent allowance is the answer, as if it had been checked first.
+      await take();
+      throw error;
+    }
+    await take();
+    return;
+  }
   if (SIGN_IN.some((route) => route.test(ctx.path))) await limits.take('signIn', ctx.ip);
   else if (ENROLMENT.test(ctx.path)) await limits.take('enrolment', ctx.ip);
   await next();

@@ -5,6 +5,7 @@ import type { Context } from 'koa';
 import { ACR, satisfiesAcr, type PasskeyServiceLike } from '../deps.ts';
 import { readBody, stringField } from '../middleware/body.ts';
 import type { Csrf } from '../middleware/csrf.ts';
+import { signInCounter } from '../rate-limit/routes.ts';
 import type { Metrics } from '../../observability/index.ts';
 import type { State } from '../middleware/security.ts';
 import type { Views } from '../render/views.ts';
@@ -108,29 +109,50 @@ export const interactionRoutes = (
     );
   });
 
+  /**
+   * The sign-in counter and the interaction, read together with what the passkey ceremony reads
+   * (one Redis round trip: issued in the same tick, auto-pipelined), deciding in that order; the
+   * body and its CSRF token are checked before anything is read.
+   */
+  const checkedLogin = (ctx: Context) => {
+    const counted = signInCounter(ctx);
+    const found = details(ctx);
+    return Promise.allSettled([counted, found]).then(([count, interaction]) => {
+      if (count.status === 'rejected') throw count.reason;
+      if (interaction.status === 'rejected') throw interaction.reason;
+      return interaction.value;
+    });
+  };
+
   router.post('/interaction/:uid/passkey/options', async (ctx) => {
     const body = await readBody(ctx);
     csrf.verify(ctx, body._csrf);
-    const { uid, prompt } = await details(ctx);
-    if (prompt.name !== 'login')
-      throw new AppError('ERR_INTERACTION_EXPIRED', 'not a login prompt', { status: 400 });
+    const checked = checkedLogin(ctx).then((interaction) => {
+      if (interaction.prompt.name !== 'login')
+        throw new AppError('ERR_INTERACTION_EXPIRED', 'not a login prompt', { status: 400 });
+    });
+    // ctx.params.uid: the interaction's, or the check refuses and nothing is stored.
     ctx.body = await passkeys.authenticationOptions(
-      `interaction:${uid}`,
+      `interaction:${String(ctx.params.uid)}`,
       stringField(body, 'identifier', 320) || undefined,
+      checked,
     );
   });
 
   router.post('/interaction/:uid/passkey/verify', async (ctx) => {
     const body = await readBody(ctx);
     csrf.verify(ctx, body._csrf);
-    const { uid, params } = await details(ctx);
-    const result = await metrics.observeSignIn(
-      'passkey',
-      passkeys.verifyAuthentication(`interaction:${uid}`, body as never, {
-        ip: ctx.ip,
-        clientId: String(params.client_id),
-      }),
+    const checked = checkedLogin(ctx);
+    // The attempt starts now (its reads go with the checks') and decides once they pass.
+    const attempt = passkeys.verifyAuthentication(
+      `interaction:${String(ctx.params.uid)}`,
+      body as never,
+      checked.then(({ params }) => ({ ip: ctx.ip, clientId: String(params.client_id) })),
     );
+    attempt.catch(() => undefined); // answered below, or refused by the checks first
+    // Refused by the checks (sign-in counter, interaction): not a passkey attempt in the metrics.
+    await checked;
+    const result = await metrics.observeSignIn('passkey', attempt);
     // A passkey proves `substantial`; a client that asked for more gets a clear error, not less.
     ctx.body = {
       location: await interactions.loginLocation(ctx, {

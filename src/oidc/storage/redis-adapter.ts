@@ -409,7 +409,13 @@ export const createRedisAdapter = (
         return payload;
       }
       const kept = memo.take(key);
-      return kept ? kept.value : parseRecord(await redis.hgetall(key));
+      if (kept) return kept.value;
+      const record = await redis.hgetall(key);
+      // The sign-in pages read an interaction, and the engine reads it again in the same request
+      // to record its result: served from here (a copy: the engine changes what it is given).
+      const payload = parseRecord(record);
+      if (payload && this.#model === 'Interaction') memo.put(key, parseRecord(record));
+      return payload;
     }
 
     async findByUid(uid: string): Promise<AdapterPayload | undefined> {
