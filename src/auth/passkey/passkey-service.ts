@@ -21,6 +21,7 @@ import type { KvStore } from '../../store/index.ts';
 import {
   credentialUseWrite,
   findCredential,
+  findCredentialForSignIn,
   insertCredential,
   listCredentials,
   renameCredential,
@@ -220,7 +221,11 @@ export const createPasskeyService = ({
       return options;
     },
 
-    /** Verifies an assertion; returns the signed-in account and the RFC 8176 methods used. */
+    /**
+     * Verifies an assertion; returns the signed-in account, the RFC 8176 methods used and the
+     * citizen's active consent for `context.clientId` (read with the credential; a snapshot that
+     * whoever records a grant made from it must check is still active).
+     */
     async verifyAuthentication(
       binding: string,
       response: AuthenticationResponseJSON,
@@ -228,8 +233,13 @@ export const createPasskeyService = ({
       context: { ip?: string; clientId?: string } = {},
     ) {
       const stored = await takeChallenge(`webauthn:auth:${binding}:${challengeOf(response)}`);
-      const credential =
-        typeof response?.id === 'string' ? await findCredential(knex, response.id) : undefined;
+      // The citizen's consent for the client comes with it (one statement), for the
+      // authorization that follows; it is returned only once the assertion is verified.
+      const found =
+        typeof response?.id === 'string'
+          ? await findCredentialForSignIn(knex, response.id, context.clientId)
+          : undefined;
+      const credential = found?.credential;
       const fail = async (
         reason: string,
         error?: unknown,
@@ -299,7 +309,13 @@ export const createPasskeyService = ({
         credentialUseWrite(credential.id, credential.counter, newCounter, clock.now()),
       );
       if (!used) throw passkeyFailed('Sign-in with this passkey failed. Please try again.');
-      return { accountId: credential.accountId, credentialId: credential.id, amr };
+      return {
+        accountId: credential.accountId,
+        credentialId: credential.id,
+        amr,
+        /** The active consent for `context.clientId`, as read with the credential (if any). */
+        consent: found?.consent,
+      };
     },
   };
 };

@@ -137,6 +137,7 @@ export const interactionRoutes = (
         accountId: result.accountId,
         acr: ACR.substantial,
         amr: result.amr,
+        consent: result.consent,
       }),
     };
   });
