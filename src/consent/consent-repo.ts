@@ -49,6 +49,42 @@ export const findActiveConsent = async (
   return row ? toRecord(row) : undefined;
 };
 
+/**
+ * What deciding an authorization needs of a consent, as JSON that can travel with a sign-in
+ * (the engine's interaction result): read in the statement that reads the passkey credential,
+ * so the authorization that follows does not read the consent again (issue 16).
+ */
+export type ConsentSnapshot = {
+  id: string;
+  accountId: string;
+  clientId: string;
+  grantedClaims: string[];
+  declinedClaims: string[];
+  /** ISO time. */
+  expiresAt: string;
+  /** How many grant ids the consent holds (the prune of ended ones is due past a bound). */
+  grantCount: number;
+};
+
+/**
+ * A scalar subquery for another table's statement: the snapshot (json) of the active consent of
+ * the account `accountSql` (an SQL expression) for the client `clientParam` (a placeholder), or
+ * NULL.
+ */
+export const activeConsentSnapshotSql = (accountSql: string, clientParam: string): string =>
+  `(SELECT json_build_object('id', k.id, 'accountId', k.account_id, 'clientId', k.client_id,
+      'grantedClaims', k.granted_claims, 'declinedClaims', k.declined_claims,
+      'expiresAt', k.expires_at, 'grantCount', jsonb_array_length(k.grant_ids))
+    FROM consents k WHERE k.account_id = ${accountSql} AND k.client_id = ${clientParam}
+      AND k.withdrawn_at IS NULL LIMIT 1)`;
+
+/** The snapshot from activeConsentSnapshotSql's json (a string or parsed, by driver). */
+export const toConsentSnapshot = (value: unknown): ConsentSnapshot | undefined => {
+  if (!value) return undefined;
+  const v = (typeof value === 'string' ? JSON.parse(value) : value) as ConsentSnapshot;
+  return { ...v, expiresAt: new Date(v.expiresAt).toISOString() };
+};
+
 export const findConsentById = async (db: Knex, id: string): Promise<ConsentRecord | undefined> => {
   if (!/^[0-9a-f-]{36}$/i.test(id)) return undefined;
   const row = await db('consents').where({ id }).first();
@@ -94,23 +130,6 @@ export const updateConsent = async (db: Knex, c: ConsentRecord): Promise<void> =
       updated_at: c.updatedAt,
       expires_at: c.expiresAt,
     });
-};
-
-/** Appends an engine grant id to the consent (so withdrawal can revoke every grant). */
-/** Appends a grant id; returns the ids now recorded (undefined when the consent is gone). */
-export const addGrantId = async (
-  db: Knex,
-  id: string,
-  grantId: string,
-): Promise<string[] | undefined> => {
-  const [row] = await prepared<{ grant_ids: string[] }>(
-    db,
-    'consent_grant_add',
-    `UPDATE consents SET grant_ids = CASE WHEN grant_ids @> to_jsonb($1::text) THEN grant_ids
-       ELSE grant_ids || to_jsonb($1::text) END WHERE id = $2 RETURNING grant_ids`,
-    [grantId, id],
-  );
-  return row?.grant_ids;
 };
 
 /** Drops these grant ids (atomic: ids appended meanwhile stay). */
@@ -159,20 +178,25 @@ export const markWithdrawn = async (db: Knex, id: string, at: Date): Promise<boo
     .whereNull('withdrawn_at')
     .update({ withdrawn_at: at, updated_at: at })) === 1;
 
-export const recordSignIn = async (
+/**
+ * Marks the citizen's consent withdrawn, returning it as marked; undefined when it is not theirs,
+ * unknown, or already ended. One statement, no read first: its grant ids are those of the row it
+ * marks, so a grant a sign-in recorded (src/sessions/session-repo.ts) just before is among them,
+ * and a sign-in recording one just after finds the consent withdrawn.
+ */
+export const withdrawConsent = async (
   db: Knex,
+  id: string,
   accountId: string,
-  clientId: string,
   at: Date,
-): Promise<void> => {
-  await prepared(
-    db,
-    'client_sign_in',
-    `INSERT INTO client_sign_ins (account_id, client_id, first_at, last_at, count)
-     VALUES ($1, $2, $3, $3, 1) ON CONFLICT (account_id, client_id)
-     DO UPDATE SET last_at = excluded.last_at, count = client_sign_ins.count + 1`,
-    [accountId, clientId, at],
-  );
+): Promise<ConsentRecord | undefined> => {
+  if (!/^[0-9a-f-]{36}$/i.test(id)) return undefined;
+  const [row] = await db('consents')
+    .where({ id, account_id: accountId })
+    .whereNull('withdrawn_at')
+    .update({ withdrawn_at: at, updated_at: at })
+    .returning('*');
+  return row ? toRecord(row) : undefined;
 };
 
 export const listSignIns = async (

@@ -9,7 +9,6 @@ import { AppError, newId, type Clock } from '../shared/index.ts';
 import type { CatalogueItem } from './catalogue-repo.ts';
 import type { CatalogueService } from './catalogue-service.ts';
 import {
-  addGrantId,
   removeGrantIds,
   findActiveConsent,
   findConsentById,
@@ -19,9 +18,10 @@ import {
   listSignIns,
   lockExpiredConsents,
   markWithdrawn,
-  recordSignIn,
   updateConsent,
+  withdrawConsent,
   type ConsentRecord,
+  type ConsentSnapshot,
   type Purpose,
 } from './consent-repo.ts';
 
@@ -32,7 +32,7 @@ const COMPANIONS: Record<string, string[]> = {
 };
 /** Scopes that carry no personal data item. */
 const NEUTRAL_SCOPES = new Set(['openid', 'offline_access']);
-/** Grant ids kept on a consent before the ended ones are looked for and dropped. */
+/** Grant ids kept on a consent before the ended ones are looked for and dropped (pruneGrants). */
 const PRUNE_AT = 32;
 
 export type PendingItem = {
@@ -55,6 +55,8 @@ export type Evaluation = {
   rejectedClaims: string[];
   /** Items the citizen still has to decide on (the consent screen shows exactly these). */
   pending: PendingItem[];
+  /** The consent holds enough grant ids that the ended ones should be dropped (pruneGrants). */
+  pruneDue: boolean;
 };
 
 type Deps = {
@@ -67,17 +69,32 @@ type Deps = {
 
 export const createConsentService = ({ knex, clock, clients, catalogue, maxAgeDays }: Deps) => {
   const usable = (c: ConsentRecord | undefined) => (c && c.expiresAt > clock.now() ? c : undefined);
+  /**
+   * The usable (unexpired) active consent, as far as evaluate reads it: from `known` (a snapshot
+   * read earlier in this sign-in) when it is this citizen's for this client, else from the database.
+   */
+  const decided = async (accountId: string, clientId: string, known?: ConsentSnapshot) => {
+    if (known?.accountId === accountId && known.clientId === clientId)
+      return new Date(known.expiresAt) > clock.now() ? known : undefined;
+    const record = usable(await findActiveConsent(knex, accountId, clientId));
+    return record && { ...record, grantCount: record.grantIds.length };
+  };
 
-  /** What a request for `scopes` (+ `claims` from the claims parameter) may release now. */
+  /**
+   * What a request for `scopes` (+ `claims` from the claims parameter) may release now. `known`:
+   * the active consent as read earlier in this sign-in (instead of reading it again); whoever
+   * records a grant made from it must check that it is still active then (session-repo.ts).
+   */
   const evaluate = async (
     accountId: string,
     clientId: string,
     requested: { scopes: string[]; claims: string[] },
+    known?: ConsentSnapshot,
   ): Promise<Evaluation> => {
     const [items, allowances, consent] = await Promise.all([
       catalogue.list(),
       clients.allowances(clientId),
-      findActiveConsent(knex, accountId, clientId).then(usable),
+      decided(accountId, clientId, known),
     ]);
     const allowed = new Map(allowances.map((a) => [a.claim, a]));
     const byName = new Map(items.map((i) => [i.name, i]));
@@ -132,6 +149,7 @@ export const createConsentService = ({ knex, clock, clients, catalogue, maxAgeDa
       grantClaims,
       rejectedClaims: [...rejected],
       pending: pending.sort((a, b) => Number(b.required) - Number(a.required)),
+      pruneDue: (consent?.grantCount ?? 0) > PRUNE_AT,
     };
   };
 
@@ -245,27 +263,17 @@ export const createConsentService = ({ knex, clock, clients, catalogue, maxAgeDa
       });
     },
 
-    /** Records an engine grant issued under a consent (withdrawal revokes every one). */
     /**
-     * Records a grant made under a consent (withdrawal revokes them all). Every new session's
-     * sign-in makes one, so past PRUNE_AT ids the ones the store no longer holds (ended or
-     * expired: `alive` says) are dropped, keeping the list to the grants that can still act.
+     * Drops the grant ids of a consent that the store no longer holds (ended or expired: `alive`
+     * says). Every new session's sign-in records one (session-repo.ts), so once evaluate says
+     * pruneDue the list is cut back to the grants that can still act. Ids recorded meanwhile stay.
      */
-    async grantIssued(
-      consentId: string,
-      grantId: string,
-      alive: (grantId: string) => Promise<boolean>,
-    ): Promise<void> {
-      const ids = await addGrantId(knex, consentId, grantId);
-      if (!ids || ids.length <= PRUNE_AT) return;
+    async pruneGrants(consentId: string, alive: (grantId: string) => Promise<boolean>) {
+      const record = await findConsentById(knex, consentId);
       const dead: string[] = [];
-      for (const id of ids) if (id !== grantId && !(await alive(id))) dead.push(id);
+      for (const id of record?.grantIds ?? []) if (!(await alive(id))) dead.push(id);
       await removeGrantIds(knex, consentId, dead);
     },
-
-    /** Records a completed sign-in to a client ("connected systems": first and last use). */
-    signedIn: (accountId: string, clientId: string) =>
-      recordSignIn(knex, accountId, clientId, clock.now()),
 
     /**
      * Withdraws a consent of this citizen. Returns the record so the caller can revoke its grants
@@ -278,9 +286,8 @@ export const createConsentService = ({ knex, clock, clients, catalogue, maxAgeDa
       context: { ip?: string } = {},
     ): Promise<ConsentRecord | undefined> {
       return knex.transaction(async (trx) => {
-        const record = await findConsentById(trx, consentId);
-        if (!record || record.accountId !== accountId || record.withdrawnAt) return undefined;
-        await markWithdrawn(trx, record.id, clock.now());
+        const record = await withdrawConsent(trx, consentId, accountId, clock.now());
+        if (!record) return undefined;
         await appendAudit(trx, {
           action: 'consent.withdrawn',
           actor,

@@ -1,6 +1,7 @@
 // What the HTTP layer sees of the engine: plain shapes, so nothing above src/oidc needs
 // oidc-provider's own types (STYLE.md: http asks the oidc facade, never the engine).
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ConsentSnapshot } from '../consent/index.ts';
 
 /** A request the facade reads the engine's cookies from: a koa context fits. */
 export type EngineContext = {
@@ -24,8 +25,17 @@ export type InteractionDetails = {
   requiredAcr: string | undefined;
 };
 
-/** What a sign-in proved: the login is recorded at `acr` only if that meets the request. */
-export type ProvenLogin = { accountId: string; acr: string; amr: string[] };
+/**
+ * What a sign-in proved: the login is recorded at `acr` only if that meets the request.
+ * `consent`: the citizen's active consent for the client, when the sign-in read it (a passkey's,
+ * with the credential); the authorization then decides from it without reading it again.
+ */
+export type ProvenLogin = {
+  accountId: string;
+  acr: string;
+  amr: string[];
+  consent?: ConsentSnapshot | undefined;
+};
 
 /** A registered, active client as the pages show it. */
 export type ClientInfo = {

@@ -7,6 +7,7 @@
 import type Provider from 'oidc-provider';
 import { requestedAcr, satisfiesAcr } from '../auth/index.ts';
 import { AppError } from '../shared/index.ts';
+import { KNOWN_CONSENT } from './claims/consent-grants.ts';
 import type { EngineContext, InteractionDetails, ProvenLogin } from './engine-types.ts';
 import { withinRequest } from './storage/request-memo.ts';
 
@@ -15,10 +16,16 @@ type WithDetails = { interactionDetails?: Promise<InteractionDetails> };
 const refuse = (description: string) =>
   new AppError('ERR_INTERACTION_EXPIRED', description, { status: 400 });
 
-/** The interaction result for a sign-in that proved `login`, checked against the request. */
+/**
+ * The interaction result for a sign-in that proved `login`, checked against the request. The
+ * consent snapshot rides along for loadExistingGrant (claims/consent-grants.ts, knownConsent).
+ */
 const loginResult = (details: InteractionDetails, login: ProvenLogin) =>
   satisfiesAcr(login.acr, details.requiredAcr)
-    ? { login: { accountId: login.accountId, acr: login.acr, amr: login.amr, remember: true } }
+    ? {
+        login: { accountId: login.accountId, acr: login.acr, amr: login.amr, remember: true },
+        ...(login.consent && { [KNOWN_CONSENT]: login.consent }),
+      }
     : {
         error: 'unmet_authentication_requirements',
         error_description: 'the requested level of assurance needs a stronger sign-in',

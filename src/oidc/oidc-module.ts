@@ -121,6 +121,7 @@ export const createOidcModule = async (deps: Deps) => {
           sessionIdleSeconds: config.sessionIdleSeconds,
           proxy: config.trustedProxies.length > 0,
           consent: deps.consent,
+          grantIssued: tracking.grantIssued,
           catalogue: await catalogue.list(),
           federation: deps.federation.engineHooks,
           admin: deps.admin.engine,

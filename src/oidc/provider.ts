@@ -93,6 +93,8 @@ export type ProviderDeps = {
   sessionIdleSeconds: number;
   proxy: boolean;
   consent: ConsentService;
+  /** Records a grant made under a consent with the session's save (session-mirror.ts). */
+  grantIssued: (consentId: string, grantId: string) => void;
   catalogue: CatalogueItem[];
   /** Agency hosts the engine may call on loopback or private addresses (OUTBOUND_PRIVATE_HOSTS). */
   outboundPrivateHosts?: readonly string[] | undefined;
@@ -168,6 +170,11 @@ export const createProvider = (deps: ProviderDeps): Provider => {
   for (const item of agencyItems)
     for (const scope of item.scopes)
       agencyByScope.set(scope, [...(agencyByScope.get(scope) ?? []), item.name]);
+  const loadExistingGrant = createLoadExistingGrant({
+    consent: deps.consent,
+    isFirstParty: isFirstPartyClient,
+    grantIssued: deps.grantIssued,
+  });
   const configuration: Configuration = {
     adapter: deps.adapter,
     jwks: deps.jwks as Configuration['jwks'],
@@ -187,11 +194,8 @@ export const createProvider = (deps: ProviderDeps): Provider => {
     scopes: ['openid', 'offline_access', ...new Set(deps.catalogue.flatMap((i) => i.scopes))],
     // Grants come from the citizen's consent record (the database), not from the session.
     loadExistingGrant: deps.admin
-      ? withAdminResource(
-          createLoadExistingGrant({ consent: deps.consent, isFirstParty: isFirstPartyClient }),
-          deps.admin,
-        )
-      : createLoadExistingGrant({ consent: deps.consent, isFirstParty: isFirstPartyClient }),
+      ? withAdminResource(loadExistingGrant, deps.admin)
+      : loadExistingGrant,
     ...(deps.admin && { extraTokenClaims: adminTokenClaims(deps.admin) }),
     ...clientSettings,
     clientAuthMethods: authMethods(clientSettings.clientAuthMethods, deps.clientCertificates),
@@ -350,13 +354,8 @@ export const createProvider = (deps: ProviderDeps): Provider => {
   provider.use(verifyClientCertificates(deps.clientCertificates));
   if (deps.admin) installAdminEngine(provider, deps.admin);
   provider.proxy = deps.proxy;
-  // "Connected systems" on My One-ID: first and last sign-in per client.
-  provider.on('authorization.success', (ctx) => {
-    const accountId = ctx.oidc.session?.accountId;
-    const clientId = ctx.oidc.client?.clientId;
-    if (accountId && clientId && !isFirstPartyClient(clientId))
-      void deps.consent.signedIn(accountId, clientId).catch(() => undefined);
-  });
+  // "Connected systems" on My One-ID (first and last sign-in per client) are recorded with the
+  // session's save that follows authorization.success (session-mirror.ts).
   // Federation: an upstream identity the citizen asked to link by signing in (e.g. with a
   // certificate) is linked when the interaction ends. Its pending link is read as the request
   // resuming the interaction (GET /auth/:uid) starts, so the read goes with the engine's first one

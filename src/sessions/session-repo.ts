@@ -51,38 +51,61 @@ export const findSession = async (
 };
 
 /**
- * Inserts or refreshes a live session. Returns false, writing nothing, when the session was
- * ended meanwhile: the caller must then not store it again (no resurrection).
+ * One statement for the writes of a session's save (issue 16: a request's writes in one round
+ * trip), each part a no-op when its parameters are NULL:
+ * - "connected systems" (client_sign_ins, read by My One-ID): the client the request signed in
+ *   to ($10), first and last use and count; written whether or not the session row is;
+ * - the grant the request made under a consent ($11, $12), recorded on it so that withdrawal
+ *   revokes it, only while the consent is active (not withdrawn: `granted` says whether it was);
+ * - the session record (`saved` says whether it was written): inserted, or updated while open.
+ *   `clients` are the session's clients as new entries (first and last use now): for a client the
+ *   row already holds with the same sid, the row's entry is kept, its last use moved to now only
+ *   for `usedClientId` ($9, the client this request signed in to). Clients no longer in the
+ *   session are dropped. Nothing is read first.
+ * A consent being withdrawn holds its row until it commits: `granted` then waits and sees it
+ * withdrawn; a withdrawal after this commits reads the grant id as it marks the consent.
  */
-/**
- * Inserts or updates an open session's record; false when it was ended (or is another issuer's).
- * `clients` are the session's clients as new entries (first and last use now): for a client the
- * row already holds with the same sid, the row's entry is kept, its last use moved to now only
- * for `usedClientId` (the client this request signed in to). Clients no longer in the session
- * are dropped. One statement, no read first.
- */
-const SAVE_SESSION = `INSERT INTO citizen_sessions
-    (uid, issuer, account_id, user_agent, network, created_at, last_seen_at, expires_at, clients)
-  VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8::jsonb)
-  ON CONFLICT (uid) DO UPDATE SET
-    last_seen_at = excluded.last_seen_at,
-    expires_at = excluded.expires_at,
-    clients = (
-      SELECT COALESCE(jsonb_object_agg(e.key,
-        CASE
-          WHEN citizen_sessions.clients -> e.key ->> 'sid' IS DISTINCT FROM e.value ->> 'sid'
-            THEN e.value
-          WHEN e.key = $9::text
-            THEN (citizen_sessions.clients -> e.key)
-              || jsonb_build_object('lastAt', e.value -> 'lastAt')
-          ELSE citizen_sessions.clients -> e.key
-        END), '{}'::jsonb)
-      FROM jsonb_each(excluded.clients) AS e),
-    user_agent = COALESCE(citizen_sessions.user_agent, excluded.user_agent),
-    network = COALESCE(citizen_sessions.network, excluded.network)
-  WHERE citizen_sessions.ended_at IS NULL AND citizen_sessions.issuer = excluded.issuer
-  RETURNING uid`;
+const SAVE_SESSION = `WITH signed_in AS (
+    INSERT INTO client_sign_ins (account_id, client_id, first_at, last_at, count)
+    SELECT $3, c.client_id, $6, $6, 1 FROM clients c WHERE c.client_id = $10::text
+    ON CONFLICT (account_id, client_id)
+    DO UPDATE SET last_at = excluded.last_at, count = client_sign_ins.count + 1
+  ), granted AS (
+    UPDATE consents SET grant_ids = CASE WHEN grant_ids @> to_jsonb($12::text) THEN grant_ids
+      ELSE grant_ids || to_jsonb($12::text) END
+    WHERE id = $11::uuid AND account_id = $3 AND withdrawn_at IS NULL
+    RETURNING id
+  ), saved AS (
+    INSERT INTO citizen_sessions
+      (uid, issuer, account_id, user_agent, network, created_at, last_seen_at, expires_at, clients)
+    VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8::jsonb)
+    ON CONFLICT (uid) DO UPDATE SET
+      last_seen_at = excluded.last_seen_at,
+      expires_at = excluded.expires_at,
+      clients = (
+        SELECT COALESCE(jsonb_object_agg(e.key,
+          CASE
+            WHEN citizen_sessions.clients -> e.key ->> 'sid' IS DISTINCT FROM e.value ->> 'sid'
+              THEN e.value
+            WHEN e.key = $9::text
+              THEN (citizen_sessions.clients -> e.key)
+                || jsonb_build_object('lastAt', e.value -> 'lastAt')
+            ELSE citizen_sessions.clients -> e.key
+          END), '{}'::jsonb)
+        FROM jsonb_each(excluded.clients) AS e),
+      user_agent = COALESCE(citizen_sessions.user_agent, excluded.user_agent),
+      network = COALESCE(citizen_sessions.network, excluded.network)
+    WHERE citizen_sessions.ended_at IS NULL AND citizen_sessions.issuer = excluded.issuer
+    RETURNING uid
+  )
+  SELECT (SELECT count(*) FROM saved)::int AS saved, (SELECT count(*) FROM granted)::int AS granted`;
 
+/**
+ * Saves a session's record with the sign-in's other writes (SAVE_SESSION). `saved` false: the
+ * session was ended meanwhile (or is another issuer's), nothing of it was written, and the caller
+ * must not store it again (no resurrection). `granted` false when a grant was given: its consent
+ * is no longer active, the grant was not recorded, and the caller must revoke it.
+ */
 export const saveSession = async (
   db: Knex,
   s: {
@@ -95,21 +118,32 @@ export const saveSession = async (
     expiresAt: Date;
     clients: Record<string, SessionClient>;
     usedClientId?: string | undefined;
+    /** The agency system signed in to ("connected systems"); not One-ID's own pages. */
+    signedInTo?: string | undefined;
+    grant?: { consentId: string; grantId: string } | undefined;
   },
-): Promise<boolean> => {
+): Promise<{ saved: boolean; granted: boolean }> => {
   // A prepared statement: run on every save of a signed-in session (src/store/prepared.ts).
-  const rows = await prepared(db, 'session_save', SAVE_SESSION, [
-    s.uid,
-    s.issuer,
-    s.accountId,
-    s.userAgent,
-    s.network,
-    s.now,
-    s.expiresAt,
-    JSON.stringify(s.clients),
-    s.usedClientId ?? null,
-  ]);
-  return rows.length === 1;
+  const [row] = await prepared<{ saved: number; granted: number }>(
+    db,
+    'session_save',
+    SAVE_SESSION,
+    [
+      s.uid,
+      s.issuer,
+      s.accountId,
+      s.userAgent,
+      s.network,
+      s.now,
+      s.expiresAt,
+      JSON.stringify(s.clients),
+      s.usedClientId ?? null,
+      s.signedInTo ?? null,
+      s.grant?.consentId ?? null,
+      s.grant?.grantId ?? null,
+    ],
+  );
+  return { saved: row!.saved === 1, granted: row!.granted === 1 };
 };
 
 /** Sessions neither ended nor past their expiry, most recently used first. */

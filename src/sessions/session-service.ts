@@ -73,6 +73,8 @@ export type SessionSnapshot = {
   activity?:
     | { userAgent?: string | undefined; ip?: string | undefined; clientId?: string | undefined }
     | undefined;
+  /** A grant the request made under a consent, to record on it (withdrawal revokes them all). */
+  grant?: { consentId: string; grantId: string } | undefined;
 };
 
 type Deps = {
@@ -190,11 +192,14 @@ export const createSessionService = ({ knex, clock, issuer, clients, engine, onQ
 
   return {
     /**
-     * Mirrors a save of a signed-in session. Returns false when the session was ended meanwhile:
-     * the caller must then drop the save (and the stored session), so an ended session never
-     * comes back. Clients it gained after ending still get their logout token.
+     * Mirrors a save of a signed-in session, with the sign-in's "connected systems" entry and
+     * its grant's record on the consent (one statement). `keep` false: the session was ended
+     * meanwhile; the caller must then drop the save (and the stored session), so an ended session
+     * never comes back. Clients it gained after ending still get their logout token.
+     * `revokeGrant` true: the grant's consent was withdrawn or ended since the grant was decided,
+     * so it was not recorded; the caller must revoke it before the request answers.
      */
-    async record(s: SessionSnapshot): Promise<boolean> {
+    async record(s: SessionSnapshot): Promise<{ keep: boolean; revokeGrant: boolean }> {
       const now = clock.now();
       const late = async (row: SessionRecord) => {
         const fresh = Object.fromEntries(
@@ -213,7 +218,8 @@ export const createSessionService = ({ knex, clock, issuer, clients, engine, onQ
       const clients: Record<string, SessionClient> = {};
       for (const [clientId, sid] of Object.entries(s.sids))
         clients[clientId] = { sid, firstAt: iso(now), lastAt: iso(now) };
-      const saved = await saveSession(knex, {
+      const usedClientId = s.activity?.clientId;
+      const { saved, granted } = await saveSession(knex, {
         uid: s.uid,
         issuer,
         accountId: s.accountId,
@@ -222,11 +228,14 @@ export const createSessionService = ({ knex, clock, issuer, clients, engine, onQ
         now,
         expiresAt: s.expiresAt,
         clients,
-        usedClientId: s.activity?.clientId,
+        usedClientId,
+        signedInTo: usedClientId && !isFirstPartyClient(usedClientId) ? usedClientId : undefined,
+        grant: s.grant,
       });
-      if (saved) return true;
+      const revokeGrant = Boolean(s.grant) && !granted;
+      if (saved) return { keep: true, revokeGrant };
       const ended = await findSession(knex, issuer, s.uid);
-      return ended ? late(ended) : false;
+      return { keep: ended ? await late(ended) : false, revokeGrant };
     },
 
     /** Records the end of a session the engine itself destroyed (RP-initiated logout; it queued the tokens). */

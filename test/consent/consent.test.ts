@@ -9,6 +9,7 @@ import {
   authorizationRequest,
   discover,
   enrolCitizen,
+  passkeyVerify,
   registerClient,
   signInDetailed,
 } from '../support/flows.ts';
@@ -250,6 +251,72 @@ describe('consent', () => {
       expect(offline.tokens?.refresh_token).toBeTruthy();
     },
   );
+
+  it('a consent withdrawn between the passkey and the return to the client gives the client a code that does not work', async () => {
+    // The passkey's verification reads the consent with the credential, and the authorization
+    // that follows decides from that read (issue 16): the grant made from it must not survive
+    // a withdrawal in between.
+    const client = await registerClient(app, { allowed_claims: [allow('name', true)] });
+    await run(client, createBrowserSession(), { scope: 'openid profile' });
+    const consentRow = () =>
+      app
+        .knex('consents')
+        .where({ client_id: client.clientId, account_id: citizen.account.id })
+        .orderBy('granted_at', 'desc')
+        .first();
+    const { id: consentId } = await consentRow();
+    const config = await discover(app, client);
+    const request = await authorizationRequest(config, client.redirectUri, {
+      scope: 'openid profile',
+    });
+    const session = createBrowserSession();
+    const login = await session.follow(request.url.toString(), app.issuer);
+    const verify = await passkeyVerify(
+      session,
+      login.url,
+      csrfFrom(await login.res.text()),
+      citizen.authenticator,
+    );
+    expect(verify.status).toBe(200);
+    const { location } = (await verify.json()) as { location: string };
+    expect(await app.services.consent.withdraw(citizen.account.id, consentId, 'test')).toBeTruthy();
+    const { url: callback } = await session.follow(
+      new URL(location, app.issuer).toString(),
+      app.issuer,
+    );
+    const code = new URL(callback).searchParams.get('code');
+    if (code) {
+      await expect(
+        oidc.authorizationCodeGrant(config, new URL(callback), {
+          pkceCodeVerifier: request.verifier,
+          expectedState: request.state,
+          expectedNonce: request.nonce,
+        }),
+      ).rejects.toMatchObject({ error: 'invalid_grant' });
+    } else expect(new URL(callback).searchParams.get('error')).toBeTruthy();
+    // The withdrawn consent's list did not gain the grant (it was revoked instead).
+    expect((await consentRow()).grant_ids).toHaveLength(1);
+  });
+
+  it('a grant recorded while a withdrawal waits for the consent is among the grants it revokes', async () => {
+    const client = await registerClient(app, { allowed_claims: [allow('name', true)] });
+    await run(client, createBrowserSession(), { scope: 'openid profile' });
+    const { id: consentId } = await app
+      .knex('consents')
+      .where({ client_id: client.clientId, account_id: citizen.account.id })
+      .whereNull('withdrawn_at')
+      .first();
+    // A sign-in's session save holds the consent's row while it records its grant there.
+    const trx = await app.knex.transaction();
+    await trx.raw('SELECT id FROM consents WHERE id = ? FOR UPDATE', [consentId]);
+    const withdrawal = app.services.consent.withdraw(citizen.account.id, consentId, 'test');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await trx.raw(`UPDATE consents SET grant_ids = grant_ids || '"grant-in-flight"' WHERE id = ?`, [
+      consentId,
+    ]);
+    await trx.commit();
+    expect((await withdrawal)?.grantIds).toContain('grant-in-flight');
+  });
 
   it("says 'not found' for another citizen's consent, and changes nothing (issue 13)", async () => {
     const client = await registerClient(app, { allowed_claims: [allow('name', true)] });

@@ -1,10 +1,13 @@
 // The durable session record is written in one statement (issue 16): a client whose sid is
 // unchanged keeps its first use, its last use moves only when the save was a sign-in to it, a
 // client with a new sid starts afresh, a client gone from the session is dropped, and an ended
-// session is never brought back. On the run's real database.
+// session is never brought back. The same statement records the sign-in's "connected systems"
+// entry and the grant's id on its consent, only while the consent is active. On the run's real
+// database.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.ts';
-import { enrolCitizen } from '../support/flows.ts';
+import { randomUUID } from 'node:crypto';
+import { enrolCitizen, registerClient } from '../support/flows.ts';
 
 let app: TestApp;
 let accountId: string;
@@ -27,8 +30,8 @@ describe('session record', () => {
     const sessions = app.services.sessions;
     const uid = `test-${Date.now()}`;
     const expiresAt = new Date(Date.now() + 3600_000);
-    const save = (sids: Record<string, string>, clientId?: string) =>
-      sessions.record({ uid, accountId, sids, expiresAt, activity: { clientId } });
+    const save = async (sids: Record<string, string>, clientId?: string) =>
+      (await sessions.record({ uid, accountId, sids, expiresAt, activity: { clientId } })).keep;
     expect(await save({ a: 'sid-a', b: 'sid-b' }, 'a')).toBe(true);
     const first = (await row(uid)).clients;
     await tick();
@@ -54,5 +57,49 @@ describe('session record', () => {
     await app.knex('citizen_sessions').where({ uid }).update({ ended_at: new Date() });
     expect(await save({ a: 'sid-a2', c: 'sid-c' }, 'a')).toBe(false);
     expect((await row(uid)).clients).toEqual(third);
+  });
+
+  it('records the sign-in to a client and the grant on its consent, only while the consent is active', async () => {
+    const { clientId } = await registerClient(app);
+    const consentId = randomUUID();
+    const now = new Date();
+    await app.knex('consents').insert({
+      id: consentId,
+      account_id: accountId,
+      client_id: clientId,
+      granted_claims: '[]',
+      declined_claims: '[]',
+      scopes: '["openid"]',
+      purposes: '{}',
+      grant_ids: '[]',
+      granted_at: now,
+      updated_at: now,
+      expires_at: new Date(now.getTime() + 86400_000),
+    });
+    const uid = `test-grant-${Date.now()}`;
+    const save = (grantId: string) =>
+      app.services.sessions.record({
+        uid,
+        accountId,
+        sids: { [clientId]: 'sid-1' },
+        expiresAt: new Date(Date.now() + 3600_000),
+        activity: { clientId },
+        grant: { consentId, grantId },
+      });
+    const consent = async () => (await app.knex('consents').where({ id: consentId }).first())!;
+    const signIns = async () =>
+      (
+        await app
+          .knex('client_sign_ins')
+          .where({ account_id: accountId, client_id: clientId })
+          .first()
+      )?.count;
+    expect(await save('grant-1')).toEqual({ keep: true, revokeGrant: false });
+    expect((await consent()).grant_ids).toEqual(['grant-1']);
+    expect(Number(await signIns())).toBe(1);
+    await app.knex('consents').where({ id: consentId }).update({ withdrawn_at: new Date() });
+    expect(await save('grant-2')).toEqual({ keep: true, revokeGrant: true });
+    expect((await consent()).grant_ids).toEqual(['grant-1']);
+    expect(Number(await signIns())).toBe(2);
   });
 });

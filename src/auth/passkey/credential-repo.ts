@@ -1,5 +1,10 @@
 import type { Knex } from 'knex';
 import type { AuditedWrite } from '../../audit/index.ts';
+import {
+  activeConsentSnapshotSql,
+  toConsentSnapshot,
+  type ConsentSnapshot,
+} from '../../consent/index.ts';
 import { prepared } from '../../store/index.ts';
 import type { AuthenticatorTransportFuture, CredentialDeviceType } from '@simplewebauthn/server';
 
@@ -60,6 +65,28 @@ export const findCredential = async (
     [id],
   );
   return row ? toCredential(row) : undefined;
+};
+
+const FIND_FOR_SIGN_IN = `SELECT c.*, ${activeConsentSnapshotSql('c.account_id', '$2::text')}
+  AS consent FROM passkey_credentials c WHERE c.id = $1`;
+
+/**
+ * The credential, with its citizen's active consent for `clientId` (the system being signed in
+ * to): one statement, so the authorization that follows the sign-in need not read the consent
+ * again (issue 16). The consent is read before the assertion is verified: the caller must use
+ * it only once it is.
+ */
+export const findCredentialForSignIn = async (
+  db: Knex,
+  id: string,
+  clientId: string | undefined,
+): Promise<{ credential: PasskeyCredential; consent: ConsentSnapshot | undefined } | undefined> => {
+  // A prepared statement: read on every passkey sign-in (src/store/prepared.ts).
+  const [row] = await prepared(db, 'passkey_find_consent', FIND_FOR_SIGN_IN, [
+    id,
+    clientId ?? null,
+  ]);
+  return row && { credential: toCredential(row), consent: toConsentSnapshot(row.consent) };
 };
 
 export const listCredentials = async (

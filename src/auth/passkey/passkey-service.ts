@@ -21,6 +21,7 @@ import type { KvStore } from '../../store/index.ts';
 import {
   credentialUseWrite,
   findCredential,
+  findCredentialForSignIn,
   insertCredential,
   listCredentials,
   renameCredential,
@@ -234,9 +235,11 @@ export const createPasskeyService = ({
     },
 
     /**
-     * Verifies an assertion; returns the signed-in account and the RFC 8176 methods used. The
-     * challenge is taken at once, with the caller's checks (`checked`, which settles to who is
-     * signing in; see Checked): it is single use, so an attempt they refuse has spent it.
+     * Verifies an assertion; returns the signed-in account, the RFC 8176 methods used and the
+     * citizen's active consent for the client signed in to (read with the credential; a snapshot
+     * that whoever records a grant made from it must check is still active). The challenge is
+     * taken at once, with the caller's checks (`checked`, which settles to who is signing in; see
+     * Checked): it is single use, so an attempt they refuse has spent it.
      */
     async verifyAuthentication(
       binding: string,
@@ -252,8 +255,13 @@ export const createPasskeyService = ({
       if (taken.status === 'rejected') throw taken.reason;
       const context = passed.value;
       const stored = taken.value;
-      const credential =
-        typeof response?.id === 'string' ? await findCredential(knex, response.id) : undefined;
+      // The citizen's consent for the client comes with it (one statement), for the
+      // authorization that follows; it is returned only once the assertion is verified.
+      const found =
+        typeof response?.id === 'string'
+          ? await findCredentialForSignIn(knex, response.id, context.clientId)
+          : undefined;
+      const credential = found?.credential;
       const fail = async (
         reason: string,
         error?: unknown,
@@ -323,7 +331,13 @@ export const createPasskeyService = ({
         credentialUseWrite(credential.id, credential.counter, newCounter, clock.now()),
       );
       if (!used) throw passkeyFailed('Sign-in with this passkey failed. Please try again.');
-      return { accountId: credential.accountId, credentialId: credential.id, amr };
+      return {
+        accountId: credential.accountId,
+        credentialId: credential.id,
+        amr,
+        /** The active consent for `context.clientId`, as read with the credential (if any). */
+        consent: found?.consent,
+      };
     },
   };
 };

@@ -159,6 +159,7 @@ export const interactionRoutes = (
         accountId: result.accountId,
         acr: ACR.substantial,
         amr: result.amr,
+        consent: result.consent,
       }),
     };
   });

@@ -1,7 +1,9 @@
 // Keeps the durable record of citizens' sessions (src/sessions) in step with the engine: the
 // Session model's adapter is wrapped so every save of a signed-in session is mirrored first
-// (and refused when the session was ended meanwhile), the sign-in's device comes from the
-// `authorization.success` event, and RP-initiated logout is recorded from `end_session.success`.
+// (and refused when the session was ended meanwhile), the sign-in's device and client come from
+// the `authorization.success` event, and RP-initiated logout is recorded from `end_session.success`.
+// The same statement records the request's other durable writes: "connected systems" and the
+// grant the request made under a consent (noted by loadExistingGrant: grantIssued).
 import type {
   Adapter,
   AdapterConstructor,
@@ -11,6 +13,7 @@ import type {
 import type Provider from 'oidc-provider';
 import type { Logger } from 'pino';
 import type { SessionService } from '../../sessions/index.ts';
+import { createGrantRevoker } from '../sessions/grant-revocation.ts';
 import { installBackchannelQueue } from '../sessions/backchannel-queue.ts';
 
 type Activity = {
@@ -55,6 +58,19 @@ export const createSessionTracking = ({
     activity.delete(uid);
     return entry && entry.at > Date.now() - ACTIVITY_TTL_MS ? entry : undefined;
   };
+  // Grants made under a consent in requests now running, by grant id -> consent id: recorded by
+  // the session save that follows in the same request (the session payload names its grants),
+  // or, if that save does not come, revoked as the request ends (install): no grant outlives its
+  // request without being on its consent's list, which is what withdrawal revokes.
+  const pendingGrants = new Map<string, string>();
+  const revokeGrant = createGrantRevoker(Store);
+  const pendingGrantOf = (payload: AdapterPayload) => {
+    for (const { grantId } of Object.values(payload.authorizations ?? {})) {
+      const consentId = grantId && pendingGrants.get(grantId);
+      if (consentId) return { consentId, grantId };
+    }
+    return undefined;
+  };
 
   class TrackedSessionAdapter implements Adapter {
     readonly #inner = new Store('Session');
@@ -67,13 +83,23 @@ export const createSessionTracking = ({
           a.sid ? [[clientId, a.sid]] : [],
         ),
       );
-      const keep = await service().record({
+      const grant = pendingGrantOf(payload);
+      const { keep, revokeGrant: lost } = await service().record({
         uid,
         accountId,
         sids,
         expiresAt: new Date(Date.now() + (expiresIn ?? NO_TTL_SECONDS) * 1000),
         activity: take(uid),
+        grant,
       });
+      // Recorded (or refused below); if the statement failed it stays pending and is revoked.
+      if (grant) pendingGrants.delete(grant.grantId);
+      // The consent ended after the grant was decided from it (claims/consent-grants.ts): the
+      // grant goes, with the code made under it, before the answer leaves.
+      if (lost && grant) {
+        log.warn({ consentId: grant.consentId }, 'consent ended during a sign-in: grant revoked');
+        await revokeGrant(grant.grantId);
+      }
       // Ended elsewhere (My One-ID, an administrator) while this request ran: do not bring it back.
       if (keep) await this.#inner.upsert(id, payload, expiresIn);
       else await this.#inner.destroy(id);
@@ -106,9 +132,29 @@ export const createSessionTracking = ({
     /** The engine's adapter with session tracking: pass it as `adapter` to every provider built. */
     Adapter: TrackedAdapter,
 
+    /** Notes a grant made under a consent in this request, for the session save to record. */
+    grantIssued(consentId: string, grantId: string) {
+      pendingGrants.set(grantId, consentId);
+    },
+
     /** Hooks one provider (call for each one built): the durable logout queue and the session events. */
     install(provider: Provider): Provider {
       installBackchannelQueue(provider, (d) => service().enqueue(d));
+      provider.use(async (koaCtx, next) => {
+        try {
+          await next();
+        } finally {
+          const ctx = koaCtx as unknown as KoaContextWithOIDC;
+          const grantId = ctx.oidc?.entities?.Grant?.jti;
+          // A grant noted and not recorded: the session save failed, or none followed.
+          if (grantId && pendingGrants.delete(grantId)) {
+            log.warn('a grant made under a consent was not recorded: revoking it');
+            await revokeGrant(grantId).catch((err: unknown) =>
+              log.error({ err }, 'could not revoke an unrecorded grant'),
+            );
+          }
+        }
+      });
       provider.on('authorization.success', (ctx: KoaContextWithOIDC) => {
         const uid = ctx.oidc.session?.uid;
         if (uid)
