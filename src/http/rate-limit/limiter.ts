@@ -3,7 +3,7 @@
 // each instance falls back to its own in-memory counters (insurance), so limits never vanish.
 // Keys start with the deployment's REDIS_KEY_PREFIX and are hashed (callers choose client ids
 // and identifiers: they must not choose the shape or length of our keys).
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import {
   RateLimiterMemory,
   RateLimiterRedis,
@@ -40,13 +40,53 @@ export const isRateLimited = (error: unknown): error is RateLimitedError =>
   error instanceof RateLimitedError;
 
 const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
-const hashed = (key: string) => createHash('sha256').update(key).digest('base64url').slice(0, 27);
+// One-shot crypto.hash: no Hash object per call (two per token request).
+const hashed = (key: string) => hash('sha256', key, 'base64url').slice(0, 27);
 
 // Failures are counted over this window (from the first one); a success forgets them.
 const FAILURE_WINDOW_SECONDS = 3600;
 // A Redis that hangs must not hold every request for ioredis's commandTimeout: after this the
 // instance's own counters answer (Redis normally answers in well under a millisecond).
 const REDIS_TIMEOUT_MS = 250;
+
+// rate-limiter-flexible's own increment (RateLimiterRedis's script): the same key, value and
+// expiry, so every instance shares the counter whichever way it took it. KEYS[1] the counter;
+// ARGV[1] its window in seconds. Returns {points, ms left}.
+const INCREMENT = `
+redis.call('set', KEYS[1], 0, 'EX', ARGV[1], 'NX')
+local consumed = redis.call('incrby', KEYS[1], 1)
+local ttl = redis.call('pttl', KEYS[1])
+if ttl == -1 then
+  redis.call('expire', KEYS[1], ARGV[1])
+  ttl = 1000 * ARGV[1]
+end
+return {consumed, ttl}
+`;
+const INCREMENT_SHA = createHash('sha1').update(INCREMENT).digest('hex');
+
+/**
+ * Increments `key` (sent in the caller's tick); undefined when Redis is not ready, fails or takes
+ * longer than REDIS_TIMEOUT_MS, as with the library's timeout wrapper and rejectIfRedisNotReady.
+ */
+const increment = (redis: RedisClient, key: string, windowSeconds: number) =>
+  new Promise<[number, number] | undefined>((resolve) => {
+    if (redis.status !== 'ready') return resolve(undefined);
+    const timer = setTimeout(() => resolve(undefined), REDIS_TIMEOUT_MS);
+    redis
+      .evalsha(INCREMENT_SHA, 1, key, windowSeconds)
+      .catch((error: unknown) => {
+        if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+        return redis.eval(INCREMENT, 1, key, windowSeconds);
+      })
+      .then(
+        (reply) => resolve(reply as [number, number]),
+        () => resolve(undefined),
+      )
+      .finally(() => clearTimeout(timer));
+  });
+
+/** The Redis limiter and its in-memory insurance inside the library's timeout wrapper (make below). */
+type Insured = { limiter: RateLimiterAbstract; insuranceLimiter: RateLimiterAbstract };
 
 export type RateLimits = ReturnType<typeof createRateLimits>;
 
@@ -106,17 +146,29 @@ export const createRateLimits = ({
     return n >= start ? Math.min(2 ** (n - start), config.lockoutSeconds) : 0;
   };
 
+  const refusal = (error: unknown) => {
+    if (error instanceof RateLimiterRes)
+      throw new RateLimitedError('ERR_RATE_LIMITED', seconds(error.msBeforeNext));
+    throw error;
+  };
+
   return {
     config,
-    /** Counts one request against `name` for `key`; throws RateLimitedError once the minute's allowance is spent. */
+    /**
+     * Counts one request against `name` for `key`; throws RateLimitedError once the minute's
+     * allowance is spent. With Redis, the library's increment is sent straight from here, in the
+     * same tick (so auto-pipelined with whatever the caller sends with it): every token request
+     * takes two counters, and the library's layers of promises and timers cost more than the
+     * script. Its insurance answers as it would while Redis is down, failing or slow.
+     */
     async take(name: LimitName, key: string): Promise<void> {
-      try {
-        await limiters[name].consume(hashed(key));
-      } catch (error) {
-        if (error instanceof RateLimiterRes)
-          throw new RateLimitedError('ERR_RATE_LIMITED', seconds(error.msBeforeNext));
-        throw error;
-      }
+      const hashedKey = hashed(key);
+      if (!redis) return void (await limiters[name].consume(hashedKey).catch(refusal));
+      const { limiter, insuranceLimiter } = limiters[name] as unknown as Insured;
+      const reply = await increment(redis, limiter.getKey(hashedKey), limiter.duration);
+      if (!reply) return void (await insuranceLimiter.consume(hashedKey).catch(refusal));
+      if (Number(reply[0]) > limiter.points)
+        throw new RateLimitedError('ERR_RATE_LIMITED', seconds(Number(reply[1])));
     },
     /**
      * Progressive delays and temporary lockout of one sign-in method (a passkey credential, a
