@@ -49,44 +49,49 @@ const FAILURE_WINDOW_SECONDS = 3600;
 // instance's own counters answer (Redis normally answers in well under a millisecond).
 const REDIS_TIMEOUT_MS = 250;
 
-// rate-limiter-flexible's own increment (RateLimiterRedis's script): the same key, value and
-// expiry, so every instance shares the counter whichever way it took it. KEYS[1] the counter;
-// ARGV[1] its window in seconds. Returns {points, ms left}.
+// rate-limiter-flexible's own increment (RateLimiterRedis's script), for each counter given:
+// the same keys, values and expiry, so every instance shares the counters whichever way it took
+// them. KEYS: the counters; ARGV[i]: KEYS[i]'s window in seconds. Returns {points, ms left} each.
 const INCREMENT = `
-redis.call('set', KEYS[1], 0, 'EX', ARGV[1], 'NX')
-local consumed = redis.call('incrby', KEYS[1], 1)
-local ttl = redis.call('pttl', KEYS[1])
-if ttl == -1 then
-  redis.call('expire', KEYS[1], ARGV[1])
-  ttl = 1000 * ARGV[1]
+local out = {}
+for i = 1, #KEYS do
+  redis.call('set', KEYS[i], 0, 'EX', ARGV[i], 'NX')
+  local consumed = redis.call('incrby', KEYS[i], 1)
+  local ttl = redis.call('pttl', KEYS[i])
+  if ttl == -1 then
+    redis.call('expire', KEYS[i], ARGV[i])
+    ttl = 1000 * ARGV[i]
+  end
+  out[#out + 1] = consumed
+  out[#out + 1] = ttl
 end
-return {consumed, ttl}
+return out
 `;
 const INCREMENT_SHA = createHash('sha1').update(INCREMENT).digest('hex');
 
 /**
- * Increments `key` (sent in the caller's tick); undefined when Redis is not ready, fails or takes
- * longer than REDIS_TIMEOUT_MS, as with the library's timeout wrapper and rejectIfRedisNotReady.
+ * Increments `keys`; undefined when Redis is not ready, fails or takes longer than
+ * REDIS_TIMEOUT_MS, as with the library's timeout wrapper and rejectIfRedisNotReady.
  */
-const increment = (redis: RedisClient, key: string, windowSeconds: number) =>
-  new Promise<[number, number] | undefined>((resolve) => {
+const increment = (redis: RedisClient, keys: string[], windows: number[]) =>
+  new Promise<unknown[] | undefined>((resolve) => {
     if (redis.status !== 'ready') return resolve(undefined);
-    const timer = setTimeout(() => resolve(undefined), REDIS_TIMEOUT_MS);
-    redis
-      .evalsha(INCREMENT_SHA, 1, key, windowSeconds)
-      .catch((error: unknown) => {
-        if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-        return redis.eval(INCREMENT, 1, key, windowSeconds);
-      })
-      .then(
-        (reply) => resolve(reply as [number, number]),
-        () => resolve(undefined),
-      )
-      .finally(() => clearTimeout(timer));
+    const timer = setTimeout(resolve, REDIS_TIMEOUT_MS, undefined);
+    const done = (reply: unknown) => {
+      clearTimeout(timer);
+      resolve(reply as unknown[] | undefined);
+    };
+    redis.evalsha(INCREMENT_SHA, keys.length, ...keys, ...windows).then(done, (error: unknown) => {
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT'))
+        return done(undefined);
+      redis.eval(INCREMENT, keys.length, ...keys, ...windows).then(done, () => done(undefined));
+    });
   });
 
 /** The Redis limiter and its in-memory insurance inside the library's timeout wrapper (make below). */
 type Insured = { limiter: RateLimiterAbstract; insuranceLimiter: RateLimiterAbstract };
+/** A take() waiting for the script its turn's counters go in. */
+type Pending = Insured & { key: string; resolve: () => void; reject: (error: unknown) => void };
 
 export type RateLimits = ReturnType<typeof createRateLimits>;
 
@@ -152,23 +157,59 @@ export const createRateLimits = ({
     throw error;
   };
 
+  /** Sends `counters` in one script (one per counter on a Cluster, whose slots differ) and answers each. */
+  const send = (counters: Pending[]) => {
+    if (redis?.isCluster && counters.length > 1) {
+      for (const counter of counters) send([counter]);
+      return;
+    }
+    const keys = counters.map(({ limiter, key }) => limiter.getKey(key));
+    void increment(
+      redis!,
+      keys,
+      counters.map(({ limiter }) => limiter.duration),
+    ).then((reply) => {
+      counters.forEach(({ limiter, insuranceLimiter, key, resolve, reject }, i) => {
+        if (!reply)
+          return void insuranceLimiter
+            .consume(key)
+            .then(() => resolve())
+            .catch(refusal)
+            .catch(reject);
+        if (Number(reply[2 * i]) > limiter.points)
+          reject(new RateLimitedError('ERR_RATE_LIMITED', seconds(Number(reply[2 * i + 1]))));
+        else resolve();
+      });
+    });
+  };
+  // The counters taken in one turn of the event loop (a token request's two, a passkey check's
+  // with its neighbours'): sent together once the turn's synchronous code and promise jobs have
+  // asked, still before ioredis writes the turn's commands (auto-pipelining waits for
+  // setImmediate), so they go in the same write as before.
+  let turn: Pending[] = [];
+  const flush = () => {
+    const counters = turn;
+    turn = [];
+    send(counters);
+  };
+
   return {
     config,
     /**
      * Counts one request against `name` for `key`; throws RateLimitedError once the minute's
-     * allowance is spent. With Redis, the library's increment is sent straight from here, in the
-     * same tick (so auto-pipelined with whatever the caller sends with it): every token request
-     * takes two counters, and the library's layers of promises and timers cost more than the
-     * script. Its insurance answers as it would while Redis is down, failing or slow.
+     * allowance is spent. With Redis, the library's increment script is sent from here, the
+     * counters of one turn in one script: every token request takes two, and the library's
+     * layers of promises and timers cost more than the script. Its insurance answers as it would
+     * while Redis is down, failing or slow.
      */
-    async take(name: LimitName, key: string): Promise<void> {
+    take(name: LimitName, key: string): Promise<void> {
       const hashedKey = hashed(key);
-      if (!redis) return void (await limiters[name].consume(hashedKey).catch(refusal));
+      if (!redis) return limiters[name].consume(hashedKey).then(() => undefined, refusal);
       const { limiter, insuranceLimiter } = limiters[name] as unknown as Insured;
-      const reply = await increment(redis, limiter.getKey(hashedKey), limiter.duration);
-      if (!reply) return void (await insuranceLimiter.consume(hashedKey).catch(refusal));
-      if (Number(reply[0]) > limiter.points)
-        throw new RateLimitedError('ERR_RATE_LIMITED', seconds(Number(reply[1])));
+      return new Promise<void>((resolve, reject) => {
+        if (!turn.length) queueMicrotask(flush);
+        turn.push({ limiter, insuranceLimiter, key: hashedKey, resolve, reject });
+      });
     },
     /**
      * Progressive delays and temporary lockout of one sign-in method (a passkey credential, a
