@@ -1,4 +1,5 @@
-// Single-request scenarios, driven by autocannon as a library against 127.0.0.1.
+// Single-request scenarios, driven by autocannon as a library against 127.0.0.1 (in the bench's
+// own process); bench/wrk.ts drives the same scenarios with wrk.
 import autocannon from 'autocannon';
 import { basic } from './flows.ts';
 
@@ -13,9 +14,14 @@ export const SCENARIOS = [
 ] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
+/** The load generators: autocannon and wrk for single requests, bench/flows.ts for sign-ins. */
+export type Tool = 'autocannon' | 'wrk' | 'flows';
+
 export type Measurement = {
   scenario: string;
   target: string;
+  /** Absent in results written before wrk was added (autocannon, or flows for sign-ins). */
+  tool?: Tool;
   connections: number;
   perSecond: number;
   p50: number;
@@ -24,10 +30,14 @@ export type Measurement = {
   errors: number;
   firstError?: string;
   serverCpuMsPerOp?: number;
+  /** With --repeat: how many rounds this row is the median of. */
+  rounds?: number;
+  /** The load generator's own CPU per request (user + system): what it takes from the cores. */
+  generatorCpuMsPerOp?: number;
 };
 /** Tokens minted before the timed window: refresh tokens rotate (each use puts its successor back). */
 export type Pools = { refresh: string[]; access: string[] };
-type Server = { port: number; issuer: string; clientId: string; clientSecret: string };
+export type Server = { port: number; issuer: string; clientId: string; clientSecret: string };
 
 const form = 'application/x-www-form-urlencoded';
 
@@ -102,6 +112,7 @@ export const measure = async (
   seconds: number,
 ): Promise<Measurement> => {
   const host = new URL(server.issuer).host;
+  const cpuBefore = process.cpuUsage();
   const result = await autocannon({
     url: `http://127.0.0.1:${server.port}`,
     connections,
@@ -109,16 +120,19 @@ export const measure = async (
     headers: { host },
     requests: requestsFor(scenario, server, pools),
   });
+  const cpu = process.cpuUsage(cpuBefore);
   const ok = result['2xx'];
   const errors = result.errors + result.timeouts + result.non2xx;
   return {
     scenario,
     target: '',
+    tool: 'autocannon',
     connections,
     perSecond: ok / (result.duration || seconds),
     p50: result.latency.p50,
     p99: result.latency.p99,
     total: ok,
     errors,
+    ...(ok > 0 && { generatorCpuMsPerOp: +((cpu.user + cpu.system) / 1000 / ok).toFixed(3) }),
   };
 };

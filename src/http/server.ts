@@ -169,9 +169,9 @@ export const createHttpApp = (deps: HttpDeps): Koa => {
   app.use(canonicalPaths());
   // The engine's client-authenticated endpoints (per client_id and address) and the admin API, before anything runs.
   app.use(clientRateLimit(deps.rateLimits));
-  app.use(async (ctx, next) => {
-    const matched = router.match(ctx.path, ctx.method);
-    if (!matched.route && ENGINE_PATH.test(ctx.path)) {
+  const ours = routedByUs(router);
+  app.use((ctx, next) => {
+    if (ENGINE_PATH.test(ctx.path) && !ours(ctx.path, ctx.method)) {
       const engine = deps.oidc.engine();
       // Discovery and JWKS: the engine's first answer is kept per engine instance; later ones are
       // served from it before koa runs (engine-cache.ts, cachedStaticAnswers below).
@@ -179,10 +179,9 @@ export const createHttpApp = (deps: HttpDeps): Koa => {
       // Everything else is the engine's: it writes its own response (and its own errors).
       ctx.respond = false;
       if (cacheable && ctx.method === 'GET') recordEngineAnswer(ctx.res, ctx.path, engine);
-      await engine.handle(ctx.req, ctx.res);
-      return;
+      return engine.handle(ctx.req, ctx.res);
     }
-    await next();
+    return next();
   });
   app.use(errorHandler(deps));
   // Our routes' path parameters and query values reach PostgreSQL, which cannot hold U+0000.
@@ -210,6 +209,39 @@ export const createHttpApp = (deps: HttpDeps): Koa => {
 const ENGINE_PATH =
   /^\/(?:\.well-known\/openid-configuration|auth(?:\/[^/]+)?|session\/end(?:\/confirm|\/success)?|token(?:\/introspection|\/revocation)?|me|jwks|request|reg(?:\/[^/]+)?)$/;
 
+/** The engine's paths that hold no parameter: whether a route of ours answers one is kept. */
+const FIXED_ENGINE_PATHS = new Set([
+  '/.well-known/openid-configuration',
+  '/auth',
+  '/session/end',
+  '/session/end/confirm',
+  '/session/end/success',
+  '/token',
+  '/token/introspection',
+  '/token/revocation',
+  '/me',
+  '/jwks',
+  '/request',
+  '/reg',
+]);
+
+/**
+ * Whether one of our routes answers `method` on `path` (they take precedence over the engine's).
+ * Every route is registered before the app serves, so for the engine's fixed paths the answer is
+ * kept instead of trying each route's pattern on every token call (methods are the few that
+ * node's HTTP parser accepts).
+ */
+const routedByUs = (router: Router) => {
+  const known = new Map<string, boolean>();
+  return (path: string, method: string) => {
+    if (!FIXED_ENGINE_PATHS.has(path)) return router.match(path, method).route;
+    const key = `${method} ${path}`;
+    let route = known.get(key);
+    if (route === undefined) known.set(key, (route = router.match(path, method).route));
+    return route;
+  };
+};
+
 /**
  * Discovery and JWKS from the engine's kept answer, ahead of koa: still counted and logged like
  * any request. A request the issuer rule would refuse or redirect goes to koa, which does so.
@@ -222,25 +254,27 @@ const cachedStaticAnswers = (app: Koa, deps: HttpDeps, origin: IssuerOrigin) => 
     return (req, res) => {
       if (!origin.accepts(req as IncomingMessage)) return handle(req, res);
       const started = performance.now();
-      const route = answerFromCache(
+      const answered = answerFromCache(
         req as IncomingMessage,
         res as ServerResponse,
         deps.oidc.engine(),
         headers,
       );
-      if (route === undefined) return handle(req, res);
+      if (answered === undefined) return handle(req, res);
+      const { route, reqId } = answered;
       const seconds = (performance.now() - started) / 1000;
       deps.metrics.recordRequest(req.method ?? 'GET', route, res.statusCode, seconds);
-      deps.log.info(
-        {
-          reqId: res.getHeader('X-Request-Id'),
-          method: req.method,
-          route,
-          status: res.statusCode,
-          ms: Math.round(seconds * 1000),
-        },
-        'request',
-      );
+      if (deps.log.isLevelEnabled('info'))
+        deps.log.info(
+          {
+            reqId,
+            method: req.method,
+            route,
+            status: res.statusCode,
+            ms: Math.round(seconds * 1000),
+          },
+          'request',
+        );
       return Promise.resolve();
     };
   };

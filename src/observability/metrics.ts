@@ -86,8 +86,9 @@ export const createMetrics = ({ defaultMetrics = true }: { defaultMetrics?: bool
     /** One finished HTTP request. `route` must be a pattern or a route name, never a raw path. */
     recordRequest(method: string, route: string, status: number, seconds: number) {
       const m = METHODS.has(method) ? method : 'OTHER';
-      requests.labels(m, route, String(status)).inc();
-      duration.labels(m, route).observe(seconds);
+      // Label objects straight to inc/observe: labels() would build a child per call (every request).
+      requests.inc({ method: m, route, status: String(status) });
+      duration.observe({ method: m, route }, seconds);
     },
 
     /** Counts one sign-in attempt. Call it where the outcome is known (passkey and certificate login). */
@@ -106,11 +107,10 @@ export const createMetrics = ({ defaultMetrics = true }: { defaultMetrics?: bool
     },
 
     recordTokenIssued(grantType: unknown) {
-      tokens
-        .labels(
+      tokens.inc({
+        grant_type:
           typeof grantType === 'string' && GRANT_TYPES.includes(grantType) ? grantType : 'other',
-        )
-        .inc();
+      });
     },
 
     /** For the back-channel logout queue: one delivery attempt's outcome. */

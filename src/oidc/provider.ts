@@ -32,7 +32,7 @@ import {
   type AdminEngine,
 } from './clients/admin-engine.ts';
 import type { ClaimSources } from './claims/claim-sources.ts';
-import { pairwiseSub, subjectSector } from './claims/pairwise.ts';
+import { createPairwiseSubs, subjectSector } from './claims/pairwise.ts';
 import { clientTokensNotBeforeSeen } from './storage/request-clients.ts';
 import { guardConfiguration, retryAfterOn503 } from './unavailable.ts';
 import type { EnginePages } from './engine-types.ts';
@@ -165,6 +165,7 @@ export const createProvider = (deps: ProviderDeps): Provider => {
     ).tokensNotBefore;
     return notBefore !== undefined && (token.iat ?? 0) <= notBefore;
   };
+  const pairwiseSub = createPairwiseSubs(deps.pairwiseSalt);
   const agencyItems = deps.catalogue.filter((i) => i.source === 'agency');
   const agencyByScope = new Map<string, string[]>();
   for (const item of agencyItems)
@@ -208,7 +209,7 @@ export const createProvider = (deps: ProviderDeps): Provider => {
         await deps.agencyOf(client.clientId),
         String(client.sectorIdentifier),
       );
-      const sub = pairwiseSub(deps.pairwiseSalt, sector, accountId);
+      const sub = pairwiseSub(sector, accountId);
       // Indexed before it leaves, so an agency naming the citizen by this sub can be resolved (agency links).
       if (!isFirstPartyClient(client.clientId))
         await deps.federation?.subjectIssued(sector, sub, accountId);
@@ -290,7 +291,6 @@ export const createProvider = (deps: ProviderDeps): Provider => {
               const source = await ctx.oidc.provider.Client.find(sourceClientId);
               return source?.sectorIdentifier
                 ? pairwiseSub(
-                    deps.pairwiseSalt,
                     subjectSector(
                       await deps.agencyOf(sourceClientId),
                       String(source.sectorIdentifier),

@@ -39,18 +39,41 @@ export const guarded =
     }
   };
 
-/** Every adapter method, guarded (a Proxy, so whatever the wrapped adapter offers stays there). */
+type Method = (...args: unknown[]) => unknown;
+
+/** `method` on `target`, with dependency failures (thrown or rejected) as `temporarily_unavailable`. */
+const guardedMethod =
+  (target: object, method: Method) =>
+  (...args: unknown[]): Promise<unknown> => {
+    let result: unknown;
+    try {
+      result = method.apply(target, args);
+    } catch (error) {
+      return Promise.reject(translate(error));
+    }
+    // One derived promise per call: every token request makes several adapter calls.
+    return Promise.resolve(result).then(undefined, (error: unknown) => {
+      throw translate(error);
+    });
+  };
+
+/**
+ * Every adapter method, guarded (a Proxy, so whatever the wrapped adapter offers stays there).
+ * Each method is wrapped once per adapter (the engine keeps one adapter per model).
+ */
 export const guardAdapter = (Adapter: AdapterConstructor): AdapterConstructor =>
   function (this: unknown, name: string) {
     const inner = new Adapter(name) as unknown as Record<PropertyKey, unknown>;
+    const wrapped = new Map<PropertyKey, { method: Method; guarded: Method }>();
     return new Proxy(inner, {
       get(target, property) {
         const value = Reflect.get(target, property, target);
-        return typeof value === 'function'
-          ? guarded(async (...args: unknown[]) =>
-              (value as (...a: unknown[]) => unknown).apply(target, args),
-            )
-          : value;
+        if (typeof value !== 'function') return value;
+        const kept = wrapped.get(property);
+        if (kept?.method === value) return kept.guarded;
+        const guarded = guardedMethod(target, value as Method);
+        wrapped.set(property, { method: value as Method, guarded });
+        return guarded;
       },
     });
   } as unknown as AdapterConstructor;

@@ -14,8 +14,13 @@ const dotSegment = (segment: string) => {
       : undefined;
 };
 
+// What a path must hold for a segment to be empty or a dot segment: `//`, a trailing `/`, or a
+// segment starting with `.` or `%2e`. Without any, the path is already canonical.
+const MAYBE_NOT_CANONICAL = /\/\/|\/\.|\/%2e|.\/$/i;
+
 /** Empty segments dropped (no `//`, no trailing `/`), `.` and `..` resolved (RFC 3986 5.2.4). */
 export const canonicalPath = (path: string): string => {
+  if (path.startsWith('/') && !MAYBE_NOT_CANONICAL.test(path)) return path;
   const segments: string[] = [];
   for (const segment of path.split('/')) {
     const dot = segment === '' ? 'dot' : dotSegment(segment);
@@ -26,8 +31,8 @@ export const canonicalPath = (path: string): string => {
 };
 
 /** Rewrites the request's path (query kept) to its canonical spelling, for everything after it. */
-export const canonicalPaths = () => async (ctx: Context, next: Next) => {
+export const canonicalPaths = () => (ctx: Context, next: Next) => {
   const path = canonicalPath(ctx.path);
   if (path !== ctx.path) ctx.path = path;
-  await next();
+  return next();
 };

@@ -34,28 +34,29 @@ export const createIssuerOrigin = ({
 }) => {
   const expected = new URL(origin);
   const scheme = expected.protocol.slice(0, -1);
+  // The usual case, the issuer's host spelt as the issuer spells it, needs no parsing (a URL's
+  // host parses back to itself).
   const sameHost = (given: string) =>
-    URL.canParse(`${expected.protocol}//${given}`) &&
-    new URL(`${expected.protocol}//${given}`).host === expected.host;
+    given === expected.host ||
+    (URL.canParse(`${expected.protocol}//${given}`) &&
+      new URL(`${expected.protocol}//${given}`).host === expected.host);
   const viaProxy = (req: IncomingMessage) =>
     trustedProxies.length > 0 && isTrustedProxy(req.socket.remoteAddress ?? '', trustedProxies);
 
   /** Whether the request was sent to the expected host, and over https when the origin is. */
   const check = (req: IncomingMessage) => {
     const proxied = viaProxy(req);
-    const forwardedHosts = proxied ? values(req.headers['x-forwarded-host']) : [];
-    const hosts = forwardedHosts.length ? forwardedHosts : [req.headers.host ?? ''];
+    const forwardedHosts = proxied ? values(req.headers['x-forwarded-host']) : undefined;
+    let host = forwardedHosts?.length
+      ? forwardedHosts.every(sameHost)
+      : sameHost(req.headers.host ?? '');
     // RFC 9112 3.2.2: a request target in absolute form names the host itself.
     const url = req.url ?? '';
-    if (ABSOLUTE_FORM.test(url)) hosts.push(URL.canParse(url) ? new URL(url).host : '');
+    if (ABSOLUTE_FORM.test(url)) host &&= sameHost(URL.canParse(url) ? new URL(url).host : '');
     const forwardedProto = proxied ? values(req.headers['x-forwarded-proto'])[0] : undefined;
     const encrypted = (req.socket as { encrypted?: boolean }).encrypted === true;
     const protocol = forwardedProto?.toLowerCase() ?? (encrypted ? 'https' : 'http');
-    return {
-      host: hosts.every(sameHost),
-      secure: scheme !== 'https' || protocol === 'https',
-      proxied,
-    };
+    return { host, secure: scheme !== 'https' || protocol === 'https', proxied };
   };
 
   /** For answers given ahead of koa (the engine cache): true only for a request the rule lets through. */
@@ -71,7 +72,7 @@ export const createIssuerOrigin = ({
    */
   const middleware =
     (refuse: Middleware): Middleware =>
-    async (ctx: Context, next: Next) => {
+    (ctx: Context, next: Next) => {
       const result = check(ctx.req);
       const url = ctx.req.url ?? '/';
       if (ABSOLUTE_FORM.test(url))
@@ -97,7 +98,7 @@ export const createIssuerOrigin = ({
       ctx.req.headers.host = expected.host;
       delete ctx.req.headers['x-forwarded-host'];
       if (result.proxied) ctx.req.headers['x-forwarded-proto'] = scheme;
-      await next();
+      return next();
     };
 
   return { accepts, middleware };

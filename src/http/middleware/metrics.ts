@@ -25,7 +25,7 @@ export const observeRequests =
     const given = ctx.get('x-request-id');
     const reqId = REQUEST_ID.test(given) ? given : randomUUID();
     ctx.state.reqId = reqId;
-    ctx.set('X-Request-Id', reqId);
+    ctx.res.setHeader('X-Request-Id', reqId);
     const started = performance.now();
     let failed = false;
     try {
@@ -41,16 +41,20 @@ export const observeRequests =
       // The engine writes to the response itself, so read the status from there.
       const status = failed ? 500 : ctx.res.statusCode;
       metrics.recordRequest(ctx.method, route, status, seconds);
-      const line = {
-        reqId,
-        method: ctx.method,
-        route,
-        status,
-        ms: Math.round(seconds * 1000),
-        ...(engine?.clientId && { client: engine.clientId }),
-      };
-      if (PROBES.has(ctx.path)) log.debug(line, 'request');
-      else log.info(line, 'request');
+      const probe = PROBES.has(ctx.path);
+      // At LOG_LEVEL=warn (or above) no request line is written: none is built either.
+      if (log.isLevelEnabled(probe ? 'debug' : 'info')) {
+        const line = {
+          reqId,
+          method: ctx.method,
+          route,
+          status,
+          ms: Math.round(seconds * 1000),
+          ...(engine?.clientId && { client: engine.clientId }),
+        };
+        if (probe) log.debug(line, 'request');
+        else log.info(line, 'request');
+      }
     }
   };
 

@@ -15,7 +15,7 @@ const FORWARDED = [
 ];
 
 export const trustedForwarding =
-  (trustedProxies: readonly string[]) => async (ctx: Context, next: Next) => {
+  (trustedProxies: readonly string[]) => (ctx: Context, next: Next) => {
     const headers = ctx.req.headers;
     const peer = ctx.req.socket.remoteAddress ?? '';
     if (!trustedProxies.length || !isTrustedProxy(peer, trustedProxies)) {
@@ -30,5 +30,5 @@ export const trustedForwarding =
         client = hops[i - 1] ?? hops[i]!;
       headers['x-forwarded-for'] = client;
     }
-    await next();
+    return next();
   };

@@ -3,7 +3,7 @@
 // each instance falls back to its own in-memory counters (insurance), so limits never vanish.
 // Keys start with the deployment's REDIS_KEY_PREFIX and are hashed (callers choose client ids
 // and identifiers: they must not choose the shape or length of our keys).
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import {
   RateLimiterMemory,
   RateLimiterRedis,
@@ -40,7 +40,8 @@ export const isRateLimited = (error: unknown): error is RateLimitedError =>
   error instanceof RateLimitedError;
 
 const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
-const hashed = (key: string) => createHash('sha256').update(key).digest('base64url').slice(0, 27);
+// One-shot crypto.hash: no Hash object per call (two per token request).
+const hashed = (key: string) => hash('sha256', key, 'base64url').slice(0, 27);
 
 // Failures are counted over this window (from the first one); a success forgets them.
 const FAILURE_WINDOW_SECONDS = 3600;
@@ -78,6 +79,50 @@ class RateLimiterRedisPipelined extends RateLimiterRedis {
     return points === null ? null : [points, ttl];
   }
 }
+
+// rate-limiter-flexible's own increment (RateLimiterRedis's script), for each counter given:
+// the same keys, values and expiry, so every instance shares the counters whichever way it took
+// them. KEYS: the counters; ARGV[i]: KEYS[i]'s window in seconds. Returns {points, ms left} each.
+const INCREMENT = `
+local out = {}
+for i = 1, #KEYS do
+  redis.call('set', KEYS[i], 0, 'EX', ARGV[i], 'NX')
+  local consumed = redis.call('incrby', KEYS[i], 1)
+  local ttl = redis.call('pttl', KEYS[i])
+  if ttl == -1 then
+    redis.call('expire', KEYS[i], ARGV[i])
+    ttl = 1000 * ARGV[i]
+  end
+  out[#out + 1] = consumed
+  out[#out + 1] = ttl
+end
+return out
+`;
+const INCREMENT_SHA = createHash('sha1').update(INCREMENT).digest('hex');
+
+/**
+ * Increments `keys`; undefined when Redis is not ready, fails or takes longer than
+ * REDIS_TIMEOUT_MS, as with the library's timeout wrapper and rejectIfRedisNotReady.
+ */
+const increment = (redis: RedisClient, keys: string[], windows: number[]) =>
+  new Promise<unknown[] | undefined>((resolve) => {
+    if (redis.status !== 'ready') return resolve(undefined);
+    const timer = setTimeout(resolve, REDIS_TIMEOUT_MS, undefined);
+    const done = (reply: unknown) => {
+      clearTimeout(timer);
+      resolve(reply as unknown[] | undefined);
+    };
+    redis.evalsha(INCREMENT_SHA, keys.length, ...keys, ...windows).then(done, (error: unknown) => {
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT'))
+        return done(undefined);
+      redis.eval(INCREMENT, keys.length, ...keys, ...windows).then(done, () => done(undefined));
+    });
+  });
+
+/** The Redis limiter and its in-memory insurance inside the library's timeout wrapper (make below). */
+type Insured = { limiter: RateLimiterAbstract; insuranceLimiter: RateLimiterAbstract };
+/** A take() waiting for the script its turn's counters go in. */
+type Pending = Insured & { key: string; resolve: () => void; reject: (error: unknown) => void };
 
 export type RateLimits = ReturnType<typeof createRateLimits>;
 
@@ -137,17 +182,65 @@ export const createRateLimits = ({
     return n >= start ? Math.min(2 ** (n - start), config.lockoutSeconds) : 0;
   };
 
+  const refusal = (error: unknown) => {
+    if (error instanceof RateLimiterRes)
+      throw new RateLimitedError('ERR_RATE_LIMITED', seconds(error.msBeforeNext));
+    throw error;
+  };
+
+  /** Sends `counters` in one script (one per counter on a Cluster, whose slots differ) and answers each. */
+  const send = (counters: Pending[]) => {
+    if (redis?.isCluster && counters.length > 1) {
+      for (const counter of counters) send([counter]);
+      return;
+    }
+    const keys = counters.map(({ limiter, key }) => limiter.getKey(key));
+    void increment(
+      redis!,
+      keys,
+      counters.map(({ limiter }) => limiter.duration),
+    ).then((reply) => {
+      counters.forEach(({ limiter, insuranceLimiter, key, resolve, reject }, i) => {
+        if (!reply)
+          return void insuranceLimiter
+            .consume(key)
+            .then(() => resolve())
+            .catch(refusal)
+            .catch(reject);
+        if (Number(reply[2 * i]) > limiter.points)
+          reject(new RateLimitedError('ERR_RATE_LIMITED', seconds(Number(reply[2 * i + 1]))));
+        else resolve();
+      });
+    });
+  };
+  // The counters taken in one turn of the event loop (a token request's two, a passkey check's
+  // with its neighbours'): sent together once the turn's synchronous code and promise jobs have
+  // asked, still before ioredis writes the turn's commands (auto-pipelining waits for
+  // setImmediate), so they go in the same write as before.
+  let turn: Pending[] = [];
+  const flush = () => {
+    const counters = turn;
+    turn = [];
+    send(counters);
+  };
+
   return {
     config,
-    /** Counts one request against `name` for `key`; throws RateLimitedError once the minute's allowance is spent. */
-    async take(name: LimitName, key: string): Promise<void> {
-      try {
-        await limiters[name].consume(hashed(key));
-      } catch (error) {
-        if (error instanceof RateLimiterRes)
-          throw new RateLimitedError('ERR_RATE_LIMITED', seconds(error.msBeforeNext));
-        throw error;
-      }
+    /**
+     * Counts one request against `name` for `key`; throws RateLimitedError once the minute's
+     * allowance is spent. With Redis, the library's increment script is sent from here, the
+     * counters of one turn in one script: every token request takes two, and the library's
+     * layers of promises and timers cost more than the script. Its insurance answers as it would
+     * while Redis is down, failing or slow.
+     */
+    take(name: LimitName, key: string): Promise<void> {
+      const hashedKey = hashed(key);
+      if (!redis) return limiters[name].consume(hashedKey).then(() => undefined, refusal);
+      const { limiter, insuranceLimiter } = limiters[name] as unknown as Insured;
+      return new Promise<void>((resolve, reject) => {
+        if (!turn.length) queueMicrotask(flush);
+        turn.push({ limiter, insuranceLimiter, key: hashedKey, resolve, reject });
+      });
     },
     /**
      * Progressive delays and temporary lockout of one sign-in method (a passkey credential, a

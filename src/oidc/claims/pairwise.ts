@@ -12,3 +12,20 @@ export const subjectSector = (agency: string | undefined, sectorIdentifier: stri
 /** OIDC Core 8.1: one stable `sub` per (sector, citizen), unlinkable across sectors. */
 export const pairwiseSub = (salt: string, sectorIdentifier: string, accountId: string): string =>
   createHmac('sha256', salt).update(`${sectorIdentifier}\u0000${accountId}`).digest('base64url');
+
+/**
+ * pairwiseSub for one salt, remembering the last subs computed (at most `max`, then afresh):
+ * userinfo, introspection and every ID token ask for the same citizen's sub again and again.
+ */
+export const createPairwiseSubs = (salt: string, max = 10_000) => {
+  const known = new Map<string, string>();
+  return (sectorIdentifier: string, accountId: string): string => {
+    const key = `${sectorIdentifier}\u0000${accountId}`;
+    let sub = known.get(key);
+    if (sub === undefined) {
+      if (known.size >= max) known.clear();
+      known.set(key, (sub = pairwiseSub(salt, sectorIdentifier, accountId)));
+    }
+    return sub;
+  };
+};

@@ -1,7 +1,11 @@
 // Bearer credentials are never stored under their own value: the engine's models whose id is
 // a token (or a session cookie) are stored and looked up under an HMAC of the id, so a Redis
 // replica, dump or backup (or the in-process store) holds no usable token (docs/security.md).
-import type { Adapter, AdapterConstructor, AdapterPayload } from 'oidc-provider';
+import Provider, {
+  type Adapter,
+  type AdapterConstructor,
+  type AdapterPayload,
+} from 'oidc-provider';
 import { PassThroughAdapter } from './pass-through.ts';
 
 // Models whose id is presented as a credential. Not here: Grant (its id opens nothing),
@@ -25,18 +29,39 @@ const BEARER_MODELS: ReadonlySet<string> = new Set([
  * src/oidc/sessions/session-engine.ts, acts on stored ids). `find(id)` gives the engine back the raw id
  * it asked for; `findByUid` cannot (the stored payload has only the hash) and returns the
  * stored id, which the engine only reads. An Interaction's copy of its session's cookie value
- * is hashed as well. `Inner` must be the store level: never wrap twice. `hash` is a keyed hash
+ * is hashed as well. `Inner` must be the store level: never wrap twice. `keyedHash` is a keyed hash
  * (src/shared/keyed-hash.ts): without the key, nobody can plant a record for a token they chose.
  */
 export const hashBearerIds = (
   Inner: AdapterConstructor,
-  hash: (id: string) => string,
-): AdapterConstructor =>
-  function (this: unknown, name: string) {
+  keyedHash: (id: string) => string,
+): AdapterConstructor => {
+  const hash = hashOncePerRequest(keyedHash);
+  return function (this: unknown, name: string) {
     const inner = new Inner(name);
     if (name === 'Interaction') return new InteractionAdapter(inner, hash);
     return BEARER_MODELS.has(name) ? new HashedIdAdapter(inner, hash) : inner;
   } as unknown as AdapterConstructor;
+};
+
+/**
+ * Introspection and revocation look the presented token up under every token model at once
+ * (AccessToken, ClientCredentials, RefreshToken): its keyed hash is computed once per engine
+ * request. Only values of the same request are ever compared; nothing outlives the request.
+ */
+const hashOncePerRequest = (hash: (id: string) => string) => {
+  const last = new WeakMap<object, { id: string; stored: string }>();
+  return (id: string) => {
+    // The engine's request (oidc-provider runs each inside an AsyncLocalStorage context).
+    const request = Provider.ctx;
+    if (!request) return hash(id);
+    const kept = last.get(request);
+    if (kept?.id === id) return kept.stored;
+    const stored = hash(id);
+    last.set(request, { id, stored });
+    return stored;
+  };
+};
 
 class HashedIdAdapter extends PassThroughAdapter {
   constructor(
