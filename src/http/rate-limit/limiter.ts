@@ -3,7 +3,7 @@
 // each instance falls back to its own in-memory counters (insurance), so limits never vanish.
 // Keys start with the deployment's REDIS_KEY_PREFIX and are hashed (callers choose client ids
 // and identifiers: they must not choose the shape or length of our keys).
-import { createHash, hash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import {
   RateLimiterMemory,
   RateLimiterRedis,
@@ -15,6 +15,7 @@ import {
 import type { RateLimitConfig } from '../../config/index.ts';
 import { AppError } from '../../shared/index.ts';
 import type { RedisClient } from '../../store/index.ts';
+import { increment, type Insured, type Pending } from './counter-script.ts';
 
 /** What each limit counts, per minute. */
 export type LimitName = 'signIn' | 'account' | 'enrolment' | 'token' | 'tokenAddress' | 'admin';
@@ -79,50 +80,6 @@ class RateLimiterRedisPipelined extends RateLimiterRedis {
     return points === null ? null : [points, ttl];
   }
 }
-
-// rate-limiter-flexible's own increment (RateLimiterRedis's script), for each counter given:
-// the same keys, values and expiry, so every instance shares the counters whichever way it took
-// them. KEYS: the counters; ARGV[i]: KEYS[i]'s window in seconds. Returns {points, ms left} each.
-const INCREMENT = `
-local out = {}
-for i = 1, #KEYS do
-  redis.call('set', KEYS[i], 0, 'EX', ARGV[i], 'NX')
-  local consumed = redis.call('incrby', KEYS[i], 1)
-  local ttl = redis.call('pttl', KEYS[i])
-  if ttl == -1 then
-    redis.call('expire', KEYS[i], ARGV[i])
-    ttl = 1000 * ARGV[i]
-  end
-  out[#out + 1] = consumed
-  out[#out + 1] = ttl
-end
-return out
-`;
-const INCREMENT_SHA = createHash('sha1').update(INCREMENT).digest('hex');
-
-/**
- * Increments `keys`; undefined when Redis is not ready, fails or takes longer than
- * REDIS_TIMEOUT_MS, as with the library's timeout wrapper and rejectIfRedisNotReady.
- */
-const increment = (redis: RedisClient, keys: string[], windows: number[]) =>
-  new Promise<unknown[] | undefined>((resolve) => {
-    if (redis.status !== 'ready') return resolve(undefined);
-    const timer = setTimeout(resolve, REDIS_TIMEOUT_MS, undefined);
-    const done = (reply: unknown) => {
-      clearTimeout(timer);
-      resolve(reply as unknown[] | undefined);
-    };
-    redis.evalsha(INCREMENT_SHA, keys.length, ...keys, ...windows).then(done, (error: unknown) => {
-      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT'))
-        return done(undefined);
-      redis.eval(INCREMENT, keys.length, ...keys, ...windows).then(done, () => done(undefined));
-    });
-  });
-
-/** The Redis limiter and its in-memory insurance inside the library's timeout wrapper (make below). */
-type Insured = { limiter: RateLimiterAbstract; insuranceLimiter: RateLimiterAbstract };
-/** A take() waiting for the script its turn's counters go in. */
-type Pending = Insured & { key: string; resolve: () => void; reject: (error: unknown) => void };
 
 export type RateLimits = ReturnType<typeof createRateLimits>;
 
@@ -195,11 +152,8 @@ export const createRateLimits = ({
       return;
     }
     const keys = counters.map(({ limiter, key }) => limiter.getKey(key));
-    void increment(
-      redis!,
-      keys,
-      counters.map(({ limiter }) => limiter.duration),
-    ).then((reply) => {
+    const windows = counters.map(({ limiter }) => limiter.duration);
+    void increment(redis!, keys, windows, REDIS_TIMEOUT_MS).then((reply) => {
       counters.forEach(({ limiter, insuranceLimiter, key, resolve, reject }, i) => {
         if (!reply)
           return void insuranceLimiter
