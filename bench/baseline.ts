@@ -5,6 +5,9 @@
 // Started by bench/run.ts: prints one JSON line `{ "port": N }` when listening.
 import { generateKeyPairSync } from 'node:crypto';
 import Provider, { type Configuration } from 'oidc-provider';
+import { recordRequestSpans } from './request-spans.ts';
+
+recordRequestSpans();
 
 const port = Number(process.env.PORT ?? 0);
 const issuer = process.env.ISSUER ?? `http://localhost:${port}`;

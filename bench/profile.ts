@@ -66,6 +66,17 @@ export const summariseProfile = (path: string, top = 25): Hotspot[] => {
     }));
 };
 
+/** Where a frame's code lives: a package, `node:<module>`, a source folder, or the VM's own name. */
+const moduleOf = (frame: Node['callFrame'] | undefined) => {
+  const url = frame?.url ?? '';
+  if (!url) return frame?.functionName || '(native)';
+  if (url.includes('/node_modules/'))
+    return url.replace(/^.*\/node_modules\/((@[^/]+\/)?[^/]+).*$/, '$1');
+  if (url.startsWith('node:internal/')) return url.split('/').slice(0, 2).join('/');
+  if (url.startsWith('node:')) return url;
+  return shortUrl(url).split('/').slice(0, 3).join('/');
+};
+
 /** Self time summed by package or source folder: a coarser "where does the time go". */
 export const summariseByModule = (path: string): { module: string; percent: number }[] => {
   const profile = JSON.parse(readFileSync(path, 'utf8')) as Profile;
@@ -75,20 +86,67 @@ export const summariseByModule = (path: string): { module: string; percent: numb
   profile.samples.forEach((id, i) => {
     const delta = profile.timeDeltas[i] ?? 0;
     total += delta;
-    const url = byId.get(id)?.callFrame.url ?? '';
-    const name = byId.get(id)?.callFrame.functionName ?? '';
-    const module = !url
-      ? name || '(native)'
-      : url.includes('/node_modules/')
-        ? url.replace(/^.*\/node_modules\/((@[^/]+\/)?[^/]+).*$/, '$1')
-        : url.startsWith('node:')
-          ? 'node:' + url.slice(5).split('/')[0]
-          : shortUrl(url).split('/').slice(0, 2).join('/');
+    const module = moduleOf(byId.get(id)?.callFrame);
     sums.set(module, (sums.get(module) ?? 0) + delta);
   });
   return [...sums]
     .sort((a, b) => b[1] - a[1])
     .map(([module, us]) => ({ module, percent: (100 * us) / (total || 1) }));
+};
+
+export type RequestCpu = {
+  kind: string;
+  requests: number;
+  /** Busy CPU (idle excluded) while one of these requests was being answered, ms per request. */
+  msPerRequest: number;
+  /** The same split by package or source folder, µs per request, largest first. */
+  modules: { module: string; usPerRequest: number }[];
+};
+
+/**
+ * A profile cut into the requests that were running when each sample was taken: sound only when
+ * requests do not overlap (one connection, one at a time), which is how `bench/request-cpu.ts`
+ * sends them. `spans` are [kind, startUs, endUs] on the profile's clock (bench/request-spans.ts).
+ */
+export const cpuByRequest = (
+  path: string,
+  spans: [string, number, number][],
+  topModules = 8,
+): RequestCpu[] => {
+  const profile = JSON.parse(readFileSync(path, 'utf8')) as Profile & { startTime: number };
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const sorted = [...spans].sort((a, b) => a[1] - b[1]);
+  const kinds = new Map<string, { requests: number; us: number; modules: Map<string, number> }>();
+  for (const [kind] of sorted)
+    kinds.set(kind, {
+      requests: (kinds.get(kind)?.requests ?? 0) + 1,
+      us: 0,
+      modules: new Map(),
+    });
+  let at = profile.startTime;
+  let next = 0;
+  profile.samples.forEach((id, i) => {
+    const delta = profile.timeDeltas[i] ?? 0;
+    at += delta;
+    const frame = byId.get(id)?.callFrame;
+    if (frame?.functionName === '(idle)') return;
+    while (next < sorted.length && sorted[next]![2] < at) next += 1;
+    const span = sorted[next];
+    if (!span || span[1] > at) return;
+    const entry = kinds.get(span[0])!;
+    const module = moduleOf(frame);
+    entry.us += delta;
+    entry.modules.set(module, (entry.modules.get(module) ?? 0) + delta);
+  });
+  return [...kinds].map(([kind, { requests, us, modules }]) => ({
+    kind,
+    requests,
+    msPerRequest: +(us / 1000 / requests).toFixed(3),
+    modules: [...modules]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, topModules)
+      .map(([module, moduleUs]) => ({ module, usPerRequest: Math.round(moduleUs / requests) })),
+  }));
 };
 
 // `npx tsx bench/profile.ts FILE.cpuprofile [N]`

@@ -19,7 +19,6 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import knexFactory from 'knex';
-import { Redis } from 'ioredis';
 import { seedKeyPair, seededAccount } from '../src/cli/seed-accounts.ts';
 import { createHttp } from './http.ts';
 import { runFlows, signInFlow, type Signer, type Target, type Tokens } from './flows.ts';
@@ -30,7 +29,7 @@ import {
   type Pools,
   type ScenarioName,
 } from './scenarios.ts';
-import { startTarget, stopTarget, type Started } from './targets.ts';
+import { freshBackends, startTarget, stopTarget, type Started } from './targets.ts';
 import { measureWithWrk, wrkAvailable } from './wrk.ts';
 import { mainProfile, summariseProfile } from './profile.ts';
 
@@ -95,8 +94,7 @@ const main = async () => {
   const loadBefore = loadavg();
   const dbName = `oneid_bench_${Date.now()}`;
   const admin = knexFactory({ client: 'pg', connection: adminUrl, pool: { min: 0, max: 1 } });
-  const redisClients: Redis[] = [];
-  const databases: string[] = [];
+  const dropBackends: (() => Promise<void>)[] = [];
   const dataDirs: string[] = [];
   const started: Started[] = [];
   const results: Measurement[] = [];
@@ -116,27 +114,19 @@ const main = async () => {
       if (kind === 'baseline')
         started.push(await startTarget('baseline', 'baseline.ts', {}, { profileDir }));
       if (kind === 'postgres') {
-        const name = `${dbName}_${i}`;
-        databases.push(name);
-        await admin.raw(`CREATE DATABASE ${name}`);
-        const dbUrl = new URL(adminUrl);
-        dbUrl.pathname = `/${name}`;
-        const redisDb = new URL(redisUrl);
-        redisDb.pathname = `/${Number(redisDb.pathname.slice(1) || 13) - i}`;
-        const r = new Redis(redisDb.toString(), { maxRetriesPerRequest: 1 });
-        await r.flushdb();
-        redisClients.push(r);
+        const backends = await freshBackends(
+          admin,
+          adminUrl,
+          redisUrl,
+          `${dbName}_${i}`,
+          Number(new URL(redisUrl).pathname.slice(1) || 13) - i,
+        );
+        dropBackends.push(backends.drop);
         started.push(
           await startTarget(
             label,
             'server.ts',
-            {
-              ...secrets,
-              ...limits,
-              ...seedEnv,
-              DATABASE_URL: dbUrl.toString(),
-              REDIS_URL: redisDb.toString(),
-            },
+            { ...secrets, ...limits, ...seedEnv, ...backends.env },
             { profileDir, root },
           ),
         );
@@ -251,12 +241,7 @@ const main = async () => {
     for (const c of contexts.values()) c.http.close();
   } finally {
     await Promise.all(started.map((s) => stopTarget(s)));
-    for (const r of redisClients) {
-      await r.flushdb().catch(() => undefined);
-      r.disconnect();
-    }
-    for (const name of databases)
-      await admin.raw(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
+    for (const drop of dropBackends) await drop();
     await admin.destroy();
     for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
   }

@@ -8,6 +8,9 @@ import { createApp } from '../src/app.ts';
 import { loadConfig } from '../src/config/index.ts';
 import { DEFAULT_SEED, seedAccounts } from '../src/cli/seed-accounts.ts';
 import { createLogger } from '../src/shared/index.ts';
+import { recordRequestSpans } from './request-spans.ts';
+
+recordRequestSpans();
 
 const BENCH_CLIENT = {
   clientId: 'bench-rp',

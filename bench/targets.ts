@@ -3,6 +3,8 @@
 // the embedded default, and the bare engine (bench/baseline.ts).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import type { Knex } from 'knex';
 import { freePort } from '../test/support/free-port.ts';
 
 export { freePort };
@@ -25,7 +27,13 @@ export const startTarget = async (
   name: string,
   script: string,
   env: Record<string, string>,
-  options: { profileDir?: string | undefined; timeoutMs?: number; root?: string | undefined } = {},
+  options: {
+    profileDir?: string | undefined;
+    /** The profiler's sampling interval (µs; node's default is 1000). */
+    profileIntervalUs?: number;
+    timeoutMs?: number;
+    root?: string | undefined;
+  } = {},
 ): Promise<Started> => {
   const port = await freePort();
   const issuer = `http://localhost:${port}`;
@@ -33,6 +41,9 @@ export const startTarget = async (
     '--import',
     'tsx',
     ...(options.profileDir ? ['--cpu-prof', '--cpu-prof-dir', options.profileDir] : []),
+    ...(options.profileIntervalUs
+      ? ['--cpu-prof-interval', String(options.profileIntervalUs)]
+      : []),
     options.root ? `${options.root}/bench/${script}` : `${benchDir}${script}`,
   ];
   const child = spawn(process.execPath, args, {
@@ -90,3 +101,31 @@ export const stopTarget = (target: Started, timeoutMs = 30_000) =>
     });
     target.child.kill('SIGTERM');
   });
+
+/**
+ * A fresh PostgreSQL database (created through `admin`) and a flushed Redis DB for one One-ID
+ * target: the environment that points One-ID at them, and `drop()` to remove both afterwards.
+ */
+export const freshBackends = async (
+  admin: Knex,
+  adminUrl: string,
+  redisUrl: string,
+  name: string,
+  redisIndex: number,
+) => {
+  await admin.raw(`CREATE DATABASE ${name}`);
+  const database = new URL(adminUrl);
+  database.pathname = `/${name}`;
+  const redisDb = new URL(redisUrl);
+  redisDb.pathname = `/${redisIndex}`;
+  const redis = new Redis(redisDb.toString(), { maxRetriesPerRequest: 1 });
+  await redis.flushdb();
+  return {
+    env: { DATABASE_URL: database.toString(), REDIS_URL: redisDb.toString() },
+    async drop() {
+      await redis.flushdb().catch(() => undefined);
+      redis.disconnect();
+      await admin.raw(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
+    },
+  };
+};

@@ -64,4 +64,62 @@ describe('npm run bench', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 180_000);
+
+  it('charges each request kind its own CPU from a profile (npm run bench:cpu)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'oneid-bench-cpu-test-'));
+    try {
+      const out = join(dir, 'request-cpu.json');
+      const run = spawnSync(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          'bench/request-cpu.ts',
+          '--targets',
+          'baseline,embedded',
+          '--flows',
+          '5',
+          '--requests',
+          '20',
+          '--out',
+          out,
+        ],
+        { encoding: 'utf8', timeout: 150_000 },
+      );
+      expect(run.status, run.stderr).toBe(0);
+      const report = JSON.parse(readFileSync(out, 'utf8')) as {
+        byTarget: Record<
+          string,
+          {
+            kind: string;
+            requests: number;
+            msPerRequest: number;
+            modules: { module: string }[];
+          }[]
+        >;
+      };
+      const kinds = (target: string) =>
+        Object.fromEntries(report.byTarget[target]!.map((r) => [r.kind, r]));
+      const oneId = kinds('embedded');
+      const engine = kinds('baseline');
+      // Only the measured requests count (the warm-up's 50 sign-ins are left out).
+      expect(oneId['POST /interaction/:uid/passkey/verify']?.requests).toBe(6);
+      expect(engine['GET /interaction/:uid']?.requests).toBe(6);
+      expect(oneId['POST /token (client_credentials)']?.requests).toBe(20);
+      expect(engine['GET /me']?.requests).toBe(20);
+      // Every step of a sign-in costs enough to be sampled (every 200 µs) on both.
+      const signIn = ['GET /auth', 'GET /interaction/:uid', 'GET /auth/:uid', 'POST /token'];
+      for (const row of [...signIn.map((k) => oneId[k]), ...signIn.map((k) => engine[k])]) {
+        expect(row?.msPerRequest, row?.kind).toBeGreaterThan(0);
+        expect(row?.modules.length, row?.kind).toBeGreaterThan(0);
+      }
+      // One-ID's own sign-in pages show up as its own modules.
+      expect(oneId['GET /interaction/:uid']!.modules.map((m) => m.module).join(' ')).toMatch(
+        /src\//,
+      );
+      expect(run.stdout).toMatch(/largest modules/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 180_000);
 });
