@@ -107,6 +107,8 @@ export type RequestCpu = {
  * A profile cut into the requests that were running when each sample was taken: sound only when
  * requests do not overlap (one connection, one at a time), which is how `bench/request-cpu.ts`
  * sends them. `spans` are [kind, startUs, endUs] on the profile's clock (bench/request-spans.ts).
+ * The busy time between requests (the HTTP parser reading the next one, sockets) comes last,
+ * spread over all requests.
  */
 export const cpuByRequest = (
   path: string,
@@ -123,6 +125,7 @@ export const cpuByRequest = (
       us: 0,
       modules: new Map(),
     });
+  const between = { requests: sorted.length, us: 0, modules: new Map<string, number>() };
   let at = profile.startTime;
   let next = 0;
   profile.samples.forEach((id, i) => {
@@ -132,21 +135,24 @@ export const cpuByRequest = (
     if (frame?.functionName === '(idle)') return;
     while (next < sorted.length && sorted[next]![2] < at) next += 1;
     const span = sorted[next];
-    if (!span || span[1] > at) return;
-    const entry = kinds.get(span[0])!;
+    if (!span || at < sorted[0]![1]) return;
+    // Busy but in no request: parsing the next request's headers, sockets, timers.
+    const entry = span[1] > at ? between : kinds.get(span[0])!;
     const module = moduleOf(frame);
     entry.us += delta;
     entry.modules.set(module, (entry.modules.get(module) ?? 0) + delta);
   });
-  return [...kinds].map(([kind, { requests, us, modules }]) => ({
-    kind,
-    requests,
-    msPerRequest: +(us / 1000 / requests).toFixed(3),
-    modules: [...modules]
-      .sort((a, b) => b[1] - a[1])
-      .slice(0, topModules)
-      .map(([module, moduleUs]) => ({ module, usPerRequest: Math.round(moduleUs / requests) })),
-  }));
+  return [...kinds, ['(between requests, per request)', between] as const].map(
+    ([kind, { requests, us, modules }]) => ({
+      kind,
+      requests,
+      msPerRequest: +(us / 1000 / requests).toFixed(3),
+      modules: [...modules]
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, topModules)
+        .map(([module, moduleUs]) => ({ module, usPerRequest: Math.round(moduleUs / requests) })),
+    }),
+  );
 };
 
 // `npx tsx bench/profile.ts FILE.cpuprofile [N]`
