@@ -8,21 +8,28 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MESSAGES } from '../../src/http/render/messages.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';
+import { citizenContext, launchChromium, pageProblems } from '../support/chromium.ts';
+import { createBrowserSession } from '../support/browser-session.ts';
 import {
-  citizenContext,
-  launchChromium,
-  pageProblems,
-  screenshot,
-} from '../support/chromium.ts';
-import { registerClient } from '../support/flows.ts';
+  authorizationRequest,
+  discover,
+  enrolCitizen,
+  registerClient,
+  signIn,
+} from '../support/flows.ts';
 
 let app: TestApp;
 let browser: Browser;
 let client: Awaited<ReturnType<typeof registerClient>>;
+/** A browser signed in to One-ID and to `client`: the sign-out question needs a session. */
+const signedIn = createBrowserSession();
 
 beforeAll(async () => {
   [app, browser] = await Promise.all([startTestApp(), launchChromium()]);
   client = await registerClient(app, { client_name: '복지로' });
+  const { authenticator } = await enrolCitizen(app);
+  const request = await authorizationRequest(await discover(app, client), client.redirectUri);
+  await signIn(app, signedIn, authenticator, request.url);
 });
 afterAll(async () => {
   await browser?.close();
@@ -42,15 +49,19 @@ const authUrl = (params: Record<string, string>) => {
   return url.toString();
 };
 
-/** The engine's pages, each reached without a session (the sign-out pages need none). */
+/** The engine's pages: all but the sign-out question are reached without a session. */
 const enginePages = () => ({
-  'error: unknown client': authUrl({ client_id: 'no-such-client', redirect_uri: client.redirectUri }),
+  'error: unknown client': authUrl({
+    client_id: 'no-such-client',
+    redirect_uri: client.redirectUri,
+  }),
   'error: unregistered redirect_uri': authUrl({
     client_id: client.clientId,
     redirect_uri: 'https://attacker.example/cb',
   }),
-  'sign-out question': `${app.issuer}/session/end`,
+  'sign-out question': `${app.issuer}/session/end?client_id=${client.clientId}`,
   'signed out': `${app.issuer}/session/end/success`,
+  'signed out of one system': `${app.issuer}/session/end/success?client_id=${client.clientId}`,
   'form_post (login_required)': authUrl({
     client_id: client.clientId,
     redirect_uri: client.redirectUri,
@@ -64,9 +75,11 @@ const nonceIn = (csp: string) => /script-src[^;]*'nonce-([A-Za-z0-9+/=]+)'/.exec
 describe("the engine's pages", () => {
   it('carry only scripts their own response’s CSP allows: its nonce, or an inline script’s hash', async () => {
     for (const [name, url] of Object.entries(enginePages())) {
-      const res = await fetch(url, { redirect: 'manual' });
+      const res = await (name === 'sign-out question' ? signedIn.request(url) : fetch(url));
       const html = await res.text();
+      expect([200, 400], `${name}: status`).toContain(res.status);
       expect(res.headers.get('content-type'), name).toMatch(/^text\/html/);
+      if (name === 'sign-out question') expect(html, name).toContain('id="op.logoutForm"');
       const csp = res.headers.get('content-security-policy') ?? '';
       const nonce = nonceIn(csp);
       expect(nonce, `${name}: CSP nonce`).toBeTruthy();
@@ -75,7 +88,10 @@ describe("the engine's pages", () => {
       for (const [, attributes, body] of html.matchAll(/<script\b([^>]*)>([\s\S]*?)<\/script>/gi)) {
         const tagNonce = /\snonce="([^"]*)"/.exec(attributes!)?.[1];
         if (tagNonce !== undefined) expect(tagNonce, `${name}: <script${attributes}>`).toBe(nonce);
-        else expect(csp, `${name}: inline script`).toContain(`'sha256-${hash('sha256', body!, 'base64')}'`);
+        else
+          expect(csp, `${name}: inline script`).toContain(
+            `'sha256-${hash('sha256', body!, 'base64')}'`,
+          );
       }
     }
   });
@@ -94,7 +110,6 @@ describe("the engine's pages", () => {
       await page.goto(pages['error: unknown client']);
       expect(await page.locator('html').getAttribute('lang')).toBe('ko');
       expect(await page.locator('#next-title').textContent()).toBe(MESSAGES.ko['next.title']);
-      await screenshot(page, 'engine-error-csp-phone-ko');
 
       // The form_post page's inline script (allowed by its hash) posts the error to the agency.
       let posted = '';
