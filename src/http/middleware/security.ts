@@ -3,9 +3,21 @@
 // pays for this, the engine's token and introspection calls too: the headers are built once and
 // the nonces drawn from a pool of random bytes refilled in blocks (as node's randomUUID does).
 import { randomFillSync } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import type { Context, Next } from 'koa';
 
-export type State = { cspNonce: string; formAction?: string[] };
+export type State = { formAction?: string[] };
+
+/**
+ * Each request's nonce, kept on its node request rather than in koa's `ctx.state`: the engine
+ * renders its pages (errors, sign-out) on a koa context of its own, which shares only `req` and
+ * `res` with ours. A symbol property, not a WeakMap: that costs every request about 1 µs of GC.
+ */
+const NONCE = Symbol('cspNonce');
+type WithNonce = IncomingMessage & { [NONCE]?: string };
+
+/** The nonce in the CSP header of the response to `req` (undefined where securityHeaders did not run). */
+export const cspNonceOf = (req: IncomingMessage) => (req as WithNonce)[NONCE];
 
 const CSP_BEFORE_NONCE = "default-src 'none'; script-src 'nonce-";
 const CSP_AFTER_NONCE = [
@@ -61,14 +73,15 @@ export const staticSecurityHeaders = ({ hsts }: { hsts: boolean }): [string, str
 export const securityHeaders = ({ hsts }: { hsts: boolean }) => {
   const headers = constantHeaders(hsts);
   return async (ctx: Context, next: Next) => {
-    const state = ctx.state as State;
-    state.cspNonce = cspNonce();
+    const nonce = cspNonce();
+    (ctx.req as WithNonce)[NONCE] = nonce;
     const res = ctx.res;
     // Set before the engine runs too: its form_post page adds its script's hash to this header.
-    res.setHeader('Content-Security-Policy', cspHeader(state.cspNonce));
+    res.setHeader('Content-Security-Policy', cspHeader(nonce));
     for (const [name, value] of headers) res.setHeader(name, value);
     await next();
-    if (state.formAction && ctx.response.get('Content-Security-Policy'))
-      ctx.set('Content-Security-Policy', cspHeader(state.cspNonce, state.formAction));
+    const { formAction } = ctx.state as State;
+    if (formAction && ctx.response.get('Content-Security-Policy'))
+      ctx.set('Content-Security-Policy', cspHeader(nonce, formAction));
   };
 };

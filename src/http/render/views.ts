@@ -5,7 +5,7 @@ import type { Context } from 'koa';
 import type { SiteConfig } from '../../config/index.ts';
 import { LANGS, translator, type Lang } from './messages.ts';
 import { passkeyLabels } from '../account/passkey-label.ts';
-import type { State } from '../middleware/security.ts';
+import { cspNonceOf } from '../middleware/security.ts';
 
 const VIEWS = fileURLToPath(new URL('../../../views/', import.meta.url));
 const LANG_COOKIE = 'oneid_lang';
@@ -55,7 +55,10 @@ export const createViews = ({
   };
   const eta = new Eta({ views: VIEWS, autoEscape: true, cache: true, autoTrim: false });
   return {
-    /** Renders `view` into ctx.body with the layout's shared values (language, nonce, CSRF token). */
+    /**
+     * Renders `view` into ctx.body with the layout's shared values (language, CSRF token, the
+     * nonce of the response's CSP, found by `ctx.req`: the engine's own context has it too).
+     */
     render(
       ctx: Context,
       view: string,
@@ -72,7 +75,7 @@ export const createViews = ({
         ...data,
         lang,
         t: translator(lang),
-        nonce: (ctx.state as State).cspNonce,
+        nonce: cspNonceOf(ctx.req),
         csrf: csrfToken(ctx),
         switchUrl,
         site: { ...site, operator: site.operator[lang] },
