@@ -7,7 +7,6 @@ import { hash } from 'node:crypto';
 import {
   RateLimiterMemory,
   RateLimiterRedis,
-  RateLimiterRes,
   RLWrapperTimeouts,
   type RateLimiterAbstract,
   type IRateLimiterOptions,
@@ -15,7 +14,7 @@ import {
 import type { RateLimitConfig } from '../../config/index.ts';
 import { AppError } from '../../shared/index.ts';
 import type { RedisClient } from '../../store/index.ts';
-import { increment, type Insured, type Pending } from './counter-script.ts';
+import { createCounters } from './counters.ts';
 
 /** What each limit counts, per minute. */
 export type LimitName = 'signIn' | 'account' | 'enrolment' | 'token' | 'tokenAddress' | 'admin';
@@ -116,16 +115,17 @@ export const createRateLimits = ({
       insuranceLimiter: memory,
     }) as unknown as RateLimiterAbstract;
   };
-  const perMinute = (points: number) => ({ points, duration: 60 });
-  const limiters: Record<LimitName, RateLimiterAbstract> = {
-    signIn: make('signin', perMinute(config.signInPerMinute)),
-    account: make('account', perMinute(config.accountPerMinute)),
-    enrolment: make('enrol', perMinute(config.enrolmentPerMinute)),
-    token: make('token', perMinute(config.tokenPerMinute)),
+  // Each limit's counter names (the library's keyPrefix, kept: limiter.ts before) and allowance.
+  const limits: Record<LimitName, { name: string; points: number }> = {
+    signIn: { name: 'signin', points: config.signInPerMinute },
+    account: { name: 'account', points: config.accountPerMinute },
+    enrolment: { name: 'enrol', points: config.enrolmentPerMinute },
+    token: { name: 'token', points: config.tokenPerMinute },
     // Per address, generous: bounds a caller that names a different client_id on each request.
-    tokenAddress: make('token-addr', perMinute(config.tokenPerMinute * 10)),
-    admin: make('admin', perMinute(config.adminPerMinute)),
+    tokenAddress: { name: 'token-addr', points: config.tokenPerMinute * 10 },
+    admin: { name: 'admin', points: config.adminPerMinute },
   };
+  const counters = createCounters({ redis, timeoutMs: REDIS_TIMEOUT_MS });
   const failures = make('fail', {
     points: Number.MAX_SAFE_INTEGER,
     duration: FAILURE_WINDOW_SECONDS,
@@ -139,62 +139,20 @@ export const createRateLimits = ({
     return n >= start ? Math.min(2 ** (n - start), config.lockoutSeconds) : 0;
   };
 
-  const refusal = (error: unknown) => {
-    if (error instanceof RateLimiterRes)
-      throw new RateLimitedError('ERR_RATE_LIMITED', seconds(error.msBeforeNext));
-    throw error;
-  };
-
-  /** Sends `counters` in one script (one per counter on a Cluster, whose slots differ) and answers each. */
-  const send = (counters: Pending[]) => {
-    if (redis?.isCluster && counters.length > 1) {
-      for (const counter of counters) send([counter]);
-      return;
-    }
-    const keys = counters.map(({ limiter, key }) => limiter.getKey(key));
-    const windows = counters.map(({ limiter }) => limiter.duration);
-    void increment(redis!, keys, windows, REDIS_TIMEOUT_MS).then((reply) => {
-      counters.forEach(({ limiter, insuranceLimiter, key, resolve, reject }, i) => {
-        if (!reply)
-          return void insuranceLimiter
-            .consume(key)
-            .then(() => resolve())
-            .catch(refusal)
-            .catch(reject);
-        if (Number(reply[2 * i]) > limiter.points)
-          reject(new RateLimitedError('ERR_RATE_LIMITED', seconds(Number(reply[2 * i + 1]))));
-        else resolve();
-      });
-    });
-  };
-  // The counters taken in one turn of the event loop (a token request's two, a passkey check's
-  // with its neighbours'): sent together once the turn's synchronous code and promise jobs have
-  // asked, still before ioredis writes the turn's commands (auto-pipelining waits for
-  // setImmediate), so they go in the same write as before.
-  let turn: Pending[] = [];
-  const flush = () => {
-    const counters = turn;
-    turn = [];
-    send(counters);
-  };
-
   return {
     config,
     /**
      * Counts one request against `name` for `key`; throws RateLimitedError once the minute's
-     * allowance is spent. With Redis, the library's increment script is sent from here, the
-     * counters of one turn in one script: every token request takes two, and the library's
-     * layers of promises and timers cost more than the script. Its insurance answers as it would
-     * while Redis is down, failing or slow.
+     * allowance is spent. The counters one turn takes go to Redis in one script (counters.ts).
      */
-    take(name: LimitName, key: string): Promise<void> {
-      const hashedKey = hashed(key);
-      if (!redis) return limiters[name].consume(hashedKey).then(() => undefined, refusal);
-      const { limiter, insuranceLimiter } = limiters[name] as unknown as Insured;
-      return new Promise<void>((resolve, reject) => {
-        if (!turn.length) queueMicrotask(flush);
-        turn.push({ limiter, insuranceLimiter, key: hashedKey, resolve, reject });
-      });
+    async take(name: LimitName, key: string): Promise<void> {
+      const { name: counter, points } = limits[name];
+      const { value, msLeft } = await counters.apply(
+        `${prefix}:${counter}:${hashed(key)}`,
+        'incr',
+        60,
+      );
+      if (value > points) throw new RateLimitedError('ERR_RATE_LIMITED', seconds(msLeft));
     },
     /**
      * Progressive delays and temporary lockout of one sign-in method (a passkey credential, a
