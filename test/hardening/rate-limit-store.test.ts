@@ -74,5 +74,25 @@ describe.skipIf(!hasRedisServer)(
         redis.redis.resume();
       }
     });
+
+    it('keeps a lock and the failures counted while Redis is too slow to answer', async () => {
+      const [a, b] = [await redis.instance(), await redis.instance()];
+      const locked = (limits: typeof a.limits, key: string) =>
+        refused(limits.lockout.check(key, 'ERR_CREDENTIAL_LOCKED'));
+      // Locked through Redis by a; b has read the lock there.
+      for (let i = 0; i < 4; i += 1) await a.limits.lockout.fail('passkey\u0000cred-2');
+      expect(await locked(b.limits, 'passkey\u0000cred-2')).toBe(true);
+      // Another credential one failure short of its first delay (from the second, of four).
+      await a.limits.lockout.fail('passkey\u0000cred-3');
+      redis.redis.pause();
+      try {
+        expect(await locked(a.limits, 'passkey\u0000cred-2')).toBe(true);
+        expect(await locked(b.limits, 'passkey\u0000cred-2')).toBe(true);
+        expect(await a.limits.lockout.fail('passkey\u0000cred-3')).toBe(1);
+        expect(await locked(a.limits, 'passkey\u0000cred-3')).toBe(true);
+      } finally {
+        redis.redis.resume();
+      }
+    });
   },
 );
