@@ -61,11 +61,16 @@ export const runCounters = (redis: RedisClient, ops: ScriptOp[], timeoutMs: numb
       clearTimeout(timer);
       resolve(reply === undefined ? undefined : counts(reply));
     };
-    const keys = ops.map(({ key }) => key);
-    const argv = ops.flatMap(({ op, seconds }) => [op, seconds]);
-    redis.evalsha(COUNTERS_SHA, keys.length, ...keys, ...argv).then(done, (error: unknown) => {
+    // The keys, then each key's op and seconds.
+    const args: (string | number)[] = new Array<string>(ops.length * 3);
+    ops.forEach(({ key, op, seconds }, i) => {
+      args[i] = key;
+      args[ops.length + 2 * i] = op;
+      args[ops.length + 2 * i + 1] = seconds;
+    });
+    redis.evalsha(COUNTERS_SHA, ops.length, ...args).then(done, (error: unknown) => {
       if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT'))
         return done(undefined);
-      redis.eval(COUNTERS, keys.length, ...keys, ...argv).then(done, () => done(undefined));
+      redis.eval(COUNTERS, ops.length, ...args).then(done, () => done(undefined));
     });
   });
