@@ -1,58 +1,76 @@
-// The rate limits' counters in Redis without the library's layers (limiter.ts take()): its own
-// increment script, for all the counters a turn of the event loop takes, in one EVALSHA.
+// The rate limits' counters in Redis: one script for all the counters a turn of the event loop
+// touches, in one EVALSHA. Keys and values are rate-limiter-flexible's (RateLimiterRedis), which
+// One-ID used before: instances of either version share every counter during a rolling upgrade.
 import { createHash } from 'node:crypto';
-import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { RedisClient } from '../../store/index.ts';
+import type { Count, CounterOp } from './memory-counters.ts';
 
-// rate-limiter-flexible's own increment (RateLimiterRedis's script), for each counter given:
-// the same keys, values and expiry, so every instance shares the counters whichever way it took
-// them. KEYS: the counters; ARGV[i]: KEYS[i]'s window in seconds. Returns {points, ms left} each.
-const INCREMENT = `
+// KEYS: the counters; ARGV[2i - 1]: what to do with KEYS[i] (memory-counters.ts CounterOp),
+// ARGV[2i]: its seconds. `incr` is the library's increment script; `read` its read (get, pttl);
+// `lock` its block() of a one-point limiter (value 2 for the seconds); `forget` its delete().
+// Returns {value (false: none), ms left} for each.
+const COUNTERS = `
 local out = {}
 for i = 1, #KEYS do
-  redis.call('set', KEYS[i], 0, 'EX', ARGV[i], 'NX')
-  local consumed = redis.call('incrby', KEYS[i], 1)
-  local ttl = redis.call('pttl', KEYS[i])
-  if ttl == -1 then
-    redis.call('expire', KEYS[i], ARGV[i])
-    ttl = 1000 * ARGV[i]
+  local key, op, seconds = KEYS[i], ARGV[2 * i - 1], ARGV[2 * i]
+  local value
+  if op == 'incr' then
+    redis.call('set', key, 0, 'EX', seconds, 'NX')
+    value = redis.call('incrby', key, 1)
+  elseif op == 'lock' then
+    redis.call('set', key, 2, 'EX', seconds)
+    value = 2
+  elseif op == 'forget' then
+    redis.call('del', key)
+    value = false
+  else
+    value = redis.call('get', key)
   end
-  out[#out + 1] = consumed
+  local ttl = redis.call('pttl', key)
+  if op == 'incr' and ttl == -1 then
+    redis.call('expire', key, seconds)
+    ttl = 1000 * seconds
+  end
+  out[#out + 1] = value
   out[#out + 1] = ttl
 end
 return out
 `;
-const INCREMENT_SHA = createHash('sha1').update(INCREMENT).digest('hex');
+const COUNTERS_SHA = createHash('sha1').update(COUNTERS).digest('hex');
+
+/** One counter's part in a script: its Redis key, what to do, and the seconds that takes. */
+export type ScriptOp = { key: string; op: CounterOp; seconds: number };
+
+const counts = (reply: unknown): Count[] => {
+  const flat = reply as (string | number | null)[];
+  const out: Count[] = [];
+  for (let i = 0; i < flat.length; i += 2)
+    out.push({ value: Number(flat[i] ?? 0), msLeft: Math.max(0, Number(flat[i + 1])) });
+  return out;
+};
 
 /**
- * Increments `keys`; undefined when Redis is not ready, fails or takes longer than `timeoutMs`,
- * as with the library's timeout wrapper and rejectIfRedisNotReady (the caller's insurance answers).
+ * Applies `ops` in one script; undefined when Redis is not ready, fails or takes longer than
+ * `timeoutMs` (the caller answers from its own counters then).
  */
-export const increment = (
-  redis: RedisClient,
-  keys: string[],
-  windows: number[],
-  timeoutMs: number,
-) =>
-  new Promise<unknown[] | undefined>((resolve) => {
+export const runCounters = (redis: RedisClient, ops: ScriptOp[], timeoutMs: number) =>
+  new Promise<Count[] | undefined>((resolve) => {
     if (redis.status !== 'ready') return resolve(undefined);
     const timer = setTimeout(resolve, timeoutMs, undefined);
     const done = (reply: unknown) => {
       clearTimeout(timer);
-      resolve(reply as unknown[] | undefined);
+      resolve(reply === undefined ? undefined : counts(reply));
     };
-    redis.evalsha(INCREMENT_SHA, keys.length, ...keys, ...windows).then(done, (error: unknown) => {
+    // The keys, then each key's op and seconds.
+    const args: (string | number)[] = new Array<string>(ops.length * 3);
+    ops.forEach(({ key, op, seconds }, i) => {
+      args[i] = key;
+      args[ops.length + 2 * i] = op;
+      args[ops.length + 2 * i + 1] = seconds;
+    });
+    redis.evalsha(COUNTERS_SHA, ops.length, ...args).then(done, (error: unknown) => {
       if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT'))
         return done(undefined);
-      redis.eval(INCREMENT, keys.length, ...keys, ...windows).then(done, () => done(undefined));
+      redis.eval(COUNTERS, ops.length, ...args).then(done, () => done(undefined));
     });
   });
-
-/** The Redis limiter and its in-memory insurance inside the library's timeout wrapper (limiter.ts make). */
-export type Insured = { limiter: RateLimiterAbstract; insuranceLimiter: RateLimiterAbstract };
-/** A take() waiting for the script its turn's counters go in. */
-export type Pending = Insured & {
-  key: string;
-  resolve: () => void;
-  reject: (error: unknown) => void;
-};
