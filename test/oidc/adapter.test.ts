@@ -482,6 +482,55 @@ describe.skipIf(redis === undefined)('redis adapter key layout', () => {
     }
   });
 
+  it("reads a token's Grant ahead, and its Session only when the token expires with it", async () => {
+    const { store, save } = create();
+    const grantId = id();
+    const grant = { jti: grantId, kind: 'Grant', accountId: 'citizen-1', clientId: 'agency-tax' };
+    const citizen = session('citizen-1');
+    await save('Grant', grantId, grant, 600);
+    await save('Session', citizen.jti!, citizen, 600);
+    const bound = token('AccessToken', grantId, {
+      sessionUid: citizen.uid,
+      expiresWithSession: true,
+    });
+    const offline = token('AccessToken', grantId, {
+      sessionUid: citizen.uid,
+      expiresWithSession: false,
+    });
+    await save('AccessToken', bound.jti!, bound, 600);
+    await save('AccessToken', offline.jti!, offline, 600);
+    const [AccessToken, Grant, Session] = ['AccessToken', 'Grant', 'Session'].map(
+      (model) => new store.Adapter(model),
+    );
+    const sent = vi.spyOn(redis!, 'sendCommand');
+    const trips = async (operation: () => Promise<unknown>) => {
+      sent.mockClear();
+      const value = await operation();
+      return { value, trips: sent.mock.calls.length };
+    };
+    try {
+      // oidc-provider's checkSessionBinding reads the Session of a token expiring with it only.
+      await withinRequest({}, async () => {
+        await AccessToken!.find(bound.jti!);
+        expect(await trips(() => Grant!.find(grantId))).toMatchObject({ value: grant, trips: 0 });
+        expect(await trips(() => Session!.findByUid(citizen.uid!))).toMatchObject({
+          value: citizen,
+          trips: 0,
+        });
+      });
+      await withinRequest({}, async () => {
+        await AccessToken!.find(offline.jti!);
+        expect(await trips(() => Grant!.find(grantId))).toMatchObject({ value: grant, trips: 0 });
+        // Not read ahead: asked for anyway, it comes from Redis as it is now.
+        const read = await trips(() => Session!.findByUid(citizen.uid!));
+        expect(read.value).toStrictEqual(citizen);
+        expect(read.trips).toBeGreaterThan(0);
+      });
+    } finally {
+      sent.mockRestore();
+    }
+  });
+
   it('leaves no key behind once everything is destroyed or consumed away', async () => {
     const { store, save, prefix } = create();
     const keys = redisKeys(prefix);

@@ -167,8 +167,10 @@ return redis.call('HGETALL', ARGV[1] .. id)
 
 // A grant-bound token with its Grant and its Session in one round trip (single node only): the
 // engine reads them one after another at userinfo, introspection, refresh and code exchange.
+// The engine reads the Session only for a token that expires with it (oidc-provider's
+// checkSessionBinding): other tokens' sessions are not read (nor sent, nor parsed).
 // KEYS[1] token record; ARGV[1] the key prefix. Returns {token, grant, session} as HGETALL lists
-// (empty when missing), or an empty list when the token is missing.
+// (empty when missing or not read), or an empty list when the token is missing.
 const FIND_WITH_REFS = script(`
 local token = redis.call('HGETALL', KEYS[1])
 if #token == 0 then return {} end
@@ -180,7 +182,7 @@ if ok and type(p) == 'table' then
   if type(p.grantId) == 'string' and p.grantId ~= '' then
     grant = redis.call('HGETALL', ARGV[1] .. 'Grant:' .. p.grantId)
   end
-  if type(p.sessionUid) == 'string' and p.sessionUid ~= '' then
+  if p.expiresWithSession == true and type(p.sessionUid) == 'string' and p.sessionUid ~= '' then
     local id = redis.call('GET', ARGV[1] .. 'uid:Session:' .. p.sessionUid)
     if id then session = redis.call('HGETALL', ARGV[1] .. 'Session:' .. id) end
   end
@@ -404,7 +406,7 @@ export const createRedisAdapter = (
         const payload = parseRecord(fromPairs(reply[0]));
         if (typeof payload?.grantId === 'string')
           memo.put(keys.record('Grant', payload.grantId), parseRecord(fromPairs(reply[1])));
-        if (typeof payload?.sessionUid === 'string')
+        if (payload?.expiresWithSession === true && typeof payload.sessionUid === 'string')
           memo.put(keys.uid('Session', payload.sessionUid), parseRecord(fromPairs(reply[2])));
         return payload;
       }
