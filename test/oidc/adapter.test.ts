@@ -482,6 +482,103 @@ describe.skipIf(redis === undefined)('redis adapter key layout', () => {
     }
   });
 
+  it("reads a token's Grant ahead, and its Session only when the token expires with it", async () => {
+    const { store, save } = create();
+    const grantId = id();
+    const grant = { jti: grantId, kind: 'Grant', accountId: 'citizen-1', clientId: 'agency-tax' };
+    const citizen = session('citizen-1');
+    await save('Grant', grantId, grant, 600);
+    await save('Session', citizen.jti!, citizen, 600);
+    const bound = token('AccessToken', grantId, {
+      sessionUid: citizen.uid,
+      expiresWithSession: true,
+    });
+    const offline = token('AccessToken', grantId, {
+      sessionUid: citizen.uid,
+      expiresWithSession: false,
+    });
+    await save('AccessToken', bound.jti!, bound, 600);
+    await save('AccessToken', offline.jti!, offline, 600);
+    const [AccessToken, Grant, Session] = ['AccessToken', 'Grant', 'Session'].map(
+      (model) => new store.Adapter(model),
+    );
+    const sent = vi.spyOn(redis!, 'sendCommand');
+    const trips = async (operation: () => Promise<unknown>) => {
+      sent.mockClear();
+      const value = await operation();
+      return { value, trips: sent.mock.calls.length };
+    };
+    try {
+      // oidc-provider's checkSessionBinding reads the Session of a token expiring with it only.
+      await withinRequest({}, async () => {
+        await AccessToken!.find(bound.jti!);
+        expect(await trips(() => Grant!.find(grantId))).toMatchObject({ value: grant, trips: 0 });
+        expect(await trips(() => Session!.findByUid(citizen.uid!))).toMatchObject({
+          value: citizen,
+          trips: 0,
+        });
+      });
+      await withinRequest({}, async () => {
+        await AccessToken!.find(offline.jti!);
+        expect(await trips(() => Grant!.find(grantId))).toMatchObject({ value: grant, trips: 0 });
+        // Not read ahead: asked for anyway, it comes from Redis as it is now.
+        const read = await trips(() => Session!.findByUid(citizen.uid!));
+        expect(read.value).toStrictEqual(citizen);
+        expect(read.trips).toBeGreaterThan(0);
+      });
+    } finally {
+      sent.mockRestore();
+    }
+  });
+
+  it('finds a token under several models in the same tick with one command', async () => {
+    const { store, save } = create();
+    const grantId = id();
+    const grant = { jti: grantId, kind: 'Grant', accountId: 'citizen-1', clientId: 'agency-tax' };
+    await save('Grant', grantId, grant, 600);
+    const access = token('AccessToken', grantId);
+    const credentials = { jti: id(), kind: 'ClientCredentials', clientId: 'agency-tax' };
+    await save('AccessToken', access.jti!, access, 600);
+    await save('ClientCredentials', credentials.jti, credentials, 600);
+    const models = ['AccessToken', 'ClientCredentials', 'RefreshToken'];
+    const [AccessToken, ClientCredentials, RefreshToken, Grant] = [...models, 'Grant'].map(
+      (model) => new store.Adapter(model),
+    );
+    // Scripts loaded first, so each find below is one command.
+    await withinRequest({}, () => AccessToken!.find(access.jti!));
+    const sent = vi.spyOn(redis!, 'sendCommand');
+    try {
+      // Introspection (oidc-provider's findToken): the presented value under each model at once.
+      await withinRequest({}, async () => {
+        sent.mockClear();
+        const found = await Promise.all([
+          AccessToken!.find(access.jti!),
+          ClientCredentials!.find(access.jti!),
+          RefreshToken!.find(access.jti!),
+        ]);
+        expect(found).toStrictEqual([access, undefined, undefined]);
+        expect(sent.mock.calls).toHaveLength(1);
+        expect(await Grant!.find(grantId)).toStrictEqual(grant);
+        expect(sent.mock.calls).toHaveLength(1);
+      });
+      // Concurrent requests' finds share the command; each keeps its own reads ahead.
+      sent.mockClear();
+      const [first, second] = await Promise.all([
+        withinRequest({}, async () => [
+          await ClientCredentials!.find(credentials.jti),
+          await Grant!.find(grantId).then(() => sent.mock.calls.length),
+        ]),
+        withinRequest({}, () => AccessToken!.find(access.jti!)),
+      ]);
+      // The first request read no Grant ahead: it asks Redis (the second command).
+      expect(first).toStrictEqual([credentials, 2]);
+      expect(second).toStrictEqual(access);
+      expect(sent.mock.calls).toHaveLength(2);
+    } finally {
+      sent.mockRestore();
+    }
+  });
+
   it('leaves no key behind once everything is destroyed or consumed away', async () => {
     const { store, save, prefix } = create();
     const keys = redisKeys(prefix);

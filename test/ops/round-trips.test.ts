@@ -15,8 +15,9 @@
 // kept in process and dropped by the change feed (Redis pub/sub; embedded: PGlite notifications).
 // - client credentials (2): rate-limit counters (address and client, one write) ->
 //   ClientCredentials.upsert (one script). Budget met.
-// - introspection (2): rate-limit counters -> the token under each model (one pipelined write).
-// - userinfo (1 + 0 SQL): AccessToken.find (+ Grant, Session); the account is kept in process.
+// - introspection (2): rate-limit counters -> the token under each model (one script).
+// - userinfo (1 + 0 SQL): AccessToken.find (+ Grant; + Session for a token bound to it); the
+//   account is kept in process.
 // - refresh (5 + 0 SQL): rate-limit counters -> RefreshToken.find (+ Grant, Session) ->
 //   RefreshToken.consume -> RefreshToken.upsert (successor) -> AccessToken.upsert. The engine
 //   awaits consume and both upserts in turn: 4 of the 5 are its floor, so 4 is out of reach

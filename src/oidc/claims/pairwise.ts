@@ -14,18 +14,27 @@ export const pairwiseSub = (salt: string, sectorIdentifier: string, accountId: s
   createHmac('sha256', salt).update(`${sectorIdentifier}\u0000${accountId}`).digest('base64url');
 
 /**
- * pairwiseSub for one salt, remembering the last subs computed (at most `max`, then afresh):
- * userinfo, introspection and every ID token ask for the same citizen's sub again and again.
+ * pairwiseSub for one salt, remembering the `max` subs used most recently: userinfo,
+ * introspection and every ID token ask for the same citizen's sub again and again. Least
+ * recently used first out (a Map keeps insertion order; a hit moves to the end), so a busy
+ * instance past `max` citizens keeps its active ones instead of starting afresh. A sub is a
+ * function of its inputs: nothing here can go stale.
  */
-export const createPairwiseSubs = (salt: string, max = 10_000) => {
+export const createPairwiseSubs = (
+  salt: string,
+  { max = 10_000, derive = pairwiseSub }: { max?: number; derive?: typeof pairwiseSub } = {},
+) => {
   const known = new Map<string, string>();
   return (sectorIdentifier: string, accountId: string): string => {
     const key = `${sectorIdentifier}\u0000${accountId}`;
     let sub = known.get(key);
     if (sub === undefined) {
-      if (known.size >= max) known.clear();
-      known.set(key, (sub = pairwiseSub(salt, sectorIdentifier, accountId)));
+      sub = derive(salt, sectorIdentifier, accountId);
+      if (known.size >= max) known.delete(known.keys().next().value!);
+    } else {
+      known.delete(key);
     }
+    known.set(key, sub);
     return sub;
   };
 };

@@ -165,27 +165,36 @@ if not id then return nil end
 return redis.call('HGETALL', ARGV[1] .. id)
 `);
 
-// A grant-bound token with its Grant and its Session in one round trip (single node only): the
-// engine reads them one after another at userinfo, introspection, refresh and code exchange.
-// KEYS[1] token record; ARGV[1] the key prefix. Returns {token, grant, session} as HGETALL lists
-// (empty when missing), or an empty list when the token is missing.
-const FIND_WITH_REFS = script(`
-local token = redis.call('HGETALL', KEYS[1])
-if #token == 0 then return {} end
-local payload
-for i = 1, #token, 2 do if token[i] == 'payload' then payload = token[i + 1] end end
-local grant, session = {}, {}
-local ok, p = pcall(cjson.decode, payload or '')
-if ok and type(p) == 'table' then
-  if type(p.grantId) == 'string' and p.grantId ~= '' then
-    grant = redis.call('HGETALL', ARGV[1] .. 'Grant:' .. p.grantId)
+// Tokens, each grant-bound one with its Grant and its Session, in one round trip (single node
+// only): the engine reads them one after another at userinfo, introspection, refresh and code
+// exchange, and introspection and revocation look the presented token up under three models in
+// the same tick (findTogether below). The engine reads the Session only for a token that expires
+// with it (oidc-provider's checkSessionBinding): other tokens' sessions are not read (nor sent,
+// nor parsed). KEYS: token records; ARGV[1] the key prefix; ARGV[2] one letter per key, 'r' to
+// read that token's Grant and Session. Returns, per key, {token, grant, session} as HGETALL lists
+// (empty when missing or not read).
+const FIND_TOKENS = script(`
+local found = {}
+for i = 1, #KEYS do
+  local token = redis.call('HGETALL', KEYS[i])
+  local grant, session = {}, {}
+  if #token > 0 and string.sub(ARGV[2], i, i) == 'r' then
+    local payload
+    for j = 1, #token, 2 do if token[j] == 'payload' then payload = token[j + 1] end end
+    local ok, p = pcall(cjson.decode, payload or '')
+    if ok and type(p) == 'table' then
+      if type(p.grantId) == 'string' and p.grantId ~= '' then
+        grant = redis.call('HGETALL', ARGV[1] .. 'Grant:' .. p.grantId)
+      end
+      if p.expiresWithSession == true and type(p.sessionUid) == 'string' and p.sessionUid ~= '' then
+        local id = redis.call('GET', ARGV[1] .. 'uid:Session:' .. p.sessionUid)
+        if id then session = redis.call('HGETALL', ARGV[1] .. 'Session:' .. id) end
+      end
+    end
   end
-  if type(p.sessionUid) == 'string' and p.sessionUid ~= '' then
-    local id = redis.call('GET', ARGV[1] .. 'uid:Session:' .. p.sessionUid)
-    if id then session = redis.call('HGETALL', ARGV[1] .. 'Session:' .. id) end
-  end
+  found[i] = {token, grant, session}
 end
-return {token, grant, session}
+return found
 `);
 
 // Deletes the records a grant index lists, then the index (single node only; atomic, so nothing
@@ -231,7 +240,7 @@ const parseRecord = (record: Record<string, string>): AdapterPayload | undefined
   return payload;
 };
 
-// Grant-bound tokens whose find reads their Grant and Session ahead (FIND_WITH_REFS).
+// Grant-bound tokens whose find reads their Grant and Session ahead (FIND_TOKENS).
 const READS_AHEAD: ReadonlySet<string> = new Set([
   'AccessToken',
   'AuthorizationCode',
@@ -239,6 +248,10 @@ const READS_AHEAD: ReadonlySet<string> = new Set([
   'DeviceCode',
   'BackchannelAuthenticationRequest',
 ]);
+// Tokens found through FIND_TOKENS: those above, and client credentials (introspected with them).
+const FOUND_TOGETHER: ReadonlySet<string> = new Set([...READS_AHEAD, 'ClientCredentials']);
+/** Most token records one FIND_TOKENS reads; more in the same tick go in another. */
+const MAX_FOUND_TOGETHER = 64;
 
 const throwOnError = (results: [Error | null, unknown][] | null) => {
   if (results === null) throw new Error('Redis transaction was aborted');
@@ -255,6 +268,38 @@ export const createRedisAdapter = (
 ): OidcAdapterStore => {
   const keys = redisKeys(prefix);
   const memo = createRequestMemo();
+
+  // Token finds of one tick (introspection's three, concurrent requests' own) sent as one
+  // FIND_TOKENS once the tick's callers have all asked. Each caller gets its own key's reply
+  // and handles it in its own request (the reads ahead stay with the request that made them).
+  type Find = {
+    key: string;
+    refs: boolean;
+    resolve: (reply: unknown[]) => void;
+    reject: (error: unknown) => void;
+  };
+  let finds: Find[] | undefined;
+  const findTogether = (key: string, refs: boolean) =>
+    new Promise<unknown[]>((resolve, reject) => {
+      if (!finds || finds.length >= MAX_FOUND_TOGETHER) {
+        const batch: Find[] = (finds = []);
+        process.nextTick(() => {
+          if (finds === batch) finds = undefined;
+          const flags = batch.map((find) => (find.refs ? 'r' : '-')).join('');
+          run(
+            redis,
+            FIND_TOKENS,
+            batch.map((find) => find.key),
+            [prefix, flags],
+          ).then(
+            (replies) =>
+              batch.forEach((find, i) => find.resolve((replies as unknown[][])[i] ?? [])),
+            (error: unknown) => batch.forEach((find) => find.reject(error)),
+          );
+        });
+      }
+      finds.push({ key, refs, resolve, reject });
+    });
 
   // One script: the record, its TTL, its indexes and lookups (see UPSERT_INDEXED).
   const upsertIndexed = (
@@ -399,12 +444,14 @@ export const createRedisAdapter = (
 
     async find(id: string): Promise<AdapterPayload | undefined> {
       const key = keys.record(this.#model, id);
-      if (multiKey && READS_AHEAD.has(this.#model) && memo.active()) {
-        const reply = (await run(redis, FIND_WITH_REFS, [key], [prefix])) as unknown[];
+      if (multiKey && FOUND_TOGETHER.has(this.#model) && memo.active()) {
+        const reads = READS_AHEAD.has(this.#model);
+        const reply = await findTogether(key, reads);
         const payload = parseRecord(fromPairs(reply[0]));
+        if (!reads) return payload;
         if (typeof payload?.grantId === 'string')
           memo.put(keys.record('Grant', payload.grantId), parseRecord(fromPairs(reply[1])));
-        if (typeof payload?.sessionUid === 'string')
+        if (payload?.expiresWithSession === true && typeof payload.sessionUid === 'string')
           memo.put(keys.uid('Session', payload.sessionUid), parseRecord(fromPairs(reply[2])));
         return payload;
       }

@@ -1,6 +1,6 @@
 // Records read ahead for the engine's next adapter calls in the same request: a token's find
-// brings its Grant and Session in the same round trip, and the engine's Grant.find and
-// Session.findByUid that follow are served from here; an Interaction read is served to the
+// brings its Grant (and its Session, for a token that expires with it) in the same round trip,
+// and the engine's Grant.find and Session.findByUid that follow are served from here; an Interaction read is served to the
 // request's next read of it (the sign-in pages read it, then the engine reads it again to record
 // the result). Scoped to the request (oidc-provider runs each of its requests inside an
 // AsyncLocalStorage context, `Provider.ctx`; the sign-in pages' calls into the engine run inside
