@@ -6,7 +6,7 @@
 import type { Knex } from 'knex';
 import { appendAudit } from '../audit/index.ts';
 import type { ClientService } from '../clients/index.ts';
-import { AppError } from '../shared/index.ts';
+import { AppError, createRecentlyUsed } from '../shared/index.ts';
 import {
   deleteLink,
   findLink,
@@ -76,7 +76,7 @@ export const createAgencyLinkService = ({
   knex: Knex;
   clients: ClientService;
 }) => {
-  const seen = new Set<string>();
+  const seen = createRecentlyUsed<string, true>(SEEN_LIMIT);
 
   const resolve = async (
     caller: Caller,
@@ -92,10 +92,9 @@ export const createAgencyLinkService = ({
     /** Indexes a sub the engine issued (idempotent). The engine awaits it before the sub leaves. */
     async subjectIssued(sector: string, sub: string, accountId: string): Promise<void> {
       const key = `${sector}\u0000${sub}`;
-      if (seen.has(key)) return;
+      if (seen.get(key)) return;
       await recordSubject(knex, sector, sub, accountId);
-      if (seen.size >= SEEN_LIMIT) seen.clear();
-      seen.add(key);
+      seen.set(key, true);
     },
 
     /** Only a client allowed the `agency_member_id` claim keeps links (it is what they are for). */

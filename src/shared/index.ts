@@ -10,3 +10,4 @@ export { createOutboundFetch, isSpecialUseAddress } from './outbound-fetch.ts';
 export type { OutboundFetch } from './outbound-fetch.ts';
 export { createKeyedHash } from './keyed-hash.ts';
 export { hostCookie } from './cookie-names.ts';
+export { createRecentlyUsed } from './recently-used.ts';

@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { createRecentlyUsed } from '../../shared/index.ts';
 
 /**
  * The sector a pairwise `sub` belongs to: the client's agency together with its OIDC sector
@@ -16,25 +17,22 @@ export const pairwiseSub = (salt: string, sectorIdentifier: string, accountId: s
 /**
  * pairwiseSub for one salt, remembering the `max` subs used most recently: userinfo,
  * introspection and every ID token ask for the same citizen's sub again and again. Least
- * recently used first out (a Map keeps insertion order; a hit moves to the end), so a busy
- * instance past `max` citizens keeps its active ones instead of starting afresh. A sub is a
+ * recently used first out, so a busy instance past `max` citizens keeps its active ones
+ * instead of starting afresh. A sub is a
  * function of its inputs: nothing here can go stale.
  */
 export const createPairwiseSubs = (
   salt: string,
   { max = 10_000, derive = pairwiseSub }: { max?: number; derive?: typeof pairwiseSub } = {},
 ) => {
-  const known = new Map<string, string>();
+  const known = createRecentlyUsed<string, string>(max);
   return (sectorIdentifier: string, accountId: string): string => {
     const key = `${sectorIdentifier}\u0000${accountId}`;
     let sub = known.get(key);
     if (sub === undefined) {
       sub = derive(salt, sectorIdentifier, accountId);
-      if (known.size >= max) known.delete(known.keys().next().value!);
-    } else {
-      known.delete(key);
+      known.set(key, sub);
     }
-    known.set(key, sub);
     return sub;
   };
 };
