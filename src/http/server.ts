@@ -185,12 +185,12 @@ export const createHttpApp = (deps: HttpDeps): Koa => {
   });
   app.use(errorHandler(deps));
   // Our routes' path parameters and query values reach PostgreSQL, which cannot hold U+0000.
-  app.use(async (ctx, next) => {
+  app.use((ctx, next) => {
     if (/%00/i.test(ctx.url))
       throw new AppError('ERR_BAD_REQUEST', 'The address contains a NUL character.', {
         status: 400,
       });
-    await next();
+    return next();
   });
   app.use(routeRateLimits(deps.rateLimits));
   app.use(router.routes());
