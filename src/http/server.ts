@@ -48,6 +48,7 @@ import { createIssuerOrigin, type IssuerOrigin } from './middleware/issuer-origi
 import { clientRateLimit, routeRateLimits } from './rate-limit/routes.ts';
 import { securityHeaders } from './middleware/security.ts';
 import { staticRoutes } from './render/static-routes.ts';
+import { matchByFirstSegment } from './route-match.ts';
 import { systemsRoutes } from './account/systems-routes.ts';
 import type { Views } from './render/views.ts';
 
@@ -169,6 +170,8 @@ export const createHttpApp = (deps: HttpDeps): Koa => {
   app.use(canonicalPaths());
   // The engine's client-authenticated endpoints (per client_id and address) and the admin API, before anything runs.
   app.use(clientRateLimit(deps.rateLimits));
+  // Every route is registered: each request now tries only those its first segment allows.
+  matchByFirstSegment(router);
   const ours = routedByUs(router);
   app.use((ctx, next) => {
     if (ENGINE_PATH.test(ctx.path) && !ours(ctx.path, ctx.method)) {
