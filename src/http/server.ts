@@ -31,6 +31,7 @@ import {
   answerFromCache,
   isStaticEngineRequest,
   recordEngineAnswer,
+  staticEnginePath,
 } from './middleware/engine-cache.ts';
 import { staticSecurityHeaders } from './middleware/security.ts';
 import { healthRoutes } from './health-routes.ts';
@@ -255,7 +256,10 @@ const cachedStaticAnswers = (app: Koa, deps: HttpDeps, origin: IssuerOrigin) => 
   app.callback = () => {
     const handle = callback();
     return (req, res) => {
-      if (!origin.accepts(req as IncomingMessage)) return handle(req, res);
+      // Only discovery and JWKS are answered here: the issuer rule is checked ahead of koa for
+      // them alone (koa checks it for every request it handles).
+      if (!staticEnginePath(req as IncomingMessage) || !origin.accepts(req as IncomingMessage))
+        return handle(req, res);
       const started = performance.now();
       const answered = answerFromCache(
         req as IncomingMessage,
