@@ -55,16 +55,22 @@ export const auditRecordFromRow = (row: Record<string, any>): AuditRecord => ({
 export const withAuditKeys = (knex: Knex, keys: Buffer[]): Knex => {
   if (!keys.length || keys.some((k) => k.length !== 32))
     throw new TypeError('audit keys must be 32 bytes');
-  return knex.withUserParams({ ...knex.userParams, auditKeys: keys, auditHeads: new Map() });
+  // Each key with its id, computed here once rather than on every append (copies: a caller
+  // reusing its buffers cannot change a key under its id).
+  const auditKeys: readonly AuditKey[] = keys.map((k) => {
+    const key = Buffer.from(k);
+    return Object.freeze({ id: auditKeyId(key), key });
+  });
+  return knex.withUserParams({ ...knex.userParams, auditKeys, auditHeads: new Map() });
 };
 
 type AuditKey = { id: string; key: Buffer };
 const auditKeyId = (key: Buffer) =>
   createHash('sha256').update('one-id audit key').update(key).digest('base64url').slice(0, 8);
-const auditKeysOf = (knex: Knex | Knex.Transaction): AuditKey[] => {
-  const keys = (knex.userParams as { auditKeys?: Buffer[] }).auditKeys;
+const auditKeysOf = (knex: Knex | Knex.Transaction): readonly AuditKey[] => {
+  const keys = (knex.userParams as { auditKeys?: readonly AuditKey[] }).auditKeys;
   if (!keys) throw new TypeError('the audit trail needs a database handle from withAuditKeys');
-  return keys.map((key) => ({ id: auditKeyId(key), key }));
+  return keys;
 };
 const headsOf = (knex: Knex | Knex.Transaction): Map<number, string> =>
   (knex.userParams as { auditHeads?: Map<number, string> }).auditHeads ?? new Map();

@@ -20,7 +20,8 @@ const weakest = (values: readonly unknown[]): string | undefined =>
 
 /** The weakest level that satisfies a space-separated `acr_values` request (unknown values ignored). */
 export const requiredAcr = (acrValues: string | undefined): string | undefined =>
-  weakest((acrValues ?? '').split(' '));
+  // Most requests ask for no level at all (checked on every sign-in page and step).
+  acrValues ? weakest(acrValues.split(' ')) : undefined;
 
 /** OIDC Core 5.5.1.1: an essential `acr` in the claims parameter (`value` or `values`). */
 const essentialAcr = (claims: unknown): string | undefined => {

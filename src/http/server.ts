@@ -31,6 +31,7 @@ import {
   answerFromCache,
   isStaticEngineRequest,
   recordEngineAnswer,
+  staticEnginePath,
 } from './middleware/engine-cache.ts';
 import { staticSecurityHeaders } from './middleware/security.ts';
 import { healthRoutes } from './health-routes.ts';
@@ -48,6 +49,7 @@ import { createIssuerOrigin, type IssuerOrigin } from './middleware/issuer-origi
 import { clientRateLimit, routeRateLimits } from './rate-limit/routes.ts';
 import { securityHeaders } from './middleware/security.ts';
 import { staticRoutes } from './render/static-routes.ts';
+import { matchByFirstSegment } from './route-match.ts';
 import { systemsRoutes } from './account/systems-routes.ts';
 import type { Views } from './render/views.ts';
 
@@ -169,6 +171,8 @@ export const createHttpApp = (deps: HttpDeps): Koa => {
   app.use(canonicalPaths());
   // The engine's client-authenticated endpoints (per client_id and address) and the admin API, before anything runs.
   app.use(clientRateLimit(deps.rateLimits));
+  // Every route is registered: each request now tries only those its first segment allows.
+  matchByFirstSegment(router);
   const ours = routedByUs(router);
   app.use((ctx, next) => {
     if (ENGINE_PATH.test(ctx.path) && !ours(ctx.path, ctx.method)) {
@@ -185,12 +189,12 @@ export const createHttpApp = (deps: HttpDeps): Koa => {
   });
   app.use(errorHandler(deps));
   // Our routes' path parameters and query values reach PostgreSQL, which cannot hold U+0000.
-  app.use(async (ctx, next) => {
+  app.use((ctx, next) => {
     if (/%00/i.test(ctx.url))
       throw new AppError('ERR_BAD_REQUEST', 'The address contains a NUL character.', {
         status: 400,
       });
-    await next();
+    return next();
   });
   app.use(routeRateLimits(deps.rateLimits));
   app.use(router.routes());
@@ -252,7 +256,10 @@ const cachedStaticAnswers = (app: Koa, deps: HttpDeps, origin: IssuerOrigin) => 
   app.callback = () => {
     const handle = callback();
     return (req, res) => {
-      if (!origin.accepts(req as IncomingMessage)) return handle(req, res);
+      // Only discovery and JWKS are answered here: the issuer rule is checked ahead of koa for
+      // them alone (koa checks it for every request it handles).
+      if (!staticEnginePath(req as IncomingMessage) || !origin.accepts(req as IncomingMessage))
+        return handle(req, res);
       const started = performance.now();
       const answered = answerFromCache(
         req as IncomingMessage,

@@ -104,6 +104,31 @@ describe('keyed audit chain', () => {
     },
   );
 
+  it('keys records with the keys as given, whatever the caller does with its buffers later', async () => {
+    const subject = `test:key-copy-${randomBytes(4).toString('hex')}`;
+    const given = Buffer.from(newKey, 'base64url');
+    // The key ids are computed once per handle; the handle keeps keys of its own.
+    const audit = createAuditService({
+      knex: withAuditKeys(app.knex, [given, Buffer.from(oldKey, 'base64url')]),
+    });
+    given.fill(0);
+    await audit.record({ action: 'test.key-copy', actor: 'cli', subject });
+    const [row] = await app.knex('audit_events').where({ subject });
+    const newKeyId = createHash('sha256')
+      .update('one-id audit key')
+      .update(Buffer.from(newKey, 'base64url'))
+      .digest('base64url')
+      .slice(0, 8);
+    expect(row.key_id).toBe(newKeyId);
+    const verifier = createAuditService({
+      knex: withAuditKeys(app.knex, [
+        Buffer.from(newKey, 'base64url'),
+        Buffer.from(oldKey, 'base64url'),
+      ]),
+    });
+    expect(await verifier.verify()).toMatchObject({ ok: true });
+  });
+
   it(
     'verifies old records after rotation and keys new ones with the new first key',
     { timeout: 120_000 },

@@ -27,6 +27,15 @@ export const isStaticEngineRequest = (ctx: Context) =>
 
 const REQUEST_ID = /^[\w.:@-]{1,64}$/;
 
+/** The path of a GET/HEAD of a static engine path, on the node request; else undefined. */
+export const staticEnginePath = (req: IncomingMessage): string | undefined => {
+  if (req.method !== 'GET' && req.method !== 'HEAD') return undefined;
+  const url = req.url ?? '';
+  const query = url.indexOf('?');
+  const path = query < 0 ? url : url.slice(0, query);
+  return STATIC_ENGINE_PATHS.has(path) ? path : undefined;
+};
+
 /**
  * Answers a GET/HEAD of a static engine path from the cache straight on the node request, before
  * koa (no context, no middleware: what makes these cheaper than the engine itself), with the same
@@ -40,11 +49,8 @@ export const answerFromCache = (
   engine: object,
   securityHeaders: [string, string][],
 ): { route: string; reqId: string } | undefined => {
-  if (req.method !== 'GET' && req.method !== 'HEAD') return undefined;
-  const url = req.url ?? '';
-  const query = url.indexOf('?');
-  const path = query < 0 ? url : url.slice(0, query);
-  if (!STATIC_ENGINE_PATHS.has(path)) return undefined;
+  const path = staticEnginePath(req);
+  if (path === undefined) return undefined;
   const hit = cacheByEngine.get(engine)?.get(path);
   if (!hit) return undefined;
   if (hit.flat?.security !== securityHeaders)

@@ -86,6 +86,17 @@ describe('translator', () => {
     expect(t('login.intro')).toBe('에 로그인하려면 본인 인증이 필요합니다.');
     expect(t('no.such.key')).toBe('no.such.key');
   });
+
+  it('keeps one translator per language, each with its own table and number format', () => {
+    expect(translator('ko')).toBe(translator('ko'));
+    expect(translator('en')).toBe(translator('en'));
+    // Asked in turns, neither language's table or formatter leaks into the other's.
+    for (let i = 0; i < 2; i++) {
+      expect(translator('en')('consent.retention.days', { count: 1500 })).toBe('1,500 days');
+      expect(translator('ko')('consent.retention.days', { count: 1 })).toBe('1일');
+      expect(translator('en')('consent.retention.days', { count: 1 })).toBe('1 day');
+    }
+  });
 });
 
 describe('engine texts', () => {

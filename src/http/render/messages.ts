@@ -40,7 +40,7 @@ export type Translate = (key: MessageKey | (string & {}), vars?: Vars) => string
  * `t(key) !== key` to ask whether a code has its own text); numbers are formatted for the
  * language, and `count` picks the plural form.
  */
-export const translator = (lang: Lang): Translate => {
+const createTranslator = (lang: Lang): Translate => {
   const table = MESSAGES[lang] as Record<string, Message>;
   const plurals = new Intl.PluralRules(LOCALES[lang]);
   const numbers = new Intl.NumberFormat(LOCALES[lang]);
@@ -51,12 +51,23 @@ export const translator = (lang: Lang): Translate => {
       typeof entry === 'string'
         ? entry
         : (entry[plurals.select(Number(vars.count ?? 0))] ?? entry.other);
+    // Most texts hold no placeholder: nothing to replace.
+    if (!text.includes('{')) return text;
     return text.replace(/\{(\w+)\}/g, (_, name: string) => {
       const value = vars[name];
       return typeof value === 'number' ? numbers.format(value) : (value ?? '');
     });
   };
 };
+
+/**
+ * One translator per language, built once: the tables are constants, and building the Intl
+ * formatters costs more than all of a page's lookups (every page render asks for one).
+ */
+const TRANSLATORS = new Map(LANGS.map((lang) => [lang, createTranslator(lang)]));
+
+export const translator = (lang: Lang): Translate =>
+  TRANSLATORS.get(lang) ?? createTranslator(lang);
 
 /** A plain page title for an error code: its own when written, else one per kind of failure. */
 export const errorTitleKey = (t: (key: string) => string, code: string, status: number) => {

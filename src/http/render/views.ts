@@ -54,6 +54,19 @@ export const createViews = ({
     en: { day: format('en-GB', false), time: format('en-GB', true) },
   };
   const eta = new Eta({ views: VIEWS, autoEscape: true, cache: true, autoTrim: false });
+  keepResolvedPaths(eta);
+  // What every page of a language shares, built once per language rather than per render.
+  const shared = (lang: Lang) => ({
+    lang,
+    t: translator(lang),
+    site: Object.freeze({ ...site, operator: site.operator[lang] }),
+    day: (d: Date) => formats[lang].day.format(d),
+    time: (d: Date) => formats[lang].time.format(d),
+    /** What the citizen calls each passkey (passkey-label.ts), in this page's language. */
+    passkeyLabels: (passkeys: Parameters<typeof passkeyLabels>[0]) =>
+      passkeyLabels(passkeys, lang, (d) => formats[lang].day.format(d)),
+  });
+  const byLang = { ko: shared('ko'), en: shared('en') } satisfies Record<Lang, object>;
   return {
     /**
      * Renders `view` into ctx.body with the layout's shared values (language, CSRF token, the
@@ -73,19 +86,35 @@ export const createViews = ({
       ctx.set('Cache-Control', 'no-store');
       ctx.body = eta.render(view, {
         ...data,
-        lang,
-        t: translator(lang),
+        ...byLang[lang],
         nonce: cspNonceOf(ctx.req),
         csrf: csrfToken(ctx),
         switchUrl,
-        site: { ...site, operator: site.operator[lang] },
-        day: (d: Date) => formats[lang].day.format(d),
-        time: (d: Date) => formats[lang].time.format(d),
-        /** What the citizen calls each passkey (passkey-label.ts), in this page's language. */
-        passkeyLabels: (passkeys: Parameters<typeof passkeyLabels>[0]) =>
-          passkeyLabels(passkeys, lang, (d) => formats[lang].day.format(d)),
       });
     },
+  };
+};
+
+/** Template paths resolved before, by name and including template; each is resolved once. */
+const RESOLVED_PATHS_KEPT = 1024;
+
+/**
+ * Eta resolves a template's path on every render and include (a JSON key, path.join and
+ * path.relative each time) although views are named in code and never move. The first
+ * resolution of each (including file, name) is kept; a path outside the views folder still
+ * throws, and is never kept.
+ */
+const keepResolvedPaths = (eta: Eta) => {
+  const resolve = eta.resolvePath!;
+  const kept = new Map<string, string>();
+  eta.resolvePath = function (template, options) {
+    const key = `${options?.filepath ?? ''}\u0000${template}`;
+    let path = kept.get(key);
+    if (path === undefined) {
+      path = resolve.call(this, template, options);
+      if (kept.size < RESOLVED_PATHS_KEPT) kept.set(key, path);
+    }
+    return path;
   };
 };
 
