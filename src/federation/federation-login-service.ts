@@ -108,6 +108,33 @@ export const createFederationLoginService = ({
     return JSON.parse(raw) as Pending;
   };
 
+  /** What the linking page offers for interaction `uid`, or the error that says why nothing. */
+  const linkChoices = async (uid: string) => {
+    const pending = await readPending(uid);
+    if (!pending) return federationExpired;
+    const upstream = await upstreams.find(pending.upstreamId);
+    if (!upstream || upstream.status !== 'active') return upstreamUnknown;
+    const { name, birthdate } = pending.attributes;
+    return {
+      upstream: {
+        id: upstream.id,
+        name: upstream.displayName,
+        logoUri: upstream.logoUri ?? undefined,
+      },
+      attributes: pending.attributes,
+      matchRule: upstream.matchRule,
+      canConfirm: Boolean(pending.candidate),
+      canEnrol:
+        upstream.enrolment &&
+        strong(pending.acr) &&
+        Boolean(name && birthdate) &&
+        !pending.accountExists,
+      /** An account has these attributes but cannot be offered (several, disabled, or linked there already). */
+      accountExists: Boolean(pending.accountExists) && !pending.candidate,
+      awaitingSignIn: pending.proof === 'sign-in',
+    };
+  };
+
   const activeAccount = async (accountId: string) => {
     const account = await accounts.findById(accountId);
     if (!account || account.status !== 'active')
@@ -293,31 +320,20 @@ export const createFederationLoginService = ({
       return { kind: 'link' };
     },
 
-    /** What the linking page offers for interaction `uid` (throws when nothing is pending). */
+    /** The linking page's choices; refuses when no link waits or its provider is gone. */
     async linkOptions(uid: string) {
-      const pending = await readPending(uid);
-      if (!pending) throw federationExpired();
-      const upstream = await upstreams.find(pending.upstreamId);
-      if (!upstream || upstream.status !== 'active') throw upstreamUnknown();
-      const { name, birthdate } = pending.attributes;
-      return {
-        upstream: {
-          id: upstream.id,
-          name: upstream.displayName,
-          logoUri: upstream.logoUri ?? undefined,
-        },
-        attributes: pending.attributes,
-        matchRule: upstream.matchRule,
-        canConfirm: Boolean(pending.candidate),
-        canEnrol:
-          upstream.enrolment &&
-          strong(pending.acr) &&
-          Boolean(name && birthdate) &&
-          !pending.accountExists,
-        /** An account has these attributes but cannot be offered (several, disabled, or linked there already). */
-        accountExists: Boolean(pending.accountExists) && !pending.candidate,
-        awaitingSignIn: pending.proof === 'sign-in',
-      };
+      const choices = await linkChoices(uid);
+      if (typeof choices === 'function') throw choices();
+      return choices;
+    },
+
+    /**
+     * The same, or undefined when there is nothing to offer: what the login page asks on every
+     * view, where no link is waiting almost always (no error built for that).
+     */
+    async pendingLinkOptions(uid: string) {
+      const choices = await linkChoices(uid);
+      return typeof choices === 'function' ? undefined : choices;
     },
 
     /** Links after the citizen proved an existing account (passkey on the linking page). */

@@ -98,7 +98,7 @@ export const federationRoutes = (
       // is asked for with it (one Redis round trip for both), used only on the login prompt.
       const [details, pendingLink] = await Promise.all([
         interactions.details(ctx).catch(() => undefined),
-        federation.login.linkOptions(ctx.params.uid!).catch(() => undefined),
+        federation.login.pendingLinkOptions(ctx.params.uid!).catch(() => undefined),
       ]);
       if (details?.prompt.name === 'login') {
         const uid = details.uid;
@@ -106,7 +106,7 @@ export const federationRoutes = (
           federation.upstreams.activeForLogin(),
           uid === ctx.params.uid
             ? pendingLink
-            : federation.login.linkOptions(uid).catch(() => undefined),
+            : federation.login.pendingLinkOptions(uid).catch(() => undefined),
         ]);
         (ctx.state as FederationState).federationLogin = {
           upstreams: active
