@@ -9,7 +9,11 @@ import {
   type LimitName,
   type RateLimits,
 } from '../../src/http/rate-limit/limiter.ts';
-import { guardPasskeys } from '../../src/http/rate-limit/guards.ts';
+import { guardCertificates, guardPasskeys } from '../../src/http/rate-limit/guards.ts';
+import {
+  CertificateError,
+  type CertificateLoginService,
+} from '../../src/auth/certificate/index.ts';
 import type { PasskeyServiceLike } from '../../src/http/deps.ts';
 import { AppError } from '../../src/shared/index.ts';
 import {
@@ -256,5 +260,73 @@ describe("a passkey attempt's checks", () => {
       'verified',
       'failures forgotten',
     ]);
+  });
+});
+
+describe("a signed certificate challenge's lockouts", () => {
+  /** The guarded service over a stand-in whose lockout reads answer only when released. */
+  const guarded = (locked: string[], outcome: 'signed-in' | 'forged') => {
+    const events: string[] = [];
+    const waiting: (() => void)[] = [];
+    const name = (key: string) => key.split('\u0000')[0]!;
+    const limits = {
+      lockout: {
+        check: (key: string, code: 'ERR_RATE_LIMITED' | 'ERR_CERTIFICATE_LOCKED') =>
+          new Promise<void>((resolve, reject) => {
+            events.push(`check ${name(key)}`);
+            waiting.push(() =>
+              locked.includes(name(key)) ? reject(new RateLimitedError(code, 9)) : resolve(),
+            );
+          }),
+        fail: (key: string) =>
+          new Promise<number>((resolve) => {
+            events.push(`fail ${name(key)}`);
+            waiting.push(() => resolve(0));
+          }),
+        succeed: async (key: string) => void events.push(`succeed ${name(key)}`),
+      },
+    } as unknown as RateLimits;
+    const certificates = {
+      async signInWithChallenge() {
+        events.push('verified');
+        if (outcome === 'forged') throw new CertificateError('bad_signature', 'not its key');
+        return { accountId: 'a' };
+      },
+    } as unknown as CertificateLoginService;
+    const release = () => waiting.splice(0).forEach((go) => go());
+    return { certificates: guardCertificates(certificates, limits), events, release };
+  };
+  const header = Buffer.from(JSON.stringify({ alg: 'ES256', x5c: ['AQID'] })).toString('base64url');
+  const jws = `${header}.e30.c2ln`;
+
+  it('reads every lock in the same turn (one script), then refuses in the old order', async () => {
+    const { certificates, events, release } = guarded(['address', 'certificate'], 'signed-in');
+    const attempt = certificates.signInWithChallenge('u1', jws, { ip: '192.0.2.1' });
+    await tick();
+    expect(events).toEqual(['check interaction', 'check address', 'check certificate']);
+    release();
+    // The address comes before the certificate: a stranger's lock answers, not the holder's.
+    await expect(attempt).rejects.toMatchObject({ code: 'ERR_RATE_LIMITED', status: 429 });
+    expect(events).not.toContain('verified');
+  });
+
+  it('lets an unlocked certificate through and forgets its failures', async () => {
+    const { certificates, events, release } = guarded([], 'signed-in');
+    const attempt = certificates.signInWithChallenge('u1', jws, { ip: '192.0.2.1' });
+    await tick();
+    release();
+    await expect(attempt).resolves.toMatchObject({ accountId: 'a' });
+    expect(events.slice(3)).toEqual(['verified', 'succeed certificate']);
+  });
+
+  it("counts a forgery against the stranger's interaction and address together", async () => {
+    const { certificates, events, release } = guarded([], 'forged');
+    const attempt = certificates.signInWithChallenge('u1', jws, { ip: '192.0.2.1' });
+    await tick();
+    release();
+    await tick();
+    expect(events.slice(3)).toEqual(['verified', 'fail interaction', 'fail address']);
+    release();
+    await expect(attempt).rejects.toMatchObject({ reason: 'bad_signature' });
   });
 });

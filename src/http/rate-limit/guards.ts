@@ -102,8 +102,12 @@ export const guardCertificates = (
       [`interaction\u0000${uid}`, 1],
       [`address\u0000${context?.ip ?? ''}`, ADDRESS_TOLERANCE],
     ];
-    for (const [key] of strangers) await limits.lockout.check(key, 'ERR_RATE_LIMITED');
-    if (certificate) await limits.lockout.check(certificate, 'ERR_CERTIFICATE_LOCKED');
+    // The three locks are read in one script (issued in one turn) and refuse in this order.
+    const checks = await Promise.allSettled([
+      ...strangers.map(([key]) => limits.lockout.check(key, 'ERR_RATE_LIMITED')),
+      ...(certificate ? [limits.lockout.check(certificate, 'ERR_CERTIFICATE_LOCKED')] : []),
+    ]);
+    for (const check of checks) if (check.status === 'rejected') throw check.reason;
     try {
       const outcome = await certificates.signInWithChallenge(uid, jws, context);
       if (certificate) await limits.lockout.succeed(certificate);
@@ -111,7 +115,10 @@ export const guardCertificates = (
     } catch (error) {
       if (isCertificateError(error) && error.reason !== 'revocation_unavailable') {
         if (certificate && error.keyProven) await limits.lockout.fail(certificate);
-        else for (const [key, tolerance] of strangers) await limits.lockout.fail(key, tolerance);
+        else
+          await Promise.all(
+            strangers.map(([key, tolerance]) => limits.lockout.fail(key, tolerance)),
+          );
       }
       throw error;
     }
