@@ -3,8 +3,8 @@
 // administrator returns a draft with a reason its agency administrator reads; allowances are
 // saved from the editor's rows (a bad row gets a Korean error next to it), and the registry's
 // other errors are Korean too (a bad redirect URI names its field and line); the audit log names
-// people, systems and actions, filters by action and says what changed (what a creation set); administrators find people by
-// name to grant a role.
+// people, systems and actions, filters by action and says what changed (a creation: what it
+// set); administrators find people by name to grant a role.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliPrincipal } from '../../src/admin/index.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';

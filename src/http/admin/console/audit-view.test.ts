@@ -5,6 +5,7 @@ import { describe, expect, it, vi } from 'vitest';
 import type { AdminModule, Principal } from '../../../admin/index.ts';
 import type { AuditRecord } from '../../../audit/index.ts';
 import type { SystemNames } from '../../../clients/index.ts';
+import type { UpstreamView } from '../../../federation/index.ts';
 import { auditActions, auditRows, describeDetails } from './audit-view.ts';
 
 describe('describeDetails', () => {
@@ -124,9 +125,9 @@ describe('auditRows', () => {
     ),
     upstreams: {
       list: vi.fn(async () => [
-        { id: 'mid', displayName: { ko: '모바일 신분증', en: 'Mobile ID' } },
+        { id: 'mid', displayName: { ko: '모바일 신분증', en: 'Mobile ID' } } as UpstreamView,
       ]),
-    } as never,
+    },
   });
 
   it('names systems (with their client id) and providers, in one look-up per page', async () => {
