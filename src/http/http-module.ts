@@ -142,6 +142,7 @@ export const createHttpModule = (deps: Deps) => {
       audience: deps.admin.engine.audience,
       accountName: async (accountId) => (await deps.accounts.findById(accountId))?.name,
       claims: deps.catalogue.list,
+      systemNames: deps.clients.directory.names,
     },
     log,
     metrics: deps.metrics,

@@ -3,8 +3,8 @@
 // administrator returns a draft with a reason its agency administrator reads; allowances are
 // saved from the editor's rows (a bad row gets a Korean error next to it), and the registry's
 // other errors are Korean too (a bad redirect URI names its field and line); the audit log names
-// people and actions, filters by action and says what changed; administrators find people by
-// name to grant a role.
+// people, systems and actions, filters by action and says what changed (a creation: what it
+// set); administrators find people by name to grant a role.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliPrincipal } from '../../src/admin/index.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';
@@ -305,6 +305,11 @@ describe('admin console: readable records', () => {
     const all = await page(platform, `/admin/audit?subject=${subject}&action=clients.*`);
     expect(all).toMatch(/<option value="clients.\*" selected>/);
     expect((all.match(/<tr id="audit-/g) ?? []).length).toBe(2); // created, updated
+    // The system by its (current) name with its client id; the creation as the values it set.
+    expect(all).toContain(`title="client:${id}">민원24 (개편) (${id})</a>`);
+    expect(all).toContain('<p class="values-label">새로 설정한 값</p>');
+    expect(all).toContain('<code>client_name</code>: <span class="value">민원24</span>');
+    expect(all).not.toContain('<span class="before">(없음)</span>');
   });
 
   it('administrators are shown by name; a person is found by name or email to grant a role', async () => {

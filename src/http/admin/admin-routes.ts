@@ -3,6 +3,7 @@
 import type Router from '@koa/router';
 import type { OidcFacade } from '../../oidc/index.ts';
 import type { AdminModule } from '../../admin/index.ts';
+import type { SystemNames } from '../../clients/index.ts';
 import type { UpstreamService } from '../../federation/index.ts';
 import type { AdminConfig } from '../../config/config.ts';
 import type { CatalogueItem } from '../../consent/index.ts';
@@ -22,6 +23,8 @@ export type AdminHttpDeps = {
   accountName: (accountId: string) => Promise<string | undefined>;
   /** The claims catalogue (the console names data items by its labels). */
   claims?: (() => Promise<CatalogueItem[]>) | undefined;
+  /** Systems' names in both languages (the audit log names a system, not only its client id). */
+  systemNames?: ((clientIds: readonly string[]) => Promise<Map<string, SystemNames>>) | undefined;
 };
 
 export const adminRoutes = (

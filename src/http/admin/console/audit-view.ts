@@ -1,12 +1,27 @@
-// The audit trail as administrators read it: who (a name where known, not an account UUID),
-// what (a label per action, from the admin locale tables), and what changed (before -> after for
-// each changed field, not only the names of the fields). Pure helpers plus one batched name look-up.
-import type { AdminModule, Principal } from '../../../admin/index.ts';
+// The audit trail as administrators read it: who (a name where known, not an account UUID or a
+// bare client id), what (a label per action, from the admin locale tables), and what changed
+// (before -> after for each changed field; a creation's values as set, a deletion's as removed).
+// Pure helpers plus one batched look-up per kind of name. Only the presentation: the records
+// themselves (hash-chained) are shown whole under "raw record".
+import { readableAgencies, type AdminModule, type Principal } from '../../../admin/index.ts';
 import type { AuditRecord } from '../../../audit/index.ts';
-import { MESSAGES } from '../../render/messages.ts';
+import type { SystemNames } from '../../../clients/index.ts';
+import type { UpstreamService } from '../../../federation/index.ts';
+import { MESSAGES, type Lang } from '../../render/messages.ts';
 
-export type Party = { id: string; name?: string | undefined; filter: string };
+/**
+ * Who or what a record names: `name` where known (per language), `ref` the id shown beside a
+ * name that does not identify alone (a system: "민원포털 (minwon-portal)"), else the raw `id`.
+ */
+export type Party = {
+  id: string;
+  name?: Record<Lang, string> | undefined;
+  ref?: string | undefined;
+  filter: string;
+};
 export type Change = { field: string; before: string; after: string };
+/** A field's value as a creation set it or a deletion removed it. */
+export type FieldValue = { field: string; value: string };
 export type AuditRow = {
   id: string;
   at: Date;
@@ -15,6 +30,8 @@ export type AuditRow = {
   subject: Party | undefined;
   ip: string | null;
   changes: Change[];
+  set: FieldValue[];
+  removed: FieldValue[];
   facts: { key: string; value: string }[];
   details: Record<string, unknown> | null;
 };
@@ -53,45 +70,88 @@ const leaves = (value: unknown, path = '', out = new Map<string, unknown>(), dep
 };
 
 /**
- * What a record's details say changed: each field whose value differs between `details.before`
- * and `details.after` (a creation lists what was set, a deletion what was removed), and the
- * other details (agency, channel, reason...) as facts.
+ * What a record's details say changed. An update (`details.before` and `details.after`): each
+ * field whose value differs, before and after. A creation (only `after`): the values it set; a
+ * deletion (only `before`): the values it removed, as there is no other side to compare with.
+ * The other details (agency, channel, reason...) as facts.
  */
 export const describeDetails = (details: Record<string, unknown> | null) => {
-  if (!details) return { changes: [], facts: [] };
+  const none = { changes: [] as Change[], set: [] as FieldValue[], removed: [] as FieldValue[] };
+  if (!details) return { ...none, facts: [] };
   const before = leaves(details.before);
   const after = leaves(details.after);
-  const changes: Change[] = [];
-  for (const field of new Set([...before.keys(), ...after.keys()])) {
-    const b = before.get(field);
-    const a = after.get(field);
-    if (JSON.stringify(b) !== JSON.stringify(a))
-      changes.push({ field, before: shown(b), after: shown(a) });
-  }
+  const values = (fields: Map<string, unknown>) =>
+    [...fields].map(([field, value]) => ({ field, value: shown(value) }));
+  const described = { ...none };
+  if (!isObject(details.before)) described.set = values(after);
+  else if (!isObject(details.after)) described.removed = values(before);
+  else
+    for (const field of new Set([...before.keys(), ...after.keys()])) {
+      const b = before.get(field);
+      const a = after.get(field);
+      if (JSON.stringify(b) !== JSON.stringify(a))
+        described.changes.push({ field, before: shown(b), after: shown(a) });
+    }
   const facts = Object.entries(details)
     .filter(([k, v]) => k !== 'before' && k !== 'after' && v !== undefined)
     .map(([key, value]) => ({ key, value: shown(value) }));
-  return { changes, facts };
+  return { ...described, facts };
 };
 
 const ACCOUNT = /^(admin|account):([0-9a-f-]{36})$/i;
+const CLIENT = /^client:(.+)$/;
+const UPSTREAM = /^upstream:(.+)$/;
 
-/** Records as the console's audit table shows them, with names looked up in one query. */
+export type AuditNameSources = {
+  admin: AdminModule;
+  /** Systems' names in Korean and English with their agency, in one query (the directory's). */
+  systemNames?: ((clientIds: readonly string[]) => Promise<Map<string, SystemNames>>) | undefined;
+  upstreams?: Pick<UpstreamService, 'list'> | undefined;
+};
+
+const bothLangs = (name: string | undefined) => (name ? { ko: name, en: name } : undefined);
+
+/**
+ * Records as the console's audit table shows them, with names looked up once per page: people
+ * (one query), systems (one query; an agency's administrators see only their agencies' names)
+ * and upstream providers (one list, only when the page names one). Unknown ids stay as they are.
+ */
 export const auditRows = async (
-  admin: AdminModule,
+  sources: AuditNameSources,
   p: Principal,
   records: AuditRecord[],
 ): Promise<AuditRow[]> => {
+  const parties = records.flatMap((r) => (r.subject ? [r.actor, r.subject] : [r.actor]));
   const ids = { admins: [] as string[], accounts: [] as string[] };
-  for (const r of records)
-    for (const party of [r.actor, r.subject]) {
-      const m = party ? ACCOUNT.exec(party) : null;
-      if (m) (m[1] === 'admin' ? ids.admins : ids.accounts).push(m[2]!);
-    }
-  const names = await admin.admins.accountNames(p, ids);
+  const clientIds = new Set<string>();
+  for (const party of parties) {
+    const m = ACCOUNT.exec(party);
+    if (m) (m[1] === 'admin' ? ids.admins : ids.accounts).push(m[2]!);
+    const client = CLIENT.exec(party)?.[1];
+    if (client) clientIds.add(client);
+  }
+  const wantsUpstreams = parties.some((party) => UPSTREAM.test(party));
+  const agencies = readableAgencies(p);
+  const [people, systems, upstreams] = await Promise.all([
+    sources.admin.admins.accountNames(p, ids),
+    clientIds.size && sources.systemNames ? sources.systemNames([...clientIds]) : new Map(),
+    wantsUpstreams && sources.upstreams ? sources.upstreams.list() : [],
+  ]);
+  const named = (id: string): Pick<Party, 'name' | 'ref'> => {
+    const account = ACCOUNT.exec(id)?.[2];
+    if (account) return { name: bothLangs(people.get(account)) };
+    const client = CLIENT.exec(id)?.[1];
+    const system = client ? systems.get(client) : undefined;
+    if (client && system && (!agencies || agencies.includes(system.agency.ko)))
+      return { name: { ko: system.name.ko, en: system.name.en }, ref: client };
+    const upstream = UPSTREAM.exec(id)?.[1];
+    const provider = upstream ? upstreams.find((u) => u.id === upstream) : undefined;
+    if (upstream && provider) return { name: provider.displayName, ref: upstream };
+    return {};
+  };
   const party = (id: string, field: 'actor' | 'subject'): Party => ({
     id,
-    name: names.get(ACCOUNT.exec(id)?.[2] ?? ''),
+    ...named(id),
     filter: `/admin/audit?${new URLSearchParams({ [field]: id })}`,
   });
   return records.map((r) => ({

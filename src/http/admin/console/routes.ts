@@ -18,7 +18,7 @@ import { isAppError } from '../../../shared/index.ts';
 import type { CatalogueItem } from '../../../consent/index.ts';
 import type { UpstreamService } from '../../../federation/index.ts';
 import type { AuditRecord } from '../../../audit/index.ts';
-import { auditRows, type AuditRow } from './audit-view.ts';
+import { auditRows, type AuditNameSources, type AuditRow } from './audit-view.ts';
 import { adminConsoleClientForm } from './client-form.ts';
 import { adminConsoleClientPage } from './client-page.ts';
 import { adminConsolePages } from './pages.ts';
@@ -41,6 +41,8 @@ export type ConsoleDeps = {
   claims?: (() => Promise<CatalogueItem[]>) | undefined;
   /** Upstream identity providers (federation): the console's page for them when present. */
   upstreams?: UpstreamService | undefined;
+  /** Systems' names for the audit log (one query per page of records). */
+  systemNames?: AuditNameSources['systemNames'];
 };
 
 export type ConsoleUser = { p: Principal; name: string };
@@ -158,7 +160,7 @@ export const adminConsoleRoutes = (router: Router, deps: ConsoleDeps) => {
       typeof ctx.query.done === 'string' && DONE.has(ctx.query.done)
         ? translator(langOf(ctx))(`admin.done.${ctx.query.done}`)
         : undefined,
-    auditRows: (user, records) => auditRows(admin, user.p, records),
+    auditRows: (user, records) => auditRows(deps, user.p, records),
     /** A form page for a change: an old sign-in is renewed first (rather than losing the typing later). */
     async canChange(ctx, user) {
       try {
