@@ -18,6 +18,9 @@ export const useEngineContext = (context: () => object | undefined) => {
   engineContext = context;
 };
 
+/** The engine's request now running (its koa context), if any; never loads the engine. */
+export const currentEngineRequest = (): object | undefined => engineContext();
+
 const pages = new AsyncLocalStorage<object>();
 /**
  * Runs `work` (a call into the engine from our own pages, outside the engine's requests) as part

@@ -15,6 +15,7 @@ import type { Logger } from 'pino';
 import type { SessionService } from '../../sessions/index.ts';
 import { createGrantRevoker } from '../sessions/grant-revocation.ts';
 import { installBackchannelQueue } from '../sessions/backchannel-queue.ts';
+import { currentEngineRequest } from './request-memo.ts';
 
 type Activity = {
   userAgent: string | undefined;
@@ -72,6 +73,16 @@ export const createSessionTracking = ({
     return undefined;
   };
 
+  // The engine saves a session once more after answering a request's error (its
+  // ensureSessionSave): after a failed save that second one would store the session without
+  // the sign-in's device and client, and record the grant the failure left to be revoked
+  // (test/hardening/session-save-fault.test.ts). A session whose save failed stays unsaved.
+  const notSavedAgain = () => {
+    const ctx = currentEngineRequest() as KoaContextWithOIDC | undefined;
+    const session = ctx?.oidc.session as { touched?: boolean } | undefined;
+    if (session) session.touched = false;
+  };
+
   class TrackedSessionAdapter implements Adapter {
     readonly #inner = new Store('Session');
 
@@ -84,14 +95,19 @@ export const createSessionTracking = ({
         ),
       );
       const grant = pendingGrantOf(payload);
-      const { keep, revokeGrant: lost } = await service().record({
-        uid,
-        accountId,
-        sids,
-        expiresAt: new Date(Date.now() + (expiresIn ?? NO_TTL_SECONDS) * 1000),
-        activity: take(uid),
-        grant,
-      });
+      const { keep, revokeGrant: lost } = await service()
+        .record({
+          uid,
+          accountId,
+          sids,
+          expiresAt: new Date(Date.now() + (expiresIn ?? NO_TTL_SECONDS) * 1000),
+          activity: take(uid),
+          grant,
+        })
+        .catch((error: unknown) => {
+          notSavedAgain();
+          throw error;
+        });
       // Recorded (or refused below); if the statement failed it stays pending and is revoked.
       if (grant) pendingGrants.delete(grant.grantId);
       // The consent ended after the grant was decided from it (claims/consent-grants.ts): the
@@ -145,6 +161,9 @@ export const createSessionTracking = ({
           await next();
         } finally {
           const ctx = koaCtx as unknown as KoaContextWithOIDC;
+          // A save that failed after the engine made its answer: the error page it then renders
+          // keeps that answer's Location, code and all.
+          if (ctx.status >= 400) ctx.remove('Location');
           const grantId = ctx.oidc?.entities?.Grant?.jti;
           // A grant noted and not recorded: the session save failed, or none followed.
           if (grantId && pendingGrants.delete(grantId)) {
