@@ -15,6 +15,17 @@ export type Target = {
   redirectUri: string;
   kind: 'one-id' | 'baseline';
 };
+/** The target a started bench server (bench/targets.ts) is. */
+export const targetOf = (
+  server: Pick<Target, 'issuer' | 'clientId' | 'clientSecret' | 'redirectUri'>,
+  kind: Target['kind'],
+): Target => ({
+  issuer: server.issuer,
+  clientId: server.clientId,
+  clientSecret: server.clientSecret,
+  redirectUri: server.redirectUri,
+  kind,
+});
 export type Signer = { credentialId: string; privateKey: KeyObject };
 export type Tokens = { access_token: string; refresh_token?: string; id_token: string };
 

@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import knexFactory from 'knex';
 import { seedKeyPair, seededAccount } from '../src/cli/seed-accounts.ts';
-import { basic, signInFlow, type Target } from './flows.ts';
+import { basic, signInFlow, targetOf, type Target } from './flows.ts';
 import { createHttp } from './http.ts';
 import { cpuByRequest, mainProfile, type RequestCpu } from './profile.ts';
 import { freshBackends, startTarget, stopTarget } from './targets.ts';
@@ -136,13 +136,7 @@ const main = async () => {
         { profileDir: dir, profileIntervalUs: 200 },
       );
       try {
-        const target: Target = {
-          issuer: started.issuer,
-          clientId: started.clientId,
-          clientSecret: started.clientSecret,
-          redirectUri: started.redirectUri,
-          kind: name === 'baseline' ? 'baseline' : 'one-id',
-        };
+        const target = targetOf(started, name === 'baseline' ? 'baseline' : 'one-id');
         const began = await drive(target, started.port, started.seed);
         await stopTarget(started);
         const measured = (

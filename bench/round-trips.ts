@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import knexFactory from 'knex';
 import { Redis } from 'ioredis';
 import { seedKeyPair, seededAccount } from '../src/cli/seed-accounts.ts';
-import { basic, signInFlow, type Target } from './flows.ts';
+import { basic, signInFlow, targetOf } from './flows.ts';
 import { createHttp } from './http.ts';
 import { freePort, startTarget, stopTarget } from './targets.ts';
 
@@ -71,13 +71,7 @@ const main = async () => {
   const stats = new Redis(redis.url);
   const http = createHttp(server.port, 4);
   try {
-    const target: Target = {
-      issuer: server.issuer,
-      clientId: server.clientId,
-      clientSecret: server.clientSecret,
-      redirectUri: server.redirectUri,
-      kind: 'one-id',
-    };
+    const target = targetOf(server, 'one-id');
     const signer = (n: number) => {
       const account = seededAccount(server.seed!, n);
       return {

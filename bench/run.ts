@@ -21,7 +21,7 @@ import { randomBytes } from 'node:crypto';
 import knexFactory from 'knex';
 import { seedKeyPair, seededAccount } from '../src/cli/seed-accounts.ts';
 import { createHttp } from './http.ts';
-import { runFlows, signInFlow, type Signer, type Target, type Tokens } from './flows.ts';
+import { runFlows, signInFlow, targetOf, type Signer, type Target, type Tokens } from './flows.ts';
 import {
   measure,
   SCENARIOS,
@@ -156,13 +156,7 @@ const main = async () => {
       }
     >();
     for (const s of started) {
-      const target: Target = {
-        issuer: s.issuer,
-        clientId: s.clientId,
-        clientSecret: s.clientSecret,
-        redirectUri: s.redirectUri,
-        kind: s.name === 'baseline' ? 'baseline' : 'one-id',
-      };
+      const target = targetOf(s, s.name === 'baseline' ? 'baseline' : 'one-id');
       const signer = (n: number): Signer | undefined => {
         if (target.kind === 'baseline') return undefined;
         const a = seededAccount(s.seed!, n % seededAccounts);
