@@ -224,8 +224,9 @@ export const createConsentService = ({ knex, clock, clients, catalogue, maxAgeDa
           });
         } else {
           const stale = await findActiveConsent(trx, accountId, clientId);
-          if (stale) {
-            await markWithdrawn(trx, stale.id, now);
+          // Marked and audited only if still active: the expiry sweep may have ended it since
+          // the read (one `consent.expired` per consent, whoever ends it).
+          if (stale && (await markWithdrawn(trx, stale.id, now))) {
             await appendAudit(trx, {
               action: 'consent.expired',
               actor: 'system',
@@ -312,8 +313,10 @@ export const createConsentService = ({ knex, clock, clients, catalogue, maxAgeDa
       const now = clock.now();
       return knex.transaction(async (trx) => {
         const due = await lockExpiredConsents(trx, now, limit);
+        const ended: ConsentRecord[] = [];
         for (const record of due) {
-          await markWithdrawn(trx, record.id, now);
+          if (!(await markWithdrawn(trx, record.id, now))) continue;
+          ended.push(record);
           await appendAudit(trx, {
             action: 'consent.expired',
             actor: 'system',
@@ -325,7 +328,7 @@ export const createConsentService = ({ knex, clock, clients, catalogue, maxAgeDa
             },
           });
         }
-        return due;
+        return ended;
       });
     },
 
