@@ -219,4 +219,38 @@ describe('a session save the database refuses at the return from the passkey', (
       expect((await consentRow()).grant_ids).toHaveLength(2);
     },
   );
+
+  // No consent, so no pending grant to revoke: the code is still unusable, because it expires
+  // with a session that was never saved (the engine and the store refuse it without one).
+  it("My One-ID's own sign-in (no grant to revoke): its code never leaves and never works", async () => {
+    const accountId = citizen.account.id;
+    const browser = createBrowserSession();
+    const login = await browser.follow(`${app.issuer}/account/login`, app.issuer);
+    expect(new URL(login.url).pathname).toMatch(/^\/interaction\//);
+    const verify = await passkeyVerify(
+      browser,
+      login.url,
+      csrfFrom(await login.res.text()),
+      citizen.authenticator,
+    );
+    expect(verify.status).toBe(200);
+    const resume = new URL(((await verify.json()) as { location: string }).location, app.issuer);
+
+    const undo = await refuseWrites('citizen_sessions', accountId, 'P0001');
+    const watched = await watchEngine(async () => {
+      try {
+        const res = await browser.request(resume);
+        return { res, body: await res.text() };
+      } finally {
+        await undo();
+      }
+    });
+    const { res, body } = watched.result;
+    expect(watched.codes).toHaveLength(1);
+    expect(res.status).toBe(500);
+    expect(res.headers.get('location')).toBeNull();
+    expect(body).not.toMatch(/injected fault|P0001|\n\s+at |node_modules|\.ts:\d+/);
+    // The code never left, and it does not resolve.
+    expect(await app.provider().AuthorizationCode.find(watched.codes[0]!)).toBeUndefined();
+  });
 });
