@@ -1,15 +1,14 @@
 // The rate limits' counters in Redis: one script for all the counters a turn of the event loop
 // touches, in one EVALSHA. Keys and values are rate-limiter-flexible's (RateLimiterRedis), which
 // One-ID used before: instances of either version share every counter during a rolling upgrade.
-import { createHash } from 'node:crypto';
-import type { RedisClient } from '../../store/index.ts';
+import { redisScript, runScript, type RedisClient } from '../../store/index.ts';
 import type { Count, CounterOp } from './memory-counters.ts';
 
 // KEYS: the counters; ARGV[2i - 1]: what to do with KEYS[i] (memory-counters.ts CounterOp),
 // ARGV[2i]: its seconds. `incr` is the library's increment script; `read` its read (get, pttl);
 // `lock` its block() of a one-point limiter (value 2 for the seconds); `forget` its delete().
 // Returns {value (false: none), ms left} for each.
-const COUNTERS = `
+const COUNTERS = redisScript(`
 local out = {}
 for i = 1, #KEYS do
   local key, op, seconds = KEYS[i], ARGV[2 * i - 1], ARGV[2 * i]
@@ -35,8 +34,7 @@ for i = 1, #KEYS do
   out[#out + 1] = ttl
 end
 return out
-`;
-const COUNTERS_SHA = createHash('sha1').update(COUNTERS).digest('hex');
+`);
 
 /** One counter's part in a script: its Redis key, what to do, and the seconds that takes. */
 export type ScriptOp = { key: string; op: CounterOp; seconds: number };
@@ -61,16 +59,16 @@ export const runCounters = (redis: RedisClient, ops: ScriptOp[], timeoutMs: numb
       clearTimeout(timer);
       resolve(reply === undefined ? undefined : counts(reply));
     };
-    // The keys, then each key's op and seconds.
-    const args: (string | number)[] = new Array<string>(ops.length * 3);
-    ops.forEach(({ key, op, seconds }, i) => {
-      args[i] = key;
-      args[ops.length + 2 * i] = op;
-      args[ops.length + 2 * i + 1] = seconds;
+    // Each key's op and seconds, in the keys' order.
+    const args: (string | number)[] = new Array<string>(ops.length * 2);
+    ops.forEach(({ op, seconds }, i) => {
+      args[2 * i] = op;
+      args[2 * i + 1] = seconds;
     });
-    redis.evalsha(COUNTERS_SHA, ops.length, ...args).then(done, (error: unknown) => {
-      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT'))
-        return done(undefined);
-      redis.eval(COUNTERS, ops.length, ...args).then(done, () => done(undefined));
-    });
+    runScript(
+      redis,
+      COUNTERS,
+      ops.map((o) => o.key),
+      args,
+    ).then(done, () => done(undefined));
   });

@@ -26,12 +26,12 @@
 // arranged so that a failure leaves a harmless dangling index entry, never an unindexed token. A prefix holding a hash
 // tag (e.g. "oidc:{one-id}:") pins every key to one slot instead, trading sharding for the
 // standalone behaviour.
-import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import { indexRefs, ttlSeconds } from './memory-adapter.ts';
 import type { IndexRefs, OidcAdapterStore } from './memory-adapter.ts';
 import { createRequestMemo } from './request-memo.ts';
+import { redisScript, runScript } from '../../store/index.ts';
 
 export type RedisClient = Redis | Cluster;
 
@@ -57,24 +57,6 @@ export const redisKeys = (prefix: string = DEFAULT_REDIS_PREFIX) => ({
 });
 export type RedisKeys = ReturnType<typeof redisKeys>;
 
-const script = (lua: string) => ({ lua, sha: createHash('sha1').update(lua).digest('hex') });
-type Script = ReturnType<typeof script>;
-
-// EVALSHA, loading the script on NOSCRIPT (first use, server restart, or another cluster node).
-const run = async (
-  redis: RedisClient,
-  { lua, sha }: Script,
-  keys: string[],
-  args: (string | number)[],
-) => {
-  try {
-    return await redis.evalsha(sha, keys.length, ...keys, ...args);
-  } catch (error) {
-    if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-    return redis.eval(lua, keys.length, ...keys, ...args);
-  }
-};
-
 const SERVER_NOW_MS = `
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
@@ -83,7 +65,7 @@ local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 // Replaces a record whole (dropping `consumed`, as the engine's own adapters do) and returns
 // the previous payload so stale index entries can be removed.
 // KEYS[1] record; ARGV[1] payload JSON; ARGV[2] TTL in seconds, '' for none.
-const UPSERT = script(`
+const UPSERT = redisScript(`
 local previous = redis.call('HGET', KEYS[1], 'payload')
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'payload', ARGV[1])
@@ -93,13 +75,13 @@ return previous
 
 // Atomic, never creates a key for an unknown or expired id, and keeps the first consumption
 // time so a replayed code reports when it was first used. KEYS[1] record; ARGV[1] epoch s.
-const CONSUME = script(`
+const CONSUME = redisScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 return redis.call('HSETNX', KEYS[1], 'consumed', ARGV[1])
 `);
 
 // Deletes a record and returns its payload. KEYS[1] record.
-const TAKE = script(`
+const TAKE = redisScript(`
 local previous = redis.call('HGET', KEYS[1], 'payload')
 redis.call('DEL', KEYS[1])
 return previous
@@ -107,7 +89,7 @@ return previous
 
 // Deletes a lookup only while it still points at this id: after a Session's id is rotated,
 // the new id owns the uid. KEYS[1] lookup; ARGV[1] id.
-const UNLINK_LOOKUP = script(`
+const UNLINK_LOOKUP = redisScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 `);
@@ -132,7 +114,7 @@ end
 `;
 
 // KEYS[1] index; ARGV[1] member; ARGV[2] TTL in ms, 'inf' for none, '' to remove the member.
-const INDEX = script(`${SERVER_NOW_MS}${INDEX_FUNCTION}
+const INDEX = redisScript(`${SERVER_NOW_MS}${INDEX_FUNCTION}
 return index(KEYS[1], ARGV[1], ARGV[2], now)
 `);
 
@@ -140,7 +122,7 @@ return index(KEYS[1], ARGV[1], ARGV[2], now)
 // KEYS[1] record, KEYS[2..n] its indexes and lookups; ARGV[1] payload JSON; ARGV[2] TTL in
 // seconds, '' for none; ARGV[3] one letter per KEYS[2..n]: 'i' sorted-set index, 'l' lookup;
 // ARGV[4..] the index member or lookup value for each of KEYS[2..n]. Returns the previous payload.
-const UPSERT_INDEXED = script(`${SERVER_NOW_MS}${INDEX_FUNCTION}
+const UPSERT_INDEXED = redisScript(`${SERVER_NOW_MS}${INDEX_FUNCTION}
 local ttl = ARGV[2]
 for i = 2, #KEYS do
   local value = ARGV[i + 2]
@@ -159,7 +141,7 @@ return previous
 
 // findByUid / findByUserCode in one round trip (single node only): the record the lookup points
 // at, as HGETALL's flat list, or nil. KEYS[1] lookup; ARGV[1] the model's record key prefix.
-const FIND_BY_LOOKUP = script(`
+const FIND_BY_LOOKUP = redisScript(`
 local id = redis.call('GET', KEYS[1])
 if not id then return nil end
 return redis.call('HGETALL', ARGV[1] .. id)
@@ -173,7 +155,7 @@ return redis.call('HGETALL', ARGV[1] .. id)
 // nor parsed). KEYS: token records; ARGV[1] the key prefix; ARGV[2] one letter per key, 'r' to
 // read that token's Grant and Session. Returns, per key, {token, grant, session} as HGETALL lists
 // (empty when missing or not read).
-const FIND_TOKENS = script(`
+const FIND_TOKENS = redisScript(`
 local found = {}
 for i = 1, #KEYS do
   local token = redis.call('HGETALL', KEYS[i])
@@ -199,7 +181,7 @@ return found
 
 // Deletes the records a grant index lists, then the index (single node only; atomic, so nothing
 // can be indexed in between). KEYS[1] grant index. Deletes in batches: Lua's unpack is bounded.
-const REVOKE = script(`
+const REVOKE = redisScript(`
 local members = redis.call('ZRANGE', KEYS[1], 0, -1)
 for i = 1, #members, 500 do
   redis.call('DEL', unpack(members, i, math.min(i + 499, #members)))
@@ -209,7 +191,7 @@ return #members
 `);
 
 // KEYS[1] account-sessions index.
-const LIST_LIVE = script(`${SERVER_NOW_MS}
+const LIST_LIVE = redisScript(`${SERVER_NOW_MS}
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%.0f', now))
 return redis.call('ZRANGE', KEYS[1], 0, -1)
 `);
@@ -223,7 +205,12 @@ export const listSessionIds = async (
   prefix: string,
   accountId: string,
 ): Promise<string[]> =>
-  (await run(redis, LIST_LIVE, [redisKeys(prefix).accountSessions(accountId)], [])) as string[];
+  (await runScript(
+    redis,
+    LIST_LIVE,
+    [redisKeys(prefix).accountSessions(accountId)],
+    [],
+  )) as string[];
 
 // HGETALL's reply as returned by a script: a flat [field, value, ...] list.
 const fromPairs = (list: unknown): Record<string, string> => {
@@ -286,7 +273,7 @@ export const createRedisAdapter = (
         process.nextTick(() => {
           if (finds === batch) finds = undefined;
           const flags = batch.map((find) => (find.refs ? 'r' : '-')).join('');
-          run(
+          runScript(
             redis,
             FIND_TOKENS,
             batch.map((find) => find.key),
@@ -321,7 +308,7 @@ export const createRedisAdapter = (
     if (refs.accountId) add('i', keys.accountSessions(refs.accountId), id);
     if (refs.uid) add('l', keys.uid(model, refs.uid), id);
     if (refs.userCode) add('l', keys.userCode(model, refs.userCode), id);
-    return run(redis, UPSERT_INDEXED, scriptKeys, [payload, ttl ?? '', kinds, ...values]);
+    return runScript(redis, UPSERT_INDEXED, scriptKeys, [payload, ttl ?? '', kinds, ...values]);
   };
 
   const findByLookup = async (
@@ -330,7 +317,7 @@ export const createRedisAdapter = (
   ): Promise<AdapterPayload | undefined> => {
     if (multiKey)
       return parseRecord(
-        fromPairs(await run(redis, FIND_BY_LOOKUP, [lookupKey], [keys.record(model, '')])),
+        fromPairs(await runScript(redis, FIND_BY_LOOKUP, [lookupKey], [keys.record(model, '')])),
       );
     const id = await redis.get(lookupKey);
     return id === null ? undefined : parseRecord(await redis.hgetall(keys.record(model, id)));
@@ -340,7 +327,7 @@ export const createRedisAdapter = (
   const revokeGrant = async (grantId: string): Promise<void> => {
     const grantKey = keys.grant(grantId);
     if (multiKey) {
-      await run(redis, REVOKE, [grantKey], []);
+      await runScript(redis, REVOKE, [grantKey], []);
       return;
     }
     const members = await redis.zrange(grantKey, 0, -1);
@@ -368,9 +355,11 @@ export const createRedisAdapter = (
     const ttlMs = ttl === undefined ? 'inf' : ttl * 1000;
     const writes: Promise<unknown>[] = [];
     if (refs.grantId)
-      writes.push(run(redis, INDEX, [keys.grant(refs.grantId)], [keys.record(model, id), ttlMs]));
+      writes.push(
+        runScript(redis, INDEX, [keys.grant(refs.grantId)], [keys.record(model, id), ttlMs]),
+      );
     if (refs.accountId)
-      writes.push(run(redis, INDEX, [keys.accountSessions(refs.accountId)], [id, ttlMs]));
+      writes.push(runScript(redis, INDEX, [keys.accountSessions(refs.accountId)], [id, ttlMs]));
     if (refs.uid) writes.push(setLookup(keys.uid(model, refs.uid), id, ttl));
     if (refs.userCode) writes.push(setLookup(keys.userCode(model, refs.userCode), id, ttl));
     return Promise.all(writes);
@@ -385,17 +374,19 @@ export const createRedisAdapter = (
     const removals: Promise<unknown>[] = [];
     if (previous.grantId && previous.grantId !== next.grantId) {
       removals.push(
-        run(redis, INDEX, [keys.grant(previous.grantId)], [keys.record(model, id), '']),
+        runScript(redis, INDEX, [keys.grant(previous.grantId)], [keys.record(model, id), '']),
       );
     }
     if (previous.accountId && previous.accountId !== next.accountId) {
-      removals.push(run(redis, INDEX, [keys.accountSessions(previous.accountId)], [id, '']));
+      removals.push(runScript(redis, INDEX, [keys.accountSessions(previous.accountId)], [id, '']));
     }
     if (previous.uid && previous.uid !== next.uid) {
-      removals.push(run(redis, UNLINK_LOOKUP, [keys.uid(model, previous.uid)], [id]));
+      removals.push(runScript(redis, UNLINK_LOOKUP, [keys.uid(model, previous.uid)], [id]));
     }
     if (previous.userCode && previous.userCode !== next.userCode) {
-      removals.push(run(redis, UNLINK_LOOKUP, [keys.userCode(model, previous.userCode)], [id]));
+      removals.push(
+        runScript(redis, UNLINK_LOOKUP, [keys.userCode(model, previous.userCode)], [id]),
+      );
     }
     return Promise.all(removals);
   };
@@ -422,10 +413,10 @@ export const createRedisAdapter = (
         const record = keys.record(this.#model, id);
         const [indexed, written] = await Promise.allSettled([
           addIndexes(this.#model, id, refs, ttl),
-          run(redis, UPSERT, [record], [JSON.stringify(payload), ttl ?? '']),
+          runScript(redis, UPSERT, [record], [JSON.stringify(payload), ttl ?? '']),
         ]);
         if (indexed.status === 'rejected') {
-          if (written.status === 'fulfilled') await run(redis, TAKE, [record], []);
+          if (written.status === 'fulfilled') await runScript(redis, TAKE, [record], []);
           throw indexed.reason;
         }
         if (written.status === 'rejected') throw written.reason;
@@ -483,7 +474,7 @@ export const createRedisAdapter = (
     async consumeOnce(id: string): Promise<boolean> {
       memo.clear();
       return (
-        (await run(
+        (await runScript(
           redis,
           CONSUME,
           [keys.record(this.#model, id)],
@@ -494,7 +485,7 @@ export const createRedisAdapter = (
 
     async destroy(id: string): Promise<void> {
       memo.clear();
-      const previous = await run(redis, TAKE, [keys.record(this.#model, id)], []);
+      const previous = await runScript(redis, TAKE, [keys.record(this.#model, id)], []);
       if (typeof previous === 'string') {
         await removeIndexes(
           this.#model,
