@@ -77,6 +77,39 @@ const watchEngine = async <T>(run: () => Promise<T>) => {
   }
 };
 
+/** Verifies the passkey on the sign-in page `login` and returns where the browser resumes. */
+const passkeyThenResume = async (
+  browser: ReturnType<typeof createBrowserSession>,
+  login: { url: string; res: Response },
+) => {
+  const verify = await passkeyVerify(
+    browser,
+    login.url,
+    csrfFrom(await login.res.text()),
+    citizen.authenticator,
+  );
+  expect(verify.status).toBe(200);
+  return new URL(((await verify.json()) as { location: string }).location, app.issuer);
+};
+
+/** Resumes at `resume` while the database refuses `table` for the citizen; what the engine saved. */
+const resumeUnderFault = async (
+  browser: ReturnType<typeof createBrowserSession>,
+  resume: URL,
+  table: string,
+  sqlstate: string,
+) => {
+  const undo = await refuseWrites(table, citizen.account.id, sqlstate);
+  return watchEngine(async () => {
+    try {
+      const res = await browser.request(resume);
+      return { res, body: await res.text() };
+    } finally {
+      await undo();
+    }
+  });
+};
+
 describe('a session save the database refuses at the return from the passkey', () => {
   it.each([
     {
@@ -127,28 +160,13 @@ describe('a session save the database refuses at the return from the passkey', (
       });
       const browser = createBrowserSession();
       const login = await browser.follow(request.url.toString(), app.issuer);
-      const verify = await passkeyVerify(
-        browser,
-        login.url,
-        csrfFrom(await login.res.text()),
-        citizen.authenticator,
-      );
-      expect(verify.status).toBe(200);
-      const resume = new URL(((await verify.json()) as { location: string }).location, app.issuer);
+      const resume = await passkeyThenResume(browser, login);
       expect(resume.pathname).toMatch(/^\/auth\/[^/]+$/);
       const { id: auditBefore } = (await app.knex('audit_events').max('id as id').first()) as {
         id: string | number;
       };
 
-      const undo = await refuseWrites(table, accountId, sqlstate);
-      const watched = await watchEngine(async () => {
-        try {
-          const res = await browser.request(resume);
-          return { res, body: await res.text() };
-        } finally {
-          await undo();
-        }
-      });
+      const watched = await resumeUnderFault(browser, resume, table, sqlstate);
       const { res, body } = watched.result;
 
       // The engine did make the grant and a code under it before the save failed.
@@ -223,28 +241,11 @@ describe('a session save the database refuses at the return from the passkey', (
   // No consent, so no pending grant to revoke: the code is still unusable, because it expires
   // with a session that was never saved (the engine and the store refuse it without one).
   it("My One-ID's own sign-in (no grant to revoke): its code never leaves and never works", async () => {
-    const accountId = citizen.account.id;
     const browser = createBrowserSession();
     const login = await browser.follow(`${app.issuer}/account/login`, app.issuer);
     expect(new URL(login.url).pathname).toMatch(/^\/interaction\//);
-    const verify = await passkeyVerify(
-      browser,
-      login.url,
-      csrfFrom(await login.res.text()),
-      citizen.authenticator,
-    );
-    expect(verify.status).toBe(200);
-    const resume = new URL(((await verify.json()) as { location: string }).location, app.issuer);
-
-    const undo = await refuseWrites('citizen_sessions', accountId, 'P0001');
-    const watched = await watchEngine(async () => {
-      try {
-        const res = await browser.request(resume);
-        return { res, body: await res.text() };
-      } finally {
-        await undo();
-      }
-    });
+    const resume = await passkeyThenResume(browser, login);
+    const watched = await resumeUnderFault(browser, resume, 'citizen_sessions', 'P0001');
     const { res, body } = watched.result;
     expect(watched.codes).toHaveLength(1);
     expect(res.status).toBe(500);
