@@ -78,15 +78,21 @@ export const servePglite = async (
   } = {},
 ) => {
   const queue: Batch[] = [];
-  let running = false;
+  let busy = false;
+  // The last run of the queue: close() waits for it, so the database is never closed under a unit.
+  let running: Promise<void> = Promise.resolve();
+  let stopped = false;
   // The connection that holds an open transaction or COPY: only its work may run.
   let owner: Connection | null = null;
 
-  const pump = async () => {
-    if (running) return;
-    running = true;
+  const pump = () => {
+    if (busy) return;
+    busy = true;
+    running = drain();
+  };
+  const drain = async () => {
     try {
-      for (;;) {
+      while (!stopped) {
         const index = owner ? queue.findIndex((b) => b.conn === owner) : 0;
         if (index < 0 || !queue.length) return;
         const [batch] = queue.splice(index, 1) as [Batch];
@@ -106,18 +112,20 @@ export const servePglite = async (
             )
             .catch(() => undefined);
         }
-        owner = !batch.conn.closed && (copying || db.isInTransaction()) ? batch.conn : null;
+        owner =
+          !batch.conn.closed && !db.closed && (copying || db.isInTransaction()) ? batch.conn : null;
         batch.done();
       }
     } finally {
-      running = false;
+      busy = false;
     }
   };
 
   const submit = (conn: Connection, bytes: Uint8Array) =>
     new Promise<void>((done) => {
+      if (stopped) return done();
       queue.push({ conn, bytes, done });
-      void pump();
+      pump();
     });
 
   const handle = (socket: Socket) => {
@@ -184,7 +192,7 @@ export const servePglite = async (
         };
         owner = ghost;
         queue.unshift({ conn: ghost, bytes: ROLLBACK, done: () => undefined });
-        void pump();
+        pump();
       }
     };
     socket.on('close', close);
@@ -204,11 +212,18 @@ export const servePglite = async (
   const { port } = server.address() as { port: number };
   return {
     port,
-    /** Stops listening and drops remaining connections (e.g. a CLI still attached). */
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const socket of sockets) socket.destroy();
-      }),
+    /**
+     * Stops listening, drops remaining connections (e.g. a CLI still attached) and their queued
+     * work, and resolves once the unit already running has finished: the database can then be
+     * closed with nothing left to touch it.
+     */
+    close: async () => {
+      stopped = true;
+      for (const batch of queue.splice(0)) batch.done();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const socket of sockets) socket.destroy();
+      await closed;
+      await running;
+    },
   };
 };

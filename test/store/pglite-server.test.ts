@@ -93,3 +93,40 @@ describe('pglite server', () => {
     expect(Number((await waiting)[0]!.count)).toBe(0);
   });
 });
+
+describe('pglite server shutdown', () => {
+  it('closes while units are queued and running, and nothing touches the closed database', async () => {
+    const own = await PGlite.create();
+    const served = await servePglite(own);
+    const rejections: unknown[] = [];
+    const onRejection = (reason: unknown) => rejections.push(reason);
+    process.on('unhandledRejection', onRejection);
+    try {
+      const clients = await Promise.all(
+        Array.from({ length: 4 }, async () => {
+          const client = new pg.Client({
+            connectionString: `postgres://postgres@127.0.0.1:${served.port}/postgres`,
+          });
+          client.on('error', () => undefined);
+          await client.connect();
+          return client;
+        }),
+      );
+      // A queue of work on every connection, one of them inside a transaction.
+      await clients[0]!.query('begin');
+      const inFlight = clients.flatMap((client) =>
+        Array.from({ length: 20 }, (_, i) =>
+          client.query('select generate_series(1, $1::int) as n', [200 + i]).catch(() => 'ended'),
+        ),
+      );
+      // The embedded database's own shutdown order: the server, then the database.
+      await served.close();
+      await own.close();
+      await Promise.all(inFlight);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(rejections).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onRejection);
+    }
+  });
+});
