@@ -182,7 +182,7 @@ export const createHttpApp = (deps: HttpDeps): Koa => {
       const cacheable = isStaticEngineRequest(ctx);
       // Everything else is the engine's: it writes its own response (and its own errors).
       ctx.respond = false;
-      if (cacheable && ctx.method === 'GET') recordEngineAnswer(ctx.res, ctx.path, engine);
+      if (cacheable && ctx.method === 'GET') recordEngineAnswer(ctx.req, ctx.res, ctx.path, engine);
       return engine.handle(ctx.req, ctx.res);
     }
     return next();

@@ -23,6 +23,7 @@ import type { EngineApp, EnginePages } from './engine-types.ts';
 import { createGrantsRevoker } from './sessions/grant-revocation.ts';
 import { createInteractions } from './interactions.ts';
 import { createProvider } from './provider.ts';
+import { metadataCacheControl } from './metadata-caching.ts';
 import { createSessionEngine } from './sessions/session-engine.ts';
 import { createEngineAdapter } from './storage/engine-adapter.ts';
 
@@ -60,6 +61,12 @@ type Deps = {
 
 export const createOidcModule = async (deps: Deps) => {
   const { config, log, keys, stores } = deps;
+  const reloadSeconds = deps.keyReloadSeconds ?? 30;
+  // The JWKS may be cached only for less than a rotated key waits before it signs.
+  const cacheControl = metadataCacheControl({
+    activationDelaySeconds: config.keyActivationDelaySeconds,
+    reloadSeconds,
+  });
   const catalogue = deps.consent.engineCatalogue;
   // The engine's storage, its whole stack in one place (storage/engine-adapter.ts). Citizens'
   // sessions are mirrored durably (src/sessions) from the engine's session saves.
@@ -126,6 +133,7 @@ export const createOidcModule = async (deps: Deps) => {
           federation: deps.federation.engineHooks,
           admin: deps.admin.engine,
           clientCertificates,
+          metadataCacheControl: cacheControl,
         }),
         { metrics: deps.metrics, log },
       ),
@@ -152,7 +160,7 @@ export const createOidcModule = async (deps: Deps) => {
   };
   const timer = setInterval(
     () => void reload().catch((err) => log.warn({ err }, 'key reload failed')),
-    (deps.keyReloadSeconds ?? 30) * 1000,
+    reloadSeconds * 1000,
   );
   timer.unref();
   const lookups = createEngineLookups(current);

@@ -35,6 +35,7 @@ import type { ClaimSources } from './claims/claim-sources.ts';
 import { createPairwiseSubs, subjectSector } from './claims/pairwise.ts';
 import { clientTokensNotBeforeSeen } from './storage/request-clients.ts';
 import { guardConfiguration, retryAfterOn503 } from './unavailable.ts';
+import { cacheMetadata, type MetadataCacheControl } from './metadata-caching.ts';
 import type { EnginePages } from './engine-types.ts';
 
 /** The browser's session systems, for the sign-out pages (session-mirror.ts). */
@@ -105,6 +106,8 @@ export type ProviderDeps = {
   federation?: FederationEngineHooks | undefined;
   /** Client certificates (RFC 8705): the certificate listener or a trusted proxy (fapi-profile.ts). */
   clientCertificates?: ClientCertificates | undefined;
+  /** How long discovery and the JWKS may be cached (metadata-caching.ts). */
+  metadataCacheControl: MetadataCacheControl;
 };
 
 const { Check, base } = interactionPolicy;
@@ -351,6 +354,7 @@ export const createProvider = (deps: ProviderDeps): Provider => {
   guardConfiguration(configuration, deps.pages.unavailable);
   const provider = new Provider(deps.issuer, configuration);
   provider.use(retryAfterOn503);
+  provider.use(cacheMetadata(deps.metadataCacheControl));
   provider.use(verifyClientCertificates(deps.clientCertificates));
   if (deps.admin) installAdminEngine(provider, deps.admin);
   provider.proxy = deps.proxy;

@@ -1,9 +1,11 @@
 // Discovery and JWKS change only when the engine is rebuilt (key rotation, catalogue change),
 // and every instance of the engine answers them the same: the first GET is answered by the
-// engine and its response (body and the headers that matter) kept for that engine instance;
-// later GET/HEADs get the same bytes with an ETag, and a matching If-None-Match a 304. CORS is
-// set per request, as the engine does for these open endpoints (the caller's Origin, else `*`):
-// a kept Access-Control-Allow-Origin would hand every browser app the first caller's origin.
+// engine and its response (body and the headers that matter, its Cache-Control among them:
+// src/oidc/metadata-caching.ts) kept for that engine instance; every answer, the first included,
+// carries an ETag (the body's hash: the same on every instance serving the same keys), and a
+// matching If-None-Match gets a 304. CORS is set per request, as the engine does for these open
+// endpoints (the caller's Origin, else `*`): a kept Access-Control-Allow-Origin would hand every
+// browser app the first caller's origin.
 import { createHash, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from 'koa';
@@ -69,7 +71,7 @@ export const answerFromCache = (
     'X-Request-Id',
     reqId,
   ];
-  if (req.headers['if-none-match'] === hit.etag) {
+  if (etagMatches(req.headers['if-none-match'], hit.etag)) {
     res.writeHead(304, headers).end();
   } else {
     headers.push('Content-Length', String(hit.body.length));
@@ -78,8 +80,33 @@ export const answerFromCache = (
   return { route: path === '/jwks' ? 'jwks' : 'discovery', reqId };
 };
 
-/** Records the engine's 200 answer to `path` on the way out (res.write/res.end), for this engine instance. */
-export const recordEngineAnswer = (res: ServerResponse, path: string, engine: object) => {
+/**
+ * RFC 9110 13.1.2: If-None-Match holds `*` or a list of entity tags, compared weakly (a `W/`
+ * prefix is ignored); our tags are strong and hold no comma.
+ */
+export const etagMatches = (ifNoneMatch: string | undefined, etag: string) => {
+  if (ifNoneMatch === undefined) return false;
+  if (ifNoneMatch === etag) return true;
+  return ifNoneMatch.split(',').some((tag) => {
+    const trimmed = tag.trim();
+    return trimmed === '*' || (trimmed.startsWith('W/') ? trimmed.slice(2) : trimmed) === etag;
+  });
+};
+
+const etagOf = (body: Buffer) =>
+  `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
+
+/**
+ * Records the engine's 200 answer to the GET `req` on the way out (res.write/res.end), for this
+ * engine instance, and gives it its ETag (a 304 when If-None-Match names it) while its headers
+ * are not yet sent.
+ */
+export const recordEngineAnswer = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+  engine: object,
+) => {
   const chunks: Buffer[] = [];
   const write = res.write.bind(res);
   const end = res.end.bind(res);
@@ -98,17 +125,24 @@ export const recordEngineAnswer = (res: ServerResponse, path: string, engine: ob
     if (chunk !== undefined && typeof chunk !== 'function') keep(chunk, rest[0]);
     if (res.statusCode === 200) {
       const body = Buffer.concat(chunks);
+      const etag = etagOf(body);
       const headers = KEPT_HEADERS.flatMap((name): [string, string][] => {
         const value = res.getHeader(name);
         return value === undefined ? [] : [[name, String(value)]];
       });
       const perEngine = cacheByEngine.get(engine) ?? new Map<string, Cached>();
-      perEngine.set(path, {
-        body,
-        etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`,
-        headers,
-      });
+      perEngine.set(path, { body, etag, headers });
       cacheByEngine.set(engine, perEngine);
+      // koa sends the engine's JSON with a single end(): its headers are still ours to add to.
+      if (!res.headersSent) {
+        res.setHeader('ETag', etag);
+        if (etagMatches(req.headers['if-none-match'], etag)) {
+          res.statusCode = 304;
+          res.removeHeader('Content-Length');
+          const done = [chunk, ...rest].find((arg) => typeof arg === 'function');
+          return (end as (...args: unknown[]) => ServerResponse)(done);
+        }
+      }
     }
     return (end as (...args: unknown[]) => ServerResponse)(chunk, ...rest);
   }) as typeof res.end;
