@@ -99,13 +99,17 @@ export const findAccountNames = async (
 
 /**
  * Accounts an administrator looks for: by email (exact, any case) when the text holds an `@`,
- * else by name (exact or starting with the text). At most `limit`, by name. A rare administrator
- * action, so the name match may scan; the email match uses the lower(email) comparison above.
+ * else by name (exact or starting with the text). At most `limit`, by name in code point order
+ * (`collate "C"`), then id. Both are index walks however many accounts there are: the email
+ * match uses the lower(email) index, the name match the (name collate "C", id) index, whose
+ * order the query follows so that the LIMIT ends the walk. (An index under the database's own
+ * collation serves the order but not the prefix; one with text_pattern_ops, the prefix but not
+ * the order, and a short prefix such as 김 matches a fifth of all citizens.)
  */
 export const searchAccounts = async (db: Knex, text: string, limit = 20): Promise<Account[]> => {
   const value = text.trim();
   if (!value) return [];
-  const query = db<Row>('accounts').orderBy(['name', 'id']).limit(limit);
+  const query = db<Row>('accounts').orderByRaw('name collate "C", id').limit(limit);
   if (value.includes('@')) query.whereRaw('lower(email) = lower(?)', [value]);
   else query.where('name', 'like', `${value.replace(/[\\%_]/g, '\\$&')}%`);
   return (await query).map(toAccount);

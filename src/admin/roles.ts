@@ -15,7 +15,7 @@ export type RoleGrant = { role: Role; agency: string | null };
 export const ADMIN_SCOPES = ['admin:read', 'admin:write'] as const;
 
 export type Principal = {
-  /** Recorded as the audit actor: `admin:<accountId>`, `cli`. */
+  /** Recorded as the audit actor: `admin:<accountId>`, `cli:<os user>@<host>`. */
   actor: string;
   accountId?: string | undefined;
   grants: RoleGrant[];
@@ -29,9 +29,13 @@ export type Principal = {
   scopes?: ReadonlySet<string> | undefined;
 };
 
-/** The CLI runs on the database host with the operator's credentials: platform rights. */
-export const cliPrincipal = (): Principal => ({
-  actor: 'cli',
+/**
+ * The CLI runs on the database host with the operator's credentials: platform rights. Its actor
+ * is `cli:<os user>@<host>` (src/cli/cli-actor.ts); records from before it say `cli`, as tests'
+ * principals still do.
+ */
+export const cliPrincipal = (actor = 'cli'): Principal => ({
+  actor,
   grants: [{ role: 'platform', agency: null }],
   via: 'cli',
 });

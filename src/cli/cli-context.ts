@@ -1,7 +1,7 @@
 // The services the CLI needs, on the same database the server uses (joining a running
 // embedded server over its loopback socket rather than opening its files twice).
 import { createAccountService, createImportService } from '../accounts/index.ts';
-import { createAdminModule } from '../admin/index.ts';
+import { cliPrincipal, createAdminModule } from '../admin/index.ts';
 import { appendAudit, createAuditService, withAuditKeys } from '../audit/index.ts';
 import { createClientCache, createClientService, serverOffer } from '../clients/index.ts';
 import { createUpstreamService, federationRedirectUri } from '../federation/index.ts';
@@ -25,8 +25,11 @@ import {
   resolveSecrets,
   withHashedKeys,
 } from '../store/index.ts';
+import { cliActor } from './cli-actor.ts';
 
 export const createCliContext = async (config: Config) => {
+  // The audit actor of everything this process does: `cli:<os user>@<host>`.
+  const actor = cliActor();
   const { secrets } = resolveSecrets(config);
   const db = await openDatabase({
     databaseUrl: config.databaseUrl,
@@ -94,13 +97,16 @@ export const createCliContext = async (config: Config) => {
   });
   const audit = createAuditService({ knex });
   return {
+    /** Recorded as the actor of every change: `cli:<os user>@<host>` (cli-actor.ts). */
+    actor,
+    /** Administration as the operator: platform rights (they hold the database), `actor` above. */
+    principal: cliPrincipal(actor),
     catalogue,
     accounts,
     clients,
     sessions,
     /** Tells claim sources to refuse the citizen's distributed tokens (the servers' workers push it). */
     sourceEvents: createSourceEvents({ knex, clock, issuer: config.issuer }),
-    /** Administration as the CLI principal (platform rights: the operator holds the database). */
     admin: createAdminModule({
       knex,
       accounts,
@@ -126,7 +132,7 @@ export const createCliContext = async (config: Config) => {
         const report = await resealAll(trx, secretBox);
         await appendAudit(trx, {
           action: 'secrets.resealed',
-          actor: 'cli',
+          actor,
           details: { columns: report },
         });
         return report;

@@ -1,6 +1,6 @@
 // CLI commands: each takes parsed options and the context, returns the text to print.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { cliPrincipal, pageRequest, type ManifestFormat } from '../admin/index.ts';
+import { pageRequest, type ManifestFormat } from '../admin/index.ts';
 import type { AuditCheckpoint } from '../audit/index.ts';
 import { parseClientMetadata } from '../clients/index.ts';
 import type { Config } from '../config/index.ts';
@@ -89,7 +89,7 @@ export const COMMANDS: Record<string, Command> = {
           ...(typeof o.email === 'string' && { email: o.email }),
           ...(typeof o.phone === 'string' && { phone: o.phone }),
         },
-        'cli',
+        ctx.actor,
       );
       return [
         `Citizen enrolled: ${account.name} (account ${account.id})`,
@@ -105,7 +105,7 @@ export const COMMANDS: Record<string, Command> = {
     async run(ctx, o) {
       const { accountId, url, expiresAt } = await ctx.imports.enrolmentLinkForLegacyId(
         required(o, 'legacy-id'),
-        'cli',
+        ctx.actor,
       );
       return [
         `Enrolment link for account ${accountId} (valid until ${expiresAt.toISOString()}, single use):`,
@@ -121,6 +121,7 @@ export const COMMANDS: Record<string, Command> = {
       const anchor = typeof o['cert-anchor'] === 'string' ? o['cert-anchor'] : undefined;
       const result = await runImport(ctx.imports, {
         file: required(o, 'file'),
+        actor: ctx.actor,
         rejects: typeof o.rejects === 'string' ? o.rejects : undefined,
         restart: Boolean(o.restart),
         subjectKeyOf: subjectKeyMapper(anchor, ctx.config.certificates.mappingRule),
@@ -139,7 +140,7 @@ export const COMMANDS: Record<string, Command> = {
     async run(ctx, o) {
       const { clientId, clientSecret, metadata, ignored } = await ctx.clients.addClient(
         readJsonFile(required(o, 'file')),
-        'cli',
+        ctx.actor,
       );
       return [
         ...ignored.map((f) => `warning: ${f}: not used by One-ID; ignored`),
@@ -192,7 +193,7 @@ export const COMMANDS: Record<string, Command> = {
     usage:
       'claims put --file claim.json   (add or edit a catalogue item, e.g. one served by another agency)',
     async run(ctx, o) {
-      const item = await ctx.catalogue.put(readJsonFile(required(o, 'file')), 'cli');
+      const item = await ctx.catalogue.put(readJsonFile(required(o, 'file')), ctx.actor);
       return `Claim ${item.name} saved. Running servers pick it up within 30 seconds.`;
     },
   },
@@ -214,7 +215,7 @@ export const COMMANDS: Record<string, Command> = {
           redirect_uris: ['https://x.example/cb'],
           allowed_claims: list,
         }).allowed_claims;
-        await ctx.clients.setAllowances(clientId, parsed, 'cli');
+        await ctx.clients.setAllowances(clientId, parsed, ctx.actor);
       }
       const rows = await ctx.clients.allowances(clientId);
       if (!rows.length) return `${clientId} may ask for no personal data (only its pairwise sub).`;
@@ -233,7 +234,9 @@ export const COMMANDS: Record<string, Command> = {
     usage:
       'upstreams add --file upstream.json   (register an upstream identity provider; docs/federation.md)',
     async run(ctx, o) {
-      const u = await ctx.upstreams.add(readJsonFile(required(o, 'file')), 'cli', { via: 'cli' });
+      const u = await ctx.upstreams.add(readJsonFile(required(o, 'file')), ctx.actor, {
+        via: 'cli',
+      });
       return [
         `Upstream registered: ${u.id} (${u.displayName.ko} / ${u.displayName.en}), ${u.issuer}, counts as ${u.acr}`,
         `Register this redirect URI at the upstream: ${ctx.federationRedirectUri}`,
@@ -266,7 +269,7 @@ export const COMMANDS: Record<string, Command> = {
       const u = await ctx.upstreams.update(
         required(o, 'id'),
         readJsonFile(required(o, 'file')),
-        'cli',
+        ctx.actor,
         { via: 'cli' },
       );
       return `Upstream ${u.id} updated (${u.issuer}, counts as ${u.acr}). Running servers use the new settings at the next sign-in.`;
@@ -277,7 +280,7 @@ export const COMMANDS: Record<string, Command> = {
       'upstreams disable --id UPSTREAM_ID   (leaves the sign-in page at once; linked identities stay)',
     async run(ctx, o) {
       const id = required(o, 'id');
-      const before = await ctx.upstreams.setStatus(id, 'disabled', 'cli', { via: 'cli' });
+      const before = await ctx.upstreams.setStatus(id, 'disabled', ctx.actor, { via: 'cli' });
       return before === 'disabled'
         ? `${id} was already disabled.`
         : `${id} disabled: it is no longer offered and signs nobody in.`;
@@ -287,7 +290,7 @@ export const COMMANDS: Record<string, Command> = {
     usage: 'upstreams enable --id UPSTREAM_ID',
     async run(ctx, o) {
       const id = required(o, 'id');
-      const before = await ctx.upstreams.setStatus(id, 'active', 'cli', { via: 'cli' });
+      const before = await ctx.upstreams.setStatus(id, 'active', ctx.actor, { via: 'cli' });
       return before === 'active' ? `${id} was already enabled.` : `${id} enabled.`;
     },
   },
@@ -295,7 +298,7 @@ export const COMMANDS: Record<string, Command> = {
     usage:
       'clients disable --client CLIENT_ID   (at once: its requests fail with invalid_client; citizens are signed out of it)',
     async run(ctx, o) {
-      const client = await ctx.admin.registry.disable(cliPrincipal(), required(o, 'client'));
+      const client = await ctx.admin.registry.disable(ctx.principal, required(o, 'client'));
       return `${client.client_id} is ${client.status}.`;
     },
   },
@@ -303,7 +306,7 @@ export const COMMANDS: Record<string, Command> = {
     usage:
       'clients enable --client CLIENT_ID   (a draft or disabled client reaches the engine: the review)',
     async run(ctx, o) {
-      const client = await ctx.admin.registry.enable(cliPrincipal(), required(o, 'client'));
+      const client = await ctx.admin.registry.enable(ctx.principal, required(o, 'client'));
       return `${client.client_id} is ${client.status}.`;
     },
   },
@@ -312,7 +315,7 @@ export const COMMANDS: Record<string, Command> = {
       'clients rotate-secret --client CLIENT_ID   (the previous secret works for CLIENT_SECRET_GRACE_SECONDS)',
     async run(ctx, o) {
       const { clientSecret, previousValidUntil } = await ctx.admin.registry.rotateSecret(
-        cliPrincipal(),
+        ctx.principal,
         required(o, 'client'),
       );
       return [
@@ -327,7 +330,7 @@ export const COMMANDS: Record<string, Command> = {
   'admins grant': {
     usage: 'admins grant --account ACCOUNT_ID --role platform|agency|auditor [--agency NAME]',
     async run(ctx, o) {
-      const g = await ctx.admin.admins.grant(cliPrincipal(), {
+      const g = await ctx.admin.admins.grant(ctx.principal, {
         accountId: required(o, 'account'),
         role: required(o, 'role'),
         agency: typeof o.agency === 'string' ? o.agency : null,
@@ -338,7 +341,7 @@ export const COMMANDS: Record<string, Command> = {
   'admins revoke': {
     usage: 'admins revoke --account ACCOUNT_ID --role platform|agency|auditor [--agency NAME]',
     async run(ctx, o) {
-      const revoked = await ctx.admin.admins.revoke(cliPrincipal(), {
+      const revoked = await ctx.admin.admins.revoke(ctx.principal, {
         accountId: required(o, 'account'),
         role: required(o, 'role'),
         agency: typeof o.agency === 'string' ? o.agency : null,
@@ -351,7 +354,7 @@ export const COMMANDS: Record<string, Command> = {
   'admins list': {
     usage: 'admins list [--after CURSOR] [--limit N]',
     async run(ctx, o) {
-      const page = await ctx.admin.admins.listGrants(cliPrincipal(), {
+      const page = await ctx.admin.admins.listGrants(ctx.principal, {
         limit: 100,
         ...pageRequest(o.limit, o.after),
       });
@@ -375,7 +378,7 @@ export const COMMANDS: Record<string, Command> = {
   'agencies list': {
     usage: 'agencies list [--after CURSOR] [--limit N]',
     async run(ctx, o) {
-      const page = await ctx.admin.admins.listAgencies(cliPrincipal(), {
+      const page = await ctx.admin.admins.listAgencies(ctx.principal, {
         limit: 100,
         ...pageRequest(o.limit, o.after),
       });
@@ -405,7 +408,7 @@ export const COMMANDS: Record<string, Command> = {
         throw new AppError('ERR_USAGE', `cannot read ${file}`);
       }
       const dryRun = o['dry-run'] === true;
-      const result = await ctx.admin.manifest.import(cliPrincipal(), text, format, { dryRun });
+      const result = await ctx.admin.manifest.import(ctx.principal, text, format, { dryRun });
       const verb = (a: string) =>
         (dryRun
           ? { create: 'would create', update: 'would update', unchanged: 'unchanged' }
@@ -443,7 +446,7 @@ export const COMMANDS: Record<string, Command> = {
     usage: 'manifest export [--format json|csv]   (agencies and systems; never secrets)',
     async run(ctx, o) {
       return (
-        await ctx.admin.manifest.export(cliPrincipal(), o.format === 'csv' ? 'csv' : 'json')
+        await ctx.admin.manifest.export(ctx.principal, o.format === 'csv' ? 'csv' : 'json')
       ).trimEnd();
     },
   },
@@ -451,7 +454,7 @@ export const COMMANDS: Record<string, Command> = {
     usage:
       'dcr issue-token --agency NAME [--days 30]   (an initial access token for dynamic client registration, RFC 7591)',
     async run(ctx, o) {
-      const issued = await ctx.admin.dcr.issueInitialToken(cliPrincipal(), {
+      const issued = await ctx.admin.dcr.issueInitialToken(ctx.principal, {
         agency: required(o, 'agency'),
         days: o.days === undefined ? undefined : Number(o.days),
       });
@@ -466,7 +469,10 @@ export const COMMANDS: Record<string, Command> = {
     usage:
       'keys rotate [--now]   (new keys are published first and sign after KEY_ACTIVATION_DELAY_SECONDS; --now signs at once)',
     async run(ctx, o) {
-      const kids = await ctx.signingKeys.rotate('cli', o.now ? { activateAfterSeconds: 0 } : {});
+      const kids = await ctx.signingKeys.rotate(
+        ctx.actor,
+        o.now ? { activateAfterSeconds: 0 } : {},
+      );
       return `New signing keys: ${kids.join(', ')}\nThey are published now${o.now ? ' and sign at once' : ' and start signing after the activation delay'}; previous keys stay published for verification. Running servers pick this up within 30 seconds.`;
     },
   },
@@ -489,7 +495,7 @@ export const COMMANDS: Record<string, Command> = {
           'ERR_USAGE',
           '--older-than-days must be at least 1 (longer than any token lifetime)',
         );
-      return `Removed ${await ctx.signingKeys.prune('cli', days * 86400)} retired key(s).`;
+      return `Removed ${await ctx.signingKeys.prune(ctx.actor, days * 86400)} retired key(s).`;
     },
   },
   'secrets reseal': {
@@ -551,7 +557,9 @@ export const COMMANDS: Record<string, Command> = {
       const accountId = required(o, 'account');
       if (!/^[0-9a-f-]{36}$/i.test(accountId) || !(await ctx.accounts.findById(accountId)))
         throw new AppError('ERR_USAGE', `no account ${accountId}`);
-      const { sessions, tokens } = await ctx.sessions.endAllForAccount(accountId, { actor: 'cli' });
+      const { sessions, tokens } = await ctx.sessions.endAllForAccount(accountId, {
+        actor: ctx.actor,
+      });
       // Data held by other agencies: the distributed tokens handed out for the account stop too.
       const events = await ctx.sourceEvents.revoke(accountId, undefined, 'sessions_ended');
       return [

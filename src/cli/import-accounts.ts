@@ -69,6 +69,8 @@ export const runImport = async (
   imports: ImportService,
   options: {
     file: string;
+    /** The audit actor: the CLI's `cli:<os user>@<host>`. */
+    actor: string;
     rejects?: string | undefined;
     restart?: boolean;
     subjectKeyOf?: ((serial: string) => string) | undefined;
@@ -95,7 +97,7 @@ export const runImport = async (
   let lastProgress: ImportProgress | undefined;
   const report = await imports.importFile({
     file: options.file,
-    actor: 'cli',
+    actor: options.actor,
     restart: options.restart ?? false,
     subjectKeyOf: options.subjectKeyOf,
     onStart: startReport,

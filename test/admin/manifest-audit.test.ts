@@ -7,10 +7,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cliPrincipal } from '../../src/admin/index.ts';
 import type { CliContext } from '../../src/cli/cli-context.ts';
 import { COMMANDS } from '../../src/cli/commands.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';
-import { runCli } from '../support/cli.ts';
+import { cliOperator, runCli } from '../support/cli.ts';
 import { createAdmin, unique, type Admin } from './support.ts';
 
 let app: TestApp;
@@ -30,7 +31,12 @@ afterAll(async () => {
 /** The CLI's commands on this app's services (the real CLI process is run where it matters). */
 const command = (name: string, options: Record<string, string | boolean>) =>
   COMMANDS[name]!.run(
-    { admin: app.services.admin, audit: app.services.audit } as unknown as CliContext,
+    {
+      admin: app.services.admin,
+      audit: app.services.audit,
+      actor: cliOperator,
+      principal: cliPrincipal(cliOperator),
+    } as unknown as CliContext,
     options,
   );
 
@@ -249,7 +255,10 @@ describe('audit trail', () => {
     expect(
       byAction.body.items.every((r: { subject: string }) => r.subject === 'client:mois-portal'),
     ).toBe(true);
-    const byActor = await platform.api('GET', '/audit?actor=cli&action=manifest.imported');
+    const byActor = await platform.api(
+      'GET',
+      `/audit?actor=${encodeURIComponent(cliOperator)}&action=manifest.imported`,
+    );
     expect(byActor.body.items.length).toBe(4); // the first test's applied imports, by the CLI
     expect(
       (
@@ -397,7 +406,7 @@ describe('audit trail', () => {
       `/audit?action=admin.role.granted&subject=account:${account.id}`,
     );
     expect(audit.body.items[0]).toMatchObject({
-      actor: 'cli',
+      actor: cliOperator,
       details: { role: 'auditor', agency: AGENCY, via: 'cli' },
     });
     const dry = await cli(

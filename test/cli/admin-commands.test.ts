@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliPrincipal } from '../../src/admin/index.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';
-import { runCli } from '../support/cli.ts';
+import { cliOperator, runCli } from '../support/cli.ts';
 import { registerClient } from '../support/flows.ts';
 
 let app: TestApp;
@@ -91,7 +91,7 @@ describe('clients rotate-secret, disable, enable', () => {
         ),
       ).toBe('invalid_client');
       expect(await auditOf('clients.secret.rotated', `client:${client.clientId}`)).toMatchObject({
-        actor: 'cli',
+        actor: cliOperator,
         details: { via: 'cli', agency: 'Test Agency', previousValidUntil: until },
       });
     },
@@ -108,7 +108,7 @@ describe('clients rotate-secret, disable, enable', () => {
         'invalid_client',
       );
       expect(await auditOf('clients.disabled', `client:${client.clientId}`)).toMatchObject({
-        actor: 'cli',
+        actor: cliOperator,
         details: { via: 'cli', before: { status: 'active' }, after: { status: 'disabled' } },
       });
       const enabled = await cli('clients', 'enable', '--client', client.clientId);
@@ -117,7 +117,7 @@ describe('clients rotate-secret, disable, enable', () => {
         'invalid_grant',
       );
       expect(await auditOf('clients.enabled', `client:${client.clientId}`)).toMatchObject({
-        actor: 'cli',
+        actor: cliOperator,
         details: { via: 'cli', before: { status: 'disabled' }, after: { status: 'active' } },
       });
     },
@@ -149,7 +149,7 @@ describe('admins revoke', () => {
       ).toBeUndefined();
       expect(await app.knex('admin_roles').where({ account_id: account.id })).toEqual([]);
       expect(await auditOf('admin.role.revoked', `account:${account.id}`)).toMatchObject({
-        actor: 'cli',
+        actor: cliOperator,
         details: { role: 'auditor', via: 'cli' },
       });
       const again = await cli('admins', 'revoke', '--account', account.id, '--role', 'auditor');
@@ -199,7 +199,7 @@ describe('agencies list and dcr issue-token', () => {
       const { client_id: clientId } = (await registered.json()) as { client_id: string };
       expect((await app.services.clients.find(clientId))?.agency).toBe('행정안전부');
       expect(await auditOf('dcr.token.issued', `dcr-token:${id}`)).toMatchObject({
-        actor: 'cli',
+        actor: cliOperator,
         details: { agency: '행정안전부', via: 'cli', expiresAt: until },
       });
       // Only the token's hash is kept.

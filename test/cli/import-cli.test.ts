@@ -12,7 +12,7 @@ import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.ts';
 import { createBrowserSession, csrfFrom } from '../support/browser-session.ts';
-import { cliEnv, cliProcess } from '../support/cli.ts';
+import { cliEnv, cliOperator, cliProcess } from '../support/cli.ts';
 import { authorizationRequest, discover, registerClient, signIn } from '../support/flows.ts';
 import { createSoftAuthenticator } from '../support/soft-authenticator.ts';
 import {
@@ -96,7 +96,7 @@ describe('accounts import (CLI)', () => {
         ['M-0006', '강, 지우', null, '01055551234'],
       ]);
       const [audit] = await auditRows(app, 'accounts.imported');
-      expect(audit).toMatchObject({ actor: 'cli', details: { file, rows: 3, rejected: 3 } });
+      expect(audit).toMatchObject({ actor: cliOperator, details: { file, rows: 3, rejected: 3 } });
 
       // The same command again: nothing new, nothing doubled, the report lists each bad row once,
       // and without ONEID_PROGRESS (stderr is no terminal) no progress bar.
@@ -200,7 +200,7 @@ describe('accounts import (CLI)', () => {
       const [signedIn] = await auditRows(app, 'auth.passkey.verified');
       expect(signedIn?.actor).toBe(`account:${imported.id}`);
       const [linkAudit] = await auditRows(app, 'accounts.enrolment.issued', { legacyId: 'M-0003' });
-      expect(linkAudit).toMatchObject({ actor: 'cli', subject: `account:${imported.id}` });
+      expect(linkAudit).toMatchObject({ actor: cliOperator, subject: `account:${imported.id}` });
     },
   );
 

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.ts';
-import { runCli } from '../support/cli.ts';
+import { cliOperator, runCli } from '../support/cli.ts';
 import { createBrowserSession } from '../support/browser-session.ts';
 import { authorizationRequest, discover, registerClient } from '../support/flows.ts';
 import { upstreamButton } from './support.ts';
@@ -77,8 +77,8 @@ describe('npm run cli -- upstreams', () => {
           .orderBy('id')
           .select('action', 'actor'),
       ).toEqual([
-        { action: 'federation.upstream.created', actor: 'cli' },
-        { action: 'federation.upstream.disabled', actor: 'cli' },
+        { action: 'federation.upstream.created', actor: cliOperator },
+        { action: 'federation.upstream.disabled', actor: cliOperator },
       ]);
     },
     CLI_TEST_TIMEOUT,
@@ -145,7 +145,7 @@ describe('npm run cli -- upstreams', () => {
       expect(
         await app
           .knex('audit_events')
-          .where({ subject: `upstream:${id}`, actor: 'cli' })
+          .where({ subject: `upstream:${id}`, actor: cliOperator })
           .orderBy('id')
           .select('action', 'details'),
       ).toEqual([

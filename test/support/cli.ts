@@ -3,6 +3,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { inject } from 'vitest';
+import { cliActor } from '../../src/cli/cli-actor.ts';
 import type { TestApp } from './app.ts';
 
 const run = promisify(execFile);
@@ -49,3 +50,6 @@ export const cliEnv = (app: TestApp): Record<string, string> => {
 /** `npm run cli -- ...args` against a test app. */
 export const runCli = (app: TestApp, ...args: string[]): Promise<CliResult> =>
   cliProcess(cliEnv(app), args);
+
+/** The audit actor of a CLI run from this test process: `cli:<os user>@<host>`, as the child is. */
+export const cliOperator = cliActor();

@@ -54,7 +54,7 @@ const body = (schema: object, type = 'application/json') => ({
 const clientId = param('id', 'client_id', { type: 'string' }, 'path');
 const auditFilters = [
   param('action', 'Exact action, or a prefix ending in `*` (e.g. `clients.*`)'),
-  param('actor', 'e.g. `admin:<account id>`, `cli`'),
+  param('actor', 'exact, e.g. `admin:<account id>`, `cli:<os user>@<host>`'),
   param('subject', 'e.g. `client:<client_id>`'),
   param('agency', 'Records about this agency'),
   param('from', 'ISO 8601, inclusive', { type: 'string', format: 'date-time' }),
