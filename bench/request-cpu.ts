@@ -110,8 +110,11 @@ const main = async () => {
   const admin = knexFactory({ client: 'pg', connection: adminUrl, pool: { min: 0, max: 1 } });
   const byTarget: Record<string, RequestCpu[]> = {};
   try {
-    for (const [i, name] of values.targets!.split(',').entries()) {
-      const spans = join(dir, `spans-${name}.json`);
+    for (const [i, spec] of values.targets!.split(',').entries()) {
+      // `postgres@<dir>`: One-ID from another checkout (a before/after comparison), as in run.ts.
+      const [name, root] = spec.split('@') as [string, string | undefined];
+      const label = root ? `${name}@${root.split('/').filter(Boolean).pop()}` : name;
+      const spans = join(dir, `spans-${label}.json`);
       const backends =
         name === 'postgres'
           ? await freshBackends(admin, adminUrl, redisUrl, `oneid_cpu_${Date.now()}`, 13 - i)
@@ -133,7 +136,7 @@ const main = async () => {
         name,
         name === 'baseline' ? 'baseline.ts' : 'server.ts',
         env,
-        { profileDir: dir, profileIntervalUs: 200 },
+        { profileDir: dir, profileIntervalUs: 200, root },
       );
       try {
         const target = targetOf(started, name === 'baseline' ? 'baseline' : 'one-id');
@@ -142,12 +145,12 @@ const main = async () => {
         const measured = (
           JSON.parse(readFileSync(spans, 'utf8')) as [string, number, number][]
         ).filter((s) => s[1] >= began);
-        byTarget[name] = cpuByRequest(
+        byTarget[label] = cpuByRequest(
           mainProfile(dir, started.child.pid ?? 0)!,
           measured,
           Number(values.top),
         );
-        log(`measured ${name}`);
+        log(`measured ${label}`);
       } finally {
         await stopTarget(started);
         await backends?.drop();
