@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createSecretBox } from '../../src/shared/index.ts';
 import { resealAll } from '../../src/store/index.ts';
 import { ownDatabaseUrl, startTestApp, type TestApp } from '../support/app.ts';
-import { cliProcess } from '../support/cli.ts';
+import { cliOperator, cliProcess } from '../support/cli.ts';
 import { registerClient } from '../support/flows.ts';
 
 const OLD = randomBytes(32).toString('base64url');
@@ -118,7 +118,7 @@ describe('KEY_ENCRYPTION_KEYS rotation', () => {
         // Audited, and the audit chain stays whole.
         const audited = await app
           .knex('audit_events')
-          .where({ action: 'secrets.resealed', actor: 'cli' })
+          .where({ action: 'secrets.resealed', actor: cliOperator })
           .select('details');
         expect(audited).toHaveLength(1);
         expect(audited[0]!.details.columns).toContainEqual({
