@@ -122,6 +122,8 @@ export const createCliContext = async (config: Config) => {
       secretBox,
       clock,
       activationDelaySeconds: config.keyActivationDelaySeconds,
+      // A revoked key is announced to the servers, which drop it from their JWKS at once.
+      feed,
     }),
     audit,
     upstreams: createUpstreamService({ knex, secretBox, feed }),

@@ -4,6 +4,7 @@ import { pageRequest, type ManifestFormat } from '../admin/index.ts';
 import type { AuditCheckpoint } from '../audit/index.ts';
 import { parseClientMetadata } from '../clients/index.ts';
 import type { Config } from '../config/index.ts';
+import { DEFAULT_KEY_RELOAD_SECONDS, jwksMaxAgeSeconds } from '../oidc/metadata-caching.ts';
 import { AppError } from '../shared/index.ts';
 import type { CliContext } from './cli-context.ts';
 import { formatImportReport, runImport, subjectKeyMapper } from './import-accounts.ts';
@@ -73,9 +74,19 @@ const table = (rows: string[][]) => {
 
 export type Command = {
   usage: string;
-  /** Checks that need no database (refusals, arguments): run before the database is opened. */
-  check?: (config: Config, options: Options) => void;
-  run: (ctx: CliContext, options: Options) => Promise<string>;
+  /**
+   * Checks that need no database (refusals, arguments): run before the database is opened.
+   * `args` are the words after the command's two (e.g. the kid of `keys revoke KID`).
+   */
+  check?: (config: Config, options: Options, args?: string[]) => void;
+  run: (ctx: CliContext, options: Options, args?: string[]) => Promise<string>;
+};
+
+/** The one word a command takes after its name; a usage error without it or with more. */
+const soleArgument = (args: string[] = [], name: string, usage: string): string => {
+  if (args.length !== 1 || !args[0])
+    throw new AppError('ERR_USAGE', `${args.length ? 'one' : 'a'} ${name} is required: ${usage}`);
+  return args[0];
 };
 
 export const COMMANDS: Record<string, Command> = {
@@ -474,6 +485,26 @@ export const COMMANDS: Record<string, Command> = {
         o.now ? { activateAfterSeconds: 0 } : {},
       );
       return `New signing keys: ${kids.join(', ')}\nThey are published now${o.now ? ' and sign at once' : ' and start signing after the activation delay'}; previous keys stay published for verification. Running servers pick this up within 30 seconds.`;
+    },
+  },
+  'keys revoke': {
+    usage:
+      "keys revoke KID   (a leaked key: out of every instance's JWKS at once; if it signs, a new key of its algorithm signs at once)",
+    check: (_config, _o, args) => void soleArgument(args, 'KID', 'keys revoke KID'),
+    async run(ctx, _o, args) {
+      const r = await ctx.signingKeys.revoke('cli', soleArgument(args, 'KID', 'keys revoke KID'));
+      const maxAge = jwksMaxAgeSeconds({
+        activationDelaySeconds: ctx.config.keyActivationDelaySeconds,
+        reloadSeconds: DEFAULT_KEY_RELOAD_SECONDS,
+      });
+      return [
+        `Signing key ${r.kid} (${r.alg}, was ${r.status}) revoked: it is no longer published and nothing it signed verifies.`,
+        ...(r.replacement ? [`New ${r.alg} signing key: ${r.replacement} (signs at once).`] : []),
+        r.announced
+          ? 'Running servers were told and drop it from their JWKS now.'
+          : `Running servers drop it from their JWKS within ${DEFAULT_KEY_RELOAD_SECONDS} seconds (their key poll).`,
+        `Relying parties that cached the JWKS may trust it until their copy expires: up to ${maxAge} s (the JWKS's Cache-Control max-age), twice that behind two caches.`,
+      ].join('\n');
     },
   },
   'keys list': {

@@ -64,10 +64,11 @@ const main = async (argv: string[]) => {
   }
   const config = loadConfig(process.env);
   const options = values as Record<string, string | boolean | undefined>;
-  command.check?.(config, options);
+  const args = positionals.slice(2);
+  command.check?.(config, options, args);
   const ctx = await createCliContext(config);
   try {
-    process.stdout.write(`${await command.run(ctx, options)}\n`);
+    process.stdout.write(`${await command.run(ctx, options, args)}\n`);
     return 0;
   } finally {
     await ctx.close();

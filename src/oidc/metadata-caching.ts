@@ -15,6 +15,9 @@ export const JWKS_MAX_AGE_CAP_SECONDS = 600;
 /** Discovery changes only with a deploy or the claims catalogue (new scopes, claims). */
 export const DISCOVERY_MAX_AGE_SECONDS = 3600;
 
+/** How often each instance looks for a key change made elsewhere, unless told sooner (the feed). */
+export const DEFAULT_KEY_RELOAD_SECONDS = 30;
+
 export type KeyPublication = {
   /** KEY_ACTIVATION_DELAY_SECONDS: a rotated key is published this long before it signs. */
   activationDelaySeconds: number;

@@ -18,20 +18,24 @@ import { createLogoutTokenSender } from './sessions/backchannel-queue.ts';
 import { createClaimSources } from './claims/claim-sources.ts';
 import { observeProvider } from './engine-events.ts';
 import type { EngineKeys } from './keys/engine-keys.ts';
+import { SIGNING_KEYS_TOPIC } from './keys/signing-keys.ts';
 import { createEngineLookups } from './engine-lookups.ts';
 import type { EngineApp, EnginePages } from './engine-types.ts';
 import { createGrantsRevoker } from './sessions/grant-revocation.ts';
 import { createInteractions } from './interactions.ts';
 import { createProvider } from './provider.ts';
-import { metadataCacheControl } from './metadata-caching.ts';
+import { DEFAULT_KEY_RELOAD_SECONDS, metadataCacheControl } from './metadata-caching.ts';
 import { createSessionEngine } from './sessions/session-engine.ts';
 import { createEngineAdapter } from './storage/engine-adapter.ts';
 
 /** What the engine is built from: each module below it, by the part it uses. */
 type Deps = {
   config: Config;
-  /** COOKIE_KEYS, PAIRWISE_SALT, Redis, and `hashId` (keys bearer credentials' ids, hashed-ids.ts). */
-  stores: Pick<Stores, 'secrets' | 'redis' | 'hashId'>;
+  /**
+   * COOKIE_KEYS, PAIRWISE_SALT, Redis, `hashId` (keys bearer credentials' ids, hashed-ids.ts), and
+   * the change feed a revoked signing key is announced on.
+   */
+  stores: Pick<Stores, 'secrets' | 'redis' | 'hashId' | 'feed'>;
   log: Logger;
   metrics: Metrics;
   keys: EngineKeys;
@@ -61,7 +65,7 @@ type Deps = {
 
 export const createOidcModule = async (deps: Deps) => {
   const { config, log, keys, stores } = deps;
-  const reloadSeconds = deps.keyReloadSeconds ?? 30;
+  const reloadSeconds = deps.keyReloadSeconds ?? DEFAULT_KEY_RELOAD_SECONDS;
   // The JWKS may be cached only for less than a rotated key waits before it signs.
   const cacheControl = metadataCacheControl({
     activationDelaySeconds: config.keyActivationDelaySeconds,
@@ -148,7 +152,8 @@ export const createOidcModule = async (deps: Deps) => {
 
   // A key rotated by the CLI or another instance is picked up within keyReloadSeconds: the
   // engine is rebuilt with the new key set (its state lives in the adapter, so nothing is lost).
-  const reload = async () => {
+  // The new engine answers discovery and the JWKS afresh (engine-cache.ts keeps answers per engine).
+  const reloadOnce = async () => {
     await keys.service.activateDue();
     const next = await engineVersion();
     if (next === version) return false;
@@ -158,11 +163,22 @@ export const createOidcModule = async (deps: Deps) => {
     log.info('signing keys or claims catalogue changed; provider reloaded');
     return true;
   };
-  const timer = setInterval(
-    () => void reload().catch((err) => log.warn({ err }, 'key reload failed')),
-    reloadSeconds * 1000,
-  );
+  // One reload at a time (the poll, the feed and callers may ask at once), each after the last.
+  let reloading: Promise<unknown> = Promise.resolve();
+  const reload = (): Promise<boolean> => {
+    const run = reloading.then(reloadOnce, reloadOnce);
+    reloading = run.catch(() => undefined);
+    return run;
+  };
+  let closed = false;
+  const reloadInBackground = () => {
+    if (!closed) void reload().catch((err) => log.warn({ err }, 'key reload failed'));
+  };
+  const timer = setInterval(reloadInBackground, reloadSeconds * 1000);
   timer.unref();
+  // A revoked key is announced on the change feed: every instance reloads now, not at its poll
+  // (and on each (re)subscription, since an announcement may have been missed meanwhile).
+  stores.feed?.on(SIGNING_KEYS_TOPIC, reloadInBackground);
   const lookups = createEngineLookups(current);
 
   return {
@@ -209,6 +225,7 @@ export const createOidcModule = async (deps: Deps) => {
     sendLogoutToken: createLogoutTokenSender({ provider: current, clients: deps.clients }),
     store,
     close() {
+      closed = true;
       clearInterval(timer);
       store.close?.();
     },

@@ -111,6 +111,8 @@ export const ErrorCode = {
   Usage: 'ERR_USAGE',
   SeedOverlap: 'ERR_SEED_OVERLAP',
   AuditChainBroken: 'ERR_AUDIT_CHAIN_BROKEN',
+  SigningKeyUnknown: 'ERR_SIGNING_KEY_UNKNOWN',
+  SigningKeyIrreplaceable: 'ERR_SIGNING_KEY_IRREPLACEABLE',
   ImportCsv: 'ERR_IMPORT_CSV',
   ImportColumns: 'ERR_IMPORT_COLUMNS',
   ImportPasswordColumn: 'ERR_IMPORT_PASSWORD_COLUMN',

@@ -4,6 +4,7 @@ import { importJWK, type CryptoKey } from 'jose';
 import type { Knex } from 'knex';
 import type { Config } from '../../config/index.ts';
 import type { Clock, SecretBox } from '../../shared/index.ts';
+import type { ChangeFeed } from '../../store/index.ts';
 import type { ClaimSourceSigner } from '../claims/claim-sources.ts';
 import { createSigningKeyService } from './signing-keys.ts';
 
@@ -14,10 +15,12 @@ export const createEngineKeys = async (deps: {
   clock: Clock;
   /** KEY_ACTIVATION_DELAY_SECONDS: a new key is published this long before it signs. */
   config: Pick<Config, 'keyActivationDelaySeconds'>;
+  /** Where a revoked key is announced to every instance (none: PostgreSQL without Redis). */
+  feed?: ChangeFeed | undefined;
 }) => {
-  const { knex, secretBox, clock } = deps;
+  const { knex, secretBox, clock, feed } = deps;
   const activationDelaySeconds = deps.config.keyActivationDelaySeconds;
-  const service = createSigningKeyService({ knex, secretBox, clock, activationDelaySeconds });
+  const service = createSigningKeyService({ knex, secretBox, clock, activationDelaySeconds, feed });
   await service.ensureKeys();
   await service.activateDue();
   let signer: Promise<ClaimSourceSigner> | undefined;

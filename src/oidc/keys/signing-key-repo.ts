@@ -10,16 +10,28 @@ export type SigningKeyRow = {
   activateAt?: Date | null;
 };
 
+const toRow = (r: Record<string, any>): SigningKeyRow => ({
+  kid: r.kid,
+  alg: r.alg,
+  publicJwk: r.public_jwk,
+  privateJwkSealed: r.private_jwk_sealed,
+  status: r.status,
+  createdAt: new Date(r.created_at),
+  activateAt: r.activate_at ? new Date(r.activate_at) : null,
+});
+
 export const listSigningKeys = async (db: Knex): Promise<SigningKeyRow[]> =>
-  (await db('signing_keys').orderBy('created_at', 'desc').orderBy('kid')).map((r) => ({
-    kid: r.kid,
-    alg: r.alg,
-    publicJwk: r.public_jwk,
-    privateJwkSealed: r.private_jwk_sealed,
-    status: r.status,
-    createdAt: new Date(r.created_at),
-    activateAt: r.activate_at ? new Date(r.activate_at) : null,
-  }));
+  (await db('signing_keys').orderBy('created_at', 'desc').orderBy('kid')).map(toRow);
+
+/** One key by kid; undefined when there is none. */
+export const findSigningKey = async (db: Knex, kid: string): Promise<SigningKeyRow | undefined> => {
+  const row = await db('signing_keys').where({ kid }).first();
+  return row ? toRow(row) : undefined;
+};
+
+/** Removes one key whatever its status: it leaves the JWKS at the engines' next reload. */
+export const deleteSigningKey = async (db: Knex, kid: string): Promise<number> =>
+  db('signing_keys').where({ kid }).delete();
 
 export const insertSigningKey = async (
   db: Knex,

@@ -1,23 +1,49 @@
 // Token signing keys: ES256 (default) and RS256, generated on first start, private parts sealed
 // in the database. Rotation adds a new active key per algorithm and keeps the old ones published
 // (retired) so tokens already issued still verify; the engine signs with the first key per alg.
+// Revocation (a leaked key) removes one key from the set at once and tells every instance.
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
 import type { Knex } from 'knex';
 import { appendAudit } from '../../audit/index.ts';
-import type { Clock, SecretBox } from '../../shared/index.ts';
+import { AppError, type Clock, type SecretBox } from '../../shared/index.ts';
+import type { ChangeFeed } from '../../store/index.ts';
 import {
   deleteRetiredKeys,
+  deleteSigningKey,
   dropPendingKeys,
+  findSigningKey,
   insertSigningKey,
   latestKeyChange,
   listSigningKeys,
   promoteDueKeys,
   retireActiveKeys,
+  type SigningKeyRow,
 } from './signing-key-repo.ts';
 
 export const SIGNING_ALGS = ['ES256', 'RS256'] as const;
+type SigningAlg = (typeof SIGNING_ALGS)[number];
+const isSigningAlg = (alg: string): alg is SigningAlg =>
+  (SIGNING_ALGS as readonly string[]).includes(alg);
 
-const newKey = async (alg: (typeof SIGNING_ALGS)[number], secretBox: SecretBox) => {
+/**
+ * The change-feed topic of key changes every instance must see at once (a revoked key): each
+ * instance reloads its engine on it (oidc-module.ts) rather than at its next poll.
+ */
+export const SIGNING_KEYS_TOPIC = 'signing-keys';
+
+/** What `revoke` did: the kid and algorithm removed, and the key that signs in its place. */
+export type KeyRevocation = {
+  kid: string;
+  alg: string;
+  /** The status the key had: `active` means it was signing. */
+  status: SigningKeyRow['status'];
+  /** The new key of the same algorithm, signing at once (only when the revoked key was signing). */
+  replacement: string | undefined;
+  /** True when every instance was told through the change feed; false: they find it on their poll. */
+  announced: boolean;
+};
+
+const newKey = async (alg: SigningAlg, secretBox: SecretBox) => {
   const { privateKey } = await generateKeyPair(alg, {
     extractable: true,
     ...(alg === 'RS256' && { modulusLength: 2048 }),
@@ -40,6 +66,8 @@ type Deps = {
   clock: Clock;
   /** How long a rotated key is published before it signs (relying parties refresh their JWKS caches). */
   activationDelaySeconds: number;
+  /** Where a revocation is announced to every instance (store/change-feed.ts); none: their poll. */
+  feed?: ChangeFeed | undefined;
 };
 
 export const createSigningKeyService = ({
@@ -47,6 +75,7 @@ export const createSigningKeyService = ({
   secretBox,
   clock,
   activationDelaySeconds,
+  feed,
 }: Deps) => ({
   /** Generates the first key of each algorithm if none is active. Safe to run on every start. */
   async ensureKeys(): Promise<string[]> {
@@ -137,6 +166,53 @@ export const createSigningKeyService = ({
       await appendAudit(trx, { action: 'keys.pruned', actor, details: { removed } });
       return removed;
     });
+  },
+
+  /**
+   * Revokes one key (a leak): it is deleted, so it leaves every instance's JWKS at once (announced
+   * on the change feed after the commit; instances that miss it find it on their poll) and nothing
+   * it signed verifies any more. A key that was signing is replaced, in the same transaction, by a
+   * new key of its algorithm that signs at once: an algorithm is never left without a signer, and
+   * an algorithm One-ID cannot make keys for is refused. Audited with the kid, never the key.
+   */
+  async revoke(actor: string, kid: string): Promise<KeyRevocation> {
+    const revoked = await knex.transaction(async (trx) => {
+      await trx.raw('select pg_advisory_xact_lock(?)', [0x6b657973]);
+      const key = await findSigningKey(trx, kid);
+      if (!key)
+        throw new AppError(
+          'ERR_SIGNING_KEY_UNKNOWN',
+          `no signing key ${kid} (already revoked or pruned?); keys list shows the published keys`,
+          { status: 404 },
+        );
+      let replacement: string | undefined;
+      if (key.status === 'active') {
+        if (!isSigningAlg(key.alg))
+          throw new AppError(
+            'ERR_SIGNING_KEY_IRREPLACEABLE',
+            `${kid} is the ${key.alg} key that signs, and One-ID makes no ${key.alg} keys (only ${SIGNING_ALGS.join(', ')}): revoking it would leave ${key.alg} with no key; nothing was changed`,
+            { status: 409 },
+          );
+        const next = await newKey(key.alg, secretBox);
+        await insertSigningKey(trx, next);
+        replacement = next.kid;
+      }
+      await deleteSigningKey(trx, kid);
+      await appendAudit(trx, {
+        action: 'keys.revoked',
+        actor,
+        subject: `key:${kid}`,
+        details: { kid, alg: key.alg, status: key.status, replacement: replacement ?? null },
+      });
+      return { kid, alg: key.alg, status: key.status, replacement };
+    });
+    const announced = feed
+      ? await feed.publish(SIGNING_KEYS_TOPIC).then(
+          () => true,
+          () => false,
+        )
+      : false;
+    return { ...revoked, announced };
   },
 
   list: () =>
