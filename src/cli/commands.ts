@@ -484,7 +484,7 @@ export const COMMANDS: Record<string, Command> = {
         ctx.actor,
         o.now ? { activateAfterSeconds: 0 } : {},
       );
-      return `New signing keys: ${kids.join(', ')}\nThey are published now${o.now ? ' and sign at once' : ' and start signing after the activation delay'}; previous keys stay published for verification. Running servers pick this up within 30 seconds.`;
+      return `New signing keys: ${kids.join(', ')}\nThey are published now${o.now ? ' and sign at once' : ' and start signing after the activation delay'}; previous keys stay published for verification. Running servers reload at once when they share a change feed (Redis, or the embedded database), else within 30 seconds.`;
     },
   },
   'keys revoke': {

@@ -212,4 +212,38 @@ describe('keys revoke', () => {
       await app.knex('signing_keys').where({ kid: 'legacy-ps256' }).delete();
     }
   });
+
+  it('rotation and pruning reach the running server through the change feed too, not its 30 s poll', async () => {
+    const rotated = await cli('keys', 'rotate');
+    expect(rotated.code, rotated.stderr).toBe(0);
+    const published = [...rotated.stdout.matchAll(/[A-Za-z0-9_-]{20,}/g)].map((m) => m[0]);
+    expect(published.length).toBeGreaterThanOrEqual(2);
+    await vi.waitFor(async () => expect(await kids()).toEqual(expect.arrayContaining(published)), {
+      timeout: 3000,
+      interval: 50,
+    });
+    // Retired keys pruned (retired two days ago here) leave the published set at once too.
+    await app.services.signingKeys.rotate('test', { activateAfterSeconds: 0 });
+    await app
+      .knex('signing_keys')
+      .where({ status: 'retired' })
+      .update({
+        retired_at: new Date(Date.now() - 2 * 86400_000),
+      });
+    await app.reloadKeys();
+    const retired = (await app.services.signingKeys.list())
+      .filter((k) => k.status === 'retired')
+      .map((k) => k.kid);
+    expect(retired.length).toBeGreaterThan(0);
+    expect(await kids()).toEqual(expect.arrayContaining(retired));
+    const pruned = await cli('keys', 'prune', '--older-than-days', '1');
+    expect(pruned.code, pruned.stderr).toBe(0);
+    await vi.waitFor(
+      async () => {
+        const now = await kids();
+        for (const kid of retired) expect(now).not.toContain(kid);
+      },
+      { timeout: 3000, interval: 50 },
+    );
+  });
 });
