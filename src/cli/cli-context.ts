@@ -7,66 +7,42 @@ import { createClientCache, createClientService, serverOffer } from '../clients/
 import { createUpstreamService, federationRedirectUri } from '../federation/index.ts';
 import { createCatalogueService, createSourceEvents } from '../consent/index.ts';
 import type { Config } from '../config/index.ts';
-import { createRedisAdapter } from '../oidc/storage/redis-adapter.ts';
+import { createEngineRedisStore } from '../oidc/storage/redis-adapter.ts';
 import { createEngineMetadataCheck } from '../oidc/clients/client-check.ts';
 import { createSessionEngine } from '../oidc/sessions/session-engine.ts';
 import { createSessionTracking } from '../oidc/storage/session-mirror.ts';
 import { createSigningKeyService } from '../oidc/keys/signing-keys.ts';
 import { createSessionService, type SessionService } from '../sessions/index.ts';
-import { createKeyedHash, createLogger, createSecretBox, systemClock } from '../shared/index.ts';
-import {
-  connectRedis,
-  createDatabaseChangeFeed,
-  createRedisChangeFeed,
-  createRedisKv,
-  migrateLatest,
-  openDatabase,
-  resealAll,
-  resolveSecrets,
-  withHashedKeys,
-} from '../store/index.ts';
+import { createLogger, systemClock } from '../shared/index.ts';
+import { openStores, resealAll } from '../store/index.ts';
 import { cliActor } from './cli-actor.ts';
 
 export const createCliContext = async (config: Config) => {
   // The audit actor of everything this process does: `cli:<os user>@<host>`.
   const actor = cliActor();
-  const { secrets } = resolveSecrets(config);
-  const db = await openDatabase({
-    databaseUrl: config.databaseUrl,
-    dataDir: config.dataDir,
+  // The servers' stores, opened as they open them (store-module.ts), so what the CLI writes is
+  // laid out and hashed as they read it. A one-off command: a small pool that waits longer for a
+  // busy server, a feed that only publishes, and no store logs (it answers with its output and
+  // exit status; stdout is the command's output).
+  const stores = await openStores(config, createLogger('silent'), {
     poolMax: 4,
     patient: true,
+    subscribe: false,
   });
-  await migrateLatest(db.knex);
-  const knex = withAuditKeys(db.knex, secrets.auditKeys);
-  const secretBox = createSecretBox(secrets.keyEncryptionKeys);
+  const { secrets, secretBox, redis, feed } = stores;
+  const knex = withAuditKeys(stores.knex, secrets.auditKeys);
   const clock = systemClock;
   const catalogue = createCatalogueService({ knex });
   await catalogue.seed();
-  // Client changes must reach the servers' client caches: bumped in PostgreSQL, published in Redis when there is one.
-  const redis = config.redis ? connectRedis(config.redis) : undefined;
-  const feed = redis
-    ? createRedisChangeFeed(redis, config.issuer, { subscribe: false })
-    : db.kind === 'embedded'
-      ? createDatabaseChangeFeed(db.knex)
-      : undefined;
+  // Client changes must reach the servers' client caches: bumped in PostgreSQL, then published on
+  // the change feed and, with Redis, as a fresh token in the shared key-value store.
   const clients = createClientService({
     knex,
     secretBox,
     clock,
     secretGraceSeconds: config.clientSecretGraceSeconds,
     knownClaims: async () => new Set((await catalogue.list()).map((i) => i.name)),
-    // The servers' key layout: REDIS_KEY_PREFIX, keys hashed as src/store/store-module.ts does.
-    cache: createClientCache({
-      knex,
-      mirror:
-        redis &&
-        withHashedKeys(
-          createRedisKv(redis, `${config.redisKeyPrefix}kv:`),
-          createKeyedHash(secrets.pairwiseSalt, 'stored-ids'),
-        ),
-      feed,
-    }),
+    cache: createClientCache({ knex, mirror: stores.sharedKv, feed }),
     engineCheck: createEngineMetadataCheck(config.issuer),
     // The servers' settings: the CLI refuses what they would not load.
     offer: serverOffer(config),
@@ -75,7 +51,7 @@ export const createCliContext = async (config: Config) => {
   // With Redis the engine's store is shared, so ending a session here removes it from the store
   // at once, as a server would. Without Redis the store is in the server's memory: sessions are
   // marked ended and their tokens queued, and the server's purge sweep removes them within a second.
-  const oidcStore = redis && createRedisAdapter(redis, { prefix: `${config.redisKeyPrefix}oidc:` });
+  const oidcStore = redis && createEngineRedisStore(redis, config.redisKeyPrefix);
   // eslint-disable-next-line prefer-const -- bound late: the tracking store and the service need each other
   let sessions: SessionService;
   const tracking =
@@ -149,10 +125,7 @@ export const createCliContext = async (config: Config) => {
       issuer: config.issuer,
       feed,
     }),
-    close: async () => {
-      if (redis) await redis.quit().catch(() => redis.disconnect());
-      await db.close();
-    },
+    close: stores.close,
   };
 };
 

@@ -1,7 +1,8 @@
 // Keeps the layering of STYLE.md true: only src/oidc imports oidc-provider and only src/http
 // imports koa (type imports, re-exports and import() types included), only store/ and
 // *-repo.ts files import knex or ioredis at runtime, and no domain imports from a layer above
-// it (type imports included).
+// it (type imports included); and only src/store opens the stores (openStores), so the server and
+// the CLI lay out and hash their keys the same way.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -95,5 +96,64 @@ describe('architecture', () => {
         }
       }
     }
+  });
+
+  // What openStores (src/store/store-module.ts) puts together, and the engine's Redis store
+  // (createEngineRedisStore): a module that built its own secrets, database, Redis connection,
+  // key-value store, change feed or engine store could write keys laid out or hashed otherwise
+  // than the servers read them (the CLI once did, in cli-context.ts).
+  const STORE_PARTS = [
+    'resolveSecrets',
+    'openDatabase',
+    'migrateLatest',
+    'connectRedis',
+    'createRedisKv',
+    'createMemoryKv',
+    'withHashedKeys',
+    'createRedisChangeFeed',
+    'createDatabaseChangeFeed',
+  ];
+  /** The names a file imports (type or not) from relative modules, and their module under src. */
+  const importedNames = (path: string, source: string) =>
+    [...source.matchAll(/^import (?:type )?\{([^}]*)\}\s*from ['"](\.[^'"]*)['"]/gm)].flatMap((m) =>
+      m[1]!
+        .split(',')
+        .map((n) => n.replace(/^\s*type\s+/, '').trim())
+        .filter(Boolean)
+        .map((name) => ({ name, from: relative(SRC, join(path, '..', m[2]!)) })),
+    );
+  it.each(all.map((f) => [relative(SRC, f), f]))('%s opens no store by hand', (name, path) => {
+    const source = readFileSync(path, 'utf8');
+    const imported = importedNames(path, source);
+    if (domainOf(path) !== 'store') {
+      const parts = imported.filter((i) => i.from.startsWith('store/'));
+      expect(
+        parts.map((i) => i.name).filter((n) => STORE_PARTS.includes(n)),
+        name,
+      ).toEqual([]);
+      // The purpose of the keyed hash of the shared store's keys is named once.
+      expect(source, name).not.toContain("'stored-ids'");
+    }
+    expect(
+      imported.map((i) => i.name),
+      name,
+    ).not.toContain('createRedisAdapter');
+  });
+
+  it('sees the names a file imports, and from where', () => {
+    const path = join(SRC, 'cli', 'example.ts');
+    const source = [
+      "import { connectRedis, type KvStore } from '../store/index.ts';",
+      "import {\n  openStores,\n  withHashedKeys,\n} from '../store/index.ts';",
+      "import { createRedisAdapter } from '../oidc/storage/redis-adapter.ts';",
+      "import { pino } from 'pino';",
+    ].join('\n');
+    expect(importedNames(path, source)).toEqual([
+      { name: 'connectRedis', from: 'store/index.ts' },
+      { name: 'KvStore', from: 'store/index.ts' },
+      { name: 'openStores', from: 'store/index.ts' },
+      { name: 'withHashedKeys', from: 'store/index.ts' },
+      { name: 'createRedisAdapter', from: 'oidc/storage/redis-adapter.ts' },
+    ]);
   });
 });

@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import type { SessionService } from '../../sessions/index.ts';
 import type { ClientService } from '../../clients/index.ts';
 import { createMemoryAdapter } from './memory-adapter.ts';
-import { createRedisAdapter, type RedisClient } from './redis-adapter.ts';
+import { createEngineRedisStore, type RedisClient } from './redis-adapter.ts';
 import { hashBearerIds } from './hashed-ids.ts';
 import { PassThroughAdapter } from './pass-through.ts';
 import type { RegistrationStore } from '../clients/admin-engine.ts';
@@ -130,9 +130,7 @@ export const createEngineAdapter = ({
 }) => {
   // 1. The store; the Redis store's reads ahead live as long as the engine request that made them.
   useEngineContext(() => Provider.ctx);
-  const store = redis
-    ? createRedisAdapter(redis, { prefix: `${prefix}oidc:` })
-    : createMemoryAdapter();
+  const store = redis ? createEngineRedisStore(redis, prefix) : createMemoryAdapter();
   // 2. The models.
   const Clients = clientAdapter(clients, registrations);
   const revokeGrant = createGrantRevoker(store.Adapter);

@@ -519,3 +519,10 @@ export const createRedisAdapter = (
     listSessionIds: (accountId) => listSessionIds(redis, prefix, accountId),
   };
 };
+
+/**
+ * The engine's store of one deployment: its keys under REDIS_KEY_PREFIX then `oidc:`. The
+ * servers (engine-adapter.ts) and the CLI (ending sessions) both open it here.
+ */
+export const createEngineRedisStore = (redis: RedisClient, redisKeyPrefix: string) =>
+  createRedisAdapter(redis, { prefix: `${redisKeyPrefix}oidc:` });
