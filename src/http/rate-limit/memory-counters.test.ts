@@ -48,24 +48,6 @@ describe('memory counters', () => {
     expect(counters.apply('other', 'read', 0)).toEqual({ value: 0, msLeft: 0 });
   });
 
-  it('knows a counter Redis answered for until its window ends, even when it kept its own count', () => {
-    const { now, advance } = clock();
-    const counters = createMemoryCounters(now);
-    counters.apply('k', 'incr', 60);
-    counters.apply('k', 'incr', 60);
-    expect(counters.heard('k')).toBe(false);
-    // Redis answered less than this instance counted: its own count stays, and it has heard.
-    counters.adopt('k', { value: 1, msLeft: 10_000 });
-    expect(counters.heard('k')).toBe(true);
-    expect(counters.apply('k', 'read', 0).value).toBe(2);
-    advance(60_000);
-    expect(counters.heard('k')).toBe(false);
-    counters.adopt('other', { value: 3, msLeft: 5_000 });
-    expect(counters.heard('other')).toBe(true);
-    advance(5_000);
-    expect(counters.heard('other')).toBe(false);
-  });
-
   it('drops expired counters it no longer meets, once a minute', () => {
     const { now, advance } = clock();
     const counters = createMemoryCounters(now);
