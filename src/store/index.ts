@@ -3,7 +3,7 @@ export type { Database } from './database.ts';
 export { migrateLatest } from './migrate.ts';
 export { createRedisKv, createMemoryKv, connectRedis, withHashedKeys } from './kv.ts';
 export type { KvStore, RedisClient } from './kv.ts';
-export { redisScript, rideWithNextScript, runScript } from './redis-script.ts';
+export { redisScript, runScript } from './redis-script.ts';
 export type { RedisScript } from './redis-script.ts';
 export { resolveSecrets } from './dev-secrets.ts';
 export type { Secrets } from './dev-secrets.ts';

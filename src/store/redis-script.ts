@@ -10,16 +10,6 @@ export const redisScript = (lua: string): RedisScript => ({
   sha: createHash('sha1').update(lua).digest('hex'),
 });
 
-// Work waiting to ride in the next script's write on a client (the rate limits' counts ahead):
-// sent just before that script, in the same turn, so ioredis's auto-pipelining puts both in one
-// socket write instead of one of their own.
-const riders = new WeakMap<RedisClient, () => void>();
-
-/** Has `send` called just before the next script on `redis` (once; the latest replaces). */
-export const rideWithNextScript = (redis: RedisClient, send: () => void): void => {
-  riders.set(redis, send);
-};
-
 /** Runs `script` with `keys` and `args`: EVALSHA, then EVAL on NOSCRIPT. */
 export const runScript = async (
   redis: RedisClient,
@@ -27,11 +17,6 @@ export const runScript = async (
   keys: readonly string[],
   args: readonly (string | number)[],
 ): Promise<unknown> => {
-  const rider = riders.get(redis);
-  if (rider) {
-    riders.delete(redis);
-    rider();
-  }
   try {
     return await redis.evalsha(sha, keys.length, ...keys, ...args);
   } catch (error) {

@@ -13,17 +13,16 @@
 // Session.findByUid and Grant.find that follow in that request are served from what it read
 // (src/oidc/storage/request-memo.ts). Accounts, clients, upstream providers and the catalogue are
 // kept in process and dropped by the change feed (Redis pub/sub; embedded: PGlite notifications).
-// The token endpoint's rate-limit counters (address and client) count ahead of Redis once Redis
-// has answered for them in their window (src/http/rate-limit/counters.ts): their increments ride
-// in the write of the request's first script, so they cost no round trip of their own.
-// - client credentials (1): rate-limit counters with ClientCredentials.upsert (one write).
-// - introspection (1): rate-limit counters with the token under each model (one script).
+// - client credentials (2): rate-limit counters (address and client, one write) ->
+//   ClientCredentials.upsert (one script). Budget met.
+// - introspection (2): rate-limit counters -> the token under each model (one script).
 // - userinfo (1 + 0 SQL): AccessToken.find (+ Grant; + Session for a token bound to it); the
 //   account is kept in process.
-// - refresh (4 + 0 SQL): rate-limit counters with RefreshToken.find (+ Grant, Session) ->
+// - refresh (5 + 0 SQL): rate-limit counters -> RefreshToken.find (+ Grant, Session) ->
 //   RefreshToken.consume -> RefreshToken.upsert (successor) -> AccessToken.upsert. The engine
-//   awaits consume and both upserts in turn: its floor.
-// - sign-in (15 Redis + 3 SQL), request by request:
+//   awaits consume and both upserts in turn: 4 of the 5 are its floor, so 4 is out of reach
+//   without combining engine writes the engine awaits one by one (a fork, or write-behind).
+// - sign-in (16 Redis + 3 SQL), request by request:
 //   GET /auth 1: Interaction.upsert.
 //   GET /interaction/:uid 1: Interaction.find with the pending federation link (one write).
 //   POST passkey/options 2: the sign-in rate limit with Interaction.find (one write, after the
@@ -35,10 +34,10 @@
 //   GET /auth/:uid 5: Interaction.find with the pending federation link (read as the request
 //     starts, for federation's interaction.ended hook) -> Interaction.destroy -> Grant.upsert ->
 //     AuthorizationCode.upsert -> Session.upsert.
-//   POST /token 4: rate-limit counters with AuthorizationCode.find (+ Grant, Session) -> consume
+//   POST /token 5: rate-limit counters -> AuthorizationCode.find (+ Grant, Session) -> consume
 //     -> AccessToken.upsert -> RefreshToken.upsert.
-//   The engine's own calls are 14 of these (1 + 1 + 1 + 2 + 5 + 4); the other is the challenge
-//   saved.
+//   The engine's own calls are 14 of these (1 + 1 + 1 + 2 + 5 + 4); the other two are the
+//   challenge saved and the token endpoint's rate limit, which must answer before the engine runs.
 //   SQL 3, budget met: POST passkey/verify 2: the credential with the citizen's active consent
 //   for the client (one prepared statement) -> the counter with the audit record (one statement,
 //   the audit chain's compare-and-swap) | GET /auth/:uid 1: the engine's Session.upsert writes
@@ -66,11 +65,11 @@ import { createHash, randomBytes } from 'node:crypto';
  * request reads a version counter).
  */
 const BUDGETS = {
-  signIn: { redis: 15, sql: 3, embeddedSql: 3 },
-  clientCredentials: { redis: 1, sql: 0, embeddedSql: 0 },
-  refresh: { redis: 4, sql: 0, embeddedSql: 0 },
+  signIn: { redis: 16, sql: 3, embeddedSql: 3 },
+  clientCredentials: { redis: 2, sql: 0, embeddedSql: 0 },
+  refresh: { redis: 5, sql: 0, embeddedSql: 0 },
   userinfo: { redis: 1, sql: 0, embeddedSql: 0 },
-  introspection: { redis: 1, sql: 0, embeddedSql: 0 },
+  introspection: { redis: 2, sql: 0, embeddedSql: 0 },
 } as const;
 
 const redisUrl = inject('redisUrl');

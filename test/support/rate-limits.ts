@@ -36,7 +36,7 @@ export const startRateLimitRedis = async () => {
   const clients: RedisClient[] = [];
   return {
     redis,
-    async instance(issuer = 'https://id.example.go.kr', limits: Partial<typeof smallLimits> = {}) {
+    async instance(issuer = 'https://id.example.go.kr') {
       const client = connectRedis(redis.url);
       clients.push(client);
       const { redisKeyPrefix: prefix } = loadConfig({ ISSUER: issuer });
@@ -46,7 +46,7 @@ export const startRateLimitRedis = async () => {
       return {
         client,
         prefix,
-        limits: createRateLimits({ config: { ...smallLimits, ...limits }, redis: client, prefix }),
+        limits: createRateLimits({ config: smallLimits, redis: client, prefix }),
       };
     },
     async close() {

@@ -4,19 +4,18 @@
 import { redisScript, runScript, type RedisClient } from '../../store/index.ts';
 import type { Count, CounterOp } from './memory-counters.ts';
 
-// KEYS: the counters; ARGV[3i - 2]: what to do with KEYS[i] (memory-counters.ts CounterOp),
-// ARGV[3i - 1]: its seconds, ARGV[3i]: what an `incr` adds (several requests counted ahead,
-// counters.ts). `incr` is the library's increment script; `read` its read (get, pttl);
+// KEYS: the counters; ARGV[2i - 1]: what to do with KEYS[i] (memory-counters.ts CounterOp),
+// ARGV[2i]: its seconds. `incr` is the library's increment script; `read` its read (get, pttl);
 // `lock` its block() of a one-point limiter (value 2 for the seconds); `forget` its delete().
 // Returns {value (false: none), ms left} for each.
 const COUNTERS = redisScript(`
 local out = {}
 for i = 1, #KEYS do
-  local key, op, seconds = KEYS[i], ARGV[3 * i - 2], ARGV[3 * i - 1]
+  local key, op, seconds = KEYS[i], ARGV[2 * i - 1], ARGV[2 * i]
   local value
   if op == 'incr' then
     redis.call('set', key, 0, 'EX', seconds, 'NX')
-    value = redis.call('incrby', key, ARGV[3 * i])
+    value = redis.call('incrby', key, 1)
   elseif op == 'lock' then
     redis.call('set', key, 2, 'EX', seconds)
     value = 2
@@ -37,11 +36,8 @@ end
 return out
 `);
 
-/**
- * One counter's part in a script: its Redis key, what to do, the seconds that takes, and what an
- * `incr` adds.
- */
-export type ScriptOp = { key: string; op: CounterOp; seconds: number; points: number };
+/** One counter's part in a script: its Redis key, what to do, and the seconds that takes. */
+export type ScriptOp = { key: string; op: CounterOp; seconds: number };
 
 const counts = (reply: unknown): Count[] => {
   const flat = reply as (string | number | null)[];
@@ -63,12 +59,11 @@ export const runCounters = (redis: RedisClient, ops: ScriptOp[], timeoutMs: numb
       clearTimeout(timer);
       resolve(reply === undefined ? undefined : counts(reply));
     };
-    // Each key's op, seconds and points, in the keys' order.
-    const args: (string | number)[] = new Array<string>(ops.length * 3);
-    ops.forEach(({ op, seconds, points }, i) => {
-      args[3 * i] = op;
-      args[3 * i + 1] = seconds;
-      args[3 * i + 2] = points;
+    // Each key's op and seconds, in the keys' order.
+    const args: (string | number)[] = new Array<string>(ops.length * 2);
+    ops.forEach(({ op, seconds }, i) => {
+      args[2 * i] = op;
+      args[2 * i + 1] = seconds;
     });
     runScript(
       redis,

@@ -43,10 +43,6 @@ const FAILURE_WINDOW_SECONDS = 3600;
 // A Redis that hangs must not hold every request for ioredis's commandTimeout: after this the
 // instance's own counters answer (Redis normally answers in well under a millisecond).
 const REDIS_TIMEOUT_MS = 250;
-// Counting ahead of Redis stops at this share of an allowance (from there Redis decides), and
-// at most this share may wait for Redis's answer on one instance.
-const AHEAD_UNTIL = 0.9;
-const AHEAD_SLACK = 0.1;
 
 export type RateLimits = ReturnType<typeof createRateLimits>;
 
@@ -62,18 +58,14 @@ export const createRateLimits = ({
 }) => {
   const prefix = `${keyPrefixBase}rl`;
   const counters = createCounters({ redis, timeoutMs: REDIS_TIMEOUT_MS });
-  // Each limit's counter name (in its keys) and allowance per minute. The token endpoint's
-  // limits (client and address, on every token request) count ahead of Redis (counters.ts: no
-  // Redis round trip on the request's path, one write-behind for many requests), each instance
-  // at most a tenth of the allowance that Redis has not yet answered for, and only below 90% of
-  // it; the rest, and these near their allowance, wait for Redis's count.
-  const limits: Record<LimitName, { name: string; points: number; ahead?: boolean }> = {
+  // Each limit's counter name (in its keys) and allowance per minute.
+  const limits: Record<LimitName, { name: string; points: number }> = {
     signIn: { name: 'signin', points: config.signInPerMinute },
     account: { name: 'account', points: config.accountPerMinute },
     enrolment: { name: 'enrol', points: config.enrolmentPerMinute },
-    token: { name: 'token', points: config.tokenPerMinute, ahead: true },
+    token: { name: 'token', points: config.tokenPerMinute },
     // Per address, generous: bounds a caller that names a different client_id on each request.
-    tokenAddress: { name: 'token-addr', points: config.tokenPerMinute * 10, ahead: true },
+    tokenAddress: { name: 'token-addr', points: config.tokenPerMinute * 10 },
     admin: { name: 'admin', points: config.adminPerMinute },
   };
   const keyOf = (name: string, key: string) => `${prefix}:${name}:${hashed(key)}`;
@@ -89,19 +81,11 @@ export const createRateLimits = ({
     config,
     /**
      * Counts one request against `name` for `key`; throws RateLimitedError once the minute's
-     * allowance is spent. The counters one turn takes go to Redis in one script (counters.ts); the
-     * token endpoint's count ahead of it (above).
+     * allowance is spent. The counters one turn takes go to Redis in one script (counters.ts).
      */
     async take(name: LimitName, key: string): Promise<void> {
-      const { name: counter, points, ahead } = limits[name];
-      const { value, msLeft } = await (ahead
-        ? counters.count(
-            keyOf(counter, key),
-            60,
-            Math.floor(points * AHEAD_UNTIL),
-            Math.floor(points * AHEAD_SLACK),
-          )
-        : counters.apply(keyOf(counter, key), 'incr', 60));
+      const { name: counter, points } = limits[name];
+      const { value, msLeft } = await counters.apply(keyOf(counter, key), 'incr', 60);
       if (value > points) throw new RateLimitedError('ERR_RATE_LIMITED', seconds(msLeft));
     },
     /**

@@ -11,9 +11,7 @@ export type Count = { value: number; msLeft: number };
  */
 export type CounterOp = 'incr' | 'read' | 'lock' | 'forget';
 
-// heard: Redis has answered for this counter in its window (its value then includes every
-// instance's counts up to that answer).
-type Entry = { value: number; expiresAt: number; heard?: boolean };
+type Entry = { value: number; expiresAt: number };
 
 // Expired counters are dropped as they are met, and all of them at most this often.
 const SWEEP_MS = 60_000;
@@ -56,20 +54,13 @@ export const createMemoryCounters = (now: () => number = Date.now) => {
     },
     /**
      * What Redis answered for `key` (every instance's requests): kept when it is more than this
-     * instance has, so a fallback continues from the higher of the two. Either way the counter is
-     * then `heard` for the rest of its window.
+     * instance has, so a fallback continues from the higher of the two.
      */
     adopt(key: string, { value, msLeft }: Count): void {
       if (value <= 0 || msLeft <= 0) return;
       const at = now();
       const entry = live(key, at);
-      if (!entry || entry.value < value)
-        entries.set(key, { value, expiresAt: at + msLeft, heard: true });
-      else entry.heard = true;
-    },
-    /** Whether Redis has answered for `key` in its current window. */
-    heard(key: string): boolean {
-      return live(key, now())?.heard === true;
+      if (!entry || entry.value < value) entries.set(key, { value, expiresAt: at + msLeft });
     },
     /** How many counters are held (expired ones not yet swept included). */
     get size() {
