@@ -7,12 +7,20 @@ import { auditRecordFromRow, type AuditRecord } from '../audit/index.ts';
 export type AuditFilter = {
   /** Exact, or a prefix ending in `*` (`clients.*`). */
   action?: string | undefined;
+  /** Exact, or a prefix ending in `*` (`cli*`: every CLI operator, `admin:*`: every administrator). */
   actor?: string | undefined;
   subject?: string | undefined;
   from?: Date | undefined;
   to?: Date | undefined;
   /** Only records about these agencies (`details.agency`); undefined: all. */
   agencies?: string[] | undefined;
+};
+
+/** `column` equal to `value`, or starting with it when it ends in `*` (`%` and `_` taken literally). */
+const exactOrPrefix = (query: Knex.QueryBuilder, column: string, value: string | undefined) => {
+  if (value?.endsWith('*'))
+    query.where(column, 'like', `${value.slice(0, -1).replace(/[\\%_]/g, '\\$&')}%`);
+  else if (value) query.where(column, value);
 };
 
 /** Records older than `before` (an id), newest first. */
@@ -22,10 +30,8 @@ export const searchAudit = async (
 ): Promise<AuditRecord[]> => {
   const query = db('audit_events').orderBy('id', 'desc').limit(f.limit);
   if (f.before) query.where('id', '<', f.before);
-  if (f.action?.endsWith('*'))
-    query.where('action', 'like', `${f.action.slice(0, -1).replace(/[\\%_]/g, '\\$&')}%`);
-  else if (f.action) query.where('action', f.action);
-  if (f.actor) query.where('actor', f.actor);
+  exactOrPrefix(query, 'action', f.action);
+  exactOrPrefix(query, 'actor', f.actor);
   if (f.subject) query.where('subject', f.subject);
   if (f.from) query.where('occurred_at', '>=', f.from);
   if (f.to) query.where('occurred_at', '<', f.to);

@@ -260,6 +260,21 @@ describe('audit trail', () => {
       `/audit?actor=${encodeURIComponent(cliOperator)}&action=manifest.imported`,
     );
     expect(byActor.body.items.length).toBe(4); // the first test's applied imports, by the CLI
+    // A prefix ending in `*` finds every CLI operator's records (and only theirs), as for actions.
+    const anyCli = await platform.api(
+      'GET',
+      `/audit?actor=${encodeURIComponent('cli*')}&limit=200`,
+    );
+    expect(anyCli.status).toBe(200);
+    expect(anyCli.body.items.length).toBeGreaterThanOrEqual(4);
+    expect(
+      anyCli.body.items.every(
+        (r: { actor: string }) => r.actor === 'cli' || r.actor.startsWith('cli:'),
+      ),
+    ).toBe(true);
+    expect(
+      (await platform.api('GET', `/audit?actor=${encodeURIComponent('cl%*')}`)).body.items,
+    ).toEqual([]); // `%` is taken literally
     expect(
       (
         await platform.api(

@@ -54,7 +54,10 @@ const body = (schema: object, type = 'application/json') => ({
 const clientId = param('id', 'client_id', { type: 'string' }, 'path');
 const auditFilters = [
   param('action', 'Exact action, or a prefix ending in `*` (e.g. `clients.*`)'),
-  param('actor', 'exact, e.g. `admin:<account id>`, `cli:<os user>@<host>`'),
+  param(
+    'actor',
+    'exact, e.g. `admin:<account id>`, `cli:<os user>@<host>`; or a prefix ending in `*`, e.g. `cli*` for every CLI operator',
+  ),
   param('subject', 'e.g. `client:<client_id>`'),
   param('agency', 'Records about this agency'),
   param('from', 'ISO 8601, inclusive', { type: 'string', format: 'date-time' }),
