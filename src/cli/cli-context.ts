@@ -20,11 +20,12 @@ import { cliActor } from './cli-actor.ts';
 export const createCliContext = async (config: Config) => {
   // The audit actor of everything this process does: `cli:<os user>@<host>`.
   const actor = cliActor();
+  // Logs go to stderr: stdout is the command's output alone (scripts read it).
+  const log = createLogger(config.logLevel, process.stderr);
   // The servers' stores, opened as they open them (store-module.ts), so what the CLI writes is
   // laid out and hashed as they read it. A one-off command: a small pool that waits longer for a
-  // busy server, a feed that only publishes, and no store logs (it answers with its output and
-  // exit status; stdout is the command's output).
-  const stores = await openStores(config, createLogger('silent'), {
+  // busy server and a feed that only publishes.
+  const stores = await openStores(config, log, {
     poolMax: 4,
     patient: true,
     subscribe: false,
@@ -59,7 +60,7 @@ export const createCliContext = async (config: Config) => {
     createSessionTracking({
       sessions: () => sessions,
       Store: oidcStore.Adapter,
-      log: createLogger(config.logLevel),
+      log,
     });
   sessions = createSessionService({
     knex,
