@@ -1,11 +1,10 @@
 // A revoked signing key leaves the JWKS of every instance at once, not at their 30 s key poll:
 // the revocation is announced on the change feed (Redis pub/sub) and each instance rebuilds its
 // engine, dropping the JWKS copy it kept (src/http/middleware/engine-cache.ts).
-import { request } from 'node:http';
-import type { JSONWebKeySet } from 'jose';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { onPostgres, startTestApp, type TestApp } from '../support/app.ts';
 import { cliEnv, cliProcess } from '../support/cli.ts';
+import { instanceJwks } from '../support/instance-jwks.ts';
 
 const shared = onPostgres() && Boolean(inject('redisUrl'));
 
@@ -13,26 +12,7 @@ let first: TestApp;
 let second: TestApp;
 
 /** The instance's JWKS, straight to its port, naming the shared issuer's host as a balancer does. */
-const jwksOf = (instance: TestApp) =>
-  new Promise<JSONWebKeySet>((resolve, reject) => {
-    request(
-      {
-        host: '127.0.0.1',
-        port: instance.port,
-        path: '/jwks',
-        headers: { host: new URL(first.issuer).host },
-        agent: false,
-      },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (body += chunk));
-        res.on('end', () => resolve(JSON.parse(body) as JSONWebKeySet));
-      },
-    )
-      .on('error', reject)
-      .end();
-  });
+const jwksOf = (instance: TestApp) => instanceJwks(instance, first.issuer);
 const kidsOf = async (instance: TestApp) => (await jwksOf(instance)).keys.map((k) => k.kid);
 
 describe.skipIf(!shared)(

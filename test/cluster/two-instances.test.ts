@@ -3,7 +3,7 @@
 // Host header (as nginx does with `proxy_set_header Host $host`) and forwards each request to
 // the instance the test chooses.
 import { createServer, request as forward, type Server } from 'node:http';
-import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
+import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import {
@@ -21,6 +21,7 @@ import {
   registerClient,
   signInDetailed,
 } from '../support/flows.ts';
+import { instanceJwks } from '../support/instance-jwks.ts';
 import type { SoftAuthenticator } from '../support/soft-authenticator.ts';
 import {
   agencyWithReceiver,
@@ -77,28 +78,8 @@ const passkeySignIns = async (instance: TestApp) => {
   return Number(/oneid_signins_total\{method="passkey",outcome="success"\} (\d+)/.exec(text)?.[1]);
 };
 
-// Straight to an instance, past the balancer, naming the issuer's host as the balancer does
-// (fetch would not send a Host of our choosing).
-const jwksOf = (instance: TestApp) =>
-  new Promise<JSONWebKeySet>((resolve, reject) => {
-    forward(
-      {
-        host: '127.0.0.1',
-        port: instance.port,
-        path: '/jwks',
-        headers: { host: new URL(balancer.issuer).host },
-        agent: false,
-      },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (body += chunk));
-        res.on('end', () => resolve(JSON.parse(body) as JSONWebKeySet));
-      },
-    )
-      .on('error', reject)
-      .end();
-  });
+// Straight to an instance, past the balancer, naming the issuer's host as the balancer does.
+const jwksOf = (instance: TestApp) => instanceJwks(instance, balancer.issuer);
 
 describe.skipIf(!shared)(
   'a cluster of two instances behind a load balancer (runs only with DATABASE_URL and REDIS_URL)',
